@@ -1,0 +1,163 @@
+//! Turns serde_yaml's messages ("pod: unknown field `imag`, expected one of
+//! ...") into problems that say what is wrong in the user's words and how to
+//! fix it, with a "did you mean" for misspelt keys and values.
+
+use super::error::Problem;
+use super::locate::{KeyIndex, Pos};
+use super::suggest;
+
+const LEGACY_STOP_HELP: &str = "runpod-deploy 0.8.3 removed the `stop:` block; use the `lifecycle` block:\n\
+lifecycle:\n  on_success: delete   # or recycle, stop, preserve\n  on_failure: stop     # or delete, preserve";
+
+const LIFECYCLE_BOOL_HELP: &str = "lifecycle values are actions since runpod-deploy 0.8.2:\n\
+on_success: true -> delete, false -> preserve; on_failure: true -> stop, false -> preserve";
+
+pub fn problem_from_serde(err: &serde_yaml::Error, index: &KeyIndex) -> Problem {
+    let full = err.to_string();
+    let pos = err.location().map(|loc| Pos {
+        line: loc.line(),
+        col: loc.column(),
+    });
+    let message = strip_location(&full);
+    let (path, detail) = split_path(message);
+
+    if detail.contains("more than one document") {
+        return Problem::new(None, "the config holds more than one YAML document (`---`)")
+            .help("rpd reads one job per file; split the documents into separate files");
+    }
+    if let Some(field) = between(detail, "unknown field `", "`") {
+        return unknown_key(path, field, detail, pos, index);
+    }
+    if let Some(field) = between(detail, "missing field `", "`") {
+        let block = if path.is_empty() { "the config" } else { path };
+        let what = if path.is_empty() && ["pod", "storage", "run"].contains(&field) {
+            "block"
+        } else {
+            "key"
+        };
+        return Problem::new(
+            pos,
+            format!("missing required {what} `{field}` in {block}"),
+        )
+        .help(format!("add `{field}:`; see README.md for a complete example"));
+    }
+    if let Some(field) = between(detail, "duplicate field `", "`") {
+        return Problem::new(pos, format!("`{}` is set twice", join(path, field)))
+            .help("remove one of the two entries");
+    }
+    if detail.starts_with("invalid type:") || detail.starts_with("invalid value:") {
+        return invalid_type(path, detail, pos);
+    }
+    if detail.starts_with("EOF while parsing") || full.trim().is_empty() {
+        return Problem::new(None, "the config is empty").help(
+            "a config needs at least `name`, `pod`, `storage` and `run`; see examples/hello.yaml",
+        );
+    }
+    Problem::new(pos, format!("invalid YAML: {detail}"))
+        .help("fix the YAML syntax at the position shown (indentation, a missing `:` or quote)")
+}
+
+fn unknown_key(path: &str, field: &str, detail: &str, pos: Option<Pos>, index: &KeyIndex) -> Problem {
+    let full_path = join(path, field);
+    let pos = index.key(&full_path).or(pos);
+    if path.is_empty() && field == "stop" {
+        return Problem::new(pos, "the legacy `stop` block is no longer supported")
+            .help(LEGACY_STOP_HELP);
+    }
+    let expected = backticked(detail.split_once("expected").map_or("", |(_, rest)| rest));
+    let block = if path.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in `{path}`")
+    };
+    let mut help = String::new();
+    if let Some(near) = suggest(field, expected.iter().copied()) {
+        help.push_str(&format!("did you mean `{near}`?\n"));
+    }
+    help.push_str(&format!("valid keys here: {}", expected.join(", ")));
+    Problem::new(pos, format!("unknown key `{field}` {block}")).help(help)
+}
+
+fn invalid_type(path: &str, detail: &str, pos: Option<Pos>) -> Problem {
+    let (got, expected) = detail
+        .split_once(", expected ")
+        .map(|(g, e)| (g, e))
+        .unwrap_or((detail, ""));
+    let got = got
+        .trim_start_matches("invalid type: ")
+        .trim_start_matches("invalid value: ");
+    let expected = humanize_expected(expected);
+    let subject = if path.is_empty() {
+        "the config's top level".to_string()
+    } else {
+        format!("`{path}`")
+    };
+    let message = if expected.is_empty() {
+        format!("{subject} has an invalid value: {got}")
+    } else {
+        format!("{subject} must be {expected}, got {got}")
+    };
+    let mut problem = Problem::new(pos, message);
+    if path.starts_with("lifecycle.") && got.starts_with("boolean") {
+        problem = problem.help(LIFECYCLE_BOOL_HELP);
+    } else if expected == "a list" && got.starts_with("string") {
+        problem = problem.help("write a YAML list, e.g. `[\"EU-RO-1\"]` or one `- item` per line");
+    } else if expected == "a string" && !got.starts_with("sequence") && !got.starts_with("map") {
+        problem = problem.help("quote the value to make it a string, e.g. \"3.10\"");
+    }
+    problem
+}
+
+fn humanize_expected(expected: &str) -> String {
+    let e = expected.trim();
+    if e.starts_with("struct ") || e == "a map" {
+        return "a mapping (key: value lines)".into();
+    }
+    match e {
+        "i64" | "u32" | "u64" | "i32" => "an integer".into(),
+        "f64" | "f32" => "a number".into(),
+        "a boolean" => "a boolean (true or false)".into(),
+        "a sequence" => "a list".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Removes serde_yaml's trailing " at line N column M" (shown separately).
+fn strip_location(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => &message[..i],
+        _ => message,
+    }
+}
+
+/// serde_yaml prefixes the key path: "pod.gpu_count: invalid type ...".
+fn split_path(message: &str) -> (&str, &str) {
+    match message.split_once(": ") {
+        Some((path, rest))
+            if !path.contains(' ')
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
+        {
+            (path, rest)
+        }
+        _ => ("", message),
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}

@@ -1,0 +1,122 @@
+//! `{name}` templates, rendered exactly as runpod-deploy 0.8.4 renders them
+//! (its regex is `\{([A-Za-z_][A-Za-z0-9_]*)\}`), with one addition: where
+//! runpod-deploy would reject `${NAME}` because NAME is not a variable, rpd
+//! leaves it alone, so bash parameter expansion works in `run.body`. Any config
+//! that renders under runpod-deploy renders identically here.
+
+use indexmap::IndexMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub name: String,
+    pub suggestion: Option<String>,
+}
+
+pub type Variables = IndexMap<String, String>;
+
+pub fn render(text: &str, vars: &Variables) -> Result<String, UnknownVariable> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied_to = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'{' {
+            i += 1;
+            continue;
+        }
+        let Some(len) = placeholder_len(&bytes[i..]) else {
+            i += 1;
+            continue;
+        };
+        let name = &text[i + 1..i + len - 1];
+        match vars.get(name) {
+            Some(value) => {
+                out.push_str(&text[copied_to..i]);
+                out.push_str(value);
+                copied_to = i + len;
+            }
+            None if i > 0 && bytes[i - 1] == b'$' => {}
+            None => {
+                return Err(UnknownVariable {
+                    name: name.to_string(),
+                    suggestion: crate::config::suggest(name, vars.keys().map(String::as_str)),
+                });
+            }
+        }
+        i += len;
+    }
+    out.push_str(&text[copied_to..]);
+    Ok(out)
+}
+
+/// Length of `{identifier}` at the start of `bytes`, if there is one.
+fn placeholder_len(bytes: &[u8]) -> Option<usize> {
+    let first = *bytes.get(1)?;
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return None;
+    }
+    let mut end = 2;
+    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+        end += 1;
+    }
+    (bytes.get(end) == Some(&b'}')).then_some(end + 1)
+}
+
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Variables {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn substitutes_known_names() {
+        let v = vars(&[("seed", "42"), ("run_id", "demo-1")]);
+        assert_eq!(render("x-{seed}/{run_id}", &v).unwrap(), "x-42/demo-1");
+    }
+
+    #[test]
+    fn unknown_name_is_an_error_with_a_suggestion() {
+        let v = vars(&[("run_id", "r")]);
+        let err = render("{run_idd}", &v).unwrap_err();
+        assert_eq!(err.name, "run_idd");
+        assert_eq!(err.suggestion.as_deref(), Some("run_id"));
+    }
+
+    #[test]
+    fn bash_expansion_of_unknown_names_is_left_alone() {
+        let v = vars(&[("seed", "7")]);
+        assert_eq!(
+            render("echo ${HOME} ${seed} ${X:-1}", &v).unwrap(),
+            "echo ${HOME} $7 ${X:-1}"
+        );
+    }
+
+    #[test]
+    fn non_identifiers_are_literal_like_runpod_deploy() {
+        let v = vars(&[("a", "1")]);
+        assert_eq!(
+            render("awk '{print $1}' {} {1x} {a-b} {{a}} {a{a}", &v).unwrap(),
+            "awk '{print $1}' {} {1x} {a-b} {1} {a1"
+        );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("seed_1"));
+        assert!(is_identifier("_x"));
+        assert!(!is_identifier("1x"));
+        assert!(!is_identifier("a-b"));
+        assert!(!is_identifier(""));
+    }
+}

@@ -1,0 +1,330 @@
+//! Domain types shared by every layer: what a pod is made of, what the provider
+//! reports about one, and the lifecycle vocabulary. Layers import this module;
+//! it imports none of them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Secure (RunPod's own datacenters) or community cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CloudType {
+    Secure,
+    Community,
+}
+
+impl CloudType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloudType::Secure => "SECURE",
+            CloudType::Community => "COMMUNITY",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CloudType> {
+        match text.to_ascii_uppercase().as_str() {
+            "SECURE" => Some(CloudType::Secure),
+            "COMMUNITY" => Some(CloudType::Community),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CloudType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// RunPod's pod statuses (REST v2 `status`; runpodctl's `desiredStatus` maps onto it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PodStatus {
+    Provisioning,
+    Starting,
+    Running,
+    Exited,
+    Error,
+    Terminated,
+}
+
+impl PodStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodStatus::Provisioning => "PROVISIONING",
+            PodStatus::Starting => "STARTING",
+            PodStatus::Running => "RUNNING",
+            PodStatus::Exited => "EXITED",
+            PodStatus::Error => "ERROR",
+            PodStatus::Terminated => "TERMINATED",
+        }
+    }
+
+    /// Parses provider spellings, including older GraphQL ones.
+    pub fn parse(text: &str) -> Option<PodStatus> {
+        Some(match text.to_ascii_uppercase().as_str() {
+            "PROVISIONING" | "CREATED" => PodStatus::Provisioning,
+            "STARTING" | "RESTARTING" => PodStatus::Starting,
+            "RUNNING" => PodStatus::Running,
+            "EXITED" | "STOPPED" | "PAUSED" => PodStatus::Exited,
+            "ERROR" | "FAILED" => PodStatus::Error,
+            "TERMINATED" | "DEAD" => PodStatus::Terminated,
+            _ => return None,
+        })
+    }
+
+    /// The pod holds a GPU and bills for it.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            PodStatus::Provisioning | PodStatus::Starting | PodStatus::Running
+        )
+    }
+}
+
+impl fmt::Display for PodStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the pod's persistent disk is provided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Storage {
+    /// A volume disk that lives and dies with the pod (kept across stop/start).
+    Ephemeral { volume_gb: u32, mount: String },
+    /// A network volume that outlives the pod; pinned to one datacenter.
+    NetworkVolume {
+        volume_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        volume_id: Option<String>,
+        mount: String,
+    },
+}
+
+impl Storage {
+    pub fn mount(&self) -> &str {
+        match self {
+            Storage::Ephemeral { mount, .. } | Storage::NetworkVolume { mount, .. } => mount,
+        }
+    }
+
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            Storage::Ephemeral { .. } => "ephemeral",
+            Storage::NetworkVolume { .. } => "network_volume",
+        }
+    }
+}
+
+/// What one concrete pod is made of: the fields rpd records when it creates a
+/// pod and compares on every plan. Every field is optional because a state
+/// file inherited from runpod-deploy records only image, GPU and datacenter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datacenter_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_type: Option<CloudType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_disk_gb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<String>>,
+}
+
+/// The desired pod, from a validated config: preference lists instead of one
+/// GPU and datacenter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredPod {
+    pub image: String,
+    pub gpu_order: Vec<String>,
+    pub datacenters: Vec<String>,
+    pub cloud_type: CloudType,
+    pub gpu_count: u32,
+    pub container_disk_gb: u32,
+    pub storage: Storage,
+    /// Sorted and de-duplicated, so that order in the config never shows as drift.
+    pub ports: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub min_vcpu_count: Option<u32>,
+    pub min_memory_gb: Option<u32>,
+    pub spot: bool,
+}
+
+impl DesiredPod {
+    /// The spec of a pod created for this config on one candidate.
+    pub fn spec_on(&self, candidate: &Candidate) -> PodSpec {
+        PodSpec {
+            image: Some(self.image.clone()),
+            gpu_id: Some(candidate.gpu_id.clone()),
+            gpu_count: Some(self.gpu_count),
+            datacenter_id: Some(candidate.datacenter_id.clone()),
+            cloud_type: Some(candidate.cloud_type),
+            container_disk_gb: Some(self.container_disk_gb),
+            storage: Some(self.storage.clone()),
+            ports: Some(self.ports.clone()),
+        }
+    }
+}
+
+/// One (datacenter, GPU) place a pod could be created, in preference order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub datacenter_id: String,
+    pub gpu_id: String,
+    pub cloud_type: CloudType,
+    /// $/hr for the whole pod (per-GPU price times gpu_count), when known.
+    pub price_per_hr: Option<f64>,
+    pub stock: Stock,
+}
+
+/// What the catalog says about a candidate's availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stock {
+    Unknown,
+    None,
+    Low,
+    Medium,
+    High,
+}
+
+impl Stock {
+    pub fn is_available(self) -> bool {
+        !matches!(self, Stock::None)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stock::Unknown => "unknown",
+            Stock::None => "none",
+            Stock::Low => "low",
+            Stock::Medium => "medium",
+            Stock::High => "high",
+        }
+    }
+}
+
+/// How to reach a running pod's sshd directly (no proxy: rsync needs TCP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+}
+
+/// A simulated pod's disks on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalPodDirs {
+    /// Kept across stop and start, like a volume disk.
+    pub volume: std::path::PathBuf,
+    /// Wiped on stop, like a container disk.
+    pub container: std::path::PathBuf,
+}
+
+/// How the job reaches a ready pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Ssh(SshEndpoint),
+    Local(LocalPodDirs),
+}
+
+/// What the provider reports about one pod now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedPod {
+    pub id: String,
+    pub name: String,
+    pub status: PodStatus,
+    /// Fields the provider reported; absent ones are unknown, not empty.
+    pub spec: PodSpec,
+    /// Billed $/hr now (0 when stopped), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_hr: Option<f64>,
+    /// How to reach the pod's shell, once it can be reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Transitions the provider allows now (REST v2 `actions`), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the pod last changed status (started, stopped), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+}
+
+/// What to do with the pod once the job has finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleAction {
+    /// Leave it running (it keeps billing).
+    Preserve,
+    /// Stop it and keep it for forensics; the next apply creates a fresh pod.
+    Stop,
+    /// Delete it.
+    Delete,
+    /// Stop it and keep it as the pod to resume next time (success only).
+    Recycle,
+}
+
+impl LifecycleAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Preserve => "preserve",
+            LifecycleAction::Stop => "stop",
+            LifecycleAction::Delete => "delete",
+            LifecycleAction::Recycle => "recycle",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    pub on_success: LifecycleAction,
+    pub on_failure: LifecycleAction,
+}
+
+impl Default for Lifecycle {
+    /// runpod-deploy's defaults since 0.8.2.
+    fn default() -> Self {
+        Lifecycle {
+            on_success: LifecycleAction::Delete,
+            on_failure: LifecycleAction::Stop,
+        }
+    }
+}
+
+/// How a job ended, as far as the lifecycle is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}

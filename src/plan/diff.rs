@@ -1,0 +1,283 @@
+//! Field-by-field comparison of pods: recorded vs observed (changes made
+//! outside rpd) and desired vs actual (what forces replacement). Both sides
+//! are normalized first so that a plan right after an apply shows nothing.
+
+use serde::Serialize;
+
+use crate::known::same_gpu;
+use crate::model::{DesiredPod, PodSpec, Storage};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    /// Rendered old value (`None`: unknown or absent).
+    pub old: Option<String>,
+    /// Rendered new value (`None`: unknown until apply).
+    pub new: Option<String>,
+    pub forces_replacement: bool,
+}
+
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn list(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items.iter().map(|i| quoted(i)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+fn one_of(items: &[String]) -> String {
+    if items.len() == 1 {
+        quoted(&items[0])
+    } else {
+        format!("one of {}", list(items))
+    }
+}
+
+fn storage_fields(storage: &Storage) -> Vec<(&'static str, String)> {
+    match storage {
+        Storage::Ephemeral { volume_gb, mount } => vec![
+            ("storage_mode", quoted("ephemeral")),
+            ("volume_gb", volume_gb.to_string()),
+            ("volume_mount", quoted(mount)),
+        ],
+        Storage::NetworkVolume {
+            volume_name, mount, ..
+        } => vec![
+            ("storage_mode", quoted("network_volume")),
+            ("volume_name", quoted(volume_name)),
+            ("volume_mount", quoted(mount)),
+        ],
+    }
+}
+
+/// Every attribute of a spec, rendered, in display order (for creates).
+pub fn spec_fields(spec: &PodSpec) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(v) = &spec.image {
+        out.push(("image", quoted(v)));
+    }
+    if let Some(v) = &spec.gpu_id {
+        out.push(("gpu", quoted(v)));
+    }
+    if let Some(v) = spec.gpu_count {
+        out.push(("gpu_count", v.to_string()));
+    }
+    if let Some(v) = &spec.datacenter_id {
+        out.push(("datacenter", quoted(v)));
+    }
+    if let Some(v) = spec.cloud_type {
+        out.push(("cloud_type", quoted(v.as_str())));
+    }
+    if let Some(v) = spec.container_disk_gb {
+        out.push(("container_disk_gb", v.to_string()));
+    }
+    if let Some(s) = &spec.storage {
+        out.extend(storage_fields(s));
+    }
+    if let Some(p) = &spec.ports {
+        out.push(("ports", list(p)));
+    }
+    out
+}
+
+/// Recorded vs observed: what changed outside rpd. Only fields both sides
+/// know are compared.
+pub fn drift(recorded: &PodSpec, observed: &PodSpec) -> Vec<FieldChange> {
+    let before = spec_fields(recorded);
+    let after = spec_fields(observed);
+    let mut out = Vec::new();
+    for (field, old) in &before {
+        let Some((_, new)) = after.iter().find(|(f, _)| f == field) else {
+            continue;
+        };
+        let same = if *field == "gpu" {
+            same_gpu(old, new)
+        } else {
+            old == new
+        };
+        if !same {
+            out.push(FieldChange {
+                field: field.to_string(),
+                old: Some(old.clone()),
+                new: Some(new.clone()),
+                forces_replacement: false,
+            });
+        }
+    }
+    out
+}
+
+/// The best knowledge of what the pod is: observed fields over recorded ones.
+pub fn effective(recorded: &PodSpec, observed: &PodSpec) -> PodSpec {
+    PodSpec {
+        image: observed.image.clone().or_else(|| recorded.image.clone()),
+        gpu_id: observed.gpu_id.clone().or_else(|| recorded.gpu_id.clone()),
+        gpu_count: observed.gpu_count.or(recorded.gpu_count),
+        datacenter_id: observed
+            .datacenter_id
+            .clone()
+            .or_else(|| recorded.datacenter_id.clone()),
+        cloud_type: observed.cloud_type.or(recorded.cloud_type),
+        container_disk_gb: observed.container_disk_gb.or(recorded.container_disk_gb),
+        storage: merge_storage(recorded.storage.as_ref(), observed.storage.as_ref()),
+        ports: observed.ports.clone().or_else(|| recorded.ports.clone()),
+    }
+}
+
+/// Providers do not report a network volume's name, only its id: keep the
+/// recorded name when the id matches.
+fn merge_storage(recorded: Option<&Storage>, observed: Option<&Storage>) -> Option<Storage> {
+    match (recorded, observed) {
+        (
+            Some(Storage::NetworkVolume {
+                volume_name,
+                volume_id: rid,
+                ..
+            }),
+            Some(Storage::NetworkVolume {
+                volume_id: oid,
+                mount,
+                volume_name: oname,
+            }),
+        ) if oname.is_empty() && (oid == rid || oid.is_none()) => Some(Storage::NetworkVolume {
+            volume_name: volume_name.clone(),
+            volume_id: oid.clone().or_else(|| rid.clone()),
+            mount: mount.clone(),
+        }),
+        (r, o) => o.or(r).cloned(),
+    }
+}
+
+/// Desired vs actual: every difference that forces a new pod. Fields the
+/// actual pod does not report are not compared. A pod on any GPU of
+/// `gpu_order` and any datacenter of `datacenters` fits: the lists are
+/// preferences, not a choice made afresh on every plan.
+pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut push = |field: &str, old: String, new: String| {
+        out.push(FieldChange {
+            field: field.to_string(),
+            old: Some(old),
+            new: Some(new),
+            forces_replacement: true,
+        })
+    };
+    if let Some(image) = &actual.image
+        && *image != desired.image
+    {
+        push("image", quoted(image), quoted(&desired.image));
+    }
+    if let Some(gpu) = &actual.gpu_id
+        && !desired.gpu_order.iter().any(|g| same_gpu(g, gpu))
+    {
+        push("gpu", quoted(gpu), one_of(&desired.gpu_order));
+    }
+    if let Some(count) = actual.gpu_count
+        && count != desired.gpu_count
+    {
+        push("gpu_count", count.to_string(), desired.gpu_count.to_string());
+    }
+    if let Some(dc) = &actual.datacenter_id
+        && !desired.datacenters.contains(dc)
+    {
+        push("datacenter", quoted(dc), one_of(&desired.datacenters));
+    }
+    if let Some(cloud) = actual.cloud_type
+        && cloud != desired.cloud_type
+    {
+        push(
+            "cloud_type",
+            quoted(cloud.as_str()),
+            quoted(desired.cloud_type.as_str()),
+        );
+    }
+    if let Some(disk) = actual.container_disk_gb
+        && disk != desired.container_disk_gb
+    {
+        push(
+            "container_disk_gb",
+            disk.to_string(),
+            desired.container_disk_gb.to_string(),
+        );
+    }
+    if let Some(storage) = &actual.storage {
+        let before = storage_fields(storage);
+        for (field, new) in storage_fields(&desired.storage) {
+            match before.iter().find(|(f, _)| *f == field) {
+                Some((_, old)) if *old != new => push(field, old.clone(), new),
+                None => push(field, "(none)".into(), new),
+                _ => {}
+            }
+        }
+    }
+    if let Some(ports) = &actual.ports {
+        let mut sorted = ports.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted != desired.ports {
+            push("ports", list(&sorted), list(&desired.ports));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CloudType;
+
+    fn desired() -> DesiredPod {
+        DesiredPod {
+            image: "img:2".into(),
+            gpu_order: vec!["NVIDIA A40".into(), "NVIDIA L40S".into()],
+            datacenters: vec!["EU-RO-1".into()],
+            cloud_type: CloudType::Secure,
+            gpu_count: 1,
+            container_disk_gb: 20,
+            storage: Storage::Ephemeral {
+                volume_gb: 20,
+                mount: "/workspace".into(),
+            },
+            ports: vec!["22/tcp".into()],
+            env: Default::default(),
+            min_vcpu_count: None,
+            min_memory_gb: None,
+            spot: false,
+        }
+    }
+
+    #[test]
+    fn second_choice_gpu_is_not_drift() {
+        let actual = PodSpec {
+            gpu_id: Some("NVIDIA L40S".into()),
+            datacenter_id: Some("EU-RO-1".into()),
+            image: Some("img:2".into()),
+            ..PodSpec::default()
+        };
+        assert!(replacement_fields(&desired(), &actual).is_empty());
+    }
+
+    #[test]
+    fn image_and_unlisted_gpu_force_replacement() {
+        let actual = PodSpec {
+            gpu_id: Some("NVIDIA H100 80GB HBM3".into()),
+            image: Some("img:1".into()),
+            ports: Some(vec!["22/tcp".into(), "22/tcp".into()]),
+            ..PodSpec::default()
+        };
+        let fields: Vec<String> = replacement_fields(&desired(), &actual)
+            .into_iter()
+            .map(|f| format!("{}: {} -> {}", f.field, f.old.unwrap(), f.new.unwrap()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "image: \"img:1\" -> \"img:2\"",
+                "gpu: \"NVIDIA H100 80GB HBM3\" -> one of [\"NVIDIA A40\", \"NVIDIA L40S\"]",
+            ]
+        );
+    }
+}

@@ -1,0 +1,1003 @@
+//! The planner: a pure function of (desired spec, state, observed pods,
+//! catalog, options) to a [`Plan`]: a DAG of steps, each with a reason, and a
+//! report (drift, the pod's change, warnings, summary, cost). No I/O here;
+//! PLANNER.md is the decision table it implements.
+
+pub mod diff;
+
+use std::collections::BTreeMap;
+
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde::Serialize;
+
+pub use diff::FieldChange;
+
+use crate::cost;
+use crate::known::same_gpu;
+use crate::model::{
+    Candidate, DesiredPod, Lifecycle, LifecycleAction, ObservedPod, Outcome, PodSpec, PodStatus,
+    Stock,
+};
+use crate::provider::Catalog;
+use crate::state::State;
+
+/// What the provider says about one recorded pod.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Observation {
+    /// Not found (or TERMINATED): the pod no longer exists.
+    Gone,
+    Pod(Box<ObservedPod>),
+}
+
+impl Observation {
+    pub fn pod(&self) -> Option<&ObservedPod> {
+        match self {
+            Observation::Pod(p) if p.status != PodStatus::Terminated => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the refresh found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observations {
+    /// The state's current pod, keyed by id (also retained pods).
+    pub pods: BTreeMap<String, Observation>,
+    /// Pods found under the name of an interrupted create.
+    pub pending_matches: Vec<ObservedPod>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Apply,
+    Destroy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub mode: Mode,
+    /// `--replace`: a fresh pod whatever the current one looks like.
+    pub replace: bool,
+}
+
+/// What the job will do, for the plan's steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JobOutline {
+    pub setup: usize,
+    pub secrets: usize,
+    pub staging: usize,
+    pub preflight: usize,
+    pub artifacts: usize,
+    pub script_path: String,
+    pub log_path: String,
+    pub timeout_sec: u64,
+    pub ssh_ready_timeout_sec: u32,
+    pub volume_mount: String,
+}
+
+pub struct PlanningInput<'a> {
+    pub job_name: &'a str,
+    pub desired: &'a DesiredPod,
+    pub lifecycle: Lifecycle,
+    pub job: &'a JobOutline,
+    pub state: Option<&'a State>,
+    pub observed: &'a Observations,
+    pub catalog: Option<&'a Catalog>,
+    pub options: PlanOptions,
+}
+
+/// Why a pod is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteReason {
+    ReplaceRequested,
+    ReplaceMismatch,
+    ReplaceError,
+    Destroy,
+    Retained,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StepKind {
+    DeletePod {
+        pod_id: String,
+        why: DeleteReason,
+    },
+    CreatePod {
+        candidates: Vec<Candidate>,
+    },
+    /// Resume a paused pod; if its host has no free GPU, delete it and create
+    /// on the candidates instead (never leave it behind).
+    StartPod {
+        pod_id: String,
+        fallback: Vec<Candidate>,
+    },
+    UsePod {
+        pod_id: String,
+    },
+    AdoptPod {
+        pod_id: String,
+    },
+    WaitReady {
+        timeout_sec: u32,
+    },
+    Setup {
+        commands: usize,
+    },
+    Secrets {
+        count: usize,
+    },
+    Staging {
+        pushes: usize,
+    },
+    Preflight {
+        commands: usize,
+    },
+    Launch {
+        script_path: String,
+    },
+    Monitor {
+        timeout_sec: u64,
+    },
+    Pull {
+        artifacts: usize,
+    },
+    Lifecycle {
+        when: Outcome,
+        action: LifecycleAction,
+    },
+    /// State bookkeeping: drop a pod that no longer exists.
+    ForgetPod {
+        pod_id: String,
+    },
+    RemoveState,
+}
+
+impl StepKind {
+    /// Calls the provider to change a pod, or runs the job.
+    pub fn changes_things(&self) -> bool {
+        !matches!(
+            self,
+            StepKind::ForgetPod { .. } | StepKind::RemoveState | StepKind::AdoptPod { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub kind: StepKind,
+    pub reason: String,
+}
+
+/// The pod-level headline of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodAction {
+    Create,
+    Replace,
+    ReplaceRequested,
+    Resume,
+    Reuse,
+    Destroy,
+    /// Nothing to do to the pod (destroy with nothing recorded).
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodChange {
+    pub action: PodAction,
+    pub pod_id: Option<String>,
+    /// The status now, for resume/reuse/destroy.
+    pub status: Option<PodStatus>,
+    /// For a create: every attribute; for a replace: what forces it.
+    pub fields: Vec<FieldChange>,
+    /// Attributes shown unchanged, hidden in the text plan.
+    pub unchanged: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Drift {
+    Deleted {
+        pod_id: String,
+    },
+    Changed {
+        pod_id: String,
+        fields: Vec<FieldChange>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub resume: usize,
+    pub destroy: usize,
+    pub stop: usize,
+}
+
+impl Summary {
+    /// The frozen summary line (see README "Output contract").
+    pub fn line(&self) -> String {
+        format!(
+            "Plan: {} to create, {} to resume, {} to destroy, {} to stop.",
+            self.create, self.resume, self.destroy, self.stop
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CostReport {
+    /// $/hr of the pod while it runs the job, when known.
+    pub running_per_hr: Option<f64>,
+    /// $/month the pod costs while stopped after the job (recycle, stop).
+    pub stopped_per_month: Option<f64>,
+    pub volume_gb: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetainedNote {
+    pub pod_id: String,
+    pub status: Option<PodStatus>,
+    pub reason: String,
+    pub per_month: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanReport {
+    pub drift: Vec<Drift>,
+    pub pod: PodChange,
+    pub retained: Vec<RetainedNote>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+    pub summary: Summary,
+    /// Applying would call the provider to change a pod or run the job.
+    pub has_pod_changes: bool,
+    /// State bookkeeping applying would do (reported, never exit 2).
+    pub state_only_changes: Vec<String>,
+    pub cost: CostReport,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub job_name: String,
+    pub mode: Mode,
+    pub graph: StableDiGraph<Step, ()>,
+    pub report: PlanReport,
+    pub lifecycle: Lifecycle,
+}
+
+impl Plan {
+    /// Steps in execution order (nodes are added in a topological order).
+    pub fn ordered(&self) -> Vec<(NodeIndex, &Step)> {
+        let order = petgraph::algo::toposort(&self.graph, None)
+            .expect("plans are acyclic by construction");
+        let mut order = order;
+        order.sort_by_key(|n| n.index());
+        order.into_iter().map(|n| (n, &self.graph[n])).collect()
+    }
+
+    pub fn steps(&self) -> Vec<&Step> {
+        self.ordered().into_iter().map(|(_, s)| s).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+}
+
+/// Builds the step chain; every node depends on the one before, except the
+/// two lifecycle branches, which both follow the pull.
+struct Builder {
+    graph: StableDiGraph<Step, ()>,
+    last: Option<NodeIndex>,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            graph: StableDiGraph::new(),
+            last: None,
+        }
+    }
+
+    fn then(&mut self, kind: StepKind, reason: impl Into<String>) -> NodeIndex {
+        let node = self.graph.add_node(Step {
+            kind,
+            reason: reason.into(),
+        });
+        if let Some(prev) = self.last {
+            self.graph.add_edge(prev, node, ());
+        }
+        self.last = Some(node);
+        node
+    }
+
+    fn branch(&mut self, from: NodeIndex, kind: StepKind, reason: impl Into<String>) {
+        let node = self.graph.add_node(Step {
+            kind,
+            reason: reason.into(),
+        });
+        self.graph.add_edge(from, node, ());
+    }
+}
+
+/// Candidates in runpod-deploy's order: each datacenter, each GPU within it.
+pub fn candidates(desired: &DesiredPod, catalog: Option<&Catalog>) -> Vec<Candidate> {
+    desired
+        .datacenters
+        .iter()
+        .flat_map(|dc| desired.gpu_order.iter().map(move |gpu| (dc, gpu)))
+        .map(|(dc, gpu)| {
+            let offer = catalog.and_then(|c| c.offer(dc, gpu));
+            Candidate {
+                datacenter_id: dc.clone(),
+                gpu_id: gpu.clone(),
+                cloud_type: desired.cloud_type,
+                price_per_hr: offer
+                    .and_then(|o| o.price_per_gpu_hr)
+                    .map(|p| p * f64::from(desired.gpu_count)),
+                stock: offer.map_or(Stock::Unknown, |o| o.stock),
+            }
+        })
+        .collect()
+}
+
+fn price_of(spec: &PodSpec, desired: &DesiredPod, catalog: Option<&Catalog>) -> Option<f64> {
+    let (dc, gpu) = (spec.datacenter_id.as_ref()?, spec.gpu_id.as_ref()?);
+    let offer = catalog?.offer(dc, gpu)?;
+    offer
+        .price_per_gpu_hr
+        .map(|p| p * f64::from(spec.gpu_count.unwrap_or(desired.gpu_count)))
+}
+
+pub fn plan(input: &PlanningInput) -> Plan {
+    match input.options.mode {
+        Mode::Apply => plan_apply(input),
+        Mode::Destroy => plan_destroy(input),
+    }
+}
+
+/// Which pod the job will run on, per PLANNER.md §1.
+enum PodChoice {
+    Create {
+        reason: String,
+    },
+    Replace {
+        old: String,
+        why: DeleteReason,
+        fields: Vec<FieldChange>,
+        reason: String,
+    },
+    Resume {
+        pod: String,
+        status: PodStatus,
+    },
+    Reuse {
+        pod: String,
+        status: PodStatus,
+    },
+}
+
+fn plan_apply(input: &PlanningInput) -> Plan {
+    let desired = input.desired;
+    let mut report = empty_report();
+    let mut builder = Builder::new();
+
+    let current = current_pod(input, &mut report, &mut builder);
+    let choice = match &current {
+        None => PodChoice::Create {
+            reason: "no pod recorded".into(),
+        },
+        Some((id, _, Observation::Gone)) => {
+            report.drift.push(Drift::Deleted { pod_id: id.clone() });
+            PodChoice::Create {
+                reason: format!("{id} was deleted outside rpd"),
+            }
+        }
+        Some((id, recorded, Observation::Pod(observed))) => {
+            let drifted = diff::drift(recorded, &observed.spec);
+            let actual = diff::effective(recorded, &observed.spec);
+            let forcing = diff::replacement_fields(desired, &actual);
+            if !drifted.is_empty() {
+                report.drift.push(Drift::Changed {
+                    pod_id: id.clone(),
+                    fields: drifted,
+                });
+            }
+            if input.options.replace {
+                PodChoice::Replace {
+                    old: id.clone(),
+                    why: DeleteReason::ReplaceRequested,
+                    fields: forcing,
+                    reason: "replaced, as requested".into(),
+                }
+            } else if observed.status == PodStatus::Error {
+                PodChoice::Replace {
+                    old: id.clone(),
+                    why: DeleteReason::ReplaceError,
+                    fields: forcing,
+                    reason: format!("{id} is in ERROR"),
+                }
+            } else if !forcing.is_empty() {
+                let names: Vec<&str> = forcing.iter().map(|f| f.field.as_str()).collect();
+                PodChoice::Replace {
+                    old: id.clone(),
+                    why: DeleteReason::ReplaceMismatch,
+                    reason: format!("{} cannot change on an existing pod", names.join(", ")),
+                    fields: forcing,
+                }
+            } else if observed.status == PodStatus::Exited {
+                PodChoice::Resume {
+                    pod: id.clone(),
+                    status: observed.status,
+                }
+            } else {
+                PodChoice::Reuse {
+                    pod: id.clone(),
+                    status: observed.status,
+                }
+            }
+        }
+    };
+
+    let ranked = candidates(desired, input.catalog);
+    if !ranked.is_empty() && ranked.iter().all(|c| c.stock == Stock::None) {
+        report.warnings.push(
+            "no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config".into(),
+        );
+    }
+    let first_price = ranked
+        .iter()
+        .find(|c| c.stock.is_available())
+        .and_then(|c| c.price_per_hr);
+    let create_fields = |reason_fields: Vec<FieldChange>| -> Vec<FieldChange> {
+        let first = ranked.iter().find(|c| c.stock.is_available()).or(ranked.first());
+        let spec = first.map(|c| desired.spec_on(c)).unwrap_or_default();
+        let mut fields = reason_fields;
+        for (field, value) in diff::spec_fields(&spec) {
+            if fields.iter().any(|f| f.field == field) {
+                continue;
+            }
+            let value = if (field == "gpu" && desired.gpu_order.len() > 1)
+                || (field == "datacenter" && desired.datacenters.len() > 1)
+            {
+                format!("{value} (first with stock, see candidates)")
+            } else {
+                value
+            };
+            fields.push(FieldChange {
+                field: field.to_string(),
+                old: None,
+                new: Some(value),
+                forces_replacement: false,
+            });
+        }
+        fields
+    };
+
+    let mut pod_id_for_cost: Option<PodSpec> = None;
+    report.pod = match choice {
+        PodChoice::Create { reason } => {
+            builder.then(
+                StepKind::CreatePod {
+                    candidates: ranked.clone(),
+                },
+                reason.clone(),
+            );
+            report.summary.create += 1;
+            report.cost.running_per_hr = first_price;
+            PodChange {
+                action: PodAction::Create,
+                pod_id: None,
+                status: None,
+                fields: create_fields(Vec::new()),
+                unchanged: 0,
+                reason,
+            }
+        }
+        PodChoice::Replace {
+            old,
+            why,
+            fields,
+            reason,
+        } => {
+            let requested = why == DeleteReason::ReplaceRequested;
+            builder.then(
+                StepKind::DeletePod {
+                    pod_id: old.clone(),
+                    why,
+                },
+                reason.clone(),
+            );
+            builder.then(
+                StepKind::CreatePod {
+                    candidates: ranked.clone(),
+                },
+                format!("replaces {old}"),
+            );
+            report.summary.create += 1;
+            report.summary.destroy += 1;
+            report.cost.running_per_hr = first_price;
+            let total = diff::spec_fields(&desired.spec_on(&ranked[0])).len();
+            let forcing = fields.len();
+            let mut shown = fields;
+            shown.push(FieldChange {
+                field: "id".into(),
+                old: Some(format!("{old:?}")),
+                new: None,
+                forces_replacement: false,
+            });
+            PodChange {
+                action: if requested {
+                    PodAction::ReplaceRequested
+                } else {
+                    PodAction::Replace
+                },
+                pod_id: Some(old),
+                status: None,
+                fields: shown,
+                unchanged: total.saturating_sub(forcing),
+                reason,
+            }
+        }
+        PodChoice::Resume { pod, status } => {
+            builder.then(
+                StepKind::StartPod {
+                    pod_id: pod.clone(),
+                    fallback: ranked.clone(),
+                },
+                format!("resume paused pod {pod}"),
+            );
+            report.summary.resume += 1;
+            report.notes.push(format!(
+                "a resumed pod keeps {} (its volume); the container disk (apt packages, caches outside {}) was wiped when it stopped, so setup runs again",
+                input.job.volume_mount, input.job.volume_mount
+            ));
+            pod_id_for_cost = current.as_ref().map(|(_, r, o)| {
+                diff::effective(r, &o.pod().map(|p| p.spec.clone()).unwrap_or_default())
+            });
+            PodChange {
+                action: PodAction::Resume,
+                pod_id: Some(pod.clone()),
+                status: Some(status),
+                fields: Vec::new(),
+                unchanged: 0,
+                reason: format!("resume paused pod {pod}"),
+            }
+        }
+        PodChoice::Reuse { pod, status } => {
+            builder.then(
+                StepKind::UsePod { pod_id: pod.clone() },
+                format!("{pod} is already running"),
+            );
+            pod_id_for_cost = current.as_ref().map(|(_, r, o)| {
+                diff::effective(r, &o.pod().map(|p| p.spec.clone()).unwrap_or_default())
+            });
+            PodChange {
+                action: PodAction::Reuse,
+                pod_id: Some(pod.clone()),
+                status: Some(status),
+                fields: Vec::new(),
+                unchanged: 0,
+                reason: format!("{pod} is already running"),
+            }
+        }
+    };
+    if let Some(spec) = &pod_id_for_cost {
+        report.cost.running_per_hr = current
+            .as_ref()
+            .and_then(|(_, _, o)| o.pod())
+            .and_then(|p| p.cost_per_hr)
+            .filter(|c| *c > 0.0)
+            .or_else(|| price_of(spec, desired, input.catalog));
+    }
+
+    add_job_steps(&mut builder, input.job);
+    let pull = builder.last.expect("job steps were added");
+    let lifecycle = input.lifecycle;
+    for (when, action) in [
+        (Outcome::Success, lifecycle.on_success),
+        (Outcome::Failure, lifecycle.on_failure),
+    ] {
+        builder.branch(
+            pull,
+            StepKind::Lifecycle { when, action },
+            lifecycle_reason(when, action),
+        );
+    }
+    match lifecycle.on_success {
+        LifecycleAction::Recycle | LifecycleAction::Stop => report.summary.stop += 1,
+        LifecycleAction::Delete => report.summary.destroy += 1,
+        LifecycleAction::Preserve => {}
+    }
+    if matches!(
+        lifecycle.on_success,
+        LifecycleAction::Recycle | LifecycleAction::Stop
+    ) || matches!(lifecycle.on_failure, LifecycleAction::Stop)
+    {
+        report.cost.stopped_per_month = Some(cost::stopped_usd_per_month(Some(&desired.storage)));
+        if let crate::model::Storage::Ephemeral { volume_gb, .. } = desired.storage {
+            report.cost.volume_gb = Some(volume_gb);
+        }
+    }
+    for (when, action) in [
+        ("on_success", lifecycle.on_success),
+        ("on_failure", lifecycle.on_failure),
+    ] {
+        if action == LifecycleAction::Preserve {
+            let rate = report
+                .cost
+                .running_per_hr
+                .map(|r| format!(" (~{}/hr)", cost::usd(r)))
+                .unwrap_or_default();
+            report.warnings.push(format!(
+                "lifecycle.{when}: preserve leaves the pod running after the job: it keeps billing{rate} until you delete it"
+            ));
+        }
+    }
+    retained_notes(input, &mut report, &mut builder);
+    report.has_pod_changes = builder
+        .graph
+        .node_weights()
+        .any(|s| s.kind.changes_things());
+
+    Plan {
+        job_name: input.job_name.to_string(),
+        mode: Mode::Apply,
+        graph: builder.graph,
+        report,
+        lifecycle,
+    }
+}
+
+/// The recorded pod (or one adopted from an interrupted create) and what the
+/// provider says about it.
+fn current_pod(
+    input: &PlanningInput,
+    report: &mut PlanReport,
+    builder: &mut Builder,
+) -> Option<(String, PodSpec, Observation)> {
+    let state = input.state?;
+    if let Some(pending) = &state.pending_create {
+        let mut matches = input.observed.pending_matches.iter().filter(|p| {
+            p.status != PodStatus::Terminated && !state.pod_ids().contains(&p.id.as_str())
+        });
+        match matches.next() {
+            Some(found) => {
+                report.warnings.push(format!(
+                    "a create of pod {:?} was interrupted at {}; the provider has it as {}: rpd adopts it",
+                    pending.name,
+                    pending.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    found.id
+                ));
+                for dup in matches {
+                    builder.then(
+                        StepKind::DeletePod {
+                            pod_id: dup.id.clone(),
+                            why: DeleteReason::Duplicate,
+                        },
+                        format!("duplicate of {} from the interrupted create", found.id),
+                    );
+                    report.summary.destroy += 1;
+                }
+                builder.then(
+                    StepKind::AdoptPod {
+                        pod_id: found.id.clone(),
+                    },
+                    format!("found by the name {:?} of an interrupted create", pending.name),
+                );
+                report
+                    .state_only_changes
+                    .push(format!("record pod {} from the interrupted create", found.id));
+                if state.pod.is_none() {
+                    return Some((
+                        found.id.clone(),
+                        found.spec.clone(),
+                        Observation::Pod(Box::new(found.clone())),
+                    ));
+                }
+            }
+            None => report.state_only_changes.push(format!(
+                "forget the interrupted create of {:?} (no such pod exists)",
+                pending.name
+            )),
+        }
+    }
+    let pod = state.pod.as_ref()?;
+    let observation = input
+        .observed
+        .pods
+        .get(&pod.id)
+        .cloned()
+        .unwrap_or(Observation::Gone);
+    let observation = match observation {
+        Observation::Pod(p) if p.status == PodStatus::Terminated => Observation::Gone,
+        other => other,
+    };
+    if let (Some(before), Observation::Pod(now)) = (pod.status, &observation)
+        && before != now.status
+    {
+        let billing = if now.status.is_active() && !before.is_active() {
+            " (started outside rpd: it is billing)"
+        } else {
+            ""
+        };
+        report.drift.push(Drift::Changed {
+            pod_id: pod.id.clone(),
+            fields: vec![FieldChange {
+                field: "status".into(),
+                old: Some(format!("{:?}", before.as_str())),
+                new: Some(format!("{:?}{billing}", now.status.as_str())),
+                forces_replacement: false,
+            }],
+        });
+    }
+    Some((pod.id.clone(), pod.spec.clone(), observation))
+}
+
+fn add_job_steps(builder: &mut Builder, job: &JobOutline) {
+    builder.then(
+        StepKind::WaitReady {
+            timeout_sec: job.ssh_ready_timeout_sec,
+        },
+        format!(
+            "until the pod runs and its shell answers (up to {})",
+            crate::render::duration(u64::from(job.ssh_ready_timeout_sec))
+        ),
+    );
+    if job.setup > 0 {
+        builder.then(StepKind::Setup { commands: job.setup }, "setup commands");
+    }
+    if job.secrets > 0 {
+        builder.then(
+            StepKind::Secrets { count: job.secrets },
+            "secret files, mode 0600 by default; values never shown",
+        );
+    }
+    if job.staging > 0 {
+        builder.then(
+            StepKind::Staging {
+                pushes: job.staging,
+            },
+            "incremental copy of local files to the pod",
+        );
+    }
+    if job.preflight > 0 {
+        builder.then(
+            StepKind::Preflight {
+                commands: job.preflight,
+            },
+            "preflight checks",
+        );
+    }
+    builder.then(
+        StepKind::Launch {
+            script_path: job.script_path.clone(),
+        },
+        "detached; its exit code is recorded",
+    );
+    builder.then(
+        StepKind::Monitor {
+            timeout_sec: job.timeout_sec,
+        },
+        format!(
+            "until the script exits or prints a marker (timeout {})",
+            crate::render::duration(job.timeout_sec)
+        ),
+    );
+    builder.then(
+        StepKind::Pull {
+            artifacts: job.artifacts,
+        },
+        format!("the log {} and artifacts", job.log_path),
+    );
+}
+
+fn lifecycle_reason(when: Outcome, action: LifecycleAction) -> String {
+    let on = match when {
+        Outcome::Success => "on_success",
+        Outcome::Failure => "on_failure",
+    };
+    let what = match action {
+        LifecycleAction::Recycle => "stop the pod and keep it to resume next time",
+        LifecycleAction::Stop => "stop the pod and keep it for forensics; the next apply creates a fresh one",
+        LifecycleAction::Delete => "delete the pod",
+        LifecycleAction::Preserve => "leave the pod running (it keeps billing)",
+    };
+    format!("{on}: {action}: {what}")
+}
+
+/// Retained pods: forget the ones that are gone; report the others' cost.
+fn retained_notes(input: &PlanningInput, report: &mut PlanReport, builder: &mut Builder) {
+    let Some(state) = input.state else { return };
+    for retained in &state.retained {
+        let id = &retained.pod.id;
+        match input.observed.pods.get(id).and_then(Observation::pod) {
+            Some(pod) => {
+                let per_month = if pod.status.is_active() {
+                    pod.cost_per_hr.unwrap_or(0.0) * 24.0 * 30.0
+                } else {
+                    cost::stopped_usd_per_month(retained.pod.spec.storage.as_ref())
+                };
+                report.retained.push(RetainedNote {
+                    pod_id: id.clone(),
+                    status: Some(pod.status),
+                    reason: retained.reason.clone(),
+                    per_month,
+                });
+            }
+            None => {
+                builder.graph.add_node(Step {
+                    kind: StepKind::ForgetPod { pod_id: id.clone() },
+                    reason: format!("retained pod {id} no longer exists"),
+                });
+                report
+                    .state_only_changes
+                    .push(format!("forget retained pod {id} (it no longer exists)"));
+            }
+        }
+    }
+}
+
+fn plan_destroy(input: &PlanningInput) -> Plan {
+    let mut report = empty_report();
+    let mut builder = Builder::new();
+    let Some(state) = input.state else {
+        report.pod = PodChange {
+            action: PodAction::Nothing,
+            pod_id: None,
+            status: None,
+            fields: Vec::new(),
+            unchanged: 0,
+            reason: "no state recorded for this config".into(),
+        };
+        return Plan {
+            job_name: input.job_name.to_string(),
+            mode: Mode::Destroy,
+            graph: builder.graph,
+            report,
+            lifecycle: input.lifecycle,
+        };
+    };
+    let mut pod_change = PodChange {
+        action: PodAction::Nothing,
+        pod_id: None,
+        status: None,
+        fields: Vec::new(),
+        unchanged: 0,
+        reason: "no pod recorded".into(),
+    };
+    if let Some(pod) = &state.pod {
+        match input.observed.pods.get(&pod.id).and_then(Observation::pod) {
+            Some(observed) => {
+                builder.then(
+                    StepKind::DeletePod {
+                        pod_id: pod.id.clone(),
+                        why: DeleteReason::Destroy,
+                    },
+                    "destroy requested",
+                );
+                report.summary.destroy += 1;
+                pod_change = PodChange {
+                    action: PodAction::Destroy,
+                    pod_id: Some(pod.id.clone()),
+                    status: Some(observed.status),
+                    fields: diff::spec_fields(&diff::effective(&pod.spec, &observed.spec))
+                        .into_iter()
+                        .map(|(field, value)| FieldChange {
+                            field: field.into(),
+                            old: Some(value),
+                            new: None,
+                            forces_replacement: false,
+                        })
+                        .collect(),
+                    unchanged: 0,
+                    reason: "destroy requested".into(),
+                };
+            }
+            None => {
+                report.drift.push(Drift::Deleted {
+                    pod_id: pod.id.clone(),
+                });
+                report
+                    .state_only_changes
+                    .push(format!("forget pod {} (it no longer exists)", pod.id));
+                pod_change.reason = format!("{} was already deleted outside rpd", pod.id);
+            }
+        }
+    }
+    for retained in &state.retained {
+        let id = &retained.pod.id;
+        if let Some(observed) = input.observed.pods.get(id).and_then(Observation::pod) {
+            builder.then(
+                StepKind::DeletePod {
+                    pod_id: id.clone(),
+                    why: DeleteReason::Retained,
+                },
+                format!(
+                    "retained since {} ({}), {}",
+                    retained.since.format("%Y-%m-%d"),
+                    retained.reason,
+                    observed.status
+                ),
+            );
+            report.summary.destroy += 1;
+            report.retained.push(RetainedNote {
+                pod_id: id.clone(),
+                status: Some(observed.status),
+                reason: retained.reason.clone(),
+                per_month: cost::stopped_usd_per_month(retained.pod.spec.storage.as_ref()),
+            });
+        } else {
+            report
+                .state_only_changes
+                .push(format!("forget retained pod {id} (it no longer exists)"));
+        }
+    }
+    if state.pending_create.is_some() {
+        for found in &input.observed.pending_matches {
+            if state.pod_ids().contains(&found.id.as_str()) {
+                continue;
+            }
+            builder.then(
+                StepKind::DeletePod {
+                    pod_id: found.id.clone(),
+                    why: DeleteReason::Duplicate,
+                },
+                "created by an interrupted apply",
+            );
+            report.summary.destroy += 1;
+        }
+    }
+    builder.then(StepKind::RemoveState, "nothing left to track");
+    report
+        .state_only_changes
+        .push("remove the state file".into());
+    report.pod = pod_change;
+    report.has_pod_changes = builder
+        .graph
+        .node_weights()
+        .any(|s| s.kind.changes_things());
+    Plan {
+        job_name: input.job_name.to_string(),
+        mode: Mode::Destroy,
+        graph: builder.graph,
+        report,
+        lifecycle: input.lifecycle,
+    }
+}
+
+fn empty_report() -> PlanReport {
+    PlanReport {
+        drift: Vec::new(),
+        pod: PodChange {
+            action: PodAction::Nothing,
+            pod_id: None,
+            status: None,
+            fields: Vec::new(),
+            unchanged: 0,
+            reason: String::new(),
+        },
+        retained: Vec::new(),
+        warnings: Vec::new(),
+        notes: Vec::new(),
+        summary: Summary::default(),
+        has_pod_changes: false,
+        state_only_changes: Vec::new(),
+        cost: CostReport::default(),
+    }
+}
+
+/// True when `gpu` is one of the desired GPUs (used by apply's fallback).
+pub fn gpu_is_listed(desired: &DesiredPod, gpu: &str) -> bool {
+    desired.gpu_order.iter().any(|g| same_gpu(g, gpu))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,585 @@
+//! The planner's decision table (PLANNER.md), one case per row.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use super::*;
+use crate::model::{CloudType, Storage};
+use crate::provider::Offer;
+use crate::state::{Owner, PendingCreate, PodRecord, RetainedPod, State};
+
+const A40: &str = "NVIDIA A40";
+const L40S: &str = "NVIDIA L40S";
+
+fn desired() -> DesiredPod {
+    DesiredPod {
+        image: "img:1".into(),
+        gpu_order: vec![A40.into(), L40S.into()],
+        datacenters: vec!["EU-RO-1".into(), "US-CA-2".into()],
+        cloud_type: CloudType::Secure,
+        gpu_count: 1,
+        container_disk_gb: 20,
+        storage: Storage::Ephemeral {
+            volume_gb: 20,
+            mount: "/workspace".into(),
+        },
+        ports: vec!["22/tcp".into()],
+        env: Default::default(),
+        min_vcpu_count: None,
+        min_memory_gb: None,
+        spot: false,
+    }
+}
+
+fn recycle() -> Lifecycle {
+    Lifecycle {
+        on_success: LifecycleAction::Recycle,
+        on_failure: LifecycleAction::Stop,
+    }
+}
+
+fn job() -> JobOutline {
+    JobOutline {
+        setup: 1,
+        secrets: 0,
+        staging: 1,
+        preflight: 0,
+        artifacts: 1,
+        script_path: "/workspace/run.sh".into(),
+        log_path: "/workspace/run.log".into(),
+        timeout_sec: 3600,
+        ssh_ready_timeout_sec: 900,
+        volume_mount: "/workspace".into(),
+    }
+}
+
+fn catalog(stock: &[(&str, &str, Stock)]) -> Catalog {
+    Catalog {
+        offers: stock
+            .iter()
+            .map(|(dc, gpu, s)| Offer {
+                datacenter_id: dc.to_string(),
+                gpu_id: gpu.to_string(),
+                stock: *s,
+                price_per_gpu_hr: Some(0.40),
+            })
+            .collect(),
+    }
+}
+
+/// The spec a pod created on (dc, gpu) for `desired()` records.
+fn spec(dc: &str, gpu: &str) -> PodSpec {
+    desired().spec_on(&Candidate {
+        datacenter_id: dc.into(),
+        gpu_id: gpu.into(),
+        cloud_type: CloudType::Secure,
+        price_per_hr: None,
+        stock: Stock::Unknown,
+    })
+}
+
+fn state_with(pod_spec: PodSpec, status: PodStatus) -> State {
+    let mut state = State::new(Owner {
+        config: PathBuf::from("/c.yaml"),
+        job_name: "hello".into(),
+    });
+    state.pod = Some(PodRecord {
+        id: "pod1".into(),
+        name: "hello-1".into(),
+        spec: pod_spec,
+        status: Some(status),
+        created_at: None,
+        provider: Some("sim".into()),
+    });
+    state
+}
+
+fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
+    Observation::Pod(Box::new(ObservedPod {
+        id: id.into(),
+        name: "hello-1".into(),
+        status,
+        spec: pod_spec,
+        cost_per_hr: Some(if status.is_active() { 0.4 } else { 0.0 }),
+        access: None,
+        actions: None,
+        created_at: None,
+        changed_at: None,
+    }))
+}
+
+struct Case {
+    state: Option<State>,
+    observed: Observations,
+    replace: bool,
+    mode: Mode,
+    desired: DesiredPod,
+    catalog: Catalog,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            state: None,
+            observed: Observations::default(),
+            replace: false,
+            mode: Mode::Apply,
+            desired: desired(),
+            catalog: catalog(&[("EU-RO-1", A40, Stock::High)]),
+        }
+    }
+
+    fn recorded(mut self, status: PodStatus, now: Observation) -> Case {
+        self.state = Some(state_with(spec("EU-RO-1", A40), status));
+        self.observed.pods.insert("pod1".into(), now);
+        self
+    }
+
+    fn plan(&self) -> Plan {
+        plan(&PlanningInput {
+            job_name: "hello",
+            desired: &self.desired,
+            lifecycle: recycle(),
+            job: &job(),
+            state: self.state.as_ref(),
+            observed: &self.observed,
+            catalog: Some(&self.catalog),
+            options: PlanOptions {
+                mode: self.mode,
+                replace: self.replace,
+            },
+        })
+    }
+}
+
+/// The pod-changing steps before the job, as short words.
+fn prelude(plan: &Plan) -> Vec<String> {
+    plan.steps()
+        .iter()
+        .map_while(|s| match &s.kind {
+            StepKind::DeletePod { pod_id, .. } => Some(format!("delete {pod_id}")),
+            StepKind::CreatePod { .. } => Some("create".into()),
+            StepKind::StartPod { pod_id, .. } => Some(format!("start {pod_id}")),
+            StepKind::UsePod { pod_id } => Some(format!("use {pod_id}")),
+            StepKind::AdoptPod { pod_id } => Some(format!("adopt {pod_id}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn summary(plan: &Plan) -> (usize, usize, usize, usize) {
+    let s = plan.report.summary;
+    (s.create, s.resume, s.destroy, s.stop)
+}
+
+#[test]
+fn row1_no_state_creates_on_the_ranked_candidates() {
+    let plan = Case::new().plan();
+    assert_eq!(prelude(&plan), ["create"]);
+    assert_eq!(plan.report.pod.action, PodAction::Create);
+    assert_eq!(plan.report.pod.reason, "no pod recorded");
+    let StepKind::CreatePod { candidates } = &plan.steps()[0].kind else {
+        panic!("first step creates")
+    };
+    let order: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("{}/{}", c.datacenter_id, c.gpu_id))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "EU-RO-1/NVIDIA A40",
+            "EU-RO-1/NVIDIA L40S",
+            "US-CA-2/NVIDIA A40",
+            "US-CA-2/NVIDIA L40S"
+        ]
+    );
+    assert_eq!(summary(&plan), (1, 0, 0, 1));
+    assert!(plan.report.has_pod_changes);
+    assert_eq!(
+        plan.report.summary.line(),
+        "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop."
+    );
+}
+
+#[test]
+fn row2_recorded_pod_gone_creates_and_reports_the_stale_pointer() {
+    let plan = Case::new().recorded(PodStatus::Exited, Observation::Gone).plan();
+    assert_eq!(prelude(&plan), ["create"]);
+    assert_eq!(plan.report.pod.reason, "pod1 was deleted outside rpd");
+    assert_eq!(
+        plan.report.drift,
+        [Drift::Deleted {
+            pod_id: "pod1".into()
+        }]
+    );
+}
+
+#[test]
+fn row2_terminated_counts_as_gone() {
+    let plan = Case::new()
+        .recorded(
+            PodStatus::Exited,
+            observed("pod1", PodStatus::Terminated, spec("EU-RO-1", A40)),
+        )
+        .plan();
+    assert_eq!(prelude(&plan), ["create"]);
+}
+
+#[test]
+fn row3_replace_deletes_then_creates_as_requested() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.replace = true;
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(plan.report.pod.action, PodAction::ReplaceRequested);
+    assert_eq!(plan.report.pod.reason, "replaced, as requested");
+    assert_eq!(summary(&plan), (1, 0, 1, 1));
+}
+
+#[test]
+fn row4_error_pod_is_replaced() {
+    let plan = Case::new()
+        .recorded(
+            PodStatus::Running,
+            observed("pod1", PodStatus::Error, spec("EU-RO-1", A40)),
+        )
+        .plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(plan.report.pod.reason, "pod1 is in ERROR");
+}
+
+#[test]
+fn row5_image_change_forces_replacement_naming_the_field() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(plan.report.pod.action, PodAction::Replace);
+    let forcing: Vec<&str> = plan
+        .report
+        .pod
+        .fields
+        .iter()
+        .filter(|f| f.forces_replacement)
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(forcing, ["image"]);
+    assert_eq!(plan.report.pod.fields[0].old.as_deref(), Some("\"img:1\""));
+    assert_eq!(plan.report.pod.fields[0].new.as_deref(), Some("\"img:2\""));
+    assert!(plan.report.drift.is_empty(), "a config change is not drift");
+}
+
+#[test]
+fn row5_each_forcing_field_is_named() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.gpu_count = 2;
+    case.desired.cloud_type = CloudType::Community;
+    case.desired.storage = Storage::Ephemeral {
+        volume_gb: 50,
+        mount: "/data".into(),
+    };
+    case.desired.gpu_order = vec![L40S.into()];
+    case.desired.datacenters = vec!["US-CA-2".into()];
+    let plan = case.plan();
+    let forcing: Vec<&str> = plan
+        .report
+        .pod
+        .fields
+        .iter()
+        .filter(|f| f.forces_replacement)
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(
+        forcing,
+        [
+            "gpu",
+            "gpu_count",
+            "datacenter",
+            "cloud_type",
+            "volume_gb",
+            "volume_mount"
+        ]
+    );
+}
+
+#[test]
+fn row6_paused_matching_pod_is_resumed_with_a_fallback() {
+    let plan = Case::new()
+        .recorded(
+            PodStatus::Exited,
+            observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+        )
+        .plan();
+    assert_eq!(prelude(&plan), ["start pod1"]);
+    let StepKind::StartPod { fallback, .. } = &plan.steps()[0].kind else {
+        panic!("resume first")
+    };
+    assert_eq!(fallback.len(), 4, "the fallback creates on the candidates");
+    assert_eq!(summary(&plan), (0, 1, 0, 1));
+    assert!(plan.report.drift.is_empty());
+}
+
+#[test]
+fn row6_pod_on_second_choice_gpu_is_still_resumed() {
+    // runpod-deploy deleted such pods when stock moved (its defect #4).
+    let mut case = Case::new();
+    case.state = Some(state_with(spec("US-CA-2", L40S), PodStatus::Exited));
+    case.observed.pods.insert(
+        "pod1".into(),
+        observed("pod1", PodStatus::Exited, spec("US-CA-2", L40S)),
+    );
+    assert_eq!(prelude(&case.plan()), ["start pod1"]);
+}
+
+#[test]
+fn row7_running_matching_pod_is_reused_without_a_start() {
+    let plan = Case::new()
+        .recorded(
+            PodStatus::Running,
+            observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
+        )
+        .plan();
+    assert_eq!(prelude(&plan), ["use pod1"]);
+    assert_eq!(summary(&plan), (0, 0, 0, 1));
+}
+
+#[test]
+fn change_made_outside_rpd_shows_as_drift_and_forces_replacement() {
+    let mut outside = spec("EU-RO-1", A40);
+    outside.image = Some("img:hacked".into());
+    let plan = Case::new()
+        .recorded(PodStatus::Exited, observed("pod1", PodStatus::Exited, outside))
+        .plan();
+    let Drift::Changed { fields, .. } = &plan.report.drift[0] else {
+        panic!("drift reported")
+    };
+    assert_eq!(fields[0].field, "image");
+    assert_eq!(fields[0].new.as_deref(), Some("\"img:hacked\""));
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+}
+
+#[test]
+fn pod_started_outside_rpd_is_reported_as_billing() {
+    let plan = Case::new()
+        .recorded(
+            PodStatus::Exited,
+            observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
+        )
+        .plan();
+    let Drift::Changed { fields, .. } = &plan.report.drift[0] else {
+        panic!("drift reported")
+    };
+    assert_eq!(fields[0].field, "status");
+    assert!(fields[0].new.as_deref().unwrap().contains("billing"));
+    assert_eq!(prelude(&plan), ["use pod1"]);
+}
+
+#[test]
+fn runpod_deploy_pointer_without_spec_has_no_phantom_diff() {
+    let mut case = Case::new();
+    let partial = PodSpec {
+        image: Some("img:1".into()),
+        gpu_id: Some(A40.into()),
+        datacenter_id: Some("EU-RO-1".into()),
+        ..PodSpec::default()
+    };
+    let mut state = state_with(partial, PodStatus::Exited);
+    state.pod.as_mut().unwrap().status = None;
+    case.state = Some(state);
+    case.observed.pods.insert(
+        "pod1".into(),
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["start pod1"]);
+    assert!(plan.report.drift.is_empty());
+}
+
+#[test]
+fn port_order_is_not_a_difference() {
+    let mut case = Case::new();
+    case.desired.ports = vec!["22/tcp".into(), "8888/http".into()];
+    let mut actual = case.desired.spec_on(&candidates(&case.desired, None)[0]);
+    actual.ports = Some(vec!["8888/http".into(), "22/tcp".into()]);
+    case.state = Some(state_with(actual.clone(), PodStatus::Exited));
+    case.observed
+        .pods
+        .insert("pod1".into(), observed("pod1", PodStatus::Exited, actual));
+    assert_eq!(prelude(&case.plan()), ["start pod1"]);
+}
+
+#[test]
+fn lifecycle_is_two_branches_after_the_pull() {
+    let plan = Case::new().plan();
+    let ordered = plan.ordered();
+    let pull = ordered
+        .iter()
+        .find(|(_, s)| matches!(s.kind, StepKind::Pull { .. }))
+        .unwrap()
+        .0;
+    let mut branches: Vec<String> = plan
+        .graph
+        .neighbors(pull)
+        .map(|n| match &plan.graph[n].kind {
+            StepKind::Lifecycle { when, action } => format!("{}:{}", when.as_str(), action),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    branches.sort();
+    assert_eq!(branches, ["failure:stop", "success:recycle"]);
+    let kinds: Vec<&str> = plan
+        .steps()
+        .iter()
+        .map(|s| match s.kind {
+            StepKind::CreatePod { .. } => "create",
+            StepKind::WaitReady { .. } => "wait",
+            StepKind::Setup { .. } => "setup",
+            StepKind::Staging { .. } => "staging",
+            StepKind::Launch { .. } => "launch",
+            StepKind::Monitor { .. } => "monitor",
+            StepKind::Pull { .. } => "pull",
+            StepKind::Lifecycle { .. } => "lifecycle",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["create", "wait", "setup", "staging", "launch", "monitor", "pull", "lifecycle", "lifecycle"]
+    );
+}
+
+#[test]
+fn out_of_stock_candidates_are_marked_and_all_out_warns() {
+    let mut case = Case::new();
+    case.catalog = catalog(&[
+        ("EU-RO-1", A40, Stock::None),
+        ("EU-RO-1", L40S, Stock::None),
+        ("US-CA-2", A40, Stock::None),
+        ("US-CA-2", L40S, Stock::None),
+    ]);
+    let plan = case.plan();
+    assert!(plan.report.warnings.iter().any(|w| w.contains("no candidate")));
+}
+
+#[test]
+fn destroy_deletes_the_pod_and_retained_pods_then_removes_the_state() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.mode = Mode::Destroy;
+    case.state.as_mut().unwrap().retained.push(RetainedPod {
+        pod: PodRecord {
+            id: "old".into(),
+            name: "hello-0".into(),
+            spec: spec("EU-RO-1", A40),
+            status: Some(PodStatus::Exited),
+            created_at: None,
+            provider: Some("sim".into()),
+        },
+        reason: "on_failure: stop".into(),
+        since: Utc::now(),
+    });
+    case.observed.pods.insert(
+        "old".into(),
+        observed("old", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    let plan = case.plan();
+    let ops: Vec<String> = plan
+        .steps()
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::DeletePod { pod_id, .. } => format!("delete {pod_id}"),
+            StepKind::RemoveState => "remove state".into(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ops, ["delete pod1", "delete old", "remove state"]);
+    assert_eq!(summary(&plan), (0, 0, 2, 0));
+    assert!(plan.report.has_pod_changes);
+}
+
+#[test]
+fn destroy_of_a_gone_pod_is_state_only() {
+    let mut case = Case::new().recorded(PodStatus::Exited, Observation::Gone);
+    case.mode = Mode::Destroy;
+    let plan = case.plan();
+    assert!(!plan.report.has_pod_changes);
+    assert_eq!(summary(&plan), (0, 0, 0, 0));
+    assert!(!plan.report.state_only_changes.is_empty());
+}
+
+#[test]
+fn destroy_without_state_does_nothing() {
+    let mut case = Case::new();
+    case.mode = Mode::Destroy;
+    let plan = case.plan();
+    assert!(plan.is_empty());
+    assert!(!plan.report.has_pod_changes);
+}
+
+#[test]
+fn retained_pod_that_is_gone_is_forgotten_as_state_only() {
+    let mut case = Case::new();
+    let mut state = state_with(spec("EU-RO-1", A40), PodStatus::Exited);
+    state.pod = None;
+    state.retained.push(RetainedPod {
+        pod: PodRecord {
+            id: "old".into(),
+            name: String::new(),
+            spec: spec("EU-RO-1", A40),
+            status: None,
+            created_at: None,
+            provider: None,
+        },
+        reason: "stop".into(),
+        since: Utc::now(),
+    });
+    case.state = Some(state);
+    let plan = case.plan();
+    assert!(plan.steps().iter().any(|s| matches!(&s.kind, StepKind::ForgetPod { pod_id } if pod_id == "old")));
+    assert_eq!(prelude(&plan), ["create"]);
+}
+
+#[test]
+fn interrupted_create_is_adopted_by_name() {
+    let mut case = Case::new();
+    let mut state = state_with(spec("EU-RO-1", A40), PodStatus::Exited);
+    state.pod = None;
+    state.pending_create = Some(PendingCreate {
+        name: "hello-20260101T000000Z".into(),
+        started_at: Utc::now(),
+        provider: Some("sim".into()),
+    });
+    case.state = Some(state);
+    let Observation::Pod(found) = observed("found", PodStatus::Running, spec("EU-RO-1", A40)) else {
+        unreachable!()
+    };
+    case.observed.pending_matches.push(*found);
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["adopt found", "use found"]);
+    assert_eq!(summary(&plan).0, 0, "no second pod is created");
+}
+
+#[test]
+fn steps_are_numbered_in_a_topological_order() {
+    let plan = Case::new().plan();
+    let order = petgraph::algo::toposort(&plan.graph, None).unwrap();
+    let position = |n| order.iter().position(|m| *m == n).unwrap();
+    for edge in plan.graph.edge_indices() {
+        let (a, b) = plan.graph.edge_endpoints(edge).unwrap();
+        assert!(a.index() < b.index());
+        assert!(position(a) < position(b));
+    }
+}

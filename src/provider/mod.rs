@@ -1,0 +1,162 @@
+//! The control plane behind one trait. Providers only translate between rpd's
+//! model and an API; policy (what to create, when to retry a candidate, what
+//! to delete) lives in the planner and apply.
+
+pub mod sim;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CloudType, ObservedPod, Stock, Storage};
+
+/// RunPod's words for "the host of this stopped pod has no free GPU".
+pub const HOST_BUSY_MESSAGE: &str =
+    "There are not enough free GPUs on the host machine to start this pod.";
+/// RunPod's words for "no machine for this GPU and datacenter now".
+pub const CAPACITY_MESSAGE: &str = "There are no longer any instances available with the requested specifications. Please refresh and try again.";
+
+/// Errors classified by what the caller should do about them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// No capacity for this candidate: try the next one.
+    #[error("no capacity: {0}")]
+    Capacity(String),
+    /// A stopped pod's host has no free GPU: it cannot be resumed now.
+    #[error("{0}")]
+    HostBusy(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The pod is not in a state that allows the action (HTTP 409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("rate limited: {message}")]
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// Worth retrying (5xx, network).
+    #[error("transient provider error: {0}")]
+    Transient(String),
+    /// The request itself is wrong: never retry.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Out of credit: nothing will succeed.
+    #[error("insufficient balance: {0}")]
+    Balance(String),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ProviderError {
+    /// Classifies RunPod's human-readable messages, which carry no codes.
+    pub fn from_message(message: &str) -> Option<ProviderError> {
+        let lower = message.to_ascii_lowercase();
+        let capacity = [
+            "no longer any instances available",
+            "no instances currently available",
+            "could not find any pods with required specifications",
+            "machine does not have the resources",
+        ];
+        if lower.contains("not enough free gpus on the host machine") {
+            Some(ProviderError::HostBusy(message.to_string()))
+        } else if capacity.iter().any(|c| lower.contains(c)) {
+            Some(ProviderError::Capacity(message.to_string()))
+        } else {
+            None
+        }
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// Everything a create needs, for one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreatePodRequest {
+    pub name: String,
+    pub image: String,
+    pub gpu_id: String,
+    pub gpu_count: u32,
+    pub datacenter_id: String,
+    pub cloud_type: CloudType,
+    pub container_disk_gb: u32,
+    /// For a network volume, `volume_id` is resolved before the create.
+    pub storage: Storage,
+    pub ports: Vec<String>,
+    pub env: std::collections::BTreeMap<String, String>,
+    pub min_vcpu_count: Option<u32>,
+    pub min_memory_gb: Option<u32>,
+    pub spot: bool,
+}
+
+/// One (datacenter, GPU) offer in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub datacenter_id: String,
+    pub gpu_id: String,
+    pub stock: Stock,
+    /// $/hr for one GPU in the requested cloud, when known.
+    pub price_per_gpu_hr: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub offers: Vec<Offer>,
+}
+
+impl Catalog {
+    pub fn offer(&self, datacenter_id: &str, gpu_id: &str) -> Option<&Offer> {
+        self.offers.iter().find(|o| {
+            o.datacenter_id == datacenter_id && crate::known::same_gpu(&o.gpu_id, gpu_id)
+        })
+    }
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// `sim`, `runpod` or `runpodctl`: recorded in the state with each pod.
+    fn name(&self) -> &'static str;
+
+    /// The pod, or `None` when the provider says it does not exist (only a
+    /// definite not-found; any other failure is an error, never "gone").
+    async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>>;
+
+    async fn list(&self) -> ProviderResult<Vec<ObservedPod>>;
+
+    async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod>;
+
+    async fn start(&self, id: &str) -> ProviderResult<()>;
+
+    async fn stop(&self, id: &str) -> ProviderResult<()>;
+
+    /// Deletes the pod; a pod that is already gone is a success.
+    async fn delete(&self, id: &str) -> ProviderResult<()>;
+
+    /// Stock and prices for these GPUs in these datacenters.
+    async fn catalog(
+        &self,
+        gpu_ids: &[String],
+        datacenter_ids: &[String],
+        cloud_type: CloudType,
+    ) -> ProviderResult<Catalog>;
+
+    /// The id of the network volume `name` in `datacenter_id`.
+    async fn resolve_network_volume(&self, name: &str, datacenter_id: &str)
+    -> ProviderResult<String>;
+}
+
+pub type SharedProvider = Arc<dyn Provider>;
+
+/// The provider named on the command line (`--provider`, `RPD_PROVIDER`).
+pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
+    match name {
+        "sim" => Ok(Arc::new(sim::SimProvider::open_default()?)),
+        other => anyhow::bail!(
+            "unknown provider {other:?}\n  = help: use --provider sim (the embedded simulator, no account needed)"
+        ),
+    }
+}

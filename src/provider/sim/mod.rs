@@ -1,0 +1,142 @@
+//! `--provider sim`: an embedded, file-backed RunPod that needs no account.
+//! It behaves like RunPod where rpd's decisions depend on it: statuses and
+//! boot times, stock per GPU and datacenter with RunPod's capacity error, a
+//! stopped pod pinned to its host (its start can fail), $/hr per GPU, and a
+//! volume kept across stop and start while the container disk is wiped.
+//! Every call is counted, and latency and faults can be injected (`rpd sim`).
+
+pub mod store;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Catalog, CreatePodRequest, Offer, Provider, ProviderError, ProviderResult};
+use crate::model::{CloudType, ObservedPod, Stock};
+pub use store::{Store, World};
+
+pub struct SimProvider {
+    store: Store,
+}
+
+impl SimProvider {
+    pub fn open_default() -> anyhow::Result<SimProvider> {
+        Ok(SimProvider {
+            store: Store::new(Store::default_dir()),
+        })
+    }
+
+    pub fn new(store: Store) -> SimProvider {
+        SimProvider { store }
+    }
+
+    /// Counts the call, waits the injected latency, then runs `f`.
+    async fn call<T>(
+        &self,
+        verb: &str,
+        f: impl FnOnce(&mut World, &Store) -> ProviderResult<T>,
+    ) -> ProviderResult<T> {
+        let latency = self
+            .store
+            .with(|world, _| {
+                world.count(verb);
+                world.latency_ms
+            })
+            .map_err(io_error)?;
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        self.store.with(f).map_err(io_error)?
+    }
+}
+
+fn io_error(err: std::io::Error) -> ProviderError {
+    ProviderError::Other(format!("simulator: {err}"))
+}
+
+fn stock_level(free: u32) -> Stock {
+    match free {
+        0 => Stock::None,
+        1..=2 => Stock::Low,
+        3..=6 => Stock::Medium,
+        _ => Stock::High,
+    }
+}
+
+#[async_trait]
+impl Provider for SimProvider {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
+        self.call("get", |world, store| {
+            Ok(world.pods.get(id).map(|pod| store.observe(pod)))
+        })
+        .await
+    }
+
+    async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
+        self.call("list", |world, store| {
+            Ok(world.pods.values().map(|pod| store.observe(pod)).collect())
+        })
+        .await
+    }
+
+    async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod> {
+        self.call("create", |world, store| {
+            let pod = world.create(store, request)?;
+            Ok(store.observe(&pod))
+        })
+        .await
+    }
+
+    async fn start(&self, id: &str) -> ProviderResult<()> {
+        self.call("start", |world, _| world.start(id)).await
+    }
+
+    async fn stop(&self, id: &str) -> ProviderResult<()> {
+        self.call("stop", |world, store| world.stop(store, id)).await
+    }
+
+    async fn delete(&self, id: &str) -> ProviderResult<()> {
+        self.call("delete", |world, store| match world.delete(store, id) {
+            Err(ProviderError::NotFound(_)) => Ok(()),
+            other => other,
+        })
+        .await
+    }
+
+    async fn catalog(
+        &self,
+        gpu_ids: &[String],
+        datacenter_ids: &[String],
+        cloud_type: CloudType,
+    ) -> ProviderResult<Catalog> {
+        self.call("catalog", |world, _| {
+            let offers = datacenter_ids
+                .iter()
+                .flat_map(|dc| gpu_ids.iter().map(move |gpu| (dc, gpu)))
+                .map(|(dc, gpu)| Offer {
+                    datacenter_id: dc.clone(),
+                    gpu_id: gpu.clone(),
+                    stock: stock_level(world.free(dc, gpu)),
+                    price_per_gpu_hr: store::price_per_gpu(gpu, cloud_type),
+                })
+                .collect();
+            Ok(Catalog { offers })
+        })
+        .await
+    }
+
+    async fn resolve_network_volume(
+        &self,
+        name: &str,
+        datacenter_id: &str,
+    ) -> ProviderResult<String> {
+        self.call("network_volumes", |world, _| {
+            world.resolve_volume(name, datacenter_id)
+        })
+        .await
+    }
+}

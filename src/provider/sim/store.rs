@@ -1,0 +1,440 @@
+//! The simulator's file-backed world: pods, stock, prices, call counts and
+//! injected faults, in `<dir>/sim.json`, guarded by an exclusive file lock so
+//! that concurrent rpd processes see one consistent RunPod.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::known;
+use crate::model::{
+    Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, Storage,
+};
+use crate::provider::{CAPACITY_MESSAGE, CreatePodRequest, HOST_BUSY_MESSAGE, ProviderError};
+
+/// Free GPUs per (datacenter, GPU) unless set with `rpd sim stock`.
+pub const DEFAULT_STOCK: u32 = 8;
+/// A cold create: image pull and boot.
+pub const DEFAULT_COLD_BOOT_MS: u64 = 1500;
+/// A resume on a host that has the image cached.
+pub const DEFAULT_WARM_BOOT_MS: u64 = 400;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimPod {
+    pub id: String,
+    pub name: String,
+    pub status: PodStatus,
+    pub image: String,
+    pub gpu_id: String,
+    pub gpu_count: u32,
+    pub datacenter_id: String,
+    pub cloud_type: CloudType,
+    pub container_disk_gb: u32,
+    pub storage: Storage,
+    pub ports: Vec<String>,
+    pub price_per_gpu_hr: f64,
+    pub created_at: String,
+    pub changed_at: String,
+    /// Epoch milliseconds at which a booting pod becomes RUNNING.
+    #[serde(default)]
+    pub ready_at_ms: Option<i64>,
+    #[serde(default)]
+    pub boot_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimVolume {
+    pub id: String,
+    pub name: String,
+    pub datacenter_id: String,
+    pub size_gb: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct World {
+    pub pods: BTreeMap<String, SimPod>,
+    /// Free GPUs, keyed `DATACENTER|GPU`; missing keys hold DEFAULT_STOCK.
+    #[serde(default)]
+    pub stock: BTreeMap<String, u32>,
+    #[serde(default)]
+    pub calls: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub fail_next_start: BTreeSet<String>,
+    #[serde(default)]
+    pub volumes: Vec<SimVolume>,
+    #[serde(default = "cold")]
+    pub cold_boot_ms: u64,
+    #[serde(default = "warm")]
+    pub warm_boot_ms: u64,
+}
+
+fn cold() -> u64 {
+    DEFAULT_COLD_BOOT_MS
+}
+
+fn warm() -> u64 {
+    DEFAULT_WARM_BOOT_MS
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            pods: BTreeMap::new(),
+            stock: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            latency_ms: 0,
+            fail_next_start: BTreeSet::new(),
+            volumes: Vec::new(),
+            cold_boot_ms: DEFAULT_COLD_BOOT_MS,
+            warm_boot_ms: DEFAULT_WARM_BOOT_MS,
+        }
+    }
+}
+
+/// A handle on the simulator directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+fn stock_key(datacenter_id: &str, gpu_id: &str) -> String {
+    format!("{datacenter_id}|{gpu_id}")
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// $/hr per GPU: the example list price, or one derived from memory size.
+pub fn price_per_gpu(gpu_id: &str, cloud: CloudType) -> Option<f64> {
+    if let Some((_, secure, community)) =
+        known::EXAMPLE_PRICES.iter().find(|(g, ..)| known::same_gpu(g, gpu_id))
+    {
+        return Some(if cloud == CloudType::Secure { *secure } else { *community });
+    }
+    let memory = known::GPU_TYPES
+        .iter()
+        .find(|(g, ..)| known::same_gpu(g, gpu_id))
+        .map(|(_, _, gb)| *gb)?;
+    let secure = 0.2 + 0.02 * f64::from(memory);
+    Some(if cloud == CloudType::Secure { secure } else { secure * 0.8 })
+}
+
+impl Store {
+    pub fn new(dir: PathBuf) -> Store {
+        Store { dir }
+    }
+
+    /// `RPD_SIM_DIR`, else `<user data dir>/rpd/sim`.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("RPD_SIM_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::data_dir().map(|d| d.join("rpd").join("sim")))
+            .unwrap_or_else(|| PathBuf::from(".rpd-sim"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn pod_dirs(&self, id: &str) -> LocalPodDirs {
+        let root = self.dir.join("pods").join(id);
+        LocalPodDirs {
+            volume: root.join("volume"),
+            container: root.join("container"),
+        }
+    }
+
+    fn volume_dir(&self, volume_id: &str) -> PathBuf {
+        self.dir.join("network-volumes").join(volume_id)
+    }
+
+    /// Runs `f` on the world under the exclusive lock and saves it after.
+    pub fn with<T>(&self, f: impl FnOnce(&mut World, &Store) -> T) -> std::io::Result<T> {
+        fs::create_dir_all(&self.dir)?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("sim.lock"))?;
+        lock.lock()?;
+        let path = self.dir.join("sim.json");
+        let mut world: World = match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|err| {
+                std::io::Error::other(format!(
+                    "simulator store {} is corrupt ({err}); delete the directory to start a fresh simulator",
+                    path.display()
+                ))
+            })?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => World::default(),
+            Err(err) => return Err(err),
+        };
+        advance(&mut world);
+        let result = f(&mut world, self);
+        let tmp = self.dir.join(format!("sim.json.tmp.{}", std::process::id()));
+        fs::write(&tmp, serde_json::to_vec_pretty(&world).expect("world serializes"))?;
+        fs::rename(&tmp, &path)?;
+        lock.unlock()?;
+        Ok(result)
+    }
+
+    pub fn observe(&self, pod: &SimPod) -> ObservedPod {
+        let running = pod.status == PodStatus::Running;
+        let actions: &[&str] = match pod.status {
+            PodStatus::Provisioning | PodStatus::Starting => &["stop", "terminate"],
+            PodStatus::Running => &["stop", "restart", "terminate"],
+            PodStatus::Exited | PodStatus::Error => &["start", "terminate"],
+            PodStatus::Terminated => &[],
+        };
+        let mut dirs = self.pod_dirs(&pod.id);
+        if let Storage::NetworkVolume {
+            volume_id: Some(id),
+            ..
+        } = &pod.storage
+        {
+            dirs.volume = self.volume_dir(id);
+        }
+        ObservedPod {
+            id: pod.id.clone(),
+            name: pod.name.clone(),
+            status: pod.status,
+            spec: PodSpec {
+                image: Some(pod.image.clone()),
+                gpu_id: Some(pod.gpu_id.clone()),
+                gpu_count: Some(pod.gpu_count),
+                datacenter_id: Some(pod.datacenter_id.clone()),
+                cloud_type: Some(pod.cloud_type),
+                container_disk_gb: Some(pod.container_disk_gb),
+                storage: Some(pod.storage.clone()),
+                ports: Some(pod.ports.clone()),
+            },
+            cost_per_hr: Some(if pod.status.is_active() {
+                pod.price_per_gpu_hr * f64::from(pod.gpu_count)
+            } else {
+                0.0
+            }),
+            access: running.then_some(Access::Local(dirs)),
+            actions: Some(actions.iter().map(|a| a.to_string()).collect()),
+            created_at: Some(pod.created_at.clone()),
+            changed_at: Some(pod.changed_at.clone()),
+        }
+    }
+}
+
+/// Moves booting pods along: PROVISIONING, then STARTING, then RUNNING.
+fn advance(world: &mut World) {
+    let now = now_ms();
+    for pod in world.pods.values_mut() {
+        let Some(ready_at) = pod.ready_at_ms else { continue };
+        if now >= ready_at {
+            pod.status = PodStatus::Running;
+            pod.ready_at_ms = None;
+            pod.changed_at = now_text();
+        } else if pod.status == PodStatus::Provisioning
+            && now >= ready_at - (pod.boot_ms as i64) / 3
+        {
+            pod.status = PodStatus::Starting;
+        }
+    }
+}
+
+impl World {
+    pub fn count(&mut self, verb: &str) {
+        *self.calls.entry(verb.to_string()).or_default() += 1;
+    }
+
+    pub fn free(&self, datacenter_id: &str, gpu_id: &str) -> u32 {
+        if !known::is_known_gpu(gpu_id) {
+            return 0;
+        }
+        self.stock
+            .get(&stock_key(datacenter_id, gpu_id))
+            .copied()
+            .unwrap_or(DEFAULT_STOCK)
+    }
+
+    fn set_free(&mut self, datacenter_id: &str, gpu_id: &str, n: u32) {
+        self.stock.insert(stock_key(datacenter_id, gpu_id), n);
+    }
+
+    pub fn set_stock(&mut self, datacenter_id: &str, gpu_id: &str, n: u32) {
+        self.set_free(datacenter_id, gpu_id, n);
+    }
+
+    fn release(&mut self, pod: &SimPod) {
+        let free = self.free(&pod.datacenter_id, &pod.gpu_id);
+        self.set_free(&pod.datacenter_id, &pod.gpu_id, free + pod.gpu_count);
+    }
+
+    pub fn create(&mut self, store: &Store, req: &CreatePodRequest) -> Result<SimPod, ProviderError> {
+        if !known::is_known_gpu(&req.gpu_id) {
+            return Err(ProviderError::Invalid(format!(
+                "unknown GPU type id {:?}",
+                req.gpu_id
+            )));
+        }
+        if !known::DATACENTERS.contains(&req.datacenter_id.as_str()) {
+            return Err(ProviderError::Invalid(format!(
+                "unknown datacenter id {:?}",
+                req.datacenter_id
+            )));
+        }
+        if let Storage::NetworkVolume { volume_id, .. } = &req.storage {
+            let found = self.volumes.iter().find(|v| Some(&v.id) == volume_id.as_ref());
+            match found {
+                Some(v) if v.datacenter_id == req.datacenter_id => {}
+                Some(v) => {
+                    return Err(ProviderError::Invalid(format!(
+                        "network volume {} is in {}, not {}",
+                        v.id, v.datacenter_id, req.datacenter_id
+                    )));
+                }
+                None => {
+                    return Err(ProviderError::Invalid("network volume not found".into()));
+                }
+            }
+        }
+        let free = self.free(&req.datacenter_id, &req.gpu_id);
+        if free < req.gpu_count {
+            return Err(ProviderError::Capacity(CAPACITY_MESSAGE.into()));
+        }
+        self.set_free(&req.datacenter_id, &req.gpu_id, free - req.gpu_count);
+        let id = loop {
+            let candidate = random_id();
+            if !self.pods.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let dirs = store.pod_dirs(&id);
+        let _ = fs::create_dir_all(&dirs.volume);
+        let _ = fs::create_dir_all(&dirs.container);
+        if let Storage::NetworkVolume { volume_id: Some(v), .. } = &req.storage {
+            let _ = fs::create_dir_all(store.volume_dir(v));
+        }
+        let pod = SimPod {
+            id: id.clone(),
+            name: req.name.clone(),
+            status: PodStatus::Provisioning,
+            image: req.image.clone(),
+            gpu_id: req.gpu_id.clone(),
+            gpu_count: req.gpu_count,
+            datacenter_id: req.datacenter_id.clone(),
+            cloud_type: req.cloud_type,
+            container_disk_gb: req.container_disk_gb,
+            storage: req.storage.clone(),
+            ports: req.ports.clone(),
+            price_per_gpu_hr: price_per_gpu(&req.gpu_id, req.cloud_type).unwrap_or(1.0),
+            created_at: now_text(),
+            changed_at: now_text(),
+            ready_at_ms: Some(now_ms() + self.cold_boot_ms as i64),
+            boot_ms: self.cold_boot_ms,
+        };
+        self.pods.insert(id, pod.clone());
+        Ok(pod)
+    }
+
+    fn pod_mut(&mut self, id: &str) -> Result<&mut SimPod, ProviderError> {
+        self.pods
+            .get_mut(id)
+            .ok_or_else(|| ProviderError::NotFound(format!("pod {id} does not exist")))
+    }
+
+    pub fn start(&mut self, id: &str) -> Result<(), ProviderError> {
+        let pod = self.pod_mut(id)?.clone();
+        if !matches!(pod.status, PodStatus::Exited | PodStatus::Error) {
+            return Err(ProviderError::Conflict(format!(
+                "pod {id} is {}; only an EXITED pod can be started",
+                pod.status
+            )));
+        }
+        let free = self.free(&pod.datacenter_id, &pod.gpu_id);
+        if self.fail_next_start.remove(id) || free < pod.gpu_count {
+            return Err(ProviderError::HostBusy(HOST_BUSY_MESSAGE.into()));
+        }
+        self.set_free(&pod.datacenter_id, &pod.gpu_id, free - pod.gpu_count);
+        let warm = self.warm_boot_ms;
+        let pod = self.pod_mut(id)?;
+        pod.status = PodStatus::Starting;
+        pod.ready_at_ms = Some(now_ms() + warm as i64);
+        pod.boot_ms = warm;
+        pod.changed_at = now_text();
+        Ok(())
+    }
+
+    pub fn stop(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {
+        let pod = self.pod_mut(id)?.clone();
+        if !pod.status.is_active() {
+            return Err(ProviderError::Conflict(format!(
+                "pod {id} is {}; only a running pod can be stopped",
+                pod.status
+            )));
+        }
+        self.release(&pod);
+        let pod = self.pod_mut(id)?;
+        pod.status = PodStatus::Exited;
+        pod.ready_at_ms = None;
+        pod.changed_at = now_text();
+        // The container disk does not survive a stop; the volume does.
+        let container = store.pod_dirs(id).container;
+        let _ = fs::remove_dir_all(&container);
+        let _ = fs::create_dir_all(&container);
+        Ok(())
+    }
+
+    pub fn delete(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {
+        let pod = self
+            .pods
+            .remove(id)
+            .ok_or_else(|| ProviderError::NotFound(format!("pod {id} does not exist")))?;
+        if pod.status.is_active() {
+            self.release(&pod);
+        }
+        let _ = fs::remove_dir_all(store.dir.join("pods").join(id));
+        Ok(())
+    }
+
+    pub fn resolve_volume(&self, name: &str, datacenter_id: &str) -> Result<String, ProviderError> {
+        let named: Vec<&SimVolume> = self.volumes.iter().filter(|v| v.name == name).collect();
+        if let Some(v) = named.iter().find(|v| v.datacenter_id == datacenter_id) {
+            return Ok(v.id.clone());
+        }
+        Err(ProviderError::Invalid(if named.is_empty() {
+            format!("no network volume named {name:?}")
+        } else {
+            format!(
+                "network volume {name:?} is in {}, not in {datacenter_id}",
+                named.iter().map(|v| v.datacenter_id.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        }))
+    }
+
+    pub fn add_volume(&mut self, name: &str, datacenter_id: &str, size_gb: u32) -> SimVolume {
+        let volume = SimVolume {
+            id: random_id()[..10].to_string(),
+            name: name.to_string(),
+            datacenter_id: datacenter_id.to_string(),
+            size_gb,
+        };
+        self.volumes.push(volume.clone());
+        volume
+    }
+}
+
+/// RunPod-style ids: 14 lowercase letters and digits.
+fn random_id() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..14)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}

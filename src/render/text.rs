@@ -1,0 +1,364 @@
+//! The human plan: Terraform's glyphs and headlines, changed fields as
+//! `old -> new` (the changed part emphasized with `similar` when in colour),
+//! a separate block for changes made outside rpd, numbered steps, and the
+//! frozen summary line.
+
+use std::fmt::Write;
+
+use similar::{ChangeTag, TextDiff};
+
+use super::{Palette, duration};
+use crate::cost::usd;
+use crate::model::{Candidate, LifecycleAction, Outcome, Stock};
+use crate::plan::{DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StepKind};
+
+const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
+
+pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
+    let mut out = String::new();
+    let name = &plan.job_name;
+    let report = &plan.report;
+    let verb = match plan.mode {
+        Mode::Apply => "plan",
+        Mode::Destroy => "destroy plan",
+    };
+    let _ = writeln!(out, "{}", p.bold.apply_to(format!("rpd {verb} for {config} (job {name:?})")));
+    let _ = writeln!(out);
+
+    if !report.drift.is_empty() {
+        let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
+        for drift in &report.drift {
+            match drift {
+                Drift::Deleted { pod_id } => {
+                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
+                }
+                Drift::Changed { pod_id, fields } => {
+                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
+                    write_fields(&mut out, fields, 0, "      ", p);
+                }
+            }
+        }
+        let _ = writeln!(out, "{}", p.dim.apply_to(RULE));
+        let _ = writeln!(out);
+    }
+
+    let pod = &report.pod;
+    if plan.is_empty() && pod.action == PodAction::Nothing {
+        let _ = writeln!(out, "{}", p.bold.apply_to(format!("No changes. {}.", capitalize(&pod.reason))));
+        write_state_only(&mut out, report.state_only_changes.as_slice(), p);
+        return out;
+    }
+
+    let _ = writeln!(out, "rpd will perform the following actions:");
+    let _ = writeln!(out);
+    write_pod_block(&mut out, plan, p);
+
+    if let Some(candidates) = plan.steps().iter().find_map(|s| match &s.kind {
+        StepKind::CreatePod { candidates } => Some(candidates.clone()),
+        StepKind::StartPod { fallback, .. } => Some(fallback.clone()),
+        _ => None,
+    }) && (candidates.len() > 1 || pod.action != PodAction::Resume)
+    {
+        let title = if pod.action == PodAction::Resume {
+            "Candidates if the resume fails, in order:"
+        } else {
+            "Candidates, in order:"
+        };
+        let _ = writeln!(out, "  {title}");
+        write_candidates(&mut out, &candidates, p);
+        let _ = writeln!(out);
+    }
+
+    let _ = writeln!(out, "  Steps:");
+    let steps = plan.steps();
+    let width = steps.len().to_string().len();
+    for (i, step) in steps.iter().enumerate() {
+        let text = step_text(&step.kind, name);
+        let reason = if step.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", p.dim.apply_to(format!("({})", step.reason)))
+        };
+        let _ = writeln!(out, "    {:>width$}. {text}{reason}", i + 1);
+        if let StepKind::StartPod { pod_id, .. } = &step.kind {
+            let _ = writeln!(
+                out,
+                "    {:>width$}  {}",
+                "",
+                p.dim.apply_to(format!(
+                    "if its host has no free GPU: delete {pod_id}, then create on the candidates"
+                ))
+            );
+        }
+    }
+    let _ = writeln!(out);
+
+    if !report.retained.is_empty() {
+        let _ = writeln!(out, "  Pods kept for forensics (not touched by this plan):");
+        for r in &report.retained {
+            let status = r.status.map(|s| s.as_str()).unwrap_or("unknown");
+            let _ = writeln!(
+                out,
+                "    {} {status}, {} ({}/month); `rpd destroy` deletes it",
+                r.pod_id,
+                r.reason,
+                usd(r.per_month)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "{} {warning}", p.warn.apply_to("Warning:"));
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "{} {note}", p.bold.apply_to("Note:"));
+    }
+    if !report.warnings.is_empty() || !report.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+    write_state_only(&mut out, report.state_only_changes.as_slice(), p);
+
+    let _ = writeln!(out, "{}", p.bold.apply_to(report.summary.line()));
+    if let Some(line) = cost_line(plan) {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+fn write_state_only(out: &mut String, changes: &[String], p: &Palette) {
+    if changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  State only (no provider calls):");
+    for change in changes {
+        let _ = writeln!(out, "    {} {change}", p.dim.apply_to("·"));
+    }
+    let _ = writeln!(out);
+}
+
+fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
+    let pod = &plan.report.pod;
+    let name = &plan.job_name;
+    let id = pod.pod_id.as_deref().unwrap_or("?");
+    match pod.action {
+        PodAction::Create => {
+            let _ = writeln!(out, "  {}", p.bold.apply_to(format!("# pod {name:?} will be created")));
+            let _ = writeln!(out, "  {} pod {name:?} {{", p.add.apply_to("+"));
+            let mut fields = pod.fields.clone();
+            fields.push(FieldChange {
+                field: "id".into(),
+                old: None,
+                new: None,
+                forces_replacement: false,
+            });
+            write_fields(out, &fields, 0, "      ", p);
+            let _ = writeln!(out, "    }}");
+        }
+        PodAction::Replace | PodAction::ReplaceRequested => {
+            let headline = if pod.action == PodAction::ReplaceRequested {
+                format!("# pod {name:?} will be replaced, as requested")
+            } else {
+                format!("# pod {name:?} must be replaced")
+            };
+            let _ = writeln!(out, "  {}", p.bold.apply_to(headline));
+            if pod.action == PodAction::Replace {
+                let _ = writeln!(out, "  # (because {})", pod.reason);
+            }
+            let _ = writeln!(out, "{} pod {name:?} {{", p.change.apply_to("-/+"));
+            write_fields(out, &pod.fields, pod.unchanged, "      ", p);
+            let _ = writeln!(out, "    }}");
+        }
+        PodAction::Resume => {
+            let status = pod.status.map(|s| s.as_str()).unwrap_or("EXITED");
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold.apply_to(format!("# pod {name:?} ({id}) will be resumed ({status} -> RUNNING)"))
+            );
+            let _ = writeln!(out, "  {} pod {name:?} {{", p.change.apply_to("~"));
+            let _ = writeln!(
+                out,
+                "      {} status = {:?} -> \"RUNNING\"",
+                p.change.apply_to("~"),
+                status
+            );
+            let _ = writeln!(out, "        {}", p.dim.apply_to("# (no attribute changes)"));
+            let _ = writeln!(out, "    }}");
+        }
+        PodAction::Reuse => {
+            let status = pod.status.map(|s| s.as_str()).unwrap_or("RUNNING");
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold.apply_to(format!("# pod {name:?} ({id}) is already {status}; the job runs on it"))
+            );
+        }
+        PodAction::Destroy => {
+            let _ = writeln!(out, "  {}", p.bold.apply_to(format!("# pod {name:?} ({id}) will be destroyed")));
+            let _ = writeln!(out, "  # (because {})", pod.reason);
+            let _ = writeln!(out, "  {} pod {name:?} {{", p.remove.apply_to("-"));
+            write_fields(out, &pod.fields, 0, "      ", p);
+            let _ = writeln!(out, "    }}");
+        }
+        PodAction::Nothing => {
+            let _ = writeln!(out, "  # {}", pod.reason);
+        }
+    }
+    let _ = writeln!(out);
+}
+
+fn write_fields(out: &mut String, fields: &[FieldChange], hidden: usize, indent: &str, p: &Palette) {
+    let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
+    for f in fields {
+        let (glyph, value) = match (&f.old, &f.new) {
+            (None, Some(new)) => (p.add.apply_to("+").to_string(), new.clone()),
+            (None, None) => (
+                p.add.apply_to("+").to_string(),
+                p.dim.apply_to("(known after apply)").to_string(),
+            ),
+            (Some(old), None) if f.field == "id" => (
+                p.change.apply_to("~").to_string(),
+                format!("{old} -> {}", p.dim.apply_to("(known after apply)")),
+            ),
+            (Some(old), None) => (p.remove.apply_to("-").to_string(), old.clone()),
+            (Some(old), Some(new)) => (p.change.apply_to("~").to_string(), changed(old, new, p)),
+        };
+        let forces = if f.forces_replacement {
+            format!(" {}", p.remove.apply_to("# forces replacement"))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "{indent}{glyph} {:<width$} = {value}{forces}", f.field);
+    }
+    if hidden > 0 {
+        let s = if hidden == 1 { "" } else { "s" };
+        let _ = writeln!(
+            out,
+            "{indent}  {}",
+            p.dim.apply_to(format!("# ({hidden} unchanged attribute{s} hidden)"))
+        );
+    }
+}
+
+/// `old -> new`, with the characters that differ emphasized when styled.
+fn changed(old: &str, new: &str, p: &Palette) -> String {
+    let diff = TextDiff::from_chars(old, new);
+    let mut before = String::new();
+    let mut after = String::new();
+    for change in diff.iter_all_changes() {
+        let text = change.value();
+        match change.tag() {
+            ChangeTag::Equal => {
+                before.push_str(text);
+                after.push_str(text);
+            }
+            ChangeTag::Delete => before.push_str(&p.remove.apply_to(text).to_string()),
+            ChangeTag::Insert => after.push_str(&p.add.apply_to(text).to_string()),
+        }
+    }
+    format!("{before} -> {after}")
+}
+
+fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
+    let width = candidates
+        .iter()
+        .map(|c| c.datacenter_id.len() + c.gpu_id.len() + 3)
+        .max()
+        .unwrap_or(0);
+    for (i, c) in candidates.iter().enumerate() {
+        let place = format!("{} / {}", c.datacenter_id, c.gpu_id);
+        let price = c
+            .price_per_hr
+            .map(|x| format!("{}/hr", usd(x)))
+            .unwrap_or_else(|| "price unknown".into());
+        let stock = match c.stock {
+            Stock::None => p.dim.apply_to("stock none, skipped").to_string(),
+            Stock::Unknown => "stock unknown".to_string(),
+            s => format!("stock {}", s.as_str()),
+        };
+        let _ = writeln!(out, "    {:>2}. {place:<width$}  {price:>12}  {stock}", i + 1);
+    }
+}
+
+fn step_text(kind: &StepKind, name: &str) -> String {
+    match kind {
+        StepKind::DeletePod { pod_id, why } => match why {
+            DeleteReason::Retained => format!("delete retained pod {pod_id}"),
+            DeleteReason::Duplicate => format!("delete duplicate pod {pod_id}"),
+            _ => format!("delete pod {pod_id}"),
+        },
+        StepKind::CreatePod { candidates } => {
+            if candidates.len() == 1 {
+                format!(
+                    "create pod {name:?} on {} / {}",
+                    candidates[0].datacenter_id, candidates[0].gpu_id
+                )
+            } else {
+                format!("create pod {name:?} on the first candidate with capacity")
+            }
+        }
+        StepKind::StartPod { pod_id, .. } => format!("start paused pod {pod_id} (resume)"),
+        StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
+        StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
+        StepKind::WaitReady { .. } => "wait until the pod is ready".into(),
+        StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
+        StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
+        StepKind::Staging { pushes } => format!("staging: {pushes} push{}", if *pushes == 1 { "" } else { "es" }),
+        StepKind::Preflight { commands } => {
+            format!("preflight: {commands} command{}", plural(*commands))
+        }
+        StepKind::Launch { script_path } => format!("launch {script_path}"),
+        StepKind::Monitor { timeout_sec } => format!("monitor the job (timeout {})", duration(*timeout_sec)),
+        StepKind::Pull { artifacts } => {
+            format!("pull the log and {artifacts} artifact{}", plural(*artifacts))
+        }
+        StepKind::Lifecycle { when, action } => {
+            let when = match when {
+                Outcome::Success => "if the job succeeds",
+                Outcome::Failure => "if the job fails",
+            };
+            let what = match action {
+                LifecycleAction::Recycle => "recycle: stop the pod",
+                LifecycleAction::Stop => "stop the pod",
+                LifecycleAction::Delete => "delete the pod",
+                LifecycleAction::Preserve => "leave the pod running",
+            };
+            format!("{when}: {what}")
+        }
+        StepKind::ForgetPod { pod_id } => format!("forget pod {pod_id}"),
+        StepKind::RemoveState => "remove the state file".into(),
+    }
+}
+
+fn cost_line(plan: &Plan) -> Option<String> {
+    let cost = &plan.report.cost;
+    let mut parts = Vec::new();
+    if let Some(rate) = cost.running_per_hr {
+        parts.push(format!("{}/hr while running", usd(rate)));
+    }
+    if let Some(month) = cost.stopped_per_month {
+        let what = match cost.volume_gb {
+            Some(gb) => format!(" ({gb} GB volume)"),
+            None => String::new(),
+        };
+        let when = if plan.lifecycle.on_success == LifecycleAction::Recycle {
+            "while paused for reuse"
+        } else {
+            "while stopped"
+        };
+        parts.push(format!("{}/month {when}{what}", usd(month)));
+    }
+    (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
