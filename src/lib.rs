@@ -5,9 +5,16 @@
 pub mod config;
 pub mod cost;
 pub mod fault;
+pub mod interrupt;
 pub mod known;
 pub mod model;
 pub mod plan;
+pub mod progress;
 pub mod provider;
+pub mod remote;
 pub mod render;
 pub mod state;
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod exit;

@@ -414,6 +414,10 @@ impl Checker<'_> {
 
         let job = self.job(&raw, &vars, &project_root);
 
+        // rpd renders pod.image too (runpod-deploy does not): an image name
+        // cannot contain braces, so no config valid there changes meaning.
+        let image = self.render("pod.image", &pod.image, &vars);
+
         let ssh_key_path = expand_home(raw.ssh.key_path.as_deref().unwrap_or("~/.ssh/id_ed25519"));
 
         if !self.problems.is_empty() {
@@ -434,7 +438,7 @@ impl Checker<'_> {
             run_dir,
             required_paths,
             pod: DesiredPod {
-                image: pod.image.clone(),
+                image,
                 gpu_order: pod.gpu_order.clone(),
                 datacenters: pod.datacenters.clone(),
                 cloud_type,

@@ -552,7 +552,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
                     pod_id: pod.clone(),
                     fallback: ranked.clone(),
                 },
-                format!("resume paused pod {pod}"),
+                "",
             );
             report.summary.resume += 1;
             report.notes.push(format!(
@@ -608,7 +608,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
         builder.branch(
             pull,
             StepKind::Lifecycle { when, action },
-            lifecycle_reason(when, action),
+            lifecycle_reason(action),
         );
     }
     match lifecycle.on_success {
@@ -665,10 +665,32 @@ fn current_pod(
 ) -> Option<(String, PodSpec, Observation)> {
     let state = input.state?;
     if let Some(pending) = &state.pending_create {
-        let mut matches = input.observed.pending_matches.iter().filter(|p| {
-            p.status != PodStatus::Terminated && !state.pod_ids().contains(&p.id.as_str())
-        });
-        match matches.next() {
+        let untracked: Vec<&ObservedPod> = input
+            .observed
+            .pending_matches
+            .iter()
+            .filter(|p| {
+                p.status != PodStatus::Terminated && !state.pod_ids().contains(&p.id.as_str())
+            })
+            .collect();
+        // With no current pod, the first match is the pod the interrupted
+        // create made; any other pod of that name is a duplicate.
+        let adopt = if state.pod.is_none() {
+            untracked.first().copied()
+        } else {
+            None
+        };
+        for dup in untracked.iter().filter(|p| Some(p.id.as_str()) != adopt.map(|a| a.id.as_str())) {
+            builder.then(
+                StepKind::DeletePod {
+                    pod_id: dup.id.clone(),
+                    why: DeleteReason::Duplicate,
+                },
+                format!("untracked pod named {:?} from an interrupted create", pending.name),
+            );
+            report.summary.destroy += 1;
+        }
+        match adopt {
             Some(found) => {
                 report.warnings.push(format!(
                     "a create of pod {:?} was interrupted at {}; the provider has it as {}: rpd adopts it",
@@ -676,16 +698,6 @@ fn current_pod(
                     pending.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
                     found.id
                 ));
-                for dup in matches {
-                    builder.then(
-                        StepKind::DeletePod {
-                            pod_id: dup.id.clone(),
-                            why: DeleteReason::Duplicate,
-                        },
-                        format!("duplicate of {} from the interrupted create", found.id),
-                    );
-                    report.summary.destroy += 1;
-                }
                 builder.then(
                     StepKind::AdoptPod {
                         pod_id: found.id.clone(),
@@ -695,18 +707,17 @@ fn current_pod(
                 report
                     .state_only_changes
                     .push(format!("record pod {} from the interrupted create", found.id));
-                if state.pod.is_none() {
-                    return Some((
-                        found.id.clone(),
-                        found.spec.clone(),
-                        Observation::Pod(Box::new(found.clone())),
-                    ));
-                }
+                return Some((
+                    found.id.clone(),
+                    found.spec.clone(),
+                    Observation::Pod(Box::new(found.clone())),
+                ));
             }
-            None => report.state_only_changes.push(format!(
-                "forget the interrupted create of {:?} (no such pod exists)",
+            None if untracked.is_empty() => report.state_only_changes.push(format!(
+                "forget the interrupted create of {:?} (no untracked pod has that name)",
                 pending.name
             )),
+            None => {}
         }
     }
     let pod = state.pod.as_ref()?;
@@ -746,26 +757,20 @@ fn add_job_steps(builder: &mut Builder, job: &JobOutline) {
         StepKind::WaitReady {
             timeout_sec: job.ssh_ready_timeout_sec,
         },
-        format!(
-            "until the pod runs and its shell answers (up to {})",
-            crate::render::duration(u64::from(job.ssh_ready_timeout_sec))
-        ),
+        "",
     );
     if job.setup > 0 {
-        builder.then(StepKind::Setup { commands: job.setup }, "setup commands");
+        builder.then(StepKind::Setup { commands: job.setup }, "");
     }
     if job.secrets > 0 {
-        builder.then(
-            StepKind::Secrets { count: job.secrets },
-            "secret files, mode 0600 by default; values never shown",
-        );
+        builder.then(StepKind::Secrets { count: job.secrets }, "values never shown");
     }
     if job.staging > 0 {
         builder.then(
             StepKind::Staging {
                 pushes: job.staging,
             },
-            "incremental copy of local files to the pod",
+            "incremental",
         );
     }
     if job.preflight > 0 {
@@ -773,44 +778,36 @@ fn add_job_steps(builder: &mut Builder, job: &JobOutline) {
             StepKind::Preflight {
                 commands: job.preflight,
             },
-            "preflight checks",
+            "",
         );
     }
     builder.then(
         StepKind::Launch {
             script_path: job.script_path.clone(),
         },
-        "detached; its exit code is recorded",
+        "",
     );
     builder.then(
         StepKind::Monitor {
             timeout_sec: job.timeout_sec,
         },
-        format!(
-            "until the script exits or prints a marker (timeout {})",
-            crate::render::duration(job.timeout_sec)
-        ),
+        "",
     );
     builder.then(
         StepKind::Pull {
             artifacts: job.artifacts,
         },
-        format!("the log {} and artifacts", job.log_path),
+        "",
     );
 }
 
-fn lifecycle_reason(when: Outcome, action: LifecycleAction) -> String {
-    let on = match when {
-        Outcome::Success => "on_success",
-        Outcome::Failure => "on_failure",
-    };
-    let what = match action {
-        LifecycleAction::Recycle => "stop the pod and keep it to resume next time",
-        LifecycleAction::Stop => "stop the pod and keep it for forensics; the next apply creates a fresh one",
-        LifecycleAction::Delete => "delete the pod",
-        LifecycleAction::Preserve => "leave the pod running (it keeps billing)",
-    };
-    format!("{on}: {action}: {what}")
+fn lifecycle_reason(action: LifecycleAction) -> &'static str {
+    match action {
+        LifecycleAction::Recycle => "kept to resume next time",
+        LifecycleAction::Stop => "kept for forensics; the next apply creates a fresh pod",
+        LifecycleAction::Delete => "",
+        LifecycleAction::Preserve => "it keeps billing",
+    }
 }
 
 /// Retained pods: forget the ones that are gone; report the others' cost.

@@ -121,6 +121,11 @@ pub trait Provider: Send + Sync {
     /// `sim`, `runpod` or `runpodctl`: recorded in the state with each pod.
     fn name(&self) -> &'static str;
 
+    /// How often to look at a pod that is changing status.
+    fn poll_interval(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
     /// The pod, or `None` when the provider says it does not exist (only a
     /// definite not-found; any other failure is an error, never "gone").
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>>;

@@ -15,6 +15,15 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// Like [`duration`], with tenths of a second under ten seconds.
+pub fn elapsed(d: std::time::Duration) -> String {
+    if d.as_secs() < 10 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        duration(d.as_secs())
+    }
+}
+
 /// Styles for one output stream; all plain when colour is off.
 #[derive(Debug, Clone)]
 pub struct Palette {

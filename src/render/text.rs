@@ -297,18 +297,25 @@ fn step_text(kind: &StepKind, name: &str) -> String {
                 format!("create pod {name:?} on the first candidate with capacity")
             }
         }
-        StepKind::StartPod { pod_id, .. } => format!("start paused pod {pod_id} (resume)"),
+        StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
         StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
         StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
-        StepKind::WaitReady { .. } => "wait until the pod is ready".into(),
+        StepKind::WaitReady { timeout_sec } => format!(
+            "wait until the pod runs and its shell answers (up to {})",
+            duration(u64::from(*timeout_sec))
+        ),
         StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
         StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
         StepKind::Staging { pushes } => format!("staging: {pushes} push{}", if *pushes == 1 { "" } else { "es" }),
         StepKind::Preflight { commands } => {
             format!("preflight: {commands} command{}", plural(*commands))
         }
-        StepKind::Launch { script_path } => format!("launch {script_path}"),
-        StepKind::Monitor { timeout_sec } => format!("monitor the job (timeout {})", duration(*timeout_sec)),
+        StepKind::Launch { script_path } => format!("launch {script_path}, detached"),
+        StepKind::Monitor { timeout_sec } => format!(
+            "follow the job until it exits or prints a marker (timeout {})",
+            duration(*timeout_sec)
+        ),
+        StepKind::Pull { artifacts: 0 } => "pull the log".into(),
         StepKind::Pull { artifacts } => {
             format!("pull the log and {artifacts} artifact{}", plural(*artifacts))
         }
@@ -318,10 +325,10 @@ fn step_text(kind: &StepKind, name: &str) -> String {
                 Outcome::Failure => "if the job fails",
             };
             let what = match action {
-                LifecycleAction::Recycle => "recycle: stop the pod",
+                LifecycleAction::Recycle => "recycle (stop the pod)",
                 LifecycleAction::Stop => "stop the pod",
                 LifecycleAction::Delete => "delete the pod",
-                LifecycleAction::Preserve => "leave the pod running",
+                LifecycleAction::Preserve => "preserve (leave the pod running)",
             };
             format!("{when}: {what}")
         }

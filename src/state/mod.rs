@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use lock::{LockError, LockGuard, LockInfo, force_unlock, lock_path, read_lock};
+pub use lock::{LockError, LockGuard, LockInfo, acquire, force_unlock, lock_path, read_lock};
 
 use crate::model::{PodSpec, PodStatus};
 

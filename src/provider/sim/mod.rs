@@ -69,6 +69,10 @@ impl Provider for SimProvider {
         "sim"
     }
 
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(100)
+    }
+
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.call("get", |world, store| {
             Ok(world.pods.get(id).map(|pod| store.observe(pod)))

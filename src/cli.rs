@@ -1,0 +1,213 @@
+//! Command-line arguments (clap). Raw arguments only: validation and side
+//! effects happen in `commands/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "Exit codes:
+  0    success; for `plan --detailed-exitcode`: no changes
+  1    error (nothing was changed by the failing step; the state is consistent)
+  2    `plan --detailed-exitcode`: applying would change a pod or run the job
+  3    `apply`: the job ran and failed; its on_failure action was carried out
+  130  interrupted (Ctrl-C); the state is consistent";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rpd",
+    version,
+    about = "Plan and apply RunPod GPU pods from YAML, Terraform style",
+    long_about = "rpd manages one RunPod GPU workload per YAML config (runpod-deploy's schema_version 2): \
+`rpd plan` shows what it would do and why, `rpd apply` does it, runs the job, then stops, \
+recycles or deletes the pod as the config says.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Control plane: `runpod` (REST v2), `runpodctl`, or `sim` (embedded simulator, no account).
+    #[arg(long, global = true, env = "RPD_PROVIDER", default_value = "runpod", value_name = "NAME")]
+    pub provider: String,
+
+    /// No colour in the output (also: the NO_COLOR environment variable, or output that is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a template variable (repeatable); overrides `variables:` and --vars-file.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// A JSON object of template variables.
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    /// How long to wait for another rpd holding this config's lock (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 5m, 1h)"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would do to each config's pod, and why.
+    Plan {
+        /// YAML configs (runpod-deploy schema_version 2).
+        #[arg(required = true, value_name = "CONFIG")]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Plan a fresh pod even if the current one could be reused.
+        #[arg(long)]
+        replace: bool,
+        /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Carry out the plan: get a pod ready, run the job, then stop, recycle or delete the pod.
+    Apply {
+        #[arg(required = true, value_name = "CONFIG")]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Delete the current pod and create a fresh one.
+        #[arg(long)]
+        replace: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long = "auto-approve", alias = "yes")]
+        auto_approve: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Delete every pod rpd tracks for each config and remove its state.
+    Destroy {
+        #[arg(required = true, value_name = "CONFIG")]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long = "auto-approve", alias = "yes")]
+        auto_approve: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Check configs without contacting any provider.
+    Validate {
+        #[arg(required = true, value_name = "CONFIG")]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Release a config's state lock left by a run that is gone.
+    ForceUnlock {
+        /// The ID shown in the "Lock Info" block.
+        lock_id: String,
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Inspect or repair a config's state file.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the state file of a config.
+    Show {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Make this config the owner of its state file (after moving or renaming the config).
+    Reassign {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// List simulated pods.
+    Pods {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Count provider calls by verb (create, start, stop, delete, get, list, ...).
+    Calls {
+        #[arg(long)]
+        json: bool,
+        /// Set the counts back to zero.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Stop a pod as if from the RunPod console.
+    Stop { pod_id: String },
+    /// Start a pod as if from the RunPod console.
+    Start { pod_id: String },
+    /// Delete a pod as if from the RunPod console.
+    Terminate { pod_id: String },
+    /// Change a pod as if from the console: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
+    Set {
+        pod_id: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        changes: Vec<String>,
+    },
+    /// Set the free GPUs of one type in one datacenter (0 = out of stock).
+    Stock {
+        datacenter: String,
+        gpu: String,
+        count: u32,
+    },
+    /// Make the next start of this pod fail: its host has no free GPU.
+    FailNextStart { pod_id: String },
+    /// Add this many milliseconds to every provider call.
+    Latency { ms: u64 },
+    /// How long pods take to boot: cold (create) and warm (resume), in milliseconds.
+    Boot { cold_ms: u64, warm_ms: u64 },
+    /// Create a network volume in a datacenter.
+    Volume {
+        name: String,
+        datacenter: String,
+        size_gb: u32,
+    },
+    /// Delete every simulated pod, volume and setting.
+    Reset,
+}

@@ -1,0 +1,277 @@
+//! `rpd apply` and `rpd destroy`: lock, refresh, show the plan, ask, carry
+//! it out (configs in parallel, each under its own lock), summarize.
+
+use std::path::PathBuf;
+
+use futures::future::join_all;
+
+use crate::apply::{ApplyError, ApplyReport, Executor};
+use crate::cli::{LockArgs, VarArgs};
+use crate::commands::{Ctx, Prepared, load_configs, prepare_all};
+use crate::config::Config;
+use crate::exit::ExitStatus;
+use crate::interrupt::Interrupt;
+use crate::model::Outcome;
+use crate::plan::Mode;
+use crate::progress::Reporter;
+use crate::render::{self, duration};
+use crate::state::{self, LockGuard, State};
+
+pub struct Request<'a> {
+    pub configs: &'a [PathBuf],
+    pub vars: &'a VarArgs,
+    pub replace: bool,
+    pub auto_approve: bool,
+    pub lock: &'a LockArgs,
+    pub mode: Mode,
+}
+
+pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
+    let configs = match load_configs(ctx, request.configs, request.vars) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
+    let provider = match ctx.provider() {
+        Ok(p) => p,
+        Err(err) => {
+            ctx.error(&err);
+            return ExitStatus::Error;
+        }
+    };
+    if !request.auto_approve && !ctx.stdin_tty {
+        ctx.error(&anyhow::anyhow!(
+            "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan with `rpd plan`, then pass -y/--auto-approve to {} without asking",
+            if request.mode == Mode::Destroy { "destroy" } else { "apply" }
+        ));
+        return ExitStatus::Error;
+    }
+    let operation = match request.mode {
+        Mode::Apply => "apply",
+        Mode::Destroy => "destroy",
+    };
+    let guards = match lock_all(ctx, &configs, operation, request.lock).await {
+        Ok(g) => g,
+        Err(status) => return status,
+    };
+
+    let palette = ctx.stdout_palette();
+    let mut status = ExitStatus::Success;
+    let mut ready: Vec<Prepared> = Vec::new();
+    for (i, (path, prepared)) in prepare_all(&provider, configs, request.mode, request.replace)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        match prepared {
+            Ok(p) => {
+                if i > 0 {
+                    println!();
+                }
+                print!(
+                    "{}",
+                    render::text::render(&p.plan, &path.display().to_string(), &palette)
+                );
+                ready.push(p);
+            }
+            Err(err) => {
+                ctx.error(&err.context(format!("planning {}", path.display())));
+                status = ExitStatus::Error;
+            }
+        }
+    }
+    if status != ExitStatus::Success {
+        return status;
+    }
+    if ready.iter().all(|p| p.plan.is_empty()) {
+        return ExitStatus::Success;
+    }
+    if !request.auto_approve && !confirm(ctx, request.mode) {
+        eprintln!("\n{} cancelled.", if request.mode == Mode::Destroy { "Destroy" } else { "Apply" });
+        return ExitStatus::Error;
+    }
+    println!();
+
+    let interrupt = Interrupt::install();
+    let spinners = ctx.stderr_tty && ready.len() == 1;
+    let runs = ready.iter().map(|prepared| {
+        let state = prepared
+            .loaded
+            .as_ref()
+            .map(|l| {
+                let mut s = l.state.clone();
+                s.owner = Some(crate::commands::owner(&prepared.config));
+                s
+            })
+            .unwrap_or_else(|| State::new(crate::commands::owner(&prepared.config)));
+        let executor = Executor::new(
+            provider.clone(),
+            &prepared.config,
+            prepared.config.state_file.clone(),
+            state,
+            Reporter::new(prepared.config.name.clone(), spinners),
+            interrupt.clone(),
+        );
+        executor.run(&prepared.plan)
+    });
+    let results = join_all(runs).await;
+    drop(guards);
+
+    let p = ctx.stdout_palette();
+    println!();
+    for (prepared, result) in ready.iter().zip(results) {
+        let config = &prepared.config;
+        let one = match result {
+            Ok(report) => summarize(ctx, config, &report, request.mode),
+            Err((err, report)) => {
+                let status = if matches!(err, ApplyError::Interrupted) || report.interrupted {
+                    ExitStatus::Interrupted
+                } else {
+                    ExitStatus::Error
+                };
+                let counts = counts(&report);
+                ctx.error(&anyhow::anyhow!("{}: {err}", config.name));
+                println!(
+                    "{} {}",
+                    p.remove.apply_to(format!("{}: apply stopped.", config.name)),
+                    counts
+                );
+                status
+            }
+        };
+        status = status.worst(one);
+    }
+    status
+}
+
+async fn lock_all(
+    ctx: &Ctx,
+    configs: &[Config],
+    operation: &str,
+    lock: &LockArgs,
+) -> Result<Vec<LockGuard>, ExitStatus> {
+    let mut guards = Vec::new();
+    for config in configs {
+        let path = config.state_file.clone();
+        let shown = config.path.display().to_string();
+        let operation = operation.to_string();
+        let timeout = lock.lock_timeout;
+        let result = tokio::task::spawn_blocking(move || {
+            state::acquire(&path, &operation, &shown, timeout, |holder| {
+                eprintln!(
+                    "Acquiring the state lock (held by {} for {} since {}); waiting up to {}...",
+                    holder.who,
+                    holder.operation,
+                    holder.created.format("%H:%M:%S UTC"),
+                    humantime::format_duration(timeout)
+                );
+            })
+        })
+        .await
+        .expect("lock task");
+        match result {
+            Ok(guard) => {
+                if let Some(old) = &guard.took_over {
+                    ctx.warn(&format!(
+                        "took over the lock of a run that is gone (pid {} on {}, {} since {}); check `rpd plan` for what it left",
+                        old.pid, old.host, old.operation, old.created.format("%Y-%m-%d %H:%M:%S UTC")
+                    ));
+                }
+                guards.push(guard);
+            }
+            Err(err) => {
+                ctx.error(&anyhow::Error::new(err));
+                return Err(ExitStatus::Error);
+            }
+        }
+    }
+    Ok(guards)
+}
+
+fn confirm(ctx: &Ctx, mode: Mode) -> bool {
+    let p = ctx.stderr_palette();
+    let (question, what) = match mode {
+        Mode::Apply => ("Do you want to perform these actions?", "rpd will perform the actions described above."),
+        Mode::Destroy => (
+            "Do you really want to destroy these pods?",
+            "rpd will delete every pod listed above, retained ones included. There is no undo.",
+        ),
+    };
+    eprintln!();
+    eprintln!("{}", p.bold.apply_to(question));
+    eprintln!("  {what}");
+    eprintln!("  Only 'yes' will be accepted to approve.");
+    eprintln!();
+    let answer: Result<String, _> = dialoguer::Input::new()
+        .with_prompt("  Enter a value")
+        .allow_empty(true)
+        .interact_text();
+    matches!(answer, Ok(a) if a.trim() == "yes")
+}
+
+fn counts(report: &ApplyReport) -> String {
+    format!(
+        "Pods: {} created, {} resumed, {} destroyed, {} stopped.",
+        report.created, report.resumed, report.destroyed, report.stopped
+    )
+}
+
+fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> ExitStatus {
+    let p = ctx.stdout_palette();
+    let name = &config.name;
+    if mode == Mode::Destroy {
+        println!(
+            "{} {}",
+            p.add.apply_to(format!("{name}: destroy complete!")),
+            counts(report)
+        );
+        return ExitStatus::Success;
+    }
+    let wall = report
+        .job_wall
+        .map(|d| format!(" in {}", duration(d.as_secs())))
+        .unwrap_or_default();
+    let run_dir = report
+        .run_dir
+        .as_ref()
+        .map(|d| format!("\n  Run directory: {}", d.display()))
+        .unwrap_or_default();
+    let status = match (report.outcome, &report.failure) {
+        (Some(Outcome::Success), _) => {
+            println!(
+                "{} {} Job succeeded{wall}.{run_dir}",
+                p.add.apply_to(format!("{name}: apply complete!")),
+                counts(report)
+            );
+            ExitStatus::Success
+        }
+        (Some(Outcome::Failure), failure) => {
+            let why = failure
+                .as_ref()
+                .map(|f| format!(" ({}: {})", f.step, f.reason.lines().next().unwrap_or("")))
+                .unwrap_or_default();
+            println!(
+                "{} {} Job failed{wall}{why}; on_failure: {} was carried out.{run_dir}",
+                p.remove.apply_to(format!("{name}: apply finished, job failed.")),
+                counts(report),
+                config.lifecycle.on_failure
+            );
+            if report.interrupted {
+                ExitStatus::Interrupted
+            } else {
+                ExitStatus::JobFailed
+            }
+        }
+        (None, _) => {
+            println!(
+                "{} {}",
+                p.add.apply_to(format!("{name}: apply complete!")),
+                counts(report)
+            );
+            ExitStatus::Success
+        }
+    };
+    for warning in &report.warnings {
+        println!("  {} {warning}", p.warn.apply_to("Warning:"));
+    }
+    status
+}

@@ -1,0 +1,187 @@
+//! `rpd sim ...`: look inside the simulator and change it from outside rpd,
+//! as a user would in the RunPod console. These actions are not counted as
+//! provider calls.
+
+use crate::cli::SimCommand;
+use crate::commands::Ctx;
+use crate::exit::ExitStatus;
+use crate::known;
+use crate::model::{CloudType, PodStatus};
+use crate::provider::sim::{Store, World};
+
+pub fn run(ctx: &Ctx, command: &SimCommand) -> ExitStatus {
+    let store = Store::new(Store::default_dir());
+    match execute(&store, command) {
+        Ok(()) => ExitStatus::Success,
+        Err(err) => {
+            ctx.error(&err);
+            ExitStatus::Error
+        }
+    }
+}
+
+fn with<T>(store: &Store, f: impl FnOnce(&mut World, &Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    store.with(f)?
+}
+
+fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
+    match command {
+        SimCommand::Pods { json } => {
+            let pods = with(store, |world, _| Ok(world.pods.values().cloned().collect::<Vec<_>>()))?;
+            if *json {
+                let rows: Vec<serde_json::Value> = pods
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "id": p.id,
+                            "name": p.name,
+                            "status": p.status,
+                            "image": p.image,
+                            "gpu_id": p.gpu_id,
+                            "gpu_count": p.gpu_count,
+                            "datacenter_id": p.datacenter_id,
+                            "cloud_type": p.cloud_type,
+                            "container_disk_gb": p.container_disk_gb,
+                            "storage": p.storage,
+                            "cost_per_hr": if p.status.is_active() { p.price_per_gpu_hr * f64::from(p.gpu_count) } else { 0.0 },
+                            "created_at": p.created_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if pods.is_empty() {
+                println!("No simulated pods (store: {}).", store.dir().display());
+            } else {
+                println!("{:<16} {:<13} {:<32} {:<10} {:<26} IMAGE", "ID", "STATUS", "NAME", "DC", "GPU");
+                for p in pods {
+                    println!(
+                        "{:<16} {:<13} {:<32} {:<10} {:<26} {}",
+                        p.id,
+                        p.status.as_str(),
+                        p.name,
+                        p.datacenter_id,
+                        format!("{}x {}", p.gpu_count, known::display_name(&p.gpu_id).unwrap_or(&p.gpu_id)),
+                        p.image
+                    );
+                }
+            }
+        }
+        SimCommand::Calls { json, reset } => {
+            let calls = with(store, |world, _| {
+                let calls = world.calls.clone();
+                if *reset {
+                    world.calls.clear();
+                }
+                Ok(calls)
+            })?;
+            let mut all = serde_json::Map::new();
+            for verb in ["create", "start", "stop", "delete", "get", "list", "catalog"] {
+                all.insert(verb.into(), calls.get(verb).copied().unwrap_or(0).into());
+            }
+            for (verb, n) in &calls {
+                all.entry(verb.clone()).or_insert((*n).into());
+            }
+            if *json {
+                println!("{}", serde_json::Value::Object(all));
+            } else {
+                for (verb, n) in all {
+                    println!("{verb:<16} {n}");
+                }
+            }
+        }
+        SimCommand::Stop { pod_id } => {
+            with(store, |world, store| Ok(world.stop(store, pod_id)?))?;
+            println!("Stopped {pod_id} (out of band).");
+        }
+        SimCommand::Start { pod_id } => {
+            with(store, |world, _| Ok(world.start(pod_id)?))?;
+            println!("Started {pod_id} (out of band).");
+        }
+        SimCommand::Terminate { pod_id } => {
+            with(store, |world, store| Ok(world.delete(store, pod_id)?))?;
+            println!("Terminated {pod_id} (out of band).");
+        }
+        SimCommand::Set { pod_id, changes } => {
+            with(store, |world, _| {
+                let pod = world
+                    .pods
+                    .get_mut(pod_id)
+                    .ok_or_else(|| anyhow::anyhow!("no simulated pod {pod_id}"))?;
+                for change in changes {
+                    let (key, value) = change
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("{change:?} must look like KEY=VALUE"))?;
+                    match key {
+                        "image" => pod.image = value.into(),
+                        "gpu_id" | "gpu" => pod.gpu_id = value.into(),
+                        "gpu_count" => pod.gpu_count = value.parse()?,
+                        "datacenter_id" | "datacenter" => pod.datacenter_id = value.into(),
+                        "container_disk_gb" => pod.container_disk_gb = value.parse()?,
+                        "cloud_type" => {
+                            pod.cloud_type = CloudType::parse(value)
+                                .ok_or_else(|| anyhow::anyhow!("cloud_type must be SECURE or COMMUNITY"))?
+                        }
+                        "status" => {
+                            pod.status = PodStatus::parse(value)
+                                .ok_or_else(|| anyhow::anyhow!("unknown status {value:?}"))?;
+                            pod.ready_at_ms = None;
+                        }
+                        other => anyhow::bail!(
+                            "cannot set {other:?}; settable: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status"
+                        ),
+                    }
+                }
+                Ok(())
+            })?;
+            println!("Changed {pod_id} (out of band).");
+        }
+        SimCommand::Stock { datacenter, gpu, count } => {
+            with(store, |world, _| {
+                world.set_stock(datacenter, gpu, *count);
+                Ok(())
+            })?;
+            println!("{datacenter} / {gpu}: {count} free GPUs.");
+        }
+        SimCommand::FailNextStart { pod_id } => {
+            with(store, |world, _| {
+                if !world.pods.contains_key(pod_id) {
+                    anyhow::bail!("no simulated pod {pod_id}");
+                }
+                world.fail_next_start.insert(pod_id.clone());
+                Ok(())
+            })?;
+            println!("The next start of {pod_id} will fail: its host has no free GPU.");
+        }
+        SimCommand::Latency { ms } => {
+            with(store, |world, _| {
+                world.latency_ms = *ms;
+                Ok(())
+            })?;
+            println!("Every provider call now takes {ms} ms more.");
+        }
+        SimCommand::Boot { cold_ms, warm_ms } => {
+            with(store, |world, _| {
+                world.cold_boot_ms = *cold_ms;
+                world.warm_boot_ms = *warm_ms;
+                Ok(())
+            })?;
+            println!("Pods now boot in {cold_ms} ms (create) and {warm_ms} ms (resume).");
+        }
+        SimCommand::Volume { name, datacenter, size_gb } => {
+            let volume = with(store, |world, _| Ok(world.add_volume(name, datacenter, *size_gb)))?;
+            println!("Network volume {name:?} ({}) in {datacenter}, {size_gb} GB.", volume.id);
+        }
+        SimCommand::Reset => {
+            let dir = store.dir().to_path_buf();
+            // Only what the simulator wrote: RPD_SIM_DIR may hold other files.
+            for file in ["sim.json", "sim.lock"] {
+                let _ = std::fs::remove_file(dir.join(file));
+            }
+            for sub in ["pods", "network-volumes"] {
+                let _ = std::fs::remove_dir_all(dir.join(sub));
+            }
+            println!("Simulator reset ({}).", dir.display());
+        }
+    }
+    Ok(())
+}

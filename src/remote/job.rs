@@ -1,0 +1,602 @@
+//! The job, in runpod-deploy's order: setup, secrets, staging, preflight,
+//! launch, monitor, pull. Over any [`Transport`], so the same config runs on
+//! the simulator and on RunPod.
+//!
+//! Completion is decided by the script's exit status first (a wrapper
+//! records it in a sentinel file), then markers: a failure marker fails at
+//! once, exit 0 needs the success marker, any other exit fails at once.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::events::EventLog;
+use super::sync::TransferStats;
+use super::transport::{Transport, exec};
+use crate::config::{Command, Config, SecretSource};
+use crate::interrupt::Interrupt;
+use crate::model::Outcome;
+use crate::progress::Reporter;
+
+/// Why the job failed, for the summary, the manifest and the exit code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobFailure {
+    pub step: String,
+    pub reason: String,
+}
+
+impl JobFailure {
+    fn new(step: &str, reason: impl Into<String>) -> JobFailure {
+        JobFailure {
+            step: step.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepTiming {
+    pub step: String,
+    pub duration_sec: f64,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactResult {
+    pub label: String,
+    pub remote_path: String,
+    pub local_path: String,
+    pub required: bool,
+    pub excludes: Vec<String>,
+    pub delete: bool,
+    pub status: &'static str,
+    pub bytes_transferred: Option<u64>,
+    pub duration_sec: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub struct JobRunner<'a> {
+    config: &'a Config,
+    transport: Box<dyn Transport>,
+    reporter: Reporter,
+    pub events: EventLog,
+    pub timings: Vec<StepTiming>,
+    pub transferred: TransferStats,
+    pub artifacts: Vec<ArtifactResult>,
+    pub launched: bool,
+    pub exit_code: Option<i32>,
+    /// When the pod became usable: the start of wall time.
+    pub started: Instant,
+    /// Billed $/hr, for the cost cap.
+    pub price_per_hr: f64,
+    pub log_pulled: bool,
+    token: String,
+}
+
+fn shell_quote(text: &str) -> String {
+    shlex::try_quote(text)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| format!("'{}'", text.replace('\0', "").replace('\'', "'\\''")))
+}
+
+/// Files rpd keeps beside the log: the wrapper, the exit code, the pid.
+fn sidecar(log_path: &str, suffix: &str) -> String {
+    format!("{log_path}.rpd-{suffix}")
+}
+
+impl<'a> JobRunner<'a> {
+    pub fn new(
+        config: &'a Config,
+        transport: Box<dyn Transport>,
+        reporter: Reporter,
+        price_per_hr: f64,
+    ) -> JobRunner<'a> {
+        let events = EventLog::new(config.run_dir.join("events.jsonl"));
+        JobRunner {
+            config,
+            transport,
+            reporter,
+            events,
+            timings: Vec::new(),
+            transferred: TransferStats::default(),
+            artifacts: Vec::new(),
+            launched: false,
+            exit_code: None,
+            started: Instant::now(),
+            price_per_hr,
+            log_pulled: false,
+            token: format!("__RPD_{}__", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    pub fn transport(&self) -> &dyn Transport {
+        self.transport.as_ref()
+    }
+
+    fn record(&mut self, step: &str, started: Instant, ok: bool) {
+        self.timings.push(StepTiming {
+            step: step.to_string(),
+            duration_sec: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            ok,
+        });
+    }
+
+    fn env_prefix(&self) -> String {
+        let env = &self.config.job.remote_env;
+        let mut parts: Vec<String> = env
+            .source_files
+            .iter()
+            .map(|f| {
+                let q = shell_quote(f);
+                format!("[ -f {q} ] && source {q} || true")
+            })
+            .collect();
+        parts.extend(
+            env.exports
+                .iter()
+                .map(|(k, v)| format!("export {k}={}", shell_quote(v))),
+        );
+        parts.join("; ")
+    }
+
+    async fn run_commands(&mut self, step: &str, commands: &[Command]) -> Result<(), JobFailure> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let prefix = self.env_prefix();
+        for (i, c) in commands.iter().enumerate() {
+            let script = if c.with_env && !prefix.is_empty() {
+                format!("{prefix}; {}", c.command)
+            } else {
+                c.command.clone()
+            };
+            let label = format!("{step}[{i}]");
+            let waiter = self.reporter.wait(&format!("Running {label}: {}", first_line(&c.command)));
+            let result = exec(
+                self.transport.as_ref(),
+                &script,
+                Duration::from_secs(u64::from(c.timeout_sec)),
+            )
+            .await;
+            let failure = match result {
+                Ok(out) if out.success() => None,
+                Ok(out) => Some(format!(
+                    "{label} exited with status {}:\n{}",
+                    out.status.map_or("signal".into(), |s| s.to_string()),
+                    indent(&out.tail(15))
+                )),
+                Err(err) => Some(format!("{label}: {err}")),
+            };
+            if let Some(reason) = failure {
+                waiter.abandon();
+                self.record(step, started, false);
+                return Err(JobFailure::new(step, reason));
+            }
+            waiter.done(&format!("{label} done"), "");
+        }
+        self.record(step, started, true);
+        Ok(())
+    }
+
+    pub async fn setup(&mut self) -> Result<(), JobFailure> {
+        let commands = self.config.job.setup.clone();
+        self.run_commands("setup", &commands).await
+    }
+
+    pub async fn preflight(&mut self) -> Result<(), JobFailure> {
+        let mut commands = Vec::new();
+        if let Some(version) = &self.config.python_version {
+            let dir = self
+                .config
+                .job
+                .staging
+                .first()
+                .map(|s| shell_quote(&s.destination))
+                .unwrap_or_else(|| "$HOME".into());
+            commands.push(Command {
+                command: format!(
+                    "uv python install {version} && cd {dir} && uv python pin {version} && echo \"[rpd] pinned Python {version} at $(pwd)\""
+                ),
+                timeout_sec: 300,
+                with_env: true,
+            });
+        }
+        commands.extend(self.config.job.preflight.iter().cloned());
+        self.run_commands("preflight", &commands).await
+    }
+
+    pub async fn secrets(&mut self) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        for secret in &self.config.job.secrets {
+            let contents = match &secret.source {
+                SecretSource::Env(names) => {
+                    let mut text = String::new();
+                    for name in names {
+                        let value = std::env::var(name).map_err(|_| {
+                            JobFailure::new(
+                                "secrets",
+                                format!(
+                                    "secret {:?}: environment variable {name} is not set here; export it before rpd apply",
+                                    secret.name
+                                ),
+                            )
+                        })?;
+                        text.push_str(&format!("{name}={value}\n"));
+                    }
+                    text.into_bytes()
+                }
+                SecretSource::File(path) => std::fs::read(path).map_err(|e| {
+                    JobFailure::new(
+                        "secrets",
+                        format!("secret {:?}: cannot read {}: {e}", secret.name, path.display()),
+                    )
+                })?,
+            };
+            self.transport
+                .write_file(&secret.destination, &contents, secret.mode)
+                .await
+                .map_err(|e| {
+                    JobFailure::new("secrets", format!("secret {:?}: {e}", secret.name))
+                })?;
+            self.reporter.line(format!(
+                "Secret {:?} written to {} (mode {:04o})",
+                secret.name, secret.destination, secret.mode
+            ));
+        }
+        if !self.config.job.secrets.is_empty() {
+            self.record("secrets", started, true);
+        }
+        Ok(())
+    }
+
+    pub async fn staging(&mut self) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        for push in &self.config.job.staging {
+            let waiter = self.reporter.wait(&format!(
+                "Staging {:?}: {} -> {}",
+                push.label, push.source, push.destination
+            ));
+            let result = self
+                .transport
+                .push(&push.source, &push.destination, &push.excludes, push.delete)
+                .await;
+            match result {
+                Ok(stats) => {
+                    self.transferred += stats;
+                    waiter.done(
+                        &format!("Staged {:?}", push.label),
+                        &format!(" [{} files, {} bytes]", stats.files, stats.bytes),
+                    );
+                }
+                Err(err) => {
+                    waiter.abandon();
+                    self.record("staging", started, false);
+                    return Err(JobFailure::new(
+                        "staging",
+                        format!("staging {:?}: {err}", push.label),
+                    ));
+                }
+            }
+        }
+        if !self.config.job.staging.is_empty() {
+            self.record("staging", started, true);
+        }
+        Ok(())
+    }
+
+    /// Writes the script as a file (no heredoc to break) and starts it
+    /// detached under a wrapper that records its exit status.
+    pub async fn launch(&mut self) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let run = &self.config.job.run;
+        let fail = |e: String| JobFailure::new("launch", e);
+        let body = self.transport.localize(&run.body);
+        self.transport
+            .write_file(&run.script_path, body.as_bytes(), 0o755)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let log = shell_quote(&run.log_path);
+        let exit = shell_quote(&sidecar(&run.log_path, "exit"));
+        let wrapper_path = sidecar(&run.log_path, "wrapper");
+        let wrapper = format!(
+            "#!/usr/bin/env bash\n# Written by rpd: runs the job script and records its exit status.\nbash {script} > {log} 2>&1 < /dev/null\necho $? > {exit}.tmp && mv {exit}.tmp {exit}\n",
+            script = shell_quote(&run.script_path),
+        );
+        self.transport
+            .write_file(&wrapper_path, self.transport.localize(&wrapper).as_bytes(), 0o755)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let pid = shell_quote(&sidecar(&run.log_path, "pid"));
+        let start = format!(
+            "mkdir -p \"$(dirname {log})\" && rm -f {log} {exit} {pid} && set -m && (nohup bash {wrapper} > /dev/null 2>&1 < /dev/null & echo $! > {pid})",
+            wrapper = shell_quote(&wrapper_path),
+        );
+        let out = exec(self.transport.as_ref(), &start, Duration::from_secs(60))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !out.success() {
+            self.record("launch", started, false);
+            return Err(fail(format!("could not start the script:\n{}", indent(&out.tail(10)))));
+        }
+        self.launched = true;
+        self.events.emit("remote_step_started", serde_json::json!({"step": "run"}));
+        self.record("launch", started, true);
+        self.reporter.line(format!("Launched {}", run.script_path));
+        Ok(())
+    }
+
+    /// The shell loop that streams the log and, once the wrapper has
+    /// recorded the exit status, prints `<token> EXIT <status>`.
+    fn watcher(&self) -> String {
+        let run = &self.config.job.run;
+        format!(
+            "log={log}; exitf={exit}\n\
+             while [ ! -e \"$log\" ] && [ ! -e \"$exitf\" ]; do sleep 0.1; done\n\
+             tail -n +1 -s 0.1 -F \"$log\" 2>/dev/null & t=$!\n\
+             while [ ! -e \"$exitf\" ]; do sleep 0.1; done\n\
+             sleep 0.3; kill $t 2>/dev/null; wait $t 2>/dev/null\n\
+             echo \"{token} EXIT $(cat \"$exitf\")\"\n",
+            log = shell_quote(&run.log_path),
+            exit = shell_quote(&sidecar(&run.log_path, "exit")),
+            token = self.token,
+        )
+    }
+
+    async fn kill_job(&self) {
+        let pid = shell_quote(&sidecar(&self.config.job.run.log_path, "pid"));
+        let script = format!(
+            "p=$(cat {pid} 2>/dev/null) && [ -n \"$p\" ] && {{ kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null; sleep 1; kill -KILL -- -$p 2>/dev/null; }}; true"
+        );
+        let _ = exec(self.transport.as_ref(), &script, Duration::from_secs(20)).await;
+    }
+
+    /// Follows the job until it exits, prints a failure marker, runs out of
+    /// time or money, or the user interrupts.
+    pub async fn monitor(&mut self, interrupt: &Interrupt) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let run = self.config.job.run.clone();
+        let timeout = Duration::from_secs(self.config.budget.timeout_sec);
+        let cap = self.config.budget.cost_cap_usd;
+        let mut waiter = self.reporter.wait("Running the job");
+        let mut restarts = 0;
+        let mut success_seen = false;
+        let mut last_line = String::new();
+        let verdict: Result<i32, JobFailure> = 'outer: loop {
+            let mut command = self.transport.command(&self.watcher());
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true);
+            let mut child = match command.spawn() {
+                Ok(child) => child,
+                Err(e) => break Err(JobFailure::new("monitor", format!("cannot follow the log: {e}"))),
+            };
+            let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+            let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    line = lines.next_line() => match line {
+                        Ok(Some(line)) => {
+                            if let Some(status) = line.strip_prefix(&self.token).and_then(|r| r.trim().strip_prefix("EXIT")) {
+                                let code = status.trim().parse::<i32>().unwrap_or(-1);
+                                break 'outer Ok(code);
+                            }
+                            if line.contains(&run.success_marker) {
+                                if !success_seen {
+                                    self.reporter.line("Success marker seen; waiting for the script to exit");
+                                }
+                                success_seen = true;
+                            }
+                            if let Some(marker) = run.failure_markers.iter().find(|m| line.contains(m.as_str())) {
+                                break 'outer Err(JobFailure::new("monitor", format!(
+                                    "the log has the failure marker {marker:?} in the line: {}", line.trim()
+                                )));
+                            }
+                            for (prefix, event) in [("__RUNPOD_STEP_START__", "remote_step_started"), ("__RUNPOD_STEP_DONE__", "remote_step_completed")] {
+                                if let Some(rest) = line.trim().strip_prefix(prefix) {
+                                    self.events.emit(event, serde_json::json!({"step": rest.trim_end_matches("__")}));
+                                }
+                            }
+                            if !line.trim().is_empty() {
+                                last_line = line;
+                            }
+                        }
+                        Ok(None) | Err(_) => {
+                            restarts += 1;
+                            if restarts > 5 {
+                                break 'outer Err(JobFailure::new("monitor", "lost contact with the pod while following the log"));
+                            }
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            continue 'outer;
+                        }
+                    },
+                    _ = heartbeat.tick() => {
+                        let elapsed = self.started.elapsed();
+                        let spent = self.price_per_hr * elapsed.as_secs_f64() / 3600.0;
+                        waiter.tick(&format!("{} so far | {}", crate::cost::usd(spent), truncate(&last_line, 60)));
+                        if started.elapsed() >= timeout {
+                            break 'outer Err(JobFailure::new("monitor", format!(
+                                "the job exceeded its time budget of {} (budget.timeout from max_runtime_minutes or cost_cap_usd)",
+                                crate::render::duration(timeout.as_secs())
+                            )));
+                        }
+                        if spent >= cap {
+                            break 'outer Err(JobFailure::new("monitor", format!(
+                                "the job reached the cost cap of {} (budget.cost_cap_usd)", crate::cost::usd(cap)
+                            )));
+                        }
+                    }
+                    _ = interrupt.wait() => {
+                        break 'outer Err(JobFailure::new("monitor", "interrupted"));
+                    }
+                }
+            }
+        };
+        let elapsed_text = |w: &crate::progress::Waiter| crate::render::duration(w.elapsed().as_secs());
+        let result = match verdict {
+            Ok(code) => {
+                self.exit_code = Some(code);
+                let marker_in_log = self.marker_in_log(&run.success_marker).await || success_seen;
+                if code != 0 {
+                    Err(JobFailure::new(
+                        "monitor",
+                        format!("the script exited with status {code}{}", if marker_in_log { " (after printing the success marker)" } else { "" }),
+                    ))
+                } else if !marker_in_log {
+                    Err(JobFailure::new(
+                        "monitor",
+                        format!("the script exited 0 without printing the success marker {:?}", run.success_marker),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(failure) => {
+                self.kill_job().await;
+                Err(failure)
+            }
+        };
+        match &result {
+            Ok(()) => {
+                waiter.done("Job succeeded", "");
+            }
+            Err(f) => {
+                let took = elapsed_text(&waiter);
+                waiter.abandon();
+                self.reporter.line(format!("Job failed after {took}: {}", first_line(&f.reason)));
+            }
+        }
+        self.events.emit(
+            "remote_step_completed",
+            serde_json::json!({"step": "run", "exit_code": self.exit_code, "ok": result.is_ok()}),
+        );
+        self.record("monitor", started, result.is_ok());
+        result
+    }
+
+    async fn marker_in_log(&self, marker: &str) -> bool {
+        let script = format!(
+            "grep -F -q -- {} {}",
+            shell_quote(marker),
+            shell_quote(&self.config.job.run.log_path)
+        );
+        matches!(exec(self.transport.as_ref(), &script, Duration::from_secs(30)).await, Ok(out) if out.success())
+    }
+
+    /// Pulls the log and the artifacts. After a failure everything is best
+    /// effort; on the success path a missing required artifact fails the job.
+    pub async fn pull(&mut self, outcome: Outcome) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let run_dir = self.config.run_dir.clone();
+        let _ = std::fs::create_dir_all(&run_dir);
+        if self.launched {
+            match self
+                .transport
+                .pull(&self.config.job.run.log_path, &run_dir.join("run.log"), &[], false)
+                .await
+            {
+                Ok(stats) => {
+                    self.transferred += stats;
+                    self.log_pulled = true;
+                }
+                Err(err) => {
+                    self.reporter.line(format!("Warning: could not pull the log: {err}"));
+                    self.events.emit("remote_log_pull_failed", serde_json::json!({"error": err.to_string()}));
+                }
+            }
+        }
+        let mut failure = None;
+        for artifact in &self.config.job.artifacts {
+            let t = Instant::now();
+            self.events.emit("artifact_pull_started", serde_json::json!({"label": artifact.label}));
+            let local = artifact.local_path.clone();
+            if let Some(parent) = local.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let result = self
+                .transport
+                .pull(&artifact.remote_path, &local, &artifact.excludes, artifact.delete)
+                .await;
+            let (status, bytes, error) = match result {
+                Ok(stats) => {
+                    self.transferred += stats;
+                    self.events.emit("artifact_pull_completed", serde_json::json!({"label": artifact.label, "bytes": stats.bytes}));
+                    ("success", Some(stats.bytes), None)
+                }
+                Err(err) => {
+                    self.events.emit("artifact_pull_failed", serde_json::json!({"label": artifact.label, "error": err.to_string()}));
+                    if artifact.required && outcome == Outcome::Success && failure.is_none() {
+                        failure = Some(JobFailure::new(
+                            "pull",
+                            format!("required artifact {:?} could not be pulled: {err}", artifact.label),
+                        ));
+                    } else {
+                        self.reporter.line(format!("Warning: artifact {:?} not pulled: {err}", artifact.label));
+                    }
+                    ("failed", None, Some(err.to_string()))
+                }
+            };
+            self.artifacts.push(ArtifactResult {
+                label: artifact.label.clone(),
+                remote_path: artifact.remote_path.clone(),
+                local_path: local.display().to_string(),
+                required: artifact.required,
+                excludes: artifact.excludes.clone(),
+                delete: artifact.delete,
+                status,
+                bytes_transferred: bytes,
+                duration_sec: (t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+                error,
+            });
+        }
+        self.record("pull", started, failure.is_none());
+        if self.log_pulled {
+            self.reporter.line(format!("Pulled the log into {}", run_dir.display()));
+        }
+        for artifact in self.artifacts.iter().filter(|a| a.status == "success") {
+            self.reporter.line(format!(
+                "Pulled artifact {:?} into {} [{} bytes]",
+                artifact.label,
+                artifact.local_path,
+                artifact.bytes_transferred.unwrap_or(0)
+            ));
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.transport.close().await;
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.config.run_dir.clone()
+    }
+}
+
+fn first_line(text: &str) -> String {
+    truncate(text.lines().next().unwrap_or(""), 80)
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max - 1).collect::<String>())
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

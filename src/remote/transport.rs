@@ -1,0 +1,297 @@
+//! How the job reaches a pod. Two implementations share one trait: local
+//! processes for the simulator (here) and ssh + rsync over one multiplexed
+//! connection for real pods (`ssh.rs`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::AsyncReadExt;
+
+use super::sync::{self, TransferStats};
+use crate::model::LocalPodDirs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{0}")]
+    Io(String),
+    #[error("{what} timed out after {secs}s")]
+    Timeout { what: String, secs: u64 },
+    #[error("{what} failed: {detail}")]
+    Failed { what: String, detail: String },
+}
+
+pub type TransportResult<T> = Result<T, TransportError>;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    /// None when killed by a signal.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// The last lines of stderr, else stdout, for error messages.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let all: Vec<&str> = text.trim_end().lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// A process that runs `script` with bash on the pod.
+    fn command(&self, script: &str) -> tokio::process::Command;
+
+    /// Rewrites pod paths in `text` to where they really are (the simulator
+    /// maps the volume mount into its pod directory; identity over SSH).
+    fn localize(&self, text: &str) -> String;
+
+    /// Copies a local path to the pod, rsync style (`dir/` = contents).
+    async fn push(
+        &self,
+        source: &str,
+        destination: &str,
+        excludes: &[String],
+        delete: bool,
+    ) -> TransportResult<TransferStats>;
+
+    /// Copies a pod path to a local path, rsync style.
+    async fn pull(
+        &self,
+        remote: &str,
+        local: &Path,
+        excludes: &[String],
+        delete: bool,
+    ) -> TransportResult<TransferStats>;
+
+    /// Writes a file on the pod with `mode`, creating its directory; the
+    /// contents are never logged.
+    async fn write_file(&self, remote: &str, contents: &[u8], mode: u32) -> TransportResult<()>;
+
+    /// SSH handshakes made so far (0 for local processes).
+    fn handshakes(&self) -> u32 {
+        0
+    }
+
+    /// Closes any shared connection.
+    async fn close(&self) {}
+
+    fn describe(&self) -> String;
+}
+
+/// Runs `script` on the pod and waits for it, killing it after `timeout`.
+pub async fn exec(
+    transport: &dyn Transport,
+    script: &str,
+    timeout: Duration,
+) -> TransportResult<ExecOutput> {
+    let mut command = transport.command(script);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| TransportError::Io(format!("cannot start {}: {e}", transport.describe())))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let run = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let (status, _, _) = tokio::join!(
+            child.wait(),
+            stdout.read_to_end(&mut out),
+            stderr.read_to_end(&mut err)
+        );
+        (status, out, err)
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok((status, out, err)) => {
+            let status = status.map_err(|e| TransportError::Io(e.to_string()))?;
+            Ok(ExecOutput {
+                status: status.code(),
+                stdout: String::from_utf8_lossy(&out).into_owned(),
+                stderr: String::from_utf8_lossy(&err).into_owned(),
+            })
+        }
+        Err(_) => Err(TransportError::Timeout {
+            what: "command".into(),
+            secs: timeout.as_secs(),
+        }),
+    }
+}
+
+/// The simulator's pods: bash and file copies on this machine, with the
+/// volume mount and `/root` mapped into the pod's directories.
+pub struct LocalTransport {
+    dirs: LocalPodDirs,
+    mount: String,
+    pod_id: String,
+}
+
+impl LocalTransport {
+    pub fn new(dirs: LocalPodDirs, mount: &str, pod_id: &str) -> LocalTransport {
+        let _ = std::fs::create_dir_all(dirs.container.join("root"));
+        let _ = std::fs::create_dir_all(&dirs.volume);
+        LocalTransport {
+            dirs,
+            mount: mount.trim_end_matches('/').to_string(),
+            pod_id: pod_id.to_string(),
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dirs.container.join("root")
+    }
+
+    fn local_path(&self, remote: &str) -> PathBuf {
+        PathBuf::from(self.localize(remote))
+    }
+}
+
+/// Replaces `prefix` where it starts a path (not inside a longer name).
+fn replace_path_prefix(text: &str, prefix: &str, with: &str) -> String {
+    if prefix.is_empty() || prefix == "/" {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut previous: Option<char> = None;
+    while let Some(at) = rest.find(prefix) {
+        let before = rest[..at].chars().next_back().or(previous);
+        let after = rest[at + prefix.len()..].chars().next();
+        let starts_path = !before.is_some_and(|c| c.is_alphanumeric() || "_.-/~$".contains(c));
+        let ends_name = !after.is_some_and(|c| c.is_alphanumeric() || "_.-".contains(c));
+        out.push_str(&rest[..at]);
+        if starts_path && ends_name {
+            out.push_str(with);
+        } else {
+            out.push_str(prefix);
+        }
+        previous = prefix.chars().next_back();
+        rest = &rest[at + prefix.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[async_trait]
+impl Transport for LocalTransport {
+    fn command(&self, script: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg("-c")
+            .arg(self.localize(script))
+            .current_dir(self.home())
+            .env("HOME", self.home())
+            .env("RUNPOD_POD_ID", &self.pod_id)
+            .env("RPD_SIMULATED_POD", "1");
+        command
+    }
+
+    fn localize(&self, text: &str) -> String {
+        let volume = self.dirs.volume.display().to_string();
+        let home = self.home().display().to_string();
+        let mapped = replace_path_prefix(text, &self.mount, &volume);
+        replace_path_prefix(&mapped, "/root", &home)
+    }
+
+    async fn push(
+        &self,
+        source: &str,
+        destination: &str,
+        excludes: &[String],
+        delete: bool,
+    ) -> TransportResult<TransferStats> {
+        let source = source.to_string();
+        let mut target = self.local_path(destination);
+        if destination.ends_with('/') {
+            target.push("");
+        }
+        let excludes = excludes.to_vec();
+        let what = format!("copy {source} to {destination}");
+        tokio::task::spawn_blocking(move || sync::sync(&source, &target, &excludes, delete))
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?
+            .map_err(|e| TransportError::Failed {
+                what,
+                detail: e.to_string(),
+            })
+    }
+
+    async fn pull(
+        &self,
+        remote: &str,
+        local: &Path,
+        excludes: &[String],
+        delete: bool,
+    ) -> TransportResult<TransferStats> {
+        let mut source = self.local_path(remote).display().to_string();
+        if remote.ends_with('/') && !source.ends_with('/') {
+            source.push('/');
+        }
+        let target = local.to_path_buf();
+        let excludes = excludes.to_vec();
+        let what = format!("copy {remote} from the pod");
+        tokio::task::spawn_blocking(move || sync::sync(&source, &target, &excludes, delete))
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?
+            .map_err(|e| TransportError::Failed {
+                what,
+                detail: e.to_string(),
+            })
+    }
+
+    async fn write_file(&self, remote: &str, contents: &[u8], mode: u32) -> TransportResult<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.local_path(remote);
+        let io = |e: std::io::Error| TransportError::Failed {
+            what: format!("write {remote}"),
+            detail: e.to_string(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        // Create with the final mode so a secret is never readable by others.
+        let _ = std::fs::remove_file(&path);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        let mut file = options.open(&path).map_err(io)?;
+        std::io::Write::write_all(&mut file, contents).map_err(io)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("simulated pod {} ({})", self.pod_id, self.dirs.volume.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_path_prefixes_are_mapped() {
+        let text = "cd /workspace/job && ls /workspace; echo /x/workspace /workspace2 $HOME/workspace \"/workspace\"";
+        assert_eq!(
+            replace_path_prefix(text, "/workspace", "/sim/v"),
+            "cd /sim/v/job && ls /sim/v; echo /x/workspace /workspace2 $HOME/workspace \"/sim/v\""
+        );
+        assert_eq!(replace_path_prefix("/root/x /rooted", "/root", "/c/root"), "/c/root/x /rooted");
+    }
+}
