@@ -220,9 +220,9 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
     let name = &config.name;
     if mode == Mode::Destroy {
         println!(
-            "{} {}",
+            "{} Pods: {} destroyed.",
             p.add.apply_to(format!("{name}: destroy complete!")),
-            counts(report)
+            report.destroyed
         );
         return ExitStatus::Success;
     }

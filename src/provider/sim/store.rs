@@ -430,11 +430,17 @@ impl World {
     }
 }
 
-/// RunPod-style ids: 14 lowercase letters and digits.
+/// RunPod-style ids: 14 lowercase letters and digits, always both (so that
+/// tests can tell an id from a word).
 fn random_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..14)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
+    loop {
+        let id: String = (0..14)
+            .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+            .collect();
+        if id.chars().any(|c| c.is_ascii_digit()) && id.chars().any(|c| c.is_ascii_lowercase()) {
+            return id;
+        }
+    }
 }

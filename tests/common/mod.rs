@@ -1,0 +1,205 @@
+//! A test builder in the style of `just`'s: each test gets a fresh
+//! directory with its own simulator, runs the built `rpd` and asserts exact
+//! status, stdout and stderr. Nothing here reaches any network.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub struct World {
+    pub dir: TempDir,
+}
+
+pub struct Run {
+    pub output: Output,
+    pub args: Vec<String>,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "rpd {}\n--- status: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.args.join(" "),
+            self.output.status.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    #[track_caller]
+    pub fn status(self, code: i32) -> Run {
+        assert_eq!(self.code(), code, "unexpected exit status\n{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, text: &str) -> Run {
+        assert!(self.stdout().contains(text), "stdout lacks {text:?}\n{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_lacks(self, text: &str) -> Run {
+        assert!(!self.stdout().contains(text), "stdout has {text:?}\n{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Run {
+        assert!(self.stderr().contains(text), "stderr lacks {text:?}\n{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(self, text: &str) -> Run {
+        assert!(!self.stderr().contains(text), "stderr has {text:?}\n{}", self.context());
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.context()))
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl World {
+    /// A fresh directory holding a simulator and a copy of `examples/`,
+    /// with fast boots so that tests do not wait on the simulated pull.
+    pub fn new() -> World {
+        let world = World {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        copy_dir(&repo_root().join("examples"), &world.path("examples"));
+        world.rpd(&["sim", "boot", "30", "10"]).status(0);
+        world
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn sim_dir(&self) -> PathBuf {
+        self.path("sim")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("rpd").expect("rpd is built");
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("RPD_SIM_DIR", self.sim_dir())
+            .env("RPD_PROVIDER", "sim")
+            .env("HOME", self.path("home"))
+            .env("NO_COLOR", "1")
+            .env_remove("RPD_FAULT")
+            .env_remove("RUNPOD_API_KEY");
+        cmd
+    }
+
+    pub fn rpd(&self, args: &[&str]) -> Run {
+        self.run(self.command(args), args)
+    }
+
+    pub fn rpd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.run(cmd, args)
+    }
+
+    pub fn run(&self, mut cmd: Command, args: &[&str]) -> Run {
+        let output = cmd.output().expect("rpd runs");
+        Run {
+            output,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// `rpd sim pods --json`.
+    pub fn pods(&self) -> Vec<serde_json::Value> {
+        self.rpd(&["sim", "pods", "--json"])
+            .status(0)
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `rpd sim calls --json`, then reset to zero.
+    pub fn calls(&self) -> serde_json::Value {
+        self.rpd(&["sim", "calls", "--json", "--reset"]).status(0).json()
+    }
+
+    pub fn state(&self, rel: &str) -> Option<serde_json::Value> {
+        let path = self.path(rel);
+        path.exists()
+            .then(|| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+    }
+
+    /// Replaces the real temp path and volatile values so output can be
+    /// compared exactly.
+    pub fn normalize(&self, text: &str) -> String {
+        let root = self.dir.path().display().to_string();
+        let out = text.replace(&root, "[TMP]");
+        let pod = regex::Regex::new(r"\b[a-z0-9]{14}\b").unwrap();
+        let out = pod.replace_all(&out, |c: &regex::Captures| {
+            let t = &c[0];
+            // Simulated ids always mix letters and digits; words never do.
+            if t.chars().any(|c| c.is_ascii_digit()) && t.chars().any(|c| c.is_ascii_lowercase()) {
+                "[POD]".to_string()
+            } else {
+                t.to_string()
+            }
+        });
+        let stamp = regex::Regex::new(r"\d{8}T\d{6}Z").unwrap();
+        stamp.replace_all(&out, "[STAMP]").into_owned()
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".rpd" || name == "artifacts" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The README tour, end to end on the simulator: plan, apply, apply again
+//! (resume), drift, --replace, destroy; plus the exit-code contract.
+
+mod common;
+
+use common::World;
+
+const HELLO: &str = "examples/hello.yaml";
+const HELLO_STATE: &str = "examples/.rpd/hello.state.json";
+
+fn pod_id(world: &World) -> String {
+    let state = world.state(HELLO_STATE).expect("state exists");
+    state["pod_id"].as_str().expect("pod_id").to_string()
+}
+
+#[test]
+fn first_plan_shows_a_create_and_exits_2_with_detailed_exitcode() {
+    let world = World::new();
+    world
+        .rpd(&["plan", "--detailed-exitcode", HELLO])
+        .status(2)
+        .stdout_has("# pod \"hello\" will be created")
+        .stdout_has("Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.");
+    world.rpd(&["plan", HELLO]).status(0);
+    assert!(world.pods().is_empty(), "plan changes nothing");
+    assert!(world.state(HELLO_STATE).is_none(), "plan writes no state");
+}
+
+#[test]
+fn tour_create_recycle_resume_drift_replace_destroy() {
+    let world = World::new();
+
+    // apply: create, run, recycle (stopped, kept)
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(0)
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded");
+    let pods = world.pods();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["status"], "EXITED");
+    let first = pod_id(&world);
+    assert_eq!(pods[0]["id"], first.as_str());
+    assert_eq!(world.calls()["create"], 1);
+    let result = world.read("examples/artifacts/hello/result.txt");
+    assert!(result.starts_with("run 1 of hello"), "{result}");
+
+    // plan again: resume the same pod
+    world
+        .rpd(&["plan", "--detailed-exitcode", HELLO])
+        .status(2)
+        .stdout_has(&format!("# pod \"hello\" ({first}) will be resumed (EXITED -> RUNNING)"))
+        .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.")
+        .stdout_lacks("Changes made outside rpd");
+    world.calls();
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(0)
+        .stdout_has("Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.");
+    let calls = world.calls();
+    assert_eq!(calls["start"], 1, "{calls}");
+    assert_eq!(calls["create"], 0, "{calls}");
+    assert_eq!(pod_id(&world), first);
+    let result = world.read("examples/artifacts/hello/result.txt");
+    assert!(result.starts_with("run 2 of hello"), "the volume survived: {result}");
+
+    // image change: a diff with image forcing replacement; apply deletes then creates
+    let edited = world
+        .read(HELLO)
+        .replace("torch280-ubuntu2404", "torch291-ubuntu2404");
+    world.write(HELLO, &edited);
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("# pod \"hello\" must be replaced")
+        .stdout_has("~ image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404\" # forces replacement")
+        .stdout_has("Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.");
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let calls = world.calls();
+    assert_eq!((calls["delete"].as_u64(), calls["create"].as_u64()), (Some(1), Some(1)), "{calls}");
+    let second = pod_id(&world);
+    assert_ne!(second, first);
+    assert_eq!(world.pods().len(), 1, "the old pod is gone");
+
+    // --replace: the same, "as requested"
+    world
+        .rpd(&["plan", "--replace", HELLO])
+        .status(0)
+        .stdout_has("# pod \"hello\" will be replaced, as requested");
+    world.rpd(&["apply", "-y", "--replace", HELLO]).status(0);
+    let calls = world.calls();
+    assert_eq!((calls["delete"].as_u64(), calls["create"].as_u64()), (Some(1), Some(1)), "{calls}");
+    assert_ne!(pod_id(&world), second);
+
+    // destroy: no pod, no state
+    world
+        .rpd(&["destroy", "-y", HELLO])
+        .status(0)
+        .stdout_has("hello: destroy complete! Pods: 1 destroyed");
+    assert!(world.pods().is_empty());
+    assert!(world.state(HELLO_STATE).is_none());
+    world
+        .rpd(&["destroy", "-y", HELLO])
+        .status(0)
+        .stdout_has("No changes. No state recorded for this config.");
+}
+
+#[test]
+fn change_made_outside_rpd_is_shown_in_its_own_block() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    world.rpd(&["sim", "set", &id, "image=evil:latest"]).status(0);
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("Changes made outside rpd:")
+        .stdout_has(&format!("# pod \"hello\" ({id}) has changed"))
+        .stdout_has("~ image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"evil:latest\"")
+        .stdout_has("# pod \"hello\" must be replaced");
+
+    world.rpd(&["sim", "terminate", &id]).status(0);
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has(&format!("# pod \"hello\" ({id}) has been deleted"))
+        .stdout_has("# pod \"hello\" will be created");
+}
+
+#[test]
+fn pod_started_in_the_console_is_reused_and_reported_as_billing() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    world.rpd(&["sim", "start", &id]).status(0);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("started outside rpd: it is billing")
+        .stdout_has(&format!("# pod \"hello\" ({id}) is already RUNNING; the job runs on it"));
+    world.calls();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let calls = world.calls();
+    assert_eq!((calls["start"].as_u64(), calls["create"].as_u64()), (Some(0), Some(0)));
+}
+
+#[test]
+fn resume_that_finds_the_host_busy_deletes_the_paused_pod_then_creates() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let old = pod_id(&world);
+    world.rpd(&["sim", "fail-next-start", &old]).status(0);
+    world.calls();
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(0)
+        .stderr_has("There are not enough free GPUs on the host machine to start this pod.")
+        .stdout_has("Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.");
+    let calls = world.calls();
+    assert_eq!((calls["start"].as_u64(), calls["delete"].as_u64(), calls["create"].as_u64()), (Some(1), Some(1), Some(1)));
+    let pods = world.pods();
+    assert_eq!(pods.len(), 1, "no orphaned paused pod: {pods:?}");
+    assert_ne!(pods[0]["id"], old.as_str());
+    assert_eq!(pod_id(&world), pods[0]["id"].as_str().unwrap());
+}
+
+#[test]
+fn out_of_stock_first_candidate_falls_through_to_the_next() {
+    let world = World::new();
+    world
+        .rpd(&["sim", "stock", "EU-RO-1", "NVIDIA GeForce RTX 4090", "0"])
+        .status(0);
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped");
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let pods = world.pods();
+    assert_eq!(pods[0]["gpu_id"], "NVIDIA RTX A5000");
+    assert_eq!(pods[0]["datacenter_id"], "EU-RO-1");
+}
+
+#[test]
+fn nothing_in_stock_anywhere_is_an_error_that_creates_nothing() {
+    let world = World::new();
+    for dc in ["EU-RO-1", "US-CA-2"] {
+        for gpu in ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"] {
+            world.rpd(&["sim", "stock", dc, gpu, "0"]).status(0);
+        }
+    }
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("Warning: no candidate (datacenter x GPU) has stock right now");
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(1)
+        .stderr_has("no candidate could take the pod");
+    assert!(world.pods().is_empty());
+    let state = world.state(HELLO_STATE).expect("state written");
+    assert!(state.get("pod_id").is_none());
+    assert!(state.get("pending_create").is_none());
+}
+
+#[test]
+fn failed_job_exits_3_and_carries_out_on_failure() {
+    let world = World::new();
+    let failing = world
+        .read(HELLO)
+        .replace("    echo HELLO_DONE\n", "    exit 1\n");
+    world.write(HELLO, &failing);
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(3)
+        .stdout_has("hello: apply finished, job failed.")
+        .stdout_has("the script exited with status 1")
+        .stdout_has("on_failure: stop was carried out");
+    let pods = world.pods();
+    assert_eq!(pods[0]["status"], "EXITED");
+    let state = world.state(HELLO_STATE).unwrap();
+    assert!(state.get("pod_id").is_none(), "a stopped pod is not resumed");
+    assert_eq!(state["retained"][0]["id"], pods[0]["id"]);
+    assert!(world.path("examples/artifacts/runpod").exists());
+
+    // The next plan creates a fresh pod and lists the retained one with its cost.
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("# pod \"hello\" will be created")
+        .stdout_has("Pods kept for forensics")
+        .stdout_has("$4.00/month");
+    // destroy deletes it too
+    world.rpd(&["destroy", "-y", HELLO]).status(0).stdout_has("1 destroyed");
+    assert!(world.pods().is_empty());
+}
+
+#[test]
+fn runpod_deploy_pointer_is_adopted_and_its_pod_resumed() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    let pointer = serde_json::json!({
+        "pod_id": id,
+        "gpu_id": "NVIDIA GeForce RTX 4090",
+        "image": "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
+        "datacenter_id": "EU-RO-1",
+    });
+    world.write(HELLO_STATE, &pointer.to_string());
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has(&format!("({id}) will be resumed"))
+        .stdout_has("is a runpod-deploy pointer");
+    world.calls();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let calls = world.calls();
+    assert_eq!((calls["start"].as_u64(), calls["create"].as_u64()), (Some(1), Some(0)));
+    let state = world.state(HELLO_STATE).unwrap();
+    assert_eq!(state["format_version"], 1);
+    assert_eq!(state["pod_id"], id.as_str());
+    assert!(state["owner"]["config"].as_str().unwrap().ends_with("examples/hello.yaml"));
+}
+
+#[test]
+fn runpod_deploy_pointer_with_id_alias_and_no_spec_is_adopted() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    world.write(HELLO_STATE, &format!("{{\"podId\": \"{id}\"}}"));
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has(&format!("({id}) will be resumed"));
+}
+
+#[test]
+fn state_of_another_config_is_refused_with_the_fix() {
+    let world = World::new();
+    let shared = world.path("shared.json").display().to_string();
+    let a = world.read(HELLO).replace("name: hello", &format!("name: hello\nstate_file: {shared}"));
+    world.write("examples/a.yaml", &a);
+    world.write("examples/b.yaml", &a.replace("name: hello", "name: other"));
+    world.rpd(&["apply", "-y", "examples/a.yaml"]).status(0);
+    let before = world.read("shared.json");
+    world
+        .rpd(&["plan", "examples/b.yaml"])
+        .status(1)
+        .stderr_has("belongs to another config")
+        .stderr_has("rpd state reassign");
+    assert_eq!(world.read("shared.json"), before, "the state is untouched");
+    world.rpd(&["state", "reassign", "examples/b.yaml"]).status(0);
+    world.rpd(&["plan", "examples/b.yaml"]).status(0);
+}
+
+#[test]
+fn foreign_and_corrupt_state_files_are_refused_and_left_alone() {
+    let world = World::new();
+    let terraform = r#"{"version": 4, "terraform_version": "1.9.0", "resources": []}"#;
+    world.write(HELLO_STATE, terraform);
+    world
+        .rpd(&["plan", HELLO])
+        .status(1)
+        .stderr_has("is neither an rpd state nor a runpod-deploy pointer")
+        .stderr_has("\"version\", \"terraform_version\"");
+    world.rpd(&["apply", "-y", HELLO]).status(1);
+    assert_eq!(world.read(HELLO_STATE), terraform);
+    assert!(world.pods().is_empty());
+
+    world.write(HELLO_STATE, "{\"format_version\": 1, \"lin");
+    world
+        .rpd(&["plan", HELLO])
+        .status(1)
+        .stderr_has("is not valid JSON (line 1, column");
+}
+
+#[test]
+fn state_from_another_provider_is_refused() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world
+        .rpd(&["plan", "--provider", "runpodctl", HELLO])
+        .status(1);
+    let mut state = world.state(HELLO_STATE).unwrap();
+    state["pod"]["provider"] = "runpod".into();
+    world.write(HELLO_STATE, &state.to_string());
+    world
+        .rpd(&["plan", HELLO])
+        .status(1)
+        .stderr_has("tracks pods created with --provider runpod, but this run uses --provider sim");
+}
+
+#[test]
+fn apply_without_a_terminal_needs_auto_approve() {
+    let world = World::new();
+    world
+        .rpd(&["apply", HELLO])
+        .status(1)
+        .stderr_has("pass -y/--auto-approve");
+    assert!(world.pods().is_empty());
+}
+
+#[test]
+fn provider_option_goes_before_or_after_the_subcommand() {
+    let world = World::new();
+    let mut before = world.command(&["--provider", "sim", "plan", HELLO]);
+    before.env_remove("RPD_PROVIDER");
+    assert_eq!(world.run(before, &[]).code(), 0);
+    let mut after = world.command(&["plan", HELLO, "--provider", "sim"]);
+    after.env_remove("RPD_PROVIDER");
+    assert_eq!(world.run(after, &[]).code(), 0);
+    world
+        .rpd(&["plan", HELLO, "--provider", "nope"])
+        .status(1)
+        .stderr_has("unknown provider \"nope\"");
+}
+
+#[test]
+fn exit_codes_for_usage_help_and_version() {
+    let world = World::new();
+    world.rpd(&["plan"]).status(1).stderr_has("CONFIG");
+    world.rpd(&["frobnicate"]).status(1);
+    world.rpd(&["--help"]).status(0).stdout_has("Exit codes:");
+    world.rpd(&["--version"]).status(0).stdout_has("rpd ");
+    world
+        .rpd(&["plan", "missing.yaml"])
+        .status(1)
+        .stderr_has("cannot read config")
+        .stderr_has("missing.yaml");
+}
+
+#[test]
+fn several_configs_are_planned_and_applied_together() {
+    let world = World::new();
+    let train = "examples/drift/train.yaml";
+    world
+        .rpd(&["plan", "--detailed-exitcode", HELLO, train])
+        .status(2)
+        .stdout_has("rpd plan for examples/hello.yaml")
+        .stdout_has("rpd plan for examples/drift/train.yaml")
+        .stdout_has("2 configs: 2 with changes, 0 without.");
+    world.rpd(&["apply", "-y", HELLO, train]).status(0);
+    let pods = world.pods();
+    assert_eq!(pods.len(), 2);
+    assert!(pods.iter().all(|p| p["status"] == "EXITED"));
+}
+
+#[test]
+fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
+    let world = World::new();
+    let a = world.read(HELLO).replace("name: hello", "name: hello\nstate_file: one.json");
+    world.write("examples/a.yaml", &a);
+    world.write("examples/b.yaml", &a);
+    world
+        .rpd(&["plan", "examples/a.yaml", "examples/b.yaml"])
+        .status(1)
+        .stderr_has("two configs use the same state file");
+}
+
+#[test]
+fn templated_state_file_gives_each_shard_its_own_state() {
+    let world = World::new();
+    let sharded = world
+        .read("examples/drift/train.yaml")
+        .replace("name: train", "name: train-{seed}\nstate_file: state/train-{seed}.json")
+        .replace("variables:\n", "variables:\n  seed: \"0\"\n");
+    world.write("examples/shard.yaml", &sharded);
+    world.rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=1"]).status(0);
+    world.rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=2"]).status(0);
+    assert!(world.path("examples/state/train-1.json").exists());
+    assert!(world.path("examples/state/train-2.json").exists());
+    assert_eq!(world.pods().len(), 2);
+}
+
+#[test]
+fn json_plan_carries_the_same_plan() {
+    let world = World::new();
+    let doc = world.rpd(&["plan", "--format", "json", HELLO]).status(0).json();
+    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["summary_line"], "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.");
+    assert_eq!(doc["has_pod_changes"], true);
+    assert_eq!(doc["steps"][0]["op"], "create_pod");
+    assert_eq!(doc["steps"][1]["after"], serde_json::json!([1]));
+    assert_eq!(doc["pod"]["action"], "create");
+}
