@@ -1,6 +1,6 @@
-//! Turns serde_yaml's messages ("pod: unknown field `imag`, expected one of
-//! ...") into problems that say what is wrong in the user's words and how to
-//! fix it, with a "did you mean" for misspelt keys and values.
+//! Turns serde's messages ("unknown field `imag`, expected one of ...") into
+//! problems that say what is wrong in the user's words and how to fix it,
+//! with a "did you mean" for misspelt keys, located in the file.
 
 use super::error::Problem;
 use super::locate::{KeyIndex, Pos};
@@ -12,34 +12,52 @@ lifecycle:\n  on_success: delete   # or recycle, stop, preserve\n  on_failure: s
 const LIFECYCLE_BOOL_HELP: &str = "lifecycle values are actions since runpod-deploy 0.8.2:\n\
 on_success: true -> delete, false -> preserve; on_failure: true -> stop, false -> preserve";
 
-pub fn problem_from_serde(err: &serde_yaml::Error, index: &KeyIndex) -> Problem {
-    let full = err.to_string();
+/// A YAML syntax error (the text does not parse at all).
+pub fn problem_from_syntax(err: &serde_yaml::Error) -> Problem {
     let pos = err.location().map(|loc| Pos {
         line: loc.line(),
         col: loc.column(),
     });
-    let message = strip_location(&full);
-    let (path, detail) = split_path(message);
-
-    if detail.contains("more than one document") {
+    let message = strip_location(&err.to_string()).to_string();
+    if message.contains("more than one document") {
         return Problem::new(None, "the config holds more than one YAML document (`---`)")
             .help("rpd reads one job per file; split the documents into separate files");
     }
+    if let Some((_, key)) = message.split_once("duplicate entry with key ") {
+        return Problem::new(pos, format!("the key {key} is set twice in one mapping"))
+            .help("remove one of the two entries");
+    }
+    Problem::new(pos, format!("invalid YAML: {message}"))
+        .help("fix the YAML syntax at the position shown (indentation, a missing `:` or quote)")
+}
+
+/// A well-formed YAML document that does not fit the schema at `path`
+/// (serde_path_to_error's form: `pod.gpu_order[1]`, `.` for the root).
+pub fn problem_from_serde(path: &str, detail: &str, index: &KeyIndex) -> Problem {
+    let path = if path == "." { "" } else { path };
+    let pos = index.value(path);
     if let Some(field) = between(detail, "unknown field `", "`") {
-        return unknown_key(path, field, detail, pos, index);
+        return unknown_key(parent_of(path, field), field, detail, index);
     }
     if let Some(field) = between(detail, "missing field `", "`") {
-        let block = if path.is_empty() { "the config" } else { path };
+        // Point at the block's key (or the top of the file).
+        let pos = if path.is_empty() {
+            Some(Pos { line: 1, col: 1 })
+        } else {
+            index.key(path)
+        };
+        let block = if path.is_empty() {
+            "the config".to_string()
+        } else {
+            format!("`{path}`")
+        };
         let what = if path.is_empty() && ["pod", "storage", "run"].contains(&field) {
             "block"
         } else {
             "key"
         };
-        return Problem::new(
-            pos,
-            format!("missing required {what} `{field}` in {block}"),
-        )
-        .help(format!("add `{field}:`; see README.md for a complete example"));
+        return Problem::new(pos, format!("missing required {what} `{field}` in {block}"))
+            .help(format!("add `{field}:`; see examples/hello.yaml for a complete config"));
     }
     if let Some(field) = between(detail, "duplicate field `", "`") {
         return Problem::new(pos, format!("`{}` is set twice", join(path, field)))
@@ -48,27 +66,28 @@ pub fn problem_from_serde(err: &serde_yaml::Error, index: &KeyIndex) -> Problem 
     if detail.starts_with("invalid type:") || detail.starts_with("invalid value:") {
         return invalid_type(path, detail, pos);
     }
-    if detail.starts_with("EOF while parsing") || full.trim().is_empty() {
-        return Problem::new(None, "the config is empty").help(
-            "a config needs at least `name`, `pod`, `storage` and `run`; see examples/hello.yaml",
-        );
-    }
-    Problem::new(pos, format!("invalid YAML: {detail}"))
-        .help("fix the YAML syntax at the position shown (indentation, a missing `:` or quote)")
+    Problem::new(pos, format!("`{path}`: {detail}"))
 }
 
-fn unknown_key(path: &str, field: &str, detail: &str, pos: Option<Pos>, index: &KeyIndex) -> Problem {
-    let full_path = join(path, field);
-    let pos = index.key(&full_path).or(pos);
-    if path.is_empty() && field == "stop" {
+/// serde_path_to_error puts an unknown key's own name at the end of the
+/// path; the block it is in is the rest.
+fn parent_of<'a>(path: &'a str, field: &str) -> &'a str {
+    path.strip_suffix(field)
+        .map(|p| p.trim_end_matches('.'))
+        .unwrap_or(path)
+}
+
+fn unknown_key(parent: &str, field: &str, detail: &str, index: &KeyIndex) -> Problem {
+    let pos = index.key(&join(parent, field));
+    if parent.is_empty() && field == "stop" {
         return Problem::new(pos, "the legacy `stop` block is no longer supported")
             .help(LEGACY_STOP_HELP);
     }
     let expected = backticked(detail.split_once("expected").map_or("", |(_, rest)| rest));
-    let block = if path.is_empty() {
+    let block = if parent.is_empty() {
         "at the top level".to_string()
     } else {
-        format!("in `{path}`")
+        format!("in `{parent}`")
     };
     let mut help = String::new();
     if let Some(near) = suggest(field, expected.iter().copied()) {
@@ -79,10 +98,7 @@ fn unknown_key(path: &str, field: &str, detail: &str, pos: Option<Pos>, index: &
 }
 
 fn invalid_type(path: &str, detail: &str, pos: Option<Pos>) -> Problem {
-    let (got, expected) = detail
-        .split_once(", expected ")
-        .map(|(g, e)| (g, e))
-        .unwrap_or((detail, ""));
+    let (got, expected) = detail.split_once(", expected ").unwrap_or((detail, ""));
     let got = got
         .trim_start_matches("invalid type: ")
         .trim_start_matches("invalid value: ");
@@ -102,8 +118,10 @@ fn invalid_type(path: &str, detail: &str, pos: Option<Pos>) -> Problem {
         problem = problem.help(LIFECYCLE_BOOL_HELP);
     } else if expected == "a list" && got.starts_with("string") {
         problem = problem.help("write a YAML list, e.g. `[\"EU-RO-1\"]` or one `- item` per line");
-    } else if expected == "a string" && !got.starts_with("sequence") && !got.starts_with("map") {
-        problem = problem.help("quote the value to make it a string, e.g. \"3.10\"");
+    } else if expected == "a string"
+        && ["integer", "floating", "boolean", "unit"].iter().any(|k| got.starts_with(k))
+    {
+        problem = problem.help("quote the value to make it a string, e.g. \"42\"");
     }
     problem
 }
@@ -127,21 +145,6 @@ fn strip_location(message: &str) -> &str {
     match message.rfind(" at line ") {
         Some(i) if message[i..].contains(" column ") => &message[..i],
         _ => message,
-    }
-}
-
-/// serde_yaml prefixes the key path: "pod.gpu_count: invalid type ...".
-fn split_path(message: &str) -> (&str, &str) {
-    match message.split_once(": ") {
-        Some((path, rest))
-            if !path.contains(' ')
-                && path
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
-        {
-            (path, rest)
-        }
-        _ => ("", message),
     }
 }
 

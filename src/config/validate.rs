@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::error::{ConfigError, Problem};
 use super::locate::KeyIndex;
 use super::raw::{RawCommand, RawConfig};
-use super::serde_errors::problem_from_serde;
+use super::serde_errors::{problem_from_serde, problem_from_syntax};
 use super::template::{self, Variables};
 use super::{
     Artifact, Budget, Command, Config, Job, LoadOptions, Push, RemoteEnv, Run, Secret,
@@ -51,9 +51,17 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
             "a config needs at least `name`, `pod`, `storage` and `run`; see examples/hello.yaml",
         )]));
     }
-    let raw: RawConfig =
-        serde_yaml::from_str(text).map_err(|err| fail(vec![problem_from_serde(&err, &index)]))?;
+    // Through a Value, so that a string field refuses `123` or `true` as
+    // runpod-deploy does (serde_yaml alone would take the scalar's text);
+    // serde_path_to_error names the key, the index locates it.
+    let value: serde_yaml::Value = serde_yaml::from_str(text)
+        .map_err(|err| fail(vec![problem_from_syntax(&err)]))?;
+    let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        fail(vec![problem_from_serde(&path, &err.into_inner().to_string(), &index)])
+    })?;
     let mut checker = Checker {
+        source: text,
         index: &index,
         problems: Vec::new(),
         warnings: Vec::new(),
@@ -69,6 +77,7 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
 }
 
 struct Checker<'a> {
+    source: &'a str,
     index: &'a KeyIndex,
     problems: Vec<Problem>,
     warnings: Vec<String>,
@@ -136,11 +145,28 @@ impl Checker<'_> {
                         unknown.name
                     ),
                 };
-                self.error(
-                    path,
-                    format!("unknown template variable `{{{}}}` in `{path}`", unknown.name),
-                )
-                .help = Some(help);
+                // In a multi-line value, point at the line that uses it.
+                let needle = format!("{{{}}}", unknown.name);
+                let pos = self.index.value(path).map(|start| {
+                    self.source
+                        .lines()
+                        .enumerate()
+                        .skip(start.line - 1)
+                        .find_map(|(i, line)| {
+                            line.find(&needle).map(|col| super::locate::Pos {
+                                line: i + 1,
+                                col: col + 1,
+                            })
+                        })
+                        .unwrap_or(start)
+                });
+                self.problems.push(
+                    Problem::new(
+                        pos,
+                        format!("unknown template variable `{{{}}}` in `{path}`", unknown.name),
+                    )
+                    .help(help),
+                );
                 text.to_string()
             }
         }

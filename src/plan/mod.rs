@@ -429,7 +429,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
                 PodChoice::Replace {
                     old: id.clone(),
                     why: DeleteReason::ReplaceMismatch,
-                    reason: format!("{} cannot change on an existing pod", names.join(", ")),
+                    reason: format!("{} cannot change on an existing pod", and_list(&names)),
                     fields: forcing,
                 }
             } else if observed.status == PodStatus::Exited {
@@ -555,9 +555,14 @@ fn plan_apply(input: &PlanningInput) -> Plan {
                 "",
             );
             report.summary.resume += 1;
+            let setup = if input.job.setup > 0 {
+                ", so setup runs again"
+            } else {
+                ""
+            };
             report.notes.push(format!(
-                "a resumed pod keeps {} (its volume); the container disk (apt packages, caches outside {}) was wiped when it stopped, so setup runs again",
-                input.job.volume_mount, input.job.volume_mount
+                "a resumed pod keeps {mount} (its volume); its container disk (apt packages, caches outside {mount}) was wiped when it stopped{setup}",
+                mount = input.job.volume_mount
             ));
             pod_id_for_cost = current.as_ref().map(|(_, r, o)| {
                 diff::effective(r, &o.pod().map(|p| p.spec.clone()).unwrap_or_default())
@@ -988,6 +993,15 @@ fn empty_report() -> PlanReport {
         has_pod_changes: false,
         state_only_changes: Vec::new(),
         cost: CostReport::default(),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 

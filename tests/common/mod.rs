@@ -103,7 +103,12 @@ impl World {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("rpd").expect("rpd is built");
+        Command::from_std(self.std_command(args))
+    }
+
+    /// The same command as a plain process, to run in the background.
+    pub fn std_command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpd"));
         cmd.current_dir(self.dir.path())
             .args(args)
             .env("RPD_SIM_DIR", self.sim_dir())

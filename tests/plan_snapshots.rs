@@ -1,0 +1,98 @@
+//! The text plan is a contract (README "Output contract"): exact snapshots
+//! of each kind of plan, with pod ids and temp paths normalized.
+
+mod common;
+
+use common::World;
+
+const HELLO: &str = "examples/hello.yaml";
+
+fn plan(world: &World, args: &[&str]) -> String {
+    let run = world.rpd(args);
+    assert!(run.code() == 0 || run.code() == 2, "{}", run.stderr());
+    world.normalize(&run.stdout())
+}
+
+fn pod_id(world: &World) -> String {
+    world.state("examples/.rpd/hello.state.json").unwrap()["pod_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn create() {
+    let world = World::new();
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn resume() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn replace_for_a_config_change() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let edited = world
+        .read(HELLO)
+        .replace("torch280-ubuntu2404", "torch291-ubuntu2404")
+        .replace("volume_gb: 20 ", "volume_gb: 40 ");
+    world.write(HELLO, &edited);
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn replace_as_requested() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    insta::assert_snapshot!(plan(&world, &["plan", "--replace", HELLO]));
+}
+
+#[test]
+fn changed_outside_rpd() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    world.rpd(&["sim", "set", &id, "image=runpod/pytorch:edited-in-console"]).status(0);
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn deleted_outside_rpd() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    world.rpd(&["sim", "terminate", &id]).status(0);
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn after_a_failed_job_with_a_retained_pod() {
+    let world = World::new();
+    let failing = world.read(HELLO).replace("    echo HELLO_DONE\n", "    exit 1\n");
+    world.write(HELLO, &failing);
+    world.rpd(&["apply", "-y", HELLO]).status(3);
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn destroy() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let run = world.rpd(&["destroy", HELLO]);
+    // No terminal: destroy stops after the plan and asks for -y.
+    assert_eq!(run.code(), 1);
+    let plan = world.rpd(&["destroy", "-y", HELLO]).status(0);
+    insta::assert_snapshot!(world.normalize(&plan.stdout()));
+}
+
+#[test]
+fn destroy_with_nothing_recorded() {
+    let world = World::new();
+    let run = world.rpd(&["destroy", "-y", HELLO]).status(0);
+    insta::assert_snapshot!(world.normalize(&run.stdout()));
+}
