@@ -34,7 +34,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Control plane: `runpod` (REST v2), `runpodctl`, or `sim` (embedded simulator, no account).
-    #[arg(long, global = true, env = "RPD_PROVIDER", default_value = "runpod", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "RPD_PROVIDER",
+        default_value = "runpod",
+        value_name = "NAME"
+    )]
     pub provider: String,
 
     /// No colour in the output (also: the NO_COLOR environment variable, or output that is not a terminal).

@@ -32,7 +32,8 @@ pub fn stopped_usd_per_month(storage: Option<&Storage>) -> f64 {
 
 /// What the disks of a running pod cost per hour, on top of the GPU price.
 pub fn running_storage_usd_per_hr(spec: &PodSpec) -> f64 {
-    let container = f64::from(spec.container_disk_gb.unwrap_or(0)) * CONTAINER_RUNNING_USD_PER_GB_MONTH;
+    let container =
+        f64::from(spec.container_disk_gb.unwrap_or(0)) * CONTAINER_RUNNING_USD_PER_GB_MONTH;
     let volume = match &spec.storage {
         Some(Storage::Ephemeral { volume_gb, .. }) => {
             f64::from(*volume_gb) * VOLUME_RUNNING_USD_PER_GB_MONTH

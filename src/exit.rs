@@ -37,7 +37,11 @@ impl ExitStatus {
             ExitStatus::Error => 3,
             ExitStatus::Interrupted => 4,
         };
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 

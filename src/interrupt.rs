@@ -14,7 +14,8 @@ impl Interrupt {
     pub fn install() -> Interrupt {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             let terminated = async {
                 match term.as_mut() {
                     Some(s) => {
@@ -27,10 +28,14 @@ impl Interrupt {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = terminated => {}
             }
-            eprintln!("\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); press Ctrl-C again to exit at once");
+            eprintln!(
+                "\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); press Ctrl-C again to exit at once"
+            );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("rpd: exiting at once; the state file is consistent, but check `rpd plan` for pods left running");
+                eprintln!(
+                    "rpd: exiting at once; the state file is consistent, but check `rpd plan` for pods left running"
+                );
                 std::process::exit(130);
             }
         });

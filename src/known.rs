@@ -115,7 +115,9 @@ pub fn display_name(id: &str) -> Option<&'static str> {
 /// `NVIDIA GeForce RTX 4090`), matching display names too.
 pub fn suggest_gpu(id: &str) -> Option<&'static str> {
     let wanted = canonical(id);
-    let stripped = wanted.trim_start_matches("nvidia ").trim_start_matches("geforce ");
+    let stripped = wanted
+        .trim_start_matches("nvidia ")
+        .trim_start_matches("geforce ");
     GPU_TYPES
         .iter()
         .find(|(known, name, _)| {
@@ -139,7 +141,10 @@ mod tests {
 
     #[test]
     fn common_mistake_gets_the_real_id() {
-        assert_eq!(suggest_gpu("NVIDIA RTX 4090"), Some("NVIDIA GeForce RTX 4090"));
+        assert_eq!(
+            suggest_gpu("NVIDIA RTX 4090"),
+            Some("NVIDIA GeForce RTX 4090")
+        );
         assert_eq!(suggest_gpu("H100 SXM"), Some("NVIDIA H100 80GB HBM3"));
     }
 

@@ -2,8 +2,12 @@
 //!
 //! Layers point down: commands -> plan/apply -> provider/remote -> model.
 
+pub mod apply;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod cost;
+pub mod exit;
 pub mod fault;
 pub mod interrupt;
 pub mod known;
@@ -14,7 +18,3 @@ pub mod provider;
 pub mod remote;
 pub mod render;
 pub mod state;
-pub mod apply;
-pub mod cli;
-pub mod commands;
-pub mod exit;

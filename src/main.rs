@@ -20,7 +20,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -36,7 +39,10 @@ fn main() -> ExitCode {
                 replace,
                 detailed_exitcode,
                 format,
-            } => commands::plan::run(&ctx, configs, vars, *replace, *detailed_exitcode, *format).await,
+            } => {
+                commands::plan::run(&ctx, configs, vars, *replace, *detailed_exitcode, *format)
+                    .await
+            }
             Command::Apply {
                 configs,
                 vars,

@@ -91,7 +91,8 @@ impl Waiter {
         if let Some(bar) = &self.spinner {
             bar.finish_and_clear();
         }
-        self.reporter.line(format!("{message} after {}{suffix}", elapsed(took)));
+        self.reporter
+            .line(format!("{message} after {}{suffix}", elapsed(took)));
         took
     }
 

@@ -9,18 +9,22 @@ use assert_cmd::Command;
 
 fn validate(path: &Path) -> std::process::Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Command::from_std(std::process::Command::new(assert_cmd::cargo::cargo_bin("rpd")))
-        .current_dir(root)
-        .arg("validate")
-        .arg(path.strip_prefix(root).unwrap())
-        .env("NO_COLOR", "1")
-        .env("HOME", "/nonexistent-home")
-        .output()
-        .unwrap()
+    Command::from_std(std::process::Command::new(assert_cmd::cargo::cargo_bin(
+        "rpd",
+    )))
+    .current_dir(root)
+    .arg("validate")
+    .arg(path.strip_prefix(root).unwrap())
+    .env("NO_COLOR", "1")
+    .env("HOME", "/nonexistent-home")
+    .output()
+    .unwrap()
 }
 
 fn fixtures(dir: &str) -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir);
     let mut paths: Vec<_> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -39,16 +43,29 @@ fn every_invalid_fixture_gets_its_expected_error() {
     for yaml in invalid {
         let out = validate(&yaml);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{} must be refused:\n{stderr}", yaml.display());
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{} must be refused:\n{stderr}",
+            yaml.display()
+        );
         assert!(!stderr.contains("panicked"), "{}: {stderr}", yaml.display());
-        assert!(out.stdout.is_empty(), "{}: nothing on stdout", yaml.display());
+        assert!(
+            out.stdout.is_empty(),
+            "{}: nothing on stdout",
+            yaml.display()
+        );
         let expected_path = yaml.with_extension("stderr");
         if update {
             std::fs::write(&expected_path, &stderr).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_EXPECT=1", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "missing {}; run with UPDATE_EXPECT=1",
+                expected_path.display()
+            )
+        });
         if expected != stderr {
             mismatches.push(format!(
                 "=== {}\n--- expected\n{expected}--- actual\n{stderr}",

@@ -57,7 +57,9 @@ fn changed_outside_rpd() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
-    world.rpd(&["sim", "set", &id, "image=runpod/pytorch:edited-in-console"]).status(0);
+    world
+        .rpd(&["sim", "set", &id, "image=runpod/pytorch:edited-in-console"])
+        .status(0);
     insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
 }
 
@@ -73,7 +75,9 @@ fn deleted_outside_rpd() {
 #[test]
 fn after_a_failed_job_with_a_retained_pod() {
     let world = World::new();
-    let failing = world.read(HELLO).replace("    echo HELLO_DONE\n", "    exit 1\n");
+    let failing = world
+        .read(HELLO)
+        .replace("    echo HELLO_DONE\n", "    exit 1\n");
     world.write(HELLO, &failing);
     world.rpd(&["apply", "-y", HELLO]).status(3);
     insta::assert_snapshot!(plan(&world, &["plan", HELLO]));

@@ -15,9 +15,10 @@ const LOCK: &str = "examples/.rpd/hello.state.json.lock";
 
 /// hello with a job that takes `secs` seconds.
 fn slow_hello(world: &World, secs: u32) {
-    let slow = world
-        .read(HELLO)
-        .replace("    echo HELLO_DONE\n", &format!("    sleep {secs}\n    echo HELLO_DONE\n"));
+    let slow = world.read(HELLO).replace(
+        "    echo HELLO_DONE\n",
+        &format!("    sleep {secs}\n    echo HELLO_DONE\n"),
+    );
     world.write(HELLO, &slow);
 }
 
@@ -33,7 +34,8 @@ fn wait_for(world: &World, rel: &str) {
 fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
     let world = World::new();
     slow_hello(&world, 2);
-    let mut first = world.std_command(&["apply", "-y", HELLO])
+    let mut first = world
+        .std_command(&["apply", "-y", HELLO])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -48,7 +50,10 @@ fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
         .stderr_has("Lock Info:")
         .stderr_has("Operation: apply")
         .stderr_has("rpd force-unlock ");
-    assert!(started.elapsed() < Duration::from_secs(2), "refused at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
 
     world
         .rpd(&["apply", "-y", "--lock-timeout", "60s", HELLO])
@@ -63,7 +68,8 @@ fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
 fn plan_warns_while_another_run_holds_the_lock() {
     let world = World::new();
     slow_hello(&world, 2);
-    let mut first = world.std_command(&["apply", "-y", HELLO])
+    let mut first = world
+        .std_command(&["apply", "-y", HELLO])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -102,7 +108,11 @@ fn force_unlock_needs_the_lock_id() {
         .status(1)
         .stderr_has("does not match");
     world
-        .rpd(&["force-unlock", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", HELLO])
+        .rpd(&[
+            "force-unlock",
+            "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+            HELLO,
+        ])
         .status(0)
         .stdout_has("Released the lock");
     world.rpd(&["apply", "-y", HELLO]).status(0);
@@ -130,7 +140,10 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
     let before = world.read(STATE);
     let serial: u64 = world.state(STATE).unwrap()["serial"].as_u64().unwrap();
 
-    let crashed = world.rpd_env(&["apply", "-y", HELLO], &[("RPD_FAULT", "state-before-rename")]);
+    let crashed = world.rpd_env(
+        &["apply", "-y", HELLO],
+        &[("RPD_FAULT", "state-before-rename")],
+    );
     assert!(!crashed.output.status.success(), "the fault aborts rpd");
     assert!(crashed.stderr().contains("aborting here on purpose"));
     assert_eq!(world.read(STATE), before, "old state intact");
@@ -138,10 +151,7 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
 
     // The crashed run left its lock (a dead pid) and maybe a started pod:
     // the next run takes the lock over and sees the pod as it is.
-    world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("hello");
+    world.rpd(&["plan", HELLO]).status(0).stdout_has("hello");
     world.rpd(&["apply", "-y", HELLO]).status(0);
     assert_eq!(world.pods().len(), 1, "no pod was lost or duplicated");
 }

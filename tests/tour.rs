@@ -31,10 +31,9 @@ fn tour_create_recycle_resume_drift_replace_destroy() {
     let world = World::new();
 
     // apply: create, run, recycle (stopped, kept)
-    world
-        .rpd(&["apply", "-y", HELLO])
-        .status(0)
-        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded");
+    world.rpd(&["apply", "-y", HELLO]).status(0).stdout_has(
+        "hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded",
+    );
     let pods = world.pods();
     assert_eq!(pods.len(), 1);
     assert_eq!(pods[0]["status"], "EXITED");
@@ -48,7 +47,9 @@ fn tour_create_recycle_resume_drift_replace_destroy() {
     world
         .rpd(&["plan", "--detailed-exitcode", HELLO])
         .status(2)
-        .stdout_has(&format!("# pod \"hello\" ({first}) will be resumed (EXITED -> RUNNING)"))
+        .stdout_has(&format!(
+            "# pod \"hello\" ({first}) will be resumed (EXITED -> RUNNING)"
+        ))
         .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.")
         .stdout_lacks("Changes made outside rpd");
     world.calls();
@@ -61,7 +62,10 @@ fn tour_create_recycle_resume_drift_replace_destroy() {
     assert_eq!(calls["create"], 0, "{calls}");
     assert_eq!(pod_id(&world), first);
     let result = world.read("examples/artifacts/hello/result.txt");
-    assert!(result.starts_with("run 2 of hello"), "the volume survived: {result}");
+    assert!(
+        result.starts_with("run 2 of hello"),
+        "the volume survived: {result}"
+    );
 
     // image change: a diff with image forcing replacement; apply deletes then creates
     let edited = world
@@ -76,7 +80,11 @@ fn tour_create_recycle_resume_drift_replace_destroy() {
         .stdout_has("Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.");
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let calls = world.calls();
-    assert_eq!((calls["delete"].as_u64(), calls["create"].as_u64()), (Some(1), Some(1)), "{calls}");
+    assert_eq!(
+        (calls["delete"].as_u64(), calls["create"].as_u64()),
+        (Some(1), Some(1)),
+        "{calls}"
+    );
     let second = pod_id(&world);
     assert_ne!(second, first);
     assert_eq!(world.pods().len(), 1, "the old pod is gone");
@@ -88,7 +96,11 @@ fn tour_create_recycle_resume_drift_replace_destroy() {
         .stdout_has("# pod \"hello\" will be replaced, as requested");
     world.rpd(&["apply", "-y", "--replace", HELLO]).status(0);
     let calls = world.calls();
-    assert_eq!((calls["delete"].as_u64(), calls["create"].as_u64()), (Some(1), Some(1)), "{calls}");
+    assert_eq!(
+        (calls["delete"].as_u64(), calls["create"].as_u64()),
+        (Some(1), Some(1)),
+        "{calls}"
+    );
     assert_ne!(pod_id(&world), second);
 
     // destroy: no pod, no state
@@ -109,13 +121,17 @@ fn change_made_outside_rpd_is_shown_in_its_own_block() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
-    world.rpd(&["sim", "set", &id, "image=evil:latest"]).status(0);
+    world
+        .rpd(&["sim", "set", &id, "image=evil:latest"])
+        .status(0);
     world
         .rpd(&["plan", HELLO])
         .status(0)
         .stdout_has("Changes made outside rpd:")
         .stdout_has(&format!("# pod \"hello\" ({id}) has changed"))
-        .stdout_has("~ image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"evil:latest\"")
+        .stdout_has(
+            "~ image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"evil:latest\"",
+        )
         .stdout_has("# pod \"hello\" must be replaced");
 
     world.rpd(&["sim", "terminate", &id]).status(0);
@@ -137,11 +153,16 @@ fn pod_started_in_the_console_is_reused_and_reported_as_billing() {
         .rpd(&["plan", HELLO])
         .status(0)
         .stdout_has("started outside rpd: it is billing")
-        .stdout_has(&format!("# pod \"hello\" ({id}) is already RUNNING; the job runs on it"));
+        .stdout_has(&format!(
+            "# pod \"hello\" ({id}) is already RUNNING; the job runs on it"
+        ));
     world.calls();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let calls = world.calls();
-    assert_eq!((calls["start"].as_u64(), calls["create"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (calls["start"].as_u64(), calls["create"].as_u64()),
+        (Some(0), Some(0))
+    );
 }
 
 #[test]
@@ -157,7 +178,14 @@ fn resume_that_finds_the_host_busy_deletes_the_paused_pod_then_creates() {
         .stderr_has("There are not enough free GPUs on the host machine to start this pod.")
         .stdout_has("Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.");
     let calls = world.calls();
-    assert_eq!((calls["start"].as_u64(), calls["delete"].as_u64(), calls["create"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (
+            calls["start"].as_u64(),
+            calls["delete"].as_u64(),
+            calls["create"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
     let pods = world.pods();
     assert_eq!(pods.len(), 1, "no orphaned paused pod: {pods:?}");
     assert_ne!(pods[0]["id"], old.as_str());
@@ -218,7 +246,10 @@ fn failed_job_exits_3_and_carries_out_on_failure() {
     let pods = world.pods();
     assert_eq!(pods[0]["status"], "EXITED");
     let state = world.state(HELLO_STATE).unwrap();
-    assert!(state.get("pod_id").is_none(), "a stopped pod is not resumed");
+    assert!(
+        state.get("pod_id").is_none(),
+        "a stopped pod is not resumed"
+    );
     assert_eq!(state["retained"][0]["id"], pods[0]["id"]);
     assert!(world.path("examples/artifacts/runpod").exists());
 
@@ -230,7 +261,10 @@ fn failed_job_exits_3_and_carries_out_on_failure() {
         .stdout_has("Pods kept for forensics")
         .stdout_has("$4.00/month");
     // destroy deletes it too
-    world.rpd(&["destroy", "-y", HELLO]).status(0).stdout_has("1 destroyed");
+    world
+        .rpd(&["destroy", "-y", HELLO])
+        .status(0)
+        .stdout_has("1 destroyed");
     assert!(world.pods().is_empty());
 }
 
@@ -254,11 +288,19 @@ fn runpod_deploy_pointer_is_adopted_and_its_pod_resumed() {
     world.calls();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let calls = world.calls();
-    assert_eq!((calls["start"].as_u64(), calls["create"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (calls["start"].as_u64(), calls["create"].as_u64()),
+        (Some(1), Some(0))
+    );
     let state = world.state(HELLO_STATE).unwrap();
     assert_eq!(state["format_version"], 1);
     assert_eq!(state["pod_id"], id.as_str());
-    assert!(state["owner"]["config"].as_str().unwrap().ends_with("examples/hello.yaml"));
+    assert!(
+        state["owner"]["config"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/hello.yaml")
+    );
 }
 
 #[test]
@@ -277,7 +319,9 @@ fn runpod_deploy_pointer_with_id_alias_and_no_spec_is_adopted() {
 fn state_of_another_config_is_refused_with_the_fix() {
     let world = World::new();
     let shared = world.path("shared.json").display().to_string();
-    let a = world.read(HELLO).replace("name: hello", &format!("name: hello\nstate_file: {shared}"));
+    let a = world
+        .read(HELLO)
+        .replace("name: hello", &format!("name: hello\nstate_file: {shared}"));
     world.write("examples/a.yaml", &a);
     world.write("examples/b.yaml", &a.replace("name: hello", "name: other"));
     world.rpd(&["apply", "-y", "examples/a.yaml"]).status(0);
@@ -288,7 +332,9 @@ fn state_of_another_config_is_refused_with_the_fix() {
         .stderr_has("belongs to another config")
         .stderr_has("rpd state reassign");
     assert_eq!(world.read("shared.json"), before, "the state is untouched");
-    world.rpd(&["state", "reassign", "examples/b.yaml"]).status(0);
+    world
+        .rpd(&["state", "reassign", "examples/b.yaml"])
+        .status(0);
     world.rpd(&["plan", "examples/b.yaml"]).status(0);
 }
 
@@ -387,7 +433,9 @@ fn several_configs_are_planned_and_applied_together() {
 #[test]
 fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
     let world = World::new();
-    let a = world.read(HELLO).replace("name: hello", "name: hello\nstate_file: one.json");
+    let a = world
+        .read(HELLO)
+        .replace("name: hello", "name: hello\nstate_file: one.json");
     world.write("examples/a.yaml", &a);
     world.write("examples/b.yaml", &a);
     world
@@ -401,11 +449,18 @@ fn templated_state_file_gives_each_shard_its_own_state() {
     let world = World::new();
     let sharded = world
         .read("examples/drift/train.yaml")
-        .replace("name: train", "name: train-{seed}\nstate_file: state/train-{seed}.json")
+        .replace(
+            "name: train",
+            "name: train-{seed}\nstate_file: state/train-{seed}.json",
+        )
         .replace("variables:\n", "variables:\n  seed: \"0\"\n");
     world.write("examples/shard.yaml", &sharded);
-    world.rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=1"]).status(0);
-    world.rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=2"]).status(0);
+    world
+        .rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=1"])
+        .status(0);
+    world
+        .rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=2"])
+        .status(0);
     assert!(world.path("examples/state/train-1.json").exists());
     assert!(world.path("examples/state/train-2.json").exists());
     assert_eq!(world.pods().len(), 2);
@@ -414,9 +469,15 @@ fn templated_state_file_gives_each_shard_its_own_state() {
 #[test]
 fn json_plan_carries_the_same_plan() {
     let world = World::new();
-    let doc = world.rpd(&["plan", "--format", "json", HELLO]).status(0).json();
+    let doc = world
+        .rpd(&["plan", "--format", "json", HELLO])
+        .status(0)
+        .json();
     assert_eq!(doc["format_version"], "1.0");
-    assert_eq!(doc["summary_line"], "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.");
+    assert_eq!(
+        doc["summary_line"],
+        "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop."
+    );
     assert_eq!(doc["has_pod_changes"], true);
     assert_eq!(doc["steps"][0]["op"], "create_pod");
     assert_eq!(doc["steps"][1]["after"], serde_json::json!([1]));

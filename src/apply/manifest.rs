@@ -57,8 +57,11 @@ pub fn build(input: &ManifestInput) -> Value {
     m.insert(
         "datacenter_id".into(),
         json!(
-            spec.and_then(|s| s.datacenter_id.clone())
-                .or_else(|| config.pod.datacenters.first().cloned())
+            spec.and_then(|s| s.datacenter_id.clone()).or_else(|| config
+                .pod
+                .datacenters
+                .first()
+                .cloned())
         ),
     );
     m.insert("gpu_id".into(), json!(spec.and_then(|s| s.gpu_id.clone())));
@@ -72,7 +75,10 @@ pub fn build(input: &ManifestInput) -> Value {
     m.insert("pod_resumed".into(), json!(input.pod_resumed));
     m.insert("image".into(), json!(config.pod.image));
     m.insert("cost_cap_usd".into(), json!(config.budget.cost_cap_usd));
-    m.insert("wall_time_sec".into(), json!((wall * 1000.0).round() / 1000.0));
+    m.insert(
+        "wall_time_sec".into(),
+        json!((wall * 1000.0).round() / 1000.0),
+    );
     m.insert(
         "estimated_cost_usd".into(),
         json!(((price * wall / 3600.0) * 10000.0).round() / 10000.0),
@@ -82,13 +88,21 @@ pub fn build(input: &ManifestInput) -> Value {
     m.insert("volume_gb".into(), volume_gb);
     m.insert("deploy_metadata".into(), deploy_metadata(config));
     m.insert("artifacts".into(), json!(runner.artifacts));
-    m.insert("telemetry_files".into(), json!(telemetry_files(&runner.run_dir())));
+    m.insert(
+        "telemetry_files".into(),
+        json!(telemetry_files(&runner.run_dir())),
+    );
     // rpd's additions
     m.insert("rpd_version".into(), json!(env!("CARGO_PKG_VERSION")));
     m.insert("provider".into(), json!(input.provider));
     m.insert(
         "pod_state_after_lifecycle".into(),
-        json!(input.state_after_lifecycle.map(|s| s.as_str()).unwrap_or("GONE")),
+        json!(
+            input
+                .state_after_lifecycle
+                .map(|s| s.as_str())
+                .unwrap_or("GONE")
+        ),
     );
     m.insert("lifecycle_action".into(), json!(input.lifecycle_action));
     m.insert("exit_code".into(), json!(runner.exit_code));
@@ -98,10 +112,7 @@ pub fn build(input: &ManifestInput) -> Value {
         "ssh_handshakes".into(),
         json!(runner.transport().handshakes()),
     );
-    m.insert(
-        "bytes_transferred".into(),
-        json!(runner.transferred.bytes),
-    );
+    m.insert("bytes_transferred".into(), json!(runner.transferred.bytes));
     m.insert("files_transferred".into(), json!(runner.transferred.files));
     Value::Object(m)
 }
@@ -129,7 +140,12 @@ fn telemetry_files(run_dir: &Path) -> Vec<String> {
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -139,7 +155,10 @@ fn deploy_metadata(config: &Config) -> Value {
     let root = &config.project_root;
     let mut meta = Map::new();
     if config.telemetry.capture_local_git {
-        meta.insert("local_git_sha".into(), json!(git(root, &["rev-parse", "HEAD"])));
+        meta.insert(
+            "local_git_sha".into(),
+            json!(git(root, &["rev-parse", "HEAD"])),
+        );
         meta.insert(
             "local_git_dirty".into(),
             json!(git(root, &["status", "--porcelain"]).map(|s| !s.is_empty())),
@@ -156,11 +175,18 @@ fn deploy_metadata(config: &Config) -> Value {
             .find(|p| p.is_file());
         meta.insert(
             "payload_lockfile".into(),
-            json!(lock.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())),
+            json!(
+                lock.as_ref()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+            ),
         );
         meta.insert(
             "payload_lockfile_sha256".into(),
-            json!(lock.and_then(|p| std::fs::read(p).ok()).map(|b| format!("{:x}", Sha256::digest(b)))),
+            json!(
+                lock.and_then(|p| std::fs::read(p).ok())
+                    .map(|b| format!("{:x}", Sha256::digest(b)))
+            ),
         );
     }
     Value::Object(meta)

@@ -13,9 +13,7 @@ use crate::config::Config;
 use crate::cost::usd;
 use crate::interrupt::Interrupt;
 use crate::known;
-use crate::model::{
-    Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, Stock, Storage,
-};
+use crate::model::{Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, Stock, Storage};
 use crate::plan::{Plan, StepKind};
 use crate::progress::Reporter;
 use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
@@ -178,8 +176,10 @@ impl<'a> Executor<'a> {
             StepKind::RemoveState => {
                 if self.state.is_empty() {
                     state::remove(&self.state_path)?;
-                    self.reporter
-                        .line(format!("Removed the state file {}", self.state_path.display()));
+                    self.reporter.line(format!(
+                        "Removed the state file {}",
+                        self.state_path.display()
+                    ));
                 } else {
                     self.save()?;
                 }
@@ -310,7 +310,11 @@ impl<'a> Executor<'a> {
                     }
                     return Err(self.provider_error("creating the pod", err));
                 }
-                Err(err @ (ProviderError::Transient(_) | ProviderError::Other(_) | ProviderError::RateLimited { .. })) => {
+                Err(
+                    err @ (ProviderError::Transient(_)
+                    | ProviderError::Other(_)
+                    | ProviderError::RateLimited { .. }),
+                ) => {
                     // The pod may exist although the answer was lost: look
                     // it up by name before deciding anything.
                     match self.find_by_name(&request.name).await {
@@ -335,7 +339,10 @@ impl<'a> Executor<'a> {
             };
             let Some(pod) = created else {
                 waiter.abandon();
-                self.reporter.line(format!("{place}: {}", failures.last().map(String::as_str).unwrap_or("failed")));
+                self.reporter.line(format!(
+                    "{place}: {}",
+                    failures.last().map(String::as_str).unwrap_or("failed")
+                ));
                 continue;
             };
             waiter.done("Creation complete", &format!(" [id={}]", pod.id));
@@ -385,7 +392,11 @@ impl<'a> Executor<'a> {
             .get(pod_id)
             .await
             .map_err(|e| self.provider_error(&format!("reading pod {pod_id}"), e))?
-            .ok_or_else(|| ApplyError::Provider(format!("pod {pod_id} disappeared before it could be adopted")))?;
+            .ok_or_else(|| {
+                ApplyError::Provider(format!(
+                    "pod {pod_id} disappeared before it could be adopted"
+                ))
+            })?;
         let name = self
             .state
             .pending_create
@@ -400,7 +411,8 @@ impl<'a> Executor<'a> {
             created_at: None,
             provider: Some(self.provider.name().to_string()),
         });
-        self.reporter.line(format!("Adopted pod {pod_id} from an interrupted create"));
+        self.reporter
+            .line(format!("Adopted pod {pod_id} from an interrupted create"));
         self.save()
     }
 
@@ -433,11 +445,14 @@ impl<'a> Executor<'a> {
                 // It may already be starting (started elsewhere): look.
                 match self.provider.get(pod_id).await {
                     Ok(Some(pod)) if pod.status.is_active() => {
-                        self.reporter.line(format!("Pod {pod_id} is already {}", pod.status));
+                        self.reporter
+                            .line(format!("Pod {pod_id} is already {}", pod.status));
                         self.report.pod_id = Some(pod_id.to_string());
                         Ok(())
                     }
-                    _ => Err(ApplyError::Provider(format!("resuming pod {pod_id}: {message}"))),
+                    _ => Err(ApplyError::Provider(format!(
+                        "resuming pod {pod_id}: {message}"
+                    ))),
                 }
             }
             Err(err) => {
@@ -459,14 +474,22 @@ impl<'a> Executor<'a> {
             return Err(ApplyError::Provider("no pod to wait for".into()));
         };
         let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
-        let mut waiter = self.reporter.wait(&format!("Waiting for pod {pod_id} to be ready"));
+        let mut waiter = self
+            .reporter
+            .wait(&format!("Waiting for pod {pod_id} to be ready"));
         let poll = self.provider.poll_interval();
         let problem: String = loop {
             match self.provider.get(&pod_id).await {
                 Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
-                    let rate = pod.cost_per_hr.map(|c| format!(", {}/hr", usd(c))).unwrap_or_default();
+                    let rate = pod
+                        .cost_per_hr
+                        .map(|c| format!(", {}/hr", usd(c)))
+                        .unwrap_or_default();
                     let place = match (&pod.spec.datacenter_id, &pod.spec.gpu_id) {
-                        (Some(dc), Some(gpu)) => format!(" [{dc} / {}{rate}]", known::display_name(gpu).unwrap_or(gpu)),
+                        (Some(dc), Some(gpu)) => format!(
+                            " [{dc} / {}{rate}]",
+                            known::display_name(gpu).unwrap_or(gpu)
+                        ),
                         _ => String::new(),
                     };
                     waiter.done(&format!("Pod {pod_id} is ready"), &place);
@@ -479,7 +502,9 @@ impl<'a> Executor<'a> {
                 Ok(Some(pod)) if pod.status == PodStatus::Error => {
                     break format!("pod {pod_id} went into ERROR while starting");
                 }
-                Ok(Some(pod)) if matches!(pod.status, PodStatus::Exited | PodStatus::Terminated) => {
+                Ok(Some(pod))
+                    if matches!(pod.status, PodStatus::Exited | PodStatus::Terminated) =>
+                {
                     break format!("pod {pod_id} stopped ({}) while starting", pod.status);
                 }
                 Ok(Some(pod)) => {
@@ -491,7 +516,8 @@ impl<'a> Executor<'a> {
                     waiter.tick(&detail);
                 }
                 Ok(None) => break format!("pod {pod_id} disappeared while starting"),
-                Err(ProviderError::Transient(e)) | Err(ProviderError::RateLimited { message: e, .. }) => {
+                Err(ProviderError::Transient(e))
+                | Err(ProviderError::RateLimited { message: e, .. }) => {
                     waiter.tick(&format!("provider hiccup: {e}"));
                 }
                 Err(err) => break format!("reading pod {pod_id}: {err}"),
@@ -518,14 +544,16 @@ impl<'a> Executor<'a> {
 
     async fn not_ready_cleanup(&mut self, pod_id: &str) -> Result<(), ApplyError> {
         if self.resumed_now {
-            self.reporter.line(format!("Stopping pod {pod_id}: it never became ready"));
+            self.reporter
+                .line(format!("Stopping pod {pod_id}: it never became ready"));
             self.stop(pod_id).await?;
             if let Some(record) = self.state.pod.as_mut() {
                 record.status = Some(PodStatus::Exited);
             }
             self.save()
         } else {
-            self.reporter.line(format!("Deleting pod {pod_id}: it never became ready"));
+            self.reporter
+                .line(format!("Deleting pod {pod_id}: it never became ready"));
             self.delete(pod_id).await
         }
     }
@@ -533,8 +561,15 @@ impl<'a> Executor<'a> {
     fn start_runner(&mut self, pod: ObservedPod) -> Result<(), ApplyError> {
         let transport = crate::remote::transport_for(&pod, self.config)
             .map_err(|e| ApplyError::Provider(e.to_string()))?;
-        let price = pod.cost_per_hr.unwrap_or(self.config.budget.assumed_hourly_rate_usd);
-        self.runner = Some(JobRunner::new(self.config, transport, self.reporter.clone(), price));
+        let price = pod
+            .cost_per_hr
+            .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
+        self.runner = Some(JobRunner::new(
+            self.config,
+            transport,
+            self.reporter.clone(),
+            price,
+        ));
         self.pod = Some(pod);
         Ok(())
     }
@@ -564,7 +599,8 @@ impl<'a> Executor<'a> {
         };
         if let Err(failure) = result {
             if phase != Phase::Monitor {
-                self.reporter.line(format!("{} failed: {}", phase.name(), failure.reason));
+                self.reporter
+                    .line(format!("{} failed: {}", phase.name(), failure.reason));
             }
             self.failure = Some(failure);
         }
@@ -579,14 +615,21 @@ impl<'a> Executor<'a> {
         };
         if let Some(runner) = self.runner.as_mut() {
             if let Err(failure) = runner.pull(outcome).await {
-                self.reporter.line(format!("Job failed: {}", failure.reason));
+                self.reporter
+                    .line(format!("Job failed: {}", failure.reason));
                 self.failure = Some(failure);
             }
             self.report.run_dir = Some(runner.run_dir());
             self.report.job_wall = Some(runner.started.elapsed());
         }
         if let Some(id) = self.current_id() {
-            self.pod_state_at_job_end = self.provider.get(&id).await.ok().flatten().map(|p| p.status);
+            self.pod_state_at_job_end = self
+                .provider
+                .get(&id)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.status);
         }
         Ok(())
     }
@@ -618,7 +661,9 @@ impl<'a> Executor<'a> {
                     let warning = format!(
                         "pod {pod_id} is still {} after the stop request; it may still be billing ({}): check it and run `rpd destroy` if needed",
                         pod.status,
-                        pod.cost_per_hr.map(|c| format!("{}/hr", usd(c))).unwrap_or_else(|| "unknown rate".into())
+                        pod.cost_per_hr
+                            .map(|c| format!("{}/hr", usd(c)))
+                            .unwrap_or_else(|| "unknown rate".into())
                     );
                     self.reporter.line(format!("Warning: {warning}"));
                     self.report.warnings.push(warning);
@@ -629,7 +674,11 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn lifecycle(&mut self, outcome: Outcome, action: LifecycleAction) -> Result<(), ApplyError> {
+    async fn lifecycle(
+        &mut self,
+        outcome: Outcome,
+        action: LifecycleAction,
+    ) -> Result<(), ApplyError> {
         let Some(pod_id) = self.current_id() else {
             return Ok(());
         };
@@ -712,7 +761,13 @@ impl<'a> Executor<'a> {
             return;
         }
         let after = match self.pod.as_ref() {
-            Some(p) => self.provider.get(&p.id).await.ok().flatten().map(|p| p.status),
+            Some(p) => self
+                .provider
+                .get(&p.id)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.status),
             None => None,
         };
         let input = manifest::ManifestInput {
@@ -728,7 +783,8 @@ impl<'a> Executor<'a> {
             provider: self.provider.name(),
         };
         if let Err(err) = manifest::write(&input) {
-            self.reporter.line(format!("Warning: could not write the run manifest: {err}"));
+            self.reporter
+                .line(format!("Warning: could not write the run manifest: {err}"));
         }
     }
 }

@@ -86,7 +86,14 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
         return ExitStatus::Success;
     }
     if !request.auto_approve && !confirm(ctx, request.mode) {
-        eprintln!("\n{} cancelled.", if request.mode == Mode::Destroy { "Destroy" } else { "Apply" });
+        eprintln!(
+            "\n{} cancelled.",
+            if request.mode == Mode::Destroy {
+                "Destroy"
+            } else {
+                "Apply"
+            }
+        );
         return ExitStatus::Error;
     }
     println!();
@@ -132,7 +139,8 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
                 ctx.error(&anyhow::anyhow!("{}: {err}", config.name));
                 println!(
                     "{} {}",
-                    p.remove.apply_to(format!("{}: apply stopped.", config.name)),
+                    p.remove
+                        .apply_to(format!("{}: apply stopped.", config.name)),
                     counts
                 );
                 status
@@ -190,7 +198,10 @@ async fn lock_all(
 fn confirm(ctx: &Ctx, mode: Mode) -> bool {
     let p = ctx.stderr_palette();
     let (question, what) = match mode {
-        Mode::Apply => ("Do you want to perform these actions?", "rpd will perform the actions described above."),
+        Mode::Apply => (
+            "Do you want to perform these actions?",
+            "rpd will perform the actions described above.",
+        ),
         Mode::Destroy => (
             "Do you really want to destroy these pods?",
             "rpd will delete every pod listed above, retained ones included. There is no undo.",
@@ -251,7 +262,8 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
                 .unwrap_or_default();
             println!(
                 "{} {} Job failed{wall}{why}; on_failure: {} was carried out.{run_dir}",
-                p.remove.apply_to(format!("{name}: apply finished, job failed.")),
+                p.remove
+                    .apply_to(format!("{name}: apply finished, job failed.")),
                 counts(report),
                 config.lifecycle.on_failure
             );

@@ -17,7 +17,9 @@ use futures::future::join_all;
 use crate::cli::{GlobalArgs, VarArgs};
 use crate::config::{self, Config, LoadOptions, Variables};
 use crate::exit::ExitStatus;
-use crate::plan::{self as planner, JobOutline, Mode, Observation, Observations, Plan, PlanOptions};
+use crate::plan::{
+    self as planner, JobOutline, Mode, Observation, Observations, Plan, PlanOptions,
+};
 use crate::provider::{Catalog, SharedProvider};
 use crate::render::Palette;
 use crate::state::{self as statefile, Loaded, Owner};
@@ -96,7 +98,11 @@ pub fn load_options(vars: &VarArgs) -> anyhow::Result<LoadOptions> {
 }
 
 /// Loads every config; reports every broken one before failing.
-pub fn load_configs(ctx: &Ctx, paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Config>, ExitStatus> {
+pub fn load_configs(
+    ctx: &Ctx,
+    paths: &[PathBuf],
+    vars: &VarArgs,
+) -> Result<Vec<Config>, ExitStatus> {
     let options = match load_options(vars) {
         Ok(o) => o,
         Err(err) => {
@@ -131,7 +137,11 @@ pub fn load_configs(ctx: &Ctx, paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<
         }
         seen.push(&c.state_file);
     }
-    if failed { Err(ExitStatus::Error) } else { Ok(configs) }
+    if failed {
+        Err(ExitStatus::Error)
+    } else {
+        Ok(configs)
+    }
 }
 
 pub fn owner(config: &Config) -> Owner {
@@ -210,18 +220,27 @@ pub async fn prepare(
                 .list()
                 .await
                 .context("listing pods to find an interrupted create")?;
-            observed.pending_matches = pods.into_iter().filter(|p| p.name == pending.name).collect();
+            observed.pending_matches = pods
+                .into_iter()
+                .filter(|p| p.name == pending.name)
+                .collect();
         }
     }
     let mut warnings = Vec::new();
     let catalog: Option<Catalog> = if mode == Mode::Apply {
         match provider
-            .catalog(&config.pod.gpu_order, &config.pod.datacenters, config.pod.cloud_type)
+            .catalog(
+                &config.pod.gpu_order,
+                &config.pod.datacenters,
+                config.pod.cloud_type,
+            )
             .await
         {
             Ok(c) => Some(c),
             Err(err) => {
-                warnings.push(format!("could not read the catalog (stock and prices unknown): {err}"));
+                warnings.push(format!(
+                    "could not read the catalog (stock and prices unknown): {err}"
+                ));
                 None
             }
         }

@@ -20,14 +20,19 @@ pub fn run(ctx: &Ctx, command: &SimCommand) -> ExitStatus {
     }
 }
 
-fn with<T>(store: &Store, f: impl FnOnce(&mut World, &Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+fn with<T>(
+    store: &Store,
+    f: impl FnOnce(&mut World, &Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     store.with(f)?
 }
 
 fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
     match command {
         SimCommand::Pods { json } => {
-            let pods = with(store, |world, _| Ok(world.pods.values().cloned().collect::<Vec<_>>()))?;
+            let pods = with(store, |world, _| {
+                Ok(world.pods.values().cloned().collect::<Vec<_>>())
+            })?;
             if *json {
                 let rows: Vec<serde_json::Value> = pods
                     .iter()
@@ -52,7 +57,10 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             } else if pods.is_empty() {
                 println!("No simulated pods (store: {}).", store.dir().display());
             } else {
-                println!("{:<16} {:<13} {:<32} {:<10} {:<26} IMAGE", "ID", "STATUS", "NAME", "DC", "GPU");
+                println!(
+                    "{:<16} {:<13} {:<32} {:<10} {:<26} IMAGE",
+                    "ID", "STATUS", "NAME", "DC", "GPU"
+                );
                 for p in pods {
                     println!(
                         "{:<16} {:<13} {:<32} {:<10} {:<26} {}",
@@ -60,7 +68,11 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                         p.status.as_str(),
                         p.name,
                         p.datacenter_id,
-                        format!("{}x {}", p.gpu_count, known::display_name(&p.gpu_id).unwrap_or(&p.gpu_id)),
+                        format!(
+                            "{}x {}",
+                            p.gpu_count,
+                            known::display_name(&p.gpu_id).unwrap_or(&p.gpu_id)
+                        ),
                         p.image
                     );
                 }
@@ -75,7 +87,9 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 Ok(calls)
             })?;
             let mut all = serde_json::Map::new();
-            for verb in ["create", "start", "stop", "delete", "get", "list", "catalog"] {
+            for verb in [
+                "create", "start", "stop", "delete", "get", "list", "catalog",
+            ] {
                 all.insert(verb.into(), calls.get(verb).copied().unwrap_or(0).into());
             }
             for (verb, n) in &calls {
@@ -118,8 +132,9 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                         "datacenter_id" | "datacenter" => pod.datacenter_id = value.into(),
                         "container_disk_gb" => pod.container_disk_gb = value.parse()?,
                         "cloud_type" => {
-                            pod.cloud_type = CloudType::parse(value)
-                                .ok_or_else(|| anyhow::anyhow!("cloud_type must be SECURE or COMMUNITY"))?
+                            pod.cloud_type = CloudType::parse(value).ok_or_else(|| {
+                                anyhow::anyhow!("cloud_type must be SECURE or COMMUNITY")
+                            })?
                         }
                         "status" => {
                             pod.status = PodStatus::parse(value)
@@ -135,7 +150,11 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             println!("Changed {pod_id} (out of band).");
         }
-        SimCommand::Stock { datacenter, gpu, count } => {
+        SimCommand::Stock {
+            datacenter,
+            gpu,
+            count,
+        } => {
             with(store, |world, _| {
                 world.set_stock(datacenter, gpu, *count);
                 Ok(())
@@ -167,9 +186,18 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             println!("Pods now boot in {cold_ms} ms (create) and {warm_ms} ms (resume).");
         }
-        SimCommand::Volume { name, datacenter, size_gb } => {
-            let volume = with(store, |world, _| Ok(world.add_volume(name, datacenter, *size_gb)))?;
-            println!("Network volume {name:?} ({}) in {datacenter}, {size_gb} GB.", volume.id);
+        SimCommand::Volume {
+            name,
+            datacenter,
+            size_gb,
+        } => {
+            let volume = with(store, |world, _| {
+                Ok(world.add_volume(name, datacenter, *size_gb))
+            })?;
+            println!(
+                "Network volume {name:?} ({}) in {datacenter}, {size_gb} GB.",
+                volume.id
+            );
         }
         SimCommand::Reset => {
             let dir = store.dir().to_path_buf();

@@ -7,7 +7,11 @@ use crate::commands::{Ctx, load_configs, owner};
 use crate::exit::ExitStatus;
 use crate::state;
 
-fn one_config(ctx: &Ctx, path: &PathBuf, vars: &VarArgs) -> Result<crate::config::Config, ExitStatus> {
+fn one_config(
+    ctx: &Ctx,
+    path: &PathBuf,
+    vars: &VarArgs,
+) -> Result<crate::config::Config, ExitStatus> {
     load_configs(ctx, std::slice::from_ref(path), vars).map(|mut c| c.remove(0))
 }
 
@@ -19,7 +23,10 @@ pub fn show(ctx: &Ctx, path: &PathBuf, vars: &VarArgs) -> ExitStatus {
     match state::read(&config.state_file) {
         Ok(Some(loaded)) => {
             eprintln!("# {} ({:?})", config.state_file.display(), loaded.origin);
-            println!("{}", serde_json::to_string_pretty(&loaded.state).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&loaded.state).expect("json")
+            );
             ExitStatus::Success
         }
         Ok(None) => {
@@ -43,7 +50,13 @@ pub fn reassign(ctx: &Ctx, path: &PathBuf, vars: &VarArgs, lock: &LockArgs) -> E
         Err(s) => return s,
     };
     let shown = config.path.display().to_string();
-    let _guard = match state::acquire(&config.state_file, "state reassign", &shown, lock.lock_timeout, |_| {}) {
+    let _guard = match state::acquire(
+        &config.state_file,
+        "state reassign",
+        &shown,
+        lock.lock_timeout,
+        |_| {},
+    ) {
         Ok(g) => g,
         Err(err) => {
             ctx.error(&anyhow::Error::new(err));
@@ -53,7 +66,10 @@ pub fn reassign(ctx: &Ctx, path: &PathBuf, vars: &VarArgs, lock: &LockArgs) -> E
     let mut loaded = match state::read(&config.state_file) {
         Ok(Some(l)) => l,
         Ok(None) => {
-            ctx.error(&anyhow::anyhow!("no state file at {}", config.state_file.display()));
+            ctx.error(&anyhow::anyhow!(
+                "no state file at {}",
+                config.state_file.display()
+            ));
             return ExitStatus::Error;
         }
         Err(err) => {
@@ -87,7 +103,11 @@ pub fn force_unlock(ctx: &Ctx, lock_id: &str, path: &PathBuf, vars: &VarArgs) ->
         Ok(c) => c,
         Err(s) => return s,
     };
-    match state::force_unlock(&config.state_file, lock_id, &config.path.display().to_string()) {
+    match state::force_unlock(
+        &config.state_file,
+        lock_id,
+        &config.path.display().to_string(),
+    ) {
         Ok(info) => {
             println!(
                 "Released the lock {} ({} by {}) on {}.",

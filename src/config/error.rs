@@ -46,7 +46,11 @@ impl ConfigError {
     }
 
     fn snippet(&self, pos: Pos) -> Option<String> {
-        let line = self.source.as_deref()?.lines().nth(pos.line.checked_sub(1)?)?;
+        let line = self
+            .source
+            .as_deref()?
+            .lines()
+            .nth(pos.line.checked_sub(1)?)?;
         let number = pos.line.to_string();
         let pad = " ".repeat(number.len());
         let caret_pad: String = line
@@ -54,9 +58,7 @@ impl ConfigError {
             .take(pos.col.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        Some(format!(
-            "{pad} |\n{number} | {line}\n{pad} | {caret_pad}^"
-        ))
+        Some(format!("{pad} |\n{number} | {line}\n{pad} | {caret_pad}^"))
     }
 }
 
@@ -70,7 +72,13 @@ impl fmt::Display for ConfigError {
             write!(f, "{}", problem.message)?;
             match problem.pos {
                 Some(pos) => {
-                    write!(f, "\n  --> {}:{}:{}", self.file.display(), pos.line, pos.col)?;
+                    write!(
+                        f,
+                        "\n  --> {}:{}:{}",
+                        self.file.display(),
+                        pos.line,
+                        pos.col
+                    )?;
                     if let Some(snippet) = self.snippet(pos) {
                         for line in snippet.lines() {
                             write!(f, "\n   {line}")?;

@@ -59,14 +59,8 @@ impl KeyIndex {
 }
 
 enum Frame {
-    Map {
-        path: String,
-        key: Option<String>,
-    },
-    Seq {
-        path: String,
-        next: usize,
-    },
+    Map { path: String, key: Option<String> },
+    Seq { path: String, next: usize },
 }
 
 #[derive(Default)]
@@ -133,11 +127,12 @@ impl MarkedEventReceiver for Walker {
                 }
                 let path = self.value_path().unwrap_or_default();
                 self.index.values.insert(path.clone(), pos(mark));
-                self.stack.push(if matches!(event, Event::MappingStart(..)) {
-                    Frame::Map { path, key: None }
-                } else {
-                    Frame::Seq { path, next: 0 }
-                });
+                self.stack
+                    .push(if matches!(event, Event::MappingStart(..)) {
+                        Frame::Map { path, key: None }
+                    } else {
+                        Frame::Seq { path, next: 0 }
+                    });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
@@ -151,14 +146,18 @@ impl MarkedEventReceiver for Walker {
 mod tests {
     use super::*;
 
-    const TEXT: &str = "name: demo\npod:\n  image: x\n  gpu_order:\n    - A\n    - B\nsetup:\n  - command: ls\n";
+    const TEXT: &str =
+        "name: demo\npod:\n  image: x\n  gpu_order:\n    - A\n    - B\nsetup:\n  - command: ls\n";
 
     #[test]
     fn keys_and_values_are_located() {
         let index = KeyIndex::build(TEXT);
         assert_eq!(index.key("pod.image"), Some(Pos { line: 3, col: 3 }));
         assert_eq!(index.value("pod.image"), Some(Pos { line: 3, col: 10 }));
-        assert_eq!(index.value("pod.gpu_order[1]"), Some(Pos { line: 6, col: 7 }));
+        assert_eq!(
+            index.value("pod.gpu_order[1]"),
+            Some(Pos { line: 6, col: 7 })
+        );
         assert_eq!(index.key("setup[0].command"), Some(Pos { line: 8, col: 5 }));
     }
 

@@ -56,8 +56,9 @@ pub fn problem_from_serde(path: &str, detail: &str, index: &KeyIndex) -> Problem
         } else {
             "key"
         };
-        return Problem::new(pos, format!("missing required {what} `{field}` in {block}"))
-            .help(format!("add `{field}:`; see examples/hello.yaml for a complete config"));
+        return Problem::new(pos, format!("missing required {what} `{field}` in {block}")).help(
+            format!("add `{field}:`; see examples/hello.yaml for a complete config"),
+        );
     }
     if let Some(field) = between(detail, "duplicate field `", "`") {
         return Problem::new(pos, format!("`{}` is set twice", join(path, field)))
@@ -119,7 +120,9 @@ fn invalid_type(path: &str, detail: &str, pos: Option<Pos>) -> Problem {
     } else if expected == "a list" && got.starts_with("string") {
         problem = problem.help("write a YAML list, e.g. `[\"EU-RO-1\"]` or one `- item` per line");
     } else if expected == "a string"
-        && ["integer", "floating", "boolean", "unit"].iter().any(|k| got.starts_with(k))
+        && ["integer", "floating", "boolean", "unit"]
+            .iter()
+            .any(|k| got.starts_with(k))
     {
         problem = problem.help("quote the value to make it a string, e.g. \"42\"");
     }

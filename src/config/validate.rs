@@ -46,7 +46,11 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
         problems,
     };
     let index = KeyIndex::build(text);
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Err(fail(vec![Problem::new(None, "the config is empty").help(
             "a config needs at least `name`, `pod`, `storage` and `run`; see examples/hello.yaml",
         )]));
@@ -54,11 +58,15 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
     // Through a Value, so that a string field refuses `123` or `true` as
     // runpod-deploy does (serde_yaml alone would take the scalar's text);
     // serde_path_to_error names the key, the index locates it.
-    let value: serde_yaml::Value = serde_yaml::from_str(text)
-        .map_err(|err| fail(vec![problem_from_syntax(&err)]))?;
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|err| fail(vec![problem_from_syntax(&err)]))?;
     let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        fail(vec![problem_from_serde(&path, &err.into_inner().to_string(), &index)])
+        fail(vec![problem_from_serde(
+            &path,
+            &err.into_inner().to_string(),
+            &index,
+        )])
     })?;
     let mut checker = Checker {
         source: text,
@@ -163,7 +171,10 @@ impl Checker<'_> {
                 self.problems.push(
                     Problem::new(
                         pos,
-                        format!("unknown template variable `{{{}}}` in `{path}`", unknown.name),
+                        format!(
+                            "unknown template variable `{{{}}}` in `{path}`",
+                            unknown.name
+                        ),
                     )
                     .help(help),
                 );
@@ -184,13 +195,20 @@ impl Checker<'_> {
         if !(value.starts_with('/') || value.starts_with('{')) {
             self.error(
                 path,
-                format!("`{path}` must be an absolute path or start with a template, got {value:?}"),
+                format!(
+                    "`{path}` must be an absolute path or start with a template, got {value:?}"
+                ),
             )
             .help = Some("e.g. /workspace/job/run.sh or {volume_mount}/job/run.sh".into());
         }
     }
 
-    fn lifecycle(&mut self, path: &str, value: Option<&str>, default: LifecycleAction) -> LifecycleAction {
+    fn lifecycle(
+        &mut self,
+        path: &str,
+        value: Option<&str>,
+        default: LifecycleAction,
+    ) -> LifecycleAction {
         let Some(value) = value else { return default };
         let action = match value {
             "preserve" => LifecycleAction::Preserve,
@@ -203,8 +221,13 @@ impl Checker<'_> {
                 if let Some(near) = suggest(other, allowed) {
                     help = format!("did you mean `{near}`? {help}");
                 }
-                self.error(path, format!("`{path}` must be one of preserve, stop, delete, recycle; got {other:?}"))
-                    .help = Some(help);
+                self.error(
+                    path,
+                    format!(
+                        "`{path}` must be one of preserve, stop, delete, recycle; got {other:?}"
+                    ),
+                )
+                .help = Some(help);
                 return default;
             }
         };
@@ -220,8 +243,11 @@ impl Checker<'_> {
         if let Some(v) = raw.schema_version
             && v != 2
         {
-            self.error("schema_version", format!("`schema_version` must be 2, got {v}"))
-                .help = Some("rpd reads runpod-deploy's schema_version 2 configs".into());
+            self.error(
+                "schema_version",
+                format!("`schema_version` must be 2, got {v}"),
+            )
+            .help = Some("rpd reads runpod-deploy's schema_version 2 configs".into());
         }
         self.non_empty("name", &raw.name);
 
@@ -249,12 +275,18 @@ impl Checker<'_> {
         let pod = &raw.pod;
         self.non_empty("pod.image", &pod.image);
         if pod.datacenters.is_empty() {
-            self.error("pod.datacenters", "`pod.datacenters` must list at least one datacenter id")
-                .help = Some("e.g. [\"EU-RO-1\", \"US-CA-2\"]".into());
+            self.error(
+                "pod.datacenters",
+                "`pod.datacenters` must list at least one datacenter id",
+            )
+            .help = Some("e.g. [\"EU-RO-1\", \"US-CA-2\"]".into());
         }
         if pod.gpu_order.is_empty() {
-            self.error("pod.gpu_order", "`pod.gpu_order` must list at least one GPU type id")
-                .help = Some("e.g. [\"NVIDIA GeForce RTX 4090\"]".into());
+            self.error(
+                "pod.gpu_order",
+                "`pod.gpu_order` must list at least one GPU type id",
+            )
+            .help = Some("e.g. [\"NVIDIA GeForce RTX 4090\"]".into());
         }
         for (i, gpu) in pod.gpu_order.iter().enumerate() {
             if gpu.trim().is_empty() {
@@ -263,24 +295,34 @@ impl Checker<'_> {
                 let hint = known::suggest_gpu(gpu)
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_default();
-                self.warnings.push(format!("pod.gpu_order[{i}]: {gpu:?} is not a GPU id rpd knows{hint}"));
+                self.warnings.push(format!(
+                    "pod.gpu_order[{i}]: {gpu:?} is not a GPU id rpd knows{hint}"
+                ));
             }
         }
         for (i, dc) in pod.datacenters.iter().enumerate() {
             if dc.trim().is_empty() {
-                self.error(&format!("pod.datacenters[{i}]"), "datacenter ids must not be empty");
+                self.error(
+                    &format!("pod.datacenters[{i}]"),
+                    "datacenter ids must not be empty",
+                );
             } else if !known::DATACENTERS.contains(&dc.as_str()) {
                 let hint = suggest(dc, known::DATACENTERS.iter().copied())
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_default();
-                self.warnings.push(format!("pod.datacenters[{i}]: {dc:?} is not a datacenter id rpd knows{hint}"));
+                self.warnings.push(format!(
+                    "pod.datacenters[{i}]: {dc:?} is not a datacenter id rpd knows{hint}"
+                ));
             }
         }
         let cloud_type = match pod.cloud_type.as_deref() {
             None => CloudType::Secure,
             Some(text) => CloudType::parse(text).unwrap_or_else(|| {
-                self.error("pod.cloud_type", format!("`pod.cloud_type` must be SECURE or COMMUNITY, got {text:?}"))
-                    .help = Some("RunPod's REST v2 API has no ALL; list the cloud you want".into());
+                self.error(
+                    "pod.cloud_type",
+                    format!("`pod.cloud_type` must be SECURE or COMMUNITY, got {text:?}"),
+                )
+                .help = Some("RunPod's REST v2 API has no ALL; list the cloud you want".into());
                 CloudType::Secure
             }),
         };
@@ -291,8 +333,11 @@ impl Checker<'_> {
         if let Some(v) = &pod.python_version
             && !is_python_version(v)
         {
-            self.error("pod.python_version", format!("`pod.python_version` must look like '3.13' or '3.13.5', got {v:?}"))
-                .help = Some("pre-release suffixes are rejected for reproducibility".into());
+            self.error(
+                "pod.python_version",
+                format!("`pod.python_version` must look like '3.13' or '3.13.5', got {v:?}"),
+            )
+            .help = Some("pre-release suffixes are rejected for reproducibility".into());
         }
         let ports = self.ports(pod.ports.clone());
         if pod.spot || min_vcpu_count.is_some() || min_memory_gb.is_some() {
@@ -301,16 +346,26 @@ impl Checker<'_> {
 
         // storage
         let st = &raw.storage;
-        let mount = st.volume_mount.clone().unwrap_or_else(|| "/workspace".into());
+        let mount = st
+            .volume_mount
+            .clone()
+            .unwrap_or_else(|| "/workspace".into());
         if !mount.starts_with('/') {
-            self.error("storage.volume_mount", format!("`storage.volume_mount` must be absolute, got {mount:?}"));
+            self.error(
+                "storage.volume_mount",
+                format!("`storage.volume_mount` must be absolute, got {mount:?}"),
+            );
         }
         let storage = match st.mode.as_str() {
             "ephemeral" => {
                 let gb = match st.volume_gb {
                     Some(v) if v > 0 => v.min(i64::from(u32::MAX)) as u32,
                     _ => {
-                        let at = if st.volume_gb.is_some() { "storage.volume_gb" } else { "storage" };
+                        let at = if st.volume_gb.is_some() {
+                            "storage.volume_gb"
+                        } else {
+                            "storage"
+                        };
                         self.error(at, "`storage.volume_gb` must be a positive number of GB for ephemeral storage")
                             .help = Some("e.g. `volume_gb: 20`".into());
                         0
@@ -319,48 +374,76 @@ impl Checker<'_> {
                 if gb > 0 && gb < 10 {
                     self.warnings.push(format!("storage.volume_gb is {gb}: RunPod's REST v2 API requires at least 10 GB, so the runpod provider will refuse it"));
                 }
-                Storage::Ephemeral { volume_gb: gb, mount: mount.clone() }
+                Storage::Ephemeral {
+                    volume_gb: gb,
+                    mount: mount.clone(),
+                }
             }
             "network_volume" => {
                 let name = st.volume_name.clone().unwrap_or_default();
                 if name.is_empty() {
-                    self.error("storage", "`storage.volume_name` is required for network_volume storage")
-                        .help = Some("name a network volume that exists in the pod's datacenter".into());
+                    self.error(
+                        "storage",
+                        "`storage.volume_name` is required for network_volume storage",
+                    )
+                    .help =
+                        Some("name a network volume that exists in the pod's datacenter".into());
                 }
                 if pod.datacenters.len() > 1 {
                     self.warnings.push("storage.mode is network_volume but pod.datacenters lists several datacenters: a network volume lives in one datacenter, so pin pod.datacenters to it".into());
                 }
-                Storage::NetworkVolume { volume_name: name, volume_id: None, mount: mount.clone() }
+                Storage::NetworkVolume {
+                    volume_name: name,
+                    volume_id: None,
+                    mount: mount.clone(),
+                }
             }
             other => {
                 let mut help = "allowed: ephemeral, network_volume".to_string();
                 if let Some(near) = suggest(other, ["ephemeral", "network_volume"]) {
                     help = format!("did you mean `{near}`? {help}");
                 }
-                self.error("storage.mode", format!("`storage.mode` must be 'network_volume' or 'ephemeral', got {other:?}"))
-                    .help = Some(help);
-                Storage::Ephemeral { volume_gb: 0, mount: mount.clone() }
+                self.error(
+                    "storage.mode",
+                    format!(
+                        "`storage.mode` must be 'network_volume' or 'ephemeral', got {other:?}"
+                    ),
+                )
+                .help = Some(help);
+                Storage::Ephemeral {
+                    volume_gb: 0,
+                    mount: mount.clone(),
+                }
             }
         };
 
         // budget
         let b = &raw.budget;
         let cost_cap_usd = self.positive_float("budget.cost_cap_usd", b.cost_cap_usd, 10.0);
-        let assumed = self.positive_float("budget.assumed_hourly_rate_usd", b.assumed_hourly_rate_usd, 1.65);
-        let max_runtime_minutes = self.optional_positive("budget.max_runtime_minutes", b.max_runtime_minutes);
+        let assumed = self.positive_float(
+            "budget.assumed_hourly_rate_usd",
+            b.assumed_hourly_rate_usd,
+            1.65,
+        );
+        let max_runtime_minutes =
+            self.optional_positive("budget.max_runtime_minutes", b.max_runtime_minutes);
         let poll_interval_sec = self.positive("budget.poll_interval_sec", b.poll_interval_sec, 60);
-        let ssh_ready_timeout_sec = self.positive("budget.ssh_ready_timeout_sec", b.ssh_ready_timeout_sec, 900);
+        let ssh_ready_timeout_sec =
+            self.positive("budget.ssh_ready_timeout_sec", b.ssh_ready_timeout_sec, 900);
         let timeout_sec = match max_runtime_minutes {
             Some(m) => u64::from(m) * 60,
             None => (cost_cap_usd / assumed * 3600.0) as u64,
         };
         if assumed * (timeout_sec as f64 / 3600.0) > cost_cap_usd + 1e-9 {
-            self.error("budget.max_runtime_minutes", "configured timeout exceeds cost cap under the assumed hourly rate")
-                .help = Some(format!(
-                    "{} min at ${assumed}/hr costs ${:.2}, above cost_cap_usd ${cost_cap_usd}; lower max_runtime_minutes or raise the cap",
-                    timeout_sec / 60,
-                    assumed * timeout_sec as f64 / 3600.0
-                ));
+            self.error(
+                "budget.max_runtime_minutes",
+                "configured timeout exceeds cost cap under the assumed hourly rate",
+            )
+            .help = Some(format!(
+                "{} min at ${assumed}/hr costs ${:.2}, above cost_cap_usd ${cost_cap_usd}; lower max_runtime_minutes or raise the cap",
+                timeout_sec / 60,
+                assumed * timeout_sec as f64 / 3600.0
+            ));
         }
 
         // telemetry
@@ -369,19 +452,33 @@ impl Checker<'_> {
             None => 30,
             Some(v) if v >= 5 => v.min(i64::from(u32::MAX)) as u32,
             Some(v) => {
-                self.error("telemetry.sample_interval_sec", format!("`telemetry.sample_interval_sec` must be >= 5, got {v}"));
+                self.error(
+                    "telemetry.sample_interval_sec",
+                    format!("`telemetry.sample_interval_sec` must be >= 5, got {v}"),
+                );
                 30
             }
         };
 
         // lifecycle
         let lifecycle = Lifecycle {
-            on_success: self.lifecycle("lifecycle.on_success", raw.lifecycle.on_success.as_deref(), LifecycleAction::Delete),
-            on_failure: self.lifecycle("lifecycle.on_failure", raw.lifecycle.on_failure.as_deref(), LifecycleAction::Stop),
+            on_success: self.lifecycle(
+                "lifecycle.on_success",
+                raw.lifecycle.on_success.as_deref(),
+                LifecycleAction::Delete,
+            ),
+            on_failure: self.lifecycle(
+                "lifecycle.on_failure",
+                raw.lifecycle.on_failure.as_deref(),
+                LifecycleAction::Stop,
+            ),
         };
 
         // templates: pass 1 with the raw name and prefix, as runpod-deploy does
-        let raw_prefix = raw.run_id_prefix.clone().unwrap_or_else(|| raw.name.clone());
+        let raw_prefix = raw
+            .run_id_prefix
+            .clone()
+            .unwrap_or_else(|| raw.name.clone());
         let mut vars = Variables::new();
         vars.insert("config_dir".into(), config_dir.display().to_string());
         vars.insert("project_root".into(), project_root.display().to_string());
@@ -391,8 +488,11 @@ impl Checker<'_> {
         vars.insert("volume_mount".into(), mount.clone());
         for (key, value) in &raw.variables {
             if !template::is_identifier(key) {
-                self.error_at_key(&format!("variables.{key}"), format!("variable name {key:?} is not an identifier"))
-                    .help = Some("use letters, digits and _, not starting with a digit".into());
+                self.error_at_key(
+                    &format!("variables.{key}"),
+                    format!("variable name {key:?} is not an identifier"),
+                )
+                .help = Some("use letters, digits and _, not starting with a digit".into());
                 continue;
             }
             let rendered = self.render(&format!("variables.{key}"), value, &vars);
@@ -402,7 +502,13 @@ impl Checker<'_> {
             let rendered = match template::render(value, &vars) {
                 Ok(r) => r,
                 Err(unknown) => {
-                    self.problems.push(Problem::new(None, format!("unknown template variable `{{{}}}` in the value of --var {key}", unknown.name)));
+                    self.problems.push(Problem::new(
+                        None,
+                        format!(
+                            "unknown template variable `{{{}}}` in the value of --var {key}",
+                            unknown.name
+                        ),
+                    ));
                     value.clone()
                 }
             };
@@ -410,7 +516,15 @@ impl Checker<'_> {
         }
         // pass 2: name and run_id_prefix see every variable
         let name = self.render("name", &raw.name, &vars);
-        let run_id_prefix = self.render(if raw.run_id_prefix.is_some() { "run_id_prefix" } else { "name" }, &raw_prefix, &vars);
+        let run_id_prefix = self.render(
+            if raw.run_id_prefix.is_some() {
+                "run_id_prefix"
+            } else {
+                "name"
+            },
+            &raw_prefix,
+            &vars,
+        );
         let run_id = format!("{run_id_prefix}-{stamp}");
         vars.insert("job_name".into(), name.clone());
         vars.insert("run_id".into(), run_id.clone());
@@ -513,20 +627,33 @@ impl Checker<'_> {
                 n.parse::<u16>().is_ok_and(|n| n > 0) && ["tcp", "http", "udp"].contains(&proto)
             });
             if !valid {
-                self.error(&format!("pod.ports[{i}]"), format!("port {port:?} must look like 22/tcp or 8888/http"));
+                self.error(
+                    &format!("pod.ports[{i}]"),
+                    format!("port {port:?} must look like 22/tcp or 8888/http"),
+                );
             } else if !normalized.contains(&p) {
                 normalized.push(p);
             }
         }
         if !normalized.iter().any(|p| p == "22/tcp") {
-            self.error("pod.ports", "`pod.ports` must include \"22/tcp\": rpd reaches the pod over SSH")
-                .help = Some("add \"22/tcp\" to the list (it is the default when `ports` is omitted)".into());
+            self.error(
+                "pod.ports",
+                "`pod.ports` must include \"22/tcp\": rpd reaches the pod over SSH",
+            )
+            .help = Some(
+                "add \"22/tcp\" to the list (it is the default when `ports` is omitted)".into(),
+            );
         }
         normalized.sort();
         normalized
     }
 
-    fn commands(&mut self, block: &str, raw: Option<&Vec<RawCommand>>, vars: &Variables) -> Vec<Command> {
+    fn commands(
+        &mut self,
+        block: &str,
+        raw: Option<&Vec<RawCommand>>,
+        vars: &Variables,
+    ) -> Vec<Command> {
         let Some(raw) = raw else { return Vec::new() };
         raw.iter()
             .enumerate()
@@ -544,16 +671,26 @@ impl Checker<'_> {
 
     fn job(&mut self, raw: &RawConfig, vars: &Variables, project_root: &Path) -> Job {
         let remote_env = RemoteEnv {
-            source_files: self.render_all("remote_env.source_files", &raw.remote_env.source_files, vars),
+            source_files: self.render_all(
+                "remote_env.source_files",
+                &raw.remote_env.source_files,
+                vars,
+            ),
             exports: raw
                 .remote_env
                 .exports
                 .iter()
                 .map(|(k, v)| {
                     if !template::is_identifier(k) {
-                        self.error_at_key(&format!("remote_env.exports.{k}"), format!("export name {k:?} is not a shell identifier"));
+                        self.error_at_key(
+                            &format!("remote_env.exports.{k}"),
+                            format!("export name {k:?} is not a shell identifier"),
+                        );
                     }
-                    (k.clone(), self.render(&format!("remote_env.exports.{k}"), v, vars))
+                    (
+                        k.clone(),
+                        self.render(&format!("remote_env.exports.{k}"), v, vars),
+                    )
                 })
                 .collect(),
         };
@@ -575,7 +712,11 @@ impl Checker<'_> {
                     excludes.extend(DEFAULT_STAGING_EXCLUDES.iter().map(|e| e.to_string()));
                 }
                 excludes.extend(self.render_all(&format!("{p}.excludes"), &s.excludes, vars));
-                excludes.extend(self.render_all(&format!("{p}.excludes_extra"), &s.excludes_extra, vars));
+                excludes.extend(self.render_all(
+                    &format!("{p}.excludes_extra"),
+                    &s.excludes_extra,
+                    vars,
+                ));
                 let source = self.render(&format!("{p}.source"), &s.source, vars);
                 let trailing = source.ends_with('/');
                 let mut source = resolve_local(&source, project_root).display().to_string();
@@ -641,14 +782,20 @@ impl Checker<'_> {
         self.remote_path("run.script_path", &r.script_path);
         self.remote_path("run.log_path", &r.log_path);
         if r.success_marker.is_empty() {
-            self.error("run.success_marker", "`run.success_marker` must not be empty");
+            self.error(
+                "run.success_marker",
+                "`run.success_marker` must not be empty",
+            );
         }
         if r.body.trim().is_empty() {
             self.error("run.body", "`run.body` must not be empty");
         }
         let failure_markers = match &r.failure_markers {
             Some(markers) => self.render_all("run.failure_markers", markers, vars),
-            None => DEFAULT_FAILURE_MARKERS.iter().map(|m| m.to_string()).collect(),
+            None => DEFAULT_FAILURE_MARKERS
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
         };
         let run = Run {
             script_path: self.render("run.script_path", &r.script_path, vars),
@@ -704,7 +851,13 @@ fn default_state_file(config: &Path, raw_name: &str, name: &str) -> PathBuf {
     if raw_name.contains('{') {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         dir.join(format!("{stem}@{safe}.state.json"))
     } else {
@@ -760,11 +913,16 @@ fn is_python_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
     parts.first() == Some(&"3")
         && (parts.len() == 2 || parts.len() == 3)
-        && parts[1..].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_octal_mode(mode: &str) -> bool {
-    let digits = mode.strip_prefix('0').filter(|d| d.len() == 3).unwrap_or(mode);
+    let digits = mode
+        .strip_prefix('0')
+        .filter(|d| d.len() == 3)
+        .unwrap_or(mode);
     digits.len() == 3 && digits.chars().all(|c| ('0'..='7').contains(&c))
 }
 

@@ -24,7 +24,11 @@ fn quoted(text: &str) -> String {
 fn list(items: &[String]) -> String {
     format!(
         "[{}]",
-        items.iter().map(|i| quoted(i)).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|i| quoted(i))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -178,7 +182,11 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
     if let Some(count) = actual.gpu_count
         && count != desired.gpu_count
     {
-        push("gpu_count", count.to_string(), desired.gpu_count.to_string());
+        push(
+            "gpu_count",
+            count.to_string(),
+            desired.gpu_count.to_string(),
+        );
     }
     if let Some(dc) = &actual.datacenter_id
         && !desired.datacenters.contains(dc)

@@ -275,8 +275,8 @@ pub struct Plan {
 impl Plan {
     /// Steps in execution order (nodes are added in a topological order).
     pub fn ordered(&self) -> Vec<(NodeIndex, &Step)> {
-        let order = petgraph::algo::toposort(&self.graph, None)
-            .expect("plans are acyclic by construction");
+        let order =
+            petgraph::algo::toposort(&self.graph, None).expect("plans are acyclic by construction");
         let mut order = order;
         order.sort_by_key(|n| n.index());
         order.into_iter().map(|n| (n, &self.graph[n])).collect()
@@ -457,7 +457,10 @@ fn plan_apply(input: &PlanningInput) -> Plan {
         .find(|c| c.stock.is_available())
         .and_then(|c| c.price_per_hr);
     let create_fields = |reason_fields: Vec<FieldChange>| -> Vec<FieldChange> {
-        let first = ranked.iter().find(|c| c.stock.is_available()).or(ranked.first());
+        let first = ranked
+            .iter()
+            .find(|c| c.stock.is_available())
+            .or(ranked.first());
         let spec = first.map(|c| desired.spec_on(c)).unwrap_or_default();
         let mut fields = reason_fields;
         for (field, value) in diff::spec_fields(&spec) {
@@ -578,7 +581,9 @@ fn plan_apply(input: &PlanningInput) -> Plan {
         }
         PodChoice::Reuse { pod, status } => {
             builder.then(
-                StepKind::UsePod { pod_id: pod.clone() },
+                StepKind::UsePod {
+                    pod_id: pod.clone(),
+                },
                 format!("{pod} is already running"),
             );
             pod_id_for_cost = current.as_ref().map(|(_, r, o)| {
@@ -685,13 +690,19 @@ fn current_pod(
         } else {
             None
         };
-        for dup in untracked.iter().filter(|p| Some(p.id.as_str()) != adopt.map(|a| a.id.as_str())) {
+        for dup in untracked
+            .iter()
+            .filter(|p| Some(p.id.as_str()) != adopt.map(|a| a.id.as_str()))
+        {
             builder.then(
                 StepKind::DeletePod {
                     pod_id: dup.id.clone(),
                     why: DeleteReason::Duplicate,
                 },
-                format!("untracked pod named {:?} from an interrupted create", pending.name),
+                format!(
+                    "untracked pod named {:?} from an interrupted create",
+                    pending.name
+                ),
             );
             report.summary.destroy += 1;
         }
@@ -707,11 +718,15 @@ fn current_pod(
                     StepKind::AdoptPod {
                         pod_id: found.id.clone(),
                     },
-                    format!("found by the name {:?} of an interrupted create", pending.name),
+                    format!(
+                        "found by the name {:?} of an interrupted create",
+                        pending.name
+                    ),
                 );
-                report
-                    .state_only_changes
-                    .push(format!("record pod {} from the interrupted create", found.id));
+                report.state_only_changes.push(format!(
+                    "record pod {} from the interrupted create",
+                    found.id
+                ));
                 return Some((
                     found.id.clone(),
                     found.spec.clone(),
@@ -765,10 +780,18 @@ fn add_job_steps(builder: &mut Builder, job: &JobOutline) {
         "",
     );
     if job.setup > 0 {
-        builder.then(StepKind::Setup { commands: job.setup }, "");
+        builder.then(
+            StepKind::Setup {
+                commands: job.setup,
+            },
+            "",
+        );
     }
     if job.secrets > 0 {
-        builder.then(StepKind::Secrets { count: job.secrets }, "values never shown");
+        builder.then(
+            StepKind::Secrets { count: job.secrets },
+            "values never shown",
+        );
     }
     if job.staging > 0 {
         builder.then(

@@ -205,7 +205,9 @@ fn row1_no_state_creates_on_the_ranked_candidates() {
 
 #[test]
 fn row2_recorded_pod_gone_creates_and_reports_the_stale_pointer() {
-    let plan = Case::new().recorded(PodStatus::Exited, Observation::Gone).plan();
+    let plan = Case::new()
+        .recorded(PodStatus::Exited, Observation::Gone)
+        .plan();
     assert_eq!(prelude(&plan), ["create"]);
     assert_eq!(plan.report.pod.reason, "pod1 was deleted outside rpd");
     assert_eq!(
@@ -359,7 +361,10 @@ fn change_made_outside_rpd_shows_as_drift_and_forces_replacement() {
     let mut outside = spec("EU-RO-1", A40);
     outside.image = Some("img:hacked".into());
     let plan = Case::new()
-        .recorded(PodStatus::Exited, observed("pod1", PodStatus::Exited, outside))
+        .recorded(
+            PodStatus::Exited,
+            observed("pod1", PodStatus::Exited, outside),
+        )
         .plan();
     let Drift::Changed { fields, .. } = &plan.report.drift[0] else {
         panic!("drift reported")
@@ -455,7 +460,17 @@ fn lifecycle_is_two_branches_after_the_pull() {
         .collect();
     assert_eq!(
         kinds,
-        ["create", "wait", "setup", "staging", "launch", "monitor", "pull", "lifecycle", "lifecycle"]
+        [
+            "create",
+            "wait",
+            "setup",
+            "staging",
+            "launch",
+            "monitor",
+            "pull",
+            "lifecycle",
+            "lifecycle"
+        ]
     );
 }
 
@@ -469,7 +484,12 @@ fn out_of_stock_candidates_are_marked_and_all_out_warns() {
         ("US-CA-2", L40S, Stock::None),
     ]);
     let plan = case.plan();
-    assert!(plan.report.warnings.iter().any(|w| w.contains("no candidate")));
+    assert!(
+        plan.report
+            .warnings
+            .iter()
+            .any(|w| w.contains("no candidate"))
+    );
 }
 
 #[test]
@@ -548,7 +568,11 @@ fn retained_pod_that_is_gone_is_forgotten_as_state_only() {
     });
     case.state = Some(state);
     let plan = case.plan();
-    assert!(plan.steps().iter().any(|s| matches!(&s.kind, StepKind::ForgetPod { pod_id } if pod_id == "old")));
+    assert!(
+        plan.steps()
+            .iter()
+            .any(|s| matches!(&s.kind, StepKind::ForgetPod { pod_id } if pod_id == "old"))
+    );
     assert_eq!(prelude(&plan), ["create"]);
 }
 
@@ -563,7 +587,8 @@ fn interrupted_create_is_adopted_by_name() {
         provider: Some("sim".into()),
     });
     case.state = Some(state);
-    let Observation::Pod(found) = observed("found", PodStatus::Running, spec("EU-RO-1", A40)) else {
+    let Observation::Pod(found) = observed("found", PodStatus::Running, spec("EU-RO-1", A40))
+    else {
         unreachable!()
     };
     case.observed.pending_matches.push(*found);

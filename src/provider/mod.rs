@@ -110,9 +110,9 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn offer(&self, datacenter_id: &str, gpu_id: &str) -> Option<&Offer> {
-        self.offers.iter().find(|o| {
-            o.datacenter_id == datacenter_id && crate::known::same_gpu(&o.gpu_id, gpu_id)
-        })
+        self.offers
+            .iter()
+            .find(|o| o.datacenter_id == datacenter_id && crate::known::same_gpu(&o.gpu_id, gpu_id))
     }
 }
 
@@ -150,8 +150,11 @@ pub trait Provider: Send + Sync {
     ) -> ProviderResult<Catalog>;
 
     /// The id of the network volume `name` in `datacenter_id`.
-    async fn resolve_network_volume(&self, name: &str, datacenter_id: &str)
-    -> ProviderResult<String>;
+    async fn resolve_network_volume(
+        &self,
+        name: &str,
+        datacenter_id: &str,
+    ) -> ProviderResult<String>;
 }
 
 pub type SharedProvider = Arc<dyn Provider>;

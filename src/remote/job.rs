@@ -156,7 +156,9 @@ impl<'a> JobRunner<'a> {
                 c.command.clone()
             };
             let label = format!("{step}[{i}]");
-            let waiter = self.reporter.wait(&format!("Running {label}: {}", first_line(&c.command)));
+            let waiter = self
+                .reporter
+                .wait(&format!("Running {label}: {}", first_line(&c.command)));
             let result = exec(
                 self.transport.as_ref(),
                 &script,
@@ -233,7 +235,11 @@ impl<'a> JobRunner<'a> {
                 SecretSource::File(path) => std::fs::read(path).map_err(|e| {
                     JobFailure::new(
                         "secrets",
-                        format!("secret {:?}: cannot read {}: {e}", secret.name, path.display()),
+                        format!(
+                            "secret {:?}: cannot read {}: {e}",
+                            secret.name,
+                            path.display()
+                        ),
                     )
                 })?,
             };
@@ -308,7 +314,11 @@ impl<'a> JobRunner<'a> {
             script = shell_quote(&run.script_path),
         );
         self.transport
-            .write_file(&wrapper_path, self.transport.localize(&wrapper).as_bytes(), 0o755)
+            .write_file(
+                &wrapper_path,
+                self.transport.localize(&wrapper).as_bytes(),
+                0o755,
+            )
             .await
             .map_err(|e| fail(e.to_string()))?;
         let pid = shell_quote(&sidecar(&run.log_path, "pid"));
@@ -321,10 +331,14 @@ impl<'a> JobRunner<'a> {
             .map_err(|e| fail(e.to_string()))?;
         if !out.success() {
             self.record("launch", started, false);
-            return Err(fail(format!("could not start the script:\n{}", indent(&out.tail(10)))));
+            return Err(fail(format!(
+                "could not start the script:\n{}",
+                indent(&out.tail(10))
+            )));
         }
         self.launched = true;
-        self.events.emit("remote_step_started", serde_json::json!({"step": "run"}));
+        self.events
+            .emit("remote_step_started", serde_json::json!({"step": "run"}));
         self.record("launch", started, true);
         self.reporter.line(format!("Launched {}", run.script_path));
         Ok(())
@@ -375,7 +389,12 @@ impl<'a> JobRunner<'a> {
                 .kill_on_drop(true);
             let mut child = match command.spawn() {
                 Ok(child) => child,
-                Err(e) => break Err(JobFailure::new("monitor", format!("cannot follow the log: {e}"))),
+                Err(e) => {
+                    break Err(JobFailure::new(
+                        "monitor",
+                        format!("cannot follow the log: {e}"),
+                    ));
+                }
             };
             let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
             let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
@@ -438,7 +457,8 @@ impl<'a> JobRunner<'a> {
                 }
             }
         };
-        let elapsed_text = |w: &crate::progress::Waiter| crate::render::duration(w.elapsed().as_secs());
+        let elapsed_text =
+            |w: &crate::progress::Waiter| crate::render::duration(w.elapsed().as_secs());
         let result = match verdict {
             Ok(code) => {
                 self.exit_code = Some(code);
@@ -446,12 +466,22 @@ impl<'a> JobRunner<'a> {
                 if code != 0 {
                     Err(JobFailure::new(
                         "monitor",
-                        format!("the script exited with status {code}{}", if marker_in_log { " (after printing the success marker)" } else { "" }),
+                        format!(
+                            "the script exited with status {code}{}",
+                            if marker_in_log {
+                                " (after printing the success marker)"
+                            } else {
+                                ""
+                            }
+                        ),
                     ))
                 } else if !marker_in_log {
                     Err(JobFailure::new(
                         "monitor",
-                        format!("the script exited 0 without printing the success marker {:?}", run.success_marker),
+                        format!(
+                            "the script exited 0 without printing the success marker {:?}",
+                            run.success_marker
+                        ),
                     ))
                 } else {
                     Ok(())
@@ -469,7 +499,10 @@ impl<'a> JobRunner<'a> {
             Err(f) => {
                 let took = elapsed_text(&waiter);
                 waiter.abandon();
-                self.reporter.line(format!("Job failed after {took}: {}", first_line(&f.reason)));
+                self.reporter.line(format!(
+                    "Job failed after {took}: {}",
+                    first_line(&f.reason)
+                ));
             }
         }
         self.events.emit(
@@ -498,7 +531,12 @@ impl<'a> JobRunner<'a> {
         if self.launched {
             match self
                 .transport
-                .pull(&self.config.job.run.log_path, &run_dir.join("run.log"), &[], false)
+                .pull(
+                    &self.config.job.run.log_path,
+                    &run_dir.join("run.log"),
+                    &[],
+                    false,
+                )
                 .await
             {
                 Ok(stats) => {
@@ -506,38 +544,62 @@ impl<'a> JobRunner<'a> {
                     self.log_pulled = true;
                 }
                 Err(err) => {
-                    self.reporter.line(format!("Warning: could not pull the log: {err}"));
-                    self.events.emit("remote_log_pull_failed", serde_json::json!({"error": err.to_string()}));
+                    self.reporter
+                        .line(format!("Warning: could not pull the log: {err}"));
+                    self.events.emit(
+                        "remote_log_pull_failed",
+                        serde_json::json!({"error": err.to_string()}),
+                    );
                 }
             }
         }
         let mut failure = None;
         for artifact in &self.config.job.artifacts {
             let t = Instant::now();
-            self.events.emit("artifact_pull_started", serde_json::json!({"label": artifact.label}));
+            self.events.emit(
+                "artifact_pull_started",
+                serde_json::json!({"label": artifact.label}),
+            );
             let local = artifact.local_path.clone();
             if let Some(parent) = local.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
             let result = self
                 .transport
-                .pull(&artifact.remote_path, &local, &artifact.excludes, artifact.delete)
+                .pull(
+                    &artifact.remote_path,
+                    &local,
+                    &artifact.excludes,
+                    artifact.delete,
+                )
                 .await;
             let (status, bytes, error) = match result {
                 Ok(stats) => {
                     self.transferred += stats;
-                    self.events.emit("artifact_pull_completed", serde_json::json!({"label": artifact.label, "bytes": stats.bytes}));
+                    self.events.emit(
+                        "artifact_pull_completed",
+                        serde_json::json!({"label": artifact.label, "bytes": stats.bytes}),
+                    );
                     ("success", Some(stats.bytes), None)
                 }
                 Err(err) => {
-                    self.events.emit("artifact_pull_failed", serde_json::json!({"label": artifact.label, "error": err.to_string()}));
+                    self.events.emit(
+                        "artifact_pull_failed",
+                        serde_json::json!({"label": artifact.label, "error": err.to_string()}),
+                    );
                     if artifact.required && outcome == Outcome::Success && failure.is_none() {
                         failure = Some(JobFailure::new(
                             "pull",
-                            format!("required artifact {:?} could not be pulled: {err}", artifact.label),
+                            format!(
+                                "required artifact {:?} could not be pulled: {err}",
+                                artifact.label
+                            ),
                         ));
                     } else {
-                        self.reporter.line(format!("Warning: artifact {:?} not pulled: {err}", artifact.label));
+                        self.reporter.line(format!(
+                            "Warning: artifact {:?} not pulled: {err}",
+                            artifact.label
+                        ));
                     }
                     ("failed", None, Some(err.to_string()))
                 }
@@ -557,7 +619,8 @@ impl<'a> JobRunner<'a> {
         }
         self.record("pull", started, failure.is_none());
         if self.log_pulled {
-            self.reporter.line(format!("Pulled the log into {}", run_dir.display()));
+            self.reporter
+                .line(format!("Pulled the log into {}", run_dir.display()));
         }
         for artifact in self.artifacts.iter().filter(|a| a.status == "success") {
             self.reporter.line(format!(

@@ -75,10 +75,20 @@ pub fn target_root(source: &str, destination: &Path) -> PathBuf {
 }
 
 /// Copies `source` to `destination` (see [`target_root`]).
-pub fn sync(source: &str, destination: &Path, excludes: &[String], delete: bool) -> io::Result<TransferStats> {
-    let excludes = Excludes::new(excludes).map_err(|e| io::Error::other(format!("bad exclude pattern: {e}")))?;
+pub fn sync(
+    source: &str,
+    destination: &Path,
+    excludes: &[String],
+    delete: bool,
+) -> io::Result<TransferStats> {
+    let excludes = Excludes::new(excludes)
+        .map_err(|e| io::Error::other(format!("bad exclude pattern: {e}")))?;
     let src = Path::new(source.trim_end_matches('/'));
-    let src = if src.as_os_str().is_empty() { Path::new("/") } else { src };
+    let src = if src.as_os_str().is_empty() {
+        Path::new("/")
+    } else {
+        src
+    };
     let meta = fs::metadata(src)?;
     if !meta.is_dir() {
         let target = if destination.is_dir() {
@@ -95,10 +105,17 @@ pub fn sync(source: &str, destination: &Path, excludes: &[String], delete: bool)
     fs::create_dir_all(&root)?;
     let mut stats = TransferStats::default();
     let mut kept: HashSet<PathBuf> = HashSet::new();
-    let mut walker = WalkDir::new(src).min_depth(1).follow_links(false).into_iter();
+    let mut walker = WalkDir::new(src)
+        .min_depth(1)
+        .follow_links(false)
+        .into_iter();
     while let Some(entry) = walker.next() {
         let entry = entry.map_err(io::Error::other)?;
-        let relative = entry.path().strip_prefix(src).expect("walkdir stays under its root").to_path_buf();
+        let relative = entry
+            .path()
+            .strip_prefix(src)
+            .expect("walkdir stays under its root")
+            .to_path_buf();
         let is_dir = entry.file_type().is_dir();
         if excludes.excluded(&relative, is_dir) {
             if is_dir {
@@ -143,11 +160,18 @@ fn copy_if_changed(from: &Path, to: &Path) -> io::Result<TransferStats> {
 }
 
 fn remove_extraneous(root: &Path, kept: &HashSet<PathBuf>, excludes: &Excludes) -> io::Result<()> {
-    let mut walker = WalkDir::new(root).min_depth(1).contents_first(false).into_iter();
+    let mut walker = WalkDir::new(root)
+        .min_depth(1)
+        .contents_first(false)
+        .into_iter();
     let mut doomed = Vec::new();
     while let Some(entry) = walker.next() {
         let entry = entry.map_err(io::Error::other)?;
-        let relative = entry.path().strip_prefix(root).expect("under root").to_path_buf();
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .expect("under root")
+            .to_path_buf();
         let is_dir = entry.file_type().is_dir();
         if excludes.excluded(&relative, is_dir) {
             // rsync keeps excluded files on the receiver (no --delete-excluded).

@@ -277,7 +277,11 @@ impl Transport for LocalTransport {
     }
 
     fn describe(&self) -> String {
-        format!("simulated pod {} ({})", self.pod_id, self.dirs.volume.display())
+        format!(
+            "simulated pod {} ({})",
+            self.pod_id,
+            self.dirs.volume.display()
+        )
     }
 }
 
@@ -292,6 +296,9 @@ mod tests {
             replace_path_prefix(text, "/workspace", "/sim/v"),
             "cd /sim/v/job && ls /sim/v; echo /x/workspace /workspace2 $HOME/workspace \"/sim/v\""
         );
-        assert_eq!(replace_path_prefix("/root/x /rooted", "/root", "/c/root"), "/c/root/x /rooted");
+        assert_eq!(
+            replace_path_prefix("/root/x /rooted", "/root", "/c/root"),
+            "/c/root/x /rooted"
+        );
     }
 }

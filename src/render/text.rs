@@ -22,7 +22,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         Mode::Apply => "plan",
         Mode::Destroy => "destroy plan",
     };
-    let _ = writeln!(out, "{}", p.bold.apply_to(format!("rpd {verb} for {config} (job {name:?})")));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold
+            .apply_to(format!("rpd {verb} for {config} (job {name:?})"))
+    );
     let _ = writeln!(out);
 
     if !report.drift.is_empty() {
@@ -44,7 +49,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
 
     let pod = &report.pod;
     if plan.is_empty() && pod.action == PodAction::Nothing {
-        let _ = writeln!(out, "{}", p.bold.apply_to(format!("No changes. {}.", capitalize(&pod.reason))));
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold
+                .apply_to(format!("No changes. {}.", capitalize(&pod.reason)))
+        );
         write_state_only(&mut out, report.state_only_changes.as_slice(), p);
         return out;
     }
@@ -142,7 +152,11 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
     let id = pod.pod_id.as_deref().unwrap_or("?");
     match pod.action {
         PodAction::Create => {
-            let _ = writeln!(out, "  {}", p.bold.apply_to(format!("# pod {name:?} will be created")));
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold.apply_to(format!("# pod {name:?} will be created"))
+            );
             let _ = writeln!(out, "  {} pod {name:?} {{", p.add.apply_to("+"));
             let mut fields = pod.fields.clone();
             fields.push(FieldChange {
@@ -173,7 +187,9 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
             let _ = writeln!(
                 out,
                 "  {}",
-                p.bold.apply_to(format!("# pod {name:?} ({id}) will be resumed ({status} -> RUNNING)"))
+                p.bold.apply_to(format!(
+                    "# pod {name:?} ({id}) will be resumed ({status} -> RUNNING)"
+                ))
             );
             let _ = writeln!(out, "  {} pod {name:?} {{", p.change.apply_to("~"));
             let _ = writeln!(
@@ -182,7 +198,11 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
                 p.change.apply_to("~"),
                 status
             );
-            let _ = writeln!(out, "        {}", p.dim.apply_to("# (no attribute changes)"));
+            let _ = writeln!(
+                out,
+                "        {}",
+                p.dim.apply_to("# (no attribute changes)")
+            );
             let _ = writeln!(out, "    }}");
         }
         PodAction::Reuse => {
@@ -190,11 +210,18 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
             let _ = writeln!(
                 out,
                 "  {}",
-                p.bold.apply_to(format!("# pod {name:?} ({id}) is already {status}; the job runs on it"))
+                p.bold.apply_to(format!(
+                    "# pod {name:?} ({id}) is already {status}; the job runs on it"
+                ))
             );
         }
         PodAction::Destroy => {
-            let _ = writeln!(out, "  {}", p.bold.apply_to(format!("# pod {name:?} ({id}) will be destroyed")));
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold
+                    .apply_to(format!("# pod {name:?} ({id}) will be destroyed"))
+            );
             let _ = writeln!(out, "  # (because {})", pod.reason);
             let _ = writeln!(out, "  {} pod {name:?} {{", p.remove.apply_to("-"));
             write_fields(out, &pod.fields, 0, "      ", p);
@@ -207,7 +234,13 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
     let _ = writeln!(out);
 }
 
-fn write_fields(out: &mut String, fields: &[FieldChange], hidden: usize, indent: &str, p: &Palette) {
+fn write_fields(
+    out: &mut String,
+    fields: &[FieldChange],
+    hidden: usize,
+    indent: &str,
+    p: &Palette,
+) {
     let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
     for f in fields {
         let (glyph, value) = match (&f.old, &f.new) {
@@ -235,7 +268,8 @@ fn write_fields(out: &mut String, fields: &[FieldChange], hidden: usize, indent:
         let _ = writeln!(
             out,
             "{indent}  {}",
-            p.dim.apply_to(format!("# ({hidden} unchanged attribute{s} hidden)"))
+            p.dim
+                .apply_to(format!("# ({hidden} unchanged attribute{s} hidden)"))
         );
     }
 }
@@ -276,7 +310,11 @@ fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
             Stock::Unknown => "stock unknown".to_string(),
             s => format!("stock {}", s.as_str()),
         };
-        let _ = writeln!(out, "    {:>2}. {place:<width$}  {price:>12}  {stock}", i + 1);
+        let _ = writeln!(
+            out,
+            "    {:>2}. {place:<width$}  {price:>12}  {stock}",
+            i + 1
+        );
     }
 }
 
@@ -306,7 +344,10 @@ fn step_text(kind: &StepKind, name: &str) -> String {
         ),
         StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
         StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
-        StepKind::Staging { pushes } => format!("staging: {pushes} push{}", if *pushes == 1 { "" } else { "es" }),
+        StepKind::Staging { pushes } => format!(
+            "staging: {pushes} push{}",
+            if *pushes == 1 { "" } else { "es" }
+        ),
         StepKind::Preflight { commands } => {
             format!("preflight: {commands} command{}", plural(*commands))
         }
@@ -317,7 +358,10 @@ fn step_text(kind: &StepKind, name: &str) -> String {
         ),
         StepKind::Pull { artifacts: 0 } => "pull the log".into(),
         StepKind::Pull { artifacts } => {
-            format!("pull the log and {artifacts} artifact{}", plural(*artifacts))
+            format!(
+                "pull the log and {artifacts} artifact{}",
+                plural(*artifacts)
+            )
         }
         StepKind::Lifecycle { when, action } => {
             let when = match when {

@@ -49,7 +49,7 @@ pub enum LockError {
         "Error acquiring the state lock: {} is held by another rpd\n\n{}\n\nrpd locks a config's state so that two runs never change its pod at once.\nWait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:\n  rpd force-unlock {} {}",
         .info.path.display(), .info.render(), .info.id, .config
     )]
-    Held { info: LockInfo, config: String },
+    Held { info: Box<LockInfo>, config: String },
     #[error("cannot create lock file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -63,7 +63,7 @@ pub enum LockError {
     )]
     WrongId {
         given: String,
-        info: LockInfo,
+        info: Box<LockInfo>,
         config: String,
     },
 }
@@ -152,7 +152,7 @@ pub fn acquire(
             Some(holder) => {
                 if Instant::now() >= deadline {
                     return Err(LockError::Held {
-                        info: holder,
+                        info: Box::new(holder),
                         config: config.to_string(),
                     });
                 }
@@ -165,7 +165,9 @@ pub fn acquire(
             None if Instant::now() >= deadline + Duration::from_secs(1) => {
                 return Err(LockError::Io {
                     path: path.clone(),
-                    source: std::io::Error::other("lock file exists but cannot be read; remove it if no rpd is running"),
+                    source: std::io::Error::other(
+                        "lock file exists but cannot be read; remove it if no rpd is running",
+                    ),
                 });
             }
             None => {}
@@ -201,7 +203,7 @@ pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<LockInfo, Lo
     if info.id != id {
         return Err(LockError::WrongId {
             given: id.to_string(),
-            info,
+            info: Box::new(info),
             config: config.to_string(),
         });
     }
@@ -271,7 +273,10 @@ mod tests {
         let state = dir.path().join("s.json");
         let guard = acquire(&state, "apply", "a.yaml", Duration::ZERO, |_| {}).unwrap();
         let id = read_lock(&state).unwrap().id;
-        assert!(matches!(force_unlock(&state, "nope", "a.yaml"), Err(LockError::WrongId { .. })));
+        assert!(matches!(
+            force_unlock(&state, "nope", "a.yaml"),
+            Err(LockError::WrongId { .. })
+        ));
         force_unlock(&state, &id, "a.yaml").unwrap();
         assert!(read_lock(&state).is_none());
         drop(guard);

@@ -244,14 +244,15 @@ fn parse(path: &Path, text: &str) -> Result<Loaded, StateError> {
                 found,
             });
         }
-        let state: State = serde_json::from_value(value.clone()).map_err(|err| StateError::Corrupt {
-            path: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: err.to_string(),
-            hint: "the file has rpd's format_version but not its shape; fix or move it by hand"
-                .into(),
-        })?;
+        let state: State =
+            serde_json::from_value(value.clone()).map_err(|err| StateError::Corrupt {
+                path: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: err.to_string(),
+                hint: "the file has rpd's format_version but not its shape; fix or move it by hand"
+                    .into(),
+            })?;
         return Ok(Loaded {
             state,
             origin: Origin::Rpd,
@@ -281,7 +282,10 @@ fn adopt_pointer(
         });
     }
     let mut state = State::new_unowned();
-    if let Some(id) = text("pod_id").or_else(|| text("id")).or_else(|| text("podId")) {
+    if let Some(id) = text("pod_id")
+        .or_else(|| text("id"))
+        .or_else(|| text("podId"))
+    {
         state.pod = Some(PodRecord {
             id,
             name: String::new(),
@@ -358,7 +362,10 @@ pub fn write(path: &Path, state: &mut State) -> Result<(), StateError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(wrap)?;
     state.serial += 1;
     state.format_version = FORMAT_VERSION;
@@ -444,7 +451,8 @@ mod tests {
         assert_eq!(loaded.origin, Origin::Rpd);
         assert_eq!(loaded.state.serial, 2);
         assert_eq!(loaded.state.pod_id.as_deref(), Some("p1"));
-        let raw: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let raw: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(raw["gpu_id"], "NVIDIA A40");
         assert_eq!(raw["datacenter_id"], "EU-RO-1");
         let backup = read(&backup_path(&path)).unwrap().unwrap();
@@ -474,7 +482,10 @@ mod tests {
         fs::write(&path, "{\"pod_id\": ").unwrap();
         assert!(matches!(read(&path), Err(StateError::Corrupt { .. })));
         fs::write(&path, r#"{"format_version": 99}"#).unwrap();
-        assert!(matches!(read(&path), Err(StateError::TooNew { found: 99, .. })));
+        assert!(matches!(
+            read(&path),
+            Err(StateError::TooNew { found: 99, .. })
+        ));
     }
 
     #[test]

@@ -44,31 +44,52 @@ impl Run {
 
     #[track_caller]
     pub fn status(self, code: i32) -> Run {
-        assert_eq!(self.code(), code, "unexpected exit status\n{}", self.context());
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit status\n{}",
+            self.context()
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_has(self, text: &str) -> Run {
-        assert!(self.stdout().contains(text), "stdout lacks {text:?}\n{}", self.context());
+        assert!(
+            self.stdout().contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.context()
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_lacks(self, text: &str) -> Run {
-        assert!(!self.stdout().contains(text), "stdout has {text:?}\n{}", self.context());
+        assert!(
+            !self.stdout().contains(text),
+            "stdout has {text:?}\n{}",
+            self.context()
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(self, text: &str) -> Run {
-        assert!(self.stderr().contains(text), "stderr lacks {text:?}\n{}", self.context());
+        assert!(
+            self.stderr().contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.context()
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_lacks(self, text: &str) -> Run {
-        assert!(!self.stderr().contains(text), "stderr has {text:?}\n{}", self.context());
+        assert!(
+            !self.stderr().contains(text),
+            "stderr has {text:?}\n{}",
+            self.context()
+        );
         self
     }
 
@@ -163,7 +184,9 @@ impl World {
 
     /// `rpd sim calls --json`, then reset to zero.
     pub fn calls(&self) -> serde_json::Value {
-        self.rpd(&["sim", "calls", "--json", "--reset"]).status(0).json()
+        self.rpd(&["sim", "calls", "--json", "--reset"])
+            .status(0)
+            .json()
     }
 
     pub fn state(&self, rel: &str) -> Option<serde_json::Value> {

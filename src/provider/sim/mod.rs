@@ -100,7 +100,8 @@ impl Provider for SimProvider {
     }
 
     async fn stop(&self, id: &str) -> ProviderResult<()> {
-        self.call("stop", |world, store| world.stop(store, id)).await
+        self.call("stop", |world, store| world.stop(store, id))
+            .await
     }
 
     async fn delete(&self, id: &str) -> ProviderResult<()> {

@@ -11,9 +11,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::known;
-use crate::model::{
-    Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, Storage,
-};
+use crate::model::{Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, Storage};
 use crate::provider::{CAPACITY_MESSAGE, CreatePodRequest, HOST_BUSY_MESSAGE, ProviderError};
 
 /// Free GPUs per (datacenter, GPU) unless set with `rpd sim stock`.
@@ -117,17 +115,26 @@ fn now_text() -> String {
 
 /// $/hr per GPU: the example list price, or one derived from memory size.
 pub fn price_per_gpu(gpu_id: &str, cloud: CloudType) -> Option<f64> {
-    if let Some((_, secure, community)) =
-        known::EXAMPLE_PRICES.iter().find(|(g, ..)| known::same_gpu(g, gpu_id))
+    if let Some((_, secure, community)) = known::EXAMPLE_PRICES
+        .iter()
+        .find(|(g, ..)| known::same_gpu(g, gpu_id))
     {
-        return Some(if cloud == CloudType::Secure { *secure } else { *community });
+        return Some(if cloud == CloudType::Secure {
+            *secure
+        } else {
+            *community
+        });
     }
     let memory = known::GPU_TYPES
         .iter()
         .find(|(g, ..)| known::same_gpu(g, gpu_id))
         .map(|(_, _, gb)| *gb)?;
     let secure = 0.2 + 0.02 * f64::from(memory);
-    Some(if cloud == CloudType::Secure { secure } else { secure * 0.8 })
+    Some(if cloud == CloudType::Secure {
+        secure
+    } else {
+        secure * 0.8
+    })
 }
 
 impl Store {
@@ -181,8 +188,13 @@ impl Store {
         };
         advance(&mut world);
         let result = f(&mut world, self);
-        let tmp = self.dir.join(format!("sim.json.tmp.{}", std::process::id()));
-        fs::write(&tmp, serde_json::to_vec_pretty(&world).expect("world serializes"))?;
+        let tmp = self
+            .dir
+            .join(format!("sim.json.tmp.{}", std::process::id()));
+        fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&world).expect("world serializes"),
+        )?;
         fs::rename(&tmp, &path)?;
         lock.unlock()?;
         Ok(result)
@@ -235,7 +247,9 @@ impl Store {
 fn advance(world: &mut World) {
     let now = now_ms();
     for pod in world.pods.values_mut() {
-        let Some(ready_at) = pod.ready_at_ms else { continue };
+        let Some(ready_at) = pod.ready_at_ms else {
+            continue;
+        };
         if now >= ready_at {
             pod.status = PodStatus::Running;
             pod.ready_at_ms = None;
@@ -276,7 +290,11 @@ impl World {
         self.set_free(&pod.datacenter_id, &pod.gpu_id, free + pod.gpu_count);
     }
 
-    pub fn create(&mut self, store: &Store, req: &CreatePodRequest) -> Result<SimPod, ProviderError> {
+    pub fn create(
+        &mut self,
+        store: &Store,
+        req: &CreatePodRequest,
+    ) -> Result<SimPod, ProviderError> {
         if !known::is_known_gpu(&req.gpu_id) {
             return Err(ProviderError::Invalid(format!(
                 "unknown GPU type id {:?}",
@@ -290,7 +308,10 @@ impl World {
             )));
         }
         if let Storage::NetworkVolume { volume_id, .. } = &req.storage {
-            let found = self.volumes.iter().find(|v| Some(&v.id) == volume_id.as_ref());
+            let found = self
+                .volumes
+                .iter()
+                .find(|v| Some(&v.id) == volume_id.as_ref());
             match found {
                 Some(v) if v.datacenter_id == req.datacenter_id => {}
                 Some(v) => {
@@ -318,7 +339,10 @@ impl World {
         let dirs = store.pod_dirs(&id);
         let _ = fs::create_dir_all(&dirs.volume);
         let _ = fs::create_dir_all(&dirs.container);
-        if let Storage::NetworkVolume { volume_id: Some(v), .. } = &req.storage {
+        if let Storage::NetworkVolume {
+            volume_id: Some(v), ..
+        } = &req.storage
+        {
             let _ = fs::create_dir_all(store.volume_dir(v));
         }
         let pod = SimPod {
@@ -413,7 +437,11 @@ impl World {
         } else {
             format!(
                 "network volume {name:?} is in {}, not in {datacenter_id}",
-                named.iter().map(|v| v.datacenter_id.as_str()).collect::<Vec<_>>().join(", ")
+                named
+                    .iter()
+                    .map(|v| v.datacenter_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }))
     }
