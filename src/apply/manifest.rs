@@ -27,6 +27,7 @@ pub struct ManifestInput<'a> {
     pub state_at_job_end: Option<PodStatus>,
     pub state_after_lifecycle: Option<PodStatus>,
     pub provider: &'a str,
+    pub pod_timings: &'a [crate::remote::job::StepTiming],
 }
 
 pub fn build(input: &ManifestInput) -> Value {
@@ -107,7 +108,8 @@ pub fn build(input: &ManifestInput) -> Value {
     m.insert("lifecycle_action".into(), json!(input.lifecycle_action));
     m.insert("exit_code".into(), json!(runner.exit_code));
     m.insert("failure".into(), json!(input.failure));
-    m.insert("step_durations".into(), json!(runner.timings));
+    let steps: Vec<_> = input.pod_timings.iter().chain(&runner.timings).collect();
+    m.insert("step_durations".into(), json!(steps));
     m.insert(
         "ssh_handshakes".into(),
         json!(runner.transport().handshakes()),

@@ -65,6 +65,8 @@ pub struct Executor<'a> {
     failure: Option<JobFailure>,
     job_ran: bool,
     pod_state_at_job_end: Option<PodStatus>,
+    /// How long the pod steps took (create, start, wait, lifecycle).
+    pod_timings: Vec<crate::remote::job::StepTiming>,
 }
 
 impl<'a> Executor<'a> {
@@ -94,6 +96,7 @@ impl<'a> Executor<'a> {
             failure: None,
             job_ran: false,
             pod_state_at_job_end: None,
+            pod_timings: Vec::new(),
         }
     }
 
@@ -199,7 +202,8 @@ impl<'a> Executor<'a> {
         let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
         match self.provider.delete(pod_id).await {
             Ok(()) => {
-                waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+                let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+                self.time("delete", took);
                 self.forget(pod_id);
                 self.report.destroyed += 1;
                 self.save()
@@ -345,7 +349,8 @@ impl<'a> Executor<'a> {
                 ));
                 continue;
             };
-            waiter.done("Creation complete", &format!(" [id={}]", pod.id));
+            let took = waiter.done("Creation complete", &format!(" [id={}]", pod.id));
+            self.time("create", took);
             let record = self.record(&pod, &request);
             self.state.pod = Some(record);
             if !ambiguous {
@@ -420,7 +425,8 @@ impl<'a> Executor<'a> {
         let waiter = self.reporter.wait(&format!("Resuming paused pod {pod_id}"));
         match self.provider.start(pod_id).await {
             Ok(()) => {
-                waiter.done("Start requested", &format!(" [id={pod_id}]"));
+                let took = waiter.done("Start requested", &format!(" [id={pod_id}]"));
+                self.time("start", took);
                 if let Some(pod) = self.state.pod.as_mut() {
                     pod.status = Some(PodStatus::Starting);
                 }
@@ -492,12 +498,14 @@ impl<'a> Executor<'a> {
                         ),
                         _ => String::new(),
                     };
-                    waiter.done(&format!("Pod {pod_id} is ready"), &place);
+                    let waited = waiter.done(&format!("Pod {pod_id} is ready"), &place);
                     if let Some(record) = self.state.pod.as_mut() {
                         record.status = Some(PodStatus::Running);
                     }
                     self.save()?;
-                    return self.start_runner(pod);
+                    self.time("wait_ready", waited);
+                    self.start_runner(pod);
+                    return Ok(());
                 }
                 Ok(Some(pod)) if pod.status == PodStatus::Error => {
                     break format!("pod {pod_id} went into ERROR while starting");
@@ -558,20 +566,40 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn start_runner(&mut self, pod: ObservedPod) -> Result<(), ApplyError> {
-        let transport = crate::remote::transport_for(&pod, self.config)
-            .map_err(|e| ApplyError::Provider(e.to_string()))?;
-        let price = pod
-            .cost_per_hr
-            .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
-        self.runner = Some(JobRunner::new(
-            self.config,
-            transport,
-            self.reporter.clone(),
-            price,
-        ));
+    /// Connects the job to the ready pod. A pod that cannot be reached is a
+    /// failed job, not an error: its on_failure still runs, so it is never
+    /// left running.
+    fn start_runner(&mut self, pod: ObservedPod) {
+        match crate::remote::transport_for(&pod, self.config) {
+            Ok(transport) => {
+                let price = pod
+                    .cost_per_hr
+                    .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
+                self.runner = Some(JobRunner::new(
+                    self.config,
+                    transport,
+                    self.reporter.clone(),
+                    price,
+                ));
+            }
+            Err(err) => {
+                self.reporter
+                    .line(format!("Cannot reach pod {}: {err:#}", pod.id));
+                self.failure = Some(JobFailure {
+                    step: "connect".into(),
+                    reason: format!("{err:#}"),
+                });
+            }
+        }
         self.pod = Some(pod);
-        Ok(())
+    }
+
+    fn time(&mut self, step: &str, took: Duration) {
+        self.pod_timings.push(crate::remote::job::StepTiming {
+            step: step.to_string(),
+            duration_sec: (took.as_secs_f64() * 1000.0).round() / 1000.0,
+            ok: true,
+        });
     }
 
     async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
@@ -648,7 +676,8 @@ impl<'a> Executor<'a> {
         loop {
             match self.provider.get(pod_id).await {
                 Ok(Some(pod)) if !pod.status.is_active() => {
-                    waiter.done("Stop complete", &format!(" [id={pod_id}]"));
+                    let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
+                    self.time("stop", took);
                     self.report.stopped += 1;
                     return Ok(());
                 }
@@ -781,6 +810,7 @@ impl<'a> Executor<'a> {
             state_at_job_end: self.pod_state_at_job_end,
             state_after_lifecycle: after,
             provider: self.provider.name(),
+            pod_timings: &self.pod_timings,
         };
         if let Err(err) = manifest::write(&input) {
             self.reporter

@@ -14,7 +14,7 @@ use crate::interrupt::Interrupt;
 use crate::model::Outcome;
 use crate::plan::Mode;
 use crate::progress::Reporter;
-use crate::render::{self, duration};
+use crate::render::{self, elapsed};
 use crate::state::{self, LockGuard, State};
 
 pub struct Request<'a> {
@@ -239,7 +239,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
     }
     let wall = report
         .job_wall
-        .map(|d| format!(" in {}", duration(d.as_secs())))
+        .map(|d| format!(" in {}", elapsed(d)))
         .unwrap_or_default();
     let run_dir = report
         .run_dir

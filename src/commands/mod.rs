@@ -226,6 +226,21 @@ pub async fn prepare(
                 .collect();
         }
     }
+    if mode == Mode::Apply {
+        let missing: Vec<String> = config
+            .required_paths
+            .iter()
+            .filter(|p| !p.exists())
+            .map(|p| format!("    {}", p.display()))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "required local paths are missing (local.required_paths in {}):\n{}",
+                config.path.display(),
+                missing.join("\n")
+            );
+        }
+    }
     let mut warnings = Vec::new();
     let catalog: Option<Catalog> = if mode == Mode::Apply {
         match provider
