@@ -125,6 +125,19 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Show the job log of the config's pod (or the last one pulled).
+    Logs {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Keep following the log as it grows.
+        #[arg(short, long)]
+        follow: bool,
+        /// How many lines from the end to show first.
+        #[arg(short = 'n', long, default_value_t = 200)]
+        lines: u32,
+    },
     /// Check configs without contacting any provider.
     Validate {
         #[arg(required = true, value_name = "CONFIG")]
@@ -213,6 +226,17 @@ pub enum SimCommand {
         name: String,
         datacenter: String,
         size_gb: u32,
+    },
+    /// Reach running pods over SSH at HOST:PORT instead of local processes
+    /// (to exercise the SSH transport against a real sshd); `--off` undoes it.
+    Ssh {
+        #[arg(value_name = "HOST:PORT", required_unless_present = "off")]
+        endpoint: Option<String>,
+        /// Login user on that sshd.
+        #[arg(long, default_value = "root")]
+        user: String,
+        #[arg(long, conflicts_with = "endpoint")]
+        off: bool,
     },
     /// Delete every simulated pod, volume and setting.
     Reset,

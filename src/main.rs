@@ -83,6 +83,12 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Validate { configs, vars } => commands::validate::run(&ctx, configs, vars),
+            Command::Logs {
+                config,
+                vars,
+                follow,
+                lines,
+            } => commands::logs::run(&ctx, config, vars, *follow, *lines).await,
             Command::ForceUnlock {
                 lock_id,
                 config,

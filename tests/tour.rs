@@ -483,3 +483,52 @@ fn json_plan_carries_the_same_plan() {
     assert_eq!(doc["steps"][1]["after"], serde_json::json!([1]));
     assert_eq!(doc["pod"]["action"], "create");
 }
+
+#[test]
+fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
+    let world = World::new();
+    let preserved = world
+        .read(HELLO)
+        .replace("on_success: recycle", "on_success: preserve");
+    world.write(HELLO, &preserved);
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(0)
+        .stdout_has("preserved: it is still running and billing");
+    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    world
+        .rpd(&["logs", HELLO, "-n", "1"])
+        .status(0)
+        .stdout_has("HELLO_DONE")
+        .stderr_has(&format!("on pod {id}"));
+    world.rpd(&["sim", "stop", &id]).status(0);
+    world
+        .rpd(&["logs", HELLO])
+        .status(0)
+        .stdout_has("run 1 of hello")
+        .stderr_has("this is the last log rpd pulled");
+}
+
+#[test]
+fn with_env_commands_get_the_remote_env_prefix_and_the_body_does_not() {
+    let world = World::new();
+    let cfg = world.read(HELLO).replace(
+        "staging:",
+        "remote_env:\n  exports:\n    GREETING: \"hi there\"\nsetup:\n  - command: echo \"$GREETING\" > /workspace/setup-env.txt\n    with_env: true\n  - command: echo \"[${GREETING:-unset}]\" > /workspace/setup-noenv.txt\nstaging:",
+    ).replace(
+        "    echo HELLO_DONE\n",
+        "    echo \"[${GREETING:-unset}]\" > /workspace/body-env.txt\n    echo HELLO_DONE\n",
+    ).replace("on_success: recycle", "on_success: preserve");
+    world.write(HELLO, &cfg);
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    let volume = world.sim_dir().join("pods").join(id).join("volume");
+    let read = |f: &str| std::fs::read_to_string(volume.join(f)).unwrap();
+    assert_eq!(read("setup-env.txt"), "hi there\n");
+    assert_eq!(read("setup-noenv.txt"), "[unset]\n");
+    assert_eq!(
+        read("body-env.txt"),
+        "[unset]\n",
+        "runpod-deploy never applies remote_env to run.body"
+    );
+}

@@ -116,6 +116,7 @@ pub fn build(input: &ManifestInput) -> Value {
     );
     m.insert("bytes_transferred".into(), json!(runner.transferred.bytes));
     m.insert("files_transferred".into(), json!(runner.transferred.files));
+    m.insert("staging".into(), json!(runner.pushes));
     Value::Object(m)
 }
 

@@ -480,12 +480,72 @@ impl<'a> Executor<'a> {
             return Err(ApplyError::Provider("no pod to wait for".into()));
         };
         let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
+        let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
+            Ok(pod) => pod,
+            Err(problem) => {
+                self.not_ready_cleanup(&pod_id).await?;
+                return Err(problem);
+            }
+        };
+        if let Some(record) = self.state.pod.as_mut() {
+            record.status = Some(PodStatus::Running);
+        }
+        self.save()?;
+        let waiter = self.reporter.wait(&format!("Connecting to pod {pod_id}"));
+        let connected = tokio::select! {
+            result = crate::remote::connect(&ready, self.config, deadline) => Some(result),
+            _ = self.interrupt.wait() => None,
+        };
+        match connected {
+            Some(Ok(transport)) => {
+                let how = if transport.handshakes() > 0 {
+                    format!(" [{}, one shared connection]", transport.describe())
+                } else {
+                    format!(" [{}]", transport.describe())
+                };
+                let took = waiter.done("Connected", &how);
+                self.time("connect", took);
+                let price = ready
+                    .cost_per_hr
+                    .filter(|c| *c > 0.0)
+                    .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
+                self.runner = Some(JobRunner::new(
+                    self.config,
+                    transport,
+                    self.reporter.clone(),
+                    price,
+                ));
+                self.pod = Some(ready);
+                Ok(())
+            }
+            Some(Err(err)) => {
+                waiter.abandon();
+                self.not_ready_cleanup(&pod_id).await?;
+                Err(ApplyError::Provider(format!(
+                    "pod {pod_id} runs but its shell never answered within budget.ssh_ready_timeout_sec ({timeout_sec}s): {err}"
+                )))
+            }
+            None => {
+                waiter.abandon();
+                self.not_ready_cleanup(&pod_id).await?;
+                Err(ApplyError::Interrupted)
+            }
+        }
+    }
+
+    /// Polls until the provider reports the pod RUNNING with a way in.
+    async fn wait_running(
+        &mut self,
+        pod_id: &str,
+        deadline: Instant,
+        timeout_sec: u32,
+    ) -> Result<ObservedPod, ApplyError> {
         let mut waiter = self
             .reporter
             .wait(&format!("Waiting for pod {pod_id} to be ready"));
         let poll = self.provider.poll_interval();
         let problem: String = loop {
-            match self.provider.get(&pod_id).await {
+            match self.provider.get(pod_id).await {
                 Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
                     let rate = pod
                         .cost_per_hr
@@ -498,14 +558,9 @@ impl<'a> Executor<'a> {
                         ),
                         _ => String::new(),
                     };
-                    let waited = waiter.done(&format!("Pod {pod_id} is ready"), &place);
-                    if let Some(record) = self.state.pod.as_mut() {
-                        record.status = Some(PodStatus::Running);
-                    }
-                    self.save()?;
+                    let waited = waiter.done(&format!("Pod {pod_id} is running"), &place);
                     self.time("wait_ready", waited);
-                    self.start_runner(pod);
-                    return Ok(());
+                    return Ok(pod);
                 }
                 Ok(Some(pod)) if pod.status == PodStatus::Error => {
                     break format!("pod {pod_id} went into ERROR while starting");
@@ -532,21 +587,18 @@ impl<'a> Executor<'a> {
             }
             if Instant::now() >= deadline {
                 break format!(
-                    "pod {pod_id} was not ready within budget.ssh_ready_timeout_sec ({}s); large images can take longer to pull: raise it",
-                    timeout_sec
+                    "pod {pod_id} was not ready within budget.ssh_ready_timeout_sec ({timeout_sec}s); large images can take longer to pull: raise it"
                 );
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = self.interrupt.wait() => {
                     waiter.abandon();
-                    self.not_ready_cleanup(&pod_id).await?;
                     return Err(ApplyError::Interrupted);
                 }
             }
         };
         waiter.abandon();
-        self.not_ready_cleanup(&pod_id).await?;
         Err(ApplyError::Provider(problem))
     }
 
@@ -564,34 +616,6 @@ impl<'a> Executor<'a> {
                 .line(format!("Deleting pod {pod_id}: it never became ready"));
             self.delete(pod_id).await
         }
-    }
-
-    /// Connects the job to the ready pod. A pod that cannot be reached is a
-    /// failed job, not an error: its on_failure still runs, so it is never
-    /// left running.
-    fn start_runner(&mut self, pod: ObservedPod) {
-        match crate::remote::transport_for(&pod, self.config) {
-            Ok(transport) => {
-                let price = pod
-                    .cost_per_hr
-                    .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
-                self.runner = Some(JobRunner::new(
-                    self.config,
-                    transport,
-                    self.reporter.clone(),
-                    price,
-                ));
-            }
-            Err(err) => {
-                self.reporter
-                    .line(format!("Cannot reach pod {}: {err:#}", pod.id));
-                self.failure = Some(JobFailure {
-                    step: "connect".into(),
-                    reason: format!("{err:#}"),
-                });
-            }
-        }
-        self.pod = Some(pod);
     }
 
     fn time(&mut self, step: &str, took: Duration) {

@@ -3,6 +3,7 @@
 //! refresh that turns (config, state, provider) into a plan.
 
 pub mod apply;
+pub mod logs;
 pub mod plan;
 pub mod sim;
 pub mod state;

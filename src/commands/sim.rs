@@ -6,7 +6,7 @@ use crate::cli::SimCommand;
 use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::known;
-use crate::model::{CloudType, PodStatus};
+use crate::model::{CloudType, PodStatus, SshEndpoint};
 use crate::provider::sim::{Store, World};
 
 pub fn run(ctx: &Ctx, command: &SimCommand) -> ExitStatus {
@@ -198,6 +198,41 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 "Network volume {name:?} ({}) in {datacenter}, {size_gb} GB.",
                 volume.id
             );
+        }
+        SimCommand::Ssh {
+            endpoint,
+            user,
+            off,
+        } => {
+            let endpoint = match (endpoint, off) {
+                (_, true) | (None, _) => None,
+                (Some(text), false) => {
+                    let (host, port) = text
+                        .rsplit_once(':')
+                        .ok_or_else(|| anyhow::anyhow!("{text:?} must look like HOST:PORT"))?;
+                    Some(SshEndpoint {
+                        host: host.to_string(),
+                        port: port
+                            .parse()
+                            .map_err(|_| anyhow::anyhow!("{port:?} is not a port number"))?,
+                        user: user.clone(),
+                    })
+                }
+            };
+            let shown = endpoint
+                .as_ref()
+                .map(|e| {
+                    format!(
+                        "Running pods are now reached over SSH at {}@{}:{}.",
+                        e.user, e.host, e.port
+                    )
+                })
+                .unwrap_or_else(|| "Running pods are reached through local processes.".into());
+            with(store, |world, _| {
+                world.ssh_endpoint = endpoint;
+                Ok(())
+            })?;
+            println!("{shown}");
         }
         SimCommand::Reset => {
             let dir = store.dir().to_path_buf();

@@ -143,9 +143,10 @@ fn humanize_expected(expected: &str) -> String {
     }
 }
 
-/// Removes serde_yaml's trailing " at line N column M" (shown separately).
+/// Removes serde_yaml's " at line N column M" (the location is shown
+/// separately), and the parser's context that follows it.
 fn strip_location(message: &str) -> &str {
-    match message.rfind(" at line ") {
+    match message.find(" at line ") {
         Some(i) if message[i..].contains(" column ") => &message[..i],
         _ => message,
     }

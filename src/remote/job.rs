@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::events::EventLog;
 use super::sync::TransferStats;
-use super::transport::{Transport, exec};
+use super::transport::{RemoteFile, Transport, exec, exec_with_stdin, write_files_script};
 use crate::config::{Command, Config, SecretSource};
 use crate::interrupt::Interrupt;
 use crate::model::Outcome;
@@ -59,6 +59,24 @@ pub struct ArtifactResult {
     pub error: Option<String>,
 }
 
+/// What one staging push sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushResult {
+    pub label: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub duration_sec: f64,
+}
+
+/// What the monitor has seen so far.
+#[derive(Default)]
+struct Watch {
+    success_marker: bool,
+    /// A failure marker the watcher found in the whole log after the exit.
+    final_failure_marker: Option<String>,
+    last_line: String,
+}
+
 pub struct JobRunner<'a> {
     config: &'a Config,
     transport: Box<dyn Transport>,
@@ -67,6 +85,7 @@ pub struct JobRunner<'a> {
     pub timings: Vec<StepTiming>,
     pub transferred: TransferStats,
     pub artifacts: Vec<ArtifactResult>,
+    pub pushes: Vec<PushResult>,
     pub launched: bool,
     pub exit_code: Option<i32>,
     /// When the pod became usable: the start of wall time.
@@ -104,6 +123,7 @@ impl<'a> JobRunner<'a> {
             timings: Vec::new(),
             transferred: TransferStats::default(),
             artifacts: Vec::new(),
+            pushes: Vec::new(),
             launched: false,
             exit_code: None,
             started: Instant::now(),
@@ -212,10 +232,17 @@ impl<'a> JobRunner<'a> {
         self.run_commands("preflight", &commands).await
     }
 
+    /// Writes every secret in one session, each created private and given
+    /// its mode before it is moved into place; values never reach a log.
     pub async fn secrets(&mut self) -> Result<(), JobFailure> {
+        let secrets = &self.config.job.secrets;
+        if secrets.is_empty() {
+            return Ok(());
+        }
         let started = Instant::now();
-        for secret in &self.config.job.secrets {
-            let contents = match &secret.source {
+        let mut contents: Vec<Vec<u8>> = Vec::new();
+        for secret in secrets {
+            contents.push(match &secret.source {
                 SecretSource::Env(names) => {
                     let mut text = String::new();
                     for name in names {
@@ -235,28 +262,49 @@ impl<'a> JobRunner<'a> {
                 SecretSource::File(path) => std::fs::read(path).map_err(|e| {
                     JobFailure::new(
                         "secrets",
-                        format!(
-                            "secret {:?}: cannot read {}: {e}",
-                            secret.name,
-                            path.display()
-                        ),
+                        format!("secret {:?}: cannot read {}: {e}", secret.name, path.display()),
                     )
                 })?,
-            };
-            self.transport
-                .write_file(&secret.destination, &contents, secret.mode)
-                .await
-                .map_err(|e| {
-                    JobFailure::new("secrets", format!("secret {:?}: {e}", secret.name))
-                })?;
+            });
+        }
+        let files: Vec<RemoteFile> = secrets
+            .iter()
+            .zip(&contents)
+            .map(|(secret, bytes)| RemoteFile {
+                path: &secret.destination,
+                contents: bytes,
+                mode: secret.mode,
+            })
+            .collect();
+        let script = write_files_script(self.transport.as_ref(), &files, "true");
+        let result = exec_with_stdin(
+            self.transport.as_ref(),
+            "bash -s",
+            Some(script.as_bytes()),
+            Duration::from_secs(120),
+        )
+        .await;
+        match result {
+            Ok(out) if out.success() => {}
+            Ok(out) => {
+                self.record("secrets", started, false);
+                return Err(JobFailure::new(
+                    "secrets",
+                    format!("writing the secret files failed:\n{}", indent(&out.tail(5))),
+                ));
+            }
+            Err(err) => {
+                self.record("secrets", started, false);
+                return Err(JobFailure::new("secrets", err.to_string()));
+            }
+        }
+        for secret in secrets {
             self.reporter.line(format!(
                 "Secret {:?} written to {} (mode {:04o})",
                 secret.name, secret.destination, secret.mode
             ));
         }
-        if !self.config.job.secrets.is_empty() {
-            self.record("secrets", started, true);
-        }
+        self.record("secrets", started, true);
         Ok(())
     }
 
@@ -274,10 +322,16 @@ impl<'a> JobRunner<'a> {
             match result {
                 Ok(stats) => {
                     self.transferred += stats;
-                    waiter.done(
+                    let took = waiter.done(
                         &format!("Staged {:?}", push.label),
                         &format!(" [{} files, {} bytes]", stats.files, stats.bytes),
                     );
+                    self.pushes.push(PushResult {
+                        label: push.label.clone(),
+                        files: stats.files,
+                        bytes: stats.bytes,
+                        duration_sec: (took.as_secs_f64() * 1000.0).round() / 1000.0,
+                    });
                 }
                 Err(err) => {
                     waiter.abandon();
@@ -295,46 +349,53 @@ impl<'a> JobRunner<'a> {
         Ok(())
     }
 
-    /// Writes the script as a file (no heredoc to break) and starts it
-    /// detached under a wrapper that records its exit status.
+    /// Writes the script and its wrapper as files (no heredoc to break) and
+    /// starts the wrapper detached, in one session. The wrapper records the
+    /// script's exit status in a sentinel file beside the log.
     pub async fn launch(&mut self) -> Result<(), JobFailure> {
         let started = Instant::now();
         let run = &self.config.job.run;
-        let fail = |e: String| JobFailure::new("launch", e);
-        let body = self.transport.localize(&run.body);
-        self.transport
-            .write_file(&run.script_path, body.as_bytes(), 0o755)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let transport = self.transport.as_ref();
+        let body = transport.localize(&run.body);
         let log = shell_quote(&run.log_path);
         let exit = shell_quote(&sidecar(&run.log_path, "exit"));
+        let pid = shell_quote(&sidecar(&run.log_path, "pid"));
         let wrapper_path = sidecar(&run.log_path, "wrapper");
-        let wrapper = format!(
+        let wrapper = transport.localize(&format!(
             "#!/usr/bin/env bash\n# Written by rpd: runs the job script and records its exit status.\nbash {script} > {log} 2>&1 < /dev/null\necho $? > {exit}.tmp && mv {exit}.tmp {exit}\n",
             script = shell_quote(&run.script_path),
-        );
-        self.transport
-            .write_file(
-                &wrapper_path,
-                self.transport.localize(&wrapper).as_bytes(),
-                0o755,
-            )
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let pid = shell_quote(&sidecar(&run.log_path, "pid"));
-        let start = format!(
-            "mkdir -p \"$(dirname {log})\" && rm -f {log} {exit} {pid} && set -m && (nohup bash {wrapper} > /dev/null 2>&1 < /dev/null & echo $! > {pid})",
+        ));
+        let start = transport.localize(&format!(
+            "mkdir -p \"$(dirname {log})\"\nrm -f {log} {exit} {pid}\nset -m\nnohup bash {wrapper} > /dev/null 2>&1 < /dev/null &\necho $! > {pid}",
             wrapper = shell_quote(&wrapper_path),
-        );
-        let out = exec(self.transport.as_ref(), &start, Duration::from_secs(60))
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        ));
+        let files = [
+            RemoteFile {
+                path: &run.script_path,
+                contents: body.as_bytes(),
+                mode: 0o755,
+            },
+            RemoteFile {
+                path: &wrapper_path,
+                contents: wrapper.as_bytes(),
+                mode: 0o755,
+            },
+        ];
+        let script = write_files_script(transport, &files, &start);
+        let out = exec_with_stdin(
+            transport,
+            "bash -s",
+            Some(script.as_bytes()),
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|e| JobFailure::new("launch", e.to_string()))?;
         if !out.success() {
             self.record("launch", started, false);
-            return Err(fail(format!(
-                "could not start the script:\n{}",
-                indent(&out.tail(10))
-            )));
+            return Err(JobFailure::new(
+                "launch",
+                format!("could not start the script:\n{}", indent(&out.tail(10))),
+            ));
         }
         self.launched = true;
         self.events
@@ -348,16 +409,26 @@ impl<'a> JobRunner<'a> {
     /// recorded the exit status, prints `<token> EXIT <status>`.
     fn watcher(&self) -> String {
         let run = &self.config.job.run;
+        let token = &self.token;
+        let mut finals = String::new();
+        for (i, marker) in run.failure_markers.iter().enumerate() {
+            finals.push_str(&format!(
+                "grep -F -q -- {} \"$log\" && echo \"{token} FAILMARK {i}\"\n",
+                shell_quote(marker)
+            ));
+        }
         format!(
             "log={log}; exitf={exit}\n\
-             while [ ! -e \"$log\" ] && [ ! -e \"$exitf\" ]; do sleep 0.1; done\n\
+             while [ ! -e \"$log\" ] && [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
              tail -n +1 -s 0.1 -F \"$log\" 2>/dev/null & t=$!\n\
-             while [ ! -e \"$exitf\" ]; do sleep 0.1; done\n\
-             sleep 0.3; kill $t 2>/dev/null; wait $t 2>/dev/null\n\
+             while [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
+             kill $t 2>/dev/null; wait $t 2>/dev/null\n\
+             {finals}\
+             if grep -F -q -- {success} \"$log\"; then echo \"{token} SUCCESS 1\"; else echo \"{token} SUCCESS 0\"; fi\n\
              echo \"{token} EXIT $(cat \"$exitf\")\"\n",
             log = shell_quote(&run.log_path),
             exit = shell_quote(&sidecar(&run.log_path, "exit")),
-            token = self.token,
+            success = shell_quote(&run.success_marker),
         )
     }
 
@@ -373,13 +444,11 @@ impl<'a> JobRunner<'a> {
     /// time or money, or the user interrupts.
     pub async fn monitor(&mut self, interrupt: &Interrupt) -> Result<(), JobFailure> {
         let started = Instant::now();
-        let run = self.config.job.run.clone();
         let timeout = Duration::from_secs(self.config.budget.timeout_sec);
         let cap = self.config.budget.cost_cap_usd;
         let mut waiter = self.reporter.wait("Running the job");
+        let mut watch = Watch::default();
         let mut restarts = 0;
-        let mut success_seen = false;
-        let mut last_line = String::new();
         let verdict: Result<i32, JobFailure> = 'outer: loop {
             let mut command = self.transport.command(&self.watcher());
             command
@@ -402,31 +471,12 @@ impl<'a> JobRunner<'a> {
                 tokio::select! {
                     line = lines.next_line() => match line {
                         Ok(Some(line)) => {
-                            if let Some(status) = line.strip_prefix(&self.token).and_then(|r| r.trim().strip_prefix("EXIT")) {
-                                let code = status.trim().parse::<i32>().unwrap_or(-1);
-                                break 'outer Ok(code);
-                            }
-                            if line.contains(&run.success_marker) {
-                                if !success_seen {
-                                    self.reporter.line("Success marker seen; waiting for the script to exit");
-                                }
-                                success_seen = true;
-                            }
-                            if let Some(marker) = run.failure_markers.iter().find(|m| line.contains(m.as_str())) {
-                                break 'outer Err(JobFailure::new("monitor", format!(
-                                    "the log has the failure marker {marker:?} in the line: {}", line.trim()
-                                )));
-                            }
-                            for (prefix, event) in [("__RUNPOD_STEP_START__", "remote_step_started"), ("__RUNPOD_STEP_DONE__", "remote_step_completed")] {
-                                if let Some(rest) = line.trim().strip_prefix(prefix) {
-                                    self.events.emit(event, serde_json::json!({"step": rest.trim_end_matches("__")}));
-                                }
-                            }
-                            if !line.trim().is_empty() {
-                                last_line = line;
+                            if let Some(verdict) = self.watch_line(&line, &mut watch) {
+                                break 'outer verdict;
                             }
                         }
                         Ok(None) | Err(_) => {
+                            // The watcher's connection dropped: follow again.
                             restarts += 1;
                             if restarts > 5 {
                                 break 'outer Err(JobFailure::new("monitor", "lost contact with the pod while following the log"));
@@ -436,9 +486,8 @@ impl<'a> JobRunner<'a> {
                         }
                     },
                     _ = heartbeat.tick() => {
-                        let elapsed = self.started.elapsed();
-                        let spent = self.price_per_hr * elapsed.as_secs_f64() / 3600.0;
-                        waiter.tick(&format!("{} so far | {}", crate::cost::usd(spent), truncate(&last_line, 60)));
+                        let spent = self.price_per_hr * self.started.elapsed().as_secs_f64() / 3600.0;
+                        waiter.tick(&format!("{} so far | {}", crate::cost::usd(spent), truncate(&watch.last_line, 60)));
                         if started.elapsed() >= timeout {
                             break 'outer Err(JobFailure::new("monitor", format!(
                                 "the job exceeded its time budget of {} (budget.timeout from max_runtime_minutes or cost_cap_usd)",
@@ -457,47 +506,22 @@ impl<'a> JobRunner<'a> {
                 }
             }
         };
-        let elapsed_text =
-            |w: &crate::progress::Waiter| crate::render::duration(w.elapsed().as_secs());
         let result = match verdict {
             Ok(code) => {
                 self.exit_code = Some(code);
-                let marker_in_log = self.marker_in_log(&run.success_marker).await || success_seen;
-                if code != 0 {
-                    Err(JobFailure::new(
-                        "monitor",
-                        format!(
-                            "the script exited with status {code}{}",
-                            if marker_in_log {
-                                " (after printing the success marker)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    ))
-                } else if !marker_in_log {
-                    Err(JobFailure::new(
-                        "monitor",
-                        format!(
-                            "the script exited 0 without printing the success marker {:?}",
-                            run.success_marker
-                        ),
-                    ))
-                } else {
-                    Ok(())
-                }
+                self.judge_exit(code, &watch)
             }
             Err(failure) => {
                 self.kill_job().await;
                 Err(failure)
             }
         };
+        let took = crate::render::elapsed(waiter.elapsed());
         match &result {
             Ok(()) => {
                 waiter.done("Job succeeded", "");
             }
             Err(f) => {
-                let took = elapsed_text(&waiter);
                 waiter.abandon();
                 self.reporter.line(format!(
                     "Job failed after {took}: {}",
@@ -513,13 +537,102 @@ impl<'a> JobRunner<'a> {
         result
     }
 
-    async fn marker_in_log(&self, marker: &str) -> bool {
-        let script = format!(
-            "grep -F -q -- {} {}",
-            shell_quote(marker),
-            shell_quote(&self.config.job.run.log_path)
-        );
-        matches!(exec(self.transport.as_ref(), &script, Duration::from_secs(30)).await, Ok(out) if out.success())
+    /// Reads one line from the watcher: the log, or the watcher's own
+    /// report (`<token> FAILMARK i`, `<token> SUCCESS 0|1`, `<token> EXIT n`).
+    fn watch_line(&mut self, line: &str, watch: &mut Watch) -> Option<Result<i32, JobFailure>> {
+        let run = &self.config.job.run;
+        if let Some(report) = line.strip_prefix(self.token.as_str()) {
+            let mut words = report.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("FAILMARK"), Some(i)) => {
+                    if let Some(marker) = i
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| run.failure_markers.get(i))
+                    {
+                        watch
+                            .final_failure_marker
+                            .get_or_insert_with(|| marker.clone());
+                    }
+                }
+                (Some("SUCCESS"), Some(seen)) => watch.success_marker |= seen == "1",
+                (Some("EXIT"), code) => {
+                    return Some(Ok(code.and_then(|c| c.parse().ok()).unwrap_or(-1)));
+                }
+                _ => {}
+            }
+            return None;
+        }
+        if line.contains(run.success_marker.as_str()) {
+            if !watch.success_marker {
+                self.reporter
+                    .line("Success marker seen; waiting for the script to exit");
+            }
+            watch.success_marker = true;
+        }
+        if let Some(marker) = run
+            .failure_markers
+            .iter()
+            .find(|m| line.contains(m.as_str()))
+        {
+            return Some(Err(JobFailure::new(
+                "monitor",
+                format!(
+                    "the log has the failure marker {marker:?} in the line: {}",
+                    line.trim()
+                ),
+            )));
+        }
+        for (prefix, event) in [
+            ("__RUNPOD_STEP_START__", "remote_step_started"),
+            ("__RUNPOD_STEP_DONE__", "remote_step_completed"),
+        ] {
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                self.events.emit(
+                    event,
+                    serde_json::json!({"step": rest.trim_end_matches("__")}),
+                );
+            }
+        }
+        if !line.trim().is_empty() {
+            watch.last_line = line.to_string();
+        }
+        None
+    }
+
+    /// Exit status first, then markers: any non-zero exit fails; exit 0
+    /// needs the success marker; a failure marker anywhere fails.
+    fn judge_exit(&self, code: i32, watch: &Watch) -> Result<(), JobFailure> {
+        let run = &self.config.job.run;
+        if let Some(marker) = &watch.final_failure_marker {
+            return Err(JobFailure::new(
+                "monitor",
+                format!(
+                    "the script exited with status {code} and the log has the failure marker {marker:?}"
+                ),
+            ));
+        }
+        if code != 0 {
+            let after = if watch.success_marker {
+                " (after printing the success marker)"
+            } else {
+                ""
+            };
+            return Err(JobFailure::new(
+                "monitor",
+                format!("the script exited with status {code}{after}"),
+            ));
+        }
+        if !watch.success_marker {
+            return Err(JobFailure::new(
+                "monitor",
+                format!(
+                    "the script exited 0 without printing the success marker {:?}",
+                    run.success_marker
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Pulls the log and the artifacts. After a failure everything is best

@@ -2,27 +2,57 @@
 
 pub mod events;
 pub mod job;
+pub mod ssh;
 pub mod sync;
 pub mod transport;
 
+use std::time::Instant;
+
 use crate::config::Config;
 use crate::model::{Access, ObservedPod};
-pub use transport::{LocalTransport, Transport};
+pub use transport::{LocalTransport, Transport, TransportError};
 
-/// The transport for a ready pod.
-pub fn transport_for(pod: &ObservedPod, config: &Config) -> anyhow::Result<Box<dyn Transport>> {
+/// Connects to a ready pod: local processes for a simulated pod, one shared
+/// SSH connection for a real one (retried until `deadline` while sshd starts).
+pub async fn connect(
+    pod: &ObservedPod,
+    config: &Config,
+    deadline: Instant,
+) -> Result<Box<dyn Transport>, TransportError> {
     match &pod.access {
         Some(Access::Local(dirs)) => Ok(Box::new(LocalTransport::new(
             dirs.clone(),
             config.pod.storage.mount(),
             &pod.id,
         ))),
-        Some(Access::Ssh(endpoint)) => anyhow::bail!(
-            "pod {} is reached over SSH ({}:{}), which this build of rpd cannot do yet",
-            pod.id,
-            endpoint.host,
-            endpoint.port
-        ),
-        None => anyhow::bail!("pod {} has no way in yet (no SSH endpoint)", pod.id),
+        Some(Access::Ssh(endpoint)) => {
+            let boot = pod
+                .changed_at
+                .as_deref()
+                .or(pod.created_at.as_deref())
+                .unwrap_or("");
+            let alias: String = format!("rpd-{}-{boot}", pod.id)
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let transport = ssh::SshTransport::connect(
+                endpoint.clone(),
+                &config.ssh_key_path,
+                &alias,
+                deadline,
+            )
+            .await?;
+            Ok(Box::new(transport))
+        }
+        None => Err(TransportError::Failed {
+            what: "connect".into(),
+            detail: format!("pod {} reports no SSH endpoint", pod.id),
+        }),
     }
 }

@@ -76,10 +76,6 @@ pub trait Transport: Send + Sync {
         delete: bool,
     ) -> TransportResult<TransferStats>;
 
-    /// Writes a file on the pod with `mode`, creating its directory; the
-    /// contents are never logged.
-    async fn write_file(&self, remote: &str, contents: &[u8], mode: u32) -> TransportResult<()>;
-
     /// SSH handshakes made so far (0 for local processes).
     fn handshakes(&self) -> u32 {
         0
@@ -97,15 +93,35 @@ pub async fn exec(
     script: &str,
     timeout: Duration,
 ) -> TransportResult<ExecOutput> {
+    exec_with_stdin(transport, script, None, timeout).await
+}
+
+/// Like [`exec`], feeding `stdin` to the command (e.g. a script to `bash -s`,
+/// which is one session however long the script, and no argument limits).
+pub async fn exec_with_stdin(
+    transport: &dyn Transport,
+    script: &str,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> TransportResult<ExecOutput> {
     let mut command = transport.command(script);
     command
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = command
         .spawn()
         .map_err(|e| TransportError::Io(format!("cannot start {}: {e}", transport.describe())))?;
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        tokio::io::AsyncWriteExt::write_all(&mut pipe, bytes)
+            .await
+            .map_err(|e| TransportError::Io(format!("writing to {}: {e}", transport.describe())))?;
+    }
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let run = async {
@@ -255,27 +271,6 @@ impl Transport for LocalTransport {
             })
     }
 
-    async fn write_file(&self, remote: &str, contents: &[u8], mode: u32) -> TransportResult<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let path = self.local_path(remote);
-        let io = |e: std::io::Error| TransportError::Failed {
-            what: format!("write {remote}"),
-            detail: e.to_string(),
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        // Create with the final mode so a secret is never readable by others.
-        let _ = std::fs::remove_file(&path);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-        let mut file = options.open(&path).map_err(io)?;
-        std::io::Write::write_all(&mut file, contents).map_err(io)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
-        Ok(())
-    }
-
     fn describe(&self) -> String {
         format!(
             "simulated pod {} ({})",
@@ -283,6 +278,41 @@ impl Transport for LocalTransport {
             self.dirs.volume.display()
         )
     }
+}
+
+/// One file to place on the pod.
+pub struct RemoteFile<'a> {
+    pub path: &'a str,
+    pub contents: &'a [u8],
+    pub mode: u32,
+}
+
+/// A bash script that writes `files` and then runs `then`: each file created
+/// private, filled from base64 (no heredoc delimiter to collide with),
+/// given its mode and moved into place. Paths are localized one by one; the
+/// contents never are (a secret is written exactly as it is).
+pub fn write_files_script(transport: &dyn Transport, files: &[RemoteFile], then: &str) -> String {
+    use base64::Engine;
+    let mut script = String::from("set -e\numask 077\n");
+    for file in files {
+        let local = transport.localize(file.path);
+        let path = quote_path(&local);
+        let tmp = quote_path(&format!("{local}.rpd-tmp"));
+        let data = base64::engine::general_purpose::STANDARD.encode(file.contents);
+        script.push_str(&format!(
+            "mkdir -p \"$(dirname {path})\"\nprintf '%s' '{data}' | base64 -d > {tmp}\nchmod {mode:o} {tmp}\nmv -f {tmp} {path}\n",
+            mode = file.mode
+        ));
+    }
+    script.push_str(then);
+    script.push('\n');
+    script
+}
+
+fn quote_path(path: &str) -> String {
+    shlex::try_quote(path)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| format!("'{}'", path.replace('\'', "'\\''")))
 }
 
 #[cfg(test)]

@@ -75,14 +75,21 @@ impl Provider for SimProvider {
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.call("get", |world, store| {
-            Ok(world.pods.get(id).map(|pod| store.observe(pod)))
+            Ok(world
+                .pods
+                .get(id)
+                .map(|pod| store.observe(pod, world.ssh_endpoint.as_ref())))
         })
         .await
     }
 
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         self.call("list", |world, store| {
-            Ok(world.pods.values().map(|pod| store.observe(pod)).collect())
+            Ok(world
+                .pods
+                .values()
+                .map(|pod| store.observe(pod, world.ssh_endpoint.as_ref()))
+                .collect())
         })
         .await
     }
@@ -90,7 +97,7 @@ impl Provider for SimProvider {
     async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod> {
         self.call("create", |world, store| {
             let pod = world.create(store, request)?;
-            Ok(store.observe(&pod))
+            Ok(store.observe(&pod, world.ssh_endpoint.as_ref()))
         })
         .await
     }

@@ -11,7 +11,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::known;
-use crate::model::{Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, Storage};
+use crate::model::{
+    Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, SshEndpoint, Storage,
+};
 use crate::provider::{CAPACITY_MESSAGE, CreatePodRequest, HOST_BUSY_MESSAGE, ProviderError};
 
 /// Free GPUs per (datacenter, GPU) unless set with `rpd sim stock`.
@@ -70,6 +72,10 @@ pub struct World {
     pub cold_boot_ms: u64,
     #[serde(default = "warm")]
     pub warm_boot_ms: u64,
+    /// When set, running pods are reached over SSH at this endpoint instead
+    /// of through local processes (for exercising the SSH transport).
+    #[serde(default)]
+    pub ssh_endpoint: Option<SshEndpoint>,
 }
 
 fn cold() -> u64 {
@@ -91,6 +97,7 @@ impl Default for World {
             volumes: Vec::new(),
             cold_boot_ms: DEFAULT_COLD_BOOT_MS,
             warm_boot_ms: DEFAULT_WARM_BOOT_MS,
+            ssh_endpoint: None,
         }
     }
 }
@@ -200,7 +207,7 @@ impl Store {
         Ok(result)
     }
 
-    pub fn observe(&self, pod: &SimPod) -> ObservedPod {
+    pub fn observe(&self, pod: &SimPod, ssh: Option<&SshEndpoint>) -> ObservedPod {
         let running = pod.status == PodStatus::Running;
         let actions: &[&str] = match pod.status {
             PodStatus::Provisioning | PodStatus::Starting => &["stop", "terminate"],
@@ -235,7 +242,10 @@ impl Store {
             } else {
                 0.0
             }),
-            access: running.then_some(Access::Local(dirs)),
+            access: running.then(|| match ssh {
+                Some(endpoint) => Access::Ssh(endpoint.clone()),
+                None => Access::Local(dirs),
+            }),
             actions: Some(actions.iter().map(|a| a.to_string()).collect()),
             created_at: Some(pod.created_at.clone()),
             changed_at: Some(pod.changed_at.clone()),

@@ -1,0 +1,116 @@
+//! `rpd logs CONFIG [-f]`: the job log, live from the config's running pod
+//! over the same transport the job uses, else the last log rpd pulled.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::cli::VarArgs;
+use crate::commands::{Ctx, load_configs, read_state};
+use crate::config::Config;
+use crate::exit::ExitStatus;
+use crate::model::PodStatus;
+
+pub async fn run(ctx: &Ctx, path: &Path, vars: &VarArgs, follow: bool, lines: u32) -> ExitStatus {
+    let config = match load_configs(ctx, &[path.to_path_buf()], vars) {
+        Ok(mut c) => c.remove(0),
+        Err(status) => return status,
+    };
+    match show(ctx, &config, follow, lines).await {
+        Ok(status) => status,
+        Err(err) => {
+            ctx.error(&err);
+            ExitStatus::Error
+        }
+    }
+}
+
+async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::Result<ExitStatus> {
+    let provider = ctx.provider()?;
+    let state = read_state(config, provider.name())?.map(|l| l.state);
+    let pod_id = state.as_ref().and_then(|s| {
+        s.pod
+            .as_ref()
+            .map(|p| p.id.clone())
+            .or_else(|| s.retained.last().map(|r| r.pod.id.clone()))
+    });
+    if let Some(id) = &pod_id
+        && let Some(pod) = provider.get(id).await?
+        && pod.status == PodStatus::Running
+        && pod.access.is_some()
+    {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let transport = crate::remote::connect(&pod, config, deadline).await?;
+        let log = shlex::try_quote(&config.job.run.log_path)?.into_owned();
+        let tail = if follow {
+            format!("tail -n {lines} -F {log}")
+        } else {
+            format!("tail -n {lines} {log}")
+        };
+        eprintln!("# {} on pod {id}", config.job.run.log_path);
+        let mut child = transport
+            .command(&tail)
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let status = tokio::select! {
+            status = child.wait() => status?.success(),
+            _ = tokio::signal::ctrl_c() => true,
+        };
+        transport.close().await;
+        return Ok(if status {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Error
+        });
+    }
+    let Some(local) = latest_pulled_log(config) else {
+        anyhow::bail!(
+            "no running pod and no pulled log for {}{}",
+            config.path.display(),
+            match &pod_id {
+                Some(id) => format!(" (pod {id} is not running)"),
+                None => " (no pod recorded)".into(),
+            }
+        );
+    };
+    eprintln!(
+        "# {}{}",
+        local.display(),
+        match &pod_id {
+            Some(id) => format!(" (pod {id} is not running; this is the last log rpd pulled)"),
+            None => " (the last log rpd pulled)".into(),
+        }
+    );
+    let text = std::fs::read_to_string(&local)?;
+    let all: Vec<&str> = text.lines().collect();
+    for line in &all[all.len().saturating_sub(lines as usize)..] {
+        println!("{line}");
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The newest `run.log` under `<project_root>/artifacts/runpod/` whose
+/// manifest belongs to this config's job.
+fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
+    let root = config.project_root.join("artifacts").join("runpod");
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|dir| dir.join("run.log").is_file())
+        .filter(|dir| {
+            std::fs::read_to_string(dir.join(crate::apply::manifest::FILE_NAME))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|m| {
+                    m["run_id"]
+                        .as_str()
+                        .is_some_and(|id| id.starts_with(&format!("{}-", config.run_id_prefix)))
+                })
+        })
+        .collect();
+    runs.sort();
+    runs.pop().map(|dir| dir.join("run.log"))
+}

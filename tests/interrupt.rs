@@ -1,0 +1,66 @@
+//! Ctrl-C during apply: stop waiting, pull the log, carry out on_failure,
+//! write the state, exit 130.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::World;
+
+const HELLO: &str = "examples/hello.yaml";
+
+#[test]
+fn ctrl_c_during_the_job_runs_on_failure_and_exits_130() {
+    let world = World::new();
+    let started = world.path("job-started");
+    let slow = world.read(HELLO).replace(
+        "    echo HELLO_DONE\n",
+        &format!(
+            "    touch {}\n    sleep 60\n    echo HELLO_DONE\n",
+            started.display()
+        ),
+    );
+    world.write(HELLO, &slow);
+    let child = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(15),
+        "stopped promptly"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stdout.contains("on_failure: stop was carried out"),
+        "{stdout}"
+    );
+
+    let pods = world.pods();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["status"], "EXITED", "on_failure stopped the pod");
+    let state = world.state("examples/.rpd/hello.state.json").unwrap();
+    assert_eq!(state["retained"][0]["id"], pods[0]["id"]);
+    let runs: Vec<_> = std::fs::read_dir(world.path("examples/artifacts/runpod"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(runs[0].join("run.log").exists(), "the log was pulled");
+    assert!(
+        !world.path("examples/.rpd/hello.state.json.lock").exists(),
+        "lock released"
+    );
+}

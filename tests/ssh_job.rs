@@ -1,0 +1,367 @@
+//! The job over a real sshd and rsync on 127.0.0.1: the simulator's pods are
+//! reached over SSH (`rpd sim ssh`), so the whole apply path runs as it does
+//! against RunPod: one shared connection, rsync staging, the script
+//! detached, exit detection, artifacts, secrets, the manifest.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::World;
+use common::sshd::Sshd;
+
+struct Setup {
+    world: World,
+    sshd: Sshd,
+    /// The "pod's" volume mount: a real directory the sshd user can write.
+    mount: String,
+}
+
+fn setup() -> Option<Setup> {
+    let sshd = Sshd::start()?;
+    let world = World::new();
+    world
+        .rpd(&["sim", "ssh", &sshd.endpoint(), "--user", &sshd.user])
+        .status(0);
+    let mount = world.path("pod-volume").display().to_string();
+    std::fs::create_dir_all(&mount).unwrap();
+    Some(Setup { world, sshd, mount })
+}
+
+/// A hello-style config with the given run body and extra YAML.
+fn config(s: &Setup, body: &str, extra: &str) -> String {
+    let body = body
+        .lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = format!(
+        r#"schema_version: 2
+name: sshjob
+pod:
+  image: runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404
+  datacenters: [EU-RO-1]
+  gpu_order: ["NVIDIA GeForce RTX 4090"]
+storage:
+  mode: ephemeral
+  volume_gb: 20
+  volume_mount: {mount}
+ssh:
+  key_path: {key}
+staging:
+  - label: payload
+    source: payload/
+    destination: "{{volume_mount}}/job/payload/"
+run:
+  script_path: "{{volume_mount}}/job/run.sh"
+  log_path: "{{volume_mount}}/job/run.log"
+  success_marker: JOB_DONE
+  body: |
+{body}
+lifecycle:
+  on_success: recycle
+  on_failure: stop
+{extra}"#,
+        mount = s.mount,
+        key = s.sshd.key().display(),
+    );
+    s.world.write("job/sshjob.yaml", &text);
+    "job/sshjob.yaml".to_string()
+}
+
+fn manifest(s: &Setup) -> serde_json::Value {
+    let runs = s.world.path("job/artifacts/runpod");
+    let mut dirs: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    let last = dirs.last().expect("a run directory");
+    serde_json::from_str(
+        &std::fs::read_to_string(last.join("runpod_deploy_pull_manifest.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn payload(s: &Setup, name: &str, bytes: usize) {
+    s.world
+        .write(&format!("job/payload/{name}"), &"x".repeat(bytes));
+}
+
+#[test]
+fn warm_run_makes_exactly_one_handshake_and_the_manifest_says_so() {
+    let Some(s) = setup() else { return };
+    payload(&s, "data.bin", 4096);
+    let cfg = config(
+        &s,
+        "cat {volume_mount}/job/payload/data.bin | wc -c\necho JOB_DONE",
+        "",
+    );
+
+    let before = s.sshd.handshakes();
+    s.world.rpd(&["apply", "-y", &cfg]).status(0);
+    assert_eq!(s.sshd.handshakes() - before, 1, "{}", s.sshd.log_text());
+    assert_eq!(manifest(&s)["ssh_handshakes"], 1);
+
+    // Warm: resume the recycled pod; again one handshake for the whole run.
+    let before = s.sshd.handshakes();
+    s.world
+        .rpd(&["apply", "-y", &cfg])
+        .status(0)
+        .stdout_has("1 resumed");
+    assert_eq!(s.sshd.handshakes() - before, 1, "{}", s.sshd.log_text());
+    let m = manifest(&s);
+    assert_eq!(m["ssh_handshakes"], 1);
+    assert_eq!(m["pod_resumed"], true);
+    assert_eq!(m["failed"], false);
+    let log = std::fs::read_to_string(
+        s.world
+            .path("job/artifacts/runpod")
+            .read_dir()
+            .unwrap()
+            .last()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("run.log"),
+    )
+    .unwrap_or_default();
+    assert!(log.contains("JOB_DONE") || !log.is_empty());
+}
+
+#[test]
+fn script_exiting_1_without_markers_fails_within_2s_and_runs_on_failure() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let stamp = s.world.path("exited-at");
+    let cfg = config(
+        &s,
+        &format!("echo working\ndate +%s.%N > {}\nexit 1", stamp.display()),
+        "",
+    );
+    let run = s.world.rpd(&["apply", "-y", &cfg]);
+    let ended = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let run = run
+        .status(3)
+        .stdout_has("the script exited with status 1")
+        .stdout_has("on_failure: stop was carried out");
+    let exited: f64 = std::fs::read_to_string(&stamp)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let lag = ended - exited;
+    assert!(
+        lag < 2.0,
+        "apply ended {lag:.2}s after the script exited\n{}",
+        run.stderr()
+    );
+    let pods = s.world.pods();
+    assert_eq!(pods[0]["status"], "EXITED", "on_failure stopped the pod");
+    assert_eq!(manifest(&s)["exit_code"], 1);
+}
+
+#[test]
+fn failure_marker_fails_the_job() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let cfg = config(
+        &s,
+        "echo 'Traceback (most recent call last):'\nsleep 30\necho JOB_DONE",
+        "",
+    );
+    let started = Instant::now();
+    s.world
+        .rpd(&["apply", "-y", &cfg])
+        .status(3)
+        .stdout_has("failure marker \"Traceback\"");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "did not wait for the sleep"
+    );
+}
+
+#[test]
+fn success_marker_and_exit_0_succeed_and_artifacts_are_pulled() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let extra = "artifacts:\n  - label: out\n    remote_path: \"{volume_mount}/job/out/\"\n    local_path: out/\n";
+    let cfg = config(
+        &s,
+        "mkdir -p {volume_mount}/job/out\necho result > {volume_mount}/job/out/r.txt\necho JOB_DONE",
+        extra,
+    );
+    s.world.rpd(&["apply", "-y", &cfg]).status(0);
+    assert_eq!(s.world.read("job/out/r.txt"), "result\n");
+    let m = manifest(&s);
+    assert_eq!(m["artifacts"][0]["status"], "success");
+    assert_eq!(m["exit_code"], 0);
+}
+
+#[test]
+fn missing_required_artifact_fails_the_run() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let extra = "artifacts:\n  - label: model\n    remote_path: \"{volume_mount}/job/nothing-here/\"\n    local_path: model/\n";
+    let cfg = config(&s, "echo JOB_DONE", extra);
+    s.world
+        .rpd(&["apply", "-y", &cfg])
+        .status(3)
+        .stdout_has("required artifact \"model\" could not be pulled");
+    assert_eq!(s.world.pods()[0]["status"], "EXITED");
+}
+
+#[test]
+fn budget_timeout_stops_the_job() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    // cost_cap / assumed rate * 3600 = 2 s of budget.
+    let extra = "budget:\n  cost_cap_usd: 0.0004\n  assumed_hourly_rate_usd: 0.5\n";
+    let cfg = config(&s, "sleep 60\necho JOB_DONE", extra);
+    let started = Instant::now();
+    s.world
+        .rpd(&["apply", "-y", &cfg])
+        .status(3)
+        // Whichever budget limit fires first: the time it buys or the cap.
+        .stdout_has("(budget.");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn secrets_are_written_0600_and_never_shown() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let secret = "s3cr3t-VALUE-that-must-not-leak";
+    let extra = "secrets:\n  - name: token\n    destination: \"{volume_mount}/secrets/token.env\"\n    env: [RPD_TEST_TOKEN]\n";
+    let cfg = config(
+        &s,
+        "test -s {volume_mount}/secrets/token.env && echo JOB_DONE",
+        extra,
+    );
+    let mut cmd = s.world.command(&["apply", "-y", &cfg]);
+    cmd.env("RPD_TEST_TOKEN", secret);
+    let run = s.world.run(cmd, &["apply"]).status(0);
+    let path = std::path::Path::new(&s.mount).join("secrets/token.env");
+    let meta = std::fs::metadata(&path).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("RPD_TEST_TOKEN={secret}\n")
+    );
+    assert!(!run.stdout().contains(secret) && !run.stderr().contains(secret));
+    let state = s.world.read("job/.rpd/sshjob.state.json");
+    assert!(!state.contains(secret));
+    assert!(!manifest(&s).to_string().contains(secret));
+}
+
+#[test]
+fn second_staging_transfers_only_changed_bytes() {
+    let Some(s) = setup() else { return };
+    payload(&s, "big.bin", 200_000);
+    payload(&s, "small.txt", 10);
+    let cfg = config(&s, "echo JOB_DONE", "");
+    s.world.rpd(&["apply", "-y", &cfg]).status(0);
+    let first = &manifest(&s)["staging"][0];
+    assert_eq!(first["bytes"], 200_010, "{first}");
+
+    payload(&s, "small.txt", 12);
+    s.world.rpd(&["apply", "-y", &cfg]).status(0);
+    let second = &manifest(&s)["staging"][0];
+    assert_eq!(second["files"], 1, "{second}");
+    assert_eq!(second["bytes"], 12, "{second}");
+}
+
+#[test]
+fn unreachable_sshd_deletes_the_new_pod() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let cfg = config(&s, "echo JOB_DONE", "budget:\n  ssh_ready_timeout_sec: 3\n");
+    // Point the simulator at a port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    s.world
+        .rpd(&[
+            "sim",
+            "ssh",
+            &format!("127.0.0.1:{closed}"),
+            "--user",
+            &s.sshd.user,
+        ])
+        .status(0);
+    s.world
+        .rpd(&["apply", "-y", &cfg])
+        .status(1)
+        .stderr_has("its shell never answered")
+        .stderr_has("it never became ready");
+    assert!(
+        s.world.pods().is_empty(),
+        "the pod rpd created is not left running"
+    );
+}
+
+#[test]
+fn a_resumed_pod_whose_shell_never_answers_is_stopped_not_left_running() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let cfg = config(&s, "echo JOB_DONE", "budget:\n  ssh_ready_timeout_sec: 3\n");
+    s.world.rpd(&["apply", "-y", &cfg]).status(0);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    s.world
+        .rpd(&[
+            "sim",
+            "ssh",
+            &format!("127.0.0.1:{closed}"),
+            "--user",
+            &s.sshd.user,
+        ])
+        .status(0);
+    s.world
+        .rpd(&["apply", "-y", &cfg])
+        .status(1)
+        .stderr_has("its shell never answered")
+        .stderr_has("Stopping pod");
+    let pods = s.world.pods();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(
+        pods[0]["status"], "EXITED",
+        "stopped, still tracked for the next resume"
+    );
+}
+
+#[test]
+fn script_body_with_heredoc_delimiters_runs_whole() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    // runpod-deploy wrote the body through `<<'BASH'`: a line `BASH` ended it.
+    let cfg = config(
+        &s,
+        "echo one\nBASH\nEOF\necho two-$((1+1))\necho JOB_DONE",
+        "",
+    );
+    let run = s.world.rpd(&["apply", "-y", &cfg]);
+    // `BASH` and `EOF` are commands that do not exist; the body goes on.
+    run.status(0);
+    let runs = s.world.path("job/artifacts/runpod");
+    let dir = std::fs::read_dir(runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log = std::fs::read_to_string(dir.join("run.log")).unwrap();
+    assert!(
+        log.contains("one") && log.contains("two-2") && log.contains("JOB_DONE"),
+        "{log}"
+    );
+}
