@@ -73,6 +73,23 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 5m, 1h)"))
 }
 
+/// A RunPod cloud, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum CloudArg {
+    Secure,
+    Community,
+}
+
+impl From<CloudArg> for crate::model::CloudType {
+    fn from(cloud: CloudArg) -> Self {
+        match cloud {
+            CloudArg::Secure => crate::model::CloudType::Secure,
+            CloudArg::Community => crate::model::CloudType::Community,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
@@ -91,6 +108,9 @@ pub enum Command {
         /// Plan a fresh pod even if the current one could be reused.
         #[arg(long)]
         replace: bool,
+        /// Also try each candidate on this cloud, and accept a pod on it.
+        #[arg(long, value_enum, value_name = "CLOUD")]
+        fallback_cloud_type: Option<CloudArg>,
         /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -107,6 +127,9 @@ pub enum Command {
         /// Delete the current pod and create a fresh one.
         #[arg(long)]
         replace: bool,
+        /// Also try each candidate on this cloud, and accept a pod on it.
+        #[arg(long, value_enum, value_name = "CLOUD")]
+        fallback_cloud_type: Option<CloudArg>,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long = "auto-approve", alias = "yes")]
         auto_approve: bool,
@@ -214,6 +237,9 @@ pub enum SimCommand {
         datacenter: String,
         gpu: String,
         count: u32,
+        /// The cloud whose stock this is.
+        #[arg(long, value_enum, default_value = "SECURE")]
+        cloud: CloudArg,
     },
     /// Make the next start of this pod fail: its host has no free GPU.
     FailNextStart { pod_id: String },

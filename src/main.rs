@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rpd::cli::{Cli, Command, StateCommand};
-use rpd::commands::{self, Ctx, apply::Request};
+use rpd::commands::{self, Ctx, PlanFlags, apply::Request};
 use rpd::exit::ExitStatus;
 use rpd::plan::Mode;
 
@@ -37,16 +37,21 @@ fn main() -> ExitCode {
                 configs,
                 vars,
                 replace,
+                fallback_cloud_type,
                 detailed_exitcode,
                 format,
             } => {
-                commands::plan::run(&ctx, configs, vars, *replace, *detailed_exitcode, *format)
-                    .await
+                let flags = PlanFlags {
+                    replace: *replace,
+                    fallback_cloud: fallback_cloud_type.map(Into::into),
+                };
+                commands::plan::run(&ctx, configs, vars, flags, *detailed_exitcode, *format).await
             }
             Command::Apply {
                 configs,
                 vars,
                 replace,
+                fallback_cloud_type,
                 auto_approve,
                 lock,
             } => {
@@ -55,7 +60,10 @@ fn main() -> ExitCode {
                     Request {
                         configs,
                         vars,
-                        replace: *replace,
+                        flags: PlanFlags {
+                            replace: *replace,
+                            fallback_cloud: fallback_cloud_type.map(Into::into),
+                        },
                         auto_approve: *auto_approve,
                         lock,
                         mode: Mode::Apply,
@@ -74,7 +82,7 @@ fn main() -> ExitCode {
                     Request {
                         configs,
                         vars,
-                        replace: false,
+                        flags: PlanFlags::default(),
                         auto_approve: *auto_approve,
                         lock,
                         mode: Mode::Destroy,

@@ -532,3 +532,70 @@ fn with_env_commands_get_the_remote_env_prefix_and_the_body_does_not() {
         "runpod-deploy never applies remote_env to run.body"
     );
 }
+
+#[test]
+fn fallback_cloud_type_creates_on_community_when_secure_is_out() {
+    let world = World::new();
+    for dc in ["EU-RO-1", "US-CA-2"] {
+        for gpu in ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"] {
+            world.rpd(&["sim", "stock", dc, gpu, "0"]).status(0);
+        }
+    }
+    world
+        .rpd(&["plan", HELLO, "--fallback-cloud-type", "COMMUNITY"])
+        .status(0)
+        .stdout_has(
+            "1. EU-RO-1 / NVIDIA GeForce RTX 4090 (SECURE)         $0.44/hr  stock none, skipped",
+        )
+        .stdout_has("2. EU-RO-1 / NVIDIA GeForce RTX 4090 (COMMUNITY)      $0.31/hr  stock high");
+    world
+        .rpd(&["apply", "-y", HELLO, "--fallback-cloud-type", "COMMUNITY"])
+        .status(0)
+        .stderr_has("Created on the fallback cloud COMMUNITY");
+    assert_eq!(world.pods()[0]["cloud_type"], "COMMUNITY");
+    // The pod on the fallback cloud is resumed while the fallback is allowed,
+    // and replaced when it is not.
+    world
+        .rpd(&["plan", HELLO, "--fallback-cloud-type", "COMMUNITY"])
+        .status(0)
+        .stdout_has("will be resumed");
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("~ cloud_type = \"COMMUNITY\" -> \"SECURE\" # forces replacement");
+}
+
+#[test]
+fn network_volume_is_resolved_in_the_pods_datacenter() {
+    let world = World::new();
+    let cfg = world
+        .read(HELLO)
+        .replace(
+            "  mode: ephemeral\n  volume_gb: 20            # kept while the pod is paused: $4.00/month\n",
+            "  mode: network_volume\n  volume_name: shared-data\n",
+        )
+        .replace("datacenters: [EU-RO-1, US-CA-2]", "datacenters: [US-CA-2]");
+    world.write(HELLO, &cfg);
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(1)
+        .stderr_has("no network volume named \"shared-data\"");
+    world
+        .rpd(&["sim", "volume", "shared-data", "EU-RO-1", "50"])
+        .status(0);
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(1)
+        .stderr_has("network volume \"shared-data\" is in EU-RO-1, not in US-CA-2");
+    assert!(world.pods().is_empty());
+    world
+        .rpd(&["sim", "volume", "shared-data", "US-CA-2", "50"])
+        .status(0);
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let pods = world.pods();
+    assert_eq!(pods[0]["storage"]["mode"], "network_volume");
+    // The volume outlives the pod: a replacement sees the counter.
+    world.rpd(&["apply", "-y", "--replace", HELLO]).status(0);
+    let result = world.read("examples/artifacts/hello/result.txt");
+    assert!(result.starts_with("run 2 of hello"), "{result}");
+}

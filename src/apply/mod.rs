@@ -280,7 +280,14 @@ impl<'a> Executor<'a> {
             if self.interrupt.is_set() {
                 return Err(ApplyError::Interrupted);
             }
-            let place = format!("{} / {}", candidate.datacenter_id, candidate.gpu_id);
+            let place = if candidate.cloud_type == self.config.pod.cloud_type {
+                format!("{} / {}", candidate.datacenter_id, candidate.gpu_id)
+            } else {
+                format!(
+                    "{} / {} ({})",
+                    candidate.datacenter_id, candidate.gpu_id, candidate.cloud_type
+                )
+            };
             if candidate.stock == Stock::None {
                 failures.push(format!("{place}: skipped, no stock"));
                 continue;
@@ -358,6 +365,22 @@ impl<'a> Executor<'a> {
             }
             self.save()?;
             self.runner_events_pending(&candidate.datacenter_id, &candidate.gpu_id);
+            if candidate.cloud_type != self.config.pod.cloud_type {
+                self.reporter.line(format!(
+                    "Created on the fallback cloud {} (--fallback-cloud-type)",
+                    candidate.cloud_type
+                ));
+                crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl"))
+                    .emit(
+                        "cloud_type_fallback",
+                        serde_json::json!({
+                            "from_cloud_type": self.config.pod.cloud_type,
+                            "to_cloud_type": candidate.cloud_type,
+                            "gpu_id": candidate.gpu_id,
+                            "datacenter_id": candidate.datacenter_id,
+                        }),
+                    );
+            }
             self.created_now = true;
             self.report.created += 1;
             self.report.pod_id = Some(pod.id.clone());

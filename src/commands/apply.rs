@@ -7,7 +7,7 @@ use futures::future::join_all;
 
 use crate::apply::{ApplyError, ApplyReport, Executor};
 use crate::cli::{LockArgs, VarArgs};
-use crate::commands::{Ctx, Prepared, load_configs, prepare_all};
+use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::interrupt::Interrupt;
@@ -20,7 +20,7 @@ use crate::state::{self, LockGuard, State};
 pub struct Request<'a> {
     pub configs: &'a [PathBuf],
     pub vars: &'a VarArgs,
-    pub replace: bool,
+    pub flags: PlanFlags,
     pub auto_approve: bool,
     pub lock: &'a LockArgs,
     pub mode: Mode,
@@ -57,7 +57,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
     let palette = ctx.stdout_palette();
     let mut status = ExitStatus::Success;
     let mut ready: Vec<Prepared> = Vec::new();
-    for (i, (path, prepared)) in prepare_all(&provider, configs, request.mode, request.replace)
+    for (i, (path, prepared)) in prepare_all(&provider, configs, request.mode, request.flags)
         .await
         .into_iter()
         .enumerate()

@@ -201,7 +201,7 @@ pub async fn prepare(
     provider: &SharedProvider,
     config: Config,
     mode: Mode,
-    replace: bool,
+    options: PlanFlags,
 ) -> anyhow::Result<Prepared> {
     let loaded = read_state(&config, provider.name())?;
     let state = loaded.as_ref().map(|l| &l.state);
@@ -263,6 +263,13 @@ pub async fn prepare(
     } else {
         None
     };
+    let fallback_catalog = match options.fallback_cloud {
+        Some(cloud) if mode == Mode::Apply && cloud != config.pod.cloud_type => provider
+            .catalog(&config.pod.gpu_order, &config.pod.datacenters, cloud)
+            .await
+            .ok(),
+        _ => None,
+    };
     let outline = job_outline(&config);
     let mut plan = planner::plan(&planner::PlanningInput {
         job_name: &config.name,
@@ -272,7 +279,12 @@ pub async fn prepare(
         state,
         observed: &observed,
         catalog: catalog.as_ref(),
-        options: PlanOptions { mode, replace },
+        fallback_catalog: fallback_catalog.as_ref(),
+        options: PlanOptions {
+            mode,
+            replace: options.replace,
+            fallback_cloud: options.fallback_cloud,
+        },
     });
     plan.report.warnings.extend(warnings);
     if let Some(l) = &loaded
@@ -300,18 +312,25 @@ pub async fn prepare(
     })
 }
 
+/// Plan options from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanFlags {
+    pub replace: bool,
+    pub fallback_cloud: Option<crate::model::CloudType>,
+}
+
 /// Prepares several configs concurrently (one provider round trip, not N).
 pub async fn prepare_all(
     provider: &SharedProvider,
     configs: Vec<Config>,
     mode: Mode,
-    replace: bool,
+    options: PlanFlags,
 ) -> Vec<(PathBuf, anyhow::Result<Prepared>)> {
     let paths: Vec<PathBuf> = configs.iter().map(|c| c.path.clone()).collect();
     let results = join_all(
         configs
             .into_iter()
-            .map(|c| prepare(provider, c, mode, replace)),
+            .map(|c| prepare(provider, c, mode, options)),
     )
     .await;
     paths.into_iter().zip(results).collect()

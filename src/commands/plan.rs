@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{Format, VarArgs};
-use crate::commands::{Ctx, load_configs, prepare_all};
+use crate::commands::{Ctx, PlanFlags, load_configs, prepare_all};
 use crate::exit::ExitStatus;
 use crate::plan::Mode;
 use crate::render;
@@ -12,7 +12,7 @@ pub async fn run(
     ctx: &Ctx,
     configs: &[PathBuf],
     vars: &VarArgs,
-    replace: bool,
+    flags: PlanFlags,
     detailed_exitcode: bool,
     format: Format,
 ) -> ExitStatus {
@@ -32,7 +32,7 @@ pub async fn run(
     let mut documents = Vec::new();
     let mut with_changes = 0;
     let count = configs.len();
-    for (i, (path, prepared)) in prepare_all(&provider, configs, Mode::Apply, replace)
+    for (i, (path, prepared)) in prepare_all(&provider, configs, Mode::Apply, flags)
         .await
         .into_iter()
         .enumerate()

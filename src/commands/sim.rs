@@ -154,12 +154,14 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             datacenter,
             gpu,
             count,
+            cloud,
         } => {
+            let cloud = CloudType::from(*cloud);
             with(store, |world, _| {
-                world.set_stock(datacenter, gpu, *count);
+                world.set_stock_in(datacenter, gpu, cloud, *count);
                 Ok(())
             })?;
-            println!("{datacenter} / {gpu}: {count} free GPUs.");
+            println!("{datacenter} / {gpu} ({cloud}): {count} free GPUs.");
         }
         SimCommand::FailNextStart { pod_id } => {
             with(store, |world, _| {

@@ -15,8 +15,8 @@ pub use diff::FieldChange;
 use crate::cost;
 use crate::known::same_gpu;
 use crate::model::{
-    Candidate, DesiredPod, Lifecycle, LifecycleAction, ObservedPod, Outcome, PodSpec, PodStatus,
-    Stock,
+    Candidate, CloudType, DesiredPod, Lifecycle, LifecycleAction, ObservedPod, Outcome, PodSpec,
+    PodStatus, Stock,
 };
 use crate::provider::Catalog;
 use crate::state::State;
@@ -60,6 +60,9 @@ pub struct PlanOptions {
     pub mode: Mode,
     /// `--replace`: a fresh pod whatever the current one looks like.
     pub replace: bool,
+    /// `--fallback-cloud-type`: also try each candidate on this cloud, and
+    /// accept a pod on it (runpod-deploy's flag).
+    pub fallback_cloud: Option<CloudType>,
 }
 
 /// What the job will do, for the plan's steps.
@@ -85,6 +88,8 @@ pub struct PlanningInput<'a> {
     pub state: Option<&'a State>,
     pub observed: &'a Observations,
     pub catalog: Option<&'a Catalog>,
+    /// Stock and prices on the fallback cloud, when there is one.
+    pub fallback_catalog: Option<&'a Catalog>,
     pub options: PlanOptions,
 }
 
@@ -327,25 +332,57 @@ impl Builder {
     }
 }
 
-/// Candidates in runpod-deploy's order: each datacenter, each GPU within it.
-pub fn candidates(desired: &DesiredPod, catalog: Option<&Catalog>) -> Vec<Candidate> {
-    desired
-        .datacenters
-        .iter()
-        .flat_map(|dc| desired.gpu_order.iter().map(move |gpu| (dc, gpu)))
-        .map(|(dc, gpu)| {
-            let offer = catalog.and_then(|c| c.offer(dc, gpu));
-            Candidate {
-                datacenter_id: dc.clone(),
-                gpu_id: gpu.clone(),
-                cloud_type: desired.cloud_type,
-                price_per_hr: offer
-                    .and_then(|o| o.price_per_gpu_hr)
-                    .map(|p| p * f64::from(desired.gpu_count)),
-                stock: offer.map_or(Stock::Unknown, |o| o.stock),
+/// Candidates in runpod-deploy's order: each datacenter, each GPU within
+/// it; with a fallback cloud, each candidate is followed by the same place
+/// on that cloud.
+pub fn candidates(
+    desired: &DesiredPod,
+    catalog: Option<&Catalog>,
+    fallback: Option<(CloudType, Option<&Catalog>)>,
+) -> Vec<Candidate> {
+    let on = |dc: &String, gpu: &String, cloud: CloudType, catalog: Option<&Catalog>| {
+        let offer = catalog.and_then(|c| c.offer(dc, gpu));
+        Candidate {
+            datacenter_id: dc.clone(),
+            gpu_id: gpu.clone(),
+            cloud_type: cloud,
+            price_per_hr: offer
+                .and_then(|o| o.price_per_gpu_hr)
+                .map(|p| p * f64::from(desired.gpu_count)),
+            stock: offer.map_or(Stock::Unknown, |o| o.stock),
+        }
+    };
+    let mut out = Vec::new();
+    for dc in &desired.datacenters {
+        for gpu in &desired.gpu_order {
+            out.push(on(dc, gpu, desired.cloud_type, catalog));
+            if let Some((cloud, fallback_catalog)) = fallback {
+                out.push(on(dc, gpu, cloud, fallback_catalog));
             }
-        })
-        .collect()
+        }
+    }
+    out
+}
+
+/// The fallback cloud that applies, with runpod-deploy's exceptions.
+fn fallback_cloud(input: &PlanningInput, report: &mut PlanReport) -> Option<CloudType> {
+    let cloud = input.options.fallback_cloud?;
+    if cloud == input.desired.cloud_type {
+        report.warnings.push(format!(
+            "--fallback-cloud-type {cloud} is the config's own cloud_type: ignored"
+        ));
+        return None;
+    }
+    if matches!(
+        input.desired.storage,
+        crate::model::Storage::NetworkVolume { .. }
+    ) {
+        report.warnings.push(
+            "--fallback-cloud-type is ignored with a network volume: network volumes need SECURE pods".into(),
+        );
+        return None;
+    }
+    Some(cloud)
 }
 
 fn price_of(spec: &PodSpec, desired: &DesiredPod, catalog: Option<&Catalog>) -> Option<f64> {
@@ -403,7 +440,13 @@ fn plan_apply(input: &PlanningInput) -> Plan {
         Some((id, recorded, Observation::Pod(observed))) => {
             let drifted = diff::drift(recorded, &observed.spec);
             let actual = diff::effective(recorded, &observed.spec);
-            let forcing = diff::replacement_fields(desired, &actual);
+            let mut forcing = diff::replacement_fields(desired, &actual);
+            // A pod on the fallback cloud fits while the fallback is allowed.
+            if let (Some(fallback), Some(cloud)) = (input.options.fallback_cloud, actual.cloud_type)
+                && cloud == fallback
+            {
+                forcing.retain(|f| f.field != "cloud_type");
+            }
             if !drifted.is_empty() {
                 report.drift.push(Drift::Changed {
                     pod_id: id.clone(),
@@ -446,7 +489,12 @@ fn plan_apply(input: &PlanningInput) -> Plan {
         }
     };
 
-    let ranked = candidates(desired, input.catalog);
+    let fallback = fallback_cloud(input, &mut report);
+    let ranked = candidates(
+        desired,
+        input.catalog,
+        fallback.map(|cloud| (cloud, input.fallback_catalog)),
+    );
     if !ranked.is_empty() && ranked.iter().all(|c| c.stock == Stock::None) {
         report.warnings.push(
             "no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config".into(),

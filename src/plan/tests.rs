@@ -116,6 +116,7 @@ struct Case {
     mode: Mode,
     desired: DesiredPod,
     catalog: Catalog,
+    fallback_cloud: Option<CloudType>,
 }
 
 impl Case {
@@ -127,6 +128,7 @@ impl Case {
             mode: Mode::Apply,
             desired: desired(),
             catalog: catalog(&[("EU-RO-1", A40, Stock::High)]),
+            fallback_cloud: None,
         }
     }
 
@@ -145,9 +147,11 @@ impl Case {
             state: self.state.as_ref(),
             observed: &self.observed,
             catalog: Some(&self.catalog),
+            fallback_catalog: None,
             options: PlanOptions {
                 mode: self.mode,
                 replace: self.replace,
+                fallback_cloud: self.fallback_cloud,
             },
         })
     }
@@ -415,7 +419,9 @@ fn runpod_deploy_pointer_without_spec_has_no_phantom_diff() {
 fn port_order_is_not_a_difference() {
     let mut case = Case::new();
     case.desired.ports = vec!["22/tcp".into(), "8888/http".into()];
-    let mut actual = case.desired.spec_on(&candidates(&case.desired, None)[0]);
+    let mut actual = case
+        .desired
+        .spec_on(&candidates(&case.desired, None, None)[0]);
     actual.ports = Some(vec!["8888/http".into(), "22/tcp".into()]);
     case.state = Some(state_with(actual.clone(), PodStatus::Exited));
     case.observed
@@ -607,4 +613,43 @@ fn steps_are_numbered_in_a_topological_order() {
         assert!(a.index() < b.index());
         assert!(position(a) < position(b));
     }
+}
+
+#[test]
+fn fallback_cloud_follows_each_candidate_and_accepts_a_pod_on_it() {
+    let mut case = Case::new();
+    case.fallback_cloud = Some(CloudType::Community);
+    let plan = case.plan();
+    let StepKind::CreatePod { candidates } = &plan.steps()[0].kind else {
+        panic!("create first")
+    };
+    let clouds: Vec<String> = candidates
+        .iter()
+        .take(3)
+        .map(|c| format!("{}/{}/{}", c.datacenter_id, c.gpu_id, c.cloud_type))
+        .collect();
+    assert_eq!(
+        clouds,
+        [
+            "EU-RO-1/NVIDIA A40/SECURE",
+            "EU-RO-1/NVIDIA A40/COMMUNITY",
+            "EU-RO-1/NVIDIA L40S/SECURE"
+        ]
+    );
+
+    let mut on_community = spec("EU-RO-1", A40);
+    on_community.cloud_type = Some(CloudType::Community);
+    let mut case = Case::new();
+    case.state = Some(state_with(on_community.clone(), PodStatus::Exited));
+    case.observed.pods.insert(
+        "pod1".into(),
+        observed("pod1", PodStatus::Exited, on_community),
+    );
+    assert_eq!(
+        prelude(&case.plan()),
+        ["delete pod1", "create"],
+        "without the flag"
+    );
+    case.fallback_cloud = Some(CloudType::Community);
+    assert_eq!(prelude(&case.plan()), ["start pod1"], "with the flag");
 }

@@ -294,13 +294,20 @@ fn changed(old: &str, new: &str, p: &Palette) -> String {
 }
 
 fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
-    let width = candidates
+    // Name the cloud only when the list mixes clouds (--fallback-cloud-type).
+    let mixed = candidates
         .iter()
-        .map(|c| c.datacenter_id.len() + c.gpu_id.len() + 3)
-        .max()
-        .unwrap_or(0);
+        .any(|c| c.cloud_type != candidates[0].cloud_type);
+    let place = |c: &Candidate| {
+        if mixed {
+            format!("{} / {} ({})", c.datacenter_id, c.gpu_id, c.cloud_type)
+        } else {
+            format!("{} / {}", c.datacenter_id, c.gpu_id)
+        }
+    };
+    let width = candidates.iter().map(|c| place(c).len()).max().unwrap_or(0);
     for (i, c) in candidates.iter().enumerate() {
-        let place = format!("{} / {}", c.datacenter_id, c.gpu_id);
+        let place = place(c);
         let price = c
             .price_per_hr
             .map(|x| format!("{}/hr", usd(x)))

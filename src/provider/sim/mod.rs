@@ -132,7 +132,7 @@ impl Provider for SimProvider {
                 .map(|(dc, gpu)| Offer {
                     datacenter_id: dc.clone(),
                     gpu_id: gpu.clone(),
-                    stock: stock_level(world.free(dc, gpu)),
+                    stock: stock_level(world.free_in(dc, gpu, cloud_type)),
                     price_per_gpu_hr: store::price_per_gpu(gpu, cloud_type),
                 })
                 .collect();

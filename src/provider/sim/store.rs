@@ -108,8 +108,12 @@ pub struct Store {
     dir: PathBuf,
 }
 
-fn stock_key(datacenter_id: &str, gpu_id: &str) -> String {
-    format!("{datacenter_id}|{gpu_id}")
+/// Secure cloud stock is keyed `DC|GPU`; community stock `DC|GPU|COMMUNITY`.
+fn stock_key(datacenter_id: &str, gpu_id: &str, cloud: CloudType) -> String {
+    match cloud {
+        CloudType::Secure => format!("{datacenter_id}|{gpu_id}"),
+        CloudType::Community => format!("{datacenter_id}|{gpu_id}|COMMUNITY"),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -277,27 +281,42 @@ impl World {
         *self.calls.entry(verb.to_string()).or_default() += 1;
     }
 
+    /// Free secure-cloud GPUs of one type in one datacenter.
     pub fn free(&self, datacenter_id: &str, gpu_id: &str) -> u32 {
+        self.free_in(datacenter_id, gpu_id, CloudType::Secure)
+    }
+
+    pub fn free_in(&self, datacenter_id: &str, gpu_id: &str, cloud: CloudType) -> u32 {
         if !known::is_known_gpu(gpu_id) {
             return 0;
         }
         self.stock
-            .get(&stock_key(datacenter_id, gpu_id))
+            .get(&stock_key(datacenter_id, gpu_id, cloud))
             .copied()
             .unwrap_or(DEFAULT_STOCK)
     }
 
-    fn set_free(&mut self, datacenter_id: &str, gpu_id: &str, n: u32) {
-        self.stock.insert(stock_key(datacenter_id, gpu_id), n);
+    fn set_free(&mut self, datacenter_id: &str, gpu_id: &str, cloud: CloudType, n: u32) {
+        self.stock
+            .insert(stock_key(datacenter_id, gpu_id, cloud), n);
     }
 
     pub fn set_stock(&mut self, datacenter_id: &str, gpu_id: &str, n: u32) {
-        self.set_free(datacenter_id, gpu_id, n);
+        self.set_free(datacenter_id, gpu_id, CloudType::Secure, n);
+    }
+
+    pub fn set_stock_in(&mut self, datacenter_id: &str, gpu_id: &str, cloud: CloudType, n: u32) {
+        self.set_free(datacenter_id, gpu_id, cloud, n);
     }
 
     fn release(&mut self, pod: &SimPod) {
-        let free = self.free(&pod.datacenter_id, &pod.gpu_id);
-        self.set_free(&pod.datacenter_id, &pod.gpu_id, free + pod.gpu_count);
+        let free = self.free_in(&pod.datacenter_id, &pod.gpu_id, pod.cloud_type);
+        self.set_free(
+            &pod.datacenter_id,
+            &pod.gpu_id,
+            pod.cloud_type,
+            free + pod.gpu_count,
+        );
     }
 
     pub fn create(
@@ -335,11 +354,16 @@ impl World {
                 }
             }
         }
-        let free = self.free(&req.datacenter_id, &req.gpu_id);
+        let free = self.free_in(&req.datacenter_id, &req.gpu_id, req.cloud_type);
         if free < req.gpu_count {
             return Err(ProviderError::Capacity(CAPACITY_MESSAGE.into()));
         }
-        self.set_free(&req.datacenter_id, &req.gpu_id, free - req.gpu_count);
+        self.set_free(
+            &req.datacenter_id,
+            &req.gpu_id,
+            req.cloud_type,
+            free - req.gpu_count,
+        );
         let id = loop {
             let candidate = random_id();
             if !self.pods.contains_key(&candidate) {
@@ -391,11 +415,16 @@ impl World {
                 pod.status
             )));
         }
-        let free = self.free(&pod.datacenter_id, &pod.gpu_id);
+        let free = self.free_in(&pod.datacenter_id, &pod.gpu_id, pod.cloud_type);
         if self.fail_next_start.remove(id) || free < pod.gpu_count {
             return Err(ProviderError::HostBusy(HOST_BUSY_MESSAGE.into()));
         }
-        self.set_free(&pod.datacenter_id, &pod.gpu_id, free - pod.gpu_count);
+        self.set_free(
+            &pod.datacenter_id,
+            &pod.gpu_id,
+            pod.cloud_type,
+            free - pod.gpu_count,
+        );
         let warm = self.warm_boot_ms;
         let pod = self.pod_mut(id)?;
         pod.status = PodStatus::Starting;
