@@ -67,6 +67,7 @@ pub struct SshDirect {
 struct Injected {
     status: u16,
     retry_after: Option<u64>,
+    detail: Option<String>,
 }
 
 struct Control {
@@ -200,17 +201,37 @@ impl FakeRestV2 {
     /// may be narrowed as `podAction:start`) answer `status` without doing
     /// anything; a 429 carries `Retry-After: retry_after`.
     pub fn fail_next(&self, operation: &str, status: u16, times: usize, retry_after: Option<u64>) {
+        self.inject(
+            operation,
+            Injected {
+                status,
+                retry_after,
+                detail: None,
+            },
+            times,
+        );
+    }
+
+    /// The next call of `operation` answers `status` with this `detail`
+    /// (e.g. a capacity 400 for a GPU the catalog says is in stock).
+    pub fn fail_next_with(&self, operation: &str, status: u16, detail: &str) {
+        self.inject(
+            operation,
+            Injected {
+                status,
+                retry_after: None,
+                detail: Some(detail.to_string()),
+            },
+            1,
+        );
+    }
+
+    fn inject(&self, operation: &str, injected: Injected, times: usize) {
         self.control(|c| {
             c.injected
                 .entry(operation.to_string())
                 .or_default()
-                .extend(std::iter::repeat_n(
-                    Injected {
-                        status,
-                        retry_after,
-                    },
-                    times,
-                ))
+                .extend(std::iter::repeat_n(injected, times))
         });
     }
 
@@ -468,10 +489,11 @@ async fn answer(
         return (problem(401, detail, None), None);
     }
     if let Some(injected) = take_injected(shared, op.id(), action.as_deref()) {
-        let detail = if injected.status == 429 {
-            "rate limit exceeded for the minute window"
-        } else {
-            SOMETHING_WENT_WRONG
+        let detail = match (&injected.detail, injected.status) {
+            (Some(detail), _) => detail.as_str(),
+            (None, 429) => "rate limit exceeded for the minute window",
+            (None, 403) => "access denied",
+            (None, _) => SOMETHING_WENT_WRONG,
         };
         let mut response = problem(injected.status, detail, None);
         if let Some(secs) = injected.retry_after {
