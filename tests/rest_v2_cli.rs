@@ -287,6 +287,22 @@ fn a_missing_api_key_says_how_to_set_one() {
 }
 
 #[test]
+fn a_bad_poll_interval_is_named() {
+    let world = World::new();
+    world
+        .rpd_env(
+            &["plan", HELLO],
+            &[
+                ("RPD_PROVIDER", "runpod"),
+                ("RUNPOD_API_KEY", "test"),
+                ("RPD_POLL_INTERVAL_MS", "fast"),
+            ],
+        )
+        .status(1)
+        .stderr_has("RPD_POLL_INTERVAL_MS=\"fast\" is not a positive number of milliseconds");
+}
+
+#[test]
 fn the_key_can_come_from_runpodctls_config_file() {
     let world = World::new();
     let fake = FakeRestV2::start();

@@ -449,3 +449,31 @@ async fn network_volumes_resolve_by_name_in_the_datacenter() {
     );
     fake.assert_all_valid();
 }
+
+#[tokio::test]
+async fn a_slow_runpod_is_waited_for_within_the_timeout_and_an_error_past_it() {
+    let fake = FakeRestV2::start();
+    fake.set_latency(Duration::from_millis(300));
+    let p = provider(&fake);
+    let began = Instant::now();
+    assert!(p.list().await.unwrap().is_empty());
+    assert!(began.elapsed() >= Duration::from_millis(300));
+
+    let mut impatient = settings(&fake.url(), fake::API_KEY);
+    impatient.timeout = Duration::from_millis(100);
+    let p = RestV2Provider::new(&impatient).unwrap();
+    let err = p.get("slowpod0000001").await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Transient(m) if m.contains("timed out")),
+        "a timeout is never \"gone\": {err:?}"
+    );
+    assert_eq!(fake.calls("getPod"), 3, "a read is retried");
+
+    let err = p.create(&request("slow", ephemeral())).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Transient(_)), "{err:?}");
+    assert_eq!(
+        fake.calls("createPod"),
+        1,
+        "a timed-out create is not re-sent"
+    );
+}
