@@ -329,17 +329,30 @@ impl<'a> Executor<'a> {
                     // The pod may exist although the answer was lost: look
                     // it up by name before deciding anything.
                     match self.find_by_name(&request.name).await {
-                        Some(pod) => {
+                        Ok(Some(pod)) => {
                             self.reporter.line(format!(
                                 "the create answered with an error ({err}), but pod {} exists under our name: using it",
                                 pod.id
                             ));
                             Some(pod)
                         }
-                        None => {
+                        Ok(None) => {
+                            // Not there: the create did not happen. The name
+                            // stays recorded, so a late straggler is found
+                            // and deleted by the next plan.
                             ambiguous = true;
                             failures.push(format!("{place}: {err}"));
                             None
+                        }
+                        Err(list_err) => {
+                            // Cannot tell whether a pod exists: creating
+                            // another could leave two billing. Stop here; the
+                            // next plan looks for it by name.
+                            waiter.abandon();
+                            return Err(ApplyError::Provider(format!(
+                                "creating the pod on {place} failed ambiguously ({err}) and the pods could not be listed to check ({list_err}); rpd stopped so as not to create a second pod. Run `rpd plan` again: it looks for a pod named {:?} and adopts it",
+                                request.name
+                            )));
                         }
                     }
                 }
@@ -408,10 +421,24 @@ impl<'a> Executor<'a> {
         );
     }
 
-    async fn find_by_name(&self, name: &str) -> Option<ObservedPod> {
-        let pods = self.provider.list().await.ok()?;
-        pods.into_iter()
-            .find(|p| p.name == name && p.status != PodStatus::Terminated)
+    /// The pod a create may have made, looked up by its name. Looks a few
+    /// times, since a pod can show up in the list a moment after its create.
+    async fn find_by_name(&self, name: &str) -> Result<Option<ObservedPod>, ProviderError> {
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(self.provider.poll_interval().min(Duration::from_secs(2))).await;
+            }
+            let found = self
+                .provider
+                .list()
+                .await?
+                .into_iter()
+                .find(|p| p.name == name && p.status != PodStatus::Terminated);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     async fn adopt(&mut self, pod_id: &str) -> Result<(), ApplyError> {

@@ -2,6 +2,7 @@
 //! model and an API; policy (what to create, when to retry a candidate, what
 //! to delete) lives in the planner and apply.
 
+pub mod rest_v2;
 pub mod sim;
 
 use std::sync::Arc;
@@ -163,8 +164,9 @@ pub type SharedProvider = Arc<dyn Provider>;
 pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
     match name {
         "sim" => Ok(Arc::new(sim::SimProvider::open_default()?)),
+        "runpod" => Ok(Arc::new(rest_v2::RestV2Provider::from_env()?)),
         other => anyhow::bail!(
-            "unknown provider {other:?}\n  = help: use --provider sim (the embedded simulator, no account needed)"
+            "unknown provider {other:?}\n  = help: use --provider runpod (RunPod's REST v2 API) or --provider sim (the embedded simulator, no account needed)"
         ),
     }
 }

@@ -174,6 +174,23 @@ impl World {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
+    /// Rewrites examples/hello.yaml for a pod reached over `sshd`: the volume
+    /// mount becomes a real directory of this machine (the "pod" is
+    /// 127.0.0.1) and the key is the test sshd's client key.
+    pub fn hello_over_ssh(&self, sshd: &sshd::Sshd) -> String {
+        let mount = self.path("pod-volume");
+        std::fs::create_dir_all(&mount).unwrap();
+        let text = self
+            .read("examples/hello.yaml")
+            .replace("/workspace", &mount.display().to_string())
+            .replace(
+                "storage:\n",
+                &format!("ssh:\n  key_path: {}\n\nstorage:\n", sshd.key().display()),
+            );
+        self.write("examples/hello.yaml", &text);
+        mount.display().to_string()
+    }
+
     /// `rpd sim pods --json`.
     pub fn pods(&self) -> Vec<serde_json::Value> {
         self.rpd(&["sim", "pods", "--json"])

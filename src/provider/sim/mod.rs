@@ -54,7 +54,8 @@ fn io_error(err: std::io::Error) -> ProviderError {
     ProviderError::Other(format!("simulator: {err}"))
 }
 
-fn stock_level(free: u32) -> Stock {
+/// The catalog level for a number of free GPUs (shared with the REST v2 test fake).
+pub fn stock_level(free: u32) -> Stock {
     match free {
         0 => Stock::None,
         1..=2 => Stock::Low,
