@@ -2,6 +2,7 @@
 //! model and an API; policy (what to create, when to retry a candidate, what
 //! to delete) lives in the planner and apply.
 
+pub mod runpodctl;
 pub mod sim;
 
 use std::sync::Arc;
@@ -163,8 +164,9 @@ pub type SharedProvider = Arc<dyn Provider>;
 pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
     match name {
         "sim" => Ok(Arc::new(sim::SimProvider::open_default()?)),
+        "runpodctl" => Ok(Arc::new(runpodctl::RunpodctlProvider::from_env()?)),
         other => anyhow::bail!(
-            "unknown provider {other:?}\n  = help: use --provider sim (the embedded simulator, no account needed)"
+            "unknown provider {other:?}\n  = help: use --provider runpodctl (drives the runpodctl v2 CLI) or --provider sim (the embedded simulator, no account needed)"
         ),
     }
 }
