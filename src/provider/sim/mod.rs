@@ -54,7 +54,9 @@ fn io_error(err: std::io::Error) -> ProviderError {
     ProviderError::Other(format!("simulator: {err}"))
 }
 
-fn stock_level(free: u32) -> Stock {
+/// The catalog's stock level for a number of free GPUs (also used by the
+/// fake runpodctl in tests/fakes/, which shares this world).
+pub fn stock_level(free: u32) -> Stock {
     match free {
         0 => Stock::None,
         1..=2 => Stock::Low,
