@@ -373,3 +373,14 @@ fn no_api_key_is_an_auth_error_on_apply() {
         .stderr_has("api key not found");
     assert!(world.pods().is_empty());
 }
+
+#[test]
+fn without_prices_from_runpodctl_the_plan_says_price_unknown() {
+    let world = World::new();
+    world
+        .ctl_with(&["plan", HELLO], &[("FAKE_RUNPODCTL_VERSION", "2.7.2")])
+        .status(0)
+        .stdout_has("1. EU-RO-1 / NVIDIA GeForce RTX 4090  price unknown  stock high")
+        .stdout_lacks("$0.44/hr")
+        .stderr_has("runpodctl 2.7.2 prints no GPU prices");
+}
