@@ -128,10 +128,6 @@ impl RunpodctlProvider {
         self.version
     }
 
-    pub fn program(&self) -> &std::path::Path {
-        self.runner.program()
-    }
-
     /// Every warning printed so far.
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()

@@ -91,14 +91,6 @@ impl Runner {
         Runner { program, timeout }
     }
 
-    pub fn program(&self) -> &Path {
-        &self.program
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     fn spawn_error(&self, source: std::io::Error) -> RunError {
         RunError::Spawn {
             program: self.program.display().to_string(),
