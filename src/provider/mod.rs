@@ -3,6 +3,7 @@
 //! to delete) lives in the planner and apply.
 
 pub mod rest_v2;
+pub mod runpodctl;
 pub mod sim;
 
 use std::sync::Arc;
@@ -165,8 +166,10 @@ pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
     match name {
         "sim" => Ok(Arc::new(sim::SimProvider::open_default()?)),
         "runpod" => Ok(Arc::new(rest_v2::RestV2Provider::from_env()?)),
+        "runpodctl" => Ok(Arc::new(runpodctl::RunpodctlProvider::from_env()?)),
         other => anyhow::bail!(
-            "unknown provider {other:?}\n  = help: use --provider runpod (RunPod's REST v2 API) or --provider sim (the embedded simulator, no account needed)"
+            "unknown provider {other:?}
+  = help: use --provider runpod (RunPod's REST v2 API, the default), --provider runpodctl (drives the runpodctl v2 CLI) or --provider sim (the embedded simulator, no account needed)"
         ),
     }
 }

@@ -26,6 +26,12 @@ pub async fn connect(
             &pod.id,
         ))),
         Some(Access::Ssh(endpoint)) => {
+            // RunPod pods log in as root; an image with another user (or a
+            // test sshd) can say so.
+            let mut endpoint = endpoint.clone();
+            if let Some(user) = std::env::var("RPD_SSH_USER").ok().filter(|u| !u.is_empty()) {
+                endpoint.user = user;
+            }
             let boot = pod
                 .changed_at
                 .as_deref()

@@ -250,3 +250,105 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The fake `runpodctl` built with the tests (tests/fakes/runpodctl/).
+pub fn fake_runpodctl() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fake-runpodctl"))
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on (for an SSH endpoint
+/// that must not answer).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// `--provider runpodctl` against the fake, over this world's simulator:
+/// `rpd sim ...` sees and changes what the fake runpodctl serves.
+impl World {
+    /// `bin/runpodctl`: the fake under the real name.
+    pub fn install_runpodctl(&self) -> PathBuf {
+        let bin = self.path("bin");
+        let link = bin.join("runpodctl");
+        if !link.exists() {
+            std::fs::create_dir_all(&bin).unwrap();
+            std::os::unix::fs::symlink(fake_runpodctl(), &link).unwrap();
+        }
+        link
+    }
+
+    pub fn ctl_log(&self) -> PathBuf {
+        self.path("runpodctl.log")
+    }
+
+    /// The environment of an rpd run against the fake.
+    pub fn ctl_env(&self) -> Vec<(String, String)> {
+        let link = self.install_runpodctl();
+        [
+            ("RPD_PROVIDER", "runpodctl".to_string()),
+            ("RPD_RUNPODCTL", link.display().to_string()),
+            ("RPD_RUNPODCTL_POLL", "100ms".to_string()),
+            ("FAKE_RUNPODCTL_DIR", self.sim_dir().display().to_string()),
+            ("FAKE_RUNPODCTL_LOG", self.ctl_log().display().to_string()),
+            ("FAKE_RUNPODCTL_VERSION", "2.8.0".to_string()),
+            ("RUNPOD_API_KEY", "test-key-not-real".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// `rpd args...` with `--provider runpodctl`; `extra` overrides.
+    pub fn ctl_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in self.ctl_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        self.run(cmd, args)
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Run {
+        self.ctl_with(args, &[])
+    }
+
+    /// Every argv the fake runpodctl was run with, in order.
+    pub fn invocations(&self) -> Vec<Vec<String>> {
+        std::fs::read_to_string(self.ctl_log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("log line is a JSON array"))
+            .collect()
+    }
+
+    /// The invocations that start with these words (`["pod", "create"]`).
+    pub fn invoked(&self, words: &[&str]) -> Vec<Vec<String>> {
+        self.invocations()
+            .into_iter()
+            .filter(|argv| argv.len() >= words.len() && argv.iter().zip(words).all(|(a, w)| a == w))
+            .collect()
+    }
+
+    pub fn clear_invocations(&self) {
+        let _ = std::fs::remove_file(self.ctl_log());
+    }
+
+    /// Runs the fake runpodctl itself (as a user would), over this world.
+    pub fn runpodctl(&self, args: &[&str]) -> serde_json::Value {
+        let out = std::process::Command::new(fake_runpodctl())
+            .args(args)
+            .env("FAKE_RUNPODCTL_DIR", self.sim_dir())
+            .env("FAKE_RUNPODCTL_LOG", self.path("setup-runpodctl.log"))
+            .env("RUNPOD_API_KEY", "test-key-not-real")
+            .output()
+            .expect("fake runpodctl runs");
+        assert!(
+            out.status.success(),
+            "runpodctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+}

@@ -54,7 +54,8 @@ fn io_error(err: std::io::Error) -> ProviderError {
     ProviderError::Other(format!("simulator: {err}"))
 }
 
-/// The catalog level for a number of free GPUs (shared with the REST v2 test fake).
+/// The catalog level for a number of free GPUs (shared with the test fakes
+/// of REST v2 and runpodctl in tests/fakes/, which use this world).
 pub fn stock_level(free: u32) -> Stock {
     match free {
         0 => Stock::None,

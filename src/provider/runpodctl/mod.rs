@@ -1,0 +1,435 @@
+//! `--provider runpodctl`: RunPod through the `runpodctl` v2 CLI, run as a
+//! subprocess, as runpod-deploy did. Facts it relies on are in
+//! `shared/reference/runpod-api.md` §1; the modules are small on purpose:
+//! where runpodctl is and how it is run (`process`), which build it is and
+//! what its `pod create` accepts (`version`), the create command line
+//! (`args`), its JSON (`parse`) and its errors (`errors`).
+//!
+//! Money safety: a create is never retried here; a create that timed out is
+//! reported as `Transient` (ambiguous), and apply then looks the pod up by
+//! name. Only a definite not-found makes `get` answer "gone".
+
+pub mod args;
+pub mod errors;
+pub mod parse;
+pub mod process;
+pub mod version;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{Catalog, CreatePodRequest, Offer, Provider, ProviderError, ProviderResult};
+use crate::model::{CloudType, ObservedPod};
+use process::{Output, RunError, Runner};
+use version::{FlagProbe, Version};
+
+/// Per-call deadline (runpodctl's own HTTP timeout is 30 s, and `pod get`
+/// makes two calls); `RPD_RUNPODCTL_TIMEOUT` (e.g. `90s`) overrides it.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+const TIMEOUT_ENV: &str = "RPD_RUNPODCTL_TIMEOUT";
+/// How often apply looks at a changing pod; `RPD_RUNPODCTL_POLL` overrides.
+const DEFAULT_POLL: Duration = Duration::from_secs(5);
+const POLL_ENV: &str = "RPD_RUNPODCTL_POLL";
+/// The `--version` check when the provider is chosen.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Locate(#[from] process::LocateError),
+    #[error(
+        "`{program} --version` failed: {detail}\n  = help: check that runpodctl v2 is installed and runs: `runpodctl --version`"
+    )]
+    VersionFailed { program: String, detail: String },
+    #[error(transparent)]
+    Version(#[from] version::VersionError),
+    #[error("{name}={value:?} is not a duration ({problem}); examples: 30s, 2m")]
+    BadDuration {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+pub struct RunpodctlProvider {
+    runner: Runner,
+    version: Version,
+    poll: Duration,
+    probe: tokio::sync::OnceCell<FlagProbe>,
+    warnings: Mutex<Vec<String>>,
+}
+
+fn duration_env(name: &'static str, default: Duration) -> Result<Duration, SetupError> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => {
+            humantime::parse_duration(value.trim()).map_err(|e| SetupError::BadDuration {
+                name,
+                value,
+                problem: e.to_string(),
+            })
+        }
+        _ => Ok(default),
+    }
+}
+
+impl RunpodctlProvider {
+    /// The runpodctl of `RPD_RUNPODCTL` or PATH, checked with `--version`.
+    pub fn from_env() -> Result<RunpodctlProvider, SetupError> {
+        let program = process::locate(
+            std::env::var_os(process::PROGRAM_ENV),
+            std::env::var_os("PATH"),
+        )?;
+        let mut provider =
+            RunpodctlProvider::open(program, duration_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)?)?;
+        provider.poll = duration_env(POLL_ENV, DEFAULT_POLL)?;
+        Ok(provider)
+    }
+
+    /// Runs `program --version` once: refuses v1 and unknown versions,
+    /// warns (once, on stderr) for builds known to use REST v1.
+    pub fn open(program: PathBuf, timeout: Duration) -> Result<RunpodctlProvider, SetupError> {
+        let shown = program.display().to_string();
+        let out = Runner::new(program.clone(), VERSION_TIMEOUT)
+            .run_blocking(&["--version"])
+            .map_err(|e| SetupError::VersionFailed {
+                program: shown.clone(),
+                detail: e.to_string(),
+            })?;
+        let printed = format!("{}{}", out.stdout, out.stderr);
+        if !out.success() {
+            return Err(SetupError::VersionFailed {
+                program: shown,
+                detail: format!("exit status {:?}: {}", out.status, printed.trim()),
+            });
+        }
+        let found = version::parse(&printed).ok_or_else(|| version::VersionError::Unreadable {
+            program: shown,
+            printed: format!("{:?}", printed.trim()),
+        })?;
+        let warning = version::check(found)?;
+        let provider = RunpodctlProvider {
+            runner: Runner::new(program, timeout),
+            version: found,
+            poll: DEFAULT_POLL,
+            probe: tokio::sync::OnceCell::new(),
+            warnings: Mutex::new(Vec::new()),
+        };
+        if let Some(w) = warning {
+            provider.warn(w);
+        }
+        Ok(provider)
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Every warning printed so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// Prints a warning on stderr, once per process.
+    fn warn(&self, message: String) {
+        let Ok(mut seen) = self.warnings.lock() else {
+            return;
+        };
+        if !seen.contains(&message) {
+            eprintln!("warning: {message}");
+            seen.push(message);
+        }
+    }
+
+    /// `runpodctl args...`: output on success, a classified error otherwise.
+    async fn run(&self, what: &str, args: &[String]) -> ProviderResult<Output> {
+        match self.runner.run(args).await {
+            Ok(out) if out.success() => Ok(out),
+            Ok(out) => Err(errors::classify(what, &out)),
+            Err(RunError::TimedOut(t)) => Err(ProviderError::Transient(format!(
+                "runpodctl {what} gave no answer within {} and was stopped (raise {TIMEOUT_ENV}, e.g. {TIMEOUT_ENV}=5m)",
+                humantime::format_duration(t)
+            ))),
+            Err(e @ RunError::Spawn { .. }) => {
+                Err(ProviderError::Other(format!("runpodctl {what}: {e}")))
+            }
+        }
+    }
+
+    async fn run_json(&self, what: &str, args: &[String]) -> ProviderResult<Value> {
+        let out = self.run(what, args).await?;
+        parse::json(&format!("runpodctl {what}"), &out.stdout).map_err(bad_output)
+    }
+
+    /// `pod create --help`, read once; a failure is said, not fatal.
+    async fn probe(&self) -> &FlagProbe {
+        self.probe
+            .get_or_init(|| async {
+                let args = ["pod", "create", "--help"].map(String::from);
+                let probe = match self.runner.run(&args).await {
+                    Ok(out) if out.success() => {
+                        let flags = version::parse_help(&out.stdout);
+                        if flags.is_empty() {
+                            FlagProbe::Failed("it listed no flags".into())
+                        } else {
+                            FlagProbe::Known(flags)
+                        }
+                    }
+                    Ok(out) => FlagProbe::Failed(errors::raw_text(&out.stderr)),
+                    Err(e) => FlagProbe::Failed(e.to_string()),
+                };
+                if let FlagProbe::Failed(why) = &probe {
+                    self.warn(format!(
+                        "could not read `runpodctl pod create --help` ({why}): optional create flags (--spot, --min-vcpu-count, --min-memory-in-gb) are passed as configured, and runpodctl refuses any it lacks"
+                    ));
+                }
+                probe
+            })
+            .await
+    }
+}
+
+fn bad_output(e: parse::ParseError) -> ProviderError {
+    ProviderError::Other(format!(
+        "{e}\n  = help: rpd reads runpodctl v2's JSON; check `runpodctl --version` and report this output"
+    ))
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// The id of network volume `name` in `datacenter_id`, or why not.
+pub fn resolve_volume(
+    volumes: &[parse::NetworkVolume],
+    name: &str,
+    datacenter_id: &str,
+) -> ProviderResult<String> {
+    let named: Vec<&parse::NetworkVolume> = volumes.iter().filter(|v| v.name == name).collect();
+    let here: Vec<&&parse::NetworkVolume> = named
+        .iter()
+        .filter(|v| v.datacenter_id == datacenter_id)
+        .collect();
+    match here.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] if named.is_empty() => {
+            let mut all: Vec<String> = volumes
+                .iter()
+                .map(|v| format!("{} ({})", v.name, v.datacenter_id))
+                .collect();
+            all.sort();
+            Err(ProviderError::Invalid(format!(
+                "no network volume is named {name:?} (runpodctl network-volume list has: {})",
+                if all.is_empty() {
+                    "none".to_string()
+                } else {
+                    all.join(", ")
+                }
+            )))
+        }
+        [] => {
+            let mut dcs: Vec<&str> = named.iter().map(|v| v.datacenter_id.as_str()).collect();
+            dcs.sort_unstable();
+            dcs.dedup();
+            Err(ProviderError::Invalid(format!(
+                "network volume {name:?} is in {}, not in {datacenter_id}; a pod must be created in its volume's datacenter",
+                dcs.join(", ")
+            )))
+        }
+        many => Err(ProviderError::Invalid(format!(
+            "{} network volumes are named {name:?} in {datacenter_id} ({}): rename one so rpd knows which to attach",
+            many.len(),
+            many.iter()
+                .map(|v| v.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+#[async_trait]
+impl Provider for RunpodctlProvider {
+    fn name(&self) -> &'static str {
+        "runpodctl"
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.poll
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
+        let what = format!("pod get {id}");
+        let args = strings(&["pod", "get", id, "--include-machine", "-o", "json"]);
+        match self.run_json(&what, &args).await {
+            Ok(value) => parse::pod(&value).map(Some).map_err(bad_output),
+            Err(ProviderError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
+        let value = self
+            .run_json("pod list", &strings(&["pod", "list", "-a", "-o", "json"]))
+            .await?;
+        parse::pods(&value).map_err(bad_output)
+    }
+
+    /// Sent once: never retried, whatever the failure.
+    async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod> {
+        let probe = self.probe().await;
+        let made = args::create(request, probe, &self.version.to_string())?;
+        for warning in made.warnings {
+            self.warn(warning);
+        }
+        let out = self.run("pod create", &made.args).await?;
+        // The pod exists now: an unreadable answer is ambiguous, not invalid.
+        let value = parse::json("runpodctl pod create", &out.stdout).map_err(bad_output)?;
+        parse::pod(&value).map_err(bad_output)
+    }
+
+    async fn start(&self, id: &str) -> ProviderResult<()> {
+        self.run(
+            &format!("pod start {id}"),
+            &strings(&["pod", "start", id, "-o", "json"]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn stop(&self, id: &str) -> ProviderResult<()> {
+        self.run(
+            &format!("pod stop {id}"),
+            &strings(&["pod", "stop", id, "-o", "json"]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete(&self, id: &str) -> ProviderResult<()> {
+        match self
+            .run(
+                &format!("pod delete {id}"),
+                &strings(&["pod", "delete", id, "-o", "json"]),
+            )
+            .await
+        {
+            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn catalog(
+        &self,
+        gpu_ids: &[String],
+        datacenter_ids: &[String],
+        cloud_type: CloudType,
+    ) -> ProviderResult<Catalog> {
+        let dc_args = strings(&["datacenter", "list", "-o", "json"]);
+        let gpu_args = strings(&["gpu", "list", "--include-unavailable", "-o", "json"]);
+        let (dcs, gpus) = tokio::join!(
+            self.run_json("datacenter list", &dc_args),
+            self.run_json("gpu list", &gpu_args),
+        );
+        let stock = parse::datacenters(&dcs?).map_err(bad_output)?;
+        // Prices are a nicety: without them the plan says "price unknown".
+        let prices = match gpus.and_then(|g| parse::gpu_prices(&g).map_err(bad_output)) {
+            Ok(p) if p.has_price_fields => Some(p),
+            Ok(_) => {
+                self.warn(format!(
+                    "runpodctl {} prints no GPU prices (`gpu list` has them from v2.8): prices are unknown",
+                    self.version
+                ));
+                None
+            }
+            Err(e) => {
+                self.warn(format!("GPU prices are unknown: {e}"));
+                None
+            }
+        };
+        let offers = datacenter_ids
+            .iter()
+            .flat_map(|dc| gpu_ids.iter().map(move |gpu| (dc, gpu)))
+            .map(|(dc, gpu)| Offer {
+                datacenter_id: dc.clone(),
+                gpu_id: gpu.clone(),
+                stock: stock.stock(dc, gpu),
+                price_per_gpu_hr: prices.as_ref().and_then(|p| p.price(gpu, cloud_type)),
+            })
+            .collect();
+        Ok(Catalog { offers })
+    }
+
+    async fn resolve_network_volume(
+        &self,
+        name: &str,
+        datacenter_id: &str,
+    ) -> ProviderResult<String> {
+        let value = self
+            .run_json(
+                "network-volume list",
+                &strings(&["network-volume", "list", "-o", "json"]),
+            )
+            .await?;
+        let volumes = parse::network_volumes(&value).map_err(bad_output)?;
+        resolve_volume(&volumes, name, datacenter_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parse::NetworkVolume;
+
+    fn volume(id: &str, name: &str, dc: &str) -> NetworkVolume {
+        NetworkVolume {
+            id: id.into(),
+            name: name.into(),
+            datacenter_id: dc.into(),
+        }
+    }
+
+    #[test]
+    fn network_volume_resolution() {
+        let volumes = [
+            volume("v1", "datasets", "EU-RO-1"),
+            volume("v2", "datasets", "US-CA-2"),
+            volume("v3", "ckpt", "US-CA-2"),
+            volume("v4", "ckpt", "US-CA-2"),
+        ];
+        assert_eq!(
+            resolve_volume(&volumes, "datasets", "US-CA-2").unwrap(),
+            "v2"
+        );
+        let elsewhere = resolve_volume(&volumes, "datasets", "EU-SE-1").unwrap_err();
+        assert!(matches!(elsewhere, ProviderError::Invalid(_)));
+        assert!(
+            elsewhere
+                .to_string()
+                .contains("network volume \"datasets\" is in EU-RO-1, US-CA-2, not in EU-SE-1"),
+            "{elsewhere}"
+        );
+        let unknown = resolve_volume(&volumes, "nope", "EU-RO-1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("no network volume is named \"nope\""),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("ckpt (US-CA-2), ckpt (US-CA-2), datasets (EU-RO-1)"),
+            "{unknown}"
+        );
+        let twice = resolve_volume(&volumes, "ckpt", "US-CA-2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            twice.contains("2 network volumes are named \"ckpt\" in US-CA-2 (v3, v4)"),
+            "{twice}"
+        );
+        let none = resolve_volume(&[], "x", "EU-RO-1").unwrap_err().to_string();
+        assert!(none.contains("has: none"), "{none}");
+    }
+}
