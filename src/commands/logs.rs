@@ -41,7 +41,7 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
     {
         let deadline = Instant::now() + Duration::from_secs(60);
         let transport = crate::remote::connect(&pod, config, deadline).await?;
-        let log = shlex::try_quote(&config.job.run.log_path)?.into_owned();
+        let log = crate::remote::shell_quote(&config.job.run.log_path);
         let tail = if follow {
             format!("tail -n {lines} -F {log}")
         } else {

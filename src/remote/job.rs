@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::events::EventLog;
+use super::shell_quote;
 use super::sync::TransferStats;
 use super::transport::{RemoteFile, Transport, exec, exec_with_stdin, write_files_script};
 use crate::config::{Command, Config, SecretSource};
@@ -94,12 +95,6 @@ pub struct JobRunner<'a> {
     pub price_per_hr: f64,
     pub log_pulled: bool,
     token: String,
-}
-
-fn shell_quote(text: &str) -> String {
-    shlex::try_quote(text)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", text.replace('\0', "").replace('\'', "'\\''")))
 }
 
 /// Files rpd keeps beside the log: the wrapper, the exit code, the pid.

@@ -8,6 +8,15 @@ pub mod transport;
 
 use std::time::Instant;
 
+/// Quotes `text` for a POSIX shell (a NUL byte, which no shell word can
+/// hold, is dropped).
+pub fn shell_quote(text: &str) -> String {
+    let text = text.replace('\0', "");
+    shlex::try_quote(&text)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| format!("'{}'", text.replace('\'', "'\\''")))
+}
+
 use crate::config::Config;
 use crate::model::{Access, ObservedPod};
 pub use transport::{LocalTransport, Transport, TransportError};

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::shell_quote;
 use super::sync::TransferStats;
 use super::transport::{Transport, TransportError, TransportResult};
 use crate::model::SshEndpoint;
@@ -28,12 +29,6 @@ pub struct SshTransport {
 
 /// How long an idle master outlives rpd if rpd dies without closing it.
 const CONTROL_PERSIST_SECS: u32 = 120;
-
-fn quote(text: &str) -> String {
-    shlex::try_quote(text)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", text.replace('\'', "'\\''")))
-}
 
 /// Where rpd keeps its known_hosts: beside its other per-user data.
 pub fn known_hosts_path() -> PathBuf {
@@ -173,10 +168,26 @@ impl SshTransport {
         }
     }
 
+    /// `ssh -O exit` for the master, the first time it is asked for.
+    fn exit_master(&self) -> Option<std::process::Command> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let mut command = std::process::Command::new("ssh");
+        command
+            .args(self.base_options())
+            .args(["-O", "exit"])
+            .arg(self.target())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Some(command)
+    }
+
     /// The `-e` command rsync runs: ssh over the shared connection.
     fn rsync_shell(&self) -> String {
         let mut parts = vec!["ssh".to_string()];
-        parts.extend(self.base_options().iter().map(|o| quote(o)));
+        parts.extend(self.base_options().iter().map(|o| shell_quote(o)));
         parts.extend(["-o".into(), "ControlMaster=no".into()]);
         parts.join(" ")
     }
@@ -274,7 +285,7 @@ impl Transport for SshTransport {
             .args(["-o", "ControlMaster=no", "-T"])
             .arg(self.target())
             .arg("--")
-            .arg(format!("bash -c {}", quote(script)));
+            .arg(format!("bash -c {}", shell_quote(script)));
         command
     }
 
@@ -299,7 +310,7 @@ impl Transport for SshTransport {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "/".into())
         };
-        let rsync_path = format!("mkdir -p {} && rsync", quote(&parent));
+        let rsync_path = format!("mkdir -p {} && rsync", shell_quote(&parent));
         self.rsync(
             source,
             &self.remote(destination),
@@ -338,19 +349,10 @@ impl Transport for SshTransport {
     }
 
     async fn close(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
+        if let Some(exit) = self.exit_master() {
+            let _ = tokio::process::Command::from(exit).status().await;
+            let _ = std::fs::remove_file(&self.socket);
         }
-        let _ = tokio::process::Command::new("ssh")
-            .args(self.base_options())
-            .args(["-O", "exit"])
-            .arg(self.target())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-        let _ = std::fs::remove_file(&self.socket);
     }
 
     fn describe(&self) -> String {
@@ -361,18 +363,10 @@ impl Transport for SshTransport {
 impl Drop for SshTransport {
     /// A transport dropped on an error path still ends its master.
     fn drop(&mut self) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
+        if let Some(mut exit) = self.exit_master() {
+            let _ = exit.status();
+            let _ = std::fs::remove_file(&self.socket);
         }
-        let _ = std::process::Command::new("ssh")
-            .args(self.base_options())
-            .args(["-O", "exit"])
-            .arg(self.target())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_file(&self.socket);
     }
 }
 

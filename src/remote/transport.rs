@@ -178,6 +178,24 @@ impl LocalTransport {
     }
 }
 
+/// The simulator's rsync: [`sync::sync`] off the async threads.
+async fn copy(
+    source: String,
+    target: PathBuf,
+    excludes: &[String],
+    delete: bool,
+    what: String,
+) -> TransportResult<TransferStats> {
+    let excludes = excludes.to_vec();
+    tokio::task::spawn_blocking(move || sync::sync(&source, &target, &excludes, delete))
+        .await
+        .map_err(|e| TransportError::Io(e.to_string()))?
+        .map_err(|e| TransportError::Failed {
+            what,
+            detail: e.to_string(),
+        })
+}
+
 /// Replaces `prefix` where it starts a path (not inside a longer name).
 fn replace_path_prefix(text: &str, prefix: &str, with: &str) -> String {
     if prefix.is_empty() || prefix == "/" {
@@ -232,20 +250,12 @@ impl Transport for LocalTransport {
         excludes: &[String],
         delete: bool,
     ) -> TransportResult<TransferStats> {
-        let source = source.to_string();
         let mut target = self.local_path(destination);
         if destination.ends_with('/') {
             target.push("");
         }
-        let excludes = excludes.to_vec();
         let what = format!("copy {source} to {destination}");
-        tokio::task::spawn_blocking(move || sync::sync(&source, &target, &excludes, delete))
-            .await
-            .map_err(|e| TransportError::Io(e.to_string()))?
-            .map_err(|e| TransportError::Failed {
-                what,
-                detail: e.to_string(),
-            })
+        copy(source.to_string(), target, excludes, delete, what).await
     }
 
     async fn pull(
@@ -259,16 +269,8 @@ impl Transport for LocalTransport {
         if remote.ends_with('/') && !source.ends_with('/') {
             source.push('/');
         }
-        let target = local.to_path_buf();
-        let excludes = excludes.to_vec();
         let what = format!("copy {remote} from the pod");
-        tokio::task::spawn_blocking(move || sync::sync(&source, &target, &excludes, delete))
-            .await
-            .map_err(|e| TransportError::Io(e.to_string()))?
-            .map_err(|e| TransportError::Failed {
-                what,
-                detail: e.to_string(),
-            })
+        copy(source, local.to_path_buf(), excludes, delete, what).await
     }
 
     fn describe(&self) -> String {
@@ -296,8 +298,8 @@ pub fn write_files_script(transport: &dyn Transport, files: &[RemoteFile], then:
     let mut script = String::from("set -e\numask 077\n");
     for file in files {
         let local = transport.localize(file.path);
-        let path = quote_path(&local);
-        let tmp = quote_path(&format!("{local}.rpd-tmp"));
+        let path = super::shell_quote(&local);
+        let tmp = super::shell_quote(&format!("{local}.rpd-tmp"));
         let data = base64::engine::general_purpose::STANDARD.encode(file.contents);
         script.push_str(&format!(
             "mkdir -p \"$(dirname {path})\"\nprintf '%s' '{data}' | base64 -d > {tmp}\nchmod {mode:o} {tmp}\nmv -f {tmp} {path}\n",
@@ -307,12 +309,6 @@ pub fn write_files_script(transport: &dyn Transport, files: &[RemoteFile], then:
     script.push_str(then);
     script.push('\n');
     script
-}
-
-fn quote_path(path: &str) -> String {
-    shlex::try_quote(path)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", path.replace('\'', "'\\''")))
 }
 
 #[cfg(test)]
