@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "Exit codes:
   0    success; for `plan --detailed-exitcode`: no changes
-  1    error (nothing was changed by the failing step; the state is consistent)
+  1    error; the state file records whatever was done before it (see `rpd plan`)
   2    `plan --detailed-exitcode`: applying would change a pod or run the job
   3    `apply`: the job ran and failed; its on_failure action was carried out
   130  interrupted (Ctrl-C); the state is consistent";
@@ -120,6 +120,7 @@ pub enum Command {
     },
     /// Carry out the plan: get a pod ready, run the job, then stop, recycle or delete the pod.
     Apply {
+        /// YAML configs (runpod-deploy schema_version 2).
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
@@ -138,6 +139,7 @@ pub enum Command {
     },
     /// Delete every pod rpd tracks for each config and remove its state.
     Destroy {
+        /// YAML configs (runpod-deploy schema_version 2).
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
@@ -163,6 +165,7 @@ pub enum Command {
     },
     /// Check configs without contacting any provider.
     Validate {
+        /// YAML configs (runpod-deploy schema_version 2).
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]

@@ -38,6 +38,7 @@ impl Reporter {
                 ProgressStyle::with_template("  {spinner} {msg} [{elapsed}]")
                     .expect("valid template"),
             );
+            bar.set_message("waiting");
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });

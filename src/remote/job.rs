@@ -482,7 +482,12 @@ impl<'a> JobRunner<'a> {
                     },
                     _ = heartbeat.tick() => {
                         let spent = self.price_per_hr * self.started.elapsed().as_secs_f64() / 3600.0;
-                        waiter.tick(&format!("{} so far | {}", crate::cost::usd(spent), truncate(&watch.last_line, 60)));
+                        let last = if watch.last_line.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" | {}", truncate(&watch.last_line, 60))
+                        };
+                        waiter.tick(&format!("{} so far{last}", crate::cost::usd(spent)));
                         if started.elapsed() >= timeout {
                             break 'outer Err(JobFailure::new("monitor", format!(
                                 "the job exceeded its time budget of {} (budget.timeout from max_runtime_minutes or cost_cap_usd)",
