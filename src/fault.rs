@@ -4,7 +4,7 @@
 
 pub fn point(name: &str) {
     if std::env::var_os("RPD_FAULT").is_some_and(|v| v == name) {
-        eprintln!("rpd: RPD_FAULT={name}: aborting here on purpose");
+        crate::note!("rpd: RPD_FAULT={name}: aborting here on purpose");
         std::process::abort();
     }
 }

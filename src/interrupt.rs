@@ -10,34 +10,28 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Listens for Ctrl-C (SIGINT) and SIGTERM.
+    /// Listens for Ctrl-C (SIGINT), SIGTERM and SIGHUP (a dropped SSH
+    /// session or closed terminal): the first asks for a safe stop, a second
+    /// exits at once.
     pub fn install() -> Interrupt {
+        use tokio::signal::unix::{SignalKind, signal};
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let terminated = async {
-                match term.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminated => {}
+            let mut streams: Vec<_> = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()]
+                .into_iter()
+                .filter_map(|kind| signal(kind).ok())
+                .collect();
+            if streams.is_empty() {
+                return;
             }
-            eprintln!(
-                "\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); press Ctrl-C again to exit at once"
+            next_signal(&mut streams).await;
+            crate::note!(
+                "\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); interrupt again to exit at once"
             );
             let _ = tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "rpd: exiting at once; the state file is consistent, but check `rpd plan` for pods left running"
-                );
-                std::process::exit(130);
-            }
+            next_signal(&mut streams).await;
+            crate::note!("rpd: exiting at once; the state file is consistent, but check `rpd plan` for pods left running");
+            std::process::exit(130);
         });
         Interrupt { rx }
     }
@@ -62,4 +56,10 @@ impl Interrupt {
             }
         }
     }
+}
+
+/// Resolves on the next signal of any of `streams`.
+async fn next_signal(streams: &mut [tokio::signal::unix::Signal]) {
+    let waits: Vec<_> = streams.iter_mut().map(|s| Box::pin(s.recv())).collect();
+    futures::future::select_all(waits).await;
 }

@@ -2,6 +2,44 @@
 //!
 //! Layers point down: commands -> plan/apply -> provider/remote -> model.
 
+// Output that never panics: a closed pipe (`rpd plan | head`) must not stop
+// an apply half way with a pod running. Write errors are ignored.
+
+/// `println!` to stdout, ignoring write errors.
+#[macro_export]
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` to stdout, ignoring write errors.
+#[macro_export]
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` to stderr, ignoring write errors.
+#[macro_export]
+macro_rules! note {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod apply;
 pub mod cli;
 pub mod commands;

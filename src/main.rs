@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            rpd::note!("error: cannot start the async runtime: {err}");
             return ExitStatus::Error.into();
         }
     };

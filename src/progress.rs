@@ -26,7 +26,7 @@ impl Reporter {
     }
 
     pub fn line(&self, message: impl AsRef<str>) {
-        eprintln!("{}: {}", self.prefix, message.as_ref());
+        crate::note!("{}: {}", self.prefix, message.as_ref());
     }
 
     /// Starts a wait: prints `<what>...` and returns a handle to report on it.

@@ -599,3 +599,75 @@ fn network_volume_is_resolved_in_the_pods_datacenter() {
     let result = world.read("examples/artifacts/hello/result.txt");
     assert!(result.starts_with("run 2 of hello"), "{result}");
 }
+
+fn with_body_end(world: &World, end: &str) {
+    let text = world.read(HELLO).replace("    echo HELLO_DONE\n", end);
+    world.write(HELLO, &text);
+}
+
+#[test]
+fn a_harmless_failure_marker_does_not_fail_a_job_that_exits_0() {
+    let world = World::new();
+    with_body_end(&world, "    echo \"Killed 0 stale workers (none found)\"\n    sleep 1\n    echo HELLO_DONE\n");
+    world
+        .rpd(&["apply", "-y", HELLO])
+        .status(0)
+        .stderr_has("Failure marker \"Killed\" seen")
+        .stderr_has("counted as a success");
+}
+
+#[test]
+fn a_failure_marker_fails_the_job_when_the_script_goes_on() {
+    let world = World::new();
+    with_body_end(&world, "    echo 'CUDA out of memory'\n    sleep 60\n    echo HELLO_DONE\n");
+    let started = std::time::Instant::now();
+    world
+        .rpd_env(&["apply", "-y", HELLO], &[("RPD_MARKER_GRACE_SECS", "1")])
+        .status(3)
+        .stdout_has("failure marker \"CUDA out of memory\"");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn a_script_that_prints_the_success_marker_and_keeps_running_succeeds() {
+    let world = World::new();
+    with_body_end(&world, "    echo HELLO_DONE\n    sleep 600\n");
+    let started = std::time::Instant::now();
+    world
+        .rpd_env(&["apply", "-y", HELLO], &[("RPD_MARKER_GRACE_SECS", "1")])
+        .status(0)
+        .stderr_has("counted as a success (runpod-deploy's rule)");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(world.pods()[0]["status"], "EXITED", "recycled anyway");
+}
+
+#[test]
+fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
+    let world = World::new();
+    let started = world.path("job-started");
+    with_body_end(
+        &world,
+        &format!("    touch {}\n    sleep 120\n    echo HELLO_DONE\n", started.display()),
+    );
+    let child = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !started.exists() {
+        assert!(std::time::Instant::now() < deadline, "the job never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    world.rpd(&["sim", "terminate", &id]).status(0);
+    let killed = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("is deleted while the job ran"), "{stdout}");
+    assert!(killed.elapsed() < std::time::Duration::from_secs(15));
+    let state = world.state(HELLO_STATE).unwrap();
+    assert!(state.get("pod_id").is_none(), "the gone pod is forgotten: {state}");
+}

@@ -200,17 +200,29 @@ impl<'a> Executor<'a> {
 
     async fn delete(&mut self, pod_id: &str) -> Result<(), ApplyError> {
         let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
-        match self.provider.delete(pod_id).await {
-            Ok(()) => {
-                let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
-                self.time("delete", took);
-                self.forget(pod_id);
-                self.report.destroyed += 1;
-                self.save()
-            }
-            Err(err) => {
-                waiter.abandon();
-                Err(self.provider_error(&format!("deleting pod {pod_id}"), err))
+        let mut attempt = 0u32;
+        loop {
+            match self.provider.delete(pod_id).await {
+                Ok(()) => {
+                    let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+                    self.time("delete", took);
+                    self.forget(pod_id);
+                    self.report.destroyed += 1;
+                    return self.save();
+                }
+                Err(ProviderError::Transient(_) | ProviderError::RateLimited { .. })
+                    if attempt < 2 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                }
+                Err(err) => {
+                    waiter.abandon();
+                    return Err(self.provider_error(
+                        &format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
+                        err,
+                    ));
+                }
             }
         }
     }
@@ -235,6 +247,14 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// `<run_id>-<6 hex of the state's lineage>`: the run id says what and
+    /// when; the lineage part makes the name this state's alone, so the
+    /// lookup of a lost create can never adopt another config's pod.
+    fn pod_name(&self) -> String {
+        let lineage = self.state.lineage.simple().to_string();
+        format!("{}-{}", self.config.run_id, &lineage[..6])
+    }
+
     async fn request_for(&self, candidate: &Candidate) -> Result<CreatePodRequest, ProviderError> {
         let desired = &self.config.pod;
         let storage = match &desired.storage {
@@ -254,7 +274,7 @@ impl<'a> Executor<'a> {
             other => other.clone(),
         };
         Ok(CreatePodRequest {
-            name: self.config.run_id.clone(),
+            name: self.pod_name(),
             image: desired.image.clone(),
             gpu_id: candidate.gpu_id.clone(),
             gpu_count: desired.gpu_count,
@@ -533,7 +553,12 @@ impl<'a> Executor<'a> {
         let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
             Ok(pod) => pod,
             Err(problem) => {
-                self.not_ready_cleanup(&pod_id).await?;
+                let why = if matches!(problem, ApplyError::Interrupted) {
+                    "interrupted before it was ready"
+                } else {
+                    "it never became ready"
+                };
+                self.not_ready_cleanup(&pod_id, why).await?;
                 return Err(problem);
             }
         };
@@ -559,25 +584,24 @@ impl<'a> Executor<'a> {
                     .cost_per_hr
                     .filter(|c| *c > 0.0)
                     .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
-                self.runner = Some(JobRunner::new(
-                    self.config,
-                    transport,
-                    self.reporter.clone(),
-                    price,
-                ));
+                let mut runner =
+                    JobRunner::new(self.config, transport, self.reporter.clone(), price);
+                runner.probe = Some((self.provider.clone(), pod_id.clone()));
+                self.runner = Some(runner);
                 self.pod = Some(ready);
                 Ok(())
             }
             Some(Err(err)) => {
                 waiter.abandon();
-                self.not_ready_cleanup(&pod_id).await?;
+                self.not_ready_cleanup(&pod_id, "its shell never answered").await?;
                 Err(ApplyError::Provider(format!(
                     "pod {pod_id} runs but its shell never answered within budget.ssh_ready_timeout_sec ({timeout_sec}s): {err}"
                 )))
             }
             None => {
                 waiter.abandon();
-                self.not_ready_cleanup(&pod_id).await?;
+                self.not_ready_cleanup(&pod_id, "interrupted before it was ready")
+                    .await?;
                 Err(ApplyError::Interrupted)
             }
         }
@@ -652,19 +676,27 @@ impl<'a> Executor<'a> {
         Err(ApplyError::Provider(problem))
     }
 
-    async fn not_ready_cleanup(&mut self, pod_id: &str) -> Result<(), ApplyError> {
-        if self.resumed_now {
-            self.reporter
-                .line(format!("Stopping pod {pod_id}: it never became ready"));
-            self.stop(pod_id).await?;
-            if let Some(record) = self.state.pod.as_mut() {
-                record.status = Some(PodStatus::Exited);
+    /// A pod that never became usable is not left running: one this run
+    /// created is deleted; one that existed before (resumed or reused) is
+    /// stopped and kept, with its volume.
+    async fn not_ready_cleanup(&mut self, pod_id: &str, why: &str) -> Result<(), ApplyError> {
+        if self.created_now {
+            self.reporter.line(format!("Deleting pod {pod_id}: {why}"));
+            return self.delete(pod_id).await;
+        }
+        self.reporter.line(format!("Stopping pod {pod_id}: {why}"));
+        match self.stop(pod_id).await {
+            Stopped::Stopped => {
+                if let Some(record) = self.state.pod.as_mut() {
+                    record.status = Some(PodStatus::Exited);
+                }
+                self.save()
             }
-            self.save()
-        } else {
-            self.reporter
-                .line(format!("Deleting pod {pod_id}: it never became ready"));
-            self.delete(pod_id).await
+            Stopped::Gone => {
+                self.forget(pod_id);
+                self.save()
+            }
+            Stopped::NotStopped(problem) => Err(ApplyError::Provider(problem)),
         }
     }
 
@@ -736,45 +768,78 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    async fn stop(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+    /// Asks the provider to stop the pod (retrying a transient failure) and
+    /// checks, within a bounded time, that it really stopped: a stop that did
+    /// not happen keeps billing.
+    async fn stop(&mut self, pod_id: &str) -> Stopped {
         let waiter = self.reporter.wait(&format!("Stopping pod {pod_id}"));
-        match self.provider.stop(pod_id).await {
-            Ok(()) | Err(ProviderError::Conflict(_)) => {}
-            Err(err) => {
-                waiter.abandon();
-                return Err(self.provider_error(&format!("stopping pod {pod_id}"), err));
+        let mut asked = None;
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+            }
+            match self.provider.stop(pod_id).await {
+                Ok(()) | Err(ProviderError::Conflict(_)) => {
+                    asked = None;
+                    break;
+                }
+                Err(ProviderError::NotFound(_)) => {
+                    waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
+                    return Stopped::Gone;
+                }
+                Err(err @ (ProviderError::Transient(_)
+                | ProviderError::RateLimited { .. }
+                | ProviderError::Other(_))) => asked = Some(err.to_string()),
+                Err(err) => {
+                    asked = Some(err.to_string());
+                    break;
+                }
             }
         }
-        // Verify the post-condition: a stop that did not happen keeps billing.
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut last: String;
         loop {
             match self.provider.get(pod_id).await {
                 Ok(Some(pod)) if !pod.status.is_active() => {
                     let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
                     self.time("stop", took);
                     self.report.stopped += 1;
-                    return Ok(());
+                    return Stopped::Stopped;
                 }
                 Ok(None) => {
                     waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                    return Ok(());
+                    return Stopped::Gone;
                 }
-                Ok(Some(pod)) if Instant::now() >= deadline => {
-                    waiter.abandon();
-                    let warning = format!(
-                        "pod {pod_id} is still {} after the stop request; it may still be billing ({}): check it and run `rpd destroy` if needed",
+                Ok(Some(pod)) => {
+                    last = format!(
+                        "it is still {}{}",
                         pod.status,
                         pod.cost_per_hr
-                            .map(|c| format!("{}/hr", usd(c)))
-                            .unwrap_or_else(|| "unknown rate".into())
+                            .filter(|c| *c > 0.0)
+                            .map(|c| format!(", billing {}/hr", usd(c)))
+                            .unwrap_or_default()
                     );
-                    self.reporter.line(format!("Warning: {warning}"));
-                    self.report.warnings.push(warning);
-                    return Ok(());
+                    // The request itself failed: no point waiting for it.
+                    if asked.is_some() {
+                        break;
+                    }
                 }
-                _ => tokio::time::sleep(self.provider.poll_interval()).await,
+                Err(err) => last = format!("its status cannot be read ({err})"),
             }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(self.provider.poll_interval()).await;
         }
+        waiter.abandon();
+        let why = match asked {
+            Some(err) => format!("the stop request failed ({err}); {last}"),
+            None => format!("after the stop request {last}"),
+        };
+        Stopped::NotStopped(format!(
+            "pod {pod_id} did not stop: {why}. It may be billing: stop it in the RunPod console or run `rpd destroy {}`",
+            self.config.path.display()
+        ))
     }
 
     async fn lifecycle(
@@ -790,38 +855,66 @@ impl<'a> Executor<'a> {
             Outcome::Failure => "on_failure",
         };
         self.reporter.line(format!("Lifecycle {label}: {action}"));
+        let result = self.carry_out(&pod_id, label, action).await;
+        self.report.outcome = Some(outcome);
+        self.report.failure = self.failure.clone();
+        self.write_manifest(outcome, action).await;
+        result
+    }
+
+    async fn carry_out(
+        &mut self,
+        pod_id: &str,
+        label: &str,
+        action: LifecycleAction,
+    ) -> Result<(), ApplyError> {
         match action {
-            LifecycleAction::Recycle => {
-                self.stop(&pod_id).await?;
-                if let Some(record) = self.state.pod.as_mut() {
-                    record.status = Some(PodStatus::Exited);
+            LifecycleAction::Recycle | LifecycleAction::Stop => {
+                let stopped = self.stop(pod_id).await;
+                let month = crate::cost::stopped_usd_per_month(Some(&self.config.pod.storage));
+                match stopped {
+                    Stopped::Gone => {
+                        self.forget(pod_id);
+                        self.save()?;
+                        self.reporter
+                            .line(format!("Pod {pod_id} no longer exists: forgotten"));
+                    }
+                    Stopped::NotStopped(problem) => {
+                        // Still the current pod, recorded as running: the
+                        // next plan sees it and no run of rpd forgets it.
+                        if let Some(record) = self.state.pod.as_mut() {
+                            record.status = Some(PodStatus::Running);
+                        }
+                        self.save()?;
+                        return Err(ApplyError::Provider(problem));
+                    }
+                    Stopped::Stopped if action == LifecycleAction::Recycle => {
+                        if let Some(record) = self.state.pod.as_mut() {
+                            record.status = Some(PodStatus::Exited);
+                        }
+                        self.save()?;
+                        self.reporter.line(format!(
+                            "Pod {pod_id} recycled: paused for reuse; the next apply resumes it (storage {}/month while paused)",
+                            usd(month)
+                        ));
+                    }
+                    Stopped::Stopped => {
+                        self.retain(pod_id, format!("{label}: stop"), PodStatus::Exited);
+                        self.save()?;
+                        let warning = format!(
+                            "pod {pod_id} stopped for forensics; its volume keeps billing ~{}/day (~{}/month) until `rpd destroy {}`",
+                            usd(crate::cost::per_day(month)),
+                            usd(month),
+                            self.config.path.display()
+                        );
+                        self.reporter.line(format!("Warning: {warning}"));
+                        self.report.warnings.push(warning);
+                    }
                 }
-                self.save()?;
-                let month = crate::cost::stopped_usd_per_month(Some(&self.config.pod.storage));
-                self.reporter.line(format!(
-                    "Pod {pod_id} recycled: paused for reuse; the next apply resumes it (storage {}/month while paused)",
-                    usd(month)
-                ));
             }
-            LifecycleAction::Stop => {
-                self.stop(&pod_id).await?;
-                self.retain(&pod_id, format!("{label}: stop"), PodStatus::Exited);
-                self.save()?;
-                let month = crate::cost::stopped_usd_per_month(Some(&self.config.pod.storage));
-                let warning = format!(
-                    "pod {pod_id} stopped for forensics; its volume keeps billing ~{}/day (~{}/month) until `rpd destroy {}`",
-                    usd(crate::cost::per_day(month)),
-                    usd(month),
-                    self.config.path.display()
-                );
-                self.reporter.line(format!("Warning: {warning}"));
-                self.report.warnings.push(warning);
-            }
-            LifecycleAction::Delete => {
-                self.delete(&pod_id).await?;
-            }
+            LifecycleAction::Delete => self.delete(pod_id).await?,
             LifecycleAction::Preserve => {
-                self.retain(&pod_id, format!("{label}: preserve"), PodStatus::Running);
+                self.retain(pod_id, format!("{label}: preserve"), PodStatus::Running);
                 self.save()?;
                 let rate = self
                     .pod
@@ -837,9 +930,6 @@ impl<'a> Executor<'a> {
                 self.report.warnings.push(warning);
             }
         }
-        self.report.outcome = Some(outcome);
-        self.report.failure = self.failure.clone();
-        self.write_manifest(outcome, action).await;
         Ok(())
     }
 
@@ -891,6 +981,14 @@ impl<'a> Executor<'a> {
                 .line(format!("Warning: could not write the run manifest: {err}"));
         }
     }
+}
+
+/// What a stop request came to.
+enum Stopped {
+    Stopped,
+    Gone,
+    /// Still running (or unknown) after the request: the message says so.
+    NotStopped(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,6 +38,16 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
+    if request.mode == Mode::Apply {
+        let missing: Vec<String> = configs
+            .iter()
+            .filter_map(|c| crate::commands::missing_ssh_key(c, provider.name()))
+            .collect();
+        if !missing.is_empty() {
+            ctx.error(&anyhow::anyhow!("{}", missing.join("\n")));
+            return ExitStatus::Error;
+        }
+    }
     if !request.auto_approve && !ctx.stdin_tty {
         ctx.error(&anyhow::anyhow!(
             "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan with `rpd plan`, then pass -y/--auto-approve to {} without asking",
@@ -65,9 +75,9 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
         match prepared {
             Ok(p) => {
                 if i > 0 {
-                    println!();
+                    crate::say!();
                 }
-                print!(
+                crate::say_raw!(
                     "{}",
                     render::text::render(&p.plan, &path.display().to_string(), &palette)
                 );
@@ -86,7 +96,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
         return ExitStatus::Success;
     }
     if !request.auto_approve && !confirm(ctx, request.mode) {
-        eprintln!(
+        crate::note!(
             "\n{} cancelled.",
             if request.mode == Mode::Destroy {
                 "Destroy"
@@ -96,7 +106,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
         );
         return ExitStatus::Error;
     }
-    println!();
+    crate::say!();
 
     let interrupt = Interrupt::install();
     let spinners = ctx.stderr_tty && ready.len() == 1;
@@ -124,7 +134,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
     drop(guards);
 
     let p = ctx.stdout_palette();
-    println!();
+    crate::say!();
     for (prepared, result) in ready.iter().zip(results) {
         let config = &prepared.config;
         let one = match result {
@@ -137,7 +147,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
                 };
                 let counts = counts(&report);
                 ctx.error(&anyhow::anyhow!("{}: {err}", config.name));
-                println!(
+                crate::say!(
                     "{} {}",
                     p.remove
                         .apply_to(format!("{}: apply stopped.", config.name)),
@@ -165,7 +175,7 @@ async fn lock_all(
         let timeout = lock.lock_timeout;
         let result = tokio::task::spawn_blocking(move || {
             state::acquire(&path, &operation, &shown, timeout, |holder| {
-                eprintln!(
+                crate::note!(
                     "Acquiring the state lock (held by {} for {} since {}); waiting up to {}...",
                     holder.who,
                     holder.operation,
@@ -207,11 +217,11 @@ fn confirm(ctx: &Ctx, mode: Mode) -> bool {
             "rpd will delete every pod listed above, retained ones included. There is no undo.",
         ),
     };
-    eprintln!();
-    eprintln!("{}", p.bold.apply_to(question));
-    eprintln!("  {what}");
-    eprintln!("  Only 'yes' will be accepted to approve.");
-    eprintln!();
+    crate::note!();
+    crate::note!("{}", p.bold.apply_to(question));
+    crate::note!("  {what}");
+    crate::note!("  Only 'yes' will be accepted to approve.");
+    crate::note!();
     let answer: Result<String, _> = dialoguer::Input::new()
         .with_prompt("  Enter a value")
         .allow_empty(true)
@@ -230,7 +240,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
     let p = ctx.stdout_palette();
     let name = &config.name;
     if mode == Mode::Destroy {
-        println!(
+        crate::say!(
             "{} Pods: {} destroyed.",
             p.add.apply_to(format!("{name}: destroy complete!")),
             report.destroyed
@@ -248,7 +258,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
         .unwrap_or_default();
     let status = match (report.outcome, &report.failure) {
         (Some(Outcome::Success), _) => {
-            println!(
+            crate::say!(
                 "{} {} Job succeeded{wall}.{run_dir}",
                 p.add.apply_to(format!("{name}: apply complete!")),
                 counts(report)
@@ -260,7 +270,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
                 .as_ref()
                 .map(|f| format!(" ({}: {})", f.step, f.reason.lines().next().unwrap_or("")))
                 .unwrap_or_default();
-            println!(
+            crate::say!(
                 "{} {} Job failed{wall}{why}; on_failure: {} was carried out.{run_dir}",
                 p.remove
                     .apply_to(format!("{name}: apply finished, job failed.")),
@@ -274,7 +284,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
             }
         }
         (None, _) => {
-            println!(
+            crate::say!(
                 "{} {}",
                 p.add.apply_to(format!("{name}: apply complete!")),
                 counts(report)
@@ -283,7 +293,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
         }
     };
     for warning in &report.warnings {
-        println!("  {} {warning}", p.warn.apply_to("Warning:"));
+        crate::say!("  {} {warning}", p.warn.apply_to("Warning:"));
     }
     status
 }

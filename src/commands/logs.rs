@@ -47,7 +47,7 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
         } else {
             format!("tail -n {lines} {log}")
         };
-        eprintln!("# {} on pod {id}", config.job.run.log_path);
+        crate::note!("# {} on pod {id}", config.job.run.log_path);
         let mut child = transport
             .command(&tail)
             .stdin(Stdio::null())
@@ -76,7 +76,7 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
             }
         );
     };
-    eprintln!(
+    crate::note!(
         "# {}{}",
         local.display(),
         match &pod_id {
@@ -87,7 +87,7 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
     let text = std::fs::read_to_string(&local)?;
     let all: Vec<&str> = text.lines().collect();
     for line in &all[all.len().saturating_sub(lines as usize)..] {
-        println!("{line}");
+        crate::say!("{line}");
     }
     Ok(ExitStatus::Success)
 }
@@ -105,9 +105,8 @@ fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .is_some_and(|m| {
-                    m["run_id"]
-                        .as_str()
-                        .is_some_and(|id| id.starts_with(&format!("{}-", config.run_id_prefix)))
+                    m["config_path"].as_str() == config.canonical_path.to_str()
+                        && m["job_name"].as_str() == Some(config.raw_name.as_str())
                 })
         })
         .collect();

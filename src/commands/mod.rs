@@ -61,12 +61,12 @@ impl Ctx {
     /// Prints an error on stderr: `error: ...` (red on a terminal).
     pub fn error(&self, err: &anyhow::Error) {
         let p = self.stderr_palette();
-        eprintln!("{} {}", p.remove.apply_to("error:"), format_error(err));
+        crate::note!("{} {}", p.remove.apply_to("error:"), format_error(err));
     }
 
     pub fn warn(&self, message: &str) {
         let p = self.stderr_palette();
-        eprintln!("{} {message}", p.warn.apply_to("warning:"));
+        crate::note!("{} {message}", p.warn.apply_to("warning:"));
     }
 }
 
@@ -171,6 +171,18 @@ pub fn read_state(config: &Config, provider: &str) -> anyhow::Result<Option<Load
         );
     }
     Ok(Some(loaded))
+}
+
+/// Real pods are reached over SSH with `ssh.key_path`: without the key a
+/// created pod could only be deleted again.
+pub fn missing_ssh_key(config: &Config, provider: &str) -> Option<String> {
+    (provider != "sim" && !config.ssh_key_path.exists()).then(|| {
+        format!(
+            "the SSH key {} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)",
+            config.ssh_key_path.display(),
+            config.path.display()
+        )
+    })
 }
 
 pub fn job_outline(config: &Config) -> JobOutline {
@@ -287,6 +299,11 @@ pub async fn prepare(
         },
     });
     plan.report.warnings.extend(warnings);
+    if let Some(problem) = missing_ssh_key(&config, provider.name())
+        && mode == Mode::Apply
+    {
+        plan.report.warnings.push(problem);
+    }
     if let Some(l) = &loaded
         && l.origin == statefile::Origin::RunpodDeploy
     {

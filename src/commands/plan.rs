@@ -56,9 +56,9 @@ pub async fn run(
         match format {
             Format::Text => {
                 if i > 0 {
-                    println!();
+                    crate::say!();
                 }
-                print!("{}", render::text::render(plan, &shown, &palette));
+                crate::say_raw!("{}", render::text::render(plan, &shown, &palette));
             }
             Format::Json => documents.push(render::json::document(plan, &shown)),
         }
@@ -70,11 +70,11 @@ pub async fn run(
             } else {
                 serde_json::Value::Array(documents)
             };
-            println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+            crate::say!("{}", serde_json::to_string_pretty(&out).expect("json"));
         }
         Format::Text if count > 1 => {
-            println!();
-            println!(
+            crate::say!();
+            crate::say!(
                 "{count} configs: {with_changes} with changes, {} without.",
                 count - with_changes
             );

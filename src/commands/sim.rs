@@ -53,16 +53,16 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                crate::say!("{}", serde_json::to_string_pretty(&rows)?);
             } else if pods.is_empty() {
-                println!("No simulated pods (store: {}).", store.dir().display());
+                crate::say!("No simulated pods (store: {}).", store.dir().display());
             } else {
-                println!(
+                crate::say!(
                     "{:<16} {:<13} {:<32} {:<10} {:<26} IMAGE",
                     "ID", "STATUS", "NAME", "DC", "GPU"
                 );
                 for p in pods {
-                    println!(
+                    crate::say!(
                         "{:<16} {:<13} {:<32} {:<10} {:<26} {}",
                         p.id,
                         p.status.as_str(),
@@ -96,24 +96,24 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 all.entry(verb.clone()).or_insert((*n).into());
             }
             if *json {
-                println!("{}", serde_json::Value::Object(all));
+                crate::say!("{}", serde_json::Value::Object(all));
             } else {
                 for (verb, n) in all {
-                    println!("{verb:<16} {n}");
+                    crate::say!("{verb:<16} {n}");
                 }
             }
         }
         SimCommand::Stop { pod_id } => {
             with(store, |world, store| Ok(world.stop(store, pod_id)?))?;
-            println!("Stopped {pod_id} (out of band).");
+            crate::say!("Stopped {pod_id} (out of band).");
         }
         SimCommand::Start { pod_id } => {
             with(store, |world, _| Ok(world.start(pod_id)?))?;
-            println!("Started {pod_id} (out of band).");
+            crate::say!("Started {pod_id} (out of band).");
         }
         SimCommand::Terminate { pod_id } => {
             with(store, |world, store| Ok(world.delete(store, pod_id)?))?;
-            println!("Terminated {pod_id} (out of band).");
+            crate::say!("Terminated {pod_id} (out of band).");
         }
         SimCommand::Set { pod_id, changes } => {
             with(store, |world, _| {
@@ -148,7 +148,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 }
                 Ok(())
             })?;
-            println!("Changed {pod_id} (out of band).");
+            crate::say!("Changed {pod_id} (out of band).");
         }
         SimCommand::Stock {
             datacenter,
@@ -161,7 +161,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 world.set_stock_in(datacenter, gpu, cloud, *count);
                 Ok(())
             })?;
-            println!("{datacenter} / {gpu} ({cloud}): {count} free GPUs.");
+            crate::say!("{datacenter} / {gpu} ({cloud}): {count} free GPUs.");
         }
         SimCommand::FailNextStart { pod_id } => {
             with(store, |world, _| {
@@ -171,14 +171,14 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 world.fail_next_start.insert(pod_id.clone());
                 Ok(())
             })?;
-            println!("The next start of {pod_id} will fail: its host has no free GPU.");
+            crate::say!("The next start of {pod_id} will fail: its host has no free GPU.");
         }
         SimCommand::Latency { ms } => {
             with(store, |world, _| {
                 world.latency_ms = *ms;
                 Ok(())
             })?;
-            println!("Every provider call now takes {ms} ms more.");
+            crate::say!("Every provider call now takes {ms} ms more.");
         }
         SimCommand::Boot { cold_ms, warm_ms } => {
             with(store, |world, _| {
@@ -186,7 +186,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 world.warm_boot_ms = *warm_ms;
                 Ok(())
             })?;
-            println!("Pods now boot in {cold_ms} ms (create) and {warm_ms} ms (resume).");
+            crate::say!("Pods now boot in {cold_ms} ms (create) and {warm_ms} ms (resume).");
         }
         SimCommand::Volume {
             name,
@@ -196,7 +196,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             let volume = with(store, |world, _| {
                 Ok(world.add_volume(name, datacenter, *size_gb))
             })?;
-            println!(
+            crate::say!(
                 "Network volume {name:?} ({}) in {datacenter}, {size_gb} GB.",
                 volume.id
             );
@@ -234,7 +234,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 world.ssh_endpoint = endpoint;
                 Ok(())
             })?;
-            println!("{shown}");
+            crate::say!("{shown}");
         }
         SimCommand::Reset => {
             let dir = store.dir().to_path_buf();
@@ -245,7 +245,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             for sub in ["pods", "network-volumes"] {
                 let _ = std::fs::remove_dir_all(dir.join(sub));
             }
-            println!("Simulator reset ({}).", dir.display());
+            crate::say!("Simulator reset ({}).", dir.display());
         }
     }
     Ok(())

@@ -22,15 +22,15 @@ pub fn show(ctx: &Ctx, path: &PathBuf, vars: &VarArgs) -> ExitStatus {
     };
     match state::read(&config.state_file) {
         Ok(Some(loaded)) => {
-            eprintln!("# {} ({:?})", config.state_file.display(), loaded.origin);
-            println!(
+            crate::note!("# {} ({:?})", config.state_file.display(), loaded.origin);
+            crate::say!(
                 "{}",
                 serde_json::to_string_pretty(&loaded.state).expect("json")
             );
             ExitStatus::Success
         }
         Ok(None) => {
-            eprintln!(
+            crate::note!(
                 "No state for {} (looked for {}).",
                 config.path.display(),
                 config.state_file.display()
@@ -83,13 +83,13 @@ pub fn reassign(ctx: &Ctx, path: &PathBuf, vars: &VarArgs, lock: &LockArgs) -> E
         return ExitStatus::Error;
     }
     match previous {
-        Some(p) => println!(
+        Some(p) => crate::say!(
             "{} now belongs to {} (was {}).",
             config.state_file.display(),
             config.canonical_path.display(),
             p.config.display()
         ),
-        None => println!(
+        None => crate::say!(
             "{} now belongs to {}.",
             config.state_file.display(),
             config.canonical_path.display()
@@ -109,7 +109,7 @@ pub fn force_unlock(ctx: &Ctx, lock_id: &str, path: &PathBuf, vars: &VarArgs) ->
         &config.path.display().to_string(),
     ) {
         Ok(info) => {
-            println!(
+            crate::say!(
                 "Released the lock {} ({} by {}) on {}.",
                 info.id,
                 info.operation,

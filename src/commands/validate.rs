@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, configs: &[PathBuf], vars: &VarArgs) -> ExitStatus {
                 for warning in &c.warnings {
                     ctx.warn(&format!("{}: {warning}", path.display()));
                 }
-                println!(
+                crate::say!(
                     "ok: {} schema_version={} job={}",
                     path.display(),
                     c.schema_version,

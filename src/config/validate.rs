@@ -269,7 +269,16 @@ impl Checker<'_> {
             )
             .help = Some("for a YAML inside the repo at configs/runpod/, the usual value is '../..', not '../../..'".into());
         }
-        let run_dir = project_root.join("artifacts").join("runpod").join(&stamp);
+        // runpod-deploy's artifacts/runpod/<stamp>/, plus the config's name so
+        // that configs applied together never share a run directory.
+        let stem = canonical_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "config".into());
+        let run_dir = project_root
+            .join("artifacts")
+            .join("runpod")
+            .join(format!("{stamp}-{stem}"));
 
         // pod
         let pod = &raw.pod;
@@ -532,6 +541,12 @@ impl Checker<'_> {
         // state file: rendered (unlike runpod-deploy), one per config by default
         let (state_file, state_file_explicit) = match &raw.state_file {
             Some(text) => {
+                for per_run in ["{run_id}", "{run_dir}"] {
+                    if text.contains(per_run) {
+                        self.error("state_file", format!("`state_file` uses {per_run}, which changes on every run: the next run would not find the pod this one recorded"))
+                            .help = Some("use values that identify the job, e.g. {job_name} or your own variables such as {seed}".into());
+                    }
+                }
                 let rendered = self.render("state_file", text, &vars);
                 if rendered.trim().is_empty() {
                     self.error("state_file", "`state_file` must not be empty");

@@ -69,10 +69,29 @@ pub struct PushResult {
     pub duration_sec: f64,
 }
 
+/// How long after a marker the script may go on before the marker decides
+/// (`RPD_MARKER_GRACE_SECS`, 30 s by default).
+fn marker_grace() -> Duration {
+    let secs = std::env::var("RPD_MARKER_GRACE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// How the script's run ended.
+enum Ended {
+    Exited(i32),
+    /// It printed the success marker and kept running past the grace period.
+    SuccessMarker,
+}
+
 /// What the monitor has seen so far.
 #[derive(Default)]
 struct Watch {
-    success_marker: bool,
+    success_at: Option<Instant>,
+    /// The first failure marker streamed: marker, line, when.
+    failure_marker: Option<(String, String, Instant)>,
     /// A failure marker the watcher found in the whole log after the exit.
     final_failure_marker: Option<String>,
     last_line: String,
@@ -95,9 +114,13 @@ pub struct JobRunner<'a> {
     pub price_per_hr: f64,
     pub log_pulled: bool,
     token: String,
+    /// Asks the provider now and then whether the pod still runs: a pod
+    /// stopped or deleted outside rpd fails the job instead of waiting out
+    /// the budget.
+    pub probe: Option<(crate::provider::SharedProvider, String)>,
 }
 
-/// Files rpd keeps beside the log: the wrapper, the exit code, the pid.
+/// Files rpd keeps beside the log: the wrapper and the pid.
 fn sidecar(log_path: &str, suffix: &str) -> String {
     format!("{log_path}.rpd-{suffix}")
 }
@@ -125,7 +148,15 @@ impl<'a> JobRunner<'a> {
             price_per_hr,
             log_pulled: false,
             token: format!("__RPD_{}__", uuid::Uuid::new_v4().simple()),
+            probe: None,
         }
+    }
+
+    /// Where this run's wrapper records the exit status: named for the run,
+    /// so an older run's wrapper can never answer for this one.
+    fn exit_file(&self) -> String {
+        let tag = self.token.trim_matches('_').trim_start_matches("RPD_");
+        format!("{}.rpd-exit-{}", self.config.job.run.log_path, &tag[..12])
     }
 
     pub fn transport(&self) -> &dyn Transport {
@@ -353,15 +384,21 @@ impl<'a> JobRunner<'a> {
         let transport = self.transport.as_ref();
         let body = transport.localize(&run.body);
         let log = shell_quote(&run.log_path);
-        let exit = shell_quote(&sidecar(&run.log_path, "exit"));
+        let exit = shell_quote(&self.exit_file());
         let pid = shell_quote(&sidecar(&run.log_path, "pid"));
         let wrapper_path = sidecar(&run.log_path, "wrapper");
         let wrapper = transport.localize(&format!(
             "#!/usr/bin/env bash\n# Written by rpd: runs the job script and records its exit status.\nbash {script} > {log} 2>&1 < /dev/null\necho $? > {exit}.tmp && mv {exit}.tmp {exit}\n",
             script = shell_quote(&run.script_path),
         ));
+        // A job left running by an interrupted apply is stopped first (if
+        // its pid is still our wrapper), so it cannot write into this run.
         let start = transport.localize(&format!(
-            "mkdir -p \"$(dirname {log})\"\nrm -f {log} {exit} {pid}\nset -m\nnohup bash {wrapper} > /dev/null 2>&1 < /dev/null &\necho $! > {pid}",
+            "mkdir -p \"$(dirname {log})\"\n\
+             p=$(cat {pid} 2>/dev/null || true)\n\
+             if [ -n \"$p\" ] && grep -q rpd-wrapper /proc/$p/cmdline 2>/dev/null; then kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null || true; sleep 0.2; fi\n\
+             rm -f {log} {pid} {log}.rpd-exit-*\n\
+             set -m\nnohup bash {wrapper} > /dev/null 2>&1 < /dev/null &\necho $! > {pid}",
             wrapper = shell_quote(&wrapper_path),
         ));
         let files = [
@@ -422,7 +459,7 @@ impl<'a> JobRunner<'a> {
              if grep -F -q -- {success} \"$log\"; then echo \"{token} SUCCESS 1\"; else echo \"{token} SUCCESS 0\"; fi\n\
              echo \"{token} EXIT $(cat \"$exitf\")\"\n",
             log = shell_quote(&run.log_path),
-            exit = shell_quote(&sidecar(&run.log_path, "exit")),
+            exit = shell_quote(&self.exit_file()),
             success = shell_quote(&run.success_marker),
         )
     }
@@ -444,7 +481,13 @@ impl<'a> JobRunner<'a> {
         let mut waiter = self.reporter.wait("Running the job");
         let mut watch = Watch::default();
         let mut restarts = 0;
-        let verdict: Result<i32, JobFailure> = 'outer: loop {
+        let grace = marker_grace();
+        let probe_every = self
+            .probe
+            .as_ref()
+            .map(|(p, _)| (p.poll_interval() * 6).max(Duration::from_millis(500)));
+        let mut last_probe = Instant::now();
+        let verdict: Result<Ended, JobFailure> = 'outer: loop {
             let mut command = self.transport.command(&self.watcher());
             command
                 .stdin(Stdio::null())
@@ -454,10 +497,9 @@ impl<'a> JobRunner<'a> {
             let mut child = match command.spawn() {
                 Ok(child) => child,
                 Err(e) => {
-                    break Err(JobFailure::new(
-                        "monitor",
-                        format!("cannot follow the log: {e}"),
-                    ));
+                    break Err(self.pod_gone().await.unwrap_or_else(|| {
+                        JobFailure::new("monitor", format!("cannot follow the log: {e}"))
+                    }));
                 }
             };
             let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
@@ -471,7 +513,11 @@ impl<'a> JobRunner<'a> {
                             }
                         }
                         Ok(None) | Err(_) => {
-                            // The watcher's connection dropped: follow again.
+                            // The watcher's connection dropped: follow again,
+                            // unless the pod itself is gone.
+                            if let Some(failure) = self.pod_gone().await {
+                                break 'outer Err(failure);
+                            }
                             restarts += 1;
                             if restarts > 5 {
                                 break 'outer Err(JobFailure::new("monitor", "lost contact with the pod while following the log"));
@@ -488,6 +534,25 @@ impl<'a> JobRunner<'a> {
                             format!(" | {}", truncate(&watch.last_line, 60))
                         };
                         waiter.tick(&format!("{} so far{last}", crate::cost::usd(spent)));
+                        if probe_every.is_some_and(|every| last_probe.elapsed() >= every) {
+                            last_probe = Instant::now();
+                            if let Some(failure) = self.pod_gone().await {
+                                break 'outer Err(failure);
+                            }
+                        }
+                        if let Some((marker, line, at)) = &watch.failure_marker
+                            && at.elapsed() >= grace
+                        {
+                            break 'outer Err(JobFailure::new("monitor", format!(
+                                "the log has the failure marker {marker:?} in the line: {} (and the script did not exit within {})",
+                                line.trim(), crate::render::duration(grace.as_secs())
+                            )));
+                        }
+                        if let Some(at) = watch.success_at
+                            && at.elapsed() >= grace
+                        {
+                            break 'outer Ok(Ended::SuccessMarker);
+                        }
                         if started.elapsed() >= timeout {
                             break 'outer Err(JobFailure::new("monitor", format!(
                                 "the job exceeded its time budget of {} (budget.timeout from max_runtime_minutes or cost_cap_usd)",
@@ -507,9 +572,16 @@ impl<'a> JobRunner<'a> {
             }
         };
         let result = match verdict {
-            Ok(code) => {
+            Ok(Ended::Exited(code)) => {
                 self.exit_code = Some(code);
                 self.judge_exit(code, &watch)
+            }
+            Ok(Ended::SuccessMarker) => {
+                self.reporter.line(format!(
+                    "The script printed the success marker {} ago and is still running: counted as a success (runpod-deploy's rule); it runs on until the lifecycle action",
+                    crate::render::duration(grace.as_secs())
+                ));
+                Ok(())
             }
             Err(failure) => {
                 self.kill_job().await;
@@ -537,9 +609,27 @@ impl<'a> JobRunner<'a> {
         result
     }
 
+    /// A failure when the provider says the pod stopped or vanished.
+    async fn pod_gone(&self) -> Option<JobFailure> {
+        let (provider, pod_id) = self.probe.as_ref()?;
+        let status = match provider.get(pod_id).await {
+            Ok(None) => "deleted".to_string(),
+            Ok(Some(pod)) if !pod.status.is_active() => pod.status.to_string(),
+            _ => return None,
+        };
+        self.events.emit(
+            "pod_killed_unexpected",
+            serde_json::json!({"pod_id": pod_id, "status": status}),
+        );
+        Some(JobFailure::new(
+            "monitor",
+            format!("pod {pod_id} is {status} while the job ran (stopped or deleted outside rpd?)"),
+        ))
+    }
+
     /// Reads one line from the watcher: the log, or the watcher's own
     /// report (`<token> FAILMARK i`, `<token> SUCCESS 0|1`, `<token> EXIT n`).
-    fn watch_line(&mut self, line: &str, watch: &mut Watch) -> Option<Result<i32, JobFailure>> {
+    fn watch_line(&mut self, line: &str, watch: &mut Watch) -> Option<Result<Ended, JobFailure>> {
         let run = &self.config.job.run;
         if let Some(report) = line.strip_prefix(self.token.as_str()) {
             let mut words = report.split_whitespace();
@@ -555,33 +645,35 @@ impl<'a> JobRunner<'a> {
                             .get_or_insert_with(|| marker.clone());
                     }
                 }
-                (Some("SUCCESS"), Some(seen)) => watch.success_marker |= seen == "1",
+                (Some("SUCCESS"), Some("1")) => {
+                    watch.success_at.get_or_insert_with(Instant::now);
+                }
                 (Some("EXIT"), code) => {
-                    return Some(Ok(code.and_then(|c| c.parse().ok()).unwrap_or(-1)));
+                    return Some(Ok(Ended::Exited(
+                        code.and_then(|c| c.parse().ok()).unwrap_or(-1),
+                    )));
                 }
                 _ => {}
             }
             return None;
         }
-        if line.contains(run.success_marker.as_str()) {
-            if !watch.success_marker {
-                self.reporter
-                    .line("Success marker seen; waiting for the script to exit");
-            }
-            watch.success_marker = true;
+        if line.contains(run.success_marker.as_str()) && watch.success_at.is_none() {
+            self.reporter
+                .line("Success marker seen; waiting for the script to exit");
+            watch.success_at = Some(Instant::now());
         }
-        if let Some(marker) = run
-            .failure_markers
-            .iter()
-            .find(|m| line.contains(m.as_str()))
+        // A failure marker is a strong hint, not a verdict: the exit status
+        // decides (harmless lines say "Killed" or "Traceback" too), unless the
+        // script does not exit soon after it.
+        if watch.failure_marker.is_none()
+            && let Some(marker) = run.failure_markers.iter().find(|m| line.contains(m.as_str()))
         {
-            return Some(Err(JobFailure::new(
-                "monitor",
-                format!(
-                    "the log has the failure marker {marker:?} in the line: {}",
-                    line.trim()
-                ),
-            )));
+            self.reporter.line(format!(
+                "Failure marker {marker:?} seen: {}; the job fails unless the script exits 0 with the success marker within {}",
+                truncate(line.trim(), 80),
+                crate::render::duration(marker_grace().as_secs())
+            ));
+            watch.failure_marker = Some((marker.clone(), line.to_string(), Instant::now()));
         }
         for (prefix, event) in [
             ("__RUNPOD_STEP_START__", "remote_step_started"),
@@ -600,37 +692,46 @@ impl<'a> JobRunner<'a> {
         None
     }
 
-    /// Exit status first, then markers: any non-zero exit fails; exit 0
-    /// needs the success marker; a failure marker anywhere fails.
+    /// Exit status first, then markers: a non-zero exit fails; exit 0 needs
+    /// the success marker; exit 0 with both markers succeeds, and says so.
     fn judge_exit(&self, code: i32, watch: &Watch) -> Result<(), JobFailure> {
         let run = &self.config.job.run;
-        if let Some(marker) = &watch.final_failure_marker {
-            return Err(JobFailure::new(
-                "monitor",
-                format!(
-                    "the script exited with status {code} and the log has the failure marker {marker:?}"
-                ),
-            ));
-        }
+        let marker = watch
+            .failure_marker
+            .as_ref()
+            .map(|(m, line, _)| format!("{m:?} (line: {})", truncate(line.trim(), 80)))
+            .or_else(|| watch.final_failure_marker.as_ref().map(|m| format!("{m:?}")));
+        let with_marker = marker
+            .as_ref()
+            .map(|m| format!("; the log has the failure marker {m}"))
+            .unwrap_or_default();
         if code != 0 {
-            let after = if watch.success_marker {
+            let after = if watch.success_at.is_some() {
                 " (after printing the success marker)"
             } else {
                 ""
             };
             return Err(JobFailure::new(
                 "monitor",
-                format!("the script exited with status {code}{after}"),
+                format!("the script exited with status {code}{after}{with_marker}"),
             ));
         }
-        if !watch.success_marker {
+        if watch.success_at.is_none() {
             return Err(JobFailure::new(
                 "monitor",
                 format!(
-                    "the script exited 0 without printing the success marker {:?}",
+                    "the script exited 0 without printing the success marker {:?}{with_marker}",
                     run.success_marker
                 ),
             ));
+        }
+        if let Some(marker) = marker {
+            let note = format!(
+                "the log also has the failure marker {marker}, but the script exited 0 after the success marker: counted as a success"
+            );
+            self.reporter.line(format!("Note: {note}"));
+            self.events
+                .emit("ambiguous_markers", serde_json::json!({"note": note}));
         }
         Ok(())
     }

@@ -89,6 +89,19 @@ impl SshTransport {
         loop {
             match transport.start_master().await {
                 Ok(()) => return Ok(transport),
+                // sshd answered and refused: waiting will not change that.
+                Err(TransportError::Failed { detail, .. })
+                    if detail.contains("Permission denied")
+                        || detail.contains("Host key verification failed") =>
+                {
+                    return Err(TransportError::Failed {
+                        what: "ssh".into(),
+                        detail: format!(
+                            "{detail} (the pod refused the key {}: register its public key with RunPod before the pod is created; keys reach only pods created afterwards)",
+                            key.display()
+                        ),
+                    });
+                }
                 Err(err) if Instant::now() + delay >= deadline => return Err(err),
                 Err(_) => {
                     tokio::time::sleep(delay).await;

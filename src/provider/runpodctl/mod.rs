@@ -139,7 +139,7 @@ impl RunpodctlProvider {
             return;
         };
         if !seen.contains(&message) {
-            eprintln!("warning: {message}");
+            crate::note!("warning: {message}");
             seen.push(message);
         }
     }

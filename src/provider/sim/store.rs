@@ -436,6 +436,9 @@ impl World {
 
     pub fn stop(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {
         let pod = self.pod_mut(id)?.clone();
+        if pod.status.is_active() {
+            kill_pod_processes(id);
+        }
         if !pod.status.is_active() {
             return Err(ProviderError::Conflict(format!(
                 "pod {id} is {}; only a running pod can be stopped",
@@ -455,6 +458,7 @@ impl World {
     }
 
     pub fn delete(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {
+        kill_pod_processes(id);
         let pod = self
             .pods
             .remove(id)
@@ -508,6 +512,38 @@ fn random_id() -> String {
             .collect();
         if id.chars().any(|c| c.is_ascii_digit()) && id.chars().any(|c| c.is_ascii_lowercase()) {
             return id;
+        }
+    }
+}
+
+/// A stopped or deleted pod runs nothing: end the local processes the
+/// simulator's transport started for it (they carry its RUNPOD_POD_ID).
+fn kill_pod_processes(id: &str) {
+    let marker = format!("RUNPOD_POD_ID={id}");
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let simulated = environ
+            .split(|b| *b == 0)
+            .any(|var| var == b"RPD_SIMULATED_POD=1");
+        let ours = environ.split(|b| *b == 0).any(|var| var == marker.as_bytes());
+        if simulated && ours && pid != std::process::id() as libc::pid_t {
+            // SAFETY: kill has no memory preconditions; the pid is a
+            // process this simulator started for the pod.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
         }
     }
 }
