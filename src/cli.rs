@@ -246,6 +246,9 @@ pub enum SimCommand {
     },
     /// Make the next start of this pod fail: its host has no free GPU.
     FailNextStart { pod_id: String },
+    /// Make the next COUNT stop requests for this pod fail (a 502), as if
+    /// RunPod had a bad moment.
+    FailStop { pod_id: String, count: u32 },
     /// Add this many milliseconds to every provider call.
     Latency { ms: u64 },
     /// How long pods take to boot: cold (create) and warm (resume), in milliseconds.

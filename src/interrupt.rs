@@ -17,10 +17,14 @@ impl Interrupt {
         use tokio::signal::unix::{SignalKind, signal};
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            let mut streams: Vec<_> = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()]
-                .into_iter()
-                .filter_map(|kind| signal(kind).ok())
-                .collect();
+            let mut streams: Vec<_> = [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+            ]
+            .into_iter()
+            .filter_map(|kind| signal(kind).ok())
+            .collect();
             if streams.is_empty() {
                 return;
             }
@@ -30,7 +34,9 @@ impl Interrupt {
             );
             let _ = tx.send(true);
             next_signal(&mut streams).await;
-            crate::note!("rpd: exiting at once; the state file is consistent, but check `rpd plan` for pods left running");
+            crate::note!(
+                "rpd: exiting at once; the state file is consistent, but check `rpd plan` for pods left running"
+            );
             std::process::exit(130);
         });
         Interrupt { rx }

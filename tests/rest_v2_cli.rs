@@ -430,3 +430,18 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
         .status(0)
         .stdout_has(&format!("record pod {id} in the state"));
 }
+
+#[test]
+fn apply_without_the_ssh_key_stops_before_creating_anything() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    std::fs::remove_file(world.path("home/.ssh/id_ed25519")).unwrap();
+    runpod(&world, &fake, &["plan", HELLO])
+        .status(0)
+        .stdout_has("Warning: the SSH key");
+    runpod(&world, &fake, &["apply", "-y", HELLO])
+        .status(1)
+        .stderr_has("ssh.key_path in examples/hello.yaml) does not exist")
+        .stderr_has("ssh-keygen -t ed25519");
+    assert_eq!(fake.calls("createPod"), 0);
+}

@@ -133,6 +133,15 @@ fn lock_of_a_dead_process_is_taken_over_with_a_warning() {
         .stderr_has("took over the lock of a run that is gone");
 }
 
+/// Temp files beside the state (a crashed writer's leftovers).
+fn temps(world: &World) -> Vec<String> {
+    std::fs::read_dir(world.path("examples/.rpd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect()
+}
+
 #[test]
 fn crash_between_temp_write_and_rename_leaves_the_old_state() {
     let world = World::new();
@@ -140,20 +149,45 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
     let before = world.read(STATE);
     let serial: u64 = world.state(STATE).unwrap()["serial"].as_u64().unwrap();
 
+    // The state file's own temp is written, then rpd dies before the rename.
     let crashed = world.rpd_env(
         &["apply", "-y", HELLO],
         &[("RPD_FAULT", "state-before-rename")],
     );
     assert!(!crashed.output.status.success(), "the fault aborts rpd");
     assert!(crashed.stderr().contains("aborting here on purpose"));
+    let left = temps(&world);
+    assert!(
+        left.iter().any(|n| n.starts_with("hello.state.json.tmp.")),
+        "the new state was written to its temp: {left:?}"
+    );
     assert_eq!(world.read(STATE), before, "old state intact");
     assert_eq!(world.state(STATE).unwrap()["serial"].as_u64(), Some(serial));
 
-    // The crashed run left its lock (a dead pid) and maybe a started pod:
-    // the next run takes the lock over and sees the pod as it is.
-    world.rpd(&["plan", HELLO]).status(0).stdout_has("hello");
+    // The crashed run left its lock (a dead pid) and a started pod: the next
+    // run takes the lock over, sees the pod as it is and cleans the temp up.
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("started outside rpd: it is billing");
     world.rpd(&["apply", "-y", HELLO]).status(0);
     assert_eq!(world.pods().len(), 1, "no pod was lost or duplicated");
+    assert!(temps(&world).is_empty(), "{:?}", temps(&world));
+}
+
+#[test]
+fn crash_while_writing_the_backup_leaves_the_state() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let before = world.read(STATE);
+    let crashed = world.rpd_env(
+        &["apply", "-y", HELLO],
+        &[("RPD_FAULT", "backup-before-rename")],
+    );
+    assert!(!crashed.output.status.success());
+    assert_eq!(world.read(STATE), before, "state intact");
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    assert_eq!(world.pods().len(), 1);
 }
 
 fn gethostname() -> String {

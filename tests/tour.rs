@@ -513,8 +513,8 @@ fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
 fn with_env_commands_get_the_remote_env_prefix_and_the_body_does_not() {
     let world = World::new();
     let cfg = world.read(HELLO).replace(
-        "staging:",
-        "remote_env:\n  exports:\n    GREETING: \"hi there\"\nsetup:\n  - command: echo \"$GREETING\" > /workspace/setup-env.txt\n    with_env: true\n  - command: echo \"[${GREETING:-unset}]\" > /workspace/setup-noenv.txt\nstaging:",
+        "\nstaging:",
+        "  - command: echo \"$GREETING\" > /workspace/setup-env.txt\n    with_env: true\n  - command: echo \"[${GREETING:-unset}]\" > /workspace/setup-noenv.txt\nremote_env:\n  exports:\n    GREETING: \"hi there\"\n\nstaging:",
     ).replace(
         "    echo HELLO_DONE\n",
         "    echo \"[${GREETING:-unset}]\" > /workspace/body-env.txt\n    echo HELLO_DONE\n",
@@ -608,7 +608,10 @@ fn with_body_end(world: &World, end: &str) {
 #[test]
 fn a_harmless_failure_marker_does_not_fail_a_job_that_exits_0() {
     let world = World::new();
-    with_body_end(&world, "    echo \"Killed 0 stale workers (none found)\"\n    sleep 1\n    echo HELLO_DONE\n");
+    with_body_end(
+        &world,
+        "    echo \"Killed 0 stale workers (none found)\"\n    sleep 1\n    echo HELLO_DONE\n",
+    );
     world
         .rpd(&["apply", "-y", HELLO])
         .status(0)
@@ -619,7 +622,10 @@ fn a_harmless_failure_marker_does_not_fail_a_job_that_exits_0() {
 #[test]
 fn a_failure_marker_fails_the_job_when_the_script_goes_on() {
     let world = World::new();
-    with_body_end(&world, "    echo 'CUDA out of memory'\n    sleep 60\n    echo HELLO_DONE\n");
+    with_body_end(
+        &world,
+        "    echo 'CUDA out of memory'\n    sleep 60\n    echo HELLO_DONE\n",
+    );
     let started = std::time::Instant::now();
     world
         .rpd_env(&["apply", "-y", HELLO], &[("RPD_MARKER_GRACE_SECS", "1")])
@@ -647,7 +653,10 @@ fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
     let started = world.path("job-started");
     with_body_end(
         &world,
-        &format!("    touch {}\n    sleep 120\n    echo HELLO_DONE\n", started.display()),
+        &format!(
+            "    touch {}\n    sleep 120\n    echo HELLO_DONE\n",
+            started.display()
+        ),
     );
     let child = world
         .std_command(&["apply", "-y", HELLO])
@@ -657,7 +666,10 @@ fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !started.exists() {
-        assert!(std::time::Instant::now() < deadline, "the job never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let id = world.pods()[0]["id"].as_str().unwrap().to_string();
@@ -669,5 +681,112 @@ fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
     assert!(stdout.contains("is deleted while the job ran"), "{stdout}");
     assert!(killed.elapsed() < std::time::Duration::from_secs(15));
     let state = world.state(HELLO_STATE).unwrap();
-    assert!(state.get("pod_id").is_none(), "the gone pod is forgotten: {state}");
+    assert!(
+        state.get("pod_id").is_none(),
+        "the gone pod is forgotten: {state}"
+    );
+}
+
+#[test]
+fn a_stop_that_fails_once_is_retried() {
+    let world = World::new();
+    let started = world.path("job-started");
+    with_body_end(
+        &world,
+        &format!(
+            "    touch {}\n    sleep 1\n    echo HELLO_DONE\n",
+            started.display()
+        ),
+    );
+    let child = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !started.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    world.rpd(&["sim", "fail-stop", &id, "1"]).status(0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(world.pods()[0]["status"], "EXITED");
+}
+
+#[test]
+fn a_pod_that_will_not_stop_is_reported_as_billing_and_kept_tracked() {
+    let world = World::new();
+    let started = world.path("job-started");
+    with_body_end(
+        &world,
+        &format!(
+            "    touch {}\n    sleep 1\n    echo HELLO_DONE\n",
+            started.display()
+        ),
+    );
+    let child = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !started.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    world.rpd(&["sim", "fail-stop", &id, "10"]).status(0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pod {id} did not stop")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("billing $0.44/hr"), "{stderr}");
+    assert_eq!(world.pods()[0]["status"], "RUNNING");
+    let state = world.state(HELLO_STATE).unwrap();
+    assert_eq!(
+        state["pod"]["status"], "RUNNING",
+        "recorded as it is: {state}"
+    );
+    // The next plan sees it running and reuses it; nothing is forgotten.
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has(&format!("({id}) is already RUNNING"));
+    // A manifest was written even though the lifecycle failed.
+    let runs = world.path("examples/artifacts/runpod");
+    let dir = std::fs::read_dir(runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(dir.join("runpod_deploy_pull_manifest.json").exists());
+}
+
+#[test]
+fn destroy_settles_an_interrupted_create_and_removes_the_state() {
+    let world = World::new();
+    let config = std::fs::canonicalize(world.path(HELLO)).unwrap();
+    let state = serde_json::json!({
+        "format_version": 1,
+        "lineage": "2f4c4f82-63f1-40d6-9582-826057ac2a40",
+        "serial": 2,
+        "owner": {"config": config, "job_name": "hello"},
+        "pending_create": {"name": "hello-20260101T000000Z-2f4c4f", "started_at": "2026-11-27T10:00:00Z"},
+    });
+    world.write(HELLO_STATE, &state.to_string());
+    world
+        .rpd(&["plan", HELLO])
+        .status(0)
+        .stdout_has("forget the interrupted create of \"hello-20260101T000000Z-2f4c4f\"");
+    world.rpd(&["destroy", "-y", HELLO]).status(0);
+    assert!(world.state(HELLO_STATE).is_none(), "state removed");
 }

@@ -172,11 +172,18 @@ impl<'a> Executor<'a> {
                 }
                 Ok(())
             }
+            StepKind::ForgetPendingCreate { .. } => {
+                self.state.pending_create = None;
+                self.save()
+            }
             StepKind::ForgetPod { pod_id } => {
                 self.forget(pod_id);
                 self.save()
             }
             StepKind::RemoveState => {
+                // Every pod the state knew, or found by a pending create's
+                // name, was deleted by the steps before this one.
+                self.state.pending_create = None;
                 if self.state.is_empty() {
                     state::remove(&self.state_path)?;
                     self.reporter.line(format!(
@@ -214,12 +221,14 @@ impl<'a> Executor<'a> {
                     if attempt < 2 =>
                 {
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
                 }
                 Err(err) => {
                     waiter.abandon();
                     return Err(self.provider_error(
-                        &format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
+                        &format!(
+                            "deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"
+                        ),
                         err,
                     ));
                 }
@@ -295,7 +304,6 @@ impl<'a> Executor<'a> {
     /// answer was lost (the pod is looked up by name first).
     async fn create(&mut self, candidates: &[Candidate]) -> Result<(), ApplyError> {
         let mut failures: Vec<String> = Vec::new();
-        let mut ambiguous = false;
         for candidate in candidates {
             if self.interrupt.is_set() {
                 return Err(ApplyError::Interrupted);
@@ -335,10 +343,8 @@ impl<'a> Executor<'a> {
                 Ok(pod) => Some(pod),
                 Err(err @ (ProviderError::Auth(_) | ProviderError::Balance(_))) => {
                     waiter.abandon();
-                    if !ambiguous {
-                        self.state.pending_create = None;
-                        self.save()?;
-                    }
+                    self.state.pending_create = None;
+                    self.save()?;
                     return Err(self.provider_error("creating the pod", err));
                 }
                 Err(
@@ -356,21 +362,21 @@ impl<'a> Executor<'a> {
                             ));
                             Some(pod)
                         }
-                        Ok(None) => {
-                            // Not there: the create did not happen. The name
-                            // stays recorded, so a late straggler is found
-                            // and deleted by the next plan.
-                            ambiguous = true;
-                            failures.push(format!("{place}: {err}"));
-                            None
-                        }
-                        Err(list_err) => {
-                            // Cannot tell whether a pod exists: creating
-                            // another could leave two billing. Stop here; the
-                            // next plan looks for it by name.
+                        // Not listed (yet), or the list failed: the create
+                        // may still have happened. Trying another candidate
+                        // could leave two pods billing, so stop here; the name
+                        // stays recorded and the next plan adopts the pod if
+                        // it appears, or forgets the name if it never does.
+                        found => {
                             waiter.abandon();
+                            let checked = match found {
+                                Ok(_) => "no pod of that name is listed yet".to_string(),
+                                Err(list_err) => {
+                                    format!("the pods could not be listed to check ({list_err})")
+                                }
+                            };
                             return Err(ApplyError::Provider(format!(
-                                "creating the pod on {place} failed ambiguously ({err}) and the pods could not be listed to check ({list_err}); rpd stopped so as not to create a second pod. Run `rpd plan` again: it looks for a pod named {:?} and adopts it",
+                                "creating the pod on {place} failed ambiguously ({err}) and {checked}; rpd stopped so as not to create a second pod. Run `rpd apply` again: it looks for a pod named {:?} first and adopts it",
                                 request.name
                             )));
                         }
@@ -393,10 +399,21 @@ impl<'a> Executor<'a> {
             self.time("create", took);
             let record = self.record(&pod, &request);
             self.state.pod = Some(record);
-            if !ambiguous {
-                self.state.pending_create = None;
+            self.state.pending_create = None;
+            if let Err(err) = self.save() {
+                // A pod the state does not record would bill unseen: undo it.
+                self.reporter.line(format!(
+                    "Deleting pod {}: the state could not record it",
+                    pod.id
+                ));
+                if let Err(delete_err) = self.provider.delete(&pod.id).await {
+                    return Err(ApplyError::Provider(format!(
+                        "{err}; and pod {} could not be deleted ({delete_err}): it is BILLING and untracked, delete it in the RunPod console",
+                        pod.id
+                    )));
+                }
+                return Err(err);
             }
-            self.save()?;
             self.runner_events_pending(&candidate.datacenter_id, &candidate.gpu_id);
             if candidate.cloud_type != self.config.pod.cloud_type {
                 self.reporter.line(format!(
@@ -420,10 +437,8 @@ impl<'a> Executor<'a> {
             self.pod = Some(pod);
             return Ok(());
         }
-        if !ambiguous {
-            self.state.pending_create = None;
-            self.save()?;
-        }
+        self.state.pending_create = None;
+        self.save()?;
         Err(ApplyError::Provider(format!(
             "no candidate could take the pod:\n{}\n  = help: add datacenters or GPU types to the config, or retry when stock returns",
             failures
@@ -593,7 +608,8 @@ impl<'a> Executor<'a> {
             }
             Some(Err(err)) => {
                 waiter.abandon();
-                self.not_ready_cleanup(&pod_id, "its shell never answered").await?;
+                self.not_ready_cleanup(&pod_id, "its shell never answered")
+                    .await?;
                 Err(ApplyError::Provider(format!(
                     "pod {pod_id} runs but its shell never answered within budget.ssh_ready_timeout_sec ({timeout_sec}s): {err}"
                 )))
@@ -776,7 +792,7 @@ impl<'a> Executor<'a> {
         let mut asked = None;
         for attempt in 0..3u32 {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
             }
             match self.provider.stop(pod_id).await {
                 Ok(()) | Err(ProviderError::Conflict(_)) => {
@@ -787,9 +803,11 @@ impl<'a> Executor<'a> {
                     waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
                     return Stopped::Gone;
                 }
-                Err(err @ (ProviderError::Transient(_)
-                | ProviderError::RateLimited { .. }
-                | ProviderError::Other(_))) => asked = Some(err.to_string()),
+                Err(
+                    err @ (ProviderError::Transient(_)
+                    | ProviderError::RateLimited { .. }
+                    | ProviderError::Other(_)),
+                ) => asked = Some(err.to_string()),
                 Err(err) => {
                     asked = Some(err.to_string());
                     break;

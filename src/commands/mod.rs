@@ -214,6 +214,7 @@ pub async fn prepare(
     config: Config,
     mode: Mode,
     options: PlanFlags,
+    catalogs: &Catalogs,
 ) -> anyhow::Result<Prepared> {
     let loaded = read_state(&config, provider.name())?;
     let state = loaded.as_ref().map(|l| &l.state);
@@ -255,33 +256,22 @@ pub async fn prepare(
         }
     }
     let mut warnings = Vec::new();
-    let catalog: Option<Catalog> = if mode == Mode::Apply {
-        match provider
-            .catalog(
-                &config.pod.gpu_order,
-                &config.pod.datacenters,
-                config.pod.cloud_type,
-            )
-            .await
-        {
-            Ok(c) => Some(c),
-            Err(err) => {
-                warnings.push(format!(
-                    "could not read the catalog (stock and prices unknown): {err}"
-                ));
-                None
-            }
+    let catalog: Option<Catalog> = match catalogs.get(&catalog_key(&config, config.pod.cloud_type))
+    {
+        Some(Ok(c)) => Some(c.clone()),
+        Some(Err(err)) => {
+            warnings.push(format!(
+                "could not read the catalog (stock and prices unknown): {err}"
+            ));
+            None
         }
-    } else {
-        None
+        None => None,
     };
-    let fallback_catalog = match options.fallback_cloud {
-        Some(cloud) if mode == Mode::Apply && cloud != config.pod.cloud_type => provider
-            .catalog(&config.pod.gpu_order, &config.pod.datacenters, cloud)
-            .await
-            .ok(),
-        _ => None,
-    };
+    let fallback_catalog = options
+        .fallback_cloud
+        .and_then(|cloud| catalogs.get(&catalog_key(&config, cloud)))
+        .and_then(|c| c.as_ref().ok())
+        .cloned();
     let outline = job_outline(&config);
     let mut plan = planner::plan(&planner::PlanningInput {
         job_name: &config.name,
@@ -336,19 +326,66 @@ pub struct PlanFlags {
     pub fallback_cloud: Option<crate::model::CloudType>,
 }
 
-/// Prepares several configs concurrently (one provider round trip, not N).
+/// At most this many configs are refreshed at once.
+const REFRESH_CONCURRENCY: usize = 16;
+
+/// The catalog for (GPUs, datacenters, cloud), read once per run however many
+/// configs ask for it.
+pub type Catalogs = std::collections::HashMap<CatalogKey, Result<Catalog, String>>;
+pub type CatalogKey = (Vec<String>, Vec<String>, crate::model::CloudType);
+
+fn catalog_key(config: &Config, cloud: crate::model::CloudType) -> CatalogKey {
+    (
+        config.pod.gpu_order.clone(),
+        config.pod.datacenters.clone(),
+        cloud,
+    )
+}
+
+/// Prepares several configs concurrently (about one provider round trip for
+/// all of them, not one per config), with a bound and one catalog read per
+/// distinct (GPUs, datacenters, cloud).
 pub async fn prepare_all(
     provider: &SharedProvider,
     configs: Vec<Config>,
     mode: Mode,
     options: PlanFlags,
 ) -> Vec<(PathBuf, anyhow::Result<Prepared>)> {
+    use futures::stream::{self, StreamExt};
+    let mut keys: Vec<CatalogKey> = Vec::new();
+    if mode == Mode::Apply {
+        for config in &configs {
+            let mut clouds = vec![config.pod.cloud_type];
+            clouds.extend(
+                options
+                    .fallback_cloud
+                    .filter(|c| *c != config.pod.cloud_type),
+            );
+            for cloud in clouds {
+                let key = catalog_key(config, cloud);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    let catalogs: Catalogs = stream::iter(keys)
+        .map(|key| async move {
+            let result = provider
+                .catalog(&key.0, &key.1, key.2)
+                .await
+                .map_err(|e| e.to_string());
+            (key, result)
+        })
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .collect()
+        .await;
     let paths: Vec<PathBuf> = configs.iter().map(|c| c.path.clone()).collect();
-    let results = join_all(
-        configs
-            .into_iter()
-            .map(|c| prepare(provider, c, mode, options)),
-    )
-    .await;
+    let catalogs = &catalogs;
+    let results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
+        .map(|c| prepare(provider, c, mode, options, catalogs))
+        .buffered(REFRESH_CONCURRENCY)
+        .collect()
+        .await;
     paths.into_iter().zip(results).collect()
 }

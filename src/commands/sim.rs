@@ -59,7 +59,11 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             } else {
                 crate::say!(
                     "{:<16} {:<13} {:<32} {:<10} {:<26} IMAGE",
-                    "ID", "STATUS", "NAME", "DC", "GPU"
+                    "ID",
+                    "STATUS",
+                    "NAME",
+                    "DC",
+                    "GPU"
                 );
                 for p in pods {
                     crate::say!(
@@ -172,6 +176,16 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 Ok(())
             })?;
             crate::say!("The next start of {pod_id} will fail: its host has no free GPU.");
+        }
+        SimCommand::FailStop { pod_id, count } => {
+            with(store, |world, _| {
+                if !world.pods.contains_key(pod_id) {
+                    anyhow::bail!("no simulated pod {pod_id}");
+                }
+                world.fail_stops.insert(pod_id.clone(), *count);
+                Ok(())
+            })?;
+            crate::say!("The next {count} stop requests for {pod_id} will fail.");
         }
         SimCommand::Latency { ms } => {
             with(store, |world, _| {

@@ -159,6 +159,11 @@ pub enum StepKind {
     ForgetPod {
         pod_id: String,
     },
+    /// State bookkeeping: the interrupted create is settled (adopted,
+    /// deleted as a duplicate, or it never made a pod).
+    ForgetPendingCreate {
+        name: String,
+    },
     RemoveState,
 }
 
@@ -167,7 +172,10 @@ impl StepKind {
     pub fn changes_things(&self) -> bool {
         !matches!(
             self,
-            StepKind::ForgetPod { .. } | StepKind::RemoveState | StepKind::AdoptPod { .. }
+            StepKind::ForgetPod { .. }
+                | StepKind::ForgetPendingCreate { .. }
+                | StepKind::RemoveState
+                | StepKind::AdoptPod { .. }
         )
     }
 }
@@ -781,11 +789,20 @@ fn current_pod(
                     Observation::Pod(Box::new(found.clone())),
                 ));
             }
-            None if untracked.is_empty() => report.state_only_changes.push(format!(
-                "forget the interrupted create of {:?} (no untracked pod has that name)",
-                pending.name
-            )),
-            None => {}
+            None => {
+                if untracked.is_empty() {
+                    report.state_only_changes.push(format!(
+                        "forget the interrupted create of {:?} (no untracked pod has that name)",
+                        pending.name
+                    ));
+                }
+                builder.then(
+                    StepKind::ForgetPendingCreate {
+                        name: pending.name.clone(),
+                    },
+                    "the interrupted create is settled",
+                );
+            }
         }
     }
     let pod = state.pod.as_ref()?;

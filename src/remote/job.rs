@@ -666,7 +666,10 @@ impl<'a> JobRunner<'a> {
         // decides (harmless lines say "Killed" or "Traceback" too), unless the
         // script does not exit soon after it.
         if watch.failure_marker.is_none()
-            && let Some(marker) = run.failure_markers.iter().find(|m| line.contains(m.as_str()))
+            && let Some(marker) = run
+                .failure_markers
+                .iter()
+                .find(|m| line.contains(m.as_str()))
         {
             self.reporter.line(format!(
                 "Failure marker {marker:?} seen: {}; the job fails unless the script exits 0 with the success marker within {}",
@@ -700,7 +703,12 @@ impl<'a> JobRunner<'a> {
             .failure_marker
             .as_ref()
             .map(|(m, line, _)| format!("{m:?} (line: {})", truncate(line.trim(), 80)))
-            .or_else(|| watch.final_failure_marker.as_ref().map(|m| format!("{m:?}")));
+            .or_else(|| {
+                watch
+                    .final_failure_marker
+                    .as_ref()
+                    .map(|m| format!("{m:?}"))
+            });
         let with_marker = marker
             .as_ref()
             .map(|m| format!("; the log has the failure marker {m}"))

@@ -384,6 +384,9 @@ fn step_text(kind: &StepKind, name: &str) -> String {
             format!("{when}: {what}")
         }
         StepKind::ForgetPod { pod_id } => format!("forget pod {pod_id}"),
+        StepKind::ForgetPendingCreate { name } => {
+            format!("forget the interrupted create of {name:?}")
+        }
         StepKind::RemoveState => "remove the state file".into(),
     }
 }

@@ -144,9 +144,14 @@ pub fn acquire(
         }
         match read_lock_file(&path) {
             Some(holder) if holder.is_on_this_host_and_dead() => {
-                // Its process is gone: the run crashed or was killed.
-                let _ = fs::remove_file(&path);
-                took_over = Some(holder);
+                // Its process is gone: the run crashed or was killed. Two
+                // runs may see that at once; only one may remove it, and only
+                // that same dead lock (not a live one created meanwhile).
+                if take_over(&path, &holder) {
+                    took_over = Some(holder);
+                } else {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 continue;
             }
             Some(holder) => {
@@ -173,6 +178,42 @@ pub fn acquire(
             None => {}
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Removes the dead `holder`'s lock under a short-lived `<lock>.takeover`
+/// guard, after checking the lock is still that one. False when another run
+/// holds the guard (or the lock changed).
+fn take_over(path: &Path, holder: &LockInfo) -> bool {
+    let mut guard_name = path.file_name().unwrap_or_default().to_os_string();
+    guard_name.push(".takeover");
+    let guard = path.with_file_name(guard_name);
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&guard)
+    {
+        Ok(_) => {
+            let same = read_lock_file(path).is_some_and(|now| now.id == holder.id);
+            if same {
+                let _ = fs::remove_file(path);
+            }
+            let _ = fs::remove_file(&guard);
+            same
+        }
+        Err(_) => {
+            // A guard older than a few seconds belongs to a run that died
+            // while taking over.
+            let stale = fs::metadata(&guard)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(10));
+            if stale {
+                let _ = fs::remove_file(&guard);
+            }
+            false
+        }
     }
 }
 

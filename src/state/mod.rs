@@ -374,13 +374,49 @@ pub fn write(path: &Path, state: &mut State) -> Result<(), StateError> {
     let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
     json.push(b'\n');
 
+    remove_stale_temps(path);
     if path.exists() {
-        write_durably(&backup_path(path), &fs::read(path).map_err(wrap)?).map_err(wrap)?;
+        let backup = backup_path(path);
+        write_durably(
+            &backup,
+            &fs::read(path).map_err(wrap)?,
+            "backup-before-rename",
+        )
+        .map_err(|source| StateError::Write {
+            path: backup.clone(),
+            source,
+        })?;
     }
-    write_durably(path, &json).map_err(wrap)
+    write_durably(path, &json, "state-before-rename").map_err(wrap)
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Temp files a crashed writer left beside the state or its backup (the
+/// caller holds the lock, so no live writer owns one).
+fn remove_stale_temps(path: &Path) {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let ours = format!(".tmp.{}", std::process::id());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let stale = (file.starts_with(&format!("{name}.tmp."))
+            || file.starts_with(&format!("{name}.backup.tmp.")))
+            && !file.ends_with(&ours);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn write_durably(path: &Path, bytes: &[u8], fault: &str) -> std::io::Result<()> {
     let tmp = sibling(path, &format!(".tmp.{}", std::process::id()));
     let result = (|| {
         let mut file = fs::OpenOptions::new()
@@ -390,7 +426,7 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        crate::fault::point("state-before-rename");
+        crate::fault::point(fault);
         fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::File::open(dir)?.sync_all()?;
@@ -410,7 +446,12 @@ pub fn remove(path: &Path) -> Result<(), StateError> {
         source,
     };
     if path.exists() {
-        write_durably(&backup_path(path), &fs::read(path).map_err(wrap)?).map_err(wrap)?;
+        write_durably(
+            &backup_path(path),
+            &fs::read(path).map_err(wrap)?,
+            "backup-before-rename",
+        )
+        .map_err(wrap)?;
         fs::remove_file(path).map_err(wrap)?;
     }
     Ok(())

@@ -113,6 +113,9 @@ impl World {
             dir: tempfile::tempdir().expect("tempdir"),
         };
         copy_dir(&repo_root().join("examples"), &world.path("examples"));
+        // The default ssh.key_path must exist for the real providers; a pod
+        // that is reached uses the test sshd's key instead.
+        world.write("home/.ssh/id_ed25519", "not a real key\n");
         world.rpd(&["sim", "boot", "30", "10"]).status(0);
         world
     }

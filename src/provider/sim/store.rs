@@ -66,6 +66,9 @@ pub struct World {
     pub latency_ms: u64,
     #[serde(default)]
     pub fail_next_start: BTreeSet<String>,
+    /// Stop requests to fail (as a 502 would), per pod.
+    #[serde(default)]
+    pub fail_stops: BTreeMap<String, u32>,
     #[serde(default)]
     pub volumes: Vec<SimVolume>,
     #[serde(default = "cold")]
@@ -94,6 +97,7 @@ impl Default for World {
             calls: BTreeMap::new(),
             latency_ms: 0,
             fail_next_start: BTreeSet::new(),
+            fail_stops: BTreeMap::new(),
             volumes: Vec::new(),
             cold_boot_ms: DEFAULT_COLD_BOOT_MS,
             warm_boot_ms: DEFAULT_WARM_BOOT_MS,
@@ -436,6 +440,12 @@ impl World {
 
     pub fn stop(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {
         let pod = self.pod_mut(id)?.clone();
+        if let Some(left) = self.fail_stops.get_mut(id).filter(|n| **n > 0) {
+            *left -= 1;
+            return Err(ProviderError::Transient(
+                "simulated 502 Bad Gateway on stop".into(),
+            ));
+        }
         if pod.status.is_active() {
             kill_pod_processes(id);
         }
@@ -537,7 +547,9 @@ fn kill_pod_processes(id: &str) {
         let simulated = environ
             .split(|b| *b == 0)
             .any(|var| var == b"RPD_SIMULATED_POD=1");
-        let ours = environ.split(|b| *b == 0).any(|var| var == marker.as_bytes());
+        let ours = environ
+            .split(|b| *b == 0)
+            .any(|var| var == marker.as_bytes());
         if simulated && ours && pid != std::process::id() as libc::pid_t {
             // SAFETY: kill has no memory preconditions; the pid is a
             // process this simulator started for the pod.
