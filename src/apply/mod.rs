@@ -702,17 +702,17 @@ impl<'a> Executor<'a> {
         }
         self.reporter.line(format!("Stopping pod {pod_id}: {why}"));
         match self.stop(pod_id).await {
-            Stopped::Stopped => {
+            StopOutcome::Done => {
                 if let Some(record) = self.state.pod.as_mut() {
                     record.status = Some(PodStatus::Exited);
                 }
                 self.save()
             }
-            Stopped::Gone => {
+            StopOutcome::Gone => {
                 self.forget(pod_id);
                 self.save()
             }
-            Stopped::NotStopped(problem) => Err(ApplyError::Provider(problem)),
+            StopOutcome::Failed(problem) => Err(ApplyError::Provider(problem)),
         }
     }
 
@@ -787,7 +787,7 @@ impl<'a> Executor<'a> {
     /// Asks the provider to stop the pod (retrying a transient failure) and
     /// checks, within a bounded time, that it really stopped: a stop that did
     /// not happen keeps billing.
-    async fn stop(&mut self, pod_id: &str) -> Stopped {
+    async fn stop(&mut self, pod_id: &str) -> StopOutcome {
         let waiter = self.reporter.wait(&format!("Stopping pod {pod_id}"));
         let mut asked = None;
         for attempt in 0..3u32 {
@@ -801,7 +801,7 @@ impl<'a> Executor<'a> {
                 }
                 Err(ProviderError::NotFound(_)) => {
                     waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                    return Stopped::Gone;
+                    return StopOutcome::Gone;
                 }
                 Err(
                     err @ (ProviderError::Transient(_)
@@ -822,11 +822,11 @@ impl<'a> Executor<'a> {
                     let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
                     self.time("stop", took);
                     self.report.stopped += 1;
-                    return Stopped::Stopped;
+                    return StopOutcome::Done;
                 }
                 Ok(None) => {
                     waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                    return Stopped::Gone;
+                    return StopOutcome::Gone;
                 }
                 Ok(Some(pod)) => {
                     last = format!(
@@ -854,7 +854,7 @@ impl<'a> Executor<'a> {
             Some(err) => format!("the stop request failed ({err}); {last}"),
             None => format!("after the stop request {last}"),
         };
-        Stopped::NotStopped(format!(
+        StopOutcome::Failed(format!(
             "pod {pod_id} did not stop: {why}. It may be billing: stop it in the RunPod console or run `rpd destroy {}`",
             self.config.path.display()
         ))
@@ -891,13 +891,13 @@ impl<'a> Executor<'a> {
                 let stopped = self.stop(pod_id).await;
                 let month = crate::cost::stopped_usd_per_month(Some(&self.config.pod.storage));
                 match stopped {
-                    Stopped::Gone => {
+                    StopOutcome::Gone => {
                         self.forget(pod_id);
                         self.save()?;
                         self.reporter
                             .line(format!("Pod {pod_id} no longer exists: forgotten"));
                     }
-                    Stopped::NotStopped(problem) => {
+                    StopOutcome::Failed(problem) => {
                         // Still the current pod, recorded as running: the
                         // next plan sees it and no run of rpd forgets it.
                         if let Some(record) = self.state.pod.as_mut() {
@@ -906,7 +906,7 @@ impl<'a> Executor<'a> {
                         self.save()?;
                         return Err(ApplyError::Provider(problem));
                     }
-                    Stopped::Stopped if action == LifecycleAction::Recycle => {
+                    StopOutcome::Done if action == LifecycleAction::Recycle => {
                         if let Some(record) = self.state.pod.as_mut() {
                             record.status = Some(PodStatus::Exited);
                         }
@@ -916,7 +916,7 @@ impl<'a> Executor<'a> {
                             usd(month)
                         ));
                     }
-                    Stopped::Stopped => {
+                    StopOutcome::Done => {
                         self.retain(pod_id, format!("{label}: stop"), PodStatus::Exited);
                         self.save()?;
                         let warning = format!(
@@ -1002,11 +1002,11 @@ impl<'a> Executor<'a> {
 }
 
 /// What a stop request came to.
-enum Stopped {
-    Stopped,
+enum StopOutcome {
+    Done,
     Gone,
     /// Still running (or unknown) after the request: the message says so.
-    NotStopped(String),
+    Failed(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
