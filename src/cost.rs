@@ -3,21 +3,14 @@
 //! runpod-deploy priced a stopped volume at $0.10/GB·month; RunPod bills
 //! $0.20 while stopped (runpod/docs `pods/pricing.mdx`), so rpd prices by state.
 
-use crate::model::{PodSpec, Storage};
+use crate::model::Storage;
 
 /// Volume disk while the pod runs, $/GB·month.
 pub const VOLUME_RUNNING_USD_PER_GB_MONTH: f64 = 0.10;
 /// Volume disk while the pod is stopped, $/GB·month.
 pub const VOLUME_STOPPED_USD_PER_GB_MONTH: f64 = 0.20;
-/// Container disk while the pod runs; it costs nothing once stopped (it is wiped).
-pub const CONTAINER_RUNNING_USD_PER_GB_MONTH: f64 = 0.10;
-/// Network volume below 1 TB, billed whatever the pod does.
-pub const NETWORK_VOLUME_USD_PER_GB_MONTH: f64 = 0.07;
-/// Network volume of 1 TB or more.
-pub const NETWORK_VOLUME_LARGE_USD_PER_GB_MONTH: f64 = 0.05;
 
 const DAYS_PER_MONTH: f64 = 30.0;
-const HOURS_PER_MONTH: f64 = 24.0 * DAYS_PER_MONTH;
 
 /// What a stopped pod with this storage costs per month (its volume disk).
 /// A network volume is billed with or without the pod, so it is not counted.
@@ -28,19 +21,6 @@ pub fn stopped_usd_per_month(storage: Option<&Storage>) -> f64 {
         }
         _ => 0.0,
     }
-}
-
-/// What the disks of a running pod cost per hour, on top of the GPU price.
-pub fn running_storage_usd_per_hr(spec: &PodSpec) -> f64 {
-    let container =
-        f64::from(spec.container_disk_gb.unwrap_or(0)) * CONTAINER_RUNNING_USD_PER_GB_MONTH;
-    let volume = match &spec.storage {
-        Some(Storage::Ephemeral { volume_gb, .. }) => {
-            f64::from(*volume_gb) * VOLUME_RUNNING_USD_PER_GB_MONTH
-        }
-        _ => 0.0,
-    };
-    (container + volume) / HOURS_PER_MONTH
 }
 
 /// `$0.44`, `$12.30`, `$0.0042` — enough digits that small storage costs never show as $0.00.

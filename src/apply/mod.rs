@@ -414,22 +414,24 @@ impl<'a> Executor<'a> {
                 }
                 return Err(err);
             }
-            self.runner_events_pending(&candidate.datacenter_id, &candidate.gpu_id);
+            self.event(
+                "gpu_selected",
+                serde_json::json!({"gpu_id": candidate.gpu_id, "datacenter_id": candidate.datacenter_id}),
+            );
             if candidate.cloud_type != self.config.pod.cloud_type {
                 self.reporter.line(format!(
                     "Created on the fallback cloud {} (--fallback-cloud-type)",
                     candidate.cloud_type
                 ));
-                crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl"))
-                    .emit(
-                        "cloud_type_fallback",
-                        serde_json::json!({
-                            "from_cloud_type": self.config.pod.cloud_type,
-                            "to_cloud_type": candidate.cloud_type,
-                            "gpu_id": candidate.gpu_id,
-                            "datacenter_id": candidate.datacenter_id,
-                        }),
-                    );
+                self.event(
+                    "cloud_type_fallback",
+                    serde_json::json!({
+                        "from_cloud_type": self.config.pod.cloud_type,
+                        "to_cloud_type": candidate.cloud_type,
+                        "gpu_id": candidate.gpu_id,
+                        "datacenter_id": candidate.datacenter_id,
+                    }),
+                );
             }
             self.created_now = true;
             self.report.created += 1;
@@ -449,11 +451,10 @@ impl<'a> Executor<'a> {
         )))
     }
 
-    fn runner_events_pending(&mut self, datacenter_id: &str, gpu_id: &str) {
-        crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl")).emit(
-            "gpu_selected",
-            serde_json::json!({"gpu_id": gpu_id, "datacenter_id": datacenter_id}),
-        );
+    /// An event in the run's `events.jsonl` (before the job's runner exists).
+    fn event(&self, name: &str, fields: serde_json::Value) {
+        crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl"))
+            .emit(name, fields);
     }
 
     /// The pod a create may have made, looked up by its name. Looks a few
@@ -519,12 +520,15 @@ impl<'a> Executor<'a> {
                 self.resumed_now = true;
                 self.report.resumed += 1;
                 self.report.pod_id = Some(pod_id.to_string());
-                crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl"))
-                    .emit("pod_resumed", serde_json::json!({"pod_id": pod_id}));
+                self.event("pod_resumed", serde_json::json!({"pod_id": pod_id}));
                 Ok(())
             }
             Err(ProviderError::HostBusy(message)) => {
                 waiter.abandon();
+                self.event(
+                    "resume_failed",
+                    serde_json::json!({"pod_id": pod_id, "error": message, "then": "delete and create"}),
+                );
                 self.reporter.line(format!(
                     "Cannot resume {pod_id}: {message} Deleting it and creating a fresh pod instead"
                 ));
@@ -739,13 +743,30 @@ impl<'a> Executor<'a> {
             return Err(ApplyError::Provider("the pod is not ready".into()));
         };
         self.job_ran = true;
-        let result = match phase {
-            Phase::Setup => runner.setup().await,
-            Phase::Secrets => runner.secrets().await,
-            Phase::Staging => runner.staging().await,
-            Phase::Preflight => runner.preflight().await,
-            Phase::Launch => runner.launch().await,
-            Phase::Monitor => runner.monitor(&self.interrupt).await,
+        let interrupt = self.interrupt.clone();
+        let work = async {
+            match phase {
+                Phase::Setup => runner.setup().await,
+                Phase::Secrets => runner.secrets().await,
+                Phase::Staging => runner.staging().await,
+                Phase::Preflight => runner.preflight().await,
+                Phase::Launch => runner.launch().await,
+                Phase::Monitor => runner.monitor(&interrupt).await,
+            }
+        };
+        // The monitor handles an interrupt itself (it stops the script);
+        // any other phase is abandoned at once (its processes are killed
+        // when dropped).
+        let result = if phase == Phase::Monitor {
+            work.await
+        } else {
+            tokio::select! {
+                result = work => result,
+                _ = interrupt.wait() => Err(JobFailure {
+                    step: phase.name().into(),
+                    reason: "interrupted".into(),
+                }),
+            }
         };
         if let Err(failure) = result {
             if phase != Phase::Monitor {

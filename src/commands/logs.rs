@@ -76,6 +76,9 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
             }
         );
     };
+    if follow {
+        crate::note!("# not following: the pod is not running, so its log cannot grow");
+    }
     crate::note!(
         "# {}{}",
         local.display(),

@@ -55,7 +55,12 @@ impl Ctx {
     }
 
     pub fn provider(&self) -> anyhow::Result<SharedProvider> {
-        crate::provider::from_name(&self.global.provider)
+        // An empty RPD_PROVIDER means the default, not an unknown provider.
+        let name = match self.global.provider.trim() {
+            "" => "runpod",
+            name => name,
+        };
+        crate::provider::from_name(name)
     }
 
     /// Prints an error on stderr: `error: ...` (red on a terminal).
@@ -163,7 +168,11 @@ pub fn read_state(config: &Config, provider: &str) -> anyhow::Result<Option<Load
         .pod
         .iter()
         .chain(loaded.state.retained.iter().map(|r| &r.pod))
-        .find_map(|p| p.provider.clone().filter(|p| p != provider))
+        .find_map(|p| {
+            p.provider
+                .clone()
+                .filter(|p| same_world(p) != same_world(provider))
+        })
     {
         bail!(
             "the state file {} tracks pods created with --provider {other}, but this run uses --provider {provider}\n  = help: pass --provider {other} (or set RPD_PROVIDER={other}), or point `state_file:` elsewhere",
@@ -171,6 +180,15 @@ pub fn read_state(config: &Config, provider: &str) -> anyhow::Result<Option<Load
         );
     }
     Ok(Some(loaded))
+}
+
+/// Which pods a provider sees: `runpod` and `runpodctl` both address the
+/// real RunPod account; the simulator is a world of its own.
+fn same_world(provider: &str) -> &str {
+    match provider {
+        "runpod" | "runpodctl" => "runpod",
+        other => other,
+    }
 }
 
 /// Real pods are reached over SSH with `ssh.key_path`: without the key a

@@ -651,13 +651,13 @@ impl Checker<'_> {
             }
         }
         if !normalized.iter().any(|p| p == "22/tcp") {
-            self.error(
-                "pod.ports",
-                "`pod.ports` must include \"22/tcp\": rpd reaches the pod over SSH",
-            )
-            .help = Some(
-                "add \"22/tcp\" to the list (it is the default when `ports` is omitted)".into(),
+            // runpod-deploy accepted such configs (and never reached the
+            // pod); rpd adds the port it needs and says so.
+            self.warnings.push(
+                "pod.ports has no \"22/tcp\": rpd adds it, since it reaches the pod over SSH"
+                    .into(),
             );
+            normalized.push("22/tcp".into());
         }
         normalized.sort();
         normalized

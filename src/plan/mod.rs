@@ -13,7 +13,6 @@ use serde::Serialize;
 pub use diff::FieldChange;
 
 use crate::cost;
-use crate::known::same_gpu;
 use crate::model::{
     Candidate, CloudType, DesiredPod, Lifecycle, LifecycleAction, ObservedPod, Outcome, PodSpec,
     PodStatus, Stock,
@@ -540,7 +539,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
         fields
     };
 
-    let mut pod_id_for_cost: Option<PodSpec> = None;
+    let mut current_spec: Option<PodSpec> = None;
     report.pod = match choice {
         PodChoice::Create { reason } => {
             builder.then(
@@ -623,7 +622,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
                 "a resumed pod keeps {mount} (its volume); its container disk (apt packages, caches outside {mount}) was wiped when it stopped{setup}",
                 mount = input.job.volume_mount
             ));
-            pod_id_for_cost = current.as_ref().map(|(_, r, o)| {
+            current_spec = current.as_ref().map(|(_, r, o)| {
                 diff::effective(r, &o.pod().map(|p| p.spec.clone()).unwrap_or_default())
             });
             PodChange {
@@ -642,7 +641,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
                 },
                 format!("{pod} is already running"),
             );
-            pod_id_for_cost = current.as_ref().map(|(_, r, o)| {
+            current_spec = current.as_ref().map(|(_, r, o)| {
                 diff::effective(r, &o.pod().map(|p| p.spec.clone()).unwrap_or_default())
             });
             PodChange {
@@ -655,7 +654,7 @@ fn plan_apply(input: &PlanningInput) -> Plan {
             }
         }
     };
-    if let Some(spec) = &pod_id_for_cost {
+    if let Some(spec) = &current_spec {
         report.cost.running_per_hr = current
             .as_ref()
             .and_then(|(_, _, o)| o.pod())
@@ -1091,11 +1090,6 @@ fn and_list(items: &[&str]) -> String {
         [one] => one.to_string(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
-}
-
-/// True when `gpu` is one of the desired GPUs (used by apply's fallback).
-pub fn gpu_is_listed(desired: &DesiredPod, gpu: &str) -> bool {
-    desired.gpu_order.iter().any(|g| same_gpu(g, gpu))
 }
 
 #[cfg(test)]

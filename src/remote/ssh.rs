@@ -227,6 +227,8 @@ impl SshTransport {
                 "--omit-dir-times",
                 "--stats",
             ])
+            // No progress for this long means a dead connection, not a slow one.
+            .arg("--timeout=300")
             .arg("-e")
             .arg(self.rsync_shell());
         if delete {

@@ -103,7 +103,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     }
     let _ = writeln!(out);
 
-    if !report.retained.is_empty() {
+    if !report.retained.is_empty() && plan.mode == Mode::Apply {
         let _ = writeln!(out, "  Pods kept for forensics (not touched by this plan):");
         for r in &report.retained {
             let status = r.status.map(|s| s.as_str()).unwrap_or("unknown");

@@ -131,6 +131,14 @@ pub enum StateError {
         hint: String,
     },
     #[error(
+        "state file {path}: `{key}` {message}\n  = help: rpd never overwrites it; fix the key by hand (the previous version, if any, is in the .backup beside it), or move the file away to start over"
+    )]
+    Shape {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error(
         "state file {path} is neither an rpd state nor a runpod-deploy pointer (it has {keys})\n  = help: rpd leaves it untouched; point `state_file:` at another path, or remove the key to use the per-config default"
     )]
     Foreign { path: PathBuf, keys: String },
@@ -237,7 +245,13 @@ fn parse(path: &Path, text: &str) -> Result<Loaded, StateError> {
         });
     };
     if let Some(version) = object.get("format_version") {
-        let found = version.as_u64().unwrap_or(u64::MAX);
+        let Some(found) = version.as_u64() else {
+            return Err(StateError::Shape {
+                path: path.to_path_buf(),
+                key: "format_version".into(),
+                message: format!("must be a whole number, got {version}"),
+            });
+        };
         if found > u64::from(FORMAT_VERSION) {
             return Err(StateError::TooNew {
                 path: path.to_path_buf(),
@@ -245,13 +259,10 @@ fn parse(path: &Path, text: &str) -> Result<Loaded, StateError> {
             });
         }
         let state: State =
-            serde_json::from_value(value.clone()).map_err(|err| StateError::Corrupt {
+            serde_path_to_error::deserialize(value.clone()).map_err(|err| StateError::Shape {
                 path: path.to_path_buf(),
-                line: 0,
-                column: 0,
-                message: err.to_string(),
-                hint: "the file has rpd's format_version but not its shape; fix or move it by hand"
-                    .into(),
+                key: err.path().to_string(),
+                message: err.into_inner().to_string(),
             })?;
         return Ok(Loaded {
             state,
@@ -280,6 +291,25 @@ fn adopt_pointer(
                 format!("keys {}", keys.join(", "))
             },
         });
+    }
+    for key in ["pod_id", "id", "podId", "gpu_id", "image", "datacenter_id"] {
+        match object.get(key) {
+            Some(serde_json::Value::String(v)) if v.trim().is_empty() && key.ends_with('d') => {
+                return Err(StateError::Shape {
+                    path: path.to_path_buf(),
+                    key: key.into(),
+                    message: "is empty".into(),
+                });
+            }
+            Some(v) if !v.is_string() && !v.is_null() => {
+                return Err(StateError::Shape {
+                    path: path.to_path_buf(),
+                    key: key.into(),
+                    message: format!("must be a string, got {v}"),
+                });
+            }
+            _ => {}
+        }
     }
     let mut state = State::new_unowned();
     if let Some(id) = text("pod_id")
@@ -527,6 +557,29 @@ mod tests {
             read(&path),
             Err(StateError::TooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn odd_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        let cases = [
+            (
+                r#"{"format_version": "1"}"#,
+                "`format_version` must be a whole number",
+            ),
+            (r#"{"pod_id": 42}"#, "`pod_id` must be a string, got 42"),
+            (r#"{"pod_id": ""}"#, "`pod_id` is empty"),
+            (
+                r#"{"format_version": 1, "lineage": "2f4c4f82-63f1-40d6-9582-826057ac2a40", "serial": 1, "pod": {"id": 7}}"#,
+                "`pod.id` invalid type",
+            ),
+        ];
+        for (text, expected) in cases {
+            fs::write(&path, text).unwrap();
+            let err = read(&path).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[test]
