@@ -64,3 +64,57 @@ fn ctrl_c_during_the_job_runs_on_failure_and_exits_130() {
         "lock released"
     );
 }
+
+#[test]
+fn a_hangup_is_an_interrupt_too() {
+    let world = World::new();
+    let started = world.path("job-started");
+    let slow = world.read(HELLO).replace(
+        "    echo HELLO_DONE\n",
+        &format!(
+            "    touch {}\n    sleep 60\n    echo HELLO_DONE\n",
+            started.display()
+        ),
+    );
+    world.write(HELLO, &slow);
+    let child = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: sending SIGHUP to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        world.pods()[0]["status"],
+        "EXITED",
+        "on_failure stopped the pod"
+    );
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_apply_half_way() {
+    use std::io::{BufRead, BufReader};
+    let world = World::new();
+    let mut child = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, like `rpd apply -y ... | head -1`.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "no panic on a broken pipe");
+    assert_eq!(world.pods()[0]["status"], "EXITED", "the lifecycle ran");
+}

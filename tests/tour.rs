@@ -787,3 +787,40 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
     world.rpd(&["destroy", "-y", HELLO]).status(0);
     assert!(world.state(HELLO_STATE).is_none(), "state removed");
 }
+
+#[test]
+fn configs_applied_together_get_their_own_pod_names_and_run_directories() {
+    let world = World::new();
+    let text = world.read(HELLO);
+    world.write("examples/a.yaml", &text);
+    world.write("examples/b.yaml", &text);
+    world
+        .rpd(&["apply", "-y", "examples/a.yaml", "examples/b.yaml"])
+        .status(0);
+    let names: Vec<String> = world
+        .pods()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1], "{names:?}");
+    let runs: Vec<String> = std::fs::read_dir(world.path("examples/artifacts/runpod"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+}
+
+#[test]
+fn a_state_file_named_per_run_is_refused() {
+    let world = World::new();
+    let text = world.read(HELLO).replace(
+        "name: hello",
+        "name: hello\nstate_file: \"st/{run_id}.json\"",
+    );
+    world.write(HELLO, &text);
+    world
+        .rpd(&["plan", HELLO])
+        .status(1)
+        .stderr_has("`state_file` uses {run_id}, which changes on every run");
+}
