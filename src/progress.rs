@@ -3,6 +3,7 @@
 //! `Creation complete after 42s [id=...]`. On a terminal a spinner shows the
 //! elapsed time instead of repeated lines.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +16,8 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 pub struct Reporter {
     prefix: String,
     spinners: bool,
+    /// The spinner on screen, if any: lines are printed above it.
+    active: Arc<Mutex<Option<ProgressBar>>>,
 }
 
 impl Reporter {
@@ -22,11 +25,26 @@ impl Reporter {
         Reporter {
             prefix: prefix.into(),
             spinners,
+            active: Arc::new(Mutex::new(None)),
         }
     }
 
     pub fn line(&self, message: impl AsRef<str>) {
-        crate::note!("{}: {}", self.prefix, message.as_ref());
+        let text = format!("{}: {}", self.prefix, message.as_ref());
+        let active = self.active.lock().map(|a| a.clone()).unwrap_or(None);
+        match active {
+            Some(bar) => bar.suspend(|| crate::note!("{text}")),
+            None => crate::note!("{text}"),
+        }
+    }
+
+    fn clear_spinner(&self, bar: &ProgressBar) {
+        bar.finish_and_clear();
+        if let Ok(mut active) = self.active.lock()
+            && active.as_ref().is_some_and(|a| a.is_finished())
+        {
+            *active = None;
+        }
     }
 
     /// Starts a wait: prints `<what>...` and returns a handle to report on it.
@@ -40,6 +58,9 @@ impl Reporter {
             );
             bar.set_message("waiting");
             bar.enable_steady_tick(Duration::from_millis(120));
+            if let Ok(mut active) = self.active.lock() {
+                *active = Some(bar.clone());
+            }
             bar
         });
         Waiter {
@@ -90,7 +111,7 @@ impl Waiter {
     pub fn done(self, message: &str, suffix: &str) -> Duration {
         let took = self.started.elapsed();
         if let Some(bar) = &self.spinner {
-            bar.finish_and_clear();
+            self.reporter.clear_spinner(bar);
         }
         self.reporter
             .line(format!("{message} after {}{suffix}", elapsed(took)));
@@ -100,7 +121,7 @@ impl Waiter {
     /// Ends the wait without a line (the caller reports the failure).
     pub fn abandon(self) -> Duration {
         if let Some(bar) = &self.spinner {
-            bar.finish_and_clear();
+            self.reporter.clear_spinner(bar);
         }
         self.started.elapsed()
     }
@@ -111,5 +132,16 @@ fn lowercase_first(text: &str) -> String {
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+impl Drop for Waiter {
+    /// A wait left on an error path does not leave its spinner running.
+    fn drop(&mut self) {
+        if let Some(bar) = &self.spinner
+            && !bar.is_finished()
+        {
+            self.reporter.clear_spinner(bar);
+        }
     }
 }
