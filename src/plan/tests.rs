@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use super::*;
-use crate::model::{CloudType, Storage};
+use crate::model::{CloudType, Lifecycle, Storage};
 use crate::provider::Offer;
 use crate::state::{Owner, PendingCreate, PodRecord, RetainedPod, State};
 

@@ -1,0 +1,531 @@
+//! The steps that change pods: create (candidates in order, never two
+//! pods for one lost answer), start, wait until ready, delete.
+
+use super::*;
+
+impl Executor<'_> {
+    pub(super) async fn delete(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
+        let mut attempt = 0u32;
+        loop {
+            match self.provider.delete(pod_id).await {
+                Ok(()) => {
+                    let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+                    self.time("delete", took);
+                    self.forget(pod_id);
+                    self.report.destroyed += 1;
+                    return self.save();
+                }
+                Err(ProviderError::Transient(_) | ProviderError::RateLimited { .. })
+                    if attempt < 2 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                }
+                Err(err) => {
+                    waiter.abandon();
+                    return Err(self.provider_error(
+                        &format!(
+                            "deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"
+                        ),
+                        err,
+                    ));
+                }
+            }
+        }
+    }
+
+    pub(super) fn record(&self, pod: &ObservedPod, request: &CreatePodRequest) -> PodRecord {
+        PodRecord {
+            id: pod.id.clone(),
+            name: request.name.clone(),
+            spec: crate::model::PodSpec {
+                image: Some(request.image.clone()),
+                gpu_id: Some(request.gpu_id.clone()),
+                gpu_count: Some(request.gpu_count),
+                datacenter_id: Some(request.datacenter_id.clone()),
+                cloud_type: Some(request.cloud_type),
+                container_disk_gb: Some(request.container_disk_gb),
+                storage: Some(request.storage.clone()),
+                ports: Some(request.ports.clone()),
+            },
+            status: Some(pod.status),
+            created_at: Some(Utc::now()),
+            provider: Some(self.provider.name().to_string()),
+        }
+    }
+
+    /// `<run_id>-<6 hex of the state's lineage>`: the run id says what and
+    /// when; the lineage part makes the name this state's alone, so the
+    /// lookup of a lost create can never adopt another config's pod.
+    pub(super) fn pod_name(&self) -> String {
+        let lineage = self.state.lineage.simple().to_string();
+        format!("{}-{}", self.config.run_id, &lineage[..6])
+    }
+
+    pub(super) async fn request_for(
+        &self,
+        candidate: &Candidate,
+    ) -> Result<CreatePodRequest, ProviderError> {
+        let desired = &self.config.pod;
+        let storage = match &desired.storage {
+            Storage::NetworkVolume {
+                volume_name, mount, ..
+            } => {
+                let id = self
+                    .provider
+                    .resolve_network_volume(volume_name, &candidate.datacenter_id)
+                    .await?;
+                Storage::NetworkVolume {
+                    volume_name: volume_name.clone(),
+                    volume_id: Some(id),
+                    mount: mount.clone(),
+                }
+            }
+            other => other.clone(),
+        };
+        Ok(CreatePodRequest {
+            name: self.pod_name(),
+            image: desired.image.clone(),
+            gpu_id: candidate.gpu_id.clone(),
+            gpu_count: desired.gpu_count,
+            datacenter_id: candidate.datacenter_id.clone(),
+            cloud_type: candidate.cloud_type,
+            container_disk_gb: desired.container_disk_gb,
+            storage,
+            ports: desired.ports.clone(),
+            env: desired.env.clone(),
+            min_vcpu_count: desired.min_vcpu_count,
+            min_memory_gb: desired.min_memory_gb,
+            spot: desired.spot,
+        })
+    }
+
+    /// Tries the candidates in order: skips those out of stock, falls
+    /// through capacity errors, and never blindly re-sends a create whose
+    /// answer was lost (the pod is looked up by name first).
+    pub(super) async fn create(&mut self, candidates: &[Candidate]) -> Result<(), ApplyError> {
+        let mut failures: Vec<String> = Vec::new();
+        for candidate in candidates {
+            if self.interrupt.is_set() {
+                return Err(ApplyError::Interrupted);
+            }
+            let place = if candidate.cloud_type == self.config.pod.cloud_type {
+                format!("{} / {}", candidate.datacenter_id, candidate.gpu_id)
+            } else {
+                format!(
+                    "{} / {} ({})",
+                    candidate.datacenter_id, candidate.gpu_id, candidate.cloud_type
+                )
+            };
+            if candidate.stock == Stock::None {
+                failures.push(format!("{place}: skipped, no stock"));
+                continue;
+            }
+            let request = match self.request_for(candidate).await {
+                Ok(r) => r,
+                Err(err) => {
+                    failures.push(format!("{place}: {err}"));
+                    continue;
+                }
+            };
+            self.state.pending_create = Some(PendingCreate {
+                name: request.name.clone(),
+                started_at: Utc::now(),
+                provider: Some(self.provider.name().to_string()),
+            });
+            self.save()?;
+            let price = candidate
+                .price_per_hr
+                .map(|p| format!(", {}/hr", usd(p)))
+                .unwrap_or_default();
+            let waiter = self.reporter.wait(&format!("Creating on {place}{price}"));
+            let result = self.provider.create(&request).await;
+            let created = match result {
+                Ok(pod) => Some(pod),
+                Err(err @ (ProviderError::Auth(_) | ProviderError::Balance(_))) => {
+                    waiter.abandon();
+                    self.state.pending_create = None;
+                    self.save()?;
+                    return Err(self.provider_error("creating the pod", err));
+                }
+                Err(
+                    err @ (ProviderError::Transient(_)
+                    | ProviderError::Other(_)
+                    | ProviderError::RateLimited { .. }),
+                ) => {
+                    // The pod may exist although the answer was lost: look
+                    // it up by name before deciding anything.
+                    match self.find_by_name(&request.name).await {
+                        Ok(Some(pod)) => {
+                            self.reporter.line(format!(
+                                "the create answered with an error ({err}), but pod {} exists under our name: using it",
+                                pod.id
+                            ));
+                            Some(pod)
+                        }
+                        // Not listed (yet), or the list failed: the create
+                        // may still have happened. Trying another candidate
+                        // could leave two pods billing, so stop here; the name
+                        // stays recorded and the next plan adopts the pod if
+                        // it appears, or forgets the name if it never does.
+                        found => {
+                            waiter.abandon();
+                            let checked = match found {
+                                Ok(_) => "no pod of that name is listed yet".to_string(),
+                                Err(list_err) => {
+                                    format!("the pods could not be listed to check ({list_err})")
+                                }
+                            };
+                            return Err(ApplyError::Provider(format!(
+                                "creating the pod on {place} failed ambiguously ({err}) and {checked}; rpd stopped so as not to create a second pod. Run `rpd apply` again: it looks for a pod named {:?} first and adopts it",
+                                request.name
+                            )));
+                        }
+                    }
+                }
+                Err(err) => {
+                    failures.push(format!("{place}: {err}"));
+                    None
+                }
+            };
+            let Some(pod) = created else {
+                waiter.abandon();
+                self.reporter.line(format!(
+                    "{place}: {}",
+                    failures.last().map(String::as_str).unwrap_or("failed")
+                ));
+                continue;
+            };
+            let took = waiter.done("Creation complete", &format!(" [id={}]", pod.id));
+            self.time("create", took);
+            let record = self.record(&pod, &request);
+            self.state.pod = Some(record);
+            self.state.pending_create = None;
+            if let Err(err) = self.save() {
+                // A pod the state does not record would bill unseen: undo it.
+                self.reporter.line(format!(
+                    "Deleting pod {}: the state could not record it",
+                    pod.id
+                ));
+                if let Err(delete_err) = self.provider.delete(&pod.id).await {
+                    return Err(ApplyError::Provider(format!(
+                        "{err}; and pod {} could not be deleted ({delete_err}): it is BILLING and untracked, delete it in the RunPod console",
+                        pod.id
+                    )));
+                }
+                return Err(err);
+            }
+            self.event(
+                "gpu_selected",
+                serde_json::json!({"gpu_id": candidate.gpu_id, "datacenter_id": candidate.datacenter_id}),
+            );
+            if candidate.cloud_type != self.config.pod.cloud_type {
+                self.reporter.line(format!(
+                    "Created on the fallback cloud {} (--fallback-cloud-type)",
+                    candidate.cloud_type
+                ));
+                self.event(
+                    "cloud_type_fallback",
+                    serde_json::json!({
+                        "from_cloud_type": self.config.pod.cloud_type,
+                        "to_cloud_type": candidate.cloud_type,
+                        "gpu_id": candidate.gpu_id,
+                        "datacenter_id": candidate.datacenter_id,
+                    }),
+                );
+            }
+            self.created_now = true;
+            self.report.created += 1;
+            self.report.pod_id = Some(pod.id.clone());
+            self.pod = Some(pod);
+            return Ok(());
+        }
+        self.state.pending_create = None;
+        self.save()?;
+        Err(ApplyError::Provider(format!(
+            "no candidate could take the pod:\n{}\n  = help: add datacenters or GPU types to the config, or retry when stock returns",
+            failures
+                .iter()
+                .map(|f| format!("    {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )))
+    }
+
+    /// An event in the run's `events.jsonl` (before the job's runner exists).
+    pub(super) fn event(&self, name: &str, fields: serde_json::Value) {
+        crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl"))
+            .emit(name, fields);
+    }
+
+    /// The pod a create may have made, looked up by its name. Looks a few
+    /// times, since a pod can show up in the list a moment after its create.
+    pub(super) async fn find_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<ObservedPod>, ProviderError> {
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(self.provider.poll_interval().min(Duration::from_secs(2))).await;
+            }
+            let found = self
+                .provider
+                .list()
+                .await?
+                .into_iter()
+                .find(|p| p.name == name && p.status != PodStatus::Terminated);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) async fn adopt(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        let pod = self
+            .provider
+            .get(pod_id)
+            .await
+            .map_err(|e| self.provider_error(&format!("reading pod {pod_id}"), e))?
+            .ok_or_else(|| {
+                ApplyError::Provider(format!(
+                    "pod {pod_id} disappeared before it could be adopted"
+                ))
+            })?;
+        let name = self
+            .state
+            .pending_create
+            .take()
+            .map(|p| p.name)
+            .unwrap_or_else(|| pod.name.clone());
+        self.state.pod = Some(PodRecord {
+            id: pod.id.clone(),
+            name,
+            spec: pod.spec.clone(),
+            status: Some(pod.status),
+            created_at: None,
+            provider: Some(self.provider.name().to_string()),
+        });
+        self.reporter
+            .line(format!("Adopted pod {pod_id} from an interrupted create"));
+        self.save()
+    }
+
+    pub(super) async fn start(
+        &mut self,
+        pod_id: &str,
+        fallback: &[Candidate],
+    ) -> Result<(), ApplyError> {
+        let waiter = self.reporter.wait(&format!("Resuming paused pod {pod_id}"));
+        match self.provider.start(pod_id).await {
+            Ok(()) => {
+                let took = waiter.done("Start requested", &format!(" [id={pod_id}]"));
+                self.time("start", took);
+                if let Some(pod) = self.state.pod.as_mut() {
+                    pod.status = Some(PodStatus::Starting);
+                }
+                self.save()?;
+                self.resumed_now = true;
+                self.report.resumed += 1;
+                self.report.pod_id = Some(pod_id.to_string());
+                self.event("pod_resumed", serde_json::json!({"pod_id": pod_id}));
+                Ok(())
+            }
+            Err(ProviderError::HostBusy(message)) => {
+                waiter.abandon();
+                self.event(
+                    "resume_failed",
+                    serde_json::json!({"pod_id": pod_id, "error": message, "then": "delete and create"}),
+                );
+                self.reporter.line(format!(
+                    "Cannot resume {pod_id}: {message} Deleting it and creating a fresh pod instead"
+                ));
+                self.delete(pod_id).await?;
+                self.create(fallback).await
+            }
+            Err(ProviderError::Conflict(message)) => {
+                waiter.abandon();
+                // It may already be starting (started elsewhere): look.
+                match self.provider.get(pod_id).await {
+                    Ok(Some(pod)) if pod.status.is_active() => {
+                        self.reporter
+                            .line(format!("Pod {pod_id} is already {}", pod.status));
+                        self.report.pod_id = Some(pod_id.to_string());
+                        Ok(())
+                    }
+                    _ => Err(ApplyError::Provider(format!(
+                        "resuming pod {pod_id}: {message}"
+                    ))),
+                }
+            }
+            Err(err) => {
+                waiter.abandon();
+                Err(self.provider_error(&format!("resuming pod {pod_id}"), err))
+            }
+        }
+    }
+
+    /// Waits until the pod runs and can be reached, within the budget. A pod
+    /// that never gets there is not left running: a pod created now is
+    /// deleted, a resumed one is stopped.
+    pub(super) async fn wait_ready(&mut self, timeout_sec: u32) -> Result<(), ApplyError> {
+        let Some(pod_id) = self.current_id() else {
+            return Err(ApplyError::Provider("no pod to wait for".into()));
+        };
+        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
+        let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
+            Ok(pod) => pod,
+            Err(problem) => {
+                let why = if matches!(problem, ApplyError::Interrupted) {
+                    "interrupted before it was ready"
+                } else {
+                    "it never became ready"
+                };
+                self.not_ready_cleanup(&pod_id, why).await?;
+                return Err(problem);
+            }
+        };
+        if let Some(record) = self.state.pod.as_mut() {
+            record.status = Some(PodStatus::Running);
+        }
+        self.save()?;
+        let waiter = self.reporter.wait(&format!("Connecting to pod {pod_id}"));
+        let connected = tokio::select! {
+            result = crate::remote::connect(&ready, self.config, deadline) => Some(result),
+            _ = self.interrupt.wait() => None,
+        };
+        match connected {
+            Some(Ok(transport)) => {
+                let how = if transport.handshakes() > 0 {
+                    format!(" [{}, one shared connection]", transport.describe())
+                } else {
+                    format!(" [{}]", transport.describe())
+                };
+                let took = waiter.done("Connected", &how);
+                self.time("connect", took);
+                let price = ready
+                    .cost_per_hr
+                    .filter(|c| *c > 0.0)
+                    .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
+                let mut runner =
+                    JobRunner::new(self.config, transport, self.reporter.clone(), price);
+                runner.probe = Some((self.provider.clone(), pod_id.clone()));
+                self.runner = Some(runner);
+                self.pod = Some(ready);
+                Ok(())
+            }
+            Some(Err(err)) => {
+                waiter.abandon();
+                self.not_ready_cleanup(&pod_id, "its shell never answered")
+                    .await?;
+                Err(ApplyError::Provider(format!(
+                    "pod {pod_id} runs but its shell never answered within budget.ssh_ready_timeout_sec ({timeout_sec}s): {err}"
+                )))
+            }
+            None => {
+                waiter.abandon();
+                self.not_ready_cleanup(&pod_id, "interrupted before it was ready")
+                    .await?;
+                Err(ApplyError::Interrupted)
+            }
+        }
+    }
+
+    /// Polls until the provider reports the pod RUNNING with a way in.
+    pub(super) async fn wait_running(
+        &mut self,
+        pod_id: &str,
+        deadline: Instant,
+        timeout_sec: u32,
+    ) -> Result<ObservedPod, ApplyError> {
+        let mut waiter = self
+            .reporter
+            .wait(&format!("Waiting for pod {pod_id} to be ready"));
+        let poll = self.provider.poll_interval();
+        let problem: String = loop {
+            match self.provider.get(pod_id).await {
+                Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
+                    let rate = pod
+                        .cost_per_hr
+                        .map(|c| format!(", {}/hr", usd(c)))
+                        .unwrap_or_default();
+                    let place = match (&pod.spec.datacenter_id, &pod.spec.gpu_id) {
+                        (Some(dc), Some(gpu)) => format!(
+                            " [{dc} / {}{rate}]",
+                            known::display_name(gpu).unwrap_or(gpu)
+                        ),
+                        _ => String::new(),
+                    };
+                    let waited = waiter.done(&format!("Pod {pod_id} is running"), &place);
+                    self.time("wait_ready", waited);
+                    return Ok(pod);
+                }
+                Ok(Some(pod)) if pod.status == PodStatus::Error => {
+                    break format!("pod {pod_id} went into ERROR while starting");
+                }
+                Ok(Some(pod))
+                    if matches!(pod.status, PodStatus::Exited | PodStatus::Terminated) =>
+                {
+                    break format!("pod {pod_id} stopped ({}) while starting", pod.status);
+                }
+                Ok(Some(pod)) => {
+                    let detail = if pod.status == PodStatus::Running {
+                        "RUNNING, no SSH endpoint yet".to_string()
+                    } else {
+                        pod.status.to_string()
+                    };
+                    waiter.tick(&detail);
+                }
+                Ok(None) => break format!("pod {pod_id} disappeared while starting"),
+                Err(ProviderError::Transient(e))
+                | Err(ProviderError::RateLimited { message: e, .. }) => {
+                    waiter.tick(&format!("provider hiccup: {e}"));
+                }
+                Err(err) => break format!("reading pod {pod_id}: {err}"),
+            }
+            if Instant::now() >= deadline {
+                break format!(
+                    "pod {pod_id} was not ready within budget.ssh_ready_timeout_sec ({timeout_sec}s); large images can take longer to pull: raise it"
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = self.interrupt.wait() => {
+                    waiter.abandon();
+                    return Err(ApplyError::Interrupted);
+                }
+            }
+        };
+        waiter.abandon();
+        Err(ApplyError::Provider(problem))
+    }
+
+    /// A pod that never became usable is not left running: one this run
+    /// created is deleted; one that existed before (resumed or reused) is
+    /// stopped and kept, with its volume.
+    pub(super) async fn not_ready_cleanup(
+        &mut self,
+        pod_id: &str,
+        why: &str,
+    ) -> Result<(), ApplyError> {
+        if self.created_now {
+            self.reporter.line(format!("Deleting pod {pod_id}: {why}"));
+            return self.delete(pod_id).await;
+        }
+        self.reporter.line(format!("Stopping pod {pod_id}: {why}"));
+        match self.stop(pod_id).await {
+            StopOutcome::Done => {
+                if let Some(record) = self.state.pod.as_mut() {
+                    record.status = Some(PodStatus::Exited);
+                }
+                self.save()
+            }
+            StopOutcome::Gone => {
+                self.forget(pod_id);
+                self.save()
+            }
+            StopOutcome::Failed(problem) => Err(ApplyError::Provider(problem)),
+        }
+    }
+}
