@@ -12,26 +12,7 @@ const HELLO: &str = "examples/hello.yaml";
 #[test]
 fn ctrl_c_during_the_job_runs_on_failure_and_exits_130() {
     let world = World::new();
-    let started = world.path("job-started");
-    let slow = world.read(HELLO).replace(
-        "    echo HELLO_DONE\n",
-        &format!(
-            "    touch {}\n    sleep 60\n    echo HELLO_DONE\n",
-            started.display()
-        ),
-    );
-    world.write(HELLO, &slow);
-    let child = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = world.apply_in_background(60);
     // SAFETY: sending SIGINT to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let interrupted = Instant::now();
@@ -68,26 +49,7 @@ fn ctrl_c_during_the_job_runs_on_failure_and_exits_130() {
 #[test]
 fn a_hangup_is_an_interrupt_too() {
     let world = World::new();
-    let started = world.path("job-started");
-    let slow = world.read(HELLO).replace(
-        "    echo HELLO_DONE\n",
-        &format!(
-            "    touch {}\n    sleep 60\n    echo HELLO_DONE\n",
-            started.display()
-        ),
-    );
-    world.write(HELLO, &slow);
-    let child = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = world.apply_in_background(60);
     // SAFETY: sending SIGHUP to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     let out = child.wait_with_output().unwrap();

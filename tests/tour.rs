@@ -647,28 +647,7 @@ fn a_script_that_prints_the_success_marker_and_keeps_running_succeeds() {
 #[test]
 fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
     let world = World::new();
-    let started = world.path("job-started");
-    with_body_end(
-        &world,
-        &format!(
-            "    touch {}\n    sleep 120\n    echo HELLO_DONE\n",
-            started.display()
-        ),
-    );
-    let child = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !started.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the job never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = world.apply_in_background(120);
     let id = world.pods()[0]["id"].as_str().unwrap().to_string();
     world.rpd(&["sim", "terminate", &id]).status(0);
     let killed = std::time::Instant::now();
@@ -687,23 +666,7 @@ fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
 #[test]
 fn a_stop_that_fails_once_is_retried() {
     let world = World::new();
-    let started = world.path("job-started");
-    with_body_end(
-        &world,
-        &format!(
-            "    touch {}\n    sleep 1\n    echo HELLO_DONE\n",
-            started.display()
-        ),
-    );
-    let child = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    while !started.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = world.apply_in_background(1);
     let id = world.pods()[0]["id"].as_str().unwrap().to_string();
     world.rpd(&["sim", "fail-stop", &id, "1"]).status(0);
     let out = child.wait_with_output().unwrap();
@@ -719,23 +682,7 @@ fn a_stop_that_fails_once_is_retried() {
 #[test]
 fn a_pod_that_will_not_stop_is_reported_as_billing_and_kept_tracked() {
     let world = World::new();
-    let started = world.path("job-started");
-    with_body_end(
-        &world,
-        &format!(
-            "    touch {}\n    sleep 1\n    echo HELLO_DONE\n",
-            started.display()
-        ),
-    );
-    let child = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    while !started.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = world.apply_in_background(1);
     let id = world.pods()[0]["id"].as_str().unwrap().to_string();
     world.rpd(&["sim", "fail-stop", &id, "10"]).status(0);
     let out = child.wait_with_output().unwrap();

@@ -194,6 +194,36 @@ impl World {
         mount.display().to_string()
     }
 
+    /// Makes hello's job run for `secs` seconds, starts `rpd apply -y` in
+    /// the background, and returns once the job is running (its output is
+    /// piped, for `wait_with_output`).
+    pub fn apply_in_background(&self, secs: u32) -> std::process::Child {
+        let started = self.path("job-started");
+        let slow = self.read("examples/hello.yaml").replace(
+            "    echo HELLO_DONE\n",
+            &format!(
+                "    touch {}\n    sleep {secs}\n    echo HELLO_DONE\n",
+                started.display()
+            ),
+        );
+        self.write("examples/hello.yaml", &slow);
+        let child = self
+            .std_command(&["apply", "-y", "examples/hello.yaml"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("rpd starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !started.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child
+    }
+
     /// `rpd sim pods --json`.
     pub fn pods(&self) -> Vec<serde_json::Value> {
         self.rpd(&["sim", "pods", "--json"])
