@@ -50,11 +50,7 @@ fn over_ssh(world: &World) -> Option<(FakeRestV2, Sshd)> {
 /// A fake whose running pods point at a closed port on 127.0.0.1.
 fn fake_without_sshd() -> FakeRestV2 {
     let fake = FakeRestV2::start();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    fake.set_ssh("127.0.0.1", port, "root");
+    fake.set_ssh("127.0.0.1", common::closed_port(), "root");
     fake
 }
 

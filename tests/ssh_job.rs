@@ -69,6 +69,14 @@ lifecycle:
     "job/sshjob.yaml".to_string()
 }
 
+/// Makes the simulator report running pods at a port nobody listens on.
+fn point_at_a_closed_port(s: &Setup) {
+    let endpoint = format!("127.0.0.1:{}", common::closed_port());
+    s.world
+        .rpd(&["sim", "ssh", &endpoint, "--user", &s.sshd.user])
+        .status(0);
+}
+
 fn manifest(s: &Setup) -> serde_json::Value {
     let runs = s.world.path("job/artifacts/runpod");
     let mut dirs: Vec<_> = std::fs::read_dir(&runs)
@@ -281,20 +289,7 @@ fn unreachable_sshd_deletes_the_new_pod() {
     payload(&s, "f", 1);
     let cfg = config(&s, "echo JOB_DONE", "budget:\n  ssh_ready_timeout_sec: 3\n");
     // Point the simulator at a port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    s.world
-        .rpd(&[
-            "sim",
-            "ssh",
-            &format!("127.0.0.1:{closed}"),
-            "--user",
-            &s.sshd.user,
-        ])
-        .status(0);
+    point_at_a_closed_port(&s);
     s.world
         .rpd(&["apply", "-y", &cfg])
         .status(1)
@@ -312,20 +307,7 @@ fn a_resumed_pod_whose_shell_never_answers_is_stopped_not_left_running() {
     payload(&s, "f", 1);
     let cfg = config(&s, "echo JOB_DONE", "budget:\n  ssh_ready_timeout_sec: 3\n");
     s.world.rpd(&["apply", "-y", &cfg]).status(0);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    s.world
-        .rpd(&[
-            "sim",
-            "ssh",
-            &format!("127.0.0.1:{closed}"),
-            "--user",
-            &s.sshd.user,
-        ])
-        .status(0);
+    point_at_a_closed_port(&s);
     s.world
         .rpd(&["apply", "-y", &cfg])
         .status(1)

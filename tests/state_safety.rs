@@ -30,17 +30,24 @@ fn wait_for(world: &World, rel: &str) {
     }
 }
 
-#[test]
-fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
-    let world = World::new();
-    slow_hello(&world, 2);
-    let mut first = world
+/// An apply whose 2 s job keeps the lock, started in the background once
+/// it holds the lock.
+fn apply_holding_the_lock(world: &World) -> std::process::Child {
+    slow_hello(world, 2);
+    let child = world
         .std_command(&["apply", "-y", HELLO])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(&world, LOCK);
+    wait_for(world, LOCK);
+    child
+}
+
+#[test]
+fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
+    let world = World::new();
+    let mut first = apply_holding_the_lock(&world);
 
     let started = Instant::now();
     world
@@ -67,14 +74,7 @@ fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
 #[test]
 fn plan_warns_while_another_run_holds_the_lock() {
     let world = World::new();
-    slow_hello(&world, 2);
-    let mut first = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&world, LOCK);
+    let mut first = apply_holding_the_lock(&world);
     world
         .rpd(&["plan", HELLO])
         .status(0)
