@@ -4,6 +4,9 @@
 //! `NVIDIA GeForce RTX 4090`) and to seed the simulator. The live lists come
 //! from the provider's catalog; an id missing here is only a warning.
 
+pub use crate::model::same_gpu;
+use crate::model::gpu_key as canonical;
+
 /// (id, display name, memory GB)
 pub const GPU_TYPES: &[(&str, &str, u32)] = &[
     ("AMD Instinct MI300X OAM", "MI300X", 192),
@@ -86,19 +89,6 @@ pub const EXAMPLE_PRICES: &[(&str, f64, f64)] = &[
     ("NVIDIA RTX A6000", 0.49, 0.33),
     ("NVIDIA GeForce RTX 5090", 0.94, 0.69),
 ];
-
-/// Two GPU ids name the same type (ignoring case and repeated spaces, which
-/// RunPod's older enums contain).
-pub fn same_gpu(a: &str, b: &str) -> bool {
-    canonical(a) == canonical(b)
-}
-
-fn canonical(id: &str) -> String {
-    id.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase()
-}
 
 pub fn is_known_gpu(id: &str) -> bool {
     GPU_TYPES.iter().any(|(known, ..)| same_gpu(known, id))

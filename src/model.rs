@@ -216,6 +216,45 @@ impl Stock {
     }
 }
 
+/// One (datacenter, GPU) offer in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub datacenter_id: String,
+    pub gpu_id: String,
+    pub stock: Stock,
+    /// $/hr for one GPU in the requested cloud, when known.
+    pub price_per_gpu_hr: Option<f64>,
+}
+
+/// Stock and prices for some GPUs in some datacenters, as the provider
+/// reported them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub offers: Vec<Offer>,
+}
+
+impl Catalog {
+    pub fn offer(&self, datacenter_id: &str, gpu_id: &str) -> Option<&Offer> {
+        self.offers
+            .iter()
+            .find(|o| o.datacenter_id == datacenter_id && same_gpu(&o.gpu_id, gpu_id))
+    }
+}
+
+/// Two GPU ids name the same type (ignoring case and repeated spaces, which
+/// RunPod's older enums contain).
+pub fn same_gpu(a: &str, b: &str) -> bool {
+    gpu_key(a) == gpu_key(b)
+}
+
+/// A GPU id with case and spacing normalized, for comparisons.
+pub fn gpu_key(id: &str) -> String {
+    id.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
+}
+
 /// How to reach a running pod's sshd directly (no proxy: rsync needs TCP).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SshEndpoint {

@@ -17,7 +17,7 @@ use crate::model::{
     Candidate, CloudType, DesiredPod, LifecycleAction, ObservedPod, Outcome, PodSpec, PodStatus,
     Stock,
 };
-use crate::provider::Catalog;
+use crate::model::Catalog;
 
 /// Builds the step chain; every node depends on the one before, except the
 /// two lifecycle branches, which both follow the pull.

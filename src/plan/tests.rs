@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::*;
 use crate::model::{CloudType, Lifecycle, Storage};
-use crate::provider::Offer;
+use crate::model::Offer;
 use crate::state::{Owner, PendingCreate, PodRecord, RetainedPod, State};
 
 const A40: &str = "NVIDIA A40";

@@ -10,7 +10,7 @@ use super::FieldChange;
 use crate::model::{
     Candidate, CloudType, DesiredPod, Lifecycle, LifecycleAction, ObservedPod, Outcome, PodStatus,
 };
-use crate::provider::Catalog;
+use crate::model::Catalog;
 use crate::state::State;
 
 /// What the provider says about one recorded pod.

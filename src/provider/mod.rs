@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::model::{CloudType, ObservedPod, Stock, Storage};
+pub use crate::model::{Catalog, Offer};
+use crate::model::{CloudType, ObservedPod, Storage};
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -93,29 +94,6 @@ pub struct CreatePodRequest {
     pub min_vcpu_count: Option<u32>,
     pub min_memory_gb: Option<u32>,
     pub spot: bool,
-}
-
-/// One (datacenter, GPU) offer in the catalog.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Offer {
-    pub datacenter_id: String,
-    pub gpu_id: String,
-    pub stock: Stock,
-    /// $/hr for one GPU in the requested cloud, when known.
-    pub price_per_gpu_hr: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Catalog {
-    pub offers: Vec<Offer>,
-}
-
-impl Catalog {
-    pub fn offer(&self, datacenter_id: &str, gpu_id: &str) -> Option<&Offer> {
-        self.offers
-            .iter()
-            .find(|o| o.datacenter_id == datacenter_id && crate::known::same_gpu(&o.gpu_id, gpu_id))
-    }
 }
 
 #[async_trait]
