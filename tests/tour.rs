@@ -470,7 +470,7 @@ fn json_plan_carries_the_same_plan() {
         .rpd(&["plan", "--format", "json", HELLO])
         .status(0)
         .json();
-    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["format_version"], "2.0");
     assert_eq!(
         doc["summary_line"],
         "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop."

@@ -7,6 +7,7 @@ use futures::future::join_all;
 
 use crate::apply::{ApplyError, ApplyReport, Executor};
 use crate::cli::{LockArgs, VarArgs};
+use crate::commands::refresh::missing_ssh_key;
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -41,7 +42,8 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
     if request.mode == Mode::Apply {
         let missing: Vec<String> = configs
             .iter()
-            .filter_map(|c| crate::commands::missing_ssh_key(c, provider.name()))
+            .filter_map(|c| missing_ssh_key(c, provider.name()))
+            .map(|key| render::words::missing_ssh_key(&key))
             .collect();
         if !missing.is_empty() {
             ctx.error(&anyhow::anyhow!("{}", missing.join("\n")));

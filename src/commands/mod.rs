@@ -1,27 +1,26 @@
 //! One module per subcommand. Here: what they share — loading configs with
-//! the command line's variables, the terminal's capabilities, and the
-//! refresh that turns (config, state, provider) into a plan.
+//! the command line's variables, the terminal's capabilities, reading a
+//! config's state; `refresh` turns (config, state, provider) into a plan.
 
 pub mod apply;
 pub mod logs;
 pub mod plan;
+pub mod refresh;
 pub mod sim;
 pub mod state;
 pub mod validate;
 
+pub use refresh::{PlanFlags, Prepared, prepare_all};
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use futures::future::join_all;
+use anyhow::bail;
 
 use crate::cli::{GlobalArgs, VarArgs};
 use crate::config::{self, Config, LoadOptions, Variables};
 use crate::exit::ExitStatus;
-use crate::plan::{
-    self as planner, JobOutline, Mode, Observation, Observations, Plan, PlanOptions,
-};
-use crate::provider::{Catalog, SharedProvider};
+use crate::provider::SharedProvider;
 use crate::render::Palette;
 use crate::state::{self as statefile, Loaded, Owner};
 
@@ -189,221 +188,4 @@ fn same_world(provider: &str) -> &str {
         "runpod" | "runpodctl" => "runpod",
         other => other,
     }
-}
-
-/// Real pods are reached over SSH with `ssh.key_path`: without the key a
-/// created pod could only be deleted again.
-pub fn missing_ssh_key(config: &Config, provider: &str) -> Option<String> {
-    (provider != "sim" && !config.ssh_key_path.exists()).then(|| {
-        format!(
-            "the SSH key {} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)",
-            config.ssh_key_path.display(),
-            config.path.display()
-        )
-    })
-}
-
-pub fn job_outline(config: &Config) -> JobOutline {
-    let job = &config.job;
-    JobOutline {
-        setup: job.setup.len(),
-        secrets: job.secrets.len(),
-        staging: job.staging.len(),
-        preflight: job.preflight.len() + usize::from(config.python_version.is_some()),
-        artifacts: job.artifacts.len(),
-        script_path: job.run.script_path.clone(),
-        log_path: job.run.log_path.clone(),
-        timeout_sec: config.budget.timeout_sec,
-        ssh_ready_timeout_sec: config.budget.ssh_ready_timeout_sec,
-        volume_mount: config.pod.storage.mount().to_string(),
-    }
-}
-
-/// A config with its refreshed state and the plan made from them.
-pub struct Prepared {
-    pub config: Config,
-    pub loaded: Option<Loaded>,
-    pub plan: Plan,
-}
-
-/// Refreshes one config (its recorded pods, the catalog) and plans it.
-pub async fn prepare(
-    provider: &SharedProvider,
-    config: Config,
-    mode: Mode,
-    options: PlanFlags,
-    catalogs: &Catalogs,
-) -> anyhow::Result<Prepared> {
-    let loaded = read_state(&config, provider.name())?;
-    let state = loaded.as_ref().map(|l| &l.state);
-    let mut observed = Observations::default();
-    if let Some(state) = state {
-        let ids: Vec<String> = state.pod_ids().into_iter().map(String::from).collect();
-        let results = join_all(ids.iter().map(|id| provider.get(id))).await;
-        for (id, result) in ids.into_iter().zip(results) {
-            let observation = match result.with_context(|| format!("reading pod {id}"))? {
-                Some(pod) => Observation::Pod(Box::new(pod)),
-                None => Observation::Gone,
-            };
-            observed.pods.insert(id, observation);
-        }
-        if let Some(pending) = &state.pending_create {
-            let pods = provider
-                .list()
-                .await
-                .context("listing pods to find an interrupted create")?;
-            observed.pending_matches = pods
-                .into_iter()
-                .filter(|p| p.name == pending.name)
-                .collect();
-        }
-    }
-    if mode == Mode::Apply {
-        let missing: Vec<String> = config
-            .required_paths
-            .iter()
-            .filter(|p| !p.exists())
-            .map(|p| format!("    {}", p.display()))
-            .collect();
-        if !missing.is_empty() {
-            bail!(
-                "required local paths are missing (local.required_paths in {}):\n{}",
-                config.path.display(),
-                missing.join("\n")
-            );
-        }
-    }
-    let mut warnings = Vec::new();
-    let catalog: Option<Catalog> = match catalogs.get(&catalog_key(&config, config.pod.cloud_type))
-    {
-        Some(Ok(c)) => Some(c.clone()),
-        Some(Err(err)) => {
-            warnings.push(format!(
-                "could not read the catalog (stock and prices unknown): {err}"
-            ));
-            None
-        }
-        None => None,
-    };
-    let fallback_catalog = options
-        .fallback_cloud
-        .and_then(|cloud| catalogs.get(&catalog_key(&config, cloud)))
-        .and_then(|c| c.as_ref().ok())
-        .cloned();
-    let outline = job_outline(&config);
-    let mut plan = planner::plan(&planner::PlanningInput {
-        job_name: &config.name,
-        desired: &config.pod,
-        lifecycle: config.lifecycle,
-        job: &outline,
-        state,
-        observed: &observed,
-        catalog: catalog.as_ref(),
-        fallback_catalog: fallback_catalog.as_ref(),
-        options: PlanOptions {
-            mode,
-            replace: options.replace,
-            fallback_cloud: options.fallback_cloud,
-        },
-    });
-    plan.report.warnings.extend(warnings);
-    if let Some(problem) = missing_ssh_key(&config, provider.name())
-        && mode == Mode::Apply
-    {
-        plan.report.warnings.push(problem);
-    }
-    if let Some(l) = &loaded
-        && l.origin == statefile::Origin::RunpodDeploy
-    {
-        plan.report.notes.push(format!(
-            "{} is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply",
-            config.state_file.display()
-        ));
-    }
-    if let Some(lock) = statefile::read_lock(&config.state_file)
-        && lock.pid != std::process::id()
-    {
-        plan.report.warnings.push(format!(
-            "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
-            lock.operation,
-            lock.who,
-            lock.created.format("%H:%M:%S UTC")
-        ));
-    }
-    Ok(Prepared {
-        config,
-        loaded,
-        plan,
-    })
-}
-
-/// Plan options from the command line.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PlanFlags {
-    pub replace: bool,
-    pub fallback_cloud: Option<crate::model::CloudType>,
-}
-
-/// At most this many configs are refreshed at once.
-const REFRESH_CONCURRENCY: usize = 16;
-
-/// The catalog for (GPUs, datacenters, cloud), read once per run however many
-/// configs ask for it.
-pub type Catalogs = std::collections::HashMap<CatalogKey, Result<Catalog, String>>;
-pub type CatalogKey = (Vec<String>, Vec<String>, crate::model::CloudType);
-
-fn catalog_key(config: &Config, cloud: crate::model::CloudType) -> CatalogKey {
-    (
-        config.pod.gpu_order.clone(),
-        config.pod.datacenters.clone(),
-        cloud,
-    )
-}
-
-/// Prepares several configs concurrently (about one provider round trip for
-/// all of them, not one per config), with a bound and one catalog read per
-/// distinct (GPUs, datacenters, cloud).
-pub async fn prepare_all(
-    provider: &SharedProvider,
-    configs: Vec<Config>,
-    mode: Mode,
-    options: PlanFlags,
-) -> Vec<(PathBuf, anyhow::Result<Prepared>)> {
-    use futures::stream::{self, StreamExt};
-    let mut keys: Vec<CatalogKey> = Vec::new();
-    if mode == Mode::Apply {
-        for config in &configs {
-            let mut clouds = vec![config.pod.cloud_type];
-            clouds.extend(
-                options
-                    .fallback_cloud
-                    .filter(|c| *c != config.pod.cloud_type),
-            );
-            for cloud in clouds {
-                let key = catalog_key(config, cloud);
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-        }
-    }
-    let catalogs: Catalogs = stream::iter(keys)
-        .map(|key| async move {
-            let result = provider
-                .catalog(&key.0, &key.1, key.2)
-                .await
-                .map_err(|e| e.to_string());
-            (key, result)
-        })
-        .buffer_unordered(REFRESH_CONCURRENCY)
-        .collect()
-        .await;
-    let paths: Vec<PathBuf> = configs.iter().map(|c| c.path.clone()).collect();
-    let catalogs = &catalogs;
-    let results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
-        .map(|c| prepare(provider, c, mode, options, catalogs))
-        .buffered(REFRESH_CONCURRENCY)
-        .collect()
-        .await;
-    paths.into_iter().zip(results).collect()
 }

@@ -2,87 +2,63 @@
 //! outside rpd) and desired vs actual (what forces replacement). Both sides
 //! are normalized first so that a plan right after an apply shows nothing.
 
-use serde::Serialize;
-
+use super::report::{FieldChange, FieldValue};
 use crate::known::same_gpu;
 use crate::model::{DesiredPod, PodSpec, Storage};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldChange {
-    pub field: String,
-    /// Rendered old value (`None`: unknown or absent).
-    pub old: Option<String>,
-    /// Rendered new value (`None`: unknown until apply).
-    pub new: Option<String>,
-    pub forces_replacement: bool,
+fn number(n: u32) -> FieldValue {
+    FieldValue::Number(u64::from(n))
 }
 
-fn quoted(text: &str) -> String {
-    format!("{text:?}")
-}
-
-fn list(items: &[String]) -> String {
-    format!(
-        "[{}]",
-        items
-            .iter()
-            .map(|i| quoted(i))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-fn one_of(items: &[String]) -> String {
-    if items.len() == 1 {
-        quoted(&items[0])
-    } else {
-        format!("one of {}", list(items))
+fn one_of(items: &[String]) -> FieldValue {
+    FieldValue::OneOf {
+        one_of: items.to_vec(),
     }
 }
 
-fn storage_fields(storage: &Storage) -> Vec<(&'static str, String)> {
+fn storage_fields(storage: &Storage) -> Vec<(&'static str, FieldValue)> {
     match storage {
         Storage::Ephemeral { volume_gb, mount } => vec![
-            ("storage_mode", quoted("ephemeral")),
-            ("volume_gb", volume_gb.to_string()),
-            ("volume_mount", quoted(mount)),
+            ("storage_mode", FieldValue::text("ephemeral")),
+            ("volume_gb", number(*volume_gb)),
+            ("volume_mount", FieldValue::text(mount)),
         ],
         Storage::NetworkVolume {
             volume_name, mount, ..
         } => vec![
-            ("storage_mode", quoted("network_volume")),
-            ("volume_name", quoted(volume_name)),
-            ("volume_mount", quoted(mount)),
+            ("storage_mode", FieldValue::text("network_volume")),
+            ("volume_name", FieldValue::text(volume_name)),
+            ("volume_mount", FieldValue::text(mount)),
         ],
     }
 }
 
-/// Every attribute of a spec, rendered, in display order (for creates).
-pub fn spec_fields(spec: &PodSpec) -> Vec<(&'static str, String)> {
+/// Every attribute of a spec, in display order (for creates).
+pub fn spec_fields(spec: &PodSpec) -> Vec<(&'static str, FieldValue)> {
     let mut out = Vec::new();
     if let Some(v) = &spec.image {
-        out.push(("image", quoted(v)));
+        out.push(("image", FieldValue::text(v)));
     }
     if let Some(v) = &spec.gpu_id {
-        out.push(("gpu", quoted(v)));
+        out.push(("gpu", FieldValue::text(v)));
     }
     if let Some(v) = spec.gpu_count {
-        out.push(("gpu_count", v.to_string()));
+        out.push(("gpu_count", number(v)));
     }
     if let Some(v) = &spec.datacenter_id {
-        out.push(("datacenter", quoted(v)));
+        out.push(("datacenter", FieldValue::text(v)));
     }
     if let Some(v) = spec.cloud_type {
-        out.push(("cloud_type", quoted(v.as_str())));
+        out.push(("cloud_type", FieldValue::text(v.as_str())));
     }
     if let Some(v) = spec.container_disk_gb {
-        out.push(("container_disk_gb", v.to_string()));
+        out.push(("container_disk_gb", number(v)));
     }
     if let Some(s) = &spec.storage {
         out.extend(storage_fields(s));
     }
     if let Some(p) = &spec.ports {
-        out.push(("ports", list(p)));
+        out.push(("ports", FieldValue::List(p.clone())));
     }
     out
 }
@@ -97,10 +73,11 @@ pub fn drift(recorded: &PodSpec, observed: &PodSpec) -> Vec<FieldChange> {
         let Some((_, new)) = after.iter().find(|(f, _)| f == field) else {
             continue;
         };
-        let same = if *field == "gpu" {
-            same_gpu(old, new)
-        } else {
-            old == new
+        let same = match (old, new) {
+            (FieldValue::Text(old), FieldValue::Text(new)) if *field == "gpu" => {
+                same_gpu(old, new)
+            }
+            _ => old == new,
         };
         if !same {
             out.push(FieldChange {
@@ -108,6 +85,7 @@ pub fn drift(recorded: &PodSpec, observed: &PodSpec) -> Vec<FieldChange> {
                 old: Some(old.clone()),
                 new: Some(new.clone()),
                 forces_replacement: false,
+                note: None,
             });
         }
     }
@@ -161,45 +139,42 @@ fn merge_storage(recorded: Option<&Storage>, observed: Option<&Storage>) -> Opti
 /// preferences, not a choice made afresh on every plan.
 pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    let mut push = |field: &str, old: String, new: String| {
+    let mut push = |field: &str, old: FieldValue, new: FieldValue| {
         out.push(FieldChange {
             field: field.to_string(),
             old: Some(old),
             new: Some(new),
             forces_replacement: true,
+            note: None,
         })
     };
     if let Some(image) = &actual.image
         && *image != desired.image
     {
-        push("image", quoted(image), quoted(&desired.image));
+        push("image", FieldValue::text(image), FieldValue::text(&desired.image));
     }
     if let Some(gpu) = &actual.gpu_id
         && !desired.gpu_order.iter().any(|g| same_gpu(g, gpu))
     {
-        push("gpu", quoted(gpu), one_of(&desired.gpu_order));
+        push("gpu", FieldValue::text(gpu), one_of(&desired.gpu_order));
     }
     if let Some(count) = actual.gpu_count
         && count != desired.gpu_count
     {
-        push(
-            "gpu_count",
-            count.to_string(),
-            desired.gpu_count.to_string(),
-        );
+        push("gpu_count", number(count), number(desired.gpu_count));
     }
     if let Some(dc) = &actual.datacenter_id
         && !desired.datacenters.contains(dc)
     {
-        push("datacenter", quoted(dc), one_of(&desired.datacenters));
+        push("datacenter", FieldValue::text(dc), one_of(&desired.datacenters));
     }
     if let Some(cloud) = actual.cloud_type
         && cloud != desired.cloud_type
     {
         push(
             "cloud_type",
-            quoted(cloud.as_str()),
-            quoted(desired.cloud_type.as_str()),
+            FieldValue::text(cloud.as_str()),
+            FieldValue::text(desired.cloud_type.as_str()),
         );
     }
     if let Some(disk) = actual.container_disk_gb
@@ -207,8 +182,8 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
     {
         push(
             "container_disk_gb",
-            disk.to_string(),
-            desired.container_disk_gb.to_string(),
+            number(disk),
+            number(desired.container_disk_gb),
         );
     }
     if let Some(storage) = &actual.storage {
@@ -216,7 +191,7 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
         for (field, new) in storage_fields(&desired.storage) {
             match before.iter().find(|(f, _)| *f == field) {
                 Some((_, old)) if *old != new => push(field, old.clone(), new),
-                None => push(field, "(none)".into(), new),
+                None => push(field, FieldValue::Absent, new),
                 _ => {}
             }
         }
@@ -226,7 +201,11 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
         sorted.sort();
         sorted.dedup();
         if sorted != desired.ports {
-            push("ports", list(&sorted), list(&desired.ports));
+            push(
+                "ports",
+                FieldValue::List(sorted),
+                FieldValue::List(desired.ports.clone()),
+            );
         }
     }
     out
@@ -276,15 +255,23 @@ mod tests {
             ports: Some(vec!["22/tcp".into(), "22/tcp".into()]),
             ..PodSpec::default()
         };
-        let fields: Vec<String> = replacement_fields(&desired(), &actual)
+        let fields: Vec<(String, FieldValue, FieldValue)> = replacement_fields(&desired(), &actual)
             .into_iter()
-            .map(|f| format!("{}: {} -> {}", f.field, f.old.unwrap(), f.new.unwrap()))
+            .map(|f| (f.field, f.old.unwrap(), f.new.unwrap()))
             .collect();
         assert_eq!(
             fields,
             [
-                "image: \"img:1\" -> \"img:2\"",
-                "gpu: \"NVIDIA H100 80GB HBM3\" -> one of [\"NVIDIA A40\", \"NVIDIA L40S\"]",
+                (
+                    "image".to_string(),
+                    FieldValue::text("img:1"),
+                    FieldValue::text("img:2")
+                ),
+                (
+                    "gpu".to_string(),
+                    FieldValue::text("NVIDIA H100 80GB HBM3"),
+                    one_of(&["NVIDIA A40".into(), "NVIDIA L40S".into()])
+                ),
             ]
         );
     }

@@ -1,19 +1,54 @@
 //! `plan --format json`: the same plan as data, versioned. Readers must
-//! reject an unknown major `format_version`.
+//! reject an unknown major `format_version`. Values are JSON values; every
+//! reason, warning, note and state change is typed (`kind` plus its data)
+//! and carries the sentence the text plan prints as `message`.
 
 use serde::Serialize;
 
-use crate::plan::{Mode, Plan, PlanReport, Step};
+use super::words;
+use crate::model::PodStatus;
+use crate::plan::{
+    CostReport, Drift, FieldChange, Mode, Note, Plan, PodAction, Reason, RetainedNote,
+    StateChange, StepKind, Summary, Warning,
+};
 
-pub const FORMAT_VERSION: &str = "1.0";
+/// 2.0: values are JSON values, not rendered text; reasons, warnings, notes
+/// and state changes are typed.
+pub const FORMAT_VERSION: &str = "2.0";
+
+/// A typed entry and its sentence.
+#[derive(Serialize)]
+struct Worded<'a, T> {
+    #[serde(flatten)]
+    entry: &'a T,
+    message: String,
+}
+
+fn worded<T>(entry: &T, word: impl Fn(&T) -> String) -> Worded<'_, T> {
+    Worded {
+        message: word(entry),
+        entry,
+    }
+}
 
 #[derive(Serialize)]
 struct StepDoc<'a> {
     n: usize,
     #[serde(flatten)]
-    step: &'a Step,
+    kind: &'a StepKind,
+    reason: Option<Worded<'a, Reason>>,
     /// Step numbers that must finish first.
     after: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct PodDoc<'a> {
+    action: PodAction,
+    pod_id: Option<&'a str>,
+    status: Option<PodStatus>,
+    fields: &'a [FieldChange],
+    unchanged: usize,
+    reason: Worded<'a, Reason>,
 }
 
 #[derive(Serialize)]
@@ -24,12 +59,20 @@ struct PlanDoc<'a> {
     job_name: &'a str,
     mode: Mode,
     summary_line: String,
-    #[serde(flatten)]
-    report: &'a PlanReport,
+    drift: &'a [Drift],
+    pod: PodDoc<'a>,
+    retained: &'a [RetainedNote],
+    warnings: Vec<Worded<'a, Warning>>,
+    notes: Vec<Worded<'a, Note>>,
+    summary: Summary,
+    has_pod_changes: bool,
+    state_only_changes: Vec<Worded<'a, StateChange>>,
+    cost: &'a CostReport,
     steps: Vec<StepDoc<'a>>,
 }
 
 pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
+    let report = &plan.report;
     let ordered = plan.ordered();
     let number = |node| ordered.iter().position(|(n, _)| *n == node).map(|i| i + 1);
     let steps = ordered
@@ -37,7 +80,8 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
         .enumerate()
         .map(|(i, (node, step))| StepDoc {
             n: i + 1,
-            step,
+            kind: &step.kind,
+            reason: step.reason.as_ref().map(|r| worded(r, words::reason)),
             after: plan
                 .graph
                 .neighbors_directed(*node, petgraph::Direction::Incoming)
@@ -45,14 +89,38 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
                 .collect(),
         })
         .collect();
+    let pod = &report.pod;
     let doc = PlanDoc {
         format_version: FORMAT_VERSION,
         rpd_version: env!("CARGO_PKG_VERSION"),
         config,
         job_name: &plan.job_name,
         mode: plan.mode,
-        summary_line: plan.report.summary.line(),
-        report: &plan.report,
+        summary_line: words::summary_line(&report.summary),
+        drift: &report.drift,
+        pod: PodDoc {
+            action: pod.action,
+            pod_id: pod.pod_id.as_deref(),
+            status: pod.status,
+            fields: &pod.fields,
+            unchanged: pod.unchanged,
+            reason: worded(&pod.reason, words::reason),
+        },
+        retained: &report.retained,
+        warnings: report
+            .warnings
+            .iter()
+            .map(|w| worded(w, words::warning))
+            .collect(),
+        notes: report.notes.iter().map(|n| worded(n, words::note)).collect(),
+        summary: report.summary,
+        has_pod_changes: report.has_pod_changes,
+        state_only_changes: report
+            .state_only_changes
+            .iter()
+            .map(|c| worded(c, words::state_change))
+            .collect(),
+        cost: &report.cost,
         steps,
     };
     serde_json::to_value(doc).expect("plans serialize")

@@ -1,8 +1,11 @@
 //! Renderers print a plan; they never compute one. Text (Terraform-like, for
-//! people) and JSON (for tools) come from the same [`crate::plan::Plan`].
+//! people) and JSON (for tools) come from the same [`crate::plan::Plan`], and
+//! word its typed reasons, warnings and notes with the same sentences
+//! ([`words`]).
 
 pub mod json;
 pub mod text;
+pub mod words;
 
 use console::Style;
 

@@ -7,10 +7,13 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
+use super::words;
 use super::{Palette, duration};
 use crate::cost::usd;
 use crate::model::{Candidate, LifecycleAction, Outcome, Stock};
-use crate::plan::{DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StepKind};
+use crate::plan::{
+    DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind,
+};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
 
@@ -53,7 +56,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             out,
             "{}",
             p.bold
-                .apply_to(format!("No changes. {}.", capitalize(&pod.reason)))
+                .apply_to(format!("No changes. {}.", capitalize(&words::reason(&pod.reason))))
         );
         write_state_only(&mut out, report.state_only_changes.as_slice(), p);
         return out;
@@ -84,10 +87,9 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let width = steps.len().to_string().len();
     for (i, step) in steps.iter().enumerate() {
         let text = step_text(&step.kind, name);
-        let reason = if step.reason.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", p.dim.apply_to(format!("({})", step.reason)))
+        let reason = match &step.reason {
+            Some(reason) => format!(" {}", p.dim.apply_to(format!("({})", words::reason(reason)))),
+            None => String::new(),
         };
         let _ = writeln!(out, "    {:>width$}. {text}{reason}", i + 1);
         if let StepKind::StartPod { pod_id, .. } = &step.kind {
@@ -118,30 +120,44 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out);
     }
     for warning in &report.warnings {
-        let _ = writeln!(out, "{} {warning}", p.warn.apply_to("Warning:"));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            p.warn.apply_to("Warning:"),
+            words::warning(warning)
+        );
     }
     for note in &report.notes {
-        let _ = writeln!(out, "{} {note}", p.bold.apply_to("Note:"));
+        let _ = writeln!(out, "{} {}", p.bold.apply_to("Note:"), words::note(note));
     }
     if !report.warnings.is_empty() || !report.notes.is_empty() {
         let _ = writeln!(out);
     }
     write_state_only(&mut out, report.state_only_changes.as_slice(), p);
 
-    let _ = writeln!(out, "{}", p.bold.apply_to(report.summary.line()));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(words::summary_line(&report.summary))
+    );
     if let Some(line) = cost_line(plan) {
         let _ = writeln!(out, "{line}");
     }
     out
 }
 
-fn write_state_only(out: &mut String, changes: &[String], p: &Palette) {
+fn write_state_only(out: &mut String, changes: &[StateChange], p: &Palette) {
     if changes.is_empty() {
         return;
     }
     let _ = writeln!(out, "  State only (no provider calls):");
     for change in changes {
-        let _ = writeln!(out, "    {} {change}", p.dim.apply_to("·"));
+        let _ = writeln!(
+            out,
+            "    {} {}",
+            p.dim.apply_to("·"),
+            words::state_change(change)
+        );
     }
     let _ = writeln!(out);
 }
@@ -164,6 +180,7 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
                 old: None,
                 new: None,
                 forces_replacement: false,
+                note: None,
             });
             write_fields(out, &fields, 0, "      ", p);
             let _ = writeln!(out, "    }}");
@@ -176,7 +193,7 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
             };
             let _ = writeln!(out, "  {}", p.bold.apply_to(headline));
             if pod.action == PodAction::Replace {
-                let _ = writeln!(out, "  # (because {})", pod.reason);
+                let _ = writeln!(out, "  # (because {})", words::reason(&pod.reason));
             }
             let _ = writeln!(out, "{} pod {name:?} {{", p.change.apply_to("-/+"));
             write_fields(out, &pod.fields, pod.unchanged, "      ", p);
@@ -222,13 +239,13 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
                 p.bold
                     .apply_to(format!("# pod {name:?} ({id}) will be destroyed"))
             );
-            let _ = writeln!(out, "  # (because {})", pod.reason);
+            let _ = writeln!(out, "  # (because {})", words::reason(&pod.reason));
             let _ = writeln!(out, "  {} pod {name:?} {{", p.remove.apply_to("-"));
             write_fields(out, &pod.fields, 0, "      ", p);
             let _ = writeln!(out, "    }}");
         }
         PodAction::Nothing => {
-            let _ = writeln!(out, "  # {}", pod.reason);
+            let _ = writeln!(out, "  # {}", words::reason(&pod.reason));
         }
     }
     let _ = writeln!(out);
@@ -243,8 +260,13 @@ fn write_fields(
 ) {
     let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
     for f in fields {
-        let (glyph, value) = match (&f.old, &f.new) {
-            (None, Some(new)) => (p.add.apply_to("+").to_string(), new.clone()),
+        let old = f.old.as_ref().map(words::field_value);
+        let new = f.new.as_ref().map(|new| match f.note {
+            Some(note) => format!("{} ({})", words::field_value(new), words::field_note(note)),
+            None => words::field_value(new),
+        });
+        let (glyph, value) = match (old, new) {
+            (None, Some(new)) => (p.add.apply_to("+").to_string(), new),
             (None, None) => (
                 p.add.apply_to("+").to_string(),
                 p.dim.apply_to("(known after apply)").to_string(),
@@ -253,8 +275,8 @@ fn write_fields(
                 p.change.apply_to("~").to_string(),
                 format!("{old} -> {}", p.dim.apply_to("(known after apply)")),
             ),
-            (Some(old), None) => (p.remove.apply_to("-").to_string(), old.clone()),
-            (Some(old), Some(new)) => (p.change.apply_to("~").to_string(), changed(old, new, p)),
+            (Some(old), None) => (p.remove.apply_to("-").to_string(), old),
+            (Some(old), Some(new)) => (p.change.apply_to("~").to_string(), changed(&old, &new, p)),
         };
         let forces = if f.forces_replacement {
             format!(" {}", p.remove.apply_to("# forces replacement"))

@@ -1,188 +1,17 @@
-//! The planner's decision table (PLANNER.md), one case per row.
-
-use std::path::PathBuf;
+//! The decision table (PLANNER.md), one case per row.
 
 use chrono::Utc;
 
 use super::*;
-use crate::model::{CloudType, Lifecycle, Storage};
-use crate::model::Offer;
-use crate::state::{Owner, PendingCreate, PodRecord, RetainedPod, State};
-
-const A40: &str = "NVIDIA A40";
-const L40S: &str = "NVIDIA L40S";
-
-fn desired() -> DesiredPod {
-    DesiredPod {
-        image: "img:1".into(),
-        gpu_order: vec![A40.into(), L40S.into()],
-        datacenters: vec!["EU-RO-1".into(), "US-CA-2".into()],
-        cloud_type: CloudType::Secure,
-        gpu_count: 1,
-        container_disk_gb: 20,
-        storage: Storage::Ephemeral {
-            volume_gb: 20,
-            mount: "/workspace".into(),
-        },
-        ports: vec!["22/tcp".into()],
-        env: Default::default(),
-        min_vcpu_count: None,
-        min_memory_gb: None,
-        spot: false,
-    }
-}
-
-fn recycle() -> Lifecycle {
-    Lifecycle {
-        on_success: LifecycleAction::Recycle,
-        on_failure: LifecycleAction::Stop,
-    }
-}
-
-fn job() -> JobOutline {
-    JobOutline {
-        setup: 1,
-        secrets: 0,
-        staging: 1,
-        preflight: 0,
-        artifacts: 1,
-        script_path: "/workspace/run.sh".into(),
-        log_path: "/workspace/run.log".into(),
-        timeout_sec: 3600,
-        ssh_ready_timeout_sec: 900,
-        volume_mount: "/workspace".into(),
-    }
-}
-
-fn catalog(stock: &[(&str, &str, Stock)]) -> Catalog {
-    Catalog {
-        offers: stock
-            .iter()
-            .map(|(dc, gpu, s)| Offer {
-                datacenter_id: dc.to_string(),
-                gpu_id: gpu.to_string(),
-                stock: *s,
-                price_per_gpu_hr: Some(0.40),
-            })
-            .collect(),
-    }
-}
-
-/// The spec a pod created on (dc, gpu) for `desired()` records.
-fn spec(dc: &str, gpu: &str) -> PodSpec {
-    desired().spec_on(&Candidate {
-        datacenter_id: dc.into(),
-        gpu_id: gpu.into(),
-        cloud_type: CloudType::Secure,
-        price_per_hr: None,
-        stock: Stock::Unknown,
-    })
-}
-
-fn state_with(pod_spec: PodSpec, status: PodStatus) -> State {
-    let mut state = State::new(Owner {
-        config: PathBuf::from("/c.yaml"),
-        job_name: "hello".into(),
-    });
-    state.pod = Some(PodRecord {
-        id: "pod1".into(),
-        name: "hello-1".into(),
-        spec: pod_spec,
-        status: Some(status),
-        created_at: None,
-        provider: Some("sim".into()),
-    });
-    state
-}
-
-fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
-    Observation::Pod(Box::new(ObservedPod {
-        id: id.into(),
-        name: "hello-1".into(),
-        status,
-        spec: pod_spec,
-        cost_per_hr: Some(if status.is_active() { 0.4 } else { 0.0 }),
-        access: None,
-        actions: None,
-        created_at: None,
-        changed_at: None,
-    }))
-}
-
-struct Case {
-    state: Option<State>,
-    observed: Observations,
-    replace: bool,
-    mode: Mode,
-    desired: DesiredPod,
-    catalog: Catalog,
-    fallback_cloud: Option<CloudType>,
-}
-
-impl Case {
-    fn new() -> Case {
-        Case {
-            state: None,
-            observed: Observations::default(),
-            replace: false,
-            mode: Mode::Apply,
-            desired: desired(),
-            catalog: catalog(&[("EU-RO-1", A40, Stock::High)]),
-            fallback_cloud: None,
-        }
-    }
-
-    fn recorded(mut self, status: PodStatus, now: Observation) -> Case {
-        self.state = Some(state_with(spec("EU-RO-1", A40), status));
-        self.observed.pods.insert("pod1".into(), now);
-        self
-    }
-
-    fn plan(&self) -> Plan {
-        plan(&PlanningInput {
-            job_name: "hello",
-            desired: &self.desired,
-            lifecycle: recycle(),
-            job: &job(),
-            state: self.state.as_ref(),
-            observed: &self.observed,
-            catalog: Some(&self.catalog),
-            fallback_catalog: None,
-            options: PlanOptions {
-                mode: self.mode,
-                replace: self.replace,
-                fallback_cloud: self.fallback_cloud,
-            },
-        })
-    }
-}
-
-/// The pod-changing steps before the job, as short words.
-fn prelude(plan: &Plan) -> Vec<String> {
-    plan.steps()
-        .iter()
-        .map_while(|s| match &s.kind {
-            StepKind::DeletePod { pod_id, .. } => Some(format!("delete {pod_id}")),
-            StepKind::CreatePod { .. } => Some("create".into()),
-            StepKind::StartPod { pod_id, .. } => Some(format!("start {pod_id}")),
-            StepKind::UsePod { pod_id } => Some(format!("use {pod_id}")),
-            StepKind::AdoptPod { pod_id } => Some(format!("adopt {pod_id}")),
-            _ => None,
-        })
-        .collect()
-}
-
-fn summary(plan: &Plan) -> (usize, usize, usize, usize) {
-    let s = plan.report.summary;
-    (s.create, s.resume, s.destroy, s.stop)
-}
+use crate::render::words;
+use crate::state::{PendingCreate, RetainedPod};
 
 #[test]
 fn row1_no_state_creates_on_the_ranked_candidates() {
     let plan = Case::new().plan();
     assert_eq!(prelude(&plan), ["create"]);
     assert_eq!(plan.report.pod.action, PodAction::Create);
-    assert_eq!(plan.report.pod.reason, "no pod recorded");
+    assert_eq!(plan.report.pod.reason, Reason::NoPodRecorded);
     let StepKind::CreatePod { candidates } = &plan.steps()[0].kind else {
         panic!("first step creates")
     };
@@ -202,7 +31,7 @@ fn row1_no_state_creates_on_the_ranked_candidates() {
     assert_eq!(summary(&plan), (1, 0, 0, 1));
     assert!(plan.report.has_pod_changes);
     assert_eq!(
-        plan.report.summary.line(),
+        words::summary_line(&plan.report.summary),
         "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop."
     );
 }
@@ -213,7 +42,12 @@ fn row2_recorded_pod_gone_creates_and_reports_the_stale_pointer() {
         .recorded(PodStatus::Exited, Observation::Gone)
         .plan();
     assert_eq!(prelude(&plan), ["create"]);
-    assert_eq!(plan.report.pod.reason, "pod1 was deleted outside rpd");
+    assert_eq!(
+        plan.report.pod.reason,
+        Reason::DeletedOutsideRpd {
+            pod_id: "pod1".into()
+        }
+    );
     assert_eq!(
         plan.report.drift,
         [Drift::Deleted {
@@ -243,7 +77,7 @@ fn row3_replace_deletes_then_creates_as_requested() {
     let plan = case.plan();
     assert_eq!(prelude(&plan), ["delete pod1", "create"]);
     assert_eq!(plan.report.pod.action, PodAction::ReplaceRequested);
-    assert_eq!(plan.report.pod.reason, "replaced, as requested");
+    assert_eq!(plan.report.pod.reason, Reason::ReplaceRequested);
     assert_eq!(summary(&plan), (1, 0, 1, 1));
 }
 
@@ -256,7 +90,12 @@ fn row4_error_pod_is_replaced() {
         )
         .plan();
     assert_eq!(prelude(&plan), ["delete pod1", "create"]);
-    assert_eq!(plan.report.pod.reason, "pod1 is in ERROR");
+    assert_eq!(
+        plan.report.pod.reason,
+        Reason::InError {
+            pod_id: "pod1".into()
+        }
+    );
 }
 
 #[test]
@@ -278,8 +117,14 @@ fn row5_image_change_forces_replacement_naming_the_field() {
         .map(|f| f.field.as_str())
         .collect();
     assert_eq!(forcing, ["image"]);
-    assert_eq!(plan.report.pod.fields[0].old.as_deref(), Some("\"img:1\""));
-    assert_eq!(plan.report.pod.fields[0].new.as_deref(), Some("\"img:2\""));
+    assert_eq!(
+        plan.report.pod.fields[0].old,
+        Some(FieldValue::text("img:1"))
+    );
+    assert_eq!(
+        plan.report.pod.fields[0].new,
+        Some(FieldValue::text("img:2"))
+    );
     assert!(plan.report.drift.is_empty(), "a config change is not drift");
 }
 
@@ -374,7 +219,7 @@ fn change_made_outside_rpd_shows_as_drift_and_forces_replacement() {
         panic!("drift reported")
     };
     assert_eq!(fields[0].field, "image");
-    assert_eq!(fields[0].new.as_deref(), Some("\"img:hacked\""));
+    assert_eq!(fields[0].new, Some(FieldValue::text("img:hacked")));
     assert_eq!(prelude(&plan), ["delete pod1", "create"]);
 }
 
@@ -390,7 +235,7 @@ fn pod_started_outside_rpd_is_reported_as_billing() {
         panic!("drift reported")
     };
     assert_eq!(fields[0].field, "status");
-    assert!(fields[0].new.as_deref().unwrap().contains("billing"));
+    assert_eq!(fields[0].note, Some(FieldNote::StartedOutsideRpd));
     assert_eq!(prelude(&plan), ["use pod1"]);
 }
 
@@ -483,19 +328,14 @@ fn lifecycle_is_two_branches_after_the_pull() {
 #[test]
 fn out_of_stock_candidates_are_marked_and_all_out_warns() {
     let mut case = Case::new();
-    case.catalog = catalog(&[
+    case.catalog = CatalogRead::Read(catalog(&[
         ("EU-RO-1", A40, Stock::None),
         ("EU-RO-1", L40S, Stock::None),
         ("US-CA-2", A40, Stock::None),
         ("US-CA-2", L40S, Stock::None),
-    ]);
+    ]));
     let plan = case.plan();
-    assert!(
-        plan.report
-            .warnings
-            .iter()
-            .any(|w| w.contains("no candidate"))
-    );
+    assert!(plan.report.warnings.contains(&Warning::NoStock));
 }
 
 #[test]

@@ -1,0 +1,251 @@
+//! The refresh: reads everything the planner decides from — the state and
+//! its lock, the recorded pods as the provider sees them now, the catalog,
+//! the SSH key — into one [`PlanningInput`], then plans it. All of a plan's
+//! I/O happens here; the planner only reads the input.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use futures::future::join_all;
+
+use super::read_state;
+use crate::config::Config;
+use crate::model::{Catalog, CloudType};
+use crate::plan::{
+    self as planner, CatalogRead, Desired, JobOutline, LockHolder, MissingSshKey, Mode,
+    Observation, Observations, Plan, PlanOptions, PlanningInput, Recorded,
+};
+use crate::provider::SharedProvider;
+use crate::state::{self as statefile, Loaded, State};
+
+/// Plan options from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanFlags {
+    pub replace: bool,
+    pub fallback_cloud: Option<CloudType>,
+}
+
+/// A config with its refreshed state and the plan made from them.
+pub struct Prepared {
+    pub config: Config,
+    pub loaded: Option<Loaded>,
+    pub plan: Plan,
+}
+
+/// At most this many configs are refreshed at once.
+const REFRESH_CONCURRENCY: usize = 16;
+
+/// The catalog for (GPUs, datacenters, cloud), read once per run however many
+/// configs ask for it.
+pub type Catalogs = std::collections::HashMap<CatalogKey, Result<Catalog, String>>;
+pub type CatalogKey = (Vec<String>, Vec<String>, CloudType);
+
+fn catalog_key(config: &Config, cloud: CloudType) -> CatalogKey {
+    (
+        config.pod.gpu_order.clone(),
+        config.pod.datacenters.clone(),
+        cloud,
+    )
+}
+
+/// Real pods are reached over SSH with `ssh.key_path`: without the key a
+/// created pod could only be deleted again.
+pub fn missing_ssh_key(config: &Config, provider: &str) -> Option<MissingSshKey> {
+    (provider != "sim" && !config.ssh_key_path.exists()).then(|| MissingSshKey {
+        key_path: config.ssh_key_path.clone(),
+        config_path: config.path.clone(),
+    })
+}
+
+pub fn job_outline(config: &Config) -> JobOutline {
+    let job = &config.job;
+    JobOutline {
+        setup: job.setup.len(),
+        secrets: job.secrets.len(),
+        staging: job.staging.len(),
+        preflight: job.preflight.len() + usize::from(config.python_version.is_some()),
+        artifacts: job.artifacts.len(),
+        script_path: job.run.script_path.clone(),
+        log_path: job.run.log_path.clone(),
+        timeout_sec: config.budget.timeout_sec,
+        ssh_ready_timeout_sec: config.budget.ssh_ready_timeout_sec,
+        volume_mount: config.pod.storage.mount().to_string(),
+    }
+}
+
+/// What the provider says about every pod the state tracks, and the pods
+/// named like an interrupted create.
+async fn observe(provider: &SharedProvider, state: &State) -> anyhow::Result<Observations> {
+    let mut observed = Observations::default();
+    let ids: Vec<String> = state.pod_ids().into_iter().map(String::from).collect();
+    let results = join_all(ids.iter().map(|id| provider.get(id))).await;
+    for (id, result) in ids.into_iter().zip(results) {
+        let observation = match result.with_context(|| format!("reading pod {id}"))? {
+            Some(pod) => Observation::Pod(Box::new(pod)),
+            None => Observation::Gone,
+        };
+        observed.pods.insert(id, observation);
+    }
+    if let Some(pending) = &state.pending_create {
+        let pods = provider
+            .list()
+            .await
+            .context("listing pods to find an interrupted create")?;
+        observed.pending_matches = pods
+            .into_iter()
+            .filter(|p| p.name == pending.name)
+            .collect();
+    }
+    Ok(observed)
+}
+
+/// `local.required_paths` must exist before an apply starts a pod.
+fn check_required_paths(config: &Config) -> anyhow::Result<()> {
+    let missing: Vec<String> = config
+        .required_paths
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| format!("    {}", p.display()))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "required local paths are missing (local.required_paths in {}):\n{}",
+            config.path.display(),
+            missing.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// Another process's hold on the config's lock (an apply or destroy holds
+/// its own while it plans: that one is not reported).
+fn lock_holder(config: &Config) -> Option<LockHolder> {
+    statefile::read_lock(&config.state_file)
+        .filter(|lock| lock.pid != std::process::id())
+        .map(|lock| LockHolder {
+            operation: lock.operation,
+            who: lock.who,
+            since: lock.created,
+        })
+}
+
+fn catalog_read(catalogs: &Catalogs, config: &Config) -> CatalogRead {
+    match catalogs.get(&catalog_key(config, config.pod.cloud_type)) {
+        Some(Ok(catalog)) => CatalogRead::Read(catalog.clone()),
+        Some(Err(error)) => CatalogRead::Unreadable {
+            error: error.clone(),
+        },
+        None => CatalogRead::NotRead,
+    }
+}
+
+/// Reads one config's planning input.
+pub async fn refresh(
+    provider: &SharedProvider,
+    config: &Config,
+    mode: Mode,
+    flags: PlanFlags,
+    catalogs: &Catalogs,
+) -> anyhow::Result<PlanningInput> {
+    let loaded = read_state(config, provider.name())?;
+    let observed = match &loaded {
+        Some(loaded) => observe(provider, &loaded.state).await?,
+        None => Observations::default(),
+    };
+    if mode == Mode::Apply {
+        check_required_paths(config)?;
+    }
+    let fallback_catalog = flags
+        .fallback_cloud
+        .and_then(|cloud| catalogs.get(&catalog_key(config, cloud)))
+        .and_then(|c| c.as_ref().ok())
+        .cloned();
+    Ok(PlanningInput {
+        desired: Desired {
+            job_name: config.name.clone(),
+            pod: config.pod.clone(),
+            lifecycle: config.lifecycle,
+            job: job_outline(config),
+        },
+        recorded: loaded.map(|loaded| Recorded {
+            state: loaded.state,
+            origin: loaded.origin,
+            path: config.state_file.clone(),
+        }),
+        observed,
+        catalog: catalog_read(catalogs, config),
+        fallback_catalog,
+        lock_holder: lock_holder(config),
+        missing_ssh_key: missing_ssh_key(config, provider.name()),
+        options: PlanOptions {
+            mode,
+            replace: flags.replace,
+            fallback_cloud: flags.fallback_cloud,
+        },
+    })
+}
+
+/// Refreshes one config and plans it.
+pub async fn prepare(
+    provider: &SharedProvider,
+    config: Config,
+    mode: Mode,
+    flags: PlanFlags,
+    catalogs: &Catalogs,
+) -> anyhow::Result<Prepared> {
+    let input = refresh(provider, &config, mode, flags, catalogs).await?;
+    let plan = planner::plan(&input)?;
+    let loaded = input.recorded.map(|recorded| Loaded {
+        state: recorded.state,
+        origin: recorded.origin,
+    });
+    Ok(Prepared {
+        config,
+        loaded,
+        plan,
+    })
+}
+
+/// Prepares several configs concurrently (about one provider round trip for
+/// all of them, not one per config), with a bound and one catalog read per
+/// distinct (GPUs, datacenters, cloud).
+pub async fn prepare_all(
+    provider: &SharedProvider,
+    configs: Vec<Config>,
+    mode: Mode,
+    flags: PlanFlags,
+) -> Vec<(PathBuf, anyhow::Result<Prepared>)> {
+    use futures::stream::{self, StreamExt};
+    let mut keys: Vec<CatalogKey> = Vec::new();
+    if mode == Mode::Apply {
+        for config in &configs {
+            let mut clouds = vec![config.pod.cloud_type];
+            clouds.extend(flags.fallback_cloud.filter(|c| *c != config.pod.cloud_type));
+            for cloud in clouds {
+                let key = catalog_key(config, cloud);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    let catalogs: Catalogs = stream::iter(keys)
+        .map(|key| async move {
+            let result = provider
+                .catalog(&key.0, &key.1, key.2)
+                .await
+                .map_err(|e| e.to_string());
+            (key, result)
+        })
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .collect()
+        .await;
+    let paths: Vec<PathBuf> = configs.iter().map(|c| c.path.clone()).collect();
+    let catalogs = &catalogs;
+    let results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
+        .map(|c| prepare(provider, c, mode, flags, catalogs))
+        .buffered(REFRESH_CONCURRENCY)
+        .collect()
+        .await;
+    paths.into_iter().zip(results).collect()
+}

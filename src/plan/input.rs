@@ -1,0 +1,149 @@
+//! What the planner takes in: one complete [`PlanningInput`], built by the
+//! refresh (commands/refresh.rs). Every fact a decision depends on is a field
+//! here, so each decision is unit-testable without a provider, a state file
+//! or a terminal.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{Catalog, CloudType, DesiredPod, Lifecycle, ObservedPod, PodStatus};
+use crate::state::{Origin, State};
+
+/// What the provider says about one recorded pod.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Observation {
+    /// Not found (or TERMINATED): the pod no longer exists.
+    Gone,
+    Pod(Box<ObservedPod>),
+}
+
+impl Observation {
+    pub fn pod(&self) -> Option<&ObservedPod> {
+        match self {
+            Observation::Pod(p) if p.status != PodStatus::Terminated => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the refresh found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observations {
+    /// The state's current pod, keyed by id (also retained pods).
+    pub pods: BTreeMap<String, Observation>,
+    /// Pods found under the name of an interrupted create.
+    pub pending_matches: Vec<ObservedPod>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Apply,
+    Destroy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub mode: Mode,
+    /// `--replace`: a fresh pod whatever the current one looks like.
+    pub replace: bool,
+    /// `--fallback-cloud-type`: also try each candidate on this cloud, and
+    /// accept a pod on it (runpod-deploy's flag).
+    pub fallback_cloud: Option<CloudType>,
+}
+
+/// What the job will do, for the plan's steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JobOutline {
+    pub setup: usize,
+    pub secrets: usize,
+    pub staging: usize,
+    pub preflight: usize,
+    pub artifacts: usize,
+    pub script_path: String,
+    pub log_path: String,
+    pub timeout_sec: u64,
+    pub ssh_ready_timeout_sec: u32,
+    pub volume_mount: String,
+}
+
+/// The config's side: what the user asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub job_name: String,
+    pub pod: DesiredPod,
+    pub lifecycle: Lifecycle,
+    pub job: JobOutline,
+}
+
+/// The state file as read, and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub state: State,
+    pub origin: Origin,
+    /// The state file's path, for the report.
+    pub path: PathBuf,
+}
+
+/// Stock and prices, or why they are unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatalogRead {
+    /// Not asked for: a destroy needs no catalog.
+    NotRead,
+    Read(Catalog),
+    /// The provider could not tell; stock and prices are unknown.
+    Unreadable { error: String },
+}
+
+impl CatalogRead {
+    pub fn catalog(&self) -> Option<&Catalog> {
+        match self {
+            CatalogRead::Read(catalog) => Some(catalog),
+            CatalogRead::NotRead | CatalogRead::Unreadable { .. } => None,
+        }
+    }
+}
+
+/// Another process that holds this config's state lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockHolder {
+    pub operation: String,
+    pub who: String,
+    pub since: DateTime<Utc>,
+}
+
+/// The SSH key a real pod is reached with, which does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingSshKey {
+    pub key_path: PathBuf,
+    /// The config that names it (`ssh.key_path`).
+    pub config_path: PathBuf,
+}
+
+/// Everything one plan is made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanningInput {
+    pub desired: Desired,
+    /// The state file, or none when the config has never been applied.
+    pub recorded: Option<Recorded>,
+    pub observed: Observations,
+    pub catalog: CatalogRead,
+    /// Stock and prices on the fallback cloud, when there is one and it
+    /// could be read.
+    pub fallback_catalog: Option<Catalog>,
+    /// Set when another process holds the lock (never this one).
+    pub lock_holder: Option<LockHolder>,
+    /// Set when the provider needs an SSH key and it does not exist.
+    pub missing_ssh_key: Option<MissingSshKey>,
+    pub options: PlanOptions,
+}
+
+impl PlanningInput {
+    pub fn state(&self) -> Option<&State> {
+        self.recorded.as_ref().map(|r| &r.state)
+    }
+}

@@ -1,0 +1,236 @@
+//! What the planner reports beside the steps: the pod's change, drift,
+//! warnings, notes, bookkeeping, the summary and the cost. Typed data only:
+//! the sentences are in `render::words`, shared by every renderer.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::input::{LockHolder, MissingSshKey};
+use crate::model::{CloudType, Outcome, PodStatus};
+
+/// One attribute of a pod, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    /// `None`: nothing before (a create).
+    pub old: Option<FieldValue>,
+    /// `None`: unknown until apply, or gone (a delete).
+    pub new: Option<FieldValue>,
+    pub forces_replacement: bool,
+    /// What to know about the new value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<FieldNote>,
+}
+
+/// An attribute's value; serializes as the plain JSON value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Text(String),
+    Number(u64),
+    List(Vec<String>),
+    /// Any of these fits (a preference list of the config).
+    OneOf { one_of: Vec<String> },
+    /// The pod has no such attribute (a volume name on a pod without a
+    /// network volume); `null` in JSON.
+    Absent,
+}
+
+impl FieldValue {
+    pub fn text(text: &str) -> FieldValue {
+        FieldValue::Text(text.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldNote {
+    /// The first candidate with stock; the create may land on a later one.
+    FirstWithStock,
+    /// The pod was started outside rpd and is billing.
+    StartedOutsideRpd,
+}
+
+/// Why a step is taken, or why the pod changes as it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    NoPodRecorded,
+    DeletedOutsideRpd { pod_id: String },
+    ReplaceRequested,
+    InError { pod_id: String },
+    FieldsCannotChange { fields: Vec<String> },
+    Replaces { pod_id: String },
+    ResumePaused { pod_id: String },
+    AlreadyRunning { pod_id: String },
+    /// A pod of an interrupted create's name that rpd does not track.
+    UntrackedFromInterruptedCreate { name: String },
+    FoundByInterruptedCreateName { name: String },
+    InterruptedCreateSettled,
+    SecretValuesHidden,
+    IncrementalStaging,
+    /// Lifecycle `recycle`.
+    KeptToResume,
+    /// Lifecycle `stop`.
+    KeptForForensics,
+    /// Lifecycle `preserve`.
+    KeepsBilling,
+    RetainedPodGone { pod_id: String },
+    DestroyRequested,
+    NoStateRecorded,
+    AlreadyDeletedOutsideRpd { pod_id: String },
+    /// A retained pod (`because`: why it was kept, from the state).
+    Retained {
+        since: DateTime<Utc>,
+        because: String,
+        status: PodStatus,
+    },
+    CreatedByInterruptedApply,
+    NothingLeftToTrack,
+}
+
+/// Something the user should know before applying.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Warning {
+    FallbackIsOwnCloud {
+        cloud: CloudType,
+    },
+    FallbackWithNetworkVolume,
+    NoStock,
+    InterruptedCreateAdopted {
+        name: String,
+        started_at: DateTime<Utc>,
+        pod_id: String,
+    },
+    /// `lifecycle.on_*: preserve` leaves the pod billing.
+    PreserveKeepsBilling {
+        when: Outcome,
+        per_hr: Option<f64>,
+    },
+    CatalogUnreadable {
+        error: String,
+    },
+    SshKeyMissing(MissingSshKey),
+    LockHeld(LockHolder),
+}
+
+/// Worth knowing, not a problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// A resumed pod keeps its volume; its container disk was wiped.
+    ResumeWipesContainerDisk {
+        volume_mount: String,
+        setup_runs_again: bool,
+    },
+    /// The state file is runpod-deploy's; apply rewrites it in rpd's format.
+    RunpodDeployPointer { state_file: std::path::PathBuf },
+}
+
+/// State bookkeeping applying would do, with no provider call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StateChange {
+    RecordAdoptedPod { pod_id: String },
+    /// No untracked pod has the interrupted create's name.
+    ForgetInterruptedCreate { name: String },
+    ForgetRetainedPod { pod_id: String },
+    ForgetPod { pod_id: String },
+    RemoveStateFile,
+}
+
+/// The pod-level headline of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodAction {
+    Create,
+    Replace,
+    ReplaceRequested,
+    Resume,
+    Reuse,
+    Destroy,
+    /// Nothing to do to the pod (destroy with nothing recorded).
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodChange {
+    pub action: PodAction,
+    pub pod_id: Option<String>,
+    /// The status now, for resume/reuse/destroy.
+    pub status: Option<PodStatus>,
+    /// For a create: every attribute; for a replace: what forces it.
+    pub fields: Vec<FieldChange>,
+    /// Attributes shown unchanged, hidden in the text plan.
+    pub unchanged: usize,
+    pub reason: Reason,
+}
+
+impl PodChange {
+    /// A change with no attributes shown.
+    pub fn bare(action: PodAction, pod_id: Option<String>, reason: Reason) -> PodChange {
+        PodChange {
+            action,
+            pod_id,
+            status: None,
+            fields: Vec::new(),
+            unchanged: 0,
+            reason,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Drift {
+    Deleted {
+        pod_id: String,
+    },
+    Changed {
+        pod_id: String,
+        fields: Vec<FieldChange>,
+    },
+}
+
+/// The counts of the frozen summary line (README "Output contract").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub resume: usize,
+    pub destroy: usize,
+    pub stop: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CostReport {
+    /// $/hr of the pod while it runs the job, when known.
+    pub running_per_hr: Option<f64>,
+    /// $/month the pod costs while stopped after the job (recycle, stop).
+    pub stopped_per_month: Option<f64>,
+    pub volume_gb: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetainedNote {
+    pub pod_id: String,
+    pub status: Option<PodStatus>,
+    /// Why it was kept, as the state records it (`on_failure: stop`).
+    pub reason: String,
+    pub per_month: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanReport {
+    pub drift: Vec<Drift>,
+    pub pod: PodChange,
+    pub retained: Vec<RetainedNote>,
+    pub warnings: Vec<Warning>,
+    pub notes: Vec<Note>,
+    pub summary: Summary,
+    /// Applying would call the provider to change a pod or run the job.
+    pub has_pod_changes: bool,
+    /// State bookkeeping applying would do (reported, never exit 2).
+    pub state_only_changes: Vec<StateChange>,
+    pub cost: CostReport,
+}

@@ -1,0 +1,197 @@
+//! The plan's steps: nodes of a DAG whose edges are "must finish before".
+//! Apply walks them in [`Plan::ordered`]; renderers number them the same way.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use petgraph::Direction;
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde::Serialize;
+
+use super::input::Mode;
+use super::report::{PlanReport, Reason};
+use crate::model::{Candidate, Lifecycle, LifecycleAction, Outcome};
+
+/// Why a pod is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteReason {
+    ReplaceRequested,
+    ReplaceMismatch,
+    ReplaceError,
+    Destroy,
+    Retained,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StepKind {
+    DeletePod {
+        pod_id: String,
+        why: DeleteReason,
+    },
+    CreatePod {
+        candidates: Vec<Candidate>,
+    },
+    /// Resume a paused pod; if its host has no free GPU, delete it and create
+    /// on the candidates instead (never leave it behind).
+    StartPod {
+        pod_id: String,
+        fallback: Vec<Candidate>,
+    },
+    UsePod {
+        pod_id: String,
+    },
+    AdoptPod {
+        pod_id: String,
+    },
+    WaitReady {
+        timeout_sec: u32,
+    },
+    Setup {
+        commands: usize,
+    },
+    Secrets {
+        count: usize,
+    },
+    Staging {
+        pushes: usize,
+    },
+    Preflight {
+        commands: usize,
+    },
+    Launch {
+        script_path: String,
+    },
+    Monitor {
+        timeout_sec: u64,
+    },
+    Pull {
+        artifacts: usize,
+    },
+    Lifecycle {
+        when: Outcome,
+        action: LifecycleAction,
+    },
+    /// State bookkeeping: drop a pod that no longer exists.
+    ForgetPod {
+        pod_id: String,
+    },
+    /// State bookkeeping: the interrupted create is settled (adopted,
+    /// deleted as a duplicate, or it never made a pod).
+    ForgetPendingCreate {
+        name: String,
+    },
+    RemoveState,
+}
+
+impl StepKind {
+    /// Calls the provider to change a pod, or runs the job.
+    pub fn changes_things(&self) -> bool {
+        !matches!(
+            self,
+            StepKind::ForgetPod { .. }
+                | StepKind::ForgetPendingCreate { .. }
+                | StepKind::RemoveState
+                | StepKind::AdoptPod { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub kind: StepKind,
+    pub reason: Option<Reason>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub job_name: String,
+    pub mode: Mode,
+    pub graph: StableDiGraph<Step, ()>,
+    pub report: PlanReport,
+    pub lifecycle: Lifecycle,
+}
+
+impl Plan {
+    /// Steps in execution order: a topological sort of the edges (Kahn's
+    /// algorithm), taking the lowest node index among the ready steps so the
+    /// order is the same on every run.
+    pub fn ordered(&self) -> Vec<(NodeIndex, &Step)> {
+        let graph = &self.graph;
+        let mut waiting: HashMap<NodeIndex, usize> = graph
+            .node_indices()
+            .map(|n| (n, graph.neighbors_directed(n, Direction::Incoming).count()))
+            .collect();
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = waiting
+            .iter()
+            .filter(|(_, before)| **before == 0)
+            .map(|(n, _)| Reverse(*n))
+            .collect();
+        let mut order = Vec::with_capacity(graph.node_count());
+        while let Some(Reverse(node)) = ready.pop() {
+            order.push((node, &graph[node]));
+            for next in graph.neighbors_directed(node, Direction::Outgoing) {
+                let before = waiting.get_mut(&next).expect("every node is counted");
+                *before -= 1;
+                if *before == 0 {
+                    ready.push(Reverse(next));
+                }
+            }
+        }
+        assert_eq!(
+            order.len(),
+            graph.node_count(),
+            "plans are acyclic: the builder only adds edges into a new node"
+        );
+        order
+    }
+
+    pub fn steps(&self) -> Vec<&Step> {
+        self.ordered().into_iter().map(|(_, s)| s).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+}
+
+/// Builds the step graph: each new step follows every step of the current
+/// frontier (the last step, or the branches after it).
+pub(super) struct Builder {
+    pub graph: StableDiGraph<Step, ()>,
+    frontier: Vec<NodeIndex>,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder {
+            graph: StableDiGraph::new(),
+            frontier: Vec::new(),
+        }
+    }
+
+    /// A step after the frontier; it becomes the frontier.
+    pub fn then(&mut self, kind: StepKind, reason: Option<Reason>) {
+        let node = self.graph.add_node(Step { kind, reason });
+        for before in std::mem::take(&mut self.frontier) {
+            self.graph.add_edge(before, node, ());
+        }
+        self.frontier.push(node);
+    }
+
+    /// Alternative steps that each follow the frontier; together they become
+    /// the frontier (the lifecycle for success and for failure).
+    pub fn branches(&mut self, steps: impl IntoIterator<Item = (StepKind, Option<Reason>)>) {
+        let before = std::mem::take(&mut self.frontier);
+        for (kind, reason) in steps {
+            let node = self.graph.add_node(Step { kind, reason });
+            for b in &before {
+                self.graph.add_edge(*b, node, ());
+            }
+            self.frontier.push(node);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Inputs the planner refuses, what it reports from the refresh's other
+//! findings (lock, SSH key, catalog, runpod-deploy state), and the step order.
+
+use chrono::Utc;
+use petgraph::stable_graph::StableDiGraph;
+
+use super::*;
+use crate::state::RetainedPod;
+
+fn holder() -> LockHolder {
+    LockHolder {
+        operation: "apply".into(),
+        who: "ana@laptop".into(),
+        since: "2026-11-27T10:00:00Z".parse().unwrap(),
+    }
+}
+
+fn missing_key() -> MissingSshKey {
+    MissingSshKey {
+        key_path: PathBuf::from("/home/ana/.ssh/id_ed25519"),
+        config_path: PathBuf::from("hello.yaml"),
+    }
+}
+
+/// A paused pod the state records, which the provider still has.
+fn paused() -> Case {
+    Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    )
+}
+
+#[test]
+fn no_gpu_type_or_no_datacenter_is_refused_not_a_panic() {
+    let mut case = Case::new();
+    case.desired.gpu_order.clear();
+    assert_eq!(plan(&case.input()).unwrap_err(), InvalidInput::NoGpuTypes);
+
+    // The replace of a recorded pod used to index the first candidate.
+    let mut case = paused();
+    case.desired.image = "img:2".into();
+    case.desired.datacenters.clear();
+    assert_eq!(
+        check_input_validity(&case.input()),
+        Err(InvalidInput::NoDatacenters)
+    );
+    assert_eq!(plan(&case.input()).unwrap_err(), InvalidInput::NoDatacenters);
+}
+
+#[test]
+fn a_destroy_needs_no_candidates() {
+    let mut case = paused();
+    case.mode = Mode::Destroy;
+    case.desired.gpu_order.clear();
+    case.desired.datacenters.clear();
+    assert_eq!(check_input_validity(&case.input()), Ok(()));
+    assert_eq!(summary(&case.plan()), (0, 0, 1, 0));
+}
+
+#[test]
+fn a_lock_held_by_another_run_is_a_warning_in_both_modes() {
+    let mut case = Case::new();
+    case.lock_holder = Some(holder());
+    assert_eq!(case.plan().report.warnings, [Warning::LockHeld(holder())]);
+    case.mode = Mode::Destroy;
+    assert_eq!(case.plan().report.warnings, [Warning::LockHeld(holder())]);
+}
+
+#[test]
+fn a_missing_ssh_key_is_a_warning_for_apply_only() {
+    let mut case = Case::new();
+    case.missing_ssh_key = Some(missing_key());
+    assert_eq!(
+        case.plan().report.warnings,
+        [Warning::SshKeyMissing(missing_key())]
+    );
+    case.mode = Mode::Destroy;
+    assert!(case.plan().report.warnings.is_empty(), "destroy only deletes");
+}
+
+#[test]
+fn an_unreadable_catalog_is_a_warning_and_leaves_stock_and_prices_unknown() {
+    let mut case = Case::new();
+    case.catalog = CatalogRead::Unreadable {
+        error: "HTTP 503".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(
+        plan.report.warnings,
+        [Warning::CatalogUnreadable {
+            error: "HTTP 503".into()
+        }]
+    );
+    let StepKind::CreatePod { candidates } = &plan.steps()[0].kind else {
+        panic!("create first")
+    };
+    assert!(
+        candidates
+            .iter()
+            .all(|c| c.stock == Stock::Unknown && c.price_per_hr.is_none())
+    );
+    assert_eq!(plan.report.cost.running_per_hr, None);
+}
+
+#[test]
+fn a_runpod_deploy_state_is_noted_after_the_plans_own_notes() {
+    let mut case = paused();
+    case.origin = Origin::RunpodDeploy;
+    let notes = case.plan().report.notes;
+    assert_eq!(notes.len(), 2);
+    assert!(matches!(notes[0], Note::ResumeWipesContainerDisk { .. }));
+    assert_eq!(
+        notes[1],
+        Note::RunpodDeployPointer {
+            state_file: PathBuf::from("/c.state.json")
+        }
+    );
+    case.origin = Origin::Rpd;
+    assert_eq!(case.plan().report.notes.len(), 1);
+}
+
+#[test]
+fn the_refreshs_findings_follow_the_plans_own_warnings() {
+    let mut case = Case::new();
+    case.fallback_cloud = Some(CloudType::Secure);
+    case.missing_ssh_key = Some(missing_key());
+    case.lock_holder = Some(holder());
+    assert_eq!(
+        case.plan().report.warnings,
+        [
+            Warning::FallbackIsOwnCloud {
+                cloud: CloudType::Secure
+            },
+            Warning::SshKeyMissing(missing_key()),
+            Warning::LockHeld(holder()),
+        ]
+    );
+}
+
+#[test]
+fn steps_run_in_the_order_of_their_edges_not_of_their_indices() {
+    let step = |kind| Step { kind, reason: None };
+    let mut graph = StableDiGraph::new();
+    let monitor = graph.add_node(step(StepKind::Monitor { timeout_sec: 60 }));
+    let launch = graph.add_node(step(StepKind::Launch {
+        script_path: "/run.sh".into(),
+    }));
+    let wait = graph.add_node(step(StepKind::WaitReady { timeout_sec: 60 }));
+    graph.add_edge(wait, launch, ());
+    graph.add_edge(launch, monitor, ());
+    let mut plan = Case::new().plan();
+    plan.graph = graph;
+    let order: Vec<_> = plan.ordered().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(order, [wait, launch, monitor]);
+}
+
+#[test]
+fn ready_steps_are_taken_lowest_index_first() {
+    let step = |kind| Step { kind, reason: None };
+    let mut graph = StableDiGraph::new();
+    let first = graph.add_node(step(StepKind::RemoveState));
+    let second = graph.add_node(step(StepKind::ForgetPod {
+        pod_id: "a".into(),
+    }));
+    let root = graph.add_node(step(StepKind::WaitReady { timeout_sec: 60 }));
+    graph.add_edge(root, second, ());
+    graph.add_edge(root, first, ());
+    let mut plan = Case::new().plan();
+    plan.graph = graph;
+    let order: Vec<_> = plan.ordered().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(order, [root, first, second]);
+}
+
+#[test]
+fn every_step_has_an_edge_and_gone_retained_pods_are_forgotten_last() {
+    let mut case = paused();
+    let state = case.state.as_mut().unwrap();
+    for id in ["old1", "old2"] {
+        state.retained.push(RetainedPod {
+            pod: PodRecord {
+                id: id.into(),
+                name: String::new(),
+                spec: spec("EU-RO-1", A40),
+                status: None,
+                created_at: None,
+                provider: None,
+            },
+            reason: "on_failure: stop".into(),
+            since: Utc::now(),
+        });
+        case.observed.pods.insert(id.into(), Observation::Gone);
+    }
+    let plan = case.plan();
+    for node in plan.graph.node_indices() {
+        assert!(
+            plan.graph.neighbors_undirected(node).next().is_some(),
+            "{:?} has no edge",
+            plan.graph[node].kind
+        );
+    }
+    let tail: Vec<String> = plan
+        .steps()
+        .iter()
+        .rev()
+        .take(4)
+        .rev()
+        .map(|s| match &s.kind {
+            StepKind::Lifecycle { when, .. } => format!("lifecycle {}", when.as_str()),
+            StepKind::ForgetPod { pod_id } => format!("forget {pod_id}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "lifecycle success",
+            "lifecycle failure",
+            "forget old1",
+            "forget old2"
+        ]
+    );
+    let forget = plan
+        .ordered()
+        .into_iter()
+        .find(|(_, s)| matches!(&s.kind, StepKind::ForgetPod { pod_id } if pod_id == "old1"))
+        .unwrap()
+        .0;
+    let before: Vec<_> = plan
+        .graph
+        .neighbors_directed(forget, petgraph::Direction::Incoming)
+        .map(|n| plan.graph[n].kind.clone())
+        .collect();
+    assert_eq!(before.len(), 2, "after both lifecycle branches: {before:?}");
+    assert!(
+        before
+            .iter()
+            .all(|k| matches!(k, StepKind::Lifecycle { .. }))
+    );
+}

@@ -1,0 +1,201 @@
+//! The planner's tests: fixtures and a case builder here; the decision
+//! table (PLANNER.md) in `table`, the input's other findings and the step
+//! order in `findings`.
+
+mod findings;
+mod table;
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::model::{
+    Candidate, CloudType, DesiredPod, Lifecycle, LifecycleAction, ObservedPod, Offer, PodSpec,
+    PodStatus, Storage,
+};
+use crate::state::{Origin, Owner, PodRecord, State};
+
+const A40: &str = "NVIDIA A40";
+const L40S: &str = "NVIDIA L40S";
+
+fn desired() -> DesiredPod {
+    DesiredPod {
+        image: "img:1".into(),
+        gpu_order: vec![A40.into(), L40S.into()],
+        datacenters: vec!["EU-RO-1".into(), "US-CA-2".into()],
+        cloud_type: CloudType::Secure,
+        gpu_count: 1,
+        container_disk_gb: 20,
+        storage: Storage::Ephemeral {
+            volume_gb: 20,
+            mount: "/workspace".into(),
+        },
+        ports: vec!["22/tcp".into()],
+        env: Default::default(),
+        min_vcpu_count: None,
+        min_memory_gb: None,
+        spot: false,
+    }
+}
+
+fn recycle() -> Lifecycle {
+    Lifecycle {
+        on_success: LifecycleAction::Recycle,
+        on_failure: LifecycleAction::Stop,
+    }
+}
+
+fn job() -> JobOutline {
+    JobOutline {
+        setup: 1,
+        secrets: 0,
+        staging: 1,
+        preflight: 0,
+        artifacts: 1,
+        script_path: "/workspace/run.sh".into(),
+        log_path: "/workspace/run.log".into(),
+        timeout_sec: 3600,
+        ssh_ready_timeout_sec: 900,
+        volume_mount: "/workspace".into(),
+    }
+}
+
+fn catalog(stock: &[(&str, &str, Stock)]) -> Catalog {
+    Catalog {
+        offers: stock
+            .iter()
+            .map(|(dc, gpu, s)| Offer {
+                datacenter_id: dc.to_string(),
+                gpu_id: gpu.to_string(),
+                stock: *s,
+                price_per_gpu_hr: Some(0.40),
+            })
+            .collect(),
+    }
+}
+
+/// The spec a pod created on (dc, gpu) for `desired()` records.
+fn spec(dc: &str, gpu: &str) -> PodSpec {
+    desired().spec_on(&Candidate {
+        datacenter_id: dc.into(),
+        gpu_id: gpu.into(),
+        cloud_type: CloudType::Secure,
+        price_per_hr: None,
+        stock: Stock::Unknown,
+    })
+}
+
+fn state_with(pod_spec: PodSpec, status: PodStatus) -> State {
+    let mut state = State::new(Owner {
+        config: PathBuf::from("/c.yaml"),
+        job_name: "hello".into(),
+    });
+    state.pod = Some(PodRecord {
+        id: "pod1".into(),
+        name: "hello-1".into(),
+        spec: pod_spec,
+        status: Some(status),
+        created_at: None,
+        provider: Some("sim".into()),
+    });
+    state
+}
+
+fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
+    Observation::Pod(Box::new(ObservedPod {
+        id: id.into(),
+        name: "hello-1".into(),
+        status,
+        spec: pod_spec,
+        cost_per_hr: Some(if status.is_active() { 0.4 } else { 0.0 }),
+        access: None,
+        actions: None,
+        created_at: None,
+        changed_at: None,
+    }))
+}
+
+struct Case {
+    state: Option<State>,
+    origin: Origin,
+    observed: Observations,
+    replace: bool,
+    mode: Mode,
+    desired: DesiredPod,
+    catalog: CatalogRead,
+    fallback_cloud: Option<CloudType>,
+    lock_holder: Option<LockHolder>,
+    missing_ssh_key: Option<MissingSshKey>,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            state: None,
+            origin: Origin::Rpd,
+            observed: Observations::default(),
+            replace: false,
+            mode: Mode::Apply,
+            desired: desired(),
+            catalog: CatalogRead::Read(catalog(&[("EU-RO-1", A40, Stock::High)])),
+            fallback_cloud: None,
+            lock_holder: None,
+            missing_ssh_key: None,
+        }
+    }
+
+    fn recorded(mut self, status: PodStatus, now: Observation) -> Case {
+        self.state = Some(state_with(spec("EU-RO-1", A40), status));
+        self.observed.pods.insert("pod1".into(), now);
+        self
+    }
+
+    fn input(&self) -> PlanningInput {
+        PlanningInput {
+            desired: Desired {
+                job_name: "hello".into(),
+                pod: self.desired.clone(),
+                lifecycle: recycle(),
+                job: job(),
+            },
+            recorded: self.state.clone().map(|state| Recorded {
+                state,
+                origin: self.origin,
+                path: PathBuf::from("/c.state.json"),
+            }),
+            observed: self.observed.clone(),
+            catalog: self.catalog.clone(),
+            fallback_catalog: None,
+            lock_holder: self.lock_holder.clone(),
+            missing_ssh_key: self.missing_ssh_key.clone(),
+            options: PlanOptions {
+                mode: self.mode,
+                replace: self.replace,
+                fallback_cloud: self.fallback_cloud,
+            },
+        }
+    }
+
+    fn plan(&self) -> Plan {
+        plan(&self.input()).expect("a valid input")
+    }
+}
+
+/// The pod-changing steps before the job, as short words.
+fn prelude(plan: &Plan) -> Vec<String> {
+    plan.steps()
+        .iter()
+        .map_while(|s| match &s.kind {
+            StepKind::DeletePod { pod_id, .. } => Some(format!("delete {pod_id}")),
+            StepKind::CreatePod { .. } => Some("create".into()),
+            StepKind::StartPod { pod_id, .. } => Some(format!("start {pod_id}")),
+            StepKind::UsePod { pod_id } => Some(format!("use {pod_id}")),
+            StepKind::AdoptPod { pod_id } => Some(format!("adopt {pod_id}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn summary(plan: &Plan) -> (usize, usize, usize, usize) {
+    let s = plan.report.summary;
+    (s.create, s.resume, s.destroy, s.stop)
+}

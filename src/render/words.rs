@@ -1,0 +1,236 @@
+//! The sentence for every typed entry of a plan report, in one place: the
+//! text plan prints them, the JSON plan carries them as `message`, and the
+//! Markdown plan will print them too.
+
+use crate::cost::usd;
+use crate::model::Outcome;
+use crate::plan::{
+    FieldNote, FieldValue, MissingSshKey, Note, Reason, StateChange, Summary, Warning,
+};
+
+/// Why a step is taken or the pod changes.
+pub fn reason(reason: &Reason) -> String {
+    match reason {
+        Reason::NoPodRecorded => "no pod recorded".into(),
+        Reason::DeletedOutsideRpd { pod_id } => format!("{pod_id} was deleted outside rpd"),
+        Reason::ReplaceRequested => "replaced, as requested".into(),
+        Reason::InError { pod_id } => format!("{pod_id} is in ERROR"),
+        Reason::FieldsCannotChange { fields } => {
+            format!("{} cannot change on an existing pod", and_list(fields))
+        }
+        Reason::Replaces { pod_id } => format!("replaces {pod_id}"),
+        Reason::ResumePaused { pod_id } => format!("resume paused pod {pod_id}"),
+        Reason::AlreadyRunning { pod_id } => format!("{pod_id} is already running"),
+        Reason::UntrackedFromInterruptedCreate { name } => {
+            format!("untracked pod named {name:?} from an interrupted create")
+        }
+        Reason::FoundByInterruptedCreateName { name } => {
+            format!("found by the name {name:?} of an interrupted create")
+        }
+        Reason::InterruptedCreateSettled => "the interrupted create is settled".into(),
+        Reason::SecretValuesHidden => "values never shown".into(),
+        Reason::IncrementalStaging => "incremental".into(),
+        Reason::KeptToResume => "kept to resume next time".into(),
+        Reason::KeptForForensics => "kept for forensics; the next apply creates a fresh pod".into(),
+        Reason::KeepsBilling => "it keeps billing".into(),
+        Reason::RetainedPodGone { pod_id } => format!("retained pod {pod_id} no longer exists"),
+        Reason::DestroyRequested => "destroy requested".into(),
+        Reason::NoStateRecorded => "no state recorded for this config".into(),
+        Reason::AlreadyDeletedOutsideRpd { pod_id } => {
+            format!("{pod_id} was already deleted outside rpd")
+        }
+        Reason::Retained {
+            since,
+            because,
+            status,
+        } => format!(
+            "retained since {} ({because}), {status}",
+            since.format("%Y-%m-%d")
+        ),
+        Reason::CreatedByInterruptedApply => "created by an interrupted apply".into(),
+        Reason::NothingLeftToTrack => "nothing left to track".into(),
+    }
+}
+
+pub fn warning(warning: &Warning) -> String {
+    match warning {
+        Warning::FallbackIsOwnCloud { cloud } => {
+            format!("--fallback-cloud-type {cloud} is the config's own cloud_type: ignored")
+        }
+        Warning::FallbackWithNetworkVolume => "--fallback-cloud-type is ignored with a network volume: network volumes need SECURE pods".into(),
+        Warning::NoStock => "no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config".into(),
+        Warning::InterruptedCreateAdopted {
+            name,
+            started_at,
+            pod_id,
+        } => format!(
+            "a create of pod {name:?} was interrupted at {}; the provider has it as {pod_id}: rpd adopts it",
+            started_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        Warning::PreserveKeepsBilling { when, per_hr } => {
+            let rate = per_hr
+                .map(|r| format!(" (~{}/hr)", usd(r)))
+                .unwrap_or_default();
+            format!(
+                "lifecycle.{}: preserve leaves the pod running after the job: it keeps billing{rate} until you delete it",
+                lifecycle_key(*when)
+            )
+        }
+        Warning::CatalogUnreadable { error } => {
+            format!("could not read the catalog (stock and prices unknown): {error}")
+        }
+        Warning::SshKeyMissing(key) => missing_ssh_key(key),
+        Warning::LockHeld(holder) => format!(
+            "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
+            holder.operation,
+            holder.who,
+            holder.since.format("%H:%M:%S UTC")
+        ),
+    }
+}
+
+pub fn note(note: &Note) -> String {
+    match note {
+        Note::ResumeWipesContainerDisk {
+            volume_mount: mount,
+            setup_runs_again,
+        } => {
+            let setup = if *setup_runs_again {
+                ", so setup runs again"
+            } else {
+                ""
+            };
+            format!(
+                "a resumed pod keeps {mount} (its volume); its container disk (apt packages, caches outside {mount}) was wiped when it stopped{setup}"
+            )
+        }
+        Note::RunpodDeployPointer { state_file } => format!(
+            "{} is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply",
+            state_file.display()
+        ),
+    }
+}
+
+pub fn state_change(change: &StateChange) -> String {
+    match change {
+        StateChange::RecordAdoptedPod { pod_id } => {
+            format!("record pod {pod_id} from the interrupted create")
+        }
+        StateChange::ForgetInterruptedCreate { name } => {
+            format!("forget the interrupted create of {name:?} (no untracked pod has that name)")
+        }
+        StateChange::ForgetRetainedPod { pod_id } => {
+            format!("forget retained pod {pod_id} (it no longer exists)")
+        }
+        StateChange::ForgetPod { pod_id } => format!("forget pod {pod_id} (it no longer exists)"),
+        StateChange::RemoveStateFile => "remove the state file".into(),
+    }
+}
+
+/// Why `apply` cannot reach a pod; also its error before creating one.
+pub fn missing_ssh_key(key: &MissingSshKey) -> String {
+    format!(
+        "the SSH key {} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)",
+        key.key_path.display(),
+        key.config_path.display()
+    )
+}
+
+/// An attribute's value as the plan shows it: strings quoted, lists in
+/// brackets.
+pub fn field_value(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Text(text) => format!("{text:?}"),
+        FieldValue::Number(n) => n.to_string(),
+        FieldValue::List(items) => list(items),
+        FieldValue::OneOf { one_of } => match one_of.as_slice() {
+            [one] => format!("{one:?}"),
+            many => format!("one of {}", list(many)),
+        },
+        FieldValue::Absent => "(none)".into(),
+    }
+}
+
+pub fn field_note(note: FieldNote) -> &'static str {
+    match note {
+        FieldNote::FirstWithStock => "first with stock, see candidates",
+        FieldNote::StartedOutsideRpd => "started outside rpd: it is billing",
+    }
+}
+
+/// The frozen summary line (README "Output contract").
+pub fn summary_line(summary: &Summary) -> String {
+    format!(
+        "Plan: {} to create, {} to resume, {} to destroy, {} to stop.",
+        summary.create, summary.resume, summary.destroy, summary.stop
+    )
+}
+
+/// The config key of a lifecycle outcome.
+fn lifecycle_key(when: Outcome) -> &'static str {
+    match when {
+        Outcome::Success => "on_success",
+        Outcome::Failure => "on_failure",
+    }
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::LockHolder;
+
+    #[test]
+    fn a_held_lock_names_the_operation_the_holder_and_the_time() {
+        let holder = LockHolder {
+            operation: "apply".into(),
+            who: "ana@laptop".into(),
+            since: "2026-11-27T10:00:00Z".parse().unwrap(),
+        };
+        assert_eq!(
+            warning(&Warning::LockHeld(holder)),
+            "another rpd holds this config's lock (apply by ana@laptop since 10:00:00 UTC): this plan may change under it"
+        );
+    }
+
+    #[test]
+    fn values_read_like_the_config() {
+        let ports = FieldValue::List(vec!["22/tcp".into(), "8888/http".into()]);
+        assert_eq!(field_value(&ports), "[\"22/tcp\", \"8888/http\"]");
+        let gpus = FieldValue::OneOf {
+            one_of: vec!["NVIDIA A40".into(), "NVIDIA L40S".into()],
+        };
+        assert_eq!(
+            field_value(&gpus),
+            "one of [\"NVIDIA A40\", \"NVIDIA L40S\"]"
+        );
+        let one = FieldValue::OneOf {
+            one_of: vec!["EU-RO-1".into()],
+        };
+        assert_eq!(field_value(&one), "\"EU-RO-1\"");
+        assert_eq!(field_value(&FieldValue::Number(20)), "20");
+        assert_eq!(field_value(&FieldValue::Absent), "(none)");
+    }
+
+    #[test]
+    fn fields_that_cannot_change_are_listed_in_prose() {
+        let fields = vec!["image".into(), "gpu".into(), "volume_gb".into()];
+        assert_eq!(
+            reason(&Reason::FieldsCannotChange { fields }),
+            "image, gpu and volume_gb cannot change on an existing pod"
+        );
+    }
+}
