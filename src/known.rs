@@ -4,8 +4,8 @@
 //! `NVIDIA GeForce RTX 4090`) and to seed the simulator. The live lists come
 //! from the provider's catalog; an id missing here is only a warning.
 
-pub use crate::model::same_gpu;
 use crate::model::gpu_key as canonical;
+pub use crate::model::same_gpu;
 
 /// (id, display name, memory GB)
 pub const GPU_TYPES: &[(&str, &str, u32)] = &[

@@ -100,3 +100,48 @@ fn destroy_with_nothing_recorded() {
     let run = world.rpd(&["destroy", "-y", HELLO]).status(0);
     insta::assert_snapshot!(world.normalize(&run.stdout()));
 }
+
+/// `plan --format json`, normalized like the text plan, with the version
+/// pinned so that a release does not rewrite the snapshots.
+fn json_plan(world: &World, args: &[&str]) -> String {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    let version = format!("\"rpd_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+    plan(world, &args).replace(&version, "\"rpd_version\": \"[VERSION]\"")
+}
+
+#[test]
+fn json_create() {
+    let world = World::new();
+    insta::assert_snapshot!(json_plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn json_replace_for_a_config_change() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let edited = world
+        .read(HELLO)
+        .replace("torch280-ubuntu2404", "torch291-ubuntu2404");
+    assert_ne!(edited, world.read(HELLO), "the image was edited");
+    world.write(HELLO, &edited);
+    insta::assert_snapshot!(json_plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn json_resume_with_a_note() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    insta::assert_snapshot!(json_plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn json_preserve_with_a_warning() {
+    let world = World::new();
+    let preserved = world
+        .read(HELLO)
+        .replace("on_success: recycle", "on_success: preserve");
+    assert_ne!(preserved, world.read(HELLO), "the lifecycle was edited");
+    world.write(HELLO, &preserved);
+    insta::assert_snapshot!(json_plan(&world, &["plan", HELLO]));
+}

@@ -124,9 +124,10 @@ impl Planner<'_> {
         }
         let Some(found) = adopt else {
             if untracked.is_empty() {
-                self.state_changes.push(StateChange::ForgetInterruptedCreate {
-                    name: pending.name.clone(),
-                });
+                self.state_changes
+                    .push(StateChange::ForgetInterruptedCreate {
+                        name: pending.name.clone(),
+                    });
             }
             self.steps.then(
                 StepKind::ForgetPendingCreate {
@@ -203,7 +204,11 @@ impl Planner<'_> {
             reason,
         };
         if self.input.options.replace {
-            replace(DeleteReason::ReplaceRequested, forcing, Reason::ReplaceRequested)
+            replace(
+                DeleteReason::ReplaceRequested,
+                forcing,
+                Reason::ReplaceRequested,
+            )
         } else if observed.status == PodStatus::Error {
             let reason = Reason::InError { pod_id: id.clone() };
             replace(DeleteReason::ReplaceError, forcing, reason)
@@ -228,7 +233,8 @@ impl Planner<'_> {
     /// while the fallback is allowed.
     fn forcing_fields(&self, actual: &PodSpec) -> Vec<FieldChange> {
         let mut forcing = diff::replacement_fields(&self.input.desired.pod, actual);
-        if let (Some(fallback), Some(cloud)) = (self.input.options.fallback_cloud, actual.cloud_type)
+        if let (Some(fallback), Some(cloud)) =
+            (self.input.options.fallback_cloud, actual.cloud_type)
             && cloud == fallback
         {
             forcing.retain(|f| f.field != "cloud_type");
@@ -391,7 +397,12 @@ impl Planner<'_> {
             None,
         );
         if job.setup > 0 {
-            steps.then(StepKind::Setup { commands: job.setup }, None);
+            steps.then(
+                StepKind::Setup {
+                    commands: job.setup,
+                },
+                None,
+            );
         }
         if job.secrets > 0 {
             let reason = Some(Reason::SecretValuesHidden);
@@ -399,7 +410,12 @@ impl Planner<'_> {
         }
         if job.staging > 0 {
             let reason = Some(Reason::IncrementalStaging);
-            steps.then(StepKind::Staging { pushes: job.staging }, reason);
+            steps.then(
+                StepKind::Staging {
+                    pushes: job.staging,
+                },
+                reason,
+            );
         }
         if job.preflight > 0 {
             let preflight = StepKind::Preflight {
@@ -424,7 +440,12 @@ impl Planner<'_> {
                 (Outcome::Success, lifecycle.on_success),
                 (Outcome::Failure, lifecycle.on_failure),
             ]
-            .map(|(when, action)| (StepKind::Lifecycle { when, action }, lifecycle_reason(action))),
+            .map(|(when, action)| {
+                (
+                    StepKind::Lifecycle { when, action },
+                    lifecycle_reason(action),
+                )
+            }),
         );
         match lifecycle.on_success {
             LifecycleAction::Recycle | LifecycleAction::Stop => self.summary.stop += 1,

@@ -24,7 +24,12 @@ impl Planner<'_> {
         let Some(pod) = &state.pod else {
             return PodChange::bare(PodAction::Nothing, None, Reason::NoPodRecorded);
         };
-        let Some(observed) = self.input.observed.pods.get(&pod.id).and_then(Observation::pod)
+        let Some(observed) = self
+            .input
+            .observed
+            .pods
+            .get(&pod.id)
+            .and_then(Observation::pod)
         else {
             self.drift.push(Drift::Deleted {
                 pod_id: pod.id.clone(),

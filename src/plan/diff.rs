@@ -74,9 +74,7 @@ pub fn drift(recorded: &PodSpec, observed: &PodSpec) -> Vec<FieldChange> {
             continue;
         };
         let same = match (old, new) {
-            (FieldValue::Text(old), FieldValue::Text(new)) if *field == "gpu" => {
-                same_gpu(old, new)
-            }
+            (FieldValue::Text(old), FieldValue::Text(new)) if *field == "gpu" => same_gpu(old, new),
             _ => old == new,
         };
         if !same {
@@ -151,7 +149,11 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
     if let Some(image) = &actual.image
         && *image != desired.image
     {
-        push("image", FieldValue::text(image), FieldValue::text(&desired.image));
+        push(
+            "image",
+            FieldValue::text(image),
+            FieldValue::text(&desired.image),
+        );
     }
     if let Some(gpu) = &actual.gpu_id
         && !desired.gpu_order.iter().any(|g| same_gpu(g, gpu))
@@ -166,7 +168,11 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
     if let Some(dc) = &actual.datacenter_id
         && !desired.datacenters.contains(dc)
     {
-        push("datacenter", FieldValue::text(dc), one_of(&desired.datacenters));
+        push(
+            "datacenter",
+            FieldValue::text(dc),
+            one_of(&desired.datacenters),
+        );
     }
     if let Some(cloud) = actual.cloud_type
         && cloud != desired.cloud_type

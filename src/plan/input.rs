@@ -96,7 +96,9 @@ pub enum CatalogRead {
     NotRead,
     Read(Catalog),
     /// The provider could not tell; stock and prices are unknown.
-    Unreadable { error: String },
+    Unreadable {
+        error: String,
+    },
 }
 
 impl CatalogRead {

@@ -30,7 +30,9 @@ pub enum FieldValue {
     Number(u64),
     List(Vec<String>),
     /// Any of these fits (a preference list of the config).
-    OneOf { one_of: Vec<String> },
+    OneOf {
+        one_of: Vec<String>,
+    },
     /// The pod has no such attribute (a volume name on a pod without a
     /// network volume); `null` in JSON.
     Absent,
@@ -56,16 +58,32 @@ pub enum FieldNote {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     NoPodRecorded,
-    DeletedOutsideRpd { pod_id: String },
+    DeletedOutsideRpd {
+        pod_id: String,
+    },
     ReplaceRequested,
-    InError { pod_id: String },
-    FieldsCannotChange { fields: Vec<String> },
-    Replaces { pod_id: String },
-    ResumePaused { pod_id: String },
-    AlreadyRunning { pod_id: String },
+    InError {
+        pod_id: String,
+    },
+    FieldsCannotChange {
+        fields: Vec<String>,
+    },
+    Replaces {
+        pod_id: String,
+    },
+    ResumePaused {
+        pod_id: String,
+    },
+    AlreadyRunning {
+        pod_id: String,
+    },
     /// A pod of an interrupted create's name that rpd does not track.
-    UntrackedFromInterruptedCreate { name: String },
-    FoundByInterruptedCreateName { name: String },
+    UntrackedFromInterruptedCreate {
+        name: String,
+    },
+    FoundByInterruptedCreateName {
+        name: String,
+    },
     InterruptedCreateSettled,
     SecretValuesHidden,
     IncrementalStaging,
@@ -75,10 +93,14 @@ pub enum Reason {
     KeptForForensics,
     /// Lifecycle `preserve`.
     KeepsBilling,
-    RetainedPodGone { pod_id: String },
+    RetainedPodGone {
+        pod_id: String,
+    },
     DestroyRequested,
     NoStateRecorded,
-    AlreadyDeletedOutsideRpd { pod_id: String },
+    AlreadyDeletedOutsideRpd {
+        pod_id: String,
+    },
     /// A retained pod (`because`: why it was kept, from the state).
     Retained {
         since: DateTime<Utc>,
@@ -132,11 +154,19 @@ pub enum Note {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StateChange {
-    RecordAdoptedPod { pod_id: String },
+    RecordAdoptedPod {
+        pod_id: String,
+    },
     /// No untracked pod has the interrupted create's name.
-    ForgetInterruptedCreate { name: String },
-    ForgetRetainedPod { pod_id: String },
-    ForgetPod { pod_id: String },
+    ForgetInterruptedCreate {
+        name: String,
+    },
+    ForgetRetainedPod {
+        pod_id: String,
+    },
+    ForgetPod {
+        pod_id: String,
+    },
     RemoveStateFile,
 }
 

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::words;
 use crate::model::PodStatus;
 use crate::plan::{
-    CostReport, Drift, FieldChange, Mode, Note, Plan, PodAction, Reason, RetainedNote,
-    StateChange, StepKind, Summary, Warning,
+    CostReport, Drift, FieldChange, Mode, Note, Plan, PodAction, Reason, RetainedNote, StateChange,
+    StepKind, Summary, Warning,
 };
 
 /// 2.0: values are JSON values, not rendered text; reasons, warnings, notes
@@ -112,7 +112,11 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
             .iter()
             .map(|w| worded(w, words::warning))
             .collect(),
-        notes: report.notes.iter().map(|n| worded(n, words::note)).collect(),
+        notes: report
+            .notes
+            .iter()
+            .map(|n| worded(n, words::note))
+            .collect(),
         summary: report.summary,
         has_pod_changes: report.has_pod_changes,
         state_only_changes: report

@@ -11,9 +11,7 @@ use super::words;
 use super::{Palette, duration};
 use crate::cost::usd;
 use crate::model::{Candidate, LifecycleAction, Outcome, Stock};
-use crate::plan::{
-    DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind,
-};
+use crate::plan::{DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
 
@@ -55,8 +53,10 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(
             out,
             "{}",
-            p.bold
-                .apply_to(format!("No changes. {}.", capitalize(&words::reason(&pod.reason))))
+            p.bold.apply_to(format!(
+                "No changes. {}.",
+                capitalize(&words::reason(&pod.reason))
+            ))
         );
         write_state_only(&mut out, report.state_only_changes.as_slice(), p);
         return out;
@@ -88,7 +88,10 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     for (i, step) in steps.iter().enumerate() {
         let text = step_text(&step.kind, name);
         let reason = match &step.reason {
-            Some(reason) => format!(" {}", p.dim.apply_to(format!("({})", words::reason(reason)))),
+            Some(reason) => format!(
+                " {}",
+                p.dim.apply_to(format!("({})", words::reason(reason)))
+            ),
             None => String::new(),
         };
         let _ = writeln!(out, "    {:>width$}. {text}{reason}", i + 1);

@@ -44,7 +44,10 @@ fn no_gpu_type_or_no_datacenter_is_refused_not_a_panic() {
         check_input_validity(&case.input()),
         Err(InvalidInput::NoDatacenters)
     );
-    assert_eq!(plan(&case.input()).unwrap_err(), InvalidInput::NoDatacenters);
+    assert_eq!(
+        plan(&case.input()).unwrap_err(),
+        InvalidInput::NoDatacenters
+    );
 }
 
 #[test]
@@ -75,7 +78,10 @@ fn a_missing_ssh_key_is_a_warning_for_apply_only() {
         [Warning::SshKeyMissing(missing_key())]
     );
     case.mode = Mode::Destroy;
-    assert!(case.plan().report.warnings.is_empty(), "destroy only deletes");
+    assert!(
+        case.plan().report.warnings.is_empty(),
+        "destroy only deletes"
+    );
 }
 
 #[test]
@@ -159,9 +165,7 @@ fn ready_steps_are_taken_lowest_index_first() {
     let step = |kind| Step { kind, reason: None };
     let mut graph = StableDiGraph::new();
     let first = graph.add_node(step(StepKind::RemoveState));
-    let second = graph.add_node(step(StepKind::ForgetPod {
-        pod_id: "a".into(),
-    }));
+    let second = graph.add_node(step(StepKind::ForgetPod { pod_id: "a".into() }));
     let root = graph.add_node(step(StepKind::WaitReady { timeout_sec: 60 }));
     graph.add_edge(root, second, ());
     graph.add_edge(root, first, ());
