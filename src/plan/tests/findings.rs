@@ -143,35 +143,49 @@ fn the_refreshs_findings_follow_the_plans_own_warnings() {
     );
 }
 
-#[test]
-fn steps_run_in_the_order_of_their_edges_not_of_their_indices() {
-    let step = |kind| Step { kind, reason: None };
+/// The order [`Plan::ordered`] gives a graph of `steps` (added in this
+/// order) with `edges` between them (positions in `steps`).
+fn order_of(steps: Vec<StepKind>, edges: &[(usize, usize)]) -> Vec<usize> {
     let mut graph = StableDiGraph::new();
-    let monitor = graph.add_node(step(StepKind::Monitor { timeout_sec: 60 }));
-    let launch = graph.add_node(step(StepKind::Launch {
-        script_path: "/run.sh".into(),
-    }));
-    let wait = graph.add_node(step(StepKind::WaitReady { timeout_sec: 60 }));
-    graph.add_edge(wait, launch, ());
-    graph.add_edge(launch, monitor, ());
+    let nodes: Vec<_> = steps
+        .into_iter()
+        .map(|kind| graph.add_node(Step { kind, reason: None }))
+        .collect();
+    for (from, to) in edges {
+        graph.add_edge(nodes[*from], nodes[*to], ());
+    }
     let mut plan = Case::new().plan();
     plan.graph = graph;
-    let order: Vec<_> = plan.ordered().into_iter().map(|(n, _)| n).collect();
+    let position = |n| nodes.iter().position(|m| *m == n).unwrap();
+    plan.ordered()
+        .into_iter()
+        .map(|(n, _)| position(n))
+        .collect()
+}
+
+#[test]
+fn steps_run_in_the_order_of_their_edges_not_of_their_indices() {
+    let (monitor, launch, wait) = (0, 1, 2);
+    let steps = vec![
+        StepKind::Monitor { timeout_sec: 60 },
+        StepKind::Launch {
+            script_path: "/run.sh".into(),
+        },
+        StepKind::WaitReady { timeout_sec: 60 },
+    ];
+    let order = order_of(steps, &[(wait, launch), (launch, monitor)]);
     assert_eq!(order, [wait, launch, monitor]);
 }
 
 #[test]
 fn ready_steps_are_taken_lowest_index_first() {
-    let step = |kind| Step { kind, reason: None };
-    let mut graph = StableDiGraph::new();
-    let first = graph.add_node(step(StepKind::RemoveState));
-    let second = graph.add_node(step(StepKind::ForgetPod { pod_id: "a".into() }));
-    let root = graph.add_node(step(StepKind::WaitReady { timeout_sec: 60 }));
-    graph.add_edge(root, second, ());
-    graph.add_edge(root, first, ());
-    let mut plan = Case::new().plan();
-    plan.graph = graph;
-    let order: Vec<_> = plan.ordered().into_iter().map(|(n, _)| n).collect();
+    let (first, second, root) = (0, 1, 2);
+    let steps = vec![
+        StepKind::RemoveState,
+        StepKind::ForgetPod { pod_id: "a".into() },
+        StepKind::WaitReady { timeout_sec: 60 },
+    ];
+    let order = order_of(steps, &[(root, second), (root, first)]);
     assert_eq!(order, [root, first, second]);
 }
 
