@@ -129,3 +129,48 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
     };
     serde_json::to_value(doc).expect("plans serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{LockHolder, MissingSshKey};
+
+    #[test]
+    fn a_warning_with_a_struct_inside_is_one_flat_object_with_its_message() {
+        let held = Warning::LockHeld(LockHolder {
+            operation: "apply".into(),
+            who: "ana@laptop".into(),
+            since: "2026-11-27T10:00:00Z".parse().unwrap(),
+        });
+        assert_eq!(
+            serde_json::to_value(worded(&held, words::warning)).unwrap(),
+            json!({
+                "kind": "lock_held",
+                "operation": "apply",
+                "who": "ana@laptop",
+                "since": "2026-11-27T10:00:00Z",
+                "message": "another rpd holds this config's lock (apply by ana@laptop since 10:00:00 UTC): this plan may change under it",
+            })
+        );
+        let key = Warning::SshKeyMissing(MissingSshKey {
+            key_path: PathBuf::from("/k"),
+            config_path: PathBuf::from("c.yaml"),
+        });
+        let doc = serde_json::to_value(worded(&key, words::warning)).unwrap();
+        assert_eq!(doc["kind"], "ssh_key_missing");
+        assert_eq!(doc["key_path"], "/k");
+        assert_eq!(doc["config_path"], "c.yaml");
+    }
+
+    #[test]
+    fn a_reason_without_data_is_its_kind_and_message() {
+        assert_eq!(
+            serde_json::to_value(worded(&Reason::NoPodRecorded, words::reason)).unwrap(),
+            json!({"kind": "no_pod_recorded", "message": "no pod recorded"})
+        );
+    }
+}
