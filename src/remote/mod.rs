@@ -1,6 +1,5 @@
 //! The data plane: how the job reaches a pod (transport) and the job itself.
 
-pub mod events;
 pub mod job;
 pub mod ssh;
 pub mod sync;
