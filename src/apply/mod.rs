@@ -6,7 +6,7 @@ mod job;
 mod lifecycle;
 pub mod manifest;
 mod pods;
-pub mod terminal;
+mod terminal;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
