@@ -3,7 +3,7 @@
 //! runpod-deploy priced a stopped volume at $0.10/GB·month; RunPod bills
 //! $0.20 while stopped (runpod/docs `pods/pricing.mdx`), so rpd prices by state.
 
-use crate::model::Storage;
+use crate::model::{Storage, Usd};
 
 /// Volume disk while the pod runs, $/GB·month.
 pub const VOLUME_RUNNING_USD_PER_GB_MONTH: f64 = 0.10;
@@ -25,11 +25,7 @@ pub fn stopped_usd_per_month(storage: Option<&Storage>) -> f64 {
 
 /// `$0.44`, `$12.30`, `$0.0042` — enough digits that small storage costs never show as $0.00.
 pub fn usd(amount: f64) -> String {
-    if amount != 0.0 && amount.abs() < 0.01 {
-        format!("${amount:.4}")
-    } else {
-        format!("${amount:.2}")
-    }
+    Usd(amount).to_string()
 }
 
 pub fn per_day(per_month: f64) -> f64 {

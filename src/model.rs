@@ -367,3 +367,62 @@ impl Outcome {
         }
     }
 }
+
+/// An amount of US dollars. Displays as people read money: `$0.44`,
+/// `$12.30`, and enough digits that small amounts never show as `$0.00`
+/// (`$0.0042`).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Usd(pub f64);
+
+impl fmt::Display for Usd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let amount = self.0;
+        let text = if amount != 0.0 && amount.abs() < 0.01 {
+            format!("${amount:.4}")
+        } else {
+            format!("${amount:.2}")
+        };
+        f.pad(&text)
+    }
+}
+
+/// A whole number of seconds as people read it: `45s`, `3m05s`, `6h03m`.
+pub fn duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// Like [`duration`], with tenths of a second under ten seconds.
+pub fn elapsed(d: std::time::Duration) -> String {
+    if d.as_secs() < 10 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        duration(d.as_secs())
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::*;
+
+    #[test]
+    fn money_reads_like_money() {
+        assert_eq!(Usd(0.44).to_string(), "$0.44");
+        assert_eq!(Usd(12.3).to_string(), "$12.30");
+        assert_eq!(Usd(0.0042).to_string(), "$0.0042");
+        assert_eq!(Usd(0.0).to_string(), "$0.00");
+        assert_eq!(format!("{:>7}", Usd(1.0)), "  $1.00");
+    }
+
+    #[test]
+    fn durations_read_like_durations() {
+        assert_eq!(duration(45), "45s");
+        assert_eq!(duration(185), "3m05s");
+        assert_eq!(duration(21818), "6h03m");
+        assert_eq!(elapsed(std::time::Duration::from_millis(4300)), "4.3s");
+        assert_eq!(elapsed(std::time::Duration::from_secs(75)), "1m15s");
+    }
+}

@@ -95,7 +95,7 @@ impl Executor<'_> {
         self.reporter.line(format!("Lifecycle {label}: {action}"));
         let result = self.carry_out(&pod_id, label, action).await;
         self.report.outcome = Some(outcome);
-        self.report.failure = self.failure.clone();
+        self.report.failure = self.job_failure().cloned();
         self.write_manifest(outcome, action).await;
         result
     }
@@ -187,8 +187,7 @@ impl Executor<'_> {
     }
 
     pub(super) async fn write_manifest(&mut self, outcome: Outcome, action: LifecycleAction) {
-        let Some(runner) = &self.runner else { return };
-        if !self.job_ran {
+        if !self.runner.as_ref().is_some_and(|r| r.ran()) {
             return;
         }
         let after = match self.pod.as_ref() {
@@ -201,12 +200,14 @@ impl Executor<'_> {
                 .map(|p| p.status),
             None => None,
         };
+        let Some(job) = self.runner.as_ref().map(|r| r.report()) else {
+            return;
+        };
         let input = manifest::ManifestInput {
             config: self.config,
             pod: self.pod.as_ref(),
-            runner,
+            job: &job,
             outcome,
-            failure: self.failure.as_ref(),
             lifecycle_action: action,
             pod_resumed: self.resumed_now,
             state_at_job_end: self.pod_state_at_job_end,

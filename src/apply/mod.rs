@@ -2,9 +2,11 @@
 //! changes things: every step that changes a pod is followed by a state
 //! write, so an interrupt or crash never loses a pod id rpd created.
 
+mod job;
 mod lifecycle;
 pub mod manifest;
 mod pods;
+mod terminal;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,8 +21,11 @@ use crate::model::{Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, 
 use crate::plan::{Plan, StepKind};
 use crate::progress::Reporter;
 use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
-use crate::remote::job::{JobFailure, JobRunner};
+use crate::remote::job::{
+    EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
+};
 use crate::state::{self, PendingCreate, PodRecord, RetainedPod, State};
+use terminal::TerminalEvents;
 
 /// What applying one config did.
 #[derive(Debug, Default)]
@@ -56,6 +61,8 @@ pub struct Executor<'a> {
     state_path: PathBuf,
     state: State,
     reporter: Reporter,
+    /// Where the run's events go: `events.jsonl` and the terminal.
+    events: SharedSink,
     interrupt: Interrupt,
     report: ApplyReport,
     /// The pod the job runs on, once known.
@@ -64,11 +71,9 @@ pub struct Executor<'a> {
     created_now: bool,
     resumed_now: bool,
     runner: Option<JobRunner<'a>>,
-    failure: Option<JobFailure>,
-    job_ran: bool,
     pod_state_at_job_end: Option<PodStatus>,
     /// How long the pod steps took (create, start, wait, lifecycle).
-    pod_timings: Vec<crate::remote::job::StepTiming>,
+    pod_timings: Vec<StepTiming>,
 }
 
 impl<'a> Executor<'a> {
@@ -85,6 +90,7 @@ impl<'a> Executor<'a> {
             config,
             state_path,
             state,
+            events: job::event_sink(config, &reporter),
             reporter,
             interrupt,
             report: ApplyReport {
@@ -95,8 +101,6 @@ impl<'a> Executor<'a> {
             created_now: false,
             resumed_now: false,
             runner: None,
-            failure: None,
-            job_ran: false,
             pod_state_at_job_end: None,
             pod_timings: Vec::new(),
         }
@@ -164,7 +168,7 @@ impl<'a> Executor<'a> {
             StepKind::Monitor { .. } => self.job_phase(Phase::Monitor).await,
             StepKind::Pull { .. } => self.pull().await,
             StepKind::Lifecycle { when, action } => {
-                let outcome = if self.failure.is_some() || self.interrupt.is_set() {
+                let outcome = if self.job_failure().is_some() || self.interrupt.is_set() {
                     Outcome::Failure
                 } else {
                     Outcome::Success
@@ -212,88 +216,7 @@ impl<'a> Executor<'a> {
     }
 
     fn time(&mut self, step: &str, took: Duration) {
-        self.pod_timings.push(crate::remote::job::StepTiming {
-            step: step.to_string(),
-            duration_sec: (took.as_secs_f64() * 1000.0).round() / 1000.0,
-            ok: true,
-        });
-    }
-
-    async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
-        if self.failure.is_some() {
-            return Ok(());
-        }
-        if self.interrupt.is_set() {
-            self.failure = Some(JobFailure {
-                step: phase.name().into(),
-                reason: "interrupted".into(),
-            });
-            return Ok(());
-        }
-        let Some(runner) = self.runner.as_mut() else {
-            return Err(ApplyError::Provider("the pod is not ready".into()));
-        };
-        self.job_ran = true;
-        let interrupt = self.interrupt.clone();
-        let work = async {
-            match phase {
-                Phase::Setup => runner.setup().await,
-                Phase::Secrets => runner.secrets().await,
-                Phase::Staging => runner.staging().await,
-                Phase::Preflight => runner.preflight().await,
-                Phase::Launch => runner.launch().await,
-                Phase::Monitor => runner.monitor(&interrupt).await,
-            }
-        };
-        // The monitor handles an interrupt itself (it stops the script);
-        // any other phase is abandoned at once (its processes are killed
-        // when dropped).
-        let result = if phase == Phase::Monitor {
-            work.await
-        } else {
-            tokio::select! {
-                result = work => result,
-                _ = interrupt.wait() => Err(JobFailure {
-                    step: phase.name().into(),
-                    reason: "interrupted".into(),
-                }),
-            }
-        };
-        if let Err(failure) = result {
-            if phase != Phase::Monitor {
-                self.reporter
-                    .line(format!("{} failed: {}", phase.name(), failure.reason));
-            }
-            self.failure = Some(failure);
-        }
-        Ok(())
-    }
-
-    async fn pull(&mut self) -> Result<(), ApplyError> {
-        let outcome = if self.failure.is_some() {
-            Outcome::Failure
-        } else {
-            Outcome::Success
-        };
-        if let Some(runner) = self.runner.as_mut() {
-            if let Err(failure) = runner.pull(outcome).await {
-                self.reporter
-                    .line(format!("Job failed: {}", failure.reason));
-                self.failure = Some(failure);
-            }
-            self.report.run_dir = Some(runner.run_dir());
-            self.report.job_wall = Some(runner.started.elapsed());
-        }
-        if let Some(id) = self.current_id() {
-            self.pod_state_at_job_end = self
-                .provider
-                .get(&id)
-                .await
-                .ok()
-                .flatten()
-                .map(|p| p.status);
-        }
-        Ok(())
+        self.pod_timings.push(StepTiming::new(step, took, true));
     }
 }
 
@@ -303,27 +226,4 @@ enum StopOutcome {
     Gone,
     /// Still running (or unknown) after the request: the message says so.
     Failed(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Setup,
-    Secrets,
-    Staging,
-    Preflight,
-    Launch,
-    Monitor,
-}
-
-impl Phase {
-    fn name(self) -> &'static str {
-        match self {
-            Phase::Setup => "setup",
-            Phase::Secrets => "secrets",
-            Phase::Staging => "staging",
-            Phase::Preflight => "preflight",
-            Phase::Launch => "launch",
-            Phase::Monitor => "monitor",
-        }
-    }
 }

@@ -216,24 +216,17 @@ impl Executor<'_> {
                 }
                 return Err(err);
             }
-            self.event(
-                "gpu_selected",
-                serde_json::json!({"gpu_id": candidate.gpu_id, "datacenter_id": candidate.datacenter_id}),
-            );
+            self.events.emit(&JobEvent::GpuSelected {
+                gpu_id: candidate.gpu_id.clone(),
+                datacenter_id: candidate.datacenter_id.clone(),
+            });
             if candidate.cloud_type != self.config.pod.cloud_type {
-                self.reporter.line(format!(
-                    "Created on the fallback cloud {} (--fallback-cloud-type)",
-                    candidate.cloud_type
-                ));
-                self.event(
-                    "cloud_type_fallback",
-                    serde_json::json!({
-                        "from_cloud_type": self.config.pod.cloud_type,
-                        "to_cloud_type": candidate.cloud_type,
-                        "gpu_id": candidate.gpu_id,
-                        "datacenter_id": candidate.datacenter_id,
-                    }),
-                );
+                self.events.emit(&JobEvent::CloudTypeFallback {
+                    from: self.config.pod.cloud_type,
+                    to: candidate.cloud_type,
+                    gpu_id: candidate.gpu_id.clone(),
+                    datacenter_id: candidate.datacenter_id.clone(),
+                });
             }
             self.created_now = true;
             self.report.created += 1;
@@ -251,12 +244,6 @@ impl Executor<'_> {
                 .collect::<Vec<_>>()
                 .join("\n")
         )))
-    }
-
-    /// An event in the run's `events.jsonl` (before the job's runner exists).
-    pub(super) fn event(&self, name: &str, fields: serde_json::Value) {
-        crate::remote::events::EventLog::new(self.config.run_dir.join("events.jsonl"))
-            .emit(name, fields);
     }
 
     /// The pod a create may have made, looked up by its name. Looks a few
@@ -329,18 +316,17 @@ impl Executor<'_> {
                 self.resumed_now = true;
                 self.report.resumed += 1;
                 self.report.pod_id = Some(pod_id.to_string());
-                self.event("pod_resumed", serde_json::json!({"pod_id": pod_id}));
+                self.events.emit(&JobEvent::PodResumed {
+                    pod_id: pod_id.to_string(),
+                });
                 Ok(())
             }
             Err(ProviderError::HostBusy(message)) => {
                 waiter.abandon();
-                self.event(
-                    "resume_failed",
-                    serde_json::json!({"pod_id": pod_id, "error": message, "then": "delete and create"}),
-                );
-                self.reporter.line(format!(
-                    "Cannot resume {pod_id}: {message} Deleting it and creating a fresh pod instead"
-                ));
+                self.events.emit(&JobEvent::ResumeFailed {
+                    pod_id: pod_id.to_string(),
+                    error: message,
+                });
                 self.delete(pod_id).await?;
                 self.create(fallback).await
             }
@@ -404,14 +390,7 @@ impl Executor<'_> {
                 };
                 let took = waiter.done("Connected", &how);
                 self.time("connect", took);
-                let price = ready
-                    .cost_per_hr
-                    .filter(|c| *c > 0.0)
-                    .unwrap_or(self.config.budget.assumed_hourly_rate_usd);
-                let mut runner =
-                    JobRunner::new(self.config, transport, self.reporter.clone(), price);
-                runner.probe = Some((self.provider.clone(), pod_id.clone()));
-                self.runner = Some(runner);
+                self.runner = Some(self.runner(&ready, transport));
                 self.pod = Some(ready);
                 Ok(())
             }

@@ -270,7 +270,7 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
         (Some(Outcome::Failure), failure) => {
             let why = failure
                 .as_ref()
-                .map(|f| format!(" ({}: {})", f.step, f.reason.lines().next().unwrap_or("")))
+                .map(|f| format!(" ({}: {})", f.phase, f.reason.lines().next().unwrap_or("")))
                 .unwrap_or_default();
             crate::say!(
                 "{} {} Job failed{wall}{why}; on_failure: {} was carried out.{run_dir}",

@@ -1,6 +1,8 @@
 //! The data plane: how the job reaches a pod (transport) and the job itself.
+//! It never imports provider, render, progress or cost: what the job needs
+//! from them (a pod probe, a budget, somewhere to send its events) is
+//! passed in.
 
-pub mod events;
 pub mod job;
 pub mod ssh;
 pub mod sync;

@@ -9,23 +9,9 @@ pub mod words;
 
 use console::Style;
 
-/// `45s`, `3m05s`, `6h03m`.
-pub fn duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
-    }
-}
-
-/// Like [`duration`], with tenths of a second under ten seconds.
-pub fn elapsed(d: std::time::Duration) -> String {
-    if d.as_secs() < 10 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        duration(d.as_secs())
-    }
-}
+/// Durations as people read them live in the model (the job words its
+/// failures with them too); renderers use them from here.
+pub use crate::model::{duration, elapsed};
 
 /// Styles for one output stream; all plain when colour is off.
 #[derive(Debug, Clone)]

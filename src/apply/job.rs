@@ -1,0 +1,104 @@
+//! The job's steps as the executor runs them: the runner is built once the
+//! pod answers, with the budget as data and the provider behind a pod probe.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::model::Usd;
+use crate::remote::Transport;
+use crate::remote::job::{Budget, PodCheck, PodProbe};
+
+/// The job's pod probe: asks the provider whether the pod still runs.
+struct ProviderProbe {
+    provider: SharedProvider,
+    pod_id: String,
+}
+
+#[async_trait]
+impl PodProbe for ProviderProbe {
+    fn pod_id(&self) -> &str {
+        &self.pod_id
+    }
+
+    fn interval(&self) -> Duration {
+        (self.provider.poll_interval() * 6).max(Duration::from_millis(500))
+    }
+
+    /// A failed request is no evidence: the pod counts as alive.
+    async fn check(&self) -> PodCheck {
+        match self.provider.get(&self.pod_id).await {
+            Ok(None) => PodCheck::Gone {
+                status: "deleted".into(),
+            },
+            Ok(Some(pod)) if !pod.status.is_active() => PodCheck::Gone {
+                status: pod.status.to_string(),
+            },
+            _ => PodCheck::Alive,
+        }
+    }
+}
+
+/// Every event of a run goes to `events.jsonl` and to the terminal.
+pub(super) fn event_sink(config: &Config, reporter: &Reporter) -> SharedSink {
+    Arc::new(Fanout::new(vec![
+        Box::new(EventsJsonl::new(config.run_dir.join("events.jsonl"))),
+        Box::new(TerminalEvents::new(reporter.clone())),
+    ]))
+}
+
+impl<'a> Executor<'a> {
+    /// The job's runner on `pod`, which became usable now.
+    pub(super) fn runner(&self, pod: &ObservedPod, transport: Box<dyn Transport>) -> JobRunner<'a> {
+        let budget = &self.config.budget;
+        let price = pod
+            .cost_per_hr
+            .filter(|c| *c > 0.0)
+            .unwrap_or(budget.assumed_hourly_rate_usd);
+        let budget = Budget {
+            time_limit: Duration::from_secs(budget.timeout_sec),
+            cost_cap: Usd(budget.cost_cap_usd),
+            price_per_hr: Usd(price),
+        };
+        let probe = ProviderProbe {
+            provider: self.provider.clone(),
+            pod_id: pod.id.clone(),
+        };
+        JobRunner::new(self.config, transport, self.events.clone(), budget)
+            .with_probe(Box::new(probe))
+    }
+
+    /// Why the job failed, once it has.
+    pub(super) fn job_failure(&self) -> Option<&JobFailure> {
+        self.runner.as_ref().and_then(|r| r.failure())
+    }
+
+    pub(super) async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
+        let Some(runner) = self.runner.as_mut() else {
+            return Err(ApplyError::Provider("the pod is not ready".into()));
+        };
+        runner.run_phase(phase, &self.interrupt).await;
+        Ok(())
+    }
+
+    /// Pulls the log and the artifacts (on every path), and notes the pod's
+    /// state at the job's end for the manifest.
+    pub(super) async fn pull(&mut self) -> Result<(), ApplyError> {
+        if let Some(runner) = self.runner.as_mut() {
+            runner.run_phase(Phase::Pull, &self.interrupt).await;
+            self.report.run_dir = Some(runner.run_dir());
+            self.report.job_wall = Some(runner.wall());
+        }
+        if let Some(id) = self.current_id() {
+            self.pod_state_at_job_end = self
+                .provider
+                .get(&id)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.status);
+        }
+        Ok(())
+    }
+}

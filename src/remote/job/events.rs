@@ -1,0 +1,382 @@
+//! What a run reports as it goes: typed [`JobEvent`]s into ONE sink. The
+//! subscribers are `events.jsonl` ([`EventsJsonl`], here: runpod-deploy's
+//! event names and fields, so its forensic tools read rpd's runs) and the
+//! terminal progress (in apply, which owns the terminal). Another consumer
+//! (a machine-readable stream) is one more [`EventSink`] in the [`Fanout`].
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::Phase;
+use crate::model::{CloudType, Usd};
+
+/// Where events go. Called from the job as it runs: keep it quick.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: &JobEvent);
+}
+
+/// The one sink a run emits into, shared by apply and the job.
+pub type SharedSink = Arc<dyn EventSink>;
+
+/// Hands every event to each subscriber, in order.
+pub struct Fanout {
+    subscribers: Vec<Box<dyn EventSink>>,
+}
+
+impl Fanout {
+    pub fn new(subscribers: Vec<Box<dyn EventSink>>) -> Fanout {
+        Fanout { subscribers }
+    }
+}
+
+impl EventSink for Fanout {
+    fn emit(&self, event: &JobEvent) {
+        for subscriber in &self.subscribers {
+            subscriber.emit(event);
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    // The pod the job runs on (emitted by apply).
+    GpuSelected {
+        gpu_id: String,
+        datacenter_id: String,
+    },
+    /// The pod was created on the `--fallback-cloud-type`.
+    CloudTypeFallback {
+        from: CloudType,
+        to: CloudType,
+        gpu_id: String,
+        datacenter_id: String,
+    },
+    PodResumed {
+        pod_id: String,
+    },
+    /// The paused pod cannot start on its host: it is deleted and a fresh
+    /// pod created instead.
+    ResumeFailed {
+        pod_id: String,
+        error: String,
+    },
+
+    // Setup and preflight commands, one at a time.
+    CommandStarted {
+        phase: Phase,
+        label: String,
+        command: String,
+    },
+    CommandSucceeded {
+        phase: Phase,
+        label: String,
+    },
+    /// The reason follows in [`JobEvent::PhaseFailed`].
+    CommandFailed {
+        phase: Phase,
+        label: String,
+    },
+    SecretWritten {
+        name: String,
+        destination: String,
+        mode: u32,
+    },
+    StagingStarted {
+        label: String,
+        source: String,
+        destination: String,
+    },
+    Staged {
+        label: String,
+        files: u64,
+        bytes: u64,
+    },
+    StagingFailed {
+        label: String,
+    },
+
+    // The script, started detached and followed.
+    Launched {
+        script_path: String,
+    },
+    MonitorStarted,
+    /// About once a second while the script runs.
+    MonitorTick {
+        spent: Usd,
+        last_line: String,
+    },
+    SuccessMarkerSeen,
+    FailureMarkerSeen {
+        marker: String,
+        line: String,
+        grace: Duration,
+    },
+    /// `__RUNPOD_STEP_START__<step>__` in the log.
+    ScriptStepStarted {
+        step: String,
+    },
+    /// `__RUNPOD_STEP_DONE__<step>__` in the log.
+    ScriptStepCompleted {
+        step: String,
+    },
+    /// The pod stopped or vanished while the job ran.
+    PodKilledUnexpected {
+        pod_id: String,
+        status: String,
+    },
+    StillRunningAfterSuccess {
+        grace: Duration,
+    },
+    /// Both markers in the log and exit 0: a success, with this note.
+    AmbiguousMarkers {
+        note: String,
+    },
+    /// The monitor ended: `failure` is the reason when the job failed.
+    JobFinished {
+        exit_code: Option<i32>,
+        failure: Option<String>,
+        took: Duration,
+    },
+
+    // The log and the artifacts, pulled back.
+    LogPullFailed {
+        error: String,
+    },
+    ArtifactPullStarted {
+        label: String,
+    },
+    ArtifactPullCompleted {
+        label: String,
+        local_path: String,
+        bytes: u64,
+    },
+    /// `fails_job`: a required artifact on the success path.
+    ArtifactPullFailed {
+        label: String,
+        error: String,
+        fails_job: bool,
+    },
+    /// `log_into`: where the log landed, when it was pulled.
+    PullFinished {
+        log_into: Option<PathBuf>,
+    },
+
+    /// A phase that ran failed (or was interrupted).
+    PhaseFailed {
+        phase: Phase,
+        reason: String,
+    },
+}
+
+/// `events.jsonl` in the run directory: one `{"ts_utc", "event", ...}` per
+/// line, runpod-deploy's names and fields. Events it has no name for are
+/// not written.
+pub struct EventsJsonl {
+    path: PathBuf,
+}
+
+impl EventsJsonl {
+    pub fn new(path: PathBuf) -> EventsJsonl {
+        EventsJsonl { path }
+    }
+
+    /// runpod-deploy's event name and fields for `event`, if it has one.
+    fn record(event: &JobEvent) -> Option<(&'static str, Value)> {
+        use JobEvent::*;
+        Some(match event {
+            GpuSelected {
+                gpu_id,
+                datacenter_id,
+            } => (
+                "gpu_selected",
+                json!({"gpu_id": gpu_id, "datacenter_id": datacenter_id}),
+            ),
+            CloudTypeFallback {
+                from,
+                to,
+                gpu_id,
+                datacenter_id,
+            } => (
+                "cloud_type_fallback",
+                json!({
+                    "from_cloud_type": from,
+                    "to_cloud_type": to,
+                    "gpu_id": gpu_id,
+                    "datacenter_id": datacenter_id,
+                }),
+            ),
+            PodResumed { pod_id } => ("pod_resumed", json!({"pod_id": pod_id})),
+            ResumeFailed { pod_id, error } => (
+                "resume_failed",
+                json!({"pod_id": pod_id, "error": error, "then": "delete and create"}),
+            ),
+            Launched { .. } => ("remote_step_started", json!({"step": "run"})),
+            ScriptStepStarted { step } => ("remote_step_started", json!({"step": step})),
+            ScriptStepCompleted { step } => ("remote_step_completed", json!({"step": step})),
+            PodKilledUnexpected { pod_id, status } => (
+                "pod_killed_unexpected",
+                json!({"pod_id": pod_id, "status": status}),
+            ),
+            AmbiguousMarkers { note } => ("ambiguous_markers", json!({"note": note})),
+            JobFinished {
+                exit_code, failure, ..
+            } => (
+                "remote_step_completed",
+                json!({"step": "run", "exit_code": exit_code, "ok": failure.is_none()}),
+            ),
+            LogPullFailed { error } => ("remote_log_pull_failed", json!({"error": error})),
+            ArtifactPullStarted { label } => ("artifact_pull_started", json!({"label": label})),
+            ArtifactPullCompleted { label, bytes, .. } => (
+                "artifact_pull_completed",
+                json!({"label": label, "bytes": bytes}),
+            ),
+            ArtifactPullFailed { label, error, .. } => (
+                "artifact_pull_failed",
+                json!({"label": label, "error": error}),
+            ),
+            CommandStarted { .. }
+            | CommandSucceeded { .. }
+            | CommandFailed { .. }
+            | SecretWritten { .. }
+            | StagingStarted { .. }
+            | Staged { .. }
+            | StagingFailed { .. }
+            | MonitorStarted
+            | MonitorTick { .. }
+            | SuccessMarkerSeen
+            | FailureMarkerSeen { .. }
+            | StillRunningAfterSuccess { .. }
+            | PullFinished { .. }
+            | PhaseFailed { .. } => return None,
+        })
+    }
+}
+
+impl EventSink for EventsJsonl {
+    fn emit(&self, event: &JobEvent) {
+        let Some((name, fields)) = EventsJsonl::record(event) else {
+            return;
+        };
+        let mut record = serde_json::Map::new();
+        record.insert(
+            "ts_utc".into(),
+            Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        record.insert("event".into(), name.into());
+        if let Value::Object(extra) = fields {
+            record.extend(extra);
+        }
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
+            let _ = writeln!(file, "{}", Value::Object(record));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(events: &[JobEvent]) -> Vec<Value> {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = EventsJsonl::new(dir.path().join("run/events.jsonl"));
+        for event in events {
+            sink.emit(event);
+        }
+        std::fs::read_to_string(dir.path().join("run/events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                let record = v.as_object_mut().unwrap();
+                assert_eq!(record.keys().next().unwrap(), "ts_utc", "{l}");
+                let ts = record.shift_remove("ts_utc").unwrap();
+                assert!(ts.as_str().unwrap().ends_with('Z'), "{ts}");
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runpod_deploy_names_and_fields_in_order() {
+        let lines = written(&[
+            JobEvent::GpuSelected {
+                gpu_id: "NVIDIA A40".into(),
+                datacenter_id: "EU-RO-1".into(),
+            },
+            JobEvent::CloudTypeFallback {
+                from: CloudType::Secure,
+                to: CloudType::Community,
+                gpu_id: "NVIDIA A40".into(),
+                datacenter_id: "EU-RO-1".into(),
+            },
+            JobEvent::ResumeFailed {
+                pod_id: "p1".into(),
+                error: "busy".into(),
+            },
+            JobEvent::Launched {
+                script_path: "/w/run.sh".into(),
+            },
+            JobEvent::MonitorStarted,
+            JobEvent::ScriptStepStarted {
+                step: "train".into(),
+            },
+            JobEvent::JobFinished {
+                exit_code: Some(0),
+                failure: None,
+                took: Duration::from_secs(3),
+            },
+            JobEvent::ArtifactPullCompleted {
+                label: "out".into(),
+                local_path: "/l/out".into(),
+                bytes: 12,
+            },
+            JobEvent::PhaseFailed {
+                phase: Phase::Pull,
+                reason: "x".into(),
+            },
+        ]);
+        let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                r#"{"event":"gpu_selected","gpu_id":"NVIDIA A40","datacenter_id":"EU-RO-1"}"#,
+                r#"{"event":"cloud_type_fallback","from_cloud_type":"SECURE","to_cloud_type":"COMMUNITY","gpu_id":"NVIDIA A40","datacenter_id":"EU-RO-1"}"#,
+                r#"{"event":"resume_failed","pod_id":"p1","error":"busy","then":"delete and create"}"#,
+                r#"{"event":"remote_step_started","step":"run"}"#,
+                r#"{"event":"remote_step_started","step":"train"}"#,
+                r#"{"event":"remote_step_completed","step":"run","exit_code":0,"ok":true}"#,
+                r#"{"event":"artifact_pull_completed","label":"out","bytes":12}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn fanout_hands_each_event_to_every_subscriber() {
+        use std::sync::Mutex;
+        struct Count(Arc<Mutex<usize>>);
+        impl EventSink for Count {
+            fn emit(&self, _: &JobEvent) {
+                *self.0.lock().unwrap() += 1;
+            }
+        }
+        let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+        let fanout = Fanout::new(vec![Box::new(Count(a.clone())), Box::new(Count(b.clone()))]);
+        fanout.emit(&JobEvent::MonitorStarted);
+        fanout.emit(&JobEvent::SuccessMarkerSeen);
+        assert_eq!((*a.lock().unwrap(), *b.lock().unwrap()), (2, 2));
+    }
+}

@@ -1,0 +1,392 @@
+//! The effects: runs the job's processes over the transport, reports each
+//! step as a [`JobEvent`] and keeps what happened for the [`JobReport`].
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::events::{JobEvent, SharedSink};
+use super::script::{self, RunFiles};
+use super::{
+    Budget, JobFailure, JobReport, Phase, PodProbe, PushResult, StepTiming, indent, millis,
+};
+use crate::config::{Command, Config, SecretSource};
+use crate::interrupt::Interrupt;
+use crate::remote::sync::TransferStats;
+use crate::remote::transport::{RemoteFile, Transport, exec, exec_with_stdin, write_files_script};
+
+pub struct JobRunner<'a> {
+    pub(super) config: &'a Config,
+    pub(super) transport: Box<dyn Transport>,
+    pub(super) events: SharedSink,
+    pub(super) budget: Budget,
+    pub(super) probe: Option<Box<dyn PodProbe>>,
+    /// Starts the watcher's own report lines, so no log line can pass for one.
+    pub(super) token: String,
+    pub(super) files: RunFiles,
+    /// When the pod became usable: the start of wall time.
+    pub(super) started: Instant,
+    /// Whether any phase started (a run interrupted before has no manifest).
+    ran: bool,
+    /// What happened so far; wall time and handshakes are filled in by
+    /// [`JobRunner::report`].
+    pub(super) report: JobReport,
+}
+
+impl<'a> JobRunner<'a> {
+    /// A runner for `config`'s job on a pod reached through `transport`,
+    /// which became usable now.
+    pub fn new(
+        config: &'a Config,
+        transport: Box<dyn Transport>,
+        events: SharedSink,
+        budget: Budget,
+    ) -> JobRunner<'a> {
+        let token = format!("__RPD_{}__", uuid::Uuid::new_v4().simple());
+        JobRunner {
+            config,
+            transport,
+            events,
+            budget,
+            probe: None,
+            files: RunFiles::new(&config.job.run, &token),
+            token,
+            started: Instant::now(),
+            ran: false,
+            report: JobReport {
+                timings: Vec::new(),
+                transferred: TransferStats::default(),
+                artifacts: Vec::new(),
+                pushes: Vec::new(),
+                launched: false,
+                exit_code: None,
+                wall: Duration::ZERO,
+                handshakes: 0,
+                log_pulled: false,
+                failure: None,
+                run_dir: config.run_dir.clone(),
+            },
+        }
+    }
+
+    /// Asks `probe` now and then, while the script runs, whether the pod
+    /// still runs.
+    pub fn with_probe(mut self, probe: Box<dyn PodProbe>) -> JobRunner<'a> {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Runs one phase. After a failure the remaining phases are skipped,
+    /// except the pull, which runs on every path (the log and artifacts
+    /// come back after a failure or an interrupt too). An interrupt fails
+    /// the phase: the monitor stops the script itself; any other phase is
+    /// abandoned at once (its processes are killed when dropped).
+    pub async fn run_phase(&mut self, phase: Phase, interrupt: &Interrupt) {
+        if phase != Phase::Pull {
+            if self.report.failure.is_some() {
+                return;
+            }
+            if interrupt.is_set() {
+                self.report.failure = Some(JobFailure::new(phase, "interrupted"));
+                return;
+            }
+            self.ran = true;
+        }
+        let result = match phase {
+            Phase::Setup => abandon_on(interrupt, phase, self.setup()).await,
+            Phase::Secrets => abandon_on(interrupt, phase, self.secrets()).await,
+            Phase::Staging => abandon_on(interrupt, phase, self.staging()).await,
+            Phase::Preflight => abandon_on(interrupt, phase, self.preflight()).await,
+            Phase::Launch => abandon_on(interrupt, phase, self.launch()).await,
+            Phase::Monitor => self.monitor(interrupt).await,
+            Phase::Pull => self.pull().await,
+        };
+        if let Err(failure) = result {
+            self.fail(failure);
+        }
+    }
+
+    fn fail(&mut self, failure: JobFailure) {
+        self.events.emit(&JobEvent::PhaseFailed {
+            phase: failure.phase,
+            reason: failure.reason.clone(),
+        });
+        self.report.failure = Some(failure);
+    }
+
+    /// Why the job failed, once it has.
+    pub fn failure(&self) -> Option<&JobFailure> {
+        self.report.failure.as_ref()
+    }
+
+    /// Whether any phase started.
+    pub fn ran(&self) -> bool {
+        self.ran
+    }
+
+    /// Time since the pod became usable.
+    pub fn wall(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// What the job did so far.
+    pub fn report(&self) -> JobReport {
+        JobReport {
+            wall: self.wall(),
+            handshakes: self.transport.handshakes(),
+            ..self.report.clone()
+        }
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.config.run_dir.clone()
+    }
+
+    pub async fn close(&self) {
+        self.transport.close().await;
+    }
+
+    pub(super) fn record(&mut self, phase: Phase, started: Instant, ok: bool) {
+        self.report
+            .timings
+            .push(StepTiming::new(phase.as_str(), started.elapsed(), ok));
+    }
+
+    async fn run_commands(&mut self, phase: Phase, commands: &[Command]) -> Result<(), JobFailure> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let prefix = script::env_prefix(&self.config.job.remote_env);
+        for (i, c) in commands.iter().enumerate() {
+            let label = format!("{phase}[{i}]");
+            self.events.emit(&JobEvent::CommandStarted {
+                phase,
+                label: label.clone(),
+                command: c.command.clone(),
+            });
+            let result = exec(
+                self.transport.as_ref(),
+                &script::command_script(&prefix, c),
+                Duration::from_secs(u64::from(c.timeout_sec)),
+            )
+            .await;
+            let failure = match result {
+                Ok(out) if out.success() => None,
+                Ok(out) => Some(format!(
+                    "{label} exited with status {}:\n{}",
+                    out.status.map_or("signal".into(), |s| s.to_string()),
+                    indent(&out.tail(15))
+                )),
+                Err(err) => Some(format!("{label}: {err}")),
+            };
+            if let Some(reason) = failure {
+                self.events.emit(&JobEvent::CommandFailed { phase, label });
+                self.record(phase, started, false);
+                return Err(JobFailure::new(phase, reason));
+            }
+            self.events
+                .emit(&JobEvent::CommandSucceeded { phase, label });
+        }
+        self.record(phase, started, true);
+        Ok(())
+    }
+
+    async fn setup(&mut self) -> Result<(), JobFailure> {
+        let commands = self.config.job.setup.clone();
+        self.run_commands(Phase::Setup, &commands).await
+    }
+
+    async fn preflight(&mut self) -> Result<(), JobFailure> {
+        let mut commands = Vec::new();
+        if let Some(version) = &self.config.python_version {
+            let destination = self
+                .config
+                .job
+                .staging
+                .first()
+                .map(|s| s.destination.as_str());
+            commands.push(script::python_pin(version, destination));
+        }
+        commands.extend(self.config.job.preflight.iter().cloned());
+        self.run_commands(Phase::Preflight, &commands).await
+    }
+
+    /// Writes every secret in one session, each created private and given
+    /// its mode before it is moved into place; values never reach a log.
+    async fn secrets(&mut self) -> Result<(), JobFailure> {
+        let secrets = &self.config.job.secrets;
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut contents: Vec<Vec<u8>> = Vec::new();
+        for secret in secrets {
+            contents.push(match &secret.source {
+                SecretSource::Env(names) => {
+                    let mut text = String::new();
+                    for name in names {
+                        let value = std::env::var(name).map_err(|_| {
+                            JobFailure::new(
+                                Phase::Secrets,
+                                format!(
+                                    "secret {:?}: environment variable {name} is not set here; export it before rpd apply",
+                                    secret.name
+                                ),
+                            )
+                        })?;
+                        text.push_str(&format!("{name}={value}\n"));
+                    }
+                    text.into_bytes()
+                }
+                SecretSource::File(path) => std::fs::read(path).map_err(|e| {
+                    JobFailure::new(
+                        Phase::Secrets,
+                        format!("secret {:?}: cannot read {}: {e}", secret.name, path.display()),
+                    )
+                })?,
+            });
+        }
+        let files: Vec<RemoteFile> = secrets
+            .iter()
+            .zip(&contents)
+            .map(|(secret, bytes)| RemoteFile {
+                path: &secret.destination,
+                contents: bytes,
+                mode: secret.mode,
+            })
+            .collect();
+        let script = write_files_script(self.transport.as_ref(), &files, "true");
+        let result = exec_with_stdin(
+            self.transport.as_ref(),
+            "bash -s",
+            Some(script.as_bytes()),
+            Duration::from_secs(120),
+        )
+        .await;
+        let failure = match result {
+            Ok(out) if out.success() => None,
+            Ok(out) => Some(format!(
+                "writing the secret files failed:\n{}",
+                indent(&out.tail(5))
+            )),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(reason) = failure {
+            self.record(Phase::Secrets, started, false);
+            return Err(JobFailure::new(Phase::Secrets, reason));
+        }
+        for secret in secrets {
+            self.events.emit(&JobEvent::SecretWritten {
+                name: secret.name.clone(),
+                destination: secret.destination.clone(),
+                mode: secret.mode,
+            });
+        }
+        self.record(Phase::Secrets, started, true);
+        Ok(())
+    }
+
+    async fn staging(&mut self) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        for push in &self.config.job.staging {
+            self.events.emit(&JobEvent::StagingStarted {
+                label: push.label.clone(),
+                source: push.source.clone(),
+                destination: push.destination.clone(),
+            });
+            let pushing = Instant::now();
+            let result = self
+                .transport
+                .push(&push.source, &push.destination, &push.excludes, push.delete)
+                .await;
+            match result {
+                Ok(stats) => {
+                    self.report.transferred += stats;
+                    self.events.emit(&JobEvent::Staged {
+                        label: push.label.clone(),
+                        files: stats.files,
+                        bytes: stats.bytes,
+                    });
+                    self.report.pushes.push(PushResult {
+                        label: push.label.clone(),
+                        files: stats.files,
+                        bytes: stats.bytes,
+                        duration_sec: millis(pushing.elapsed()),
+                    });
+                }
+                Err(err) => {
+                    self.events.emit(&JobEvent::StagingFailed {
+                        label: push.label.clone(),
+                    });
+                    self.record(Phase::Staging, started, false);
+                    return Err(JobFailure::new(
+                        Phase::Staging,
+                        format!("staging {:?}: {err}", push.label),
+                    ));
+                }
+            }
+        }
+        if !self.config.job.staging.is_empty() {
+            self.record(Phase::Staging, started, true);
+        }
+        Ok(())
+    }
+
+    /// Writes the script and its wrapper as files (no heredoc to break) and
+    /// starts the wrapper detached, in one session. The wrapper records the
+    /// script's exit status in a sentinel file beside the log.
+    async fn launch(&mut self) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let transport = self.transport.as_ref();
+        let body = transport.localize(&self.config.job.run.body);
+        let wrapper = transport.localize(&script::wrapper(&self.files));
+        let start = transport.localize(&script::start(&self.files));
+        let files = [
+            RemoteFile {
+                path: &self.files.script,
+                contents: body.as_bytes(),
+                mode: 0o755,
+            },
+            RemoteFile {
+                path: &self.files.wrapper,
+                contents: wrapper.as_bytes(),
+                mode: 0o755,
+            },
+        ];
+        let script = write_files_script(transport, &files, &start);
+        let out = exec_with_stdin(
+            transport,
+            "bash -s",
+            Some(script.as_bytes()),
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|e| JobFailure::new(Phase::Launch, e.to_string()))?;
+        if !out.success() {
+            self.record(Phase::Launch, started, false);
+            return Err(JobFailure::new(
+                Phase::Launch,
+                format!("could not start the script:\n{}", indent(&out.tail(10))),
+            ));
+        }
+        self.report.launched = true;
+        self.events.emit(&JobEvent::Launched {
+            script_path: self.files.script.clone(),
+        });
+        self.record(Phase::Launch, started, true);
+        Ok(())
+    }
+}
+
+/// `work`, or an "interrupted" failure of `phase` as soon as the user
+/// interrupts (dropping `work` kills its processes).
+async fn abandon_on(
+    interrupt: &Interrupt,
+    phase: Phase,
+    work: impl Future<Output = Result<(), JobFailure>>,
+) -> Result<(), JobFailure> {
+    tokio::select! {
+        result = work => result,
+        _ = interrupt.wait() => Err(JobFailure::new(phase, "interrupted")),
+    }
+}

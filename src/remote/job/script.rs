@@ -1,0 +1,154 @@
+//! The shell the job runs on the pod, built as text from the config: no I/O
+//! here, so each script is pinned by a test and can be run by hand. Paths
+//! are the pod's; the runner localizes them for the simulator.
+
+use crate::config::{Command, RemoteEnv, Run};
+use crate::remote::shell_quote;
+
+/// The files one run uses on the pod: the script, its log, and what rpd
+/// keeps beside the log (the wrapper, its pid, the exit-status sentinel).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFiles {
+    pub script: String,
+    pub log: String,
+    pub wrapper: String,
+    pub pid: String,
+    pub exit: String,
+}
+
+impl RunFiles {
+    pub fn new(run: &Run, token: &str) -> RunFiles {
+        RunFiles {
+            script: run.script_path.clone(),
+            log: run.log_path.clone(),
+            wrapper: sidecar(&run.log_path, "wrapper"),
+            pid: sidecar(&run.log_path, "pid"),
+            exit: exit_file(&run.log_path, token),
+        }
+    }
+}
+
+/// A file rpd keeps beside the log.
+pub fn sidecar(log_path: &str, suffix: &str) -> String {
+    format!("{log_path}.rpd-{suffix}")
+}
+
+/// Where this run's wrapper records the exit status: named for the run
+/// (12 hex digits of its token), so an older run's wrapper can never answer
+/// for this one.
+pub fn exit_file(log_path: &str, token: &str) -> String {
+    let tag = token.trim_matches('_').trim_start_matches("RPD_");
+    format!("{log_path}.rpd-exit-{}", tag.get(..12).unwrap_or(tag))
+}
+
+/// runpod-deploy's `with_env` prefix: each source file sourced if it
+/// exists, then each export, joined with `; `.
+pub fn env_prefix(env: &RemoteEnv) -> String {
+    let mut parts: Vec<String> = env
+        .source_files
+        .iter()
+        .map(|f| {
+            let q = shell_quote(f);
+            format!("[ -f {q} ] && source {q} || true")
+        })
+        .collect();
+    parts.extend(
+        env.exports
+            .iter()
+            .map(|(k, v)| format!("export {k}={}", shell_quote(v))),
+    );
+    parts.join("; ")
+}
+
+/// What runs for one setup or preflight command: the command, after the
+/// environment prefix when it asks for it.
+pub fn command_script(prefix: &str, command: &Command) -> String {
+    if command.with_env && !prefix.is_empty() {
+        format!("{prefix}; {}", command.command)
+    } else {
+        command.command.clone()
+    }
+}
+
+/// The preflight step `pod.python_version` adds: install and pin that
+/// Python where the first staging push lands (else `$HOME`).
+pub fn python_pin(version: &str, staging_destination: Option<&str>) -> Command {
+    let dir = staging_destination
+        .map(shell_quote)
+        .unwrap_or_else(|| "$HOME".into());
+    Command {
+        command: format!(
+            "uv python install {version} && cd {dir} && uv python pin {version} && echo \"[rpd] pinned Python {version} at $(pwd)\""
+        ),
+        timeout_sec: 300,
+        with_env: true,
+    }
+}
+
+/// The wrapper: runs the script detached from any terminal, its output in
+/// the log, and records its exit status (written aside, then renamed, so a
+/// reader never sees half a number).
+pub fn wrapper(files: &RunFiles) -> String {
+    format!(
+        "#!/usr/bin/env bash\n# Written by rpd: runs the job script and records its exit status.\nbash {script} > {log} 2>&1 < /dev/null\necho $? > {exit}.tmp && mv {exit}.tmp {exit}\n",
+        script = shell_quote(&files.script),
+        log = shell_quote(&files.log),
+        exit = shell_quote(&files.exit),
+    )
+}
+
+/// Starts the wrapper detached in its own process group and records its
+/// pid. A job left running by an interrupted apply is stopped first (if its
+/// pid is still our wrapper), so it cannot write into this run; the old log
+/// and every old exit sentinel go.
+pub fn start(files: &RunFiles) -> String {
+    format!(
+        "mkdir -p \"$(dirname {log})\"\n\
+         p=$(cat {pid} 2>/dev/null || true)\n\
+         if [ -n \"$p\" ] && grep -q rpd-wrapper /proc/$p/cmdline 2>/dev/null; then kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null || true; sleep 0.2; fi\n\
+         rm -f {log} {pid} {log}.rpd-exit-*\n\
+         set -m\nnohup bash {wrapper} > /dev/null 2>&1 < /dev/null &\necho $! > {pid}",
+        log = shell_quote(&files.log),
+        pid = shell_quote(&files.pid),
+        wrapper = shell_quote(&files.wrapper),
+    )
+}
+
+/// Stops the job: TERM to the wrapper's process group, then KILL a second
+/// later. Always succeeds (there may be nothing left to stop).
+pub fn kill(files: &RunFiles) -> String {
+    let pid = shell_quote(&files.pid);
+    format!(
+        "p=$(cat {pid} 2>/dev/null) && [ -n \"$p\" ] && {{ kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null; sleep 1; kill -KILL -- -$p 2>/dev/null; }}; true"
+    )
+}
+
+/// The watcher: streams the log and, once the wrapper has recorded the
+/// exit status, reports on the whole log and the status, each report a line
+/// starting with `token`: `FAILMARK <i>` per failure marker found,
+/// `SUCCESS 0|1`, then `EXIT <status>`.
+pub fn watcher(files: &RunFiles, token: &str, run: &Run) -> String {
+    let mut finals = String::new();
+    for (i, marker) in run.failure_markers.iter().enumerate() {
+        finals.push_str(&format!(
+            "grep -F -q -- {} \"$log\" && echo \"{token} FAILMARK {i}\"\n",
+            shell_quote(marker)
+        ));
+    }
+    format!(
+        "log={log}; exitf={exit}\n\
+         while [ ! -e \"$log\" ] && [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
+         tail -n +1 -s 0.1 -F \"$log\" 2>/dev/null & t=$!\n\
+         while [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
+         kill $t 2>/dev/null; wait $t 2>/dev/null\n\
+         {finals}\
+         if grep -F -q -- {success} \"$log\"; then echo \"{token} SUCCESS 1\"; else echo \"{token} SUCCESS 0\"; fi\n\
+         echo \"{token} EXIT $(cat \"$exitf\")\"\n",
+        log = shell_quote(&files.log),
+        exit = shell_quote(&files.exit),
+        success = shell_quote(&run.success_marker),
+    )
+}
+
+#[cfg(test)]
+mod tests;
