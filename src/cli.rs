@@ -1,10 +1,18 @@
-//! Command-line arguments (clap). Raw arguments only: validation and side
-//! effects happen in `commands/`.
+//! Command-line arguments (clap), and their resolving into the plain
+//! settings the commands read ([`Cli::resolve`]). Validation that can fail
+//! and side effects happen in `commands/`.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands::settings::{
+    Action, ApplySettings, ColourChoice, ConfigSettings, DestroySettings, ForceUnlockSettings,
+    GlobalSettings, Invocation, LockSettings, LogsSettings, OutputFormat, PlanFlags, PlanSettings,
+    ReassignSettings, SimAction, ValidateSettings, VarSettings,
+};
 
 const EXIT_CODES: &str = "Exit codes:
   0    success; for `plan --detailed-exitcode`: no changes
@@ -272,4 +280,366 @@ pub enum SimCommand {
     },
     /// Delete every simulated pod, volume and setting.
     Reset,
+}
+
+impl Cli {
+    /// The settings this command line asks for (`NO_COLOR` read from the
+    /// environment; clap has read `RPD_PROVIDER`).
+    pub fn resolve(self) -> Invocation {
+        self.resolve_with(std::env::var_os("NO_COLOR").as_deref())
+    }
+
+    fn resolve_with(self, no_color_env: Option<&OsStr>) -> Invocation {
+        Invocation {
+            global: self.global.resolve(no_color_env),
+            action: self.command.resolve(),
+        }
+    }
+}
+
+impl GlobalArgs {
+    fn resolve(self, no_color_env: Option<&OsStr>) -> GlobalSettings {
+        // An empty RPD_PROVIDER means the default, not an unknown provider.
+        let provider = match self.provider.trim() {
+            "" => "runpod",
+            name => name,
+        };
+        // NO_COLOR counts when set to anything but the empty string.
+        let no_color = self.no_color || no_color_env.is_some_and(|v| !v.is_empty());
+        GlobalSettings {
+            provider: provider.to_string(),
+            colour: if no_color {
+                ColourChoice::Never
+            } else {
+                ColourChoice::OnTerminals
+            },
+        }
+    }
+}
+
+impl VarArgs {
+    fn resolve(self) -> VarSettings {
+        VarSettings {
+            assignments: self.vars,
+            vars_file: self.vars_file,
+        }
+    }
+}
+
+impl LockArgs {
+    fn resolve(self) -> LockSettings {
+        LockSettings {
+            timeout: self.lock_timeout,
+        }
+    }
+}
+
+impl From<Format> for OutputFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => OutputFormat::Text,
+            Format::Json => OutputFormat::Json,
+        }
+    }
+}
+
+fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>) -> PlanFlags {
+    PlanFlags {
+        replace,
+        fallback_cloud: fallback_cloud_type.map(Into::into),
+    }
+}
+
+fn one_config(config: PathBuf, vars: VarArgs) -> ConfigSettings {
+    ConfigSettings {
+        config,
+        vars: vars.resolve(),
+    }
+}
+
+impl Command {
+    fn resolve(self) -> Action {
+        match self {
+            Command::Plan {
+                configs,
+                vars,
+                replace,
+                fallback_cloud_type,
+                detailed_exitcode,
+                format,
+            } => Action::Plan(PlanSettings {
+                configs,
+                vars: vars.resolve(),
+                flags: plan_flags(replace, fallback_cloud_type),
+                detailed_exitcode,
+                format: format.into(),
+            }),
+            Command::Apply {
+                configs,
+                vars,
+                replace,
+                fallback_cloud_type,
+                auto_approve,
+                lock,
+            } => Action::Apply(ApplySettings {
+                configs,
+                vars: vars.resolve(),
+                flags: plan_flags(replace, fallback_cloud_type),
+                auto_approve,
+                lock: lock.resolve(),
+            }),
+            Command::Destroy {
+                configs,
+                vars,
+                auto_approve,
+                lock,
+            } => Action::Destroy(DestroySettings {
+                configs,
+                vars: vars.resolve(),
+                auto_approve,
+                lock: lock.resolve(),
+            }),
+            Command::Validate { configs, vars } => Action::Validate(ValidateSettings {
+                configs,
+                vars: vars.resolve(),
+            }),
+            Command::Logs {
+                config,
+                vars,
+                follow,
+                lines,
+            } => Action::Logs(LogsSettings {
+                target: one_config(config, vars),
+                follow,
+                lines,
+            }),
+            Command::ForceUnlock {
+                lock_id,
+                config,
+                vars,
+            } => Action::ForceUnlock(ForceUnlockSettings {
+                lock_id,
+                target: one_config(config, vars),
+            }),
+            Command::State(StateCommand::Show { config, vars }) => {
+                Action::ShowState(one_config(config, vars))
+            }
+            Command::State(StateCommand::Reassign { config, vars, lock }) => {
+                Action::ReassignState(ReassignSettings {
+                    target: one_config(config, vars),
+                    lock: lock.resolve(),
+                })
+            }
+            Command::Sim(command) => Action::Sim(command.resolve()),
+        }
+    }
+}
+
+impl SimCommand {
+    fn resolve(self) -> SimAction {
+        match self {
+            SimCommand::Pods { json } => SimAction::Pods { json },
+            SimCommand::Calls { json, reset } => SimAction::Calls { json, reset },
+            SimCommand::Stop { pod_id } => SimAction::Stop { pod_id },
+            SimCommand::Start { pod_id } => SimAction::Start { pod_id },
+            SimCommand::Terminate { pod_id } => SimAction::Terminate { pod_id },
+            SimCommand::Set { pod_id, changes } => SimAction::Set { pod_id, changes },
+            SimCommand::Stock {
+                datacenter,
+                gpu,
+                count,
+                cloud,
+            } => SimAction::Stock {
+                datacenter,
+                gpu,
+                count,
+                cloud: cloud.into(),
+            },
+            SimCommand::FailNextStart { pod_id } => SimAction::FailNextStart { pod_id },
+            SimCommand::FailStop { pod_id, count } => SimAction::FailStop { pod_id, count },
+            SimCommand::Latency { ms } => SimAction::Latency { ms },
+            SimCommand::Boot { cold_ms, warm_ms } => SimAction::Boot { cold_ms, warm_ms },
+            SimCommand::Volume {
+                name,
+                datacenter,
+                size_gb,
+            } => SimAction::Volume {
+                name,
+                datacenter,
+                size_gb,
+            },
+            SimCommand::Ssh {
+                endpoint,
+                user,
+                off,
+            } => SimAction::Ssh {
+                endpoint: endpoint.filter(|_| !off),
+                user,
+            },
+            SimCommand::Reset => SimAction::Reset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CloudType;
+
+    fn resolve(args: &[&str], no_color_env: Option<&str>) -> Invocation {
+        let cli = Cli::try_parse_from(std::iter::once("rpd").chain(args.iter().copied()))
+            .expect("arguments parse");
+        cli.resolve_with(no_color_env.map(OsStr::new))
+    }
+
+    #[test]
+    fn a_fallback_cloud_maps_to_the_models_cloud_type() {
+        let invocation = resolve(
+            &[
+                "--provider",
+                "sim",
+                "apply",
+                "a.yaml",
+                "--fallback-cloud-type",
+                "COMMUNITY",
+                "--replace",
+                "--lock-timeout",
+                "5m",
+            ],
+            None,
+        );
+        let Action::Apply(apply) = invocation.action else {
+            panic!("not an apply: {:?}", invocation.action);
+        };
+        assert_eq!(
+            apply.flags,
+            PlanFlags {
+                replace: true,
+                fallback_cloud: Some(CloudType::Community),
+            }
+        );
+        assert_eq!(apply.lock.timeout, Duration::from_secs(300));
+        assert!(!apply.auto_approve);
+    }
+
+    #[test]
+    fn destroy_plans_with_no_flags_and_plan_maps_its_format() {
+        let destroy = resolve(&["--provider", "sim", "destroy", "-y", "a.yaml"], None);
+        assert_eq!(
+            destroy.action,
+            Action::Destroy(DestroySettings {
+                configs: vec![PathBuf::from("a.yaml")],
+                vars: VarSettings::default(),
+                auto_approve: true,
+                lock: LockSettings {
+                    timeout: Duration::ZERO
+                },
+            })
+        );
+        let plan = resolve(
+            &["--provider", "sim", "plan", "a.yaml", "--format", "json"],
+            None,
+        );
+        let Action::Plan(plan) = plan.action else {
+            panic!("not a plan");
+        };
+        assert_eq!(plan.format, OutputFormat::Json);
+        assert_eq!(plan.flags, PlanFlags::default());
+    }
+
+    #[test]
+    fn an_empty_provider_means_the_default_and_spaces_are_trimmed() {
+        let empty = resolve(&["--provider", "", "validate", "a.yaml"], None);
+        assert_eq!(empty.global.provider, "runpod");
+        let spaced = resolve(&["--provider", " sim ", "validate", "a.yaml"], None);
+        assert_eq!(spaced.global.provider, "sim");
+        // An unknown name is kept, for the command to refuse with its help.
+        let unknown = resolve(&["--provider", "nope", "validate", "a.yaml"], None);
+        assert_eq!(unknown.global.provider, "nope");
+    }
+
+    #[test]
+    fn no_color_flag_or_a_non_empty_no_color_variable_turn_colour_off() {
+        let colour = |args: &[&str], env| resolve(args, env).global.colour;
+        let args = ["--provider", "sim", "validate", "a.yaml"];
+        assert_eq!(colour(&args, None), ColourChoice::OnTerminals);
+        assert_eq!(colour(&args, Some("")), ColourChoice::OnTerminals);
+        assert_eq!(colour(&args, Some("1")), ColourChoice::Never);
+        let flagged = ["--provider", "sim", "validate", "a.yaml", "--no-color"];
+        assert_eq!(colour(&flagged, None), ColourChoice::Never);
+        assert!(!ColourChoice::Never.for_stream(true));
+        assert!(ColourChoice::OnTerminals.for_stream(true));
+        assert!(!ColourChoice::OnTerminals.for_stream(false));
+    }
+
+    #[test]
+    fn vars_are_kept_in_order_with_their_file() {
+        let invocation = resolve(
+            &[
+                "--provider",
+                "sim",
+                "state",
+                "show",
+                "a.yaml",
+                "--var",
+                "x=1",
+                "--vars-file",
+                "v.json",
+                "--var",
+                "x=2",
+            ],
+            None,
+        );
+        assert_eq!(
+            invocation.action,
+            Action::ShowState(ConfigSettings {
+                config: PathBuf::from("a.yaml"),
+                vars: VarSettings {
+                    assignments: vec!["x=1".into(), "x=2".into()],
+                    vars_file: Some(PathBuf::from("v.json")),
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn sim_ssh_off_drops_the_endpoint_and_stock_maps_its_cloud() {
+        let off = resolve(&["sim", "ssh", "--off"], None);
+        assert_eq!(
+            off.action,
+            Action::Sim(SimAction::Ssh {
+                endpoint: None,
+                user: "root".into()
+            })
+        );
+        let on = resolve(&["sim", "ssh", "127.0.0.1:2222", "--user", "me"], None);
+        assert_eq!(
+            on.action,
+            Action::Sim(SimAction::Ssh {
+                endpoint: Some("127.0.0.1:2222".into()),
+                user: "me".into()
+            })
+        );
+        let stock = resolve(
+            &[
+                "sim",
+                "stock",
+                "EU-RO-1",
+                "gpu",
+                "3",
+                "--cloud",
+                "COMMUNITY",
+            ],
+            None,
+        );
+        assert_eq!(
+            stock.action,
+            Action::Sim(SimAction::Stock {
+                datacenter: "EU-RO-1".into(),
+                gpu: "gpu".into(),
+                count: 3,
+                cloud: CloudType::Community,
+            })
+        );
+    }
 }

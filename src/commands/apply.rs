@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use anyhow::bail;
 use futures::future::join_all;
 
 use crate::apply::{ApplyError, ApplyReport, Executor};
-use crate::cli::{LockArgs, VarArgs};
 use crate::commands::refresh::missing_ssh_key;
+use crate::commands::settings::{ApplySettings, DestroySettings, LockSettings, VarSettings};
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -20,25 +21,42 @@ use crate::state::{self, LockGuard, State};
 
 pub struct Request<'a> {
     pub configs: &'a [PathBuf],
-    pub vars: &'a VarArgs,
+    pub vars: &'a VarSettings,
     pub flags: PlanFlags,
     pub auto_approve: bool,
-    pub lock: &'a LockArgs,
+    pub lock: LockSettings,
     pub mode: Mode,
 }
 
-pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
-    let configs = match load_configs(ctx, request.configs, request.vars) {
-        Ok(c) => c,
-        Err(status) => return status,
+pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitStatus> {
+    let request = Request {
+        configs: &settings.configs,
+        vars: &settings.vars,
+        flags: settings.flags,
+        auto_approve: settings.auto_approve,
+        lock: settings.lock,
+        mode: Mode::Apply,
     };
-    let provider = match ctx.provider() {
-        Ok(p) => p,
-        Err(err) => {
-            ctx.error(&err);
-            return ExitStatus::Error;
-        }
+    run(ctx, request).await
+}
+
+pub async fn destroy(ctx: &Ctx, settings: &DestroySettings) -> anyhow::Result<ExitStatus> {
+    let request = Request {
+        configs: &settings.configs,
+        vars: &settings.vars,
+        flags: PlanFlags::default(),
+        auto_approve: settings.auto_approve,
+        lock: settings.lock,
+        mode: Mode::Destroy,
     };
+    run(ctx, request).await
+}
+
+pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> {
+    let Some(configs) = load_configs(ctx, request.configs, request.vars)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let provider = ctx.provider()?;
     if request.mode == Mode::Apply {
         let missing: Vec<String> = configs
             .iter()
@@ -46,25 +64,24 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
             .map(|key| render::words::missing_ssh_key(&key))
             .collect();
         if !missing.is_empty() {
-            ctx.error(&anyhow::anyhow!("{}", missing.join("\n")));
-            return ExitStatus::Error;
+            bail!("{}", missing.join("\n"));
         }
     }
     if !request.auto_approve && !ctx.stdin_tty {
-        ctx.error(&anyhow::anyhow!(
+        bail!(
             "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan with `rpd plan`, then pass -y/--auto-approve to {} without asking",
-            if request.mode == Mode::Destroy { "destroy" } else { "apply" }
-        ));
-        return ExitStatus::Error;
+            if request.mode == Mode::Destroy {
+                "destroy"
+            } else {
+                "apply"
+            }
+        );
     }
     let operation = match request.mode {
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
-    let guards = match lock_all(ctx, &configs, operation, request.lock).await {
-        Ok(g) => g,
-        Err(status) => return status,
-    };
+    let guards = lock_all(ctx, &configs, operation, request.lock).await?;
 
     let palette = ctx.stdout_palette();
     let mut status = ExitStatus::Success;
@@ -92,10 +109,10 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
         }
     }
     if status != ExitStatus::Success {
-        return status;
+        return Ok(status);
     }
     if ready.iter().all(|p| p.plan.is_empty()) {
-        return ExitStatus::Success;
+        return Ok(ExitStatus::Success);
     }
     if !request.auto_approve && !confirm(ctx, request.mode) {
         crate::note!(
@@ -106,7 +123,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
                 "Apply"
             }
         );
-        return ExitStatus::Error;
+        return Ok(ExitStatus::Error);
     }
     crate::say!();
 
@@ -160,21 +177,21 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> ExitStatus {
         };
         status = status.worst(one);
     }
-    status
+    Ok(status)
 }
 
 async fn lock_all(
     ctx: &Ctx,
     configs: &[Config],
     operation: &str,
-    lock: &LockArgs,
-) -> Result<Vec<LockGuard>, ExitStatus> {
+    lock: LockSettings,
+) -> anyhow::Result<Vec<LockGuard>> {
     let mut guards = Vec::new();
     for config in configs {
         let path = config.state_file.clone();
         let shown = config.path.display().to_string();
         let operation = operation.to_string();
-        let timeout = lock.lock_timeout;
+        let timeout = lock.timeout;
         let result = tokio::task::spawn_blocking(move || {
             state::acquire(&path, &operation, &shown, timeout, |holder| {
                 crate::note!(
@@ -198,10 +215,7 @@ async fn lock_all(
                 }
                 guards.push(guard);
             }
-            Err(err) => {
-                ctx.error(&anyhow::Error::new(err));
-                return Err(ExitStatus::Error);
-            }
+            Err(err) => return Err(err.into()),
         }
     }
     Ok(guards)

@@ -1,28 +1,19 @@
 //! `rpd logs CONFIG [-f]`: the job log, live from the config's running pod
 //! over the same transport the job uses, else the last log rpd pulled.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::cli::VarArgs;
-use crate::commands::{Ctx, load_configs, read_state};
+use crate::commands::settings::LogsSettings;
+use crate::commands::{Ctx, load_config, read_state};
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::model::PodStatus;
 
-pub async fn run(ctx: &Ctx, path: &Path, vars: &VarArgs, follow: bool, lines: u32) -> ExitStatus {
-    let config = match load_configs(ctx, &[path.to_path_buf()], vars) {
-        Ok(mut c) => c.remove(0),
-        Err(status) => return status,
-    };
-    match show(ctx, &config, follow, lines).await {
-        Ok(status) => status,
-        Err(err) => {
-            ctx.error(&err);
-            ExitStatus::Error
-        }
-    }
+pub async fn run(ctx: &Ctx, settings: &LogsSettings) -> anyhow::Result<ExitStatus> {
+    let config = load_config(ctx, &settings.target)?;
+    show(ctx, &config, settings.follow, settings.lines).await
 }
 
 async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::Result<ExitStatus> {

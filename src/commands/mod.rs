@@ -1,32 +1,53 @@
-//! One module per subcommand. Here: what they share — loading configs with
-//! the command line's variables, the terminal's capabilities, reading a
+//! One module per subcommand, and [`run`], which dispatches an
+//! [`Invocation`](settings::Invocation)'s action to one. Here: what they share —
+//! the terminal's capabilities and the one place errors and warnings are
+//! printed, loading configs with the command line's variables, reading a
 //! config's state; `refresh` turns (config, state, provider) into a plan.
 
 pub mod apply;
 pub mod logs;
 pub mod plan;
 pub mod refresh;
+pub mod settings;
 pub mod sim;
 pub mod state;
 pub mod validate;
 
-pub use refresh::{PlanFlags, Prepared, prepare_all};
+pub use refresh::{Prepared, prepare_all};
+pub use settings::PlanFlags;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use crate::cli::{GlobalArgs, VarArgs};
 use crate::config::{self, Config, LoadOptions, Variables};
 use crate::exit::ExitStatus;
 use crate::provider::SharedProvider;
 use crate::render::Palette;
 use crate::state::{self as statefile, Loaded, Owner};
+use settings::{Action, ConfigSettings, GlobalSettings, VarSettings};
 
-/// What every command knows about its invocation.
+/// Runs one command. An error it returns is the caller's to print, once,
+/// with [`Ctx::error`]. Commands over several configs report a config's
+/// error as it happens, go on with the others, and return `Ok(Error)`.
+pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
+    match action {
+        Action::Plan(settings) => plan::run(ctx, &settings).await,
+        Action::Apply(settings) => apply::apply(ctx, &settings).await,
+        Action::Destroy(settings) => apply::destroy(ctx, &settings).await,
+        Action::Validate(settings) => validate::run(ctx, &settings),
+        Action::Logs(settings) => logs::run(ctx, &settings).await,
+        Action::ForceUnlock(settings) => state::force_unlock(ctx, &settings),
+        Action::ShowState(target) => state::show(ctx, &target),
+        Action::ReassignState(settings) => state::reassign(ctx, &settings),
+        Action::Sim(action) => sim::run(&action),
+    }
+}
+
+/// The provider rpd was asked for, and what the terminal can do.
 pub struct Ctx {
-    pub global: GlobalArgs,
+    provider: String,
     pub stdout_colour: bool,
     pub stderr_colour: bool,
     pub stdin_tty: bool,
@@ -34,14 +55,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(global: GlobalArgs) -> Ctx {
-        let allowed = !global.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    /// Asks the standard streams whether they are terminals.
+    pub fn new(global: &GlobalSettings) -> Ctx {
         Ctx {
-            stdout_colour: allowed && std::io::stdout().is_terminal(),
-            stderr_colour: allowed && std::io::stderr().is_terminal(),
+            provider: global.provider.clone(),
+            stdout_colour: global.colour.for_stream(std::io::stdout().is_terminal()),
+            stderr_colour: global.colour.for_stream(std::io::stderr().is_terminal()),
             stdin_tty: std::io::stdin().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
-            global,
         }
     }
 
@@ -54,20 +75,18 @@ impl Ctx {
     }
 
     pub fn provider(&self) -> anyhow::Result<SharedProvider> {
-        // An empty RPD_PROVIDER means the default, not an unknown provider.
-        let name = match self.global.provider.trim() {
-            "" => "runpod",
-            name => name,
-        };
-        crate::provider::from_name(name)
+        crate::provider::from_name(&self.provider)
     }
 
-    /// Prints an error on stderr: `error: ...` (red on a terminal).
+    /// Prints an error and its causes on stderr: `error: ...` (red on a
+    /// terminal). Every error rpd prints goes through here (clap prints its
+    /// own usage errors).
     pub fn error(&self, err: &anyhow::Error) {
         let p = self.stderr_palette();
         crate::note!("{} {}", p.remove.apply_to("error:"), format_error(err));
     }
 
+    /// Prints a warning on stderr: `warning: ...` (yellow on a terminal).
     pub fn warn(&self, message: &str) {
         let p = self.stderr_palette();
         crate::note!("{} {message}", p.warn.apply_to("warning:"));
@@ -87,12 +106,12 @@ pub fn format_error(err: &anyhow::Error) -> String {
 }
 
 /// `--vars-file` then `--var` (later wins).
-pub fn load_options(vars: &VarArgs) -> anyhow::Result<LoadOptions> {
+pub fn load_options(vars: &VarSettings) -> anyhow::Result<LoadOptions> {
     let mut overrides = Variables::new();
     if let Some(file) = &vars.vars_file {
         overrides.extend(config::read_vars_file(file).map_err(anyhow::Error::msg)?);
     }
-    for arg in &vars.vars {
+    for arg in &vars.assignments {
         let (key, value) = config::parse_var(arg).map_err(anyhow::Error::msg)?;
         overrides.insert(key, value);
     }
@@ -102,27 +121,35 @@ pub fn load_options(vars: &VarArgs) -> anyhow::Result<LoadOptions> {
     })
 }
 
-/// Loads every config; reports every broken one before failing.
+/// Prints a loaded config's warnings.
+pub fn warn_about(ctx: &Ctx, path: &Path, config: &Config) {
+    for warning in &config.warnings {
+        ctx.warn(&format!("{}: {warning}", path.display()));
+    }
+}
+
+/// Loads one config.
+pub fn load_config(ctx: &Ctx, target: &ConfigSettings) -> anyhow::Result<Config> {
+    let options = load_options(&target.vars)?;
+    let config = config::load(&target.config, &options)?;
+    warn_about(ctx, &target.config, &config);
+    Ok(config)
+}
+
+/// Loads every config. A broken one is reported here, and the others are
+/// still loaded so that every broken one is; then `None`.
 pub fn load_configs(
     ctx: &Ctx,
     paths: &[PathBuf],
-    vars: &VarArgs,
-) -> Result<Vec<Config>, ExitStatus> {
-    let options = match load_options(vars) {
-        Ok(o) => o,
-        Err(err) => {
-            ctx.error(&err);
-            return Err(ExitStatus::Error);
-        }
-    };
+    vars: &VarSettings,
+) -> anyhow::Result<Option<Vec<Config>>> {
+    let options = load_options(vars)?;
     let mut configs = Vec::new();
     let mut failed = false;
     for path in paths {
         match config::load(path, &options) {
             Ok(c) => {
-                for warning in &c.warnings {
-                    ctx.warn(&format!("{}: {warning}", path.display()));
-                }
+                warn_about(ctx, path, &c);
                 configs.push(c);
             }
             Err(err) => {
@@ -142,11 +169,7 @@ pub fn load_configs(
         }
         seen.push(&c.state_file);
     }
-    if failed {
-        Err(ExitStatus::Error)
-    } else {
-        Ok(configs)
-    }
+    Ok((!failed).then_some(configs))
 }
 
 pub fn owner(config: &Config) -> Owner {
@@ -187,5 +210,50 @@ fn same_world(provider: &str) -> &str {
     match provider {
         "runpod" | "runpodctl" => "runpod",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_error;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the lock file is unreadable")]
+    struct Unreadable;
+
+    /// Says its cause in its own text, as many of rpd's errors do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the state: {0}")]
+    struct ReadingState(#[source] Unreadable);
+
+    #[test]
+    fn each_cause_not_in_the_text_gets_a_caused_by_line() {
+        let err = anyhow::Error::new(Unreadable)
+            .context("reading hello.state.json")
+            .context("planning hello.yaml");
+        assert_eq!(
+            format_error(&err),
+            "planning hello.yaml\n  caused by: reading hello.state.json\n  caused by: the lock file is unreadable"
+        );
+    }
+
+    #[test]
+    fn a_cause_already_in_the_text_is_not_repeated() {
+        let err = anyhow::Error::new(ReadingState(Unreadable));
+        assert_eq!(
+            format_error(&err),
+            "reading the state: the lock file is unreadable"
+        );
+        let planning = err.context("planning hello.yaml");
+        assert_eq!(
+            format_error(&planning),
+            "planning hello.yaml\n  caused by: reading the state: the lock file is unreadable"
+        );
+    }
+
+    #[test]
+    fn an_error_without_causes_is_its_text() {
+        let err = anyhow::anyhow!("no state file at hello.state.json");
+        assert_eq!(format_error(&err), "no state file at hello.state.json");
     }
 }

@@ -1,38 +1,22 @@
 //! `rpd plan`: refresh and show what apply would do, per config.
 
-use std::path::PathBuf;
-
-use crate::cli::{Format, VarArgs};
-use crate::commands::{Ctx, PlanFlags, load_configs, prepare_all};
+use crate::commands::settings::{OutputFormat, PlanSettings};
+use crate::commands::{Ctx, load_configs, prepare_all};
 use crate::exit::ExitStatus;
 use crate::plan::Mode;
 use crate::render;
 
-pub async fn run(
-    ctx: &Ctx,
-    configs: &[PathBuf],
-    vars: &VarArgs,
-    flags: PlanFlags,
-    detailed_exitcode: bool,
-    format: Format,
-) -> ExitStatus {
-    let configs = match load_configs(ctx, configs, vars) {
-        Ok(c) => c,
-        Err(status) => return status,
+pub async fn run(ctx: &Ctx, settings: &PlanSettings) -> anyhow::Result<ExitStatus> {
+    let Some(configs) = load_configs(ctx, &settings.configs, &settings.vars)? else {
+        return Ok(ExitStatus::Error);
     };
-    let provider = match ctx.provider() {
-        Ok(p) => p,
-        Err(err) => {
-            ctx.error(&err);
-            return ExitStatus::Error;
-        }
-    };
+    let provider = ctx.provider()?;
     let palette = ctx.stdout_palette();
     let mut status = ExitStatus::Success;
     let mut documents = Vec::new();
     let mut with_changes = 0;
     let count = configs.len();
-    for (i, (path, prepared)) in prepare_all(&provider, configs, Mode::Apply, flags)
+    for (i, (path, prepared)) in prepare_all(&provider, configs, Mode::Apply, settings.flags)
         .await
         .into_iter()
         .enumerate()
@@ -48,23 +32,23 @@ pub async fn run(
         let plan = &prepared.plan;
         if plan.report.has_pod_changes {
             with_changes += 1;
-            if detailed_exitcode {
+            if settings.detailed_exitcode {
                 status = status.worst(ExitStatus::Changes);
             }
         }
         let shown = path.display().to_string();
-        match format {
-            Format::Text => {
+        match settings.format {
+            OutputFormat::Text => {
                 if i > 0 {
                     crate::say!();
                 }
                 crate::say_raw!("{}", render::text::render(plan, &shown, &palette));
             }
-            Format::Json => documents.push(render::json::document(plan, &shown)),
+            OutputFormat::Json => documents.push(render::json::document(plan, &shown)),
         }
     }
-    match format {
-        Format::Json => {
+    match settings.format {
+        OutputFormat::Json => {
             let out = if documents.len() == 1 {
                 documents.pop().expect("one document")
             } else {
@@ -72,14 +56,14 @@ pub async fn run(
             };
             crate::say!("{}", serde_json::to_string_pretty(&out).expect("json"));
         }
-        Format::Text if count > 1 => {
+        OutputFormat::Text if count > 1 => {
             crate::say!();
             crate::say!(
                 "{count} configs: {with_changes} with changes, {} without.",
                 count - with_changes
             );
         }
-        Format::Text => {}
+        OutputFormat::Text => {}
     }
-    status
+    Ok(status)
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use futures::future::join_all;
 
 use super::read_state;
+use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType};
 use crate::plan::{
@@ -17,13 +18,6 @@ use crate::plan::{
 };
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, State};
-
-/// Plan options from the command line.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PlanFlags {
-    pub replace: bool,
-    pub fallback_cloud: Option<CloudType>,
-}
 
 /// A config with its refreshed state and the plan made from them.
 pub struct Prepared {

@@ -2,22 +2,16 @@
 //! as a user would in the RunPod console. These actions are not counted as
 //! provider calls.
 
-use crate::cli::SimCommand;
-use crate::commands::Ctx;
+use crate::commands::settings::SimAction;
 use crate::exit::ExitStatus;
 use crate::known;
 use crate::model::{CloudType, PodStatus, SshEndpoint};
 use crate::provider::sim::{Store, World};
 
-pub fn run(ctx: &Ctx, command: &SimCommand) -> ExitStatus {
+pub fn run(action: &SimAction) -> anyhow::Result<ExitStatus> {
     let store = Store::new(Store::default_dir());
-    match execute(&store, command) {
-        Ok(()) => ExitStatus::Success,
-        Err(err) => {
-            ctx.error(&err);
-            ExitStatus::Error
-        }
-    }
+    execute(&store, action)?;
+    Ok(ExitStatus::Success)
 }
 
 fn with<T>(
@@ -27,9 +21,9 @@ fn with<T>(
     store.with(f)?
 }
 
-fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
-    match command {
-        SimCommand::Pods { json } => {
+fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
+    match action {
+        SimAction::Pods { json } => {
             let pods = with(store, |world, _| {
                 Ok(world.pods.values().cloned().collect::<Vec<_>>())
             })?;
@@ -82,7 +76,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        SimCommand::Calls { json, reset } => {
+        SimAction::Calls { json, reset } => {
             let calls = with(store, |world, _| {
                 let calls = world.calls.clone();
                 if *reset {
@@ -107,19 +101,19 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        SimCommand::Stop { pod_id } => {
+        SimAction::Stop { pod_id } => {
             with(store, |world, store| Ok(world.stop(store, pod_id)?))?;
             crate::say!("Stopped {pod_id} (out of band).");
         }
-        SimCommand::Start { pod_id } => {
+        SimAction::Start { pod_id } => {
             with(store, |world, _| Ok(world.start(pod_id)?))?;
             crate::say!("Started {pod_id} (out of band).");
         }
-        SimCommand::Terminate { pod_id } => {
+        SimAction::Terminate { pod_id } => {
             with(store, |world, store| Ok(world.delete(store, pod_id)?))?;
             crate::say!("Terminated {pod_id} (out of band).");
         }
-        SimCommand::Set { pod_id, changes } => {
+        SimAction::Set { pod_id, changes } => {
             with(store, |world, _| {
                 let pod = world
                     .pods
@@ -154,20 +148,19 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             crate::say!("Changed {pod_id} (out of band).");
         }
-        SimCommand::Stock {
+        SimAction::Stock {
             datacenter,
             gpu,
             count,
             cloud,
         } => {
-            let cloud = CloudType::from(*cloud);
             with(store, |world, _| {
-                world.set_stock_in(datacenter, gpu, cloud, *count);
+                world.set_stock_in(datacenter, gpu, *cloud, *count);
                 Ok(())
             })?;
             crate::say!("{datacenter} / {gpu} ({cloud}): {count} free GPUs.");
         }
-        SimCommand::FailNextStart { pod_id } => {
+        SimAction::FailNextStart { pod_id } => {
             with(store, |world, _| {
                 if !world.pods.contains_key(pod_id) {
                     anyhow::bail!("no simulated pod {pod_id}");
@@ -177,7 +170,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             crate::say!("The next start of {pod_id} will fail: its host has no free GPU.");
         }
-        SimCommand::FailStop { pod_id, count } => {
+        SimAction::FailStop { pod_id, count } => {
             with(store, |world, _| {
                 if !world.pods.contains_key(pod_id) {
                     anyhow::bail!("no simulated pod {pod_id}");
@@ -187,14 +180,14 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             crate::say!("The next {count} stop requests for {pod_id} will fail.");
         }
-        SimCommand::Latency { ms } => {
+        SimAction::Latency { ms } => {
             with(store, |world, _| {
                 world.latency_ms = *ms;
                 Ok(())
             })?;
             crate::say!("Every provider call now takes {ms} ms more.");
         }
-        SimCommand::Boot { cold_ms, warm_ms } => {
+        SimAction::Boot { cold_ms, warm_ms } => {
             with(store, |world, _| {
                 world.cold_boot_ms = *cold_ms;
                 world.warm_boot_ms = *warm_ms;
@@ -202,7 +195,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             crate::say!("Pods now boot in {cold_ms} ms (create) and {warm_ms} ms (resume).");
         }
-        SimCommand::Volume {
+        SimAction::Volume {
             name,
             datacenter,
             size_gb,
@@ -215,26 +208,11 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
                 volume.id
             );
         }
-        SimCommand::Ssh {
-            endpoint,
-            user,
-            off,
-        } => {
-            let endpoint = match (endpoint, off) {
-                (_, true) | (None, _) => None,
-                (Some(text), false) => {
-                    let (host, port) = text
-                        .rsplit_once(':')
-                        .ok_or_else(|| anyhow::anyhow!("{text:?} must look like HOST:PORT"))?;
-                    Some(SshEndpoint {
-                        host: host.to_string(),
-                        port: port
-                            .parse()
-                            .map_err(|_| anyhow::anyhow!("{port:?} is not a port number"))?,
-                        user: user.clone(),
-                    })
-                }
-            };
+        SimAction::Ssh { endpoint, user } => {
+            let endpoint = endpoint
+                .as_deref()
+                .map(|text| ssh_endpoint(text, user))
+                .transpose()?;
             let shown = endpoint
                 .as_ref()
                 .map(|e| {
@@ -250,7 +228,7 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
             })?;
             crate::say!("{shown}");
         }
-        SimCommand::Reset => {
+        SimAction::Reset => {
             let dir = store.dir().to_path_buf();
             // Only what the simulator wrote: RPD_SIM_DIR may hold other files.
             for file in ["sim.json", "sim.lock"] {
@@ -263,4 +241,18 @@ fn execute(store: &Store, command: &SimCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `HOST:PORT` and the login user.
+fn ssh_endpoint(text: &str, user: &str) -> anyhow::Result<SshEndpoint> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow::anyhow!("{text:?} must look like HOST:PORT"))?;
+    Ok(SshEndpoint {
+        host: host.to_string(),
+        port: port
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{port:?} is not a port number"))?,
+        user: user.to_string(),
+    })
 }

@@ -1,87 +1,48 @@
 //! `rpd state show|reassign` and `rpd force-unlock`.
 
-use std::path::PathBuf;
+use anyhow::bail;
 
-use crate::cli::{LockArgs, VarArgs};
-use crate::commands::{Ctx, load_configs, owner};
+use crate::commands::settings::{ConfigSettings, ForceUnlockSettings, ReassignSettings};
+use crate::commands::{Ctx, load_config, owner};
 use crate::exit::ExitStatus;
 use crate::state;
 
-fn one_config(
-    ctx: &Ctx,
-    path: &PathBuf,
-    vars: &VarArgs,
-) -> Result<crate::config::Config, ExitStatus> {
-    load_configs(ctx, std::slice::from_ref(path), vars).map(|mut c| c.remove(0))
-}
-
-pub fn show(ctx: &Ctx, path: &PathBuf, vars: &VarArgs) -> ExitStatus {
-    let config = match one_config(ctx, path, vars) {
-        Ok(c) => c,
-        Err(s) => return s,
-    };
-    match state::read(&config.state_file) {
-        Ok(Some(loaded)) => {
+pub fn show(ctx: &Ctx, target: &ConfigSettings) -> anyhow::Result<ExitStatus> {
+    let config = load_config(ctx, target)?;
+    match state::read(&config.state_file)? {
+        Some(loaded) => {
             crate::note!("# {} ({:?})", config.state_file.display(), loaded.origin);
             crate::say!(
                 "{}",
                 serde_json::to_string_pretty(&loaded.state).expect("json")
             );
-            ExitStatus::Success
         }
-        Ok(None) => {
+        None => {
             crate::note!(
                 "No state for {} (looked for {}).",
                 config.path.display(),
                 config.state_file.display()
             );
-            ExitStatus::Success
-        }
-        Err(err) => {
-            ctx.error(&anyhow::Error::new(err));
-            ExitStatus::Error
         }
     }
+    Ok(ExitStatus::Success)
 }
 
-pub fn reassign(ctx: &Ctx, path: &PathBuf, vars: &VarArgs, lock: &LockArgs) -> ExitStatus {
-    let config = match one_config(ctx, path, vars) {
-        Ok(c) => c,
-        Err(s) => return s,
-    };
+pub fn reassign(ctx: &Ctx, settings: &ReassignSettings) -> anyhow::Result<ExitStatus> {
+    let config = load_config(ctx, &settings.target)?;
     let shown = config.path.display().to_string();
-    let _guard = match state::acquire(
+    let _guard = state::acquire(
         &config.state_file,
         "state reassign",
         &shown,
-        lock.lock_timeout,
+        settings.lock.timeout,
         |_| {},
-    ) {
-        Ok(g) => g,
-        Err(err) => {
-            ctx.error(&anyhow::Error::new(err));
-            return ExitStatus::Error;
-        }
-    };
-    let mut loaded = match state::read(&config.state_file) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            ctx.error(&anyhow::anyhow!(
-                "no state file at {}",
-                config.state_file.display()
-            ));
-            return ExitStatus::Error;
-        }
-        Err(err) => {
-            ctx.error(&anyhow::Error::new(err));
-            return ExitStatus::Error;
-        }
+    )?;
+    let Some(mut loaded) = state::read(&config.state_file)? else {
+        bail!("no state file at {}", config.state_file.display());
     };
     let previous = loaded.state.owner.replace(owner(&config));
-    if let Err(err) = state::write(&config.state_file, &mut loaded.state) {
-        ctx.error(&anyhow::Error::new(err));
-        return ExitStatus::Error;
-    }
+    state::write(&config.state_file, &mut loaded.state)?;
     match previous {
         Some(p) => crate::say!(
             "{} now belongs to {} (was {}).",
@@ -95,32 +56,22 @@ pub fn reassign(ctx: &Ctx, path: &PathBuf, vars: &VarArgs, lock: &LockArgs) -> E
             config.canonical_path.display()
         ),
     }
-    ExitStatus::Success
+    Ok(ExitStatus::Success)
 }
 
-pub fn force_unlock(ctx: &Ctx, lock_id: &str, path: &PathBuf, vars: &VarArgs) -> ExitStatus {
-    let config = match one_config(ctx, path, vars) {
-        Ok(c) => c,
-        Err(s) => return s,
-    };
-    match state::force_unlock(
+pub fn force_unlock(ctx: &Ctx, settings: &ForceUnlockSettings) -> anyhow::Result<ExitStatus> {
+    let config = load_config(ctx, &settings.target)?;
+    let info = state::force_unlock(
         &config.state_file,
-        lock_id,
+        &settings.lock_id,
         &config.path.display().to_string(),
-    ) {
-        Ok(info) => {
-            crate::say!(
-                "Released the lock {} ({} by {}) on {}.",
-                info.id,
-                info.operation,
-                info.who,
-                config.state_file.display()
-            );
-            ExitStatus::Success
-        }
-        Err(err) => {
-            ctx.error(&anyhow::Error::new(err));
-            ExitStatus::Error
-        }
-    }
+    )?;
+    crate::say!(
+        "Released the lock {} ({} by {}) on {}.",
+        info.id,
+        info.operation,
+        info.who,
+        config.state_file.display()
+    );
+    Ok(ExitStatus::Success)
 }

@@ -1,27 +1,18 @@
 //! `rpd validate`: schema, types, templates and rpd's own checks, offline.
 
-use std::path::PathBuf;
-
-use crate::cli::VarArgs;
-use crate::commands::{Ctx, load_options};
+use crate::commands::settings::ValidateSettings;
+use crate::commands::{Ctx, load_options, warn_about};
 use crate::config;
 use crate::exit::ExitStatus;
 
-pub fn run(ctx: &Ctx, configs: &[PathBuf], vars: &VarArgs) -> ExitStatus {
-    let options = match load_options(vars) {
-        Ok(o) => o,
-        Err(err) => {
-            ctx.error(&err);
-            return ExitStatus::Error;
-        }
-    };
+/// Reports every config's error and goes on with the next.
+pub fn run(ctx: &Ctx, settings: &ValidateSettings) -> anyhow::Result<ExitStatus> {
+    let options = load_options(&settings.vars)?;
     let mut status = ExitStatus::Success;
-    for path in configs {
+    for path in &settings.configs {
         match config::load(path, &options) {
             Ok(c) => {
-                for warning in &c.warnings {
-                    ctx.warn(&format!("{}: {warning}", path.display()));
-                }
+                warn_about(ctx, path, &c);
                 crate::say!(
                     "ok: {} schema_version={} job={}",
                     path.display(),
@@ -35,5 +26,5 @@ pub fn run(ctx: &Ctx, configs: &[PathBuf], vars: &VarArgs) -> ExitStatus {
             }
         }
     }
-    status
+    Ok(status)
 }

@@ -1,0 +1,200 @@
+//! What a command is asked to do, as plain values: `cli.rs` resolves the
+//! command line into an [`Invocation`] once (defaults applied, clap's types
+//! mapped to the model's), and the commands read only these. Resolving never
+//! fails: checks that can fail (a `--var`, a vars file, a sim `HOST:PORT`)
+//! stay in the command, so their errors come in the order they always did.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::CloudType;
+
+/// One run of rpd: the settings every command shares and the command's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub global: GlobalSettings,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Plan(PlanSettings),
+    Apply(ApplySettings),
+    Destroy(DestroySettings),
+    Validate(ValidateSettings),
+    Logs(LogsSettings),
+    ForceUnlock(ForceUnlockSettings),
+    ShowState(ConfigSettings),
+    ReassignState(ReassignSettings),
+    Sim(SimAction),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalSettings {
+    /// The control plane's name (`runpod`, `runpodctl`, `sim`); an unknown
+    /// name is refused when a command asks for the provider.
+    pub provider: String,
+    pub colour: ColourChoice,
+}
+
+/// Whether output may be coloured: never (`--no-color`, `NO_COLOR`), or on
+/// the streams that are terminals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourChoice {
+    Never,
+    OnTerminals,
+}
+
+impl ColourChoice {
+    /// Whether a stream gets colour.
+    pub fn for_stream(self, is_terminal: bool) -> bool {
+        self == ColourChoice::OnTerminals && is_terminal
+    }
+}
+
+/// Template variables from the command line. Kept as given: reading the
+/// vars file is I/O, and its error comes before a malformed `--var`'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VarSettings {
+    /// `--var KEY=VALUE`, in order (later wins).
+    pub assignments: Vec<String>,
+    pub vars_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockSettings {
+    /// How long to wait for another rpd holding a config's lock.
+    pub timeout: Duration,
+}
+
+/// Plan options from the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanFlags {
+    pub replace: bool,
+    pub fallback_cloud: Option<CloudType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub flags: PlanFlags,
+    /// Exit 2 when applying would change a pod or run the job.
+    pub detailed_exitcode: bool,
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplySettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub flags: PlanFlags,
+    pub auto_approve: bool,
+    pub lock: LockSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DestroySettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub auto_approve: bool,
+    pub lock: LockSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidateSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+}
+
+/// One config and its variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigSettings {
+    pub config: PathBuf,
+    pub vars: VarSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsSettings {
+    pub target: ConfigSettings,
+    /// Keep following the log as it grows.
+    pub follow: bool,
+    /// How many lines from the end to show first.
+    pub lines: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForceUnlockSettings {
+    pub lock_id: String,
+    pub target: ConfigSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReassignSettings {
+    pub target: ConfigSettings,
+    pub lock: LockSettings,
+}
+
+/// `rpd sim ...`: an out-of-band change to the simulator, or a look at it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimAction {
+    Pods {
+        json: bool,
+    },
+    Calls {
+        json: bool,
+        reset: bool,
+    },
+    Stop {
+        pod_id: String,
+    },
+    Start {
+        pod_id: String,
+    },
+    Terminate {
+        pod_id: String,
+    },
+    /// `KEY=VALUE` changes, checked when applied.
+    Set {
+        pod_id: String,
+        changes: Vec<String>,
+    },
+    Stock {
+        datacenter: String,
+        gpu: String,
+        count: u32,
+        cloud: CloudType,
+    },
+    FailNextStart {
+        pod_id: String,
+    },
+    FailStop {
+        pod_id: String,
+        count: u32,
+    },
+    Latency {
+        ms: u64,
+    },
+    Boot {
+        cold_ms: u64,
+        warm_ms: u64,
+    },
+    Volume {
+        name: String,
+        datacenter: String,
+        size_gb: u32,
+    },
+    /// Reach running pods over SSH at `HOST:PORT` as `user`; no endpoint:
+    /// through local processes again.
+    Ssh {
+        endpoint: Option<String>,
+        user: String,
+    },
+    Reset,
+}
