@@ -9,8 +9,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::words;
 use super::{Palette, duration};
-use crate::cost::usd;
-use crate::model::{Candidate, LifecycleAction, Outcome, Stock};
+use crate::model::{Candidate, LifecycleAction, Outcome, Stock, Usd};
 use crate::plan::{DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
@@ -117,7 +116,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
                 "    {} {status}, {} ({}/month); `rpd destroy` deletes it",
                 r.pod_id,
                 r.reason,
-                usd(r.per_month)
+                Usd(r.per_month)
             );
         }
         let _ = writeln!(out);
@@ -335,7 +334,7 @@ fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
         let place = place(c);
         let price = c
             .price_per_hr
-            .map(|x| format!("{}/hr", usd(x)))
+            .map(|x| format!("{}/hr", Usd(x)))
             .unwrap_or_else(|| "price unknown".into());
         let stock = match c.stock {
             Stock::None => p.dim.apply_to("stock none, skipped").to_string(),
@@ -420,7 +419,7 @@ fn cost_line(plan: &Plan) -> Option<String> {
     let cost = &plan.report.cost;
     let mut parts = Vec::new();
     if let Some(rate) = cost.running_per_hr {
-        parts.push(format!("{}/hr while running", usd(rate)));
+        parts.push(format!("{}/hr while running", Usd(rate)));
     }
     if let Some(month) = cost.stopped_per_month {
         let what = match cost.volume_gb {
@@ -432,7 +431,7 @@ fn cost_line(plan: &Plan) -> Option<String> {
         } else {
             "while stopped"
         };
-        parts.push(format!("{}/month {when}{what}", usd(month)));
+        parts.push(format!("{}/month {when}{what}", Usd(month)));
     }
     (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
 }

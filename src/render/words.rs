@@ -2,8 +2,7 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan will print them too.
 
-use crate::cost::usd;
-use crate::model::Outcome;
+use crate::model::{Outcome, Usd};
 use crate::plan::{
     FieldNote, FieldValue, MissingSshKey, Note, Reason, StateChange, Summary, Warning,
 };
@@ -69,7 +68,7 @@ pub fn warning(warning: &Warning) -> String {
         ),
         Warning::PreserveKeepsBilling { when, per_hr } => {
             let rate = per_hr
-                .map(|r| format!(" (~{}/hr)", usd(r)))
+                .map(|r| format!(" (~{}/hr)", Usd(r)))
                 .unwrap_or_default();
             format!(
                 "lifecycle.{}: preserve leaves the pod running after the job: it keeps billing{rate} until you delete it",
