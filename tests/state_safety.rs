@@ -144,7 +144,7 @@ fn force_unlock_needs_the_lock_id() {
               Operation: apply
               Who:       ci@elsewhere
               Version:   rpd 0.1.0
-              Created:   [DATE] [TIME] UTC
+              Created:   2026-11-27 [TIME] UTC
               Info:      config examples/hello.yaml
 
             rpd locks a config's state so that two runs never change its pod at once.
@@ -167,7 +167,7 @@ fn force_unlock_needs_the_lock_id() {
               Operation: apply
               Who:       ci@elsewhere
               Version:   rpd 0.1.0
-              Created:   [DATE] [TIME] UTC
+              Created:   2026-11-27 [TIME] UTC
               Info:      config examples/hello.yaml
 
             force-unlock needs the exact ID, so that it never releases a lock other than the one you mean
@@ -198,7 +198,7 @@ fn lock_of_a_dead_process_is_taken_over_with_a_warning() {
         .args(["apply", "-y", HELLO])
         .known(&gethostname(), "[HOST]")
         .stdout_has("hello: apply complete!")
-        .stderr_has("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since [DATE] [TIME] UTC); check `rpd plan` for what it left\n")
+        .stderr_has("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
         .run();
 }
 

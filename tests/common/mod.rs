@@ -376,7 +376,7 @@ lifecycle:
 
     /// Replaces what changes from run to run, so that output can be compared
     /// exactly: this world's directory (`[TMP]`), simulated pod ids
-    /// (`[POD]`), run stamps (`[STAMP]`), dates (`[DATE]`), times of day
+    /// (`[POD]`), run stamps (`[STAMP]`), today's date (`[DATE]`), times of day
     /// (`[TIME]`) and
     /// elapsed times (`after [ELAPSED]`, `in [ELAPSED]`).
     pub fn normalize(&self, text: &str) -> String {
@@ -400,7 +400,15 @@ lifecycle:
         });
         let stamp = regex::Regex::new(r"\d{8}T\d{6}Z").unwrap();
         let out = stamp.replace_all(&out, "[STAMP]");
-        let date = regex::Regex::new(r"\b\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\dZ)?\b").unwrap();
+        // Only today's date (or yesterday's, past midnight) is volatile; a
+        // date rpd prints as a fact stays.
+        let today = chrono::Utc::now().date_naive();
+        let recent = [today, today.pred_opt().unwrap()].map(|d| d.format("%Y-%m-%d").to_string());
+        let date = regex::Regex::new(&format!(
+            r"\b({}|{})(T\d\d:\d\d:\d\dZ)?\b",
+            recent[0], recent[1]
+        ))
+        .unwrap();
         let out = date.replace_all(&out, "[DATE]");
         let time = regex::Regex::new(r"\b\d\d:\d\d:\d\d\b").unwrap();
         let out = time.replace_all(&out, "[TIME]");
