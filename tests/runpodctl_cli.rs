@@ -143,9 +143,9 @@ fn an_out_of_stock_first_candidate_is_skipped() {
     world.rpd(&["sim", "stock", "EU-RO-1", GPU, "0"]).status(0);
     ctl(&world)
         .args(["plan", HELLO])
-        .stdout_has(concat!(
+        .stdout_has(
             "      + gpu               = \"NVIDIA RTX A5000\" (first with stock, see candidates)\n",
-        ))
+        )
         .stdout_has(
             "     1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped\n",
         )

@@ -87,3 +87,49 @@ pub const RESUME_PLAN: &str = r#"
     Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
     Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
 "#;
+
+/// The plan after hello's pod, shown as `[GONE]`, was deleted outside rpd.
+pub const DELETED_PLAN: &str = r#"
+    rpd plan for examples/hello.yaml (job "hello")
+
+    Changes made outside rpd:
+      # pod "hello" ([GONE]) has been deleted
+    ─────────────────────────────────────────────────────────────────────────────
+
+    rpd will perform the following actions:
+
+      # pod "hello" will be created
+      + pod "hello" {
+          + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
+          + gpu               = "NVIDIA GeForce RTX 4090" (first with stock, see candidates)
+          + gpu_count         = 1
+          + datacenter        = "EU-RO-1" (first with stock, see candidates)
+          + cloud_type        = "SECURE"
+          + container_disk_gb = 20
+          + storage_mode      = "ephemeral"
+          + volume_gb         = 20
+          + volume_mount      = "/workspace"
+          + ports             = ["22/tcp"]
+          + id                = (known after apply)
+        }
+
+      Candidates, in order:
+         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+
+      Steps:
+        1. create pod "hello" on the first candidate with capacity ([GONE] was deleted outside rpd)
+        2. wait until the pod runs and its shell answers (up to 15m00s)
+        3. setup: 1 command
+        4. staging: 1 push (incremental)
+        5. launch /workspace/hello/run.sh, detached
+        6. follow the job until it exits or prints a marker (timeout 10m00s)
+        7. pull the log and 1 artifact
+        8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+        9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+    Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
+    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+"#;

@@ -16,7 +16,6 @@ use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use tempfile::TempDir;
 
 #[allow(unused_imports)]
@@ -91,46 +90,6 @@ impl Run {
         self
     }
 
-    #[track_caller]
-    pub fn stdout_has(self, text: &str) -> Run {
-        assert!(
-            self.stdout().contains(text),
-            "stdout lacks {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stdout_lacks(self, text: &str) -> Run {
-        assert!(
-            !self.stdout().contains(text),
-            "stdout has {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_has(self, text: &str) -> Run {
-        assert!(
-            self.stderr().contains(text),
-            "stderr lacks {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_lacks(self, text: &str) -> Run {
-        assert!(
-            !self.stderr().contains(text),
-            "stderr has {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.output.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.context()))
@@ -164,15 +123,13 @@ impl World {
         self.path("sim")
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
-        Command::from_std(self.std_command(args))
-    }
-
-    /// The same command as a plain process, to run in the background.
+    /// `rpd args...` in this world (the simulator, no colour, its own
+    /// HOME), as a plain process; tests add to its environment.
     pub fn std_command<S: AsRef<OsStr>>(&self, args: &[S]) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpd"));
         cmd.current_dir(self.dir.path())
             .args(args)
+            .stdin(Stdio::null())
             .env("RPD_SIM_DIR", self.sim_dir())
             .env("RPD_PROVIDER", "sim")
             .env("HOME", self.path("home"))
@@ -182,22 +139,17 @@ impl World {
         cmd
     }
 
+    /// Runs `rpd args...` to set a scene or read the simulator; a step whose
+    /// output matters is a [`Test`].
     pub fn rpd(&self, args: &[&str]) -> Run {
-        self.run(self.command(args), args)
+        self.rpd_env(args, &[])
     }
 
     pub fn rpd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = self.command(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        self.run(cmd, args)
-    }
-
-    pub fn run(&self, mut cmd: Command, args: &[&str]) -> Run {
-        let output = cmd.output().expect("rpd runs");
+        let mut cmd = self.std_command(args);
+        cmd.envs(env.iter().copied());
         Run {
-            output,
+            output: cmd.output().expect("rpd runs"),
             args: args.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -537,22 +489,6 @@ impl World {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
-    }
-
-    /// `rpd args...` with `--provider runpodctl`; `extra` overrides.
-    pub fn ctl_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        let mut cmd = self.command(args);
-        for (k, v) in self.ctl_env() {
-            cmd.env(k, v);
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        self.run(cmd, args)
-    }
-
-    pub fn ctl(&self, args: &[&str]) -> Run {
-        self.ctl_with(args, &[])
     }
 
     /// Every argv the fake runpodctl was run with, in order.

@@ -20,7 +20,6 @@
 
 use std::fmt::Write as _;
 use std::ops::Deref;
-use std::process::Stdio;
 
 use super::{Run, World};
 
@@ -213,7 +212,6 @@ impl<'w> Test<'w> {
             self.world.write(rel, text);
         }
         let mut cmd = self.world.std_command(&self.args);
-        cmd.stdin(Stdio::null());
         for (key, value) in &self.env {
             match value {
                 Some(value) => cmd.env(key, value),
