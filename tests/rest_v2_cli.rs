@@ -12,7 +12,9 @@ mod fake;
 
 use std::collections::BTreeMap;
 
-use common::hello::{CREATE_PLAN, DELETED_PLAN, HELLO, HELLO_STATE, RESUME_PLAN};
+use common::hello::{
+    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, create_plan_with_candidates, deleted_plan,
+};
 use common::sshd::Sshd;
 use common::{Test, World, edited, unindent};
 use fake::FakeRestV2;
@@ -123,48 +125,22 @@ fn a_plan_skips_a_candidate_out_of_stock() {
     fake.set_stock("US-CA-2", RTX4090, 2);
     runpod(&world, &fake)
         .args(["plan", HELLO])
-        .stdout(
-            r#"
-            rpd plan for examples/hello.yaml (job "hello")
-
-            rpd will perform the following actions:
-
-              # pod "hello" will be created
-              + pod "hello" {
-                  + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
-                  + gpu               = "NVIDIA RTX A5000" (first with stock, see candidates)
-                  + gpu_count         = 1
-                  + datacenter        = "EU-RO-1" (first with stock, see candidates)
-                  + cloud_type        = "SECURE"
-                  + container_disk_gb = 20
-                  + storage_mode      = "ephemeral"
-                  + volume_gb         = 20
-                  + volume_mount      = "/workspace"
-                  + ports             = ["22/tcp"]
-                  + id                = (known after apply)
-                }
-
-              Candidates, in order:
-                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
-                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
-                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock low
-                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
-
-              Steps:
-                1. create pod "hello" on the first candidate with capacity (no pod recorded)
-                2. wait until the pod runs and its shell answers (up to 15m00s)
-                3. setup: 1 command
-                4. staging: 1 push (incremental)
-                5. launch /workspace/hello/run.sh, detached
-                6. follow the job until it exits or prints a marker (timeout 10m00s)
-                7. pull the log and 1 artifact
-                8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-                9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
-
-            Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.27/hr while running; $4.00/month while paused for reuse (20 GB volume).
-            "#,
-        )
+        .stdout(&edited(
+            &edited(
+                &create_plan_with_candidates(
+                    "
+                         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+                         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+                         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock low
+                         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+                        ",
+                ),
+                r#"gpu               = "NVIDIA GeForce RTX 4090""#,
+                r#"gpu               = "NVIDIA RTX A5000""#,
+            ),
+            "Cost: $0.44/hr",
+            "Cost: $0.27/hr",
+        ))
         .run();
 }
 
@@ -246,7 +222,7 @@ fn a_pod_deleted_outside_rpd_is_planned_as_gone() {
     runpod(&world, &fake)
         .args(["plan", HELLO])
         .known(&id, "[GONE]")
-        .stdout(DELETED_PLAN)
+        .stdout(&deleted_plan())
         .run();
 }
 
@@ -563,6 +539,7 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
     // Once listing works again, the next plan finds and adopts the pod.
     fake.clear_failures("listPods");
     let id = fake.pods()[0].id.clone();
+    fake.wait_for_status(&id, PodStatus::Running);
     runpod(&world, &fake)
         .args(["plan", HELLO])
         .known(&id, "[FOUND]")

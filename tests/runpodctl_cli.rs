@@ -8,9 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::hello::{CREATE_PLAN, HELLO, HELLO_STATE};
+use common::hello::{CREATE_PLAN, HELLO, HELLO_STATE, create_plan_with_candidates};
 use common::sshd::Sshd;
-use common::{Test, World, unindent, wait_until};
+use common::{Test, World, edited, unindent, wait_until};
 
 /// `rpd` with `--provider runpodctl` against the fake, as a step of a test.
 fn ctl(world: &World) -> Test<'_> {
@@ -115,7 +115,9 @@ fn a_plan_shows_a_create_with_candidates_and_prices_and_only_reads() {
         .stderr(REST_V1_WARNING)
         .run();
     assert!(world.pods().is_empty(), "plan changes nothing");
-    let ran: Vec<String> = world.invocations().iter().map(|a| a.join(" ")).collect();
+    // The catalog's two reads run concurrently: their order varies.
+    let mut ran: Vec<String> = world.invocations().iter().map(|a| a.join(" ")).collect();
+    ran.sort();
     assert_eq!(
         ran,
         [
@@ -534,46 +536,18 @@ fn without_prices_from_runpodctl_the_plan_says_price_unknown() {
         .env("FAKE_RUNPODCTL_VERSION", "2.7.2")
         .args(["plan", HELLO])
         .stdout(
-            r#"
-            rpd plan for examples/hello.yaml (job "hello")
-
-            rpd will perform the following actions:
-
-              # pod "hello" will be created
-              + pod "hello" {
-                  + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
-                  + gpu               = "NVIDIA GeForce RTX 4090" (first with stock, see candidates)
-                  + gpu_count         = 1
-                  + datacenter        = "EU-RO-1" (first with stock, see candidates)
-                  + cloud_type        = "SECURE"
-                  + container_disk_gb = 20
-                  + storage_mode      = "ephemeral"
-                  + volume_gb         = 20
-                  + volume_mount      = "/workspace"
-                  + ports             = ["22/tcp"]
-                  + id                = (known after apply)
-                }
-
-              Candidates, in order:
-                 1. EU-RO-1 / NVIDIA GeForce RTX 4090  price unknown  stock high
-                 2. EU-RO-1 / NVIDIA RTX A5000         price unknown  stock high
-                 3. US-CA-2 / NVIDIA GeForce RTX 4090  price unknown  stock high
-                 4. US-CA-2 / NVIDIA RTX A5000         price unknown  stock high
-
-              Steps:
-                1. create pod "hello" on the first candidate with capacity (no pod recorded)
-                2. wait until the pod runs and its shell answers (up to 15m00s)
-                3. setup: 1 command
-                4. staging: 1 push (incremental)
-                5. launch /workspace/hello/run.sh, detached
-                6. follow the job until it exits or prints a marker (timeout 10m00s)
-                7. pull the log and 1 artifact
-                8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-                9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
-
-            Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $4.00/month while paused for reuse (20 GB volume).
-            "#,
+            &edited(
+                &create_plan_with_candidates(
+                    "
+                     1. EU-RO-1 / NVIDIA GeForce RTX 4090  price unknown  stock high
+                     2. EU-RO-1 / NVIDIA RTX A5000         price unknown  stock high
+                     3. US-CA-2 / NVIDIA GeForce RTX 4090  price unknown  stock high
+                     4. US-CA-2 / NVIDIA RTX A5000         price unknown  stock high
+                    ",
+                ),
+                "Cost: $0.44/hr while running; ",
+                "Cost: ",
+            ),
         )
         .stderr(
             "

@@ -6,7 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::hello::{HELLO, HELLO_STATE as STATE, RESUME_PLAN, applied};
+use common::hello::{
+    HELLO, HELLO_STATE as STATE, RESUME_PLAN, RUNNING_PLAN, applied, succeeded, with_block,
+};
 use common::{World, wait_until};
 
 const LOCK: &str = "examples/.rpd/hello.state.json.lock";
@@ -56,23 +58,24 @@ fn a_concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
     });
     first.release_job();
     first.wait().status(0);
-    let paused = world.pods()[0]["id"].as_str().unwrap().to_string();
+    let paused = pod_id(&world);
     world
         .test()
         .known(lock["who"].as_str().unwrap(), "[WHO]")
         .known(&paused, "[PAUSED]")
         .stdout(&applied(
             RESUME_PLAN,
-            "
-            hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].
-              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
-            ",
+            &succeeded("0 created, 1 resumed, 0 destroyed, 1 stopped"),
         ))
         .stderr_has(
             "Acquiring the state lock (held by [WHO] for apply since [TIME] UTC); waiting up to 1m...\n",
         )
         .check(waiting.wait());
     assert!(!world.path(LOCK).exists(), "released");
+}
+
+fn pod_id(world: &World) -> String {
+    world.pods()[0]["id"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -83,32 +86,16 @@ fn plan_warns_while_another_run_holds_the_lock() {
     world
         .test()
         .args(["plan", HELLO])
+        .known(&pod_id(&world), "[RUNNING]")
         .known(lock["who"].as_str().unwrap(), "[WHO]")
-        .stdout(
-            r#"
-            rpd plan for examples/hello.yaml (job "hello")
-
-            rpd will perform the following actions:
-
-              # pod "hello" ([POD]) is already RUNNING; the job runs on it
-
-              Steps:
-                1. use running pod [POD] ([POD] is already running)
-                2. wait until the pod runs and its shell answers (up to 15m00s)
-                3. setup: 1 command
-                4. staging: 1 push (incremental)
-                5. launch /workspace/hello/run.sh, detached
-                6. follow the job until it exits or prints a marker (timeout 10m00s)
-                7. pull the log and 1 artifact
-                8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-                9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
-
+        .stdout(&with_block(
+            RUNNING_PLAN,
+            "Plan: ",
+            "
             Warning: another rpd holds this config's lock (apply by [WHO] since [TIME] UTC): this plan may change under it
 
-            Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
-            "#,
-        )
+            ",
+        ))
         .run();
     first.release_job();
     first.wait().status(0);
@@ -239,6 +226,9 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
 
     // The crashed run left its lock (a dead pid) and a started pod: the next
     // run takes the lock over, sees the pod as it is and cleans the temp up.
+    wait_until(Duration::from_secs(10), "the started pod to run", || {
+        world.pods()[0]["status"] == "RUNNING"
+    });
     world
         .test()
         .args(["plan", HELLO])
