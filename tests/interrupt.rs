@@ -6,34 +6,42 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::World;
-
-const HELLO: &str = "examples/hello.yaml";
+use common::hello::{CREATE_PLAN, HELLO, HELLO_STATE, applied};
 
 #[test]
-fn ctrl_c_during_the_job_runs_on_failure_and_exits_130() {
+fn ctrl_c_during_the_job_runs_on_failure_pulls_the_log_and_exits_130() {
     let world = World::new();
-    let child = world.apply_in_background(60);
-    // SAFETY: sending SIGINT to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let apply = world.apply_in_background();
+    apply.signal(libc::SIGINT);
     let interrupted = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    world
+        .test()
+        .status(130)
+        .stdout(&applied(
+            CREATE_PLAN,
+            "
+            hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: interrupted); on_failure: stop was carried out.
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+              Warning: pod [POD] stopped for forensics; its volume keeps billing ~$0.13/day (~$4.00/month) until `rpd destroy examples/hello.yaml`
+            ",
+        ))
+        // The signal can land before or after rpd reports the launch, so the
+        // lines around it are checked one by one.
+        .stderr_has("\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); interrupt again to exit at once\n")
+        .stderr_has(concat!(
+            "hello: Job failed after [ELAPSED]: interrupted\n",
+            "hello: Pulled the log into [TMP]/examples/artifacts/runpod/[STAMP]-hello\n",
+        ))
+        .check(apply.wait());
     assert!(
         interrupted.elapsed() < Duration::from_secs(15),
         "stopped promptly"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(
-        stdout.contains("on_failure: stop was carried out"),
-        "{stdout}"
     );
 
     let pods = world.pods();
     assert_eq!(pods.len(), 1);
     assert_eq!(pods[0]["status"], "EXITED", "on_failure stopped the pod");
-    let state = world.state("examples/.rpd/hello.state.json").unwrap();
+    let state = world.state(HELLO_STATE).unwrap();
     assert_eq!(state["retained"][0]["id"], pods[0]["id"]);
     let runs: Vec<_> = std::fs::read_dir(world.path("examples/artifacts/runpod"))
         .unwrap()
@@ -49,11 +57,16 @@ fn ctrl_c_during_the_job_runs_on_failure_and_exits_130() {
 #[test]
 fn a_hangup_is_an_interrupt_too() {
     let world = World::new();
-    let child = world.apply_in_background(60);
-    // SAFETY: sending SIGHUP to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
+    let apply = world.apply_in_background();
+    apply.signal(libc::SIGHUP);
+    world
+        .test()
+        .status(130)
+        .stdout_has(
+            "Job failed in [ELAPSED] (monitor: interrupted); on_failure: stop was carried out.\n",
+        )
+        .stderr_has("\nrpd: interrupted: finishing safely")
+        .check(apply.wait());
     assert_eq!(
         world.pods()[0]["status"],
         "EXITED",

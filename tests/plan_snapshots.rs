@@ -37,11 +37,8 @@ fn resume() {
 fn replace_for_a_config_change() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
-    let edited = world
-        .read(HELLO)
-        .replace("torch280-ubuntu2404", "torch291-ubuntu2404")
-        .replace("volume_gb: 20 ", "volume_gb: 40 ");
-    world.write(HELLO, &edited);
+    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    world.edit(HELLO, "volume_gb: 20 ", "volume_gb: 40 ");
     insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
 }
 
@@ -75,10 +72,7 @@ fn deleted_outside_rpd() {
 #[test]
 fn after_a_failed_job_with_a_retained_pod() {
     let world = World::new();
-    let failing = world
-        .read(HELLO)
-        .replace("    echo HELLO_DONE\n", "    exit 1\n");
-    world.write(HELLO, &failing);
+    world.edit(HELLO, "    echo HELLO_DONE\n", "    exit 1\n");
     world.rpd(&["apply", "-y", HELLO]).status(3);
     insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
 }

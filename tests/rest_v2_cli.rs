@@ -12,29 +12,26 @@ mod fake;
 
 use std::collections::BTreeMap;
 
+use common::hello::{
+    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, create_plan_with_candidates, deleted_plan,
+};
 use common::sshd::Sshd;
-use common::{Run, World};
+use common::{Test, World, edited, unindent};
 use fake::FakeRestV2;
 use rpd::model::{CloudType, PodStatus, Storage};
 use rpd::provider::CreatePodRequest;
-
-const HELLO: &str = "examples/hello.yaml";
-const HELLO_STATE: &str = "examples/.rpd/hello.state.json";
 const RTX4090: &str = "NVIDIA GeForce RTX 4090";
 const A5000: &str = "NVIDIA RTX A5000";
 const HELLO_IMAGE: &str = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404";
 
-/// Runs rpd as a RunPod user would, pointed at the fake.
-fn runpod(world: &World, fake: &FakeRestV2, args: &[&str]) -> Run {
-    world.rpd_env(
-        args,
-        &[
-            ("RPD_PROVIDER", "runpod"),
-            ("RUNPOD_API_KEY", fake::API_KEY),
-            ("RPD_RUNPOD_API_URL", &fake.url()),
-            ("RPD_POLL_INTERVAL_MS", "50"),
-        ],
-    )
+/// rpd as a RunPod user runs it, pointed at the fake, as a step of a test.
+fn runpod<'w>(world: &'w World, fake: &FakeRestV2) -> Test<'w> {
+    world
+        .test()
+        .env("RPD_PROVIDER", "runpod")
+        .env("RUNPOD_API_KEY", fake::API_KEY)
+        .env("RPD_RUNPOD_API_URL", fake.url())
+        .env("RPD_POLL_INTERVAL_MS", "50")
 }
 
 /// A fake whose running pods answer over a real sshd, and hello rewritten
@@ -45,13 +42,6 @@ fn over_ssh(world: &World) -> Option<(FakeRestV2, Sshd)> {
     fake.set_ssh("127.0.0.1", sshd.port, &sshd.user);
     world.hello_over_ssh(&sshd);
     Some((fake, sshd))
-}
-
-/// A fake whose running pods point at a closed port on 127.0.0.1.
-fn fake_without_sshd() -> FakeRestV2 {
-    let fake = FakeRestV2::start();
-    fake.set_ssh("127.0.0.1", common::closed_port(), "root");
-    fake
 }
 
 /// A stopped pod in the fake and a state file that records it, as a
@@ -112,20 +102,14 @@ fn recycled_pod(world: &World, fake: &FakeRestV2) -> String {
 }
 
 #[test]
-fn plan_creates_on_catalog_candidates_with_prices() {
+fn a_plan_creates_on_catalog_candidates_with_prices_and_changes_nothing() {
     let world = World::new();
     let fake = FakeRestV2::start();
-    runpod(&world, &fake, &["plan", "--detailed-exitcode", HELLO])
+    runpod(&world, &fake)
+        .args(["plan", "--detailed-exitcode", HELLO])
         .status(2)
-        .stdout_has("# pod \"hello\" will be created")
-        .stdout_has(&format!(
-            "+ gpu               = \"{RTX4090}\" (first with stock, see candidates)"
-        ))
-        .stdout_has("1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high")
-        .stdout_has("2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high")
-        .stdout_has("4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high")
-        .stdout_has("Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.")
-        .stdout_has("Cost: $0.44/hr while running");
+        .stdout(CREATE_PLAN)
+        .run();
     assert_eq!(fake.calls("listGpuTypes"), 1);
     assert_eq!(fake.calls("createPod"), 0, "plan changes nothing");
     assert!(fake.pods().is_empty());
@@ -134,38 +118,95 @@ fn plan_creates_on_catalog_candidates_with_prices() {
 }
 
 #[test]
-fn plan_skips_a_candidate_out_of_stock() {
+fn a_plan_skips_a_candidate_out_of_stock() {
     let world = World::new();
     let fake = FakeRestV2::start();
     fake.set_stock("EU-RO-1", RTX4090, 0);
     fake.set_stock("US-CA-2", RTX4090, 2);
-    runpod(&world, &fake, &["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!(
-            "+ gpu               = \"{A5000}\" (first with stock, see candidates)"
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .stdout(&edited(
+            &edited(
+                &create_plan_with_candidates(
+                    "
+                         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+                         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+                         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock low
+                         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+                        ",
+                ),
+                r#"gpu               = "NVIDIA GeForce RTX 4090""#,
+                r#"gpu               = "NVIDIA RTX A5000""#,
+            ),
+            "Cost: $0.44/hr",
+            "Cost: $0.27/hr",
         ))
-        .stdout_has("1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped")
-        .stdout_has("3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock low");
+        .run();
 }
 
 #[test]
-fn plan_resumes_a_recycled_pod_and_destroy_deletes_it() {
+fn a_plan_resumes_a_recycled_pod_and_destroy_deletes_it() {
     let world = World::new();
     let fake = FakeRestV2::start();
     let id = recycled_pod(&world, &fake);
-    runpod(&world, &fake, &["plan", "--detailed-exitcode", HELLO])
+    runpod(&world, &fake)
+        .args(["plan", "--detailed-exitcode", HELLO])
+        .known(&id, "[PAUSED]")
         .status(2)
-        .stdout_has(&format!(
-            "# pod \"hello\" ({id}) will be resumed (EXITED -> RUNNING)"
+        // The recycled pod is an RTX A5000.
+        .stdout(&edited(
+            &unindent(RESUME_PLAN),
+            "Cost: $0.44/hr",
+            "Cost: $0.27/hr",
         ))
-        .stdout_has("# (no attribute changes)")
-        .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.")
-        .stdout_lacks("Changes made outside rpd");
+        .run();
     assert_eq!(fake.calls("getPod"), 1);
 
-    runpod(&world, &fake, &["destroy", "-y", HELLO])
-        .status(0)
-        .stdout_has("hello: destroy complete! Pods: 1 destroyed");
+    runpod(&world, &fake)
+        .args(["destroy", "-y", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout(
+            r#"
+            rpd destroy plan for examples/hello.yaml (job "hello")
+
+            rpd will perform the following actions:
+
+              # pod "hello" ([PAUSED]) will be destroyed
+              # (because destroy requested)
+              - pod "hello" {
+                  - image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
+                  - gpu               = "NVIDIA RTX A5000"
+                  - gpu_count         = 1
+                  - datacenter        = "EU-RO-1"
+                  - cloud_type        = "SECURE"
+                  - container_disk_gb = 20
+                  - storage_mode      = "ephemeral"
+                  - volume_gb         = 20
+                  - volume_mount      = "/workspace"
+                  - ports             = ["22/tcp"]
+                }
+
+              Steps:
+                1. delete pod [PAUSED] (destroy requested)
+                2. remove the state file (nothing left to track)
+
+              State only (no provider calls):
+                · remove the state file
+
+            Plan: 0 to create, 0 to resume, 1 to destroy, 0 to stop.
+
+
+            hello: destroy complete! Pods: 1 destroyed.
+            "#,
+        )
+        .stderr(
+            "
+            hello: Destroying pod [PAUSED]...
+            hello: Destruction complete after [ELAPSED] [id=[PAUSED]]
+            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+            ",
+        )
+        .run();
     assert!(fake.pods().is_empty());
     assert_eq!(fake.calls("deletePod"), 1);
     assert!(world.state(HELLO_STATE).is_none());
@@ -178,21 +219,31 @@ fn a_pod_deleted_outside_rpd_is_planned_as_gone() {
     let fake = FakeRestV2::start();
     let id = recycled_pod(&world, &fake);
     fake.with_world(|w, s| w.delete(s, &id)).unwrap();
-    runpod(&world, &fake, &["plan", HELLO])
-        .status(0)
-        .stdout_has("Plan: 1 to create, 0 to resume");
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .known(&id, "[GONE]")
+        .stdout(&deleted_plan())
+        .run();
 }
 
 #[test]
 fn a_failing_read_is_an_error_never_a_missing_pod() {
     let world = World::new();
     let fake = FakeRestV2::start();
-    recycled_pod(&world, &fake);
+    let id = recycled_pod(&world, &fake);
     fake.fail_next("getPod", 500, 3, None);
-    runpod(&world, &fake, &["plan", HELLO])
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .known(&id, "[PAUSED]")
         .status(1)
-        .stderr_has("HTTP 500")
-        .stdout_lacks("will be created");
+        .stderr(
+            "
+            error: planning examples/hello.yaml
+              caused by: reading pod [PAUSED]
+              caused by: transient provider error: GET /v2/pods/[PAUSED]: HTTP 500: Something went wrong. Please try again later or contact support.
+            ",
+        )
+        .run();
     assert_eq!(fake.calls("getPod"), 3, "retried, then reported");
 }
 
@@ -203,47 +254,59 @@ fn the_tour_create_recycle_resume_replace_destroy_over_rest_v2() {
         return;
     };
 
-    runpod(&world, &fake, &["apply", "-y", HELLO])
-        .status(0)
-        .stdout_has("Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded");
+    // The job runs over a real sshd: its progress on stderr varies.
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     let pods = fake.pods();
     assert_eq!(pods.len(), 1);
     assert_eq!(pods[0].status, PodStatus::Exited, "recycled");
     let first = pods[0].id.clone();
-    assert!(
-        world
-            .read("examples/artifacts/hello/result.txt")
-            .starts_with("run 1 of hello")
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        // RUNPOD_POD_ID is set by RunPod; the test's sshd has none.
+        "run 1 of hello on pod unknown\n"
     );
 
-    runpod(&world, &fake, &["apply", "-y", HELLO])
-        .status(0)
-        .stdout_has(&format!("({first}) will be resumed"))
-        .stdout_has("Pods: 0 created, 1 resumed");
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .known(&first, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) will be resumed (EXITED -> RUNNING)\n")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     assert_eq!(fake.calls("createPod"), 1, "the resume did not create");
     assert_eq!(fake.calls("podAction:start"), 1);
-    assert!(
-        world
-            .read("examples/artifacts/hello/result.txt")
-            .starts_with("run 2 of hello")
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        "run 2 of hello on pod unknown\n",
+        "the volume survived the stop"
     );
 
-    let edited = world.read(HELLO).replace("torch280", "torch291");
-    world.write(HELLO, &edited);
-    runpod(&world, &fake, &["apply", "-y", HELLO])
-        .status(0)
-        .stdout_has("# forces replacement")
-        .stdout_has("Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.");
-    runpod(&world, &fake, &["apply", "-y", "--replace", HELLO])
-        .status(0)
-        .stdout_has("will be replaced, as requested");
+    world.edit(HELLO, "torch280", "torch291");
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .stdout_has(r#"      ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement"#)
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    runpod(&world, &fake)
+        .args(["apply", "-y", "--replace", HELLO])
+        .stdout_has("  # pod \"hello\" will be replaced, as requested\n")
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     assert_eq!(fake.calls("createPod"), 3);
     assert_eq!(fake.calls("deletePod"), 2);
     assert_eq!(fake.pods().len(), 1);
 
-    runpod(&world, &fake, &["destroy", "-y", HELLO])
-        .status(0)
-        .stdout_has("Pods: 1 destroyed");
+    runpod(&world, &fake)
+        .args(["destroy", "-y", HELLO])
+        .stdout_has("\nhello: destroy complete! Pods: 1 destroyed.\n")
+        .stderr_has("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json\n")
+        .run();
     assert!(fake.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());
     fake.assert_all_valid();
@@ -252,18 +315,35 @@ fn the_tour_create_recycle_resume_replace_destroy_over_rest_v2() {
 #[test]
 fn a_pod_whose_shell_never_answers_is_deleted() {
     let world = World::new();
-    let fake = fake_without_sshd();
-    let quick = world.read(HELLO).replace(
+    // Running pods point at a port nobody listens on.
+    let port = common::closed_port();
+    let fake = FakeRestV2::start();
+    fake.set_ssh("127.0.0.1", port, "root");
+    world.edit(
+        HELLO,
         "  max_runtime_minutes: 10\n",
         "  max_runtime_minutes: 10\n  ssh_ready_timeout_sec: 2\n",
     );
-    world.write(HELLO, &quick);
-    world.write("home/.ssh/id_ed25519", "not a real key\n");
-    let run = runpod(&world, &fake, &["apply", "-y", HELLO])
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr")
-        .stderr_has("its shell never answered");
-    assert!(fake.pods().is_empty(), "{}", run.stderr());
+        .known(&port.to_string(), "[PORT]")
+        .stdout_has("\nhello: apply stopped. Pods: 1 created, 0 resumed, 1 destroyed, 0 stopped.\n")
+        .stderr(
+            "
+            hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...
+            hello: Creation complete after [ELAPSED] [id=[POD]]
+            hello: Waiting for pod [POD] to be ready...
+            hello: Pod [POD] is running after [ELAPSED] [EU-RO-1 / RTX 4090, $0.44/hr]
+            hello: Connecting to pod [POD]...
+            hello: Deleting pod [POD]: its shell never answered
+            hello: Destroying pod [POD]...
+            hello: Destruction complete after [ELAPSED] [id=[POD]]
+            error: hello: pod [POD] runs but its shell never answered within budget.ssh_ready_timeout_sec (2s): ssh to 127.0.0.1:[PORT] failed: ssh: connect to host 127.0.0.1 port [PORT]: Connection refused
+            ",
+        )
+        .run();
+    assert!(fake.pods().is_empty());
     assert_eq!(fake.calls("createPod"), 1);
     assert_eq!(fake.calls("deletePod"), 1);
     fake.assert_all_valid();
@@ -276,16 +356,20 @@ fn a_lost_create_answer_ends_with_exactly_one_pod() {
         return;
     };
     fake.lose_next_create();
-    let run = runpod(&world, &fake, &["apply", "-y", HELLO]);
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has(concat!(
+            "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
+            "hello: the create answered with an error (transient provider error: POST /v2/pods: HTTP 500: Something went wrong. Please try again later or contact support.), but pod [POD] exists under our name: using it\n",
+            "hello: Creation complete after [ELAPSED] [id=[POD]]\n",
+        ))
+        .run();
     let pods = fake.pods();
-    assert_eq!(pods.len(), 1, "{}", run.stderr());
+    assert_eq!(pods.len(), 1);
     assert_eq!(fake.calls("createPod"), 1, "never re-sent");
     assert!(fake.calls("listPods") >= 1, "looked up by name");
-    let run = run.status(0).stderr_has("HTTP 500").stderr_has(&format!(
-        "but pod {} exists under our name: using it",
-        pods[0].id
-    ));
-    assert_eq!(pods[0].status, PodStatus::Exited, "{}", run.stderr());
+    assert_eq!(pods[0].status, PodStatus::Exited);
     let state = world.state(HELLO_STATE).expect("state");
     assert_eq!(state["pod_id"], pods[0].id.as_str());
     fake.assert_all_valid();
@@ -301,12 +385,19 @@ fn refused_candidates_fall_through_to_the_next() {
     // pool (403), then no capacity (400).
     fake.fail_next("createPod", 403, 1, None);
     fake.fail_next_with("createPod", 400, rpd::provider::CAPACITY_MESSAGE);
-    let run = runpod(&world, &fake, &["apply", "-y", HELLO]).status(0);
-    let run = run
-        .stderr_has("no access to this GPU pool")
-        .stderr_has("no capacity: There are no longer any instances available");
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has(concat!(
+            "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
+            "hello: EU-RO-1 / NVIDIA GeForce RTX 4090: EU-RO-1 / NVIDIA GeForce RTX 4090: invalid request: POST /v2/pods: HTTP 403: access denied (no access to this GPU pool; if every candidate says so, the API key may lack write access)\n",
+            "hello: Creating on EU-RO-1 / NVIDIA RTX A5000, $0.27/hr...\n",
+            "hello: EU-RO-1 / NVIDIA RTX A5000: EU-RO-1 / NVIDIA RTX A5000: no capacity: There are no longer any instances available with the requested specifications. Please refresh and try again.\n",
+            "hello: Creating on US-CA-2 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
+        ))
+        .run();
     let pods = fake.pods();
-    assert_eq!(pods.len(), 1, "{}", run.stderr());
+    assert_eq!(pods.len(), 1);
     assert_eq!(
         (pods[0].datacenter_id.as_str(), pods[0].gpu_id.as_str()),
         ("US-CA-2", RTX4090),
@@ -324,10 +415,20 @@ fn a_resume_on_a_busy_host_deletes_and_creates_a_fresh_pod() {
     };
     let old = recycled_pod(&world, &fake);
     fake.host_busy_on_next_start(&old);
-    let run = runpod(&world, &fake, &["apply", "-y", HELLO]).status(0);
-    let run = run.stderr_has("There are not enough free GPUs on the host machine");
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .known(&old, "[PAUSED]")
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has(concat!(
+            "hello: Resuming paused pod [PAUSED]...\n",
+            "hello: Cannot resume [PAUSED]: There are not enough free GPUs on the host machine to start this pod. Deleting it and creating a fresh pod instead\n",
+            "hello: Destroying pod [PAUSED]...\n",
+            "hello: Destruction complete after [ELAPSED] [id=[PAUSED]]\n",
+            "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
+        ))
+        .run();
     let pods = fake.pods();
-    assert_eq!(pods.len(), 1, "{}", run.stderr());
+    assert_eq!(pods.len(), 1);
     assert_ne!(pods[0].id, old, "the pinned pod was deleted");
     assert_eq!(fake.calls("podAction:start"), 1);
     assert_eq!(fake.calls("deletePod"), 1);
@@ -338,46 +439,48 @@ fn a_resume_on_a_busy_host_deletes_and_creates_a_fresh_pod() {
 #[test]
 fn a_missing_api_key_says_how_to_set_one() {
     let world = World::new();
-    let mut cmd = world.command(&["plan", HELLO]);
-    cmd.env("RPD_PROVIDER", "runpod")
-        .env("RPD_RUNPOD_API_URL", "http://127.0.0.1:9");
     world
-        .run(cmd, &["plan", HELLO])
+        .test()
+        .env("RPD_PROVIDER", "runpod")
+        .env("RPD_RUNPOD_API_URL", "http://127.0.0.1:9")
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("no RunPod API key: RUNPOD_API_KEY is not set")
-        .stderr_has("export RUNPOD_API_KEY=<key>")
-        .stderr_has(".runpod/config.toml")
-        .stderr_has("--provider sim");
+        .stderr(
+            r#"
+            error: no RunPod API key: RUNPOD_API_KEY is not set and [TMP]/home/.runpod/config.toml has no `apiKey`
+              = help: create a key in the RunPod console (Settings → API Keys), then either `export RUNPOD_API_KEY=<key>` or write `apiKey = "<key>"` into [TMP]/home/.runpod/config.toml (what `runpodctl doctor` does)
+              = help: to try rpd without an account, use --provider sim
+            "#,
+        )
+        .run();
 }
 
 #[test]
 fn a_bad_poll_interval_is_named() {
     let world = World::new();
     world
-        .rpd_env(
-            &["plan", HELLO],
-            &[
-                ("RPD_PROVIDER", "runpod"),
-                ("RUNPOD_API_KEY", "test"),
-                ("RPD_POLL_INTERVAL_MS", "fast"),
-            ],
-        )
+        .test()
+        .env("RPD_PROVIDER", "runpod")
+        .env("RUNPOD_API_KEY", "test")
+        .env("RPD_POLL_INTERVAL_MS", "fast")
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("RPD_POLL_INTERVAL_MS=\"fast\" is not a positive number of milliseconds");
+        .stderr("error: RPD_POLL_INTERVAL_MS=\"fast\" is not a positive number of milliseconds\n")
+        .run();
 }
 
 #[test]
 fn the_key_can_come_from_runpodctls_config_file() {
     let world = World::new();
     let fake = FakeRestV2::start();
-    world.write("home/.runpod/config.toml", "apiKey = \"test\"\n");
-    let mut cmd = world.command(&["plan", HELLO]);
-    cmd.env("RPD_PROVIDER", "runpod")
-        .env("RPD_RUNPOD_API_URL", fake.url());
     world
-        .run(cmd, &["plan", HELLO])
-        .status(0)
-        .stdout_has("will be created");
+        .test()
+        .file("home/.runpod/config.toml", "apiKey = \"test\"\n")
+        .env("RPD_PROVIDER", "runpod")
+        .env("RPD_RUNPOD_API_URL", fake.url())
+        .args(["plan", HELLO])
+        .stdout(CREATE_PLAN)
+        .run();
     assert_eq!(
         fake.requests()[0].authorization.as_deref(),
         Some("Bearer test")
@@ -388,18 +491,23 @@ fn the_key_can_come_from_runpodctls_config_file() {
 fn a_rejected_key_is_an_authentication_error() {
     let world = World::new();
     let fake = FakeRestV2::start();
-    world
-        .rpd_env(
-            &["apply", "-y", HELLO],
-            &[
-                ("RPD_PROVIDER", "runpod"),
-                ("RUNPOD_API_KEY", "revoked"),
-                ("RPD_RUNPOD_API_URL", &fake.url()),
-            ],
-        )
+    runpod(&world, &fake)
+        .env("RUNPOD_API_KEY", "revoked")
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("authentication failed")
-        .stderr_has("HTTP 401");
+        .stdout_has(concat!(
+            "Warning: could not read the catalog (stock and prices unknown): authentication failed: GET /v2/catalog/gpus: HTTP 401: invalid bearer token\n",
+            "  = help: check the API key in RUNPOD_API_KEY or ~/.runpod/config.toml\n",
+        ))
+        .stdout_has("\nhello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr(
+            "
+            hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090...
+            error: hello: creating the pod: authentication failed: POST /v2/pods: HTTP 401: invalid bearer token
+              = help: check the API key in RUNPOD_API_KEY or ~/.runpod/config.toml
+            ",
+        )
+        .run();
     assert!(fake.pods().is_empty());
 }
 
@@ -409,22 +517,63 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
     let fake = FakeRestV2::start();
     fake.lose_next_create();
     fake.fail_next("listPods", 500, 20, None);
-    runpod(&world, &fake, &["apply", "-y", HELLO])
+    let ran = runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("failed ambiguously")
-        .stderr_has("so as not to create a second pod");
+        .stdout_has("\nhello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr_has("hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n")
+        .stderr_has("error: hello: creating the pod on EU-RO-1 / NVIDIA GeForce RTX 4090 failed ambiguously (transient provider error: POST /v2/pods: HTTP 500: Something went wrong. Please try again later or contact support.) and the pods could not be listed to check (transient provider error: GET /v2/pods: HTTP 500: Something went wrong. Please try again later or contact support.); rpd stopped so as not to create a second pod.")
+        .run();
     assert_eq!(fake.calls("createPod"), 1, "no second create");
     let state = world.state(HELLO_STATE).expect("state");
+    let name = state["pending_create"]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the name is kept: {state}"));
     assert!(
-        state["pending_create"]["name"].is_string(),
-        "the name is kept: {state}"
+        ran.stderr().ends_with(&format!(
+            "Run `rpd apply` again: it looks for a pod named \"{name}\" first and adopts it\n"
+        )),
+        "{}",
+        ran.stderr()
     );
     // Once listing works again, the next plan finds and adopts the pod.
     fake.clear_failures("listPods");
     let id = fake.pods()[0].id.clone();
-    runpod(&world, &fake, &["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!("record pod {id} in the state"));
+    fake.wait_for_status(&id, PodStatus::Running);
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .known(&id, "[FOUND]")
+        .known(name, "[NAME]")
+        .stdout(
+            r#"
+            rpd plan for examples/hello.yaml (job "hello")
+
+            rpd will perform the following actions:
+
+              # pod "hello" ([FOUND]) is already RUNNING; the job runs on it
+
+              Steps:
+                 1. record pod [FOUND] in the state (found by the name "[NAME]" of an interrupted create)
+                 2. use running pod [FOUND] ([FOUND] is already running)
+                 3. wait until the pod runs and its shell answers (up to 15m00s)
+                 4. setup: 1 command
+                 5. staging: 1 push (incremental)
+                 6. launch /workspace/hello/run.sh, detached
+                 7. follow the job until it exits or prints a marker (timeout 10m00s)
+                 8. pull the log and 1 artifact
+                 9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+                10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+            Warning: a create of pod "[NAME]" was interrupted at [DATE] [TIME] UTC; the provider has it as [FOUND]: rpd adopts it
+
+              State only (no provider calls):
+                · record pod [FOUND] from the interrupted create
+
+            Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
+            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            "#,
+        )
+        .run();
 }
 
 #[test]
@@ -432,12 +581,19 @@ fn apply_without_the_ssh_key_stops_before_creating_anything() {
     let world = World::new();
     let fake = FakeRestV2::start();
     std::fs::remove_file(world.path("home/.ssh/id_ed25519")).unwrap();
-    runpod(&world, &fake, &["plan", HELLO])
-        .status(0)
-        .stdout_has("Warning: the SSH key");
-    runpod(&world, &fake, &["apply", "-y", HELLO])
+    let warned = edited(
+        &unindent(CREATE_PLAN),
+        "\nPlan: ",
+        "\nWarning: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\n\nPlan: ",
+    );
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .stdout(&warned)
+        .run();
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("ssh.key_path in examples/hello.yaml) does not exist")
-        .stderr_has("ssh-keygen -t ed25519");
+        .stderr("error: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\n")
+        .run();
     assert_eq!(fake.calls("createPod"), 0);
 }

@@ -6,8 +6,16 @@
 
 mod common;
 
-use common::World;
+use std::time::Duration;
+
+use common::hello::{CREATE_PLAN, HELLO, HELLO_STATE, create_plan_with_candidates};
 use common::sshd::Sshd;
+use common::{Test, World, edited, unindent, wait_until};
+
+/// `rpd` with `--provider runpodctl` against the fake, as a step of a test.
+fn ctl(world: &World) -> Test<'_> {
+    world.test().envs(world.ctl_env())
+}
 
 /// A sshd for the fake's running pods, hello rewritten for it, and the
 /// environment that points rpd and the fake at it.
@@ -21,16 +29,6 @@ fn over_ssh(world: &World) -> Option<(Sshd, Vec<(String, String)>)> {
     Some((sshd, env))
 }
 
-fn with_env<'a>(
-    env: &'a [(String, String)],
-    more: &[(&'a str, &'a str)],
-) -> Vec<(&'a str, &'a str)> {
-    env.iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(more.iter().copied())
-        .collect()
-}
-
 /// The volume mount the (possibly rewritten) hello config asks for.
 fn mount(world: &World) -> String {
     world
@@ -41,8 +39,6 @@ fn mount(world: &World) -> String {
         .to_string()
 }
 
-const HELLO: &str = "examples/hello.yaml";
-const HELLO_STATE: &str = "examples/.rpd/hello.state.json";
 const GPU: &str = "NVIDIA GeForce RTX 4090";
 const A5000: &str = "NVIDIA RTX A5000";
 
@@ -89,7 +85,9 @@ fn paused_pod(world: &World) -> String {
         "22/tcp",
     ]);
     let id = created["id"].as_str().expect("id").to_string();
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_until(Duration::from_secs(10), "the created pod to run", || {
+        world.pods()[0]["status"] == "RUNNING"
+    });
     world.runpodctl(&["pod", "stop", &id]);
     world.write(
         HELLO_STATE,
@@ -104,60 +102,66 @@ fn paused_pod(world: &World) -> String {
     id
 }
 
+/// What a run against runpodctl 2.8.0 (the fake's default) says on stderr.
+const REST_V1_WARNING: &str = "warning: runpodctl 2.8.0 sends pod commands to RunPod's REST v1 API (v2.0-v2.14 do, per runpod/runpodctl issue #345); they may fail since REST v1 was retired on 2026-11-15. If they do, upgrade runpodctl\n";
+
 #[test]
-fn plan_shows_a_create_with_candidates_and_prices() {
+fn a_plan_shows_a_create_with_candidates_and_prices_and_only_reads() {
     let world = World::new();
-    world
-        .ctl(&["plan", "--detailed-exitcode", HELLO])
+    ctl(&world)
+        .args(["plan", "--detailed-exitcode", HELLO])
         .status(2)
-        .stdout_has("# pod \"hello\" will be created")
-        .stdout_has("1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high")
-        .stdout_has("2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high")
-        .stdout_has("Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.")
-        .stderr_has("may fail since REST v1 was retired on 2026-11-15");
-    world.ctl(&["plan", HELLO]).status(0);
+        .stdout(CREATE_PLAN)
+        .stderr(REST_V1_WARNING)
+        .run();
     assert!(world.pods().is_empty(), "plan changes nothing");
-    let ran: Vec<String> = world.invocations().iter().map(|a| a.join(" ")).collect();
-    assert!(
-        ran.contains(&"datacenter list -o json".to_string()),
-        "{ran:?}"
-    );
-    assert!(
-        ran.contains(&"gpu list --include-unavailable -o json".to_string()),
-        "{ran:?}"
-    );
-    assert!(
-        ran.iter().all(|a| a == "--version" || a.contains(" list ")),
-        "a plan only reads: {ran:?}"
+    // The catalog's two reads run concurrently: their order varies.
+    let mut ran: Vec<String> = world.invocations().iter().map(|a| a.join(" ")).collect();
+    ran.sort();
+    assert_eq!(
+        ran,
+        [
+            "--version",
+            "datacenter list -o json",
+            "gpu list --include-unavailable -o json"
+        ],
+        "a plan only reads"
     );
 }
 
 #[test]
 fn a_build_not_known_to_use_rest_v1_gets_no_warning() {
     let world = World::new();
-    world
-        .ctl_with(&["plan", HELLO], &[("FAKE_RUNPODCTL_VERSION", "2.15.0")])
-        .status(0)
-        .stderr_lacks("REST v1");
+    ctl(&world)
+        .env("FAKE_RUNPODCTL_VERSION", "2.15.0")
+        .args(["plan", HELLO])
+        .stdout(CREATE_PLAN)
+        .run();
 }
 
 #[test]
 fn an_out_of_stock_first_candidate_is_skipped() {
     let world = World::new();
     world.rpd(&["sim", "stock", "EU-RO-1", GPU, "0"]).status(0);
-    world
-        .ctl(&["plan", HELLO])
-        .status(0)
-        .stdout_has("1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped")
+    ctl(&world)
+        .args(["plan", HELLO])
         .stdout_has(
-            "+ gpu               = \"NVIDIA RTX A5000\" (first with stock, see candidates)",
-        );
+            "      + gpu               = \"NVIDIA RTX A5000\" (first with stock, see candidates)\n",
+        )
+        .stdout_has(
+            "     1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped\n",
+        )
+        .stderr(REST_V1_WARNING)
+        .run();
     let Some((_sshd, env)) = over_ssh(&world) else {
         return;
     };
-    world
-        .ctl_with(&["apply", "-y", HELLO], &with_env(&env, &[]))
-        .status(0);
+    ctl(&world)
+        .envs(env)
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Creating on EU-RO-1 / NVIDIA RTX A5000, $0.27/hr...\n")
+        .run();
     assert_eq!(
         creates(&world),
         [("EU-RO-1".to_string(), A5000.to_string())]
@@ -170,15 +174,20 @@ fn apply_runs_the_job_recycles_then_destroy_deletes() {
     let Some((_sshd, env)) = over_ssh(&world) else {
         return;
     };
-    world
-        .ctl_with(&["apply", "-y", HELLO], &with_env(&env, &[]))
-        .status(0)
-        .stdout_has("Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded")
-        .stderr_has("Lifecycle on_success: recycle");
-    assert!(
-        world
-            .read("examples/artifacts/hello/result.txt")
-            .starts_with("run 1 of hello")
+    ctl(&world)
+        .envs(env)
+        .args(["apply", "-y", HELLO])
+        // The job runs over a real sshd: progress and timing vary.
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    let pods = world.pods();
+    assert_eq!(pods.len(), 1);
+    let id = pods[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        // RUNPOD_POD_ID is set by RunPod; the test's sshd has none.
+        "run 1 of hello on pod unknown\n"
     );
 
     let create = world.invoked(&["pod", "create", "--name"]);
@@ -199,27 +208,35 @@ fn apply_runs_the_job_recycles_then_destroy_deletes() {
     assert!(argv.contains(&"--ssh".to_string()), "{argv:?}");
     assert!(flag(argv, "--name")[0].starts_with("hello-"), "{argv:?}");
 
-    let pods = world.pods();
-    assert_eq!(pods.len(), 1);
     assert_eq!(pods[0]["status"], "EXITED", "recycled");
     let state = world.state(HELLO_STATE).expect("state");
-    assert_eq!(state["pod_id"], pods[0]["id"]);
+    assert_eq!(state["pod_id"], id.as_str());
     assert_eq!(state["pod"]["provider"], "runpodctl");
-    let id = pods[0]["id"].as_str().unwrap();
     assert!(
         !world
-            .invoked(&["pod", "get", id, "--include-machine"])
+            .invoked(&["pod", "get", &id, "--include-machine"])
             .is_empty()
     );
-    assert_eq!(world.invoked(&["pod", "stop", id]).len(), 1);
+    assert_eq!(world.invoked(&["pod", "stop", &id]).len(), 1);
 
     // destroy deletes the pod and the state
     world.clear_invocations();
-    world
-        .ctl(&["destroy", "-y", HELLO])
-        .status(0)
-        .stdout_has("hello: destroy complete! Pods: 1 destroyed");
-    assert_eq!(world.invoked(&["pod", "delete", id]).len(), 1);
+    ctl(&world)
+        .args(["destroy", "-y", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout_has("\nhello: destroy complete! Pods: 1 destroyed.\n")
+        .stderr(&format!(
+            "{REST_V1_WARNING}{}",
+            unindent(
+                "
+                hello: Destroying pod [PAUSED]...
+                hello: Destruction complete after [ELAPSED] [id=[PAUSED]]
+                hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+                "
+            )
+        ))
+        .run();
+    assert_eq!(world.invoked(&["pod", "delete", &id]).len(), 1);
     assert!(world.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());
 }
@@ -227,20 +244,35 @@ fn apply_runs_the_job_recycles_then_destroy_deletes() {
 #[test]
 fn a_pod_whose_shell_never_answers_is_deleted() {
     let world = World::new();
-    let quick = world.read(HELLO).replace(
+    world.edit(
+        HELLO,
         "  max_runtime_minutes: 10\n",
         "  max_runtime_minutes: 10\n  ssh_ready_timeout_sec: 2\n",
     );
-    world.write(HELLO, &quick);
-    world.write("home/.ssh/id_ed25519", "not a real key\n");
     let port = common::closed_port().to_string();
-    world
-        .ctl_with(
-            &["apply", "-y", HELLO],
-            &[("FAKE_RUNPODCTL_SSH_PORT", &port)],
-        )
+    ctl(&world)
+        .env("FAKE_RUNPODCTL_SSH_PORT", &port)
+        .args(["apply", "-y", HELLO])
+        .known(&port, "[PORT]")
         .status(1)
-        .stderr_has("its shell never answered");
+        .stdout_has("\nhello: apply stopped. Pods: 1 created, 0 resumed, 1 destroyed, 0 stopped.\n")
+        .stderr(&format!(
+            "{REST_V1_WARNING}{}",
+            unindent(
+                "
+                hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...
+                hello: Creation complete after [ELAPSED] [id=[POD]]
+                hello: Waiting for pod [POD] to be ready...
+                hello: Pod [POD] is running after [ELAPSED] [EU-RO-1 / RTX 4090, $0.44/hr]
+                hello: Connecting to pod [POD]...
+                hello: Deleting pod [POD]: its shell never answered
+                hello: Destroying pod [POD]...
+                hello: Destruction complete after [ELAPSED] [id=[POD]]
+                error: hello: pod [POD] runs but its shell never answered within budget.ssh_ready_timeout_sec (2s): ssh to 127.0.0.1:[PORT] failed: ssh: connect to host 127.0.0.1 port [PORT]: Connection refused
+                "
+            )
+        ))
+        .run();
     assert!(
         world.pods().is_empty(),
         "the pod rpd created is not left running"
@@ -251,23 +283,30 @@ fn a_pod_whose_shell_never_answers_is_deleted() {
 #[test]
 fn a_capacity_error_falls_through_to_the_next_candidate() {
     let world = World::new();
-    let two = world.read(HELLO).replace(
-        "  container_disk_gb: 20",
-        "  container_disk_gb: 20\n  gpu_count: 2",
-    );
-    world.write(HELLO, &two);
     // Stock says "low" (1 free); the create for 2 GPUs is refused.
     world.rpd(&["sim", "stock", "EU-RO-1", GPU, "1"]).status(0);
     let Some((_sshd, env)) = over_ssh(&world) else {
         return;
     };
-    world
-        .ctl_with(
-            &["apply", "-y", HELLO],
-            &with_env(&env, &[("FAKE_RUNPODCTL_VERSION", "2.7.2")]),
-        )
-        .status(0)
-        .stderr_has("EU-RO-1 / NVIDIA GeForce RTX 4090: no capacity: runpodctl pod create:");
+    world.edit(
+        HELLO,
+        "  container_disk_gb: 20\n",
+        "  container_disk_gb: 20\n  gpu_count: 2\n",
+    );
+    ctl(&world)
+        .envs(env)
+        .env("FAKE_RUNPODCTL_VERSION", "2.7.2")
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created")
+        .stderr_has(concat!(
+            "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090...\n",
+            "hello: EU-RO-1 / NVIDIA GeForce RTX 4090: EU-RO-1 / NVIDIA GeForce RTX 4090: no capacity: runpodctl pod create: ",
+            "{\"error\":\"There are no longer any instances available with the requested specifications. Please refresh and try again.\"}\n",
+            "{\"error\":\"failed to create pod: There are no longer any instances available with the requested specifications. Please refresh and try again.\"}\n",
+            "(usage text omitted)\n",
+            "hello: Creating on EU-RO-1 / NVIDIA RTX A5000...\n",
+        ))
+        .run();
     assert_eq!(
         creates(&world),
         [
@@ -290,20 +329,17 @@ fn a_create_whose_answer_is_lost_is_found_by_name_not_sent_again() {
     let Some((_sshd, env)) = over_ssh(&world) else {
         return;
     };
-    world
-        .ctl_with(
-            &["apply", "-y", HELLO],
-            &with_env(
-                &env,
-                &[
-                    ("FAKE_RUNPODCTL_HANG_AFTER", "pod create"),
-                    ("RPD_RUNPODCTL_TIMEOUT", "2s"),
-                ],
-            ),
-        )
-        .status(0)
-        .stderr_has("runpodctl pod create gave no answer within 2s")
-        .stderr_has("exists under our name: using it");
+    ctl(&world)
+        .envs(env)
+        .env("FAKE_RUNPODCTL_HANG_AFTER", "pod create")
+        .env("RPD_RUNPODCTL_TIMEOUT", "2s")
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created")
+        .stderr_has(concat!(
+            "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
+            "hello: the create answered with an error (transient provider error: runpodctl pod create gave no answer within 2s and was stopped (raise RPD_RUNPODCTL_TIMEOUT, e.g. RPD_RUNPODCTL_TIMEOUT=5m)), but pod [POD] exists under our name: using it\n",
+        ))
+        .run();
     assert_eq!(creates(&world).len(), 1, "never re-sent");
     assert_eq!(world.invoked(&["pod", "list", "-a"]).len(), 1);
     assert_eq!(world.pods().len(), 1);
@@ -316,24 +352,34 @@ fn a_paused_pod_is_resumed() {
         return;
     };
     let id = paused_pod(&world);
-    world
-        .ctl(&["plan", "--detailed-exitcode", HELLO])
+    ctl(&world)
+        .args(["plan", "--detailed-exitcode", HELLO])
+        .known(&id, "[PAUSED]")
         .status(2)
-        .stdout_has(&format!(
-            "# pod \"hello\" ({id}) will be resumed (EXITED -> RUNNING)"
+        .stdout_has(concat!(
+            "  # pod \"hello\" ([PAUSED]) will be resumed (EXITED -> RUNNING)\n",
+            "  ~ pod \"hello\" {\n",
+            "      ~ status = \"EXITED\" -> \"RUNNING\"\n",
+            "        # (no attribute changes)\n",
+            "    }\n",
         ))
-        .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.");
-    assert!(
+        .stdout_has("\nPlan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.\n")
+        .stderr(REST_V1_WARNING)
+        .run();
+    assert_eq!(
         world
             .invoked(&["pod", "get", &id, "--include-machine", "-o", "json"])
-            .len()
-            == 1
+            .len(),
+        1
     );
 
-    world
-        .ctl_with(&["apply", "-y", HELLO], &with_env(&env, &[]))
-        .status(0)
-        .stdout_has("Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.");
+    ctl(&world)
+        .envs(env)
+        .args(["apply", "-y", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Resuming paused pod [PAUSED]...\n")
+        .run();
     assert_eq!(world.invoked(&["pod", "start", &id]).len(), 1);
     assert!(creates(&world).is_empty());
 }
@@ -346,11 +392,13 @@ fn a_resume_refused_by_a_busy_host_deletes_and_creates() {
     };
     let id = paused_pod(&world);
     world.rpd(&["sim", "fail-next-start", &id]).status(0);
-    world
-        .ctl_with(&["apply", "-y", HELLO], &with_env(&env, &[]))
-        .status(0)
+    ctl(&world)
+        .envs(env)
+        .args(["apply", "-y", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
         .stderr_has("There are not enough free GPUs on the host machine to start this pod.")
-        .stdout_has("Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.");
+        .run();
     assert_eq!(world.invoked(&["pod", "delete", &id]).len(), 1);
     assert_eq!(creates(&world).len(), 1);
     let pods = world.pods();
@@ -362,17 +410,30 @@ fn a_resume_refused_by_a_busy_host_deletes_and_creates() {
 fn a_failed_read_is_an_error_not_a_deleted_pod() {
     let world = World::new();
     let id = paused_pod(&world);
-    world
-        .ctl_with(&["plan", HELLO], &[("FAKE_RUNPODCTL_FAIL", "pod get=500")])
+    ctl(&world)
+        .env("FAKE_RUNPODCTL_FAIL", "pod get=500")
+        .args(["plan", HELLO])
+        .known(&id, "[PAUSED]")
         .status(1)
-        .stderr_has(&format!("reading pod {id}"))
-        .stderr_has("Something went wrong.")
-        .stdout_lacks("will be created");
+        .stderr(&format!(
+            "{REST_V1_WARNING}{}",
+            unindent(
+                r#"
+                error: planning examples/hello.yaml
+                  caused by: reading pod [PAUSED]
+                  caused by: transient provider error: runpodctl pod get [PAUSED]: {"error":"failed to get pod: Something went wrong.","code":"server_error","status":500}
+                "#
+            )
+        ))
+        .run();
     world.rpd(&["sim", "terminate", &id]).status(0);
-    world
-        .ctl(&["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!("# pod \"hello\" ({id}) has been deleted"));
+    ctl(&world)
+        .args(["plan", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) has been deleted\n")
+        .stdout_has("\nPlan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.\n")
+        .stderr(REST_V1_WARNING)
+        .run();
 }
 
 #[test]
@@ -384,10 +445,13 @@ fn runpodctl_is_found_on_path() {
         bin.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    world
-        .ctl_with(&["plan", HELLO], &[("RPD_RUNPODCTL", ""), ("PATH", &path)])
-        .status(0)
-        .stdout_has("will be created");
+    ctl(&world)
+        .env("RPD_RUNPODCTL", "")
+        .env("PATH", &path)
+        .args(["plan", HELLO])
+        .stdout(CREATE_PLAN)
+        .stderr(REST_V1_WARNING)
+        .run();
 }
 
 #[test]
@@ -395,52 +459,103 @@ fn a_missing_or_old_runpodctl_is_a_clear_error() {
     let world = World::new();
     let empty = world.path("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
-    world
-        .ctl_with(
-            &["plan", HELLO],
-            &[("RPD_RUNPODCTL", ""), ("PATH", empty.to_str().unwrap())],
+    ctl(&world)
+        .env("RPD_RUNPODCTL", "")
+        .env("PATH", empty.to_str().unwrap())
+        .args(["plan", HELLO])
+        .status(1)
+        .stderr(
+            "
+            error: runpodctl was not found on PATH
+              = help: install runpodctl v2 (https://github.com/runpod/runpodctl/releases) or set RPD_RUNPODCTL=/path/to/runpodctl; `--provider sim` needs no account
+            ",
         )
+        .run();
+    ctl(&world)
+        .env("RPD_RUNPODCTL", "/nonexistent/runpodctl")
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("error: runpodctl was not found on PATH")
-        .stderr_has("set RPD_RUNPODCTL=/path/to/runpodctl");
-    world
-        .ctl_with(
-            &["plan", HELLO],
-            &[("RPD_RUNPODCTL", "/nonexistent/runpodctl")],
+        .stderr(
+            "
+            error: RPD_RUNPODCTL=/nonexistent/runpodctl is not an executable file
+              = help: point RPD_RUNPODCTL at the runpodctl executable, or unset it to use the one on PATH
+            ",
         )
+        .run();
+    ctl(&world)
+        .env("FAKE_RUNPODCTL_VERSION", "1.14.8")
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("RPD_RUNPODCTL=/nonexistent/runpodctl is not an executable file");
-    world
-        .ctl_with(&["plan", HELLO], &[("FAKE_RUNPODCTL_VERSION", "1.14.8")])
-        .status(1)
-        .stderr_has("runpodctl 1.14.8 is too old: rpd needs runpodctl v2")
-        .stderr_has("https://github.com/runpod/runpodctl/releases");
-    world
-        .ctl_with(&["destroy", "-y", HELLO], &[("RUNPOD_API_KEY", "")])
-        .status(0)
-        .stdout_has("No changes. No state recorded for this config.");
+        .stderr(
+            "
+            error: runpodctl 1.14.8 is too old: rpd needs runpodctl v2 (v2.0.0 or newer, the `runpodctl pod ...` commands with JSON output)
+              = help: upgrade: install a v2 release from https://github.com/runpod/runpodctl/releases, then check with `runpodctl --version`
+            ",
+        )
+        .run();
+    ctl(&world)
+        .env("RUNPOD_API_KEY", "")
+        .args(["destroy", "-y", HELLO])
+        .stderr(REST_V1_WARNING)
+        .stdout(
+            "
+            rpd destroy plan for examples/hello.yaml (job \"hello\")
+
+            No changes. No state recorded for this config.
+        ",
+        )
+        .run();
 }
 
 #[test]
-fn no_api_key_is_an_auth_error_on_apply() {
+fn no_api_key_is_an_authentication_error_on_apply() {
     let world = World::new();
-    world
-        .ctl_with(&["apply", "-y", HELLO], &[("RUNPOD_API_KEY", "")])
+    ctl(&world)
+        .env("RUNPOD_API_KEY", "")
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("authentication failed: runpodctl pod create:")
-        .stderr_has("api key not found");
+        .stdout_has(r#"Warning: could not read the catalog (stock and prices unknown): authentication failed: runpodctl datacenter list: {"error":"api key not found. get your key at https://www.runpod.io/console/user/settings then: export RUNPOD_API_KEY=your-key OR run: runpodctl doctor","code":"no_credentials"}"#)
+        .stdout_has("\nhello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr(&format!(
+            "{REST_V1_WARNING}{}",
+            unindent(
+                r#"
+                hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090...
+                error: hello: creating the pod: authentication failed: runpodctl pod create: {"error":"api key not found. get your key at https://www.runpod.io/console/user/settings then: export RUNPOD_API_KEY=your-key OR run: runpodctl doctor","code":"no_credentials"}
+                "#
+            )
+        ))
+        .run();
     assert!(world.pods().is_empty());
 }
 
 #[test]
 fn without_prices_from_runpodctl_the_plan_says_price_unknown() {
     let world = World::new();
-    world
-        .ctl_with(&["plan", HELLO], &[("FAKE_RUNPODCTL_VERSION", "2.7.2")])
-        .status(0)
-        .stdout_has("1. EU-RO-1 / NVIDIA GeForce RTX 4090  price unknown  stock high")
-        .stdout_lacks("$0.44/hr")
-        .stderr_has("runpodctl 2.7.2 prints no GPU prices");
+    ctl(&world)
+        .env("FAKE_RUNPODCTL_VERSION", "2.7.2")
+        .args(["plan", HELLO])
+        .stdout(
+            &edited(
+                &create_plan_with_candidates(
+                    "
+                     1. EU-RO-1 / NVIDIA GeForce RTX 4090  price unknown  stock high
+                     2. EU-RO-1 / NVIDIA RTX A5000         price unknown  stock high
+                     3. US-CA-2 / NVIDIA GeForce RTX 4090  price unknown  stock high
+                     4. US-CA-2 / NVIDIA RTX A5000         price unknown  stock high
+                    ",
+                ),
+                "Cost: $0.44/hr while running; ",
+                "Cost: ",
+            ),
+        )
+        .stderr(
+            "
+            warning: runpodctl 2.7.2 sends pod commands to RunPod's REST v1 API (v2.0-v2.14 do, per runpod/runpodctl issue #345); they may fail since REST v1 was retired on 2026-11-15. If they do, upgrade runpodctl
+            warning: runpodctl 2.7.2 prints no GPU prices (`gpu list` has them from v2.8): prices are unknown
+            ",
+        )
+        .run();
 }
 
 #[test]
@@ -449,42 +564,55 @@ fn the_tour_create_recycle_resume_drift_replace_destroy_over_runpodctl() {
     let Some((_sshd, env)) = over_ssh(&world) else {
         return;
     };
-    let env = with_env(&env, &[]);
-    world.ctl_with(&["apply", "-y", HELLO], &env).status(0);
+    ctl(&world)
+        .envs(env.clone())
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     let first = world.pods()[0]["id"].as_str().unwrap().to_string();
 
-    world
-        .ctl_with(&["apply", "-y", HELLO], &env)
-        .status(0)
-        .stdout_has(&format!("({first}) will be resumed"))
-        .stdout_has("Pods: 0 created, 1 resumed");
+    ctl(&world)
+        .envs(env.clone())
+        .args(["apply", "-y", HELLO])
+        .known(&first, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) will be resumed (EXITED -> RUNNING)\n")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     assert_eq!(world.invoked(&["pod", "start", &first]).len(), 1);
-    assert!(
-        world
-            .read("examples/artifacts/hello/result.txt")
-            .starts_with("run 2 of hello")
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        "run 2 of hello on pod unknown\n",
+        "the volume survived the stop"
     );
 
-    let edited = world.read(HELLO).replace("torch280", "torch291");
-    world.write(HELLO, &edited);
-    world
-        .ctl_with(&["apply", "-y", HELLO], &env)
-        .status(0)
-        .stdout_has("# forces replacement")
-        .stdout_has("Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.");
+    world.edit(HELLO, "torch280", "torch291");
+    ctl(&world)
+        .envs(env.clone())
+        .args(["apply", "-y", HELLO])
+        .stdout_has(r#"      ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement"#)
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     assert_eq!(world.invoked(&["pod", "delete", &first]).len(), 1);
 
-    world
-        .ctl_with(&["apply", "-y", "--replace", HELLO], &env)
-        .status(0)
-        .stdout_has("will be replaced, as requested");
+    ctl(&world)
+        .envs(env.clone())
+        .args(["apply", "-y", "--replace", HELLO])
+        .stdout_has("  # pod \"hello\" will be replaced, as requested\n")
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
     assert_eq!(creates(&world).len(), 3);
     assert_eq!(world.pods().len(), 1);
 
-    world
-        .ctl_with(&["destroy", "-y", HELLO], &env)
-        .status(0)
-        .stdout_has("Pods: 1 destroyed");
+    ctl(&world)
+        .envs(env)
+        .args(["destroy", "-y", HELLO])
+        .stdout_has("\nhello: destroy complete! Pods: 1 destroyed.\n")
+        .stderr_has("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json\n")
+        .run();
     assert!(world.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());
 }

@@ -77,18 +77,25 @@ fn point_at_a_closed_port(s: &Setup) {
         .status(0);
 }
 
-fn manifest(s: &Setup) -> serde_json::Value {
+/// The run directory of the last apply.
+fn last_run(s: &Setup) -> std::path::PathBuf {
     let runs = s.world.path("job/artifacts/runpod");
     let mut dirs: Vec<_> = std::fs::read_dir(&runs)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     dirs.sort();
-    let last = dirs.last().expect("a run directory");
-    serde_json::from_str(
-        &std::fs::read_to_string(last.join("runpod_deploy_pull_manifest.json")).unwrap(),
-    )
-    .unwrap()
+    dirs.pop().expect("a run directory")
+}
+
+fn manifest(s: &Setup) -> serde_json::Value {
+    let text = std::fs::read_to_string(last_run(s).join("runpod_deploy_pull_manifest.json"));
+    serde_json::from_str(&text.unwrap()).unwrap()
+}
+
+/// The log pulled by the last apply.
+fn last_run_log(s: &Setup) -> String {
+    std::fs::read_to_string(last_run(s).join("run.log")).expect("the log was pulled")
 }
 
 fn payload(s: &Setup, name: &str, bytes: usize) {
@@ -114,27 +121,17 @@ fn warm_run_makes_exactly_one_handshake_and_the_manifest_says_so() {
     // Warm: resume the recycled pod; again one handshake for the whole run.
     let before = s.sshd.handshakes();
     s.world
-        .rpd(&["apply", "-y", &cfg])
-        .status(0)
-        .stdout_has("1 resumed");
+        .test()
+        .args(["apply", "-y", &cfg])
+        .stdout_has("sshjob: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("sshjob: Resuming paused pod ")
+        .run();
     assert_eq!(s.sshd.handshakes() - before, 1, "{}", s.sshd.log_text());
     let m = manifest(&s);
     assert_eq!(m["ssh_handshakes"], 1);
     assert_eq!(m["pod_resumed"], true);
     assert_eq!(m["failed"], false);
-    let log = std::fs::read_to_string(
-        s.world
-            .path("job/artifacts/runpod")
-            .read_dir()
-            .unwrap()
-            .last()
-            .unwrap()
-            .unwrap()
-            .path()
-            .join("run.log"),
-    )
-    .unwrap_or_default();
-    assert!(log.contains("JOB_DONE") || !log.is_empty());
+    assert_eq!(last_run_log(&s), "4096\nJOB_DONE\n");
 }
 
 #[test]
@@ -147,15 +144,18 @@ fn script_exiting_1_without_markers_fails_within_2s_and_runs_on_failure() {
         &format!("echo working\ndate +%s.%N > {}\nexit 1", stamp.display()),
         "",
     );
-    let run = s.world.rpd(&["apply", "-y", &cfg]);
+    let run = s
+        .world
+        .test()
+        .args(["apply", "-y", &cfg])
+        .status(3)
+        .stdout_has("Job failed in [ELAPSED] (monitor: the script exited with status 1); on_failure: stop was carried out.\n")
+        .stderr_has("sshjob: Job failed after [ELAPSED]: the script exited with status 1\n")
+        .run();
     let ended = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let run = run
-        .status(3)
-        .stdout_has("the script exited with status 1")
-        .stdout_has("on_failure: stop was carried out");
     let exited: f64 = std::fs::read_to_string(&stamp)
         .unwrap()
         .trim()
@@ -183,9 +183,13 @@ fn failure_marker_fails_the_job() {
     );
     let started = Instant::now();
     s.world
-        .rpd_env(&["apply", "-y", &cfg], &[("RPD_MARKER_GRACE_SECS", "1")])
+        .test()
+        .args(["apply", "-y", &cfg])
+        .env("RPD_MARKER_GRACE_SECS", "1")
         .status(3)
-        .stdout_has("failure marker \"Traceback\"");
+        .stdout_has("(monitor: the log has the failure marker \"Traceback\" in the line: Traceback (most recent call last): (and the script did not exit within 1s)); on_failure: stop was carried out.\n")
+        .stderr_has("sshjob: Lifecycle on_failure: stop\n")
+        .run();
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "did not wait for the sleep"
@@ -216,9 +220,12 @@ fn missing_required_artifact_fails_the_run() {
     let extra = "artifacts:\n  - label: model\n    remote_path: \"{volume_mount}/job/nothing-here/\"\n    local_path: model/\n";
     let cfg = config(&s, "echo JOB_DONE", extra);
     s.world
-        .rpd(&["apply", "-y", &cfg])
+        .test()
+        .args(["apply", "-y", &cfg])
         .status(3)
-        .stdout_has("required artifact \"model\" could not be pulled");
+        .stdout_has("required artifact \"model\" could not be pulled")
+        .stderr_has("sshjob: Lifecycle on_failure: stop\n")
+        .run();
     assert_eq!(s.world.pods()[0]["status"], "EXITED");
 }
 
@@ -231,10 +238,13 @@ fn budget_timeout_stops_the_job() {
     let cfg = config(&s, "sleep 60\necho JOB_DONE", extra);
     let started = Instant::now();
     s.world
-        .rpd(&["apply", "-y", &cfg])
+        .test()
+        .args(["apply", "-y", &cfg])
         .status(3)
         // Whichever budget limit fires first: the time it buys or the cap.
-        .stdout_has("(budget.");
+        .stdout_has("(budget.")
+        .stderr_has("sshjob: Lifecycle on_failure: stop\n")
+        .run();
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
@@ -249,9 +259,14 @@ fn secrets_are_written_0600_and_never_shown() {
         "test -s {volume_mount}/secrets/token.env && echo JOB_DONE",
         extra,
     );
-    let mut cmd = s.world.command(&["apply", "-y", &cfg]);
-    cmd.env("RPD_TEST_TOKEN", secret);
-    let run = s.world.run(cmd, &["apply"]).status(0);
+    let run = s
+        .world
+        .test()
+        .args(["apply", "-y", &cfg])
+        .env("RPD_TEST_TOKEN", secret)
+        .stdout_lacks(secret)
+        .stderr_lacks(secret)
+        .run();
     let path = std::path::Path::new(&s.mount).join("secrets/token.env");
     let meta = std::fs::metadata(&path).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -291,10 +306,12 @@ fn unreachable_sshd_deletes_the_new_pod() {
     // Point the simulator at a port nobody listens on.
     point_at_a_closed_port(&s);
     s.world
-        .rpd(&["apply", "-y", &cfg])
+        .test()
+        .args(["apply", "-y", &cfg])
         .status(1)
-        .stderr_has("its shell never answered")
-        .stderr_has("Deleting pod");
+        .stdout_has("sshjob: apply stopped. Pods: 1 created, 0 resumed, 1 destroyed, 0 stopped.\n")
+        .stderr_has(": its shell never answered\nsshjob: Destroying pod ")
+        .run();
     assert!(
         s.world.pods().is_empty(),
         "the pod rpd created is not left running"
@@ -309,10 +326,12 @@ fn a_resumed_pod_whose_shell_never_answers_is_stopped_not_left_running() {
     s.world.rpd(&["apply", "-y", &cfg]).status(0);
     point_at_a_closed_port(&s);
     s.world
-        .rpd(&["apply", "-y", &cfg])
+        .test()
+        .args(["apply", "-y", &cfg])
         .status(1)
-        .stderr_has("its shell never answered")
-        .stderr_has("Stopping pod");
+        .stdout_has("sshjob: apply stopped. Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.\n")
+        .stderr_has(": its shell never answered\nsshjob: Stopping pod ")
+        .run();
     let pods = s.world.pods();
     assert_eq!(pods.len(), 1);
     assert_eq!(
@@ -331,19 +350,11 @@ fn script_body_with_heredoc_delimiters_runs_whole() {
         "echo one\nBASH\nEOF\necho two-$((1+1))\necho JOB_DONE",
         "",
     );
-    let run = s.world.rpd(&["apply", "-y", &cfg]);
     // `BASH` and `EOF` are commands that do not exist; the body goes on.
-    run.status(0);
-    let runs = s.world.path("job/artifacts/runpod");
-    let dir = std::fs::read_dir(runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let log = std::fs::read_to_string(dir.join("run.log")).unwrap();
+    s.world.rpd(&["apply", "-y", &cfg]).status(0);
+    let log = last_run_log(&s);
     assert!(
-        log.contains("one") && log.contains("two-2") && log.contains("JOB_DONE"),
+        log.starts_with("one\n") && log.ends_with("two-2\nJOB_DONE\n"),
         "{log}"
     );
 }

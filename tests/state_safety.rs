@@ -4,82 +4,101 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::World;
+use common::hello::{
+    HELLO, HELLO_STATE as STATE, RESUME_PLAN, RUNNING_PLAN, applied, succeeded, with_block,
+};
+use common::{World, wait_until};
 
-const HELLO: &str = "examples/hello.yaml";
-const STATE: &str = "examples/.rpd/hello.state.json";
 const LOCK: &str = "examples/.rpd/hello.state.json.lock";
 
-/// hello with a job that takes `secs` seconds.
-fn slow_hello(world: &World, secs: u32) {
-    let slow = world.read(HELLO).replace(
-        "    echo HELLO_DONE\n",
-        &format!("    sleep {secs}\n    echo HELLO_DONE\n"),
-    );
-    world.write(HELLO, &slow);
-}
-
-fn wait_for(world: &World, rel: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !world.path(rel).exists() {
-        assert!(Instant::now() < deadline, "{rel} never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// An apply whose 2 s job keeps the lock, started in the background once
-/// it holds the lock.
-fn apply_holding_the_lock(world: &World) -> std::process::Child {
-    slow_hello(world, 2);
-    let child = world
-        .std_command(&["apply", "-y", HELLO])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(world, LOCK);
-    child
-}
-
 #[test]
-fn concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
+fn a_concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
     let world = World::new();
-    let mut first = apply_holding_the_lock(&world);
+    // Its job is held, so it holds the lock until released.
+    let first = world.apply_in_background();
+    let lock: serde_json::Value = serde_json::from_str(&world.read(LOCK)).unwrap();
 
     let started = Instant::now();
     world
-        .rpd(&["apply", "-y", HELLO])
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(lock["id"].as_str().unwrap(), "[LOCK ID]")
+        .known(lock["who"].as_str().unwrap(), "[WHO]")
+        .known(&lock["pid"].to_string(), "[PID]")
         .status(1)
-        .stderr_has("Error acquiring the state lock")
-        .stderr_has("Lock Info:")
-        .stderr_has("Operation: apply")
-        .stderr_has("rpd force-unlock ");
+        .stderr(
+            "
+            error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
+
+            Lock Info:
+              ID:        [LOCK ID]
+              Path:      [TMP]/examples/.rpd/hello.state.json
+              Operation: apply
+              Who:       [WHO]
+              Version:   rpd 0.1.0
+              Created:   [DATE] [TIME] UTC
+              Info:      config examples/hello.yaml
+
+            rpd locks a config's state so that two runs never change its pod at once.
+            Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
+              rpd force-unlock [LOCK ID] examples/hello.yaml
+            ",
+        )
+        .run();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "refused at once"
     );
 
+    let waiting = world.spawn(&["apply", "-y", "--lock-timeout", "60s", HELLO]);
+    wait_until(Duration::from_secs(20), "the second apply to wait", || {
+        waiting.stderr_so_far().contains("Acquiring the state lock")
+    });
+    first.release_job();
+    first.wait().status(0);
+    let paused = pod_id(&world);
     world
-        .rpd(&["apply", "-y", "--lock-timeout", "60s", HELLO])
-        .status(0)
-        .stderr_has("Acquiring the state lock")
-        .stdout_has("1 resumed");
-    assert!(first.wait().unwrap().success());
+        .test()
+        .known(lock["who"].as_str().unwrap(), "[WHO]")
+        .known(&paused, "[PAUSED]")
+        .stdout(&applied(
+            RESUME_PLAN,
+            &succeeded("0 created, 1 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has(
+            "Acquiring the state lock (held by [WHO] for apply since [TIME] UTC); waiting up to 1m...\n",
+        )
+        .check(waiting.wait());
     assert!(!world.path(LOCK).exists(), "released");
+}
+
+fn pod_id(world: &World) -> String {
+    world.pods()[0]["id"].as_str().unwrap().to_string()
 }
 
 #[test]
 fn plan_warns_while_another_run_holds_the_lock() {
     let world = World::new();
-    let mut first = apply_holding_the_lock(&world);
+    let first = world.apply_in_background();
+    let lock: serde_json::Value = serde_json::from_str(&world.read(LOCK)).unwrap();
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("another rpd holds this config's lock (apply by");
-    first.wait().unwrap();
+        .test()
+        .args(["plan", HELLO])
+        .known(&pod_id(&world), "[RUNNING]")
+        .known(lock["who"].as_str().unwrap(), "[WHO]")
+        .stdout(&with_block(
+            RUNNING_PLAN,
+            "Plan: ",
+            "
+            Warning: another rpd holds this config's lock (apply by [WHO] since [TIME] UTC): this plan may change under it
+
+            ",
+        ))
+        .run();
+    first.release_job();
+    first.wait().status(0);
 }
 
 #[test]
@@ -99,22 +118,56 @@ fn force_unlock_needs_the_lock_id() {
     });
     world.write(LOCK, &info.to_string());
     world
-        .rpd(&["apply", "-y", HELLO])
+        .test()
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427")
-        .stderr_has("Who:       ci@elsewhere");
+        .stderr(
+            "
+            error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
+
+            Lock Info:
+              ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
+              Path:      [TMP]/examples/.rpd/hello.state.json
+              Operation: apply
+              Who:       ci@elsewhere
+              Version:   rpd 0.1.0
+              Created:   2026-11-27 [TIME] UTC
+              Info:      config examples/hello.yaml
+
+            rpd locks a config's state so that two runs never change its pod at once.
+            Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
+              rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
+            ",
+        )
+        .run();
     world
-        .rpd(&["force-unlock", "wrong-id", HELLO])
+        .test()
+        .args(["force-unlock", "wrong-id", HELLO])
         .status(1)
-        .stderr_has("does not match");
+        .stderr(
+            "
+            error: lock ID \"wrong-id\" does not match the lock held for examples/hello.yaml
+
+            Lock Info:
+              ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
+              Path:      [TMP]/examples/.rpd/hello.state.json
+              Operation: apply
+              Who:       ci@elsewhere
+              Version:   rpd 0.1.0
+              Created:   2026-11-27 [TIME] UTC
+              Info:      config examples/hello.yaml
+
+            force-unlock needs the exact ID, so that it never releases a lock other than the one you mean
+            ",
+        )
+        .run();
+    assert!(world.path(LOCK).exists(), "a wrong id releases nothing");
     world
-        .rpd(&[
-            "force-unlock",
-            "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-            HELLO,
-        ])
-        .status(0)
-        .stdout_has("Released the lock");
+        .test()
+        .args(["force-unlock", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", HELLO])
+        .stdout("Released the lock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 (apply by ci@elsewhere) on [TMP]/examples/.rpd/hello.state.json.\n")
+        .run();
+    assert!(!world.path(LOCK).exists());
     world.rpd(&["apply", "-y", HELLO]).status(0);
 }
 
@@ -128,9 +181,12 @@ fn lock_of_a_dead_process_is_taken_over_with_a_warning() {
     });
     world.write(LOCK, &info.to_string());
     world
-        .rpd(&["apply", "-y", HELLO])
-        .status(0)
-        .stderr_has("took over the lock of a run that is gone");
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&gethostname(), "[HOST]")
+        .stdout_has("hello: apply complete!")
+        .stderr_has("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
+        .run();
 }
 
 /// Temp files beside the state (a crashed writer's leftovers).
@@ -155,7 +211,11 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
         &[("RPD_FAULT", "state-before-rename")],
     );
     assert!(!crashed.output.status.success(), "the fault aborts rpd");
-    assert!(crashed.stderr().contains("aborting here on purpose"));
+    assert!(
+        crashed.stderr().contains("aborting here on purpose"),
+        "{}",
+        crashed.stderr()
+    );
     let left = temps(&world);
     assert!(
         left.iter().any(|n| n.starts_with("hello.state.json.tmp.")),
@@ -166,10 +226,18 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
 
     // The crashed run left its lock (a dead pid) and a started pod: the next
     // run takes the lock over, sees the pod as it is and cleans the temp up.
+    wait_until(Duration::from_secs(10), "the started pod to run", || {
+        world.pods()[0]["status"] == "RUNNING"
+    });
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("started outside rpd: it is billing");
+        .test()
+        .args(["plan", HELLO])
+        // The crashed run's lock stays until the next apply takes it over.
+        .stdout_has(
+            "      ~ status = \"EXITED\" -> \"RUNNING\" (started outside rpd: it is billing)\n",
+        )
+        .stdout_has("Warning: another rpd holds this config's lock")
+        .run();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     assert_eq!(world.pods().len(), 1, "no pod was lost or duplicated");
     assert!(temps(&world).is_empty(), "{:?}", temps(&world));

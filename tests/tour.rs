@@ -1,123 +1,260 @@
 //! The README tour, end to end on the simulator: plan, apply, apply again
 //! (resume), drift, --replace, destroy; plus the exit-code contract.
+//!
+//! Progress on stderr during an apply races the job (whether the success
+//! marker is seen before the script's exit, byte counts that grow with the
+//! run number), so apply steps check stderr for landmarks only; stdout (the
+//! plan and the summary) and every other command's output are compared whole,
+//! except in steps that only set the scene for what a test is about.
 
 mod common;
 
-use common::World;
+use std::time::Duration;
 
-const HELLO: &str = "examples/hello.yaml";
-const HELLO_STATE: &str = "examples/.rpd/hello.state.json";
+use common::hello::{
+    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, RUNNING_PLAN, applied,
+    create_plan_with_candidates, deleted_plan, succeeded, with_block,
+};
+use common::{Test, World, edited, unindent, wait_until};
 
 fn pod_id(world: &World) -> String {
     let state = world.state(HELLO_STATE).expect("state exists");
     state["pod_id"].as_str().expect("pod_id").to_string()
 }
 
+/// The steps of a replacement of the pod shown as `[OLD]` (after the
+/// reason it is replaced for).
+const REPLACE_STEPS: &str = r#"
+      Candidates, in order:
+         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+
+      Steps:
+         1. delete pod [OLD] ({reason})
+         2. create pod "hello" on the first candidate with capacity (replaces [OLD])
+         3. wait until the pod runs and its shell answers (up to 15m00s)
+         4. setup: 1 command
+         5. staging: 1 push (incremental)
+         6. launch /workspace/hello/run.sh, detached
+         7. follow the job until it exits or prints a marker (timeout 10m00s)
+         8. pull the log and 1 artifact
+         9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+        10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+    Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
+    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+"#;
+
+/// The plan to replace hello's pod `[OLD]`: `header` says why, `reason`
+/// is the delete step's reason.
+fn replace_plan(header: &str, reason: &str) -> String {
+    format!(
+        "rpd plan for examples/hello.yaml (job \"hello\")\n\nrpd will perform the following actions:\n\n{}\n{}",
+        unindent(header),
+        edited(&unindent(REPLACE_STEPS), "{reason}", reason)
+    )
+}
+
 #[test]
-fn first_plan_shows_a_create_and_exits_2_with_detailed_exitcode() {
+fn a_first_plan_shows_a_create_exits_2_with_detailed_exitcode_and_changes_nothing() {
     let world = World::new();
     world
-        .rpd(&["plan", "--detailed-exitcode", HELLO])
+        .test()
+        .args(["plan", "--detailed-exitcode", HELLO])
         .status(2)
-        .stdout_has("# pod \"hello\" will be created")
-        .stdout_has("Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.");
-    world.rpd(&["plan", HELLO]).status(0);
+        .stdout(CREATE_PLAN)
+        .run();
+    world.test().args(["plan", HELLO]).stdout(CREATE_PLAN).run();
     assert!(world.pods().is_empty(), "plan changes nothing");
     assert!(world.state(HELLO_STATE).is_none(), "plan writes no state");
 }
 
 #[test]
-fn tour_create_recycle_resume_drift_replace_destroy() {
+fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_destroys() {
     let world = World::new();
 
     // apply: create, run, recycle (stopped, kept)
-    world.rpd(&["apply", "-y", HELLO]).status(0).stdout_has(
-        "hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded",
-    );
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .stdout(&applied(
+            CREATE_PLAN,
+            &succeeded("1 created, 0 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    let first = pod_id(&world);
     let pods = world.pods();
     assert_eq!(pods.len(), 1);
-    assert_eq!(pods[0]["status"], "EXITED");
-    let first = pod_id(&world);
     assert_eq!(pods[0]["id"], first.as_str());
+    assert_eq!(pods[0]["status"], "EXITED");
     assert_eq!(world.calls()["create"], 1);
-    let result = world.read("examples/artifacts/hello/result.txt");
-    assert!(result.starts_with("run 1 of hello"), "{result}");
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 1 of hello on pod {first}\n")
+    );
 
     // plan again: resume the same pod
     world
-        .rpd(&["plan", "--detailed-exitcode", HELLO])
+        .test()
+        .args(["plan", "--detailed-exitcode", HELLO])
+        .known(&first, "[PAUSED]")
         .status(2)
-        .stdout_has(&format!(
-            "# pod \"hello\" ({first}) will be resumed (EXITED -> RUNNING)"
-        ))
-        .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.")
-        .stdout_lacks("Changes made outside rpd");
-    world.calls();
+        .stdout(RESUME_PLAN)
+        .run();
+    world.reset_calls();
     world
-        .rpd(&["apply", "-y", HELLO])
-        .status(0)
-        .stdout_has("Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.");
-    let calls = world.calls();
-    assert_eq!(calls["start"], 1, "{calls}");
-    assert_eq!(calls["create"], 0, "{calls}");
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&first, "[PAUSED]")
+        .stdout(&applied(
+            RESUME_PLAN,
+            &succeeded("0 created, 1 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: Resuming paused pod [PAUSED]...\n")
+        .run();
+    assert_eq!(world.call_counts(&["start", "create"]), [1, 0]);
     assert_eq!(pod_id(&world), first);
-    let result = world.read("examples/artifacts/hello/result.txt");
-    assert!(
-        result.starts_with("run 2 of hello"),
-        "the volume survived: {result}"
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 2 of hello on pod {first}\n"),
+        "the volume survived the stop"
     );
 
     // image change: a diff with image forcing replacement; apply deletes then creates
-    let edited = world
-        .read(HELLO)
-        .replace("torch280-ubuntu2404", "torch291-ubuntu2404");
-    world.write(HELLO, &edited);
-    world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("# pod \"hello\" must be replaced")
-        .stdout_has("~ image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404\" # forces replacement")
-        .stdout_has("Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.");
-    world.rpd(&["apply", "-y", HELLO]).status(0);
-    let calls = world.calls();
-    assert_eq!(
-        (calls["delete"].as_u64(), calls["create"].as_u64()),
-        (Some(1), Some(1)),
-        "{calls}"
+    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    let drift = replace_plan(
+        r#"
+          # pod "hello" must be replaced
+          # (because image cannot change on an existing pod)
+        -/+ pod "hello" {
+              ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement
+              ~ id    = "[OLD]" -> (known after apply)
+                # (9 unchanged attributes hidden)
+            }
+        "#,
+        "image cannot change on an existing pod",
     );
+    world
+        .test()
+        .args(["plan", HELLO])
+        .known(&first, "[OLD]")
+        .stdout(&drift)
+        .run();
+    world.reset_calls();
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&first, "[OLD]")
+        .stdout(&applied(
+            &drift,
+            &succeeded("1 created, 0 resumed, 1 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: Destroying pod [OLD]...\n")
+        .run();
+    assert_eq!(world.call_counts(&["delete", "create"]), [1, 1]);
     let second = pod_id(&world);
     assert_ne!(second, first);
     assert_eq!(world.pods().len(), 1, "the old pod is gone");
 
     // --replace: the same, "as requested"
-    world
-        .rpd(&["plan", "--replace", HELLO])
-        .status(0)
-        .stdout_has("# pod \"hello\" will be replaced, as requested");
-    world.rpd(&["apply", "-y", "--replace", HELLO]).status(0);
-    let calls = world.calls();
-    assert_eq!(
-        (calls["delete"].as_u64(), calls["create"].as_u64()),
-        (Some(1), Some(1)),
-        "{calls}"
+    let replace = replace_plan(
+        r#"
+          # pod "hello" will be replaced, as requested
+        -/+ pod "hello" {
+              ~ id = "[OLD]" -> (known after apply)
+                # (10 unchanged attributes hidden)
+            }
+        "#,
+        "replaced, as requested",
     );
-    assert_ne!(pod_id(&world), second);
+    world
+        .test()
+        .args(["plan", "--replace", HELLO])
+        .known(&second, "[OLD]")
+        .stdout(&replace)
+        .run();
+    world.reset_calls();
+    world
+        .test()
+        .args(["apply", "-y", "--replace", HELLO])
+        .known(&second, "[OLD]")
+        .stdout(&applied(
+            &replace,
+            &succeeded("1 created, 0 resumed, 1 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: Destroying pod [OLD]...\n")
+        .run();
+    assert_eq!(world.call_counts(&["delete", "create"]), [1, 1]);
+    let third = pod_id(&world);
+    assert_ne!(third, second);
 
     // destroy: no pod, no state
     world
-        .rpd(&["destroy", "-y", HELLO])
-        .status(0)
-        .stdout_has("hello: destroy complete! Pods: 1 destroyed");
+        .test()
+        .args(["destroy", "-y", HELLO])
+        .known(&third, "[LAST]")
+        .stdout(
+            r#"
+            rpd destroy plan for examples/hello.yaml (job "hello")
+
+            rpd will perform the following actions:
+
+              # pod "hello" ([LAST]) will be destroyed
+              # (because destroy requested)
+              - pod "hello" {
+                  - image             = "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"
+                  - gpu               = "NVIDIA GeForce RTX 4090"
+                  - gpu_count         = 1
+                  - datacenter        = "EU-RO-1"
+                  - cloud_type        = "SECURE"
+                  - container_disk_gb = 20
+                  - storage_mode      = "ephemeral"
+                  - volume_gb         = 20
+                  - volume_mount      = "/workspace"
+                  - ports             = ["22/tcp"]
+                }
+
+              Steps:
+                1. delete pod [LAST] (destroy requested)
+                2. remove the state file (nothing left to track)
+
+              State only (no provider calls):
+                · remove the state file
+
+            Plan: 0 to create, 0 to resume, 1 to destroy, 0 to stop.
+
+
+            hello: destroy complete! Pods: 1 destroyed.
+            "#,
+        )
+        .stderr(
+            "
+            hello: Destroying pod [LAST]...
+            hello: Destruction complete after [ELAPSED] [id=[LAST]]
+            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+            ",
+        )
+        .run();
     assert!(world.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());
     world
-        .rpd(&["destroy", "-y", HELLO])
-        .status(0)
-        .stdout_has("No changes. No state recorded for this config.");
+        .test()
+        .args(["destroy", "-y", HELLO])
+        .stdout(
+            r#"
+            rpd destroy plan for examples/hello.yaml (job "hello")
+
+            No changes. No state recorded for this config.
+            "#,
+        )
+        .run();
 }
 
 #[test]
-fn change_made_outside_rpd_is_shown_in_its_own_block() {
+fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
@@ -125,66 +262,121 @@ fn change_made_outside_rpd_is_shown_in_its_own_block() {
         .rpd(&["sim", "set", &id, "image=evil:latest"])
         .status(0);
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("Changes made outside rpd:")
-        .stdout_has(&format!("# pod \"hello\" ({id}) has changed"))
-        .stdout_has(
-            "~ image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"evil:latest\"",
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[OLD]")
+        .stdout(
+            r#"
+            rpd plan for examples/hello.yaml (job "hello")
+
+            Changes made outside rpd:
+              # pod "hello" ([OLD]) has changed
+                  ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "evil:latest"
+            ─────────────────────────────────────────────────────────────────────────────
+
+            rpd will perform the following actions:
+
+              # pod "hello" must be replaced
+              # (because image cannot change on an existing pod)
+            -/+ pod "hello" {
+                  ~ image = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" # forces replacement
+                  ~ id    = "[OLD]" -> (known after apply)
+                    # (9 unchanged attributes hidden)
+                }
+
+              Candidates, in order:
+                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+
+              Steps:
+                 1. delete pod [OLD] (image cannot change on an existing pod)
+                 2. create pod "hello" on the first candidate with capacity (replaces [OLD])
+                 3. wait until the pod runs and its shell answers (up to 15m00s)
+                 4. setup: 1 command
+                 5. staging: 1 push (incremental)
+                 6. launch /workspace/hello/run.sh, detached
+                 7. follow the job until it exits or prints a marker (timeout 10m00s)
+                 8. pull the log and 1 artifact
+                 9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+                10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+            Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
+            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            "#,
         )
-        .stdout_has("# pod \"hello\" must be replaced");
+        .run();
 
     world.rpd(&["sim", "terminate", &id]).status(0);
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!("# pod \"hello\" ({id}) has been deleted"))
-        .stdout_has("# pod \"hello\" will be created");
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[GONE]")
+        .stdout(&deleted_plan())
+        .run();
 }
 
 #[test]
-fn pod_started_in_the_console_is_reused_and_reported_as_billing() {
+fn a_pod_started_in_the_console_is_reused_and_reported_as_billing() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
     world.rpd(&["sim", "start", &id]).status(0);
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("started outside rpd: it is billing")
-        .stdout_has(&format!(
-            "# pod \"hello\" ({id}) is already RUNNING; the job runs on it"
-        ));
-    world.calls();
-    world.rpd(&["apply", "-y", HELLO]).status(0);
-    let calls = world.calls();
-    assert_eq!(
-        (calls["start"].as_u64(), calls["create"].as_u64()),
-        (Some(0), Some(0))
+    wait_until(Duration::from_secs(10), "the pod to run", || {
+        world.pods()[0]["status"] == "RUNNING"
+    });
+    let plan = with_block(
+        RUNNING_PLAN,
+        "rpd will perform",
+        "
+        Changes made outside rpd:
+          # pod \"hello\" ([RUNNING]) has changed
+              ~ status = \"EXITED\" -> \"RUNNING\" (started outside rpd: it is billing)
+        ─────────────────────────────────────────────────────────────────────────────
+
+        ",
     );
+    world
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[RUNNING]")
+        .stdout(&plan)
+        .run();
+    world.reset_calls();
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&id, "[RUNNING]")
+        .stdout(&applied(
+            &plan,
+            &succeeded("0 created, 0 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    assert_eq!(world.call_counts(&["start", "create"]), [0, 0]);
 }
 
 #[test]
-fn resume_that_finds_the_host_busy_deletes_the_paused_pod_then_creates() {
+fn a_resume_that_finds_the_host_busy_deletes_the_paused_pod_then_creates() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let old = pod_id(&world);
     world.rpd(&["sim", "fail-next-start", &old]).status(0);
-    world.calls();
+    world.reset_calls();
     world
-        .rpd(&["apply", "-y", HELLO])
-        .status(0)
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&old, "[PAUSED]")
+        .stdout(&applied(
+            RESUME_PLAN,
+            &succeeded("1 created, 0 resumed, 1 destroyed, 1 stopped"),
+        ))
         .stderr_has("There are not enough free GPUs on the host machine to start this pod.")
-        .stdout_has("Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.");
-    let calls = world.calls();
+        .run();
     assert_eq!(
-        (
-            calls["start"].as_u64(),
-            calls["delete"].as_u64(),
-            calls["create"].as_u64()
-        ),
-        (Some(1), Some(1), Some(1))
+        world.call_counts(&["start", "start_failed", "delete", "create"]),
+        [1, 1, 1, 1]
     );
     let pods = world.pods();
     assert_eq!(pods.len(), 1, "no orphaned paused pod: {pods:?}");
@@ -193,15 +385,26 @@ fn resume_that_finds_the_host_busy_deletes_the_paused_pod_then_creates() {
 }
 
 #[test]
-fn out_of_stock_first_candidate_falls_through_to_the_next() {
+fn an_out_of_stock_first_candidate_is_skipped_for_the_next() {
     let world = World::new();
     world
         .rpd(&["sim", "stock", "EU-RO-1", "NVIDIA GeForce RTX 4090", "0"])
         .status(0);
-    world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped");
+    let plan = create_plan_with_candidates(
+        "
+         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+        ",
+    );
+    let plan = edited(
+        &plan,
+        r#"gpu               = "NVIDIA GeForce RTX 4090""#,
+        r#"gpu               = "NVIDIA RTX A5000""#,
+    );
+    let plan = edited(&plan, "Cost: $0.44/hr", "Cost: $0.27/hr");
+    world.test().args(["plan", HELLO]).stdout(&plan).run();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let pods = world.pods();
     assert_eq!(pods[0]["gpu_id"], "NVIDIA RTX A5000");
@@ -216,14 +419,45 @@ fn nothing_in_stock_anywhere_is_an_error_that_creates_nothing() {
             world.rpd(&["sim", "stock", dc, gpu, "0"]).status(0);
         }
     }
+    let plan = &with_block(
+        &edited(
+            &create_plan_with_candidates(
+                "
+                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock none, skipped
+                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock none, skipped
+                ",
+            ),
+            "Cost: $0.44/hr while running; ",
+            "Cost: ",
+        ),
+        "Plan: ",
+        "
+        Warning: no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config
+
+        ",
+    );
+    world.test().args(["plan", HELLO]).stdout(plan).run();
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("Warning: no candidate (datacenter x GPU) has stock right now");
-    world
-        .rpd(&["apply", "-y", HELLO])
+        .test()
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("no candidate could take the pod");
+        .stdout(&applied(
+            plan,
+            "hello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n",
+        ))
+        .stderr(
+            "
+            error: hello: no candidate could take the pod:
+                EU-RO-1 / NVIDIA GeForce RTX 4090: skipped, no stock
+                EU-RO-1 / NVIDIA RTX A5000: skipped, no stock
+                US-CA-2 / NVIDIA GeForce RTX 4090: skipped, no stock
+                US-CA-2 / NVIDIA RTX A5000: skipped, no stock
+              = help: add datacenters or GPU types to the config, or retry when stock returns
+            ",
+        )
+        .run();
     assert!(world.pods().is_empty());
     let state = world.state(HELLO_STATE).expect("state written");
     assert!(state.get("pod_id").is_none());
@@ -231,18 +465,23 @@ fn nothing_in_stock_anywhere_is_an_error_that_creates_nothing() {
 }
 
 #[test]
-fn failed_job_exits_3_and_carries_out_on_failure() {
+fn a_failed_job_exits_3_carries_out_on_failure_and_keeps_the_pod_for_forensics() {
     let world = World::new();
-    let failing = world
-        .read(HELLO)
-        .replace("    echo HELLO_DONE\n", "    exit 1\n");
-    world.write(HELLO, &failing);
+    world.edit(HELLO, "    echo HELLO_DONE\n", "    exit 1\n");
     world
-        .rpd(&["apply", "-y", HELLO])
+        .test()
+        .args(["apply", "-y", HELLO])
         .status(3)
-        .stdout_has("hello: apply finished, job failed.")
-        .stdout_has("the script exited with status 1")
-        .stdout_has("on_failure: stop was carried out");
+        .stdout(&applied(
+            CREATE_PLAN,
+            "
+            hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: the script exited with status 1); on_failure: stop was carried out.
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+              Warning: pod [POD] stopped for forensics; its volume keeps billing ~$0.13/day (~$4.00/month) until `rpd destroy examples/hello.yaml`
+            ",
+        ))
+        .stderr_has("hello: Lifecycle on_failure: stop\n")
+        .run();
     let pods = world.pods();
     assert_eq!(pods[0]["status"], "EXITED");
     let state = world.state(HELLO_STATE).unwrap();
@@ -253,23 +492,56 @@ fn failed_job_exits_3_and_carries_out_on_failure() {
     assert_eq!(state["retained"][0]["id"], pods[0]["id"]);
     assert!(world.path("examples/artifacts/runpod").exists());
 
-    // The next plan creates a fresh pod and lists the retained one with its cost.
+    // The next plan creates a fresh pod and lists the retained one with its
+    // cost (the whole plan is pinned by plan_snapshots'
+    // after_a_failed_job_with_a_retained_pod).
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("# pod \"hello\" will be created")
-        .stdout_has("Pods kept for forensics")
-        .stdout_has("$4.00/month");
+        .test()
+        .args(["plan", HELLO])
+        .stdout_has("  # pod \"hello\" will be created\n")
+        .stdout_has(concat!(
+            "  Pods kept for forensics (not touched by this plan):\n",
+            "    [POD] EXITED, on_failure: stop ($4.00/month); `rpd destroy` deletes it\n",
+        ))
+        .run();
     // destroy deletes it too
     world
-        .rpd(&["destroy", "-y", HELLO])
-        .status(0)
-        .stdout_has("1 destroyed");
+        .test()
+        .args(["destroy", "-y", HELLO])
+        .stdout(
+            "
+            rpd destroy plan for examples/hello.yaml (job \"hello\")
+
+            rpd will perform the following actions:
+
+              # no pod recorded
+
+              Steps:
+                1. delete retained pod [POD] (retained since [DATE] (on_failure: stop), EXITED)
+                2. remove the state file (nothing left to track)
+
+              State only (no provider calls):
+                · remove the state file
+
+            Plan: 0 to create, 0 to resume, 1 to destroy, 0 to stop.
+
+
+            hello: destroy complete! Pods: 1 destroyed.
+            ",
+        )
+        .stderr(
+            "
+            hello: Destroying pod [POD]...
+            hello: Destruction complete after [ELAPSED] [id=[POD]]
+            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+            ",
+        )
+        .run();
     assert!(world.pods().is_empty());
 }
 
 #[test]
-fn runpod_deploy_pointer_is_adopted_and_its_pod_resumed() {
+fn a_runpod_deploy_pointer_is_adopted_and_its_pod_resumed() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
@@ -281,17 +553,14 @@ fn runpod_deploy_pointer_is_adopted_and_its_pod_resumed() {
     });
     world.write(HELLO_STATE, &pointer.to_string());
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!("({id}) will be resumed"))
-        .stdout_has("is a runpod-deploy pointer");
-    world.calls();
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout(&pointer_plan())
+        .run();
+    world.reset_calls();
     world.rpd(&["apply", "-y", HELLO]).status(0);
-    let calls = world.calls();
-    assert_eq!(
-        (calls["start"].as_u64(), calls["create"].as_u64()),
-        (Some(1), Some(0))
-    );
+    assert_eq!(world.call_counts(&["start", "create"]), [1, 0]);
     let state = world.state(HELLO_STATE).unwrap();
     assert_eq!(state["format_version"], 1);
     assert_eq!(state["pod_id"], id.as_str());
@@ -304,38 +573,91 @@ fn runpod_deploy_pointer_is_adopted_and_its_pod_resumed() {
 }
 
 #[test]
-fn runpod_deploy_pointer_with_id_alias_and_no_spec_is_adopted() {
+fn a_runpod_deploy_pointer_with_the_id_alias_and_no_spec_is_adopted() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
     world.write(HELLO_STATE, &format!("{{\"podId\": \"{id}\"}}"));
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!("({id}) will be resumed"));
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[PAUSED]")
+        .stdout(&pointer_plan())
+        .run();
+}
+
+/// The resume plan when the state file is a runpod-deploy pointer.
+fn pointer_plan() -> String {
+    let note = "Note: [TMP]/examples/.rpd/hello.state.json is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply\n";
+    let plan = unindent(RESUME_PLAN);
+    let (before, after) = plan.split_once("\nPlan: ").expect("a summary line");
+    format!("{before}{note}\nPlan: {after}")
+}
+
+/// The smallest job, as config `name`, with `more` keys at the end.
+fn small_config(name: &str, more: &str) -> String {
+    let config = format!(
+        r#"
+        schema_version: 2
+        name: {name}
+        pod:
+          image: runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404
+          datacenters: [EU-RO-1]
+          gpu_order: ["NVIDIA GeForce RTX 4090"]
+        storage:
+          mode: ephemeral
+          volume_gb: 20
+        run:
+          script_path: /workspace/run.sh
+          log_path: /workspace/run.log
+          success_marker: DONE
+          body: echo DONE
+        lifecycle:
+          on_success: recycle
+        "#
+    );
+    format!("{}{more}\n", unindent(&config))
 }
 
 #[test]
-fn state_of_another_config_is_refused_with_the_fix() {
-    let world = World::new();
-    let shared = world.path("shared.json").display().to_string();
-    let a = world
-        .read(HELLO)
-        .replace("name: hello", &format!("name: hello\nstate_file: {shared}"));
-    world.write("examples/a.yaml", &a);
-    world.write("examples/b.yaml", &a.replace("name: hello", "name: other"));
-    world.rpd(&["apply", "-y", "examples/a.yaml"]).status(0);
+fn a_state_file_of_another_config_is_refused_until_reassigned() {
+    let shared = "state_file: shared.json";
+    let run = Test::new()
+        .file("a.yaml", &small_config("a", shared))
+        .file("b.yaml", &small_config("b", shared))
+        .args(["apply", "-y", "a.yaml"])
+        .stdout_has("a: apply complete!")
+        .stderr_has("a: Lifecycle on_success: recycle\n")
+        .run();
+    let world = run.world();
     let before = world.read("shared.json");
     world
-        .rpd(&["plan", "examples/b.yaml"])
+        .test()
+        .args(["plan", "b.yaml"])
         .status(1)
-        .stderr_has("belongs to another config")
-        .stderr_has("rpd state reassign");
+        .stderr(
+            "
+            error: planning b.yaml
+              caused by: state file [TMP]/shared.json belongs to another config
+              recorded owner: [TMP]/a.yaml (job \"a\")
+              this config:    [TMP]/b.yaml (job \"b\")
+              = help: each config needs its own state file: give this config its own `state_file:`, or remove the key to use the per-config default.
+                      If this config is the same job moved or renamed, take the state over with:
+                        rpd state reassign [TMP]/b.yaml
+            ",
+        )
+        .run();
     assert_eq!(world.read("shared.json"), before, "the state is untouched");
     world
-        .rpd(&["state", "reassign", "examples/b.yaml"])
-        .status(0);
-    world.rpd(&["plan", "examples/b.yaml"]).status(0);
+        .test()
+        .args(["state", "reassign", "b.yaml"])
+        .stdout("[TMP]/shared.json now belongs to [TMP]/b.yaml (was [TMP]/a.yaml).\n")
+        .run();
+    world
+        .test()
+        .args(["plan", "b.yaml"])
+        .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.\n")
+        .run();
 }
 
 #[test]
@@ -343,72 +665,170 @@ fn foreign_and_corrupt_state_files_are_refused_and_left_alone() {
     let world = World::new();
     let terraform = r#"{"version": 4, "terraform_version": "1.9.0", "resources": []}"#;
     world.write(HELLO_STATE, terraform);
+    let refused = r#"
+        error: planning examples/hello.yaml
+          caused by: state file [TMP]/examples/.rpd/hello.state.json is neither an rpd state nor a runpod-deploy pointer (it has keys "version", "terraform_version", "resources")
+          = help: rpd leaves it untouched; point `state_file:` at another path, or remove the key to use the per-config default
+    "#;
     world
-        .rpd(&["plan", HELLO])
+        .test()
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("is neither an rpd state nor a runpod-deploy pointer")
-        .stderr_has("\"version\", \"terraform_version\"");
-    world.rpd(&["apply", "-y", HELLO]).status(1);
+        .stderr(refused)
+        .run();
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stderr(refused)
+        .run();
     assert_eq!(world.read(HELLO_STATE), terraform);
     assert!(world.pods().is_empty());
 
     world.write(HELLO_STATE, "{\"format_version\": 1, \"lin");
     world
-        .rpd(&["plan", HELLO])
+        .test()
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("is not valid JSON (line 1, column");
+        .stderr(
+            "
+            error: planning examples/hello.yaml
+              caused by: state file [TMP]/examples/.rpd/hello.state.json is not valid JSON (line 1, column 26): EOF while parsing a string at line 1 column 26
+              = help: rpd never overwrites it; fix or move the file by hand
+            ",
+        )
+        .run();
 }
 
 #[test]
-fn state_from_another_provider_is_refused() {
+fn a_state_from_another_provider_is_refused() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let mut state = world.state(HELLO_STATE).unwrap();
     state["pod"]["provider"] = "runpod".into();
     world.write(HELLO_STATE, &state.to_string());
     world
-        .rpd(&["plan", HELLO])
+        .test()
+        .args(["plan", HELLO])
         .status(1)
-        .stderr_has("tracks pods created with --provider runpod, but this run uses --provider sim");
+        .stderr(
+            "
+            error: planning examples/hello.yaml
+              caused by: the state file [TMP]/examples/.rpd/hello.state.json tracks pods created with --provider runpod, but this run uses --provider sim
+              = help: pass --provider runpod (or set RPD_PROVIDER=runpod), or point `state_file:` elsewhere
+            ",
+        )
+        .run();
 }
 
 #[test]
 fn apply_without_a_terminal_needs_auto_approve() {
     let world = World::new();
     world
-        .rpd(&["apply", HELLO])
+        .test()
+        .args(["apply", HELLO])
         .status(1)
-        .stderr_has("pass -y/--auto-approve");
+        .stderr(
+            "
+            error: standard input is not a terminal, so rpd cannot ask for confirmation
+              = help: review the plan with `rpd plan`, then pass -y/--auto-approve to apply without asking
+            ",
+        )
+        .run();
     assert!(world.pods().is_empty());
 }
 
 #[test]
-fn provider_option_goes_before_or_after_the_subcommand() {
+fn the_provider_option_goes_before_or_after_the_subcommand() {
     let world = World::new();
-    let mut before = world.command(&["--provider", "sim", "plan", HELLO]);
-    before.env_remove("RPD_PROVIDER");
-    assert_eq!(world.run(before, &[]).code(), 0);
-    let mut after = world.command(&["plan", HELLO, "--provider", "sim"]);
-    after.env_remove("RPD_PROVIDER");
-    assert_eq!(world.run(after, &[]).code(), 0);
     world
-        .rpd(&["plan", HELLO, "--provider", "nope"])
+        .test()
+        .env_remove("RPD_PROVIDER")
+        .args(["--provider", "sim", "plan", HELLO])
+        .stdout(CREATE_PLAN)
+        .run();
+    world
+        .test()
+        .env_remove("RPD_PROVIDER")
+        .args(["plan", HELLO, "--provider", "sim"])
+        .stdout(CREATE_PLAN)
+        .run();
+    world
+        .test()
+        .args(["plan", HELLO, "--provider", "nope"])
         .status(1)
-        .stderr_has("unknown provider \"nope\"");
+        .stderr(
+            "
+            error: unknown provider \"nope\"
+              = help: use --provider runpod (RunPod's REST v2 API, the default), --provider runpodctl (drives the runpodctl v2 CLI) or --provider sim (the embedded simulator, no account needed)
+            ",
+        )
+        .run();
 }
 
 #[test]
-fn exit_codes_for_usage_help_and_version() {
+fn usage_errors_exit_1_and_help_and_version_exit_0() {
     let world = World::new();
-    world.rpd(&["plan"]).status(1).stderr_has("CONFIG");
-    world.rpd(&["frobnicate"]).status(1);
-    world.rpd(&["--help"]).status(0).stdout_has("Exit codes:");
-    world.rpd(&["--version"]).status(0).stdout_has("rpd ");
     world
-        .rpd(&["plan", "missing.yaml"])
+        .test()
+        .args(["plan"])
         .status(1)
-        .stderr_has("cannot read config")
-        .stderr_has("missing.yaml");
+        .stderr(
+            "
+            error: the following required arguments were not provided:
+              <CONFIG>...
+
+            Usage: rpd plan --provider <NAME> <CONFIG>...
+
+            For more information, try '--help'.
+            ",
+        )
+        .run();
+    world
+        .test()
+        .args(["frobnicate"])
+        .status(1)
+        .stderr(
+            "
+            error: unrecognized subcommand 'frobnicate'
+
+            Usage: rpd [OPTIONS] <COMMAND>
+
+            For more information, try '--help'.
+            ",
+        )
+        .run();
+    // The rest of the help text is clap's layout of every option; this pins
+    // the exit-code contract at its end.
+    world
+        .test()
+        .args(["--help"])
+        .stdout_has(concat!(
+            "\nExit codes:\n",
+            "  0    success; for `plan --detailed-exitcode`: no changes\n",
+            "  1    error; the state file records whatever was done before it (see `rpd plan`)\n",
+            "  2    `plan --detailed-exitcode`: applying would change a pod or run the job\n",
+            "  3    `apply`: the job ran and failed; its on_failure action was carried out\n",
+            "  130  interrupted (Ctrl-C); the state is consistent\n",
+        ))
+        .run();
+    world
+        .test()
+        .args(["--version"])
+        .stdout(&format!("rpd {}\n", env!("CARGO_PKG_VERSION")))
+        .run();
+    world
+        .test()
+        .args(["plan", "missing.yaml"])
+        .status(1)
+        .stderr(
+            "
+            error: cannot read config: No such file or directory (os error 2)
+              --> missing.yaml
+               = help: check the path; configs are YAML files such as examples/hello.yaml
+            ",
+        )
+        .run();
 }
 
 #[test]
@@ -416,11 +836,52 @@ fn several_configs_are_planned_and_applied_together() {
     let world = World::new();
     let train = "examples/drift/train.yaml";
     world
-        .rpd(&["plan", "--detailed-exitcode", HELLO, train])
+        .test()
+        .args(["plan", "--detailed-exitcode", HELLO, train])
         .status(2)
-        .stdout_has("rpd plan for examples/hello.yaml")
-        .stdout_has("rpd plan for examples/drift/train.yaml")
-        .stdout_has("2 configs: 2 with changes, 0 without.");
+        .stdout(&format!(
+            "{}\n{}\n2 configs: 2 with changes, 0 without.\n",
+            unindent(CREATE_PLAN),
+            unindent(
+                r#"
+                rpd plan for examples/drift/train.yaml (job "train")
+
+                rpd will perform the following actions:
+
+                  # pod "train" will be created
+                  + pod "train" {
+                      + image             = "runpod/pytorch:2.8.0"
+                      + gpu               = "NVIDIA A40" (first with stock, see candidates)
+                      + gpu_count         = 1
+                      + datacenter        = "EU-RO-1"
+                      + cloud_type        = "SECURE"
+                      + container_disk_gb = 20
+                      + storage_mode      = "ephemeral"
+                      + volume_gb         = 50
+                      + volume_mount      = "/workspace"
+                      + ports             = ["22/tcp"]
+                      + id                = (known after apply)
+                    }
+
+                  Candidates, in order:
+                     1. EU-RO-1 / NVIDIA A40       $0.40/hr  stock high
+                     2. EU-RO-1 / NVIDIA L40S      $0.86/hr  stock high
+
+                  Steps:
+                    1. create pod "train" on the first candidate with capacity (no pod recorded)
+                    2. wait until the pod runs and its shell answers (up to 15m00s)
+                    3. launch /workspace/train/run.sh, detached
+                    4. follow the job until it exits or prints a marker (timeout 5m00s)
+                    5. pull the log
+                    6. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+                    7. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+                Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
+                Cost: $0.40/hr while running; $10.00/month while paused for reuse (50 GB volume).
+                "#
+            )
+        ))
+        .run();
     world.rpd(&["apply", "-y", HELLO, train]).status(0);
     let pods = world.pods();
     assert_eq!(pods.len(), 2);
@@ -429,37 +890,51 @@ fn several_configs_are_planned_and_applied_together() {
 
 #[test]
 fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
-    let world = World::new();
-    let a = world
-        .read(HELLO)
-        .replace("name: hello", "name: hello\nstate_file: one.json");
-    world.write("examples/a.yaml", &a);
-    world.write("examples/b.yaml", &a);
-    world
-        .rpd(&["plan", "examples/a.yaml", "examples/b.yaml"])
+    let shared = "state_file: one.json";
+    let ran = Test::new()
+        .file("a.yaml", &small_config("a", shared))
+        .file("b.yaml", &small_config("b", shared))
+        .args(["plan", "a.yaml", "b.yaml"])
         .status(1)
-        .stderr_has("two configs use the same state file");
+        .stderr(
+            "
+            error: two configs use the same state file [TMP]/one.json
+              = help: each config needs its own state file; set a different `state_file:` (templates like {seed} work) or remove the key
+            ",
+        )
+        .run();
+    assert!(ran.world().pods().is_empty());
 }
 
 #[test]
-fn templated_state_file_gives_each_shard_its_own_state() {
-    let world = World::new();
-    let sharded = world
-        .read("examples/drift/train.yaml")
-        .replace(
-            "name: train",
-            "name: train-{seed}\nstate_file: state/train-{seed}.json",
+fn a_templated_state_file_gives_each_shard_its_own_state() {
+    let ran = Test::new()
+        .file(
+            "shard.yaml",
+            &small_config(
+                "train-{seed}",
+                "state_file: state/train-{seed}.json\nvariables:\n  seed: \"0\"",
+            ),
         )
-        .replace("variables:\n", "variables:\n  seed: \"0\"\n");
-    world.write("examples/shard.yaml", &sharded);
+        .args(["apply", "-y", "shard.yaml", "--var", "seed=1"])
+        .stdout_has("train-1: apply complete!")
+        .stderr_has("train-1: Lifecycle on_success: recycle\n")
+        .run();
+    let world = ran.world();
     world
-        .rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=1"])
-        .status(0);
-    world
-        .rpd(&["apply", "-y", "examples/shard.yaml", "--var", "seed=2"])
-        .status(0);
-    assert!(world.path("examples/state/train-1.json").exists());
-    assert!(world.path("examples/state/train-2.json").exists());
+        .test()
+        .args(["apply", "-y", "shard.yaml", "--var", "seed=2"])
+        .stdout_has("train-2: apply complete!")
+        .stderr_has("train-2: Lifecycle on_success: recycle\n")
+        .run();
+    assert_eq!(
+        world.state("state/train-1.json").unwrap()["owner"]["job_name"],
+        "train-1"
+    );
+    assert_eq!(
+        world.state("state/train-2.json").unwrap()["owner"]["job_name"],
+        "train-2"
+    );
     assert_eq!(world.pods().len(), 2);
 }
 
@@ -484,40 +959,70 @@ fn json_plan_carries_the_same_plan() {
 #[test]
 fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
     let world = World::new();
-    let preserved = world
-        .read(HELLO)
-        .replace("on_success: recycle", "on_success: preserve");
-    world.write(HELLO, &preserved);
+    world.edit(HELLO, "on_success: recycle", "on_success: preserve");
     world
-        .rpd(&["apply", "-y", HELLO])
-        .status(0)
-        .stdout_has("preserved: it is still running and billing");
+        .test()
+        .args(["apply", "-y", HELLO])
+        .stdout_has("preserved: it is still running and billing")
+        .stderr_has("hello: Lifecycle on_success: preserve\n")
+        .run();
     let id = world.pods()[0]["id"].as_str().unwrap().to_string();
     world
-        .rpd(&["logs", HELLO, "-n", "1"])
-        .status(0)
-        .stdout_has("HELLO_DONE")
-        .stderr_has(&format!("on pod {id}"));
+        .test()
+        .args(["logs", HELLO, "-n", "1"])
+        .known(&id, "[RUNNING]")
+        .stdout("HELLO_DONE\n")
+        .stderr("# /workspace/hello/run.log on pod [RUNNING]\n")
+        .run();
     world.rpd(&["sim", "stop", &id]).status(0);
     world
-        .rpd(&["logs", HELLO])
-        .status(0)
-        .stdout_has("run 1 of hello")
-        .stderr_has("this is the last log rpd pulled");
+        .test()
+        .args(["logs", HELLO])
+        .known(&id, "[STOPPED]")
+        // The log's first lines name the host and the time: only its end is fixed.
+        .stdout_has("\nrun 1 of hello on pod [STOPPED]\nHELLO_DONE\n")
+        .stderr_has("# [TMP]/examples/artifacts/runpod/[STAMP]-hello/run.log (pod [STOPPED] is not running; this is the last log rpd pulled)\n")
+        .run();
 }
 
 #[test]
-fn with_env_commands_get_the_remote_env_prefix_and_the_body_does_not() {
-    let world = World::new();
-    let cfg = world.read(HELLO).replace(
-        "\nstaging:",
-        "  - command: echo \"$GREETING\" > /workspace/setup-env.txt\n    with_env: true\n  - command: echo \"[${GREETING:-unset}]\" > /workspace/setup-noenv.txt\nremote_env:\n  exports:\n    GREETING: \"hi there\"\n\nstaging:",
-    ).replace(
-        "    echo HELLO_DONE\n",
-        "    echo \"[${GREETING:-unset}]\" > /workspace/body-env.txt\n    echo HELLO_DONE\n",
-    ).replace("on_success: recycle", "on_success: preserve");
-    world.write(HELLO, &cfg);
-    world.rpd(&["apply", "-y", HELLO]).status(0);
+fn with_env_setup_commands_get_the_remote_env_prefix_and_the_body_does_not() {
+    let ran = Test::new()
+        .file(
+            "env.yaml",
+            r#"
+            schema_version: 2
+            name: env
+            pod:
+              image: runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404
+              datacenters: [EU-RO-1]
+              gpu_order: ["NVIDIA GeForce RTX 4090"]
+            storage:
+              mode: ephemeral
+              volume_gb: 20
+            remote_env:
+              exports:
+                GREETING: "hi there"
+            setup:
+              - command: echo "$GREETING" > /workspace/setup-env.txt
+                with_env: true
+              - command: echo "[${GREETING:-unset}]" > /workspace/setup-noenv.txt
+            run:
+              script_path: /workspace/run.sh
+              log_path: /workspace/run.log
+              success_marker: DONE
+              body: |
+                echo "[${GREETING:-unset}]" > /workspace/body-env.txt
+                echo DONE
+            lifecycle:
+              on_success: preserve
+            "#,
+        )
+        .args(["apply", "-y", "env.yaml"])
+        .stdout_has("env: apply complete!")
+        .stderr_has("env: Lifecycle on_success: preserve\n")
+        .run();
+    let world = ran.world();
     let id = world.pods()[0]["id"].as_str().unwrap().to_string();
     let volume = world.sim_dir().join("pods").join(id).join("volume");
     let read = |f: &str| std::fs::read_to_string(volume.join(f)).unwrap();
@@ -539,51 +1044,186 @@ fn fallback_cloud_type_creates_on_community_when_secure_is_out() {
         }
     }
     world
-        .rpd(&["plan", HELLO, "--fallback-cloud-type", "COMMUNITY"])
-        .status(0)
-        .stdout_has(
-            "1. EU-RO-1 / NVIDIA GeForce RTX 4090 (SECURE)         $0.44/hr  stock none, skipped",
+        .test()
+        .args(["plan", HELLO, "--fallback-cloud-type", "COMMUNITY"])
+        .stdout(
+            &edited(
+                &edited(
+                    &create_plan_with_candidates(
+                        "
+                         1. EU-RO-1 / NVIDIA GeForce RTX 4090 (SECURE)         $0.44/hr  stock none, skipped
+                         2. EU-RO-1 / NVIDIA GeForce RTX 4090 (COMMUNITY)      $0.31/hr  stock high
+                         3. EU-RO-1 / NVIDIA RTX A5000 (SECURE)                $0.27/hr  stock none, skipped
+                         4. EU-RO-1 / NVIDIA RTX A5000 (COMMUNITY)             $0.16/hr  stock high
+                         5. US-CA-2 / NVIDIA GeForce RTX 4090 (SECURE)         $0.44/hr  stock none, skipped
+                         6. US-CA-2 / NVIDIA GeForce RTX 4090 (COMMUNITY)      $0.31/hr  stock high
+                         7. US-CA-2 / NVIDIA RTX A5000 (SECURE)                $0.27/hr  stock none, skipped
+                         8. US-CA-2 / NVIDIA RTX A5000 (COMMUNITY)             $0.16/hr  stock high
+                        ",
+                    ),
+                    r#"cloud_type        = "SECURE""#,
+                    r#"cloud_type        = "COMMUNITY""#,
+                ),
+                "Cost: $0.44/hr",
+                "Cost: $0.31/hr",
+            ),
         )
-        .stdout_has("2. EU-RO-1 / NVIDIA GeForce RTX 4090 (COMMUNITY)      $0.31/hr  stock high");
+        .run();
     world
-        .rpd(&["apply", "-y", HELLO, "--fallback-cloud-type", "COMMUNITY"])
-        .status(0)
-        .stderr_has("Created on the fallback cloud COMMUNITY");
+        .test()
+        .args(["apply", "-y", HELLO, "--fallback-cloud-type", "COMMUNITY"])
+        .stdout_has("hello: apply complete! Pods: 1 created")
+        .stderr_has("Created on the fallback cloud COMMUNITY")
+        .run();
+    let id = pod_id(&world);
     assert_eq!(world.pods()[0]["cloud_type"], "COMMUNITY");
     // The pod on the fallback cloud is resumed while the fallback is allowed,
     // and replaced when it is not.
     world
-        .rpd(&["plan", HELLO, "--fallback-cloud-type", "COMMUNITY"])
-        .status(0)
-        .stdout_has("will be resumed");
+        .test()
+        .args(["plan", HELLO, "--fallback-cloud-type", "COMMUNITY"])
+        .known(&id, "[PAUSED]")
+        // Not the cost line: it prices the COMMUNITY pod at the SECURE rate.
+        .stdout_has(concat!(
+            "  # pod \"hello\" ([PAUSED]) will be resumed (EXITED -> RUNNING)\n",
+            "  ~ pod \"hello\" {\n",
+            "      ~ status = \"EXITED\" -> \"RUNNING\"\n",
+            "        # (no attribute changes)\n",
+            "    }\n",
+        ))
+        .stdout_has("\nPlan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.\n")
+        .run();
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("~ cloud_type = \"COMMUNITY\" -> \"SECURE\" # forces replacement");
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[OLD]")
+        .stdout(
+            r#"
+            rpd plan for examples/hello.yaml (job "hello")
+
+            rpd will perform the following actions:
+
+              # pod "hello" must be replaced
+              # (because cloud_type cannot change on an existing pod)
+            -/+ pod "hello" {
+                  ~ cloud_type = "COMMUNITY" -> "SECURE" # forces replacement
+                  ~ id         = "[OLD]" -> (known after apply)
+                    # (9 unchanged attributes hidden)
+                }
+
+              Candidates, in order:
+                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock none, skipped
+                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock none, skipped
+                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock none, skipped
+
+              Steps:
+                 1. delete pod [OLD] (cloud_type cannot change on an existing pod)
+                 2. create pod "hello" on the first candidate with capacity (replaces [OLD])
+                 3. wait until the pod runs and its shell answers (up to 15m00s)
+                 4. setup: 1 command
+                 5. staging: 1 push (incremental)
+                 6. launch /workspace/hello/run.sh, detached
+                 7. follow the job until it exits or prints a marker (timeout 10m00s)
+                 8. pull the log and 1 artifact
+                 9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+                10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+            Warning: no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config
+
+            Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
+            Cost: $4.00/month while paused for reuse (20 GB volume).
+            "#,
+        )
+        .run();
 }
 
 #[test]
-fn network_volume_is_resolved_in_the_pods_datacenter() {
+fn a_network_volume_is_resolved_in_the_pods_datacenter_and_outlives_the_pod() {
     let world = World::new();
-    let cfg = world
-        .read(HELLO)
-        .replace(
-            "  mode: ephemeral\n  volume_gb: 20            # kept while the pod is paused: $4.00/month\n",
-            "  mode: network_volume\n  volume_name: shared-data\n",
-        )
-        .replace("datacenters: [EU-RO-1, US-CA-2]", "datacenters: [US-CA-2]");
-    world.write(HELLO, &cfg);
+    world.edit(
+        HELLO,
+        "  mode: ephemeral\n  volume_gb: 20            # kept while the pod is paused: $4.00/month\n",
+        "  mode: network_volume\n  volume_name: shared-data\n",
+    );
+    world.edit(
+        HELLO,
+        "datacenters: [EU-RO-1, US-CA-2]",
+        "datacenters: [US-CA-2]",
+    );
+    let plan = r#"
+        rpd plan for examples/hello.yaml (job "hello")
+
+        rpd will perform the following actions:
+
+          # pod "hello" will be created
+          + pod "hello" {
+              + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
+              + gpu               = "NVIDIA GeForce RTX 4090" (first with stock, see candidates)
+              + gpu_count         = 1
+              + datacenter        = "US-CA-2"
+              + cloud_type        = "SECURE"
+              + container_disk_gb = 20
+              + storage_mode      = "network_volume"
+              + volume_name       = "shared-data"
+              + volume_mount      = "/workspace"
+              + ports             = ["22/tcp"]
+              + id                = (known after apply)
+            }
+
+          Candidates, in order:
+             1. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+             2. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+
+          Steps:
+            1. create pod "hello" on the first candidate with capacity (no pod recorded)
+            2. wait until the pod runs and its shell answers (up to 15m00s)
+            3. setup: 1 command
+            4. staging: 1 push (incremental)
+            5. launch /workspace/hello/run.sh, detached
+            6. follow the job until it exits or prints a marker (timeout 10m00s)
+            7. pull the log and 1 artifact
+            8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+            9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+        Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
+        Cost: $0.44/hr while running; $0.00/month while paused for reuse.
+    "#;
+    let stopped = applied(
+        plan,
+        "hello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n",
+    );
     world
-        .rpd(&["apply", "-y", HELLO])
+        .test()
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("no network volume named \"shared-data\"");
+        .stdout(&stopped)
+        .stderr(
+            r#"
+            error: hello: no candidate could take the pod:
+                US-CA-2 / NVIDIA GeForce RTX 4090: invalid request: no network volume named "shared-data"
+                US-CA-2 / NVIDIA RTX A5000: invalid request: no network volume named "shared-data"
+              = help: add datacenters or GPU types to the config, or retry when stock returns
+            "#,
+        )
+        .run();
     world
         .rpd(&["sim", "volume", "shared-data", "EU-RO-1", "50"])
         .status(0);
     world
-        .rpd(&["apply", "-y", HELLO])
+        .test()
+        .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr_has("network volume \"shared-data\" is in EU-RO-1, not in US-CA-2");
+        .stdout(&stopped)
+        .stderr(
+            r#"
+            error: hello: no candidate could take the pod:
+                US-CA-2 / NVIDIA GeForce RTX 4090: invalid request: network volume "shared-data" is in EU-RO-1, not in US-CA-2
+                US-CA-2 / NVIDIA RTX A5000: invalid request: network volume "shared-data" is in EU-RO-1, not in US-CA-2
+              = help: add datacenters or GPU types to the config, or retry when stock returns
+            "#,
+        )
+        .run();
     assert!(world.pods().is_empty());
     world
         .rpd(&["sim", "volume", "shared-data", "US-CA-2", "50"])
@@ -591,15 +1231,18 @@ fn network_volume_is_resolved_in_the_pods_datacenter() {
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let pods = world.pods();
     assert_eq!(pods[0]["storage"]["mode"], "network_volume");
-    // The volume outlives the pod: a replacement sees the counter.
     world.rpd(&["apply", "-y", "--replace", HELLO]).status(0);
-    let result = world.read("examples/artifacts/hello/result.txt");
-    assert!(result.starts_with("run 2 of hello"), "{result}");
+    let second = pod_id(&world);
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 2 of hello on pod {second}\n"),
+        "a replacement sees the counter on the volume"
+    );
 }
 
+/// hello with its job's last line `echo HELLO_DONE` replaced by `end`.
 fn with_body_end(world: &World, end: &str) {
-    let text = world.read(HELLO).replace("    echo HELLO_DONE\n", end);
-    world.write(HELLO, &text);
+    world.edit(HELLO, "    echo HELLO_DONE\n", end);
 }
 
 #[test]
@@ -610,10 +1253,15 @@ fn a_harmless_failure_marker_does_not_fail_a_job_that_exits_0() {
         "    echo \"Killed 0 stale workers (none found)\"\n    sleep 1\n    echo HELLO_DONE\n",
     );
     world
-        .rpd(&["apply", "-y", HELLO])
-        .status(0)
-        .stderr_has("Failure marker \"Killed\" seen")
-        .stderr_has("counted as a success");
+        .test()
+        .args(["apply", "-y", HELLO])
+        .stdout(&applied(
+            CREATE_PLAN,
+            &succeeded("1 created, 0 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has(r#"hello: Failure marker "Killed" seen: Killed 0 stale workers (none found); the job fails unless the script exits 0 with the success marker within 30s"#)
+        .stderr_has(r#"hello: Note: the log also has the failure marker "Killed" (line: Killed 0 stale workers (none found)), but the script exited 0 after the success marker: counted as a success"#)
+        .run();
 }
 
 #[test]
@@ -625,10 +1273,21 @@ fn a_failure_marker_fails_the_job_when_the_script_goes_on() {
     );
     let started = std::time::Instant::now();
     world
-        .rpd_env(&["apply", "-y", HELLO], &[("RPD_MARKER_GRACE_SECS", "1")])
+        .test()
+        .args(["apply", "-y", HELLO])
+        .env("RPD_MARKER_GRACE_SECS", "1")
         .status(3)
-        .stdout_has("failure marker \"CUDA out of memory\"");
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        .stdout(&applied(
+            CREATE_PLAN,
+            r#"
+            hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: the log has the failure marker "CUDA out of memory" in the line: CUDA out of memory (and the script did not exit within 1s)); on_failure: stop was carried out.
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+              Warning: pod [POD] stopped for forensics; its volume keeps billing ~$0.13/day (~$4.00/month) until `rpd destroy examples/hello.yaml`
+            "#,
+        ))
+        .stderr_has("hello: Lifecycle on_failure: stop\n")
+        .run();
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[test]
@@ -637,25 +1296,40 @@ fn a_script_that_prints_the_success_marker_and_keeps_running_succeeds() {
     with_body_end(&world, "    echo HELLO_DONE\n    sleep 600\n");
     let started = std::time::Instant::now();
     world
-        .rpd_env(&["apply", "-y", HELLO], &[("RPD_MARKER_GRACE_SECS", "1")])
-        .status(0)
-        .stderr_has("counted as a success (runpod-deploy's rule)");
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        .test()
+        .args(["apply", "-y", HELLO])
+        .env("RPD_MARKER_GRACE_SECS", "1")
+        .stdout(&applied(
+            CREATE_PLAN,
+            &succeeded("1 created, 0 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: The script printed the success marker 1s ago and is still running: counted as a success (runpod-deploy's rule); it runs on until the lifecycle action\n")
+        .run();
+    assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(world.pods()[0]["status"], "EXITED", "recycled anyway");
 }
 
 #[test]
 fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
     let world = World::new();
-    let child = world.apply_in_background(120);
-    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    let apply = world.apply_in_background();
+    let id = pod_id_of_the_only_pod(&world);
     world.rpd(&["sim", "terminate", &id]).status(0);
     let killed = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{stdout}");
-    assert!(stdout.contains("is deleted while the job ran"), "{stdout}");
-    assert!(killed.elapsed() < std::time::Duration::from_secs(15));
+    world
+        .test()
+        .known(&id, "[GONE]")
+        .status(3)
+        .stdout(&applied(
+            CREATE_PLAN,
+            "
+            hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 0 stopped. Job failed in [ELAPSED] (monitor: pod [GONE] is deleted while the job ran (stopped or deleted outside rpd?)); on_failure: stop was carried out.
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+            ",
+        ))
+        .stderr_has("hello: Pod [GONE] no longer exists: forgotten\n")
+        .check(apply.wait());
+    assert!(killed.elapsed() < Duration::from_secs(15));
     let state = world.state(HELLO_STATE).unwrap();
     assert!(
         state.get("pod_id").is_none(),
@@ -663,18 +1337,32 @@ fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
     );
 }
 
+fn pod_id_of_the_only_pod(world: &World) -> String {
+    let pods = world.pods();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    pods[0]["id"].as_str().unwrap().to_string()
+}
+
 #[test]
-fn a_stop_that_fails_once_is_retried() {
+fn a_stop_that_fails_once_is_retried_and_the_pod_stops() {
     let world = World::new();
-    let child = world.apply_in_background(1);
-    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    let apply = world.apply_in_background();
+    let id = pod_id_of_the_only_pod(&world);
     world.rpd(&["sim", "fail-stop", &id, "1"]).status(0);
-    let out = child.wait_with_output().unwrap();
+    world.reset_calls();
+    apply.release_job();
+    world
+        .test()
+        .stdout(&applied(
+            CREATE_PLAN,
+            &succeeded("1 created, 0 resumed, 0 destroyed, 1 stopped"),
+        ))
+        .stderr_has("hello: Stop complete after")
+        .check(apply.wait());
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        world.call_counts(&["stop", "stop_failed"]),
+        [2, 1],
+        "one stop request failed and one more was sent"
     );
     assert_eq!(world.pods()[0]["status"], "EXITED");
 }
@@ -682,17 +1370,20 @@ fn a_stop_that_fails_once_is_retried() {
 #[test]
 fn a_pod_that_will_not_stop_is_reported_as_billing_and_kept_tracked() {
     let world = World::new();
-    let child = world.apply_in_background(1);
-    let id = world.pods()[0]["id"].as_str().unwrap().to_string();
+    let apply = world.apply_in_background();
+    let id = pod_id_of_the_only_pod(&world);
     world.rpd(&["sim", "fail-stop", &id, "10"]).status(0);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("pod {id} did not stop")),
-        "{stderr}"
-    );
-    assert!(stderr.contains("billing $0.44/hr"), "{stderr}");
+    apply.release_job();
+    world
+        .test()
+        .known(&id, "[RUNNING]")
+        .status(1)
+        .stdout(&applied(
+            CREATE_PLAN,
+            "hello: apply stopped. Pods: 1 created, 0 resumed, 0 destroyed, 0 stopped.\n",
+        ))
+        .stderr_has("\nhello: Stopping pod [RUNNING]...\nerror: hello: pod [RUNNING] did not stop: the stop request failed (transient provider error: simulated 502 Bad Gateway on stop); it is still RUNNING, billing $0.44/hr. It may be billing: stop it in the RunPod console or run `rpd destroy examples/hello.yaml`\n")
+        .check(apply.wait());
     assert_eq!(world.pods()[0]["status"], "RUNNING");
     let state = world.state(HELLO_STATE).unwrap();
     assert_eq!(
@@ -701,9 +1392,11 @@ fn a_pod_that_will_not_stop_is_reported_as_billing_and_kept_tracked() {
     );
     // The next plan sees it running and reuses it; nothing is forgotten.
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has(&format!("({id}) is already RUNNING"));
+        .test()
+        .args(["plan", HELLO])
+        .known(&id, "[RUNNING]")
+        .stdout(RUNNING_PLAN)
+        .run();
     // A manifest was written even though the lifecycle failed.
     let runs = world.path("examples/artifacts/runpod");
     let dir = std::fs::read_dir(runs)
@@ -728,10 +1421,80 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
     });
     world.write(HELLO_STATE, &state.to_string());
     world
-        .rpd(&["plan", HELLO])
-        .status(0)
-        .stdout_has("forget the interrupted create of \"hello-20260101T000000Z-2f4c4f\"");
-    world.rpd(&["destroy", "-y", HELLO]).status(0);
+        .test()
+        .args(["plan", HELLO])
+        .stdout(
+            r#"
+            rpd plan for examples/hello.yaml (job "hello")
+
+            rpd will perform the following actions:
+
+              # pod "hello" will be created
+              + pod "hello" {
+                  + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
+                  + gpu               = "NVIDIA GeForce RTX 4090" (first with stock, see candidates)
+                  + gpu_count         = 1
+                  + datacenter        = "EU-RO-1" (first with stock, see candidates)
+                  + cloud_type        = "SECURE"
+                  + container_disk_gb = 20
+                  + storage_mode      = "ephemeral"
+                  + volume_gb         = 20
+                  + volume_mount      = "/workspace"
+                  + ports             = ["22/tcp"]
+                  + id                = (known after apply)
+                }
+
+              Candidates, in order:
+                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+
+              Steps:
+                 1. forget the interrupted create of "hello-[STAMP]-2f4c4f" (the interrupted create is settled)
+                 2. create pod "hello" on the first candidate with capacity (no pod recorded)
+                 3. wait until the pod runs and its shell answers (up to 15m00s)
+                 4. setup: 1 command
+                 5. staging: 1 push (incremental)
+                 6. launch /workspace/hello/run.sh, detached
+                 7. follow the job until it exits or prints a marker (timeout 10m00s)
+                 8. pull the log and 1 artifact
+                 9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+                10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+              State only (no provider calls):
+                · forget the interrupted create of "hello-[STAMP]-2f4c4f" (no untracked pod has that name)
+
+            Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
+            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            "#,
+        )
+        .run();
+    world
+        .test()
+        .args(["destroy", "-y", HELLO])
+        .stdout(
+            r#"
+            rpd destroy plan for examples/hello.yaml (job "hello")
+
+            rpd will perform the following actions:
+
+              # no pod recorded
+
+              Steps:
+                1. remove the state file (nothing left to track)
+
+              State only (no provider calls):
+                · remove the state file
+
+            Plan: 0 to create, 0 to resume, 0 to destroy, 0 to stop.
+
+
+            hello: destroy complete! Pods: 0 destroyed.
+            "#,
+        )
+        .stderr("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json\n")
+        .run();
     assert!(world.state(HELLO_STATE).is_none(), "state removed");
 }
 
@@ -760,14 +1523,22 @@ fn configs_applied_together_get_their_own_pod_names_and_run_directories() {
 
 #[test]
 fn a_state_file_named_per_run_is_refused() {
-    let world = World::new();
-    let text = world.read(HELLO).replace(
-        "name: hello",
-        "name: hello\nstate_file: \"st/{run_id}.json\"",
-    );
-    world.write(HELLO, &text);
-    world
-        .rpd(&["plan", HELLO])
+    Test::new()
+        .file(
+            "job.yaml",
+            &small_config("job", "state_file: \"st/{run_id}.json\""),
+        )
+        .args(["plan", "job.yaml"])
         .status(1)
-        .stderr_has("`state_file` uses {run_id}, which changes on every run");
+        .stderr(
+            r#"
+            error: `state_file` uses {run_id}, which changes on every run: the next run would not find the pod this one recorded
+              --> job.yaml:17:13
+                  |
+               17 | state_file: "st/{run_id}.json"
+                  |             ^
+               = help: use values that identify the job, e.g. {job_name} or your own variables such as {seed}
+            "#,
+        )
+        .run();
 }

@@ -1,16 +1,51 @@
-//! A test builder in the style of `just`'s: each test gets a fresh
-//! directory with its own simulator, runs the built `rpd` and asserts exact
-//! status, stdout and stderr. Nothing here reaches any network.
+//! The CLI tests' world: each test gets a fresh directory with its own
+//! simulator and a copy of `examples/`, runs the built `rpd` in it
+//! ([`Test`], in test.rs, declares inputs and compares exact output) and
+//! looks at what happened (`pods()`, `state()`, `calls()`). Nothing here
+//! reaches any network.
 
 #![allow(dead_code)]
 
+pub mod hello;
 pub mod sshd;
+mod test;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use tempfile::TempDir;
+
+#[allow(unused_imports)]
+pub use test::{Ran, Test, unindent};
+
+/// Polls `done` every 20 ms until it holds; panics naming `what` if it does
+/// not within `within`. The only way tests wait for another process.
+#[track_caller]
+pub fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `text` with `needle` replaced by `with`; panics unless `needle` occurs
+/// exactly once, so an edit can never silently change nothing.
+#[track_caller]
+pub fn edited(text: &str, needle: &str, with: &str) -> String {
+    let found = text.matches(needle).count();
+    assert_eq!(
+        found, 1,
+        "the edit expects {needle:?} exactly once, found it {found} times in:\n{text}"
+    );
+    text.replacen(needle, with, 1)
+}
 
 pub struct World {
     pub dir: TempDir,
@@ -55,46 +90,6 @@ impl Run {
         self
     }
 
-    #[track_caller]
-    pub fn stdout_has(self, text: &str) -> Run {
-        assert!(
-            self.stdout().contains(text),
-            "stdout lacks {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stdout_lacks(self, text: &str) -> Run {
-        assert!(
-            !self.stdout().contains(text),
-            "stdout has {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_has(self, text: &str) -> Run {
-        assert!(
-            self.stderr().contains(text),
-            "stderr lacks {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_lacks(self, text: &str) -> Run {
-        assert!(
-            !self.stderr().contains(text),
-            "stderr has {text:?}\n{}",
-            self.context()
-        );
-        self
-    }
-
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.output.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.context()))
@@ -128,15 +123,13 @@ impl World {
         self.path("sim")
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
-        Command::from_std(self.std_command(args))
-    }
-
-    /// The same command as a plain process, to run in the background.
-    pub fn std_command(&self, args: &[&str]) -> std::process::Command {
+    /// `rpd args...` in this world (the simulator, no colour, its own
+    /// HOME), as a plain process; tests add to its environment.
+    pub fn std_command<S: AsRef<OsStr>>(&self, args: &[S]) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpd"));
         cmd.current_dir(self.dir.path())
             .args(args)
+            .stdin(Stdio::null())
             .env("RPD_SIM_DIR", self.sim_dir())
             .env("RPD_PROVIDER", "sim")
             .env("HOME", self.path("home"))
@@ -146,22 +139,17 @@ impl World {
         cmd
     }
 
+    /// Runs `rpd args...` to set a scene or read the simulator; a step whose
+    /// output matters is a [`Test`].
     pub fn rpd(&self, args: &[&str]) -> Run {
-        self.run(self.command(args), args)
+        self.rpd_env(args, &[])
     }
 
     pub fn rpd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = self.command(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        self.run(cmd, args)
-    }
-
-    pub fn run(&self, mut cmd: Command, args: &[&str]) -> Run {
-        let output = cmd.output().expect("rpd runs");
+        let mut cmd = self.std_command(args);
+        cmd.envs(env.iter().copied());
         Run {
-            output,
+            output: cmd.output().expect("rpd runs"),
             args: args.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -177,51 +165,128 @@ impl World {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
-    /// Rewrites examples/hello.yaml for a pod reached over `sshd`: the volume
-    /// mount becomes a real directory of this machine (the "pod" is
-    /// 127.0.0.1) and the key is the test sshd's client key.
-    pub fn hello_over_ssh(&self, sshd: &sshd::Sshd) -> String {
-        let mount = self.path("pod-volume");
-        std::fs::create_dir_all(&mount).unwrap();
-        let text = self
-            .read("examples/hello.yaml")
-            .replace("/workspace", &mount.display().to_string())
-            .replace(
-                "storage:\n",
-                &format!("ssh:\n  key_path: {}\n\nstorage:\n", sshd.key().display()),
-            );
-        self.write("examples/hello.yaml", &text);
-        mount.display().to_string()
+    /// Rewrites the file `rel` with `needle` replaced by `with`; panics unless
+    /// `needle` occurs exactly once (see [`edited`]).
+    #[track_caller]
+    pub fn edit(&self, rel: &str, needle: &str, with: &str) {
+        let text = edited(&self.read(rel), needle, with);
+        self.write(rel, &text);
     }
 
-    /// Makes hello's job run for `secs` seconds, starts `rpd apply -y` in
-    /// the background, and returns once the job is running (its output is
-    /// piped, for `wait_with_output`).
-    pub fn apply_in_background(&self, secs: u32) -> std::process::Child {
-        let started = self.path("job-started");
-        let slow = self.read("examples/hello.yaml").replace(
-            "    echo HELLO_DONE\n",
+    /// Writes examples/hello.yaml for a pod reached over `sshd`: the example
+    /// with its volume mount a real directory of this machine (the "pod" is
+    /// 127.0.0.1) and the test sshd's client key. Returns the mount.
+    pub fn hello_over_ssh(&self, sshd: &sshd::Sshd) -> String {
+        let mount = self.path("pod-volume").display().to_string();
+        std::fs::create_dir_all(&mount).unwrap();
+        let key = sshd.key().display().to_string();
+        self.write(
+            "examples/hello.yaml",
             &format!(
-                "    touch {}\n    sleep {secs}\n    echo HELLO_DONE\n",
-                started.display()
+                r#"schema_version: 2
+name: hello
+
+pod:
+  image: runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404
+  datacenters: [EU-RO-1, US-CA-2]
+  gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]
+  cloud_type: SECURE
+  container_disk_gb: 20
+
+ssh:
+  key_path: {key}
+
+storage:
+  mode: ephemeral
+  volume_gb: 20
+  volume_mount: {mount}
+
+budget:
+  cost_cap_usd: 1.0
+  assumed_hourly_rate_usd: 0.5
+  max_runtime_minutes: 10
+
+setup:
+  - command: 'command -v rsync >/dev/null'
+    timeout_sec: 300
+
+staging:
+  - label: payload
+    source: hello/
+    destination: {mount}/hello/payload/
+
+run:
+  script_path: {mount}/hello/run.sh
+  log_path: {mount}/hello/run.log
+  success_marker: HELLO_DONE
+  body: |
+    set -euo pipefail
+    cat {mount}/hello/payload/message.txt
+    runs=$(( $(cat {mount}/hello/runs 2>/dev/null || echo 0) + 1 ))
+    echo "$runs" > {mount}/hello/runs
+    mkdir -p {mount}/hello/out
+    echo "run $runs of {{job_name}} on pod ${{RUNPOD_POD_ID:-unknown}}" | tee {mount}/hello/out/result.txt
+    echo HELLO_DONE
+
+artifacts:
+  - label: result
+    remote_path: {mount}/hello/out/
+    local_path: artifacts/hello/
+
+lifecycle:
+  on_success: recycle
+  on_failure: stop
+"#
             ),
         );
-        self.write("examples/hello.yaml", &slow);
+        mount
+    }
+
+    /// Starts `rpd apply -y examples/hello.yaml` in the background with
+    /// hello's job held: it starts, then waits (up to 2 minutes, then fails)
+    /// until [`Background::release_job`]. Returns once the job is running.
+    pub fn apply_in_background(&self) -> Background {
+        let started = self.path("job-started");
+        let release = self.path("job-released");
+        let held = edited(
+            &self.read("examples/hello.yaml"),
+            "    echo HELLO_DONE\n",
+            &format!(
+                "    touch {started}\n    for _ in $(seq 1200); do [ -e {release} ] && break; sleep 0.1; done\n    [ -e {release} ]\n    echo HELLO_DONE\n",
+                started = started.display(),
+                release = release.display(),
+            ),
+        );
+        self.write("examples/hello.yaml", &held);
+        let mut background = self.spawn(&["apply", "-y", "examples/hello.yaml"]);
+        background.release = Some(release);
+        wait_until(Duration::from_secs(30), "the job to start", || {
+            started.exists()
+        });
+        background
+    }
+
+    /// Starts `rpd args...` in the background, its output going to files
+    /// that [`Background::stderr_so_far`] can read while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Background {
+        static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let stdout = self.path(&format!("background-{n}.stdout"));
+        let stderr = self.path(&format!("background-{n}.stderr"));
         let child = self
-            .std_command(&["apply", "-y", "examples/hello.yaml"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .std_command(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("rpd starts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !started.exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the job never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        Background {
+            child: Some(child),
+            stdout,
+            stderr,
+            release: None,
+            args: args.iter().map(|s| s.to_string()).collect(),
         }
-        child
     }
 
     /// `rpd sim pods --json`.
@@ -234,11 +299,25 @@ impl World {
             .unwrap_or_default()
     }
 
-    /// `rpd sim calls --json`, then reset to zero.
+    /// `rpd sim calls --json`: provider calls since the start or the last
+    /// [`World::reset_calls`]; a call that failed also counts as `VERB_failed`.
     pub fn calls(&self) -> serde_json::Value {
-        self.rpd(&["sim", "calls", "--json", "--reset"])
-            .status(0)
-            .json()
+        self.rpd(&["sim", "calls", "--json"]).status(0).json()
+    }
+
+    /// The counts of these verbs in [`World::calls`] (0 for a verb never
+    /// called), e.g. `["start", "create"]`.
+    pub fn call_counts(&self, verbs: &[&str]) -> Vec<u64> {
+        let calls = self.calls();
+        verbs
+            .iter()
+            .map(|verb| calls[*verb].as_u64().unwrap_or(0))
+            .collect()
+    }
+
+    /// Sets the simulator's call counts back to zero.
+    pub fn reset_calls(&self) {
+        self.rpd(&["sim", "calls", "--reset"]).status(0);
     }
 
     pub fn state(&self, rel: &str) -> Option<serde_json::Value> {
@@ -247,11 +326,20 @@ impl World {
             .then(|| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
     }
 
-    /// Replaces the real temp path and volatile values so output can be
-    /// compared exactly.
+    /// Replaces what changes from run to run, so that output can be compared
+    /// exactly: this world's directory (`[TMP]`), simulated pod ids
+    /// (`[POD]`), run stamps (`[STAMP]`), today's date (`[DATE]`), times of day
+    /// (`[TIME]`) and
+    /// elapsed times (`after [ELAPSED]`, `in [ELAPSED]`).
     pub fn normalize(&self, text: &str) -> String {
-        let root = self.dir.path().display().to_string();
-        let out = text.replace(&root, "[TMP]");
+        let mut out = text.to_string();
+        let root = self.dir.path();
+        for dir in [std::fs::canonicalize(root).ok(), Some(root.to_path_buf())]
+            .into_iter()
+            .flatten()
+        {
+            out = out.replace(&dir.display().to_string(), "[TMP]");
+        }
         let pod = regex::Regex::new(r"\b[a-z0-9]{14}\b").unwrap();
         let out = pod.replace_all(&out, |c: &regex::Captures| {
             let t = &c[0];
@@ -263,7 +351,79 @@ impl World {
             }
         });
         let stamp = regex::Regex::new(r"\d{8}T\d{6}Z").unwrap();
-        stamp.replace_all(&out, "[STAMP]").into_owned()
+        let out = stamp.replace_all(&out, "[STAMP]");
+        // Only today's date (or yesterday's, past midnight) is volatile; a
+        // date rpd prints as a fact stays.
+        let today = chrono::Utc::now().date_naive();
+        let recent = [today, today.pred_opt().unwrap()].map(|d| d.format("%Y-%m-%d").to_string());
+        let date = regex::Regex::new(&format!(
+            r"\b({}|{})(T\d\d:\d\d:\d\dZ)?\b",
+            recent[0], recent[1]
+        ))
+        .unwrap();
+        let out = date.replace_all(&out, "[DATE]");
+        let time = regex::Regex::new(r"\b\d\d:\d\d:\d\d\b").unwrap();
+        let out = time.replace_all(&out, "[TIME]");
+        let elapsed =
+            regex::Regex::new(r"\b(after|in) (\d+\.\d+s|\d+m\d\ds|\d+h\d\dm|\d+s)\b").unwrap();
+        elapsed.replace_all(&out, "$1 [ELAPSED]").into_owned()
+    }
+}
+
+/// An `rpd` running in the background (see [`World::spawn`] and
+/// [`World::apply_in_background`]). Dropped unfinished, it is killed.
+pub struct Background {
+    child: Option<Child>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    /// The file that lets a held job finish.
+    release: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl Background {
+    /// Lets the held job print its success marker and exit 0.
+    pub fn release_job(&self) {
+        let release = self.release.as_ref().expect("a held job");
+        std::fs::write(release, "").expect("release the job");
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.as_ref().expect("running").id();
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(pid as libc::pid_t, signal) };
+    }
+
+    /// What it has printed on stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for rpd to exit and returns what it printed.
+    pub fn wait(mut self) -> Run {
+        let mut child = self.child.take().expect("running");
+        let status = child.wait().expect("rpd ends");
+        let read = |path: &Path| std::fs::read(path).expect("output file");
+        Run {
+            output: Output {
+                status,
+                stdout: read(&self.stdout),
+                stderr: read(&self.stderr),
+            },
+            args: self.args.clone(),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(release) = &self.release {
+                let _ = std::fs::write(release, "");
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -329,22 +489,6 @@ impl World {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
-    }
-
-    /// `rpd args...` with `--provider runpodctl`; `extra` overrides.
-    pub fn ctl_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        let mut cmd = self.command(args);
-        for (k, v) in self.ctl_env() {
-            cmd.env(k, v);
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        self.run(cmd, args)
-    }
-
-    pub fn ctl(&self, args: &[&str]) -> Run {
-        self.ctl_with(args, &[])
     }
 
     /// Every argv the fake runpodctl was run with, in order.

@@ -3,7 +3,8 @@
 //! boot times, stock per GPU and datacenter with RunPod's capacity error, a
 //! stopped pod pinned to its host (its start can fail), $/hr per GPU, and a
 //! volume kept across stop and start while the container disk is wiped.
-//! Every call is counted, and latency and faults can be injected (`rpd sim`).
+//! Every call is counted (a failed one also as `<verb>_failed`), and
+//! latency and faults can be injected (`rpd sim`).
 
 pub mod store;
 
@@ -30,7 +31,9 @@ impl SimProvider {
         SimProvider { store }
     }
 
-    /// Counts the call, waits the injected latency, then runs `f`.
+    /// Counts the call, waits the injected latency, then runs `f`; a call
+    /// that fails is counted once more, as `<verb>_failed`, so that tests
+    /// can tell a retried failure from two requests.
     async fn call<T>(
         &self,
         verb: &str,
@@ -46,7 +49,15 @@ impl SimProvider {
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
-        self.store.with(f).map_err(io_error)?
+        self.store
+            .with(|world, store| {
+                let result = f(world, store);
+                if result.is_err() {
+                    world.count(&format!("{verb}_failed"));
+                }
+                result
+            })
+            .map_err(io_error)?
     }
 }
 
@@ -152,5 +163,60 @@ impl Provider for SimProvider {
             world.resolve_volume(name, datacenter_id)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::Storage;
+
+    fn request() -> CreatePodRequest {
+        CreatePodRequest {
+            name: "counted".into(),
+            image: "runpod/pytorch:2.8.0".into(),
+            gpu_id: "NVIDIA GeForce RTX 4090".into(),
+            gpu_count: 1,
+            datacenter_id: "EU-RO-1".into(),
+            cloud_type: CloudType::Secure,
+            container_disk_gb: 20,
+            storage: Storage::Ephemeral {
+                volume_gb: 20,
+                mount: "/workspace".into(),
+            },
+            ports: vec!["22/tcp".into()],
+            env: BTreeMap::new(),
+            min_vcpu_count: None,
+            min_memory_gb: None,
+            spot: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_counts_as_a_call_and_as_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let sim = SimProvider::new(store.clone());
+        let pod = sim.create(&request()).await.unwrap();
+        store
+            .with(|world, _| world.fail_stops.insert(pod.id.clone(), 1))
+            .unwrap();
+
+        assert!(matches!(
+            sim.stop(&pod.id).await,
+            Err(ProviderError::Transient(_))
+        ));
+        sim.stop(&pod.id).await.unwrap();
+
+        let calls = store.with(|world, _| world.calls.clone()).unwrap();
+        let counted = |verb: &str| calls.get(verb).copied();
+        assert_eq!(
+            (counted("create"), counted("stop"), counted("stop_failed")),
+            (Some(1), Some(2), Some(1)),
+            "{calls:?}"
+        );
+        assert_eq!(counted("create_failed"), None, "{calls:?}");
     }
 }
