@@ -55,4 +55,5 @@ pub mod progress;
 pub mod provider;
 pub mod remote;
 pub mod render;
+pub mod retry;
 pub mod state;
