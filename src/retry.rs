@@ -94,7 +94,10 @@ impl Backoff {
     }
 
     pub fn without_jitter(self) -> Backoff {
-        Backoff { jitter: 0.0, ..self }
+        Backoff {
+            jitter: 0.0,
+            ..self
+        }
     }
 
     /// The backoff waits, jittered, before the total and deadline limits.

@@ -117,7 +117,10 @@ async fn a_servers_wait_replaces_the_backoff_within_the_total() {
     let began = Instant::now();
     let result = retry(&backoff, || try_once(&state), retryable, hint).await;
     assert_eq!(result, Ok(2));
-    assert!(began.elapsed() >= Duration::from_millis(120), "waited as asked");
+    assert!(
+        began.elapsed() >= Duration::from_millis(120),
+        "waited as asked"
+    );
 
     let state = flaky(vec![Failure::Wait(Duration::from_secs(60))]);
     let began = Instant::now();
@@ -147,7 +150,14 @@ async fn a_call_with_context_gets_it_back_with_its_result() {
         0u32,
         |tries: u32| async move {
             let tries = tries + 1;
-            (tries, if tries < 3 { Err(Failure::Busy) } else { Ok(()) })
+            (
+                tries,
+                if tries < 3 {
+                    Err(Failure::Busy)
+                } else {
+                    Ok(())
+                },
+            )
         },
         retryable,
     )
@@ -208,7 +218,10 @@ fn a_poll_schedule_stays_between_first_and_max() {
         for _ in 0..30 {
             let wait = poller.next_wait();
             assert!(wait >= first * MS, "{wait:?} for {schedule:?}");
-            assert!(wait <= (max * MS).max(first * MS), "{wait:?} for {schedule:?}");
+            assert!(
+                wait <= (max * MS).max(first * MS),
+                "{wait:?} for {schedule:?}"
+            );
         }
     }
 }
