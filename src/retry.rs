@@ -44,7 +44,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// `first_delay`, doubling each time, with no limit until one is set.
-    pub fn exponential(first_delay: Duration) -> Backoff {
+    pub const fn exponential(first_delay: Duration) -> Backoff {
         Backoff {
             first_delay,
             factor: 2.0,
@@ -57,7 +57,7 @@ impl Backoff {
     }
 
     /// The same wait each time.
-    pub fn constant(delay: Duration) -> Backoff {
+    pub const fn constant(delay: Duration) -> Backoff {
         Backoff {
             factor: 1.0,
             max_delay: Some(delay),
@@ -65,35 +65,35 @@ impl Backoff {
         }
     }
 
-    pub fn retries(self, retries: usize) -> Backoff {
+    pub const fn retries(self, retries: usize) -> Backoff {
         Backoff {
             retries: Some(retries),
             ..self
         }
     }
 
-    pub fn max_delay(self, max_delay: Duration) -> Backoff {
+    pub const fn max_delay(self, max_delay: Duration) -> Backoff {
         Backoff {
             max_delay: Some(max_delay),
             ..self
         }
     }
 
-    pub fn max_total_wait(self, max_total_wait: Duration) -> Backoff {
+    pub const fn max_total_wait(self, max_total_wait: Duration) -> Backoff {
         Backoff {
             max_total_wait: Some(max_total_wait),
             ..self
         }
     }
 
-    pub fn until(self, deadline: Instant) -> Backoff {
+    pub const fn until(self, deadline: Instant) -> Backoff {
         Backoff {
             deadline: Some(deadline),
             ..self
         }
     }
 
-    pub fn without_jitter(self) -> Backoff {
+    pub const fn without_jitter(self) -> Backoff {
         Backoff {
             jitter: 0.0,
             ..self

@@ -76,7 +76,7 @@ impl<'a> Executor<'a> {
 
     pub(super) async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
         let Some(runner) = self.runner.as_mut() else {
-            return Err(ApplyError::Provider("the pod is not ready".into()));
+            return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
         Ok(())
