@@ -22,8 +22,8 @@ impl PodProbe for ProviderProbe {
         &self.pod_id
     }
 
-    fn interval(&self) -> Duration {
-        (self.provider.poll_interval() * 6).max(Duration::from_millis(500))
+    fn schedule(&self) -> PollSchedule {
+        PollSchedule::every((self.provider.poll_interval() * 6).max(Duration::from_millis(500)))
     }
 
     /// A failed request is no evidence: the pod counts as alive.
