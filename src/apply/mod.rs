@@ -231,3 +231,6 @@ enum StopOutcome {
     /// Still running (or unknown) after the request.
     Failed(StopFailure),
 }
+
+#[cfg(test)]
+mod tests;
