@@ -1,6 +1,9 @@
 //! rpd: Terraform-style plan/apply for RunPod GPU pods.
 //!
 //! Layers point down: commands -> plan/apply -> provider/remote -> model.
+//! `retry` (how every failed call is repeated and every change is polled)
+//! is beside `model`: generic, it imports nothing of rpd, so any layer may
+//! use it.
 
 // Output that never panics: a closed pipe (`rpd plan | head`) must not stop
 // an apply half way with a pod running. Write errors are ignored.
@@ -55,4 +58,5 @@ pub mod progress;
 pub mod provider;
 pub mod remote;
 pub mod render;
+pub mod retry;
 pub mod state;

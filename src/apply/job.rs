@@ -22,8 +22,8 @@ impl PodProbe for ProviderProbe {
         &self.pod_id
     }
 
-    fn interval(&self) -> Duration {
-        (self.provider.poll_interval() * 6).max(Duration::from_millis(500))
+    fn schedule(&self) -> PollSchedule {
+        PollSchedule::every((self.provider.poll_interval() * 6).max(Duration::from_millis(500)))
     }
 
     /// A failed request is no evidence: the pod counts as alive.
@@ -76,7 +76,7 @@ impl<'a> Executor<'a> {
 
     pub(super) async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
         let Some(runner) = self.runner.as_mut() else {
-            return Err(ApplyError::Provider("the pod is not ready".into()));
+            return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
         Ok(())

@@ -4,80 +4,85 @@
 use super::*;
 
 impl Executor<'_> {
-    /// Asks the provider to stop the pod (retrying a transient failure) and
-    /// checks, within a bounded time, that it really stopped: a stop that did
-    /// not happen keeps billing.
+    /// Asks the provider to stop the pod (retrying a failure that may
+    /// pass) and checks, within a bounded time, that it really stopped: a
+    /// stop that did not happen keeps billing.
     pub(super) async fn stop(&mut self, pod_id: &str) -> StopOutcome {
         let waiter = self.reporter.wait(&format!("Stopping pod {pod_id}"));
-        let mut asked = None;
-        for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+        let provider = self.provider.clone();
+        let asked = retry::retry(
+            &self.request_retry,
+            || async {
+                match provider.stop(pod_id).await {
+                    // Not in a state to stop: already stopping or stopped.
+                    Err(ProviderError::Conflict(_)) => Ok(()),
+                    other => other,
+                }
+            },
+            // A stop is harmless to repeat, so an unclassified failure
+            // (a runpodctl that printed no code) is tried again too.
+            |err| err.is_retryable() || matches!(err, ProviderError::Other(_)),
+            ProviderError::retry_after,
+        )
+        .await;
+        let asked = match asked {
+            Ok(()) => None,
+            Err(ProviderError::NotFound(_)) => {
+                waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
+                return StopOutcome::Gone;
             }
-            match self.provider.stop(pod_id).await {
-                Ok(()) | Err(ProviderError::Conflict(_)) => {
-                    asked = None;
-                    break;
-                }
-                Err(ProviderError::NotFound(_)) => {
-                    waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                    return StopOutcome::Gone;
-                }
-                Err(
-                    err @ (ProviderError::Transient(_)
-                    | ProviderError::RateLimited { .. }
-                    | ProviderError::Other(_)),
-                ) => asked = Some(err.to_string()),
-                Err(err) => {
-                    asked = Some(err.to_string());
-                    break;
-                }
-            }
-        }
+            Err(err) => Some(err),
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
-        let mut last: String;
-        loop {
-            match self.provider.get(pod_id).await {
+        let schedule = PollSchedule::every(self.provider.poll_interval());
+        let mut seen = None;
+        let looked = retry::poll(&schedule, async || {
+            let last = match provider.get(pod_id).await {
                 Ok(Some(pod)) if !pod.status.is_active() => {
-                    let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
-                    self.time("stop", took);
-                    self.report.stopped += 1;
-                    return StopOutcome::Done;
+                    return Look::Done(Ok(StopOutcome::Done));
                 }
-                Ok(None) => {
-                    waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                    return StopOutcome::Gone;
-                }
+                Ok(None) => return Look::Done(Ok(StopOutcome::Gone)),
                 Ok(Some(pod)) => {
-                    last = format!(
-                        "it is still {}{}",
-                        pod.status,
-                        pod.cost_per_hr
-                            .filter(|c| *c > 0.0)
-                            .map(|c| format!(", billing {}/hr", usd(c)))
-                            .unwrap_or_default()
-                    );
+                    seen = Some(pod.status);
+                    let last = LastLook::Active {
+                        status: pod.status,
+                        cost_per_hr: pod.cost_per_hr,
+                    };
                     // The request itself failed: no point waiting for it.
                     if asked.is_some() {
-                        break;
+                        return Look::Done(Err(last));
                     }
+                    last
                 }
-                Err(err) => last = format!("its status cannot be read ({err})"),
-            }
+                Err(err) => LastLook::Unreadable(err),
+            };
             if Instant::now() >= deadline {
-                break;
+                return Look::Done(Err(last));
             }
-            tokio::time::sleep(self.provider.poll_interval()).await;
+            Look::Again(seen)
+        })
+        .await;
+        match looked {
+            Ok(StopOutcome::Done) => {
+                let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
+                self.time("stop", took);
+                self.report.stopped += 1;
+                StopOutcome::Done
+            }
+            Ok(gone) => {
+                waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
+                gone
+            }
+            Err(last) => {
+                waiter.abandon();
+                StopOutcome::Failed(StopFailure {
+                    pod_id: pod_id.to_string(),
+                    request: asked,
+                    last,
+                    config: self.config.path.clone(),
+                })
+            }
         }
-        waiter.abandon();
-        let why = match asked {
-            Some(err) => format!("the stop request failed ({err}); {last}"),
-            None => format!("after the stop request {last}"),
-        };
-        StopOutcome::Failed(format!(
-            "pod {pod_id} did not stop: {why}. It may be billing: stop it in the RunPod console or run `rpd destroy {}`",
-            self.config.path.display()
-        ))
     }
 
     pub(super) async fn lifecycle(
@@ -117,14 +122,14 @@ impl Executor<'_> {
                         self.reporter
                             .line(format!("Pod {pod_id} no longer exists: forgotten"));
                     }
-                    StopOutcome::Failed(problem) => {
+                    StopOutcome::Failed(failure) => {
                         // Still the current pod, recorded as running: the
                         // next plan sees it and no run of rpd forgets it.
                         if let Some(record) = self.state.pod.as_mut() {
                             record.status = Some(PodStatus::Running);
                         }
                         self.save()?;
-                        return Err(ApplyError::Provider(problem));
+                        return Err(failure.into());
                     }
                     StopOutcome::Done if action == LifecycleAction::Recycle => {
                         if let Some(record) = self.state.pod.as_mut() {

@@ -2,6 +2,7 @@
 //! changes things: every step that changes a pod is followed by a state
 //! write, so an interrupt or crash never loses a pod id rpd created.
 
+mod error;
 mod job;
 mod lifecycle;
 pub mod manifest;
@@ -24,7 +25,9 @@ use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
 use crate::remote::job::{
     EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
 };
+use crate::retry::{self, Backoff, Look, PollSchedule};
 use crate::state::{self, PendingCreate, PodRecord, RetainedPod, State};
+pub use error::{ApplyError, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
 use terminal::TerminalEvents;
 
 /// What applying one config did.
@@ -43,16 +46,6 @@ pub struct ApplyReport {
     pub warnings: Vec<String>,
     pub pod_id: Option<String>,
     pub job_wall: Option<Duration>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error("{0}")]
-    Provider(String),
-    #[error("{0}")]
-    State(#[from] state::StateError),
-    #[error("interrupted before the pod was ready")]
-    Interrupted,
 }
 
 pub struct Executor<'a> {
@@ -74,7 +67,15 @@ pub struct Executor<'a> {
     pod_state_at_job_end: Option<PodStatus>,
     /// How long the pod steps took (create, start, wait, lifecycle).
     pod_timings: Vec<StepTiming>,
+    /// How a failed stop or delete request is repeated.
+    request_retry: Backoff,
 }
+
+/// A stop or delete that failed is asked again after 2 s, then 4 s (and
+/// after the wait a rate limit asks for, within a minute in all).
+const REQUEST_RETRY: Backoff = Backoff::exponential(Duration::from_secs(2))
+    .retries(2)
+    .max_total_wait(Duration::from_secs(60));
 
 impl<'a> Executor<'a> {
     pub fn new(
@@ -103,10 +104,17 @@ impl<'a> Executor<'a> {
             runner: None,
             pod_state_at_job_end: None,
             pod_timings: Vec::new(),
+            request_retry: REQUEST_RETRY,
         }
     }
 
     fn save(&mut self) -> Result<(), ApplyError> {
+        Ok(self.save_state()?)
+    }
+
+    /// Writes the state; when it cannot, says which pods rpd tracks and
+    /// where the state was saved instead.
+    fn save_state(&mut self) -> Result<(), state::StateError> {
         if let Err(err) = state::write(&self.state_path, &mut self.state) {
             let ids = self.state.pod_ids().join(", ");
             let errored = self.state_path.with_extension("errored");
@@ -123,13 +131,9 @@ impl<'a> Executor<'a> {
                     String::new()
                 }
             ));
-            return Err(err.into());
+            return Err(err);
         }
         Ok(())
-    }
-
-    fn provider_error(&self, what: &str, err: ProviderError) -> ApplyError {
-        ApplyError::Provider(format!("{what}: {err}"))
     }
 
     /// Runs every step of `plan` in order.
@@ -224,6 +228,9 @@ impl<'a> Executor<'a> {
 enum StopOutcome {
     Done,
     Gone,
-    /// Still running (or unknown) after the request: the message says so.
-    Failed(String),
+    /// Still running (or unknown) after the request.
+    Failed(StopFailure),
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,33 +6,26 @@ use super::*;
 impl Executor<'_> {
     pub(super) async fn delete(&mut self, pod_id: &str) -> Result<(), ApplyError> {
         let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
-        let mut attempt = 0u32;
-        loop {
-            match self.provider.delete(pod_id).await {
-                Ok(()) => {
-                    let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
-                    self.time("delete", took);
-                    self.forget(pod_id);
-                    self.report.destroyed += 1;
-                    return self.save();
-                }
-                Err(ProviderError::Transient(_) | ProviderError::RateLimited { .. })
-                    if attempt < 2 =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
-                }
-                Err(err) => {
-                    waiter.abandon();
-                    return Err(self.provider_error(
-                        &format!(
-                            "deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"
-                        ),
-                        err,
-                    ));
-                }
-            }
+        let provider = self.provider.clone();
+        let deleted = retry::retry(
+            &self.request_retry,
+            || provider.delete(pod_id),
+            ProviderError::is_retryable,
+            ProviderError::retry_after,
+        )
+        .await;
+        if let Err(err) = deleted {
+            waiter.abandon();
+            return Err(ApplyError::provider(
+                format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
+                err,
+            ));
         }
+        let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+        self.time("delete", took);
+        self.forget(pod_id);
+        self.report.destroyed += 1;
+        self.save()
     }
 
     pub(super) fn record(&self, pod: &ObservedPod, request: &CreatePodRequest) -> PodRecord {
@@ -105,7 +98,7 @@ impl Executor<'_> {
     /// through capacity errors, and never blindly re-sends a create whose
     /// answer was lost (the pod is looked up by name first).
     pub(super) async fn create(&mut self, candidates: &[Candidate]) -> Result<(), ApplyError> {
-        let mut failures: Vec<String> = Vec::new();
+        let mut misses: Vec<CandidateMiss> = Vec::new();
         for candidate in candidates {
             if self.interrupt.is_set() {
                 return Err(ApplyError::Interrupted);
@@ -119,13 +112,19 @@ impl Executor<'_> {
                 )
             };
             if candidate.stock == Stock::None {
-                failures.push(format!("{place}: skipped, no stock"));
+                misses.push(CandidateMiss {
+                    place,
+                    why: Miss::NoStock,
+                });
                 continue;
             }
             let request = match self.request_for(candidate).await {
                 Ok(r) => r,
                 Err(err) => {
-                    failures.push(format!("{place}: {err}"));
+                    misses.push(CandidateMiss {
+                        place,
+                        why: Miss::Refused(err),
+                    });
                     continue;
                 }
             };
@@ -141,13 +140,13 @@ impl Executor<'_> {
                 .unwrap_or_default();
             let waiter = self.reporter.wait(&format!("Creating on {place}{price}"));
             let result = self.provider.create(&request).await;
-            let created = match result {
-                Ok(pod) => Some(pod),
+            let pod = match result {
+                Ok(pod) => pod,
                 Err(err @ (ProviderError::Auth(_) | ProviderError::Balance(_))) => {
                     waiter.abandon();
                     self.state.pending_create = None;
                     self.save()?;
-                    return Err(self.provider_error("creating the pod", err));
+                    return Err(ApplyError::provider("creating the pod", err));
                 }
                 Err(
                     err @ (ProviderError::Transient(_)
@@ -162,7 +161,7 @@ impl Executor<'_> {
                                 "the create answered with an error ({err}), but pod {} exists under our name: using it",
                                 pod.id
                             ));
-                            Some(pod)
+                            pod
                         }
                         // Not listed (yet), or the list failed: the create
                         // may still have happened. Trying another candidate
@@ -171,50 +170,45 @@ impl Executor<'_> {
                         // it appears, or forgets the name if it never does.
                         found => {
                             waiter.abandon();
-                            let checked = match found {
-                                Ok(_) => "no pod of that name is listed yet".to_string(),
-                                Err(list_err) => {
-                                    format!("the pods could not be listed to check ({list_err})")
-                                }
-                            };
-                            return Err(ApplyError::Provider(format!(
-                                "creating the pod on {place} failed ambiguously ({err}) and {checked}; rpd stopped so as not to create a second pod. Run `rpd apply` again: it looks for a pod named {:?} first and adopts it",
-                                request.name
-                            )));
+                            return Err(ApplyError::AmbiguousCreate {
+                                place,
+                                name: request.name,
+                                source: err,
+                                listing: found.err().map(Box::new),
+                            });
                         }
                     }
                 }
                 Err(err) => {
-                    failures.push(format!("{place}: {err}"));
-                    None
+                    waiter.abandon();
+                    let miss = CandidateMiss {
+                        place,
+                        why: Miss::Refused(err),
+                    };
+                    self.reporter.line(format!("{}: {miss}", miss.place));
+                    misses.push(miss);
+                    continue;
                 }
-            };
-            let Some(pod) = created else {
-                waiter.abandon();
-                self.reporter.line(format!(
-                    "{place}: {}",
-                    failures.last().map(String::as_str).unwrap_or("failed")
-                ));
-                continue;
             };
             let took = waiter.done("Creation complete", &format!(" [id={}]", pod.id));
             self.time("create", took);
             let record = self.record(&pod, &request);
             self.state.pod = Some(record);
             self.state.pending_create = None;
-            if let Err(err) = self.save() {
+            if let Err(err) = self.save_state() {
                 // A pod the state does not record would bill unseen: undo it.
                 self.reporter.line(format!(
                     "Deleting pod {}: the state could not record it",
                     pod.id
                 ));
-                if let Err(delete_err) = self.provider.delete(&pod.id).await {
-                    return Err(ApplyError::Provider(format!(
-                        "{err}; and pod {} could not be deleted ({delete_err}): it is BILLING and untracked, delete it in the RunPod console",
-                        pod.id
-                    )));
+                if let Err(delete) = self.provider.delete(&pod.id).await {
+                    return Err(ApplyError::Untracked {
+                        pod_id: pod.id,
+                        source: Box::new(err),
+                        delete: Box::new(delete),
+                    });
                 }
-                return Err(err);
+                return Err(err.into());
             }
             self.events.emit(&JobEvent::GpuSelected {
                 gpu_id: candidate.gpu_id.clone(),
@@ -236,14 +230,7 @@ impl Executor<'_> {
         }
         self.state.pending_create = None;
         self.save()?;
-        Err(ApplyError::Provider(format!(
-            "no candidate could take the pod:\n{}\n  = help: add datacenters or GPU types to the config, or retry when stock returns",
-            failures
-                .iter()
-                .map(|f| format!("    {f}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        )))
+        Err(ApplyError::NoCandidate { misses })
     }
 
     /// The pod a create may have made, looked up by its name. Looks a few
@@ -252,21 +239,25 @@ impl Executor<'_> {
         &self,
         name: &str,
     ) -> Result<Option<ObservedPod>, ProviderError> {
-        for attempt in 0..3 {
-            if attempt > 0 {
-                tokio::time::sleep(self.provider.poll_interval().min(Duration::from_secs(2))).await;
+        const LOOKS: u32 = 3;
+        let schedule =
+            PollSchedule::every(self.provider.poll_interval().min(Duration::from_secs(2)));
+        let mut looks = 0;
+        retry::poll(&schedule, async || {
+            looks += 1;
+            let found = match self.provider.list().await {
+                Ok(pods) => pods
+                    .into_iter()
+                    .find(|p| p.name == name && p.status != PodStatus::Terminated),
+                Err(err) => return Look::Done(Err(err)),
+            };
+            if found.is_some() || looks == LOOKS {
+                Look::Done(Ok(found))
+            } else {
+                Look::Again(())
             }
-            let found = self
-                .provider
-                .list()
-                .await?
-                .into_iter()
-                .find(|p| p.name == name && p.status != PodStatus::Terminated);
-            if found.is_some() {
-                return Ok(found);
-            }
-        }
-        Ok(None)
+        })
+        .await
     }
 
     pub(super) async fn adopt(&mut self, pod_id: &str) -> Result<(), ApplyError> {
@@ -274,11 +265,9 @@ impl Executor<'_> {
             .provider
             .get(pod_id)
             .await
-            .map_err(|e| self.provider_error(&format!("reading pod {pod_id}"), e))?
-            .ok_or_else(|| {
-                ApplyError::Provider(format!(
-                    "pod {pod_id} disappeared before it could be adopted"
-                ))
+            .map_err(|e| ApplyError::provider(format!("reading pod {pod_id}"), e))?
+            .ok_or_else(|| ApplyError::AdoptedPodGone {
+                pod_id: pod_id.to_string(),
             })?;
         let name = self
             .state
@@ -340,14 +329,15 @@ impl Executor<'_> {
                         self.report.pod_id = Some(pod_id.to_string());
                         Ok(())
                     }
-                    _ => Err(ApplyError::Provider(format!(
-                        "resuming pod {pod_id}: {message}"
-                    ))),
+                    _ => Err(ApplyError::ResumeRefused {
+                        pod_id: pod_id.to_string(),
+                        message,
+                    }),
                 }
             }
             Err(err) => {
                 waiter.abandon();
-                Err(self.provider_error(&format!("resuming pod {pod_id}"), err))
+                Err(ApplyError::provider(format!("resuming pod {pod_id}"), err))
             }
         }
     }
@@ -357,7 +347,7 @@ impl Executor<'_> {
     /// deleted, a resumed one is stopped.
     pub(super) async fn wait_ready(&mut self, timeout_sec: u32) -> Result<(), ApplyError> {
         let Some(pod_id) = self.current_id() else {
-            return Err(ApplyError::Provider("no pod to wait for".into()));
+            return Err(ApplyError::NoPod);
         };
         let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
         let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
@@ -398,9 +388,11 @@ impl Executor<'_> {
                 waiter.abandon();
                 self.not_ready_cleanup(&pod_id, "its shell never answered")
                     .await?;
-                Err(ApplyError::Provider(format!(
-                    "pod {pod_id} runs but its shell never answered within budget.ssh_ready_timeout_sec ({timeout_sec}s): {err}"
-                )))
+                Err(ApplyError::Unreachable {
+                    pod_id,
+                    timeout_sec,
+                    source: err,
+                })
             }
             None => {
                 waiter.abandon();
@@ -421,32 +413,28 @@ impl Executor<'_> {
         let mut waiter = self
             .reporter
             .wait(&format!("Waiting for pod {pod_id} to be ready"));
-        let poll = self.provider.poll_interval();
-        let problem: String = loop {
-            match self.provider.get(pod_id).await {
+        let schedule = PollSchedule::every(self.provider.poll_interval());
+        let provider = self.provider.clone();
+        let interrupt = self.interrupt.clone();
+        let id = || pod_id.to_string();
+        // What the last readable look saw: a change restarts the schedule.
+        let mut seen = None;
+        let looking = retry::poll(&schedule, async || {
+            match provider.get(pod_id).await {
                 Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
-                    let rate = pod
-                        .cost_per_hr
-                        .map(|c| format!(", {}/hr", usd(c)))
-                        .unwrap_or_default();
-                    let place = match (&pod.spec.datacenter_id, &pod.spec.gpu_id) {
-                        (Some(dc), Some(gpu)) => format!(
-                            " [{dc} / {}{rate}]",
-                            known::display_name(gpu).unwrap_or(gpu)
-                        ),
-                        _ => String::new(),
-                    };
-                    let waited = waiter.done(&format!("Pod {pod_id} is running"), &place);
-                    self.time("wait_ready", waited);
-                    return Ok(pod);
+                    return Look::Done(Ok(pod));
                 }
                 Ok(Some(pod)) if pod.status == PodStatus::Error => {
-                    break format!("pod {pod_id} went into ERROR while starting");
+                    return Look::Done(Err(NotReady::Errored { pod_id: id() }));
                 }
                 Ok(Some(pod))
                     if matches!(pod.status, PodStatus::Exited | PodStatus::Terminated) =>
                 {
-                    break format!("pod {pod_id} stopped ({}) while starting", pod.status);
+                    let status = pod.status;
+                    return Look::Done(Err(NotReady::Stopped {
+                        pod_id: id(),
+                        status,
+                    }));
                 }
                 Ok(Some(pod)) => {
                     let detail = if pod.status == PodStatus::Running {
@@ -455,29 +443,58 @@ impl Executor<'_> {
                         pod.status.to_string()
                     };
                     waiter.tick(&detail);
+                    seen = Some(pod.status);
                 }
-                Ok(None) => break format!("pod {pod_id} disappeared while starting"),
+                Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
                 Err(ProviderError::Transient(e))
                 | Err(ProviderError::RateLimited { message: e, .. }) => {
                     waiter.tick(&format!("provider hiccup: {e}"));
                 }
-                Err(err) => break format!("reading pod {pod_id}: {err}"),
-            }
-            if Instant::now() >= deadline {
-                break format!(
-                    "pod {pod_id} was not ready within budget.ssh_ready_timeout_sec ({timeout_sec}s); large images can take longer to pull: raise it"
-                );
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = self.interrupt.wait() => {
-                    waiter.abandon();
-                    return Err(ApplyError::Interrupted);
+                Err(source) => {
+                    return Look::Done(Err(NotReady::Unreadable {
+                        pod_id: id(),
+                        source,
+                    }));
                 }
             }
+            if Instant::now() >= deadline {
+                return Look::Done(Err(NotReady::TimedOut {
+                    pod_id: id(),
+                    timeout_sec,
+                }));
+            }
+            Look::Again(seen)
+        });
+        let looked = tokio::select! {
+            looked = looking => Some(looked),
+            _ = interrupt.wait() => None,
         };
-        waiter.abandon();
-        Err(ApplyError::Provider(problem))
+        match looked {
+            Some(Ok(pod)) => {
+                let rate = pod
+                    .cost_per_hr
+                    .map(|c| format!(", {}/hr", usd(c)))
+                    .unwrap_or_default();
+                let place = match (&pod.spec.datacenter_id, &pod.spec.gpu_id) {
+                    (Some(dc), Some(gpu)) => format!(
+                        " [{dc} / {}{rate}]",
+                        known::display_name(gpu).unwrap_or(gpu)
+                    ),
+                    _ => String::new(),
+                };
+                let waited = waiter.done(&format!("Pod {pod_id} is running"), &place);
+                self.time("wait_ready", waited);
+                Ok(pod)
+            }
+            Some(Err(why)) => {
+                waiter.abandon();
+                Err(why.into())
+            }
+            None => {
+                waiter.abandon();
+                Err(ApplyError::Interrupted)
+            }
+        }
     }
 
     /// A pod that never became usable is not left running: one this run
@@ -504,7 +521,7 @@ impl Executor<'_> {
                 self.forget(pod_id);
                 self.save()
             }
-            StopOutcome::Failed(problem) => Err(ApplyError::Provider(problem)),
+            StopOutcome::Failed(failure) => Err(failure.into()),
         }
     }
 }

@@ -56,6 +56,27 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Whether repeating the same call may succeed: a server error or a
+    /// network failure (`Transient`), or a refusal to answer yet
+    /// (`RateLimited`). `Other` is not: it is whatever could not be
+    /// classified (an unreadable answer, a runpodctl that would not start),
+    /// and repeating it blindly could repeat a create. A call that is
+    /// harmless to repeat (a stop) may still choose to retry `Other`.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Transient(_) | ProviderError::RateLimited { .. }
+        )
+    }
+
+    /// How long the server asked to wait before the next request.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Classifies RunPod's human-readable messages, which carry no codes.
     pub fn from_message(message: &str) -> Option<ProviderError> {
         let lower = message.to_ascii_lowercase();
@@ -149,5 +170,35 @@ pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
             "unknown provider {other:?}
   = help: use --provider runpod (RunPod's REST v2 API, the default), --provider runpodctl (drives the runpodctl v2 CLI) or --provider sim (the embedded simulator, no account needed)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_and_rate_limited_failures_are_retryable() {
+        let wait = Some(Duration::from_secs(12));
+        let limited = ProviderError::RateLimited {
+            retry_after: wait,
+            message: "slow down".into(),
+        };
+        assert!(limited.is_retryable());
+        assert_eq!(limited.retry_after(), wait);
+        assert!(ProviderError::Transient("502".into()).is_retryable());
+        for settled in [
+            ProviderError::Capacity("x".into()),
+            ProviderError::HostBusy("x".into()),
+            ProviderError::NotFound("x".into()),
+            ProviderError::Conflict("x".into()),
+            ProviderError::Invalid("x".into()),
+            ProviderError::Balance("x".into()),
+            ProviderError::Auth("x".into()),
+            ProviderError::Other("x".into()),
+        ] {
+            assert!(!settled.is_retryable(), "{settled:?}");
+            assert_eq!(settled.retry_after(), None);
+        }
     }
 }

@@ -16,6 +16,7 @@ use super::shell_quote;
 use super::sync::TransferStats;
 use super::transport::{Transport, TransportError, TransportResult};
 use crate::model::SshEndpoint;
+use crate::retry::{self, Backoff};
 
 pub struct SshTransport {
     endpoint: SshEndpoint,
@@ -85,30 +86,19 @@ impl SshTransport {
             handshakes: AtomicU32::new(0),
             closed: AtomicBool::new(false),
         };
-        let mut delay = Duration::from_millis(500);
-        loop {
-            match transport.start_master().await {
-                Ok(()) => return Ok(transport),
-                // sshd answered and refused: waiting will not change that.
-                Err(TransportError::Failed { detail, .. })
-                    if detail.contains("Permission denied")
-                        || detail.contains("Host key verification failed") =>
-                {
-                    return Err(TransportError::Failed {
-                        what: "ssh".into(),
-                        detail: format!(
-                            "{detail} (the pod refused the key {}: register its public key with RunPod before the pod is created; keys reach only pods created afterwards)",
-                            key.display()
-                        ),
-                    });
-                }
-                Err(err) if Instant::now() + delay >= deadline => return Err(err),
-                Err(_) => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(15));
-                }
-            }
-        }
+        // sshd answers a while after the port does: try again, less and
+        // less often, until the deadline; a refusal ends it at once.
+        let backoff = Backoff::exponential(Duration::from_millis(500))
+            .max_delay(Duration::from_secs(15))
+            .until(deadline);
+        retry::retry(
+            &backoff,
+            || transport.start_master(),
+            TransportError::is_retryable,
+            |_| None,
+        )
+        .await?;
+        Ok(transport)
     }
 
     /// Options every ssh shares; the first ones make it non-interactive.
@@ -172,13 +162,13 @@ impl SshTransport {
                 TransportError::Io(format!("cannot run ssh: {e} (is OpenSSH installed?)"))
             })?;
         if out.status.success() {
-            Ok(())
-        } else {
-            Err(TransportError::Failed {
-                what: format!("ssh to {}:{}", self.endpoint.host, self.endpoint.port),
-                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            })
+            return Ok(());
         }
+        Err(master_failure(
+            &self.endpoint,
+            &self.key,
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
     }
 
     /// `ssh -O exit` for the master, the first time it is asked for.
@@ -265,6 +255,22 @@ impl SshTransport {
 
     fn remote(&self, path: &str) -> String {
         format!("{}:{}", self.target(), path)
+    }
+}
+
+/// What ssh's complaint on stderr means: sshd refused the key or the host
+/// key did not match (final), or anything else (sshd may not be up yet).
+fn master_failure(endpoint: &SshEndpoint, key: &Path, detail: String) -> TransportError {
+    let key = key.to_path_buf();
+    if detail.contains("Permission denied") {
+        TransportError::AuthRefused { detail, key }
+    } else if detail.contains("Host key verification failed") {
+        TransportError::HostKeyRejected { detail, key }
+    } else {
+        TransportError::Failed {
+            what: format!("ssh to {}:{}", endpoint.host, endpoint.port),
+            detail,
+        }
     }
 }
 
@@ -388,6 +394,46 @@ impl Drop for SshTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_key_or_host_key_is_final_anything_else_is_tried_again() {
+        let endpoint = SshEndpoint {
+            host: "203.0.113.7".into(),
+            port: 22022,
+            user: "root".into(),
+        };
+        let key = Path::new("/home/me/.ssh/id_ed25519");
+        let denied = master_failure(
+            &endpoint,
+            key,
+            "root@203.0.113.7: Permission denied (publickey).".into(),
+        );
+        assert!(
+            matches!(denied, TransportError::AuthRefused { .. }),
+            "{denied:?}"
+        );
+        assert!(!denied.is_retryable());
+        assert_eq!(
+            denied.to_string(),
+            "ssh failed: root@203.0.113.7: Permission denied (publickey). (the pod refused the key /home/me/.ssh/id_ed25519: register its public key with RunPod before the pod is created; keys reach only pods created afterwards)"
+        );
+        let host_key = master_failure(&endpoint, key, "Host key verification failed.".into());
+        assert!(
+            matches!(host_key, TransportError::HostKeyRejected { .. }),
+            "{host_key:?}"
+        );
+        assert!(!host_key.is_retryable());
+        let refused = master_failure(
+            &endpoint,
+            key,
+            "ssh: connect to host 203.0.113.7 port 22022: Connection refused".into(),
+        );
+        assert!(refused.is_retryable());
+        assert_eq!(
+            refused.to_string(),
+            "ssh to 203.0.113.7:22022 failed: ssh: connect to host 203.0.113.7 port 22022: Connection refused"
+        );
+    }
 
     #[test]
     fn rsync_stats_are_read() {

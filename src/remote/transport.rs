@@ -20,6 +20,30 @@ pub enum TransportError {
     Timeout { what: String, secs: u64 },
     #[error("{what} failed: {detail}")]
     Failed { what: String, detail: String },
+    /// sshd answered and refused the key: waiting will not change that.
+    #[error("ssh failed: {detail} ({})", key_refused(key))]
+    AuthRefused { detail: String, key: PathBuf },
+    /// The pod's host key does not match what rpd knows for it.
+    #[error("ssh failed: {detail} ({})", key_refused(key))]
+    HostKeyRejected { detail: String, key: PathBuf },
+}
+
+impl TransportError {
+    /// Whether trying to connect again may help (sshd may not be up yet);
+    /// a refusal is final.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::AuthRefused { .. } | TransportError::HostKeyRejected { .. }
+        )
+    }
+}
+
+fn key_refused(key: &Path) -> String {
+    format!(
+        "the pod refused the key {}: register its public key with RunPod before the pod is created; keys reach only pods created afterwards",
+        key.display()
+    )
 }
 
 pub type TransportResult<T> = Result<T, TransportError>;

@@ -1,14 +1,32 @@
-//! `<state>.lock`: one rpd at a time per config. Created with O_EXCL and holds
-//! JSON lock info (Terraform's `LockInfo` fields). A lock whose process is
-//! dead on this same host is taken over with a warning; there is no TTL.
+//! `<state>.lock`: one rpd at a time per config.
+//!
+//! The holder keeps an OS lock (`flock`) on the file for its whole run, and
+//! the file holds its JSON lock info (Terraform's `LockInfo` fields) for the
+//! "held by" message. The OS drops the lock when the holder's process ends,
+//! however it ends, so a file nobody has locked is a run that is gone: it
+//! is taken over with a warning. There is no TTL.
+//!
+//! A lock file appears already locked and filled in (written under a
+//! temporary name, then linked into place), so no one ever reads a half
+//! written holder. A holder that releases removes the file while it still
+//! holds the lock; whoever locked the removed file meanwhile sees that the
+//! path names another file now, and tries again.
+//!
+//! Two cases keep the older rule (the holder's process is dead on this
+//! host): a file without an OS-lock holder (an rpd from before the OS lock,
+//! or a file written by hand), and a holder on another host, since whether a
+//! shared filesystem passes locks between machines is not rpd's to know.
 
-use std::fs;
-use std::io::Write;
+use std::fs::{self, File, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::retry::{self, Look, PollSchedule};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -22,6 +40,10 @@ pub struct LockInfo {
     pub path: PathBuf,
     #[serde(default)]
     pub info: String,
+    /// Whether the holder keeps an OS lock on the file while it runs (so a
+    /// file nobody has locked is one whose holder is gone).
+    #[serde(default)]
+    pub os_lock: bool,
 }
 
 impl LockInfo {
@@ -38,7 +60,14 @@ impl LockInfo {
         )
     }
 
-    fn is_on_this_host_and_dead(&self) -> bool {
+    /// Whether the holder is gone, given that nobody holds the OS lock.
+    fn is_gone_when_unlocked(&self) -> bool {
+        self.host == hostname() && (self.os_lock || !process_alive(self.pid))
+    }
+
+    /// Whether the holder is gone although the OS lock is held: only while
+    /// another run takes over the lock of a dead process.
+    fn is_being_taken_over(&self) -> bool {
         self.host == hostname() && !process_alive(self.pid)
     }
 }
@@ -71,15 +100,19 @@ pub enum LockError {
 /// Holds the lock until dropped.
 #[derive(Debug)]
 pub struct LockGuard {
+    /// The locked file: closing it releases the OS lock.
+    file: File,
     path: PathBuf,
-    id: String,
     /// A dead process's lock that was taken over, to warn about.
     pub took_over: Option<LockInfo>,
 }
 
 impl Drop for LockGuard {
+    /// Removes the file while still holding its lock (the lock itself goes
+    /// when `file` closes), unless it was force-unlocked and the path names
+    /// another run's lock by now.
     fn drop(&mut self) {
-        if read_lock_file(&self.path).is_some_and(|info| info.id == self.id) {
+        if names(&self.path, &self.file).unwrap_or(false) {
             let _ = fs::remove_file(&self.path);
         }
     }
@@ -91,13 +124,60 @@ pub fn lock_path(state: &Path) -> PathBuf {
     state.with_file_name(name)
 }
 
-fn read_lock_file(path: &Path) -> Option<LockInfo> {
-    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+/// Whether `path` still names the open `file` (same device and inode).
+fn names(path: &Path, file: &File) -> std::io::Result<bool> {
+    let open = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(now) => Ok(now.dev() == open.dev() && now.ino() == open.ino()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
+    }
 }
 
-/// The lock currently held on `state`, if any.
+fn read_info(mut file: &File) -> Option<LockInfo> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether another process holds the OS lock on `file` for good; a
+/// shared lock is only `read_lock` looking.
+fn held_exclusively(file: &File) -> bool {
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// The lock currently held on `state`, if any: a lock file whose holder is
+/// gone (a crashed run's) is not held.
 pub fn read_lock(state: &Path) -> Option<LockInfo> {
-    read_lock_file(&lock_path(state))
+    let file = File::open(lock_path(state)).ok()?;
+    let info = read_info(&file)?;
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            (!info.is_gone_when_unlocked()).then_some(info)
+        }
+        Err(_) => Some(info),
+    }
+}
+
+/// What one try at the lock found.
+#[derive(Debug)]
+enum Claim {
+    Taken(LockGuard),
+    Held(LockInfo),
+    /// Locked, but what it holds cannot be read: being written by an rpd
+    /// from before the OS lock, or not a lock file.
+    Unreadable,
+    /// Changed under us (released, removed, being taken over, or looked
+    /// at): look again.
+    Again,
 }
 
 /// Takes the lock on `state`, waiting up to `timeout` for another holder.
@@ -126,116 +206,135 @@ pub fn acquire(
         created: Utc::now(),
         path: state.to_path_buf(),
         info: format!("config {config}"),
+        os_lock: true,
     };
     let deadline = Instant::now() + timeout;
-    let mut took_over = None;
     let mut announced = false;
-    loop {
-        match try_create(&path, &info) {
-            Ok(()) => {
-                return Ok(LockGuard {
-                    path,
-                    id: info.id,
-                    took_over,
-                });
+    retry::poll_blocking(&PollSchedule::every(Duration::from_millis(100)), || {
+        let claim = match claim(&path, &info) {
+            Ok(claim) => claim,
+            Err(source) => {
+                return Look::Done(Err(LockError::Io {
+                    path: path.clone(),
+                    source,
+                }));
             }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => return Err(LockError::Io { path, source }),
-        }
-        match read_lock_file(&path) {
-            Some(holder) if holder.is_on_this_host_and_dead() => {
-                // Its process is gone: the run crashed or was killed. Two
-                // runs may see that at once; only one may remove it, and only
-                // that same dead lock (not a live one created meanwhile).
-                if take_over(&path, &holder) {
-                    took_over = Some(holder);
-                } else {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                continue;
-            }
-            Some(holder) => {
-                if Instant::now() >= deadline {
-                    return Err(LockError::Held {
-                        info: Box::new(holder),
-                        config: config.to_string(),
-                    });
-                }
+        };
+        match claim {
+            Claim::Taken(guard) => Look::Done(Ok(guard)),
+            Claim::Held(holder) if Instant::now() >= deadline => Look::Done(Err(LockError::Held {
+                info: Box::new(holder),
+                config: config.to_string(),
+            })),
+            Claim::Held(holder) => {
                 if !announced {
                     on_wait(&holder);
                     announced = true;
                 }
+                Look::Again(())
             }
-            // Being written by its holder right now, or unreadable: look again.
-            None if Instant::now() >= deadline + Duration::from_secs(1) => {
-                return Err(LockError::Io {
+            Claim::Unreadable if Instant::now() >= deadline + Duration::from_secs(1) => {
+                Look::Done(Err(LockError::Io {
                     path: path.clone(),
                     source: std::io::Error::other(
                         "lock file exists but cannot be read; remove it if no rpd is running",
                     ),
-                });
+                }))
             }
-            None => {}
+            Claim::Unreadable | Claim::Again => Look::Again(()),
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
-/// Removes the dead `holder`'s lock under a short-lived `<lock>.takeover`
-/// guard, after checking the lock is still that one. False when another run
-/// holds the guard (or the lock changed).
-fn take_over(path: &Path, holder: &LockInfo) -> bool {
-    let mut guard_name = path.file_name().unwrap_or_default().to_os_string();
-    guard_name.push(".takeover");
-    let guard = path.with_file_name(guard_name);
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&guard)
-    {
-        Ok(_) => {
-            let same = read_lock_file(path).is_some_and(|now| now.id == holder.id);
-            if same {
-                let _ = fs::remove_file(path);
-            }
-            let _ = fs::remove_file(&guard);
-            same
+/// One try: create the lock file, or lock the one there and take it over
+/// if its holder is gone.
+fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
+    let file = match File::options().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(match publish(path, info, false)? {
+                Some(guard) => Claim::Taken(guard),
+                None => Claim::Again,
+            });
         }
-        Err(_) => {
-            // A guard older than a few seconds belongs to a run that died
-            // while taking over.
-            let stale = fs::metadata(&guard)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(10));
-            if stale {
-                let _ = fs::remove_file(&guard);
-            }
-            false
-        }
-    }
+        Err(err) => return Err(err),
+    };
+    claim_open(path, file, info)
 }
 
-fn try_create(path: &Path, info: &LockInfo) -> std::io::Result<()> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    let write = (|| {
+/// [`claim`] with the lock file opened.
+fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim> {
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            if !names(path, &file)? || !held_exclusively(&file) {
+                return Ok(Claim::Again);
+            }
+            return Ok(match read_info(&file) {
+                Some(holder) if holder.is_being_taken_over() => Claim::Again,
+                Some(holder) => Claim::Held(holder),
+                None => Claim::Unreadable,
+            });
+        }
+        Err(TryLockError::Error(err)) => return Err(err),
+    }
+    // Locked; but the file may have been removed after it was opened (its
+    // holder released it, or force-unlock): then it is no lock at all.
+    if !names(path, &file)? {
+        return Ok(Claim::Again);
+    }
+    let Some(holder) = read_info(&file) else {
+        return Ok(Claim::Unreadable);
+    };
+    if !holder.is_gone_when_unlocked() {
+        return Ok(Claim::Held(holder));
+    }
+    // Its holder crashed or was killed. Only this run holds the old file's
+    // lock, so only this run replaces it; anyone who locks the old file
+    // after sees that the path names the new one.
+    Ok(match publish(path, info, true)? {
+        Some(mut guard) => {
+            guard.took_over = Some(holder);
+            Claim::Taken(guard)
+        }
+        None => Claim::Again,
+    })
+}
+
+/// Writes `info` into a new file, locked, and puts it at `path`: beside
+/// nothing (`replace` false: `None` if a lock file appeared meanwhile), or
+/// over the dead holder's file.
+fn publish(path: &Path, info: &LockInfo, replace: bool) -> std::io::Result<Option<LockGuard>> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".new.{}", uuid::Uuid::new_v4().simple()));
+    let fresh = path.with_file_name(name);
+    let mut file = File::options().write(true).create_new(true).open(&fresh)?;
+    let written = (|| {
+        file.try_lock().map_err(std::io::Error::from)?;
         file.write_all(&serde_json::to_vec_pretty(info).expect("lock info serializes"))?;
-        file.sync_all()
+        file.sync_all()?;
+        if replace {
+            fs::rename(&fresh, path)
+        } else {
+            fs::hard_link(&fresh, path)
+        }
     })();
-    if write.is_err() {
-        let _ = fs::remove_file(path);
+    let _ = fs::remove_file(&fresh);
+    match written {
+        Ok(()) => Ok(Some(LockGuard {
+            file,
+            path: path.to_path_buf(),
+            took_over: None,
+        })),
+        Err(err) if !replace && err.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+        Err(err) => Err(err),
     }
-    write
 }
 
 /// Releases the lock on `state` if its ID is `id`.
 pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<LockInfo, LockError> {
     let path = lock_path(state);
-    let Some(info) = read_lock_file(&path) else {
+    let Some(info) = File::open(&path).ok().and_then(|f| read_info(&f)) else {
         return Err(LockError::NotLocked {
             path,
             config: config.to_string(),
@@ -275,51 +374,168 @@ fn process_alive(pid: u32) -> bool {
 mod tests {
     use super::*;
 
+    fn state(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("s.json")
+    }
+
+    fn take(state: &Path) -> Result<LockGuard, LockError> {
+        acquire(state, "apply", "a.yaml", Duration::ZERO, |_| {})
+    }
+
+    /// A lock file as a run left it that is no longer running.
+    fn left_behind(state: &Path, pid: u32, os_lock: bool) -> LockInfo {
+        let info = LockInfo {
+            id: "old".into(),
+            operation: "apply".into(),
+            who: "x".into(),
+            pid,
+            host: hostname(),
+            version: "rpd 0".into(),
+            created: Utc::now(),
+            path: state.to_path_buf(),
+            info: String::new(),
+            os_lock,
+        };
+        fs::write(lock_path(state), serde_json::to_string(&info).unwrap()).unwrap();
+        info
+    }
+
     #[test]
     fn second_acquire_fails_at_once_and_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let first = acquire(&state, "apply", "a.yaml", Duration::ZERO, |_| {}).unwrap();
-        let err = acquire(&state, "apply", "a.yaml", Duration::ZERO, |_| {}).unwrap_err();
+        let state = state(&dir);
+        let first = take(&state).unwrap();
+        let began = Instant::now();
+        let err = take(&state).unwrap_err();
+        assert!(began.elapsed() < Duration::from_secs(1), "refused at once");
         let text = err.to_string();
         assert!(text.contains("Lock Info:"), "{text}");
         assert!(text.contains("rpd force-unlock"), "{text}");
         drop(first);
-        acquire(&state, "apply", "a.yaml", Duration::ZERO, |_| {}).unwrap();
+        assert!(!lock_path(&state).exists(), "released and removed");
+        take(&state).unwrap();
     }
 
     #[test]
-    fn a_dead_processes_lock_is_taken_over() {
+    fn a_live_holder_is_waited_for_within_the_timeout() {
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let stale = LockInfo {
-            id: "old".into(),
-            operation: "apply".into(),
-            who: "x".into(),
-            pid: i32::MAX as u32,
-            host: hostname(),
-            version: "rpd 0".into(),
-            created: Utc::now(),
-            path: state.clone(),
-            info: String::new(),
-        };
-        fs::write(lock_path(&state), serde_json::to_string(&stale).unwrap()).unwrap();
-        let guard = acquire(&state, "apply", "a.yaml", Duration::ZERO, |_| {}).unwrap();
+        let state = state(&dir);
+        let first = take(&state).unwrap();
+        let holder = read_lock(&state).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let mut waited_for = Vec::new();
+        let second = acquire(&state, "destroy", "a.yaml", Duration::from_secs(10), |h| {
+            waited_for.push(h.id.clone())
+        })
+        .unwrap();
+        release.join().unwrap();
+        assert_eq!(waited_for, [holder.id], "announced once");
+        assert!(second.took_over.is_none(), "released, not taken over");
+        assert_eq!(read_lock(&state).unwrap().operation, "destroy");
+    }
+
+    #[test]
+    fn a_crashed_holders_lock_is_taken_over_with_its_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        // Its pid is alive (this test's, reused) but nobody holds the OS
+        // lock: the run that wrote it is gone.
+        left_behind(&state, std::process::id(), true);
+        let guard = take(&state).unwrap();
         assert_eq!(guard.took_over.as_ref().unwrap().id, "old");
+        let now = read_lock(&state).unwrap();
+        assert_ne!(now.id, "old");
+        assert!(now.os_lock);
+    }
+
+    #[test]
+    fn a_lock_without_an_os_lock_holder_follows_its_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        left_behind(&state, i32::MAX as u32, false);
+        let guard = take(&state).unwrap();
+        assert_eq!(
+            guard.took_over.as_ref().unwrap().id,
+            "old",
+            "dead: taken over"
+        );
+        drop(guard);
+        left_behind(&state, std::process::id(), false);
+        assert!(
+            matches!(take(&state), Err(LockError::Held { info, .. }) if info.id == "old"),
+            "alive: held"
+        );
+    }
+
+    #[test]
+    fn a_lock_file_removed_after_it_was_opened_is_no_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        let path = lock_path(&state);
+        let first = take(&state).unwrap();
+        // Another run opens the file, then the holder releases (removing
+        // it) and a third run takes a new lock at the same path.
+        let opened = File::options().read(true).write(true).open(&path).unwrap();
+        drop(first);
+        let third = take(&state).unwrap();
+        let late = LockInfo {
+            id: "late".into(),
+            ..read_lock(&state).unwrap()
+        };
+        assert!(
+            matches!(claim_open(&path, opened, &late), Ok(Claim::Again)),
+            "the removed file's lock is free, but it is not the lock"
+        );
+        assert_ne!(read_lock(&state).unwrap().id, "late");
+        drop(third);
     }
 
     #[test]
     fn force_unlock_needs_the_exact_id() {
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let guard = acquire(&state, "apply", "a.yaml", Duration::ZERO, |_| {}).unwrap();
+        let state = state(&dir);
+        let guard = take(&state).unwrap();
         let id = read_lock(&state).unwrap().id;
         assert!(matches!(
             force_unlock(&state, "nope", "a.yaml"),
             Err(LockError::WrongId { .. })
         ));
+        assert!(lock_path(&state).exists());
         force_unlock(&state, &id, "a.yaml").unwrap();
         assert!(read_lock(&state).is_none());
+        assert!(!lock_path(&state).exists(), "the file is removed");
+        // The unlocked run ends later: it leaves the next run's lock alone.
+        let next = take(&state).unwrap();
+        drop(guard);
+        assert!(lock_path(&state).exists(), "still the next run's");
+        drop(next);
+        assert!(matches!(
+            force_unlock(&state, &id, "a.yaml"),
+            Err(LockError::NotLocked { .. })
+        ));
+    }
+
+    #[test]
+    fn read_lock_reports_a_holder_only_while_the_lock_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        assert!(read_lock(&state).is_none(), "no file");
+        left_behind(&state, std::process::id(), true);
+        assert!(
+            read_lock(&state).is_none(),
+            "a crashed run's file is not held"
+        );
+        left_behind(&state, i32::MAX as u32, false);
+        assert!(read_lock(&state).is_none(), "nor a dead process's");
+        left_behind(&state, std::process::id(), false);
+        assert!(read_lock(&state).is_some(), "a live process's file is");
+        fs::remove_file(lock_path(&state)).unwrap();
+        let guard = take(&state).unwrap();
+        assert_eq!(read_lock(&state).unwrap().pid, std::process::id());
+        assert!(take(&state).is_err(), "looking did not release it");
         drop(guard);
     }
 }

@@ -1,7 +1,8 @@
 //! One HTTP round trip to REST v2, with retries only where they are safe.
 //!
 //! GET and DELETE are idempotent: retried on 5xx, 429 and network failures
-//! with a bounded exponential backoff that honours `Retry-After`. A pod
+//! with a bounded, jittered exponential backoff (`crate::retry`) that
+//! honours the wait a 429 asks for (`Retry-After`, `RateLimit`). A pod
 //! action is retried only on 429 (the request was refused, not carried out).
 //! A create is never retried: its answer may be lost while the pod exists,
 //! and apply finds such a pod by name instead.
@@ -14,6 +15,7 @@ use serde::Serialize;
 use super::errors::{self, Call};
 use super::settings::{RetryPolicy, Settings};
 use crate::provider::{ProviderError, ProviderResult};
+use crate::retry::{self, Backoff};
 
 /// Which failures a call may be repeated on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,17 @@ pub enum Retry {
     RateLimitOnly,
     /// Create: never.
     Never,
+}
+
+impl Retry {
+    /// Whether this failure may be repeated for this kind of call.
+    fn allows(self, err: &ProviderError) -> bool {
+        match self {
+            Retry::Idempotent => err.is_retryable(),
+            Retry::RateLimitOnly => matches!(err, ProviderError::RateLimited { .. }),
+            Retry::Never => false,
+        }
+    }
 }
 
 /// A successful answer.
@@ -99,38 +112,16 @@ impl Client {
         } else {
             Call::Other
         };
-        let mut waited = Duration::ZERO;
-        let mut attempt = 1;
-        loop {
-            let result = self.once(&method, &url, body, call, &what).await;
-            let delay = match (&result, retry) {
-                (Err(ProviderError::Transient(_)), Retry::Idempotent) => {
-                    Some(self.backoff(attempt))
-                }
-                (
-                    Err(ProviderError::RateLimited { retry_after, .. }),
-                    Retry::Idempotent | Retry::RateLimitOnly,
-                ) => Some(retry_after.unwrap_or_else(|| self.backoff(attempt))),
-                _ => None,
-            };
-            match delay {
-                Some(delay)
-                    if attempt < self.retry.attempts
-                        && waited + delay <= self.retry.max_total_wait =>
-                {
-                    tokio::time::sleep(delay).await;
-                    waited += delay;
-                    attempt += 1;
-                }
-                _ => return result,
-            }
-        }
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.retry
-            .first_delay
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        let backoff = Backoff::exponential(self.retry.first_delay)
+            .retries(self.retry.attempts.saturating_sub(1) as usize)
+            .max_total_wait(self.retry.max_total_wait);
+        retry::retry(
+            &backoff,
+            || self.once(&method, &url, body, call, &what),
+            |err| retry.allows(err),
+            ProviderError::retry_after,
+        )
+        .await
     }
 
     async fn once<B: Serialize + ?Sized>(
@@ -154,11 +145,16 @@ impl Client {
             .await
             .map_err(|err| errors::from_transport(what, &err))?;
         let status = response.status();
-        let retry_after = errors::retry_after(
+        let header = |name: &str| {
             response
                 .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()),
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = errors::server_wait(
+            header(reqwest::header::RETRY_AFTER.as_str()).as_deref(),
+            header("ratelimit").as_deref(),
         );
         let body = response
             .bytes()
@@ -178,5 +174,96 @@ impl Client {
                 &body,
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server that answers each connection with the next of `answers`
+    /// (status line and headers), then 200 `{}`; it counts requests.
+    async fn serve(answers: Vec<&'static str>) -> (String, std::sync::Arc<std::sync::Mutex<u32>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::Mutex::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            let mut answers = answers.into_iter();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                *seen.lock().unwrap() += 1;
+                let head = answers.next().unwrap_or("200 OK");
+                let body = "{}";
+                let reply = format!(
+                    "HTTP/1.1 {head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        (url, count)
+    }
+
+    fn client(url: &str) -> Client {
+        let mut settings = Settings::new(url, "key");
+        settings.retry = RetryPolicy {
+            attempts: 3,
+            first_delay: Duration::from_millis(10),
+            max_total_wait: Duration::from_secs(5),
+        };
+        Client::new(&settings).unwrap()
+    }
+
+    async fn list(client: &Client, retry: Retry) -> ProviderResult<Answer> {
+        client
+            .send::<()>(Method::GET, &["v2", "pods"], &[], None, retry)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_429_waits_until_the_exhausted_rate_limit_window_resets() {
+        let (url, count) = serve(vec![
+            "429 Too Many Requests\r\nratelimit: \"minute\";r=0;t=1, \"hour\";r=2800;t=1812",
+        ])
+        .await;
+        let began = Instant::now();
+        list(&client(&url), Retry::Idempotent).await.unwrap();
+        assert!(
+            began.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            began.elapsed()
+        );
+        assert_eq!(*count.lock().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn each_kind_of_call_repeats_only_what_it_may() {
+        let (url, count) = serve(vec!["503 Service Unavailable", "502 Bad Gateway"]).await;
+        list(&client(&url), Retry::Idempotent).await.unwrap();
+        assert_eq!(*count.lock().unwrap(), 3, "a read is retried on 5xx");
+
+        let (url, count) = serve(vec!["503 Service Unavailable"]).await;
+        let err = list(&client(&url), Retry::RateLimitOnly).await.unwrap_err();
+        assert!(matches!(err, ProviderError::Transient(_)), "{err:?}");
+        assert_eq!(
+            *count.lock().unwrap(),
+            1,
+            "an action is not repeated on 5xx"
+        );
+
+        let (url, count) = serve(vec!["429 Too Many Requests\r\nretry-after: 0"]).await;
+        list(&client(&url), Retry::RateLimitOnly).await.unwrap();
+        assert_eq!(*count.lock().unwrap(), 2, "an action is repeated on 429");
+
+        let (url, count) = serve(vec!["429 Too Many Requests\r\nretry-after: 0"]).await;
+        let err = list(&client(&url), Retry::Never).await.unwrap_err();
+        assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
+        assert_eq!(*count.lock().unwrap(), 1, "a create never is");
     }
 }

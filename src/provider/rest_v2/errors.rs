@@ -72,9 +72,44 @@ pub fn from_transport(what: &str, err: &reqwest::Error) -> ProviderError {
     ProviderError::Transient(format!("{what}: {kind}: {}", chain(err)))
 }
 
+/// How long a 429 asks to wait, from its headers: `Retry-After`, and
+/// RunPod's `RateLimit` state (a window with no requests left resets in
+/// `t` seconds). When both say something, the longer wait wins: waiting
+/// less would only earn another 429.
+pub fn server_wait(retry_after_header: Option<&str>, rate_limit: Option<&str>) -> Option<Duration> {
+    retry_after(retry_after_header).max(rate_limit_reset(rate_limit))
+}
+
 /// `Retry-After` in seconds (RunPod sends seconds; an HTTP date is ignored).
 pub fn retry_after(value: Option<&str>) -> Option<Duration> {
     value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The wait until the latest exhausted window of a `RateLimit` header
+/// resets: `"minute";r=0;t=12, "hour";r=2800;t=1812` says the minute
+/// window has 0 requests left and resets in 12 s. Read leniently (a
+/// structured-field list of `name;r=N;t=N`): members that cannot be read
+/// are skipped, and a header with no exhausted window says nothing.
+pub fn rate_limit_reset(value: Option<&str>) -> Option<Duration> {
+    value?
+        .split(',')
+        .filter_map(|member| {
+            let mut remaining = None;
+            let mut reset = None;
+            for param in member.split(';').skip(1) {
+                let Some((key, number)) = param.split_once('=') else {
+                    continue;
+                };
+                let number = number.trim().parse::<u64>().ok();
+                match key.trim() {
+                    "r" => remaining = number,
+                    "t" => reset = number,
+                    _ => {}
+                }
+            }
+            (remaining? == 0).then_some(Duration::from_secs(reset?))
+        })
+        .max()
 }
 
 /// The body as text, short enough for one error line.
@@ -171,5 +206,53 @@ mod tests {
         assert_eq!(retry_after(Some(" 0 ")), Some(Duration::ZERO));
         assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
         assert_eq!(retry_after(None), None);
+    }
+
+    #[test]
+    fn the_rate_limit_header_says_when_an_exhausted_window_resets() {
+        let secs = |v: &str| rate_limit_reset(Some(v)).map(|d| d.as_secs());
+        assert_eq!(
+            secs("\"minute\";r=0;t=12, \"hour\";r=2800;t=1812, \"day\";r=49500;t=45012"),
+            Some(12)
+        );
+        assert_eq!(secs("\"minute\";r=3;t=12, \"hour\";r=2800;t=1812"), None);
+        assert_eq!(
+            secs("\"minute\";r=0;t=12, \"hour\";r=0;t=1812"),
+            Some(1812),
+            "the latest reset: the earlier would only earn another 429"
+        );
+        assert_eq!(
+            secs(" minute ; t = 7 ; r = 0 "),
+            Some(7),
+            "any order, spaces"
+        );
+        for unreadable in [
+            "",
+            "garbage",
+            "\"minute\";r=0",
+            "\"minute\";r=x;t=5",
+            "\"minute\";r=0;t=soon",
+        ] {
+            assert_eq!(secs(unreadable), None, "{unreadable:?}");
+        }
+        assert_eq!(
+            secs("\"minute\";r=0;t=9, broken;;=;"),
+            Some(9),
+            "a member that cannot be read is skipped"
+        );
+        assert_eq!(rate_limit_reset(None), None);
+    }
+
+    #[test]
+    fn a_429_waits_the_longer_of_retry_after_and_the_rate_limit_reset() {
+        let limit = Some("\"minute\";r=0;t=12");
+        assert_eq!(server_wait(Some("3"), limit), Some(Duration::from_secs(12)));
+        assert_eq!(
+            server_wait(Some("30"), limit),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(server_wait(None, limit), Some(Duration::from_secs(12)));
+        assert_eq!(server_wait(Some("3"), None), Some(Duration::from_secs(3)));
+        assert_eq!(server_wait(None, Some("\"minute\";r=5;t=12")), None);
     }
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::retry::{self, Look, PollSchedule};
+
 /// Where to find runpodctl when `RPD_RUNPODCTL` is not set.
 pub const PROGRAM: &str = "runpodctl";
 /// Overrides the executable (tests, odd installs).
@@ -131,17 +133,20 @@ impl Runner {
             .spawn()
             .map_err(|e| self.spawn_error(e))?;
         let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait().map_err(|e| self.spawn_error(e))? {
-                Some(status) => break status,
-                None if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(RunError::TimedOut(self.timeout));
-                }
-                None => std::thread::sleep(Duration::from_millis(10)),
-            }
-        };
+        let status =
+            retry::poll_blocking(
+                &PollSchedule::every(Duration::from_millis(10)),
+                || match child.try_wait() {
+                    Ok(Some(status)) => Look::Done(Ok(status)),
+                    Ok(None) if Instant::now() >= deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        Look::Done(Err(RunError::TimedOut(self.timeout)))
+                    }
+                    Ok(None) => Look::Again(()),
+                    Err(e) => Look::Done(Err(self.spawn_error(e))),
+                },
+            )?;
         let mut stdout = String::new();
         let mut stderr = String::new();
         if let Some(mut pipe) = child.stdout.take() {

@@ -26,6 +26,7 @@ pub use runner::JobRunner;
 
 use super::sync::TransferStats;
 use crate::model::Usd;
+use crate::retry::PollSchedule;
 
 /// The job's phases, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -176,8 +177,8 @@ pub enum PodCheck {
 pub trait PodProbe: Send + Sync {
     /// The pod asked about, for messages.
     fn pod_id(&self) -> &str;
-    /// How long to leave between two checks.
-    fn interval(&self) -> Duration;
+    /// When to check: the waits between two checks.
+    fn schedule(&self) -> PollSchedule;
     async fn check(&self) -> PodCheck;
 }
 

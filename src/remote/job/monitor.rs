@@ -14,6 +14,7 @@ use super::verdict::{Decision, Rules, Verdict, VerdictMachine};
 use super::{JobFailure, JobRunner, Phase, PodCheck};
 use crate::interrupt::Interrupt;
 use crate::remote::transport::exec;
+use crate::retry::{self, Backoff, Poller};
 
 /// How long after a marker the script may go on before the marker decides
 /// (`RPD_MARKER_GRACE_SECS`, 30 s by default).
@@ -25,6 +26,27 @@ fn marker_grace() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// A dropped watcher is started again after half a second, five times at
+/// most: a connection that keeps dropping is a pod out of reach.
+const RECONNECT: Backoff = Backoff::constant(Duration::from_millis(500)).retries(5);
+
+/// What following the log keeps across reconnects.
+struct Following<'i> {
+    verdicts: VerdictMachine,
+    watcher: String,
+    /// When to ask the pod probe next, on its schedule.
+    probe: Option<(Poller, Instant)>,
+    interrupt: &'i Interrupt,
+}
+
+/// Why one session of following the log ended without a verdict.
+enum Lost {
+    /// The watcher's connection dropped: follow again.
+    Contact,
+    /// The job failed (the pod is gone, or the user interrupted).
+    Job(JobFailure),
+}
+
 impl JobRunner<'_> {
     /// Follows the job until it exits, prints a failure marker, runs out of
     /// time or money, its pod goes away, or the user interrupts.
@@ -32,7 +54,7 @@ impl JobRunner<'_> {
         let started = Instant::now();
         self.events.emit(&JobEvent::MonitorStarted);
         let run = &self.config.job.run;
-        let mut verdicts = VerdictMachine::new(
+        let verdicts = VerdictMachine::new(
             Rules {
                 token: self.token.clone(),
                 success_marker: run.success_marker.clone(),
@@ -43,73 +65,33 @@ impl JobRunner<'_> {
             self.started,
             started,
         );
-        let watcher = script::watcher(&self.files, &self.token, run);
-        let probe_every = self.probe.as_ref().map(|p| p.interval());
-        let mut last_probe = Instant::now();
-        let mut restarts = 0;
-        let ended: Result<Verdict, JobFailure> = 'outer: loop {
-            let mut command = self.transport.command(&watcher);
-            command
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true);
-            let mut child = match command.spawn() {
-                Ok(child) => child,
-                Err(e) => {
-                    break Err(self.pod_gone().await.unwrap_or_else(|| {
-                        JobFailure::new(Phase::Monitor, format!("cannot follow the log: {e}"))
-                    }));
-                }
-            };
-            let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-            let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    line = lines.next_line() => match line {
-                        Ok(Some(line)) => {
-                            for decision in verdicts.line(&line, Instant::now()) {
-                                if let Some(verdict) = self.take(decision) {
-                                    break 'outer Ok(verdict);
-                                }
-                            }
-                        }
-                        Ok(None) | Err(_) => {
-                            // The watcher's connection dropped: follow again,
-                            // unless the pod itself is gone.
-                            if let Some(failure) = self.pod_gone().await {
-                                break 'outer Err(failure);
-                            }
-                            restarts += 1;
-                            if restarts > 5 {
-                                break 'outer Err(JobFailure::new(Phase::Monitor, "lost contact with the pod while following the log"));
-                            }
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                            continue 'outer;
-                        }
-                    },
-                    _ = heartbeat.tick() => {
-                        let now = Instant::now();
-                        self.events.emit(&JobEvent::MonitorTick {
-                            spent: verdicts.spent(now),
-                            last_line: verdicts.last_line().to_string(),
-                        });
-                        if probe_every.is_some_and(|every| last_probe.elapsed() >= every) {
-                            last_probe = Instant::now();
-                            if let Some(failure) = self.pod_gone().await {
-                                break 'outer Err(failure);
-                            }
-                        }
-                        if let Some(verdict) = verdicts.tick(Instant::now()) {
-                            break 'outer Ok(verdict);
-                        }
-                    }
-                    _ = interrupt.wait() => {
-                        break 'outer Err(JobFailure::new(Phase::Monitor, "interrupted"));
-                    }
-                }
-            }
+        let mut following = Following {
+            verdicts,
+            watcher: script::watcher(&self.files, &self.token, run),
+            probe: self.probe.as_ref().map(|p| {
+                let mut poller = p.schedule().start();
+                let first = Instant::now() + poller.next_wait();
+                (poller, first)
+            }),
+            interrupt,
         };
+        let (_, followed) = retry::retry_with(
+            &RECONNECT,
+            (&mut *self, &mut following),
+            |(runner, following): (&mut Self, &mut Following)| async move {
+                let followed = runner.follow(following).await;
+                ((runner, following), followed)
+            },
+            |lost| matches!(lost, Lost::Contact),
+        )
+        .await;
+        let ended = followed.map_err(|lost| match lost {
+            Lost::Contact => JobFailure::new(
+                Phase::Monitor,
+                "lost contact with the pod while following the log",
+            ),
+            Lost::Job(failure) => failure,
+        });
         let result = match ended {
             Ok(Verdict::Success { ambiguous }) => {
                 if let Some(note) = ambiguous {
@@ -137,6 +119,66 @@ impl JobRunner<'_> {
         });
         self.record(Phase::Monitor, started, result.is_ok());
         result
+    }
+
+    /// One session of the watcher: until a verdict, a failure, or the
+    /// connection drops.
+    async fn follow(&mut self, following: &mut Following<'_>) -> Result<Verdict, Lost> {
+        let mut command = self.transport.command(&following.watcher);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                return Err(Lost::Job(self.pod_gone().await.unwrap_or_else(|| {
+                    JobFailure::new(Phase::Monitor, format!("cannot follow the log: {e}"))
+                })));
+            }
+        };
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => {
+                        for decision in following.verdicts.line(&line, Instant::now()) {
+                            if let Some(verdict) = self.take(decision) {
+                                return Ok(verdict);
+                            }
+                        }
+                    }
+                    // The watcher's connection dropped: follow again,
+                    // unless the pod itself is gone.
+                    Ok(None) | Err(_) => {
+                        return Err(self.pod_gone().await.map_or(Lost::Contact, Lost::Job));
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    let now = Instant::now();
+                    self.events.emit(&JobEvent::MonitorTick {
+                        spent: following.verdicts.spent(now),
+                        last_line: following.verdicts.last_line().to_string(),
+                    });
+                    if let Some((poller, next)) = &mut following.probe
+                        && now >= *next
+                    {
+                        if let Some(failure) = self.pod_gone().await {
+                            return Err(Lost::Job(failure));
+                        }
+                        *next = Instant::now() + poller.next_wait();
+                    }
+                    if let Some(verdict) = following.verdicts.tick(Instant::now()) {
+                        return Ok(verdict);
+                    }
+                }
+                _ = following.interrupt.wait() => {
+                    return Err(Lost::Job(JobFailure::new(Phase::Monitor, "interrupted")));
+                }
+            }
+        }
     }
 
     /// Reports what the verdict machine saw; the verdict, once there is one.

@@ -302,8 +302,8 @@ impl PodProbe for StoppedPod {
     fn pod_id(&self) -> &str {
         "pod-1"
     }
-    fn interval(&self) -> Duration {
-        Duration::ZERO
+    fn schedule(&self) -> PollSchedule {
+        PollSchedule::every(Duration::ZERO)
     }
     async fn check(&self) -> PodCheck {
         PodCheck::Gone {
