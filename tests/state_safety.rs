@@ -232,11 +232,14 @@ fn crash_between_temp_write_and_rename_leaves_the_old_state() {
     world
         .test()
         .args(["plan", HELLO])
-        // The crashed run's lock stays until the next apply takes it over.
+        // The crashed run's lock stays until the next apply takes it over;
+        // the plan says so instead of calling it held.
         .stdout_has(
             "      ~ status = \"EXITED\" -> \"RUNNING\" (started outside rpd: it is billing)\n",
         )
-        .stdout_has("Warning: another rpd holds this config's lock")
+        .stdout_has("Note: this config's lock was left by a run that is gone (apply by ")
+        .stdout_has("): the next apply takes it over\n")
+        .stdout_lacks("another rpd holds this config's lock")
         .run();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     assert_eq!(world.pods().len(), 1, "no pod was lost or duplicated");

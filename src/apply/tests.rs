@@ -171,7 +171,7 @@ impl Bench {
             observed,
             catalog: CatalogRead::Read(catalog),
             fallback_catalog: None,
-            lock_holder: None,
+            lock: None,
             missing_ssh_key: None,
             options: PlanOptions {
                 mode,

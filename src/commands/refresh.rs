@@ -13,11 +13,11 @@ use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType};
 use crate::plan::{
-    self as planner, CatalogRead, Desired, JobOutline, LockHolder, MissingSshKey, Mode,
+    self as planner, CatalogRead, Desired, JobOutline, LockHolder, LockSeen, MissingSshKey, Mode,
     Observation, Observations, Plan, PlanOptions, PlanningInput, Recorded,
 };
 use crate::provider::SharedProvider;
-use crate::state::{self as statefile, Loaded, State};
+use crate::state::{self as statefile, Loaded, LockStatus, State};
 
 /// A config with its refreshed state and the plan made from them.
 pub struct Prepared {
@@ -111,16 +111,21 @@ fn check_required_paths(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Another process's hold on the config's lock (an apply or destroy holds
-/// its own while it plans: that one is not reported).
-fn lock_holder(config: &Config) -> Option<LockHolder> {
-    statefile::read_lock(&config.state_file)
-        .filter(|lock| lock.pid != std::process::id())
-        .map(|lock| LockHolder {
-            operation: lock.operation,
-            who: lock.who,
-            since: lock.created,
-        })
+/// Another run's lock on the config's state, live or left behind (an apply
+/// or destroy holds its own while it plans: that one is not reported).
+fn lock_seen(config: &Config) -> Option<LockSeen> {
+    let holder = |lock: statefile::LockInfo| LockHolder {
+        operation: lock.operation,
+        who: lock.who,
+        since: lock.created,
+        pid: lock.pid,
+        host: lock.host,
+    };
+    match statefile::lock_status(&config.state_file)? {
+        LockStatus::Held(lock) if lock.pid == std::process::id() => None,
+        LockStatus::Held(lock) => Some(LockSeen::Held(holder(lock))),
+        LockStatus::Stale(lock) => Some(LockSeen::LeftByGoneRun(holder(lock))),
+    }
 }
 
 fn catalog_read(catalogs: &Catalogs, config: &Config) -> CatalogRead {
@@ -169,7 +174,7 @@ pub async fn refresh(
         observed,
         catalog: catalog_read(catalogs, config),
         fallback_catalog,
-        lock_holder: lock_holder(config),
+        lock: lock_seen(config),
         missing_ssh_key: missing_ssh_key(config, provider.name()),
         options: PlanOptions {
             mode,

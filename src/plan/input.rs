@@ -110,12 +110,23 @@ impl CatalogRead {
     }
 }
 
-/// Another process that holds this config's state lock.
+/// The run named in this config's lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LockHolder {
     pub operation: String,
     pub who: String,
     pub since: DateTime<Utc>,
+    pub pid: u32,
+    pub host: String,
+}
+
+/// A lock file another run left on this config's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockSeen {
+    /// That run is live: the plan may change under it.
+    Held(LockHolder),
+    /// That run is gone (crashed or killed): the next apply takes it over.
+    LeftByGoneRun(LockHolder),
 }
 
 /// The SSH key a real pod is reached with, which does not exist.
@@ -137,8 +148,8 @@ pub struct PlanningInput {
     /// Stock and prices on the fallback cloud, when there is one and it
     /// could be read.
     pub fallback_catalog: Option<Catalog>,
-    /// Set when another process holds the lock (never this one).
-    pub lock_holder: Option<LockHolder>,
+    /// Another run's lock on the state (never this run's own).
+    pub lock: Option<LockSeen>,
     /// Set when the provider needs an SSH key and it does not exist.
     pub missing_ssh_key: Option<MissingSshKey>,
     pub options: PlanOptions,

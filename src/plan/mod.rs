@@ -116,8 +116,12 @@ impl<'a> Planner<'a> {
                 state_file: recorded.path.clone(),
             });
         }
-        if let Some(holder) = &input.lock_holder {
-            self.warnings.push(Warning::LockHeld(holder.clone()));
+        match &input.lock {
+            Some(LockSeen::Held(holder)) => self.warnings.push(Warning::LockHeld(holder.clone())),
+            Some(LockSeen::LeftByGoneRun(holder)) => {
+                self.notes.push(Note::StaleLock(holder.clone()))
+            }
+            None => {}
         }
     }
 

@@ -148,6 +148,8 @@ pub enum Note {
     },
     /// The state file is runpod-deploy's; apply rewrites it in rpd's format.
     RunpodDeployPointer { state_file: std::path::PathBuf },
+    /// A lock left by a run that is gone: the next apply takes it over.
+    StaleLock(LockHolder),
 }
 
 /// State bookkeeping applying would do, with no provider call.

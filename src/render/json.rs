@@ -145,6 +145,8 @@ mod tests {
             operation: "apply".into(),
             who: "ana@laptop".into(),
             since: "2026-11-27T10:00:00Z".parse().unwrap(),
+            pid: 4242,
+            host: "laptop".into(),
         });
         assert_eq!(
             serde_json::to_value(worded(&held, words::warning)).unwrap(),
@@ -153,6 +155,8 @@ mod tests {
                 "operation": "apply",
                 "who": "ana@laptop",
                 "since": "2026-11-27T10:00:00Z",
+                "pid": 4242,
+                "host": "laptop",
                 "message": "another rpd holds this config's lock (apply by ana@laptop since 10:00:00 UTC): this plan may change under it",
             })
         );

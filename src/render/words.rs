@@ -107,6 +107,14 @@ pub fn note(note: &Note) -> String {
             "{} is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply",
             state_file.display()
         ),
+        Note::StaleLock(holder) => format!(
+            "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
+            holder.operation,
+            holder.who,
+            holder.pid,
+            holder.host,
+            holder.since.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
     }
 }
 
@@ -198,10 +206,27 @@ mod tests {
             operation: "apply".into(),
             who: "ana@laptop".into(),
             since: "2026-11-27T10:00:00Z".parse().unwrap(),
+            pid: 4242,
+            host: "laptop".into(),
         };
         assert_eq!(
             warning(&Warning::LockHeld(holder)),
             "another rpd holds this config's lock (apply by ana@laptop since 10:00:00 UTC): this plan may change under it"
+        );
+    }
+
+    #[test]
+    fn a_stale_lock_says_whose_it_was_and_that_apply_takes_it_over() {
+        let holder = LockHolder {
+            operation: "apply".into(),
+            who: "ana@laptop".into(),
+            since: "2026-11-27T10:00:00Z".parse().unwrap(),
+            pid: 4242,
+            host: "laptop".into(),
+        };
+        assert_eq!(
+            note(&Note::StaleLock(holder)),
+            "this config's lock was left by a run that is gone (apply by ana@laptop, pid 4242 on laptop, since 2026-11-27 10:00:00 UTC): the next apply takes it over"
         );
     }
 

@@ -153,17 +153,40 @@ fn held_exclusively(file: &File) -> bool {
     }
 }
 
-/// The lock currently held on `state`, if any: a lock file whose holder is
-/// gone (a crashed run's) is not held.
-pub fn read_lock(state: &Path) -> Option<LockInfo> {
+/// What a lock file on `state` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockStatus {
+    /// A live run holds it.
+    Held(LockInfo),
+    /// Left by a run that is gone (crashed or killed): the next run that
+    /// locks takes it over.
+    Stale(LockInfo),
+}
+
+/// The lock file on `state` and whether its holder is still there, if
+/// there is a readable one.
+pub fn lock_status(state: &Path) -> Option<LockStatus> {
     let file = File::open(lock_path(state)).ok()?;
     let info = read_info(&file)?;
     match file.try_lock_shared() {
         Ok(()) => {
             let _ = file.unlock();
-            (!info.is_gone_when_unlocked()).then_some(info)
+            Some(if info.is_gone_when_unlocked() {
+                LockStatus::Stale(info)
+            } else {
+                LockStatus::Held(info)
+            })
         }
-        Err(_) => Some(info),
+        Err(_) => Some(LockStatus::Held(info)),
+    }
+}
+
+/// The lock currently held on `state`, if any: a lock file whose holder is
+/// gone (a crashed run's) is not held.
+pub fn read_lock(state: &Path) -> Option<LockInfo> {
+    match lock_status(state)? {
+        LockStatus::Held(info) => Some(info),
+        LockStatus::Stale(_) => None,
     }
 }
 
@@ -528,8 +551,13 @@ mod tests {
             read_lock(&state).is_none(),
             "a crashed run's file is not held"
         );
+        assert!(
+            matches!(lock_status(&state), Some(LockStatus::Stale(_))),
+            "but it is there, stale"
+        );
         left_behind(&state, i32::MAX as u32, false);
         assert!(read_lock(&state).is_none(), "nor a dead process's");
+        assert!(matches!(lock_status(&state), Some(LockStatus::Stale(_))));
         left_behind(&state, std::process::id(), false);
         assert!(read_lock(&state).is_some(), "a live process's file is");
         fs::remove_file(lock_path(&state)).unwrap();

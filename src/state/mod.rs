@@ -19,7 +19,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use lock::{LockError, LockGuard, LockInfo, acquire, force_unlock, lock_path, read_lock};
+pub use lock::{
+    LockError, LockGuard, LockInfo, LockStatus, acquire, force_unlock, lock_path, lock_status,
+    read_lock,
+};
 
 use crate::model::{PodSpec, PodStatus};
 

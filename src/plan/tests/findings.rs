@@ -12,6 +12,8 @@ fn holder() -> LockHolder {
         operation: "apply".into(),
         who: "ana@laptop".into(),
         since: "2026-11-27T10:00:00Z".parse().unwrap(),
+        pid: 4242,
+        host: "laptop".into(),
     }
 }
 
@@ -63,10 +65,19 @@ fn a_destroy_needs_no_candidates() {
 #[test]
 fn a_lock_held_by_another_run_is_a_warning_in_both_modes() {
     let mut case = Case::new();
-    case.lock_holder = Some(holder());
+    case.lock = Some(LockSeen::Held(holder()));
     assert_eq!(case.plan().report.warnings, [Warning::LockHeld(holder())]);
     case.mode = Mode::Destroy;
     assert_eq!(case.plan().report.warnings, [Warning::LockHeld(holder())]);
+}
+
+#[test]
+fn a_lock_left_by_a_gone_run_is_a_note_that_apply_takes_it_over_not_a_warning() {
+    let mut case = Case::new();
+    case.lock = Some(LockSeen::LeftByGoneRun(holder()));
+    let report = case.plan().report;
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(report.notes, [Note::StaleLock(holder())]);
 }
 
 #[test]
@@ -130,7 +141,7 @@ fn the_refreshs_findings_follow_the_plans_own_warnings() {
     let mut case = Case::new();
     case.fallback_cloud = Some(CloudType::Secure);
     case.missing_ssh_key = Some(missing_key());
-    case.lock_holder = Some(holder());
+    case.lock = Some(LockSeen::Held(holder()));
     assert_eq!(
         case.plan().report.warnings,
         [

@@ -123,7 +123,7 @@ struct Case {
     desired: DesiredPod,
     catalog: CatalogRead,
     fallback_cloud: Option<CloudType>,
-    lock_holder: Option<LockHolder>,
+    lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
 }
 
@@ -138,7 +138,7 @@ impl Case {
             desired: desired(),
             catalog: CatalogRead::Read(catalog(&[("EU-RO-1", A40, Stock::High)])),
             fallback_cloud: None,
-            lock_holder: None,
+            lock: None,
             missing_ssh_key: None,
         }
     }
@@ -165,7 +165,7 @@ impl Case {
             observed: self.observed.clone(),
             catalog: self.catalog.clone(),
             fallback_catalog: None,
-            lock_holder: self.lock_holder.clone(),
+            lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             options: PlanOptions {
                 mode: self.mode,
