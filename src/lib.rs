@@ -1,9 +1,15 @@
 //! rpd: Terraform-style plan/apply for RunPod GPU pods.
 //!
-//! Layers point down: commands -> plan/apply -> provider/remote -> model.
-//! `retry` (how every failed call is repeated and every change is polled)
-//! is beside `model`: generic, it imports nothing of rpd, so any layer may
-//! use it.
+//! Layers point down (ARCHITECTURE.md has the map):
+//! `main` -> `cli` (clap, resolved once into `commands::settings`) ->
+//! `commands` -> `config`, `state`, `provider` (the refresh) -> `plan` (pure)
+//! -> `render`; `commands` -> `apply` -> `provider`, `remote`, `state`; all of
+//! them -> `model`. `plan` never imports `provider`, `apply` or `remote`;
+//! `remote` never imports `provider`, `render`, `progress` or `cost` (what it
+//! needs is passed in); `commands` never imports `cli`; `model` imports
+//! nothing of rpd. `retry` (how every failed call is repeated and every
+//! change is polled) is beside `model`: generic, it imports nothing of rpd,
+//! so any layer may use it.
 
 // Output that never panics: a closed pipe (`rpd plan | head`) must not stop
 // an apply half way with a pod running. Write errors are ignored.
