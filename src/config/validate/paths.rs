@@ -1,0 +1,182 @@
+//! Where a config's files live on this machine: the config's own place, the
+//! project root and run directory, the state file, `local.required_paths`;
+//! and how a local path in a config is resolved.
+
+use std::path::{Component, Path, PathBuf};
+
+use chrono::Utc;
+
+use super::Checker;
+use crate::config::LoadOptions;
+use crate::config::raw::{RawConfig, RawLocal};
+use crate::config::template::Variables;
+
+/// The local places fixed before any template is rendered (they are built-in
+/// variables).
+pub(super) struct Locations {
+    /// Absolute, symlinks resolved.
+    pub canonical_path: PathBuf,
+    pub config_dir: PathBuf,
+    pub project_root: PathBuf,
+    pub run_dir: PathBuf,
+    /// The run's timestamp, `YYYYmmddTHHMMSSZ`.
+    pub stamp: String,
+}
+
+impl Checker<'_> {
+    pub(super) fn locations(
+        &mut self,
+        path: &Path,
+        local: &RawLocal,
+        options: &LoadOptions,
+    ) -> Locations {
+        let canonical_path = std::fs::canonicalize(path).unwrap_or_else(|_| absolute(path));
+        let config_dir = canonical_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let now = options.now.unwrap_or_else(Utc::now);
+        let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+
+        let project_root_raw = local.project_root.clone().unwrap_or_else(|| ".".into());
+        let project_root = resolve_local(&project_root_raw, &config_dir);
+        if dirs::home_dir().is_some_and(|home| normalize(&home) == project_root) {
+            self.error(
+                "local.project_root",
+                format!("`local.project_root` resolves to your home directory ({}); this would stage all of it", project_root.display()),
+            )
+            .help = Some("for a YAML inside the repo at configs/runpod/, the usual value is '../..', not '../../..'".into());
+        }
+        // runpod-deploy's artifacts/runpod/<stamp>/, plus the config's name so
+        // that configs applied together never share a run directory.
+        let stem = canonical_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "config".into());
+        let run_dir = project_root
+            .join("artifacts")
+            .join("runpod")
+            .join(format!("{stamp}-{stem}"));
+        Locations {
+            canonical_path,
+            config_dir,
+            project_root,
+            run_dir,
+            stamp,
+        }
+    }
+
+    /// The state file and whether the config names it. Rendered (unlike
+    /// runpod-deploy); one per config by default.
+    pub(super) fn state_file(
+        &mut self,
+        raw: &RawConfig,
+        name: &str,
+        vars: &Variables,
+        locations: &Locations,
+    ) -> (PathBuf, bool) {
+        let Some(text) = &raw.state_file else {
+            return (
+                default_state_file(&locations.canonical_path, &raw.name, name),
+                false,
+            );
+        };
+        for per_run in ["{run_id}", "{run_dir}"] {
+            if text.contains(per_run) {
+                self.error("state_file", format!("`state_file` uses {per_run}, which changes on every run: the next run would not find the pod this one recorded"))
+                    .help = Some("use values that identify the job, e.g. {job_name} or your own variables such as {seed}".into());
+            }
+        }
+        let rendered = self.render("state_file", text, vars);
+        if rendered.trim().is_empty() {
+            self.error("state_file", "`state_file` must not be empty");
+        }
+        (resolve_local(&rendered, &locations.config_dir), true)
+    }
+
+    pub(super) fn required_paths(
+        &mut self,
+        paths: &[String],
+        vars: &Variables,
+        project_root: &Path,
+    ) -> Vec<PathBuf> {
+        paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let rendered = self.render(&format!("local.required_paths[{i}]"), p, vars);
+                resolve_local(&rendered, project_root)
+            })
+            .collect()
+    }
+}
+
+/// `.rpd/<stem>.state.json` beside the config; with a templated `name`
+/// (`demo-{seed}`), `.rpd/<stem>@<rendered name>.state.json`, so that shards
+/// run with different `--var`s never share one state.
+fn default_state_file(config: &Path, raw_name: &str, name: &str) -> PathBuf {
+    let dir = config.parent().unwrap_or(Path::new(".")).join(".rpd");
+    let stem = config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    if raw_name.contains('{') {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        dir.join(format!("{stem}@{safe}.state.json"))
+    } else {
+        dir.join(format!("{stem}.state.json"))
+    }
+}
+
+pub(super) fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if path == "~" => dirs::home_dir().unwrap_or_else(|| PathBuf::from("~")),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// `~` expanded; relative paths are taken from `base`; `.`/`..` removed.
+pub(super) fn resolve_local(path: &str, base: &Path) -> PathBuf {
+    let expanded = expand_home(path);
+    let joined = if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    };
+    normalize(&joined)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        normalize(path)
+    } else {
+        normalize(&std::env::current_dir().unwrap_or_default().join(path))
+    }
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}

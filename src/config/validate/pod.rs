@@ -1,0 +1,249 @@
+//! `pod:` and `storage:`: the desired pod, its GPU and datacenter preference
+//! lists, ports and volume.
+
+use std::collections::BTreeMap;
+
+use super::Checker;
+use crate::config::raw::{RawPod, RawStorage};
+use crate::config::suggest;
+use crate::known;
+use crate::model::{CloudType, DesiredPod, Storage};
+
+impl Checker<'_> {
+    /// The desired pod, its volume included. `image` is the raw text here:
+    /// `Checker::config` renders it once every variable is known.
+    pub(super) fn pod(&mut self, pod: &RawPod, storage: &RawStorage) -> DesiredPod {
+        self.non_empty("pod.image", &pod.image);
+        self.gpu_order_and_datacenters(pod);
+        let cloud_type = self.cloud_type(pod.cloud_type.as_deref());
+        let container_disk_gb = self.positive("pod.container_disk_gb", pod.container_disk_gb, 20);
+        let gpu_count = self.positive("pod.gpu_count", pod.gpu_count, 1);
+        let min_vcpu_count = self.optional_positive("pod.min_vcpu_count", pod.min_vcpu_count);
+        let min_memory_gb = self.optional_positive("pod.min_memory_gb", pod.min_memory_gb);
+        if let Some(v) = &pod.python_version
+            && !is_python_version(v)
+        {
+            self.error(
+                "pod.python_version",
+                format!("`pod.python_version` must look like '3.13' or '3.13.5', got {v:?}"),
+            )
+            .help = Some("pre-release suffixes are rejected for reproducibility".into());
+        }
+        let ports = self.ports(pod.ports.clone());
+        if pod.spot || min_vcpu_count.is_some() || min_memory_gb.is_some() {
+            self.warnings.push("pod.spot, pod.min_vcpu_count and pod.min_memory_gb have no REST v2 equivalent: the runpod provider ignores them; the runpodctl provider passes them when the installed runpodctl supports them".into());
+        }
+        let storage = self.storage(storage, &pod.datacenters);
+        DesiredPod {
+            image: pod.image.clone(),
+            gpu_order: pod.gpu_order.clone(),
+            datacenters: pod.datacenters.clone(),
+            cloud_type,
+            gpu_count,
+            container_disk_gb,
+            storage,
+            ports,
+            env: BTreeMap::new(),
+            min_vcpu_count,
+            min_memory_gb,
+            spot: pod.spot,
+        }
+    }
+
+    /// Both lists must be non-empty; an id rpd does not know is only a warning
+    /// (RunPod adds GPUs and datacenters).
+    fn gpu_order_and_datacenters(&mut self, pod: &RawPod) {
+        if pod.datacenters.is_empty() {
+            self.error(
+                "pod.datacenters",
+                "`pod.datacenters` must list at least one datacenter id",
+            )
+            .help = Some("e.g. [\"EU-RO-1\", \"US-CA-2\"]".into());
+        }
+        if pod.gpu_order.is_empty() {
+            self.error(
+                "pod.gpu_order",
+                "`pod.gpu_order` must list at least one GPU type id",
+            )
+            .help = Some("e.g. [\"NVIDIA GeForce RTX 4090\"]".into());
+        }
+        for (i, gpu) in pod.gpu_order.iter().enumerate() {
+            if gpu.trim().is_empty() {
+                self.error(&format!("pod.gpu_order[{i}]"), "GPU ids must not be empty");
+            } else if !known::is_known_gpu(gpu) {
+                let hint = known::suggest_gpu(gpu)
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default();
+                self.warnings.push(format!(
+                    "pod.gpu_order[{i}]: {gpu:?} is not a GPU id rpd knows{hint}"
+                ));
+            }
+        }
+        for (i, dc) in pod.datacenters.iter().enumerate() {
+            if dc.trim().is_empty() {
+                self.error(
+                    &format!("pod.datacenters[{i}]"),
+                    "datacenter ids must not be empty",
+                );
+            } else if !known::DATACENTERS.contains(&dc.as_str()) {
+                let hint = suggest(dc, known::DATACENTERS.iter().copied())
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default();
+                self.warnings.push(format!(
+                    "pod.datacenters[{i}]: {dc:?} is not a datacenter id rpd knows{hint}"
+                ));
+            }
+        }
+    }
+
+    fn cloud_type(&mut self, text: Option<&str>) -> CloudType {
+        let Some(text) = text else {
+            return CloudType::Secure;
+        };
+        CloudType::parse(text).unwrap_or_else(|| {
+            self.error(
+                "pod.cloud_type",
+                format!("`pod.cloud_type` must be SECURE or COMMUNITY, got {text:?}"),
+            )
+            .help = Some("RunPod's REST v2 API has no ALL; list the cloud you want".into());
+            CloudType::Secure
+        })
+    }
+
+    fn ports(&mut self, ports: Option<Vec<String>>) -> Vec<String> {
+        let ports = ports.unwrap_or_else(|| vec!["22/tcp".into()]);
+        let mut normalized: Vec<String> = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let p = port.trim().to_ascii_lowercase();
+            let valid = p.split_once('/').is_some_and(|(n, proto)| {
+                n.parse::<u16>().is_ok_and(|n| n > 0) && ["tcp", "http", "udp"].contains(&proto)
+            });
+            if !valid {
+                self.error(
+                    &format!("pod.ports[{i}]"),
+                    format!("port {port:?} must look like 22/tcp or 8888/http"),
+                );
+            } else if !normalized.contains(&p) {
+                normalized.push(p);
+            }
+        }
+        if !normalized.iter().any(|p| p == "22/tcp") {
+            // runpod-deploy accepted such configs (and never reached the
+            // pod); rpd adds the port it needs and says so.
+            self.warnings.push(
+                "pod.ports has no \"22/tcp\": rpd adds it, since it reaches the pod over SSH"
+                    .into(),
+            );
+            normalized.push("22/tcp".into());
+        }
+        normalized.sort();
+        normalized
+    }
+
+    fn storage(&mut self, st: &RawStorage, datacenters: &[String]) -> Storage {
+        let mount = st
+            .volume_mount
+            .clone()
+            .unwrap_or_else(|| "/workspace".into());
+        if !mount.starts_with('/') {
+            self.error(
+                "storage.volume_mount",
+                format!("`storage.volume_mount` must be absolute, got {mount:?}"),
+            );
+        }
+        match st.mode.as_str() {
+            "ephemeral" => self.ephemeral(st, mount),
+            "network_volume" => self.network_volume(st, datacenters, mount),
+            other => {
+                let mut help = "allowed: ephemeral, network_volume".to_string();
+                if let Some(near) = suggest(other, ["ephemeral", "network_volume"]) {
+                    help = format!("did you mean `{near}`? {help}");
+                }
+                self.error(
+                    "storage.mode",
+                    format!(
+                        "`storage.mode` must be 'network_volume' or 'ephemeral', got {other:?}"
+                    ),
+                )
+                .help = Some(help);
+                Storage::Ephemeral {
+                    volume_gb: 0,
+                    mount,
+                }
+            }
+        }
+    }
+
+    fn ephemeral(&mut self, st: &RawStorage, mount: String) -> Storage {
+        let gb = match st.volume_gb {
+            Some(v) if v > 0 => v.min(i64::from(u32::MAX)) as u32,
+            _ => {
+                let at = if st.volume_gb.is_some() {
+                    "storage.volume_gb"
+                } else {
+                    "storage"
+                };
+                self.error(
+                    at,
+                    "`storage.volume_gb` must be a positive number of GB for ephemeral storage",
+                )
+                .help = Some("e.g. `volume_gb: 20`".into());
+                0
+            }
+        };
+        if gb > 0 && gb < 10 {
+            self.warnings.push(format!("storage.volume_gb is {gb}: RunPod's REST v2 API requires at least 10 GB, so the runpod provider will refuse it"));
+        }
+        Storage::Ephemeral {
+            volume_gb: gb,
+            mount,
+        }
+    }
+
+    fn network_volume(
+        &mut self,
+        st: &RawStorage,
+        datacenters: &[String],
+        mount: String,
+    ) -> Storage {
+        let name = st.volume_name.clone().unwrap_or_default();
+        if name.is_empty() {
+            self.error(
+                "storage",
+                "`storage.volume_name` is required for network_volume storage",
+            )
+            .help = Some("name a network volume that exists in the pod's datacenter".into());
+        }
+        if datacenters.len() > 1 {
+            self.warnings.push("storage.mode is network_volume but pod.datacenters lists several datacenters: a network volume lives in one datacenter, so pin pod.datacenters to it".into());
+        }
+        Storage::NetworkVolume {
+            volume_name: name,
+            volume_id: None,
+            mount,
+        }
+    }
+}
+
+fn is_python_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.first() == Some(&"3")
+        && (parts.len() == 2 || parts.len() == 3)
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_versions() {
+        assert!(is_python_version("3.13"));
+        assert!(is_python_version("3.13.5"));
+        assert!(!is_python_version("3.13rc1"));
+        assert!(!is_python_version("2.7"));
+        assert!(!is_python_version("3"));
+    }
+}
