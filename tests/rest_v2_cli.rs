@@ -447,8 +447,8 @@ fn a_missing_api_key_says_how_to_set_one() {
         .status(1)
         .stderr(
             r#"
-            error: no RunPod API key: RUNPOD_API_KEY is not set and [TMP]/home/.runpod/config.toml has no `apiKey`
-              = help: create a key in the RunPod console (Settings → API Keys), then either `export RUNPOD_API_KEY=<key>` or write `apiKey = "<key>"` into [TMP]/home/.runpod/config.toml (what `runpodctl doctor` does)
+            error: no RunPod API key: RUNPOD_API_KEY is not set and [TMP]/home/.runpod/config.toml has no `apikey`
+              = help: create a key in the RunPod console (Settings → API Keys), then either `export RUNPOD_API_KEY=<key>` or run `runpodctl doctor`, which saves it as `apikey = "<key>"` in [TMP]/home/.runpod/config.toml
               = help: to try rpd without an account, use --provider sim
             "#,
         )
@@ -469,22 +469,30 @@ fn a_bad_poll_interval_is_named() {
         .run();
 }
 
+/// `runpodctl doctor` saves the key through viper, which lowercases it
+/// (`apikey`); a file written by hand may say `apiKey`.
 #[test]
-fn the_key_can_come_from_runpodctls_config_file() {
-    let world = World::new();
-    let fake = FakeRestV2::start();
-    world
-        .test()
-        .file("home/.runpod/config.toml", "apiKey = \"test\"\n")
-        .env("RPD_PROVIDER", "runpod")
-        .env("RPD_RUNPOD_API_URL", fake.url())
-        .args(["plan", HELLO])
-        .stdout(CREATE_PLAN)
-        .run();
-    assert_eq!(
-        fake.requests()[0].authorization.as_deref(),
-        Some("Bearer test")
-    );
+fn the_key_can_come_from_runpodctls_config_file_in_either_spelling() {
+    for spelling in ["apikey", "apiKey"] {
+        let world = World::new();
+        let fake = FakeRestV2::start();
+        world
+            .test()
+            .file(
+                "home/.runpod/config.toml",
+                &format!("{spelling} = \"test\"\n"),
+            )
+            .env("RPD_PROVIDER", "runpod")
+            .env("RPD_RUNPOD_API_URL", fake.url())
+            .args(["plan", HELLO])
+            .stdout(CREATE_PLAN)
+            .run();
+        assert_eq!(
+            fake.requests()[0].authorization.as_deref(),
+            Some("Bearer test"),
+            "{spelling}"
+        );
+    }
 }
 
 #[test]
