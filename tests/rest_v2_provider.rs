@@ -209,7 +209,7 @@ async fn a_network_failure_is_transient_never_gone() {
 }
 
 #[tokio::test]
-async fn a_create_is_never_retried() {
+async fn a_create_is_retried_only_after_a_429() {
     let fake = FakeRestV2::start();
     let p = provider(&fake);
 
@@ -219,19 +219,45 @@ async fn a_create_is_never_retried() {
     assert_eq!(fake.calls("createPod"), 1);
     assert!(fake.pods().is_empty());
 
-    fake.fail_next("createPod", 429, 1, Some(0));
-    let err = p.create(&request("once", ephemeral())).await.unwrap_err();
-    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
-    assert_eq!(fake.calls("createPod"), 2);
+    // A 429 was refused before anything was made: asked again after the
+    // wait RunPod names, it makes exactly one pod.
+    fake.fail_next("createPod", 429, 1, Some(1));
+    let began = Instant::now();
+    let made = p.create(&request("limited", ephemeral())).await.unwrap();
+    assert!(
+        began.elapsed() >= Duration::from_secs(1),
+        "Retry-After kept"
+    );
+    assert_eq!(fake.calls("createPod"), 3);
+    assert_eq!(fake.pods().len(), 1);
+    assert_eq!(fake.pods()[0].id, made.id);
 
     // The lost response: the pod exists, the answer is a 500.
     fake.lose_next_create();
     let err = p.create(&request("lost", ephemeral())).await.unwrap_err();
     assert!(matches!(err, ProviderError::Transient(_)), "{err:?}");
-    assert_eq!(fake.calls("createPod"), 3, "no second POST");
+    assert_eq!(fake.calls("createPod"), 4, "no second POST");
     let pods = p.list().await.unwrap();
-    assert_eq!(pods.len(), 1);
-    assert_eq!(pods[0].name, "lost", "findable by name");
+    assert_eq!(pods.len(), 2);
+    assert!(pods.iter().any(|p| p.name == "lost"), "findable by name");
+}
+
+#[tokio::test]
+async fn a_422_on_create_is_a_rejected_request_with_runpods_errors() {
+    let fake = FakeRestV2::start();
+    fake.reject_next_create(&["$.gpu.count: must be >= 1", "$.disk: must be >= 1"]);
+    let err = provider(&fake)
+        .create(&request("bad", ephemeral()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Rejected(
+            "POST /v2/pods: HTTP 422: Request validation failed. [$.gpu.count: must be >= 1; $.disk: must be >= 1]".into()
+        )
+    );
+    assert_eq!(fake.calls("createPod"), 1, "never retried");
+    assert!(fake.pods().is_empty());
 }
 
 #[tokio::test]

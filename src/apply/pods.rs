@@ -142,17 +142,21 @@ impl Executor<'_> {
             let result = self.provider.create(&request).await;
             let pod = match result {
                 Ok(pod) => pod,
-                Err(err @ (ProviderError::Auth(_) | ProviderError::Balance(_))) => {
+                // Refused before anything was made, and no other candidate
+                // would fare better: a bad key, no credit, a request RunPod
+                // rejects (422), or a rate limit that outlasted the waits.
+                Err(
+                    err @ (ProviderError::Auth(_)
+                    | ProviderError::Balance(_)
+                    | ProviderError::Rejected(_)
+                    | ProviderError::RateLimited { .. }),
+                ) => {
                     waiter.abandon();
                     self.state.pending_create = None;
                     self.save()?;
                     return Err(ApplyError::provider("creating the pod", err));
                 }
-                Err(
-                    err @ (ProviderError::Transient(_)
-                    | ProviderError::Other(_)
-                    | ProviderError::RateLimited { .. }),
-                ) => {
+                Err(err @ (ProviderError::Transient(_) | ProviderError::Other(_))) => {
                     // The pod may exist although the answer was lost: look
                     // it up by name before deciding anything.
                     match self.find_by_name(&request.name).await {

@@ -46,6 +46,11 @@ pub enum ProviderError {
     /// The request itself is wrong: never retry.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The API refused the request's content (REST v2's 422, with every
+    /// violation): the same request on another candidate would be refused
+    /// too, so a create stops instead of moving on.
+    #[error("request rejected: {0}")]
+    Rejected(String),
     /// Out of credit: nothing will succeed.
     #[error("insufficient balance: {0}")]
     Balance(String),
@@ -193,6 +198,7 @@ mod tests {
             ProviderError::NotFound("x".into()),
             ProviderError::Conflict("x".into()),
             ProviderError::Invalid("x".into()),
+            ProviderError::Rejected("x".into()),
             ProviderError::Balance("x".into()),
             ProviderError::Auth("x".into()),
             ProviderError::Other("x".into()),

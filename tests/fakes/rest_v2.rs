@@ -68,6 +68,8 @@ struct Injected {
     status: u16,
     retry_after: Option<u64>,
     detail: Option<String>,
+    /// A 422's list of violations.
+    errors: Option<Vec<String>>,
 }
 
 struct Control {
@@ -207,6 +209,7 @@ impl FakeRestV2 {
                 status,
                 retry_after,
                 detail: None,
+                errors: None,
             },
             times,
         );
@@ -221,6 +224,22 @@ impl FakeRestV2 {
                 status,
                 retry_after: None,
                 detail: Some(detail.to_string()),
+                errors: None,
+            },
+            1,
+        );
+    }
+
+    /// The next create answers RunPod's 422 with these violations, as for
+    /// a body that breaks the contract.
+    pub fn reject_next_create(&self, errors: &[&str]) {
+        self.inject(
+            "createPod",
+            Injected {
+                status: 422,
+                retry_after: None,
+                detail: Some("Request validation failed.".into()),
+                errors: Some(errors.iter().map(|e| e.to_string()).collect()),
             },
             1,
         );
@@ -502,7 +521,7 @@ async fn answer(
             (None, 403) => "access denied",
             (None, _) => SOMETHING_WENT_WRONG,
         };
-        let mut response = problem(injected.status, detail, None);
+        let mut response = problem(injected.status, detail, injected.errors.clone());
         if let Some(secs) = injected.retry_after {
             response
                 .headers_mut()

@@ -243,7 +243,7 @@ fn problem_bodies_map_to_what_apply_does_next() {
     ));
     assert_eq!(
         classify(Call::Other, 422, "problem_validation_422.json"),
-        ProviderError::Invalid(
+        ProviderError::Rejected(
             "TEST: HTTP 422: Request validation failed. [$.action: value must be one of 'start', 'stop', 'restart', 'terminate']".into()
         )
     );

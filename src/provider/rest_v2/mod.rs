@@ -3,7 +3,8 @@
 //! A translator only: requests from rpd's model (`convert`), answers read
 //! leniently (`wire`), failures classified for apply (`errors`), retries
 //! where they cannot duplicate anything (`client`). Money safety: a create
-//! is never retried, and only a 404 means a pod is gone.
+//! is retried only on 429 (refused, so nothing was made), and only a 404
+//! means a pod is gone.
 
 pub mod catalog;
 pub mod client;
@@ -125,7 +126,15 @@ impl Provider for RestV2Provider {
         let segments = ["v2", "pods"];
         let answer = self
             .client
-            .send(Method::POST, &segments, &[], Some(&body), Retry::Never)
+            // A 429 was refused before anything was made: repeating it after
+            // the wait RunPod asks for cannot make a second pod.
+            .send(
+                Method::POST,
+                &segments,
+                &[],
+                Some(&body),
+                Retry::RateLimitOnly,
+            )
             .await?;
         let pod: wire::Pod = decode(&segments, &answer)?;
         observed(&segments, pod)

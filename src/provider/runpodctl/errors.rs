@@ -116,7 +116,8 @@ fn status_in_text(text: &str) -> Option<u16> {
 
 fn from_status(status: u16, detail: String) -> Option<ProviderError> {
     Some(match status {
-        400 | 422 => ProviderError::Invalid(detail),
+        400 => ProviderError::Invalid(detail),
+        422 => ProviderError::Rejected(detail),
         401 | 403 => ProviderError::Auth(detail),
         402 => ProviderError::Balance(detail),
         404 => ProviderError::NotFound(detail),

@@ -1,0 +1,71 @@
+//! What a real RunPod account meets on its first `rpd apply` (issue 9),
+//! against the fake REST v2 server: create errors that must stop instead of
+//! moving on, SSH keys, COMMUNITY pods without direct SSH, catalog checks in
+//! the plan, another account's 404s.
+
+mod common;
+#[path = "fakes/rest_v2.rs"]
+mod fake;
+
+use common::World;
+use common::hello::{HELLO, HELLO_STATE};
+use fake::FakeRestV2;
+
+/// A 422 says the request itself breaks RunPod's contract: every other
+/// candidate would refuse it too, so apply stops at the first, with
+/// RunPod's list of violations, and leaves nothing pending.
+#[test]
+fn a_422_on_create_stops_with_runpods_errors_instead_of_trying_the_next_candidate() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    fake.reject_next_create(&["$.image: must not be empty"]);
+    world
+        .on_rest_v2(&fake.url())
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stdout_has("\nhello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr(
+            "
+            hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...
+            error: hello: creating the pod: request rejected: POST /v2/pods: HTTP 422: Request validation failed. [$.image: must not be empty]
+            ",
+        )
+        .run();
+    assert_eq!(fake.calls("createPod"), 1, "no other candidate tried");
+    assert_eq!(
+        fake.calls("listPods"),
+        0,
+        "not ambiguous: nothing to look up"
+    );
+    assert!(fake.pods().is_empty());
+    let state = world.state(HELLO_STATE).expect("state");
+    assert!(state.get("pending_create").is_none(), "{state}");
+}
+
+/// A create RunPod keeps rate-limiting was never carried out: after the
+/// waits it asked for, apply stops (no lookup by name, no other candidate).
+#[test]
+fn a_create_still_rate_limited_after_its_retries_stops_unambiguously() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    fake.fail_next("createPod", 429, 3, Some(0));
+    world
+        .on_rest_v2(&fake.url())
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stdout_has("\nhello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr(
+            "
+            hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...
+            error: hello: creating the pod: rate limited: POST /v2/pods: HTTP 429: rate limit exceeded for the minute window
+            ",
+        )
+        .run();
+    assert_eq!(fake.calls("createPod"), 3, "asked three times in all");
+    assert_eq!(
+        fake.calls("listPods"),
+        0,
+        "a refused create is not ambiguous"
+    );
+    assert!(fake.pods().is_empty());
+}
