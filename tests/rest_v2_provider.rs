@@ -260,6 +260,39 @@ async fn a_422_on_create_is_a_rejected_request_with_runpods_errors() {
     assert!(fake.pods().is_empty());
 }
 
+/// A lost create is looked up by name in the pod list: a list that comes in
+/// pages is read to its end, so the pod is found on any page.
+#[tokio::test]
+async fn the_pod_list_is_followed_across_its_pages() {
+    let fake = FakeRestV2::start();
+    let p = provider(&fake);
+    for i in 0..5 {
+        fake.create_pod(&request(&format!("pod-{i}"), ephemeral()));
+    }
+    fake.set_list_page_size(2);
+    let mut names: Vec<String> = p
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["pod-0", "pod-1", "pod-2", "pod-3", "pod-4"]);
+    assert_eq!(fake.calls("listPods"), 3, "three pages of two");
+    let cursors: Vec<Option<String>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "listPods")
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(
+        cursors,
+        [None, Some("cursor=2".into()), Some("cursor=4".into())]
+    );
+    fake.assert_all_valid();
+}
+
 #[tokio::test]
 async fn no_capacity_is_a_capacity_error() {
     let fake = FakeRestV2::start();

@@ -82,6 +82,8 @@ struct Control {
     ssh: SshDirect,
     ssh_ready: bool,
     env: HashMap<String, BTreeMap<String, String>>,
+    /// Pods per page of `GET /v2/pods` (None: one page).
+    page_size: Option<usize>,
 }
 
 struct Shared {
@@ -126,6 +128,7 @@ impl FakeRestV2 {
                 },
                 ssh_ready: true,
                 env: HashMap::new(),
+                page_size: None,
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -280,6 +283,13 @@ impl FakeRestV2 {
     /// pod's port mapping is not there yet).
     pub fn set_ssh_ready(&self, ready: bool) {
         self.control(|c| c.ssh_ready = ready);
+    }
+
+    /// `GET /v2/pods` answers `size` pods a page, with
+    /// `pagination.nextCursor` naming the next (RunPod's spec has no
+    /// pagination yet; this is the shape rpd follows if it comes).
+    pub fn set_list_page_size(&self, size: usize) {
+        self.control(|c| c.page_size = Some(size.max(1)));
     }
 
     /// Calls of one operation (`createPod`, `podAction:stop`, ...).
@@ -547,7 +557,7 @@ async fn answer(
         .map(|Query(q)| q)
         .unwrap_or_default();
     let result = match &op {
-        Op::ListPods => list_pods(shared),
+        Op::ListPods => list_pods(shared, query.get("cursor")),
         Op::CreatePod => create_pod(shared, body.as_ref().expect("validated"), record),
         Op::GetPod(id) => get_pod(shared, id),
         Op::DeletePod(id) => delete_pod(shared, id),
@@ -623,10 +633,21 @@ fn world<T>(shared: &Shared, f: impl FnOnce(&mut World, &Store) -> T) -> T {
     shared.store.with(f).expect("fake world")
 }
 
-fn list_pods(shared: &Shared) -> Reply {
+fn list_pods(shared: &Shared, cursor: Option<&String>) -> Reply {
     let pods: Vec<SimPod> = world(shared, |w, _| w.pods.values().cloned().collect());
     let rendered: Vec<Value> = pods.iter().map(|p| render_pod(shared, p)).collect();
-    Reply::Json(200, json!({ "pods": rendered }))
+    let page_size = shared.control.lock().unwrap().page_size;
+    let Some(size) = page_size else {
+        return Reply::Json(200, json!({ "pods": rendered }));
+    };
+    let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+    let end = (start + size).min(rendered.len());
+    let page = rendered.get(start..end).unwrap_or_default().to_vec();
+    let mut body = json!({ "pods": page });
+    if end < rendered.len() {
+        body["pagination"] = json!({ "nextCursor": end.to_string() });
+    }
+    Reply::Json(200, body)
 }
 
 fn get_pod(shared: &Shared, id: &str) -> Reply {

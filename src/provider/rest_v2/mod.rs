@@ -26,6 +26,9 @@ pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, Provider, ProviderError, ProviderResult};
 use crate::model::{CloudType, ObservedPod};
 
+/// More pages than any account has pods: a list that goes on is broken.
+const MAX_PAGES: usize = 1000;
+
 pub struct RestV2Provider {
     client: Client,
     poll_interval: Duration,
@@ -55,6 +58,38 @@ impl RestV2Provider {
             .send::<()>(Method::GET, segments, query, None, Retry::Idempotent)
             .await?;
         decode(segments, &answer)
+    }
+
+    /// Every item of a list, following its pages (see [`wire::Page`]):
+    /// `items` takes a page's items and says where the next one starts.
+    async fn get_all<P: DeserializeOwned, T>(
+        &self,
+        segments: &[&str],
+        mut items: impl FnMut(P) -> (Vec<T>, Option<String>),
+    ) -> ProviderResult<Vec<T>> {
+        let mut all = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query: Vec<(&str, &str)> = cursor.iter().map(|c| ("cursor", c.as_str())).collect();
+            let page: P = self.get_json(segments, &query).await?;
+            let (mut got, next) = items(page);
+            all.append(&mut got);
+            let Some(next) = next else {
+                return Ok(all);
+            };
+            // A cursor that comes back, or no end in sight, is a broken
+            // answer: saying "that is all" could hide the pod looked for.
+            if seen.contains(&next) || seen.len() >= MAX_PAGES {
+                return Err(ProviderError::Other(format!(
+                    "unexpected answer from RunPod to /{}: its pages do not end (cursor {next:?} after {} pages)",
+                    segments.join("/"),
+                    seen.len() + 1
+                )));
+            }
+            seen.push(next.clone());
+            cursor = Some(next);
+        }
     }
 
     async fn action(&self, id: &str, action: &'static str) -> ProviderResult<()> {
@@ -114,9 +149,13 @@ impl Provider for RestV2Provider {
 
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         let segments = ["v2", "pods"];
-        let list: wire::ListPods = self.get_json(&segments, &[]).await?;
-        list.pods
-            .into_iter()
+        let pods = self
+            .get_all(&segments, |list: wire::ListPods| {
+                let next = list.page.next().map(String::from);
+                (list.pods, next)
+            })
+            .await?;
+        pods.into_iter()
             .map(|pod| observed(&segments, pod))
             .collect()
     }
@@ -195,7 +234,15 @@ impl Provider for RestV2Provider {
         name: &str,
         datacenter_id: &str,
     ) -> ProviderResult<String> {
-        let list: wire::ListNetworkVolumes = self.get_json(&["v2", "network-volumes"], &[]).await?;
-        catalog::resolve_volume(&list.network_volumes, name, datacenter_id)
+        let volumes = self
+            .get_all(
+                &["v2", "network-volumes"],
+                |list: wire::ListNetworkVolumes| {
+                    let next = list.page.next().map(String::from);
+                    (list.network_volumes, next)
+                },
+            )
+            .await?;
+        catalog::resolve_volume(&volumes, name, datacenter_id)
     }
 }
