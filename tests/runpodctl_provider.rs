@@ -605,3 +605,49 @@ async fn a_create_that_times_out_is_ambiguous_and_never_retried() {
         .collect();
     assert_eq!(found.len(), 1);
 }
+
+/// v2.0.0's `pod list` has no `-a` (it lists every pod); from v2.1.0 the
+/// flag is needed to see stopped pods. Either way a stopped pod is listed.
+#[tokio::test]
+async fn the_pod_list_asks_for_every_pod_in_the_way_the_version_understands() {
+    for (version, with_all) in [("2.0.0", false), ("2.1.0", true), ("2.8.0", true)] {
+        let fake = Fake::new();
+        let provider = fake.provider(&[("FAKE_RUNPODCTL_VERSION", version)]);
+        let id = provider.create(&request("listed")).await.unwrap().id;
+        wait_for(&provider, &id, PodStatus::Running).await;
+        provider.stop(&id).await.unwrap();
+        wait_for(&provider, &id, PodStatus::Exited).await;
+        let listed = provider.list().await.unwrap();
+        assert!(
+            listed.iter().any(|p| p.id == id),
+            "{version}: the stopped pod is listed"
+        );
+        let argv = fake.invocations(&["pod", "list"]).pop().unwrap();
+        assert_eq!(
+            argv.contains(&"-a".to_string()),
+            with_all,
+            "{version}: {argv:?}"
+        );
+    }
+}
+
+/// RunPod retired REST v1, where runpodctl v2.0-v2.14 send pod commands:
+/// its 410 is one error naming the runpodctl to install, never "gone".
+#[tokio::test]
+async fn an_answer_that_rest_v1_is_gone_names_the_runpodctl_to_install() {
+    for version in ["2.7.2", "2.8.0"] {
+        let fake = Fake::new();
+        let provider = fake.provider(&[
+            ("FAKE_RUNPODCTL_VERSION", version),
+            ("FAKE_RUNPODCTL_FAIL", "pod get=410"),
+        ]);
+        let err = provider.get("abc123def45678").await.unwrap_err();
+        assert_eq!(
+            err,
+            ProviderError::Rejected(format!(
+                "runpodctl {version} sent `pod get abc123def45678` to RunPod's REST v1 API, which answered that it is gone: runpodctl v2.0-v2.14 send pod commands there\n  = help: install runpodctl v2.15.0 or newer from https://github.com/runpod/runpodctl/releases (check with `runpodctl --version`), or use --provider runpod, which talks to REST v2 directly"
+            )),
+            "{version}"
+        );
+    }
+}

@@ -148,6 +148,11 @@ impl RunpodctlProvider {
     async fn run(&self, what: &str, args: &[String]) -> ProviderResult<Output> {
         match self.runner.run(args).await {
             Ok(out) if out.success() => Ok(out),
+            // Refused before anything was done, and every later command
+            // would be too: one clear error, never "gone" or a capacity miss.
+            Ok(out) if errors::rest_v1_gone(&out) => Err(ProviderError::Rejected(
+                version::rest_v1_gone(self.version, what),
+            )),
             Ok(out) => Err(errors::classify(what, &out)),
             Err(RunError::TimedOut(t)) => Err(ProviderError::Transient(format!(
                 "runpodctl {what} gave no answer within {} and was stopped (raise {TIMEOUT_ENV}, e.g. {TIMEOUT_ENV}=5m)",
@@ -271,9 +276,14 @@ impl Provider for RunpodctlProvider {
     }
 
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
-        let value = self
-            .run_json("pod list", &strings(&["pod", "list", "-a", "-o", "json"]))
-            .await?;
+        // Every pod, stopped ones too: `-a` from v2.1.0; v2.0's `pod list`
+        // lists them all and refuses the flag.
+        let args: &[&str] = if self.version >= version::LIST_ALL {
+            &["pod", "list", "-a", "-o", "json"]
+        } else {
+            &["pod", "list", "-o", "json"]
+        };
+        let value = self.run_json("pod list", &strings(args)).await?;
         parse::pods(&value).map_err(bad_output)
     }
 
