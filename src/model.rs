@@ -151,6 +151,11 @@ pub struct DesiredPod {
     pub gpu_order: Vec<String>,
     pub datacenters: Vec<String>,
     pub cloud_type: CloudType,
+    /// `cloud_type: ALL` (runpod-deploy's word; REST v2 has no ALL): after
+    /// every candidate on `cloud_type` (SECURE), the same places on
+    /// COMMUNITY; a pod on either cloud fits.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all_clouds: bool,
     pub gpu_count: u32,
     pub container_disk_gb: u32,
     pub storage: Storage,

@@ -69,3 +69,40 @@ fn a_create_still_rate_limited_after_its_retries_stops_unambiguously() {
     );
     assert!(fake.pods().is_empty());
 }
+
+/// runpod-deploy accepts `cloud_type: ALL`; REST v2 has no ALL, so rpd
+/// tries every place on SECURE first, then the same places on COMMUNITY,
+/// each priced from its own cloud's catalog.
+#[test]
+fn cloud_type_all_plans_secure_candidates_then_the_same_places_on_community() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    world.edit(HELLO, "cloud_type: SECURE", "cloud_type: ALL");
+    world
+        .on_rest_v2(&fake.url())
+        .args(["plan", HELLO])
+        .stdout_has(concat!(
+            "  Candidates, in order:\n",
+            "     1. EU-RO-1 / NVIDIA GeForce RTX 4090 (SECURE)         $0.44/hr  stock high\n",
+            "     2. EU-RO-1 / NVIDIA RTX A5000 (SECURE)                $0.27/hr  stock high\n",
+            "     3. US-CA-2 / NVIDIA GeForce RTX 4090 (SECURE)         $0.44/hr  stock high\n",
+            "     4. US-CA-2 / NVIDIA RTX A5000 (SECURE)                $0.27/hr  stock high\n",
+            "     5. EU-RO-1 / NVIDIA GeForce RTX 4090 (COMMUNITY)      $0.31/hr  stock high\n",
+            "     6. EU-RO-1 / NVIDIA RTX A5000 (COMMUNITY)             $0.16/hr  stock high\n",
+            "     7. US-CA-2 / NVIDIA GeForce RTX 4090 (COMMUNITY)      $0.31/hr  stock high\n",
+            "     8. US-CA-2 / NVIDIA RTX A5000 (COMMUNITY)             $0.16/hr  stock high\n",
+        ))
+        .stdout_has(r#"+ cloud_type        = "SECURE" (first with stock, see candidates)"#)
+        .run();
+    let clouds: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "listGpuTypes")
+        .filter_map(|r| r.query.clone())
+        .collect();
+    assert_eq!(clouds.len(), 2, "one catalog read per cloud: {clouds:?}");
+    assert!(
+        clouds.iter().any(|q| q.contains("cloud=COMMUNITY")),
+        "{clouds:?}"
+    );
+}

@@ -42,6 +42,16 @@ fn catalog_key(config: &Config, cloud: CloudType) -> CatalogKey {
     )
 }
 
+/// The cloud whose catalog a plan needs besides the config's own: the
+/// `--fallback-cloud-type`, or COMMUNITY after SECURE for `cloud_type: ALL`.
+fn other_cloud(config: &Config, flags: PlanFlags) -> Option<CloudType> {
+    let pod = &config.pod;
+    if pod.all_clouds {
+        return Some(CloudType::Community);
+    }
+    flags.fallback_cloud.filter(|c| *c != pod.cloud_type)
+}
+
 /// Real pods are reached over SSH with `ssh.key_path`: without the key a
 /// created pod could only be deleted again.
 pub fn missing_ssh_key(config: &Config, provider: &str) -> Option<MissingSshKey> {
@@ -154,8 +164,7 @@ pub async fn refresh(
     if mode == Mode::Apply {
         check_required_paths(config)?;
     }
-    let fallback_catalog = flags
-        .fallback_cloud
+    let fallback_catalog = other_cloud(config, flags)
         .and_then(|cloud| catalogs.get(&catalog_key(config, cloud)))
         .and_then(|c| c.as_ref().ok())
         .cloned();
@@ -219,7 +228,7 @@ pub async fn prepare_all(
     if mode == Mode::Apply {
         for config in &configs {
             let mut clouds = vec![config.pod.cloud_type];
-            clouds.extend(flags.fallback_cloud.filter(|c| *c != config.pod.cloud_type));
+            clouds.extend(other_cloud(config, flags));
             for cloud in clouds {
                 let key = catalog_key(config, cloud);
                 if !keys.contains(&key) {

@@ -230,11 +230,15 @@ impl Planner<'_> {
     }
 
     /// PLANNER.md §2: what forces a new pod. A pod on the fallback cloud fits
-    /// while the fallback is allowed.
+    /// while the fallback is allowed, and one on either cloud with ALL.
     fn forcing_fields(&self, actual: &PodSpec) -> Vec<FieldChange> {
-        let mut forcing = diff::replacement_fields(&self.input.desired.pod, actual);
-        if let (Some(fallback), Some(cloud)) =
-            (self.input.options.fallback_cloud, actual.cloud_type)
+        let desired = &self.input.desired.pod;
+        let mut forcing = diff::replacement_fields(desired, actual);
+        let fallback = match desired.all_clouds {
+            true => Some(CloudType::Community),
+            false => self.input.options.fallback_cloud,
+        };
+        if let (Some(fallback), Some(cloud)) = (fallback, actual.cloud_type)
             && cloud == fallback
         {
             forcing.retain(|f| f.field != "cloud_type");
@@ -257,10 +261,18 @@ impl Planner<'_> {
         ranked
     }
 
-    /// The fallback cloud that applies, with runpod-deploy's exceptions.
+    /// The fallback cloud that applies, with runpod-deploy's exceptions:
+    /// `cloud_type: ALL` is COMMUNITY after SECURE (the flag adds nothing).
     fn fallback_cloud(&mut self) -> Option<CloudType> {
-        let cloud = self.input.options.fallback_cloud?;
         let desired = &self.input.desired.pod;
+        let flag = self.input.options.fallback_cloud;
+        if desired.all_clouds {
+            if let Some(cloud) = flag {
+                self.warnings.push(Warning::FallbackWithAllClouds { cloud });
+            }
+            return Some(CloudType::Community);
+        }
+        let cloud = flag?;
         if cloud == desired.cloud_type {
             self.warnings.push(Warning::FallbackIsOwnCloud { cloud });
             return None;
@@ -550,7 +562,8 @@ fn create_fields(desired: &DesiredPod, ranked: &[Candidate]) -> Vec<FieldChange>
         .into_iter()
         .map(|(field, value)| {
             let may_move = (field == "gpu" && desired.gpu_order.len() > 1)
-                || (field == "datacenter" && desired.datacenters.len() > 1);
+                || (field == "datacenter" && desired.datacenters.len() > 1)
+                || (field == "cloud_type" && desired.all_clouds);
             FieldChange {
                 field: field.to_string(),
                 old: None,

@@ -153,7 +153,8 @@ impl<'a> Planner<'a> {
 
 /// Candidates in runpod-deploy's order: each datacenter, each GPU within
 /// it; with a fallback cloud, each candidate is followed by the same place
-/// on that cloud.
+/// on that cloud, except for `cloud_type: ALL`, where every place on the
+/// config's cloud comes first and the other cloud's follow.
 pub fn candidates(
     desired: &DesiredPod,
     catalog: Option<&Catalog>,
@@ -172,14 +173,21 @@ pub fn candidates(
         }
     };
     let mut out = Vec::new();
+    let mut after = Vec::new();
     for dc in &desired.datacenters {
         for gpu in &desired.gpu_order {
             out.push(on(dc, gpu, desired.cloud_type, catalog));
             if let Some((cloud, fallback_catalog)) = fallback {
-                out.push(on(dc, gpu, cloud, fallback_catalog));
+                let then = if desired.all_clouds {
+                    &mut after
+                } else {
+                    &mut out
+                };
+                then.push(on(dc, gpu, cloud, fallback_catalog));
             }
         }
     }
+    out.append(&mut after);
     out
 }
 

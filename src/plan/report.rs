@@ -119,6 +119,10 @@ pub enum Warning {
         cloud: CloudType,
     },
     FallbackWithNetworkVolume,
+    /// `--fallback-cloud-type` with `cloud_type: ALL`, which tries both.
+    FallbackWithAllClouds {
+        cloud: CloudType,
+    },
     NoStock,
     InterruptedCreateAdopted {
         name: String,

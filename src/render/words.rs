@@ -56,6 +56,9 @@ pub fn warning(warning: &Warning) -> String {
         Warning::FallbackIsOwnCloud { cloud } => {
             format!("--fallback-cloud-type {cloud} is the config's own cloud_type: ignored")
         }
+        Warning::FallbackWithAllClouds { cloud } => format!(
+            "--fallback-cloud-type {cloud} is ignored: cloud_type ALL already tries every candidate on SECURE, then the same places on COMMUNITY"
+        ),
         Warning::FallbackWithNetworkVolume => "--fallback-cloud-type is ignored with a network volume: network volumes need SECURE pods".into(),
         Warning::NoStock => "no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config".into(),
         Warning::InterruptedCreateAdopted {

@@ -2,6 +2,7 @@
 //! table (PLANNER.md) in `table`, the input's other findings and the step
 //! order in `findings`.
 
+mod account;
 mod findings;
 mod table;
 
@@ -23,6 +24,7 @@ fn desired() -> DesiredPod {
         gpu_order: vec![A40.into(), L40S.into()],
         datacenters: vec!["EU-RO-1".into(), "US-CA-2".into()],
         cloud_type: CloudType::Secure,
+        all_clouds: false,
         gpu_count: 1,
         container_disk_gb: 20,
         storage: Storage::Ephemeral {
@@ -122,6 +124,8 @@ struct Case {
     mode: Mode,
     desired: DesiredPod,
     catalog: CatalogRead,
+    /// The other cloud's catalog (`--fallback-cloud-type`, `ALL`).
+    other_catalog: Option<Catalog>,
     fallback_cloud: Option<CloudType>,
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
@@ -137,6 +141,7 @@ impl Case {
             mode: Mode::Apply,
             desired: desired(),
             catalog: CatalogRead::Read(catalog(&[("EU-RO-1", A40, Stock::High)])),
+            other_catalog: None,
             fallback_cloud: None,
             lock: None,
             missing_ssh_key: None,
@@ -164,7 +169,7 @@ impl Case {
             }),
             observed: self.observed.clone(),
             catalog: self.catalog.clone(),
-            fallback_catalog: None,
+            fallback_catalog: self.other_catalog.clone(),
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             options: PlanOptions {
