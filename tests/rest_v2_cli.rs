@@ -390,9 +390,9 @@ fn refused_candidates_fall_through_to_the_next() {
         .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
         .stderr_has(concat!(
             "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
-            "hello: EU-RO-1 / NVIDIA GeForce RTX 4090: EU-RO-1 / NVIDIA GeForce RTX 4090: invalid request: POST /v2/pods: HTTP 403: access denied (no access to this GPU pool; if every candidate says so, the API key may lack write access)\n",
+            "hello: EU-RO-1 / NVIDIA GeForce RTX 4090: invalid request: POST /v2/pods: HTTP 403: access denied (no access to this GPU pool; if every candidate says so, the API key may lack write access)\n",
             "hello: Creating on EU-RO-1 / NVIDIA RTX A5000, $0.27/hr...\n",
-            "hello: EU-RO-1 / NVIDIA RTX A5000: EU-RO-1 / NVIDIA RTX A5000: no capacity: There are no longer any instances available with the requested specifications. Please refresh and try again.\n",
+            "hello: EU-RO-1 / NVIDIA RTX A5000: no capacity: There are no longer any instances available with the requested specifications. Please refresh and try again.\n",
             "hello: Creating on US-CA-2 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",
         ))
         .run();

@@ -424,7 +424,7 @@ async fn the_catalog_gives_stock_and_prices_per_candidate() {
     let p = provider(&fake);
     let gpus = [RTX4090, A5000, "NVIDIA Imaginary 9000"].map(String::from);
     let dcs = ["EU-RO-1", "US-CA-2"].map(String::from);
-    let catalog = p.catalog(&gpus, &dcs, CloudType::Secure).await.unwrap();
+    let catalog = p.catalog(&gpus, &dcs, CloudType::Secure, 1).await.unwrap();
     let offer = |dc: &str, gpu: &str| {
         let o = catalog.offer(dc, gpu).unwrap();
         (o.stock, o.price_per_gpu_hr)
@@ -436,7 +436,10 @@ async fn the_catalog_gives_stock_and_prices_per_candidate() {
         offer("EU-RO-1", "NVIDIA Imaginary 9000"),
         (Stock::Unknown, None)
     );
-    let community = p.catalog(&gpus, &dcs, CloudType::Community).await.unwrap();
+    let community = p
+        .catalog(&gpus, &dcs, CloudType::Community, 1)
+        .await
+        .unwrap();
     assert_eq!(
         community
             .offer("US-CA-2", RTX4090)
@@ -453,10 +456,54 @@ async fn the_catalog_gives_stock_and_prices_per_candidate() {
     assert_eq!(
         queries,
         [
-            "include=AVAILABILITY&product=POD&cloud=SECURE",
-            "include=AVAILABILITY&product=POD&cloud=COMMUNITY"
+            "include=AVAILABILITY&product=POD&cloud=SECURE&count=1",
+            "include=AVAILABILITY&product=POD&cloud=COMMUNITY&count=1"
         ]
     );
+    let known = catalog
+        .gpu_types
+        .as_ref()
+        .expect("the GPU types are listed");
+    assert!(
+        known
+            .iter()
+            .any(|t| t.id == RTX4090 && t.max_count == Some(8))
+    );
+    assert!(!known.iter().any(|t| t.id == "NVIDIA Imaginary 9000"));
+    let datacenters = catalog.datacenters.as_ref().expect("so are datacenters");
+    assert!(datacenters.contains(&"EU-RO-1".to_string()));
+    fake.assert_all_valid();
+}
+
+/// Stock is asked for the configured number of GPUs: a datacenter with one
+/// free GPU has stock for a 1-GPU pod and none for a 2-GPU pod.
+#[tokio::test]
+async fn the_catalog_is_asked_for_the_configured_gpu_count() {
+    let fake = FakeRestV2::start();
+    fake.set_stock("EU-RO-1", RTX4090, 1);
+    let p = provider(&fake);
+    let gpus = [RTX4090.to_string()];
+    let dcs = ["EU-RO-1".to_string()];
+    let stock = |count| {
+        let p = &p;
+        let (gpus, dcs) = (&gpus, &dcs);
+        async move {
+            let catalog = p
+                .catalog(gpus, dcs, CloudType::Secure, count)
+                .await
+                .unwrap();
+            catalog.offer("EU-RO-1", RTX4090).unwrap().stock
+        }
+    };
+    assert_eq!(stock(1).await, Stock::Low);
+    assert_eq!(stock(2).await, Stock::None);
+    let asked: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "listGpuTypes")
+        .filter_map(|r| r.query.clone())
+        .collect();
+    assert!(asked[1].ends_with("&count=2"), "{asked:?}");
     fake.assert_all_valid();
 }
 

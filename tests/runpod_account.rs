@@ -106,3 +106,104 @@ fn cloud_type_all_plans_secure_candidates_then_the_same_places_on_community() {
         "{clouds:?}"
     );
 }
+
+/// A GPU or datacenter id RunPod does not have, or more GPUs than one of
+/// its machines holds, used to show as "stock high" at a price and fail
+/// only in apply. The plan now marks each such candidate with the reason
+/// and fails when none is left; apply creates nothing.
+#[test]
+fn ids_runpod_lacks_and_too_many_gpus_fail_the_plan_before_anything_is_created() {
+    let error = "error: hello: no candidate can take the pod: the catalog rules out all 2 (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config\n";
+    let cases = [
+        (
+            r#"gpu_order: ["NVIDIA RTX 4090"]"#,
+            "  gpu_count: 1\n",
+            "warning: examples/hello.yaml: pod.gpu_order[0]: \"NVIDIA RTX 4090\" is not a GPU id rpd knows; did you mean \"NVIDIA GeForce RTX 4090\"?\n",
+            concat!(
+                "     1. EU-RO-1 / NVIDIA RTX 4090  price unknown  invalid: RunPod has no GPU type of this id; did you mean \"NVIDIA GeForce RTX 4090\"?\n",
+                "     2. US-CA-2 / NVIDIA RTX 4090  price unknown  invalid: RunPod has no GPU type of this id; did you mean \"NVIDIA GeForce RTX 4090\"?\n",
+            ),
+        ),
+        (
+            r#"gpu_order: ["NVIDIA GeForce RTX 4090"]"#,
+            "  gpu_count: 9\n",
+            "",
+            concat!(
+                "     1. EU-RO-1 / NVIDIA GeForce RTX 4090      $3.96/hr  invalid: pod.gpu_count is 9, but a pod of this GPU type has at most 8 on this cloud\n",
+                "     2. US-CA-2 / NVIDIA GeForce RTX 4090      $3.96/hr  invalid: pod.gpu_count is 9, but a pod of this GPU type has at most 8 on this cloud\n",
+            ),
+        ),
+    ];
+    for (gpus, count, warning, lines) in cases {
+        let world = World::new();
+        let fake = FakeRestV2::start();
+        world.edit(
+            HELLO,
+            r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+            gpus,
+        );
+        world.edit(
+            HELLO,
+            "  container_disk_gb: 20\n",
+            &format!("  container_disk_gb: 20\n{count}"),
+        );
+        for command in ["plan", "apply"] {
+            world
+                .on_rest_v2(&fake.url())
+                .args(
+                    [command, "-y", HELLO]
+                        .into_iter()
+                        .filter(|a| command == "apply" || *a != "-y"),
+                )
+                .status(1)
+                .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
+                .stdout_has(&format!("  Candidates, in order:\n{lines}"))
+                .stderr(&format!("{warning}{error}"))
+                .run();
+        }
+        assert_eq!(fake.calls("createPod"), 0, "{gpus} {count}");
+        assert!(world.state(HELLO_STATE).is_none(), "nothing recorded");
+        fake.assert_all_valid();
+    }
+
+    // One unknown datacenter among good ones is marked; the plan goes on.
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    world.edit(
+        HELLO,
+        "datacenters: [EU-RO-1, US-CA-2]",
+        "datacenters: [EU-RO-9, US-CA-2]",
+    );
+    world
+        .on_rest_v2(&fake.url())
+        .args(["plan", HELLO])
+        .stdout_has(concat!(
+            "     1. EU-RO-9 / NVIDIA GeForce RTX 4090      $0.44/hr  invalid: RunPod has no datacenter of this id; did you mean \"EU-RO-1\"?\n",
+            "     2. EU-RO-9 / NVIDIA RTX A5000             $0.27/hr  invalid: RunPod has no datacenter of this id; did you mean \"EU-RO-1\"?\n",
+            "     3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high\n",
+        ))
+        .stdout_has("\nPlan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.\n")
+        .stderr("warning: examples/hello.yaml: pod.datacenters[0]: \"EU-RO-9\" is not a datacenter id rpd knows; did you mean \"EU-RO-1\"?\n")
+        .run();
+}
+
+/// Apply never asks for a candidate the plan marked invalid: with an
+/// unknown datacenter first, the one create goes to the valid one.
+#[test]
+fn apply_skips_candidates_the_plan_marked_invalid() {
+    let world = World::new();
+    world.edit(
+        HELLO,
+        "datacenters: [EU-RO-1, US-CA-2]",
+        "datacenters: [EU-RO-9, US-CA-2]",
+    );
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Creating on US-CA-2 / NVIDIA GeForce RTX 4090, $0.44/hr...\n")
+        .stderr_lacks("EU-RO-9 / NVIDIA GeForce RTX 4090,")
+        .run();
+    assert_eq!(world.call_counts(&["create"]), [1]);
+    assert_eq!(world.pods()[0]["datacenter_id"], "US-CA-2");
+}

@@ -468,7 +468,7 @@ async fn catalog_stock_and_prices() {
     let dcs = ["EU-RO-1".to_string(), "US-CA-2".to_string()];
     let catalog = fake
         .provider(&[])
-        .catalog(&gpus, &dcs, CloudType::Secure)
+        .catalog(&gpus, &dcs, CloudType::Secure, 1)
         .await
         .unwrap();
     let offer = |dc: &str, gpu: &str| catalog.offer(dc, gpu).cloned().unwrap();
@@ -479,7 +479,7 @@ async fn catalog_stock_and_prices() {
     assert_eq!(offer("US-CA-2", A5000).price_per_gpu_hr, Some(0.27));
     let community = fake
         .provider(&[])
-        .catalog(&gpus, &dcs, CloudType::Community)
+        .catalog(&gpus, &dcs, CloudType::Community, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -488,7 +488,10 @@ async fn catalog_stock_and_prices() {
     );
 
     let old = fake.provider(&[("FAKE_RUNPODCTL_VERSION", "2.7.2")]);
-    let catalog = old.catalog(&gpus, &dcs, CloudType::Secure).await.unwrap();
+    let catalog = old
+        .catalog(&gpus, &dcs, CloudType::Secure, 1)
+        .await
+        .unwrap();
     assert!(
         catalog.offers.iter().all(|o| o.price_per_gpu_hr.is_none()),
         "no invented prices"
@@ -545,7 +548,7 @@ async fn network_volumes_by_name() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("no network volume is named \"ckpt\""),
+            .contains("no network volume named \"ckpt\" in this RunPod account"),
         "{err}"
     );
 

@@ -20,8 +20,13 @@ pub enum ApplyError {
     },
     /// Every candidate was out of stock or refused the create.
     #[error(
-        "no candidate could take the pod:\n{}\n  = help: add datacenters or GPU types to the config, or retry when stock returns",
-        misses.iter().map(|m| format!("    {m}")).collect::<Vec<_>>().join("\n")
+        "no candidate could take the pod:\n{}\n  = help: {}",
+        misses.iter().map(|m| format!("    {m}")).collect::<Vec<_>>().join("\n"),
+        if misses.iter().all(CandidateMiss::is_capacity) {
+            "add datacenters or GPU types to the config, or retry when stock returns"
+        } else {
+            "a refusal that is not about stock (an id, a volume, the account's access) is fixed in the config or the RunPod console, not by waiting"
+        }
     )]
     NoCandidate { misses: Vec<CandidateMiss> },
     /// A create failed in a way that may have made the pod anyway, and no
@@ -109,10 +114,23 @@ pub struct CandidateMiss {
     pub why: Miss,
 }
 
+impl CandidateMiss {
+    /// Missed for want of stock, which may return.
+    pub fn is_capacity(&self) -> bool {
+        matches!(
+            self.why,
+            Miss::NoStock | Miss::Refused(ProviderError::Capacity(_))
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Miss {
     #[error("skipped, no stock")]
     NoStock,
+    /// The plan found the catalog rules it out (its list says why).
+    #[error("skipped, invalid (the plan's candidate list says why)")]
+    Invalid,
     /// The provider refused this candidate (capacity, access, volume).
     #[error("{0}")]
     Refused(ProviderError),
@@ -221,6 +239,23 @@ mod tests {
         assert_eq!(
             none.to_string(),
             "no candidate could take the pod:\n    EU-RO-1 / A: skipped, no stock\n    US-CA-2 / A (COMMUNITY): no capacity: gone\n  = help: add datacenters or GPU types to the config, or retry when stock returns"
+        );
+        // Refusals that are not about stock get advice that is not "wait".
+        let refused = ApplyError::NoCandidate {
+            misses: vec![
+                CandidateMiss {
+                    place: "EU-RO-1 / A".into(),
+                    why: Miss::Invalid,
+                },
+                CandidateMiss {
+                    place: "US-CA-2 / A".into(),
+                    why: Miss::Refused(ProviderError::Invalid("access denied".into())),
+                },
+            ],
+        };
+        assert_eq!(
+            refused.to_string(),
+            "no candidate could take the pod:\n    EU-RO-1 / A: skipped, invalid (the plan's candidate list says why)\n    US-CA-2 / A: invalid request: access denied\n  = help: a refusal that is not about stock (an id, a volume, the account's access) is fixed in the config or the RunPod console, not by waiting"
         );
         let ambiguous = ApplyError::AmbiguousCreate {
             place: "EU-RO-1 / A".into(),

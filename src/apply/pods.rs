@@ -111,6 +111,13 @@ impl Executor<'_> {
                     candidate.datacenter_id, candidate.gpu_id, candidate.cloud_type
                 )
             };
+            if candidate.invalid.is_some() {
+                misses.push(CandidateMiss {
+                    place,
+                    why: Miss::Invalid,
+                });
+                continue;
+            }
             if candidate.stock == Stock::None {
                 misses.push(CandidateMiss {
                     place,
@@ -189,7 +196,7 @@ impl Executor<'_> {
                         place,
                         why: Miss::Refused(err),
                     };
-                    self.reporter.line(format!("{}: {miss}", miss.place));
+                    self.reporter.line(miss.to_string());
                     misses.push(miss);
                     continue;
                 }

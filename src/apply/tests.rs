@@ -15,7 +15,7 @@ use crate::plan::{
     Recorded,
 };
 use crate::provider::sim::{SimProvider, Store, World};
-use crate::provider::{Provider, ProviderResult};
+use crate::provider::{NetworkVolume, Provider, ProviderResult};
 use crate::state::Owner;
 
 /// The simulator, with deletes that fail (as a 503 would) while
@@ -63,13 +63,14 @@ impl Provider for Sim {
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog> {
         self.inner
-            .catalog(gpu_ids, datacenter_ids, cloud_type)
+            .catalog(gpu_ids, datacenter_ids, cloud_type, gpu_count)
             .await
     }
-    async fn resolve_network_volume(&self, name: &str, dc: &str) -> ProviderResult<String> {
-        self.inner.resolve_network_volume(name, dc).await
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
+        self.inner.network_volumes().await
     }
 }
 
@@ -146,7 +147,12 @@ impl Bench {
         let pod = &self.config.pod;
         let catalog = self
             .sim
-            .catalog(&pod.gpu_order, &pod.datacenters, pod.cloud_type)
+            .catalog(
+                &pod.gpu_order,
+                &pod.datacenters,
+                pod.cloud_type,
+                pod.gpu_count,
+            )
             .await
             .unwrap();
         let input = PlanningInput {
@@ -171,6 +177,7 @@ impl Bench {
             observed,
             catalog: CatalogRead::Read(catalog),
             fallback_catalog: None,
+            network_volumes: crate::plan::VolumesRead::NotRead,
             lock: None,
             missing_ssh_key: None,
             options: PlanOptions {

@@ -100,6 +100,9 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
                     "{}",
                     render::text::render(&p.plan, &path.display().to_string(), &palette)
                 );
+                if ctx.plan_errors(&p.plan) {
+                    status = ExitStatus::Error;
+                }
                 ready.push(p);
             }
             Err(err) => {

@@ -86,6 +86,19 @@ impl Ctx {
         crate::note!("{} {}", p.remove.apply_to("error:"), format_error(err));
     }
 
+    /// Prints why a plan cannot be carried out, one error each; true when
+    /// there was any.
+    pub fn plan_errors(&self, plan: &crate::plan::Plan) -> bool {
+        for error in &plan.report.errors {
+            self.error(&anyhow::anyhow!(
+                "{}: {}",
+                plan.job_name,
+                crate::render::words::plan_error(error)
+            ));
+        }
+        !plan.report.errors.is_empty()
+    }
+
     /// Prints a warning on stderr: `warning: ...` (yellow on a terminal).
     pub fn warn(&self, message: &str) {
         let p = self.stderr_palette();

@@ -30,7 +30,9 @@ pub async fn run(ctx: &Ctx, settings: &PlanSettings) -> anyhow::Result<ExitStatu
             }
         };
         let plan = &prepared.plan;
-        if plan.report.has_pod_changes {
+        if ctx.plan_errors(plan) {
+            status = status.worst(ExitStatus::Error);
+        } else if plan.report.has_pod_changes {
             with_changes += 1;
             if settings.detailed_exitcode {
                 status = status.worst(ExitStatus::Changes);

@@ -11,10 +11,10 @@ use futures::future::join_all;
 use super::read_state;
 use super::settings::PlanFlags;
 use crate::config::Config;
-use crate::model::{Catalog, CloudType};
+use crate::model::{Catalog, CloudType, Storage};
 use crate::plan::{
     self as planner, CatalogRead, Desired, JobOutline, LockHolder, LockSeen, MissingSshKey, Mode,
-    Observation, Observations, Plan, PlanOptions, PlanningInput, Recorded,
+    Observation, Observations, Plan, PlanOptions, PlanningInput, Recorded, VolumesRead,
 };
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, LockStatus, State};
@@ -32,13 +32,14 @@ const REFRESH_CONCURRENCY: usize = 16;
 /// The catalog for (GPUs, datacenters, cloud), read once per run however many
 /// configs ask for it.
 pub type Catalogs = std::collections::HashMap<CatalogKey, Result<Catalog, String>>;
-pub type CatalogKey = (Vec<String>, Vec<String>, CloudType);
+pub type CatalogKey = (Vec<String>, Vec<String>, CloudType, u32);
 
 fn catalog_key(config: &Config, cloud: CloudType) -> CatalogKey {
     (
         config.pod.gpu_order.clone(),
         config.pod.datacenters.clone(),
         cloud,
+        config.pod.gpu_count,
     )
 }
 
@@ -164,6 +165,15 @@ pub async fn refresh(
     if mode == Mode::Apply {
         check_required_paths(config)?;
     }
+    let network_volumes = match (&config.pod.storage, mode) {
+        (Storage::NetworkVolume { .. }, Mode::Apply) => match provider.network_volumes().await {
+            Ok(volumes) => VolumesRead::Read(volumes),
+            Err(err) => VolumesRead::Unreadable {
+                error: err.to_string(),
+            },
+        },
+        _ => VolumesRead::NotRead,
+    };
     let fallback_catalog = other_cloud(config, flags)
         .and_then(|cloud| catalogs.get(&catalog_key(config, cloud)))
         .and_then(|c| c.as_ref().ok())
@@ -183,6 +193,7 @@ pub async fn refresh(
         observed,
         catalog: catalog_read(catalogs, config),
         fallback_catalog,
+        network_volumes,
         lock: lock_seen(config),
         missing_ssh_key: missing_ssh_key(config, provider.name()),
         options: PlanOptions {
@@ -240,7 +251,7 @@ pub async fn prepare_all(
     let catalogs: Catalogs = stream::iter(keys)
         .map(|key| async move {
             let result = provider
-                .catalog(&key.0, &key.1, key.2)
+                .catalog(&key.0, &key.1, key.2, key.3)
                 .await
                 .map_err(|e| e.to_string());
             (key, result)

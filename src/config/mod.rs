@@ -175,13 +175,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
 
 /// The closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let lower = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.82)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.to_string())
+    crate::known::closest(word, candidates)
 }
 
 /// Parses `--var K=V` arguments.

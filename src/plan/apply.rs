@@ -250,15 +250,26 @@ impl Planner<'_> {
     fn rank_candidates(&mut self) -> Vec<Candidate> {
         let fallback = self.fallback_cloud();
         let input = self.input;
-        let ranked = candidates(
+        let mut ranked = candidates(
             &input.desired.pod,
             input.catalog.catalog(),
             fallback.map(|cloud| (cloud, input.fallback_catalog.as_ref())),
         );
-        if !ranked.is_empty() && ranked.iter().all(|c| c.stock == Stock::None) {
+        catalog::judge(input, &mut ranked);
+        let valid: Vec<&Candidate> = ranked.iter().filter(|c| c.invalid.is_none()).collect();
+        if !valid.is_empty() && valid.iter().all(|c| c.stock == Stock::None) {
             self.warnings.push(Warning::NoStock);
         }
         ranked
+    }
+
+    /// A create needs a candidate the catalog does not rule out.
+    fn require_a_valid_candidate(&mut self, ranked: &[Candidate]) {
+        if !ranked.is_empty() && ranked.iter().all(|c| c.invalid.is_some()) {
+            self.errors.push(PlanError::NoValidCandidate {
+                candidates: ranked.len(),
+            });
+        }
     }
 
     /// The fallback cloud that applies, with runpod-deploy's exceptions:
@@ -313,6 +324,7 @@ impl Planner<'_> {
     }
 
     fn add_create(&mut self, reason: Reason, ranked: &[Candidate]) -> PodChange {
+        self.require_a_valid_candidate(ranked);
         self.steps.then(
             StepKind::CreatePod {
                 candidates: ranked.to_vec(),
@@ -334,6 +346,7 @@ impl Planner<'_> {
         reason: Reason,
         ranked: &[Candidate],
     ) -> PodChange {
+        self.require_a_valid_candidate(ranked);
         let action = if why == DeleteReason::ReplaceRequested {
             PodAction::ReplaceRequested
         } else {
@@ -473,7 +486,7 @@ impl Planner<'_> {
             PodAction::Resume | PodAction::Reuse => current.and_then(|c| self.current_rate(c)),
             _ => ranked
                 .iter()
-                .find(|c| c.stock.is_available())
+                .find(|c| c.is_worth_trying())
                 .and_then(|c| c.price_per_hr),
         };
         let desired = &self.input.desired.pod;
@@ -555,7 +568,7 @@ impl Planner<'_> {
 fn create_fields(desired: &DesiredPod, ranked: &[Candidate]) -> Vec<FieldChange> {
     let first = ranked
         .iter()
-        .find(|c| c.stock.is_available())
+        .find(|c| c.is_worth_trying())
         .or(ranked.first());
     let spec = first.map(|c| desired.spec_on(c)).unwrap_or_default();
     diff::spec_fields(&spec)

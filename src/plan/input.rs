@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Catalog, CloudType, DesiredPod, Lifecycle, ObservedPod, PodStatus};
+use crate::model::{
+    Catalog, CloudType, DesiredPod, Lifecycle, NetworkVolume, ObservedPod, PodStatus,
+};
 use crate::state::{Origin, State};
 
 /// What the provider says about one recorded pod.
@@ -110,6 +112,18 @@ impl CatalogRead {
     }
 }
 
+/// The account's network volumes, for a config that mounts one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VolumesRead {
+    /// Not needed (no network volume) or not asked for (a destroy).
+    NotRead,
+    Read(Vec<NetworkVolume>),
+    /// The provider could not list them; the volume is checked at create.
+    Unreadable {
+        error: String,
+    },
+}
+
 /// The run named in this config's lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LockHolder {
@@ -148,6 +162,7 @@ pub struct PlanningInput {
     /// Stock and prices on the fallback cloud, when there is one and it
     /// could be read.
     pub fallback_catalog: Option<Catalog>,
+    pub network_volumes: VolumesRead,
     /// Another run's lock on the state (never this run's own).
     pub lock: Option<LockSeen>,
     /// Set when the provider needs an SSH key and it does not exist.

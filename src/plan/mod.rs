@@ -9,6 +9,7 @@
 //! named steps, each a small method of [`Planner`].
 
 mod apply;
+mod catalog;
 mod destroy;
 pub mod diff;
 mod input;
@@ -70,6 +71,7 @@ fn do_plan(input: &PlanningInput) -> Plan {
 struct Planner<'a> {
     input: &'a PlanningInput,
     steps: Builder,
+    errors: Vec<PlanError>,
     drift: Vec<Drift>,
     retained: Vec<RetainedNote>,
     warnings: Vec<Warning>,
@@ -84,6 +86,7 @@ impl<'a> Planner<'a> {
         Planner {
             input,
             steps: Builder::new(),
+            errors: Vec::new(),
             drift: Vec::new(),
             retained: Vec::new(),
             warnings: Vec::new(),
@@ -100,6 +103,11 @@ impl<'a> Planner<'a> {
         let input = self.input;
         if let CatalogRead::Unreadable { error } = &input.catalog {
             self.warnings.push(Warning::CatalogUnreadable {
+                error: error.clone(),
+            });
+        }
+        if let VolumesRead::Unreadable { error } = &input.network_volumes {
+            self.warnings.push(Warning::VolumesUnreadable {
                 error: error.clone(),
             });
         }
@@ -136,6 +144,7 @@ impl<'a> Planner<'a> {
             mode: self.input.options.mode,
             graph: self.steps.graph,
             report: PlanReport {
+                errors: self.errors,
                 drift: self.drift,
                 pod,
                 retained: self.retained,
@@ -170,6 +179,7 @@ pub fn candidates(
                 .and_then(|o| o.price_per_gpu_hr)
                 .map(|p| p * f64::from(desired.gpu_count)),
             stock: offer.map_or(Stock::Unknown, |o| o.stock),
+            invalid: None,
         }
     };
     let mut out = Vec::new();

@@ -137,8 +137,22 @@ pub enum Warning {
     CatalogUnreadable {
         error: String,
     },
+    /// The network volumes could not be listed: checked only at create.
+    VolumesUnreadable {
+        error: String,
+    },
     SshKeyMissing(MissingSshKey),
     LockHeld(LockHolder),
+}
+
+/// Why the plan cannot be carried out: `rpd plan` fails with these, and
+/// `rpd apply` stops before changing anything.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanError {
+    /// A pod must be created and the catalog rules out every candidate
+    /// (each candidate says why).
+    NoValidCandidate { candidates: usize },
 }
 
 /// Worth knowing, not a problem.
@@ -258,6 +272,8 @@ pub struct RetainedNote {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanReport {
+    /// Non-empty: the plan cannot be carried out (see [`PlanError`]).
+    pub errors: Vec<PlanError>,
     pub drift: Vec<Drift>,
     pub pod: PodChange,
     pub retained: Vec<RetainedNote>,

@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-pub use crate::model::{Catalog, Offer};
-use crate::model::{CloudType, ObservedPod, Storage};
+pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
+use crate::model::{CloudType, InvalidCandidate, ObservedPod, Storage, find_volume};
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -147,20 +147,63 @@ pub trait Provider: Send + Sync {
     /// Deletes the pod; a pod that is already gone is a success.
     async fn delete(&self, id: &str) -> ProviderResult<()>;
 
-    /// Stock and prices for these GPUs in these datacenters.
+    /// Stock (for pods of `gpu_count` GPUs) and prices for these GPUs in
+    /// these datacenters, and the GPU types and datacenters that exist.
     async fn catalog(
         &self,
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog>;
+
+    /// Every network volume of the account.
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>>;
 
     /// The id of the network volume `name` in `datacenter_id`.
     async fn resolve_network_volume(
         &self,
         name: &str,
         datacenter_id: &str,
-    ) -> ProviderResult<String>;
+    ) -> ProviderResult<String> {
+        let volumes = self.network_volumes().await?;
+        resolve_volume(&volumes, name, datacenter_id)
+    }
+}
+
+/// The id of the volume `name` in `datacenter_id`, or an `Invalid` error
+/// that says where the volumes of that name are.
+pub fn resolve_volume(
+    volumes: &[NetworkVolume],
+    name: &str,
+    datacenter_id: &str,
+) -> ProviderResult<String> {
+    let why = match find_volume(volumes, name, datacenter_id) {
+        Ok(volume) => return Ok(volume.id.clone()),
+        Err(why) => why,
+    };
+    Err(ProviderError::Invalid(match why {
+        InvalidCandidate::VolumeElsewhere { datacenters, .. } => format!(
+            "network volume {name:?} is in {}, not in {datacenter_id}; a pod can only mount a volume in its own datacenter",
+            datacenters.join(", ")
+        ),
+        InvalidCandidate::AmbiguousVolume { ids, .. } => format!(
+            "{} network volumes are named {name:?} in {datacenter_id} ({}); rename all but one in the RunPod console",
+            ids.len(),
+            ids.join(", ")
+        ),
+        _ => {
+            let mut names: Vec<String> = volumes.iter().map(|v| format!("{:?}", v.name)).collect();
+            names.sort();
+            names.dedup();
+            let has = if names.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has {})", names.join(", "))
+            };
+            format!("no network volume named {name:?} in this RunPod account{has}")
+        }
+    }))
 }
 
 pub type SharedProvider = Arc<dyn Provider>;
@@ -181,6 +224,42 @@ pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn volume(id: &str, name: &str, dc: &str) -> NetworkVolume {
+        NetworkVolume {
+            id: id.into(),
+            name: name.into(),
+            datacenter_id: dc.into(),
+        }
+    }
+
+    #[test]
+    fn volumes_resolve_by_name_and_datacenter_with_clear_errors() {
+        let volumes = [
+            volume("v1", "data", "EU-RO-1"),
+            volume("v2", "data", "US-KS-2"),
+            volume("v3", "models", "EU-RO-1"),
+            volume("v4", "models", "EU-RO-1"),
+        ];
+        assert_eq!(resolve_volume(&volumes, "data", "US-KS-2").unwrap(), "v2");
+        let message = |name, dc| resolve_volume(&volumes, name, dc).unwrap_err().to_string();
+        assert_eq!(
+            message("data", "CA-MTL-1"),
+            "invalid request: network volume \"data\" is in EU-RO-1, US-KS-2, not in CA-MTL-1; a pod can only mount a volume in its own datacenter"
+        );
+        assert_eq!(
+            message("cache", "EU-RO-1"),
+            "invalid request: no network volume named \"cache\" in this RunPod account (it has \"data\", \"models\")"
+        );
+        assert_eq!(
+            message("models", "EU-RO-1"),
+            "invalid request: 2 network volumes are named \"models\" in EU-RO-1 (v3, v4); rename all but one in the RunPod console"
+        );
+        assert_eq!(
+            resolve_volume(&[], "x", "EU-RO-1").unwrap_err().to_string(),
+            "invalid request: no network volume named \"x\" in this RunPod account"
+        );
+    }
 
     #[test]
     fn only_transient_and_rate_limited_failures_are_retryable() {

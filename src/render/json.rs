@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::words;
 use crate::model::PodStatus;
 use crate::plan::{
-    CostReport, Drift, FieldChange, Mode, Note, Plan, PodAction, Reason, RetainedNote, StateChange,
-    StepKind, Summary, Warning,
+    CostReport, Drift, FieldChange, Mode, Note, Plan, PlanError, PodAction, Reason, RetainedNote,
+    StateChange, StepKind, Summary, Warning,
 };
 
 /// 2.0: values are JSON values, not rendered text; reasons, warnings, notes
@@ -58,6 +58,8 @@ struct PlanDoc<'a> {
     config: &'a str,
     job_name: &'a str,
     mode: Mode,
+    /// Non-empty: the plan cannot be carried out; `rpd plan` exits 1.
+    errors: Vec<Worded<'a, PlanError>>,
     summary_line: String,
     drift: &'a [Drift],
     pod: PodDoc<'a>,
@@ -96,6 +98,11 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
         config,
         job_name: &plan.job_name,
         mode: plan.mode,
+        errors: report
+            .errors
+            .iter()
+            .map(|e| worded(e, words::plan_error))
+            .collect(),
         summary_line: words::summary_line(&report.summary),
         drift: &report.drift,
         pod: PodDoc {

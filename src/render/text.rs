@@ -61,7 +61,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         return out;
     }
 
-    let _ = writeln!(out, "rpd will perform the following actions:");
+    let refused = !report.errors.is_empty();
+    if refused {
+        let _ = writeln!(out, "rpd cannot carry out this plan (the errors say why):");
+    } else {
+        let _ = writeln!(out, "rpd will perform the following actions:");
+    }
     let _ = writeln!(out);
     write_pod_block(&mut out, plan, p);
 
@@ -79,6 +84,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out, "  {title}");
         write_candidates(&mut out, &candidates, p);
         let _ = writeln!(out);
+    }
+
+    // The errors themselves go to stderr, with the command's other errors.
+    if refused {
+        write_findings(&mut out, plan, p);
+        return out;
     }
 
     let _ = writeln!(out, "  Steps:");
@@ -121,6 +132,23 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         }
         let _ = writeln!(out);
     }
+    write_findings(&mut out, plan, p);
+    write_state_only(&mut out, report.state_only_changes.as_slice(), p);
+
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(words::summary_line(&report.summary))
+    );
+    if let Some(line) = cost_line(plan) {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// The warnings and notes, then a blank line.
+fn write_findings(out: &mut String, plan: &Plan, p: &Palette) {
+    let report = &plan.report;
     for warning in &report.warnings {
         let _ = writeln!(
             out,
@@ -135,17 +163,6 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     if !report.warnings.is_empty() || !report.notes.is_empty() {
         let _ = writeln!(out);
     }
-    write_state_only(&mut out, report.state_only_changes.as_slice(), p);
-
-    let _ = writeln!(
-        out,
-        "{}",
-        p.bold.apply_to(words::summary_line(&report.summary))
-    );
-    if let Some(line) = cost_line(plan) {
-        let _ = writeln!(out, "{line}");
-    }
-    out
 }
 
 fn write_state_only(out: &mut String, changes: &[StateChange], p: &Palette) {
@@ -336,10 +353,14 @@ fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
             .price_per_hr
             .map(|x| format!("{}/hr", Usd(x)))
             .unwrap_or_else(|| "price unknown".into());
-        let stock = match c.stock {
-            Stock::None => p.dim.apply_to("stock none, skipped").to_string(),
-            Stock::Unknown => "stock unknown".to_string(),
-            s => format!("stock {}", s.as_str()),
+        let stock = match (&c.invalid, c.stock) {
+            (Some(invalid), _) => p
+                .remove
+                .apply_to(format!("invalid: {}", words::invalid_candidate(invalid)))
+                .to_string(),
+            (None, Stock::None) => p.dim.apply_to("stock none, skipped").to_string(),
+            (None, Stock::Unknown) => "stock unknown".to_string(),
+            (None, s) => format!("stock {}", s.as_str()),
         };
         let _ = writeln!(
             out,

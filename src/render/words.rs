@@ -2,9 +2,9 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan will print them too.
 
-use crate::model::{Outcome, Usd};
+use crate::model::{InvalidCandidate, Outcome, Usd};
 use crate::plan::{
-    FieldNote, FieldValue, MissingSshKey, Note, Reason, StateChange, Summary, Warning,
+    FieldNote, FieldValue, MissingSshKey, Note, PlanError, Reason, StateChange, Summary, Warning,
 };
 
 /// Why a step is taken or the pod changes.
@@ -81,12 +81,67 @@ pub fn warning(warning: &Warning) -> String {
         Warning::CatalogUnreadable { error } => {
             format!("could not read the catalog (stock and prices unknown): {error}")
         }
+        Warning::VolumesUnreadable { error } => format!(
+            "could not list the network volumes (the volume is checked when the pod is created): {error}"
+        ),
         Warning::SshKeyMissing(key) => missing_ssh_key(key),
         Warning::LockHeld(holder) => format!(
             "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
             holder.operation,
             holder.who,
             holder.since.format("%H:%M:%S UTC")
+        ),
+    }
+}
+
+/// Why the plan cannot be carried out.
+pub fn plan_error(error: &PlanError) -> String {
+    match error {
+        PlanError::NoValidCandidate { candidates } => format!(
+            "no candidate can take the pod: the catalog rules out {} (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config",
+            if *candidates == 1 {
+                "the only one".to_string()
+            } else {
+                format!("all {candidates}")
+            }
+        ),
+    }
+}
+
+/// Why the catalog rules a candidate out.
+pub fn invalid_candidate(invalid: &InvalidCandidate) -> String {
+    let did_you_mean = |s: &Option<String>| {
+        s.as_ref()
+            .map(|s| format!("; did you mean {s:?}?"))
+            .unwrap_or_default()
+    };
+    match invalid {
+        InvalidCandidate::UnknownGpu { suggestion } => {
+            format!(
+                "RunPod has no GPU type of this id{}",
+                did_you_mean(suggestion)
+            )
+        }
+        InvalidCandidate::UnknownDatacenter { suggestion } => {
+            format!(
+                "RunPod has no datacenter of this id{}",
+                did_you_mean(suggestion)
+            )
+        }
+        InvalidCandidate::TooManyGpus { requested, max } => format!(
+            "pod.gpu_count is {requested}, but a pod of this GPU type has at most {max} on this cloud"
+        ),
+        InvalidCandidate::NoSuchVolume { name } => {
+            format!("the account has no network volume named {name:?}")
+        }
+        InvalidCandidate::VolumeElsewhere { name, datacenters } => format!(
+            "network volume {name:?} is in {}, and a pod mounts only a volume in its own datacenter",
+            datacenters.join(", ")
+        ),
+        InvalidCandidate::AmbiguousVolume { name, ids } => format!(
+            "{} network volumes here are named {name:?} ({}): rename all but one",
+            ids.len(),
+            ids.join(", ")
         ),
     }
 }

@@ -383,6 +383,7 @@ enum Op {
     DeletePod(String),
     PodAction(String),
     ListGpuTypes,
+    ListDataCenters,
     ListNetworkVolumes,
 }
 
@@ -396,6 +397,7 @@ impl Op {
             ("DELETE", ["v2", "pods", id]) => Op::DeletePod(id.to_string()),
             ("POST", ["v2", "pods", id, "action"]) => Op::PodAction(id.to_string()),
             ("GET", ["v2", "catalog", "gpus"]) => Op::ListGpuTypes,
+            ("GET", ["v2", "catalog", "datacenters"]) => Op::ListDataCenters,
             ("GET", ["v2", "network-volumes"]) => Op::ListNetworkVolumes,
             _ => return None,
         })
@@ -409,6 +411,7 @@ impl Op {
             Op::DeletePod(_) => "deletePod",
             Op::PodAction(_) => "podAction",
             Op::ListGpuTypes => "listGpuTypes",
+            Op::ListDataCenters => "listDataCenters",
             Op::ListNetworkVolumes => "listNetworkVolumes",
         }
     }
@@ -422,6 +425,7 @@ impl Op {
             Op::DeletePod(_) => ("/v2/pods/{id}", "delete"),
             Op::PodAction(_) => ("/v2/pods/{id}/action", "post"),
             Op::ListGpuTypes => ("/v2/catalog/gpus", "get"),
+            Op::ListDataCenters => ("/v2/catalog/datacenters", "get"),
             Op::ListNetworkVolumes => ("/v2/network-volumes", "get"),
         }
     }
@@ -563,6 +567,7 @@ async fn answer(
         Op::DeletePod(id) => delete_pod(shared, id),
         Op::PodAction(id) => pod_action(shared, id, action.as_deref().unwrap_or_default()),
         Op::ListGpuTypes => list_gpu_types(shared, &query),
+        Op::ListDataCenters => list_datacenters(),
         Op::ListNetworkVolumes => list_network_volumes(shared),
     };
     match result {
@@ -842,6 +847,12 @@ fn list_gpu_types(shared: &Shared, query: &HashMap<String, String>) -> Reply {
     {
         return Reply::Problem(400, format!("unsupported cloud {cloud:?}"));
     }
+    // Availability for pods of `count` GPUs (the spec's default is one).
+    let count: u32 = match query.get("count").map(|c| c.parse::<u32>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return Reply::Problem(400, "count must be a whole number >= 1".into()),
+    };
     let availability = include.is_some();
     let gpus: Vec<Value> = world(shared, |w, _| {
         rpd::known::GPU_TYPES
@@ -859,13 +870,16 @@ fn list_gpu_types(shared: &Shared, query: &HashMap<String, String>) -> Reply {
                         "secure": store::price_per_gpu(id, CloudType::Secure),
                         "community": store::price_per_gpu(id, CloudType::Community),
                     },
-                    "maxCount": {"secure": 8, "community": 8},
+                    "maxCount": {
+                        "secure": store::MAX_GPUS_PER_POD,
+                        "community": store::MAX_GPUS_PER_POD,
+                    },
                 });
                 if availability {
                     let dcs: Vec<Value> = rpd::known::DATACENTERS
                         .iter()
                         .filter_map(|dc| {
-                            let level = rpd::provider::sim::stock_level(w.free(dc, id));
+                            let level = rpd::provider::sim::stock_for(w.free(dc, id), count);
                             (level != rpd::model::Stock::None).then(|| {
                                 json!({"id": dc, "name": dc, "availability": level.as_str().to_uppercase()})
                             })
@@ -881,6 +895,24 @@ fn list_gpu_types(shared: &Shared, query: &HashMap<String, String>) -> Reply {
             .collect()
     });
     Reply::Json(200, json!({ "gpus": gpus }))
+}
+
+/// Every datacenter the simulator knows, in the spec's shape.
+fn list_datacenters() -> Reply {
+    let datacenters: Vec<Value> = rpd::known::DATACENTERS
+        .iter()
+        .map(|dc| {
+            json!({
+                "id": dc,
+                "name": dc,
+                "region": if dc.starts_with("US") || dc.starts_with("CA") { "NORTH_AMERICA" } else { "EUROPE" },
+                "globalNetwork": false,
+                "networkVolumeTypes": ["STANDARD"],
+                "compliance": [],
+            })
+        })
+        .collect();
+    Reply::Json(200, json!({ "dataCenters": datacenters }))
 }
 
 fn list_network_volumes(shared: &Shared) -> Reply {

@@ -3,6 +3,7 @@
 //! 404s, COMMUNITY pods that may never get direct SSH.
 
 use super::*;
+use crate::model::{InvalidCandidate, NetworkVolume};
 
 /// (datacenter, GPU, cloud) of each candidate a create would try.
 fn places(plan: &Plan) -> Vec<(String, String, CloudType)> {
@@ -101,4 +102,157 @@ fn a_paused_community_pod_is_resumed_under_cloud_type_all_not_replaced() {
     );
     case.desired.all_clouds = true;
     assert_eq!(prelude(&case.plan()), ["start pod1"]);
+}
+
+/// The catalog of `case`, listing what exists: A40 (at most `max` a pod)
+/// and L40S, in EU-RO-1 and US-CA-2.
+fn listing(max: u32) -> Catalog {
+    let mut c = catalog(&[("EU-RO-1", A40, Stock::High)]);
+    c.gpu_types = Some(vec![
+        crate::model::GpuTypeLimit {
+            id: A40.into(),
+            max_count: Some(max),
+        },
+        crate::model::GpuTypeLimit {
+            id: L40S.into(),
+            max_count: None,
+        },
+    ]);
+    c.datacenters = Some(vec!["EU-RO-1".into(), "US-CA-2".into()]);
+    c
+}
+
+fn verdicts(plan: &Plan) -> Vec<Option<InvalidCandidate>> {
+    let StepKind::CreatePod { candidates } = &plan.steps()[0].kind else {
+        panic!("a create first: {:?}", plan.steps());
+    };
+    candidates.iter().map(|c| c.invalid.clone()).collect()
+}
+
+#[test]
+fn ids_the_catalog_does_not_list_are_invalid_candidates_with_a_suggestion() {
+    let mut case = Case::new();
+    case.catalog = CatalogRead::Read(listing(8));
+    case.desired.gpu_order = vec!["NVIDIA A4O".into(), L40S.into()];
+    case.desired.datacenters = vec!["EU-RO-1".into(), "EU-R0-1".into()];
+    let plan = case.plan();
+    let unknown_gpu = Some(InvalidCandidate::UnknownGpu {
+        suggestion: Some(A40.into()),
+    });
+    let unknown_dc = Some(InvalidCandidate::UnknownDatacenter {
+        suggestion: Some("EU-RO-1".into()),
+    });
+    assert_eq!(
+        verdicts(&plan),
+        [unknown_gpu, None, unknown_dc.clone(), unknown_dc]
+    );
+    assert!(plan.report.errors.is_empty(), "one candidate is valid");
+    assert_eq!(
+        plan.report.pod.fields[1].new,
+        Some(FieldValue::text(L40S)),
+        "the first valid candidate is shown"
+    );
+}
+
+#[test]
+fn more_gpus_than_one_machine_holds_is_invalid_and_with_no_valid_candidate_the_plan_fails() {
+    let mut case = Case::new();
+    case.catalog = CatalogRead::Read(listing(4));
+    case.desired.gpu_order = vec![A40.into()];
+    case.desired.datacenters = vec!["EU-RO-1".into()];
+    case.desired.gpu_count = 4;
+    assert!(case.plan().report.errors.is_empty(), "4 of at most 4");
+    case.desired.gpu_count = 5;
+    let plan = case.plan();
+    assert_eq!(
+        verdicts(&plan),
+        [Some(InvalidCandidate::TooManyGpus {
+            requested: 5,
+            max: 4
+        })]
+    );
+    assert_eq!(
+        plan.report.errors,
+        [PlanError::NoValidCandidate { candidates: 1 }]
+    );
+}
+
+#[test]
+fn a_network_volume_missing_or_elsewhere_makes_its_candidates_invalid() {
+    let volume = |id: &str, name: &str, dc: &str| NetworkVolume {
+        id: id.into(),
+        name: name.into(),
+        datacenter_id: dc.into(),
+    };
+    let mut case = Case::new();
+    case.desired.storage = Storage::NetworkVolume {
+        volume_name: "data".into(),
+        volume_id: None,
+        mount: "/data".into(),
+    };
+    case.network_volumes = VolumesRead::Read(vec![volume("v1", "data", "US-CA-2")]);
+    let elsewhere = Some(InvalidCandidate::VolumeElsewhere {
+        name: "data".into(),
+        datacenters: vec!["US-CA-2".into()],
+    });
+    assert_eq!(
+        verdicts(&case.plan()),
+        [elsewhere.clone(), elsewhere, None, None]
+    );
+    case.network_volumes = VolumesRead::Read(vec![volume("v1", "other", "EU-RO-1")]);
+    let plan = case.plan();
+    let missing = Some(InvalidCandidate::NoSuchVolume {
+        name: "data".into(),
+    });
+    assert_eq!(
+        verdicts(&plan),
+        [missing.clone(), missing.clone(), missing.clone(), missing]
+    );
+    assert_eq!(
+        plan.report.errors,
+        [PlanError::NoValidCandidate { candidates: 4 }]
+    );
+    // Unlistable volumes are no verdict: the create finds out.
+    case.network_volumes = VolumesRead::Unreadable {
+        error: "503".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(verdicts(&plan), [None, None, None, None]);
+    assert!(plan.report.errors.is_empty());
+    assert!(plan.report.warnings.contains(&Warning::VolumesUnreadable {
+        error: "503".into()
+    }));
+}
+
+#[test]
+fn an_unreadable_catalog_rules_nothing_out() {
+    let mut case = Case::new();
+    case.desired.gpu_order = vec!["NVIDIA A4O".into()];
+    case.catalog = CatalogRead::Unreadable {
+        error: "502".into(),
+    };
+    let plan = case.plan();
+    assert!(verdicts(&plan).iter().all(Option::is_none));
+    assert!(plan.report.errors.is_empty());
+}
+
+#[test]
+fn a_resume_is_not_refused_for_fallback_candidates_the_catalog_rules_out() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    // The catalog no longer lists the paused pod's GPU type for new pods.
+    let mut gone = listing(8);
+    gone.gpu_types.as_mut().unwrap().retain(|t| t.id != A40);
+    case.catalog = CatalogRead::Read(gone);
+    case.desired.gpu_order = vec![A40.into()];
+    case.desired.datacenters = vec!["EU-RO-1".into()];
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["start pod1"]);
+    let StepKind::StartPod { fallback, .. } = &plan.steps()[0].kind else {
+        panic!("a resume first");
+    };
+    assert!(fallback[0].invalid.is_some(), "the fallback is marked");
+    assert!(plan.report.errors.is_empty());
 }

@@ -72,6 +72,8 @@ fn catalog(stock: &[(&str, &str, Stock)]) -> Catalog {
                 price_per_gpu_hr: Some(0.40),
             })
             .collect(),
+        gpu_types: None,
+        datacenters: None,
     }
 }
 
@@ -83,6 +85,7 @@ fn spec(dc: &str, gpu: &str) -> PodSpec {
         cloud_type: CloudType::Secure,
         price_per_hr: None,
         stock: Stock::Unknown,
+        invalid: None,
     })
 }
 
@@ -126,6 +129,7 @@ struct Case {
     catalog: CatalogRead,
     /// The other cloud's catalog (`--fallback-cloud-type`, `ALL`).
     other_catalog: Option<Catalog>,
+    network_volumes: VolumesRead,
     fallback_cloud: Option<CloudType>,
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
@@ -142,6 +146,7 @@ impl Case {
             desired: desired(),
             catalog: CatalogRead::Read(catalog(&[("EU-RO-1", A40, Stock::High)])),
             other_catalog: None,
+            network_volumes: VolumesRead::NotRead,
             fallback_cloud: None,
             lock: None,
             missing_ssh_key: None,
@@ -170,6 +175,7 @@ impl Case {
             observed: self.observed.clone(),
             catalog: self.catalog.clone(),
             fallback_catalog: self.other_catalog.clone(),
+            network_volumes: self.network_volumes.clone(),
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             options: PlanOptions {

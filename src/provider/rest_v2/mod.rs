@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
-use super::{Catalog, CreatePodRequest, Provider, ProviderError, ProviderResult};
+use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
 use crate::model::{CloudType, ObservedPod};
 
 /// More pages than any account has pods: a list that goes on is broken.
@@ -209,31 +209,34 @@ impl Provider for RestV2Provider {
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog> {
-        // `cloud` scopes availability; RunPod assumes SECURE without it.
-        let list: wire::ListGpuTypes = self
-            .get_json(
-                &["v2", "catalog", "gpus"],
-                &[
-                    ("include", "AVAILABILITY"),
-                    ("product", "POD"),
-                    ("cloud", cloud_type.as_str()),
-                ],
-            )
-            .await?;
+        // `cloud` and `count` scope availability (RunPod assumes SECURE and
+        // one GPU without them): stock is for this config's pods.
+        let count = gpu_count.max(1).to_string();
+        let query = [
+            ("include", "AVAILABILITY"),
+            ("product", "POD"),
+            ("cloud", cloud_type.as_str()),
+            ("count", count.as_str()),
+        ];
+        let gpus = self.get_json::<wire::ListGpuTypes>(&["v2", "catalog", "gpus"], &query);
+        let datacenters =
+            self.get_json::<wire::ListDataCenters>(&["v2", "catalog", "datacenters"], &[]);
+        // Both at once; the GPU list's failure is the one said, whichever
+        // answered first.
+        let (gpus, datacenters) = tokio::join!(gpus, datacenters);
+        let (gpus, datacenters) = (gpus?, datacenters?);
         Ok(catalog::offers(
-            &list.gpus,
+            &gpus.gpus,
+            &datacenters.data_centers,
             gpu_ids,
             datacenter_ids,
             cloud_type,
         ))
     }
 
-    async fn resolve_network_volume(
-        &self,
-        name: &str,
-        datacenter_id: &str,
-    ) -> ProviderResult<String> {
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
         let volumes = self
             .get_all(
                 &["v2", "network-volumes"],
@@ -243,6 +246,6 @@ impl Provider for RestV2Provider {
                 },
             )
             .await?;
-        catalog::resolve_volume(&volumes, name, datacenter_id)
+        Ok(catalog::volumes(volumes))
     }
 }

@@ -194,6 +194,30 @@ pub struct GpuType {
     /// when none does.
     #[serde(default, deserialize_with = "lenient")]
     pub data_centers: Option<Vec<DataCenterAvailability>>,
+    /// The most GPUs of this type one pod can have, per cloud.
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_count: Option<PerCloud>,
+}
+
+/// A count quoted separately for each cloud.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PerCloud {
+    #[serde(default, deserialize_with = "lenient")]
+    pub secure: Option<u32>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub community: Option<u32>,
+}
+
+/// `GET /v2/catalog/datacenters`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDataCenters {
+    pub data_centers: Vec<DataCenter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DataCenter {
+    pub id: String,
 }
 
 /// $/hr for one GPU of the type.

@@ -22,7 +22,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Catalog, CreatePodRequest, Offer, Provider, ProviderError, ProviderResult};
+use super::{
+    Catalog, CreatePodRequest, GpuTypeLimit, NetworkVolume, Offer, Provider, ProviderError,
+    ProviderResult,
+};
 use crate::model::{CloudType, ObservedPod};
 use process::{Output, RunError, Runner};
 use version::{FlagProbe, Version};
@@ -207,54 +210,6 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
-/// The id of network volume `name` in `datacenter_id`, or why not.
-pub fn resolve_volume(
-    volumes: &[parse::NetworkVolume],
-    name: &str,
-    datacenter_id: &str,
-) -> ProviderResult<String> {
-    let named: Vec<&parse::NetworkVolume> = volumes.iter().filter(|v| v.name == name).collect();
-    let here: Vec<&&parse::NetworkVolume> = named
-        .iter()
-        .filter(|v| v.datacenter_id == datacenter_id)
-        .collect();
-    match here.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] if named.is_empty() => {
-            let mut all: Vec<String> = volumes
-                .iter()
-                .map(|v| format!("{} ({})", v.name, v.datacenter_id))
-                .collect();
-            all.sort();
-            Err(ProviderError::Invalid(format!(
-                "no network volume is named {name:?} (runpodctl network-volume list has: {})",
-                if all.is_empty() {
-                    "none".to_string()
-                } else {
-                    all.join(", ")
-                }
-            )))
-        }
-        [] => {
-            let mut dcs: Vec<&str> = named.iter().map(|v| v.datacenter_id.as_str()).collect();
-            dcs.sort_unstable();
-            dcs.dedup();
-            Err(ProviderError::Invalid(format!(
-                "network volume {name:?} is in {}, not in {datacenter_id}; a pod must be created in its volume's datacenter",
-                dcs.join(", ")
-            )))
-        }
-        many => Err(ProviderError::Invalid(format!(
-            "{} network volumes are named {name:?} in {datacenter_id} ({}): rename one so rpd knows which to attach",
-            many.len(),
-            many.iter()
-                .map(|v| v.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
 #[async_trait]
 impl Provider for RunpodctlProvider {
     fn name(&self) -> &'static str {
@@ -331,11 +286,15 @@ impl Provider for RunpodctlProvider {
         }
     }
 
+    /// `datacenter list` (stock) and `gpu list` (GPU types and prices).
+    /// runpodctl has no count: stock is for one GPU, and the most GPUs a
+    /// pod can have is not said.
     async fn catalog(
         &self,
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        _gpu_count: u32,
     ) -> ProviderResult<Catalog> {
         let dc_args = strings(&["datacenter", "list", "-o", "json"]);
         let gpu_args = strings(&["gpu", "list", "--include-unavailable", "-o", "json"]);
@@ -344,21 +303,22 @@ impl Provider for RunpodctlProvider {
             self.run_json("gpu list", &gpu_args),
         );
         let stock = parse::datacenters(&dcs?).map_err(bad_output)?;
-        // Prices are a nicety: without them the plan says "price unknown".
-        let prices = match gpus.and_then(|g| parse::gpu_prices(&g).map_err(bad_output)) {
-            Ok(p) if p.has_price_fields => Some(p),
-            Ok(_) => {
-                self.warn(format!(
-                    "runpodctl {} prints no GPU prices (`gpu list` has them from v2.8): prices are unknown",
-                    self.version
-                ));
-                None
-            }
+        // Prices and the GPU list are a nicety: without them the plan says
+        // "price unknown" and does not judge GPU ids.
+        let gpus = match gpus.and_then(|g| parse::gpu_prices(&g).map_err(bad_output)) {
+            Ok(gpus) => Some(gpus),
             Err(e) => {
                 self.warn(format!("GPU prices are unknown: {e}"));
                 None
             }
         };
+        let prices = gpus.as_ref().filter(|g| g.has_price_fields);
+        if gpus.is_some() && prices.is_none() {
+            self.warn(format!(
+                "runpodctl {} prints no GPU prices (`gpu list` has them from v2.8): prices are unknown",
+                self.version
+            ));
+        }
         let offers = datacenter_ids
             .iter()
             .flat_map(|dc| gpu_ids.iter().map(move |gpu| (dc, gpu)))
@@ -366,80 +326,31 @@ impl Provider for RunpodctlProvider {
                 datacenter_id: dc.clone(),
                 gpu_id: gpu.clone(),
                 stock: stock.stock(dc, gpu),
-                price_per_gpu_hr: prices.as_ref().and_then(|p| p.price(gpu, cloud_type)),
+                price_per_gpu_hr: prices.and_then(|p| p.price(gpu, cloud_type)),
             })
             .collect();
-        Ok(Catalog { offers })
+        Ok(Catalog {
+            offers,
+            gpu_types: gpus.map(|g| {
+                g.prices
+                    .into_iter()
+                    .map(|(id, ..)| GpuTypeLimit {
+                        id,
+                        max_count: None,
+                    })
+                    .collect()
+            }),
+            datacenters: Some(stock.stock.keys().cloned().collect()),
+        })
     }
 
-    async fn resolve_network_volume(
-        &self,
-        name: &str,
-        datacenter_id: &str,
-    ) -> ProviderResult<String> {
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
         let value = self
             .run_json(
                 "network-volume list",
                 &strings(&["network-volume", "list", "-o", "json"]),
             )
             .await?;
-        let volumes = parse::network_volumes(&value).map_err(bad_output)?;
-        resolve_volume(&volumes, name, datacenter_id)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use parse::NetworkVolume;
-
-    fn volume(id: &str, name: &str, dc: &str) -> NetworkVolume {
-        NetworkVolume {
-            id: id.into(),
-            name: name.into(),
-            datacenter_id: dc.into(),
-        }
-    }
-
-    #[test]
-    fn network_volume_resolution() {
-        let volumes = [
-            volume("v1", "datasets", "EU-RO-1"),
-            volume("v2", "datasets", "US-CA-2"),
-            volume("v3", "ckpt", "US-CA-2"),
-            volume("v4", "ckpt", "US-CA-2"),
-        ];
-        assert_eq!(
-            resolve_volume(&volumes, "datasets", "US-CA-2").unwrap(),
-            "v2"
-        );
-        let elsewhere = resolve_volume(&volumes, "datasets", "EU-SE-1").unwrap_err();
-        assert!(matches!(elsewhere, ProviderError::Invalid(_)));
-        assert!(
-            elsewhere
-                .to_string()
-                .contains("network volume \"datasets\" is in EU-RO-1, US-CA-2, not in EU-SE-1"),
-            "{elsewhere}"
-        );
-        let unknown = resolve_volume(&volumes, "nope", "EU-RO-1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            unknown.contains("no network volume is named \"nope\""),
-            "{unknown}"
-        );
-        assert!(
-            unknown.contains("ckpt (US-CA-2), ckpt (US-CA-2), datasets (EU-RO-1)"),
-            "{unknown}"
-        );
-        let twice = resolve_volume(&volumes, "ckpt", "US-CA-2")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            twice.contains("2 network volumes are named \"ckpt\" in US-CA-2 (v3, v4)"),
-            "{twice}"
-        );
-        let none = resolve_volume(&[], "x", "EU-RO-1").unwrap_err().to_string();
-        assert!(none.contains("has: none"), "{none}");
+        parse::network_volumes(&value).map_err(bad_output)
     }
 }

@@ -12,7 +12,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Catalog, CreatePodRequest, Offer, Provider, ProviderError, ProviderResult};
+use super::{
+    Catalog, CreatePodRequest, GpuTypeLimit, NetworkVolume, Offer, Provider, ProviderError,
+    ProviderResult,
+};
+use crate::known;
 use crate::model::{CloudType, ObservedPod, Stock};
 pub use store::{Store, World};
 
@@ -73,6 +77,15 @@ pub fn stock_level(free: u32) -> Stock {
         1..=2 => Stock::Low,
         3..=6 => Stock::Medium,
         _ => Stock::High,
+    }
+}
+
+/// The level for pods of `gpu_count` GPUs: none when fewer are free.
+pub fn stock_for(free: u32, gpu_count: u32) -> Stock {
+    if free < gpu_count.max(1) {
+        Stock::None
+    } else {
+        stock_level(free)
     }
 }
 
@@ -137,6 +150,7 @@ impl Provider for SimProvider {
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog> {
         self.call("catalog", |world, _| {
             let offers = datacenter_ids
@@ -145,22 +159,38 @@ impl Provider for SimProvider {
                 .map(|(dc, gpu)| Offer {
                     datacenter_id: dc.clone(),
                     gpu_id: gpu.clone(),
-                    stock: stock_level(world.free_in(dc, gpu, cloud_type)),
+                    stock: stock_for(world.free_in(dc, gpu, cloud_type), gpu_count),
                     price_per_gpu_hr: store::price_per_gpu(gpu, cloud_type),
                 })
                 .collect();
-            Ok(Catalog { offers })
+            Ok(Catalog {
+                offers,
+                gpu_types: Some(
+                    known::GPU_TYPES
+                        .iter()
+                        .map(|(id, ..)| GpuTypeLimit {
+                            id: id.to_string(),
+                            max_count: Some(store::MAX_GPUS_PER_POD),
+                        })
+                        .collect(),
+                ),
+                datacenters: Some(known::DATACENTERS.iter().map(|d| d.to_string()).collect()),
+            })
         })
         .await
     }
 
-    async fn resolve_network_volume(
-        &self,
-        name: &str,
-        datacenter_id: &str,
-    ) -> ProviderResult<String> {
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
         self.call("network_volumes", |world, _| {
-            world.resolve_volume(name, datacenter_id)
+            Ok(world
+                .volumes
+                .iter()
+                .map(|v| NetworkVolume {
+                    id: v.id.clone(),
+                    name: v.name.clone(),
+                    datacenter_id: v.datacenter_id.clone(),
+                })
+                .collect())
         })
         .await
     }
