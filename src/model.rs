@@ -349,6 +349,16 @@ pub fn gpu_key(id: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// The half of the SSH key pair (`ssh.key_path`) that is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    PrivateKey,
+    /// No readable `<key>.pub`, and the private key would not give one
+    /// (it has a passphrase, or is not a key).
+    PublicKey,
+}
+
 /// How to reach a running pod's sshd directly (no proxy: rsync needs TCP).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SshEndpoint {

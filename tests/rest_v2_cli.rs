@@ -510,6 +510,8 @@ fn a_rejected_key_is_an_authentication_error() {
         .stdout_has("\nhello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n")
         .stderr(
             "
+            hello: Warning: the pod gets only rpd's key [TMP]/home/.ssh/id_ed25519.pub: the account's registered SSH keys could not be read: authentication failed: GET /v2/account/ssh-keys: HTTP 401: invalid bearer token
+              = help: check the API key in RUNPOD_API_KEY or ~/.runpod/config.toml
             hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090...
             error: hello: creating the pod: authentication failed: POST /v2/pods: HTTP 401: invalid bearer token
               = help: check the API key in RUNPOD_API_KEY or ~/.runpod/config.toml
@@ -582,26 +584,4 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
             "#,
         )
         .run();
-}
-
-#[test]
-fn apply_without_the_ssh_key_stops_before_creating_anything() {
-    let world = World::new();
-    let fake = FakeRestV2::start();
-    std::fs::remove_file(world.path("home/.ssh/id_ed25519")).unwrap();
-    let warned = edited(
-        &unindent(CREATE_PLAN),
-        "\nPlan: ",
-        "\nWarning: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\n\nPlan: ",
-    );
-    runpod(&world, &fake)
-        .args(["plan", HELLO])
-        .stdout(&warned)
-        .run();
-    runpod(&world, &fake)
-        .args(["apply", "-y", HELLO])
-        .status(1)
-        .stderr("error: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\n")
-        .run();
-    assert_eq!(fake.calls("createPod"), 0);
 }

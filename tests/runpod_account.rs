@@ -7,8 +7,8 @@ mod common;
 #[path = "fakes/rest_v2.rs"]
 mod fake;
 
-use common::World;
 use common::hello::{HELLO, HELLO_STATE};
+use common::{USER_PUBLIC_KEY, World};
 use fake::FakeRestV2;
 
 /// A 422 says the request itself breaks RunPod's contract: every other
@@ -206,4 +206,119 @@ fn apply_skips_candidates_the_plan_marked_invalid() {
         .run();
     assert_eq!(world.call_counts(&["create"]), [1]);
     assert_eq!(world.pods()[0]["datacenter_id"], "US-CA-2");
+}
+
+/// RunPod's `startSsh` only injects the account's registered keys: with none
+/// registered a pod has no SSH and rpd would wait out the timeout on a
+/// billing pod. The create carries `PUBLIC_KEY` = rpd's own public key,
+/// then the account's keys (so console SSH keeps working), in a body the
+/// spec accepts.
+#[test]
+fn a_create_carries_rpds_public_key_and_the_accounts_keys_as_public_key() {
+    let desk = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDesk me@desk";
+    for (account, expected) in [
+        (vec![], USER_PUBLIC_KEY.to_string()),
+        (
+            vec![desk, USER_PUBLIC_KEY],
+            format!("{USER_PUBLIC_KEY}\n{desk}"),
+        ),
+    ] {
+        let world = World::new();
+        let fake = FakeRestV2::start();
+        fake.set_account_keys(&account);
+        fake.set_ssh("127.0.0.1", common::closed_port(), "root");
+        // The pod never answers here (no sshd): the create is what counts.
+        world.edit(
+            HELLO,
+            "  max_runtime_minutes: 10\n",
+            "  max_runtime_minutes: 10\n  ssh_ready_timeout_sec: 1\n",
+        );
+        world
+            .on_rest_v2(&fake.url())
+            .env("RPD_POLL_INTERVAL_MS", "50")
+            .args(["apply", "-y", HELLO])
+            .status(1)
+            .stdout_has("hello: apply stopped.")
+            .stderr_has("Deleting pod ")
+            .run();
+        assert_eq!(
+            fake.create_envs(),
+            [serde_json::json!({ "PUBLIC_KEY": expected })],
+            "{account:?}"
+        );
+        assert_eq!(fake.calls("getSshKeys"), 1);
+        assert!(fake.pods().is_empty(), "the unreachable pod was deleted");
+        fake.assert_all_valid();
+    }
+}
+
+/// The plan fails before anything is created when the private key or its
+/// public half is missing, with the ssh-keygen command that makes it.
+#[test]
+fn a_missing_key_or_public_half_fails_the_plan_before_any_create() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    std::fs::remove_file(world.path("home/.ssh/id_ed25519.pub")).unwrap();
+    let public_missing = "error: hello: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) has no public half: [TMP]/home/.ssh/id_ed25519.pub is missing and ssh-keygen could not derive it (a key with a passphrase?); write it with `ssh-keygen -y -f [TMP]/home/.ssh/id_ed25519 > [TMP]/home/.ssh/id_ed25519.pub` (rpd gives it to the pod as PUBLIC_KEY)\n";
+    for command in [&["plan", HELLO][..], &["apply", "-y", HELLO]] {
+        world
+            .on_rest_v2(&fake.url())
+            .args(command.iter().copied())
+            .status(1)
+            .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
+            .stderr(public_missing)
+            .run();
+    }
+    std::fs::remove_file(world.path("home/.ssh/id_ed25519")).unwrap();
+    world
+        .on_rest_v2(&fake.url())
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
+        .stderr("error: hello: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519 -f [TMP]/home/.ssh/id_ed25519` (rpd gives the pod its public half; no need to register it with RunPod)\n")
+        .run();
+    assert_eq!(fake.calls("createPod"), 0);
+    // A destroy needs no key; the simulator needs none either.
+    world
+        .on_rest_v2(&fake.url())
+        .args(["destroy", "-y", HELLO])
+        .stdout_has("No changes.")
+        .run();
+    world
+        .test()
+        .args(["plan", HELLO])
+        .stdout_has("Plan: 1 to create")
+        .run();
+}
+
+/// runpodctl gets the same `PUBLIC_KEY` through `--env` (it cannot list the
+/// account's keys in a form rpd can read, so it is rpd's key alone).
+#[test]
+fn runpodctl_creates_carry_rpds_public_key_in_env() {
+    let world = World::new();
+    world.edit(
+        HELLO,
+        "  max_runtime_minutes: 10\n",
+        "  max_runtime_minutes: 10\n  ssh_ready_timeout_sec: 1\n",
+    );
+    world
+        .test()
+        .envs(world.ctl_env())
+        .env("FAKE_RUNPODCTL_SSH_PORT", common::closed_port().to_string())
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stdout_has("hello: apply stopped.")
+        .stderr_has("hello: Deleting pod [POD]: its shell never answered\n")
+        .run();
+    let creates = world.invoked(&["pod", "create", "--name"]);
+    assert_eq!(creates.len(), 1, "{creates:?}");
+    let env = creates[0]
+        .windows(2)
+        .find(|w| w[0] == "--env")
+        .map(|w| w[1].clone())
+        .expect("--env");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&env).unwrap(),
+        serde_json::json!({ "PUBLIC_KEY": USER_PUBLIC_KEY })
+    );
 }

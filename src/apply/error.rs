@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::{PodStatus, Usd};
+use crate::model::{KeyPart, PodStatus, Usd};
 use crate::provider::ProviderError;
 use crate::remote::TransportError;
 use crate::state::StateError;
@@ -84,6 +84,16 @@ pub enum ApplyError {
     /// A plan that runs the job before the pod is ready (a planner bug).
     #[error("the pod is not ready")]
     NoConnection,
+    /// The key pair the plan found is gone now.
+    #[error(
+        "the SSH key {} {}, so rpd would not reach the pod; nothing was created",
+        path.display(),
+        match missing {
+            KeyPart::PrivateKey => "no longer exists".to_string(),
+            KeyPart::PublicKey => format!("has no public half any more ({}.pub)", path.display()),
+        }
+    )]
+    SshKey { path: PathBuf, missing: KeyPart },
     #[error("{0}")]
     State(#[from] StateError),
     #[error("interrupted before the pod was ready")]

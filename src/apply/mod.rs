@@ -7,6 +7,7 @@ mod job;
 mod lifecycle;
 pub mod manifest;
 mod pods;
+mod ssh_keys;
 mod terminal;
 
 use std::path::PathBuf;

@@ -59,6 +59,7 @@ impl Executor<'_> {
     pub(super) async fn request_for(
         &self,
         candidate: &Candidate,
+        public_keys: Option<&str>,
     ) -> Result<CreatePodRequest, ProviderError> {
         let desired = &self.config.pod;
         let storage = match &desired.storage {
@@ -87,7 +88,13 @@ impl Executor<'_> {
             container_disk_gb: desired.container_disk_gb,
             storage,
             ports: desired.ports.clone(),
-            env: desired.env.clone(),
+            env: {
+                let mut env = desired.env.clone();
+                if let Some(keys) = public_keys {
+                    env.insert("PUBLIC_KEY".into(), keys.into());
+                }
+                env
+            },
             min_vcpu_count: desired.min_vcpu_count,
             min_memory_gb: desired.min_memory_gb,
             spot: desired.spot,
@@ -99,6 +106,7 @@ impl Executor<'_> {
     /// answer was lost (the pod is looked up by name first).
     pub(super) async fn create(&mut self, candidates: &[Candidate]) -> Result<(), ApplyError> {
         let mut misses: Vec<CandidateMiss> = Vec::new();
+        let public_keys = self.pod_public_keys().await?;
         for candidate in candidates {
             if self.interrupt.is_set() {
                 return Err(ApplyError::Interrupted);
@@ -125,7 +133,7 @@ impl Executor<'_> {
                 });
                 continue;
             }
-            let request = match self.request_for(candidate).await {
+            let request = match self.request_for(candidate, public_keys.as_deref()).await {
                 Ok(r) => r,
                 Err(err) => {
                     misses.push(CandidateMiss {

@@ -34,6 +34,9 @@ impl Provider for Sim {
     fn poll_interval(&self) -> Duration {
         Duration::from_millis(20)
     }
+    fn needs_ssh_key(&self) -> bool {
+        self.inner.needs_ssh_key()
+    }
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.inner.get(id).await
     }

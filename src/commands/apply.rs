@@ -7,7 +7,6 @@ use anyhow::bail;
 use futures::future::join_all;
 
 use crate::apply::{ApplyError, ApplyReport, Executor};
-use crate::commands::refresh::missing_ssh_key;
 use crate::commands::settings::{ApplySettings, DestroySettings, LockSettings, VarSettings};
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
@@ -57,16 +56,6 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         return Ok(ExitStatus::Error);
     };
     let provider = ctx.provider()?;
-    if request.mode == Mode::Apply {
-        let missing: Vec<String> = configs
-            .iter()
-            .filter_map(|c| missing_ssh_key(c, provider.name()))
-            .map(|key| render::words::missing_ssh_key(&key))
-            .collect();
-        if !missing.is_empty() {
-            bail!("{}", missing.join("\n"));
-        }
-    }
     if !request.auto_approve && !ctx.stdin_tty {
         bail!(
             "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan with `rpd plan`, then pass -y/--auto-approve to {} without asking",

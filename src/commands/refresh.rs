@@ -53,12 +53,20 @@ fn other_cloud(config: &Config, flags: PlanFlags) -> Option<CloudType> {
     flags.fallback_cloud.filter(|c| *c != pod.cloud_type)
 }
 
-/// Real pods are reached over SSH with `ssh.key_path`: without the key a
-/// created pod could only be deleted again.
-pub fn missing_ssh_key(config: &Config, provider: &str) -> Option<MissingSshKey> {
-    (provider != "sim" && !config.ssh_key_path.exists()).then(|| MissingSshKey {
+/// Real pods are reached over SSH with `ssh.key_path`, whose public half
+/// rpd gives the pod: without either a created pod could only be deleted
+/// again.
+pub async fn missing_ssh_key(config: &Config, provider: &SharedProvider) -> Option<MissingSshKey> {
+    if !provider.needs_ssh_key() {
+        return None;
+    }
+    let missing = crate::remote::key::public_key(&config.ssh_key_path)
+        .await
+        .err()?;
+    Some(MissingSshKey {
         key_path: config.ssh_key_path.clone(),
         config_path: config.path.clone(),
+        missing,
     })
 }
 
@@ -195,7 +203,10 @@ pub async fn refresh(
         fallback_catalog,
         network_volumes,
         lock: lock_seen(config),
-        missing_ssh_key: missing_ssh_key(config, provider.name()),
+        missing_ssh_key: match mode {
+            Mode::Apply => missing_ssh_key(config, provider).await,
+            Mode::Destroy => None,
+        },
         options: PlanOptions {
             mode,
             replace: flags.replace,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::{
-    Catalog, CloudType, DesiredPod, Lifecycle, NetworkVolume, ObservedPod, PodStatus,
+    Catalog, CloudType, DesiredPod, KeyPart, Lifecycle, NetworkVolume, ObservedPod, PodStatus,
 };
 use crate::state::{Origin, State};
 
@@ -143,12 +143,14 @@ pub enum LockSeen {
     LeftByGoneRun(LockHolder),
 }
 
-/// The SSH key a real pod is reached with, which does not exist.
+/// The SSH key a real pod is reached with, or its public half (sent to
+/// the pod as `PUBLIC_KEY`), which does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MissingSshKey {
     pub key_path: PathBuf,
     /// The config that names it (`ssh.key_path`).
     pub config_path: PathBuf,
+    pub missing: KeyPart,
 }
 
 /// Everything one plan is made from.
@@ -165,7 +167,8 @@ pub struct PlanningInput {
     pub network_volumes: VolumesRead,
     /// Another run's lock on the state (never this run's own).
     pub lock: Option<LockSeen>,
-    /// Set when the provider needs an SSH key and it does not exist.
+    /// Set when the provider needs an SSH key pair and half of it is
+    /// missing: an apply would create a pod it cannot reach.
     pub missing_ssh_key: Option<MissingSshKey>,
     pub options: PlanOptions,
 }

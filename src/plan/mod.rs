@@ -111,11 +111,12 @@ impl<'a> Planner<'a> {
                 error: error.clone(),
             });
         }
-        // A destroy only deletes: it needs no way into a pod.
+        // A destroy only deletes: it needs no way into a pod. An apply
+        // without one would make a pod that bills and cannot be reached.
         if let Some(key) = &input.missing_ssh_key
             && input.options.mode == Mode::Apply
         {
-            self.warnings.push(Warning::SshKeyMissing(key.clone()));
+            self.errors.push(PlanError::SshKeyMissing(key.clone()));
         }
         if let Some(recorded) = &input.recorded
             && recorded.origin == Origin::RunpodDeploy

@@ -141,7 +141,6 @@ pub enum Warning {
     VolumesUnreadable {
         error: String,
     },
-    SshKeyMissing(MissingSshKey),
     LockHeld(LockHolder),
 }
 
@@ -153,6 +152,8 @@ pub enum PlanError {
     /// A pod must be created and the catalog rules out every candidate
     /// (each candidate says why).
     NoValidCandidate { candidates: usize },
+    /// The SSH key pair rpd reaches the pod with is incomplete.
+    SshKeyMissing(MissingSshKey),
 }
 
 /// Worth knowing, not a problem.

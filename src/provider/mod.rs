@@ -132,6 +132,19 @@ pub trait Provider: Send + Sync {
         Duration::from_secs(5)
     }
 
+    /// Whether pods are reached over SSH with the config's key pair (not
+    /// so on the simulator, whose pods are local processes).
+    fn needs_ssh_key(&self) -> bool {
+        true
+    }
+
+    /// The public keys registered with the account, which RunPod puts in a
+    /// pod created with SSH unless the create sets `PUBLIC_KEY` itself;
+    /// `None` when this provider cannot tell.
+    async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
+        Ok(None)
+    }
+
     /// The pod, or `None` when the provider says it does not exist (only a
     /// definite not-found; any other failure is an error, never "gone").
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>>;

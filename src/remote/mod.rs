@@ -4,6 +4,7 @@
 //! passed in.
 
 pub mod job;
+pub mod key;
 pub mod ssh;
 pub mod sync;
 pub mod transport;

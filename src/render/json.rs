@@ -167,14 +167,23 @@ mod tests {
                 "message": "another rpd holds this config's lock (apply by ana@laptop since 10:00:00 UTC): this plan may change under it",
             })
         );
-        let key = Warning::SshKeyMissing(MissingSshKey {
+        let key = PlanError::SshKeyMissing(MissingSshKey {
             key_path: PathBuf::from("/k"),
             config_path: PathBuf::from("c.yaml"),
+            missing: crate::model::KeyPart::PublicKey,
         });
-        let doc = serde_json::to_value(worded(&key, words::warning)).unwrap();
+        let doc = serde_json::to_value(worded(&key, words::plan_error)).unwrap();
         assert_eq!(doc["kind"], "ssh_key_missing");
         assert_eq!(doc["key_path"], "/k");
         assert_eq!(doc["config_path"], "c.yaml");
+        assert_eq!(doc["missing"], "public_key");
+        assert!(
+            doc["message"]
+                .as_str()
+                .unwrap()
+                .contains("`ssh-keygen -y -f /k > /k.pub`"),
+            "{doc}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan will print them too.
 
-use crate::model::{InvalidCandidate, Outcome, Usd};
+use crate::model::{InvalidCandidate, KeyPart, Outcome, Usd};
 use crate::plan::{
     FieldNote, FieldValue, MissingSshKey, Note, PlanError, Reason, StateChange, Summary, Warning,
 };
@@ -84,7 +84,6 @@ pub fn warning(warning: &Warning) -> String {
         Warning::VolumesUnreadable { error } => format!(
             "could not list the network volumes (the volume is checked when the pod is created): {error}"
         ),
-        Warning::SshKeyMissing(key) => missing_ssh_key(key),
         Warning::LockHeld(holder) => format!(
             "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
             holder.operation,
@@ -105,6 +104,7 @@ pub fn plan_error(error: &PlanError) -> String {
                 format!("all {candidates}")
             }
         ),
+        PlanError::SshKeyMissing(key) => missing_ssh_key(key),
     }
 }
 
@@ -192,13 +192,19 @@ pub fn state_change(change: &StateChange) -> String {
     }
 }
 
-/// Why `apply` cannot reach a pod; also its error before creating one.
+/// Why `apply` could not reach a pod it would create.
 pub fn missing_ssh_key(key: &MissingSshKey) -> String {
-    format!(
-        "the SSH key {} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)",
-        key.key_path.display(),
-        key.config_path.display()
-    )
+    let path = key.key_path.display();
+    match key.missing {
+        KeyPart::PrivateKey => format!(
+            "the SSH key {path} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519 -f {path}` (rpd gives the pod its public half; no need to register it with RunPod)",
+            key.config_path.display()
+        ),
+        KeyPart::PublicKey => format!(
+            "the SSH key {path} (ssh.key_path in {}) has no public half: {path}.pub is missing and ssh-keygen could not derive it (a key with a passphrase?); write it with `ssh-keygen -y -f {path} > {path}.pub` (rpd gives it to the pod as PUBLIC_KEY)",
+            key.config_path.display()
+        ),
+    }
 }
 
 /// An attribute's value as the plan shows it: strings quoted, lists in

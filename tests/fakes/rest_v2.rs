@@ -84,6 +84,8 @@ struct Control {
     env: HashMap<String, BTreeMap<String, String>>,
     /// Pods per page of `GET /v2/pods` (None: one page).
     page_size: Option<usize>,
+    /// The account's registered SSH public keys (`GET /v2/account/ssh-keys`).
+    account_keys: Vec<String>,
 }
 
 struct Shared {
@@ -129,6 +131,7 @@ impl FakeRestV2 {
                 ssh_ready: true,
                 env: HashMap::new(),
                 page_size: None,
+                account_keys: Vec::new(),
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -292,6 +295,22 @@ impl FakeRestV2 {
         self.control(|c| c.page_size = Some(size.max(1)));
     }
 
+    /// The account's registered SSH public keys.
+    pub fn set_account_keys(&self, keys: &[&str]) {
+        self.control(|c| c.account_keys = keys.iter().map(|k| k.to_string()).collect());
+    }
+
+    /// The `env` of every create body the fake accepted, in order.
+    pub fn create_envs(&self) -> Vec<Value> {
+        self.control(|c| {
+            c.requests
+                .iter()
+                .filter(|r| r.operation == "createPod" && r.errors.is_empty())
+                .filter_map(|r| r.body.as_ref()?.get("env").cloned())
+                .collect()
+        })
+    }
+
     /// Calls of one operation (`createPod`, `podAction:stop`, ...).
     pub fn calls(&self, operation: &str) -> u64 {
         self.control(|c| c.calls.get(operation).copied().unwrap_or(0))
@@ -385,6 +404,7 @@ enum Op {
     ListGpuTypes,
     ListDataCenters,
     ListNetworkVolumes,
+    GetSshKeys,
 }
 
 impl Op {
@@ -399,6 +419,7 @@ impl Op {
             ("GET", ["v2", "catalog", "gpus"]) => Op::ListGpuTypes,
             ("GET", ["v2", "catalog", "datacenters"]) => Op::ListDataCenters,
             ("GET", ["v2", "network-volumes"]) => Op::ListNetworkVolumes,
+            ("GET", ["v2", "account", "ssh-keys"]) => Op::GetSshKeys,
             _ => return None,
         })
     }
@@ -413,6 +434,7 @@ impl Op {
             Op::ListGpuTypes => "listGpuTypes",
             Op::ListDataCenters => "listDataCenters",
             Op::ListNetworkVolumes => "listNetworkVolumes",
+            Op::GetSshKeys => "getSshKeys",
         }
     }
 
@@ -427,6 +449,7 @@ impl Op {
             Op::ListGpuTypes => ("/v2/catalog/gpus", "get"),
             Op::ListDataCenters => ("/v2/catalog/datacenters", "get"),
             Op::ListNetworkVolumes => ("/v2/network-volumes", "get"),
+            Op::GetSshKeys => ("/v2/account/ssh-keys", "get"),
         }
     }
 }
@@ -569,6 +592,10 @@ async fn answer(
         Op::ListGpuTypes => list_gpu_types(shared, &query),
         Op::ListDataCenters => list_datacenters(),
         Op::ListNetworkVolumes => list_network_volumes(shared),
+        Op::GetSshKeys => {
+            let keys = shared.control.lock().unwrap().account_keys.clone();
+            Reply::Json(200, json!({ "keys": keys }))
+        }
     };
     match result {
         Reply::Json(status, value) => {

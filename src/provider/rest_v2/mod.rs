@@ -136,6 +136,11 @@ impl Provider for RestV2Provider {
         self.poll_interval
     }
 
+    async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
+        let keys: wire::SshKeys = self.get_json(&["v2", "account", "ssh-keys"], &[]).await?;
+        Ok(Some(keys.keys))
+    }
+
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         let segments = ["v2", "pods", id];
         match self.get_json::<wire::Pod>(&segments, &[]).await {

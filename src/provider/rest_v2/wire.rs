@@ -208,6 +208,12 @@ pub struct PerCloud {
     pub community: Option<u32>,
 }
 
+/// `GET /v2/account/ssh-keys`: authorized_keys lines.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SshKeys {
+    pub keys: Vec<String>,
+}
+
 /// `GET /v2/catalog/datacenters`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]

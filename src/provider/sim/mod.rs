@@ -99,6 +99,10 @@ impl Provider for SimProvider {
         Duration::from_millis(100)
     }
 
+    fn needs_ssh_key(&self) -> bool {
+        false
+    }
+
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.call("get", |world, store| {
             Ok(world
