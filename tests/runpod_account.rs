@@ -248,6 +248,12 @@ fn a_create_carries_rpds_public_key_and_the_accounts_keys_as_public_key() {
         );
         assert_eq!(fake.calls("getSshKeys"), 1);
         assert!(fake.pods().is_empty(), "the unreachable pod was deleted");
+        // Every state write records which key made the pods (a hash).
+        let state = world.state(HELLO_STATE).expect("state");
+        assert_eq!(
+            state["api_key_fingerprint"],
+            rpd::provider::api_key_fingerprint(fake::API_KEY).as_str()
+        );
         fake.assert_all_valid();
     }
 }
@@ -321,4 +327,80 @@ fn runpodctl_creates_carry_rpds_public_key_in_env() {
         serde_json::from_str::<serde_json::Value>(&env).unwrap(),
         serde_json::json!({ "PUBLIC_KEY": USER_PUBLIC_KEY })
     );
+}
+
+/// RunPod's 404 is "not found or not accessible to the caller": with
+/// another API key a recorded pod looks gone, and the next apply would
+/// create a second pod while the first keeps billing. The state records a
+/// fingerprint of the key (never the key); another key's 404 is refused.
+#[test]
+fn a_recorded_pod_that_another_api_key_cannot_see_is_refused_not_recreated() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    fake.add_account("someone-elses-key");
+    let pod = fake.create_pod(&rpd::provider::CreatePodRequest {
+        name: "hello-20261128T004051Z-2f4c4f".into(),
+        image: "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404".into(),
+        gpu_id: "NVIDIA RTX A5000".into(),
+        gpu_count: 1,
+        datacenter_id: "EU-RO-1".into(),
+        cloud_type: rpd::model::CloudType::Secure,
+        container_disk_gb: 20,
+        storage: rpd::model::Storage::Ephemeral {
+            volume_gb: 20,
+            mount: "/workspace".into(),
+        },
+        ports: vec!["22/tcp".into()],
+        env: Default::default(),
+        min_vcpu_count: None,
+        min_memory_gb: None,
+        spot: false,
+    });
+    let made_with = rpd::provider::api_key_fingerprint(fake::API_KEY);
+    let other = rpd::provider::api_key_fingerprint("someone-elses-key");
+    let config = std::fs::canonicalize(world.path(HELLO)).unwrap();
+    let state = serde_json::json!({
+        "format_version": 1,
+        "lineage": "2f4c4f82-63f1-40d6-9582-826057ac2a40",
+        "serial": 3,
+        "owner": {"config": config, "job_name": "hello"},
+        "api_key_fingerprint": made_with,
+        "pod": {
+            "id": pod.id,
+            "name": pod.name,
+            "spec": {"image": "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
+                     "gpu_id": "NVIDIA RTX A5000", "gpu_count": 1, "datacenter_id": "EU-RO-1"},
+            "status": "RUNNING",
+            "provider": "runpod"
+        }
+    });
+    let text = serde_json::to_string_pretty(&state).unwrap();
+    world.write(HELLO_STATE, &text);
+    let refused = format!(
+        "error: hello: [TMP]/examples/.rpd/hello.state.json was made with another RunPod API key ({made_with}; this one is {other}), and RunPod does not find pod [POD] with this key: its 404 means \"not found or not accessible to the caller\", so rpd will not take it for deleted (it may still be billing on the other key's account)\n  = help: use the API key the state was made with (RUNPOD_API_KEY or ~/.runpod/config.toml); if the pods really are gone, move [TMP]/examples/.rpd/hello.state.json away and plan again\n"
+    );
+    for command in [
+        &["plan", HELLO][..],
+        &["apply", "-y", HELLO],
+        &["destroy", "-y", HELLO],
+    ] {
+        world
+            .on_rest_v2(&fake.url())
+            .env("RUNPOD_API_KEY", "someone-elses-key")
+            .args(command.iter().copied())
+            .status(1)
+            .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
+            .stdout_lacks("has been deleted")
+            .stderr(&refused)
+            .run();
+    }
+    assert_eq!(fake.calls("createPod"), 0, "no second pod");
+    assert_eq!(fake.calls("deletePod"), 0, "nothing forgotten or deleted");
+    assert_eq!(world.read(HELLO_STATE), text, "the state is untouched");
+    // With the key the state was made with, the pod is there as ever.
+    world
+        .on_rest_v2(&fake.url())
+        .args(["plan", HELLO])
+        .stdout_has("is already RUNNING; the job runs on it")
+        .run();
 }

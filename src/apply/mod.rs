@@ -87,6 +87,12 @@ impl<'a> Executor<'a> {
         reporter: Reporter,
         interrupt: Interrupt,
     ) -> Executor<'a> {
+        let mut state = state;
+        // Every write records the key the pods are made with now (the plan
+        // refused a key that cannot see the pods the state records).
+        if let Some(fingerprint) = provider.api_key_fingerprint() {
+            state.api_key_fingerprint = Some(fingerprint);
+        }
         Executor {
             provider,
             config,

@@ -181,6 +181,7 @@ impl Bench {
             catalog: CatalogRead::Read(catalog),
             fallback_catalog: None,
             network_volumes: crate::plan::VolumesRead::NotRead,
+            api_key_fingerprint: None,
             lock: None,
             missing_ssh_key: None,
             options: PlanOptions {

@@ -203,6 +203,7 @@ pub async fn refresh(
         fallback_catalog,
         network_volumes,
         lock: lock_seen(config),
+        api_key_fingerprint: provider.api_key_fingerprint(),
         missing_ssh_key: match mode {
             Mode::Apply => missing_ssh_key(config, provider).await,
             Mode::Destroy => None,

@@ -167,6 +167,9 @@ pub struct PlanningInput {
     pub network_volumes: VolumesRead,
     /// Another run's lock on the state (never this run's own).
     pub lock: Option<LockSeen>,
+    /// The fingerprint of the API key the provider uses now (see the
+    /// state's `api_key_fingerprint`); none on the simulator.
+    pub api_key_fingerprint: Option<String>,
     /// Set when the provider needs an SSH key pair and half of it is
     /// missing: an apply would create a pod it cannot reach.
     pub missing_ssh_key: Option<MissingSshKey>,

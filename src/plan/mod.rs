@@ -59,6 +59,7 @@ pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
 
 fn do_plan(input: &PlanningInput) -> Plan {
     let mut planner = Planner::new(input);
+    planner.check_api_key();
     let pod = match input.options.mode {
         Mode::Apply => planner.plan_apply(),
         Mode::Destroy => planner.plan_destroy(),
@@ -94,6 +95,45 @@ impl<'a> Planner<'a> {
             state_changes: Vec::new(),
             summary: Summary::default(),
             cost: CostReport::default(),
+        }
+    }
+
+    /// A 404 means "not found or not accessible to the caller": to a state
+    /// made with another API key it does not say the pods are gone, so the
+    /// plan refuses to create a second pod (or forget one in a destroy).
+    fn check_api_key(&mut self) {
+        let input = self.input;
+        let Some(recorded) = input.recorded.as_ref() else {
+            return;
+        };
+        let state = &recorded.state;
+        let (Some(made_with), Some(current)) =
+            (&state.api_key_fingerprint, &input.api_key_fingerprint)
+        else {
+            return;
+        };
+        if made_with == current {
+            return;
+        }
+        let pods: Vec<String> = state
+            .pod_ids()
+            .into_iter()
+            .filter(|id| matches!(input.observed.pods.get(*id), Some(Observation::Gone)))
+            .map(String::from)
+            .collect();
+        let pending_create = state
+            .pending_create
+            .as_ref()
+            .filter(|_| input.observed.pending_matches.is_empty())
+            .map(|p| p.name.clone());
+        if !pods.is_empty() || pending_create.is_some() {
+            self.errors.push(PlanError::OtherApiKey {
+                recorded: made_with.clone(),
+                current: current.clone(),
+                pods,
+                pending_create,
+                state_file: recorded.path.clone(),
+            });
         }
     }
 
@@ -134,7 +174,14 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn finish(self, pod: PodChange) -> Plan {
+    fn finish(mut self, pod: PodChange) -> Plan {
+        // A pod another API key cannot see is not known to be deleted.
+        for error in &self.errors {
+            if let PlanError::OtherApiKey { pods, .. } = error {
+                self.drift
+                    .retain(|d| !matches!(d, Drift::Deleted { pod_id } if pods.contains(pod_id)));
+            }
+        }
         let has_pod_changes = self
             .steps
             .graph

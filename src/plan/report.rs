@@ -154,6 +154,18 @@ pub enum PlanError {
     NoValidCandidate { candidates: usize },
     /// The SSH key pair rpd reaches the pod with is incomplete.
     SshKeyMissing(MissingSshKey),
+    /// The state was made with another API key, and pods it records answer
+    /// 404 ("not found or not accessible to the caller"): they may still
+    /// exist, and bill, on the other key's account.
+    OtherApiKey {
+        recorded: String,
+        current: String,
+        /// Recorded pods the current key cannot see.
+        pods: Vec<String>,
+        /// An interrupted create's name the current key finds no pod of.
+        pending_create: Option<String>,
+        state_file: std::path::PathBuf,
+    },
 }
 
 /// Worth knowing, not a problem.

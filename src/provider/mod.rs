@@ -132,6 +132,13 @@ pub trait Provider: Send + Sync {
         Duration::from_secs(5)
     }
 
+    /// A short hash of the API key this provider uses (never the key),
+    /// recorded in the state: pods made with another key answer 404.
+    /// `None` when there is no key (the simulator).
+    fn api_key_fingerprint(&self) -> Option<String> {
+        None
+    }
+
     /// Whether pods are reached over SSH with the config's key pair (not
     /// so on the simulator, whose pods are local processes).
     fn needs_ssh_key(&self) -> bool {
@@ -182,6 +189,15 @@ pub trait Provider: Send + Sync {
         let volumes = self.network_volumes().await?;
         resolve_volume(&volumes, name, datacenter_id)
     }
+}
+
+/// `sha256:` and the first 12 hex digits of the key's SHA-256: enough to
+/// tell two keys apart, far too little to recover one.
+pub fn api_key_fingerprint(api_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(api_key.trim().as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// The id of the volume `name` in `datacenter_id`, or an `Invalid` error
@@ -244,6 +260,16 @@ mod tests {
             name: name.into(),
             datacenter_id: dc.into(),
         }
+    }
+
+    #[test]
+    fn a_key_fingerprint_is_short_stable_and_not_the_key() {
+        let key = "rpa_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let print = api_key_fingerprint(key);
+        assert_eq!(print, api_key_fingerprint(&format!(" {key}\n")));
+        assert_ne!(print, api_key_fingerprint("rpa_another"));
+        assert!(print.starts_with("sha256:") && print.len() == 19, "{print}");
+        assert!(!print.contains("rpa_"));
     }
 
     #[test]

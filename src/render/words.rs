@@ -105,6 +105,27 @@ pub fn plan_error(error: &PlanError) -> String {
             }
         ),
         PlanError::SshKeyMissing(key) => missing_ssh_key(key),
+        PlanError::OtherApiKey {
+            recorded,
+            current,
+            pods,
+            pending_create,
+            state_file,
+        } => {
+            let mut unseen: Vec<String> = pods.iter().map(|p| format!("pod {p}")).collect();
+            unseen.extend(
+                pending_create
+                    .iter()
+                    .map(|name| format!("the pod of the interrupted create {name:?}")),
+            );
+            format!(
+                "{} was made with another RunPod API key ({recorded}; this one is {current}), and RunPod does not find {} with this key: its 404 means \"not found or not accessible to the caller\", so rpd will not take {} for deleted (it may still be billing on the other key's account)\n  = help: use the API key the state was made with (RUNPOD_API_KEY or ~/.runpod/config.toml); if the pods really are gone, move {} away and plan again",
+                state_file.display(),
+                and_list(&unseen),
+                if unseen.len() == 1 { "it" } else { "them" },
+                state_file.display()
+            )
+        }
     }
 }
 

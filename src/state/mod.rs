@@ -90,6 +90,11 @@ pub struct State {
     pub pending_create: Option<PendingCreate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// A short hash of the API key the pods were made with (never the key):
+    /// to another key RunPod answers 404 for them, which is not "gone".
+    /// Absent in states from before it was recorded, or from the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_fingerprint: Option<String>,
     /// runpod-deploy's pointer keys, mirrored from `pod` on every write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_id: Option<String>,
@@ -177,6 +182,7 @@ impl State {
             retained: Vec::new(),
             pending_create: None,
             updated_at: None,
+            api_key_fingerprint: None,
             pod_id: None,
             gpu_id: None,
             image: None,

@@ -86,6 +86,11 @@ struct Control {
     page_size: Option<usize>,
     /// The account's registered SSH public keys (`GET /v2/account/ssh-keys`).
     account_keys: Vec<String>,
+    /// API keys of other accounts the fake also accepts.
+    other_accounts: Vec<String>,
+    /// The key of each pod made with another account's key (the others are
+    /// `API_KEY`'s): any other key gets a 404 for it, as RunPod answers.
+    owners: HashMap<String, String>,
 }
 
 struct Shared {
@@ -132,6 +137,8 @@ impl FakeRestV2 {
                 env: HashMap::new(),
                 page_size: None,
                 account_keys: Vec::new(),
+                other_accounts: Vec::new(),
+                owners: HashMap::new(),
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -298,6 +305,12 @@ impl FakeRestV2 {
     /// The account's registered SSH public keys.
     pub fn set_account_keys(&self, keys: &[&str]) {
         self.control(|c| c.account_keys = keys.iter().map(|k| k.to_string()).collect());
+    }
+
+    /// Also accept `key`, as another account's: pods are visible only to the
+    /// key of their account (to any other, `GET` is a 404).
+    pub fn add_account(&self, key: &str) {
+        self.control(|c| c.other_accounts.push(key.to_string()));
     }
 
     /// The `env` of every create body the fake accepted, in order.
@@ -538,11 +551,19 @@ async fn answer(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let authorized = record
+    let caller = record
         .authorization
         .as_deref()
         .and_then(|a| a.strip_prefix("Bearer "))
-        == Some(API_KEY);
+        .unwrap_or_default()
+        .to_string();
+    let authorized = caller == API_KEY
+        || shared
+            .control
+            .lock()
+            .unwrap()
+            .other_accounts
+            .contains(&caller);
     if !authorized {
         let detail = if record.authorization.is_none() {
             "missing bearer token"
@@ -583,9 +604,15 @@ async fn answer(
     let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
         .map(|Query(q)| q)
         .unwrap_or_default();
+    // "Not found or not accessible to the caller": another account's pod.
+    if let Op::GetPod(id) | Op::DeletePod(id) | Op::PodAction(id) = &op
+        && owner(shared, id) != caller
+    {
+        return (problem(404, "resource not found", None), None);
+    }
     let result = match &op {
-        Op::ListPods => list_pods(shared, query.get("cursor")),
-        Op::CreatePod => create_pod(shared, body.as_ref().expect("validated"), record),
+        Op::ListPods => list_pods(shared, &caller, query.get("cursor")),
+        Op::CreatePod => create_pod(shared, &caller, body.as_ref().expect("validated"), record),
         Op::GetPod(id) => get_pod(shared, id),
         Op::DeletePod(id) => delete_pod(shared, id),
         Op::PodAction(id) => pod_action(shared, id, action.as_deref().unwrap_or_default()),
@@ -665,8 +692,21 @@ fn world<T>(shared: &Shared, f: impl FnOnce(&mut World, &Store) -> T) -> T {
     shared.store.with(f).expect("fake world")
 }
 
-fn list_pods(shared: &Shared, cursor: Option<&String>) -> Reply {
+/// The API key of the account a pod belongs to.
+fn owner(shared: &Shared, pod_id: &str) -> String {
+    let c = shared.control.lock().unwrap();
+    c.owners
+        .get(pod_id)
+        .cloned()
+        .unwrap_or_else(|| API_KEY.to_string())
+}
+
+fn list_pods(shared: &Shared, caller: &str, cursor: Option<&String>) -> Reply {
     let pods: Vec<SimPod> = world(shared, |w, _| w.pods.values().cloned().collect());
+    let pods: Vec<SimPod> = pods
+        .into_iter()
+        .filter(|p| owner(shared, &p.id) == caller)
+        .collect();
     let rendered: Vec<Value> = pods.iter().map(|p| render_pod(shared, p)).collect();
     let page_size = shared.control.lock().unwrap().page_size;
     let Some(size) = page_size else {
@@ -739,7 +779,7 @@ fn from_provider_error(err: ProviderError) -> Reply {
     }
 }
 
-fn create_pod(shared: &Shared, body: &Value, record: &mut Recorded) -> Reply {
+fn create_pod(shared: &Shared, caller: &str, body: &Value, record: &mut Recorded) -> Reply {
     // Observed live: without gpu.count the scheduler matches no machine and
     // every create fails as "no instances" (the spec's default of 1 is not
     // applied). The body is valid per the spec, so it is recorded as a
@@ -842,6 +882,9 @@ fn create_pod(shared: &Shared, body: &Value, record: &mut Recorded) -> Reply {
     let lost = {
         let mut c = shared.control.lock().unwrap();
         c.env.insert(pod.id.clone(), env);
+        if caller != API_KEY {
+            c.owners.insert(pod.id.clone(), caller.to_string());
+        }
         std::mem::take(&mut c.lose_next_create)
     };
     if lost {

@@ -256,3 +256,73 @@ fn a_resume_is_not_refused_for_fallback_candidates_the_catalog_rules_out() {
     assert!(fallback[0].invalid.is_some(), "the fallback is marked");
     assert!(plan.report.errors.is_empty());
 }
+
+/// A pod recorded by a state made with key A, that key B's RunPod answers
+/// 404 for.
+fn made_with_another_key(mode: Mode) -> Case {
+    let mut case = Case::new().recorded(PodStatus::Exited, Observation::Gone);
+    case.mode = mode;
+    case.state.as_mut().unwrap().api_key_fingerprint = Some("sha256:aaaaaaaaaaaa".into());
+    case.api_key_fingerprint = Some("sha256:bbbbbbbbbbbb".into());
+    case
+}
+
+#[test]
+fn a_404_under_another_api_key_is_refused_not_taken_for_gone() {
+    for mode in [Mode::Apply, Mode::Destroy] {
+        let plan = made_with_another_key(mode).plan();
+        assert_eq!(
+            plan.report.errors,
+            [PlanError::OtherApiKey {
+                recorded: "sha256:aaaaaaaaaaaa".into(),
+                current: "sha256:bbbbbbbbbbbb".into(),
+                pods: vec!["pod1".into()],
+                pending_create: None,
+                state_file: PathBuf::from("/c.state.json"),
+            }],
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn the_same_key_a_visible_pod_or_an_older_state_keeps_404_meaning_gone() {
+    let mut same = made_with_another_key(Mode::Apply);
+    same.api_key_fingerprint = Some("sha256:aaaaaaaaaaaa".into());
+    let mut older = made_with_another_key(Mode::Apply);
+    older.state.as_mut().unwrap().api_key_fingerprint = None;
+    let mut sim = made_with_another_key(Mode::Apply);
+    sim.api_key_fingerprint = None;
+    for case in [same, older, sim] {
+        let plan = case.plan();
+        assert!(plan.report.errors.is_empty(), "{:?}", plan.report.errors);
+        assert_eq!(prelude(&plan), ["create"], "gone: created afresh");
+    }
+    // Another key that does see the pod (a team key) is no problem.
+    let mut visible = made_with_another_key(Mode::Apply);
+    visible.observed.pods.insert(
+        "pod1".into(),
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    assert!(visible.plan().report.errors.is_empty());
+}
+
+#[test]
+fn an_interrupted_create_another_key_cannot_find_is_refused_too() {
+    let mut case = Case::new();
+    let mut state = state_with(spec("EU-RO-1", A40), PodStatus::Running);
+    state.pod = None;
+    state.pending_create = Some(crate::state::PendingCreate {
+        name: "hello-1-abcdef".into(),
+        started_at: chrono::Utc::now(),
+        provider: Some("runpod".into()),
+    });
+    state.api_key_fingerprint = Some("sha256:aaaaaaaaaaaa".into());
+    case.state = Some(state);
+    case.api_key_fingerprint = Some("sha256:bbbbbbbbbbbb".into());
+    let errors = case.plan().report.errors;
+    assert!(
+        matches!(&errors[..], [PlanError::OtherApiKey { pods, pending_create: Some(name), .. }] if pods.is_empty() && name == "hello-1-abcdef"),
+        "{errors:?}"
+    );
+}

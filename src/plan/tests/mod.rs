@@ -130,6 +130,8 @@ struct Case {
     /// The other cloud's catalog (`--fallback-cloud-type`, `ALL`).
     other_catalog: Option<Catalog>,
     network_volumes: VolumesRead,
+    /// The key the provider uses now.
+    api_key_fingerprint: Option<String>,
     fallback_cloud: Option<CloudType>,
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
@@ -147,6 +149,7 @@ impl Case {
             catalog: CatalogRead::Read(catalog(&[("EU-RO-1", A40, Stock::High)])),
             other_catalog: None,
             network_volumes: VolumesRead::NotRead,
+            api_key_fingerprint: None,
             fallback_cloud: None,
             lock: None,
             missing_ssh_key: None,
@@ -176,6 +179,7 @@ impl Case {
             catalog: self.catalog.clone(),
             fallback_catalog: self.other_catalog.clone(),
             network_volumes: self.network_volumes.clone(),
+            api_key_fingerprint: self.api_key_fingerprint.clone(),
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             options: PlanOptions {

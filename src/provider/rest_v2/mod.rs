@@ -32,6 +32,7 @@ const MAX_PAGES: usize = 1000;
 pub struct RestV2Provider {
     client: Client,
     poll_interval: Duration,
+    key_fingerprint: String,
 }
 
 impl RestV2Provider {
@@ -39,6 +40,7 @@ impl RestV2Provider {
         Ok(RestV2Provider {
             client: Client::new(settings)?,
             poll_interval: settings.poll_interval,
+            key_fingerprint: super::api_key_fingerprint(&settings.api_key),
         })
     }
 
@@ -134,6 +136,10 @@ impl Provider for RestV2Provider {
 
     fn poll_interval(&self) -> Duration {
         self.poll_interval
+    }
+
+    fn api_key_fingerprint(&self) -> Option<String> {
+        Some(self.key_fingerprint.clone())
     }
 
     async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {

@@ -83,11 +83,7 @@ impl Settings {
 
     /// From the environment and runpodctl's config file.
     pub fn from_env() -> Result<Settings, SettingsError> {
-        let home = dirs::home_dir();
-        let config = home
-            .as_deref()
-            .map(|h| h.join(".runpod").join("config.toml"));
-        let api_key = api_key(env(ENV_API_KEY), config.as_deref())?;
+        let api_key = users_api_key()?;
         let base_url = env(ENV_API_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let mut settings = Settings::new(&base_url, &api_key);
         if let Some(ms) = env(ENV_POLL_INTERVAL_MS) {
@@ -110,6 +106,13 @@ fn env(name: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// The user's key as runpodctl finds it too: `RUNPOD_API_KEY`, else
+/// `~/.runpod/config.toml`.
+pub fn users_api_key() -> Result<String, SettingsError> {
+    let config = dirs::home_dir().map(|h| h.join(".runpod").join("config.toml"));
+    api_key(env(ENV_API_KEY), config.as_deref())
 }
 
 /// The key from the environment, else from runpodctl's config file.

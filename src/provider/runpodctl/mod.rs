@@ -61,6 +61,8 @@ pub enum SetupError {
 pub struct RunpodctlProvider {
     runner: Runner,
     version: Version,
+    /// Of the key runpodctl uses (found where runpodctl looks), if any.
+    key_fingerprint: Option<String>,
     poll: Duration,
     probe: tokio::sync::OnceCell<FlagProbe>,
     warnings: Mutex<Vec<String>>,
@@ -117,6 +119,9 @@ impl RunpodctlProvider {
         let provider = RunpodctlProvider {
             runner: Runner::new(program, timeout),
             version: found,
+            key_fingerprint: super::rest_v2::settings::users_api_key()
+                .ok()
+                .map(|key| super::api_key_fingerprint(&key)),
             poll: DEFAULT_POLL,
             probe: tokio::sync::OnceCell::new(),
             warnings: Mutex::new(Vec::new()),
@@ -218,6 +223,10 @@ impl Provider for RunpodctlProvider {
 
     fn poll_interval(&self) -> Duration {
         self.poll
+    }
+
+    fn api_key_fingerprint(&self) -> Option<String> {
+        self.key_fingerprint.clone()
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
