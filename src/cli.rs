@@ -74,6 +74,19 @@ pub struct LockArgs {
     pub lock_timeout: Duration,
 }
 
+#[derive(Debug, Args, Clone)]
+pub struct GraceArgs {
+    /// How long a pod may run with only RunPod's SSH proxy (no direct SSH, as on COMMUNITY machines without a public IP) before a pod this run created is deleted and the next candidate tried.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "RPD_DIRECT_SSH_GRACE",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    pub direct_ssh_grace: Duration,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -119,6 +132,8 @@ pub enum Command {
         /// Also try each candidate on this cloud, and accept a pod on it.
         #[arg(long, value_enum, value_name = "CLOUD")]
         fallback_cloud_type: Option<CloudArg>,
+        #[command(flatten)]
+        grace: GraceArgs,
         /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -139,6 +154,8 @@ pub enum Command {
         /// Also try each candidate on this cloud, and accept a pod on it.
         #[arg(long, value_enum, value_name = "CLOUD")]
         fallback_cloud_type: Option<CloudArg>,
+        #[command(flatten)]
+        grace: GraceArgs,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long = "auto-approve", alias = "yes")]
         auto_approve: bool,
@@ -343,10 +360,11 @@ impl From<Format> for OutputFormat {
     }
 }
 
-fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>) -> PlanFlags {
+fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, grace: GraceArgs) -> PlanFlags {
     PlanFlags {
         replace,
         fallback_cloud: fallback_cloud_type.map(Into::into),
+        direct_ssh_grace: grace.direct_ssh_grace,
     }
 }
 
@@ -365,12 +383,13 @@ impl Command {
                 vars,
                 replace,
                 fallback_cloud_type,
+                grace,
                 detailed_exitcode,
                 format,
             } => Action::Plan(PlanSettings {
                 configs,
                 vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type),
+                flags: plan_flags(replace, fallback_cloud_type, grace),
                 detailed_exitcode,
                 format: format.into(),
             }),
@@ -379,12 +398,13 @@ impl Command {
                 vars,
                 replace,
                 fallback_cloud_type,
+                grace,
                 auto_approve,
                 lock,
             } => Action::Apply(ApplySettings {
                 configs,
                 vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type),
+                flags: plan_flags(replace, fallback_cloud_type, grace),
                 auto_approve,
                 lock: lock.resolve(),
             }),
@@ -516,6 +536,7 @@ mod tests {
             PlanFlags {
                 replace: true,
                 fallback_cloud: Some(CloudType::Community),
+                direct_ssh_grace: Duration::from_secs(60),
             }
         );
         assert_eq!(apply.lock.timeout, Duration::from_secs(300));

@@ -398,6 +398,12 @@ pub struct ObservedPod {
     /// How to reach the pod's shell, once it can be reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
+    /// The provider offers SSH through its proxy (REST v2 `ssh.proxy`): an
+    /// interactive shell only, no rsync, so no `access`. A running pod with
+    /// this and no direct endpoint may never get one (COMMUNITY machines
+    /// without a public IP).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ssh_proxy: bool,
     /// Transitions the provider allows now (REST v2 `actions`), when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,

@@ -404,3 +404,73 @@ fn a_recorded_pod_that_another_api_key_cannot_see_is_refused_not_recreated() {
         .stdout_has("is already RUNNING; the job runs on it")
         .run();
 }
+
+/// A COMMUNITY pod whose machine has no public IP runs with SSH through
+/// RunPod's proxy only, which rsync cannot use. After the grace
+/// (`RPD_DIRECT_SSH_GRACE`) the pod this run created is deleted and the
+/// next candidate tried; the plan says this can happen.
+#[test]
+fn a_community_pod_without_direct_ssh_is_deleted_after_the_grace_and_the_next_candidate_tried() {
+    let world = World::new();
+    let Some(sshd) = common::sshd::Sshd::start() else {
+        return;
+    };
+    let fake = FakeRestV2::start();
+    fake.set_ssh("127.0.0.1", sshd.port, &sshd.user);
+    fake.set_community_without_public_ip(true);
+    world.hello_over_ssh(&sshd);
+    world.edit(HELLO, "cloud_type: SECURE", "cloud_type: COMMUNITY");
+    let run = || {
+        world
+            .on_rest_v2(&fake.url())
+            .env("RPD_POLL_INTERVAL_MS", "50")
+            .env("RPD_DIRECT_SSH_GRACE", "1s")
+    };
+    run()
+        .args(["plan", "--fallback-cloud-type", "SECURE", HELLO])
+        .stdout_has("Note: COMMUNITY machines without a public IP give a pod SSH only through RunPod's proxy, which rsync cannot use: a pod this apply creates there that runs 1s without direct SSH is deleted and the next candidate tried (--direct-ssh-grace)\n")
+        .run();
+    run()
+        .args(["apply", "-y", "--fallback-cloud-type", "SECURE", HELLO])
+        .stdout_has("hello: apply complete! Pods: 2 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has("hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.31/hr...\n")
+        .stderr_has("Deleting pod [POD]: it has SSH only through RunPod's proxy (no public IP), which rsync cannot use\n")
+        .stderr_has("hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090 (SECURE), $0.44/hr...\n")
+        .run();
+    let pods = fake.pods();
+    assert_eq!(pods.len(), 1, "the proxy-only pod is gone");
+    assert_eq!(pods[0].cloud_type, rpd::model::CloudType::Secure);
+    assert_eq!((fake.calls("createPod"), fake.calls("deletePod")), (2, 1));
+    fake.assert_all_valid();
+}
+
+/// With no candidate left, the proxy-only pod is still deleted (it bills)
+/// and apply says why.
+#[test]
+fn a_proxy_only_pod_with_no_candidate_left_is_deleted_and_the_reason_said() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    fake.set_community_without_public_ip(true);
+    world.edit(HELLO, "cloud_type: SECURE", "cloud_type: COMMUNITY");
+    world.edit(
+        HELLO,
+        "datacenters: [EU-RO-1, US-CA-2]",
+        "datacenters: [EU-RO-1]",
+    );
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090"]"#,
+    );
+    world
+        .on_rest_v2(&fake.url())
+        .env("RPD_POLL_INTERVAL_MS", "50")
+        .env("RPD_DIRECT_SSH_GRACE", "1s")
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stdout_has("hello: apply stopped. Pods: 1 created, 0 resumed, 1 destroyed, 0 stopped.")
+        .stderr_has("error: hello: pod [POD] ran for 1s with SSH only through RunPod's proxy, which rsync cannot use: its machine gives no direct SSH (a COMMUNITY machine without a public IP?)\n")
+        .run();
+    assert!(fake.pods().is_empty(), "deleted, not left billing");
+    assert_eq!((fake.calls("createPod"), fake.calls("deletePod")), (1, 1));
+}

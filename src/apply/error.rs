@@ -165,6 +165,12 @@ pub enum NotReady {
         "pod {pod_id} was not ready within budget.ssh_ready_timeout_sec ({timeout_sec}s); large images can take longer to pull: raise it"
     )]
     TimedOut { pod_id: String, timeout_sec: u32 },
+    /// Running, with SSH through RunPod's proxy only, for the whole grace.
+    #[error(
+        "pod {pod_id} ran for {} with SSH only through RunPod's proxy, which rsync cannot use: its machine gives no direct SSH (a COMMUNITY machine without a public IP?)",
+        crate::model::duration(*grace_sec)
+    )]
+    NoDirectSsh { pod_id: String, grace_sec: u64 },
 }
 
 /// A stop that did not happen: the pod may still be billing.

@@ -2,6 +2,7 @@
 //! changes things: every step that changes a pod is followed by a state
 //! write, so an interrupt or crash never loses a pod id rpd created.
 
+mod direct_ssh;
 mod error;
 mod job;
 mod lifecycle;
@@ -28,6 +29,8 @@ use crate::remote::job::{
 };
 use crate::retry::{self, Backoff, Look, PollSchedule};
 use crate::state::{self, PendingCreate, PodRecord, RetainedPod, State};
+pub use direct_ssh::DEFAULT_DIRECT_SSH_GRACE;
+use direct_ssh::DirectSshWatch;
 pub use error::{ApplyError, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
 use terminal::TerminalEvents;
 
@@ -70,6 +73,10 @@ pub struct Executor<'a> {
     pod_timings: Vec<StepTiming>,
     /// How a failed stop or delete request is repeated.
     request_retry: Backoff,
+    /// How long a created pod may run with proxy-only SSH (see direct_ssh).
+    direct_ssh_grace: Duration,
+    /// The candidates after the one the current pod was created on.
+    untried: Vec<Candidate>,
 }
 
 /// A stop or delete that failed is asked again after 2 s, then 4 s (and
@@ -112,7 +119,16 @@ impl<'a> Executor<'a> {
             pod_state_at_job_end: None,
             pod_timings: Vec::new(),
             request_retry: REQUEST_RETRY,
+            direct_ssh_grace: DEFAULT_DIRECT_SSH_GRACE,
+            untried: Vec::new(),
         }
+    }
+
+    /// How long a pod this run created may run with SSH through RunPod's
+    /// proxy only before it is deleted and the next candidate tried.
+    pub fn with_direct_ssh_grace(mut self, grace: Duration) -> Executor<'a> {
+        self.direct_ssh_grace = grace;
+        self
     }
 
     fn save(&mut self) -> Result<(), ApplyError> {

@@ -107,7 +107,7 @@ impl Executor<'_> {
     pub(super) async fn create(&mut self, candidates: &[Candidate]) -> Result<(), ApplyError> {
         let mut misses: Vec<CandidateMiss> = Vec::new();
         let public_keys = self.pod_public_keys().await?;
-        for candidate in candidates {
+        for (tried, candidate) in candidates.iter().enumerate() {
             if self.interrupt.is_set() {
                 return Err(ApplyError::Interrupted);
             }
@@ -242,6 +242,7 @@ impl Executor<'_> {
                 });
             }
             self.created_now = true;
+            self.untried = candidates[tried + 1..].to_vec();
             self.report.created += 1;
             self.report.pod_id = Some(pod.id.clone());
             self.pod = Some(pod);
@@ -365,20 +366,33 @@ impl Executor<'_> {
     /// that never gets there is not left running: a pod created now is
     /// deleted, a resumed one is stopped.
     pub(super) async fn wait_ready(&mut self, timeout_sec: u32) -> Result<(), ApplyError> {
-        let Some(pod_id) = self.current_id() else {
-            return Err(ApplyError::NoPod);
-        };
-        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
-        let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
-            Ok(pod) => pod,
-            Err(problem) => {
-                let why = if matches!(problem, ApplyError::Interrupted) {
-                    "interrupted before it was ready"
-                } else {
-                    "it never became ready"
-                };
-                self.not_ready_cleanup(&pod_id, why).await?;
-                return Err(problem);
+        let (pod_id, deadline, ready) = loop {
+            let Some(pod_id) = self.current_id() else {
+                return Err(ApplyError::NoPod);
+            };
+            let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
+            match self.wait_running(&pod_id, deadline, timeout_sec).await {
+                Ok(pod) => break (pod_id, deadline, pod),
+                // A pod this run created on a machine without direct SSH:
+                // the next candidate may have it.
+                Err(problem @ ApplyError::NotReady(NotReady::NoDirectSsh { .. }))
+                    if self.created_now =>
+                {
+                    if !self.replace_without_direct_ssh(&pod_id).await? {
+                        return Err(problem);
+                    }
+                }
+                Err(problem) => {
+                    let why = match &problem {
+                        ApplyError::Interrupted => "interrupted before it was ready",
+                        ApplyError::NotReady(NotReady::NoDirectSsh { .. }) => {
+                            "it has SSH only through RunPod's proxy"
+                        }
+                        _ => "it never became ready",
+                    };
+                    self.not_ready_cleanup(&pod_id, why).await?;
+                    return Err(problem);
+                }
             }
         };
         if let Some(record) = self.state.pod.as_mut() {
@@ -438,6 +452,8 @@ impl Executor<'_> {
         let id = || pod_id.to_string();
         // What the last readable look saw: a change restarts the schedule.
         let mut seen = None;
+        let mut proxy_only = DirectSshWatch::new(self.direct_ssh_grace);
+        let grace_sec = self.direct_ssh_grace.as_secs();
         let looking = retry::poll(&schedule, async || {
             match provider.get(pod_id).await {
                 Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
@@ -455,11 +471,19 @@ impl Executor<'_> {
                         status,
                     }));
                 }
+                Ok(Some(pod)) if proxy_only.overdue(&pod, Instant::now()) => {
+                    return Look::Done(Err(NotReady::NoDirectSsh {
+                        pod_id: id(),
+                        grace_sec,
+                    }));
+                }
                 Ok(Some(pod)) => {
-                    let detail = if pod.status == PodStatus::Running {
-                        "RUNNING, no SSH endpoint yet".to_string()
-                    } else {
-                        pod.status.to_string()
+                    let detail = match pod.status {
+                        PodStatus::Running if pod.ssh_proxy => {
+                            "RUNNING, SSH only through RunPod's proxy so far".to_string()
+                        }
+                        PodStatus::Running => "RUNNING, no SSH endpoint yet".to_string(),
+                        status => status.to_string(),
                     };
                     waiter.tick(&detail);
                     seen = Some(pod.status);

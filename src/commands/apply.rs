@@ -138,7 +138,8 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             state,
             Reporter::new(prepared.config.name.clone(), spinners),
             interrupt.clone(),
-        );
+        )
+        .with_direct_ssh_grace(request.flags.direct_ssh_grace);
         executor.run(&prepared.plan)
     });
     let results = join_all(runs).await;

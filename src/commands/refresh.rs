@@ -212,6 +212,7 @@ pub async fn refresh(
             mode,
             replace: flags.replace,
             fallback_cloud: flags.fallback_cloud,
+            direct_ssh_grace: flags.direct_ssh_grace,
         },
     })
 }

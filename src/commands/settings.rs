@@ -68,10 +68,25 @@ pub struct LockSettings {
 }
 
 /// Plan options from the command line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanFlags {
     pub replace: bool,
     pub fallback_cloud: Option<CloudType>,
+    /// How long a created pod may run with SSH through RunPod's proxy only
+    /// before it is deleted and the next candidate tried.
+    pub direct_ssh_grace: Duration,
+}
+
+pub use crate::apply::DEFAULT_DIRECT_SSH_GRACE;
+
+impl Default for PlanFlags {
+    fn default() -> Self {
+        PlanFlags {
+            replace: false,
+            fallback_cloud: None,
+            direct_ssh_grace: DEFAULT_DIRECT_SSH_GRACE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

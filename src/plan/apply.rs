@@ -49,6 +49,7 @@ impl Planner<'_> {
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
         let pod = self.add_pod_steps(choice, &ranked);
+        self.note_community_ssh(&pod, &ranked);
         self.add_job_steps();
         self.add_lifecycle();
         self.report_costs(&pod, current.as_ref(), &ranked);
@@ -261,6 +262,27 @@ impl Planner<'_> {
             self.warnings.push(Warning::NoStock);
         }
         ranked
+    }
+
+    /// COMMUNITY machines without a public IP give a pod SSH through
+    /// RunPod's proxy only, which rsync cannot use: say what apply does
+    /// about such a pod when one may be created (or fallen back to).
+    fn note_community_ssh(&mut self, pod: &PodChange, ranked: &[Candidate]) {
+        let creates = matches!(
+            pod.action,
+            PodAction::Create
+                | PodAction::Replace
+                | PodAction::ReplaceRequested
+                | PodAction::Resume
+        );
+        let community = ranked
+            .iter()
+            .any(|c| c.cloud_type == CloudType::Community && c.invalid.is_none());
+        if creates && community {
+            let grace_sec = self.input.options.direct_ssh_grace.as_secs();
+            self.notes
+                .push(Note::CommunityMayLackDirectSsh { grace_sec });
+        }
     }
 
     /// A create needs a candidate the catalog does not rule out.

@@ -181,6 +181,9 @@ pub enum Note {
     RunpodDeployPointer { state_file: std::path::PathBuf },
     /// A lock left by a run that is gone: the next apply takes it over.
     StaleLock(LockHolder),
+    /// Candidates on COMMUNITY, whose machines may offer SSH through
+    /// RunPod's proxy only: such a pod is given up after `grace_sec`.
+    CommunityMayLackDirectSsh { grace_sec: u64 },
 }
 
 /// State bookkeeping applying would do, with no provider call.

@@ -186,6 +186,10 @@ pub fn note(note: &Note) -> String {
             "{} is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply",
             state_file.display()
         ),
+        Note::CommunityMayLackDirectSsh { grace_sec } => format!(
+            "COMMUNITY machines without a public IP give a pod SSH only through RunPod's proxy, which rsync cannot use: a pod this apply creates there that runs {} without direct SSH is deleted and the next candidate tried (--direct-ssh-grace)",
+            crate::model::duration(*grace_sec)
+        ),
         Note::StaleLock(holder) => format!(
             "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
             holder.operation,

@@ -88,6 +88,9 @@ struct Control {
     account_keys: Vec<String>,
     /// API keys of other accounts the fake also accepts.
     other_accounts: Vec<String>,
+    /// COMMUNITY machines have no public IP: their running pods report
+    /// `ssh.proxy` and never `ssh.direct`.
+    community_without_public_ip: bool,
     /// The key of each pod made with another account's key (the others are
     /// `API_KEY`'s): any other key gets a 404 for it, as RunPod answers.
     owners: HashMap<String, String>,
@@ -139,6 +142,7 @@ impl FakeRestV2 {
                 account_keys: Vec::new(),
                 other_accounts: Vec::new(),
                 owners: HashMap::new(),
+                community_without_public_ip: false,
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -305,6 +309,12 @@ impl FakeRestV2 {
     /// The account's registered SSH public keys.
     pub fn set_account_keys(&self, keys: &[&str]) {
         self.control(|c| c.account_keys = keys.iter().map(|k| k.to_string()).collect());
+    }
+
+    /// When true, COMMUNITY pods run with SSH through RunPod's proxy only
+    /// (`ssh.direct` stays null), as on machines without a public IP.
+    pub fn set_community_without_public_ip(&self, on: bool) {
+        self.control(|c| c.community_without_public_ip = on);
     }
 
     /// Also accept `key`, as another account's: pods are visible only to the
@@ -1008,9 +1018,10 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
     let observed = shared.store.observe(pod, None);
     let (ssh, ssh_ready, env) = {
         let c = shared.control.lock().unwrap();
+        let public_ip = !(c.community_without_public_ip && pod.cloud_type == CloudType::Community);
         (
             c.ssh.clone(),
-            c.ssh_ready,
+            c.ssh_ready && public_ip,
             c.env.get(&pod.id).cloned().unwrap_or_default(),
         )
     };

@@ -326,3 +326,21 @@ fn an_interrupted_create_another_key_cannot_find_is_refused_too() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_plan_that_may_create_on_community_says_such_pods_may_lack_direct_ssh() {
+    let mut case = Case::new();
+    assert!(case.plan().report.notes.is_empty(), "SECURE only");
+    case.desired.all_clouds = true;
+    assert_eq!(
+        case.plan().report.notes,
+        [Note::CommunityMayLackDirectSsh { grace_sec: 60 }]
+    );
+    // A pod already running is used as it is: nothing is created.
+    let mut running = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
+    );
+    running.desired.all_clouds = true;
+    assert!(running.plan().report.notes.is_empty());
+}

@@ -113,6 +113,7 @@ fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
         spec: pod_spec,
         cost_per_hr: Some(if status.is_active() { 0.4 } else { 0.0 }),
         access: None,
+        ssh_proxy: false,
         actions: None,
         created_at: None,
         changed_at: None,
@@ -186,6 +187,7 @@ impl Case {
                 mode: self.mode,
                 replace: self.replace,
                 fallback_cloud: self.fallback_cloud,
+                direct_ssh_grace: std::time::Duration::from_secs(60),
             },
         }
     }

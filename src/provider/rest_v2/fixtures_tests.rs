@@ -25,6 +25,7 @@ fn pod(name: &str) -> crate::model::ObservedPod {
 #[test]
 fn a_running_pod_with_direct_ssh_is_reachable() {
     let pod = pod("pod_running.json");
+    assert!(pod.ssh_proxy);
     assert_eq!(pod.id, "7h9k2m4n6p");
     assert_eq!(pod.name, "pytorch-training");
     assert_eq!(pod.status, PodStatus::Running);
@@ -80,6 +81,7 @@ fn running_is_not_ready_without_a_direct_endpoint() {
     let pod = pod("pod_running_without_direct_ssh.json");
     assert_eq!(pod.status, PodStatus::Running);
     assert_eq!(pod.access, None, "status alone is never readiness");
+    assert!(!pod.ssh_proxy, "no proxy yet either: no machine assigned");
     assert_eq!(
         pod.spec.storage,
         Some(Storage::NetworkVolume {

@@ -119,6 +119,8 @@ pub struct PodGpu {
 pub struct PodSsh {
     #[serde(default, deserialize_with = "lenient")]
     pub direct: Option<SshEndpoint>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub proxy: Option<SshEndpoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

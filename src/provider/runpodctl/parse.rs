@@ -255,6 +255,8 @@ pub fn pod(value: &Value) -> Result<ObservedPod, ParseError> {
         },
         cost_per_hr,
         access,
+        // runpodctl shows no proxy: only the direct endpoint, or none.
+        ssh_proxy: false,
         actions: None,
         created_at: text(what, obj, "createdAt")?.map(|t| created_at(&t)),
         changed_at: None,

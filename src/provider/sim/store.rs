@@ -256,6 +256,7 @@ impl Store {
                 Some(endpoint) => Access::Ssh(endpoint.clone()),
                 None => Access::Local(dirs),
             }),
+            ssh_proxy: false,
             actions: Some(actions.iter().map(|a| a.to_string()).collect()),
             created_at: Some(pod.created_at.clone()),
             changed_at: Some(pod.changed_at.clone()),
