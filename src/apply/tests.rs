@@ -188,7 +188,7 @@ impl Bench {
                 mode,
                 replace: false,
                 fallback_cloud: None,
-                direct_ssh_grace: std::time::Duration::from_secs(60),
+                direct_ssh_grace: Some(std::time::Duration::from_secs(60)),
             },
         };
         crate::plan::plan(&input).unwrap()

@@ -212,7 +212,9 @@ pub async fn refresh(
             mode,
             replace: flags.replace,
             fallback_cloud: flags.fallback_cloud,
-            direct_ssh_grace: flags.direct_ssh_grace,
+            direct_ssh_grace: provider
+                .reports_ssh_proxy()
+                .then_some(flags.direct_ssh_grace),
         },
     })
 }

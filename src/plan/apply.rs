@@ -278,8 +278,11 @@ impl Planner<'_> {
         let community = ranked
             .iter()
             .any(|c| c.cloud_type == CloudType::Community && c.invalid.is_none());
-        if creates && community {
-            let grace_sec = self.input.options.direct_ssh_grace.as_secs();
+        if let Some(grace) = self.input.options.direct_ssh_grace
+            && creates
+            && community
+        {
+            let grace_sec = grace.as_secs();
             self.notes
                 .push(Note::CommunityMayLackDirectSsh { grace_sec });
         }

@@ -57,8 +57,9 @@ pub struct PlanOptions {
     /// accept a pod on it (runpod-deploy's flag).
     pub fallback_cloud: Option<CloudType>,
     /// How long a created pod may run with proxy-only SSH before apply
-    /// deletes it and tries the next candidate (said in the plan).
-    pub direct_ssh_grace: std::time::Duration,
+    /// deletes it and tries the next candidate (said in the plan); none
+    /// when the provider does not report the proxy.
+    pub direct_ssh_grace: Option<std::time::Duration>,
 }
 
 /// What the job will do, for the plan's steps.

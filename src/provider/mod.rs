@@ -139,6 +139,13 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Whether a running pod says when it has SSH through RunPod's proxy
+    /// only (REST v2's `ssh.proxy`), so that one that never gets direct
+    /// SSH can be given up on (`ObservedPod::ssh_proxy`).
+    fn reports_ssh_proxy(&self) -> bool {
+        false
+    }
+
     /// Whether pods are reached over SSH with the config's key pair (not
     /// so on the simulator, whose pods are local processes).
     fn needs_ssh_key(&self) -> bool {

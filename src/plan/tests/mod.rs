@@ -187,7 +187,7 @@ impl Case {
                 mode: self.mode,
                 replace: self.replace,
                 fallback_cloud: self.fallback_cloud,
-                direct_ssh_grace: std::time::Duration::from_secs(60),
+                direct_ssh_grace: Some(std::time::Duration::from_secs(60)),
             },
         }
     }

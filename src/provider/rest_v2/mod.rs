@@ -142,6 +142,10 @@ impl Provider for RestV2Provider {
         Some(self.key_fingerprint.clone())
     }
 
+    fn reports_ssh_proxy(&self) -> bool {
+        true
+    }
+
     async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
         let keys: wire::SshKeys = self.get_json(&["v2", "account", "ssh-keys"], &[]).await?;
         Ok(Some(keys.keys))
