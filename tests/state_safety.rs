@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::hello::{
     HELLO, HELLO_STATE as STATE, RESUME_PLAN, RUNNING_PLAN, applied, succeeded, with_block,
 };
-use common::{World, wait_until};
+use common::{Run, World, wait_until};
 
 const LOCK: &str = "examples/.rpd/hello.state.json.lock";
 
@@ -187,6 +187,93 @@ fn lock_of_a_dead_process_is_taken_over_with_a_warning() {
         .stdout_has("hello: apply complete!")
         .stderr_has("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
         .run();
+}
+
+/// `rpd args...` run by a user who may read the lock file but not write
+/// it (as when another user's run made it): this user with the file made
+/// read-only, or, as root (whom modes do not stop), an unprivileged user.
+fn rpd_without_write_access_to_the_lock(world: &World, args: &[&str]) -> Run {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let chmod = |rel: &str, mode: u32| {
+        std::fs::set_permissions(world.path(rel), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    chmod(LOCK, 0o444);
+    // The lock's directory stays writable: taking a lock over replaces the
+    // file, which needs only the directory.
+    chmod("examples/.rpd", 0o777);
+    let mut cmd = world.std_command(args);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(world.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        cmd.uid(65534).gid(65534);
+    }
+    Run {
+        output: cmd.output().expect("rpd runs"),
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_lock_file_the_user_cannot_write_still_names_its_holder_or_is_taken_over() {
+    let world = World::new();
+    // Held by a live process (this test) that is not rpd.
+    let lock = |pid: u32| {
+        serde_json::json!({
+            "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+            "operation": "apply",
+            "who": "ci@elsewhere",
+            "pid": pid,
+            "host": gethostname(),
+            "version": "rpd 0.1.0",
+            "created": "2026-11-27T10:00:00Z",
+            "path": world.path(STATE),
+            "info": "config examples/hello.yaml",
+        })
+        .to_string()
+    };
+    world.write(LOCK, &lock(std::process::id()));
+    let refused = rpd_without_write_access_to_the_lock(&world, &["destroy", "-y", HELLO]);
+    world
+        .test()
+        .status(1)
+        .stderr(
+            "
+            error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
+
+            Lock Info:
+              ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
+              Path:      [TMP]/examples/.rpd/hello.state.json
+              Operation: apply
+              Who:       ci@elsewhere
+              Version:   rpd 0.1.0
+              Created:   2026-11-27 [TIME] UTC
+              Info:      config examples/hello.yaml
+
+            rpd locks a config's state so that two runs never change its pod at once.
+            Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
+              rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
+            ",
+        )
+        .check(refused);
+
+    // Left by a process that is gone: taken over as any other.
+    std::fs::remove_file(world.path(LOCK)).unwrap();
+    world.write(LOCK, &lock(999_999_999));
+    let taken = rpd_without_write_access_to_the_lock(&world, &["destroy", "-y", HELLO]);
+    world
+        .test()
+        .known(&gethostname(), "[HOST]")
+        .stdout(
+            "
+            rpd destroy plan for examples/hello.yaml (job \"hello\")
+
+            No changes. No state recorded for this config.
+            ",
+        )
+        .stderr("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
+        .check(taken);
+    assert!(!world.path(LOCK).exists(), "taken over, then released");
 }
 
 /// Temp files beside the state (a crashed writer's leftovers).

@@ -272,7 +272,7 @@ pub fn acquire(
 /// One try: create the lock file, or lock the one there and take it over
 /// if its holder is gone.
 fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
-    let file = match File::options().read(true).write(true).open(path) {
+    let file = match open_existing(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Ok(match publish(path, info, false)? {
@@ -283,6 +283,17 @@ fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
         Err(err) => return Err(err),
     };
     claim_open(path, file, info)
+}
+
+/// Opens the lock file that is there. Reading it is enough to lock it, to
+/// name its holder and to take it over (a takeover replaces the file, which
+/// needs only its directory), so a file this user may not write (another
+/// user's run made it) is opened read-only.
+fn open_existing(path: &Path) -> std::io::Result<File> {
+    match File::options().read(true).write(true).open(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => File::open(path),
+        opened => opened,
+    }
 }
 
 /// [`claim`] with the lock file opened.
