@@ -189,16 +189,16 @@ fn lock_of_a_dead_process_is_taken_over_with_a_warning() {
         .run();
 }
 
-/// `rpd args...` run by a user who may read the lock file but not write
-/// it (as when another user's run made it): this user with the file made
-/// read-only, or, as root (whom modes do not stop), an unprivileged user.
-fn rpd_without_write_access_to_the_lock(world: &World, args: &[&str]) -> Run {
+/// `rpd args...` run by a user whose access to the lock file its `mode`
+/// says (as when another user's run made it): this user with the file's
+/// mode changed, or, as root (whom modes do not stop), an unprivileged user.
+fn rpd_with_lock_mode(world: &World, mode: u32, args: &[&str]) -> Run {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let chmod = |rel: &str, mode: u32| {
         std::fs::set_permissions(world.path(rel), std::fs::Permissions::from_mode(mode)).unwrap()
     };
-    chmod(LOCK, 0o444);
+    chmod(LOCK, mode);
     // The lock's directory stays writable: taking a lock over replaces the
     // file, which needs only the directory.
     chmod("examples/.rpd", 0o777);
@@ -215,7 +215,7 @@ fn rpd_without_write_access_to_the_lock(world: &World, args: &[&str]) -> Run {
 }
 
 #[test]
-fn a_lock_file_the_user_cannot_write_still_names_its_holder_or_is_taken_over() {
+fn a_lock_file_another_user_made_is_read_as_before_the_os_lock() {
     let world = World::new();
     // Held by a live process (this test) that is not rpd.
     let lock = |pid: u32| {
@@ -233,7 +233,7 @@ fn a_lock_file_the_user_cannot_write_still_names_its_holder_or_is_taken_over() {
         .to_string()
     };
     world.write(LOCK, &lock(std::process::id()));
-    let refused = rpd_without_write_access_to_the_lock(&world, &["destroy", "-y", HELLO]);
+    let refused = rpd_with_lock_mode(&world, 0o444, &["destroy", "-y", HELLO]);
     world
         .test()
         .status(1)
@@ -260,7 +260,7 @@ fn a_lock_file_the_user_cannot_write_still_names_its_holder_or_is_taken_over() {
     // Left by a process that is gone: taken over as any other.
     std::fs::remove_file(world.path(LOCK)).unwrap();
     world.write(LOCK, &lock(999_999_999));
-    let taken = rpd_without_write_access_to_the_lock(&world, &["destroy", "-y", HELLO]);
+    let taken = rpd_with_lock_mode(&world, 0o444, &["destroy", "-y", HELLO]);
     world
         .test()
         .known(&gethostname(), "[HOST]")
@@ -274,6 +274,15 @@ fn a_lock_file_the_user_cannot_write_still_names_its_holder_or_is_taken_over() {
         .stderr("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
         .check(taken);
     assert!(!world.path(LOCK).exists(), "taken over, then released");
+
+    // One this user cannot even read: as a file that is not a lock.
+    world.write(LOCK, &lock(std::process::id()));
+    let unread = rpd_with_lock_mode(&world, 0o000, &["destroy", "-y", HELLO]);
+    world
+        .test()
+        .status(1)
+        .stderr("error: cannot create lock file [TMP]/examples/.rpd/hello.state.json.lock: lock file exists but cannot be read; remove it if no rpd is running\n")
+        .check(unread);
 }
 
 /// Temp files beside the state (a crashed writer's leftovers).

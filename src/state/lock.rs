@@ -280,6 +280,11 @@ fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
                 None => Claim::Again,
             });
         }
+        // There, but not this user's to read: like a file that is not a
+        // lock, it is left to whoever can remove it.
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Ok(Claim::Unreadable);
+        }
         Err(err) => return Err(err),
     };
     claim_open(path, file, info)
@@ -287,11 +292,11 @@ fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
 
 /// Opens the lock file that is there. Reading it is enough to lock it, to
 /// name its holder and to take it over (a takeover replaces the file, which
-/// needs only its directory), so a file this user may not write (another
-/// user's run made it) is opened read-only.
+/// needs only its directory), so what cannot be opened for writing (another
+/// user's file, a read-only mount, a directory) is opened read-only.
 fn open_existing(path: &Path) -> std::io::Result<File> {
     match File::options().read(true).write(true).open(path) {
-        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => File::open(path),
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => File::open(path),
         opened => opened,
     }
 }
@@ -525,6 +530,22 @@ mod tests {
         );
         assert_ne!(read_lock(&state).unwrap().id, "late");
         drop(third);
+    }
+
+    #[test]
+    fn a_directory_in_the_locks_place_is_an_unreadable_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        fs::create_dir(lock_path(&state)).unwrap();
+        let err = take(&state).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
+                lock_path(&state).display()
+            )
+        );
+        assert!(lock_path(&state).is_dir(), "left as it was");
     }
 
     #[test]
