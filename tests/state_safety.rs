@@ -101,44 +101,50 @@ fn plan_warns_while_another_run_holds_the_lock() {
     first.wait().status(0);
 }
 
-#[test]
-fn force_unlock_needs_the_lock_id() {
-    let world = World::new();
-    // A lock held by a live process (this test) that is not rpd.
-    let info = serde_json::json!({
+/// A lock file as rpd before the OS lock wrote it, for a run of `pid`.
+fn ci_lock(world: &World, pid: u32) -> String {
+    serde_json::json!({
         "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
         "operation": "apply",
         "who": "ci@elsewhere",
-        "pid": std::process::id(),
+        "pid": pid,
         "host": gethostname(),
         "version": "rpd 0.1.0",
         "created": "2026-11-27T10:00:00Z",
         "path": world.path(STATE),
         "info": "config examples/hello.yaml",
-    });
-    world.write(LOCK, &info.to_string());
+    })
+    .to_string()
+}
+
+/// What a second run says about the live holder of [`ci_lock`].
+const HELD_BY_CI: &str = "
+    error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
+
+    Lock Info:
+      ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
+      Path:      [TMP]/examples/.rpd/hello.state.json
+      Operation: apply
+      Who:       ci@elsewhere
+      Version:   rpd 0.1.0
+      Created:   2026-11-27 [TIME] UTC
+      Info:      config examples/hello.yaml
+
+    rpd locks a config's state so that two runs never change its pod at once.
+    Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
+      rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
+    ";
+
+#[test]
+fn force_unlock_needs_the_lock_id() {
+    let world = World::new();
+    // A lock held by a live process (this test) that is not rpd.
+    world.write(LOCK, &ci_lock(&world, std::process::id()));
     world
         .test()
         .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr(
-            "
-            error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
-
-            Lock Info:
-              ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
-              Path:      [TMP]/examples/.rpd/hello.state.json
-              Operation: apply
-              Who:       ci@elsewhere
-              Version:   rpd 0.1.0
-              Created:   2026-11-27 [TIME] UTC
-              Info:      config examples/hello.yaml
-
-            rpd locks a config's state so that two runs never change its pod at once.
-            Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
-              rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
-            ",
-        )
+        .stderr(HELD_BY_CI)
         .run();
     world
         .test()
@@ -218,48 +224,13 @@ fn rpd_with_lock_mode(world: &World, mode: u32, args: &[&str]) -> Run {
 fn a_lock_file_another_user_made_is_read_as_before_the_os_lock() {
     let world = World::new();
     // Held by a live process (this test) that is not rpd.
-    let lock = |pid: u32| {
-        serde_json::json!({
-            "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-            "operation": "apply",
-            "who": "ci@elsewhere",
-            "pid": pid,
-            "host": gethostname(),
-            "version": "rpd 0.1.0",
-            "created": "2026-11-27T10:00:00Z",
-            "path": world.path(STATE),
-            "info": "config examples/hello.yaml",
-        })
-        .to_string()
-    };
-    world.write(LOCK, &lock(std::process::id()));
+    world.write(LOCK, &ci_lock(&world, std::process::id()));
     let refused = rpd_with_lock_mode(&world, 0o444, &["destroy", "-y", HELLO]);
-    world
-        .test()
-        .status(1)
-        .stderr(
-            "
-            error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
-
-            Lock Info:
-              ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
-              Path:      [TMP]/examples/.rpd/hello.state.json
-              Operation: apply
-              Who:       ci@elsewhere
-              Version:   rpd 0.1.0
-              Created:   2026-11-27 [TIME] UTC
-              Info:      config examples/hello.yaml
-
-            rpd locks a config's state so that two runs never change its pod at once.
-            Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
-              rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
-            ",
-        )
-        .check(refused);
+    world.test().status(1).stderr(HELD_BY_CI).check(refused);
 
     // Left by a process that is gone: taken over as any other.
     std::fs::remove_file(world.path(LOCK)).unwrap();
-    world.write(LOCK, &lock(999_999_999));
+    world.write(LOCK, &ci_lock(&world, 999_999_999));
     let taken = rpd_with_lock_mode(&world, 0o444, &["destroy", "-y", HELLO]);
     world
         .test()
@@ -276,7 +247,7 @@ fn a_lock_file_another_user_made_is_read_as_before_the_os_lock() {
     assert!(!world.path(LOCK).exists(), "taken over, then released");
 
     // One this user cannot even read: as a file that is not a lock.
-    world.write(LOCK, &lock(std::process::id()));
+    world.write(LOCK, &ci_lock(&world, std::process::id()));
     let unread = rpd_with_lock_mode(&world, 0o000, &["destroy", "-y", HELLO]);
     world
         .test()
