@@ -557,7 +557,9 @@ mod tests {
     fn take_within_seconds(state: &Path) -> Result<LockGuard, LockError> {
         let state = state.to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(take(&state)));
+        std::thread::spawn(move || {
+            let _ = tx.send(take(&state));
+        });
         rx.recv_timeout(Duration::from_secs(10))
             .expect("acquire answers instead of waiting forever")
     }
