@@ -253,7 +253,12 @@ pub enum SimCommand {
         cloud: CloudArg,
     },
     /// Make the next start of this pod fail: its host has no free GPU.
-    FailNextStart { pod_id: String },
+    FailNextStart {
+        pod_id: String,
+        /// Fail this many starts in a row (a host whose GPU stays taken).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
     /// Make the next COUNT stop requests for this pod fail (a 502), as if
     /// RunPod had a bad moment.
     FailStop { pod_id: String, count: u32 },
@@ -455,7 +460,9 @@ impl SimCommand {
                 count,
                 cloud: cloud.into(),
             },
-            SimCommand::FailNextStart { pod_id } => SimAction::FailNextStart { pod_id },
+            SimCommand::FailNextStart { pod_id, count } => {
+                SimAction::FailNextStart { pod_id, count }
+            }
             SimCommand::FailStop { pod_id, count } => SimAction::FailStop { pod_id, count },
             SimCommand::Latency { ms } => SimAction::Latency { ms },
             SimCommand::Boot { cold_ms, warm_ms } => SimAction::Boot { cold_ms, warm_ms },

@@ -75,6 +75,7 @@ impl<'a> Executor<'a> {
     }
 
     pub(super) async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
+        crate::fault::reached(phase.as_str()).await;
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
@@ -85,6 +86,7 @@ impl<'a> Executor<'a> {
     /// Pulls the log and the artifacts (on every path), and notes the pod's
     /// state at the job's end for the manifest.
     pub(super) async fn pull(&mut self) -> Result<(), ApplyError> {
+        crate::fault::reached("pull").await;
         if let Some(runner) = self.runner.as_mut() {
             runner.run_phase(Phase::Pull, &self.interrupt).await;
             self.report.run_dir = Some(runner.run_dir());

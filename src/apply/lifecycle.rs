@@ -98,6 +98,7 @@ impl Executor<'_> {
             Outcome::Failure => "on_failure",
         };
         self.reporter.line(format!("Lifecycle {label}: {action}"));
+        crate::fault::reached("lifecycle").await;
         let result = self.carry_out(&pod_id, label, action).await;
         self.report.outcome = Some(outcome);
         self.report.failure = self.job_failure().cloned();
@@ -114,6 +115,7 @@ impl Executor<'_> {
         match action {
             LifecycleAction::Recycle | LifecycleAction::Stop => {
                 let stopped = self.stop(pod_id).await;
+                crate::fault::reached("lifecycle-done").await;
                 let month = crate::cost::stopped_usd_per_month(Some(&self.config.pod.storage));
                 match stopped {
                     StopOutcome::Gone => {

@@ -115,7 +115,20 @@ impl<'a> Executor<'a> {
     /// Writes the state; when it cannot, says which pods rpd tracks and
     /// where the state was saved instead.
     fn save_state(&mut self) -> Result<(), state::StateError> {
-        if let Err(err) = state::write(&self.state_path, &mut self.state) {
+        self.save_state_at(None)
+    }
+
+    /// [`Executor::save_state`] at a named fault point (`RPD_FAULT=<point>:fail`
+    /// makes this write fail, as a full disk would).
+    fn save_state_at(&mut self, point: Option<&str>) -> Result<(), state::StateError> {
+        let written = match point {
+            Some(point) if crate::fault::fails(point) => Err(state::StateError::Write {
+                path: self.state_path.clone(),
+                source: std::io::Error::other(format!("RPD_FAULT={point}:fail")),
+            }),
+            _ => state::write(&self.state_path, &mut self.state),
+        };
+        if let Err(err) = written {
             let ids = self.state.pod_ids().join(", ");
             let errored = self.state_path.with_extension("errored");
             let saved = std::fs::write(

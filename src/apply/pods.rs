@@ -21,6 +21,7 @@ impl Executor<'_> {
                 err,
             ));
         }
+        crate::fault::reached("deleted").await;
         let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
         self.time("delete", took);
         self.forget(pod_id);
@@ -190,6 +191,7 @@ impl Executor<'_> {
                     continue;
                 }
             };
+            crate::fault::reached("create-answered").await;
             let took = waiter.done("Creation complete", &format!(" [id={}]", pod.id));
             self.time("create", took);
             let record = self.record(&pod, &request);
@@ -296,12 +298,13 @@ impl Executor<'_> {
         let waiter = self.reporter.wait(&format!("Resuming paused pod {pod_id}"));
         match self.provider.start(pod_id).await {
             Ok(()) => {
+                crate::fault::reached("resume-answered").await;
                 let took = waiter.done("Start requested", &format!(" [id={pod_id}]"));
                 self.time("start", took);
                 if let Some(pod) = self.state.pod.as_mut() {
                     pod.status = Some(PodStatus::Starting);
                 }
-                self.save()?;
+                self.save_state_at(Some("save-resumed"))?;
                 self.resumed_now = true;
                 self.report.resumed += 1;
                 self.report.pod_id = Some(pod_id.to_string());
@@ -349,6 +352,7 @@ impl Executor<'_> {
         let Some(pod_id) = self.current_id() else {
             return Err(ApplyError::NoPod);
         };
+        crate::fault::reached("wait").await;
         let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
         let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
             Ok(pod) => pod,
@@ -365,7 +369,8 @@ impl Executor<'_> {
         if let Some(record) = self.state.pod.as_mut() {
             record.status = Some(PodStatus::Running);
         }
-        self.save()?;
+        self.save_state_at(Some("save-ready"))?;
+        crate::fault::reached("connect").await;
         let waiter = self.reporter.wait(&format!("Connecting to pod {pod_id}"));
         let connected = tokio::select! {
             result = crate::remote::connect(&ready, self.config, deadline) => Some(result),

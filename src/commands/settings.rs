@@ -171,8 +171,10 @@ pub enum SimAction {
         count: u32,
         cloud: CloudType,
     },
+    /// The next `count` starts of the pod fail: its host has no free GPU.
     FailNextStart {
         pod_id: String,
+        count: u32,
     },
     FailStop {
         pod_id: String,
