@@ -17,6 +17,7 @@
 //!
 //! | point | where |
 //! |---|---|
+//! | `approved` | the plan is approved; nothing has run yet |
 //! | `create-sent` | the simulator has made the pod; its answer has not reached rpd |
 //! | `create-answered` | rpd has the create's answer; the state does not record the pod yet |
 //! | `resume-answered` | the start was accepted; the state does not say so yet |

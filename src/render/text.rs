@@ -94,14 +94,15 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             None => String::new(),
         };
         let _ = writeln!(out, "    {:>width$}. {text}{reason}", i + 1);
-        if let StepKind::StartPod { pod_id, .. } = &step.kind {
+        if let StepKind::StartPod {
+            pod_id, busy_host, ..
+        } = &step.kind
+        {
             let _ = writeln!(
                 out,
                 "    {:>width$}  {}",
                 "",
-                p.dim.apply_to(format!(
-                    "if its host has no free GPU: delete {pod_id}, then create on the candidates"
-                ))
+                p.dim.apply_to(words::busy_host(pod_id, busy_host))
             );
         }
     }
@@ -133,6 +134,18 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out, "{} {}", p.bold.apply_to("Note:"), words::note(note));
     }
     if !report.warnings.is_empty() || !report.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+    if !report.errors.is_empty() {
+        for error in &report.errors {
+            let _ = writeln!(
+                out,
+                "{} {}",
+                p.remove.apply_to("Error:"),
+                words::local_problem(error)
+            );
+        }
+        let _ = writeln!(out, "Nothing can be applied until these are fixed.");
         let _ = writeln!(out);
     }
     write_state_only(&mut out, report.state_only_changes.as_slice(), p);
