@@ -638,3 +638,24 @@ fn a_replace_with_no_stock_anywhere_keeps_the_pod_unless_forced() {
         .run();
     assert_eq!(pod_ids(&world), Vec::<String>::new(), "forced: deleted");
 }
+
+// Executor::run's error path: an interrupt that ends in an error is still
+// reported as an interrupt.
+
+#[test]
+fn an_interrupt_whose_cleanup_fails_still_exits_130_and_names_the_billing_pod() {
+    let world = World::new();
+    let paused = recycled(&world);
+    let apply = world.spawn_paused_at("wait", &["apply", "-y", HELLO]);
+    world.rpd(&["sim", "fail-stop", &paused, "10"]).status(0);
+    apply.signal(libc::SIGINT);
+    world
+        .test()
+        .known(&paused, "[PAUSED]")
+        .status(130)
+        .stdout_has("hello: apply stopped. Pods: 0 created, 1 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr_has("hello: Stopping pod [PAUSED]: interrupted before it was ready\n")
+        .stderr_has("error: hello: pod [PAUSED] did not stop: the stop request failed (transient provider error: simulated 502 Bad Gateway on stop); it is still RUNNING, billing $0.44/hr. It may be billing: stop it in the RunPod console or run `rpd destroy examples/hello.yaml`\n")
+        .check(apply.wait());
+    assert_eq!(state(&world)["pod"]["id"], paused.as_str(), "still tracked");
+}

@@ -11,9 +11,9 @@ use crate::remote::Transport;
 use crate::remote::job::{Budget, PodCheck, PodProbe};
 
 /// The job's pod probe: asks the provider whether the pod still runs.
-struct ProviderProbe {
-    provider: SharedProvider,
-    pod_id: String,
+pub(super) struct ProviderProbe {
+    pub(super) provider: SharedProvider,
+    pub(super) pod_id: String,
 }
 
 #[async_trait]
@@ -83,16 +83,17 @@ impl<'a> Executor<'a> {
         let Some(runner) = self.runner.as_ref() else {
             return Err(ApplyError::NoConnection);
         };
+        // Interrupted before the script started (during setup, staging,
+        // ...): the pod is not kept for a job that never ran, whatever
+        // on_failure says: deleted if this run made it, else stopped and
+        // kept as the pod to resume (its volume is as the last run left it).
+        if !runner.launched() && self.interrupt.is_set() {
+            let pod_id = self.current_id().ok_or(ApplyError::NoPod)?;
+            self.not_ready_cleanup(&pod_id, "interrupted before the job started")
+                .await?;
+            return Err(ApplyError::InterruptedBeforeJob);
+        }
         if !runner.ran() {
-            // Interrupted before the job started: the pod is not kept for a
-            // job that never ran (deleted if this run made it, else stopped
-            // and kept to resume), whatever on_failure says.
-            if self.interrupt.is_set() {
-                let pod_id = self.current_id().ok_or(ApplyError::NoPod)?;
-                self.not_ready_cleanup(&pod_id, "interrupted before the job started")
-                    .await?;
-                return Err(ApplyError::InterruptedBeforeJob);
-            }
             self.recover_left_job().await;
         }
         let Some(runner) = self.runner.as_mut() else {

@@ -18,11 +18,12 @@ use crate::provider::sim::{SimProvider, Store, World};
 use crate::provider::{Provider, ProviderResult};
 use crate::state::Owner;
 
-/// The simulator, with deletes that fail (as a 503 would) while
-/// `failing_deletes` is above zero.
+/// The simulator, with deletes and reads that fail (as a 503 would)
+/// while `failing_deletes` and `failing_gets` are above zero.
 struct Sim {
     inner: SimProvider,
     failing_deletes: AtomicU32,
+    failing_gets: AtomicU32,
     deletes: AtomicU32,
 }
 
@@ -35,6 +36,11 @@ impl Provider for Sim {
         Duration::from_millis(20)
     }
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
+        let failing = self.failing_gets.load(Ordering::SeqCst);
+        if failing > 0 {
+            self.failing_gets.store(failing - 1, Ordering::SeqCst);
+            return Err(ProviderError::Transient("simulated 503 on get".into()));
+        }
         self.inner.get(id).await
     }
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
@@ -103,6 +109,7 @@ fn bench() -> Bench {
     let sim = Arc::new(Sim {
         inner: SimProvider::new(store.clone()),
         failing_deletes: AtomicU32::new(0),
+        failing_gets: AtomicU32::new(0),
         deletes: AtomicU32::new(0),
     });
     Bench {
@@ -374,4 +381,33 @@ async fn a_resume_on_a_busy_host_with_recreate_deletes_the_pod_and_creates_anoth
     let state = bench.state().unwrap();
     assert_eq!(state.pod.as_ref().unwrap().id, new);
     assert_eq!(recorded_status(&state), Some(PodStatus::Exited));
+}
+
+/// A failed read is no evidence that the pod went away: the job's probe
+/// counts it as alive (failing a healthy job would run on_failure, which may
+/// delete the pod); only the provider saying so ends the job.
+#[tokio::test]
+async fn the_pod_probe_counts_a_failed_read_as_alive_and_a_gone_pod_as_gone() {
+    use crate::remote::job::{PodCheck, PodProbe};
+    let bench = bench();
+    let id = bench.recycled_pod().await;
+    let probe = job::ProviderProbe {
+        provider: bench.sim.clone(),
+        pod_id: id.clone(),
+    };
+    bench.sim.failing_gets.store(1, Ordering::SeqCst);
+    assert_eq!(probe.check().await, PodCheck::Alive);
+    assert_eq!(
+        probe.check().await,
+        PodCheck::Gone {
+            status: "EXITED".into()
+        }
+    );
+    bench.sim.inner.delete(&id).await.unwrap();
+    assert_eq!(
+        probe.check().await,
+        PodCheck::Gone {
+            status: "deleted".into()
+        }
+    );
 }

@@ -86,7 +86,8 @@ impl<'a> JobRunner<'a> {
             if self.report.failure.is_some() {
                 return;
             }
-            if interrupt.is_set() {
+            // The monitor sees the interrupt itself, and stops the script.
+            if interrupt.is_set() && phase != Phase::Monitor {
                 self.report.failure = Some(JobFailure::new(phase, "interrupted"));
                 return;
             }
