@@ -606,6 +606,7 @@ fn a_create_that_finds_no_capacity_leaves_no_state_file_and_no_backup() {
         !world.path("examples/.rpd/hello.state.json.backup").exists(),
         "no backup"
     );
+    assert!(!world.path("examples/.rpd").exists(), "no state directory");
 }
 
 // Defect 13: a replace when no candidate has stock.

@@ -93,6 +93,7 @@ impl Executor<'_> {
                 biased;
                 _ = self.interrupt.wait() => {
                     waiter.abandon();
+                    self.reporter.line(format!("Stopped waiting: pod {pod_id} stays paused"));
                     return Err(ApplyError::Interrupted);
                 }
                 _ = tokio::time::sleep(pause) => {}
