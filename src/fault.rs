@@ -90,63 +90,72 @@ fn abort(name: &str) -> ! {
     std::process::abort();
 }
 
-/// Starts a pause at `name`: the marker, if this is the first pause.
-fn begin_pause(name: &str) -> Option<PathBuf> {
-    if PAUSED.swap(true, Ordering::SeqCst) {
-        return None;
-    }
-    let marker = marker();
-    if let Err(err) = std::fs::write(&marker, name) {
-        crate::note!(
-            "rpd: RPD_FAULT={name}:pause: cannot create {}: {err}",
-            marker.display()
-        );
-        return None;
-    }
-    crate::note!(
-        "rpd: RPD_FAULT={name}:pause: paused (remove {} or send a signal to go on)",
-        marker.display()
-    );
-    Some(marker)
+/// A pause in progress, over once a signal came, its marker was removed,
+/// or it lasted too long; the marker goes with it.
+struct Pause {
+    marker: PathBuf,
+    since: Instant,
 }
 
-/// Whether a pause with this marker is over.
-fn pause_over(marker: &std::path::Path, since: Instant) -> bool {
-    SIGNALLED.load(Ordering::SeqCst) || !marker.exists() || since.elapsed() >= PAUSE_LIMIT
+impl Pause {
+    /// What `RPD_FAULT` asks for at `name`: aborts here, or the pause to
+    /// wait out (the first time only).
+    fn at(name: &str) -> Option<Pause> {
+        match armed(name)? {
+            Action::Abort => abort(name),
+            Action::Fail => return None,
+            Action::Pause => {}
+        }
+        if PAUSED.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let marker = marker();
+        if let Err(err) = std::fs::write(&marker, name) {
+            crate::note!(
+                "rpd: RPD_FAULT={name}:pause: cannot create {}: {err}",
+                marker.display()
+            );
+            return None;
+        }
+        crate::note!(
+            "rpd: RPD_FAULT={name}:pause: paused (remove {} or send a signal to go on)",
+            marker.display()
+        );
+        Some(Pause {
+            marker,
+            since: Instant::now(),
+        })
+    }
+
+    fn over(&self) -> bool {
+        SIGNALLED.load(Ordering::SeqCst)
+            || !self.marker.exists()
+            || self.since.elapsed() >= PAUSE_LIMIT
+    }
+}
+
+impl Drop for Pause {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.marker);
+    }
 }
 
 /// A point in synchronous code (inside a state write).
 pub fn point(name: &str) {
-    match armed(name) {
-        Some(Action::Abort) => abort(name),
-        Some(Action::Pause) => {
-            if let Some(marker) = begin_pause(name) {
-                let since = Instant::now();
-                // The signal is handled on another of the runtime's threads.
-                while !pause_over(&marker, since) {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let _ = std::fs::remove_file(&marker);
-            }
+    if let Some(pause) = Pause::at(name) {
+        // The signal is handled on another of the runtime's threads.
+        while !pause.over() {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        Some(Action::Fail) | None => {}
     }
 }
 
 /// A point in async code: a step of apply.
 pub async fn reached(name: &str) {
-    match armed(name) {
-        Some(Action::Abort) => abort(name),
-        Some(Action::Pause) => {
-            if let Some(marker) = begin_pause(name) {
-                let since = Instant::now();
-                while !pause_over(&marker, since) {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                let _ = std::fs::remove_file(&marker);
-            }
+    if let Some(pause) = Pause::at(name) {
+        while !pause.over() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        Some(Action::Fail) | None => {}
     }
 }
 

@@ -36,6 +36,24 @@ fn last_manifest(world: &World) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// `rpd apply -y hello`, sent `signal` at the step `point`; what it did.
+fn apply_signalled_at(world: &World, point: &str, signal: libc::c_int) -> common::Run {
+    let apply = world.spawn_paused_at(point, &["apply", "-y", HELLO]);
+    apply.signal(signal);
+    apply.wait()
+}
+
+/// The only pod is `paused`, stopped, and still the state's pod to resume
+/// (not demoted to a pod kept for forensics).
+#[track_caller]
+fn assert_kept_to_resume(world: &World, paused: &str) {
+    assert_eq!(only_pod(world)["status"], "EXITED");
+    let state = state(world);
+    assert_eq!(state["pod"]["id"], paused, "still the pod to resume");
+    assert_eq!(state["pod"]["status"], "EXITED");
+    assert!(state.get("retained").is_none(), "not demoted: {state:#}");
+}
+
 /// rpd died at its fault point, as a `kill -9` would have it.
 #[track_caller]
 fn aborted(run: &common::Run) {
@@ -56,61 +74,37 @@ fn recycled(world: &World) -> String {
 
 // Defect 1: the job's outcome is fixed when the job ends.
 
+/// A Ctrl-C during the recycle stop, or a SIGTERM during the pull, comes
+/// after the job ended well: on_success alone runs, the pod stays the one
+/// to resume, and the manifest says the job succeeded.
 #[test]
-fn ctrl_c_during_the_recycle_stop_carries_out_on_success_only() {
-    let world = World::new();
-    let paused = recycled(&world);
-    let apply = world.spawn_paused_at("lifecycle", &["apply", "-y", HELLO]);
-    apply.signal(libc::SIGINT);
-    let run = apply.wait();
-    world
-        .test()
-        .status(130)
-        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
-        .stdout_has("  Interrupted after the job ended: its outcome stands and on_success: recycle was carried out.\n")
-        .stdout_lacks("on_failure")
-        .stderr_has("hello: Lifecycle on_success: recycle\n")
-        .stderr_lacks("Lifecycle on_failure")
-        .check(run);
-    assert_eq!(only_pod(&world)["status"], "EXITED");
-    let state = state(&world);
-    assert_eq!(
-        state["pod"]["id"],
-        paused.as_str(),
-        "still the pod to resume"
-    );
-    assert!(
-        state.get("retained").is_none(),
-        "not kept for forensics: {state:#}"
-    );
-    let manifest = last_manifest(&world);
-    assert_eq!(
-        (
-            &manifest["failed"],
-            &manifest["exit_code"],
-            &manifest["lifecycle_action"]
-        ),
-        (&false.into(), &0.into(), &"recycle".into())
-    );
-}
-
-#[test]
-fn ctrl_c_during_the_pull_does_not_turn_a_success_into_a_failure() {
-    let world = World::new();
-    let paused = recycled(&world);
-    let apply = world.spawn_paused_at("pull", &["apply", "-y", HELLO]);
-    apply.signal(libc::SIGTERM);
-    world
-        .test()
-        .status(130)
-        .stdout_has("Job succeeded in [ELAPSED].\n")
-        .stdout_lacks("on_failure")
-        .stderr_has("hello: Pulled the log into ")
-        .stderr_has("hello: Lifecycle on_success: recycle\n")
-        .stderr_lacks("Lifecycle on_failure")
-        .check(apply.wait());
-    assert_eq!(state(&world)["pod"]["id"], paused.as_str());
-    assert_eq!(last_manifest(&world)["failed"], false);
+fn an_interrupt_after_the_job_ended_carries_out_on_success_only() {
+    for (point, signal) in [("lifecycle", libc::SIGINT), ("pull", libc::SIGTERM)] {
+        let world = World::new();
+        let paused = recycled(&world);
+        let run = apply_signalled_at(&world, point, signal);
+        world
+            .test()
+            .status(130)
+            .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+            .stdout_has("  Interrupted after the job ended: its outcome stands and on_success: recycle was carried out.\n")
+            .stdout_lacks("on_failure")
+            .stderr_has("hello: Pulled the log into ")
+            .stderr_has("hello: Lifecycle on_success: recycle\n")
+            .stderr_lacks("Lifecycle on_failure")
+            .check(run);
+        assert_kept_to_resume(&world, &paused);
+        let manifest = last_manifest(&world);
+        assert_eq!(
+            (
+                &manifest["failed"],
+                &manifest["exit_code"],
+                &manifest["lifecycle_action"]
+            ),
+            (&false.into(), &0.into(), &"recycle".into()),
+            "{point}"
+        );
+    }
 }
 
 // Defect 2: a pod this run created that never ran the job is deleted; a
@@ -125,8 +119,7 @@ fn ctrl_c_before_the_job_deletes_the_pod_this_run_created_whatever_on_failure_sa
             "on_failure: stop",
             &format!("on_failure: {on_failure}"),
         );
-        let apply = world.spawn_paused_at("setup", &["apply", "-y", HELLO]);
-        apply.signal(libc::SIGINT);
+        let run = apply_signalled_at(&world, "setup", libc::SIGINT);
         world
             .test()
             .status(130)
@@ -136,7 +129,7 @@ fn ctrl_c_before_the_job_deletes_the_pod_this_run_created_whatever_on_failure_sa
             .stderr_has("hello: Deleting pod [POD]: interrupted before the job started\n")
             .stderr_has("error: hello: interrupted before the job started\n")
             .stderr_lacks("Lifecycle")
-            .check(apply.wait());
+            .check(run);
         assert_eq!(
             pod_ids(&world),
             Vec::<String>::new(),
@@ -150,8 +143,7 @@ fn ctrl_c_before_the_job_deletes_the_pod_this_run_created_whatever_on_failure_sa
 fn ctrl_c_before_the_job_stops_a_resumed_pod_and_keeps_it_to_resume() {
     let world = World::new();
     let paused = recycled(&world);
-    let apply = world.spawn_paused_at("setup", &["apply", "-y", HELLO]);
-    apply.signal(libc::SIGINT);
+    let run = apply_signalled_at(&world, "setup", libc::SIGINT);
     world
         .test()
         .status(130)
@@ -159,16 +151,8 @@ fn ctrl_c_before_the_job_stops_a_resumed_pod_and_keeps_it_to_resume() {
         .stdout_has("hello: apply stopped. Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.\n")
         .stderr_has("hello: Stopping pod [PAUSED]: interrupted before the job started\n")
         .stderr_lacks("Lifecycle")
-        .check(apply.wait());
-    assert_eq!(only_pod(&world)["status"], "EXITED");
-    let state = state(&world);
-    assert_eq!(
-        state["pod"]["id"],
-        paused.as_str(),
-        "still the pod to resume"
-    );
-    assert_eq!(state["pod"]["status"], "EXITED");
-    assert!(state.get("retained").is_none(), "not demoted: {state:#}");
+        .check(run);
+    assert_kept_to_resume(&world, &paused);
 }
 
 // Defect 3: a state write that fails once the pod runs.
@@ -204,8 +188,7 @@ fn a_state_write_that_fails_after_a_resume_stops_the_pod_again_and_says_so() {
         .stderr_has("error: hello: cannot write state file [TMP]/examples/.rpd/hello.state.json: RPD_FAULT=save-resumed:fail; pod [PAUSED] was stopped so that it does not bill unrecorded\n")
         .stderr_has("hello: Stop complete")
         .run();
-    assert_eq!(only_pod(&world)["status"], "EXITED", "not left running");
-    assert_eq!(state(&world)["pod"]["id"], paused.as_str());
+    assert_kept_to_resume(&world, &paused);
 }
 
 #[test]
