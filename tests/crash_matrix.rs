@@ -228,6 +228,7 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
     let (orphans, duplicates) = orphans_and_duplicates(&world);
     check(orphans.is_empty(), format!("orphaned pods: {orphans:?}"));
     check(duplicates == 0, format!("{duplicates} duplicate pods"));
+    let orphan_count = orphans.len();
     let pods = world.pods();
     let state = world.state(HELLO_STATE);
     let current = state
@@ -293,7 +294,7 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
     );
 
     let line = format!(
-        "crash-matrix {:<20} {:<7} {:<7} | {:<8} | pods then: {} | apply again: {}, {:?} ({}) | destroy: {}, pods left: {} | orphans 0, duplicates 0 | lifecycle branches {branches} | {:.1}s {}",
+        "crash-matrix {:<20} {:<7} {:<7} | {:<8} | pods then: {} | apply again: {}, {:?} ({}) | orphans {orphan_count}, duplicates {duplicates} | destroy: {}, pods left: {} | lifecycle branches {branches} | {:.1}s {}",
         step.point,
         format!("{:?}", step.start).to_lowercase(),
         signal_name,

@@ -547,6 +547,16 @@ fn missing_local_inputs_fail_the_plan_and_create_nothing() {
             .stdout_has(error)
             .stdout_has("Nothing can be applied until these are fixed.\n")
             .run();
+        let json = world
+            .rpd_env(&["plan", "--format", "json", HELLO], &[])
+            .status(1)
+            .json();
+        let message = world.normalize(json["errors"][0]["message"].as_str().unwrap_or_default());
+        assert!(
+            format!("Error: {message}\n").starts_with(error),
+            "{what}: the JSON plan's errors: {:#}",
+            json["errors"]
+        );
         world
             .test()
             .args(["apply", "-y", HELLO])
