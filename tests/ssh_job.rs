@@ -135,7 +135,7 @@ fn warm_run_makes_exactly_one_handshake_and_the_manifest_says_so() {
 }
 
 #[test]
-fn script_exiting_1_without_markers_fails_within_2s_and_runs_on_failure() {
+fn script_exiting_1_without_markers_fails_on_its_exit_status_and_runs_on_failure() {
     let Some(s) = setup() else { return };
     payload(&s, "f", 1);
     let stamp = s.world.path("exited-at");
@@ -161,9 +161,13 @@ fn script_exiting_1_without_markers_fails_within_2s_and_runs_on_failure() {
         .trim()
         .parse()
         .unwrap();
+    // Without the exit status rpd would wait out the budget (10 minutes):
+    // a bound far below that proves the exit status decided, and stays true
+    // on a loaded machine. The latency itself is measured by
+    // `cargo bench --bench job_step`, not by a timed test.
     let lag = ended - exited;
     assert!(
-        lag < 2.0,
+        lag < 60.0,
         "apply ended {lag:.2}s after the script exited\n{}",
         run.stderr()
     );
