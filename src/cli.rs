@@ -74,19 +74,6 @@ pub struct LockArgs {
     pub lock_timeout: Duration,
 }
 
-#[derive(Debug, Args, Clone)]
-pub struct GraceArgs {
-    /// How long a pod may run with only RunPod's SSH proxy (no direct SSH, as on COMMUNITY machines without a public IP) before a pod this run created is deleted and the next candidate tried.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        env = "RPD_DIRECT_SSH_GRACE",
-        default_value = "60s",
-        value_parser = parse_duration
-    )]
-    pub direct_ssh_grace: Duration,
-}
-
 fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -111,6 +98,47 @@ impl From<CloudArg> for crate::model::CloudType {
     }
 }
 
+/// What a resume does when the paused pod's host has no free GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusyHostArg {
+    /// Try the start again for a while (RPD_BUSY_HOST_WAIT, 2m), then replace the pod if a candidate has stock, else keep it.
+    Wait,
+    /// Replace the pod at once (its volume is lost) if a candidate has stock, else keep it.
+    Recreate,
+    /// Keep the paused pod and stop (exit 1).
+    Fail,
+}
+
+impl From<BusyHostArg> for crate::model::BusyHostPolicy {
+    fn from(arg: BusyHostArg) -> Self {
+        match arg {
+            BusyHostArg::Wait => crate::model::BusyHostPolicy::Wait,
+            BusyHostArg::Recreate => crate::model::BusyHostPolicy::Recreate,
+            BusyHostArg::Fail => crate::model::BusyHostPolicy::Fail,
+        }
+    }
+}
+
+/// The options that decide when a pod may be deleted to be replaced.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct MoneyArgs {
+    /// When a paused pod's host has no free GPU (default: the config's lifecycle.on_busy_host, else wait).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    on_busy_host: Option<BusyHostArg>,
+    /// Delete a pod to replace it even when no candidate has stock (its volume is lost).
+    #[arg(long)]
+    replace_without_stock: bool,
+    /// How long a pod this run created may have only RunPod's SSH proxy (no direct SSH, as on COMMUNITY machines without a public IP) before it is deleted and the next candidate tried.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "RPD_DIRECT_SSH_GRACE",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    direct_ssh_grace: Duration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
@@ -133,7 +161,7 @@ pub enum Command {
         #[arg(long, value_enum, value_name = "CLOUD")]
         fallback_cloud_type: Option<CloudArg>,
         #[command(flatten)]
-        grace: GraceArgs,
+        money: MoneyArgs,
         /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -155,7 +183,7 @@ pub enum Command {
         #[arg(long, value_enum, value_name = "CLOUD")]
         fallback_cloud_type: Option<CloudArg>,
         #[command(flatten)]
-        grace: GraceArgs,
+        money: MoneyArgs,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long = "auto-approve", alias = "yes")]
         auto_approve: bool,
@@ -270,7 +298,12 @@ pub enum SimCommand {
         cloud: CloudArg,
     },
     /// Make the next start of this pod fail: its host has no free GPU.
-    FailNextStart { pod_id: String },
+    FailNextStart {
+        pod_id: String,
+        /// Fail this many starts in a row (a host whose GPU stays taken).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
     /// Make the next COUNT stop requests for this pod fail (a 502), as if
     /// RunPod had a bad moment.
     FailStop { pod_id: String, count: u32 },
@@ -360,11 +393,14 @@ impl From<Format> for OutputFormat {
     }
 }
 
-fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, grace: GraceArgs) -> PlanFlags {
+fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, money: MoneyArgs) -> PlanFlags {
     PlanFlags {
         replace,
         fallback_cloud: fallback_cloud_type.map(Into::into),
-        direct_ssh_grace: grace.direct_ssh_grace,
+        on_busy_host: money.on_busy_host.map(Into::into),
+        replace_without_stock: money.replace_without_stock,
+        busy_host_wait: None,
+        direct_ssh_grace: money.direct_ssh_grace,
     }
 }
 
@@ -383,13 +419,13 @@ impl Command {
                 vars,
                 replace,
                 fallback_cloud_type,
-                grace,
+                money,
                 detailed_exitcode,
                 format,
             } => Action::Plan(PlanSettings {
                 configs,
                 vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type, grace),
+                flags: plan_flags(replace, fallback_cloud_type, money),
                 detailed_exitcode,
                 format: format.into(),
             }),
@@ -398,13 +434,13 @@ impl Command {
                 vars,
                 replace,
                 fallback_cloud_type,
-                grace,
+                money,
                 auto_approve,
                 lock,
             } => Action::Apply(ApplySettings {
                 configs,
                 vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type, grace),
+                flags: plan_flags(replace, fallback_cloud_type, money),
                 auto_approve,
                 lock: lock.resolve(),
             }),
@@ -475,7 +511,9 @@ impl SimCommand {
                 count,
                 cloud: cloud.into(),
             },
-            SimCommand::FailNextStart { pod_id } => SimAction::FailNextStart { pod_id },
+            SimCommand::FailNextStart { pod_id, count } => {
+                SimAction::FailNextStart { pod_id, count }
+            }
             SimCommand::FailStop { pod_id, count } => SimAction::FailStop { pod_id, count },
             SimCommand::Latency { ms } => SimAction::Latency { ms },
             SimCommand::Boot { cold_ms, warm_ms } => SimAction::Boot { cold_ms, warm_ms },
@@ -502,165 +540,4 @@ impl SimCommand {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::CloudType;
-
-    fn resolve(args: &[&str], no_color_env: Option<&str>) -> Invocation {
-        let cli = Cli::try_parse_from(std::iter::once("rpd").chain(args.iter().copied()))
-            .expect("arguments parse");
-        cli.resolve_with(no_color_env.map(OsStr::new))
-    }
-
-    #[test]
-    fn a_fallback_cloud_maps_to_the_models_cloud_type() {
-        let invocation = resolve(
-            &[
-                "--provider",
-                "sim",
-                "apply",
-                "a.yaml",
-                "--fallback-cloud-type",
-                "COMMUNITY",
-                "--replace",
-                "--lock-timeout",
-                "5m",
-            ],
-            None,
-        );
-        let Action::Apply(apply) = invocation.action else {
-            panic!("not an apply: {:?}", invocation.action);
-        };
-        assert_eq!(
-            apply.flags,
-            PlanFlags {
-                replace: true,
-                fallback_cloud: Some(CloudType::Community),
-                direct_ssh_grace: Duration::from_secs(60),
-            }
-        );
-        assert_eq!(apply.lock.timeout, Duration::from_secs(300));
-        assert!(!apply.auto_approve);
-    }
-
-    #[test]
-    fn destroy_plans_with_no_flags_and_plan_maps_its_format() {
-        let destroy = resolve(&["--provider", "sim", "destroy", "-y", "a.yaml"], None);
-        assert_eq!(
-            destroy.action,
-            Action::Destroy(DestroySettings {
-                configs: vec![PathBuf::from("a.yaml")],
-                vars: VarSettings::default(),
-                auto_approve: true,
-                lock: LockSettings {
-                    timeout: Duration::ZERO
-                },
-            })
-        );
-        let plan = resolve(
-            &["--provider", "sim", "plan", "a.yaml", "--format", "json"],
-            None,
-        );
-        let Action::Plan(plan) = plan.action else {
-            panic!("not a plan");
-        };
-        assert_eq!(plan.format, OutputFormat::Json);
-        assert_eq!(plan.flags, PlanFlags::default());
-    }
-
-    #[test]
-    fn an_empty_provider_means_the_default_and_spaces_are_trimmed() {
-        let empty = resolve(&["--provider", "", "validate", "a.yaml"], None);
-        assert_eq!(empty.global.provider, "runpod");
-        let spaced = resolve(&["--provider", " sim ", "validate", "a.yaml"], None);
-        assert_eq!(spaced.global.provider, "sim");
-        // An unknown name is kept, for the command to refuse with its help.
-        let unknown = resolve(&["--provider", "nope", "validate", "a.yaml"], None);
-        assert_eq!(unknown.global.provider, "nope");
-    }
-
-    #[test]
-    fn no_color_flag_or_a_non_empty_no_color_variable_turn_colour_off() {
-        let colour = |args: &[&str], env| resolve(args, env).global.colour;
-        let args = ["--provider", "sim", "validate", "a.yaml"];
-        assert_eq!(colour(&args, None), ColourChoice::OnTerminals);
-        assert_eq!(colour(&args, Some("")), ColourChoice::OnTerminals);
-        assert_eq!(colour(&args, Some("1")), ColourChoice::Never);
-        let flagged = ["--provider", "sim", "validate", "a.yaml", "--no-color"];
-        assert_eq!(colour(&flagged, None), ColourChoice::Never);
-        assert!(!ColourChoice::Never.for_stream(true));
-        assert!(ColourChoice::OnTerminals.for_stream(true));
-        assert!(!ColourChoice::OnTerminals.for_stream(false));
-    }
-
-    #[test]
-    fn vars_are_kept_in_order_with_their_file() {
-        let invocation = resolve(
-            &[
-                "--provider",
-                "sim",
-                "state",
-                "show",
-                "a.yaml",
-                "--var",
-                "x=1",
-                "--vars-file",
-                "v.json",
-                "--var",
-                "x=2",
-            ],
-            None,
-        );
-        assert_eq!(
-            invocation.action,
-            Action::ShowState(ConfigSettings {
-                config: PathBuf::from("a.yaml"),
-                vars: VarSettings {
-                    assignments: vec!["x=1".into(), "x=2".into()],
-                    vars_file: Some(PathBuf::from("v.json")),
-                },
-            })
-        );
-    }
-
-    #[test]
-    fn sim_ssh_off_drops_the_endpoint_and_stock_maps_its_cloud() {
-        let off = resolve(&["sim", "ssh", "--off"], None);
-        assert_eq!(
-            off.action,
-            Action::Sim(SimAction::Ssh {
-                endpoint: None,
-                user: "root".into()
-            })
-        );
-        let on = resolve(&["sim", "ssh", "127.0.0.1:2222", "--user", "me"], None);
-        assert_eq!(
-            on.action,
-            Action::Sim(SimAction::Ssh {
-                endpoint: Some("127.0.0.1:2222".into()),
-                user: "me".into()
-            })
-        );
-        let stock = resolve(
-            &[
-                "sim",
-                "stock",
-                "EU-RO-1",
-                "gpu",
-                "3",
-                "--cloud",
-                "COMMUNITY",
-            ],
-            None,
-        );
-        assert_eq!(
-            stock.action,
-            Action::Sim(SimAction::Stock {
-                datacenter: "EU-RO-1".into(),
-                gpu: "gpu".into(),
-                count: 3,
-                cloud: CloudType::Community,
-            })
-        );
-    }
-}
+mod tests;

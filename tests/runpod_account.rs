@@ -11,6 +11,16 @@ use common::hello::{HELLO, HELLO_STATE};
 use common::{USER_PUBLIC_KEY, World};
 use fake::FakeRestV2;
 
+/// What `rpd COMMAND` says on stderr when the plan has errors (the errors
+/// themselves are in the plan, on stdout).
+fn refused(command: &str) -> &'static str {
+    match command {
+        "plan" => "",
+        "apply" => "error: hello: the plan has errors: nothing was created\n",
+        _ => "error: hello: the plan has errors: nothing was deleted\n",
+    }
+}
+
 /// A 422 says the request itself breaks RunPod's contract: every other
 /// candidate would refuse it too, so apply stops at the first, with
 /// RunPod's list of violations, and leaves nothing pending.
@@ -38,8 +48,8 @@ fn a_422_on_create_stops_with_runpods_errors_instead_of_trying_the_next_candidat
         "not ambiguous: nothing to look up"
     );
     assert!(fake.pods().is_empty());
-    let state = world.state(HELLO_STATE).expect("state");
-    assert!(state.get("pending_create").is_none(), "{state}");
+    // A run that ends tracking nothing leaves no state file behind.
+    assert!(world.state(HELLO_STATE).is_none(), "nothing pending");
 }
 
 /// A create RunPod keeps rate-limiting was never carried out: after the
@@ -113,7 +123,7 @@ fn cloud_type_all_plans_secure_candidates_then_the_same_places_on_community() {
 /// and fails when none is left; apply creates nothing.
 #[test]
 fn ids_runpod_lacks_and_too_many_gpus_fail_the_plan_before_anything_is_created() {
-    let error = "error: hello: no candidate can take the pod: the catalog rules out all 2 (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config\n";
+    let error = "Error: no candidate can take the pod: the catalog rules out all 2 (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config\n";
     let cases = [
         (
             r#"gpu_order: ["NVIDIA RTX 4090"]"#,
@@ -158,7 +168,10 @@ fn ids_runpod_lacks_and_too_many_gpus_fail_the_plan_before_anything_is_created()
                 .status(1)
                 .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
                 .stdout_has(&format!("  Candidates, in order:\n{lines}"))
-                .stderr(&format!("{warning}{error}"))
+                .stdout_has(&format!(
+                    "\n{error}Nothing can be applied until these are fixed.\n"
+                ))
+                .stderr(&format!("{warning}{}", refused(command)))
                 .run();
         }
         assert_eq!(fake.calls("createPod"), 0, "{gpus} {count}");
@@ -248,12 +261,6 @@ fn a_create_carries_rpds_public_key_and_the_accounts_keys_as_public_key() {
         );
         assert_eq!(fake.calls("getSshKeys"), 1);
         assert!(fake.pods().is_empty(), "the unreachable pod was deleted");
-        // Every state write records which key made the pods (a hash).
-        let state = world.state(HELLO_STATE).expect("state");
-        assert_eq!(
-            state["api_key_fingerprint"],
-            rpd::provider::api_key_fingerprint(fake::API_KEY).as_str()
-        );
         fake.assert_all_valid();
     }
 }
@@ -265,14 +272,15 @@ fn a_missing_key_or_public_half_fails_the_plan_before_any_create() {
     let world = World::new();
     let fake = FakeRestV2::start();
     std::fs::remove_file(world.path("home/.ssh/id_ed25519.pub")).unwrap();
-    let public_missing = "error: hello: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) has no public half: [TMP]/home/.ssh/id_ed25519.pub is missing and ssh-keygen could not derive it (a key with a passphrase?); write it with `ssh-keygen -y -f [TMP]/home/.ssh/id_ed25519 > [TMP]/home/.ssh/id_ed25519.pub` (rpd gives it to the pod as PUBLIC_KEY)\n";
+    let public_missing = "Error: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) has no public half: [TMP]/home/.ssh/id_ed25519.pub is missing and ssh-keygen could not derive it (a key with a passphrase?); write it with `ssh-keygen -y -f [TMP]/home/.ssh/id_ed25519 > [TMP]/home/.ssh/id_ed25519.pub` (rpd gives it to the pod as PUBLIC_KEY)\n";
     for command in [&["plan", HELLO][..], &["apply", "-y", HELLO]] {
         world
             .on_rest_v2(&fake.url())
             .args(command.iter().copied())
             .status(1)
             .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
-            .stderr(public_missing)
+            .stdout_has(public_missing)
+            .stderr(refused(command[0]))
             .run();
     }
     std::fs::remove_file(world.path("home/.ssh/id_ed25519")).unwrap();
@@ -281,7 +289,8 @@ fn a_missing_key_or_public_half_fails_the_plan_before_any_create() {
         .args(["apply", "-y", HELLO])
         .status(1)
         .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
-        .stderr("error: hello: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519 -f [TMP]/home/.ssh/id_ed25519` (rpd gives the pod its public half; no need to register it with RunPod)\n")
+        .stderr(refused("apply"))
+        .stdout_has("Error: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519 -f [TMP]/home/.ssh/id_ed25519` (rpd gives the pod its public half; no need to register it with RunPod)\n")
         .run();
     assert_eq!(fake.calls("createPod"), 0);
     // A destroy needs no key; the simulator needs none either.
@@ -376,8 +385,8 @@ fn a_recorded_pod_that_another_api_key_cannot_see_is_refused_not_recreated() {
     });
     let text = serde_json::to_string_pretty(&state).unwrap();
     world.write(HELLO_STATE, &text);
-    let refused = format!(
-        "error: hello: [TMP]/examples/.rpd/hello.state.json was made with another RunPod API key ({made_with}; this one is {other}), and RunPod does not find pod [POD] with this key: its 404 means \"not found or not accessible to the caller\", so rpd will not take it for deleted (it may still be billing on the other key's account)\n  = help: use the API key the state was made with (RUNPOD_API_KEY or ~/.runpod/config.toml); if the pods really are gone, move [TMP]/examples/.rpd/hello.state.json away and plan again\n"
+    let other_key = format!(
+        "Error: [TMP]/examples/.rpd/hello.state.json was made with another RunPod API key ({made_with}; this one is {other}), and RunPod does not find pod [POD] with this key: its 404 means \"not found or not accessible to the caller\", so rpd will not take it for deleted (it may still be billing on the other key's account)\n  = help: use the API key the state was made with (RUNPOD_API_KEY or ~/.runpod/config.toml); if the pods really are gone, move [TMP]/examples/.rpd/hello.state.json away and plan again\n"
     );
     for command in [
         &["plan", HELLO][..],
@@ -391,7 +400,8 @@ fn a_recorded_pod_that_another_api_key_cannot_see_is_refused_not_recreated() {
             .status(1)
             .stdout_has("rpd cannot carry out this plan (the errors say why):\n")
             .stdout_lacks("has been deleted")
-            .stderr(&refused)
+            .stdout_has(&other_key)
+            .stderr(refused(command[0]))
             .run();
     }
     assert_eq!(fake.calls("createPod"), 0, "no second pod");
@@ -441,6 +451,12 @@ fn a_community_pod_without_direct_ssh_is_deleted_after_the_grace_and_the_next_ca
     assert_eq!(pods.len(), 1, "the proxy-only pod is gone");
     assert_eq!(pods[0].cloud_type, rpd::model::CloudType::Secure);
     assert_eq!((fake.calls("createPod"), fake.calls("deletePod")), (2, 1));
+    // Every state write records which key made the pods (a hash).
+    let state = world.state(HELLO_STATE).expect("state");
+    assert_eq!(
+        state["api_key_fingerprint"],
+        rpd::provider::api_key_fingerprint(fake::API_KEY).as_str()
+    );
     fake.assert_all_valid();
 }
 

@@ -21,6 +21,7 @@ impl Executor<'_> {
                 err,
             ));
         }
+        crate::fault::reached("deleted").await;
         let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
         self.time("delete", took);
         self.forget(pod_id);
@@ -209,6 +210,7 @@ impl Executor<'_> {
                     continue;
                 }
             };
+            crate::fault::reached("create-answered").await;
             let took = waiter.done("Creation complete", &format!(" [id={}]", pod.id));
             self.time("create", took);
             let record = self.record(&pod, &request);
@@ -312,23 +314,14 @@ impl Executor<'_> {
         &mut self,
         pod_id: &str,
         fallback: &[Candidate],
+        busy_host: &BusyHost,
     ) -> Result<(), ApplyError> {
         let waiter = self.reporter.wait(&format!("Resuming paused pod {pod_id}"));
         match self.provider.start(pod_id).await {
             Ok(()) => {
                 let took = waiter.done("Start requested", &format!(" [id={pod_id}]"));
                 self.time("start", took);
-                if let Some(pod) = self.state.pod.as_mut() {
-                    pod.status = Some(PodStatus::Starting);
-                }
-                self.save()?;
-                self.resumed_now = true;
-                self.report.resumed += 1;
-                self.report.pod_id = Some(pod_id.to_string());
-                self.events.emit(&JobEvent::PodResumed {
-                    pod_id: pod_id.to_string(),
-                });
-                Ok(())
+                self.resumed(pod_id).await
             }
             Err(ProviderError::HostBusy(message)) => {
                 waiter.abandon();
@@ -336,24 +329,11 @@ impl Executor<'_> {
                     pod_id: pod_id.to_string(),
                     error: message,
                 });
-                self.delete(pod_id).await?;
-                self.create(fallback).await
+                self.on_busy_host(pod_id, fallback, busy_host).await
             }
             Err(ProviderError::Conflict(message)) => {
                 waiter.abandon();
-                // It may already be starting (started elsewhere): look.
-                match self.provider.get(pod_id).await {
-                    Ok(Some(pod)) if pod.status.is_active() => {
-                        self.reporter
-                            .line(format!("Pod {pod_id} is already {}", pod.status));
-                        self.report.pod_id = Some(pod_id.to_string());
-                        Ok(())
-                    }
-                    _ => Err(ApplyError::ResumeRefused {
-                        pod_id: pod_id.to_string(),
-                        message,
-                    }),
-                }
+                self.already_started(pod_id, message).await
             }
             Err(err) => {
                 waiter.abandon();
@@ -362,10 +342,75 @@ impl Executor<'_> {
         }
     }
 
+    /// A start refused for the pod's status: fine if it is already starting
+    /// (started elsewhere).
+    pub(super) async fn already_started(
+        &mut self,
+        pod_id: &str,
+        message: String,
+    ) -> Result<(), ApplyError> {
+        match self.provider.get(pod_id).await {
+            Ok(Some(pod)) if pod.status.is_active() => {
+                self.reporter
+                    .line(format!("Pod {pod_id} is already {}", pod.status));
+                self.report.pod_id = Some(pod_id.to_string());
+                Ok(())
+            }
+            _ => Err(ApplyError::ResumeRefused {
+                pod_id: pod_id.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// The start was accepted: the pod bills from now on, and the state
+    /// says so (or the pod is stopped again).
+    pub(super) async fn resumed(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        crate::fault::reached("resume-answered").await;
+        if let Some(pod) = self.state.pod.as_mut() {
+            pod.status = Some(PodStatus::Starting);
+        }
+        self.resumed_now = true;
+        self.report.resumed += 1;
+        self.report.pod_id = Some(pod_id.to_string());
+        self.events.emit(&JobEvent::PodResumed {
+            pod_id: pod_id.to_string(),
+        });
+        if let Err(err) = self.save_state_at(Some("save-resumed")) {
+            return Err(self.unrecorded(pod_id, err).await);
+        }
+        Ok(())
+    }
+
+    /// The state could not record that the pod runs: stop it again (or
+    /// delete it, if this run made it) so that nothing bills unrecorded.
+    pub(super) async fn unrecorded(&mut self, pod_id: &str, err: state::StateError) -> ApplyError {
+        let done = if self.created_now {
+            "deleted"
+        } else {
+            "stopped"
+        };
+        match self
+            .not_ready_cleanup(pod_id, "the state could not record that it runs")
+            .await
+        {
+            // A state write after the cleanup may fail too: the pod is
+            // no longer running either way.
+            Ok(()) | Err(ApplyError::State(_)) => ApplyError::Unrecorded {
+                pod_id: pod_id.to_string(),
+                done,
+                source: Box::new(err),
+            },
+            // The stop or delete failed: that error says the pod may bill.
+            Err(other) => other,
+        }
+    }
+
     /// Waits until the pod runs and can be reached, within the budget. A pod
     /// that never gets there is not left running: a pod created now is
     /// deleted, a resumed one is stopped.
     pub(super) async fn wait_ready(&mut self, timeout_sec: u32) -> Result<(), ApplyError> {
+        crate::fault::reached("wait").await;
         let (pod_id, deadline, ready) = loop {
             let Some(pod_id) = self.current_id() else {
                 return Err(ApplyError::NoPod);
@@ -398,11 +443,17 @@ impl Executor<'_> {
         if let Some(record) = self.state.pod.as_mut() {
             record.status = Some(PodStatus::Running);
         }
-        self.save()?;
+        if let Err(err) = self.save_state_at(Some("save-ready")) {
+            return Err(self.unrecorded(&pod_id, err).await);
+        }
+        crate::fault::reached("connect").await;
         let waiter = self.reporter.wait(&format!("Connecting to pod {pod_id}"));
+        // An interrupt wins over a connection made in the same moment: the
+        // pod is then cleaned up, never handed to the job.
         let connected = tokio::select! {
-            result = crate::remote::connect(&ready, self.config, deadline) => Some(result),
+            biased;
             _ = self.interrupt.wait() => None,
+            result = crate::remote::connect(&ready, self.config, deadline) => Some(result),
         };
         match connected {
             Some(Ok(transport)) => {
@@ -452,8 +503,8 @@ impl Executor<'_> {
         let id = || pod_id.to_string();
         // What the last readable look saw: a change restarts the schedule.
         let mut seen = None;
-        let mut proxy_only = DirectSshWatch::new(self.direct_ssh_grace);
-        let grace_sec = self.direct_ssh_grace.as_secs();
+        let mut proxy_only = DirectSshWatch::new(self.options.direct_ssh_grace);
+        let grace_sec = self.options.direct_ssh_grace.as_secs();
         let looking = retry::poll(&schedule, async || {
             match provider.get(pod_id).await {
                 Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
@@ -508,9 +559,11 @@ impl Executor<'_> {
             }
             Look::Again(seen)
         });
+        // An interrupt wins over a pod that is running at the same moment.
         let looked = tokio::select! {
-            looked = looking => Some(looked),
+            biased;
             _ = interrupt.wait() => None,
+            looked = looking => Some(looked),
         };
         match looked {
             Some(Ok(pod)) => {

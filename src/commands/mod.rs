@@ -86,19 +86,6 @@ impl Ctx {
         crate::note!("{} {}", p.remove.apply_to("error:"), format_error(err));
     }
 
-    /// Prints why a plan cannot be carried out, one error each; true when
-    /// there was any.
-    pub fn plan_errors(&self, plan: &crate::plan::Plan) -> bool {
-        for error in &plan.report.errors {
-            self.error(&anyhow::anyhow!(
-                "{}: {}",
-                plan.job_name,
-                crate::render::words::plan_error(error)
-            ));
-        }
-        !plan.report.errors.is_empty()
-    }
-
     /// Prints a warning on stderr: `warning: ...` (yellow on a terminal).
     pub fn warn(&self, message: &str) {
         let p = self.stderr_palette();
@@ -183,6 +170,35 @@ pub fn load_configs(
         seen.push(&c.state_file);
     }
     Ok((!failed).then_some(configs))
+}
+
+/// How a resume on a busy host waits: `RPD_BUSY_HOST_WAIT` (how long, 2m
+/// by default) and `RPD_BUSY_HOST_RETRY_EVERY` (how often the start is
+/// tried again, 15s by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyHostTiming {
+    pub wait: Option<std::time::Duration>,
+    pub every: Option<std::time::Duration>,
+}
+
+pub fn busy_host_timing() -> anyhow::Result<BusyHostTiming> {
+    let read = |name: &str| -> anyhow::Result<Option<std::time::Duration>> {
+        match std::env::var(name) {
+            Ok(text) => humantime::parse_duration(text.trim())
+                .map(Some)
+                .map_err(|err| {
+                    anyhow::anyhow!(
+                        "{name}={text:?} is not a duration ({err}); use a value like 2m or 30s"
+                    )
+                }),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => bail!("{name} is not valid UTF-8"),
+        }
+    };
+    Ok(BusyHostTiming {
+        wait: read("RPD_BUSY_HOST_WAIT")?,
+        every: read("RPD_BUSY_HOST_RETRY_EVERY")?,
+    })
 }
 
 pub fn owner(config: &Config) -> Owner {

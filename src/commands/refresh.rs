@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::future::join_all;
 
 use super::read_state;
@@ -13,8 +13,9 @@ use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType, Storage};
 use crate::plan::{
-    self as planner, CatalogRead, Desired, JobOutline, LockHolder, LockSeen, MissingSshKey, Mode,
-    Observation, Observations, Plan, PlanOptions, PlanningInput, Recorded, VolumesRead,
+    self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
+    LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
+    Recorded, VolumesRead,
 };
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, LockStatus, State};
@@ -112,24 +113,6 @@ async fn observe(provider: &SharedProvider, state: &State) -> anyhow::Result<Obs
     Ok(observed)
 }
 
-/// `local.required_paths` must exist before an apply starts a pod.
-fn check_required_paths(config: &Config) -> anyhow::Result<()> {
-    let missing: Vec<String> = config
-        .required_paths
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| format!("    {}", p.display()))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "required local paths are missing (local.required_paths in {}):\n{}",
-            config.path.display(),
-            missing.join("\n")
-        );
-    }
-    Ok(())
-}
-
 /// Another run's lock on the config's state, live or left behind (an apply
 /// or destroy holds its own while it plans: that one is not reported).
 fn lock_seen(config: &Config) -> Option<LockSeen> {
@@ -170,9 +153,11 @@ pub async fn refresh(
         Some(loaded) => observe(provider, &loaded.state).await?,
         None => Observations::default(),
     };
-    if mode == Mode::Apply {
-        check_required_paths(config)?;
-    }
+    // What the job reads and writes here, checked before a pod bills.
+    let local_problems = match mode {
+        Mode::Apply => crate::apply::local_inputs::check(config),
+        Mode::Destroy => Vec::new(),
+    };
     let network_volumes = match (&config.pod.storage, mode) {
         (Storage::NetworkVolume { .. }, Mode::Apply) => match provider.network_volumes().await {
             Ok(volumes) => VolumesRead::Read(volumes),
@@ -208,6 +193,8 @@ pub async fn refresh(
             Mode::Apply => missing_ssh_key(config, provider).await,
             Mode::Destroy => None,
         },
+        local_problems,
+        now: chrono::Utc::now(),
         options: PlanOptions {
             mode,
             replace: flags.replace,
@@ -215,6 +202,8 @@ pub async fn refresh(
             direct_ssh_grace: provider
                 .reports_ssh_proxy()
                 .then_some(flags.direct_ssh_grace),
+            on_busy_host: flags.on_busy_host,
+            busy_host_wait: flags.busy_host_wait.unwrap_or(DEFAULT_BUSY_HOST_WAIT),
         },
     })
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::CloudType;
+use crate::model::{BusyHostPolicy, CloudType};
 
 /// One run of rpd: the settings every command shares and the command's own.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,13 @@ pub struct LockSettings {
 pub struct PlanFlags {
     pub replace: bool,
     pub fallback_cloud: Option<CloudType>,
+    /// `--on-busy-host`: what a resume does when the host's GPU is taken.
+    pub on_busy_host: Option<BusyHostPolicy>,
+    /// `--replace-without-stock`: delete a pod to replace it even when no
+    /// candidate has stock.
+    pub replace_without_stock: bool,
+    /// `RPD_BUSY_HOST_WAIT`, when set (read by the command).
+    pub busy_host_wait: Option<Duration>,
     /// How long a created pod may run with SSH through RunPod's proxy only
     /// before it is deleted and the next candidate tried.
     pub direct_ssh_grace: Duration,
@@ -84,6 +91,9 @@ impl Default for PlanFlags {
         PlanFlags {
             replace: false,
             fallback_cloud: None,
+            on_busy_host: None,
+            replace_without_stock: false,
+            busy_host_wait: None,
             direct_ssh_grace: DEFAULT_DIRECT_SSH_GRACE,
         }
     }
@@ -186,8 +196,10 @@ pub enum SimAction {
         count: u32,
         cloud: CloudType,
     },
+    /// The next `count` starts of the pod fail: its host has no free GPU.
     FailNextStart {
         pod_id: String,
+        count: u32,
     },
     FailStop {
         pod_id: String,

@@ -7,7 +7,7 @@
 use crate::known;
 use crate::model::{Candidate, Catalog, CloudType, InvalidCandidate, Storage, find_volume};
 
-use super::{PlanningInput, VolumesRead};
+use super::{Note, PlanError, Planner, PlanningInput, PodAction, PodChange, VolumesRead};
 
 /// Marks every candidate the catalog rules out.
 pub(super) fn judge(input: &PlanningInput, candidates: &mut [Candidate]) {
@@ -65,5 +65,40 @@ fn catalog_for(input: &PlanningInput, cloud: CloudType) -> Option<&Catalog> {
         input.catalog.catalog()
     } else {
         input.fallback_catalog.as_ref()
+    }
+}
+
+impl Planner<'_> {
+    /// COMMUNITY machines without a public IP give a pod SSH through
+    /// RunPod's proxy only, which rsync cannot use: say what apply does
+    /// about such a pod when one may be created (or fallen back to).
+    pub(super) fn note_community_ssh(&mut self, pod: &PodChange, ranked: &[Candidate]) {
+        let creates = matches!(
+            pod.action,
+            PodAction::Create
+                | PodAction::Replace
+                | PodAction::ReplaceRequested
+                | PodAction::Resume
+        );
+        let community = ranked
+            .iter()
+            .any(|c| c.cloud_type == CloudType::Community && c.invalid.is_none());
+        if let Some(grace) = self.input.options.direct_ssh_grace
+            && creates
+            && community
+        {
+            let grace_sec = grace.as_secs();
+            self.notes
+                .push(Note::CommunityMayLackDirectSsh { grace_sec });
+        }
+    }
+
+    /// A create needs a candidate the catalog does not rule out.
+    pub(super) fn require_a_valid_candidate(&mut self, ranked: &[Candidate]) {
+        if !ranked.is_empty() && ranked.iter().all(|c| c.invalid.is_some()) {
+            self.errors.push(PlanError::NoValidCandidate {
+                candidates: ranked.len(),
+            });
+        }
     }
 }

@@ -32,6 +32,10 @@ pub enum InvalidInput {
     NoGpuTypes,
     #[error("the desired pod lists no datacenter (pod.datacenters is empty)")]
     NoDatacenters,
+    /// A pod the state tracks that the refresh did not look at: planning
+    /// without knowing whether it exists could delete or forget it wrongly.
+    #[error("pod {pod_id} is recorded in the state but was not looked up")]
+    NotObserved { pod_id: String },
 }
 
 /// Plans `input`, or says why it cannot be planned.
@@ -43,6 +47,16 @@ pub fn plan(input: &PlanningInput) -> Result<Plan, InvalidInput> {
 /// Refuses inputs no decision of the table covers. Config validation rejects
 /// these already; the planner does not rely on it.
 pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
+    if let Some(state) = input.state()
+        && let Some(id) = state
+            .pod_ids()
+            .into_iter()
+            .find(|id| !input.observed.pods.contains_key(*id))
+    {
+        return Err(InvalidInput::NotObserved {
+            pod_id: id.to_string(),
+        });
+    }
     // A destroy never creates, so it needs no candidates.
     if input.options.mode == Mode::Destroy {
         return Ok(());
@@ -157,6 +171,16 @@ impl<'a> Planner<'a> {
             && input.options.mode == Mode::Apply
         {
             self.errors.push(PlanError::SshKeyMissing(key.clone()));
+        }
+        // A destroy runs no job: its local inputs do not matter.
+        if input.options.mode == Mode::Apply {
+            self.errors.extend(
+                input
+                    .local_problems
+                    .iter()
+                    .cloned()
+                    .map(PlanError::LocalInput),
+            );
         }
         if let Some(recorded) = &input.recorded
             && recorded.origin == Origin::RunpodDeploy

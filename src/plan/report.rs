@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::input::{LockHolder, MissingSshKey};
+use super::input::{LocalProblem, LockHolder, MissingSshKey};
 use crate::model::{CloudType, Outcome, PodStatus};
 
 /// One attribute of a pod, before and after.
@@ -142,6 +142,20 @@ pub enum Warning {
         error: String,
     },
     LockHeld(LockHolder),
+    /// An apply that was killed left its job on the pod: finished or still
+    /// running, its log is only there.
+    JobLeftOnPod {
+        pod_id: String,
+        launched_at: DateTime<Utc>,
+        /// Where the next apply pulls its log.
+        run_dir: std::path::PathBuf,
+        /// The pod runs (and bills) now; `billed_sec` since the launch.
+        running: bool,
+        billed_sec: u64,
+        per_hr: Option<f64>,
+        /// The plan deletes the pod: the log goes with it.
+        lost: bool,
+    },
 }
 
 /// Why the plan cannot be carried out: `rpd plan` fails with these, and
@@ -166,6 +180,10 @@ pub enum PlanError {
         pending_create: Option<String>,
         state_file: std::path::PathBuf,
     },
+    /// A local input the job cannot run with (serialized as the problem
+    /// itself, with its own `kind`).
+    #[serde(untagged)]
+    LocalInput(LocalProblem),
 }
 
 /// Worth knowing, not a problem.

@@ -58,14 +58,16 @@ struct PlanDoc<'a> {
     config: &'a str,
     job_name: &'a str,
     mode: Mode,
-    /// Non-empty: the plan cannot be carried out; `rpd plan` exits 1.
-    errors: Vec<Worded<'a, PlanError>>,
     summary_line: String,
     drift: &'a [Drift],
     pod: PodDoc<'a>,
     retained: &'a [RetainedNote],
     warnings: Vec<Worded<'a, Warning>>,
     notes: Vec<Worded<'a, Note>>,
+    /// Present when the plan cannot be carried out (`rpd plan` exits 1):
+    /// what to fix first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<Worded<'a, PlanError>>,
     summary: Summary,
     has_pod_changes: bool,
     state_only_changes: Vec<Worded<'a, StateChange>>,
@@ -98,11 +100,6 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
         config,
         job_name: &plan.job_name,
         mode: plan.mode,
-        errors: report
-            .errors
-            .iter()
-            .map(|e| worded(e, words::plan_error))
-            .collect(),
         summary_line: words::summary_line(&report.summary),
         drift: &report.drift,
         pod: PodDoc {
@@ -123,6 +120,11 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
             .notes
             .iter()
             .map(|n| worded(n, words::note))
+            .collect(),
+        errors: report
+            .errors
+            .iter()
+            .map(|e| worded(e, words::plan_error))
             .collect(),
         summary: report.summary,
         has_pod_changes: report.has_pod_changes,

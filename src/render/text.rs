@@ -49,6 +49,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
 
     let pod = &report.pod;
     if plan.is_empty() && pod.action == PodAction::Nothing {
+        // Errors here are about pods the provider cannot show (another API
+        // key): "no changes" would hide them.
+        if !report.errors.is_empty() {
+            write_errors(&mut out, plan, p);
+            return out;
+        }
         let _ = writeln!(
             out,
             "{}",
@@ -61,6 +67,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         return out;
     }
 
+    // A plan with errors shows what it would have done, and why it won't.
     let refused = !report.errors.is_empty();
     if refused {
         let _ = writeln!(out, "rpd cannot carry out this plan (the errors say why):");
@@ -86,9 +93,9 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out);
     }
 
-    // The errors themselves go to stderr, with the command's other errors.
     if refused {
         write_findings(&mut out, plan, p);
+        write_errors(&mut out, plan, p);
         return out;
     }
 
@@ -105,14 +112,15 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             None => String::new(),
         };
         let _ = writeln!(out, "    {:>width$}. {text}{reason}", i + 1);
-        if let StepKind::StartPod { pod_id, .. } = &step.kind {
+        if let StepKind::StartPod {
+            pod_id, busy_host, ..
+        } = &step.kind
+        {
             let _ = writeln!(
                 out,
                 "    {:>width$}  {}",
                 "",
-                p.dim.apply_to(format!(
-                    "if its host has no free GPU: delete {pod_id}, then create on the candidates"
-                ))
+                p.dim.apply_to(words::busy_host(pod_id, busy_host))
             );
         }
     }
@@ -149,19 +157,31 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
 /// The warnings and notes, then a blank line.
 fn write_findings(out: &mut String, plan: &Plan, p: &Palette) {
     let report = &plan.report;
-    for warning in &report.warnings {
-        let _ = writeln!(
-            out,
-            "{} {}",
-            p.warn.apply_to("Warning:"),
-            words::warning(warning)
-        );
-    }
-    for note in &report.notes {
-        let _ = writeln!(out, "{} {}", p.bold.apply_to("Note:"), words::note(note));
-    }
+    let warn = p.warn.apply_to("Warning:").to_string();
+    labelled(out, &warn, report.warnings.iter().map(words::warning));
+    let note = p.bold.apply_to("Note:").to_string();
+    labelled(out, &note, report.notes.iter().map(words::note));
     if !report.warnings.is_empty() || !report.notes.is_empty() {
         let _ = writeln!(out);
+    }
+}
+
+/// Why the plan cannot be carried out, then a blank line.
+fn write_errors(out: &mut String, plan: &Plan, p: &Palette) {
+    let errors = &plan.report.errors;
+    if errors.is_empty() {
+        return;
+    }
+    let error = p.remove.apply_to("Error:").to_string();
+    labelled(out, &error, errors.iter().map(words::plan_error));
+    let _ = writeln!(out, "Nothing can be applied until these are fixed.");
+    let _ = writeln!(out);
+}
+
+/// One line per entry, after its label (`Warning:`, `Note:`, `Error:`).
+fn labelled(out: &mut String, label: &str, lines: impl Iterator<Item = String>) {
+    for line in lines {
+        let _ = writeln!(out, "{label} {line}");
     }
 }
 

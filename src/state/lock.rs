@@ -256,7 +256,12 @@ pub fn acquire(
                 }
                 Look::Again(())
             }
-            Claim::Unreadable if Instant::now() >= deadline + Duration::from_secs(1) => {
+            // What does not settle within a second of the deadline is no
+            // lock rpd can take (a dangling link in its place, or another
+            // program's lock on it): say so rather than wait forever.
+            Claim::Unreadable | Claim::Again
+                if Instant::now() >= deadline + Duration::from_secs(1) =>
+            {
                 Look::Done(Err(LockError::Io {
                     path: path.clone(),
                     source: std::io::Error::other(
@@ -272,7 +277,7 @@ pub fn acquire(
 /// One try: create the lock file, or lock the one there and take it over
 /// if its holder is gone.
 fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
-    let file = match File::options().read(true).write(true).open(path) {
+    let file = match open_existing(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Ok(match publish(path, info, false)? {
@@ -280,9 +285,25 @@ fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
                 None => Claim::Again,
             });
         }
+        // There, but not this user's to read: like a file that is not a
+        // lock, it is left to whoever can remove it.
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Ok(Claim::Unreadable);
+        }
         Err(err) => return Err(err),
     };
     claim_open(path, file, info)
+}
+
+/// Opens the lock file that is there. Reading it is enough to lock it, to
+/// name its holder and to take it over (a takeover replaces the file, which
+/// needs only its directory), so what cannot be opened for writing (another
+/// user's file, a read-only mount, a directory) is opened read-only.
+fn open_existing(path: &Path) -> std::io::Result<File> {
+    match File::options().read(true).write(true).open(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => File::open(path),
+        opened => opened,
+    }
 }
 
 /// [`claim`] with the lock file opened.
@@ -514,6 +535,55 @@ mod tests {
         );
         assert_ne!(read_lock(&state).unwrap().id, "late");
         drop(third);
+    }
+
+    #[test]
+    fn a_directory_in_the_locks_place_is_an_unreadable_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        fs::create_dir(lock_path(&state)).unwrap();
+        let err = take(&state).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
+                lock_path(&state).display()
+            )
+        );
+        assert!(lock_path(&state).is_dir(), "left as it was");
+    }
+
+    /// `acquire` on `state`, given 10 s to answer: a hang fails the test.
+    fn take_within_seconds(state: &Path) -> Result<LockGuard, LockError> {
+        let state = state.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(take(&state));
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("acquire answers instead of waiting forever")
+    }
+
+    #[test]
+    fn what_never_settles_into_a_lock_is_refused_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        let unreadable = format!(
+            "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
+            lock_path(&state).display()
+        );
+        // A dangling link: opening finds nothing, creating finds something.
+        std::os::unix::fs::symlink(dir.path().join("gone"), lock_path(&state)).unwrap();
+        let err = take_within_seconds(&state).unwrap_err();
+        assert_eq!(err.to_string(), unreadable);
+        fs::remove_file(lock_path(&state)).unwrap();
+
+        // A lock file another program holds a shared lock on.
+        fs::write(lock_path(&state), "{}").unwrap();
+        let other = File::open(lock_path(&state)).unwrap();
+        other.try_lock_shared().unwrap();
+        let err = take_within_seconds(&state).unwrap_err();
+        assert_eq!(err.to_string(), unreadable);
     }
 
     #[test]

@@ -39,6 +39,30 @@ pub(super) fn builtins(raw: &RawConfig, locations: &Locations, mount: &str) -> V
     vars
 }
 
+/// `name` rendered ahead of the first pass, quietly, for the run
+/// directory's name (`{run_dir}` is itself a variable of that pass): with
+/// the built-ins, `variables:` and the overrides that render without
+/// `{run_dir}`. `None` when the name cannot be rendered that way.
+pub(super) fn name_ahead(
+    raw: &RawConfig,
+    locations: &Locations,
+    mount: &str,
+    overrides: &Variables,
+) -> Option<String> {
+    let mut vars = builtins(raw, locations, mount);
+    vars.shift_remove("run_dir");
+    for (key, value) in &raw.variables {
+        if let Ok(rendered) = template::render(value, &vars) {
+            vars.insert(key.clone(), rendered);
+        }
+    }
+    for (key, value) in overrides {
+        let rendered = template::render(value, &vars).unwrap_or_else(|_| value.clone());
+        vars.insert(key.clone(), rendered);
+    }
+    template::render(&raw.name, &vars).ok()
+}
+
 /// `run_id_prefix` as written, else `name` as written.
 fn raw_run_id_prefix(raw: &RawConfig) -> &str {
     raw.run_id_prefix.as_deref().unwrap_or(&raw.name)

@@ -43,6 +43,7 @@ fn recycle() -> Lifecycle {
     Lifecycle {
         on_success: LifecycleAction::Recycle,
         on_failure: LifecycleAction::Stop,
+        on_busy_host: None,
     }
 }
 
@@ -136,6 +137,8 @@ struct Case {
     fallback_cloud: Option<CloudType>,
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
+    local_problems: Vec<LocalProblem>,
+    on_busy_host: Option<crate::model::BusyHostPolicy>,
 }
 
 impl Case {
@@ -154,6 +157,8 @@ impl Case {
             fallback_cloud: None,
             lock: None,
             missing_ssh_key: None,
+            local_problems: Vec::new(),
+            on_busy_host: None,
         }
     }
 
@@ -183,11 +188,14 @@ impl Case {
             api_key_fingerprint: self.api_key_fingerprint.clone(),
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
+            local_problems: self.local_problems.clone(),
+            now: "2026-11-27T12:00:00Z".parse().unwrap(),
             options: PlanOptions {
-                mode: self.mode,
                 replace: self.replace,
                 fallback_cloud: self.fallback_cloud,
                 direct_ssh_grace: Some(std::time::Duration::from_secs(60)),
+                on_busy_host: self.on_busy_host,
+                ..PlanOptions::new(self.mode)
             },
         }
     }
