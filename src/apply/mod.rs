@@ -22,7 +22,9 @@ use crate::config::Config;
 use crate::cost::usd;
 use crate::interrupt::Interrupt;
 use crate::known;
-use crate::model::{Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, Stock, Storage};
+use crate::model::{
+    Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, PodUpdate, Stock, Storage,
+};
 use crate::plan::{BusyHost, DeleteReason, Plan, StepKind};
 use crate::progress::Reporter;
 use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
@@ -42,6 +44,8 @@ pub struct ApplyReport {
     pub job_name: String,
     pub created: usize,
     pub resumed: usize,
+    /// Pods changed in place.
+    pub updated: usize,
     pub destroyed: usize,
     pub stopped: usize,
     /// The job's outcome, when it ran.
@@ -299,6 +303,7 @@ impl<'a> Executor<'a> {
                 fallback,
                 busy_host,
             } => self.start(pod_id, fallback, busy_host).await,
+            StepKind::UpdatePod { pod_id, update } => self.update(pod_id, update).await,
             StepKind::UsePod { pod_id } => {
                 self.reporter.line(format!("Using running pod {pod_id}"));
                 Ok(())

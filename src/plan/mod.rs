@@ -10,6 +10,7 @@
 
 mod apply;
 mod catalog;
+mod current;
 mod destroy;
 pub mod diff;
 mod input;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::input::{LocalProblem, LockHolder, MissingSshKey};
-use crate::model::{CloudType, Outcome, PodStatus};
+use crate::model::{CloudType, InPlaceUpdates, Outcome, PodStatus};
 
 /// One attribute of a pod, before and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +51,8 @@ pub enum FieldNote {
     FirstWithStock,
     /// The pod was started outside rpd and is billing.
     StartedOutsideRpd,
+    /// A volume cannot shrink: the new pod's volume starts empty.
+    VolumeShrinkLosesData,
 }
 
 /// Why a step is taken, or why the pod changes as it does.
@@ -66,6 +68,16 @@ pub enum Reason {
         pod_id: String,
     },
     FieldsCannotChange {
+        fields: Vec<String>,
+    },
+    /// These fields could change in place, but not with this provider.
+    ProviderCannotUpdate {
+        fields: Vec<String>,
+        because: InPlaceUpdates,
+    },
+    /// Every changed field can change on the existing pod.
+    UpdateInPlace {
+        pod_id: String,
         fields: Vec<String>,
     },
     Replaces {
@@ -195,6 +207,13 @@ pub enum Note {
         volume_mount: String,
         setup_runs_again: bool,
     },
+    /// An update in place restarts the container: the volume is kept, the
+    /// container disk is wiped.
+    UpdateRestartsContainer {
+        volume_mount: String,
+        new_image: bool,
+        setup_runs_again: bool,
+    },
     /// The state file is runpod-deploy's; apply rewrites it in rpd's format.
     RunpodDeployPointer { state_file: std::path::PathBuf },
     /// A lock left by a run that is gone: the next apply takes it over.
@@ -233,6 +252,8 @@ pub enum PodAction {
     ReplaceRequested,
     Resume,
     Reuse,
+    /// Changed in place (then resumed, if it was paused).
+    Update,
     Destroy,
     /// Nothing to do to the pod (destroy with nothing recorded).
     Nothing,
@@ -242,9 +263,10 @@ pub enum PodAction {
 pub struct PodChange {
     pub action: PodAction,
     pub pod_id: Option<String>,
-    /// The status now, for resume/reuse/destroy.
+    /// The status now, for resume/reuse/update/destroy.
     pub status: Option<PodStatus>,
-    /// For a create: every attribute; for a replace: what forces it.
+    /// For a create: every attribute; for a replace or an update: what
+    /// changes (a replace marks what forces it).
     pub fields: Vec<FieldChange>,
     /// Attributes shown unchanged, hidden in the text plan.
     pub unchanged: usize,

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::input::Mode;
 use super::report::{PlanReport, Reason};
-use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome};
+use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome, PodUpdate};
 
 /// Why a pod is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +44,11 @@ pub enum StepKind {
     },
     UsePod {
         pod_id: String,
+    },
+    /// Change the pod in place (REST v2 PATCH): only the fields set.
+    UpdatePod {
+        pod_id: String,
+        update: PodUpdate,
     },
     AdoptPod {
         pod_id: String,

@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
-use crate::model::{CloudType, InvalidCandidate, ObservedPod, Storage, find_volume};
+use crate::model::{
+    CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodUpdate, Storage, find_volume,
+};
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -166,6 +168,16 @@ pub trait Provider: Send + Sync {
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>>;
 
     async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod>;
+
+    /// Whether [`Provider::update`] can change a pod here, or why not.
+    async fn in_place_updates(&self) -> InPlaceUpdates {
+        InPlaceUpdates::Supported
+    }
+
+    /// Changes the pod in place (only the fields `update` sets) and returns
+    /// it as the provider answered. The container restarts: the volume is
+    /// kept, the container disk is wiped.
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod>;
 
     async fn start(&self, id: &str) -> ProviderResult<()>;
 

@@ -44,6 +44,11 @@ struct StepDoc<'a> {
 #[derive(Serialize)]
 struct PodDoc<'a> {
     action: PodAction,
+    /// Terraform's words for the same change, as its glyph in the text
+    /// plan: `["create"]`, `["delete", "create"]`, `["update"]` (an update
+    /// in place, or a resume: the same pod changes), `["delete"]`,
+    /// `["no-op"]`.
+    actions: &'static [&'static str],
     pod_id: Option<&'a str>,
     status: Option<PodStatus>,
     fields: &'a [FieldChange],
@@ -75,6 +80,16 @@ struct PlanDoc<'a> {
     steps: Vec<StepDoc<'a>>,
 }
 
+fn terraform_actions(action: PodAction) -> &'static [&'static str] {
+    match action {
+        PodAction::Create => &["create"],
+        PodAction::Replace | PodAction::ReplaceRequested => &["delete", "create"],
+        PodAction::Update | PodAction::Resume => &["update"],
+        PodAction::Destroy => &["delete"],
+        PodAction::Reuse | PodAction::Nothing => &["no-op"],
+    }
+}
+
 pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
     let report = &plan.report;
     let ordered = plan.ordered();
@@ -104,6 +119,7 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
         drift: &report.drift,
         pod: PodDoc {
             action: pod.action,
+            actions: terraform_actions(pod.action),
             pod_id: pod.pod_id.as_deref(),
             status: pod.status,
             fields: &pod.fields,

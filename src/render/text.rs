@@ -9,8 +9,10 @@ use similar::{ChangeTag, TextDiff};
 
 use super::words;
 use super::{Palette, duration};
-use crate::model::{Candidate, LifecycleAction, Outcome, Stock, Usd};
-use crate::plan::{DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
+use crate::model::{Candidate, LifecycleAction, Outcome, PodStatus, Stock, Usd};
+use crate::plan::{
+    DeleteReason, Drift, FieldChange, FieldValue, Mode, Plan, PodAction, StateChange, StepKind,
+};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
 
@@ -261,6 +263,35 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
             );
             let _ = writeln!(out, "    }}");
         }
+        PodAction::Update => {
+            let paused = pod.status == Some(PodStatus::Exited);
+            let then = if paused {
+                ", then resumed (EXITED -> RUNNING)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold.apply_to(format!(
+                    "# pod {name:?} ({id}) will be updated in place{then}"
+                ))
+            );
+            let _ = writeln!(out, "  # (because {})", words::reason(&pod.reason));
+            let _ = writeln!(out, "  {} pod {name:?} {{", p.change.apply_to("~"));
+            let mut fields = pod.fields.clone();
+            if paused {
+                fields.push(FieldChange {
+                    field: "status".into(),
+                    old: Some(FieldValue::text("EXITED")),
+                    new: Some(FieldValue::text("RUNNING")),
+                    forces_replacement: false,
+                    note: None,
+                });
+            }
+            write_fields(out, &fields, pod.unchanged, "      ", p);
+            let _ = writeln!(out, "    }}");
+        }
         PodAction::Reuse => {
             let status = pod.status.map(|s| s.as_str()).unwrap_or("RUNNING");
             let _ = writeln!(
@@ -409,6 +440,12 @@ fn step_text(kind: &StepKind, name: &str) -> String {
         }
         StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
         StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
+        StepKind::UpdatePod { pod_id, update } => {
+            format!(
+                "update pod {pod_id} in place: {}",
+                update.field_names().join(", ")
+            )
+        }
         StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
         StepKind::WaitReady { timeout_sec } => format!(
             "wait until the pod runs and its shell answers (up to {})",

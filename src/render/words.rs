@@ -2,7 +2,7 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan will print them too.
 
-use crate::model::{BusyHostPolicy, InvalidCandidate, KeyPart, Outcome, Usd};
+use crate::model::{BusyHostPolicy, InPlaceUpdates, InvalidCandidate, KeyPart, Outcome, Usd};
 use crate::plan::{
     BusyHost, FieldNote, FieldValue, LocalPlace, LocalProblem, MissingSshKey, Note, PlanError,
     Reason, SetBy, StateChange, Summary, Warning,
@@ -17,6 +17,17 @@ pub fn reason(reason: &Reason) -> String {
         Reason::InError { pod_id } => format!("{pod_id} is in ERROR"),
         Reason::FieldsCannotChange { fields } => {
             format!("{} cannot change on an existing pod", and_list(fields))
+        }
+        Reason::ProviderCannotUpdate { fields, because } => format!(
+            "{} could change in place, but {}",
+            and_list(fields),
+            no_in_place_update(because)
+        ),
+        Reason::UpdateInPlace { pod_id, fields } => {
+            format!(
+                "{} can change on {pod_id} itself: its volume is kept",
+                and_list(fields)
+            )
         }
         Reason::Replaces { pod_id } => format!("replaces {pod_id}"),
         Reason::ResumePaused { pod_id } => format!("resume paused pod {pod_id}"),
@@ -243,6 +254,19 @@ pub fn invalid_candidate(invalid: &InvalidCandidate) -> String {
     }
 }
 
+/// Why the provider cannot change a pod in place.
+pub fn no_in_place_update(because: &InPlaceUpdates) -> String {
+    match because {
+        InPlaceUpdates::Supported => "the provider can".into(),
+        InPlaceUpdates::RunpodctlWithoutUpdate { version } => format!(
+            "runpodctl {version} has no `pod update` command (a newer runpodctl or --provider runpod updates in place)"
+        ),
+        InPlaceUpdates::RunpodctlHelpUnreadable { version, error } => format!(
+            "`runpodctl pod --help` (runpodctl {version}) could not be read to find its `pod update` command ({error})"
+        ),
+    }
+}
+
 /// What a resume does when its host has no free GPU.
 pub fn busy_host(pod_id: &str, busy: &BusyHost) -> String {
     let replace = format!(
@@ -281,6 +305,25 @@ pub fn note(note: &Note) -> String {
             };
             format!(
                 "a resumed pod keeps {mount} (its volume); its container disk (apt packages, caches outside {mount}) was wiped when it stopped{setup}"
+            )
+        }
+        Note::UpdateRestartsContainer {
+            volume_mount: mount,
+            new_image,
+            setup_runs_again,
+        } => {
+            let image = if *new_image {
+                " with the new image"
+            } else {
+                ""
+            };
+            let setup = if *setup_runs_again {
+                ", setup runs again"
+            } else {
+                ""
+            };
+            format!(
+                "the container restarts{image}: {mount} is kept, the container disk is wiped{setup}"
             )
         }
         Note::RunpodDeployPointer { state_file } => format!(
@@ -352,6 +395,9 @@ pub fn field_note(note: FieldNote) -> &'static str {
     match note {
         FieldNote::FirstWithStock => "first with stock, see candidates",
         FieldNote::StartedOutsideRpd => "started outside rpd: it is billing",
+        FieldNote::VolumeShrinkLosesData => {
+            "a volume cannot shrink: the new pod's volume starts empty, its data is lost"
+        }
     }
 }
 

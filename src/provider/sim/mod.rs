@@ -17,7 +17,7 @@ use super::{
     ProviderResult,
 };
 use crate::known;
-use crate::model::{CloudType, ObservedPod, Stock};
+use crate::model::{CloudType, ObservedPod, PodUpdate, Stock};
 pub use store::{Store, World};
 
 pub struct SimProvider {
@@ -136,6 +136,20 @@ impl Provider for SimProvider {
             crate::fault::reached("create-sent").await;
         }
         created
+    }
+
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod> {
+        let updated = self
+            .call("update", |world, store| {
+                let pod = world.update(store, id, update)?;
+                Ok(store.observe(&pod, world.ssh_endpoint.as_ref()))
+            })
+            .await;
+        // The pod changed; its answer has not reached rpd yet.
+        if updated.is_ok() {
+            crate::fault::reached("update-sent").await;
+        }
+        updated
     }
 
     async fn start(&self, id: &str) -> ProviderResult<()> {
