@@ -1,5 +1,6 @@
 //! The README tour, end to end on the simulator: plan, apply, apply again
-//! (resume), drift, --replace, destroy; plus the exit-code contract.
+//! (resume), an image bump (updated in place), --replace, destroy; plus the
+//! exit-code contract.
 //!
 //! Progress on stderr during an apply races the job (whether the success
 //! marker is seen before the script's exit, byte counts that grow with the
@@ -72,7 +73,7 @@ fn a_first_plan_shows_a_create_exits_2_with_detailed_exitcode_and_changes_nothin
 }
 
 #[test]
-fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_destroys() {
+fn the_tour_creates_recycles_resumes_updates_in_place_replaces_on_request_then_destroys() {
     let world = World::new();
 
     // apply: create, run, recycle (stopped, kept)
@@ -123,41 +124,31 @@ fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_dest
         "the volume survived the stop"
     );
 
-    // image change: a diff with image forcing replacement; apply deletes then creates
+    // image change: updated in place, the volume kept (tests/update_in_place.rs
+    // has the plan); a GPU change, or --replace, makes a new pod
     world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
-    let drift = replace_plan(
-        r#"
-          # pod "hello" must be replaced
-          # (because image cannot change on an existing pod)
-        -/+ pod "hello" {
-              ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement
-              ~ id    = "[OLD]" -> (known after apply)
-                # (9 unchanged attributes hidden)
-            }
-        "#,
-        "image cannot change on an existing pod",
-    );
-    world
-        .test()
-        .args(["plan", HELLO])
-        .known(&first, "[OLD]")
-        .stdout(&drift)
-        .run();
     world.reset_calls();
     world
         .test()
         .args(["apply", "-y", HELLO])
-        .known(&first, "[OLD]")
-        .stdout(&applied(
-            &drift,
-            &succeeded("1 created, 0 resumed, 1 destroyed, 1 stopped"),
+        .known(&first, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) will be updated in place, then resumed (EXITED -> RUNNING)\n")
+        .stdout_has(&succeeded(
+            "0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped",
         ))
-        .stderr_has("hello: Destroying pod [OLD]...\n")
+        .stderr_has("hello: Updating pod [PAUSED] in place (image)...\n")
         .run();
-    assert_eq!(world.call_counts(&["delete", "create"]), [1, 1]);
+    assert_eq!(
+        world.call_counts(&["update", "delete", "create"]),
+        [1, 0, 0]
+    );
     let second = pod_id(&world);
-    assert_ne!(second, first);
-    assert_eq!(world.pods().len(), 1, "the old pod is gone");
+    assert_eq!(second, first);
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 3 of hello on pod {first}\n"),
+        "the volume survived the update"
+    );
 
     // --replace: the same, "as requested"
     let replace = replace_plan(

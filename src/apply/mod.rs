@@ -32,7 +32,9 @@ use crate::remote::job::{
     EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
 };
 use crate::retry::{self, Backoff, Look, PollSchedule};
-use crate::state::{self, LaunchedJob, PendingCreate, PodRecord, RetainedPod, State};
+use crate::state::{
+    self, LaunchedJob, PendingCreate, PendingUpdate, PodRecord, RetainedPod, State,
+};
 pub use direct_ssh::DEFAULT_DIRECT_SSH_GRACE;
 use direct_ssh::DirectSshWatch;
 pub use error::{ApplyError, BusyHostKept, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
@@ -336,6 +338,15 @@ impl<'a> Executor<'a> {
                 self.forget(pod_id);
                 self.save()
             }
+            StepKind::SettleInterruptedUpdate { pod_id, applied } => {
+                if let Some(pending) = self.state.pending_update.take()
+                    && *applied
+                    && let Some(record) = self.state.pod.as_mut().filter(|p| p.id == *pod_id)
+                {
+                    record.spec = pending.update.applied_to(&record.spec);
+                }
+                self.save()
+            }
             StepKind::RemoveState => {
                 // Every pod the state knew, or found by a pending create's
                 // name, was deleted by the steps before this one.
@@ -365,6 +376,14 @@ impl<'a> Executor<'a> {
             self.state.pod = None;
         }
         self.state.retained.retain(|r| r.pod.id != pod_id);
+        if self
+            .state
+            .pending_update
+            .as_ref()
+            .is_some_and(|u| u.pod_id == pod_id)
+        {
+            self.state.pending_update = None;
+        }
         // A job left on a pod that is gone went with it.
         if self
             .state

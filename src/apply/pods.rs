@@ -342,14 +342,22 @@ impl Executor<'_> {
         }
     }
 
-    /// Changes the pod in place (PLANNER.md §1 row 8). The state records the
-    /// new spec once the provider has answered; an update whose answer is
-    /// lost is not sent again: the next plan compares the live pod.
+    /// Changes the pod in place (PLANNER.md §1 row 8). The update is
+    /// recorded as pending before it is sent and the new spec once the
+    /// provider has answered, in the same atomic writes as every step; an
+    /// update whose answer is lost stays pending, and the next plan reads
+    /// the live pod to settle it (never sending it again blindly).
     pub(super) async fn update(
         &mut self,
         pod_id: &str,
         update: &PodUpdate,
     ) -> Result<(), ApplyError> {
+        self.state.pending_update = Some(PendingUpdate {
+            pod_id: pod_id.to_string(),
+            update: update.clone(),
+            started_at: Utc::now(),
+        });
+        self.save()?;
         let fields = update.field_names().join(", ");
         let waiter = self
             .reporter
@@ -367,6 +375,12 @@ impl Executor<'_> {
             Ok(pod) => pod,
             Err(err) => {
                 waiter.abandon();
+                // Refused: nothing changed. Otherwise the answer may be
+                // lost: the pending update stays for the next plan.
+                if !matches!(err, ProviderError::Transient(_) | ProviderError::Other(_)) {
+                    self.state.pending_update = None;
+                    self.save()?;
+                }
                 let err = ApplyError::provider(format!("updating pod {pod_id} in place"), err);
                 // A running pod that will not run the job is not left billing.
                 if self.state_status_is_active() {
@@ -377,6 +391,7 @@ impl Executor<'_> {
         };
         let took = waiter.done("Update complete", &format!(" [id={pod_id}]"));
         self.time("update", took);
+        self.state.pending_update = None;
         if let Some(record) = self.state.pod.as_mut().filter(|p| p.id == pod_id) {
             record.spec = update.applied_to(&record.spec);
             record.status = Some(pod.status);

@@ -291,9 +291,15 @@ fn confirm(ctx: &Ctx, mode: Mode) -> bool {
     matches!(answer, Ok(a) if a.trim() == "yes")
 }
 
+/// The counts of what apply did to pods; an update in place is said only
+/// when there was one, so the usual line stays as it was.
 fn counts(report: &ApplyReport) -> String {
+    let updated = match report.updated {
+        0 => String::new(),
+        n => format!(" {n} updated in place,"),
+    };
     format!(
-        "Pods: {} created, {} resumed, {} destroyed, {} stopped.",
+        "Pods: {} created,{updated} {} resumed, {} destroyed, {} stopped.",
         report.created, report.resumed, report.destroyed, report.stopped
     )
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{ObservedPod, PodSpec, PodStatus};
-use crate::state::{PendingCreate, State};
+use crate::state::{PendingCreate, PendingUpdate, State};
 
 /// The pod the plan starts from: the state's (or one adopted from an
 /// interrupted create), its recorded spec and what the provider says now.
@@ -47,16 +47,57 @@ impl Planner<'_> {
             }
             _ => Observation::Gone,
         };
+        let pending_update = state.pending_update.as_ref();
+        let recorded = match pending_update {
+            Some(pending) => self.settle_interrupted_update(pending, &pod.spec, &observation),
+            None => pod.spec.clone(),
+        };
+        // An interrupted update restarts the pod: that is rpd's doing.
         if let (Some(before), Observation::Pod(now)) = (pod.status, &observation)
             && before != now.status
+            && pending_update.is_none()
         {
             self.report_status_drift(&pod.id, before, now.status);
         }
         Some(Current {
             id: pod.id.clone(),
-            recorded: pod.spec.clone(),
+            recorded,
             observation,
         })
+    }
+
+    /// Settles an update whose answer was lost: the live pod says whether
+    /// it happened. If it did, the recorded spec takes it (so it is not
+    /// shown as a change made outside rpd); if not, nothing is re-sent as
+    /// is: the pod is compared with the config afresh, like any other.
+    fn settle_interrupted_update(
+        &mut self,
+        pending: &PendingUpdate,
+        recorded: &PodSpec,
+        observation: &Observation,
+    ) -> PodSpec {
+        let pod_id = pending.pod_id.clone();
+        let updated = pending.update.applied_to(recorded);
+        let applied = match observation {
+            Observation::Pod(now) => diff::drift(&updated, &now.spec).is_empty(),
+            Observation::Gone => false,
+        };
+        self.steps.then(
+            StepKind::SettleInterruptedUpdate {
+                pod_id: pod_id.clone(),
+                applied,
+            },
+            Some(Reason::InterruptedUpdateSettled),
+        );
+        if applied {
+            self.state_changes
+                .push(StateChange::RecordInterruptedUpdate { pod_id });
+            updated
+        } else {
+            self.state_changes
+                .push(StateChange::ForgetInterruptedUpdate { pod_id });
+            recorded.clone()
+        }
     }
 
     /// Whether the provider says pod `id` no longer exists.

@@ -97,6 +97,8 @@ pub enum Reason {
         name: String,
     },
     InterruptedCreateSettled,
+    /// The live pod says whether an update whose answer was lost happened.
+    InterruptedUpdateSettled,
     SecretValuesHidden,
     IncrementalStaging,
     /// Lifecycle `recycle`.
@@ -235,6 +237,14 @@ pub enum StateChange {
         name: String,
     },
     ForgetRetainedPod {
+        pod_id: String,
+    },
+    /// The live pod has an update whose answer was lost: record it.
+    RecordInterruptedUpdate {
+        pod_id: String,
+    },
+    /// The live pod does not have it: forget it (the plan compares afresh).
+    ForgetInterruptedUpdate {
         pod_id: String,
     },
     ForgetPod {

@@ -90,6 +90,12 @@ pub enum StepKind {
     ForgetPendingCreate {
         name: String,
     },
+    /// State bookkeeping: an update whose answer was lost is settled; the
+    /// recorded spec takes it when the live pod has it (`applied`).
+    SettleInterruptedUpdate {
+        pod_id: String,
+        applied: bool,
+    },
     RemoveState,
 }
 
@@ -100,6 +106,7 @@ impl StepKind {
             self,
             StepKind::ForgetPod { .. }
                 | StepKind::ForgetPendingCreate { .. }
+                | StepKind::SettleInterruptedUpdate { .. }
                 | StepKind::RemoveState
                 | StepKind::AdoptPod { .. }
         )

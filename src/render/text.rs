@@ -489,6 +489,13 @@ fn step_text(kind: &StepKind, name: &str) -> String {
         StepKind::ForgetPendingCreate { name } => {
             format!("forget the interrupted create of {name:?}")
         }
+        StepKind::SettleInterruptedUpdate { pod_id, applied } => {
+            if *applied {
+                format!("record the interrupted update of pod {pod_id}")
+            } else {
+                format!("forget the interrupted update of pod {pod_id}")
+            }
+        }
         StepKind::RemoveState => "remove the state file".into(),
     }
 }

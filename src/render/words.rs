@@ -39,6 +39,9 @@ pub fn reason(reason: &Reason) -> String {
             format!("found by the name {name:?} of an interrupted create")
         }
         Reason::InterruptedCreateSettled => "the interrupted create is settled".into(),
+        Reason::InterruptedUpdateSettled => {
+            "read from the live pod, never sent again blindly".into()
+        }
         Reason::SecretValuesHidden => "values never shown".into(),
         Reason::IncrementalStaging => "incremental".into(),
         Reason::KeptToResume => "kept to resume next time".into(),
@@ -356,6 +359,12 @@ pub fn state_change(change: &StateChange) -> String {
         StateChange::ForgetRetainedPod { pod_id } => {
             format!("forget retained pod {pod_id} (it no longer exists)")
         }
+        StateChange::RecordInterruptedUpdate { pod_id } => {
+            format!("record the interrupted update of pod {pod_id} (the pod has it)")
+        }
+        StateChange::ForgetInterruptedUpdate { pod_id } => format!(
+            "forget the interrupted update of pod {pod_id} (the pod does not have it; the plan compares it with the config afresh)"
+        ),
         StateChange::ForgetPod { pod_id } => format!("forget pod {pod_id} (it no longer exists)"),
         StateChange::RemoveStateFile => "remove the state file".into(),
     }

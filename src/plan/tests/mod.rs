@@ -222,6 +222,9 @@ fn prelude(plan: &Plan) -> Vec<String> {
                 update.field_names().join(", ")
             )),
             StepKind::AdoptPod { pod_id } => Some(format!("adopt {pod_id}")),
+            StepKind::SettleInterruptedUpdate { pod_id, applied } => {
+                Some(format!("settle update of {pod_id}, applied: {applied}"))
+            }
             _ => None,
         })
         .collect()
