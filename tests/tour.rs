@@ -267,23 +267,24 @@ fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
 
             rpd will perform the following actions:
 
-              # pod "hello" must be replaced
-              # (because image cannot change on an existing pod)
-            -/+ pod "hello" {
-                  ~ image = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" # forces replacement
-                  ~ id    = "[OLD]" -> (known after apply)
+              # pod "hello" ([OLD]) will be updated in place, then resumed (EXITED -> RUNNING)
+              # (because image can change on [OLD] itself: its volume is kept)
+              ~ pod "hello" {
+                  ~ image  = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
+                  ~ status = "EXITED" -> "RUNNING"
                     # (9 unchanged attributes hidden)
                 }
 
-              Candidates, in order:
+              Candidates if the resume fails, in order:
                  1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
                  2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
                  3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
                  4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
 
               Steps:
-                 1. delete pod [OLD] (image cannot change on an existing pod)
-                 2. create pod "hello" on the first candidate with capacity (replaces [OLD])
+                 1. update pod [OLD] in place: image (image can change on [OLD] itself: its volume is kept)
+                 2. resume paused pod [OLD]
+                    if its host has no free GPU: try again for up to 2m00s, then delete [OLD] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop
                  3. wait until the pod runs and its shell answers (up to 15m00s)
                  4. setup: 1 command
                  5. staging: 1 push (incremental)
@@ -293,7 +294,9 @@ fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
                  9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
-            Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
+            Note: the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again
+
+            Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
             Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
             "#,
         )

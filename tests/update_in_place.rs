@@ -33,7 +33,7 @@ const UPDATE_PLAN: &str = r#"
             # (9 unchanged attributes hidden)
         }
 
-      Candidates, in order:
+      Candidates if the resume fails, in order:
          1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
          2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
          3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high

@@ -79,13 +79,15 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let _ = writeln!(out);
     write_pod_block(&mut out, plan, p);
 
-    if let Some(candidates) = plan.steps().iter().find_map(|s| match &s.kind {
-        StepKind::CreatePod { candidates } => Some(candidates.clone()),
-        StepKind::StartPod { fallback, .. } => Some(fallback.clone()),
+    // A resume's candidates are its fallback (an update of a paused pod
+    // resumes it too).
+    if let Some((candidates, fallback)) = plan.steps().iter().find_map(|s| match &s.kind {
+        StepKind::CreatePod { candidates } => Some((candidates.clone(), false)),
+        StepKind::StartPod { fallback, .. } => Some((fallback.clone(), true)),
         _ => None,
-    }) && (candidates.len() > 1 || pod.action != PodAction::Resume)
+    }) && (candidates.len() > 1 || !fallback)
     {
-        let title = if pod.action == PodAction::Resume {
+        let title = if fallback {
             "Candidates if the resume fails, in order:"
         } else {
             "Candidates, in order:"
