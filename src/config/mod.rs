@@ -4,6 +4,7 @@
 mod error;
 pub mod locate;
 mod raw;
+mod read;
 mod serde_errors;
 pub mod template;
 mod validate;
@@ -158,18 +159,19 @@ pub struct Telemetry {
 
 /// Reads, validates and renders one config file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        let help = if err.kind() == std::io::ErrorKind::NotFound {
-            "check the path; configs are YAML files such as examples/hello.yaml"
-        } else {
-            "check the file's permissions"
-        };
-        ConfigError::single(
-            path.to_path_buf(),
-            None,
-            Problem::new(None, format!("cannot read config: {err}")).help(help),
-        )
-    })?;
+    let text = read::config_text(path)?;
+    validate::from_text(path, &text, options)
+}
+
+/// [`load`] for a config's bytes already in memory, as if read from `path`
+/// (the fuzz targets use it; `path` only anchors relative paths and names
+/// the file in errors). The caller bounds the size.
+pub fn load_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &LoadOptions,
+) -> Result<Config, ConfigError> {
+    let text = read::decode(path, bytes)?;
     validate::from_text(path, &text, options)
 }
 
@@ -199,7 +201,7 @@ pub fn parse_var(arg: &str) -> Result<(String, String), String> {
 
 /// Reads a `--vars-file`: a JSON object of string values.
 pub fn read_vars_file(path: &Path) -> Result<Variables, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_text(path)
         .map_err(|err| format!("cannot read --vars-file {}: {err}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
         format!(

@@ -49,6 +49,26 @@ pub fn render(text: &str, vars: &Variables) -> Result<String, UnknownVariable> {
     Ok(out)
 }
 
+/// The names of the `{identifier}` placeholders in `text`, in order.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i] == b'{')
+            .then(|| placeholder_len(&bytes[i..]))
+            .flatten()
+        {
+            Some(len) => {
+                names.push(&text[i + 1..i + len - 1]);
+                i += len;
+            }
+            None => i += 1,
+        }
+    }
+    names
+}
+
 /// Length of `{identifier}` at the start of `bytes`, if there is one.
 fn placeholder_len(bytes: &[u8]) -> Option<usize> {
     let first = *bytes.get(1)?;
@@ -108,6 +128,14 @@ mod tests {
         assert_eq!(
             render("awk '{print $1}' {} {1x} {a-b} {{a}} {a{a}", &v).unwrap(),
             "awk '{print $1}' {} {1x} {a-b} {1} {a1"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_listed_as_render_sees_them() {
+        assert_eq!(
+            placeholders("{a}/{b_1}/${c} {} {1x} {{d}}"),
+            vec!["a", "b_1", "c", "d"]
         );
     }
 

@@ -176,7 +176,7 @@ impl Checker<'_> {
 
     fn ephemeral(&mut self, st: &RawStorage, mount: String) -> Storage {
         let gb = match st.volume_gb {
-            Some(v) if v > 0 => v.min(i64::from(u32::MAX)) as u32,
+            Some(v) if v > 0 => self.at_most_u32("storage.volume_gb", v).unwrap_or(0),
             _ => {
                 let at = if st.volume_gb.is_some() {
                     "storage.volume_gb"
