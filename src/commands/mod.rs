@@ -143,6 +143,7 @@ pub fn load_configs(
     paths: &[PathBuf],
     vars: &VarSettings,
 ) -> anyhow::Result<Option<Vec<Config>>> {
+    refuse_repeated(paths)?;
     let options = load_options(vars)?;
     let mut configs = Vec::new();
     let mut failed = false;
@@ -170,6 +171,27 @@ pub fn load_configs(
         seen.push(&c.state_file);
     }
     Ok((!failed).then_some(configs))
+}
+
+/// The same config given twice (by the same path, or by two paths to one
+/// file) is an error: its second run would wait on the first one's lock,
+/// and `validate` would report it twice.
+pub fn refuse_repeated(paths: &[PathBuf]) -> anyhow::Result<()> {
+    let identity = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    for (i, path) in paths.iter().enumerate() {
+        if let Some(first) = paths[..i].iter().find(|p| identity(p) == identity(path)) {
+            let also = if first == path {
+                String::new()
+            } else {
+                format!(" (as {} and as {})", first.display(), path.display())
+            };
+            bail!(
+                "the config {} is given twice{also}\n  = help: name each config once; rpd plans and applies every config given",
+                first.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn owner(config: &Config) -> Owner {

@@ -84,6 +84,25 @@ pub enum LockError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the lock file {} holds no lock rpd can read ({})\n\nIf no rpd is running for this config, remove it with:\n  rpd force-unlock {} {}",
+        .path.display(), .junk.what, .junk.id, .config
+    )]
+    Unreadable {
+        path: PathBuf,
+        junk: Junk,
+        config: String,
+    },
+    #[error(
+        "lock ID {given:?} does not match: the lock file {} holds no lock rpd can read ({})\n\nTo remove it: rpd force-unlock {} {}",
+        .path.display(), .junk.what, .junk.id, .config
+    )]
+    WrongJunkId {
+        given: String,
+        path: PathBuf,
+        junk: Junk,
+        config: String,
+    },
     #[error("no lock is held for {config} (looked for {})", .path.display())]
     NotLocked { path: PathBuf, config: String },
     #[error(
@@ -134,11 +153,64 @@ fn names(path: &Path, file: &File) -> std::io::Result<bool> {
     }
 }
 
-fn read_info(mut file: &File) -> Option<LockInfo> {
-    let mut text = String::new();
+/// A lock file is a few hundred bytes; more is not a lock (and is not read).
+const MAX_LOCK_BYTES: u64 = 64 * 1024;
+
+/// A lock file that holds no lock info rpd can read (empty, truncated,
+/// written by hand): `force-unlock` removes it given its `id`, derived from
+/// its content so that it never removes a file other than the one shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Junk {
+    /// `junk-` and 12 hex digits of the content's SHA-256.
+    pub id: String,
+    /// What it holds, for messages.
+    pub what: String,
+}
+
+impl Junk {
+    fn of(bytes: &[u8], len: u64, problem: &str) -> Junk {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(len.to_le_bytes())
+            .chain_update(bytes)
+            .finalize();
+        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let what = if len == 0 {
+            "it is empty".to_string()
+        } else if len > MAX_LOCK_BYTES {
+            format!("it is {len} bytes, far too large for a lock")
+        } else {
+            let preview: String = String::from_utf8_lossy(bytes).chars().take(40).collect();
+            format!("{problem}: {preview:?}")
+        };
+        Junk {
+            id: format!("junk-{hex}"),
+            what,
+        }
+    }
+}
+
+/// What the lock file holds; `None` when it cannot be read at all.
+fn read_contents(mut file: &File) -> Option<Result<LockInfo, Junk>> {
+    let len = file.metadata().ok()?.len();
     file.rewind().ok()?;
-    file.read_to_string(&mut text).ok()?;
-    serde_json::from_str(&text).ok()
+    let mut bytes = Vec::new();
+    file.take(MAX_LOCK_BYTES + 1).read_to_end(&mut bytes).ok()?;
+    if len > MAX_LOCK_BYTES || bytes.len() as u64 > MAX_LOCK_BYTES {
+        return Some(Err(Junk::of(&[], len.max(MAX_LOCK_BYTES + 1), "")));
+    }
+    Some(serde_json::from_slice(&bytes).map_err(|err| {
+        let problem = if err.is_syntax() || err.is_eof() {
+            "it is not JSON"
+        } else {
+            "it is JSON without rpd's lock fields"
+        };
+        Junk::of(&bytes, len, problem)
+    }))
+}
+
+fn read_info(file: &File) -> Option<LockInfo> {
+    read_contents(file)?.ok()
 }
 
 /// Whether another process holds the OS lock on `file` for good; a
@@ -197,7 +269,7 @@ enum Claim {
     Held(LockInfo),
     /// Locked, but what it holds cannot be read: being written by an rpd
     /// from before the OS lock, or not a lock file.
-    Unreadable,
+    Unreadable(Junk),
     /// Changed under us (released, removed, being taken over, or looked
     /// at): look again.
     Again,
@@ -256,15 +328,14 @@ pub fn acquire(
                 }
                 Look::Again(())
             }
-            Claim::Unreadable if Instant::now() >= deadline + Duration::from_secs(1) => {
-                Look::Done(Err(LockError::Io {
+            Claim::Unreadable(junk) if Instant::now() >= deadline + Duration::from_secs(1) => {
+                Look::Done(Err(LockError::Unreadable {
                     path: path.clone(),
-                    source: std::io::Error::other(
-                        "lock file exists but cannot be read; remove it if no rpd is running",
-                    ),
+                    junk,
+                    config: config.to_string(),
                 }))
             }
-            Claim::Unreadable | Claim::Again => Look::Again(()),
+            Claim::Unreadable(_) | Claim::Again => Look::Again(()),
         }
     })
 }
@@ -293,10 +364,11 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
             if !names(path, &file)? || !held_exclusively(&file) {
                 return Ok(Claim::Again);
             }
-            return Ok(match read_info(&file) {
-                Some(holder) if holder.is_being_taken_over() => Claim::Again,
-                Some(holder) => Claim::Held(holder),
-                None => Claim::Unreadable,
+            return Ok(match read_contents(&file) {
+                Some(Ok(holder)) if holder.is_being_taken_over() => Claim::Again,
+                Some(Ok(holder)) => Claim::Held(holder),
+                Some(Err(junk)) => Claim::Unreadable(junk),
+                None => Claim::Again,
             });
         }
         Err(TryLockError::Error(err)) => return Err(err),
@@ -306,8 +378,10 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
     if !names(path, &file)? {
         return Ok(Claim::Again);
     }
-    let Some(holder) = read_info(&file) else {
-        return Ok(Claim::Unreadable);
+    let holder = match read_contents(&file) {
+        Some(Ok(holder)) => holder,
+        Some(Err(junk)) => return Ok(Claim::Unreadable(junk)),
+        None => return Ok(Claim::Again),
     };
     if !holder.is_gone_when_unlocked() {
         return Ok(Claim::Held(holder));
@@ -354,14 +428,29 @@ fn publish(path: &Path, info: &LockInfo, replace: bool) -> std::io::Result<Optio
     }
 }
 
+/// What `force-unlock` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released {
+    Lock(LockInfo),
+    /// A lock file that held no lock.
+    Junk(Junk),
+}
+
 /// Releases the lock on `state` if its ID is `id`.
-pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<LockInfo, LockError> {
+pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<Released, LockError> {
     let path = lock_path(state);
-    let Some(info) = File::open(&path).ok().and_then(|f| read_info(&f)) else {
-        return Err(LockError::NotLocked {
-            path,
-            config: config.to_string(),
-        });
+    let file = File::open(&path).ok();
+    let info = match file.as_ref().and_then(read_contents) {
+        Some(Ok(info)) => info,
+        Some(Err(junk)) => {
+            return force_unlock_junk(&path, file.as_ref(), junk, id, config);
+        }
+        None => {
+            return Err(LockError::NotLocked {
+                path,
+                config: config.to_string(),
+            });
+        }
     };
     if info.id != id {
         return Err(LockError::WrongId {
@@ -371,7 +460,39 @@ pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<LockInfo, Lo
         });
     }
     fs::remove_file(&path).map_err(|source| LockError::Io { path, source })?;
-    Ok(info)
+    Ok(Released::Lock(info))
+}
+
+/// Removes a lock file that holds no lock, given the ID its content gives,
+/// unless a live process holds it locked.
+fn force_unlock_junk(
+    path: &Path,
+    file: Option<&File>,
+    junk: Junk,
+    id: &str,
+    config: &str,
+) -> Result<Released, LockError> {
+    if junk.id != id {
+        return Err(LockError::WrongJunkId {
+            given: id.to_string(),
+            path: path.to_path_buf(),
+            junk,
+            config: config.to_string(),
+        });
+    }
+    if file.is_some_and(held_exclusively) {
+        return Err(LockError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(
+                "a running process holds it locked; wait for it to end",
+            ),
+        });
+    }
+    fs::remove_file(path).map_err(|source| LockError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Released::Junk(junk))
 }
 
 fn hostname() -> String {
@@ -539,6 +660,50 @@ mod tests {
             force_unlock(&state, &id, "a.yaml"),
             Err(LockError::NotLocked { .. })
         ));
+    }
+
+    #[test]
+    fn a_junk_lock_file_is_named_and_force_unlock_removes_it_by_its_content_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        fs::write(lock_path(&state), "garbage\n").unwrap();
+        let Err(LockError::Unreadable { junk, .. }) = take(&state) else {
+            panic!("a junk lock file is refused, naming what it holds");
+        };
+        assert_eq!(junk.what, "it is not JSON: \"garbage\\n\"");
+        assert!(junk.id.starts_with("junk-") && junk.id.len() == 17, "{}", junk.id);
+        assert!(matches!(
+            force_unlock(&state, "nope", "a.yaml"),
+            Err(LockError::WrongJunkId { junk: shown, .. }) if shown == junk
+        ));
+        // Other content, another ID: the ID shown removes only that file.
+        fs::write(lock_path(&state), "garbage!\n").unwrap();
+        assert!(matches!(
+            force_unlock(&state, &junk.id, "a.yaml"),
+            Err(LockError::WrongJunkId { .. })
+        ));
+        fs::write(lock_path(&state), "garbage\n").unwrap();
+        assert_eq!(
+            force_unlock(&state, &junk.id, "a.yaml").unwrap(),
+            Released::Junk(junk)
+        );
+        assert!(!lock_path(&state).exists());
+        take(&state).unwrap();
+    }
+
+    #[test]
+    fn a_huge_lock_file_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        File::create(lock_path(&state))
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        let Err(LockError::Unreadable { junk, .. }) = take(&state) else {
+            panic!("refused");
+        };
+        assert_eq!(junk.what, "it is 1099511627776 bytes, far too large for a lock");
+        force_unlock(&state, &junk.id, "a.yaml").unwrap();
     }
 
     #[test]
