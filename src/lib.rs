@@ -54,6 +54,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cost;
+pub mod env;
 pub mod exit;
 pub mod fault;
 pub mod input;

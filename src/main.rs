@@ -21,6 +21,10 @@ fn main() -> ExitCode {
         }
     };
     let ctx = Ctx::new(&invocation.global);
+    if let Err(err) = rpd::env::check() {
+        ctx.error(&err.into());
+        return ExitStatus::Error.into();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -82,7 +82,8 @@ fn every_error_names_the_file_and_a_line_and_column_when_there_is_one() {
         let stderr = String::from_utf8_lossy(&validate(&yaml).stderr).into_owned();
         let name = yaml.file_name().unwrap().to_string_lossy().into_owned();
         assert!(stderr.contains(&name), "{name}: {stderr}");
-        let whole_file = ["empty.yaml", "multi_document.yaml", "utf16.yaml"].contains(&name.as_str());
+        let whole_file =
+            ["empty.yaml", "multi_document.yaml", "utf16.yaml"].contains(&name.as_str());
         if !whole_file {
             assert!(
                 stderr.contains(&format!("{name}:")),

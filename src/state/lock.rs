@@ -483,9 +483,7 @@ fn force_unlock_junk(
     if file.is_some_and(held_exclusively) {
         return Err(LockError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::other(
-                "a running process holds it locked; wait for it to end",
-            ),
+            source: std::io::Error::other("a running process holds it locked; wait for it to end"),
         });
     }
     fs::remove_file(path).map_err(|source| LockError::Io {
@@ -671,7 +669,11 @@ mod tests {
             panic!("a junk lock file is refused, naming what it holds");
         };
         assert_eq!(junk.what, "it is not JSON: \"garbage\\n\"");
-        assert!(junk.id.starts_with("junk-") && junk.id.len() == 17, "{}", junk.id);
+        assert!(
+            junk.id.starts_with("junk-") && junk.id.len() == 17,
+            "{}",
+            junk.id
+        );
         assert!(matches!(
             force_unlock(&state, "nope", "a.yaml"),
             Err(LockError::WrongJunkId { junk: shown, .. }) if shown == junk
@@ -702,7 +704,10 @@ mod tests {
         let Err(LockError::Unreadable { junk, .. }) = take(&state) else {
             panic!("refused");
         };
-        assert_eq!(junk.what, "it is 1099511627776 bytes, far too large for a lock");
+        assert_eq!(
+            junk.what,
+            "it is 1099511627776 bytes, far too large for a lock"
+        );
         force_unlock(&state, &junk.id, "a.yaml").unwrap();
     }
 

@@ -163,7 +163,7 @@ impl Store {
     /// The store in `RPD_SIM_DIR`, else in `<user data dir>/rpd/sim`. A set
     /// `RPD_SIM_DIR` must name a directory, or a path where one can be made.
     pub fn from_env() -> Result<Store, String> {
-        let Some(value) = std::env::var_os(ENV_DIR) else {
+        let Some(value) = crate::env::get(ENV_DIR) else {
             return Ok(Store::new(
                 dirs::data_dir()
                     .map(|d| d.join("rpd").join("sim"))
@@ -171,11 +171,6 @@ impl Store {
             ));
         };
         let dir = PathBuf::from(&value);
-        if value.to_string_lossy().trim().is_empty() {
-            return Err(format!(
-                "{ENV_DIR} is set but empty\n  = help: set it to the directory that holds the simulator's world (it is created if missing), or unset it to use the default"
-            ));
-        }
         match fs::metadata(&dir) {
             Ok(meta) if !meta.is_dir() => Err(format!(
                 "{ENV_DIR}={} is not a directory\n  = help: point {ENV_DIR} at a directory for the simulator's world (it is created if missing)",
