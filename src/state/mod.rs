@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 pub use lock::{
     Junk, LockError, LockGuard, LockInfo, LockStatus, Released, acquire, force_unlock, lock_path,
-    lock_status, read_lock,
+    lock_status, parse_lock, read_lock,
 };
 
 use crate::model::{PodSpec, PodStatus};

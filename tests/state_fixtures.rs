@@ -1,0 +1,86 @@
+//! Every fixtures/state/NAME.json reads as NAME.expected says: what was
+//! read (an rpd state, or a runpod-deploy pointer adopted), or the exact
+//! error; and every fixtures/lock/ file is a holder or junk with its ID.
+//! These are also the seeds of the fuzz targets (fuzz/). Regenerate with
+//! UPDATE_EXPECT=1 after a deliberate change, then review the diff.
+
+use std::path::{Path, PathBuf};
+
+fn files(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(dir);
+    let mut paths: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "expected"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// What reading `path` gives, in a line or an error's text.
+fn read_state(path: &Path) -> String {
+    match rpd::state::read(path) {
+        Ok(Some(loaded)) => {
+            let state = &loaded.state;
+            format!(
+                "ok: {:?}, serial {}, pod {}, {} retained, pending create {}\n",
+                loaded.origin,
+                state.serial,
+                state.pod.as_ref().map_or("none", |p| p.id.as_str()),
+                state.retained.len(),
+                state
+                    .pending_create
+                    .as_ref()
+                    .map_or("none", |p| p.name.as_str()),
+            )
+        }
+        Ok(None) => "no state\n".into(),
+        Err(err) => format!("error: {err}\n"),
+    }
+}
+
+fn read_lock(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    match rpd::state::parse_lock(&bytes, bytes.len() as u64) {
+        Ok(info) => format!("held: {} by {} ({})\n", info.id, info.who, info.operation),
+        Err(junk) => format!("junk {}: {}\n", junk.id, junk.what),
+    }
+}
+
+fn check(dir: &str, read: impl Fn(&Path) -> String) {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut mismatches = Vec::new();
+    for path in files(dir) {
+        // Relative, so that messages do not hold this checkout's path.
+        let shown = path.strip_prefix(root).unwrap();
+        let actual = std::env::set_current_dir(root)
+            .map(|()| read(shown))
+            .unwrap();
+        let expected_path = path.with_extension("expected");
+        if update {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!("missing {}; run with UPDATE_EXPECT=1", expected_path.display())
+        });
+        if expected != actual {
+            mismatches.push(format!(
+                "=== {}\n--- expected\n{expected}--- actual\n{actual}",
+                shown.display()
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn every_state_fixture_reads_as_expected() {
+    check("state", read_state);
+}
+
+#[test]
+fn every_lock_fixture_reads_as_expected() {
+    check("lock", read_lock);
+}
