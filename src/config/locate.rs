@@ -34,10 +34,24 @@ pub struct Pos {
 pub enum Refusal {
     /// A mapping or list opened at `pos` nests deeper than [`MAX_DEPTH`].
     TooDeep { pos: Pos },
+    /// A key longer than [`MAX_KEY_LEN`] starts at `pos`.
+    LongKey { pos: Pos },
     /// The value at `pos` takes the config past [`MAX_NODES`] values; `alias`
     /// is the alias's name when an alias's expansion did it.
     TooManyValues { pos: Pos, alias: Option<String> },
 }
+
+/// The longest key, in bytes: YAML's own limit for a plain key; rpd's keys
+/// are short words.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// How many bytes of key paths the index keeps; past that (a config with
+/// ~100 000 values under long keys), later values are not located, so that
+/// the index stays small whatever the input.
+const MAX_INDEX_BYTES: usize = 16 << 20;
+
+/// How many keys set twice are reported.
+const MAX_DUPLICATES: usize = 10;
 
 /// A key set twice in one mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +68,10 @@ pub struct KeyIndex {
     values: HashMap<String, Pos>,
     /// The first limit crossed; the index stops there.
     pub refusal: Option<Refusal>,
-    /// Keys set twice, in file order.
+    /// Keys set twice, in file order (the first [`MAX_DUPLICATES`]).
     pub duplicates: Vec<Duplicate>,
+    /// Bytes of paths held in `keys` and `values`.
+    held: usize,
 }
 
 impl KeyIndex {
@@ -86,6 +102,24 @@ impl KeyIndex {
             }
         }
         walker.index
+    }
+
+    fn locate_key(&mut self, path: String, pos: Pos) {
+        if self.hold(&path) {
+            self.keys.insert(path, pos);
+        }
+    }
+
+    fn locate_value(&mut self, path: String, pos: Pos) {
+        if self.hold(&path) {
+            self.values.insert(path, pos);
+        }
+    }
+
+    /// Whether `path` fits in what is left of [`MAX_INDEX_BYTES`].
+    fn hold(&mut self, path: &str) -> bool {
+        self.held += path.len();
+        self.held <= MAX_INDEX_BYTES
     }
 
     /// Position of the key at `path`, or of its nearest located ancestor.
@@ -229,9 +263,13 @@ impl<'t> Walker<'t> {
             }
             Event::Scalar(text, _, anchor, _) => {
                 if self.expecting_key() {
+                    if text.len() > MAX_KEY_LEN {
+                        self.index.refusal = Some(Refusal::LongKey { pos: pos(mark) });
+                        return false;
+                    }
                     self.key(text, mark);
                 } else if let Some(path) = self.value_path() {
-                    self.index.values.insert(path, pos(mark));
+                    self.index.locate_value(path, pos(mark));
                 }
                 if anchor > 0 {
                     self.anchors.insert(anchor, 1);
@@ -242,7 +280,7 @@ impl<'t> Walker<'t> {
                 if self.expecting_key() {
                     self.complex_key();
                 } else if let Some(path) = self.value_path() {
-                    self.index.values.insert(path, pos(mark));
+                    self.index.locate_value(path, pos(mark));
                 }
                 let size = self.anchors.get(&anchor).copied().unwrap_or(1);
                 self.count(size, mark, true)
@@ -268,7 +306,7 @@ impl<'t> Walker<'t> {
                     self.complex_key();
                 }
                 let path = self.value_path().unwrap_or_default();
-                self.index.values.insert(path.clone(), pos(mark));
+                self.index.locate_value(path.clone(), pos(mark));
                 self.stack
                     .push(if matches!(event, Event::MappingStart(..)) {
                         Frame::Map {
@@ -302,14 +340,16 @@ impl<'t> Walker<'t> {
         };
         let full = join(path, &text);
         if let Some(first) = seen.get(&text) {
-            self.index.duplicates.push(Duplicate {
-                path: full,
-                first: *first,
-                again: pos(mark),
-            });
+            if self.index.duplicates.len() < MAX_DUPLICATES {
+                self.index.duplicates.push(Duplicate {
+                    path: full,
+                    first: *first,
+                    again: pos(mark),
+                });
+            }
         } else {
             seen.insert(text.clone(), pos(mark));
-            self.index.keys.insert(full, pos(mark));
+            self.index.locate_key(full, pos(mark));
         }
         *key = Some(text);
     }
@@ -338,6 +378,92 @@ mod tests {
             Some(Pos { line: 6, col: 7 })
         );
         assert_eq!(index.key("setup[0].command"), Some(Pos { line: 8, col: 5 }));
+    }
+
+    #[test]
+    fn a_key_set_twice_is_found_at_the_second_one_in_its_own_mapping() {
+        let index = KeyIndex::build("a:\n  x: 1\nb:\n  x: 2\n  y: 3\n  x: 4\n\"a.x\": 5\n");
+        assert_eq!(
+            index.duplicates,
+            [Duplicate {
+                path: "b.x".into(),
+                first: Pos { line: 4, col: 3 },
+                again: Pos { line: 6, col: 3 },
+            }]
+        );
+    }
+
+    #[test]
+    fn a_second_document_ends_the_index() {
+        let index = KeyIndex::build("a: 1\n---\na: 2\n");
+        assert!(index.duplicates.is_empty());
+        assert_eq!(index.key("a"), Some(Pos { line: 1, col: 1 }));
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_where_it_starts() {
+        let deep = format!("a: {}{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(
+            KeyIndex::build(&deep).refusal,
+            Some(Refusal::TooDeep {
+                pos: Pos { line: 1, col: 4 + MAX_DEPTH - 1 }
+            })
+        );
+        let fits = format!("a: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert_eq!(KeyIndex::build(&fits).refusal, None);
+        // yaml-rust2 scans a flow collection ahead and stops at 256 levels.
+        let deeper = format!("a: {}\n", "[".repeat(300));
+        assert!(matches!(
+            KeyIndex::build(&deeper).refusal,
+            Some(Refusal::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn values_are_counted_with_aliases_expanded() {
+        let plain = format!("a: [{}]\n", vec!["x"; MAX_NODES as usize].join(","));
+        assert!(matches!(
+            KeyIndex::build(&plain).refusal,
+            Some(Refusal::TooManyValues { alias: None, .. })
+        ));
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n";
+        assert_eq!(
+            KeyIndex::build(bomb).refusal,
+            Some(Refusal::TooManyValues {
+                pos: Pos { line: 5, col: 33 },
+                alias: Some("*d".into())
+            })
+        );
+        // An alias used as a key keeps the walk aligned.
+        let index = KeyIndex::build("a: &k x\n*k : 1\nb: 2\n");
+        assert_eq!(index.value("b"), Some(Pos { line: 3, col: 4 }));
+    }
+
+    #[test]
+    fn a_key_longer_than_yaml_allows_a_plain_key_is_refused() {
+        let long = format!("? {}\n: 1\n", "k".repeat(MAX_KEY_LEN + 1));
+        assert_eq!(
+            KeyIndex::build(&long).refusal,
+            Some(Refusal::LongKey {
+                pos: Pos { line: 1, col: 3 }
+            })
+        );
+    }
+
+    #[test]
+    fn the_index_stays_small_under_long_paths() {
+        // 30 levels of 900-byte keys over 90 000 values: 2.4 GB of paths
+        // if each value kept its own.
+        let mut text = String::new();
+        for i in 0..30 {
+            text.push_str(&format!("{}{}:\n", "  ".repeat(i), "k".repeat(900)));
+        }
+        text.push_str(&format!("{}v: [{}]\n", "  ".repeat(30), vec!["x"; 90_000].join(",")));
+        let index = KeyIndex::build(&text);
+        assert_eq!(index.refusal, None);
+        assert!(index.held > MAX_INDEX_BYTES, "the budget was reached");
+        let kept: usize = index.keys.keys().chain(index.values.keys()).map(String::len).sum();
+        assert!(kept <= MAX_INDEX_BYTES, "{kept}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! with a "did you mean" for misspelt keys, located in the file.
 
 use super::error::Problem;
-use super::locate::{Duplicate, KeyIndex, MAX_DEPTH, MAX_NODES, Pos, Refusal};
+use super::locate::{Duplicate, KeyIndex, MAX_DEPTH, MAX_KEY_LEN, MAX_NODES, Pos, Refusal};
 use super::suggest;
 
 const LEGACY_STOP_HELP: &str = "runpod-deploy 0.8.3 removed the `stop:` block; use the `lifecycle` block:\n\
@@ -76,6 +76,11 @@ pub fn problem_from_refusal(refusal: &Refusal) -> Problem {
             format!("the config nests lists and mappings more than {MAX_DEPTH} levels deep"),
         )
         .help("rpd's configs nest at most 4 levels (staging -> an item -> excludes -> a pattern): is this the right file?"),
+        Refusal::LongKey { pos } => Problem::new(
+            Some(*pos),
+            format!("a key longer than {MAX_KEY_LEN} characters"),
+        )
+        .help("rpd's keys are short words (see examples/hello.yaml): is this the right file?"),
         Refusal::TooManyValues {
             pos,
             alias: Some(alias),

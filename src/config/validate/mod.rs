@@ -73,6 +73,7 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
         index: &index,
         problems: Vec::new(),
         warnings: Vec::new(),
+        render_budget: MAX_RENDERED_BYTES,
     };
     let config = checker.config(path, raw, options);
     if checker.problems.is_empty() {
@@ -84,11 +85,17 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
     }
 }
 
+/// How much text a config's templates may render, all fields together: a
+/// config is at most 4 MiB, so only variables that repeat variables get near.
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+
 struct Checker<'a> {
     source: &'a str,
     index: &'a KeyIndex,
     problems: Vec<Problem>,
     warnings: Vec<String>,
+    /// What is left of [`MAX_RENDERED_BYTES`].
+    render_budget: usize,
 }
 
 impl Checker<'_> {
@@ -225,11 +232,43 @@ impl Checker<'_> {
     }
 
     fn render(&mut self, path: &str, text: &str, vars: &Variables) -> String {
-        match template::render(text, vars) {
+        match self.expand(path, text, vars) {
             Ok(rendered) => rendered,
             Err(unknown) => {
                 self.unknown_variable(path, &unknown, vars);
                 text.to_string()
+            }
+        }
+    }
+
+    /// `text` rendered within what is left of the config's budget of
+    /// [`MAX_RENDERED_BYTES`]; past it, the problem is reported once and
+    /// `text` is returned as it is.
+    fn expand(
+        &mut self,
+        path: &str,
+        text: &str,
+        vars: &Variables,
+    ) -> Result<String, template::UnknownVariable> {
+        match template::render(text, vars, self.render_budget) {
+            Ok(rendered) => {
+                self.render_budget -= rendered.len();
+                Ok(rendered)
+            }
+            Err(template::RenderError::Unknown(unknown)) => Err(unknown),
+            Err(template::RenderError::TooLong) => {
+                if self.render_budget > 0 {
+                    self.render_budget = 0;
+                    self.error(
+                        path,
+                        format!(
+                            "the config's templates expand to more than {} MiB at `{path}`",
+                            MAX_RENDERED_BYTES >> 20
+                        ),
+                    )
+                    .help = Some("a variable that uses another one twice doubles it, and a chain of them grows exponentially: write the value out".into());
+                }
+                Ok(text.to_string())
             }
         }
     }
@@ -261,7 +300,7 @@ impl Checker<'_> {
             self.source
                 .lines()
                 .enumerate()
-                .skip(start.line - 1)
+                .skip(start.line.saturating_sub(1))
                 .find_map(|(i, line)| {
                     line.find(&needle).map(|col| Pos {
                         line: i + 1,

@@ -65,7 +65,7 @@ impl Checker<'_> {
                 continue;
             }
             let path = format!("variables.{key}");
-            let rendered = match template::render(value, vars) {
+            let rendered = match self.expand(&path, value, vars) {
                 Ok(rendered) => rendered,
                 Err(unknown) => {
                     let name = unknown.name.clone();
@@ -130,7 +130,7 @@ impl Checker<'_> {
     /// not located. Each sees the built-ins, `variables:` and the ones before.
     pub(super) fn overrides(&mut self, overrides: &Variables, vars: &mut Variables) {
         for (i, (key, value)) in overrides.iter().enumerate() {
-            let rendered = match template::render(value, vars) {
+            let rendered = match self.expand(&format!("--var {key}"), value, vars) {
                 Ok(r) => r,
                 Err(unknown) => {
                     let name = &unknown.name;
