@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 fn files(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir);
     let mut paths: Vec<_> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -63,7 +65,10 @@ fn check(dir: &str, read: impl Fn(&Path) -> String) {
             continue;
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!("missing {}; run with UPDATE_EXPECT=1", expected_path.display())
+            panic!(
+                "missing {}; run with UPDATE_EXPECT=1",
+                expected_path.display()
+            )
         });
         if expected != actual {
             mismatches.push(format!(

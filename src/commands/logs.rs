@@ -112,7 +112,11 @@ fn last_lines(path: &std::path::Path, n: usize) -> std::io::Result<Vec<String>> 
     let text = String::from_utf8_lossy(&tail);
     let all: Vec<&str> = text.lines().collect();
     // Unless the file was read from its start, the first line is partial.
-    let whole = if end == 0 { &all[..] } else { &all[1.min(all.len())..] };
+    let whole = if end == 0 {
+        &all[..]
+    } else {
+        &all[1.min(all.len())..]
+    };
     Ok(whole[whole.len().saturating_sub(n)..]
         .iter()
         .map(|l| l.to_string())

@@ -406,10 +406,17 @@ mod tests {
         assert_eq!(
             KeyIndex::build(&deep).refusal,
             Some(Refusal::TooDeep {
-                pos: Pos { line: 1, col: 4 + MAX_DEPTH - 1 }
+                pos: Pos {
+                    line: 1,
+                    col: 4 + MAX_DEPTH - 1
+                }
             })
         );
-        let fits = format!("a: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        let fits = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
         assert_eq!(KeyIndex::build(&fits).refusal, None);
         // yaml-rust2 scans a flow collection ahead and stops at 256 levels.
         let deeper = format!("a: {}\n", "[".repeat(300));
@@ -458,11 +465,20 @@ mod tests {
         for i in 0..30 {
             text.push_str(&format!("{}{}:\n", "  ".repeat(i), "k".repeat(900)));
         }
-        text.push_str(&format!("{}v: [{}]\n", "  ".repeat(30), vec!["x"; 90_000].join(",")));
+        text.push_str(&format!(
+            "{}v: [{}]\n",
+            "  ".repeat(30),
+            vec!["x"; 90_000].join(",")
+        ));
         let index = KeyIndex::build(&text);
         assert_eq!(index.refusal, None);
         assert!(index.held > MAX_INDEX_BYTES, "the budget was reached");
-        let kept: usize = index.keys.keys().chain(index.values.keys()).map(String::len).sum();
+        let kept: usize = index
+            .keys
+            .keys()
+            .chain(index.values.keys())
+            .map(String::len)
+            .sum();
         assert!(kept <= MAX_INDEX_BYTES, "{kept}");
     }
 

@@ -175,8 +175,15 @@ pub fn load_bytes(
     validate::from_text(path, &text, options)
 }
 
+/// Words longer than this are no typo of a key or a name (and comparing
+/// them costs time in proportion to their length).
+const MAX_SUGGEST_LEN: usize = 64;
+
 /// The closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -184,6 +191,18 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(score, _)| *score >= 0.82)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.to_string())
+}
+
+/// `text` quoted for a message, cut to its first 60 characters when longer
+/// (a value of megabytes is not worth printing).
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 60;
+    let count = text.chars().count();
+    if count <= MAX {
+        return format!("{text:?}");
+    }
+    let start: String = text.chars().take(MAX).collect();
+    format!("{:?} ({count} characters)", format!("{start}…"))
 }
 
 /// Parses `--var K=V` arguments.
@@ -234,4 +253,32 @@ pub fn read_vars_file(path: &Path) -> Result<Variables, String> {
         vars.insert(key.clone(), value.to_string());
     }
     Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        assert_eq!(shown("ephemeral"), "\"ephemeral\"");
+        let long = "e".repeat(3_000_000);
+        assert_eq!(
+            shown(&long),
+            format!("\"{}…\" (3000000 characters)", "e".repeat(60))
+        );
+    }
+
+    #[test]
+    fn long_words_get_no_suggestion() {
+        // Comparing a word of megabytes with each candidate took minutes.
+        assert_eq!(
+            suggest("ephemeal", ["ephemeral"]).as_deref(),
+            Some("ephemeral")
+        );
+        let long = "e".repeat(3_000_000);
+        assert_eq!(suggest(&long, ["ephemeral"]), None);
+        assert!(!crate::known::is_known_gpu(&long));
+        assert_eq!(crate::known::suggest_gpu(&long), None);
+    }
 }

@@ -12,6 +12,7 @@
 //! ```
 
 use super::Checker;
+use crate::config::shown;
 
 /// distribution's limit on the name (domain and path).
 const MAX_NAME_LEN: usize = 255;
@@ -26,7 +27,7 @@ impl Checker<'_> {
         if let Err(reason) = check(image) {
             self.error(
                 "pod.image",
-                format!("`pod.image` {image:?} is not a valid image reference: {reason}"),
+                format!("`pod.image` {} is not a valid image reference: {reason}", shown(image)),
             )
             .help = Some(
                 "an image looks like runpod/pytorch:2.8.0, ghcr.io/org/app:v1 or name@sha256:<64 hex>"
@@ -83,7 +84,8 @@ fn check_tag(tag: &str) -> Result<(), String> {
     }
     if !tag.starts_with(word) || !tag.chars().all(|c| word(c) || c == '.' || c == '-') {
         return Err(format!(
-            "the tag {tag:?} may hold only letters, digits, `_`, `.` and `-`, and must not start with `.` or `-`"
+            "the tag {} may hold only letters, digits, `_`, `.` and `-`, and must not start with `.` or `-`",
+            shown(tag)
         ));
     }
     Ok(())
@@ -92,7 +94,8 @@ fn check_tag(tag: &str) -> Result<(), String> {
 fn check_digest(digest: &str) -> Result<(), String> {
     let Some((algorithm, hex)) = digest.split_once(':') else {
         return Err(format!(
-            "the digest {digest:?} must look like sha256:<64 hex digits>"
+            "the digest {} must look like sha256:<64 hex digits>",
+            shown(digest)
         ));
     };
     let algorithm_ok = !algorithm.is_empty()
@@ -103,7 +106,8 @@ fn check_digest(digest: &str) -> Result<(), String> {
     let hex_ok = hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit());
     if !algorithm_ok || !hex_ok || (algorithm == "sha256" && hex.len() != 64) {
         return Err(format!(
-            "the digest {digest:?} must look like sha256:<64 hex digits>"
+            "the digest {} must look like sha256:<64 hex digits>",
+            shown(digest)
         ));
     }
     Ok(())
@@ -145,7 +149,10 @@ fn check_domain(domain: &str) -> Result<(), String> {
     if let Some(port) = port
         && (port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()))
     {
-        return Err(format!("the registry port {port:?} must be a number"));
+        return Err(format!(
+            "the registry port {} must be a number",
+            shown(port)
+        ));
     }
     let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         !inner.is_empty() && inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
@@ -160,7 +167,8 @@ fn check_domain(domain: &str) -> Result<(), String> {
     };
     if !host_ok {
         return Err(format!(
-            "the registry {domain:?} is not a host name (letters, digits, `-` and `.`, then an optional :port)"
+            "the registry {} is not a host name (letters, digits, `-` and `.`, then an optional :port)",
+            shown(domain)
         ));
     }
     Ok(())
@@ -172,7 +180,8 @@ fn check_path_component(component: &str) -> Result<(), String> {
     }
     if component.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(format!(
-            "the repository name {component:?} must be lowercase"
+            "the repository name {} must be lowercase",
+            shown(component)
         ));
     }
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -208,7 +217,8 @@ fn check_path_component(component: &str) -> Result<(), String> {
     };
     if !valid {
         return Err(format!(
-            "the path component {component:?} may hold only a-z, 0-9 and single separators (`.`, `_`, `__`, `-`) between them"
+            "the path component {} may hold only a-z, 0-9 and single separators (`.`, `_`, `__`, `-`) between them",
+            shown(component)
         ));
     }
     Ok(())

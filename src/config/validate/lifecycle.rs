@@ -2,6 +2,7 @@
 
 use super::Checker;
 use crate::config::raw::RawLifecycle;
+use crate::config::shown;
 use crate::config::suggest;
 use crate::model::{Lifecycle, LifecycleAction};
 
@@ -44,7 +45,8 @@ impl Checker<'_> {
                 self.error(
                     path,
                     format!(
-                        "`{path}` must be one of preserve, stop, delete, recycle; got {other:?}"
+                        "`{path}` must be one of preserve, stop, delete, recycle; got {}",
+                        shown(other)
                     ),
                 )
                 .help = Some(help);

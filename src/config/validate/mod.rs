@@ -14,6 +14,7 @@ mod paths;
 mod pod;
 mod variables;
 
+use crate::config::shown;
 use std::path::Path;
 
 use super::error::{ConfigError, Problem};
@@ -335,7 +336,8 @@ impl Checker<'_> {
             self.error(
                 path,
                 format!(
-                    "`{path}` must be an absolute path or start with a template, got {value:?}"
+                    "`{path}` must be an absolute path or start with a template, got {}",
+                    shown(value)
                 ),
             )
             .help = Some("e.g. /workspace/job/run.sh or {volume_mount}/job/run.sh".into());

@@ -2,6 +2,7 @@
 //! `variables:` and the --var overrides, with the raw `name` as `{job_name}`;
 //! then `name` and `run_id_prefix` rendered with every variable.
 
+use crate::config::shown;
 use indexmap::IndexMap;
 
 use super::Checker;
@@ -59,7 +60,7 @@ impl Checker<'_> {
             if !template::is_identifier(key) {
                 self.error_at_key(
                     &format!("variables.{key}"),
-                    format!("variable name {key:?} is not an identifier"),
+                    format!("variable name {} is not an identifier", shown(key)),
                 )
                 .help = Some("use letters, digits and _, not starting with a digit".into());
                 continue;
@@ -118,8 +119,8 @@ impl Checker<'_> {
             for used in template::placeholders(value) {
                 if overrides.contains_key(used) && vars.contains_key(used) {
                     self.warnings.push(format!(
-                        "variables.{key} uses {{{used}}}, which --var or --vars-file replaces; `{key}` keeps the value rendered with the file's `{used}` ({:?}): use {{{used}}} directly where the new value is needed, or pass --var {key}=... too",
-                        vars.get(key).map(String::as_str).unwrap_or_default()
+                        "variables.{key} uses {{{used}}}, which --var or --vars-file replaces; `{key}` keeps the value rendered with the file's `{used}` ({}): use {{{used}}} directly where the new value is needed, or pass --var {key}=... too",
+                        shown(vars.get(key).map(String::as_str).unwrap_or_default())
                     ));
                 }
             }
