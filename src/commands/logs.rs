@@ -123,27 +123,6 @@ fn last_lines(path: &std::path::Path, n: usize) -> std::io::Result<Vec<String>> 
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::last_lines;
-
-    #[test]
-    fn the_last_lines_of_a_long_log_are_read_from_its_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.log");
-        let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&path, &text).unwrap();
-        assert_eq!(last_lines(&path, 2).unwrap(), ["line 99998", "line 99999"]);
-        assert_eq!(last_lines(&path, 100_001).unwrap().len(), 100_000);
-        assert_eq!(last_lines(&path, 0).unwrap(), Vec::<String>::new());
-        std::fs::write(&path, b"a\nb\xff\nc").unwrap();
-        assert_eq!(last_lines(&path, 2).unwrap(), ["b\u{FFFD}", "c"]);
-        assert_eq!(last_lines(&path, 9).unwrap(), ["a", "b\u{FFFD}", "c"]);
-        std::fs::write(&path, b"").unwrap();
-        assert!(last_lines(&path, 3).unwrap().is_empty());
-    }
-}
-
 /// The newest `run.log` under `<project_root>/artifacts/runpod/` whose
 /// manifest belongs to this config's job.
 fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
@@ -164,4 +143,25 @@ fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
         .collect();
     runs.sort();
     runs.pop().map(|dir| dir.join("run.log"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_lines;
+
+    #[test]
+    fn the_last_lines_of_a_long_log_are_read_from_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(last_lines(&path, 2).unwrap(), ["line 99998", "line 99999"]);
+        assert_eq!(last_lines(&path, 100_001).unwrap().len(), 100_000);
+        assert_eq!(last_lines(&path, 0).unwrap(), Vec::<String>::new());
+        std::fs::write(&path, b"a\nb\xff\nc").unwrap();
+        assert_eq!(last_lines(&path, 2).unwrap(), ["b\u{FFFD}", "c"]);
+        assert_eq!(last_lines(&path, 9).unwrap(), ["a", "b\u{FFFD}", "c"]);
+        std::fs::write(&path, b"").unwrap();
+        assert!(last_lines(&path, 3).unwrap().is_empty());
+    }
 }
