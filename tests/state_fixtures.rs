@@ -6,6 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::expect::Expectations;
+
 fn files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
@@ -50,34 +54,15 @@ fn read_lock(path: &Path) -> String {
 }
 
 fn check(dir: &str, read: impl Fn(&Path) -> String) {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut mismatches = Vec::new();
+    let mut expectations = Expectations::default();
     for path in files(dir) {
         // Relative, so that messages do not hold this checkout's path.
         let shown = path.strip_prefix(root).unwrap();
-        let actual = std::env::set_current_dir(root)
-            .map(|()| read(shown))
-            .unwrap();
-        let expected_path = path.with_extension("expected");
-        if update {
-            std::fs::write(&expected_path, &actual).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "missing {}; run with UPDATE_EXPECT=1",
-                expected_path.display()
-            )
-        });
-        if expected != actual {
-            mismatches.push(format!(
-                "=== {}\n--- expected\n{expected}--- actual\n{actual}",
-                shown.display()
-            ));
-        }
+        std::env::set_current_dir(root).unwrap();
+        expectations.check(shown, &path.with_extension("expected"), &read(shown));
     }
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    expectations.assert_all_met();
 }
 
 #[test]
