@@ -98,6 +98,38 @@ impl From<CloudArg> for crate::model::CloudType {
     }
 }
 
+/// What a resume does when the paused pod's host has no free GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusyHostArg {
+    /// Try the start again for a while (RPD_BUSY_HOST_WAIT, 2m), then replace the pod if a candidate has stock, else keep it.
+    Wait,
+    /// Replace the pod at once (its volume is lost) if a candidate has stock, else keep it.
+    Recreate,
+    /// Keep the paused pod and stop (exit 1).
+    Fail,
+}
+
+impl From<BusyHostArg> for crate::model::BusyHostPolicy {
+    fn from(arg: BusyHostArg) -> Self {
+        match arg {
+            BusyHostArg::Wait => crate::model::BusyHostPolicy::Wait,
+            BusyHostArg::Recreate => crate::model::BusyHostPolicy::Recreate,
+            BusyHostArg::Fail => crate::model::BusyHostPolicy::Fail,
+        }
+    }
+}
+
+/// The options that decide when a pod may be deleted to be replaced.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct MoneyArgs {
+    /// When a paused pod's host has no free GPU (default: the config's lifecycle.on_busy_host, else wait).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    on_busy_host: Option<BusyHostArg>,
+    /// Delete a pod to replace it even when no candidate has stock (its volume is lost).
+    #[arg(long)]
+    replace_without_stock: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
@@ -119,6 +151,8 @@ pub enum Command {
         /// Also try each candidate on this cloud, and accept a pod on it.
         #[arg(long, value_enum, value_name = "CLOUD")]
         fallback_cloud_type: Option<CloudArg>,
+        #[command(flatten)]
+        money: MoneyArgs,
         /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -139,6 +173,8 @@ pub enum Command {
         /// Also try each candidate on this cloud, and accept a pod on it.
         #[arg(long, value_enum, value_name = "CLOUD")]
         fallback_cloud_type: Option<CloudArg>,
+        #[command(flatten)]
+        money: MoneyArgs,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long = "auto-approve", alias = "yes")]
         auto_approve: bool,
@@ -253,7 +289,12 @@ pub enum SimCommand {
         cloud: CloudArg,
     },
     /// Make the next start of this pod fail: its host has no free GPU.
-    FailNextStart { pod_id: String },
+    FailNextStart {
+        pod_id: String,
+        /// Fail this many starts in a row (a host whose GPU stays taken).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
     /// Make the next COUNT stop requests for this pod fail (a 502), as if
     /// RunPod had a bad moment.
     FailStop { pod_id: String, count: u32 },
@@ -343,10 +384,13 @@ impl From<Format> for OutputFormat {
     }
 }
 
-fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>) -> PlanFlags {
+fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, money: MoneyArgs) -> PlanFlags {
     PlanFlags {
         replace,
         fallback_cloud: fallback_cloud_type.map(Into::into),
+        on_busy_host: money.on_busy_host.map(Into::into),
+        replace_without_stock: money.replace_without_stock,
+        busy_host_wait: None,
     }
 }
 
@@ -365,12 +409,13 @@ impl Command {
                 vars,
                 replace,
                 fallback_cloud_type,
+                money,
                 detailed_exitcode,
                 format,
             } => Action::Plan(PlanSettings {
                 configs,
                 vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type),
+                flags: plan_flags(replace, fallback_cloud_type, money),
                 detailed_exitcode,
                 format: format.into(),
             }),
@@ -379,12 +424,13 @@ impl Command {
                 vars,
                 replace,
                 fallback_cloud_type,
+                money,
                 auto_approve,
                 lock,
             } => Action::Apply(ApplySettings {
                 configs,
                 vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type),
+                flags: plan_flags(replace, fallback_cloud_type, money),
                 auto_approve,
                 lock: lock.resolve(),
             }),
@@ -455,7 +501,9 @@ impl SimCommand {
                 count,
                 cloud: cloud.into(),
             },
-            SimCommand::FailNextStart { pod_id } => SimAction::FailNextStart { pod_id },
+            SimCommand::FailNextStart { pod_id, count } => {
+                SimAction::FailNextStart { pod_id, count }
+            }
             SimCommand::FailStop { pod_id, count } => SimAction::FailStop { pod_id, count },
             SimCommand::Latency { ms } => SimAction::Latency { ms },
             SimCommand::Boot { cold_ms, warm_ms } => SimAction::Boot { cold_ms, warm_ms },
@@ -505,6 +553,9 @@ mod tests {
                 "--replace",
                 "--lock-timeout",
                 "5m",
+                "--on-busy-host",
+                "recreate",
+                "--replace-without-stock",
             ],
             None,
         );
@@ -516,6 +567,9 @@ mod tests {
             PlanFlags {
                 replace: true,
                 fallback_cloud: Some(CloudType::Community),
+                on_busy_host: Some(crate::model::BusyHostPolicy::Recreate),
+                replace_without_stock: true,
+                busy_host_wait: None,
             }
         );
         assert_eq!(apply.lock.timeout, Duration::from_secs(300));

@@ -25,6 +25,8 @@ pub enum Kind {
     Seconds,
     /// A duration such as `30s` or `2m`, longer than zero.
     Duration,
+    /// A duration such as `2m`, or `0s` for none.
+    Wait,
     /// An `http://` or `https://` URL.
     HttpUrl,
 }
@@ -72,7 +74,14 @@ pub const VARS: &[Var] = &[
     ),
     var("RPD_SSH_CONFIG", Kind::Path, "none"),
     var("RPD_SSH_USER", Kind::Text, "the pod's user, root"),
+    var("RPD_BUSY_HOST_WAIT", Kind::Wait, "2m"),
+    var("RPD_BUSY_HOST_RETRY_EVERY", Kind::Duration, "15s"),
     var("RPD_FAULT", Kind::Text, "none"),
+    var(
+        "RPD_FAULT_MARKER",
+        Kind::Path,
+        "$TMPDIR/rpd-fault-<pid>.paused",
+    ),
 ];
 
 /// A variable whose value rpd cannot use.
@@ -133,6 +142,11 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
                 Ok(d) if d > Duration::ZERO => {}
                 _ => return Err(fail("a duration longer than zero, such as 30s or 2m")),
             },
+            Kind::Wait => {
+                if humantime::parse_duration(value).is_err() {
+                    return Err(fail("a duration such as 2m, 30s or 0s"));
+                }
+            }
             Kind::HttpUrl => {
                 let ok = reqwest::Url::parse(value).is_ok_and(|url| {
                     ["http", "https"].contains(&url.scheme()) && url.host().is_some()
@@ -181,6 +195,7 @@ mod tests {
                 ("RPD_PROVIDER", "sim"),
                 ("RPD_POLL_INTERVAL_MS", "50"),
                 ("RPD_RUNPODCTL_POLL", "1s"),
+                ("RPD_BUSY_HOST_WAIT", "0s"),
                 ("RPD_MARKER_GRACE_SECS", "0"),
                 ("RPD_RUNPOD_API_URL", "http://127.0.0.1:8080/v2"),
                 ("RPD_SIM_DIR", ""),
@@ -212,6 +227,10 @@ mod tests {
             (
                 ("RPD_RUNPODCTL_POLL", "0s"),
                 "RPD_RUNPODCTL_POLL=\"0s\" is not a duration longer than zero, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 5s",
+            ),
+            (
+                ("RPD_BUSY_HOST_WAIT", "a while"),
+                "RPD_BUSY_HOST_WAIT=\"a while\" is not a duration such as 2m, 30s or 0s\n  = help: unset it (or set it empty) for the default, 2m",
             ),
             (
                 ("RPD_RUNPOD_API_URL", "api.runpod.io"),

@@ -29,6 +29,7 @@ impl Interrupt {
                 return;
             }
             next_signal(&mut streams).await;
+            crate::fault::signal_arrived();
             crate::note!(
                 "\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); interrupt again to exit at once"
             );

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
         ctx.error(&err.into());
         return ExitStatus::Error.into();
     }
+    // Two workers at least: a signal is handled while another thread waits
+    // (a blocking state write, a paused fault point).
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

@@ -339,6 +339,9 @@ impl fmt::Display for LifecycleAction {
 pub struct Lifecycle {
     pub on_success: LifecycleAction,
     pub on_failure: LifecycleAction,
+    /// `lifecycle.on_busy_host` (rpd's own key), when the config sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_busy_host: Option<BusyHostPolicy>,
 }
 
 impl Default for Lifecycle {
@@ -347,7 +350,49 @@ impl Default for Lifecycle {
         Lifecycle {
             on_success: LifecycleAction::Delete,
             on_failure: LifecycleAction::Stop,
+            on_busy_host: None,
         }
+    }
+}
+
+/// What apply does when a paused pod cannot start because the GPU of its
+/// host is taken (a stopped pod stays on its host). Replacing the pod loses
+/// its volume, so it never happens without a candidate in stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusyHostPolicy {
+    /// Try the start again for a while (the GPU often frees); then replace
+    /// the pod if a candidate has stock, else keep it paused and stop.
+    #[default]
+    Wait,
+    /// Replace it at once if a candidate has stock, else keep it and stop.
+    Recreate,
+    /// Keep it paused and stop.
+    Fail,
+}
+
+impl BusyHostPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BusyHostPolicy::Wait => "wait",
+            BusyHostPolicy::Recreate => "recreate",
+            BusyHostPolicy::Fail => "fail",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<BusyHostPolicy> {
+        match text {
+            "wait" => Some(BusyHostPolicy::Wait),
+            "recreate" => Some(BusyHostPolicy::Recreate),
+            "fail" => Some(BusyHostPolicy::Fail),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BusyHostPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -21,7 +21,7 @@ fn ctrl_c_during_the_job_runs_on_failure_pulls_the_log_and_exits_130() {
             CREATE_PLAN,
             "
             hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: interrupted); on_failure: stop was carried out.
-              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]
               Warning: pod [POD] stopped for forensics; its volume keeps billing ~$0.13/day (~$4.00/month) until `rpd destroy examples/hello.yaml`
             ",
         ))
@@ -30,7 +30,7 @@ fn ctrl_c_during_the_job_runs_on_failure_pulls_the_log_and_exits_130() {
         .stderr_has("\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); interrupt again to exit at once\n")
         .stderr_has(concat!(
             "hello: Job failed after [ELAPSED]: interrupted\n",
-            "hello: Pulled the log into [TMP]/examples/artifacts/runpod/[STAMP]-hello\n",
+            "hello: Pulled the log into [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]\n",
         ))
         .check(apply.wait());
     assert!(

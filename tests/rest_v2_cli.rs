@@ -203,7 +203,7 @@ fn a_plan_resumes_a_recycled_pod_and_destroy_deletes_it() {
             "
             hello: Destroying pod [PAUSED]...
             hello: Destruction complete after [ELAPSED] [id=[PAUSED]]
-            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)
             ",
         )
         .run();
@@ -305,7 +305,7 @@ fn the_tour_create_recycle_resume_replace_destroy_over_rest_v2() {
     runpod(&world, &fake)
         .args(["destroy", "-y", HELLO])
         .stdout_has("\nhello: destroy complete! Pods: 1 destroyed.\n")
-        .stderr_has("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json\n")
+        .stderr_has("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)\n")
         .run();
     assert!(fake.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());
@@ -416,12 +416,13 @@ fn a_resume_on_a_busy_host_deletes_and_creates_a_fresh_pod() {
     let old = recycled_pod(&world, &fake);
     fake.host_busy_on_next_start(&old);
     runpod(&world, &fake)
-        .args(["apply", "-y", HELLO])
+        .args(["apply", "-y", "--on-busy-host", "recreate", HELLO])
         .known(&old, "[PAUSED]")
         .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
         .stderr_has(concat!(
             "hello: Resuming paused pod [PAUSED]...\n",
-            "hello: Cannot resume [PAUSED]: There are not enough free GPUs on the host machine to start this pod. Deleting it and creating a fresh pod instead\n",
+            "hello: Cannot resume [PAUSED]: There are not enough free GPUs on the host machine to start this pod.\n",
+            "hello: Replacing pod [PAUSED]: its host has no free GPU (its volume is lost)\n",
             "hello: Destroying pod [PAUSED]...\n",
             "hello: Destruction complete after [ELAPSED] [id=[PAUSED]]\n",
             "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090, $0.44/hr...\n",

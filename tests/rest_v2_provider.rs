@@ -305,7 +305,7 @@ async fn a_429_honours_retry_after() {
     fake.fail_next("listPods", 429, 1, Some(60));
     let began = Instant::now();
     let err = p.list().await.unwrap_err();
-    assert!(began.elapsed() < Duration::from_secs(5));
+    assert!(began.elapsed() < Duration::from_secs(30));
     match err {
         ProviderError::RateLimited {
             retry_after,

@@ -231,7 +231,7 @@ fn apply_runs_the_job_recycles_then_destroy_deletes() {
                 "
                 hello: Destroying pod [PAUSED]...
                 hello: Destruction complete after [ELAPSED] [id=[PAUSED]]
-                hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+                hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)
                 "
             )
         ))
@@ -394,7 +394,7 @@ fn a_resume_refused_by_a_busy_host_deletes_and_creates() {
     world.rpd(&["sim", "fail-next-start", &id]).status(0);
     ctl(&world)
         .envs(env)
-        .args(["apply", "-y", HELLO])
+        .args(["apply", "-y", "--on-busy-host", "recreate", HELLO])
         .known(&id, "[PAUSED]")
         .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
         .stderr_has("There are not enough free GPUs on the host machine to start this pod.")
@@ -611,7 +611,7 @@ fn the_tour_create_recycle_resume_drift_replace_destroy_over_runpodctl() {
         .envs(env)
         .args(["destroy", "-y", HELLO])
         .stdout_has("\nhello: destroy complete! Pods: 1 destroyed.\n")
-        .stderr_has("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json\n")
+        .stderr_has("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)\n")
         .run();
     assert!(world.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());

@@ -135,7 +135,7 @@ fn warm_run_makes_exactly_one_handshake_and_the_manifest_says_so() {
 }
 
 #[test]
-fn script_exiting_1_without_markers_fails_within_2s_and_runs_on_failure() {
+fn script_exiting_1_without_markers_fails_on_its_exit_status_and_runs_on_failure() {
     let Some(s) = setup() else { return };
     payload(&s, "f", 1);
     let stamp = s.world.path("exited-at");
@@ -161,9 +161,13 @@ fn script_exiting_1_without_markers_fails_within_2s_and_runs_on_failure() {
         .trim()
         .parse()
         .unwrap();
+    // Without the exit status rpd would wait out the budget (10 minutes):
+    // a bound far below that proves the exit status decided, and stays true
+    // on a loaded machine. The latency itself is measured by
+    // `cargo bench --bench job_step`, not by a timed test.
     let lag = ended - exited;
     assert!(
-        lag < 2.0,
+        lag < 60.0,
         "apply ended {lag:.2}s after the script exited\n{}",
         run.stderr()
     );
@@ -357,4 +361,52 @@ fn script_body_with_heredoc_delimiters_runs_whole() {
         log.starts_with("one\n") && log.ends_with("two-2\nJOB_DONE\n"),
         "{log}"
     );
+}
+
+/// A process of this machine is gone (or a zombie nobody reaped).
+fn process_is_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_setup_command_ends_the_remote_command_too() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    let started = s.world.path("setup-started");
+    let pid_file = s.world.path("setup.pid");
+    let extra = format!(
+        "setup:\n  - command: 'echo $$ > {pid}; touch {started}; sleep 60; touch {ran_on}'\n    timeout_sec: 120\n",
+        pid = pid_file.display(),
+        started = started.display(),
+        ran_on = s.world.path("setup-ran-on").display(),
+    );
+    let cfg = config(&s, "echo JOB_DONE", &extra);
+    let apply = s.world.spawn(&["apply", "-y", &cfg]);
+    common::wait_until(
+        Duration::from_secs(60),
+        "the setup command to start",
+        || started.exists(),
+    );
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    apply.signal(libc::SIGINT);
+    s.world
+        .test()
+        .status(130)
+        .stdout_has("sshjob: apply stopped. Pods: 1 created, 0 resumed, 1 destroyed, 0 stopped.\n")
+        .stderr_has("sshjob: Ended the interrupted setup command on the pod\n")
+        .check(apply.wait());
+    let gone = process_is_gone(&pid);
+    if !gone {
+        // Do not leave it behind for the rest of the suite.
+        let _ = std::process::Command::new("kill").arg(&pid).status();
+    }
+    assert!(gone, "the setup command (pid {pid}) still runs on the pod");
 }

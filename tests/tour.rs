@@ -234,7 +234,7 @@ fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_dest
             "
             hello: Destroying pod [LAST]...
             hello: Destruction complete after [ELAPSED] [id=[LAST]]
-            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)
             ",
         )
         .run();
@@ -358,18 +358,23 @@ fn a_pod_started_in_the_console_is_reused_and_reported_as_billing() {
 }
 
 #[test]
-fn a_resume_that_finds_the_host_busy_deletes_the_paused_pod_then_creates() {
+fn a_resume_that_finds_the_host_busy_with_recreate_deletes_the_paused_pod_then_creates() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let old = pod_id(&world);
     world.rpd(&["sim", "fail-next-start", &old]).status(0);
     world.reset_calls();
+    let plan = edited(
+        &unindent(RESUME_PLAN),
+        "try again for up to 2m00s, then delete [PAUSED] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop",
+        "delete [PAUSED] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop (--on-busy-host recreate)",
+    );
     world
         .test()
-        .args(["apply", "-y", HELLO])
+        .args(["apply", "-y", "--on-busy-host", "recreate", HELLO])
         .known(&old, "[PAUSED]")
         .stdout(&applied(
-            RESUME_PLAN,
+            &plan,
             &succeeded("1 created, 0 resumed, 1 destroyed, 1 stopped"),
         ))
         .stderr_has("There are not enough free GPUs on the host machine to start this pod.")
@@ -459,9 +464,10 @@ fn nothing_in_stock_anywhere_is_an_error_that_creates_nothing() {
         )
         .run();
     assert!(world.pods().is_empty());
-    let state = world.state(HELLO_STATE).expect("state written");
-    assert!(state.get("pod_id").is_none());
-    assert!(state.get("pending_create").is_none());
+    assert!(
+        world.state(HELLO_STATE).is_none(),
+        "nothing was created: no state is left"
+    );
 }
 
 #[test]
@@ -476,7 +482,7 @@ fn a_failed_job_exits_3_carries_out_on_failure_and_keeps_the_pod_for_forensics()
             CREATE_PLAN,
             "
             hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: the script exited with status 1); on_failure: stop was carried out.
-              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]
               Warning: pod [POD] stopped for forensics; its volume keeps billing ~$0.13/day (~$4.00/month) until `rpd destroy examples/hello.yaml`
             ",
         ))
@@ -533,7 +539,7 @@ fn a_failed_job_exits_3_carries_out_on_failure_and_keeps_the_pod_for_forensics()
             "
             hello: Destroying pod [POD]...
             hello: Destruction complete after [ELAPSED] [id=[POD]]
-            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json
+            hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)
             ",
         )
         .run();
@@ -981,7 +987,7 @@ fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
         .known(&id, "[STOPPED]")
         // The log's first lines name the host and the time: only its end is fixed.
         .stdout_has("\nrun 1 of hello on pod [STOPPED]\nHELLO_DONE\n")
-        .stderr_has("# [TMP]/examples/artifacts/runpod/[STAMP]-hello/run.log (pod [STOPPED] is not running; this is the last log rpd pulled)\n")
+        .stderr_has("# [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]/run.log (pod [STOPPED] is not running; this is the last log rpd pulled)\n")
         .run();
 }
 
@@ -1281,7 +1287,7 @@ fn a_failure_marker_fails_the_job_when_the_script_goes_on() {
             CREATE_PLAN,
             r#"
             hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: the log has the failure marker "CUDA out of memory" in the line: CUDA out of memory (and the script did not exit within 1s)); on_failure: stop was carried out.
-              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]
               Warning: pod [POD] stopped for forensics; its volume keeps billing ~$0.13/day (~$4.00/month) until `rpd destroy examples/hello.yaml`
             "#,
         ))
@@ -1323,17 +1329,16 @@ fn a_pod_deleted_while_the_job_runs_fails_the_job_at_once() {
         .stdout(&applied(
             CREATE_PLAN,
             "
-            hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 0 stopped. Job failed in [ELAPSED] (monitor: pod [GONE] is deleted while the job ran (stopped or deleted outside rpd?)); on_failure: stop was carried out.
-              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello
+            hello: apply finished, job failed. Pods: 1 created, 0 resumed, 0 destroyed, 0 stopped. Job failed in [ELAPSED] (monitor: pod [GONE] is deleted while the job ran (stopped or deleted outside rpd?)); on_failure: stop was not needed: the pod no longer exists.
+              Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]
             ",
         ))
         .stderr_has("hello: Pod [GONE] no longer exists: forgotten\n")
         .check(apply.wait());
     assert!(killed.elapsed() < Duration::from_secs(15));
-    let state = world.state(HELLO_STATE).unwrap();
     assert!(
-        state.get("pod_id").is_none(),
-        "the gone pod is forgotten: {state}"
+        world.state(HELLO_STATE).is_none(),
+        "the gone pod is forgotten, and this run left nothing to track"
     );
 }
 
@@ -1493,7 +1498,7 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
             hello: destroy complete! Pods: 0 destroyed.
             "#,
         )
-        .stderr("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json\n")
+        .stderr("hello: Removed the state file [TMP]/examples/.rpd/hello.state.json (its last version is kept as [TMP]/examples/.rpd/hello.state.json.backup)\n")
         .run();
     assert!(world.state(HELLO_STATE).is_none(), "state removed");
 }

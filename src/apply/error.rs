@@ -3,8 +3,10 @@
 //! are the ones users have always seen; apply branches on the variants.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::model::{PodStatus, Usd};
+use crate::plan::LocalProblem;
 use crate::provider::ProviderError;
 use crate::remote::TransportError;
 use crate::state::StateError;
@@ -81,8 +83,45 @@ pub enum ApplyError {
     NoConnection,
     #[error("{0}")]
     State(#[from] StateError),
+    /// The state could not record a pod that runs; it was stopped (or
+    /// deleted, if this run made it) again.
+    #[error("{source}; pod {pod_id} was {done} so that it does not bill unrecorded")]
+    Unrecorded {
+        pod_id: String,
+        /// `stopped` or `deleted`.
+        done: &'static str,
+        #[source]
+        source: Box<StateError>,
+    },
     #[error("interrupted before the pod was ready")]
     Interrupted,
+    /// Interrupted once the pod was ready, before the job's first step.
+    #[error("interrupted before the job started")]
+    InterruptedBeforeJob,
+    /// A paused pod whose host has no free GPU, kept.
+    #[error("pod {pod_id} was kept, paused: {why}")]
+    BusyHost { pod_id: String, why: BusyHostKept },
+    /// A replace found no candidate with stock: the pod was not deleted.
+    #[error(
+        "pod {pod_id} was kept: no candidate has stock right now, so deleting it would leave nothing to run on\n  = help: try again when stock returns or add datacenters or GPU types to the config; pass --replace-without-stock to delete it anyway"
+    )]
+    ReplaceKept { pod_id: String },
+    /// The local inputs the plan checked changed before anything ran (the
+    /// command words each problem).
+    #[error("local inputs changed since the plan: nothing was created")]
+    LocalInputsChanged { problems: Vec<LocalProblem> },
+}
+
+/// Why a paused pod on a busy host was kept rather than replaced.
+#[derive(Debug, thiserror::Error)]
+pub enum BusyHostKept {
+    #[error("its host has no free GPU ({by})")]
+    Policy { by: String },
+    #[error(
+        "its host has no free GPU{} and no candidate has stock, so replacing it would lose its volume and leave nothing to run on\n  = help: apply again later (the GPU may free up), add datacenters or GPU types to the config, or pass --replace-without-stock to replace it anyway",
+        waited.map(|w| format!(" (tried for {})", humantime::format_duration(w))).unwrap_or_default()
+    )]
+    NoStock { waited: Option<Duration> },
 }
 
 impl From<StopFailure> for ApplyError {

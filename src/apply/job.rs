@@ -11,9 +11,9 @@ use crate::remote::Transport;
 use crate::remote::job::{Budget, PodCheck, PodProbe};
 
 /// The job's pod probe: asks the provider whether the pod still runs.
-struct ProviderProbe {
-    provider: SharedProvider,
-    pod_id: String,
+pub(super) struct ProviderProbe {
+    pub(super) provider: SharedProvider,
+    pub(super) pod_id: String,
 }
 
 #[async_trait]
@@ -26,7 +26,11 @@ impl PodProbe for ProviderProbe {
         PollSchedule::every((self.provider.poll_interval() * 6).max(Duration::from_millis(500)))
     }
 
-    /// A failed request is no evidence: the pod counts as alive.
+    /// Only the provider saying the pod is stopped or gone fails the job. A
+    /// failed request is no evidence: the pod counts as alive, because
+    /// failing a healthy job on an API hiccup would run on_failure (which
+    /// may delete the pod) while the script may still succeed; a pod that
+    /// really went away also ends the log watcher, which asks again.
     async fn check(&self) -> PodCheck {
         match self.provider.get(&self.pod_id).await {
             Ok(None) => PodCheck::Gone {
@@ -75,20 +79,84 @@ impl<'a> Executor<'a> {
     }
 
     pub(super) async fn job_phase(&mut self, phase: Phase) -> Result<(), ApplyError> {
+        crate::fault::reached(phase.as_str()).await;
+        let Some(runner) = self.runner.as_ref() else {
+            return Err(ApplyError::NoConnection);
+        };
+        // Interrupted before the script started (during setup, staging,
+        // ...): the pod is not kept for a job that never ran, whatever
+        // on_failure says: deleted if this run made it, else stopped and
+        // kept as the pod to resume (its volume is as the last run left it).
+        if !runner.launched() && self.interrupt.is_set() {
+            let pod_id = self.current_id().ok_or(ApplyError::NoPod)?;
+            self.not_ready_cleanup(&pod_id, "interrupted before the job started")
+                .await?;
+            return Err(ApplyError::InterruptedBeforeJob);
+        }
+        if !runner.ran() {
+            self.recover_left_job().await;
+        }
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
+        if phase == Phase::Launch && runner.launched() {
+            self.record_launch();
+        }
         Ok(())
     }
 
-    /// Pulls the log and the artifacts (on every path), and notes the pod's
-    /// state at the job's end for the manifest.
+    /// The job is running: until its log is pulled, the state says where it
+    /// belongs, so that the next apply can fetch it if this one is killed.
+    fn record_launch(&mut self) {
+        let Some(pod_id) = self.current_id() else {
+            return;
+        };
+        self.state.launched_job = Some(LaunchedJob {
+            pod_id,
+            launched_at: Utc::now(),
+            run_dir: self.config.run_dir.clone(),
+            log_path: self.config.job.run.log_path.clone(),
+        });
+        // Not written, the next apply cannot rescue the log: no more.
+        let _ = self.save_state();
+    }
+
+    /// A job that a killed apply left on this pod: its log and exit status
+    /// go into that run's directory before this run's launch replaces them.
+    async fn recover_left_job(&mut self) {
+        let Some(left) = self.state.launched_job.take() else {
+            return;
+        };
+        if self.current_id().as_deref() == Some(left.pod_id.as_str())
+            && let Some(runner) = self.runner.as_mut()
+        {
+            runner.recover_left_job(&left.log_path, &left.run_dir).await;
+        }
+        let _ = self.save_state();
+    }
+
+    /// Pulls the log and the artifacts (on every path), fixes the job's
+    /// outcome, and notes the pod's state at the job's end for the manifest.
     pub(super) async fn pull(&mut self) -> Result<(), ApplyError> {
+        crate::fault::reached("pull").await;
         if let Some(runner) = self.runner.as_mut() {
             runner.run_phase(Phase::Pull, &self.interrupt).await;
             self.report.run_dir = Some(runner.run_dir());
             self.report.job_wall = Some(runner.wall());
+            // The job has ended. Results that could not be saved here make
+            // it no success: they are only on the pod.
+            let unsaved = runner.results_unsaved();
+            let outcome = if runner.failure().is_some() || unsaved.is_some() {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            };
+            self.report.results_unsaved = unsaved.clone();
+            self.job_end = Some(JobEnd { outcome, unsaved });
+            if self.state.launched_job.take().is_some() {
+                let _ = self.save_state();
+            }
         }
         if let Some(id) = self.current_id() {
             self.pod_state_at_job_end = self

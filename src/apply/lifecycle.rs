@@ -85,35 +85,64 @@ impl Executor<'_> {
         }
     }
 
+    /// The lifecycle for how the job ended, and the run's manifest (both
+    /// once per run). Results that are only on the pod keep it: a delete
+    /// becomes a stop.
     pub(super) async fn lifecycle(
         &mut self,
-        outcome: Outcome,
-        action: LifecycleAction,
+        end: JobEnd,
+        planned: LifecycleAction,
     ) -> Result<(), ApplyError> {
-        let Some(pod_id) = self.current_id() else {
-            return Ok(());
-        };
+        let outcome = end.outcome;
         let label = match outcome {
             Outcome::Success => "on_success",
             Outcome::Failure => "on_failure",
         };
-        self.reporter.line(format!("Lifecycle {label}: {action}"));
-        let result = self.carry_out(&pod_id, label, action).await;
+        let action = if end.unsaved.is_some() && planned == LifecycleAction::Delete {
+            LifecycleAction::Stop
+        } else {
+            planned
+        };
         self.report.outcome = Some(outcome);
         self.report.failure = self.job_failure().cloned();
+        let (result, existed) = match self.current_id() {
+            Some(pod_id) => {
+                let instead = if action == planned {
+                    String::new()
+                } else {
+                    format!(" instead of {planned}: the results are only on the pod's volume")
+                };
+                self.reporter
+                    .line(format!("Lifecycle {label}: {action}{instead}"));
+                crate::fault::reached("lifecycle").await;
+                match self.carry_out(&pod_id, label, action).await {
+                    Ok(existed) => (Ok(()), existed),
+                    Err(err) => (Err(err), true),
+                }
+            }
+            None => (Ok(()), false),
+        };
+        self.report.lifecycle = Some(LifecycleDone {
+            outcome,
+            planned,
+            carried_out: existed.then_some(action),
+        });
         self.write_manifest(outcome, action).await;
         result
     }
 
+    /// Carries out `action` on the pod; `Ok(false)` when the pod turned out
+    /// to be gone already.
     pub(super) async fn carry_out(
         &mut self,
         pod_id: &str,
         label: &str,
         action: LifecycleAction,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<bool, ApplyError> {
         match action {
             LifecycleAction::Recycle | LifecycleAction::Stop => {
                 let stopped = self.stop(pod_id).await;
+                crate::fault::reached("lifecycle-done").await;
                 let month = crate::cost::stopped_usd_per_month(Some(&self.config.pod.storage));
                 match stopped {
                     StopOutcome::Gone => {
@@ -121,6 +150,7 @@ impl Executor<'_> {
                         self.save()?;
                         self.reporter
                             .line(format!("Pod {pod_id} no longer exists: forgotten"));
+                        return Ok(false);
                     }
                     StopOutcome::Failed(failure) => {
                         // Still the current pod, recorded as running: the
@@ -173,7 +203,7 @@ impl Executor<'_> {
                 self.report.warnings.push(warning);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     pub(super) fn retain(&mut self, pod_id: &str, reason: String, status: PodStatus) {

@@ -269,6 +269,7 @@ mod tests {
                 Phase::Monitor,
                 "the script exited with status 1",
             )),
+            results_unsaved: None,
             run_dir: "/nowhere".into(),
         }
     }

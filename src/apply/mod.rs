@@ -5,8 +5,10 @@
 mod error;
 mod job;
 mod lifecycle;
+pub mod local_inputs;
 pub mod manifest;
 mod pods;
+mod replace;
 mod terminal;
 
 use std::path::PathBuf;
@@ -19,15 +21,15 @@ use crate::cost::usd;
 use crate::interrupt::Interrupt;
 use crate::known;
 use crate::model::{Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, Stock, Storage};
-use crate::plan::{Plan, StepKind};
+use crate::plan::{BusyHost, DeleteReason, Plan, StepKind};
 use crate::progress::Reporter;
 use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
 use crate::remote::job::{
     EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
 };
 use crate::retry::{self, Backoff, Look, PollSchedule};
-use crate::state::{self, PendingCreate, PodRecord, RetainedPod, State};
-pub use error::{ApplyError, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
+use crate::state::{self, LaunchedJob, PendingCreate, PodRecord, RetainedPod, State};
+pub use error::{ApplyError, BusyHostKept, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
 use terminal::TerminalEvents;
 
 /// What applying one config did.
@@ -46,6 +48,49 @@ pub struct ApplyReport {
     pub warnings: Vec<String>,
     pub pod_id: Option<String>,
     pub job_wall: Option<Duration>,
+    /// What the lifecycle did, when it ran.
+    pub lifecycle: Option<LifecycleDone>,
+    /// Why the job's log or a required artifact could not be saved here.
+    pub results_unsaved: Option<String>,
+}
+
+/// The lifecycle branch that ran (only ever one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecycleDone {
+    pub outcome: Outcome,
+    /// The config's action for the outcome.
+    pub planned: LifecycleAction,
+    /// What was carried out (a delete becomes a stop while the results are
+    /// only on the pod); `None` when the pod no longer existed.
+    pub carried_out: Option<LifecycleAction>,
+}
+
+/// How the job ended: fixed once, when it ends (after the pull), so that
+/// an interrupt that comes later cannot change which lifecycle branch runs.
+#[derive(Debug, Clone, PartialEq)]
+struct JobEnd {
+    outcome: Outcome,
+    /// Why the results could not all be saved locally.
+    unsaved: Option<String>,
+}
+
+/// What apply may do beyond the plan's steps, from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// `--replace-without-stock`: delete a pod to replace it even when no
+    /// candidate has stock.
+    pub replace_without_stock: bool,
+    /// How often a start on a busy host is tried again.
+    pub busy_host_retry: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            replace_without_stock: false,
+            busy_host_retry: Duration::from_secs(15),
+        }
+    }
 }
 
 pub struct Executor<'a> {
@@ -69,6 +114,17 @@ pub struct Executor<'a> {
     pod_timings: Vec<StepTiming>,
     /// How a failed stop or delete request is repeated.
     request_retry: Backoff,
+    /// Set when the job ends; the lifecycle follows it.
+    job_end: Option<JobEnd>,
+    /// The lifecycle ran: the other branch never does.
+    lifecycle_ran: bool,
+    /// Whether the state file existed before this run: a run that started
+    /// from nothing and ends tracking nothing leaves no file behind.
+    state_file_existed: bool,
+    options: ApplyOptions,
+    /// The candidates of the plan's create, for the stock check before a
+    /// pod is deleted to be replaced.
+    replacement: Vec<Candidate>,
 }
 
 /// A stop or delete that failed is asked again after 2 s, then 4 s (and
@@ -89,6 +145,7 @@ impl<'a> Executor<'a> {
         Executor {
             provider,
             config,
+            state_file_existed: state_path.exists(),
             state_path,
             state,
             events: job::event_sink(config, &reporter),
@@ -105,7 +162,16 @@ impl<'a> Executor<'a> {
             pod_state_at_job_end: None,
             pod_timings: Vec::new(),
             request_retry: REQUEST_RETRY,
+            job_end: None,
+            lifecycle_ran: false,
+            options: ApplyOptions::default(),
+            replacement: Vec::new(),
         }
+    }
+
+    pub fn with_options(mut self, options: ApplyOptions) -> Executor<'a> {
+        self.options = options;
+        self
     }
 
     fn save(&mut self) -> Result<(), ApplyError> {
@@ -115,7 +181,20 @@ impl<'a> Executor<'a> {
     /// Writes the state; when it cannot, says which pods rpd tracks and
     /// where the state was saved instead.
     fn save_state(&mut self) -> Result<(), state::StateError> {
-        if let Err(err) = state::write(&self.state_path, &mut self.state) {
+        self.save_state_at(None)
+    }
+
+    /// [`Executor::save_state`] at a named fault point (`RPD_FAULT=<point>:fail`
+    /// makes this write fail, as a full disk would).
+    fn save_state_at(&mut self, point: Option<&str>) -> Result<(), state::StateError> {
+        let written = match point {
+            Some(point) if crate::fault::fails(point) => Err(state::StateError::Write {
+                path: self.state_path.clone(),
+                source: std::io::Error::other(format!("RPD_FAULT={point}:fail")),
+            }),
+            _ => state::write(&self.state_path, &mut self.state),
+        };
+        if let Err(err) = written {
             let ids = self.state.pod_ids().join(", ");
             let errored = self.state_path.with_extension("errored");
             let saved = std::fs::write(
@@ -138,26 +217,71 @@ impl<'a> Executor<'a> {
 
     /// Runs every step of `plan` in order.
     pub async fn run(mut self, plan: &Plan) -> Result<ApplyReport, (ApplyError, ApplyReport)> {
-        for (_, step) in plan.ordered() {
-            if let Err(err) = self.step(&step.kind).await {
-                if let Some(runner) = &self.runner {
-                    runner.close().await;
-                }
-                return Err((err, self.report));
-            }
-        }
+        self.replacement = plan
+            .steps()
+            .iter()
+            .find_map(|s| match &s.kind {
+                StepKind::CreatePod { candidates } => Some(candidates.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let result = self.run_steps(plan).await;
         if let Some(runner) = &self.runner {
             runner.close().await;
         }
         self.report.interrupted = self.interrupt.is_set();
-        Ok(self.report)
+        self.leave_nothing_if_nothing_was_made();
+        match result {
+            Ok(()) => Ok(self.report),
+            Err(err) => Err((err, self.report)),
+        }
+    }
+
+    async fn run_steps(&mut self, plan: &Plan) -> Result<(), ApplyError> {
+        // The plan checked the local inputs; they may have changed since.
+        // Nothing has billed yet: check again.
+        let runs_job = plan
+            .steps()
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Launch { .. }));
+        if runs_job {
+            let problems = local_inputs::check(self.config);
+            if !problems.is_empty() {
+                return Err(ApplyError::LocalInputsChanged { problems });
+            }
+        }
+        for (_, step) in plan.ordered() {
+            self.step(&step.kind).await?;
+        }
+        Ok(())
+    }
+
+    /// A run that started with no state file and tracks nothing at its end
+    /// made nothing that still exists: it leaves no state (nor backup).
+    fn leave_nothing_if_nothing_was_made(&mut self) {
+        if self.state_file_existed || !self.state.is_empty() || !self.state_path.exists() {
+            return;
+        }
+        let _ = std::fs::remove_file(&self.state_path);
+        let _ = std::fs::remove_file(state::backup_path(&self.state_path));
     }
 
     async fn step(&mut self, kind: &StepKind) -> Result<(), ApplyError> {
         match kind {
-            StepKind::DeletePod { pod_id, .. } => self.delete(pod_id).await,
+            StepKind::DeletePod { pod_id, why } => match why {
+                DeleteReason::ReplaceRequested
+                | DeleteReason::ReplaceMismatch
+                | DeleteReason::ReplaceError => self.delete_to_replace(pod_id).await,
+                DeleteReason::Destroy | DeleteReason::Retained | DeleteReason::Duplicate => {
+                    self.delete(pod_id).await
+                }
+            },
             StepKind::CreatePod { candidates } => self.create(candidates).await,
-            StepKind::StartPod { pod_id, fallback } => self.start(pod_id, fallback).await,
+            StepKind::StartPod {
+                pod_id,
+                fallback,
+                busy_host,
+            } => self.start(pod_id, fallback, busy_host).await,
             StepKind::UsePod { pod_id } => {
                 self.reporter.line(format!("Using running pod {pod_id}"));
                 Ok(())
@@ -172,15 +296,15 @@ impl<'a> Executor<'a> {
             StepKind::Monitor { .. } => self.job_phase(Phase::Monitor).await,
             StepKind::Pull { .. } => self.pull().await,
             StepKind::Lifecycle { when, action } => {
-                let outcome = if self.job_failure().is_some() || self.interrupt.is_set() {
-                    Outcome::Failure
-                } else {
-                    Outcome::Success
-                };
-                if *when == outcome {
-                    self.lifecycle(outcome, *action).await?;
+                // The outcome was fixed when the job ended: an interrupt
+                // since then changes nothing, and one branch runs, once.
+                match self.job_end.clone() {
+                    Some(end) if end.outcome == *when && !self.lifecycle_ran => {
+                        self.lifecycle_ran = true;
+                        self.lifecycle(end, *action).await
+                    }
+                    _ => Ok(()),
                 }
-                Ok(())
             }
             StepKind::ForgetPendingCreate { .. } => {
                 self.state.pending_create = None;
@@ -196,8 +320,14 @@ impl<'a> Executor<'a> {
                 self.state.pending_create = None;
                 if self.state.is_empty() {
                     state::remove(&self.state_path)?;
+                    let backup = state::backup_path(&self.state_path);
+                    let kept = if backup.exists() {
+                        format!(" (its last version is kept as {})", backup.display())
+                    } else {
+                        String::new()
+                    };
                     self.reporter.line(format!(
-                        "Removed the state file {}",
+                        "Removed the state file {}{kept}",
                         self.state_path.display()
                     ));
                 } else {
@@ -213,6 +343,15 @@ impl<'a> Executor<'a> {
             self.state.pod = None;
         }
         self.state.retained.retain(|r| r.pod.id != pod_id);
+        // A job left on a pod that is gone went with it.
+        if self
+            .state
+            .launched_job
+            .as_ref()
+            .is_some_and(|j| j.pod_id == pod_id)
+        {
+            self.state.launched_job = None;
+        }
     }
 
     fn current_id(&self) -> Option<String> {

@@ -21,6 +21,7 @@ impl Executor<'_> {
                 err,
             ));
         }
+        crate::fault::reached("deleted").await;
         let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
         self.time("delete", took);
         self.forget(pod_id);
@@ -190,6 +191,7 @@ impl Executor<'_> {
                     continue;
                 }
             };
+            crate::fault::reached("create-answered").await;
             let took = waiter.done("Creation complete", &format!(" [id={}]", pod.id));
             self.time("create", took);
             let record = self.record(&pod, &request);
@@ -292,23 +294,14 @@ impl Executor<'_> {
         &mut self,
         pod_id: &str,
         fallback: &[Candidate],
+        busy_host: &BusyHost,
     ) -> Result<(), ApplyError> {
         let waiter = self.reporter.wait(&format!("Resuming paused pod {pod_id}"));
         match self.provider.start(pod_id).await {
             Ok(()) => {
                 let took = waiter.done("Start requested", &format!(" [id={pod_id}]"));
                 self.time("start", took);
-                if let Some(pod) = self.state.pod.as_mut() {
-                    pod.status = Some(PodStatus::Starting);
-                }
-                self.save()?;
-                self.resumed_now = true;
-                self.report.resumed += 1;
-                self.report.pod_id = Some(pod_id.to_string());
-                self.events.emit(&JobEvent::PodResumed {
-                    pod_id: pod_id.to_string(),
-                });
-                Ok(())
+                self.resumed(pod_id).await
             }
             Err(ProviderError::HostBusy(message)) => {
                 waiter.abandon();
@@ -316,29 +309,80 @@ impl Executor<'_> {
                     pod_id: pod_id.to_string(),
                     error: message,
                 });
-                self.delete(pod_id).await?;
-                self.create(fallback).await
+                self.on_busy_host(pod_id, fallback, busy_host).await
             }
             Err(ProviderError::Conflict(message)) => {
                 waiter.abandon();
-                // It may already be starting (started elsewhere): look.
-                match self.provider.get(pod_id).await {
-                    Ok(Some(pod)) if pod.status.is_active() => {
-                        self.reporter
-                            .line(format!("Pod {pod_id} is already {}", pod.status));
-                        self.report.pod_id = Some(pod_id.to_string());
-                        Ok(())
-                    }
-                    _ => Err(ApplyError::ResumeRefused {
-                        pod_id: pod_id.to_string(),
-                        message,
-                    }),
-                }
+                self.already_started(pod_id, message).await
             }
             Err(err) => {
                 waiter.abandon();
                 Err(ApplyError::provider(format!("resuming pod {pod_id}"), err))
             }
+        }
+    }
+
+    /// A start refused for the pod's status: fine if it is already starting
+    /// (started elsewhere).
+    pub(super) async fn already_started(
+        &mut self,
+        pod_id: &str,
+        message: String,
+    ) -> Result<(), ApplyError> {
+        match self.provider.get(pod_id).await {
+            Ok(Some(pod)) if pod.status.is_active() => {
+                self.reporter
+                    .line(format!("Pod {pod_id} is already {}", pod.status));
+                self.report.pod_id = Some(pod_id.to_string());
+                Ok(())
+            }
+            _ => Err(ApplyError::ResumeRefused {
+                pod_id: pod_id.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// The start was accepted: the pod bills from now on, and the state
+    /// says so (or the pod is stopped again).
+    pub(super) async fn resumed(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        crate::fault::reached("resume-answered").await;
+        if let Some(pod) = self.state.pod.as_mut() {
+            pod.status = Some(PodStatus::Starting);
+        }
+        self.resumed_now = true;
+        self.report.resumed += 1;
+        self.report.pod_id = Some(pod_id.to_string());
+        self.events.emit(&JobEvent::PodResumed {
+            pod_id: pod_id.to_string(),
+        });
+        if let Err(err) = self.save_state_at(Some("save-resumed")) {
+            return Err(self.unrecorded(pod_id, err).await);
+        }
+        Ok(())
+    }
+
+    /// The state could not record that the pod runs: stop it again (or
+    /// delete it, if this run made it) so that nothing bills unrecorded.
+    pub(super) async fn unrecorded(&mut self, pod_id: &str, err: state::StateError) -> ApplyError {
+        let done = if self.created_now {
+            "deleted"
+        } else {
+            "stopped"
+        };
+        match self
+            .not_ready_cleanup(pod_id, "the state could not record that it runs")
+            .await
+        {
+            // A state write after the cleanup may fail too: the pod is
+            // no longer running either way.
+            Ok(()) | Err(ApplyError::State(_)) => ApplyError::Unrecorded {
+                pod_id: pod_id.to_string(),
+                done,
+                source: Box::new(err),
+            },
+            // The stop or delete failed: that error says the pod may bill.
+            Err(other) => other,
         }
     }
 
@@ -349,6 +393,7 @@ impl Executor<'_> {
         let Some(pod_id) = self.current_id() else {
             return Err(ApplyError::NoPod);
         };
+        crate::fault::reached("wait").await;
         let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
         let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
             Ok(pod) => pod,
@@ -365,11 +410,17 @@ impl Executor<'_> {
         if let Some(record) = self.state.pod.as_mut() {
             record.status = Some(PodStatus::Running);
         }
-        self.save()?;
+        if let Err(err) = self.save_state_at(Some("save-ready")) {
+            return Err(self.unrecorded(&pod_id, err).await);
+        }
+        crate::fault::reached("connect").await;
         let waiter = self.reporter.wait(&format!("Connecting to pod {pod_id}"));
+        // An interrupt wins over a connection made in the same moment: the
+        // pod is then cleaned up, never handed to the job.
         let connected = tokio::select! {
-            result = crate::remote::connect(&ready, self.config, deadline) => Some(result),
+            biased;
             _ = self.interrupt.wait() => None,
+            result = crate::remote::connect(&ready, self.config, deadline) => Some(result),
         };
         match connected {
             Some(Ok(transport)) => {
@@ -465,9 +516,11 @@ impl Executor<'_> {
             }
             Look::Again(seen)
         });
+        // An interrupt wins over a pod that is running at the same moment.
         let looked = tokio::select! {
-            looked = looking => Some(looked),
+            biased;
             _ = interrupt.wait() => None,
+            looked = looking => Some(looked),
         };
         match looked {
             Some(Ok(pod)) => {

@@ -85,8 +85,22 @@ impl EventSink for TerminalEvents {
             CloudTypeFallback { to, .. } => self.line(format!(
                 "Created on the fallback cloud {to} (--fallback-cloud-type)"
             )),
-            ResumeFailed { pod_id, error } => self.line(format!(
-                "Cannot resume {pod_id}: {error} Deleting it and creating a fresh pod instead"
+            ResumeFailed { pod_id, error } => self.line(format!("Cannot resume {pod_id}: {error}")),
+            CommandEnded { phase } => {
+                self.line(format!("Ended the interrupted {phase} command on the pod"))
+            }
+            LeftJobRecovered { run_dir, exit_code } => {
+                let how = match exit_code {
+                    Some(code) => format!("it exited with status {code}"),
+                    None => "it had not finished: it is stopped before the new job".into(),
+                };
+                self.line(format!(
+                    "Pulled the log of the job an interrupted apply left into {} ({how})",
+                    run_dir.display()
+                ))
+            }
+            LeftJobLost { error } => self.line(format!(
+                "Warning: could not pull the log of the job an interrupted apply left: {error}"
             )),
             CommandStarted { label, command, .. } => {
                 self.open(&format!("Running {label}: {}", first_line(command)))

@@ -18,11 +18,12 @@ use crate::provider::sim::{SimProvider, Store, World};
 use crate::provider::{Provider, ProviderResult};
 use crate::state::Owner;
 
-/// The simulator, with deletes that fail (as a 503 would) while
-/// `failing_deletes` is above zero.
+/// The simulator, with deletes and reads that fail (as a 503 would)
+/// while `failing_deletes` and `failing_gets` are above zero.
 struct Sim {
     inner: SimProvider,
     failing_deletes: AtomicU32,
+    failing_gets: AtomicU32,
     deletes: AtomicU32,
 }
 
@@ -35,6 +36,11 @@ impl Provider for Sim {
         Duration::from_millis(20)
     }
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
+        let failing = self.failing_gets.load(Ordering::SeqCst);
+        if failing > 0 {
+            self.failing_gets.store(failing - 1, Ordering::SeqCst);
+            return Err(ProviderError::Transient("simulated 503 on get".into()));
+        }
         self.inner.get(id).await
     }
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
@@ -103,6 +109,7 @@ fn bench() -> Bench {
     let sim = Arc::new(Sim {
         inner: SimProvider::new(store.clone()),
         failing_deletes: AtomicU32::new(0),
+        failing_gets: AtomicU32::new(0),
         deletes: AtomicU32::new(0),
     });
     Bench {
@@ -133,7 +140,7 @@ impl Bench {
 
     /// The planner's plan for the state as it is and the pods as the
     /// simulator has them.
-    async fn plan(&self, mode: Mode) -> Plan {
+    async fn plan(&self, options: PlanOptions) -> Plan {
         let loaded = state::read(&self.config.state_file).unwrap();
         let mut observed = Observations::default();
         for id in loaded.iter().flat_map(|l| l.state.pod_ids()) {
@@ -173,11 +180,9 @@ impl Bench {
             fallback_catalog: None,
             lock: None,
             missing_ssh_key: None,
-            options: PlanOptions {
-                mode,
-                replace: false,
-                fallback_cloud: None,
-            },
+            local_problems: Vec::new(),
+            now: chrono::Utc::now(),
+            options,
         };
         crate::plan::plan(&input).unwrap()
     }
@@ -185,7 +190,16 @@ impl Bench {
     /// Plans and carries the plan out, with the retries of stop and
     /// delete a millisecond apart.
     async fn apply(&self, mode: Mode) -> Result<ApplyReport, (ApplyError, ApplyReport)> {
-        let plan = self.plan(mode).await;
+        self.apply_with(PlanOptions::new(mode)).await
+    }
+
+    /// [`Bench::apply`] with these plan options; a busy host is tried
+    /// again every millisecond.
+    async fn apply_with(
+        &self,
+        options: PlanOptions,
+    ) -> Result<ApplyReport, (ApplyError, ApplyReport)> {
+        let plan = self.plan(options).await;
         let state = self.state().unwrap_or_else(|| State::new(self.owner()));
         let mut executor = Executor::new(
             self.sim.clone(),
@@ -196,6 +210,10 @@ impl Bench {
             Interrupt::never(),
         );
         executor.request_retry = Backoff::constant(Duration::from_millis(1)).retries(2);
+        let executor = executor.with_options(ApplyOptions {
+            busy_host_retry: Duration::from_millis(1),
+            ..ApplyOptions::default()
+        });
         executor.run(&plan).await
     }
 
@@ -321,11 +339,33 @@ async fn a_delete_that_keeps_failing_keeps_the_pod_tracked() {
 }
 
 #[tokio::test]
-async fn a_resume_on_a_busy_host_deletes_the_pod_and_creates_another() {
+async fn a_resume_on_a_busy_host_tries_again_and_resumes_the_same_pod() {
+    let bench = bench();
+    let old = bench.recycled_pod().await;
+    bench.world(|w| w.busy_starts.insert(old.clone(), 2));
+    let report = bench.apply(Mode::Apply).await.map_err(|(e, _)| e).unwrap();
+    assert_eq!(
+        (report.resumed, report.destroyed, report.created),
+        (1, 0, 0)
+    );
+    assert_eq!(report.pod_id.as_deref(), Some(old.as_str()));
+    assert_eq!(
+        bench.world(|w| w.calls["start"]),
+        3,
+        "two busy, then started"
+    );
+}
+
+#[tokio::test]
+async fn a_resume_on_a_busy_host_with_recreate_deletes_the_pod_and_creates_another() {
     let bench = bench();
     let old = bench.recycled_pod().await;
     bench.world(|w| w.fail_next_start.insert(old.clone()));
-    let report = bench.apply(Mode::Apply).await.map_err(|(e, _)| e).unwrap();
+    let options = PlanOptions {
+        on_busy_host: Some(crate::model::BusyHostPolicy::Recreate),
+        ..PlanOptions::new(Mode::Apply)
+    };
+    let report = bench.apply_with(options).await.map_err(|(e, _)| e).unwrap();
     assert_eq!(
         (report.resumed, report.destroyed, report.created),
         (0, 1, 1)
@@ -341,4 +381,33 @@ async fn a_resume_on_a_busy_host_deletes_the_pod_and_creates_another() {
     let state = bench.state().unwrap();
     assert_eq!(state.pod.as_ref().unwrap().id, new);
     assert_eq!(recorded_status(&state), Some(PodStatus::Exited));
+}
+
+/// A failed read is no evidence that the pod went away: the job's probe
+/// counts it as alive (failing a healthy job would run on_failure, which may
+/// delete the pod); only the provider saying so ends the job.
+#[tokio::test]
+async fn the_pod_probe_counts_a_failed_read_as_alive_and_a_gone_pod_as_gone() {
+    use crate::remote::job::{PodCheck, PodProbe};
+    let bench = bench();
+    let id = bench.recycled_pod().await;
+    let probe = job::ProviderProbe {
+        provider: bench.sim.clone(),
+        pod_id: id.clone(),
+    };
+    bench.sim.failing_gets.store(1, Ordering::SeqCst);
+    assert_eq!(probe.check().await, PodCheck::Alive);
+    assert_eq!(
+        probe.check().await,
+        PodCheck::Gone {
+            status: "EXITED".into()
+        }
+    );
+    bench.sim.inner.delete(&id).await.unwrap();
+    assert_eq!(
+        probe.check().await,
+        PodCheck::Gone {
+            status: "deleted".into()
+        }
+    );
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use futures::future::join_all;
 
-use crate::apply::{ApplyError, ApplyReport, Executor};
+use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Executor, LifecycleDone};
 use crate::commands::refresh::missing_ssh_key;
 use crate::commands::settings::{ApplySettings, DestroySettings, LockSettings, VarSettings};
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
@@ -57,6 +57,17 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         return Ok(ExitStatus::Error);
     };
     let provider = ctx.provider()?;
+    let timing = crate::commands::busy_host_timing()?;
+    let flags = PlanFlags {
+        busy_host_wait: timing.wait,
+        ..request.flags
+    };
+    let options = ApplyOptions {
+        replace_without_stock: flags.replace_without_stock,
+        busy_host_retry: timing
+            .every
+            .unwrap_or(ApplyOptions::default().busy_host_retry),
+    };
     if request.mode == Mode::Apply {
         let missing: Vec<String> = configs
             .iter()
@@ -81,12 +92,20 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
+    // State directories this run creates (with the lock) and may leave
+    // empty: they go again at the end.
+    let new_dirs: Vec<PathBuf> = configs
+        .iter()
+        .filter_map(|c| c.state_file.parent())
+        .filter(|dir| !dir.exists())
+        .map(PathBuf::from)
+        .collect();
     let guards = lock_all(ctx, &configs, operation, request.lock).await?;
 
     let palette = ctx.stdout_palette();
     let mut status = ExitStatus::Success;
     let mut ready: Vec<Prepared> = Vec::new();
-    for (i, (path, prepared)) in prepare_all(&provider, configs, request.mode, request.flags)
+    for (i, (path, prepared)) in prepare_all(&provider, configs, request.mode, flags)
         .await
         .into_iter()
         .enumerate()
@@ -108,7 +127,18 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             }
         }
     }
+    // A plan with errors (local inputs the job cannot run with) is not
+    // carried out, and neither are the others: fix, then apply all.
+    for p in ready.iter().filter(|p| !p.plan.report.errors.is_empty()) {
+        ctx.error(&anyhow::anyhow!(
+            "{}: the plan has errors: nothing was created",
+            p.config.name
+        ));
+        status = ExitStatus::Error;
+    }
     if status != ExitStatus::Success {
+        drop(guards);
+        remove_empty(&new_dirs);
         return Ok(status);
     }
     if ready.iter().all(|p| p.plan.is_empty()) {
@@ -128,6 +158,8 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     crate::say!();
 
     let interrupt = Interrupt::install();
+    // Approved; nothing has run yet (tests change local inputs here).
+    crate::fault::reached("approved").await;
     let spinners = ctx.stderr_tty && ready.len() == 1;
     let runs = ready.iter().map(|prepared| {
         let state = prepared
@@ -146,11 +178,13 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             state,
             Reporter::new(prepared.config.name.clone(), spinners),
             interrupt.clone(),
-        );
+        )
+        .with_options(options);
         executor.run(&prepared.plan)
     });
     let results = join_all(runs).await;
     drop(guards);
+    remove_empty(&new_dirs);
 
     let p = ctx.stdout_palette();
     crate::say!();
@@ -159,13 +193,23 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         let one = match result {
             Ok(report) => summarize(ctx, config, &report, request.mode),
             Err((err, report)) => {
-                let status = if matches!(err, ApplyError::Interrupted) || report.interrupted {
+                let interrupted = matches!(
+                    err,
+                    ApplyError::Interrupted | ApplyError::InterruptedBeforeJob
+                ) || report.interrupted;
+                let status = if interrupted {
                     ExitStatus::Interrupted
                 } else {
                     ExitStatus::Error
                 };
                 let counts = counts(&report);
-                ctx.error(&anyhow::anyhow!("{}: {err}", config.name));
+                let mut message = format!("{}: {err}", config.name);
+                if let ApplyError::LocalInputsChanged { problems } = &err {
+                    for problem in problems {
+                        message.push_str(&format!("\n  {}", render::words::local_problem(problem)));
+                    }
+                }
+                ctx.error(&anyhow::anyhow!(message));
                 crate::say!(
                     "{} {}",
                     p.remove
@@ -178,6 +222,14 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         status = status.worst(one);
     }
     Ok(status)
+}
+
+/// Removes each directory if it is empty (a state directory this run made
+/// and left nothing in).
+fn remove_empty(dirs: &[PathBuf]) {
+    for dir in dirs {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 async fn lock_all(
@@ -252,6 +304,22 @@ fn counts(report: &ApplyReport) -> String {
     )
 }
 
+/// What the lifecycle did, as the summary says it.
+fn lifecycle_words(done: &LifecycleDone) -> String {
+    let key = match done.outcome {
+        Outcome::Success => "on_success",
+        Outcome::Failure => "on_failure",
+    };
+    let planned = done.planned;
+    match done.carried_out {
+        None => format!("{key}: {planned} was not needed: the pod no longer exists"),
+        Some(action) if action != planned => format!(
+            "{key}: {action} was carried out instead of {planned}, so the results stay on the pod's volume"
+        ),
+        Some(action) => format!("{key}: {action} was carried out"),
+    }
+}
+
 fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> ExitStatus {
     let p = ctx.stdout_palette();
     let name = &config.name;
@@ -272,32 +340,58 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
         .as_ref()
         .map(|d| format!("\n  Run directory: {}", d.display()))
         .unwrap_or_default();
-    let status = match (report.outcome, &report.failure) {
-        (Some(Outcome::Success), _) => {
+    let lifecycle = report.lifecycle.as_ref().map(lifecycle_words);
+    let failed_because = report
+        .failure
+        .as_ref()
+        .map(|f| format!(" ({}: {})", f.phase, f.reason.lines().next().unwrap_or("")))
+        .unwrap_or_default();
+    let status = match (report.outcome, &report.results_unsaved) {
+        (Some(_), Some(unsaved)) => {
+            let job = match &report.failure {
+                None => format!("The job succeeded{wall}"),
+                Some(_) => format!("The job failed{wall}{failed_because}"),
+            };
+            crate::say!(
+                "{} {} {job}, but {unsaved}; {}.{run_dir}",
+                p.remove.apply_to(format!(
+                    "{name}: apply finished, the results were not saved."
+                )),
+                counts(report),
+                lifecycle.unwrap_or_default()
+            );
+            ExitStatus::Error
+        }
+        (Some(Outcome::Success), None) => {
             crate::say!(
                 "{} {} Job succeeded{wall}.{run_dir}",
                 p.add.apply_to(format!("{name}: apply complete!")),
                 counts(report)
             );
+            match &report.lifecycle {
+                Some(done) if done.carried_out.is_none() => {
+                    crate::say!("  {}.", capitalized(&lifecycle_words(done)))
+                }
+                Some(done) if report.interrupted => crate::say!(
+                    "  Interrupted after the job ended: its outcome stands and {}.",
+                    lifecycle_words(done)
+                ),
+                _ => {}
+            }
             ExitStatus::Success
         }
-        (Some(Outcome::Failure), failure) => {
-            let why = failure
-                .as_ref()
-                .map(|f| format!(" ({}: {})", f.phase, f.reason.lines().next().unwrap_or("")))
-                .unwrap_or_default();
+        (Some(Outcome::Failure), None) => {
             crate::say!(
-                "{} {} Job failed{wall}{why}; on_failure: {} was carried out.{run_dir}",
+                "{} {} Job failed{wall}{failed_because}; {}.{run_dir}",
                 p.remove
                     .apply_to(format!("{name}: apply finished, job failed.")),
                 counts(report),
-                config.lifecycle.on_failure
+                lifecycle.unwrap_or_else(|| format!(
+                    "on_failure: {} was not carried out",
+                    config.lifecycle.on_failure
+                ))
             );
-            if report.interrupted {
-                ExitStatus::Interrupted
-            } else {
-                ExitStatus::JobFailed
-            }
+            ExitStatus::JobFailed
         }
         (None, _) => {
             crate::say!(
@@ -311,5 +405,17 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
     for warning in &report.warnings {
         crate::say!("  {} {warning}", p.warn.apply_to("Warning:"));
     }
-    status
+    if report.interrupted {
+        ExitStatus::Interrupted
+    } else {
+        status
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

@@ -194,6 +194,33 @@ pub fn refuse_repeated(paths: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a resume on a busy host waits: `RPD_BUSY_HOST_WAIT` (how long, 2m
+/// by default) and `RPD_BUSY_HOST_RETRY_EVERY` (how often the start is
+/// tried again, 15s by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyHostTiming {
+    pub wait: Option<std::time::Duration>,
+    pub every: Option<std::time::Duration>,
+}
+
+pub fn busy_host_timing() -> anyhow::Result<BusyHostTiming> {
+    let read = |name: &str| -> anyhow::Result<Option<std::time::Duration>> {
+        // Empty is unset, as for every variable (crate::env).
+        match crate::env::get(name) {
+            Some(text) => humantime::parse_duration(&text).map(Some).map_err(|err| {
+                anyhow::anyhow!(
+                    "{name}={text:?} is not a duration ({err}); use a value like 2m or 30s"
+                )
+            }),
+            None => Ok(None),
+        }
+    };
+    Ok(BusyHostTiming {
+        wait: read("RPD_BUSY_HOST_WAIT")?,
+        every: read("RPD_BUSY_HOST_RETRY_EVERY")?,
+    })
+}
+
 pub fn owner(config: &Config) -> Owner {
     Owner {
         config: config.canonical_path.clone(),

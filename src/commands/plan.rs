@@ -11,12 +11,16 @@ pub async fn run(ctx: &Ctx, settings: &PlanSettings) -> anyhow::Result<ExitStatu
         return Ok(ExitStatus::Error);
     };
     let provider = ctx.provider()?;
+    let flags = crate::commands::PlanFlags {
+        busy_host_wait: crate::commands::busy_host_timing()?.wait,
+        ..settings.flags
+    };
     let palette = ctx.stdout_palette();
     let mut status = ExitStatus::Success;
     let mut documents = Vec::new();
     let mut with_changes = 0;
     let count = configs.len();
-    for (i, (path, prepared)) in prepare_all(&provider, configs, Mode::Apply, settings.flags)
+    for (i, (path, prepared)) in prepare_all(&provider, configs, Mode::Apply, flags)
         .await
         .into_iter()
         .enumerate()
@@ -30,6 +34,10 @@ pub async fn run(ctx: &Ctx, settings: &PlanSettings) -> anyhow::Result<ExitStatu
             }
         };
         let plan = &prepared.plan;
+        // A plan with errors cannot be applied: nothing would be created.
+        if !plan.report.errors.is_empty() {
+            status = status.worst(ExitStatus::Error);
+        }
         if plan.report.has_pod_changes {
             with_changes += 1;
             if settings.detailed_exitcode {

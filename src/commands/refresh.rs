@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::future::join_all;
 
 use super::read_state;
@@ -13,8 +13,9 @@ use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType};
 use crate::plan::{
-    self as planner, CatalogRead, Desired, JobOutline, LockHolder, LockSeen, MissingSshKey, Mode,
-    Observation, Observations, Plan, PlanOptions, PlanningInput, Recorded,
+    self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
+    LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
+    Recorded,
 };
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, LockStatus, State};
@@ -93,24 +94,6 @@ async fn observe(provider: &SharedProvider, state: &State) -> anyhow::Result<Obs
     Ok(observed)
 }
 
-/// `local.required_paths` must exist before an apply starts a pod.
-fn check_required_paths(config: &Config) -> anyhow::Result<()> {
-    let missing: Vec<String> = config
-        .required_paths
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| format!("    {}", p.display()))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "required local paths are missing (local.required_paths in {}):\n{}",
-            config.path.display(),
-            missing.join("\n")
-        );
-    }
-    Ok(())
-}
-
 /// Another run's lock on the config's state, live or left behind (an apply
 /// or destroy holds its own while it plans: that one is not reported).
 fn lock_seen(config: &Config) -> Option<LockSeen> {
@@ -151,9 +134,11 @@ pub async fn refresh(
         Some(loaded) => observe(provider, &loaded.state).await?,
         None => Observations::default(),
     };
-    if mode == Mode::Apply {
-        check_required_paths(config)?;
-    }
+    // What the job reads and writes here, checked before a pod bills.
+    let local_problems = match mode {
+        Mode::Apply => crate::apply::local_inputs::check(config),
+        Mode::Destroy => Vec::new(),
+    };
     let fallback_catalog = flags
         .fallback_cloud
         .and_then(|cloud| catalogs.get(&catalog_key(config, cloud)))
@@ -176,10 +161,14 @@ pub async fn refresh(
         fallback_catalog,
         lock: lock_seen(config),
         missing_ssh_key: missing_ssh_key(config, provider.name()),
+        local_problems,
+        now: chrono::Utc::now(),
         options: PlanOptions {
             mode,
             replace: flags.replace,
             fallback_cloud: flags.fallback_cloud,
+            on_busy_host: flags.on_busy_host,
+            busy_host_wait: flags.busy_host_wait.unwrap_or(DEFAULT_BUSY_HOST_WAIT),
         },
     })
 }

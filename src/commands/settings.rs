@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::CloudType;
+use crate::model::{BusyHostPolicy, CloudType};
 
 /// One run of rpd: the settings every command shares and the command's own.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,13 @@ pub struct LockSettings {
 pub struct PlanFlags {
     pub replace: bool,
     pub fallback_cloud: Option<CloudType>,
+    /// `--on-busy-host`: what a resume does when the host's GPU is taken.
+    pub on_busy_host: Option<BusyHostPolicy>,
+    /// `--replace-without-stock`: delete a pod to replace it even when no
+    /// candidate has stock.
+    pub replace_without_stock: bool,
+    /// `RPD_BUSY_HOST_WAIT`, when set (read by the command).
+    pub busy_host_wait: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,8 +178,10 @@ pub enum SimAction {
         count: u32,
         cloud: CloudType,
     },
+    /// The next `count` starts of the pod fail: its host has no free GPU.
     FailNextStart {
         pod_id: String,
+        count: u32,
     },
     FailStop {
         pod_id: String,

@@ -160,15 +160,21 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
             })?;
             crate::say!("{datacenter} / {gpu} ({cloud}): {count} free GPUs.");
         }
-        SimAction::FailNextStart { pod_id } => {
+        SimAction::FailNextStart { pod_id, count } => {
             with(store, |world, _| {
                 if !world.pods.contains_key(pod_id) {
                     anyhow::bail!("no simulated pod {pod_id}");
                 }
-                world.fail_next_start.insert(pod_id.clone());
+                world.busy_starts.insert(pod_id.clone(), *count);
                 Ok(())
             })?;
-            crate::say!("The next start of {pod_id} will fail: its host has no free GPU.");
+            if *count == 1 {
+                crate::say!("The next start of {pod_id} will fail: its host has no free GPU.");
+            } else {
+                crate::say!(
+                    "The next {count} starts of {pod_id} will fail: its host has no free GPU."
+                );
+            }
         }
         SimAction::FailStop { pod_id, count } => {
             with(store, |world, _| {

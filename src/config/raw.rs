@@ -193,6 +193,9 @@ pub struct RawLifecycle {
     pub on_success: Option<String>,
     #[serde(default)]
     pub on_failure: Option<String>,
+    /// rpd's own key: wait, recreate or fail (runpod-deploy has no such key).
+    #[serde(default)]
+    pub on_busy_host: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

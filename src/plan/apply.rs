@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::cost;
-use crate::model::{LifecycleAction, ObservedPod, Outcome, PodSpec, PodStatus, Storage};
+use crate::model::{
+    BusyHostPolicy, LifecycleAction, ObservedPod, Outcome, PodSpec, PodStatus, Storage,
+};
 use crate::state::{PendingCreate, State};
 
 /// Which pod the job will run on, per PLANNER.md §1.
@@ -49,6 +51,7 @@ impl Planner<'_> {
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
         let pod = self.add_pod_steps(choice, &ranked);
+        self.report_left_job(&pod);
         self.add_job_steps();
         self.add_lifecycle();
         self.report_costs(&pod, current.as_ref(), &ranked);
@@ -61,9 +64,17 @@ impl Planner<'_> {
     fn current_pod(&mut self) -> Option<Current> {
         let input = self.input;
         let state = input.state()?;
+        // A pod that a crashed create made stands in for a recorded pod that
+        // no longer exists (the create was replacing it).
+        let recorded_gone = state.pod.as_ref().is_some_and(|p| self.is_gone(&p.id));
         if let Some(pending) = &state.pending_create
-            && let Some(adopted) = self.settle_interrupted_create(state, pending)
+            && let Some(adopted) = self.settle_interrupted_create(state, pending, recorded_gone)
         {
+            if let Some(gone) = state.pod.as_ref() {
+                self.drift.push(Drift::Deleted {
+                    pod_id: gone.id.clone(),
+                });
+            }
             return Some(adopted);
         }
         let pod = state.pod.as_ref()?;
@@ -85,13 +96,25 @@ impl Planner<'_> {
         })
     }
 
-    /// Settles a create that was interrupted: with no current pod, the first
-    /// untracked pod of its name is the one it made (adopted); any other pod
-    /// of that name is a duplicate (deleted).
+    /// Whether the provider says pod `id` no longer exists.
+    fn is_gone(&self, id: &str) -> bool {
+        self.input
+            .observed
+            .pods
+            .get(id)
+            .and_then(Observation::pod)
+            .is_none()
+    }
+
+    /// Settles a create that was interrupted: with no current pod (or one
+    /// that no longer exists), the first untracked pod of its name is the
+    /// one it made (adopted); any other pod of that name is a duplicate
+    /// (deleted).
     fn settle_interrupted_create(
         &mut self,
         state: &State,
         pending: &PendingCreate,
+        recorded_gone: bool,
     ) -> Option<Current> {
         let input = self.input;
         let untracked: Vec<&ObservedPod> = input
@@ -102,7 +125,7 @@ impl Planner<'_> {
                 p.status != PodStatus::Terminated && !state.pod_ids().contains(&p.id.as_str())
             })
             .collect();
-        let adopt = if state.pod.is_none() {
+        let adopt = if state.pod.is_none() || recorded_gone {
             untracked.first().copied()
         } else {
             None
@@ -369,6 +392,7 @@ impl Planner<'_> {
             StepKind::StartPod {
                 pod_id: pod.clone(),
                 fallback: ranked.to_vec(),
+                busy_host: self.busy_host(),
             },
             None,
         );
@@ -385,6 +409,62 @@ impl Planner<'_> {
             status: Some(status),
             ..PodChange::bare(PodAction::Resume, Some(pod), reason)
         }
+    }
+
+    /// What a resume does on a busy host: the command line's choice, else
+    /// the config's, else wait.
+    fn busy_host(&self) -> BusyHost {
+        let options = &self.input.options;
+        let (policy, set_by) = match (
+            options.on_busy_host,
+            self.input.desired.lifecycle.on_busy_host,
+        ) {
+            (Some(policy), _) => (policy, SetBy::Flag),
+            (None, Some(policy)) => (policy, SetBy::Config),
+            (None, None) => (BusyHostPolicy::default(), SetBy::Default),
+        };
+        BusyHost {
+            policy,
+            set_by,
+            wait_ms: u64::try_from(options.busy_host_wait.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// A job a killed apply left on the pod: its log is only there, and the
+    /// pod may have billed idle since.
+    fn report_left_job(&mut self, pod: &PodChange) {
+        let input = self.input;
+        let Some(job) = input.state().and_then(|s| s.launched_job.as_ref()) else {
+            return;
+        };
+        // A live run holds the lock: the job is that run's, not left.
+        if matches!(input.lock, Some(LockSeen::Held(_))) {
+            return;
+        }
+        let Some(observed) = input
+            .observed
+            .pods
+            .get(&job.pod_id)
+            .and_then(Observation::pod)
+        else {
+            return;
+        };
+        let running = observed.status.is_active();
+        let lost = matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested)
+            && pod.pod_id.as_deref() == Some(job.pod_id.as_str());
+        self.warnings.push(Warning::JobLeftOnPod {
+            pod_id: job.pod_id.clone(),
+            launched_at: job.launched_at,
+            run_dir: job.run_dir.clone(),
+            running,
+            billed_sec: if running {
+                u64::try_from((input.now - job.launched_at).num_seconds()).unwrap_or(0)
+            } else {
+                0
+            },
+            per_hr: observed.cost_per_hr.filter(|c| *c > 0.0),
+            lost,
+        });
     }
 
     fn add_job_steps(&mut self) {

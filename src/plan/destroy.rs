@@ -37,6 +37,14 @@ impl Planner<'_> {
             self.state_changes.push(StateChange::ForgetPod {
                 pod_id: pod.id.clone(),
             });
+            self.steps.then(
+                StepKind::ForgetPod {
+                    pod_id: pod.id.clone(),
+                },
+                Some(Reason::AlreadyDeletedOutsideRpd {
+                    pod_id: pod.id.clone(),
+                }),
+            );
             let reason = Reason::AlreadyDeletedOutsideRpd {
                 pod_id: pod.id.clone(),
             };
@@ -79,6 +87,10 @@ impl Planner<'_> {
             let Some(observed) = self.input.observed.pods.get(id).and_then(Observation::pod) else {
                 self.state_changes
                     .push(StateChange::ForgetRetainedPod { pod_id: id.clone() });
+                self.steps.then(
+                    StepKind::ForgetPod { pod_id: id.clone() },
+                    Some(Reason::RetainedPodGone { pod_id: id.clone() }),
+                );
                 continue;
             };
             self.steps.then(

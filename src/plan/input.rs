@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Catalog, CloudType, DesiredPod, Lifecycle, ObservedPod, PodStatus};
+use crate::model::{
+    BusyHostPolicy, Catalog, CloudType, DesiredPod, Lifecycle, ObservedPod, PodStatus,
+};
 use crate::state::{Origin, State};
 
 /// What the provider says about one recorded pod.
@@ -54,6 +56,66 @@ pub struct PlanOptions {
     /// `--fallback-cloud-type`: also try each candidate on this cloud, and
     /// accept a pod on it (runpod-deploy's flag).
     pub fallback_cloud: Option<CloudType>,
+    /// `--on-busy-host`, when given (it wins over the config's key).
+    pub on_busy_host: Option<BusyHostPolicy>,
+    /// How long `wait` tries the start again.
+    pub busy_host_wait: std::time::Duration,
+}
+
+impl PlanOptions {
+    /// Options for `mode` with nothing asked on the command line.
+    pub fn new(mode: Mode) -> PlanOptions {
+        PlanOptions {
+            mode,
+            replace: false,
+            fallback_cloud: None,
+            on_busy_host: None,
+            busy_host_wait: DEFAULT_BUSY_HOST_WAIT,
+        }
+    }
+}
+
+/// How long `--on-busy-host wait` tries the start again by default: a
+/// host's GPU is often free again within a couple of minutes.
+pub const DEFAULT_BUSY_HOST_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A local input the job needs that is missing or unusable: found before a
+/// pod bills (by the refresh, and again right before apply creates or
+/// resumes one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LocalProblem {
+    StagingSourceMissing {
+        label: String,
+        source: String,
+    },
+    SecretEnvUnset {
+        secret: String,
+        variable: String,
+    },
+    SecretFileUnreadable {
+        secret: String,
+        path: PathBuf,
+        error: String,
+    },
+    RequiredPathMissing {
+        path: PathBuf,
+    },
+    /// The run directory or an artifact's destination cannot be written.
+    NotWritable {
+        what: LocalPlace,
+        path: PathBuf,
+        /// The part of the path that is in the way.
+        blocker: PathBuf,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "place", rename_all = "snake_case")]
+pub enum LocalPlace {
+    RunDirectory,
+    Artifact { label: String },
 }
 
 /// What the job will do, for the plan's steps.
@@ -152,6 +214,11 @@ pub struct PlanningInput {
     pub lock: Option<LockSeen>,
     /// Set when the provider needs an SSH key and it does not exist.
     pub missing_ssh_key: Option<MissingSshKey>,
+    /// Local inputs the job cannot run with (apply only).
+    pub local_problems: Vec<LocalProblem>,
+    /// When the refresh ran: how long a left job's pod has billed is
+    /// counted to here.
+    pub now: DateTime<Utc>,
     pub options: PlanOptions,
 }
 

@@ -31,6 +31,10 @@ pub enum InvalidInput {
     NoGpuTypes,
     #[error("the desired pod lists no datacenter (pod.datacenters is empty)")]
     NoDatacenters,
+    /// A pod the state tracks that the refresh did not look at: planning
+    /// without knowing whether it exists could delete or forget it wrongly.
+    #[error("pod {pod_id} is recorded in the state but was not looked up")]
+    NotObserved { pod_id: String },
 }
 
 /// Plans `input`, or says why it cannot be planned.
@@ -42,6 +46,16 @@ pub fn plan(input: &PlanningInput) -> Result<Plan, InvalidInput> {
 /// Refuses inputs no decision of the table covers. Config validation rejects
 /// these already; the planner does not rely on it.
 pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
+    if let Some(state) = input.state()
+        && let Some(id) = state
+            .pod_ids()
+            .into_iter()
+            .find(|id| !input.observed.pods.contains_key(*id))
+    {
+        return Err(InvalidInput::NotObserved {
+            pod_id: id.to_string(),
+        });
+    }
     // A destroy never creates, so it needs no candidates.
     if input.options.mode == Mode::Destroy {
         return Ok(());
@@ -74,6 +88,7 @@ struct Planner<'a> {
     retained: Vec<RetainedNote>,
     warnings: Vec<Warning>,
     notes: Vec<Note>,
+    errors: Vec<LocalProblem>,
     state_changes: Vec<StateChange>,
     summary: Summary,
     cost: CostReport,
@@ -88,6 +103,7 @@ impl<'a> Planner<'a> {
             retained: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
+            errors: Vec::new(),
             state_changes: Vec::new(),
             summary: Summary::default(),
             cost: CostReport::default(),
@@ -108,6 +124,10 @@ impl<'a> Planner<'a> {
             && input.options.mode == Mode::Apply
         {
             self.warnings.push(Warning::SshKeyMissing(key.clone()));
+        }
+        // A destroy runs no job: its local inputs do not matter.
+        if input.options.mode == Mode::Apply {
+            self.errors.extend(input.local_problems.iter().cloned());
         }
         if let Some(recorded) = &input.recorded
             && recorded.origin == Origin::RunpodDeploy
@@ -141,6 +161,7 @@ impl<'a> Planner<'a> {
                 retained: self.retained,
                 warnings: self.warnings,
                 notes: self.notes,
+                errors: self.errors,
                 summary: self.summary,
                 has_pod_changes,
                 state_only_changes: self.state_changes,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::input::{LockHolder, MissingSshKey};
+use super::input::{LocalProblem, LockHolder, MissingSshKey};
 use crate::model::{CloudType, Outcome, PodStatus};
 
 /// One attribute of a pod, before and after.
@@ -135,6 +135,20 @@ pub enum Warning {
     },
     SshKeyMissing(MissingSshKey),
     LockHeld(LockHolder),
+    /// An apply that was killed left its job on the pod: finished or still
+    /// running, its log is only there.
+    JobLeftOnPod {
+        pod_id: String,
+        launched_at: DateTime<Utc>,
+        /// Where the next apply pulls its log.
+        run_dir: std::path::PathBuf,
+        /// The pod runs (and bills) now; `billed_sec` since the launch.
+        running: bool,
+        billed_sec: u64,
+        per_hr: Option<f64>,
+        /// The plan deletes the pod: the log goes with it.
+        lost: bool,
+    },
 }
 
 /// Worth knowing, not a problem.
@@ -259,6 +273,8 @@ pub struct PlanReport {
     pub retained: Vec<RetainedNote>,
     pub warnings: Vec<Warning>,
     pub notes: Vec<Note>,
+    /// What stops this plan from being applied (nothing is created).
+    pub errors: Vec<LocalProblem>,
     pub summary: Summary,
     /// Applying would call the provider to change a pod or run the job.
     pub has_pod_changes: bool,

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::input::Mode;
 use super::report::{PlanReport, Reason};
-use crate::model::{Candidate, Lifecycle, LifecycleAction, Outcome};
+use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome};
 
 /// Why a pod is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,11 +34,13 @@ pub enum StepKind {
     CreatePod {
         candidates: Vec<Candidate>,
     },
-    /// Resume a paused pod; if its host has no free GPU, delete it and create
-    /// on the candidates instead (never leave it behind).
+    /// Resume a paused pod; if its host has no free GPU, `busy_host` says
+    /// what then: wait for it, or replace the pod on the candidates (only
+    /// if one has stock), or keep it paused.
     StartPod {
         pod_id: String,
         fallback: Vec<Candidate>,
+        busy_host: BusyHost,
     },
     UsePod {
         pod_id: String,
@@ -97,6 +99,26 @@ impl StepKind {
                 | StepKind::AdoptPod { .. }
         )
     }
+}
+
+/// What a resume does when the host's GPU is taken, and who chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BusyHost {
+    pub policy: BusyHostPolicy,
+    pub set_by: SetBy,
+    /// How long `wait` tries the start again, in milliseconds.
+    pub wait_ms: u64,
+}
+
+/// Where a setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetBy {
+    Default,
+    /// The config's key.
+    Config,
+    /// The command line.
+    Flag,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::words;
 use crate::model::PodStatus;
 use crate::plan::{
-    CostReport, Drift, FieldChange, Mode, Note, Plan, PodAction, Reason, RetainedNote, StateChange,
-    StepKind, Summary, Warning,
+    CostReport, Drift, FieldChange, LocalProblem, Mode, Note, Plan, PodAction, Reason,
+    RetainedNote, StateChange, StepKind, Summary, Warning,
 };
 
 /// 2.0: values are JSON values, not rendered text; reasons, warnings, notes
@@ -64,6 +64,9 @@ struct PlanDoc<'a> {
     retained: &'a [RetainedNote],
     warnings: Vec<Worded<'a, Warning>>,
     notes: Vec<Worded<'a, Note>>,
+    /// Present when the plan cannot be applied: what to fix first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<Worded<'a, LocalProblem>>,
     summary: Summary,
     has_pod_changes: bool,
     state_only_changes: Vec<Worded<'a, StateChange>>,
@@ -116,6 +119,11 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
             .notes
             .iter()
             .map(|n| worded(n, words::note))
+            .collect(),
+        errors: report
+            .errors
+            .iter()
+            .map(|e| worded(e, words::local_problem))
             .collect(),
         summary: report.summary,
         has_pod_changes: report.has_pod_changes,

@@ -94,14 +94,15 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             None => String::new(),
         };
         let _ = writeln!(out, "    {:>width$}. {text}{reason}", i + 1);
-        if let StepKind::StartPod { pod_id, .. } = &step.kind {
+        if let StepKind::StartPod {
+            pod_id, busy_host, ..
+        } = &step.kind
+        {
             let _ = writeln!(
                 out,
                 "    {:>width$}  {}",
                 "",
-                p.dim.apply_to(format!(
-                    "if its host has no free GPU: delete {pod_id}, then create on the candidates"
-                ))
+                p.dim.apply_to(words::busy_host(pod_id, busy_host))
             );
         }
     }
@@ -121,18 +122,21 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         }
         let _ = writeln!(out);
     }
-    for warning in &report.warnings {
-        let _ = writeln!(
-            out,
-            "{} {}",
-            p.warn.apply_to("Warning:"),
-            words::warning(warning)
-        );
-    }
-    for note in &report.notes {
-        let _ = writeln!(out, "{} {}", p.bold.apply_to("Note:"), words::note(note));
-    }
+    let warn = p.warn.apply_to("Warning:").to_string();
+    labelled(&mut out, &warn, report.warnings.iter().map(words::warning));
+    let note = p.bold.apply_to("Note:").to_string();
+    labelled(&mut out, &note, report.notes.iter().map(words::note));
     if !report.warnings.is_empty() || !report.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+    if !report.errors.is_empty() {
+        let error = p.remove.apply_to("Error:").to_string();
+        labelled(
+            &mut out,
+            &error,
+            report.errors.iter().map(words::local_problem),
+        );
+        let _ = writeln!(out, "Nothing can be applied until these are fixed.");
         let _ = writeln!(out);
     }
     write_state_only(&mut out, report.state_only_changes.as_slice(), p);
@@ -146,6 +150,13 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// One line per entry, after its label (`Warning:`, `Note:`, `Error:`).
+fn labelled(out: &mut String, label: &str, lines: impl Iterator<Item = String>) {
+    for line in lines {
+        let _ = writeln!(out, "{label} {line}");
+    }
 }
 
 fn write_state_only(out: &mut String, changes: &[StateChange], p: &Palette) {

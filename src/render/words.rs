@@ -2,9 +2,10 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan will print them too.
 
-use crate::model::{Outcome, Usd};
+use crate::model::{BusyHostPolicy, Outcome, Usd};
 use crate::plan::{
-    FieldNote, FieldValue, MissingSshKey, Note, Reason, StateChange, Summary, Warning,
+    BusyHost, FieldNote, FieldValue, LocalPlace, LocalProblem, MissingSshKey, Note, Reason, SetBy,
+    StateChange, Summary, Warning,
 };
 
 /// Why a step is taken or the pod changes.
@@ -85,7 +86,106 @@ pub fn warning(warning: &Warning) -> String {
             holder.who,
             holder.since.format("%H:%M:%S UTC")
         ),
+        Warning::JobLeftOnPod {
+            pod_id,
+            launched_at,
+            run_dir,
+            running,
+            billed_sec,
+            per_hr,
+            lost,
+        } => {
+            let when = launched_at.format("%Y-%m-%d %H:%M:%S UTC");
+            let state = if *running {
+                let cost = per_hr
+                    .map(|r| {
+                        format!(
+                            ", ~{} at {}/hr",
+                            Usd(r * *billed_sec as f64 / 3600.0),
+                            Usd(r)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "may have finished or may still be running; the pod has billed since then ({}{cost})",
+                    crate::model::duration(*billed_sec)
+                )
+            } else {
+                "was stopped with the pod; its log is on the pod's volume".into()
+            };
+            let next = if *lost {
+                "this plan deletes the pod, and the log with it: read it first with `rpd logs`"
+                    .to_string()
+            } else {
+                format!(
+                    "the next apply pulls its log into {} before it starts its own job",
+                    run_dir.display()
+                )
+            };
+            format!("a job that an interrupted apply launched on pod {pod_id} at {when} {state}; {next}")
+        }
     }
+}
+
+/// A local input the job cannot run with.
+pub fn local_problem(problem: &LocalProblem) -> String {
+    match problem {
+        LocalProblem::StagingSourceMissing { label, source } => {
+            format!("staging {label:?}: the source {source} does not exist")
+        }
+        LocalProblem::SecretEnvUnset { secret, variable } => format!(
+            "secret {secret:?}: the environment variable {variable} is not set here; export it before rpd apply"
+        ),
+        LocalProblem::SecretFileUnreadable {
+            secret,
+            path,
+            error,
+        } => format!("secret {secret:?}: cannot read {}: {error}", path.display()),
+        LocalProblem::RequiredPathMissing { path } => {
+            format!("local.required_paths: {} does not exist", path.display())
+        }
+        LocalProblem::NotWritable {
+            what,
+            path,
+            blocker,
+            error,
+        } => {
+            let what = match what {
+                LocalPlace::RunDirectory => "the run directory".to_string(),
+                LocalPlace::Artifact { label } => format!("artifact {label:?}: the destination"),
+            };
+            format!(
+                "{what} {} cannot be written: {}: {error}",
+                path.display(),
+                blocker.display()
+            )
+        }
+    }
+}
+
+/// What a resume does when its host has no free GPU.
+pub fn busy_host(pod_id: &str, busy: &BusyHost) -> String {
+    let replace = format!(
+        "delete {pod_id} (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop"
+    );
+    let what = match busy.policy {
+        BusyHostPolicy::Wait => {
+            let wait = if busy.wait_ms < 1000 {
+                format!("{}ms", busy.wait_ms)
+            } else {
+                crate::model::duration(busy.wait_ms / 1000)
+            };
+            format!("try again for up to {wait}, then {replace}")
+        }
+        BusyHostPolicy::Recreate => replace,
+        BusyHostPolicy::Fail => "keep it paused and stop".into(),
+    };
+    let by = match busy.set_by {
+        SetBy::Default => String::new(),
+        SetBy::Config => format!(" (lifecycle.on_busy_host: {})", busy.policy),
+        SetBy::Flag => format!(" (--on-busy-host {})", busy.policy),
+    };
+    format!("if its host has no free GPU: {what}{by}")
 }
 
 pub fn note(note: &Note) -> String {

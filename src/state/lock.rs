@@ -273,9 +273,10 @@ pub fn read_lock(state: &Path) -> Option<LockInfo> {
 enum Claim {
     Taken(LockGuard),
     Held(LockInfo),
-    /// Locked, but what it holds cannot be read: being written by an rpd
-    /// from before the OS lock, or not a lock file.
-    Unreadable(Junk),
+    /// Locked, but what it holds is not a lock (`Some`: junk, being written
+    /// by an rpd from before the OS lock or not a lock file), or it cannot
+    /// be read at all (`None`: another user's file, a directory).
+    Unreadable(Option<Junk>),
     /// Changed under us (released, removed, being taken over, or looked
     /// at): look again.
     Again,
@@ -334,11 +335,26 @@ pub fn acquire(
                 }
                 Look::Again(())
             }
-            Claim::Unreadable(junk) if Instant::now() >= deadline + Duration::from_secs(1) => {
+            Claim::Unreadable(Some(junk))
+                if Instant::now() >= deadline + Duration::from_secs(1) =>
+            {
                 Look::Done(Err(LockError::Unreadable {
                     path: path.clone(),
                     junk,
                     config: config.to_string(),
+                }))
+            }
+            // What does not settle within a second of the deadline is no
+            // lock rpd can take (a dangling link in its place, or another
+            // program's lock on it): say so rather than wait forever.
+            Claim::Unreadable(None) | Claim::Again
+                if Instant::now() >= deadline + Duration::from_secs(1) =>
+            {
+                Look::Done(Err(LockError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other(
+                        "lock file exists but cannot be read; remove it if no rpd is running",
+                    ),
                 }))
             }
             Claim::Unreadable(_) | Claim::Again => Look::Again(()),
@@ -349,7 +365,7 @@ pub fn acquire(
 /// One try: create the lock file, or lock the one there and take it over
 /// if its holder is gone.
 fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
-    let file = match File::options().read(true).write(true).open(path) {
+    let file = match open_existing(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Ok(match publish(path, info, false)? {
@@ -357,9 +373,25 @@ fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
                 None => Claim::Again,
             });
         }
+        // There, but not this user's to read: like a file that is not a
+        // lock, it is left to whoever can remove it.
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Ok(Claim::Unreadable(None));
+        }
         Err(err) => return Err(err),
     };
     claim_open(path, file, info)
+}
+
+/// Opens the lock file that is there. Reading it is enough to lock it, to
+/// name its holder and to take it over (a takeover replaces the file, which
+/// needs only its directory), so what cannot be opened for writing (another
+/// user's file, a read-only mount, a directory) is opened read-only.
+fn open_existing(path: &Path) -> std::io::Result<File> {
+    match File::options().read(true).write(true).open(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => File::open(path),
+        opened => opened,
+    }
 }
 
 /// [`claim`] with the lock file opened.
@@ -373,8 +405,8 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
             return Ok(match read_contents(&file) {
                 Some(Ok(holder)) if holder.is_being_taken_over() => Claim::Again,
                 Some(Ok(holder)) => Claim::Held(holder),
-                Some(Err(junk)) => Claim::Unreadable(junk),
-                None => Claim::Again,
+                Some(Err(junk)) => Claim::Unreadable(Some(junk)),
+                None => Claim::Unreadable(None),
             });
         }
         Err(TryLockError::Error(err)) => return Err(err),
@@ -386,8 +418,8 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
     }
     let holder = match read_contents(&file) {
         Some(Ok(holder)) => holder,
-        Some(Err(junk)) => return Ok(Claim::Unreadable(junk)),
-        None => return Ok(Claim::Again),
+        Some(Err(junk)) => return Ok(Claim::Unreadable(Some(junk))),
+        None => return Ok(Claim::Unreadable(None)),
     };
     if !holder.is_gone_when_unlocked() {
         return Ok(Claim::Held(holder));

@@ -75,6 +75,18 @@ pub struct PendingCreate {
     pub provider: Option<String>,
 }
 
+/// A job rpd launched and has not pulled back yet: recorded at launch,
+/// cleared after the pull. Still set when the next apply starts, it is a
+/// job an interrupted rpd left on the pod, whose log is only there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchedJob {
+    pub pod_id: String,
+    pub launched_at: DateTime<Utc>,
+    /// The run directory its log and exit status belong in.
+    pub run_dir: PathBuf,
+    pub log_path: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub format_version: u32,
@@ -88,6 +100,8 @@ pub struct State {
     pub retained: Vec<RetainedPod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_job: Option<LaunchedJob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
     /// runpod-deploy's pointer keys, mirrored from `pod` on every write.
@@ -176,6 +190,7 @@ impl State {
             pod: None,
             retained: Vec::new(),
             pending_create: None,
+            launched_job: None,
             updated_at: None,
             pod_id: None,
             gpu_id: None,

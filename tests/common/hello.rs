@@ -14,7 +14,7 @@ pub fn applied(plan: &str, summary: &str) -> String {
 /// counts what it did ("1 created, 0 resumed, 0 destroyed, 1 stopped").
 pub fn succeeded(pods: &str) -> String {
     format!(
-        "hello: apply complete! Pods: {pods}. Job succeeded in [ELAPSED].\n  Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello\n"
+        "hello: apply complete! Pods: {pods}. Job succeeded in [ELAPSED].\n  Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]\n"
     )
 }
 
@@ -80,7 +80,7 @@ pub const RESUME_PLAN: &str = r#"
 
       Steps:
         1. resume paused pod [PAUSED]
-           if its host has no free GPU: delete [PAUSED], then create on the candidates
+           if its host has no free GPU: try again for up to 2m00s, then delete [PAUSED] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop
         2. wait until the pod runs and its shell answers (up to 15m00s)
         3. setup: 1 command
         4. staging: 1 push (incremental)

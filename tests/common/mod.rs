@@ -270,12 +270,18 @@ lifecycle:
     /// Starts `rpd args...` in the background, its output going to files
     /// that [`Background::stderr_so_far`] can read while it runs.
     pub fn spawn(&self, args: &[&str]) -> Background {
+        self.spawn_env(args, &[])
+    }
+
+    /// [`World::spawn`] with more environment.
+    pub fn spawn_env(&self, args: &[&str], env: &[(&str, &str)]) -> Background {
         static SPAWNED: AtomicUsize = AtomicUsize::new(0);
         let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
         let stdout = self.path(&format!("background-{n}.stdout"));
         let stderr = self.path(&format!("background-{n}.stderr"));
         let child = self
             .std_command(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
@@ -286,8 +292,47 @@ lifecycle:
             stdout,
             stderr,
             release: None,
+            marker: None,
             args: args.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    /// Starts `rpd args...` with `RPD_FAULT=<point>:pause` and returns once
+    /// it waits at that point (see src/fault.rs): a signal sent now lands
+    /// exactly there. [`Background::go_on`] lets it carry on without one.
+    pub fn spawn_paused_at(&self, point: &str, args: &[&str]) -> Background {
+        static PAUSES: AtomicUsize = AtomicUsize::new(0);
+        let n = PAUSES.fetch_add(1, Ordering::Relaxed);
+        let marker = self.path(&format!("fault-{n}.paused"));
+        let fault = format!("{point}:pause");
+        let marker_text = marker.display().to_string();
+        let mut background = self.spawn_env(
+            args,
+            &[("RPD_FAULT", &fault), ("RPD_FAULT_MARKER", &marker_text)],
+        );
+        wait_until(
+            Duration::from_secs(60),
+            &format!("rpd to pause at {point}"),
+            || marker.exists() || background.has_exited(),
+        );
+        assert!(
+            marker.exists(),
+            "rpd {} ended before it reached {point}:
+{}",
+            args.join(" "),
+            background.stderr_so_far()
+        );
+        background.marker = Some(marker);
+        background
+    }
+
+    /// The run directories under examples/artifacts/runpod, oldest first.
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.path("examples/artifacts/runpod"))
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
     }
 
     /// `rpd sim pods --json`.
@@ -329,7 +374,8 @@ lifecycle:
 
     /// Replaces what changes from run to run, so that output can be compared
     /// exactly: this world's directory (`[TMP]`), simulated pod ids
-    /// (`[POD]`), run stamps (`[STAMP]`), today's date (`[DATE]`), times of day
+    /// (`[POD]`), run stamps (`[STAMP]`), a run directory's own part
+    /// (`[STAMP]-hello-[RUN]`), today's date (`[DATE]`), times of day
     /// (`[TIME]`) and
     /// elapsed times (`after [ELAPSED]`, `in [ELAPSED]`).
     pub fn normalize(&self, text: &str) -> String {
@@ -353,6 +399,9 @@ lifecycle:
         });
         let stamp = regex::Regex::new(r"\d{8}T\d{6}Z").unwrap();
         let out = stamp.replace_all(&out, "[STAMP]");
+        // A run directory ends in 6 hex of its run.
+        let run = regex::Regex::new(r"(\[STAMP\]-[A-Za-z0-9._-]+?)-[0-9a-f]{6}\b").unwrap();
+        let out = run.replace_all(&out, "$1-[RUN]");
         // Only today's date (or yesterday's, past midnight) is volatile; a
         // date rpd prints as a fact stays.
         let today = chrono::Utc::now().date_naive();
@@ -379,10 +428,25 @@ pub struct Background {
     stderr: PathBuf,
     /// The file that lets a held job finish.
     release: Option<PathBuf>,
+    /// The marker of a fault point rpd waits at.
+    marker: Option<PathBuf>,
     args: Vec<String>,
 }
 
 impl Background {
+    /// Lets an rpd paused at a fault point carry on, with no signal.
+    pub fn go_on(&self) {
+        let marker = self.marker.as_ref().expect("paused at a fault point");
+        std::fs::remove_file(marker).expect("remove the fault marker");
+    }
+
+    /// Whether the process has exited (it is not waited for here).
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
     /// Lets the held job print its success marker and exit 0.
     pub fn release_job(&self) {
         let release = self.release.as_ref().expect("a held job");

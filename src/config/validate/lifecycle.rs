@@ -4,7 +4,7 @@ use super::Checker;
 use crate::config::raw::RawLifecycle;
 use crate::config::shown;
 use crate::config::suggest;
-use crate::model::{Lifecycle, LifecycleAction};
+use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction};
 
 const RECYCLE_ON_FAILURE: &str = "lifecycle.on_failure cannot be 'recycle'; recycle is the success-path only because failed pods have potentially corrupted state. See Issue #90.";
 
@@ -21,7 +21,29 @@ impl Checker<'_> {
                 raw.on_failure.as_deref(),
                 LifecycleAction::Stop,
             ),
+            on_busy_host: raw
+                .on_busy_host
+                .as_deref()
+                .and_then(|value| self.busy_host_policy(value)),
         }
+    }
+
+    fn busy_host_policy(&mut self, value: &str) -> Option<BusyHostPolicy> {
+        let path = "lifecycle.on_busy_host";
+        if let Some(policy) = BusyHostPolicy::parse(value) {
+            return Some(policy);
+        }
+        let allowed = ["wait", "recreate", "fail"];
+        let mut help = format!("allowed: {}", allowed.join(", "));
+        if let Some(near) = suggest(value, allowed) {
+            help = format!("did you mean `{near}`? {help}");
+        }
+        self.error(
+            path,
+            format!("`{path}` must be one of wait, recreate, fail; got {value:?}"),
+        )
+        .help = Some(help);
+        None
     }
 
     fn lifecycle_action(

@@ -105,8 +105,13 @@ impl Checker<'_> {
     fn config(&mut self, path: &Path, raw: RawConfig, options: &LoadOptions) -> Option<Config> {
         self.schema_version(raw.schema_version);
         self.non_empty("name", &raw.name);
-        let locations = self.locations(path, &raw.local, options);
+        let mut locations = self.locations(path, &raw.local, options);
         let mut pod = self.pod(&raw.pod, &raw.storage);
+        if let Some(name) =
+            variables::name_ahead(&raw, &locations, pod.storage.mount(), &options.overrides)
+        {
+            locations.run_dir = paths::run_dir(&locations.project_root, &locations.stamp, &name);
+        }
         let budget = self.budget(&raw.budget);
         let telemetry = self.telemetry(&raw.telemetry);
         let lifecycle = self.lifecycle(&raw.lifecycle);

@@ -47,16 +47,13 @@ impl Checker<'_> {
             )
             .help = Some("for a YAML inside the repo at configs/runpod/, the usual value is '../..', not '../../..'".into());
         }
-        // runpod-deploy's artifacts/runpod/<stamp>/, plus the config's name so
-        // that configs applied together never share a run directory.
+        // Named once the job's name is rendered (see `run_dir`); until then
+        // after the config's file name.
         let stem = canonical_path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "config".into());
-        let run_dir = project_root
-            .join("artifacts")
-            .join("runpod")
-            .join(format!("{stamp}-{stem}"));
+        let run_dir = run_dir(&project_root, &stamp, &stem);
         Locations {
             canonical_path,
             config_dir,
@@ -111,6 +108,33 @@ impl Checker<'_> {
     }
 }
 
+/// runpod-deploy's `artifacts/runpod/<stamp>/`, named
+/// `<stamp>-<job name>-<6 hex of this run>`: the name tells shards apart,
+/// and the run's own part keeps two runs apart however close they start
+/// (shards started in the same second, or the same config twice).
+pub(super) fn run_dir(project_root: &Path, stamp: &str, name: &str) -> PathBuf {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    project_root.join("artifacts").join("runpod").join(format!(
+        "{stamp}-{}-{}",
+        file_safe(name),
+        &run[..6]
+    ))
+}
+
+/// `name` with every character that is not a letter, digit, `-`, `_` or
+/// `.` replaced by `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// `.rpd/<stem>.state.json` beside the config; with a templated `name`
 /// (`demo-{seed}`), `.rpd/<stem>@<rendered name>.state.json`, so that shards
 /// run with different `--var`s never share one state.
@@ -121,17 +145,7 @@ fn default_state_file(config: &Path, raw_name: &str, name: &str) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "config".into());
     if raw_name.contains('{') {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        dir.join(format!("{stem}@{safe}.state.json"))
+        dir.join(format!("{stem}@{}.state.json", file_safe(name)))
     } else {
         dir.join(format!("{stem}.state.json"))
     }

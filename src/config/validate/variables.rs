@@ -40,6 +40,38 @@ pub(super) fn builtins(raw: &RawConfig, locations: &Locations, mount: &str) -> V
     vars
 }
 
+/// `name` rendered ahead of the first pass, quietly, for the run
+/// directory's name (`{run_dir}` is itself a variable of that pass): with
+/// the built-ins, `variables:` and the overrides that render without
+/// `{run_dir}`. `None` when the name cannot be rendered that way.
+pub(super) fn name_ahead(
+    raw: &RawConfig,
+    locations: &Locations,
+    mount: &str,
+    overrides: &Variables,
+) -> Option<String> {
+    let mut vars = builtins(raw, locations, mount);
+    vars.shift_remove("run_dir");
+    // Within the same budget as the checked pass (variables that double
+    // variables would grow without one).
+    let mut budget = super::MAX_RENDERED_BYTES;
+    let mut render = |text: &str, vars: &Variables| {
+        let rendered = template::render(text, vars, budget).ok()?;
+        budget -= rendered.len();
+        Some(rendered)
+    };
+    for (key, value) in &raw.variables {
+        if let Some(rendered) = render(value, &vars) {
+            vars.insert(key.clone(), rendered);
+        }
+    }
+    for (key, value) in overrides {
+        let rendered = render(value, &vars).unwrap_or_else(|| value.clone());
+        vars.insert(key.clone(), rendered);
+    }
+    render(&raw.name, &vars)
+}
+
 /// `run_id_prefix` as written, else `name` as written.
 fn raw_run_id_prefix(raw: &RawConfig) -> &str {
     raw.run_id_prefix.as_deref().unwrap_or(&raw.name)

@@ -266,3 +266,70 @@ fn every_step_has_an_edge_and_gone_retained_pods_are_forgotten_last() {
             .all(|k| matches!(k, StepKind::Lifecycle { .. }))
     );
 }
+
+#[test]
+fn a_recorded_pod_the_refresh_did_not_look_up_is_refused_not_taken_as_gone() {
+    for mode in [Mode::Apply, Mode::Destroy] {
+        let mut case = paused();
+        case.mode = mode;
+        case.observed.pods.clear();
+        assert_eq!(
+            plan(&case.input()).unwrap_err(),
+            InvalidInput::NotObserved {
+                pod_id: "pod1".into()
+            },
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn local_problems_are_errors_of_an_apply_plan_only() {
+    let problem = LocalProblem::RequiredPathMissing {
+        path: PathBuf::from("/data/x"),
+    };
+    let mut case = Case::new();
+    case.local_problems = vec![problem.clone()];
+    assert_eq!(case.plan().report.errors, [problem]);
+    case.mode = Mode::Destroy;
+    assert_eq!(case.plan().report.errors, []);
+}
+
+#[test]
+fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
+    let mut case = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
+    );
+    case.state.as_mut().unwrap().launched_job = Some(crate::state::LaunchedJob {
+        pod_id: "pod1".into(),
+        launched_at: "2026-11-27T11:00:00Z".parse().unwrap(),
+        run_dir: PathBuf::from("/runs/1"),
+        log_path: "/workspace/run.log".into(),
+    });
+    let left = Warning::JobLeftOnPod {
+        pod_id: "pod1".into(),
+        launched_at: "2026-11-27T11:00:00Z".parse().unwrap(),
+        run_dir: PathBuf::from("/runs/1"),
+        running: true,
+        billed_sec: 3600,
+        per_hr: Some(0.4),
+        lost: false,
+    };
+    assert_eq!(case.plan().report.warnings, [left]);
+    case.replace = true;
+    let Warning::JobLeftOnPod { lost, .. } = &case.plan().report.warnings[0] else {
+        panic!("a left job");
+    };
+    assert!(lost, "a replace deletes the pod and the log with it");
+    case.lock = Some(LockSeen::Held(holder()));
+    assert!(
+        !case
+            .plan()
+            .report
+            .warnings
+            .iter()
+            .any(|w| matches!(w, Warning::JobLeftOnPod { .. })),
+        "the live run's own job"
+    );
+}

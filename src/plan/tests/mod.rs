@@ -41,6 +41,7 @@ fn recycle() -> Lifecycle {
     Lifecycle {
         on_success: LifecycleAction::Recycle,
         on_failure: LifecycleAction::Stop,
+        on_busy_host: None,
     }
 }
 
@@ -125,6 +126,8 @@ struct Case {
     fallback_cloud: Option<CloudType>,
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
+    local_problems: Vec<LocalProblem>,
+    on_busy_host: Option<crate::model::BusyHostPolicy>,
 }
 
 impl Case {
@@ -140,6 +143,8 @@ impl Case {
             fallback_cloud: None,
             lock: None,
             missing_ssh_key: None,
+            local_problems: Vec::new(),
+            on_busy_host: None,
         }
     }
 
@@ -167,10 +172,13 @@ impl Case {
             fallback_catalog: None,
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
+            local_problems: self.local_problems.clone(),
+            now: "2026-11-27T12:00:00Z".parse().unwrap(),
             options: PlanOptions {
-                mode: self.mode,
                 replace: self.replace,
                 fallback_cloud: self.fallback_cloud,
+                on_busy_host: self.on_busy_host,
+                ..PlanOptions::new(self.mode)
             },
         }
     }

@@ -413,6 +413,7 @@ fn retained_pod_that_is_gone_is_forgotten_as_state_only() {
         since: Utc::now(),
     });
     case.state = Some(state);
+    case.observed.pods.insert("old".into(), Observation::Gone);
     let plan = case.plan();
     assert!(
         plan.steps()

@@ -108,11 +108,17 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod> {
-        self.call("create", |world, store| {
-            let pod = world.create(store, request)?;
-            Ok(store.observe(&pod, world.ssh_endpoint.as_ref()))
-        })
-        .await
+        let created = self
+            .call("create", |world, store| {
+                let pod = world.create(store, request)?;
+                Ok(store.observe(&pod, world.ssh_endpoint.as_ref()))
+            })
+            .await;
+        // The pod exists; its answer has not reached rpd yet.
+        if created.is_ok() {
+            crate::fault::reached("create-sent").await;
+        }
+        created
     }
 
     async fn start(&self, id: &str) -> ProviderResult<()> {

@@ -66,6 +66,9 @@ pub struct World {
     pub latency_ms: u64,
     #[serde(default)]
     pub fail_next_start: BTreeSet<String>,
+    /// Starts to refuse (the host's GPU is taken), per pod.
+    #[serde(default)]
+    pub busy_starts: BTreeMap<String, u32>,
     /// Stop requests to fail (as a 502 would), per pod.
     #[serde(default)]
     pub fail_stops: BTreeMap<String, u32>,
@@ -97,6 +100,7 @@ impl Default for World {
             calls: BTreeMap::new(),
             latency_ms: 0,
             fail_next_start: BTreeSet::new(),
+            busy_starts: BTreeMap::new(),
             fail_stops: BTreeMap::new(),
             volumes: Vec::new(),
             cold_boot_ms: DEFAULT_COLD_BOOT_MS,
@@ -449,7 +453,14 @@ impl World {
             )));
         }
         let free = self.free_in(&pod.datacenter_id, &pod.gpu_id, pod.cloud_type);
-        if self.fail_next_start.remove(id) || free < pod.gpu_count {
+        let busy = match self.busy_starts.get_mut(id).filter(|n| **n > 0) {
+            Some(left) => {
+                *left -= 1;
+                true
+            }
+            None => false,
+        };
+        if self.fail_next_start.remove(id) || busy || free < pod.gpu_count {
             return Err(ProviderError::HostBusy(HOST_BUSY_MESSAGE.into()));
         }
         self.set_free(

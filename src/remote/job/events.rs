@@ -59,8 +59,8 @@ pub enum JobEvent {
     PodResumed {
         pod_id: String,
     },
-    /// The paused pod cannot start on its host: it is deleted and a fresh
-    /// pod created instead.
+    /// The paused pod cannot start on its host (the busy-host policy says
+    /// what follows).
     ResumeFailed {
         pod_id: String,
         error: String,
@@ -80,6 +80,10 @@ pub enum JobEvent {
     CommandFailed {
         phase: Phase,
         label: String,
+    },
+    /// An abandoned command's process group was ended on the pod.
+    CommandEnded {
+        phase: Phase,
     },
     SecretWritten {
         name: String,
@@ -165,6 +169,15 @@ pub enum JobEvent {
     PullFinished {
         log_into: Option<PathBuf>,
     },
+    /// The log of a job a killed apply left on the pod, pulled into its
+    /// own run directory; `exit_code` when it had finished.
+    LeftJobRecovered {
+        run_dir: PathBuf,
+        exit_code: Option<i32>,
+    },
+    LeftJobLost {
+        error: String,
+    },
 
     /// A phase that ran failed (or was interrupted).
     PhaseFailed {
@@ -211,10 +224,9 @@ impl EventsJsonl {
                 }),
             ),
             PodResumed { pod_id } => ("pod_resumed", json!({"pod_id": pod_id})),
-            ResumeFailed { pod_id, error } => (
-                "resume_failed",
-                json!({"pod_id": pod_id, "error": error, "then": "delete and create"}),
-            ),
+            ResumeFailed { pod_id, error } => {
+                ("resume_failed", json!({"pod_id": pod_id, "error": error}))
+            }
             Launched { .. } => ("remote_step_started", json!({"step": "run"})),
             ScriptStepStarted { step } => ("remote_step_started", json!({"step": step})),
             ScriptStepCompleted { step } => ("remote_step_completed", json!({"step": step})),
@@ -239,9 +251,15 @@ impl EventsJsonl {
                 "artifact_pull_failed",
                 json!({"label": label, "error": error}),
             ),
+            LeftJobRecovered { run_dir, exit_code } => (
+                "left_job_log_pulled",
+                json!({"run_dir": run_dir, "exit_code": exit_code}),
+            ),
             CommandStarted { .. }
             | CommandSucceeded { .. }
             | CommandFailed { .. }
+            | CommandEnded { .. }
+            | LeftJobLost { .. }
             | SecretWritten { .. }
             | StagingStarted { .. }
             | Staged { .. }
@@ -355,7 +373,7 @@ mod tests {
             [
                 r#"{"event":"gpu_selected","gpu_id":"NVIDIA A40","datacenter_id":"EU-RO-1"}"#,
                 r#"{"event":"cloud_type_fallback","from_cloud_type":"SECURE","to_cloud_type":"COMMUNITY","gpu_id":"NVIDIA A40","datacenter_id":"EU-RO-1"}"#,
-                r#"{"event":"resume_failed","pod_id":"p1","error":"busy","then":"delete and create"}"#,
+                r#"{"event":"resume_failed","pod_id":"p1","error":"busy"}"#,
                 r#"{"event":"remote_step_started","step":"run"}"#,
                 r#"{"event":"remote_step_started","step":"train"}"#,
                 r#"{"event":"remote_step_completed","step":"run","exit_code":0,"ok":true}"#,

@@ -11,6 +11,7 @@
 pub mod events;
 mod monitor;
 mod pull;
+mod recover;
 mod runner;
 pub mod script;
 pub mod verdict;
@@ -148,6 +149,8 @@ pub struct JobReport {
     pub handshakes: u32,
     pub log_pulled: bool,
     pub failure: Option<JobFailure>,
+    /// Why the log or a required artifact could not be saved locally.
+    pub results_unsaved: Option<String>,
     pub run_dir: PathBuf,
 }
 

@@ -1,36 +1,57 @@
 //! Bringing the log and the artifacts back. After a failure everything is
-//! best effort; on the success path a missing required artifact fails the
-//! job.
+//! best effort; on the success path a required artifact missing on the pod
+//! fails the job. The log or a required artifact that cannot be saved HERE
+//! (a folder that cannot be written) is recorded apart: the job may have
+//! succeeded, but its results are then only on the pod.
 
+use std::path::Path;
 use std::time::Instant;
 
 use super::events::JobEvent;
 use super::{ArtifactResult, ArtifactStatus, JobFailure, JobRunner, Phase, millis};
+
+/// Creates `dir` and checks that a file can be written in it.
+fn writable_dir(dir: &Path) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot write to {}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(cannot)?;
+    let probe = dir.join(format!(".rpd-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(cannot)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
 
 impl JobRunner<'_> {
     pub(super) async fn pull(&mut self) -> Result<(), JobFailure> {
         let succeeded = self.report.failure.is_none();
         let started = Instant::now();
         let run_dir = self.config.run_dir.clone();
-        let _ = std::fs::create_dir_all(&run_dir);
+        let mut unsaved: Vec<String> = Vec::new();
+        let run_dir_ok = writable_dir(&run_dir);
         if self.report.launched {
-            match self
-                .transport
-                .pull(
-                    &self.config.job.run.log_path,
-                    &run_dir.join("run.log"),
-                    &[],
-                    false,
-                )
-                .await
-            {
-                Ok(stats) => {
-                    self.report.transferred += stats;
-                    self.report.log_pulled = true;
+            match &run_dir_ok {
+                Err(err) => {
+                    self.events
+                        .emit(&JobEvent::LogPullFailed { error: err.clone() });
+                    unsaved.push(format!("the log could not be saved ({err})"));
                 }
-                Err(err) => self.events.emit(&JobEvent::LogPullFailed {
-                    error: err.to_string(),
-                }),
+                Ok(()) => match self
+                    .transport
+                    .pull(
+                        &self.config.job.run.log_path,
+                        &run_dir.join("run.log"),
+                        &[],
+                        false,
+                    )
+                    .await
+                {
+                    Ok(stats) => {
+                        self.report.transferred += stats;
+                        self.report.log_pulled = true;
+                    }
+                    Err(err) => self.events.emit(&JobEvent::LogPullFailed {
+                        error: err.to_string(),
+                    }),
+                },
             }
         }
         let mut failure = None;
@@ -40,18 +61,25 @@ impl JobRunner<'_> {
                 label: artifact.label.clone(),
             });
             let local = artifact.local_path.clone();
-            if let Some(parent) = local.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            let result = self
-                .transport
-                .pull(
-                    &artifact.remote_path,
-                    &local,
-                    &artifact.excludes,
-                    artifact.delete,
-                )
-                .await;
+            // A directory pull (`dir/`) lands in local_path; a file in its parent.
+            let destination = if artifact.remote_path.ends_with('/') {
+                local.as_path()
+            } else {
+                local.parent().unwrap_or(Path::new("/"))
+            };
+            let result = match writable_dir(destination) {
+                Err(err) => Err((err, true)),
+                Ok(()) => self
+                    .transport
+                    .pull(
+                        &artifact.remote_path,
+                        &local,
+                        &artifact.excludes,
+                        artifact.delete,
+                    )
+                    .await
+                    .map_err(|err| (err.to_string(), false)),
+            };
             let local_path = local.display().to_string();
             let (status, bytes, error) = match result {
                 Ok(stats) => {
@@ -63,13 +91,22 @@ impl JobRunner<'_> {
                     });
                     (ArtifactStatus::Success, Some(stats.bytes), None)
                 }
-                Err(err) => {
-                    let fails_job = artifact.required && succeeded && failure.is_none();
+                Err((err, here)) => {
+                    // Not saved here: the artifact is still on the pod.
+                    let saved_nowhere = here && artifact.required;
+                    let fails_job =
+                        artifact.required && succeeded && failure.is_none() && !saved_nowhere;
                     self.events.emit(&JobEvent::ArtifactPullFailed {
                         label: artifact.label.clone(),
-                        error: err.to_string(),
+                        error: err.clone(),
                         fails_job,
                     });
+                    if saved_nowhere {
+                        unsaved.push(format!(
+                            "required artifact {:?} could not be saved ({err})",
+                            artifact.label
+                        ));
+                    }
                     if fails_job {
                         failure = Some(JobFailure::new(
                             Phase::Pull,
@@ -79,7 +116,7 @@ impl JobRunner<'_> {
                             ),
                         ));
                     }
-                    (ArtifactStatus::Failed, None, Some(err.to_string()))
+                    (ArtifactStatus::Failed, None, Some(err))
                 }
             };
             self.report.artifacts.push(ArtifactResult {
@@ -94,6 +131,9 @@ impl JobRunner<'_> {
                 duration_sec: millis(t.elapsed()),
                 error,
             });
+        }
+        if !unsaved.is_empty() {
+            self.report.results_unsaved = Some(unsaved.join("; "));
         }
         self.record(Phase::Pull, started, failure.is_none());
         self.events.emit(&JobEvent::PullFinished {

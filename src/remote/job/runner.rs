@@ -63,6 +63,7 @@ impl<'a> JobRunner<'a> {
                 handshakes: 0,
                 log_pulled: false,
                 failure: None,
+                results_unsaved: None,
                 run_dir: config.run_dir.clone(),
             },
         }
@@ -85,7 +86,8 @@ impl<'a> JobRunner<'a> {
             if self.report.failure.is_some() {
                 return;
             }
-            if interrupt.is_set() {
+            // The monitor sees the interrupt itself, and stops the script.
+            if interrupt.is_set() && phase != Phase::Monitor {
                 self.report.failure = Some(JobFailure::new(phase, "interrupted"));
                 return;
             }
@@ -101,7 +103,26 @@ impl<'a> JobRunner<'a> {
             Phase::Pull => self.pull().await,
         };
         if let Err(failure) = result {
+            // A setup or preflight command that was abandoned (interrupt,
+            // timeout) still runs on the pod: end it there too.
+            if matches!(phase, Phase::Setup | Phase::Preflight) {
+                self.end_step(phase).await;
+            }
             self.fail(failure);
+        }
+    }
+
+    /// Ends the process group of the setup or preflight command that was
+    /// running, if one still is.
+    async fn end_step(&mut self, phase: Phase) {
+        let ended = exec(
+            self.transport.as_ref(),
+            &script::end_step(&self.files.step_pid),
+            Duration::from_secs(20),
+        )
+        .await;
+        if ended.is_ok_and(|out| out.stdout.contains("ended")) {
+            self.events.emit(&JobEvent::CommandEnded { phase });
         }
     }
 
@@ -121,6 +142,17 @@ impl<'a> JobRunner<'a> {
     /// Whether any phase started.
     pub fn ran(&self) -> bool {
         self.ran
+    }
+
+    /// Whether the script was started.
+    pub fn launched(&self) -> bool {
+        self.report.launched
+    }
+
+    /// Why the log or a required artifact could not be saved locally: the
+    /// results are then only on the pod.
+    pub fn results_unsaved(&self) -> Option<String> {
+        self.report.results_unsaved.clone()
     }
 
     /// Time since the pod became usable.
@@ -164,9 +196,11 @@ impl<'a> JobRunner<'a> {
                 label: label.clone(),
                 command: c.command.clone(),
             });
+            let grouped =
+                script::in_own_group(&self.files.step_pid, &script::command_script(&prefix, c));
             let result = exec(
                 self.transport.as_ref(),
-                &script::command_script(&prefix, c),
+                &grouped,
                 Duration::from_secs(u64::from(c.timeout_sec)),
             )
             .await;

@@ -14,6 +14,8 @@ pub struct RunFiles {
     pub wrapper: String,
     pub pid: String,
     pub exit: String,
+    /// The process group of the setup or preflight command that runs now.
+    pub step_pid: String,
 }
 
 impl RunFiles {
@@ -24,6 +26,7 @@ impl RunFiles {
             wrapper: sidecar(&run.log_path, "wrapper"),
             pid: sidecar(&run.log_path, "pid"),
             exit: exit_file(&run.log_path, token),
+            step_pid: format!("/tmp/rpd-step-{}.pid", run_tag(token)),
         }
     }
 }
@@ -37,8 +40,13 @@ pub fn sidecar(log_path: &str, suffix: &str) -> String {
 /// (12 hex digits of its token), so an older run's wrapper can never answer
 /// for this one.
 pub fn exit_file(log_path: &str, token: &str) -> String {
+    format!("{log_path}.rpd-exit-{}", run_tag(token))
+}
+
+/// 12 hex digits of the run's token: names the run's files on the pod.
+fn run_tag(token: &str) -> &str {
     let tag = token.trim_matches('_').trim_start_matches("RPD_");
-    format!("{log_path}.rpd-exit-{}", tag.get(..12).unwrap_or(tag))
+    tag.get(..12).unwrap_or(tag)
 }
 
 /// runpod-deploy's `with_env` prefix: each source file sourced if it
@@ -68,6 +76,42 @@ pub fn command_script(prefix: &str, command: &Command) -> String {
     } else {
         command.command.clone()
     }
+}
+
+/// Runs `script` in a process group of its own, whose id is kept in
+/// `pid_file` while it runs, and exits with its status: a command that is
+/// interrupted (or times out) can then be ended on the pod with
+/// [`end_step`], not only its local ssh client.
+pub fn in_own_group(pid_file: &str, script: &str) -> String {
+    let pid = shell_quote(pid_file);
+    // Job control gives the background command its own group; turned off
+    // again so that bash prints no job notices into the command's output.
+    format!(
+        "set -m\nbash -c {script} &\np=$!\nset +m\necho $p > {pid}\nwait $p\ns=$?\nrm -f {pid}\nexit $s\n",
+        script = shell_quote(script),
+    )
+}
+
+/// Ends the process group [`in_own_group`] recorded: TERM, then KILL for
+/// what is left after a second. Prints `ended` when there was one.
+pub fn end_step(pid_file: &str) -> String {
+    let pid = shell_quote(pid_file);
+    format!(
+        "p=$(cat {pid} 2>/dev/null); rm -f {pid}\n\
+         [ -n \"$p\" ] && kill -TERM -- -$p 2>/dev/null || exit 0\n\
+         echo ended\n\
+         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$p 2>/dev/null || exit 0; sleep 0.1; done\n\
+         kill -KILL -- -$p 2>/dev/null; true\n"
+    )
+}
+
+/// Prints the exit status a run's wrapper recorded beside `log_path` (the
+/// launch of the next run removes it), or nothing while it runs.
+pub fn left_exit_status(log_path: &str) -> String {
+    format!(
+        "for f in {}.rpd-exit-*; do [ -f \"$f\" ] && cat \"$f\" && break; done; true",
+        shell_quote(log_path)
+    )
 }
 
 /// The preflight step `pod.python_version` adds: install and pin that

@@ -120,6 +120,55 @@ fn a_lock_file_removed_after_it_was_opened_is_no_lock() {
 }
 
 #[test]
+fn a_directory_in_the_locks_place_is_an_unreadable_lock_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&dir);
+    fs::create_dir(lock_path(&state)).unwrap();
+    let err = take(&state).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
+            lock_path(&state).display()
+        )
+    );
+    assert!(lock_path(&state).is_dir(), "left as it was");
+}
+
+/// `acquire` on `state`, given 10 s to answer: a hang fails the test.
+fn take_within_seconds(state: &Path) -> Result<LockGuard, LockError> {
+    let state = state.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(take(&state));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("acquire answers instead of waiting forever")
+}
+
+#[test]
+fn what_never_settles_into_a_lock_is_refused_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&dir);
+    let unreadable = format!(
+        "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
+        lock_path(&state).display()
+    );
+    // A dangling link: opening finds nothing, creating finds something.
+    std::os::unix::fs::symlink(dir.path().join("gone"), lock_path(&state)).unwrap();
+    let err = take_within_seconds(&state).unwrap_err();
+    assert_eq!(err.to_string(), unreadable);
+    fs::remove_file(lock_path(&state)).unwrap();
+
+    // A lock file another program holds a shared lock on.
+    fs::write(lock_path(&state), "{}").unwrap();
+    let other = File::open(lock_path(&state)).unwrap();
+    other.try_lock_shared().unwrap();
+    let err = take_within_seconds(&state).unwrap_err();
+    assert_eq!(err.to_string(), unreadable);
+}
+
+#[test]
 fn force_unlock_needs_the_exact_id() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(&dir);

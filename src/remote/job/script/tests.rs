@@ -47,6 +47,7 @@ fn run_files_sit_beside_the_log_and_the_exit_file_is_named_for_the_run() {
             wrapper: "/workspace/job/run.log.rpd-wrapper".into(),
             pid: "/workspace/job/run.log.rpd-pid".into(),
             exit: "/workspace/job/run.log.rpd-exit-0123456789ab".into(),
+            step_pid: "/tmp/rpd-step-0123456789ab.pid".into(),
         }
     );
     assert_ne!(
@@ -251,4 +252,29 @@ fn wait_until(done: impl Fn() -> bool) {
         assert!(std::time::Instant::now() < deadline, "timed out");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_command_in_its_own_group_keeps_its_status_and_output_and_can_be_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid = path_text(&dir.path().join("step.pid"));
+    let (status, out) = bash(&in_own_group(&pid, "echo \"it's\" out; exit 3"));
+    assert_eq!((status, out.as_str()), (3, "it's out\n"));
+    assert!(!Path::new(&pid).exists(), "the pid file goes when it ends");
+
+    // A command left running (its local client killed) is ended by group.
+    let started = path_text(&dir.path().join("started"));
+    let mut running = Process::new("bash")
+        .arg("-c")
+        .arg(in_own_group(&pid, &format!("touch {started}; sleep 30")))
+        .spawn()
+        .unwrap();
+    while !Path::new(&started).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (_, ended) = bash(&end_step(&pid));
+    assert_eq!(ended, "ended\n");
+    let status = running.wait().unwrap();
+    assert!(!status.success(), "the command was ended");
+    assert_eq!(bash(&end_step(&pid)).1, "", "nothing left to end");
 }

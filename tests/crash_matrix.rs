@@ -1,0 +1,372 @@
+//! The crash matrix: rpd is stopped at each step of an apply by SIGINT,
+//! SIGTERM or SIGKILL (it pauses at the step with `RPD_FAULT=<step>:pause`,
+//! see src/fault.rs, so the signal lands exactly there), then `rpd apply
+//! -y` runs again and `rpd destroy -y` after it. Every row must end with no
+//! orphaned pod, no duplicate, at most one lifecycle branch per run, a
+//! readable state, and the pod's volume kept wherever the rules keep it.
+//!
+//! One row per (step, signal), run a few at a time; each prints a summary
+//! line (`cargo test --test crash_matrix -- --nocapture` shows them).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use common::hello::{HELLO, HELLO_STATE};
+use common::{Run, World};
+
+/// What the apply that is stopped starts from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Start {
+    /// Nothing recorded: the apply creates a pod.
+    Fresh,
+    /// hello applied once: the apply resumes its paused pod.
+    Paused,
+}
+
+/// What the next apply's job runs on, as the rules say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Then {
+    /// A new pod (nothing was kept, or the run started fresh): `run 1`.
+    NewPod,
+    /// The same pod as before, its volume kept: `run 2` or later.
+    SamePod,
+    /// A new pod, while the stopped one is kept for forensics with its
+    /// volume until destroy (the job ran and was interrupted).
+    NewPodBesideRetained,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    /// The fault point (src/fault.rs).
+    point: &'static str,
+    start: Start,
+    /// After SIGINT or SIGTERM, and after SIGKILL.
+    then_interrupted: Then,
+    then_killed: Then,
+}
+
+const fn step(point: &'static str, start: Start, interrupted: Then, killed: Then) -> Step {
+    Step {
+        point,
+        start,
+        then_interrupted: interrupted,
+        then_killed: killed,
+    }
+}
+
+use Start::{Fresh, Paused};
+use Then::{NewPod, NewPodBesideRetained, SamePod};
+
+/// Every step of an apply, in order.
+const STEPS: [Step; 14] = [
+    // The create: sent (the pod exists, rpd has no answer), then answered.
+    step("create-sent", Fresh, NewPod, NewPod),
+    step("create-answered", Fresh, NewPod, NewPod),
+    step("wait", Fresh, NewPod, NewPod),
+    // A resume, and everything up to the script: the pod is kept to resume.
+    step("resume-answered", Paused, SamePod, SamePod),
+    step("state-before-rename", Paused, SamePod, SamePod),
+    step("wait", Paused, SamePod, SamePod),
+    step("connect", Paused, SamePod, SamePod),
+    step("setup", Paused, SamePod, SamePod),
+    step("staging", Paused, SamePod, SamePod),
+    step("launch", Paused, SamePod, SamePod),
+    // The script runs: an interrupt fails it and on_failure (stop) keeps
+    // the pod for forensics; a kill leaves it to the next apply.
+    step("monitor", Paused, NewPodBesideRetained, SamePod),
+    // The job ended well: its outcome stands, the pod is recycled.
+    step("pull", Paused, SamePod, SamePod),
+    step("lifecycle", Paused, SamePod, SamePod),
+    step("lifecycle-done", Paused, SamePod, SamePod),
+];
+
+const SIGNALS: [(libc::c_int, &str); 3] = [
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGKILL, "SIGKILL"),
+];
+
+/// What one row found.
+struct Row {
+    line: String,
+    problems: Vec<String>,
+}
+
+fn ids(pods: &[serde_json::Value]) -> Vec<String> {
+    pods.iter()
+        .map(|p| p["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Pods the simulator has that the state does not track, and pods that
+/// share a name (two pods for one create).
+fn orphans_and_duplicates(world: &World) -> (Vec<String>, usize) {
+    let pods = world.pods();
+    let state = world.state(HELLO_STATE);
+    let mut tracked: BTreeSet<String> = BTreeSet::new();
+    if let Some(state) = &state {
+        tracked.extend(state["pod"]["id"].as_str().map(String::from));
+        for retained in state["retained"].as_array().into_iter().flatten() {
+            tracked.extend(retained["id"].as_str().map(String::from));
+        }
+    }
+    let orphans = ids(&pods)
+        .into_iter()
+        .filter(|id| !tracked.contains(id))
+        .collect();
+    let names: Vec<&str> = pods.iter().filter_map(|p| p["name"].as_str()).collect();
+    let distinct: BTreeSet<&str> = names.iter().copied().collect();
+    (orphans, names.len() - distinct.len())
+}
+
+/// How many lifecycle branches a run's output says it carried out.
+fn lifecycle_branches(run: &Run) -> usize {
+    run.stderr().matches(": Lifecycle on_").count()
+}
+
+fn exit_text(run: &Run) -> String {
+    match (run.output.status.code(), run.output.status.signal()) {
+        (Some(code), _) => format!("exit {code}"),
+        (None, Some(9)) => "killed".into(),
+        (None, signal) => format!("signal {signal:?}"),
+    }
+}
+
+fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
+    let started = Instant::now();
+    let world = World::new();
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    let paused = match step.start {
+        Paused => {
+            let first = world.rpd(&["apply", "-y", HELLO]);
+            check(
+                first.code() == 0,
+                format!("the first apply: {}", first.stderr()),
+            );
+            ids(&world.pods()).pop()
+        }
+        Fresh => None,
+    };
+
+    // The apply that is stopped.
+    let apply = world.spawn_paused_at(step.point, &["apply", "-y", HELLO]);
+    apply.signal(signal);
+    let stopped = apply.wait();
+    let killed = signal == libc::SIGKILL;
+    if killed {
+        check(
+            stopped.output.status.signal() == Some(libc::SIGKILL),
+            format!("expected a kill, got {}", exit_text(&stopped)),
+        );
+    } else {
+        check(
+            stopped.code() == 130,
+            format!(
+                "an interrupt exits 130, got {}:\n{}",
+                exit_text(&stopped),
+                stopped.stderr()
+            ),
+        );
+    }
+    let branches = lifecycle_branches(&stopped);
+    check(branches <= 1, format!("{branches} lifecycle branches ran"));
+    let pods_after_stop = world.pods();
+    if !killed {
+        let (orphans, duplicates) = orphans_and_duplicates(&world);
+        check(
+            orphans.is_empty(),
+            format!("untracked pods after the interrupt: {orphans:?}"),
+        );
+        check(
+            duplicates == 0,
+            format!("{duplicates} duplicate pods after the interrupt"),
+        );
+        let running: Vec<&serde_json::Value> = pods_after_stop
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p["status"].as_str(),
+                    Some("RUNNING" | "STARTING" | "PROVISIONING")
+                )
+            })
+            .collect();
+        check(
+            running.is_empty(),
+            format!("pods left running: {running:?}"),
+        );
+    }
+    // The state is readable and plannable, whatever happened.
+    let plan = world.rpd(&["plan", HELLO]);
+    check(
+        plan.code() == 0,
+        format!("plan after the stop: {}", plan.stderr()),
+    );
+
+    // Apply again: it settles whatever the stop left.
+    let _ = std::fs::remove_file(world.path("examples/artifacts/hello/result.txt"));
+    let again = world.rpd(&["apply", "-y", HELLO]);
+    check(
+        again.code() == 0,
+        format!("the next apply: {}\n{}", exit_text(&again), again.stderr()),
+    );
+    let result = world.read("examples/artifacts/hello/result.txt");
+    let run_number: u32 = result
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let (orphans, duplicates) = orphans_and_duplicates(&world);
+    check(orphans.is_empty(), format!("orphaned pods: {orphans:?}"));
+    check(duplicates == 0, format!("{duplicates} duplicate pods"));
+    let orphan_count = orphans.len();
+    let pods = world.pods();
+    let state = world.state(HELLO_STATE);
+    let current = state
+        .as_ref()
+        .and_then(|s| s["pod"]["id"].as_str().map(String::from));
+    let retained: Vec<String> = state
+        .as_ref()
+        .and_then(|s| s["retained"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(String::from))
+        .collect();
+    let then = if killed {
+        step.then_killed
+    } else {
+        step.then_interrupted
+    };
+    match then {
+        NewPod => {
+            check(
+                run_number == 1,
+                format!("a new pod runs `run 1`, got {result:?}"),
+            );
+            check(pods.len() == 1, format!("one pod, got {}", pods.len()));
+        }
+        SamePod => {
+            check(
+                current.is_some() && current == paused,
+                format!("the same pod {paused:?} resumed, got {current:?}"),
+            );
+            check(run_number >= 2, format!("its volume kept, got {result:?}"));
+            check(pods.len() == 1, format!("one pod, got {}", pods.len()));
+        }
+        NewPodBesideRetained => {
+            check(
+                run_number == 1,
+                format!("a new pod runs `run 1`, got {result:?}"),
+            );
+            check(
+                paused.as_ref().is_some_and(|p| retained.contains(p)),
+                format!("{paused:?} kept for forensics, retained: {retained:?}"),
+            );
+            check(pods.len() == 2, format!("two pods, got {}", pods.len()));
+        }
+    }
+    let again_branches = lifecycle_branches(&again);
+    check(
+        again_branches == 1,
+        format!("the next apply ran {again_branches} lifecycle branches"),
+    );
+
+    // Destroy leaves nothing.
+    let destroy = world.rpd(&["destroy", "-y", HELLO]);
+    check(
+        destroy.code() == 0,
+        format!("destroy: {}", destroy.stderr()),
+    );
+    let left = world.pods();
+    check(left.is_empty(), format!("pods after destroy: {left:?}"));
+    check(
+        world.state(HELLO_STATE).is_none(),
+        "the state file after destroy".into(),
+    );
+
+    let line = format!(
+        "crash-matrix {:<20} {:<7} {:<7} | {:<8} | pods then: {} | apply again: {}, {:?} ({}) | orphans {orphan_count}, duplicates {duplicates} | destroy: {}, pods left: {} | lifecycle branches {branches} | {:.1}s {}",
+        step.point,
+        format!("{:?}", step.start).to_lowercase(),
+        signal_name,
+        exit_text(&stopped),
+        pods_after_stop.len(),
+        exit_text(&again),
+        result.trim(),
+        match then {
+            NewPod => "new pod",
+            SamePod => "volume kept",
+            NewPodBesideRetained => "new pod; old one retained with its volume",
+        },
+        exit_text(&destroy),
+        left.len(),
+        started.elapsed().as_secs_f64(),
+        if problems.is_empty() { "ok" } else { "FAILED" },
+    );
+    Row { line, problems }
+}
+
+/// How many rows run at once (`RPD_CRASH_MATRIX_JOBS`, 4 by default: a row
+/// mostly waits on rpd processes).
+fn jobs() -> usize {
+    std::env::var("RPD_CRASH_MATRIX_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(4)
+}
+
+#[test]
+fn every_step_survives_sigint_sigterm_and_sigkill() {
+    let started = Instant::now();
+    let rows: Vec<(Step, (libc::c_int, &str))> = STEPS
+        .iter()
+        .flat_map(|step| SIGNALS.iter().map(move |signal| (*step, *signal)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs() {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((step, signal)) = rows.get(i) else {
+                        break;
+                    };
+                    let row = run_row(*step, *signal);
+                    println!("{}", row.line);
+                    results.lock().unwrap().push((i, row));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|(_, row)| !row.problems.is_empty())
+        .map(|(_, row)| format!("{}\n    {}", row.line, row.problems.join("\n    ")))
+        .collect();
+    println!(
+        "crash-matrix: {} rows, {} failed, in {:.1}s",
+        results.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failed.len(),
+        results.len(),
+        failed.join("\n")
+    );
+}
