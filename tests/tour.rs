@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::hello::{
-    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, RUNNING_PLAN, applied,
+    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, RUNNING_PLAN, UPDATE_PLAN, applied,
     create_plan_with_candidates, deleted_plan, succeeded, with_block,
 };
 use common::{Test, World, edited, unindent, wait_until};
@@ -255,51 +255,22 @@ fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
     world
         .test()
         .args(["plan", HELLO])
-        .known(&id, "[OLD]")
-        .stdout(
+        .known(&id, "[PAUSED]")
+        .stdout(&with_block(
+            &edited(
+                UPDATE_PLAN,
+                r#"~ image  = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404""#,
+                r#"~ image  = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404""#,
+            ),
+            "rpd will perform",
             r#"
-            rpd plan for examples/hello.yaml (job "hello")
-
             Changes made outside rpd:
-              # pod "hello" ([OLD]) has changed
+              # pod "hello" ([PAUSED]) has changed
                   ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "evil:latest"
             ─────────────────────────────────────────────────────────────────────────────
 
-            rpd will perform the following actions:
-
-              # pod "hello" ([OLD]) will be updated in place, then resumed (EXITED -> RUNNING)
-              # (because image can change on [OLD] itself: its volume is kept)
-              ~ pod "hello" {
-                  ~ image  = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
-                  ~ status = "EXITED" -> "RUNNING"
-                    # (9 unchanged attributes hidden)
-                }
-
-              Candidates if the resume fails, in order:
-                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
-                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
-
-              Steps:
-                 1. update pod [OLD] in place: image (image can change on [OLD] itself: its volume is kept)
-                 2. resume paused pod [OLD]
-                    if its host has no free GPU: try again for up to 2m00s, then delete [OLD] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop
-                 3. wait until the pod runs and its shell answers (up to 15m00s)
-                 4. setup: 1 command
-                 5. staging: 1 push (incremental)
-                 6. launch /workspace/hello/run.sh, detached
-                 7. follow the job until it exits or prints a marker (timeout 10m00s)
-                 8. pull the log and 1 artifact
-                 9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-                10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
-
-            Note: the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again
-
-            Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
             "#,
-        )
+        ))
         .run();
 
     world.rpd(&["sim", "terminate", &id]).status(0);

@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::hello::{HELLO, HELLO_STATE, RESUME_PLAN, succeeded};
+use common::hello::{HELLO, HELLO_STATE, RESUME_PLAN, UPDATE_PLAN, applied, succeeded};
 use std::time::Duration;
 
-use common::{World, unindent, wait_until};
+use common::{World, wait_until};
 
 const OLD_IMAGE: &str = "torch280-ubuntu2404";
 const NEW_IMAGE: &str = "torch291-ubuntu2404";
@@ -18,45 +18,6 @@ fn pod_id(world: &World) -> String {
     let state = world.state(HELLO_STATE).expect("state exists");
     state["pod_id"].as_str().expect("pod_id").to_string()
 }
-
-/// The plan to update hello's paused pod `[PAUSED]` to the new image.
-const UPDATE_PLAN: &str = r#"
-    rpd plan for examples/hello.yaml (job "hello")
-
-    rpd will perform the following actions:
-
-      # pod "hello" ([PAUSED]) will be updated in place, then resumed (EXITED -> RUNNING)
-      # (because image can change on [PAUSED] itself: its volume is kept)
-      ~ pod "hello" {
-          ~ image  = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"
-          ~ status = "EXITED" -> "RUNNING"
-            # (9 unchanged attributes hidden)
-        }
-
-      Candidates if the resume fails, in order:
-         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
-         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
-
-      Steps:
-         1. update pod [PAUSED] in place: image (image can change on [PAUSED] itself: its volume is kept)
-         2. resume paused pod [PAUSED]
-            if its host has no free GPU: try again for up to 2m00s, then delete [PAUSED] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop
-         3. wait until the pod runs and its shell answers (up to 15m00s)
-         4. setup: 1 command
-         5. staging: 1 push (incremental)
-         6. launch /workspace/hello/run.sh, detached
-         7. follow the job until it exits or prints a marker (timeout 10m00s)
-         8. pull the log and 1 artifact
-         9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-        10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
-
-    Note: the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again
-
-    Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
-"#;
 
 #[test]
 fn an_image_bump_updates_the_recycled_pod_in_place_keeping_its_volume() {
@@ -79,12 +40,9 @@ fn an_image_bump_updates_the_recycled_pod_in_place_keeping_its_volume() {
         .test()
         .args(["apply", "-y", HELLO])
         .known(&first, "[PAUSED]")
-        .stdout(&format!(
-            "{}\n\n{}",
-            unindent(UPDATE_PLAN),
-            unindent(&succeeded(
-                "0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped"
-            ))
+        .stdout(&applied(
+            UPDATE_PLAN,
+            &succeeded("0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped"),
         ))
         .stderr_has("hello: Updating pod [PAUSED] in place (image)...\n")
         .stderr_has("hello: Update complete after [ELAPSED] [id=[PAUSED]]\n")

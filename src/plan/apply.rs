@@ -273,11 +273,7 @@ impl Planner<'_> {
         );
         self.summary.create += 1;
         self.summary.destroy += 1;
-        let desired = &self.input.desired.pod;
-        let total = ranked
-            .first()
-            .map_or(0, |c| diff::spec_fields(&desired.spec_on(c)).len());
-        let unchanged = total.saturating_sub(changes.len());
+        let unchanged = self.unchanged_count(ranked, changes.len());
         let mut fields = changes;
         fields.push(FieldChange {
             field: "id".into(),
@@ -294,15 +290,7 @@ impl Planner<'_> {
     }
 
     fn add_resume(&mut self, pod: String, status: PodStatus, ranked: &[Candidate]) -> PodChange {
-        self.steps.then(
-            StepKind::StartPod {
-                pod_id: pod.clone(),
-                fallback: ranked.to_vec(),
-                busy_host: self.busy_host(),
-            },
-            None,
-        );
-        self.summary.resume += 1;
+        self.add_start(&pod, ranked);
         let job = &self.input.desired.job;
         self.notes.push(Note::ResumeWipesContainerDisk {
             volume_mount: job.volume_mount.clone(),
@@ -341,15 +329,7 @@ impl Planner<'_> {
             Some(reason.clone()),
         );
         if status == PodStatus::Exited {
-            self.steps.then(
-                StepKind::StartPod {
-                    pod_id: pod.clone(),
-                    fallback: ranked.to_vec(),
-                    busy_host: self.busy_host(),
-                },
-                None,
-            );
-            self.summary.resume += 1;
+            self.add_start(&pod, ranked);
         }
         let job = &self.input.desired.job;
         self.notes.push(Note::UpdateRestartsContainer {
@@ -357,16 +337,35 @@ impl Planner<'_> {
             new_image,
             setup_runs_again: job.setup > 0,
         });
+        PodChange {
+            status: Some(status),
+            unchanged: self.unchanged_count(ranked, fields.len()),
+            fields,
+            ..PodChange::bare(PodAction::Update, Some(pod), reason)
+        }
+    }
+
+    /// The resume of a paused pod, with the candidates as its fallback.
+    fn add_start(&mut self, pod: &str, ranked: &[Candidate]) {
+        self.steps.then(
+            StepKind::StartPod {
+                pod_id: pod.to_string(),
+                fallback: ranked.to_vec(),
+                busy_host: self.busy_host(),
+            },
+            None,
+        );
+        self.summary.resume += 1;
+    }
+
+    /// How many of the pod's attributes a change of `changed` of them
+    /// leaves alone (hidden in the text plan).
+    fn unchanged_count(&self, ranked: &[Candidate], changed: usize) -> usize {
         let desired = &self.input.desired.pod;
         let total = ranked
             .first()
             .map_or(0, |c| diff::spec_fields(&desired.spec_on(c)).len());
-        PodChange {
-            status: Some(status),
-            unchanged: total.saturating_sub(fields.len()),
-            fields,
-            ..PodChange::bare(PodAction::Update, Some(pod), reason)
-        }
+        total.saturating_sub(changed)
     }
 
     /// What a resume does on a busy host: the command line's choice, else

@@ -234,3 +234,14 @@ fn summary(plan: &Plan) -> (usize, usize, usize, usize) {
     let s = plan.report.summary;
     (s.create, s.resume, s.destroy, s.stop)
 }
+
+/// The fields a replacement names as forcing it.
+fn forcing(plan: &Plan) -> Vec<&str> {
+    plan.report
+        .pod
+        .fields
+        .iter()
+        .filter(|f| f.forces_replacement)
+        .map(|f| f.field.as_str())
+        .collect()
+}

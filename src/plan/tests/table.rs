@@ -491,17 +491,6 @@ fn fallback_cloud_follows_each_candidate_and_accepts_a_pod_on_it() {
     assert_eq!(prelude(&case.plan()), ["start pod1"], "with the flag");
 }
 
-/// The fields a replacement names as forcing it.
-fn forcing(plan: &Plan) -> Vec<&str> {
-    plan.report
-        .pod
-        .fields
-        .iter()
-        .filter(|f| f.forces_replacement)
-        .map(|f| f.field.as_str())
-        .collect()
-}
-
 #[test]
 fn row8_image_bump_updates_a_paused_pod_in_place_then_resumes_it() {
     let mut case = Case::new().recorded(
