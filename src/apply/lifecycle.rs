@@ -34,7 +34,7 @@ impl Executor<'_> {
             Err(err) => Some(err),
         };
         let deadline = Instant::now() + Duration::from_secs(120);
-        let schedule = PollSchedule::every(self.provider.poll_interval());
+        let schedule = self.provider.poll_schedule();
         let mut seen = None;
         let looked = retry::poll(&schedule, async || {
             let last = match provider.get(pod_id).await {

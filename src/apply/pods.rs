@@ -262,8 +262,12 @@ impl Executor<'_> {
         name: &str,
     ) -> Result<Option<ObservedPod>, ProviderError> {
         const LOOKS: u32 = 3;
-        let schedule =
-            PollSchedule::every(self.provider.poll_interval().min(Duration::from_secs(2)));
+        let schedule = PollSchedule::every(
+            self.provider
+                .poll_schedule()
+                .max
+                .min(Duration::from_secs(2)),
+        );
         let mut looks = 0;
         retry::poll(&schedule, async || {
             looks += 1;
@@ -497,11 +501,13 @@ impl Executor<'_> {
         let mut waiter = self
             .reporter
             .wait(&format!("Waiting for pod {pod_id} to be ready"));
-        let schedule = PollSchedule::every(self.provider.poll_interval());
+        let schedule = self.provider.poll_schedule();
         let provider = self.provider.clone();
         let interrupt = self.interrupt.clone();
         let id = || pod_id.to_string();
-        // What the last readable look saw: a change restarts the schedule.
+        // What the last readable look saw (the status, and whether RunPod's
+        // SSH proxy is up): a change restarts the schedule from its first,
+        // shortest wait, since the pod is moving.
         let mut seen = None;
         let mut proxy_only = DirectSshWatch::new(self.options.direct_ssh_grace);
         let grace_sec = self.options.direct_ssh_grace.as_secs();
@@ -537,7 +543,7 @@ impl Executor<'_> {
                         status => status.to_string(),
                     };
                     waiter.tick(&detail);
-                    seen = Some(pod.status);
+                    seen = Some((pod.status, pod.ssh_proxy));
                 }
                 Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
                 Err(ProviderError::Transient(e))

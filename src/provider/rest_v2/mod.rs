@@ -15,8 +15,6 @@ mod fixtures_tests;
 pub mod settings;
 pub mod wire;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -25,13 +23,14 @@ use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
 use crate::model::{CloudType, ObservedPod};
+use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
 const MAX_PAGES: usize = 1000;
 
 pub struct RestV2Provider {
     client: Client,
-    poll_interval: Duration,
+    poll: PollSchedule,
     key_fingerprint: String,
 }
 
@@ -39,7 +38,7 @@ impl RestV2Provider {
     pub fn new(settings: &Settings) -> ProviderResult<RestV2Provider> {
         Ok(RestV2Provider {
             client: Client::new(settings)?,
-            poll_interval: settings.poll_interval,
+            poll: super::changing_pod_schedule(settings.longest_poll_wait),
             key_fingerprint: super::api_key_fingerprint(&settings.api_key),
         })
     }
@@ -134,8 +133,8 @@ impl Provider for RestV2Provider {
         "runpod"
     }
 
-    fn poll_interval(&self) -> Duration {
-        self.poll_interval
+    fn poll_schedule(&self) -> PollSchedule {
+        self.poll
     }
 
     fn api_key_fingerprint(&self) -> Option<String> {
