@@ -8,7 +8,7 @@
 //!   `https://api.runpod.io`; paths are `/v2/...`.
 //! - Polling a changing pod: `RPD_POLL_INTERVAL_MS` caps the wait between
 //!   two reads (tests make it short); by default reads start 0.5 s apart
-//!   and back off to 5 s (`provider::CHANGING_POD`).
+//!   and back off to 2 s (`provider::CHANGING_POD`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
