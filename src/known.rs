@@ -91,6 +91,10 @@ pub const EXAMPLE_PRICES: &[(&str, f64, f64)] = &[
 ];
 
 pub fn is_known_gpu(id: &str) -> bool {
+    // No GPU name is this long; normalizing it per type would cost time.
+    if id.len() > 128 {
+        return false;
+    }
     GPU_TYPES.iter().any(|(known, ..)| same_gpu(known, id))
 }
 
@@ -104,6 +108,12 @@ pub fn display_name(id: &str) -> Option<&'static str> {
 /// The one of `options` that `word` probably meant (ignoring case), if any
 /// is close enough.
 pub fn closest<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    // Words longer than this are no typo of a key or a name (and comparing
+    // them costs time in proportion to their length).
+    const MAX_SUGGEST_LEN: usize = 64;
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
     options
         .into_iter()
@@ -116,6 +126,10 @@ pub fn closest<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> Op
 /// The known id a mistyped GPU id probably meant (`NVIDIA RTX 4090` ->
 /// `NVIDIA GeForce RTX 4090`), matching display names too.
 pub fn suggest_gpu(id: &str) -> Option<&'static str> {
+    // No GPU name is this long; comparing would cost time in its length.
+    if id.len() > 128 {
+        return None;
+    }
     let wanted = canonical(id);
     let stripped = wanted
         .trim_start_matches("nvidia ")
