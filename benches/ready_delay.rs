@@ -27,10 +27,10 @@ mod fake;
 #[allow(dead_code)]
 mod sshd;
 
-use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
