@@ -21,7 +21,6 @@
 //! each apply's progress lines with the time they came.
 
 #[path = "../tests/fakes/rest_v2.rs"]
-#[allow(dead_code)]
 mod fake;
 #[path = "../tests/common/sshd.rs"]
 #[allow(dead_code)]
