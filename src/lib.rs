@@ -60,6 +60,7 @@ pub mod interrupt;
 pub mod known;
 pub mod model;
 pub mod plan;
+pub mod pod_name;
 pub mod progress;
 pub mod provider;
 pub mod remote;

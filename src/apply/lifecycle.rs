@@ -156,14 +156,14 @@ impl Executor<'_> {
                         // Still the current pod, recorded as running: the
                         // next plan sees it and no run of rpd forgets it.
                         if let Some(record) = self.state.pod.as_mut() {
-                            record.status = Some(PodStatus::Running);
+                            record.set_status(PodStatus::Running, Utc::now());
                         }
                         self.save()?;
                         return Err(failure.into());
                     }
                     StopOutcome::Done if action == LifecycleAction::Recycle => {
                         if let Some(record) = self.state.pod.as_mut() {
-                            record.status = Some(PodStatus::Exited);
+                            record.set_status(PodStatus::Exited, Utc::now());
                         }
                         self.save()?;
                         self.reporter.line(format!(
@@ -212,7 +212,7 @@ impl Executor<'_> {
                 self.state.pod = Some(pod);
                 return;
             }
-            pod.status = Some(status);
+            pod.set_status(status, Utc::now());
             self.state.retained.push(RetainedPod {
                 pod,
                 reason,

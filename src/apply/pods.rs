@@ -44,17 +44,16 @@ impl Executor<'_> {
                 ports: Some(request.ports.clone()),
             },
             status: Some(pod.status),
+            status_since: Some(Utc::now()),
             created_at: Some(Utc::now()),
             provider: Some(self.provider.name().to_string()),
         }
     }
 
-    /// `<run_id>-<6 hex of the state's lineage>`: the run id says what and
-    /// when; the lineage part makes the name this state's alone, so the
-    /// lookup of a lost create can never adopt another config's pod.
+    /// `<run_id>-<6 hex of the state's lineage>` (see `pod_name`): unique
+    /// to this state, and recognisable as rpd's if the state is ever lost.
     pub(super) fn pod_name(&self) -> String {
-        let lineage = self.state.lineage.simple().to_string();
-        format!("{}-{}", self.config.run_id, &lineage[..6])
+        crate::pod_name::for_create(&self.config.run_id, &self.state.lineage)
     }
 
     pub(super) async fn request_for(
@@ -282,6 +281,7 @@ impl Executor<'_> {
             name,
             spec: pod.spec.clone(),
             status: Some(pod.status),
+            status_since: Some(Utc::now()),
             created_at: None,
             provider: Some(self.provider.name().to_string()),
         });
@@ -348,7 +348,7 @@ impl Executor<'_> {
     pub(super) async fn resumed(&mut self, pod_id: &str) -> Result<(), ApplyError> {
         crate::fault::reached("resume-answered").await;
         if let Some(pod) = self.state.pod.as_mut() {
-            pod.status = Some(PodStatus::Starting);
+            pod.set_status(PodStatus::Starting, Utc::now());
         }
         self.resumed_now = true;
         self.report.resumed += 1;
@@ -408,7 +408,7 @@ impl Executor<'_> {
             }
         };
         if let Some(record) = self.state.pod.as_mut() {
-            record.status = Some(PodStatus::Running);
+            record.set_status(PodStatus::Running, Utc::now());
         }
         if let Err(err) = self.save_state_at(Some("save-ready")) {
             return Err(self.unrecorded(&pod_id, err).await);
@@ -566,7 +566,7 @@ impl Executor<'_> {
         match self.stop(pod_id).await {
             StopOutcome::Done => {
                 if let Some(record) = self.state.pod.as_mut() {
-                    record.status = Some(PodStatus::Exited);
+                    record.set_status(PodStatus::Exited, Utc::now());
                 }
                 self.save()
             }

@@ -211,6 +211,7 @@ fn every_step_has_an_edge_and_gone_retained_pods_are_forgotten_last() {
                 name: String::new(),
                 spec: spec("EU-RO-1", A40),
                 status: None,
+                status_since: None,
                 created_at: None,
                 provider: None,
             },
