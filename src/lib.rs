@@ -63,6 +63,7 @@ pub mod plan;
 pub mod pod_name;
 pub mod progress;
 pub mod provider;
+pub mod registry;
 pub mod remote;
 pub mod render;
 pub mod retry;
