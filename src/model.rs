@@ -304,6 +304,21 @@ pub struct ObservedPod {
     pub changed_at: Option<String>,
 }
 
+/// What RunPod billed one pod for one time bucket (REST v2
+/// `GET /v2/billing/pods`), in US dollars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodBill {
+    pub pod_id: String,
+    /// The bucket, `[start, end)`.
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub total_usd: f64,
+    pub gpu_usd: f64,
+    pub cpu_usd: f64,
+    /// Disk (container disk and volume); for a stopped pod, the volume.
+    pub disk_usd: f64,
+}
+
 /// What to do with the pod once the job has finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
