@@ -304,6 +304,38 @@ pub struct ObservedPod {
     pub changed_at: Option<String>,
 }
 
+/// Whose a pod is, as far as rpd can tell: what `status`, `ls-stale` and
+/// `cleanup` may do to it depends on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ownership {
+    /// A state file tracks it: the config's current pod, or one kept for
+    /// forensics (`retained`).
+    Tracked {
+        config: std::path::PathBuf,
+        state_file: std::path::PathBuf,
+        retained: bool,
+    },
+    /// rpd made it (its name follows rpd's rule) but no state tracks it:
+    /// the state was lost, moved or edited. `config` is the config whose
+    /// state's lineage the name carries, when the registry knows it.
+    Untracked {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<std::path::PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state_file: Option<std::path::PathBuf>,
+    },
+    /// Not rpd's: made in the console or by another tool.
+    NotRpds,
+}
+
+impl Ownership {
+    /// rpd made it (tracked or not).
+    pub fn is_rpds(&self) -> bool {
+        !matches!(self, Ownership::NotRpds)
+    }
+}
+
 /// What RunPod billed one pod for one time bucket (REST v2
 /// `GET /v2/billing/pods`), in US dollars.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -272,10 +272,12 @@ impl<'a> Executor<'a> {
                 DeleteReason::ReplaceRequested
                 | DeleteReason::ReplaceMismatch
                 | DeleteReason::ReplaceError => self.delete_to_replace(pod_id).await,
-                DeleteReason::Destroy | DeleteReason::Retained | DeleteReason::Duplicate => {
-                    self.delete(pod_id).await
-                }
+                DeleteReason::Destroy
+                | DeleteReason::Retained
+                | DeleteReason::Duplicate
+                | DeleteReason::Cleanup => self.delete(pod_id).await,
             },
+            StepKind::StopPod { pod_id } => self.stop_and_keep(pod_id).await,
             StepKind::CreatePod { candidates } => self.create(candidates).await,
             StepKind::StartPod {
                 pod_id,

@@ -550,6 +550,23 @@ impl Executor<'_> {
         }
     }
 
+    /// Stops the pod and keeps tracking it, stopped (forgotten if it is gone).
+    pub(super) async fn stop_and_keep(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        match self.stop(pod_id).await {
+            StopOutcome::Done => {
+                if let Some(record) = self.state.pod.as_mut().filter(|p| p.id == pod_id) {
+                    record.set_status(PodStatus::Exited, Utc::now());
+                }
+                self.save()
+            }
+            StopOutcome::Gone => {
+                self.forget(pod_id);
+                self.save()
+            }
+            StopOutcome::Failed(failure) => Err(failure.into()),
+        }
+    }
+
     /// A pod that never became usable is not left running: one this run
     /// created is deleted; one that existed before (resumed or reused) is
     /// stopped and kept, with its volume.
@@ -563,18 +580,6 @@ impl Executor<'_> {
             return self.delete(pod_id).await;
         }
         self.reporter.line(format!("Stopping pod {pod_id}: {why}"));
-        match self.stop(pod_id).await {
-            StopOutcome::Done => {
-                if let Some(record) = self.state.pod.as_mut() {
-                    record.set_status(PodStatus::Exited, Utc::now());
-                }
-                self.save()
-            }
-            StopOutcome::Gone => {
-                self.forget(pod_id);
-                self.save()
-            }
-            StopOutcome::Failed(failure) => Err(failure.into()),
-        }
+        self.stop_and_keep(pod_id).await
     }
 }
