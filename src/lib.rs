@@ -56,6 +56,7 @@ pub mod config;
 pub mod cost;
 pub mod exit;
 pub mod fault;
+pub mod hygiene;
 pub mod interrupt;
 pub mod known;
 pub mod model;
