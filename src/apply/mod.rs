@@ -2,6 +2,7 @@
 //! changes things: every step that changes a pod is followed by a state
 //! write, so an interrupt or crash never loses a pod id rpd created.
 
+pub mod cleanup;
 mod error;
 mod job;
 mod lifecycle;
@@ -366,7 +367,7 @@ impl<'a> Executor<'a> {
 }
 
 /// What a stop request came to.
-enum StopOutcome {
+pub(crate) enum StopOutcome {
     Done,
     Gone,
     /// Still running (or unknown) after the request.

@@ -3,26 +3,40 @@
 
 use super::*;
 
+/// Deletes a pod, asking again after a failure that may pass; how long it
+/// took. The caller forgets the pod and writes its state.
+pub(crate) async fn delete_pod(
+    provider: &SharedProvider,
+    reporter: &Reporter,
+    request_retry: &Backoff,
+    pod_id: &str,
+) -> Result<Duration, ProviderError> {
+    let waiter = reporter.wait(&format!("Destroying pod {pod_id}"));
+    let deleted = retry::retry(
+        request_retry,
+        || provider.delete(pod_id),
+        ProviderError::is_retryable,
+        ProviderError::retry_after,
+    )
+    .await;
+    if let Err(err) = deleted {
+        waiter.abandon();
+        return Err(err);
+    }
+    crate::fault::reached("deleted").await;
+    Ok(waiter.done("Destruction complete", &format!(" [id={pod_id}]")))
+}
+
 impl Executor<'_> {
     pub(super) async fn delete(&mut self, pod_id: &str) -> Result<(), ApplyError> {
-        let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
-        let provider = self.provider.clone();
-        let deleted = retry::retry(
-            &self.request_retry,
-            || provider.delete(pod_id),
-            ProviderError::is_retryable,
-            ProviderError::retry_after,
-        )
-        .await;
-        if let Err(err) = deleted {
-            waiter.abandon();
-            return Err(ApplyError::provider(
-                format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
-                err,
-            ));
-        }
-        crate::fault::reached("deleted").await;
-        let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+        let took = delete_pod(&self.provider, &self.reporter, &self.request_retry, pod_id)
+            .await
+            .map_err(|err| {
+                ApplyError::provider(
+                    format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
+                    err,
+                )
+            })?;
         self.time("delete", took);
         self.forget(pod_id);
         self.report.destroyed += 1;

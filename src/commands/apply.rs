@@ -158,6 +158,14 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     }
     crate::say!();
 
+    // Registered before anything is created: a state file that a killed
+    // run leaves is found by `status`, `ls-stale` and `cleanup`.
+    if request.mode == Mode::Apply {
+        for prepared in &ready {
+            let config = &prepared.config;
+            crate::commands::inventory::record_applied(ctx, config, provider.name(), true);
+        }
+    }
     let interrupt = Interrupt::install();
     // Approved; nothing has run yet (tests change local inputs here).
     crate::fault::reached("approved").await;
@@ -184,6 +192,14 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         executor.run(&prepared.plan)
     });
     let results = join_all(runs).await;
+    for prepared in &ready {
+        crate::commands::inventory::record_applied(
+            ctx,
+            &prepared.config,
+            provider.name(),
+            false,
+        );
+    }
     drop(guards);
     remove_empty(&new_dirs);
 

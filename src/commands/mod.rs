@@ -5,12 +5,15 @@
 //! config's state; `refresh` turns (config, state, provider) into a plan.
 
 pub mod apply;
+pub mod cleanup;
+pub mod inventory;
 pub mod logs;
 pub mod plan;
 pub mod refresh;
 pub mod settings;
 pub mod sim;
 pub mod state;
+pub mod status;
 pub mod validate;
 
 pub use refresh::{Prepared, prepare_all};
@@ -42,6 +45,10 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::ShowState(target) => state::show(ctx, &target),
         Action::ReassignState(settings) => state::reassign(ctx, &settings),
         Action::Sim(action) => sim::run(&action),
+        Action::Status(settings) => status::status(ctx, &settings).await,
+        Action::LsStale(settings) => status::ls_stale(ctx, &settings).await,
+        Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
+        Action::Runs(settings) => status::runs(ctx, &settings),
     }
 }
 

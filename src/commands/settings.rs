@@ -27,6 +27,10 @@ pub enum Action {
     ShowState(ConfigSettings),
     ReassignState(ReassignSettings),
     Sim(SimAction),
+    Status(StatusSettings),
+    LsStale(LsStaleSettings),
+    Cleanup(CleanupSettings),
+    Runs(RunsSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +150,65 @@ pub struct ForceUnlockSettings {
 pub struct ReassignSettings {
     pub target: ConfigSettings,
     pub lock: LockSettings,
+}
+
+/// `rpd status`: the given configs, else every config in the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub json: bool,
+}
+
+/// `rpd ls-stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LsStaleSettings {
+    /// The whole account, not only rpd's pods.
+    pub all: bool,
+    /// Stopped at least this many whole days ago (rounded up).
+    pub older_than_days: Option<u64>,
+    pub json: bool,
+}
+
+/// What `rpd cleanup --state-file` does to the pods a state file tracks
+/// (runpod-deploy's `--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupMode {
+    Delete,
+    Stop,
+    Preserve,
+}
+
+/// Which pods `rpd cleanup` looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanupTarget {
+    /// The pods these state files track.
+    StateFiles {
+        paths: Vec<PathBuf>,
+        mode: CleanupMode,
+    },
+    /// Stopped pods (`--all-stopped`, `--stale`).
+    Stopped {
+        older_than_days: Option<u64>,
+        untracked: bool,
+        all: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupSettings {
+    pub target: CleanupTarget,
+    pub dry_run: bool,
+    pub auto_approve: bool,
+    pub lock: LockSettings,
+}
+
+/// `rpd runs`: the given configs' runs, else every registered config's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunsSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub json: bool,
 }
 
 /// `rpd sim ...`: an out-of-band change to the simulator, or a look at it.

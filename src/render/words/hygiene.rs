@@ -2,7 +2,65 @@
 //! `ls-stale`, `cleanup`, `runs`, `cost`, recycle advice): whose a pod is,
 //! how long ago, and what the advice says.
 
-use crate::model::Ownership;
+use crate::hygiene::inventory::StalePod;
+use crate::hygiene::status::{MissingState, Totals};
+use crate::model::{Ownership, Usd};
+
+fn pods(count: usize) -> String {
+    if count == 1 {
+        "1 pod".into()
+    } else {
+        format!("{count} pods")
+    }
+}
+
+/// A registry entry whose state file is gone.
+pub fn missing_state(missing: &MissingState) -> String {
+    let ids = if missing.pod_ids.is_empty() {
+        String::new()
+    } else {
+        format!(" (it last tracked {})", missing.pod_ids.join(", "))
+    };
+    format!(
+        "the state file {} of {} is gone{ids}; its pods show as untracked in `rpd ls-stale`",
+        missing.state_file.display(),
+        missing.config.display()
+    )
+}
+
+/// rpd's pods that no state tracks, under the status table.
+pub fn untracked_hint(count: usize) -> String {
+    format!(
+        "{} that rpd created {} tracked by no state: see `rpd ls-stale`, and `rpd cleanup --all-stopped --untracked`.",
+        pods(count),
+        if count == 1 { "is" } else { "are" }
+    )
+}
+
+/// The status footer.
+pub fn status_totals(totals: &Totals) -> String {
+    format!(
+        "Running: {} ({}/hr). Paused: {}, {} GB of volume ({}/day, {}/month while stopped).",
+        pods(totals.running),
+        Usd(totals.running_per_hr),
+        pods(totals.paused),
+        totals.paused_gb,
+        Usd(totals.paused_per_day),
+        Usd(totals.paused_per_month)
+    )
+}
+
+/// The ls-stale footer.
+pub fn stale_totals(stale: &[StalePod]) -> String {
+    let gb: u32 = stale.iter().filter_map(|s| s.volume_gb).sum();
+    let per_month: f64 = stale.iter().map(|s| s.per_month).sum();
+    format!(
+        "Stopped: {}, {gb} GB of volume: {}/day, {}/month (volume disk bills $0.20/GB a month while stopped).",
+        pods(stale.len()),
+        Usd(crate::cost::per_day(per_month)),
+        Usd(per_month)
+    )
+}
 
 /// `1 day`, `41 days`, `less than a day`.
 pub fn days(days: u64) -> String {

@@ -1,0 +1,111 @@
+//! `rpd status`, `rpd ls-stale` and `rpd runs`: read-only looks across
+//! configs (named, else every config in rpd's registry).
+
+use serde_json::json;
+
+use crate::commands::inventory::{self, Subject};
+use crate::commands::settings::{LsStaleSettings, RunsSettings, StatusSettings};
+use crate::commands::Ctx;
+use crate::exit::ExitStatus;
+use crate::hygiene::inventory::{Scope, select, stale_pods};
+use crate::hygiene::status;
+use crate::model::{Ownership, PodStatus};
+use crate::plan::Note;
+use crate::render;
+
+fn print_json(value: &serde_json::Value) {
+    crate::say!("{}", serde_json::to_string_pretty(value).expect("json"));
+}
+
+pub async fn status(ctx: &Ctx, settings: &StatusSettings) -> anyhow::Result<ExitStatus> {
+    let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let provider = ctx.provider()?;
+    let gathered = inventory::gather(&subjects)?;
+    let (pods, observed) = inventory::observe(&provider, &gathered.known).await?;
+    let untracked = pods
+        .iter()
+        .filter(|p| p.status != PodStatus::Terminated)
+        .filter(|p| matches!(gathered.known.ownership(p), Ownership::Untracked { .. }))
+        .count();
+    let report = status::build(&gathered.facts, &observed, untracked, chrono::Utc::now());
+    if settings.json {
+        print_json(&json!({ "format_version": "1.0", "status": report }));
+    } else {
+        no_configs_hint(&subjects, settings.configs.is_empty());
+        crate::say_raw!("{}", render::tables::status(&report, &ctx.stdout_palette()));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// With no config named and none registered, says where configs come from.
+fn no_configs_hint(subjects: &[Subject], from_registry: bool) {
+    if from_registry && subjects.is_empty() {
+        crate::note!(
+            "No configs in rpd's registry ({}): `rpd apply` records each config it applies; or name configs: `rpd status CONFIG...`.",
+            crate::registry::RegistryFile::default_file().path().display()
+        );
+    }
+}
+
+pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<ExitStatus> {
+    let subjects = inventory::subjects(ctx, &[], &Default::default())?.unwrap_or_default();
+    let provider = ctx.provider()?;
+    let gathered = inventory::gather(&subjects)?;
+    let (pods, _) = inventory::observe(&provider, &gathered.known).await?;
+    let stale = stale_pods(&pods, &gathered.known, chrono::Utc::now());
+    let selection = select(
+        &stale,
+        Scope {
+            untracked: true,
+            all: settings.all,
+            older_than_days: settings.older_than_days,
+        },
+    );
+    if settings.json {
+        print_json(&json!({
+            "format_version": "1.0",
+            "stale_pods": selection.selected,
+            "left_alone": selection.left_alone.iter().map(|(why, count)| json!({
+                "why": why,
+                "count": count,
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitStatus::Success);
+    }
+    let left_alone: Vec<String> = selection
+        .left_alone
+        .iter()
+        .map(|(why, count)| {
+            render::words::note(&Note::CleanupLeftAlone {
+                count: *count,
+                why: *why,
+            })
+            .replace("left alone", "not listed")
+            .replace("(--all includes them)", "(--all lists them)")
+        })
+        .collect();
+    crate::say_raw!(
+        "{}",
+        render::tables::stale(&selection.selected, &left_alone, &ctx.stdout_palette())
+    );
+    Ok(ExitStatus::Success)
+}
+
+pub fn runs(ctx: &Ctx, settings: &RunsSettings) -> anyhow::Result<ExitStatus> {
+    let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
+        return Ok(ExitStatus::Error);
+    };
+    no_configs_hint(&subjects, settings.configs.is_empty());
+    let gathered = inventory::gather(&subjects)?;
+    let mut runs: Vec<_> = gathered.facts.into_iter().flat_map(|f| f.runs).collect();
+    runs.sort_by(|a, b| (a.at, &a.run_dir).cmp(&(b.at, &b.run_dir)));
+    runs.dedup_by(|a, b| a.run_dir == b.run_dir);
+    if settings.json {
+        print_json(&json!({ "format_version": "1.0", "runs": runs }));
+    } else {
+        crate::say_raw!("{}", render::tables::runs(&runs));
+    }
+    Ok(ExitStatus::Success)
+}
