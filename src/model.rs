@@ -468,7 +468,8 @@ pub struct Usd(pub f64);
 
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let amount = self.0;
+        // An empty sum of f64 is -0.0: money is never "$-0.00".
+        let amount = if self.0 == 0.0 { 0.0 } else { self.0 };
         let text = if amount != 0.0 && amount.abs() < 0.01 {
             format!("${amount:.4}")
         } else {
@@ -506,6 +507,8 @@ mod words_tests {
         assert_eq!(Usd(12.3).to_string(), "$12.30");
         assert_eq!(Usd(0.0042).to_string(), "$0.0042");
         assert_eq!(Usd(0.0).to_string(), "$0.00");
+        // What summing no amounts gives.
+        assert_eq!(Usd(std::iter::empty::<f64>().sum()).to_string(), "$0.00");
         assert_eq!(format!("{:>7}", Usd(1.0)), "  $1.00");
     }
 

@@ -228,8 +228,9 @@ impl RegistryFile {
             .open(self.path.with_file_name(name))
             .map_err(wrap)?;
         let deadline = Instant::now() + LOCK_WAIT;
-        retry::poll_blocking(&PollSchedule::every(Duration::from_millis(20)), || {
-            match file.try_lock() {
+        retry::poll_blocking(
+            &PollSchedule::every(Duration::from_millis(20)),
+            || match file.try_lock() {
                 Ok(()) => Look::Done(Ok(())),
                 Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                     Look::Again(())
@@ -238,8 +239,8 @@ impl RegistryFile {
                     path: self.path.clone(),
                 })),
                 Err(std::fs::TryLockError::Error(err)) => Look::Done(Err(wrap(err))),
-            }
-        })?;
+            },
+        )?;
         Ok(file)
     }
 }

@@ -55,9 +55,9 @@ pub async fn carry_out(
                         (pod_id, Change::Forget)
                     }
                     Err(err) => {
-                        report
-                            .failures
-                            .push(format!("deleting pod {pod_id}: {err} (it is still tracked)"));
+                        report.failures.push(format!(
+                            "deleting pod {pod_id}: {err} (it is still tracked)"
+                        ));
                         continue;
                     }
                 }

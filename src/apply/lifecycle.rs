@@ -198,14 +198,14 @@ impl Executor<'_> {
 /// pass) and checks, within a bounded time, that it really stopped: a
 /// stop that did not happen keeps billing.
 pub(crate) async fn stop_verified(
-provider: &SharedProvider,
-reporter: &Reporter,
-request_retry: &Backoff,
-pod_id: &str,
-config: &std::path::Path,
+    provider: &SharedProvider,
+    reporter: &Reporter,
+    request_retry: &Backoff,
+    pod_id: &str,
+    config: &std::path::Path,
 ) -> (StopOutcome, Option<Duration>) {
     let waiter = reporter.wait(&format!("Stopping pod {pod_id}"));
-    
+
     let asked = retry::retry(
         request_retry,
         || async {

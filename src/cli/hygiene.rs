@@ -17,8 +17,8 @@ fn parse_days(text: &str) -> Result<u64, String> {
     if text == "0" {
         return Ok(0);
     }
-    let duration: Duration = humantime::parse_duration(text)
-        .map_err(|e| format!("{e} (examples: 7d, 30d, 12h)"))?;
+    let duration: Duration =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 7d, 30d, 12h)"))?;
     Ok(duration.as_secs().div_ceil(86_400))
 }
 
@@ -128,9 +128,7 @@ impl CleanupArgs {
             }
         } else {
             CleanupTarget::Stopped {
-                older_than_days: self
-                    .older_than
-                    .or(self.stale.then_some(STALE_DAYS)),
+                older_than_days: self.older_than.or(self.stale.then_some(STALE_DAYS)),
                 untracked: self.untracked,
                 all: self.all,
             }

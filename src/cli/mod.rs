@@ -283,7 +283,7 @@ pub enum SimCommand {
     Start { pod_id: String },
     /// Delete a pod as if from the RunPod console.
     Terminate { pod_id: String },
-    /// Change a pod as if from the console: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
+    /// Change a pod as if from the console: image, name, changed_at, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
     Set {
         pod_id: String,
         #[arg(required = true, value_name = "KEY=VALUE")]

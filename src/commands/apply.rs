@@ -193,12 +193,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     });
     let results = join_all(runs).await;
     for prepared in &ready {
-        crate::commands::inventory::record_applied(
-            ctx,
-            &prepared.config,
-            provider.name(),
-            false,
-        );
+        crate::commands::inventory::record_applied(ctx, &prepared.config, provider.name(), false);
     }
     drop(guards);
     remove_empty(&new_dirs);

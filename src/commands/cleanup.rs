@@ -122,7 +122,9 @@ fn subjects(target: &CleanupTarget) -> anyhow::Result<Vec<Subject>> {
         };
         let owner = loaded.state.owner.clone();
         subjects.push(Subject {
-            config: owner.as_ref().map_or_else(|| path.clone(), |o| o.config.clone()),
+            config: owner
+                .as_ref()
+                .map_or_else(|| path.clone(), |o| o.config.clone()),
             job_name: owner.map(|o| o.job_name).unwrap_or_default(),
             state_file: path,
             lifecycle: None,

@@ -155,8 +155,8 @@ pub fn read_runs(dir: &Path) -> Vec<RunRecord> {
         .map(|e| e.path())
         .filter(|p| p.is_dir())
         .filter_map(|run_dir| {
-            let text = std::fs::read_to_string(run_dir.join(crate::apply::manifest::FILE_NAME))
-                .ok()?;
+            let text =
+                std::fs::read_to_string(run_dir.join(crate::apply::manifest::FILE_NAME)).ok()?;
             let value: serde_json::Value = serde_json::from_str(&text).ok()?;
             runs::from_manifest(&run_dir, &value).ok()
         })

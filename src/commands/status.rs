@@ -3,15 +3,20 @@
 
 use serde_json::json;
 
+use crate::commands::Ctx;
 use crate::commands::inventory::{self, Subject};
 use crate::commands::settings::{LsStaleSettings, RunsSettings, StatusSettings};
-use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::hygiene::inventory::{Scope, select, stale_pods};
 use crate::hygiene::status;
 use crate::model::{Ownership, PodStatus};
 use crate::plan::Note;
 use crate::render;
+
+/// Paths in tables are shown relative to here.
+fn base() -> std::path::PathBuf {
+    std::env::current_dir().unwrap_or_default()
+}
 
 fn print_json(value: &serde_json::Value) {
     crate::say!("{}", serde_json::to_string_pretty(value).expect("json"));
@@ -34,7 +39,10 @@ pub async fn status(ctx: &Ctx, settings: &StatusSettings) -> anyhow::Result<Exit
         print_json(&json!({ "format_version": "1.0", "status": report }));
     } else {
         no_configs_hint(&subjects, settings.configs.is_empty());
-        crate::say_raw!("{}", render::tables::status(&report, &ctx.stdout_palette()));
+        crate::say_raw!(
+            "{}",
+            render::tables::status(&report, &base(), &ctx.stdout_palette())
+        );
     }
     Ok(ExitStatus::Success)
 }
@@ -44,7 +52,9 @@ fn no_configs_hint(subjects: &[Subject], from_registry: bool) {
     if from_registry && subjects.is_empty() {
         crate::note!(
             "No configs in rpd's registry ({}): `rpd apply` records each config it applies; or name configs: `rpd status CONFIG...`.",
-            crate::registry::RegistryFile::default_file().path().display()
+            crate::registry::RegistryFile::default_file()
+                .path()
+                .display()
         );
     }
 }
@@ -88,7 +98,12 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
         .collect();
     crate::say_raw!(
         "{}",
-        render::tables::stale(&selection.selected, &left_alone, &ctx.stdout_palette())
+        render::tables::stale(
+            &selection.selected,
+            &left_alone,
+            &base(),
+            &ctx.stdout_palette()
+        )
     );
     Ok(ExitStatus::Success)
 }

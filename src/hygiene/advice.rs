@@ -90,7 +90,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -112,7 +112,10 @@ fn runs_per_week(runs: &[&RunRecord], now: DateTime<Utc>) -> f64 {
 
 /// How many of the last runs' consecutive pairs differ in `field`, of how
 /// many pairs; `None` with too few runs or fields to tell.
-fn changes(recent: &[&RunRecord], field: impl Fn(&RunRecord) -> Option<&str>) -> Option<(usize, usize)> {
+fn changes(
+    recent: &[&RunRecord],
+    field: impl Fn(&RunRecord) -> Option<&str>,
+) -> Option<(usize, usize)> {
     let values: Vec<&str> = recent.iter().filter_map(|r| field(r)).collect();
     if values.len() < 3 {
         return None;
@@ -208,8 +211,8 @@ mod tests {
         entries
             .iter()
             .map(|e| {
-                let dir = Path::new("/work/proj/artifacts/runpod")
-                    .join(e["run_dir"].as_str().unwrap());
+                let dir =
+                    Path::new("/work/proj/artifacts/runpod").join(e["run_dir"].as_str().unwrap());
                 from_manifest(&dir, &e["manifest"]).unwrap()
             })
             .collect()

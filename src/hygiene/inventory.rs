@@ -63,10 +63,8 @@ impl Known {
 
     /// Adds a registered lineage (also when its state file is gone).
     pub fn add_lineage(&mut self, lineage: &uuid::Uuid, config: PathBuf, state_file: PathBuf) {
-        self.lineages.insert(
-            crate::pod_name::lineage_tag(lineage),
-            (config, state_file),
-        );
+        self.lineages
+            .insert(crate::pod_name::lineage_tag(lineage), (config, state_file));
     }
 
     /// Whose `pod` is: a state's, rpd's by its name, or someone else's.
@@ -296,8 +294,10 @@ mod tests {
     #[test]
     fn pods_are_rpds_by_state_or_by_name_and_others_are_not() {
         let stale = stale_pods(&pods(), &known(), at("2026-11-11T00:00:00Z"));
-        let owners: Vec<(&str, &Ownership)> =
-            stale.iter().map(|s| (s.pod.id.as_str(), &s.owner)).collect();
+        let owners: Vec<(&str, &Ownership)> = stale
+            .iter()
+            .map(|s| (s.pod.id.as_str(), &s.owner))
+            .collect();
         assert_eq!(
             owners,
             [

@@ -89,11 +89,7 @@ pub fn refresh(
             state.pod = None;
         }
         state.retained.retain(|r| r.pod.id != id);
-        if state
-            .launched_job
-            .as_ref()
-            .is_some_and(|j| j.pod_id == id)
-        {
+        if state.launched_job.as_ref().is_some_and(|j| j.pod_id == id) {
             state.launched_job = None;
         }
     }
@@ -203,7 +199,8 @@ mod tests {
             job_name: "hello".into(),
         });
         state.pod = Some(record("cur", PodStatus::Exited));
-        let observed = BTreeMap::from([("cur".to_string(), seen("cur", PodStatus::Exited, "img:1"))]);
+        let observed =
+            BTreeMap::from([("cur".to_string(), seen("cur", PodStatus::Exited, "img:1"))]);
         let outcome = refresh(&state, &observed, at("2026-11-20T00:00:00Z"));
         assert!(!outcome.changed());
         assert_eq!(outcome.state, state);

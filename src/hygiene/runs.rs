@@ -206,11 +206,8 @@ mod tests {
             "pod_resumed": false,
             "wall_time_sec": 120.5,
         });
-        let run = from_manifest(
-            Path::new("/p/artifacts/runpod/20260517T101500Z"),
-            &manifest,
-        )
-        .unwrap();
+        let run =
+            from_manifest(Path::new("/p/artifacts/runpod/20260517T101500Z"), &manifest).unwrap();
         assert_eq!(run.start, Start::Cold);
         assert_eq!(run.ready_sec, None);
         assert_eq!(run.job_sec, Some(120.5));

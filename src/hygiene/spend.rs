@@ -147,7 +147,10 @@ mod tests {
         // 50 GB paused since 10 days before the window opened: the 30 days
         // of the window count, $10.00.
         let spend = estimate(
-            &[run("2026-10-01T00:00:00Z", 5.0), run("2026-11-20T00:00:00Z", 0.5)],
+            &[
+                run("2026-10-01T00:00:00Z", 5.0),
+                run("2026-11-20T00:00:00Z", 0.5),
+            ],
             &[Pause {
                 since: at("2026-10-19T00:00:00Z"),
                 per_month: 10.0,

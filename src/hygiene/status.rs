@@ -102,11 +102,14 @@ pub struct StatusReport {
 }
 
 fn last_run(runs: &[RunRecord]) -> Option<LastRun> {
-    runs.iter().filter(|r| r.at.is_some()).max_by_key(|r| r.at).map(|r| LastRun {
-        at: r.at,
-        failed: r.failed,
-        start: r.start,
-    })
+    runs.iter()
+        .filter(|r| r.at.is_some())
+        .max_by_key(|r| r.at)
+        .map(|r| LastRun {
+            at: r.at,
+            failed: r.failed,
+            start: r.start,
+        })
 }
 
 fn row(
@@ -295,7 +298,10 @@ mod tests {
             },
         ];
         let observed = HashMap::from([
-            ("run1".to_string(), seen("run1", PodStatus::Running, 20, 0.44)),
+            (
+                "run1".to_string(),
+                seen("run1", PodStatus::Running, 20, 0.44),
+            ),
             ("old1".to_string(), seen("old1", PodStatus::Exited, 50, 0.0)),
         ]);
         let report = build(&facts, &observed, 2, at("2026-11-28T00:00:00Z"));

@@ -246,8 +246,14 @@ mod tests {
         let plan = plan(&input);
         assert_eq!(plan.mode, Mode::Cleanup);
         let freed = plan.report.cost.frees.unwrap();
-        assert_eq!(crate::model::Usd(freed.storage_per_month).to_string(), "$10.00");
-        assert_eq!(crate::model::Usd(freed.storage_per_day).to_string(), "$0.33");
+        assert_eq!(
+            crate::model::Usd(freed.storage_per_month).to_string(),
+            "$10.00"
+        );
+        assert_eq!(
+            crate::model::Usd(freed.storage_per_day).to_string(),
+            "$0.33"
+        );
         assert_eq!(plan.report.summary.destroy, 1);
         let step = plan.steps()[0].clone();
         assert_eq!(

@@ -161,7 +161,9 @@ pub enum Warning {
         lost: bool,
     },
     /// `cleanup --all` deletes pods rpd did not create.
-    DeletesPodsNotRpds { count: usize },
+    DeletesPodsNotRpds {
+        count: usize,
+    },
 }
 
 /// Worth knowing, not a problem.
@@ -229,7 +231,9 @@ pub enum StateChange {
     },
     /// A runpod-deploy pointer whose pod a cleanup deleted goes, as
     /// runpod-deploy's own cleanup unlinks it.
-    RemovePointer { state_file: std::path::PathBuf },
+    RemovePointer {
+        state_file: std::path::PathBuf,
+    },
 }
 
 /// The pod-level headline of the plan.

@@ -3,6 +3,7 @@
 //! of [`words::hygiene`]. They print reports; they never decide.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::words::hygiene as words;
 use super::{Palette, duration};
@@ -34,6 +35,14 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A path relative to `base` (the working directory) when under it.
+pub fn shown(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 fn money(amount: Option<f64>) -> String {
     amount.map_or_else(|| "-".into(), |a| Usd(a).to_string())
 }
@@ -44,7 +53,7 @@ fn last_run(run: Option<&LastRun>) -> String {
     };
     let when = run
         .at
-        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d").to_string());
     format!(
         "{when} {}, {}",
         if run.failed { "failed" } else { "ok" },
@@ -52,13 +61,16 @@ fn last_run(run: Option<&LastRun>) -> String {
     )
 }
 
-fn status_cells(row: &StatusRow) -> Vec<String> {
+fn status_cells(row: &StatusRow, base: &Path) -> Vec<String> {
     let status = match (row.status, &row.retained) {
         (None, _) => "gone".into(),
         (Some(s), None) => s.as_str().to_string(),
         (Some(s), Some(_)) => format!("{} (retained)", s.as_str()),
     };
     let since = match (row.status, row.for_sec) {
+        (Some(PodStatus::Exited), Some(secs)) if secs >= 86_400 => {
+            format!("stopped {} ago", words::days(secs / 86_400))
+        }
         (Some(PodStatus::Exited), Some(secs)) => format!("stopped {} ago", duration(secs)),
         (Some(s), Some(secs)) if s.is_active() => format!("up {}", duration(secs)),
         _ => "-".into(),
@@ -69,7 +81,7 @@ fn status_cells(row: &StatusRow) -> Vec<String> {
         (None, _) => "-".into(),
     };
     vec![
-        row.config.display().to_string(),
+        shown(&row.config, base),
         row.pod_id.clone(),
         status,
         gpu,
@@ -87,12 +99,16 @@ fn status_cells(row: &StatusRow) -> Vec<String> {
 }
 
 /// `rpd status` as text.
-pub fn status(report: &StatusReport, p: &Palette) -> String {
+pub fn status(report: &StatusReport, base: &Path, p: &Palette) -> String {
     let mut out = String::new();
     if report.pods.is_empty() {
         let _ = writeln!(out, "No pods tracked.");
     } else {
-        let rows: Vec<Vec<String>> = report.pods.iter().map(status_cells).collect();
+        let rows: Vec<Vec<String>> = report
+            .pods
+            .iter()
+            .map(|row| status_cells(row, base))
+            .collect();
         out.push_str(&table(
             &[
                 "CONFIG",
@@ -114,7 +130,7 @@ pub fn status(report: &StatusReport, p: &Palette) -> String {
         let _ = writeln!(
             out,
             "{} tracks no pod (last run: {}).",
-            idle.config.display(),
+            shown(&idle.config, base),
             last_run(idle.last_run.as_ref())
         );
     }
@@ -123,19 +139,23 @@ pub fn status(report: &StatusReport, p: &Palette) -> String {
             out,
             "{} {}",
             p.warn.apply_to("Warning:"),
-            words::missing_state(missing)
+            words::missing_state(missing, base)
         );
     }
     if report.untracked_pods > 0 {
         let _ = writeln!(out, "{}", words::untracked_hint(report.untracked_pods));
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "{}", p.bold.apply_to(words::status_totals(&report.totals)));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(words::status_totals(&report.totals))
+    );
     out
 }
 
 /// `rpd ls-stale` as text.
-pub fn stale(pods: &[StalePod], left_alone: &[String], p: &Palette) -> String {
+pub fn stale(pods: &[StalePod], left_alone: &[String], base: &Path, p: &Palette) -> String {
     let mut out = String::new();
     if pods.is_empty() {
         let _ = writeln!(out, "No stopped pods.");
@@ -146,12 +166,13 @@ pub fn stale(pods: &[StalePod], left_alone: &[String], p: &Palette) -> String {
                 vec![
                     s.pod.id.clone(),
                     s.pod.name.clone(),
-                    s.volume_gb.map_or_else(|| "-".into(), |gb| format!("{gb} GB")),
+                    s.volume_gb
+                        .map_or_else(|| "-".into(), |gb| format!("{gb} GB")),
                     s.stopped_days
                         .map_or_else(|| "unknown".into(), |d| d.to_string()),
                     Usd(s.per_day).to_string(),
                     Usd(s.per_month).to_string(),
-                    crate::render::words::hygiene::owner_cell(&s.owner),
+                    words::owner_cell(&s.owner, base),
                 ]
             })
             .collect();
@@ -202,7 +223,15 @@ pub fn runs(runs: &[RunRecord]) -> String {
         .collect();
     table(
         &[
-            "WHEN", "JOB", "POD", "START", "TO READY", "JOB TIME", "OUTCOME", "EST. COST", "RUN",
+            "WHEN",
+            "JOB",
+            "POD",
+            "START",
+            "TO READY",
+            "JOB TIME",
+            "OUTCOME",
+            "EST. COST",
+            "RUN",
         ],
         &rows,
     )

@@ -391,7 +391,7 @@ fn step_text(kind: &StepKind, name: &str) -> String {
         }
         StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
         StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
-        StepKind::StopPod { pod_id } => format!("stop pod {pod_id} (kept, with its volume)"),
+        StepKind::StopPod { pod_id } => format!("stop pod {pod_id}, keeping it and its volume"),
         StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
         StepKind::WaitReady { timeout_sec } => format!(
             "wait until the pod runs and its shell answers (up to {})",

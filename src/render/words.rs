@@ -64,7 +64,7 @@ pub fn reason(reason: &Reason) -> String {
                     format!("stopped {}", hygiene::days(*days))
                 }
                 (crate::model::PodStatus::Exited, None) => "stopped since an unknown time".into(),
-                (status, _) => status.as_str().to_string(),
+                (status, _) => status.as_str().to_lowercase(),
             };
             let volume = match volume_gb {
                 Some(gb) if *per_day > 0.0 => format!(", {gb} GB volume ({}/day)", Usd(*per_day)),

@@ -133,6 +133,7 @@ impl World {
             .env("RPD_SIM_DIR", self.sim_dir())
             .env("RPD_PROVIDER", "sim")
             .env("HOME", self.path("home"))
+            .env("RPD_DATA_DIR", self.path("home/.local/share/rpd"))
             .env("NO_COLOR", "1")
             .env_remove("RPD_FAULT")
             .env_remove("RUNPOD_API_KEY");

@@ -342,7 +342,13 @@ fn a_resume_says_how_long_the_pod_was_paused_from_rpds_record_of_the_stop() {
         observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
     );
     let stopped: chrono::DateTime<chrono::Utc> = "2026-11-24T09:00:00Z".parse().unwrap();
-    case.state.as_mut().unwrap().pod.as_mut().unwrap().status_since = Some(stopped);
+    case.state
+        .as_mut()
+        .unwrap()
+        .pod
+        .as_mut()
+        .unwrap()
+        .status_since = Some(stopped);
     let plan = case.plan();
     // 20 GB x $0.20 = $4.00/month; /30 = $0.1333/day; stopped 3 days before now.
     assert!(

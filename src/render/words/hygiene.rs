@@ -5,6 +5,8 @@
 use crate::hygiene::inventory::StalePod;
 use crate::hygiene::status::{MissingState, Totals};
 use crate::model::{Ownership, Usd};
+use crate::render::tables::shown;
+use std::path::Path;
 
 fn pods(count: usize) -> String {
     if count == 1 {
@@ -15,7 +17,7 @@ fn pods(count: usize) -> String {
 }
 
 /// A registry entry whose state file is gone.
-pub fn missing_state(missing: &MissingState) -> String {
+pub fn missing_state(missing: &MissingState, base: &Path) -> String {
     let ids = if missing.pod_ids.is_empty() {
         String::new()
     } else {
@@ -23,8 +25,8 @@ pub fn missing_state(missing: &MissingState) -> String {
     };
     format!(
         "the state file {} of {} is gone{ids}; its pods show as untracked in `rpd ls-stale`",
-        missing.state_file.display(),
-        missing.config.display()
+        shown(&missing.state_file, base),
+        shown(&missing.config, base)
     )
 }
 
@@ -96,23 +98,23 @@ pub fn owner(owner: &Ownership) -> String {
     }
 }
 
-/// Whose a pod is, in a table cell.
-pub fn owner_cell(owner: &Ownership) -> String {
+/// Whose a pod is, in a table cell (paths relative to `base`).
+pub fn owner_cell(owner: &Ownership, base: &Path) -> String {
     match owner {
         Ownership::Tracked {
             config,
             retained: false,
             ..
-        } => config.display().to_string(),
+        } => shown(config, base),
         Ownership::Tracked {
             config,
             retained: true,
             ..
-        } => format!("{} (retained)", config.display()),
+        } => format!("{} (retained)", shown(config, base)),
         Ownership::Untracked {
             config: Some(config),
             ..
-        } => format!("untracked rpd pod (from {})", config.display()),
+        } => format!("untracked rpd pod (from {})", shown(config, base)),
         Ownership::Untracked { config: None, .. } => "untracked rpd pod".into(),
         Ownership::NotRpds => "not rpd's".into(),
     }
@@ -140,7 +142,11 @@ mod tests {
             owner(&lost),
             "untracked rpd pod (made for /p/hello.yaml, whose state no longer tracks it)"
         );
-        assert_eq!(owner_cell(&Ownership::NotRpds), "not rpd's");
+        assert_eq!(
+            owner_cell(&Ownership::NotRpds, Path::new("/p")),
+            "not rpd's"
+        );
+        assert_eq!(owner_cell(&tracked, Path::new("/p")), "hello.yaml");
         assert_eq!(days(0), "less than a day");
         assert_eq!(days(41), "41 days");
     }
