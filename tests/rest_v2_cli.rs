@@ -153,11 +153,16 @@ fn a_plan_resumes_a_recycled_pod_and_destroy_deletes_it() {
         .args(["plan", "--detailed-exitcode", HELLO])
         .known(&id, "[PAUSED]")
         .status(2)
-        // The recycled pod is an RTX A5000.
+        // The recycled pod is an RTX A5000; RunPod says nothing of when it
+        // stopped, and this state (written by the test) neither.
         .stdout(&edited(
-            &unindent(RESUME_PLAN),
-            "Cost: $0.44/hr",
-            "Cost: $0.27/hr",
+            &edited(
+                &unindent(RESUME_PLAN),
+                "Cost: $0.44/hr",
+                "Cost: $0.27/hr",
+            ),
+            "Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused\n",
+            "",
         ))
         .run();
     assert_eq!(fake.calls("getPod"), 1);
@@ -571,7 +576,7 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
                 · record pod [FOUND] from the interrupted create
 
             Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();

@@ -1,6 +1,6 @@
 //! What a resume says about the pause it ends (issue 10, item 10).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::*;
 use crate::cost;
@@ -38,7 +38,8 @@ impl Planner<'_> {
         let per_month = cost::stopped_usd_per_month(Some(&self.input.desired.pod.storage));
         self.notes.push(Note::PausedFor {
             pod_id: id.clone(),
-            since,
+            // Whole seconds: what people (and snapshot tests) read.
+            since: since.trunc_subsecs(0),
             days: cleanup::days_since(since, self.input.now),
             per_day: cost::per_day(per_month),
             per_month,
