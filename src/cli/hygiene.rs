@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 
 use super::{LockArgs, VarArgs};
 use crate::commands::settings::{
-    CleanupMode, CleanupSettings, CleanupTarget, LsStaleSettings, RunsSettings, StatusSettings,
+    CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, RunsSettings,
+    StatusSettings,
 };
 
 /// `7d`, `30d`, `12h` (rounded up to whole days).
@@ -159,6 +160,32 @@ impl RunsArgs {
         RunsSettings {
             configs: self.configs,
             vars: self.vars.resolve(),
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// YAML configs (default: every config rpd has applied, from its registry).
+    #[arg(value_name = "CONFIG")]
+    configs: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Over this long a window, up to now (e.g. 7d, 30d; rounded up to whole days).
+    #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_days)]
+    since: u64,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl CostArgs {
+    pub fn resolve(self) -> CostSettings {
+        CostSettings {
+            configs: self.configs,
+            vars: self.vars.resolve(),
+            since_days: self.since,
             json: self.json,
         }
     }

@@ -237,6 +237,8 @@ pub enum Command {
     Cleanup(hygiene::CleanupArgs),
     /// The runs of each config, from the manifests in its run directories.
     Runs(hygiene::RunsArgs),
+    /// What each config's pods cost: RunPod's billing with --provider runpod, else an estimate.
+    Cost(hygiene::CostArgs),
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -491,6 +493,7 @@ impl Command {
             Command::LsStale(args) => Action::LsStale(args.resolve()),
             Command::Cleanup(args) => Action::Cleanup(args.resolve()),
             Command::Runs(args) => Action::Runs(args.resolve()),
+            Command::Cost(args) => Action::Cost(args.resolve()),
         }
     }
 }

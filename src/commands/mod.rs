@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod cleanup;
+pub mod cost;
 pub mod inventory;
 pub mod logs;
 pub mod plan;
@@ -49,6 +50,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::LsStale(settings) => status::ls_stale(ctx, &settings).await,
         Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
         Action::Runs(settings) => status::runs(ctx, &settings),
+        Action::Cost(settings) => cost::run(ctx, &settings).await,
     }
 }
 

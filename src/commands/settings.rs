@@ -31,6 +31,7 @@ pub enum Action {
     LsStale(LsStaleSettings),
     Cleanup(CleanupSettings),
     Runs(RunsSettings),
+    Cost(CostSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +209,16 @@ pub struct CleanupSettings {
 pub struct RunsSettings {
     pub configs: Vec<PathBuf>,
     pub vars: VarSettings,
+    pub json: bool,
+}
+
+/// `rpd cost`: the given configs' spend, else every registered config's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    /// Over the last this many days.
+    pub since_days: u64,
     pub json: bool,
 }
 

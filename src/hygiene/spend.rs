@@ -57,6 +57,17 @@ pub fn from_bills(bills: &[PodBill]) -> Spend {
     spend
 }
 
+/// One config's spend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigSpend {
+    pub config: std::path::PathBuf,
+    pub job_name: String,
+    /// The pods looked up (every pod the state ever tracked).
+    pub pod_ids: Vec<String>,
+    pub source: Source,
+    pub spend: Spend,
+}
+
 /// A pause rpd knows of: since when, and what the volume bills meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pause {

@@ -236,3 +236,62 @@ pub fn runs(runs: &[RunRecord]) -> String {
         &rows,
     )
 }
+
+/// `rpd cost` as text.
+pub fn cost(
+    rows: &[crate::hygiene::spend::ConfigSpend],
+    since: chrono::DateTime<chrono::Utc>,
+    base: &Path,
+    p: &Palette,
+) -> String {
+    use crate::hygiene::spend::{Source, Spend};
+    let mut out = String::new();
+    if rows.is_empty() {
+        let _ = writeln!(out, "No configs.");
+        return out;
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                shown(&r.config, base),
+                r.pod_ids.len().to_string(),
+                Usd(r.spend.compute_usd).to_string(),
+                Usd(r.spend.storage_running_usd).to_string(),
+                Usd(r.spend.storage_paused_usd).to_string(),
+                Usd(r.spend.total_usd).to_string(),
+                words::source(r.source).to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "CONFIG",
+            "PODS",
+            "COMPUTE",
+            "STORAGE RUNNING",
+            "STORAGE PAUSED",
+            "TOTAL",
+            "SOURCE",
+        ],
+        &cells,
+    ));
+    let mut total = Spend::default();
+    for row in rows {
+        total.add(&row.spend);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(format!(
+            "Total since {}: {}.",
+            since.format("%Y-%m-%d"),
+            Usd(total.total_usd)
+        ))
+    );
+    if rows.iter().any(|r| r.source == Source::Estimate) {
+        let _ = writeln!(out, "{}", words::estimate_note());
+    }
+    out
+}

@@ -73,6 +73,19 @@ pub fn days(days: u64) -> String {
     }
 }
 
+/// Where a cost figure comes from, in a table cell.
+pub fn source(source: crate::hygiene::spend::Source) -> &'static str {
+    match source {
+        crate::hygiene::spend::Source::Billing => "RunPod billing",
+        crate::hygiene::spend::Source::Estimate => "estimate",
+    }
+}
+
+/// Under a cost table with estimates.
+pub fn estimate_note() -> &'static str {
+    "Estimates: this provider keeps no bills (use --provider runpod for RunPod's); compute is the runs' estimated cost, storage only the pauses rpd knows of now."
+}
+
 /// Whose a pod is, as a phrase.
 pub fn owner(owner: &Ownership) -> String {
     match owner {
