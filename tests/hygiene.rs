@@ -340,3 +340,35 @@ fn status_finds_configs_through_the_registry_until_destroy_removes_them() {
         .stderr(hint)
         .run();
 }
+
+#[test]
+fn runs_lists_a_cold_then_a_warm_run_and_advise_weighs_them() {
+    let world = World::new();
+    let pod = applied(&world);
+    applied(&world);
+    let runs = world.rpd(&["runs", "--json"]).status(0).json();
+    let starts: Vec<&str> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["start"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts, ["cold", "warm"]);
+    assert_eq!(runs["runs"][1]["pod_id"], pod.as_str(), "the pod resumed");
+    // Times on the simulator are milliseconds: the verdict is not pinned,
+    // only that the figures it rests on are there.
+    world
+        .test()
+        .args(["advise", HELLO])
+        .stdout_has("examples/hello.yaml: recycling ")
+        .stdout_has("  Time until the script started (median): cold ")
+        .stdout_has(" (1 run), warm ")
+        .stdout_has("  Paused, the 20 GB volume bills $0.93 a week ($0.20/GB a month).\n")
+        .run();
+    world
+        .test()
+        .args(["runs"])
+        .stdout_has("WHEN              JOB    POD             START  TO READY  JOB TIME  OUTCOME  EST. COST  RUN\n")
+        .stdout_has(" hello  [POD]  warm ")
+        .run();
+}

@@ -166,6 +166,28 @@ impl RunsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// YAML configs (runpod-deploy schema_version 2).
+    #[arg(required = true, value_name = "CONFIG")]
+    configs: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Print JSON instead of sentences.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AdviseArgs {
+    pub fn resolve(self) -> RunsSettings {
+        RunsSettings {
+            configs: self.configs,
+            vars: self.vars.resolve(),
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct CostArgs {
     /// YAML configs (default: every config rpd has applied, from its registry).
     #[arg(value_name = "CONFIG")]

@@ -239,6 +239,8 @@ pub enum Command {
     Runs(hygiene::RunsArgs),
     /// What each config's pods cost: RunPod's billing with --provider runpod, else an estimate.
     Cost(hygiene::CostArgs),
+    /// Whether recycling pays for each config: time a warm start saves against storage while paused.
+    Advise(hygiene::AdviseArgs),
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -494,6 +496,7 @@ impl Command {
             Command::Cleanup(args) => Action::Cleanup(args.resolve()),
             Command::Runs(args) => Action::Runs(args.resolve()),
             Command::Cost(args) => Action::Cost(args.resolve()),
+            Command::Advise(args) => Action::Advise(args.resolve()),
         }
     }
 }

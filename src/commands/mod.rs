@@ -51,6 +51,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
         Action::Runs(settings) => status::runs(ctx, &settings),
         Action::Cost(settings) => cost::run(ctx, &settings).await,
+        Action::Advise(settings) => status::advise(ctx, &settings),
     }
 }
 
@@ -81,6 +82,11 @@ impl Ctx {
 
     pub fn stderr_palette(&self) -> Palette {
         Palette::new(self.stderr_colour)
+    }
+
+    /// The provider's name as asked (`runpod`, `runpodctl`, `sim`).
+    pub fn provider_name(&self) -> &str {
+        &self.provider
     }
 
     pub fn provider(&self) -> anyhow::Result<SharedProvider> {

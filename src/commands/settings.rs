@@ -32,6 +32,7 @@ pub enum Action {
     Cleanup(CleanupSettings),
     Runs(RunsSettings),
     Cost(CostSettings),
+    Advise(RunsSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,8 @@ use crate::commands::settings::{LsStaleSettings, RunsSettings, StatusSettings};
 use crate::exit::ExitStatus;
 use crate::hygiene::inventory::{Scope, select, stale_pods};
 use crate::hygiene::status;
-use crate::model::{Ownership, PodStatus};
+use crate::hygiene::{advice, runs};
+use crate::model::{Ownership, PodStatus, Storage};
 use crate::plan::Note;
 use crate::render;
 
@@ -121,6 +122,67 @@ pub fn runs(ctx: &Ctx, settings: &RunsSettings) -> anyhow::Result<ExitStatus> {
         print_json(&json!({ "format_version": "1.0", "runs": runs }));
     } else {
         crate::say_raw!("{}", render::tables::runs(&runs));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `rpd advise`: whether recycling pays for each config, from its runs.
+pub fn advise(ctx: &Ctx, settings: &RunsSettings) -> anyhow::Result<ExitStatus> {
+    let Some(configs) = crate::commands::load_configs(ctx, &settings.configs, &settings.vars)?
+    else {
+        return Ok(ExitStatus::Error);
+    };
+    let now = chrono::Utc::now();
+    let mut all = Vec::new();
+    for config in &configs {
+        let runs: Vec<_> = config
+            .run_dir
+            .parent()
+            .map(inventory::read_runs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| runs::belongs_to(r, &config.canonical_path, &config.name))
+            .collect();
+        let state = crate::commands::read_state(config, ctx.provider_name())?;
+        let paused_since = state
+            .as_ref()
+            .and_then(|l| l.state.pod.as_ref())
+            .filter(|p| p.status == Some(PodStatus::Exited))
+            .and_then(|p| p.status_since);
+        // The rate last billed, else the rate the config assumes.
+        let per_hr = runs
+            .iter()
+            .rev()
+            .find_map(|r| r.price_per_hr)
+            .or(Some(config.budget.assumed_hourly_rate_usd));
+        let volume_gb = match &config.pod.storage {
+            Storage::Ephemeral { volume_gb, .. } => Some(*volume_gb),
+            Storage::NetworkVolume { .. } => None,
+        };
+        let advice = advice::advise(&advice::AdviceInput {
+            runs: &runs,
+            per_hr,
+            volume_gb,
+            paused_since,
+            now,
+        });
+        all.push((config.path.clone(), advice));
+    }
+    if settings.json {
+        let configs: Vec<_> = all
+            .iter()
+            .map(|(path, advice)| json!({ "config": path, "advice": advice }))
+            .collect();
+        print_json(&json!({ "format_version": "1.0", "configs": configs }));
+        return Ok(ExitStatus::Success);
+    }
+    for (i, (path, advice)) in all.iter().enumerate() {
+        if i > 0 {
+            crate::say!();
+        }
+        for line in render::words::hygiene::advice(&path.display().to_string(), advice) {
+            crate::say!("{line}");
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -2,11 +2,21 @@
 //! `ls-stale`, `cleanup`, `runs`, `cost`, recycle advice): whose a pod is,
 //! how long ago, and what the advice says.
 
+use crate::hygiene::advice::{Advice, Signal, Verdict};
 use crate::hygiene::inventory::StalePod;
 use crate::hygiene::status::{MissingState, Totals};
+use crate::model::duration;
 use crate::model::{Ownership, Usd};
 use crate::render::tables::shown;
 use std::path::Path;
+
+fn runs(count: usize) -> String {
+    if count == 1 {
+        "1 run".into()
+    } else {
+        format!("{count} runs")
+    }
+}
 
 fn pods(count: usize) -> String {
     if count == 1 {
@@ -70,6 +80,88 @@ pub fn days(days: u64) -> String {
         0 => "less than a day".into(),
         1 => "1 day".into(),
         n => format!("{n} days"),
+    }
+}
+
+/// Recycle advice for `config`: the verdict first, then the figures it
+/// rests on, then the signals that recycling has stopped paying.
+pub fn advice(config: &str, advice: &Advice) -> Vec<String> {
+    let secs = |s: Option<f64>| s.map_or_else(|| "?".into(), |s| duration(s.round() as u64));
+    let rpw = advice.runs_per_week;
+    let verdict = match (&advice.verdict, advice.break_even_runs_per_week) {
+        (Verdict::Pays, Some(be)) => {
+            format!("recycling pays: {rpw:.1} runs a week, at or above the break-even of {be:.1}")
+        }
+        (Verdict::DoesNotPay, Some(be)) => format!(
+            "recycling does not pay: {rpw:.1} runs a week, below the break-even of {be:.1}; `on_success: delete` costs less"
+        ),
+        (Verdict::FreeToKeep, _) => {
+            "recycling costs nothing extra: a network volume bills whether or not a pod is paused"
+                .into()
+        }
+        (Verdict::WarmNotFaster, _) => {
+            "recycling saves nothing: warm starts are not faster than cold ones in these runs"
+                .into()
+        }
+        (
+            Verdict::NotEnoughHistory {
+                cold_runs,
+                warm_runs,
+                price_known,
+            },
+            _,
+        ) => format!(
+            "not enough history to say: needs at least one cold and one warm run with step times (has {cold_runs} cold, {warm_runs} warm){}",
+            if *price_known { "" } else { " and a price" }
+        ),
+        (Verdict::Pays | Verdict::DoesNotPay, None) => "no break-even could be computed".into(),
+    };
+    let mut lines = vec![format!("{config}: {verdict}.")];
+    if advice.cold_runs > 0 || advice.warm_runs > 0 {
+        lines.push(format!(
+            "  Time until the script started (median): cold {} ({}), warm {} ({}).",
+            secs(advice.cold_ready_sec),
+            runs(advice.cold_runs),
+            secs(advice.warm_ready_sec),
+            runs(advice.warm_runs)
+        ));
+    }
+    if let (Some(minutes), Some(saved), Some(per_hr)) = (
+        advice.minutes_saved_per_run,
+        advice.saved_per_run,
+        advice.per_hr,
+    ) {
+        lines.push(format!(
+            "  A warm start saves {minutes:.1} minutes of GPU time: {} a run at {}/hr.",
+            Usd(saved),
+            Usd(per_hr)
+        ));
+    }
+    if let Some(gb) = advice.volume_gb {
+        lines.push(format!(
+            "  Paused, the {gb} GB volume bills {} a week ($0.20/GB a month).",
+            Usd(advice.storage_per_week)
+        ));
+    }
+    for signal in &advice.signals {
+        lines.push(format!("  Signal: {}.", self::signal(signal)));
+    }
+    lines
+}
+
+/// runpod-deploy's signals that recycling has stopped paying.
+pub fn signal(signal: &Signal) -> String {
+    match signal {
+        Signal::ImageDrift { changes, of } => format!(
+            "the image changed in {changes} of the last {of} run-to-run steps; each change replaces the pod, throwing the paused one away"
+        ),
+        Signal::GpuChanging { changes, of } => format!(
+            "the GPU changed in {changes} of the last {of} run-to-run steps; a paused pod stays on its host's GPU"
+        ),
+        Signal::PausedTooLong { days: d } => format!(
+            "the recycled pod has been paused for {} (over 30): it may not come back; `rpd cleanup --stale` deletes it",
+            days(*d)
+        ),
     }
 }
 
