@@ -166,15 +166,16 @@ impl RegistryFile {
     /// The registry as last written (empty when there is none). Needs no
     /// lock: a write replaces the file whole.
     pub fn read(&self) -> Result<Registry, RegistryError> {
-        let text = match fs::read_to_string(&self.path) {
+        // Bounded, regular files only: a registry is an input like any other.
+        let text = match crate::input::read_text(&self.path) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(err) if err.is_not_found() => {
                 return Ok(Registry::default());
             }
-            Err(source) => {
+            Err(err) => {
                 return Err(RegistryError::Read {
                     path: self.path.clone(),
-                    source,
+                    source: std::io::Error::other(err.to_string()),
                 });
             }
         };

@@ -156,7 +156,7 @@ pub fn read_runs(dir: &Path) -> Vec<RunRecord> {
         .filter(|p| p.is_dir())
         .filter_map(|run_dir| {
             let text =
-                std::fs::read_to_string(run_dir.join(crate::apply::manifest::FILE_NAME)).ok()?;
+                crate::input::read_text(&run_dir.join(crate::apply::manifest::FILE_NAME)).ok()?;
             let value: serde_json::Value = serde_json::from_str(&text).ok()?;
             runs::from_manifest(&run_dir, &value).ok()
         })
