@@ -44,14 +44,6 @@ fn name_of(world: &World, id: &str) -> String {
         .to_string()
 }
 
-fn pod_ids(world: &World) -> Vec<String> {
-    world
-        .pods()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn status_and_ls_stale_price_a_paused_50_gb_volume_at_ten_dollars_a_month() {
     let world = World::new();
@@ -138,7 +130,7 @@ fn cleanup_stale_shows_its_plan_asks_and_deletes_only_what_it_showed() {
             unindent(STALE_PLAN)
         ))
         .run();
-    assert_eq!(pod_ids(&world), [pod.as_str()], "a dry run changes nothing");
+    assert_eq!(world.pod_ids(), [pod.as_str()], "a dry run changes nothing");
     cleanup(&["cleanup", "--stale"])
         .status(1)
         .stdout(STALE_PLAN)
@@ -147,7 +139,7 @@ fn cleanup_stale_shows_its_plan_asks_and_deletes_only_what_it_showed() {
               = help: review the plan with `rpd cleanup --dry-run ...`, then pass -y/--yes to clean up without asking
         ")
         .run();
-    assert_eq!(pod_ids(&world), [pod.as_str()], "nothing without a yes");
+    assert_eq!(world.pod_ids(), [pod.as_str()], "nothing without a yes");
     cleanup(&["cleanup", "--older-than", "42d", "--all-stopped", "-y"])
         .stdout(
             "
@@ -259,7 +251,7 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
             cleanup: Destruction complete after [ELAPSED] [id=[LOST]]
         ")
         .run();
-    assert_eq!(pod_ids(&world), [renamed.as_str()], "not rpd's: left alone");
+    assert_eq!(world.pod_ids(), [renamed.as_str()], "not rpd's: left alone");
     run(&["cleanup", "--all-stopped", "--all", "--dry-run"])
         .stdout("
             rpd cleanup plan for every stopped pod of the account
@@ -277,7 +269,7 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
             Dry run: nothing was changed.
         ")
         .run();
-    assert_eq!(pod_ids(&world), [renamed.as_str()]);
+    assert_eq!(world.pod_ids(), [renamed.as_str()]);
 }
 
 #[test]

@@ -8,8 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::{LockArgs, VarArgs};
 use crate::commands::settings::{
-    CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, RunsSettings,
-    StatusSettings,
+    CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, ReportSettings,
 };
 
 /// `7d`, `30d`, `12h` (rounded up to whole days).
@@ -24,7 +23,7 @@ fn parse_days(text: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub struct ReportArgs {
     /// YAML configs (default: every config rpd has applied, from its registry).
     #[arg(value_name = "CONFIG")]
     configs: Vec<PathBuf>,
@@ -35,9 +34,9 @@ pub struct StatusArgs {
     json: bool,
 }
 
-impl StatusArgs {
-    pub fn resolve(self) -> StatusSettings {
-        StatusSettings {
+impl ReportArgs {
+    pub fn resolve(self) -> ReportSettings {
+        ReportSettings {
             configs: self.configs,
             vars: self.vars.resolve(),
             json: self.json,
@@ -144,28 +143,6 @@ impl CleanupArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunsArgs {
-    /// YAML configs (default: every config rpd has applied, from its registry).
-    #[arg(value_name = "CONFIG")]
-    configs: Vec<PathBuf>,
-    #[command(flatten)]
-    vars: VarArgs,
-    /// Print JSON instead of the table.
-    #[arg(long)]
-    json: bool,
-}
-
-impl RunsArgs {
-    pub fn resolve(self) -> RunsSettings {
-        RunsSettings {
-            configs: self.configs,
-            vars: self.vars.resolve(),
-            json: self.json,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
 pub struct AdviseArgs {
     /// YAML configs (runpod-deploy schema_version 2).
     #[arg(required = true, value_name = "CONFIG")]
@@ -178,12 +155,13 @@ pub struct AdviseArgs {
 }
 
 impl AdviseArgs {
-    pub fn resolve(self) -> RunsSettings {
-        RunsSettings {
+    pub fn resolve(self) -> ReportSettings {
+        ReportArgs {
             configs: self.configs,
-            vars: self.vars.resolve(),
+            vars: self.vars,
             json: self.json,
         }
+        .resolve()
     }
 }
 

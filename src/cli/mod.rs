@@ -230,13 +230,13 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Every pod rpd tracks, across configs: status, cost now, lifecycle, last run.
-    Status(hygiene::StatusArgs),
+    Status(hygiene::ReportArgs),
     /// Stopped pods and what their volumes bill while they wait (rpd's, or --all).
     LsStale(hygiene::LsStaleArgs),
     /// Delete or stop pods: those a state file tracks, or stopped ones (shows a plan, asks).
     Cleanup(hygiene::CleanupArgs),
     /// The runs of each config, from the manifests in its run directories.
-    Runs(hygiene::RunsArgs),
+    Runs(hygiene::ReportArgs),
     /// What each config's pods cost: RunPod's billing with --provider runpod, else an estimate.
     Cost(hygiene::CostArgs),
     /// Whether recycling pays for each config: time a warm start saves against storage while paused.

@@ -27,12 +27,12 @@ pub enum Action {
     ShowState(ConfigSettings),
     ReassignState(ReassignSettings),
     Sim(SimAction),
-    Status(StatusSettings),
+    Status(ReportSettings),
     LsStale(LsStaleSettings),
     Cleanup(CleanupSettings),
-    Runs(RunsSettings),
+    Runs(ReportSettings),
     Cost(CostSettings),
-    Advise(RunsSettings),
+    Advise(ReportSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,9 +154,10 @@ pub struct ReassignSettings {
     pub lock: LockSettings,
 }
 
-/// `rpd status`: the given configs, else every config in the registry.
+/// `rpd status`, `runs`, `advise`: the given configs, else (status, runs)
+/// every config in the registry; a table or JSON.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StatusSettings {
+pub struct ReportSettings {
     pub configs: Vec<PathBuf>,
     pub vars: VarSettings,
     pub json: bool,
@@ -203,14 +204,6 @@ pub struct CleanupSettings {
     pub dry_run: bool,
     pub auto_approve: bool,
     pub lock: LockSettings,
-}
-
-/// `rpd runs`: the given configs' runs, else every registered config's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunsSettings {
-    pub configs: Vec<PathBuf>,
-    pub vars: VarSettings,
-    pub json: bool,
 }
 
 /// `rpd cost`: the given configs' spend, else every registered config's.

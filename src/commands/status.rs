@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::commands::Ctx;
 use crate::commands::inventory::{self, Subject};
-use crate::commands::settings::{LsStaleSettings, RunsSettings, StatusSettings};
+use crate::commands::settings::{LsStaleSettings, ReportSettings};
 use crate::exit::ExitStatus;
 use crate::hygiene::inventory::{Scope, select, stale_pods};
 use crate::hygiene::status;
@@ -23,7 +23,7 @@ fn print_json(value: &serde_json::Value) {
     crate::say!("{}", serde_json::to_string_pretty(value).expect("json"));
 }
 
-pub async fn status(ctx: &Ctx, settings: &StatusSettings) -> anyhow::Result<ExitStatus> {
+pub async fn status(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> {
     let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
@@ -109,7 +109,7 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
     Ok(ExitStatus::Success)
 }
 
-pub fn runs(ctx: &Ctx, settings: &RunsSettings) -> anyhow::Result<ExitStatus> {
+pub fn runs(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> {
     let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
@@ -127,7 +127,7 @@ pub fn runs(ctx: &Ctx, settings: &RunsSettings) -> anyhow::Result<ExitStatus> {
 }
 
 /// `rpd advise`: whether recycling pays for each config, from its runs.
-pub fn advise(ctx: &Ctx, settings: &RunsSettings) -> anyhow::Result<ExitStatus> {
+pub fn advise(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> {
     let Some(configs) = crate::commands::load_configs(ctx, &settings.configs, &settings.vars)?
     else {
         return Ok(ExitStatus::Error);

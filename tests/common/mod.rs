@@ -346,6 +346,14 @@ lifecycle:
             .unwrap_or_default()
     }
 
+    /// The ids of the simulated pods.
+    pub fn pod_ids(&self) -> Vec<String> {
+        self.pods()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// `rpd sim calls --json`: provider calls since the start or the last
     /// [`World::reset_calls`]; a call that failed also counts as `VERB_failed`.
     pub fn calls(&self) -> serde_json::Value {
