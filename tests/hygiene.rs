@@ -364,3 +364,65 @@ fn runs_lists_a_cold_then_a_warm_run_and_advise_weighs_them() {
         .stdout_has(" hello  [POD]  warm ")
         .run();
 }
+
+#[test]
+fn refresh_records_a_console_start_edit_and_delete_and_acts_on_nothing() {
+    let world = World::new();
+    world
+        .test()
+        .args(["refresh", HELLO])
+        .stdout("examples/hello.yaml: no state, nothing to refresh.\n")
+        .run();
+    assert!(
+        !world.path("examples/.rpd").exists(),
+        "refresh leaves nothing"
+    );
+    let pod = applied(&world);
+    world
+        .rpd(&["sim", "set", &pod, "status=RUNNING", "image=other:2"])
+        .status(0);
+    world.reset_calls();
+    world
+        .test()
+        .args(["refresh", HELLO])
+        .known(&pod, "[P1]")
+        .stdout(
+            r#"
+            Changes made outside rpd:
+              # pod "hello" ([P1]) has changed
+                  ~ status = "EXITED" -> "RUNNING" (started outside rpd: it is billing)
+                  ~ image  = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "other:2"
+
+            examples/hello.yaml: the state records these changes; nothing else was done.
+            "#,
+        )
+        .run();
+    assert_eq!(
+        world.call_counts(&["create", "start", "stop", "delete"]),
+        [0, 0, 0, 0],
+        "a refresh acts on nothing"
+    );
+    let state = world.state(HELLO_STATE).unwrap();
+    assert_eq!(state["pod"]["status"], "RUNNING");
+    assert_eq!(state["pod"]["spec"]["image"], "other:2");
+    world
+        .test()
+        .args(["refresh", HELLO])
+        .stdout("examples/hello.yaml: no changes; the state matches the provider.\n")
+        .run();
+    world.rpd(&["sim", "terminate", &pod]).status(0);
+    world
+        .test()
+        .args(["refresh", HELLO])
+        .known(&pod, "[P1]")
+        .stdout(
+            r#"
+            Changes made outside rpd:
+              # pod "hello" ([P1]) has been deleted
+
+            examples/hello.yaml: the state records these changes; nothing else was done.
+            "#,
+        )
+        .run();
+    assert!(world.state(HELLO_STATE).unwrap().get("pod").is_none());
+}

@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 
 use super::{LockArgs, VarArgs};
 use crate::commands::settings::{
-    CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, ReportSettings,
+    CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, RefreshSettings,
+    ReportSettings,
 };
 
 /// `7d`, `30d`, `12h` (rounded up to whole days).
@@ -162,6 +163,27 @@ impl AdviseArgs {
             json: self.json,
         }
         .resolve()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// YAML configs (runpod-deploy schema_version 2).
+    #[arg(required = true, value_name = "CONFIG")]
+    configs: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: VarArgs,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+impl RefreshArgs {
+    pub fn resolve(self) -> RefreshSettings {
+        RefreshSettings {
+            configs: self.configs,
+            vars: self.vars.resolve(),
+            lock: self.lock.resolve(),
+        }
     }
 }
 

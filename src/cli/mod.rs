@@ -241,6 +241,8 @@ pub enum Command {
     Cost(hygiene::CostArgs),
     /// Whether recycling pays for each config: time a warm start saves against storage while paused.
     Advise(hygiene::AdviseArgs),
+    /// Record in the state what changed outside rpd (stopped, deleted, edited in the console); act on nothing.
+    Refresh(hygiene::RefreshArgs),
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -497,6 +499,7 @@ impl Command {
             Command::Runs(args) => Action::Runs(args.resolve()),
             Command::Cost(args) => Action::Cost(args.resolve()),
             Command::Advise(args) => Action::Advise(args.resolve()),
+            Command::Refresh(args) => Action::Refresh(args.resolve()),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod logs;
 pub mod plan;
 pub mod refresh;
+pub mod refresh_only;
 pub mod settings;
 pub mod sim;
 pub mod state;
@@ -52,6 +53,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::Runs(settings) => status::runs(ctx, &settings),
         Action::Cost(settings) => cost::run(ctx, &settings).await,
         Action::Advise(settings) => status::advise(ctx, &settings),
+        Action::Refresh(settings) => refresh_only::run(ctx, &settings).await,
     }
 }
 

@@ -33,6 +33,7 @@ pub enum Action {
     Runs(ReportSettings),
     Cost(CostSettings),
     Advise(ReportSettings),
+    Refresh(RefreshSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +204,14 @@ pub struct CleanupSettings {
     pub target: CleanupTarget,
     pub dry_run: bool,
     pub auto_approve: bool,
+    pub lock: LockSettings,
+}
+
+/// `rpd refresh`: record what changed outside rpd, act on nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
     pub lock: LockSettings,
 }
 
