@@ -426,3 +426,61 @@ fn refresh_records_a_console_start_edit_and_delete_and_acts_on_nothing() {
         .run();
     assert!(world.state(HELLO_STATE).unwrap().get("pod").is_none());
 }
+
+#[test]
+fn a_pod_whose_state_was_deleted_can_be_imported_and_state_rm_forgets_it_untouched() {
+    let world = World::new();
+    let pod = applied(&world);
+    std::fs::remove_file(world.path(HELLO_STATE)).unwrap();
+    world
+        .test()
+        .args(["import", HELLO, &pod])
+        .known(&pod, "[P1]")
+        .stdout_has("Imported pod [P1] into [TMP]/examples/.rpd/hello.state.json.\n")
+        .stdout_has("  # pod \"hello\" ([P1]) will be resumed (EXITED -> RUNNING)\n")
+        .stdout_has("examples/hello.yaml now tracks pod [P1]; `rpd apply` uses it as the plan above says.\n")
+        .run();
+    assert_eq!(world.state(HELLO_STATE).unwrap()["pod"]["id"], pod.as_str());
+    world
+        .test()
+        .args(["import", HELLO, &pod])
+        .known(&pod, "[P1]")
+        .status(1)
+        .stderr("error: examples/hello.yaml already tracks pod [P1]\n")
+        .run();
+    world.reset_calls();
+    world
+        .test()
+        .args(["state", "rm", HELLO])
+        .known(&pod, "[P1]")
+        .stdout("examples/hello.yaml no longer tracks pod [P1]. rpd did not touch the pod: it bills as before. `rpd ls-stale` lists it as an untracked rpd pod, `rpd cleanup --all-stopped --untracked` deletes it once stopped, and `rpd import examples/hello.yaml [P1]` adopts it again.\n")
+        .run();
+    assert_eq!(
+        world.call_counts(&["create", "start", "stop", "delete"]),
+        [0, 0, 0, 0],
+        "state rm touches no pod"
+    );
+    assert_eq!(world.pod_ids(), [pod.as_str()]);
+    assert!(world.state(HELLO_STATE).unwrap().get("pod").is_none());
+    world
+        .test()
+        .args(["state", "rm", HELLO])
+        .status(1)
+        .stderr("error: examples/hello.yaml's state tracks no pod\n")
+        .run();
+    world
+        .test()
+        .args(["import", HELLO, "no-such-pod"])
+        .status(1)
+        .stderr("error: there is no pod no-such-pod (looked it up with --provider sim)\n")
+        .run();
+    // A pod changed in the console is imported, and the plan says it would
+    // be replaced.
+    world.rpd(&["sim", "set", &pod, "image=other:2"]).status(0);
+    world
+        .test()
+        .args(["import", HELLO, &pod])
+        .known(&pod, "[P1]")
+        .stdout_has("Pod [P1] does not match examples/hello.yaml: `rpd apply` would replace it (see the plan above). `rpd state rm examples/hello.yaml` undoes the import.\n")
+        .run();
+}

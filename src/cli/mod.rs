@@ -12,8 +12,8 @@ mod hygiene;
 
 use crate::commands::settings::{
     Action, ApplySettings, ColourChoice, ConfigSettings, DestroySettings, ForceUnlockSettings,
-    GlobalSettings, Invocation, LockSettings, LogsSettings, OutputFormat, PlanFlags, PlanSettings,
-    ReassignSettings, SimAction, ValidateSettings, VarSettings,
+    GlobalSettings, ImportSettings, Invocation, LockSettings, LogsSettings, OutputFormat,
+    PlanFlags, PlanSettings, ReassignSettings, SimAction, ValidateSettings, VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:
@@ -243,6 +243,17 @@ pub enum Command {
     Advise(hygiene::AdviseArgs),
     /// Record in the state what changed outside rpd (stopped, deleted, edited in the console); act on nothing.
     Refresh(hygiene::RefreshArgs),
+    /// Adopt an existing pod (made in the console, or untracked) as the config's pod, and show the plan for it.
+    Import {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// The pod to adopt.
+        pod_id: String,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -256,6 +267,17 @@ pub enum StateCommand {
         config: PathBuf,
         #[command(flatten)]
         vars: VarArgs,
+    },
+    /// Forget a pod without touching it (it keeps billing; `rpd ls-stale` shows it as untracked).
+    Rm {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// The pod to forget (default: the config's current pod).
+        pod_id: Option<String>,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Make this config the owner of its state file (after moving or renaming the config).
     Reassign {
@@ -500,6 +522,26 @@ impl Command {
             Command::Cost(args) => Action::Cost(args.resolve()),
             Command::Advise(args) => Action::Advise(args.resolve()),
             Command::Refresh(args) => Action::Refresh(args.resolve()),
+            Command::Import {
+                config,
+                pod_id,
+                vars,
+                lock,
+            } => Action::Import(ImportSettings {
+                target: one_config(config, vars),
+                pod_id: Some(pod_id),
+                lock: lock.resolve(),
+            }),
+            Command::State(StateCommand::Rm {
+                config,
+                pod_id,
+                vars,
+                lock,
+            }) => Action::ForgetPod(ImportSettings {
+                target: one_config(config, vars),
+                pod_id,
+                lock: lock.resolve(),
+            }),
         }
     }
 }

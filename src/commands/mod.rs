@@ -4,6 +4,7 @@
 //! printed, loading configs with the command line's variables, reading a
 //! config's state; `refresh` turns (config, state, provider) into a plan.
 
+pub mod adopt;
 pub mod apply;
 pub mod cleanup;
 pub mod cost;
@@ -54,6 +55,8 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::Cost(settings) => cost::run(ctx, &settings).await,
         Action::Advise(settings) => status::advise(ctx, &settings),
         Action::Refresh(settings) => refresh_only::run(ctx, &settings).await,
+        Action::Import(settings) => adopt::import(ctx, &settings).await,
+        Action::ForgetPod(settings) => adopt::forget(ctx, &settings),
     }
 }
 

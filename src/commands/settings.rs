@@ -34,6 +34,10 @@ pub enum Action {
     Cost(CostSettings),
     Advise(ReportSettings),
     Refresh(RefreshSettings),
+    /// `rpd import CONFIG POD_ID`.
+    Import(ImportSettings),
+    /// `rpd state rm CONFIG [POD_ID]`.
+    ForgetPod(ImportSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +216,15 @@ pub struct CleanupSettings {
 pub struct RefreshSettings {
     pub configs: Vec<PathBuf>,
     pub vars: VarSettings,
+    pub lock: LockSettings,
+}
+
+/// A config and one of its pods (`import`; `state rm`, where the pod is
+/// the current one when not given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSettings {
+    pub target: ConfigSettings,
+    pub pod_id: Option<String>,
     pub lock: LockSettings,
 }
 

@@ -165,6 +165,31 @@ pub fn signal(signal: &Signal) -> String {
     }
 }
 
+/// After `rpd import`, under the plan for the imported pod.
+pub fn imported(pod_id: &str, config: &str, replaced: bool) -> String {
+    if replaced {
+        format!(
+            "Pod {pod_id} does not match {config}: `rpd apply` would replace it (see the plan above). `rpd state rm {config}` undoes the import."
+        )
+    } else {
+        format!("{config} now tracks pod {pod_id}; `rpd apply` uses it as the plan above says.")
+    }
+}
+
+/// After `rpd state rm`: what becomes of the pod rpd no longer tracks.
+pub fn forgotten(pod_id: &str, config: &str, name: &str) -> String {
+    let seen = if crate::pod_name::is_rpds(name) {
+        format!(
+            "`rpd ls-stale` lists it as an untracked rpd pod, `rpd cleanup --all-stopped --untracked` deletes it once stopped, and `rpd import {config} {pod_id}` adopts it again"
+        )
+    } else {
+        format!("`rpd ls-stale --all` lists it, and `rpd import {config} {pod_id}` adopts it again")
+    };
+    format!(
+        "{config} no longer tracks pod {pod_id}. rpd did not touch the pod: it bills as before. {seen}."
+    )
+}
+
 /// Where a cost figure comes from, in a table cell.
 pub fn source(source: crate::hygiene::spend::Source) -> &'static str {
     match source {
