@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::hygiene::inventory::Known;
 use crate::hygiene::runs::{self, RunRecord};
 use crate::hygiene::status::ConfigFacts;
-use crate::model::ObservedPod;
+use crate::model::{ObservedPod, PodStatus};
 use crate::plan::Observation;
 use crate::provider::{ProviderError, SharedProvider};
 use crate::registry::{Entry, RegistryFile};
@@ -178,10 +178,25 @@ pub async fn observe(
     provider: &SharedProvider,
     known: &Known,
 ) -> anyhow::Result<(Vec<ObservedPod>, HashMap<String, Observation>)> {
-    let pods = provider
+    let mut pods = provider
         .list()
         .await
         .context("listing the account's pods")?;
+    // A list may leave out what a stopped pod's storage is (runpodctl's
+    // `pod list` has no mount, so no volume): its own look has it, and a
+    // stopped pod is priced by it.
+    for pod in pods
+        .iter_mut()
+        .filter(|p| p.status == PodStatus::Exited && p.spec.storage.is_none())
+    {
+        match provider.get(&pod.id).await {
+            Ok(Some(full)) => *pod = full,
+            Ok(None) | Err(ProviderError::NotFound(_)) => {}
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!("looking up pod {}", pod.id)));
+            }
+        }
+    }
     let mut observed: HashMap<String, Observation> = pods
         .iter()
         .map(|p| (p.id.clone(), Observation::Pod(Box::new(p.clone()))))
