@@ -484,3 +484,28 @@ fn a_pod_whose_state_was_deleted_can_be_imported_and_state_rm_forgets_it_untouch
         .stdout_has("Pod [P1] does not match examples/hello.yaml: `rpd apply` would replace it (see the plan above). `rpd state rm examples/hello.yaml` undoes the import.\n")
         .run();
 }
+
+#[test]
+fn a_state_that_cannot_be_read_is_named_by_status_and_refused_by_cleanup() {
+    let world = World::new();
+    let pod = applied(&world);
+    world.write(HELLO_STATE, "{garbage");
+    let error = "error: reading the state of [TMP]/examples/hello.yaml\n  caused by: state file [TMP]/examples/.rpd/hello.state.json is not valid JSON (line 1, column 2): key must be a string at line 1 column 2\n  = help: rpd never overwrites it; the previous version is in [TMP]/examples/.rpd/hello.state.json.backup; inspect it and restore it with `cp` if it is right\n";
+    // The rest of the report is still shown, and the exit status says a
+    // config was left out.
+    world
+        .test()
+        .args(["status"])
+        .status(1)
+        .stdout_has("Running: 0 pods ($0.00/hr).")
+        .stderr(error)
+        .run();
+    // Whose a pod is cannot be known without it: nothing is deleted.
+    world
+        .test()
+        .args(["cleanup", "--all-stopped", "--untracked", "-y"])
+        .status(1)
+        .stderr(error)
+        .run();
+    assert_eq!(world.pod_ids(), [pod.as_str()]);
+}

@@ -21,7 +21,7 @@ pub async fn run(ctx: &Ctx, settings: &CostSettings) -> anyhow::Result<ExitStatu
         return Ok(ExitStatus::Error);
     };
     let provider = ctx.provider()?;
-    let gathered = inventory::gather(&subjects)?;
+    let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
     let now = Utc::now();
     let since = now - Duration::days(i64::try_from(settings.since_days).unwrap_or(i64::MAX / 2));
     let mut rows = Vec::new();
@@ -87,5 +87,9 @@ pub async fn run(ctx: &Ctx, settings: &CostSettings) -> anyhow::Result<ExitStatu
             render::tables::cost(&rows, since, &base, &ctx.stdout_palette())
         );
     }
-    Ok(ExitStatus::Success)
+    Ok(if failed {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Success
+    })
 }

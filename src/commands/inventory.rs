@@ -104,12 +104,42 @@ pub struct Gathered {
 }
 
 pub fn gather(subjects: &[Subject]) -> anyhow::Result<Gathered> {
+    gather_with(subjects, |err| Err(err))
+}
+
+/// [`gather`] for a report per config (`status`, `runs`, `cost`): a state
+/// file that cannot be read is reported and its config left out, the
+/// others are still shown; whether one was left out.
+pub fn gather_reporting(ctx: &Ctx, subjects: &[Subject]) -> (Gathered, bool) {
+    let mut failed = false;
+    let gathered = gather_with(subjects, |err| {
+        ctx.error(&err);
+        failed = true;
+        Ok(())
+    })
+    .expect("every error is reported");
+    (gathered, failed)
+}
+
+/// Reads each subject; `on_error` decides whether an unreadable state
+/// stops the look (an error) or leaves its config out (`Ok`).
+fn gather_with(
+    subjects: &[Subject],
+    mut on_error: impl FnMut(anyhow::Error) -> anyhow::Result<()>,
+) -> anyhow::Result<Gathered> {
     let mut known = Known::default();
     let mut facts = Vec::new();
     let mut pointers = Vec::new();
     for subject in subjects {
-        let loaded = state::read(&subject.state_file)
-            .with_context(|| format!("reading the state of {}", subject.config.display()))?;
+        let loaded = match state::read(&subject.state_file)
+            .with_context(|| format!("reading the state of {}", subject.config.display()))
+        {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                on_error(err)?;
+                continue;
+            }
+        };
         if let Some(lineage) = subject.lineage {
             known.add_lineage(&lineage, subject.config.clone(), subject.state_file.clone());
         }

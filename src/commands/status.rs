@@ -14,6 +14,15 @@ use crate::model::{Ownership, PodStatus, Storage};
 use crate::plan::Note;
 use crate::render;
 
+/// Exit 1 when a config's state could not be read (it was reported).
+fn worst(failed: bool) -> ExitStatus {
+    if failed {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Success
+    }
+}
+
 /// Paths in tables are shown relative to here.
 fn base() -> std::path::PathBuf {
     std::env::current_dir().unwrap_or_default()
@@ -28,7 +37,7 @@ pub async fn status(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<Exit
         return Ok(ExitStatus::Error);
     };
     let provider = ctx.provider()?;
-    let gathered = inventory::gather(&subjects)?;
+    let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
     let (pods, observed) = inventory::observe(&provider, &gathered.known).await?;
     let untracked = pods
         .iter()
@@ -45,7 +54,7 @@ pub async fn status(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<Exit
             render::tables::status(&report, &base(), &ctx.stdout_palette())
         );
     }
-    Ok(ExitStatus::Success)
+    Ok(worst(failed))
 }
 
 /// With no config named and none registered, says where configs come from.
@@ -114,7 +123,7 @@ pub fn runs(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> 
         return Ok(ExitStatus::Error);
     };
     no_configs_hint(&subjects, settings.configs.is_empty());
-    let gathered = inventory::gather(&subjects)?;
+    let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
     let mut runs: Vec<_> = gathered.facts.into_iter().flat_map(|f| f.runs).collect();
     runs.sort_by(|a, b| (a.at, &a.run_dir).cmp(&(b.at, &b.run_dir)));
     runs.dedup_by(|a, b| a.run_dir == b.run_dir);
@@ -123,7 +132,7 @@ pub fn runs(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> 
     } else {
         crate::say_raw!("{}", render::tables::runs(&runs));
     }
-    Ok(ExitStatus::Success)
+    Ok(worst(failed))
 }
 
 /// `rpd advise`: whether recycling pays for each config, from its runs.
