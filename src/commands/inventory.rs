@@ -104,7 +104,7 @@ pub struct Gathered {
 }
 
 pub fn gather(subjects: &[Subject]) -> anyhow::Result<Gathered> {
-    gather_with(subjects, |err| Err(err))
+    gather_with(subjects, Err)
 }
 
 /// [`gather`] for a report per config (`status`, `runs`, `cost`): a state
