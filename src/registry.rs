@@ -51,6 +51,10 @@ pub struct Entry {
     /// The state's lineage: its pods' names carry its first 6 hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Uuid>,
+    /// Lineages this state file had before (a state deleted and made
+    /// again): pods named with them are still this config's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_lineages: Vec<Uuid>,
     /// The provider it was applied with (`sim`, `runpod`, `runpodctl`).
     pub provider: String,
     /// The pods the state tracked after the last apply (the state file is
@@ -93,6 +97,12 @@ impl Registry {
         {
             Some(existing) => {
                 entry.first_applied = existing.first_applied;
+                entry.past_lineages = std::mem::take(&mut existing.past_lineages);
+                if let Some(old) = existing.lineage.filter(|old| Some(*old) != entry.lineage)
+                    && !entry.past_lineages.contains(&old)
+                {
+                    entry.past_lineages.push(old);
+                }
                 *existing = entry;
             }
             None => self.entries.push(entry),
@@ -256,7 +266,8 @@ mod tests {
             state_file: PathBuf::from(format!("/p/.rpd/c{n}.state.json")),
             config: PathBuf::from(format!("/p/c{n}.yaml")),
             job_name: format!("c{n}"),
-            lineage: None,
+            lineage: Some(Uuid::from_u128(n as u128)),
+            past_lineages: vec![],
             provider: "sim".into(),
             pod_ids: vec![],
             runs_dir: None,
@@ -299,6 +310,14 @@ mod tests {
         let kept = &registry.entries[0];
         assert_eq!(kept.first_applied, entry(1).first_applied);
         assert_eq!(kept.pod_ids, ["p1"]);
+        // The state made again: its earlier lineage is kept.
+        let mut remade = entry(1);
+        remade.lineage = Some(Uuid::from_u128(7));
+        registry.upsert(remade);
+        assert_eq!(
+            registry.entries[0].past_lineages,
+            [entry(1).lineage.unwrap()]
+        );
         assert!(registry.remove(Path::new("/p/.rpd/c1.state.json")));
         assert!(!registry.remove(Path::new("/p/.rpd/c1.state.json")));
     }

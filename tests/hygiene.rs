@@ -197,7 +197,7 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
     run(&["ls-stale"])
         .stdout("
             POD             NAME                           VOLUME  DAYS STOPPED  $/DAY  $/MONTH  OWNER
-            [LOST]  [NAME]  20 GB   10            $0.13  $4.00    untracked rpd pod
+            [LOST]  [NAME]  20 GB   10            $0.13  $4.00    untracked rpd pod (from examples/hello.yaml)
             1 stopped pod that rpd did not create not listed (--all lists them)
 
             Stopped: 1 pod, 20 GB of volume: $0.13/day, $4.00/month (volume disk bills $0.20/GB a month while stopped).
@@ -206,7 +206,7 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
     run(&["ls-stale", "--all"])
         .stdout("
             POD             NAME                           VOLUME  DAYS STOPPED  $/DAY  $/MONTH  OWNER
-            [LOST]  [NAME]  20 GB   10            $0.13  $4.00    untracked rpd pod
+            [LOST]  [NAME]  20 GB   10            $0.13  $4.00    untracked rpd pod (from examples/hello.yaml)
             [MINE]  my-notebook                    20 GB   3             $0.13  $4.00    not rpd's
 
             Stopped: 2 pods, 40 GB of volume: $0.27/day, $8.00/month (volume disk bills $0.20/GB a month while stopped).
@@ -237,7 +237,7 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
             rpd will perform the following actions:
 
               Steps:
-                1. delete pod [LOST] (\"[NAME]\", stopped 10 days, 20 GB volume ($0.13/day); untracked rpd pod)
+                1. delete pod [LOST] (\"[NAME]\", stopped 10 days, 20 GB volume ($0.13/day); untracked rpd pod (made for [TMP]/examples/hello.yaml, whose state no longer tracks it))
 
             Note: 1 stopped pod that rpd did not create left alone (--all includes them)
 

@@ -131,6 +131,7 @@ fn subjects(target: &CleanupTarget) -> anyhow::Result<Vec<Subject>> {
             runs_dir: None,
             registered_pods: Vec::new(),
             lineage: None,
+            past_lineages: Vec::new(),
         });
     }
     Ok(subjects)

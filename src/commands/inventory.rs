@@ -31,6 +31,7 @@ pub struct Subject {
     pub runs_dir: Option<PathBuf>,
     pub registered_pods: Vec<String>,
     pub lineage: Option<uuid::Uuid>,
+    pub past_lineages: Vec<uuid::Uuid>,
 }
 
 impl Subject {
@@ -43,6 +44,7 @@ impl Subject {
             runs_dir: config.run_dir.parent().map(Path::to_path_buf),
             registered_pods: Vec::new(),
             lineage: None,
+            past_lineages: Vec::new(),
         }
     }
 
@@ -55,6 +57,7 @@ impl Subject {
             runs_dir: entry.runs_dir.clone(),
             registered_pods: entry.pod_ids.clone(),
             lineage: entry.lineage,
+            past_lineages: entry.past_lineages.clone(),
         }
     }
 }
@@ -86,6 +89,7 @@ pub fn subjects(
                 if let Some(entry) = entries.iter().find(|e| e.state_file == subject.state_file) {
                     subject.registered_pods = entry.pod_ids.clone();
                     subject.lineage = entry.lineage;
+                    subject.past_lineages = entry.past_lineages.clone();
                 }
                 subject
             })
@@ -140,8 +144,8 @@ fn gather_with(
                 continue;
             }
         };
-        if let Some(lineage) = subject.lineage {
-            known.add_lineage(&lineage, subject.config.clone(), subject.state_file.clone());
+        for lineage in subject.lineage.iter().chain(&subject.past_lineages) {
+            known.add_lineage(lineage, subject.config.clone(), subject.state_file.clone());
         }
         if let Some(loaded) = &loaded {
             known.add_state(
@@ -269,6 +273,7 @@ pub fn record_applied(ctx: &Ctx, config: &Config, provider: &str, before: bool) 
             config: config.canonical_path.clone(),
             job_name: config.name.clone(),
             lineage: loaded.as_ref().map(|l| l.state.lineage),
+            past_lineages: Vec::new(),
             provider: provider.to_string(),
             pod_ids: loaded
                 .as_ref()
