@@ -89,6 +89,19 @@ fn status_and_ls_stale_price_a_paused_50_gb_volume_at_ten_dollars_a_month() {
             ",
         )
         .run();
+    let status = world.rpd(&["status", "--json"]).status(0).json();
+    let totals = &status["status"]["totals"];
+    assert_eq!(
+        (totals["paused"].as_u64(), totals["paused_gb"].as_u64()),
+        (Some(1), Some(50))
+    );
+    assert_eq!(totals["paused_per_month"], 10.0);
+    assert_eq!(
+        status["status"]["pods"][0]["for_sec"]
+            .as_u64()
+            .map(|s| s / 86_400),
+        Some(41)
+    );
     let json = world.rpd(&["ls-stale", "--json"]).status(0).json();
     assert_eq!(json["stale_pods"][0]["stopped_days"], 41);
     assert_eq!(json["stale_pods"][0]["per_month"], 10.0);
