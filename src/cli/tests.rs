@@ -1,5 +1,3 @@
-//! How command lines resolve into settings.
-
 use super::*;
 use crate::model::CloudType;
 

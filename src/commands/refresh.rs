@@ -156,7 +156,7 @@ pub async fn refresh(
     // What the job reads and writes here, checked before a pod bills.
     let local_problems = match mode {
         Mode::Apply => crate::apply::local_inputs::check(config),
-        Mode::Destroy => Vec::new(),
+        Mode::Destroy | Mode::Cleanup => Vec::new(),
     };
     let network_volumes = match (&config.pod.storage, mode) {
         (Storage::NetworkVolume { .. }, Mode::Apply) => match provider.network_volumes().await {
@@ -191,7 +191,7 @@ pub async fn refresh(
         api_key_fingerprint: provider.api_key_fingerprint(),
         missing_ssh_key: match mode {
             Mode::Apply => missing_ssh_key(config, provider).await,
-            Mode::Destroy => None,
+            Mode::Destroy | Mode::Cleanup => None,
         },
         local_problems,
         now: chrono::Utc::now(),

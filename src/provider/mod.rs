@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
-use crate::model::{CloudType, InvalidCandidate, ObservedPod, Storage, find_volume};
+use crate::model::{CloudType, InvalidCandidate, ObservedPod, PodBill, Storage, find_volume};
 use crate::retry::PollSchedule;
 
 /// How a pod that is changing (starting, stopping) is watched: looked at
@@ -218,6 +218,17 @@ pub trait Provider: Send + Sync {
     ) -> ProviderResult<String> {
         let volumes = self.network_volumes().await?;
         resolve_volume(&volumes, name, datacenter_id)
+    }
+
+    /// What RunPod billed the pod since `since`, by the hour; `None` when
+    /// this provider has no billing to read (the simulator, runpodctl):
+    /// `rpd cost` then estimates, and says so.
+    async fn pod_billing(
+        &self,
+        _pod_id: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<PodBill>>> {
+        Ok(None)
     }
 }
 

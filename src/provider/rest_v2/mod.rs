@@ -6,6 +6,7 @@
 //! is retried only on 429 (refused, so nothing was made), and only a 404
 //! means a pod is gone.
 
+pub mod billing;
 pub mod catalog;
 pub mod client;
 pub mod convert;
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod};
+use crate::model::{CloudType, ObservedPod, PodBill};
 use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
@@ -261,5 +262,17 @@ impl Provider for RestV2Provider {
             )
             .await?;
         Ok(catalog::volumes(volumes))
+    }
+
+    async fn pod_billing(
+        &self,
+        pod_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<PodBill>>> {
+        let query = billing::query(pod_id, since);
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let list: billing::ListPodBilling =
+            self.get_json(&["v2", "billing", "pods"], &pairs).await?;
+        Ok(Some(list.records.into_iter().map(PodBill::from).collect()))
     }
 }
