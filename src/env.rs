@@ -211,11 +211,11 @@ mod tests {
         let cases = [
             (
                 ("RPD_POLL_INTERVAL_MS", "abc"),
-                "RPD_POLL_INTERVAL_MS=\"abc\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 5000",
+                "RPD_POLL_INTERVAL_MS=\"abc\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
             ),
             (
                 ("RPD_POLL_INTERVAL_MS", "0"),
-                "RPD_POLL_INTERVAL_MS=\"0\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 5000",
+                "RPD_POLL_INTERVAL_MS=\"0\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
             ),
             (
                 ("RPD_MARKER_GRACE_SECS", "1.5"),
