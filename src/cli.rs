@@ -6,18 +6,25 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod review;
+pub use review::{
+    CompletionsArgs, DiffArgs, Format, PlanArgs, ProviderArgs, SchemaArgs, ShowArgs,
+};
 
 use crate::commands::settings::{
     Action, ApplySettings, ColourChoice, ConfigSettings, DestroySettings, ForceUnlockSettings,
-    GlobalSettings, Invocation, LockSettings, LogsSettings, OutputFormat, PlanFlags, PlanSettings,
-    ReassignSettings, SimAction, ValidateSettings, VarSettings,
+    GlobalSettings, Invocation, LockSettings, LogsSettings, PlanFlags, ReassignSettings,
+    SimAction, ValidateSettings, VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:
   0    success; for `plan --detailed-exitcode`: no changes
   1    error; the state file records whatever was done before it (see `rpd plan`)
-  2    `plan --detailed-exitcode`: applying would change a pod or run the job
+  2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is
+       created, replaced or deleted, or was changed outside rpd); resuming or reusing
+       an up-to-date pod, running the job and its lifecycle is 0
   3    `apply`: the job ran and failed; its on_failure action was carried out
   130  interrupted (Ctrl-C); the state is consistent";
 
@@ -41,15 +48,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Control plane: `runpod` (REST v2), `runpodctl`, or `sim` (embedded simulator, no account).
-    #[arg(
-        long,
-        global = true,
-        env = "RPD_PROVIDER",
-        default_value = "runpod",
-        value_name = "NAME"
-    )]
-    pub provider: String,
+    /// Control plane for the commands that use one (plan, apply, destroy, logs): `runpod` (REST v2, the default), `runpodctl`, or `sim`; may also follow the command.
+    #[arg(long, env = "RPD_PROVIDER", value_name = "NAME")]
+    pub provider: Option<String>,
 
     /// No colour in the output (also: the NO_COLOR environment variable, or output that is not a terminal).
     #[arg(long, global = true)]
@@ -130,40 +131,18 @@ pub struct MoneyArgs {
     replace_without_stock: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would do to each config's pod, and why.
-    Plan {
-        /// YAML configs (runpod-deploy schema_version 2).
-        #[arg(required = true, value_name = "CONFIG")]
-        configs: Vec<PathBuf>,
-        #[command(flatten)]
-        vars: VarArgs,
-        /// Plan a fresh pod even if the current one could be reused.
-        #[arg(long)]
-        replace: bool,
-        /// Also try each candidate on this cloud, and accept a pod on it.
-        #[arg(long, value_enum, value_name = "CLOUD")]
-        fallback_cloud_type: Option<CloudArg>,
-        #[command(flatten)]
-        money: MoneyArgs,
-        /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
-        #[arg(long)]
-        detailed_exitcode: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
+    Plan(PlanArgs),
+    /// Render a saved plan (`rpd plan -o FILE`) as text, JSON or Markdown.
+    Show(ShowArgs),
+    /// What changing a config from OLD to NEW does to its pod; needs no account and no state.
+    Diff(DiffArgs),
     /// Carry out the plan: get a pod ready, run the job, then stop, recycle or delete the pod.
     Apply {
-        /// YAML configs (runpod-deploy schema_version 2).
-        #[arg(required = true, value_name = "CONFIG")]
+        /// YAML configs (runpod-deploy schema_version 2) or directories of them; or one plan saved with `rpd plan -o FILE`, carried out exactly as planned, without asking.
+        #[arg(required = true, value_name = "CONFIG|PLAN")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
         vars: VarArgs,
@@ -178,12 +157,17 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long = "auto-approve", alias = "yes")]
         auto_approve: bool,
+        /// Print the plan and every step's progress as JSON lines (NDJSON) on stdout; needs -y or a saved plan.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Delete every pod rpd tracks for each config and remove its state.
     Destroy {
-        /// YAML configs (runpod-deploy schema_version 2).
+        /// YAML configs (runpod-deploy schema_version 2) or directories of them.
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
@@ -193,9 +177,12 @@ pub enum Command {
         auto_approve: bool,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Show the job log of the config's pod (or the last one pulled).
     Logs {
+        /// The YAML config whose job log to show.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -206,10 +193,12 @@ pub enum Command {
         /// How many lines from the end to show first.
         #[arg(short = 'n', long, default_value_t = 200)]
         lines: u32,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Check configs without contacting any provider.
     Validate {
-        /// YAML configs (runpod-deploy schema_version 2).
+        /// YAML configs (runpod-deploy schema_version 2) or directories of them.
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
@@ -219,6 +208,7 @@ pub enum Command {
     ForceUnlock {
         /// The ID shown in the "Lock Info" block.
         lock_id: String,
+        /// The YAML config whose lock to release.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -230,12 +220,17 @@ pub enum Command {
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Print a JSON Schema: of the config format (for editors), or of the JSON plan.
+    Schema(SchemaArgs),
+    /// Print a shell completion script (e.g. `rpd completions bash > ~/.local/share/bash-completion/completions/rpd`).
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Print the state file of a config.
     Show {
+        /// The YAML config whose state to print.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -243,6 +238,7 @@ pub enum StateCommand {
     },
     /// Make this config the owner of its state file (after moving or renaming the config).
     Reassign {
+        /// The YAML config that takes the state file over.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -256,11 +252,13 @@ pub enum StateCommand {
 pub enum SimCommand {
     /// List simulated pods.
     Pods {
+        /// Print them as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Count provider calls by verb (create, start, stop, delete, get, list, ...).
     Calls {
+        /// Print the counts as a JSON object.
         #[arg(long)]
         json: bool,
         /// Set the counts back to zero.
@@ -268,21 +266,35 @@ pub enum SimCommand {
         reset: bool,
     },
     /// Stop a pod as if from the RunPod console.
-    Stop { pod_id: String },
+    Stop {
+        /// The simulated pod's id (see `rpd sim pods`).
+        pod_id: String,
+    },
     /// Start a pod as if from the RunPod console.
-    Start { pod_id: String },
+    Start {
+        /// The simulated pod's id (see `rpd sim pods`).
+        pod_id: String,
+    },
     /// Delete a pod as if from the RunPod console.
-    Terminate { pod_id: String },
+    Terminate {
+        /// The simulated pod's id (see `rpd sim pods`).
+        pod_id: String,
+    },
     /// Change a pod as if from the console: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
     Set {
+        /// The simulated pod's id (see `rpd sim pods`).
         pod_id: String,
+        /// The changes, e.g. image=runpod/pytorch:2.9 status=EXITED.
         #[arg(required = true, value_name = "KEY=VALUE")]
         changes: Vec<String>,
     },
     /// Set the free GPUs of one type in one datacenter (0 = out of stock).
     Stock {
+        /// The datacenter id, e.g. EU-RO-1.
         datacenter: String,
+        /// The GPU type id, e.g. "NVIDIA GeForce RTX 4090".
         gpu: String,
+        /// How many GPUs of that type are free.
         count: u32,
         /// The cloud whose stock this is.
         #[arg(long, value_enum, default_value = "SECURE")]
@@ -290,6 +302,7 @@ pub enum SimCommand {
     },
     /// Make the next start of this pod fail: its host has no free GPU.
     FailNextStart {
+        /// The simulated pod's id (see `rpd sim pods`).
         pod_id: String,
         /// Fail this many starts in a row (a host whose GPU stays taken).
         #[arg(long, default_value_t = 1)]
@@ -297,25 +310,43 @@ pub enum SimCommand {
     },
     /// Make the next COUNT stop requests for this pod fail (a 502), as if
     /// RunPod had a bad moment.
-    FailStop { pod_id: String, count: u32 },
+    FailStop {
+        /// The simulated pod's id (see `rpd sim pods`).
+        pod_id: String,
+        /// How many stop requests fail.
+        count: u32,
+    },
     /// Add this many milliseconds to every provider call.
-    Latency { ms: u64 },
+    Latency {
+        /// Milliseconds per call (0 for none).
+        ms: u64,
+    },
     /// How long pods take to boot: cold (create) and warm (resume), in milliseconds.
-    Boot { cold_ms: u64, warm_ms: u64 },
+    Boot {
+        /// Milliseconds a created pod takes to run.
+        cold_ms: u64,
+        /// Milliseconds a resumed pod takes to run.
+        warm_ms: u64,
+    },
     /// Create a network volume in a datacenter.
     Volume {
+        /// The volume's name (what `storage.volume_name` refers to).
         name: String,
+        /// The datacenter it lives in.
         datacenter: String,
+        /// Its size in GB.
         size_gb: u32,
     },
     /// Reach running pods over SSH at HOST:PORT instead of local processes
     /// (to exercise the SSH transport against a real sshd); `--off` undoes it.
     Ssh {
+        /// The sshd to reach running pods at, e.g. 127.0.0.1:2222.
         #[arg(value_name = "HOST:PORT", required_unless_present = "off")]
         endpoint: Option<String>,
         /// Login user on that sshd.
         #[arg(long, default_value = "root")]
         user: String,
+        /// Reach pods through local processes again.
         #[arg(long, conflicts_with = "endpoint")]
         off: bool,
     },
@@ -331,19 +362,26 @@ impl Cli {
     }
 
     fn resolve_with(self, no_color_env: Option<&OsStr>) -> Invocation {
+        let provider = self.command.provider().or(self.global.provider.clone());
         Invocation {
-            global: self.global.resolve(no_color_env),
+            global: self.global.resolve(provider, no_color_env),
             action: self.command.resolve(),
         }
+    }
+
+    /// Prints the completion script for `shell` on stdout.
+    pub fn print_completions(shell: clap_complete::Shell) {
+        let mut command = Cli::command();
+        clap_complete::generate(shell, &mut command, "rpd", &mut std::io::stdout());
     }
 }
 
 impl GlobalArgs {
-    fn resolve(self, no_color_env: Option<&OsStr>) -> GlobalSettings {
+    fn resolve(self, provider: Option<String>, no_color_env: Option<&OsStr>) -> GlobalSettings {
         // An empty RPD_PROVIDER means the default, not an unknown provider.
-        let provider = match self.provider.trim() {
-            "" => "runpod",
-            name => name,
+        let provider = match provider.as_deref().map(str::trim) {
+            None | Some("") => "runpod",
+            Some(name) => name,
         };
         // NO_COLOR counts when set to anything but the empty string.
         let no_color = self.no_color || no_color_env.is_some_and(|v| !v.is_empty());
@@ -359,7 +397,7 @@ impl GlobalArgs {
 }
 
 impl VarArgs {
-    fn resolve(self) -> VarSettings {
+    pub(crate) fn resolve(self) -> VarSettings {
         VarSettings {
             assignments: self.vars,
             vars_file: self.vars_file,
@@ -375,16 +413,7 @@ impl LockArgs {
     }
 }
 
-impl From<Format> for OutputFormat {
-    fn from(format: Format) -> Self {
-        match format {
-            Format::Text => OutputFormat::Text,
-            Format::Json => OutputFormat::Json,
-        }
-    }
-}
-
-fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, money: MoneyArgs) -> PlanFlags {
+pub(crate) fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, money: MoneyArgs) -> PlanFlags {
     PlanFlags {
         replace,
         fallback_cloud: fallback_cloud_type.map(Into::into),
@@ -402,23 +431,24 @@ fn one_config(config: PathBuf, vars: VarArgs) -> ConfigSettings {
 }
 
 impl Command {
+    /// `--provider` (or RPD_PROVIDER) as given after the command.
+    fn provider(&self) -> Option<String> {
+        match self {
+            Command::Plan(args) => args.provider.provider.clone(),
+            Command::Apply { provider, .. }
+            | Command::Destroy { provider, .. }
+            | Command::Logs { provider, .. } => provider.provider.clone(),
+            _ => None,
+        }
+    }
+
     fn resolve(self) -> Action {
         match self {
-            Command::Plan {
-                configs,
-                vars,
-                replace,
-                fallback_cloud_type,
-                money,
-                detailed_exitcode,
-                format,
-            } => Action::Plan(PlanSettings {
-                configs,
-                vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type, money),
-                detailed_exitcode,
-                format: format.into(),
-            }),
+            Command::Plan(args) => args.resolve(),
+            Command::Show(args) => args.resolve(),
+            Command::Diff(args) => args.resolve(),
+            Command::Schema(args) => args.resolve(),
+            Command::Completions(args) => Action::Completions(args.shell.to_string()),
             Command::Apply {
                 configs,
                 vars,
@@ -426,12 +456,15 @@ impl Command {
                 fallback_cloud_type,
                 money,
                 auto_approve,
+                json,
                 lock,
+                provider: _,
             } => Action::Apply(ApplySettings {
                 configs,
                 vars: vars.resolve(),
                 flags: plan_flags(replace, fallback_cloud_type, money),
                 auto_approve,
+                json,
                 lock: lock.resolve(),
             }),
             Command::Destroy {
@@ -439,6 +472,7 @@ impl Command {
                 vars,
                 auto_approve,
                 lock,
+                provider: _,
             } => Action::Destroy(DestroySettings {
                 configs,
                 vars: vars.resolve(),
@@ -454,6 +488,7 @@ impl Command {
                 vars,
                 follow,
                 lines,
+                provider: _,
             } => Action::Logs(LogsSettings {
                 target: one_config(config, vars),
                 follow,
@@ -597,7 +632,7 @@ mod tests {
         let Action::Plan(plan) = plan.action else {
             panic!("not a plan");
         };
-        assert_eq!(plan.format, OutputFormat::Json);
+        assert_eq!(plan.format, crate::commands::settings::OutputFormat::Json);
         assert_eq!(plan.flags, PlanFlags::default());
     }
 

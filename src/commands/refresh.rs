@@ -17,6 +17,7 @@ use crate::plan::{
     LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
     Recorded,
 };
+use crate::plan::saved::ObservedFacts;
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, LockStatus, State};
 
@@ -25,6 +26,8 @@ pub struct Prepared {
     pub config: Config,
     pub loaded: Option<Loaded>,
     pub plan: Plan,
+    /// The state and pods the plan was made from (for a saved plan).
+    pub observed: ObservedFacts,
 }
 
 /// At most this many configs are refreshed at once.
@@ -183,6 +186,7 @@ pub async fn prepare(
 ) -> anyhow::Result<Prepared> {
     let input = refresh(provider, &config, mode, flags, catalogs).await?;
     let plan = planner::plan(&input)?;
+    let observed = planner::saved::observed_facts(&input);
     let loaded = input.recorded.map(|recorded| Loaded {
         state: recorded.state,
         origin: recorded.origin,
@@ -191,6 +195,7 @@ pub async fn prepare(
         config,
         loaded,
         plan,
+        observed,
     })
 }
 

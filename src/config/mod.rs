@@ -4,6 +4,7 @@
 mod error;
 pub mod locate;
 mod raw;
+pub mod schema;
 mod serde_errors;
 pub mod template;
 mod validate;

@@ -6,14 +6,15 @@ use std::collections::{BinaryHeap, HashMap};
 
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::input::Mode;
 use super::report::{PlanReport, Reason};
 use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome};
 
 /// Why a pod is deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeleteReason {
     ReplaceRequested,
@@ -24,7 +25,7 @@ pub enum DeleteReason {
     Duplicate,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum StepKind {
     DeletePod {
@@ -102,7 +103,7 @@ impl StepKind {
 }
 
 /// What a resume does when the host's GPU is taken, and who chose it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BusyHost {
     pub policy: BusyHostPolicy,
     pub set_by: SetBy,
@@ -111,7 +112,7 @@ pub struct BusyHost {
 }
 
 /// Where a setting came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SetBy {
     Default,
@@ -121,7 +122,7 @@ pub enum SetBy {
     Flag,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     #[serde(flatten)]
     pub kind: StepKind,

@@ -1,12 +1,14 @@
 //! The sentence for every typed entry of a plan report, in one place: the
 //! text plan prints them, the JSON plan carries them as `message`, and the
-//! Markdown plan will print them too.
+//! Markdown plan prints them too.
 
-use crate::model::{BusyHostPolicy, Outcome, Usd};
+use super::json::ConfigsSummary;
+use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
 use crate::plan::{
-    BusyHost, FieldNote, FieldValue, LocalPlace, LocalProblem, MissingSshKey, Note, Reason, SetBy,
-    StateChange, Summary, Warning,
+    BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LocalPlace, LocalProblem,
+    MissingSshKey, Note, Plan, Reason, SetBy, StateChange, StepKind, Summary, Warning,
 };
+use crate::plan::saved::StaleCause;
 
 /// Why a step is taken or the pod changes.
 pub fn reason(reason: &Reason) -> String {
@@ -234,6 +236,75 @@ pub fn state_change(change: &StateChange) -> String {
     }
 }
 
+/// What goes with the pod a replace or destroy deletes.
+pub fn replacement_loses(plan: &Plan) -> String {
+    match &plan.report.pod.deleted_storage {
+        Some(Storage::Ephemeral { volume_gb, mount }) => {
+            format!("its volume ({volume_gb} GB at {mount}) is lost")
+        }
+        Some(Storage::NetworkVolume { volume_name, .. }) => {
+            format!("the network volume {volume_name:?} is kept")
+        }
+        None => "its volume disk is lost".into(),
+    }
+}
+
+/// The combined summary of several configs.
+pub fn configs_summary(summary: &ConfigsSummary) -> String {
+    format!(
+        "{} config{}: {} with pod changes, {} with only the routine run, {} failed.",
+        summary.configs,
+        plural(summary.configs),
+        summary.with_pod_changes,
+        summary.routine,
+        summary.failed
+    )
+}
+
+/// Why a saved plan no longer holds (after "saved plan is stale: ").
+pub fn stale_cause(cause: &StaleCause, config: &str) -> String {
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+    match cause {
+        StaleCause::ProviderChanged { was, now } => format!(
+            "it was made with --provider {was}, and this run uses --provider {now}"
+        ),
+        StaleCause::ConfigChanged => {
+            format!("the configuration changed since the plan was created ({config})")
+        }
+        StaleCause::StateCreated => {
+            "a state file was created since the plan was created (another apply ran)".into()
+        }
+        StaleCause::StateRemoved => "the state file was removed since the plan was created".into(),
+        StaleCause::StateLineageChanged { was, now } => format!(
+            "the state file is another state now (lineage {was} -> {now}): the plan was created from a different state lineage"
+        ),
+        StaleCause::StateSerialChanged { was, now } => format!(
+            "the state was changed by another operation after the plan was created (serial {was} -> {now})"
+        ),
+        StaleCause::PodGone { pod_id } => {
+            format!("pod {pod_id} no longer exists (it existed when the plan was created)")
+        }
+        StaleCause::PodAppeared { pod_id } => {
+            format!("pod {pod_id} exists again (it did not when the plan was created)")
+        }
+        StaleCause::PodChanged {
+            pod_id,
+            field,
+            was,
+            now,
+        } => format!(
+            "pod {pod_id} changed since the plan was created ({field} {} -> {})",
+            or_none(was),
+            or_none(now)
+        ),
+        StaleCause::InterruptedCreateMatchesChanged { was, now } => format!(
+            "the pods named like an interrupted create changed since the plan was created ([{}] -> [{}])",
+            was.join(", "),
+            now.join(", ")
+        ),
+    }
+}
+
 /// Why `apply` cannot reach a pod; also its error before creating one.
 pub fn missing_ssh_key(key: &MissingSshKey) -> String {
     format!(
@@ -271,6 +342,98 @@ pub fn summary_line(summary: &Summary) -> String {
         "Plan: {} to create, {} to resume, {} to destroy, {} to stop.",
         summary.create, summary.resume, summary.destroy, summary.stop
     )
+}
+
+/// What a step does, as the plan's numbered list says it.
+pub fn step(kind: &StepKind, name: &str) -> String {
+    match kind {
+        StepKind::DeletePod { pod_id, why } => match why {
+            DeleteReason::Retained => format!("delete retained pod {pod_id}"),
+            DeleteReason::Duplicate => format!("delete duplicate pod {pod_id}"),
+            _ => format!("delete pod {pod_id}"),
+        },
+        StepKind::CreatePod { candidates } => {
+            if candidates.len() == 1 {
+                format!(
+                    "create pod {name:?} on {} / {}",
+                    candidates[0].datacenter_id, candidates[0].gpu_id
+                )
+            } else {
+                format!("create pod {name:?} on the first candidate with capacity")
+            }
+        }
+        StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
+        StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
+        StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
+        StepKind::WaitReady { timeout_sec } => format!(
+            "wait until the pod runs and its shell answers (up to {})",
+            duration(u64::from(*timeout_sec))
+        ),
+        StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
+        StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
+        StepKind::Staging { pushes } => format!(
+            "staging: {pushes} push{}",
+            if *pushes == 1 { "" } else { "es" }
+        ),
+        StepKind::Preflight { commands } => {
+            format!("preflight: {commands} command{}", plural(*commands))
+        }
+        StepKind::Launch { script_path } => format!("launch {script_path}, detached"),
+        StepKind::Monitor { timeout_sec } => format!(
+            "follow the job until it exits or prints a marker (timeout {})",
+            duration(*timeout_sec)
+        ),
+        StepKind::Pull { artifacts: 0 } => "pull the log".into(),
+        StepKind::Pull { artifacts } => {
+            format!(
+                "pull the log and {artifacts} artifact{}",
+                plural(*artifacts)
+            )
+        }
+        StepKind::Lifecycle { when, action } => {
+            let when = match when {
+                Outcome::Success => "if the job succeeds",
+                Outcome::Failure => "if the job fails",
+            };
+            let what = match action {
+                LifecycleAction::Recycle => "recycle (stop the pod)",
+                LifecycleAction::Stop => "stop the pod",
+                LifecycleAction::Delete => "delete the pod",
+                LifecycleAction::Preserve => "preserve (leave the pod running)",
+            };
+            format!("{when}: {what}")
+        }
+        StepKind::ForgetPod { pod_id } => format!("forget pod {pod_id}"),
+        StepKind::ForgetPendingCreate { name } => {
+            format!("forget the interrupted create of {name:?}")
+        }
+        StepKind::RemoveState => "remove the state file".into(),
+    }
+}
+
+/// `Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).`
+pub fn cost_line(cost: &CostReport, lifecycle: &Lifecycle) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(rate) = cost.running_per_hr {
+        parts.push(format!("{}/hr while running", Usd(rate)));
+    }
+    if let Some(month) = cost.stopped_per_month {
+        let what = match cost.volume_gb {
+            Some(gb) => format!(" ({gb} GB volume)"),
+            None => String::new(),
+        };
+        let when = if lifecycle.on_success == LifecycleAction::Recycle {
+            "while paused for reuse"
+        } else {
+            "while stopped"
+        };
+        parts.push(format!("{}/month {when}{what}", Usd(month)));
+    }
+    (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The config key of a lifecycle outcome.
