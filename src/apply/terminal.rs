@@ -203,7 +203,10 @@ impl EventSink for TerminalEvents {
             | ArtifactPullStarted { .. }
             | ArtifactPullFailed {
                 fails_job: true, ..
-            } => {}
+            }
+            | StepStarted { .. }
+            | StepDone { .. }
+            | StepFailed { .. } => {}
         }
     }
 }

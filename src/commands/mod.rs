@@ -5,8 +5,11 @@
 //! config's state; `refresh` turns (config, state, provider) into a plan.
 
 pub mod apply;
+mod apply_saved;
 pub mod logs;
+mod ndjson;
 pub mod diff;
+mod execute;
 pub mod plan;
 pub mod refresh;
 pub mod schema;

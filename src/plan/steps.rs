@@ -90,6 +90,29 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// The step's kind as the JSON plan names it (`op`).
+    pub fn op(&self) -> &'static str {
+        match self {
+            StepKind::DeletePod { .. } => "delete_pod",
+            StepKind::CreatePod { .. } => "create_pod",
+            StepKind::StartPod { .. } => "start_pod",
+            StepKind::UsePod { .. } => "use_pod",
+            StepKind::AdoptPod { .. } => "adopt_pod",
+            StepKind::WaitReady { .. } => "wait_ready",
+            StepKind::Setup { .. } => "setup",
+            StepKind::Secrets { .. } => "secrets",
+            StepKind::Staging { .. } => "staging",
+            StepKind::Preflight { .. } => "preflight",
+            StepKind::Launch { .. } => "launch",
+            StepKind::Monitor { .. } => "monitor",
+            StepKind::Pull { .. } => "pull",
+            StepKind::Lifecycle { .. } => "lifecycle",
+            StepKind::ForgetPod { .. } => "forget_pod",
+            StepKind::ForgetPendingCreate { .. } => "forget_pending_create",
+            StepKind::RemoveState => "remove_state",
+        }
+    }
+
     /// Calls the provider to change a pod, or runs the job.
     pub fn changes_things(&self) -> bool {
         !matches!(
