@@ -1,1 +1,97 @@
-pub async fn run(_ctx: &super::Ctx, _s: &super::settings::DiffSettings) -> anyhow::Result<crate::exit::ExitStatus> { todo!() }
+//! `rpd diff OLD NEW`: what changing a config from OLD to NEW does to its
+//! pod, as text, JSON or Markdown, with no account and no state: the pod the
+//! old config leaves is assumed (see `plan::review`) and the new config is
+//! planned against it. `-` reads one of the two from standard input.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::settings::{DiffSettings, OutputFormat};
+use super::{Ctx, load_options, warn_about};
+use crate::config::{self, Config};
+use crate::exit::ExitStatus;
+use crate::plan::review::{DiffFacts, config_changes, diff_input};
+use crate::plan::{self as planner, Desired};
+use crate::render::json::{ConfigEntry, Document, config_plan};
+use crate::render::{markdown, text};
+
+pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatus> {
+    let stdin = Path::new("-");
+    if settings.old == stdin && settings.new == stdin {
+        bail!("only one of OLD and NEW can be `-` (standard input)");
+    }
+    let options = load_options(&settings.vars)?;
+    // A config from standard input is placed beside the other one, so that
+    // paths relative to the config read the same on both sides.
+    let place = |path: &PathBuf, other: &PathBuf| -> PathBuf {
+        if path == stdin { other.clone() } else { path.clone() }
+    };
+    let old_text = read(&settings.old)?;
+    let new_text = read(&settings.new)?;
+    let load = |path: PathBuf, shown: &Path, text: &str| -> anyhow::Result<Config> {
+        let config = config::load_text(&path, text, &options).map_err(|err| {
+            anyhow::Error::new(err).context(format!("reading {}", shown.display()))
+        })?;
+        warn_about(ctx, shown, &config);
+        Ok(config)
+    };
+    let old = load(place(&settings.old, &settings.new), &settings.old, &old_text)?;
+    let new = load(place(&settings.new, &settings.old), &settings.new, &new_text)?;
+    let (input, old_pod) = diff_input(&desired(&old), desired(&new), chrono::Utc::now());
+    let plan = planner::plan(&input)?;
+    let facts = DiffFacts {
+        old: shown(&settings.old),
+        new: shown(&settings.new),
+        old_pod,
+        config_changes: config_changes(&document(&old_text)?, &document(&new_text)?),
+    };
+    match settings.format {
+        OutputFormat::Text => {
+            crate::say_raw!("{}", text::render_diff(&plan, &facts, &ctx.stdout_palette()))
+        }
+        OutputFormat::Markdown => crate::say_raw!("{}", markdown::render_diff(&plan, &facts)),
+        OutputFormat::Json => {
+            let mut entry = config_plan(&plan, &facts.new);
+            entry.diff = Some(facts);
+            let doc = Document::new(vec![ConfigEntry::Planned(Box::new(entry))]);
+            crate::say!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        }
+    }
+    Ok(if settings.detailed_exitcode && plan.report.changes_beyond_routine {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the config from standard input")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The config's YAML as a JSON value, to compare key by key.
+fn document(text: &str) -> anyhow::Result<serde_json::Value> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text)?;
+    Ok(serde_json::to_value(yaml)?)
+}
+
+fn desired(config: &Config) -> Desired {
+    Desired {
+        job_name: config.name.clone(),
+        pod: config.pod.clone(),
+        lifecycle: config.lifecycle,
+        job: super::refresh::job_outline(config),
+    }
+}

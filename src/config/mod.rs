@@ -174,6 +174,12 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     validate::from_text(path, &text, options)
 }
 
+/// Loads a config from its text (read elsewhere, e.g. from standard
+/// input); `path` places it (its directory is the config's directory).
+pub fn load_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Config, ConfigError> {
+    validate::from_text(path, text, options)
+}
+
 /// The closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let lower = word.to_ascii_lowercase();

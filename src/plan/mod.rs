@@ -13,6 +13,7 @@ mod destroy;
 pub mod diff;
 mod input;
 mod report;
+pub mod review;
 pub mod saved;
 mod steps;
 

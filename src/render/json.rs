@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::words;
 use crate::model::{Lifecycle, PodStatus, Storage};
+use crate::plan::review::DiffFacts;
 use crate::plan::saved::SavedFacts;
 use crate::plan::{
     CostReport, Drift, FieldChange, LocalProblem, Mode, Note, Plan, PlanReport, PodAction,
@@ -178,6 +179,9 @@ pub struct ConfigPlan {
     /// In a saved plan: what it was made from (see `rpd apply PLAN`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved: Option<SavedFacts>,
+    /// From `rpd diff`: the two configs, the pod assumed, the keys changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<DiffFacts>,
 }
 
 impl Document {
@@ -266,6 +270,7 @@ pub fn config_plan(plan: &Plan, config: &str) -> ConfigPlan {
         lifecycle: plan.lifecycle,
         steps,
         saved: None,
+        diff: None,
     }
 }
 

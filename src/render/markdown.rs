@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use super::{Palette, text, words};
+use crate::plan::review::DiffFacts;
 use crate::plan::{Drift, Plan, PodAction, StepKind};
 
 /// GitHub refuses comments longer than 65,535 characters; keep a margin.
@@ -71,6 +72,65 @@ pub fn render(entries: &[Entry<'_>]) -> String {
         .filter_map(|e| e.outcome.ok().map(|plan| details(e.config, plan)))
         .collect();
     fit(head, &details)
+}
+
+/// `rpd diff --format markdown`: for a pull request's config change, with
+/// no account: the summary, a warning for a replacement, the changed keys
+/// and the steps, and the full diff folded.
+pub fn render_diff(plan: &Plan, facts: &DiffFacts) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "{}", marker("diff", &[facts.new.as_str()]));
+    let _ = writeln!(head, "### rpd diff: `{}` → `{}`", facts.old, facts.new);
+    let _ = writeln!(head);
+    let _ = writeln!(head, "**{}**", words::summary_line(&plan.report.summary));
+    let _ = writeln!(head);
+    if let Some(sentence) = words::replacement_sentence(plan, "recycled pod") {
+        let _ = writeln!(head, "> [!WARNING]");
+        let _ = writeln!(head, "> :warning: **{}**.", inline(&capitalized(&sentence)));
+        let _ = writeln!(head);
+    }
+    let _ = writeln!(head, "Planned against {}.", words::old_pod(&facts.old_pod));
+    let _ = writeln!(head);
+    if !facts.config_changes.is_empty() {
+        let _ = writeln!(head, "| Key | Before | After |");
+        let _ = writeln!(head, "|---|---|---|");
+        for change in &facts.config_changes {
+            let value = |v: &Option<serde_json::Value>| match v {
+                None => "(not set)".to_string(),
+                Some(v) => {
+                    let text = v.to_string();
+                    if text.len() > 80 {
+                        "(long value)".into()
+                    } else {
+                        format!("`{}`", cell(&text))
+                    }
+                }
+            };
+            let _ = writeln!(
+                head,
+                "| `{}` | {} | {} |",
+                change.key,
+                value(&change.before),
+                value(&change.after)
+            );
+        }
+        let _ = writeln!(head);
+    }
+    write_steps(&mut head, plan);
+    let text = super::text::render_diff(plan, facts, &Palette::new(false));
+    let details = format!(
+        "<details><summary>Full diff</summary>\n\n```diff\n{}```\n\n</details>\n",
+        diff_glyphs(&text)
+    );
+    fit(head, &[details])
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// `head`, then as many detail blocks as fit under [`LIMIT`], then a note

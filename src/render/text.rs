@@ -10,6 +10,7 @@ use similar::{ChangeTag, TextDiff};
 use super::words;
 use super::Palette;
 use crate::model::{Candidate, Stock, Usd};
+use crate::plan::review::DiffFacts;
 use crate::plan::{Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
@@ -149,6 +150,45 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     if let Some(line) = words::cost_line(&report.cost, &plan.lifecycle) {
         let _ = writeln!(out, "{line}");
     }
+    out
+}
+
+/// `rpd diff`: the config's changed keys, then the plan of the new config
+/// against the pod the old one leaves.
+pub fn render_diff(plan: &Plan, facts: &DiffFacts, p: &Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(format!(
+            "rpd diff {} -> {} (job {:?})",
+            facts.old, facts.new, plan.job_name
+        ))
+    );
+    let _ = writeln!(out);
+    if facts.config_changes.is_empty() {
+        let _ = writeln!(out, "No config changes.");
+    } else {
+        let _ = writeln!(out, "Config changes:");
+        for change in &facts.config_changes {
+            let _ = writeln!(out, "  {}", words::config_change(change));
+        }
+    }
+    let _ = writeln!(out);
+    let pod_word = "recycled pod";
+    if let Some(sentence) = words::replacement_sentence(plan, pod_word) {
+        let _ = writeln!(out, "{} {sentence}.", p.warn.apply_to("Warning:"));
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "Planned against {}:",
+        words::old_pod(&facts.old_pod)
+    );
+    let plan_text = render(plan, &facts.new, p);
+    // The plan's own title line is the diff's.
+    let body = plan_text.split_once('\n').map_or("", |(_, rest)| rest);
+    out.push_str(body);
     out
 }
 

@@ -6,8 +6,9 @@ use super::json::ConfigsSummary;
 use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
 use crate::plan::{
     BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LocalPlace, LocalProblem,
-    MissingSshKey, Note, Plan, Reason, SetBy, StateChange, StepKind, Summary, Warning,
+    MissingSshKey, Note, Plan, PodAction, Reason, SetBy, StateChange, StepKind, Summary, Warning,
 };
+use crate::plan::review::{ConfigChange, OldPod};
 use crate::plan::saved::StaleCause;
 
 /// Why a step is taken or the pod changes.
@@ -259,6 +260,70 @@ pub fn configs_summary(summary: &ConfigsSummary) -> String {
         summary.routine,
         summary.failed
     )
+}
+
+/// The pod `rpd diff` plans the new config against.
+pub fn old_pod(old_pod: &OldPod) -> String {
+    match old_pod {
+        OldPod::Paused { datacenter, gpu } => format!(
+            "the pod the old config recycles (paused after its job, on {datacenter} / {gpu})"
+        ),
+        OldPod::NoneKept { on_success } => format!(
+            "no pod: the old config's on_success is {on_success}, so no pod is kept between runs and the next apply creates one"
+        ),
+    }
+}
+
+/// A changed config key: `~ pod.image = "a" -> "b"`; long values (a
+/// script body) are only said to have changed.
+pub fn config_change(change: &ConfigChange) -> String {
+    let show = |v: &serde_json::Value| {
+        let text = v.to_string();
+        if text.len() > 60 || text.contains("\\n") {
+            None
+        } else {
+            Some(text)
+        }
+    };
+    match (&change.before, &change.after) {
+        (None, Some(after)) => match show(after) {
+            Some(text) => format!("+ {} = {text}", change.key),
+            None => format!("+ {} (added)", change.key),
+        },
+        (Some(before), None) => match show(before) {
+            Some(text) => format!("- {} = {text}", change.key),
+            None => format!("- {} (removed)", change.key),
+        },
+        (Some(before), Some(after)) => match (show(before), show(after)) {
+            (Some(b), Some(a)) => format!("~ {} = {b} -> {a}", change.key),
+            _ => format!("~ {} (changed)", change.key),
+        },
+        (None, None) => format!("  {}", change.key),
+    }
+}
+
+/// What a replacement of the config's pod means: "image change forces
+/// replacement of the recycled pod: its volume (20 GB at /workspace) is lost".
+pub fn replacement_sentence(plan: &Plan, pod_word: &str) -> Option<String> {
+    let pod = &plan.report.pod;
+    if !matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
+        return None;
+    }
+    let fields: Vec<String> = pod
+        .fields
+        .iter()
+        .filter(|f| f.forces_replacement)
+        .map(|f| f.field.clone())
+        .collect();
+    let what = match fields.as_slice() {
+        [] => format!("{} forces", reason(&pod.reason)),
+        [one] => format!("{one} change forces"),
+        many => format!("{} changes force", and_list(many)),
+    };
+    Some(format!(
+        "{what} replacement of the {pod_word}: {}",
+        replacement_loses(plan)
+    ))
 }
 
 /// Why a saved plan no longer holds (after "saved plan is stale: ").
