@@ -9,14 +9,12 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod review;
-pub use review::{
-    CompletionsArgs, DiffArgs, Format, PlanArgs, ProviderArgs, SchemaArgs, ShowArgs,
-};
+pub use review::{CompletionsArgs, DiffArgs, Format, PlanArgs, ProviderArgs, SchemaArgs, ShowArgs};
 
 use crate::commands::settings::{
     Action, ApplySettings, ColourChoice, ConfigSettings, DestroySettings, ForceUnlockSettings,
-    GlobalSettings, Invocation, LockSettings, LogsSettings, PlanFlags, ReassignSettings,
-    SimAction, ValidateSettings, VarSettings,
+    GlobalSettings, Invocation, LockSettings, LogsSettings, PlanFlags, ReassignSettings, SimAction,
+    ValidateSettings, VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:
@@ -48,8 +46,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Control plane for the commands that use one (plan, apply, destroy, logs): `runpod` (REST v2, the default), `runpodctl`, or `sim`; may also follow the command.
-    #[arg(long, env = "RPD_PROVIDER", value_name = "NAME")]
+    /// Control plane for the commands that use one (plan, apply, destroy, logs); each of
+    /// them documents it, so the flag before the command is hidden here.
+    #[arg(long, value_name = "NAME", hide = true)]
     pub provider: Option<String>,
 
     /// No colour in the output (also: the NO_COLOR environment variable, or output that is not a terminal).
@@ -355,14 +354,24 @@ pub enum SimCommand {
 }
 
 impl Cli {
-    /// The settings this command line asks for (`NO_COLOR` read from the
-    /// environment; clap has read `RPD_PROVIDER`).
+    /// The settings this command line asks for, with `NO_COLOR` and
+    /// `RPD_PROVIDER` read from the environment. rpd reads `RPD_PROVIDER`
+    /// itself rather than through clap's `env`: clap counts a flag set by
+    /// its variable as given, and prints it in usage lines as if required.
     pub fn resolve(self) -> Invocation {
-        self.resolve_with(std::env::var_os("NO_COLOR").as_deref())
+        let provider_env = std::env::var("RPD_PROVIDER").ok();
+        self.resolve_with(
+            std::env::var_os("NO_COLOR").as_deref(),
+            provider_env.as_deref(),
+        )
     }
 
-    fn resolve_with(self, no_color_env: Option<&OsStr>) -> Invocation {
-        let provider = self.command.provider().or(self.global.provider.clone());
+    fn resolve_with(self, no_color_env: Option<&OsStr>, provider_env: Option<&str>) -> Invocation {
+        let provider = self
+            .command
+            .provider()
+            .or(self.global.provider.clone())
+            .or(provider_env.map(str::to_string));
         Invocation {
             global: self.global.resolve(provider, no_color_env),
             action: self.command.resolve(),
@@ -413,7 +422,11 @@ impl LockArgs {
     }
 }
 
-pub(crate) fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, money: MoneyArgs) -> PlanFlags {
+pub(crate) fn plan_flags(
+    replace: bool,
+    fallback_cloud_type: Option<CloudArg>,
+    money: MoneyArgs,
+) -> PlanFlags {
     PlanFlags {
         replace,
         fallback_cloud: fallback_cloud_type.map(Into::into),
@@ -570,9 +583,32 @@ mod tests {
     use crate::model::CloudType;
 
     fn resolve(args: &[&str], no_color_env: Option<&str>) -> Invocation {
+        resolve_env(args, no_color_env, None)
+    }
+
+    fn resolve_env(
+        args: &[&str],
+        no_color_env: Option<&str>,
+        provider_env: Option<&str>,
+    ) -> Invocation {
         let cli = Cli::try_parse_from(std::iter::once("rpd").chain(args.iter().copied()))
             .expect("arguments parse");
-        cli.resolve_with(no_color_env.map(OsStr::new))
+        cli.resolve_with(no_color_env.map(OsStr::new), provider_env)
+    }
+
+    #[test]
+    fn the_provider_flag_wins_over_rpd_provider_after_or_before_the_command() {
+        let provider = |args: &[&str], env| resolve_env(args, None, env).global.provider;
+        assert_eq!(provider(&["plan", "a.yaml"], Some("sim")), "sim");
+        assert_eq!(provider(&["plan", "a.yaml"], None), "runpod");
+        assert_eq!(
+            provider(&["plan", "a.yaml", "--provider", "runpodctl"], Some("sim")),
+            "runpodctl"
+        );
+        assert_eq!(
+            provider(&["--provider", "runpodctl", "plan", "a.yaml"], Some("sim")),
+            "runpodctl"
+        );
     }
 
     #[test]

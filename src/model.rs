@@ -8,7 +8,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Secure (RunPod's own datacenters) or community cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    PartialOrd,
+    Ord,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CloudType {
     Secure,
@@ -358,7 +370,9 @@ impl Default for Lifecycle {
 /// What apply does when a paused pod cannot start because the GPU of its
 /// host is taken (a stopped pod stays on its host). Replacing the pod loses
 /// its volume, so it never happens without a candidate in stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BusyHostPolicy {
     /// Try the start again for a while (the GPU often frees); then replace

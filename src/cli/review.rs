@@ -16,8 +16,8 @@ use crate::commands::settings::{
 /// when neither the flag nor `RPD_PROVIDER` says otherwise.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ProviderArgs {
-    /// Control plane: `runpod` (REST v2, the default), `runpodctl`, or `sim` (embedded simulator, no account).
-    #[arg(long, env = "RPD_PROVIDER", value_name = "NAME")]
+    /// Control plane: `runpod` (REST v2, the default), `runpodctl`, or `sim` (embedded simulator, no account); default: the RPD_PROVIDER environment variable, else `runpod`.
+    #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
 }
 
@@ -83,7 +83,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The config as it was (`-` reads it from standard input, e.g. `git show main:foo.yaml | rpd diff - foo.yaml`).
+    /// The config as it was (`-` reads it from standard input, e.g. `git show main:foo.yaml | rpd diff - foo.yaml`); an empty file (`/dev/null`) for a new config.
     #[arg(value_name = "OLD")]
     pub old: PathBuf,
     /// The config as it is now (`-` for standard input).

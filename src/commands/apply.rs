@@ -178,7 +178,15 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     if !request.json {
         crate::say!();
     }
-    let status = execute(ctx, &provider, &ready, options, request.mode, stream.as_ref()).await;
+    let status = execute(
+        ctx,
+        &provider,
+        &ready,
+        options,
+        request.mode,
+        stream.as_ref(),
+    )
+    .await;
     drop(guards);
     remove_empty(&new_dirs);
     Ok(status)
@@ -256,4 +264,3 @@ fn confirm(ctx: &Ctx, mode: Mode) -> bool {
         .interact_text();
     matches!(answer, Ok(a) if a.trim() == "yes")
 }
-

@@ -180,7 +180,15 @@ pub async fn apply(
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
     };
-    let status = execute(ctx, &provider, &ready, options, Mode::Apply, stream.as_ref()).await;
+    let status = execute(
+        ctx,
+        &provider,
+        &ready,
+        options,
+        Mode::Apply,
+        stream.as_ref(),
+    )
+    .await;
     drop(guards);
     remove_empty(&new_dirs);
     Ok(status)

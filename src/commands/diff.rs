@@ -26,7 +26,11 @@ pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatu
     // A config from standard input is placed beside the other one, so that
     // paths relative to the config read the same on both sides.
     let place = |path: &PathBuf, other: &PathBuf| -> PathBuf {
-        if path == stdin { other.clone() } else { path.clone() }
+        if path == stdin {
+            other.clone()
+        } else {
+            path.clone()
+        }
     };
     let old_text = read(&settings.old)?;
     let new_text = read(&settings.new)?;
@@ -37,9 +41,24 @@ pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatu
         warn_about(ctx, shown, &config);
         Ok(config)
     };
-    let old = load(place(&settings.old, &settings.new), &settings.old, &old_text)?;
-    let new = load(place(&settings.new, &settings.old), &settings.new, &new_text)?;
-    let (input, old_pod) = diff_input(&desired(&old), desired(&new), chrono::Utc::now());
+    // An empty OLD (`/dev/null`, or a file the base branch lacks) is a
+    // config being added: planned against no pod.
+    let old = if old_text.trim().is_empty() {
+        None
+    } else {
+        Some(load(
+            place(&settings.old, &settings.new),
+            &settings.old,
+            &old_text,
+        )?)
+    };
+    let new = load(
+        place(&settings.new, &settings.old),
+        &settings.new,
+        &new_text,
+    )?;
+    let old_desired = old.as_ref().map(desired);
+    let (input, old_pod) = diff_input(old_desired.as_ref(), desired(&new), chrono::Utc::now());
     let plan = planner::plan(&input)?;
     let facts = DiffFacts {
         old: shown(&settings.old),
@@ -49,7 +68,10 @@ pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatu
     };
     match settings.format {
         OutputFormat::Text => {
-            crate::say_raw!("{}", text::render_diff(&plan, &facts, &ctx.stdout_palette()))
+            crate::say_raw!(
+                "{}",
+                text::render_diff(&plan, &facts, &ctx.stdout_palette())
+            )
         }
         OutputFormat::Markdown => crate::say_raw!("{}", markdown::render_diff(&plan, &facts)),
         OutputFormat::Json => {
@@ -59,11 +81,13 @@ pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatu
             crate::say!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         }
     }
-    Ok(if settings.detailed_exitcode && plan.report.changes_beyond_routine {
-        ExitStatus::Changes
-    } else {
-        ExitStatus::Success
-    })
+    Ok(
+        if settings.detailed_exitcode && plan.report.changes_beyond_routine {
+            ExitStatus::Changes
+        } else {
+            ExitStatus::Success
+        },
+    )
 }
 
 fn shown(path: &Path) -> String {
@@ -81,8 +105,12 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// The config's YAML as a JSON value, to compare key by key.
+/// The config's YAML as a JSON value, to compare key by key (an empty
+/// document has no keys).
 fn document(text: &str) -> anyhow::Result<serde_json::Value> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
     let yaml: serde_yaml::Value = serde_yaml::from_str(text)?;
     Ok(serde_json::to_value(yaml)?)
 }

@@ -56,7 +56,9 @@ pub async fn execute(
         )
         .with_options(options);
         if let Some(stream) = stream {
-            executor = executor.with_subscriber(Box::new(stream.for_config(&prepared.config, &prepared.plan)));
+            executor = executor.with_subscriber(Box::new(
+                stream.for_config(&prepared.config, &prepared.plan),
+            ));
         }
         executor.run(&prepared.plan)
     });
@@ -178,7 +180,7 @@ fn summarize(
     let name = &config.name;
     if mode == Mode::Destroy {
         let _ = writeln!(
-        out,
+            out,
             "{} Pods: {} destroyed.",
             p.add.apply_to(format!("{name}: destroy complete!")),
             report.destroyed
@@ -207,7 +209,7 @@ fn summarize(
                 Some(_) => format!("The job failed{wall}{failed_because}"),
             };
             let _ = writeln!(
-        out,
+                out,
                 "{} {} {job}, but {unsaved}; {}.{run_dir}",
                 p.remove.apply_to(format!(
                     "{name}: apply finished, the results were not saved."
@@ -219,7 +221,7 @@ fn summarize(
         }
         (Some(Outcome::Success), None) => {
             let _ = writeln!(
-        out,
+                out,
                 "{} {} Job succeeded{wall}.{run_dir}",
                 p.add.apply_to(format!("{name}: apply complete!")),
                 counts(report)
@@ -230,9 +232,9 @@ fn summarize(
                 }
                 Some(done) if report.interrupted => {
                     let _ = writeln!(
-        out,
-                    "  Interrupted after the job ended: its outcome stands and {}.",
-                    lifecycle_words(done)
+                        out,
+                        "  Interrupted after the job ended: its outcome stands and {}.",
+                        lifecycle_words(done)
                     );
                 }
                 _ => {}
@@ -241,7 +243,7 @@ fn summarize(
         }
         (Some(Outcome::Failure), None) => {
             let _ = writeln!(
-        out,
+                out,
                 "{} {} Job failed{wall}{failed_because}; {}.{run_dir}",
                 p.remove
                     .apply_to(format!("{name}: apply finished, job failed.")),
@@ -255,7 +257,7 @@ fn summarize(
         }
         (None, _) => {
             let _ = writeln!(
-        out,
+                out,
                 "{} {}",
                 p.add.apply_to(format!("{name}: apply complete!")),
                 counts(report)
@@ -264,8 +266,7 @@ fn summarize(
         }
     };
     for warning in &report.warnings {
-        let _ = writeln!(
-        out,"  {} {warning}", p.warn.apply_to("Warning:"));
+        let _ = writeln!(out, "  {} {warning}", p.warn.apply_to("Warning:"));
     }
     if report.interrupted {
         ExitStatus::Interrupted

@@ -6,10 +6,10 @@
 
 pub mod apply;
 mod apply_saved;
-pub mod logs;
-mod ndjson;
 pub mod diff;
 mod execute;
+pub mod logs;
+mod ndjson;
 pub mod plan;
 pub mod refresh;
 pub mod schema;

@@ -104,7 +104,10 @@ pub fn print(
     for outcome in outcomes {
         match &outcome.plan {
             Err(err) => {
-                ctx.error(&anyhow::anyhow!(format_error(err)).context(format!("planning {}", outcome.shown)));
+                ctx.error(
+                    &anyhow::anyhow!(format_error(err))
+                        .context(format!("planning {}", outcome.shown)),
+                );
                 status = status.worst(ExitStatus::Error);
             }
             // A plan with errors cannot be applied: nothing would be created.
@@ -194,7 +197,11 @@ fn save(
 ) -> anyhow::Result<()> {
     let unusable = outcomes
         .iter()
-        .filter(|o| o.plan.as_ref().map_or(true, |p| !p.report.errors.is_empty()))
+        .filter(|o| {
+            o.plan
+                .as_ref()
+                .map_or(true, |p| !p.report.errors.is_empty())
+        })
         .count();
     if unusable > 0 {
         anyhow::bail!(
@@ -212,7 +219,10 @@ fn save(
         crate::say!("Saved the plan to: {}", out.display());
         crate::say!();
         crate::say!("To perform exactly these actions, run the following command to apply:");
-        crate::say!("    {}", p.bold.apply_to(format!("rpd apply {}", out.display())));
+        crate::say!(
+            "    {}",
+            p.bold.apply_to(format!("rpd apply {}", out.display()))
+        );
     }
     Ok(())
 }

@@ -12,12 +12,12 @@ use super::read_state;
 use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType};
+use crate::plan::saved::ObservedFacts;
 use crate::plan::{
     self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
     LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
     Recorded,
 };
-use crate::plan::saved::ObservedFacts;
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, LockStatus, State};
 

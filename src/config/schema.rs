@@ -56,9 +56,7 @@ fn command(doc: &str) -> Value {
 }
 
 pub fn config_schema() -> Value {
-    let lifecycle_action = |doc: &str, allowed: &[&str]| {
-        json!({"type": ["string", "null"], "enum": allowed.iter().map(|a| Value::from(*a)).chain([Value::Null]).collect::<Vec<_>>(), "description": doc})
-    };
+    let lifecycle_action = |doc: &str, allowed: &[&str]| json!({"type": ["string", "null"], "enum": allowed.iter().map(|a| Value::from(*a)).chain([Value::Null]).collect::<Vec<_>>(), "description": doc});
     let properties = json!({
         "schema_version": {"const": 2, "description": "runpod-deploy's schema version; rpd reads 2."},
         "name": text("The job's name (templates allowed); names the pod, the state file and the run directories."),

@@ -40,6 +40,8 @@ pub enum OldPod {
     Paused { datacenter: String, gpu: String },
     /// Any other lifecycle keeps no pod to run on: the next apply creates one.
     NoneKept { on_success: LifecycleAction },
+    /// OLD is empty (`/dev/null`): the config is new, and has no pod yet.
+    NewConfig,
 }
 
 /// What `rpd diff` compared, beside the plan it made.
@@ -77,13 +79,19 @@ pub fn config_changes(old: &Value, new: &Value) -> Vec<ConfigChange> {
 }
 
 /// Leaves of a document by path; lists of scalars are one value.
-fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>, order: &mut Vec<String>) {
+fn flatten(
+    prefix: &str,
+    value: &Value,
+    out: &mut BTreeMap<String, Value>,
+    order: &mut Vec<String>,
+) {
     let mut leaf = |key: String, value: &Value| {
         order.push(key.clone());
         out.insert(key, value.clone());
     };
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        // An empty map is a value (`pod: {}`), except the whole document's.
+        Value::Object(map) if !map.is_empty() || prefix.is_empty() => {
             for (key, value) in map {
                 let path = if prefix.is_empty() {
                     key.clone()
@@ -103,10 +111,16 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>, order
 }
 
 /// The planning input of the new config against the pod the old one
-/// leaves; `now` stands in for the refresh's time.
-pub fn diff_input(old: &Desired, new: Desired, now: DateTime<Utc>) -> (PlanningInput, OldPod) {
-    let (recorded, observed, old_pod) = match old.lifecycle.on_success {
-        LifecycleAction::Recycle => {
+/// leaves (no old config: a new one, with no pod); `now` stands in for the
+/// refresh's time.
+pub fn diff_input(
+    old: Option<&Desired>,
+    new: Desired,
+    now: DateTime<Utc>,
+) -> (PlanningInput, OldPod) {
+    let (recorded, observed, old_pod) = match old.map(|o| (o, o.lifecycle.on_success)) {
+        None => (None, Observations::default(), OldPod::NewConfig),
+        Some((old, LifecycleAction::Recycle)) => {
             let first = Candidate {
                 datacenter_id: old.pod.datacenters.first().cloned().unwrap_or_default(),
                 gpu_id: old.pod.gpu_order.first().cloned().unwrap_or_default(),
@@ -153,7 +167,7 @@ pub fn diff_input(old: &Desired, new: Desired, now: DateTime<Utc>) -> (PlanningI
             };
             (Some(recorded), observed, old_pod)
         }
-        other => (
+        Some((_, other)) => (
             None,
             Observations::default(),
             OldPod::NoneKept { on_success: other },
@@ -201,5 +215,14 @@ mod tests {
                 ("gone".into(), Some(json!(1)), None),
             ]
         );
+    }
+
+    #[test]
+    fn a_new_config_adds_every_key_and_nothing_else() {
+        let keys: Vec<String> = config_changes(&json!({}), &json!({"name": "a", "pod": {}}))
+            .into_iter()
+            .map(|c| c.key)
+            .collect();
+        assert_eq!(keys, ["name", "pod"]);
     }
 }

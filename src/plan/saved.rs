@@ -88,11 +88,13 @@ impl PodFingerprint {
                 ("gpu", gpu_id.clone()),
                 ("gpu_count", gpu_count.map(|n| n.to_string())),
                 ("datacenter", datacenter_id.clone()),
-                ("last status change", changed_at.clone()),
+                (LAST_STATUS_CHANGE, changed_at.clone()),
             ],
         }
     }
 }
+
+const LAST_STATUS_CHANGE: &str = "last status change";
 
 /// The state and the pods a plan was made from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,21 +165,37 @@ impl SavedFacts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StaleCause {
-    ProviderChanged { was: String, now: String },
+    ProviderChanged {
+        was: String,
+        now: String,
+    },
     ConfigChanged,
     StateCreated,
     StateRemoved,
-    StateLineageChanged { was: String, now: String },
-    StateSerialChanged { was: u64, now: u64 },
-    PodGone { pod_id: String },
-    PodAppeared { pod_id: String },
+    StateLineageChanged {
+        was: String,
+        now: String,
+    },
+    StateSerialChanged {
+        was: u64,
+        now: u64,
+    },
+    PodGone {
+        pod_id: String,
+    },
+    PodAppeared {
+        pod_id: String,
+    },
     PodChanged {
         pod_id: String,
         field: String,
         was: Option<String>,
         now: Option<String>,
     },
-    InterruptedCreateMatchesChanged { was: Vec<String>, now: Vec<String> },
+    InterruptedCreateMatchesChanged {
+        was: Vec<String>,
+        now: Vec<String>,
+    },
 }
 
 /// Every way `now` differs from what the plan was made from (`saved`); empty
@@ -219,9 +237,16 @@ pub fn stale_causes(saved: &SavedFacts, now: &SavedFacts) -> Vec<StaleCause> {
                 causes.push(StaleCause::PodAppeared { pod_id: id.clone() })
             }
             (PodFingerprint::Pod { .. }, Some(current)) => {
-                for ((field, before), (_, after)) in was.fields().into_iter().zip(current.fields())
-                {
-                    if before != after {
+                let fields = was.fields().into_iter().zip(current.fields());
+                let status_changed = fields
+                    .clone()
+                    .any(|((f, a), (_, b))| f == "status" && a != b);
+                for ((field, before), (_, after)) in fields {
+                    // A new status implies a new time of the last change;
+                    // the time alone says the pod was stopped and started
+                    // (or the reverse) since.
+                    let implied = status_changed && field == LAST_STATUS_CHANGE;
+                    if before != after && !implied {
                         causes.push(StaleCause::PodChanged {
                             pod_id: id.clone(),
                             field: field.to_string(),
@@ -293,7 +318,12 @@ mod tests {
         }
         let kinds: Vec<String> = stale_causes(&facts(), &now)
             .iter()
-            .map(|c| serde_json::to_value(c).unwrap()["kind"].as_str().unwrap().to_string())
+            .map(|c| {
+                serde_json::to_value(c).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(
             kinds,
@@ -304,6 +334,40 @@ mod tests {
                 "pod_changed",
                 "pod_changed"
             ]
+        );
+    }
+
+    #[test]
+    fn a_new_status_implies_a_new_change_time_but_the_time_alone_is_a_cause() {
+        let with = |status, at: &str| {
+            let mut facts = facts();
+            if let Some(PodFingerprint::Pod {
+                status: s,
+                changed_at,
+                ..
+            }) = facts.pods.get_mut("p1")
+            {
+                *s = status;
+                *changed_at = Some(at.into());
+            }
+            facts
+        };
+        let field = |causes: Vec<StaleCause>| -> Vec<String> {
+            causes
+                .into_iter()
+                .map(|c| match c {
+                    StaleCause::PodChanged { field, .. } => field,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            field(stale_causes(&facts(), &with(PodStatus::Running, "t2"))),
+            ["status"]
+        );
+        assert_eq!(
+            field(stale_causes(&facts(), &with(PodStatus::Exited, "t2"))),
+            ["last status change"]
         );
     }
 

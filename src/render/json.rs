@@ -318,9 +318,11 @@ fn pod_entries(plan: &Plan) -> Vec<PodEntry> {
             StepKind::ForgetPod { pod_id } => {
                 (format!("retained.{pod_id}"), pod_id, PodActionWord::Forget)
             }
-            StepKind::AdoptPod { pod_id } => {
-                (format!("pod.{}", plan.job_name), pod_id, PodActionWord::Read)
-            }
+            StepKind::AdoptPod { pod_id } => (
+                format!("pod.{}", plan.job_name),
+                pod_id,
+                PodActionWord::Read,
+            ),
             _ => continue,
         };
         entries.push(PodEntry {

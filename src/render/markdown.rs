@@ -145,9 +145,7 @@ pub fn fit(mut out: String, details: &[String]) -> String {
     let reserve = note(details.len()).len();
     if out.len() + reserve > LIMIT {
         // Even the summary is too long (thousands of configs): cut it at a line.
-        let cut = out[..LIMIT - reserve]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
+        let cut = out[..LIMIT - reserve].rfind('\n').map_or(0, |i| i + 1);
         out.truncate(cut);
         out.push_str("\n_The summary was cut to stay under GitHub's comment limit._\n");
         return out;
@@ -201,13 +199,14 @@ fn write_alerts(out: &mut String, entries: &[Entry<'_>]) {
                     .as_ref()
                     .map(|r| format!(" ({})", words::reason(r)))
                     .unwrap_or_default();
-                lines.push(format!(
-                    "**Pod `{pod_id}` will be deleted**{why}{where_}."
-                ));
+                lines.push(format!("**Pod `{pod_id}` will be deleted**{why}{where_}."));
             }
         }
         for drift in &plan.report.drift {
-            lines.push(format!("**Changed outside rpd**{where_}: {}", drift_words(drift)));
+            lines.push(format!(
+                "**Changed outside rpd**{where_}: {}",
+                drift_words(drift)
+            ));
         }
     }
     if lines.is_empty() {
@@ -303,7 +302,7 @@ fn write_config_table(out: &mut String, entries: &[Entry<'_>]) {
             Ok(plan) => {
                 let mark = if !plan.report.errors.is_empty() {
                     ":x: "
-                } else if plan.report.changes_beyond_routine {
+                } else if warns(plan) {
                     ":warning: "
                 } else {
                     ""
@@ -318,6 +317,17 @@ fn write_config_table(out: &mut String, entries: &[Entry<'_>]) {
         let _ = writeln!(out, "| `{}` | {pod} | {plan} |", entry.config);
     }
     let _ = writeln!(out);
+}
+
+/// Whether the plan loses something or undoes a change made outside rpd:
+/// a deletion, a replacement, or drift. A create or a resume is not.
+fn warns(plan: &Plan) -> bool {
+    destruction(plan).is_some()
+        || !plan.report.drift.is_empty()
+        || plan
+            .steps()
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::DeletePod { .. }))
 }
 
 fn pod_word(plan: &Plan) -> &'static str {

@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
-use super::words;
 use super::Palette;
+use super::words;
 use crate::model::{Candidate, Stock, Usd};
 use crate::plan::review::DiffFacts;
 use crate::plan::{Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
@@ -180,11 +180,7 @@ pub fn render_diff(plan: &Plan, facts: &DiffFacts, p: &Palette) -> String {
         let _ = writeln!(out, "{} {sentence}.", p.warn.apply_to("Warning:"));
         let _ = writeln!(out);
     }
-    let _ = writeln!(
-        out,
-        "Planned against {}:",
-        words::old_pod(&facts.old_pod)
-    );
+    let _ = writeln!(out, "Planned against {}:", words::old_pod(&facts.old_pod));
     let plan_text = render(plan, &facts.new, p);
     // The plan's own title line is the diff's.
     let body = plan_text.split_once('\n').map_or("", |(_, rest)| rest);

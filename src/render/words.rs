@@ -4,12 +4,12 @@
 
 use super::json::ConfigsSummary;
 use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
+use crate::plan::review::{ConfigChange, OldPod};
+use crate::plan::saved::StaleCause;
 use crate::plan::{
     BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LocalPlace, LocalProblem,
     MissingSshKey, Note, Plan, PodAction, Reason, SetBy, StateChange, StepKind, Summary, Warning,
 };
-use crate::plan::review::{ConfigChange, OldPod};
-use crate::plan::saved::StaleCause;
 
 /// Why a step is taken or the pod changes.
 pub fn reason(reason: &Reason) -> String {
@@ -271,6 +271,9 @@ pub fn old_pod(old_pod: &OldPod) -> String {
         OldPod::NoneKept { on_success } => format!(
             "no pod: the old config's on_success is {on_success}, so no pod is kept between runs and the next apply creates one"
         ),
+        OldPod::NewConfig => {
+            "no pod: the old config is empty (a new config), so the first apply creates one".into()
+        }
     }
 }
 
@@ -330,9 +333,9 @@ pub fn replacement_sentence(plan: &Plan, pod_word: &str) -> Option<String> {
 pub fn stale_cause(cause: &StaleCause, config: &str) -> String {
     let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
     match cause {
-        StaleCause::ProviderChanged { was, now } => format!(
-            "it was made with --provider {was}, and this run uses --provider {now}"
-        ),
+        StaleCause::ProviderChanged { was, now } => {
+            format!("it was made with --provider {was}, and this run uses --provider {now}")
+        }
         StaleCause::ConfigChanged => {
             format!("the configuration changed since the plan was created ({config})")
         }
