@@ -781,3 +781,73 @@ fn the_github_actions_example_parses_and_finds_its_comment_by_rpds_marker() {
         .stdout();
     assert!(md.starts_with("<!-- rpd:"));
 }
+
+/// Runs `rpd args` with its standard input and error on a
+/// pseudo-terminal, types `keys` into it, and returns the exit code and what
+/// the terminal showed (`\r\n` as `\n`). Panics if rpd still waits after
+/// 30 s (for more input).
+fn on_a_terminal(world: &World, args: &[&str], keys: &[u8]) -> (i32, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors, which are owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = world.std_command(args);
+    cmd.stdin(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap())
+        .stdout(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("rpd runs");
+    drop(cmd);
+    drop(slave);
+    let mut terminal = std::fs::File::from(master);
+    let mut reader = terminal.try_clone().unwrap();
+    let shown = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the last holder of the other side is gone.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        bytes
+    });
+    terminal.write_all(keys).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || tx.send(child.wait()));
+    let status = match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(status) => status.unwrap(),
+        Err(_) => {
+            // SAFETY: the child is ours and has not been reaped.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("rpd {args:?} still waits for input after {keys:?}");
+        }
+    };
+    let shown = String::from_utf8_lossy(&shown.join().unwrap()).replace("\r\n", "\n");
+    (status.code().unwrap_or(-1), shown)
+}
+
+#[test]
+fn ctrl_d_at_the_approval_prompt_cancels() {
+    let world = World::new();
+    let (code, shown) = on_a_terminal(&world, &["apply", HELLO], b"\x04");
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.ends_with("Apply cancelled.\n"), "{shown:?}");
+    assert!(world.pods().is_empty() && world.state(HELLO_STATE).is_none());
+    // `yes` still approves.
+    let (code, shown) = on_a_terminal(&world, &["apply", HELLO], b"yes\n");
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(world.pods().len(), 1);
+}

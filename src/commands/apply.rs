@@ -258,9 +258,42 @@ fn confirm(ctx: &Ctx, mode: Mode) -> bool {
     crate::note!("  {what}");
     crate::note!("  Only 'yes' will be accepted to approve.");
     crate::note!();
-    let answer: Result<String, _> = dialoguer::Input::new()
-        .with_prompt("  Enter a value")
-        .allow_empty(true)
-        .interact_text();
-    matches!(answer, Ok(a) if a.trim() == "yes")
+    {
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr();
+        let _ = write!(stderr, "  Enter a value: ");
+        let _ = stderr.flush();
+    }
+    approved(&mut std::io::stdin().lock())
+}
+
+/// Reads one answer in the terminal's own line mode (its line editing,
+/// and Ctrl-D ends the input): only `yes` approves; end of input (Ctrl-D)
+/// or an unreadable line cancels.
+fn approved(input: &mut impl std::io::BufRead) -> bool {
+    let mut answer = String::new();
+    match input.read_line(&mut answer) {
+        Ok(0) | Err(_) => {
+            // Ctrl-D leaves the cursor after the prompt.
+            crate::note!();
+            false
+        }
+        Ok(_) => answer.trim() == "yes",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approved;
+
+    #[test]
+    fn only_yes_approves_and_the_end_of_input_cancels() {
+        let answer = |text: &str| approved(&mut text.as_bytes());
+        assert!(answer("yes\n"));
+        assert!(answer("  yes  \n"));
+        assert!(!answer("y\n"));
+        assert!(!answer("YES\n"));
+        assert!(!answer("\n"));
+        assert!(!answer(""));
+    }
 }
