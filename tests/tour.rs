@@ -980,6 +980,19 @@ fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
         .stdout("HELLO_DONE\n")
         .stderr("# /workspace/hello/run.log on pod [RUNNING]\n")
         .run();
+    // Following a job that has ended: the log, then a closing line, exit 0.
+    world
+        .test()
+        .args(["logs", HELLO, "-f", "-n", "1"])
+        .known(&id, "[RUNNING]")
+        .stdout("HELLO_DONE\n")
+        .stderr(
+            "
+            # /workspace/hello/run.log on pod [RUNNING]
+            # the job exited with status 0; that is the whole log
+            ",
+        )
+        .run();
     world.rpd(&["sim", "stop", &id]).status(0);
     world
         .test()

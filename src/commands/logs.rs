@@ -32,30 +32,57 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
     {
         let deadline = Instant::now() + Duration::from_secs(60);
         let transport = crate::remote::connect(&pod, config, deadline).await?;
-        let log = crate::remote::shell_quote(&config.job.run.log_path);
-        let tail = if follow {
-            format!("tail -n {lines} -F {log}")
-        } else {
-            format!("tail -n {lines} {log}")
-        };
         crate::note!("# {} on pod {id}", config.job.run.log_path);
-        let mut child = transport
-            .command(&tail)
-            .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
-        let status = tokio::select! {
-            status = child.wait() => status?.success(),
-            _ = tokio::signal::ctrl_c() => true,
+        let status = if follow {
+            let ended = follow_log(transport.as_ref(), config, lines).await;
+            match ended {
+                Ok(Some(end)) => {
+                    crate::note!("# {end}");
+                    ExitStatus::Success
+                }
+                // Interrupted (Ctrl-C): the user is done reading.
+                Ok(None) => ExitStatus::Success,
+                Err(err) => match provider.get(id).await {
+                    // The lifecycle stopped or deleted the pod as the job ended.
+                    Ok(Some(now)) if now.status != PodStatus::Running => {
+                        crate::note!(
+                            "# pod {id} is {} now: the job ended and its lifecycle ran; `rpd logs {}` shows the log rpd pulled",
+                            now.status,
+                            config.path.display()
+                        );
+                        ExitStatus::Success
+                    }
+                    Ok(None) => {
+                        crate::note!("# pod {id} is gone now: the job ended and its lifecycle ran");
+                        ExitStatus::Success
+                    }
+                    _ => {
+                        transport.close().await;
+                        return Err(err.context(format!("following the log on pod {id}")));
+                    }
+                },
+            }
+        } else {
+            let log = crate::remote::shell_quote(&config.job.run.log_path);
+            let mut child = transport
+                .command(&format!("tail -n {lines} {log}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::inherit())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()?;
+            let ok = tokio::select! {
+                status = child.wait() => status?.success(),
+                _ = tokio::signal::ctrl_c() => true,
+            };
+            if ok {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Error
+            }
         };
         transport.close().await;
-        return Ok(if status {
-            ExitStatus::Success
-        } else {
-            ExitStatus::Error
-        });
+        return Ok(status);
     }
     let Some(local) = latest_pulled_log(config) else {
         anyhow::bail!(
@@ -84,6 +111,57 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
         crate::say!("{line}");
     }
     Ok(ExitStatus::Success)
+}
+
+/// Printed by the follow script after the log, with the job's exit status.
+const END_MARKER: &str = "__RPD_LOG_FOLLOW_END__";
+
+/// Follows the log until the job ends; then says how it ended (`None`:
+/// interrupted first). An error when the connection ends before the job
+/// (the pod was stopped under it).
+async fn follow_log(
+    transport: &dyn crate::remote::Transport,
+    config: &Config,
+    lines: u32,
+) -> anyhow::Result<Option<String>> {
+    use tokio::io::AsyncBufReadExt;
+    let script = crate::remote::job::script::follow(&config.job.run.log_path, lines, END_MARKER);
+    let mut child = transport
+        .command(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut reader = tokio::io::BufReader::new(stdout).lines();
+    let read = async {
+        while let Some(line) = reader.next_line().await? {
+            if let Some(status) = line.strip_prefix(END_MARKER) {
+                return Ok::<_, anyhow::Error>(Some(ended(status.trim())));
+            }
+            crate::say!("{line}");
+        }
+        Ok(None)
+    };
+    let ended = tokio::select! {
+        ended = read => ended?,
+        _ = tokio::signal::ctrl_c() => return Ok(None),
+    };
+    let _ = child.wait().await;
+    ended
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("the connection to the pod ended before the job did"))
+}
+
+/// The closing line of `logs -f`.
+fn ended(status: &str) -> String {
+    match status {
+        "" => {
+            "the job ended without recording an exit status (killed, or its pod restarted)".into()
+        }
+        status => format!("the job exited with status {status}; that is the whole log"),
+    }
 }
 
 /// The newest `run.log` under `<project_root>/artifacts/runpod/` whose
