@@ -851,3 +851,21 @@ fn ctrl_d_at_the_approval_prompt_cancels() {
     assert_eq!(code, 0, "{shown}");
     assert_eq!(world.pods().len(), 1);
 }
+
+#[test]
+fn the_readmes_plan_excerpt_is_what_rpd_plan_prints() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme.find("$ rpd plan examples/hello.yaml\n").expect("the README shows a plan");
+    let excerpt = &readme[start..];
+    let excerpt = &excerpt[..excerpt.find("```").unwrap()];
+    let world = World::new();
+    let printed = world.rpd(&["plan", HELLO]).status(0).stdout();
+    // Each line of the excerpt (but `...`) is printed, in this order.
+    let mut rest = printed.as_str();
+    for line in excerpt.lines().skip(1).filter(|l| l.trim() != "...") {
+        let at = rest
+            .find(&format!("{line}\n"))
+            .unwrap_or_else(|| panic!("README line {line:?} is not what rpd prints (next):\n{rest}"));
+        rest = &rest[at + line.len()..];
+    }
+}
