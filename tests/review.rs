@@ -536,8 +536,17 @@ fn apply_json_streams_the_plan_each_step_the_job_and_the_outcome() {
             ("monitor", 6),
             ("pull", 7),
             ("lifecycle", 8),
-            ("lifecycle", 9)
         ]
+    );
+    // The on_failure branch does not apply to a job that succeeded.
+    let skipped: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "step_skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(
+        (skipped[0]["n"].as_u64(), skipped[0]["job_outcome"].as_str()),
+        (Some(9), Some("success"))
     );
     for kind in [
         "job_started",
@@ -855,7 +864,9 @@ fn ctrl_d_at_the_approval_prompt_cancels() {
 #[test]
 fn the_readmes_plan_excerpt_is_what_rpd_plan_prints() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let start = readme.find("$ rpd plan examples/hello.yaml\n").expect("the README shows a plan");
+    let start = readme
+        .find("$ rpd plan examples/hello.yaml\n")
+        .expect("the README shows a plan");
     let excerpt = &readme[start..];
     let excerpt = &excerpt[..excerpt.find("```").unwrap()];
     let world = World::new();
@@ -863,9 +874,9 @@ fn the_readmes_plan_excerpt_is_what_rpd_plan_prints() {
     // Each line of the excerpt (but `...`) is printed, in this order.
     let mut rest = printed.as_str();
     for line in excerpt.lines().skip(1).filter(|l| l.trim() != "...") {
-        let at = rest
-            .find(&format!("{line}\n"))
-            .unwrap_or_else(|| panic!("README line {line:?} is not what rpd prints (next):\n{rest}"));
+        let at = rest.find(&format!("{line}\n")).unwrap_or_else(|| {
+            panic!("README line {line:?} is not what rpd prints (next):\n{rest}")
+        });
         rest = &rest[at + line.len()..];
     }
 }

@@ -258,6 +258,10 @@ impl<'a> Executor<'a> {
         }
         for (i, (_, step)) in plan.ordered().into_iter().enumerate() {
             let (n, op) = (i + 1, step.kind.op());
+            if let Some(outcome) = self.skipped(&step.kind) {
+                self.events.emit(&JobEvent::StepSkipped { n, op, outcome });
+                continue;
+            }
             self.events.emit(&JobEvent::StepStarted { n, op });
             let started = Instant::now();
             match self.step(&step.kind).await {
@@ -277,6 +281,17 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The job's outcome, when `kind` is the lifecycle step of the other
+    /// outcome (it does not apply to this run).
+    fn skipped(&self, kind: &StepKind) -> Option<crate::model::Outcome> {
+        match (kind, &self.job_end) {
+            (StepKind::Lifecycle { when, .. }, Some(end)) if end.outcome != *when => {
+                Some(end.outcome)
+            }
+            _ => None,
+        }
     }
 
     /// A run that started with no state file and tracks nothing at its end

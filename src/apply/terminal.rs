@@ -206,7 +206,8 @@ impl EventSink for TerminalEvents {
             }
             | StepStarted { .. }
             | StepDone { .. }
-            | StepFailed { .. } => {}
+            | StepFailed { .. }
+            | StepSkipped { .. } => {}
         }
     }
 }

@@ -169,6 +169,10 @@ impl EventSink for ConfigEvents {
                 "step_done",
                 json!({"n": n, "op": op, "description": self.step(*n), "took_sec": took.as_secs_f64()}),
             ),
+            StepSkipped { n, op, outcome } => (
+                "step_skipped",
+                json!({"n": n, "op": op, "description": self.step(*n), "job_outcome": outcome}),
+            ),
             StepFailed { n, op, error } => (
                 "step_failed",
                 json!({"n": n, "op": op, "description": self.step(*n), "error": error}),

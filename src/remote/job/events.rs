@@ -201,6 +201,13 @@ pub enum JobEvent {
         op: &'static str,
         error: String,
     },
+    /// A step that does not apply to this run: the lifecycle branch of the
+    /// outcome the job did not have (`outcome` is the one it had).
+    StepSkipped {
+        n: usize,
+        op: &'static str,
+        outcome: crate::model::Outcome,
+    },
 }
 
 /// `events.jsonl` in the run directory: one `{"ts_utc", "event", ...}` per
@@ -290,7 +297,8 @@ impl EventsJsonl {
             | PhaseFailed { .. }
             | StepStarted { .. }
             | StepDone { .. }
-            | StepFailed { .. } => return None,
+            | StepFailed { .. }
+            | StepSkipped { .. } => return None,
         })
     }
 }
