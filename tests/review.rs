@@ -184,6 +184,15 @@ fn a_saved_plan_is_refused_by_another_provider_and_with_plan_flags() {
         "{}",
         run.stderr()
     );
+    // Paths in a saved plan are the directory's it was made in.
+    world.write("elsewhere/.keep", "");
+    let mut elsewhere = world.std_command(&["apply", "../plan.json"]);
+    elsewhere.current_dir(world.path("elsewhere"));
+    let out = elsewhere.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: saved plan ../plan.json names the config examples/hello.yaml, which is not here\n  = help: paths in a saved plan are relative to the directory `rpd plan -o` ran in; run `rpd apply` from there\n"
+    );
     let run = world.rpd(&["apply", "plan.json", HELLO]).status(1);
     assert!(
         run.stderr().contains("a saved plan is applied on its own"),

@@ -84,6 +84,14 @@ pub async fn apply(
             now: Some(now),
         };
         let path = PathBuf::from(&entry.config);
+        if path.is_relative() && !path.exists() {
+            bail!(
+                "saved plan {} names the config {}, which is not here
+  = help: paths in a saved plan are relative to the directory `rpd plan -o` ran in; run `rpd apply` from there",
+                plan_file.display(),
+                path.display()
+            );
+        }
         let config = config::load(&path, &options)
             .map_err(anyhow::Error::new)
             .with_context(|| format!("saved plan {}", plan_file.display()))?;
