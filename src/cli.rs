@@ -359,7 +359,7 @@ impl Cli {
     /// itself rather than through clap's `env`: clap counts a flag set by
     /// its variable as given, and prints it in usage lines as if required.
     pub fn resolve(self) -> Invocation {
-        let provider_env = std::env::var("RPD_PROVIDER").ok();
+        let provider_env = std::env::var(crate::env::PROVIDER).ok();
         self.resolve_with(
             std::env::var_os("NO_COLOR").as_deref(),
             provider_env.as_deref(),

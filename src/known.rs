@@ -91,6 +91,10 @@ pub const EXAMPLE_PRICES: &[(&str, f64, f64)] = &[
 ];
 
 pub fn is_known_gpu(id: &str) -> bool {
+    // No GPU name is this long; normalizing it per type would cost time.
+    if id.len() > 128 {
+        return false;
+    }
     GPU_TYPES.iter().any(|(known, ..)| same_gpu(known, id))
 }
 
@@ -104,6 +108,10 @@ pub fn display_name(id: &str) -> Option<&'static str> {
 /// The known id a mistyped GPU id probably meant (`NVIDIA RTX 4090` ->
 /// `NVIDIA GeForce RTX 4090`), matching display names too.
 pub fn suggest_gpu(id: &str) -> Option<&'static str> {
+    // No GPU name is this long; comparing would cost time in its length.
+    if id.len() > 128 {
+        return None;
+    }
     let wanted = canonical(id);
     let stripped = wanted
         .trim_start_matches("nvidia ")

@@ -9,7 +9,8 @@
 //! needs is passed in); `commands` never imports `cli`; `model` imports
 //! nothing of rpd. `retry` (how every failed call is repeated and every
 //! change is polled) is beside `model`: generic, it imports nothing of rpd,
-//! so any layer may use it.
+//! so any layer may use it; so are `input` (bounded reads of the files a
+//! user hands rpd) and `env` (the environment variables rpd reads).
 
 // Output that never panics: a closed pipe (`rpd plan | head`) must not stop
 // an apply half way with a pod running. Write errors are ignored.
@@ -54,8 +55,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cost;
+pub mod env;
 pub mod exit;
 pub mod fault;
+pub mod input;
 pub mod interrupt;
 pub mod known;
 pub mod model;

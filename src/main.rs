@@ -28,6 +28,10 @@ fn main() -> ExitCode {
         }
     };
     let ctx = Ctx::new(&invocation.global);
+    if let Err(err) = rpd::env::check() {
+        ctx.error(&err.into());
+        return ExitStatus::Error.into();
+    }
     // Two workers at least: a signal is handled while another thread waits
     // (a blocking state write, a paused fault point).
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));

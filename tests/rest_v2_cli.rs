@@ -466,7 +466,9 @@ fn a_bad_poll_interval_is_named() {
         .env("RPD_POLL_INTERVAL_MS", "fast")
         .args(["plan", HELLO])
         .status(1)
-        .stderr("error: RPD_POLL_INTERVAL_MS=\"fast\" is not a positive number of milliseconds\n")
+        .stderr(
+            "error: RPD_POLL_INTERVAL_MS=\"fast\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 5000\n",
+        )
         .run();
 }
 

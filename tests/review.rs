@@ -705,8 +705,10 @@ fn completions_are_generated_for_each_shell() {
 // ---- the config schema ----
 
 fn yaml_as_json(path: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap();
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or(serde_yaml::Value::Null);
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // As an editor reads it: a byte-order mark is not content.
+    let text = text.trim_start_matches('\u{feff}');
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or(serde_yaml::Value::Null);
     serde_json::to_value(yaml).unwrap()
 }
 
@@ -721,6 +723,17 @@ const NOT_EXPRESSIBLE: &[&str] = &[
     // Accepted by the schema: `ALL` is read as SECURE then COMMUNITY once
     // the catalog checks land (issue 9).
     "cloud_type_all",
+    // YAML's `.inf` has no JSON value (it reads as null, which an optional
+    // key allows).
+    "cost_cap_infinite",
+    // The image reference grammar (lowercase repository, templates closed)
+    // is the loader's; the schema refuses whitespace and an empty tag.
+    "image_uppercase",
+    "image_unclosed_brace",
+    // Template evaluation: order, recursion, size.
+    "template_bomb",
+    "variable_defined_below",
+    "variable_uses_itself",
 ];
 
 #[test]

@@ -32,10 +32,12 @@ pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatu
             path.clone()
         }
     };
-    let old_text = read(&settings.old)?;
-    let new_text = read(&settings.new)?;
-    let load = |path: PathBuf, shown: &Path, text: &str| -> anyhow::Result<Config> {
-        let config = config::load_text(&path, text, &options).map_err(|err| {
+    let old_bytes = read(&settings.old)?;
+    let new_bytes = read(&settings.new)?;
+    let old_text = String::from_utf8_lossy(&old_bytes).into_owned();
+    let new_text = String::from_utf8_lossy(&new_bytes).into_owned();
+    let load = |path: PathBuf, shown: &Path, bytes: &[u8]| -> anyhow::Result<Config> {
+        let config = config::load_bytes(&path, bytes.to_vec(), &options).map_err(|err| {
             anyhow::Error::new(err).context(format!("reading {}", shown.display()))
         })?;
         warn_about(ctx, shown, &config);
@@ -49,13 +51,13 @@ pub async fn run(ctx: &Ctx, settings: &DiffSettings) -> anyhow::Result<ExitStatu
         Some(load(
             place(&settings.old, &settings.new),
             &settings.old,
-            &old_text,
+            &old_bytes,
         )?)
     };
     let new = load(
         place(&settings.new, &settings.old),
         &settings.new,
-        &new_text,
+        &new_bytes,
     )?;
     let old_desired = old.as_ref().map(desired);
     let (input, old_pod) = diff_input(old_desired.as_ref(), desired(&new), chrono::Utc::now());
@@ -94,15 +96,27 @@ fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the config from standard input")?;
-        return Ok(text);
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    // Any readable file, within rpd's input bound: `/dev/null` (a new
+    // config) and `<(git show ...)` (a pipe) are what a reviewer passes.
+    let limit = crate::input::MAX_INPUT_BYTES;
+    let mut bytes = Vec::new();
+    let (read, shown) = if path == Path::new("-") {
+        let read = std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes);
+        (read, "standard input".to_string())
+    } else {
+        let read =
+            std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes));
+        (read, path.display().to_string())
+    };
+    read.with_context(|| format!("cannot read the config from {shown}"))?;
+    if bytes.len() as u64 > limit {
+        bail!("the config from {shown} is over rpd's limit of 4 MiB for an input file");
     }
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    Ok(bytes)
 }
 
 /// The config's YAML as a JSON value, to compare key by key (an empty

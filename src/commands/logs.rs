@@ -105,9 +105,7 @@ async fn show(ctx: &Ctx, config: &Config, follow: bool, lines: u32) -> anyhow::R
             None => " (the last log rpd pulled)".into(),
         }
     );
-    let text = std::fs::read_to_string(&local)?;
-    let all: Vec<&str> = text.lines().collect();
-    for line in &all[all.len().saturating_sub(lines as usize)..] {
+    for line in last_lines(&local, lines as usize)? {
         crate::say!("{line}");
     }
     Ok(ExitStatus::Success)
@@ -164,6 +162,45 @@ fn ended(status: &str) -> String {
     }
 }
 
+/// The last `n` lines of the file at `path`, read backwards from its end, so
+/// that a log of many GB costs only what is shown; bytes that are not UTF-8
+/// are shown as `�`.
+fn last_lines(path: &std::path::Path, n: usize) -> std::io::Result<Vec<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let mut end = file.metadata()?.len();
+    let mut tail: Vec<u8> = Vec::new();
+    // One newline more than the lines wanted, unless the file ends first;
+    // a final newline ends the last line and does not start another.
+    loop {
+        let newlines = tail.iter().filter(|b| **b == b'\n').count();
+        let ends_with_newline = tail.last() == Some(&b'\n');
+        if end == 0 || newlines > n + usize::from(ends_with_newline) {
+            break;
+        }
+        let start = end.saturating_sub(CHUNK);
+        let mut chunk = vec![0; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        end = start;
+    }
+    let text = String::from_utf8_lossy(&tail);
+    let all: Vec<&str> = text.lines().collect();
+    // Unless the file was read from its start, the first line is partial.
+    let whole = if end == 0 {
+        &all[..]
+    } else {
+        &all[1.min(all.len())..]
+    };
+    Ok(whole[whole.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect())
+}
+
 /// The newest `run.log` under `<project_root>/artifacts/runpod/` whose
 /// manifest belongs to this config's job.
 fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
@@ -173,9 +210,9 @@ fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|dir| dir.join("run.log").is_file())
         .filter(|dir| {
-            std::fs::read_to_string(dir.join(crate::apply::manifest::FILE_NAME))
+            crate::input::read(&dir.join(crate::apply::manifest::FILE_NAME))
                 .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
                 .is_some_and(|m| {
                     m["config_path"].as_str() == config.canonical_path.to_str()
                         && m["job_name"].as_str() == Some(config.raw_name.as_str())
@@ -184,4 +221,25 @@ fn latest_pulled_log(config: &Config) -> Option<PathBuf> {
         .collect();
     runs.sort();
     runs.pop().map(|dir| dir.join("run.log"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_lines;
+
+    #[test]
+    fn the_last_lines_of_a_long_log_are_read_from_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(last_lines(&path, 2).unwrap(), ["line 99998", "line 99999"]);
+        assert_eq!(last_lines(&path, 100_001).unwrap().len(), 100_000);
+        assert_eq!(last_lines(&path, 0).unwrap(), Vec::<String>::new());
+        std::fs::write(&path, b"a\nb\xff\nc").unwrap();
+        assert_eq!(last_lines(&path, 2).unwrap(), ["b\u{FFFD}", "c"]);
+        assert_eq!(last_lines(&path, 9).unwrap(), ["a", "b\u{FFFD}", "c"]);
+        std::fs::write(&path, b"").unwrap();
+        assert!(last_lines(&path, 3).unwrap().is_empty());
+    }
 }

@@ -179,9 +179,11 @@ pub fn load_each(
     vars: &VarSettings,
 ) -> anyhow::Result<Vec<(PathBuf, anyhow::Result<Config>)>> {
     let options = load_options(vars)?;
+    let paths = expand_configs(paths)?;
+    refuse_repeated(&paths)?;
     let mut out = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
-    for path in expand_configs(paths)? {
+    for path in paths {
         let loaded = config::load(&path, &options).map_err(anyhow::Error::new);
         let loaded = loaded.and_then(|c| {
             warn_about(ctx, &path, &c);
@@ -248,6 +250,27 @@ fn looks_like_config(path: &Path) -> bool {
     })
 }
 
+/// The same config given twice (by the same path, or by two paths to one
+/// file) is an error: its second run would wait on the first one's lock,
+/// and `validate` would report it twice.
+pub fn refuse_repeated(paths: &[PathBuf]) -> anyhow::Result<()> {
+    let identity = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    for (i, path) in paths.iter().enumerate() {
+        if let Some(first) = paths[..i].iter().find(|p| identity(p) == identity(path)) {
+            let also = if first == path {
+                String::new()
+            } else {
+                format!(" (as {} and as {})", first.display(), path.display())
+            };
+            bail!(
+                "the config {} is given twice{also}\n  = help: name each config once; rpd plans and applies every config given",
+                first.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// How a resume on a busy host waits: `RPD_BUSY_HOST_WAIT` (how long, 2m
 /// by default) and `RPD_BUSY_HOST_RETRY_EVERY` (how often the start is
 /// tried again, 15s by default).
@@ -259,16 +282,14 @@ pub struct BusyHostTiming {
 
 pub fn busy_host_timing() -> anyhow::Result<BusyHostTiming> {
     let read = |name: &str| -> anyhow::Result<Option<std::time::Duration>> {
-        match std::env::var(name) {
-            Ok(text) => humantime::parse_duration(text.trim())
-                .map(Some)
-                .map_err(|err| {
-                    anyhow::anyhow!(
-                        "{name}={text:?} is not a duration ({err}); use a value like 2m or 30s"
-                    )
-                }),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => bail!("{name} is not valid UTF-8"),
+        // Empty is unset, as for every variable (crate::env).
+        match crate::env::get(name) {
+            Some(text) => humantime::parse_duration(&text).map(Some).map_err(|err| {
+                anyhow::anyhow!(
+                    "{name}={text:?} is not a duration ({err}); use a value like 2m or 30s"
+                )
+            }),
+            None => Ok(None),
         }
     };
     Ok(BusyHostTiming {

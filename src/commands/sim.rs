@@ -9,7 +9,7 @@ use crate::model::{CloudType, PodStatus, SshEndpoint};
 use crate::provider::sim::{Store, World};
 
 pub fn run(action: &SimAction) -> anyhow::Result<ExitStatus> {
-    let store = Store::new(Store::default_dir());
+    let store = Store::from_env().map_err(anyhow::Error::msg)?;
     execute(&store, action)?;
     Ok(ExitStatus::Success)
 }

@@ -61,17 +61,24 @@ pub fn reassign(ctx: &Ctx, settings: &ReassignSettings) -> anyhow::Result<ExitSt
 
 pub fn force_unlock(ctx: &Ctx, settings: &ForceUnlockSettings) -> anyhow::Result<ExitStatus> {
     let config = load_config(ctx, &settings.target)?;
-    let info = state::force_unlock(
+    let released = state::force_unlock(
         &config.state_file,
         &settings.lock_id,
         &config.path.display().to_string(),
     )?;
-    crate::say!(
-        "Released the lock {} ({} by {}) on {}.",
-        info.id,
-        info.operation,
-        info.who,
-        config.state_file.display()
-    );
+    match released {
+        state::Released::Lock(info) => crate::say!(
+            "Released the lock {} ({} by {}) on {}.",
+            info.id,
+            info.operation,
+            info.who,
+            config.state_file.display()
+        ),
+        state::Released::Junk(junk) => crate::say!(
+            "Removed the lock file {}, which held no lock ({}).",
+            state::lock_path(&config.state_file).display(),
+            junk.what
+        ),
+    }
     Ok(ExitStatus::Success)
 }

@@ -53,14 +53,51 @@ impl ConfigError {
             .nth(pos.line.checked_sub(1)?)?;
         let number = pos.line.to_string();
         let pad = " ".repeat(number.len());
-        let caret_pad: String = line
+        let (shown, caret) = window(line, pos.col.saturating_sub(1));
+        let caret_pad: String = shown
             .chars()
-            .take(pos.col.saturating_sub(1))
+            .take(caret)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        Some(format!("{pad} |\n{number} | {line}\n{pad} | {caret_pad}^"))
+        Some(format!("{pad} |\n{number} | {shown}\n{pad} | {caret_pad}^"))
     }
 }
+
+/// At most [`SNIPPET_WIDTH`] characters of `line` around the character at
+/// `col` (0-based), with `…` where it was cut, and control characters shown
+/// as `�` (a config must not drive the terminal); and where `col` is now.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if chars.len() <= SNIPPET_WIDTH {
+        return (chars.into_iter().collect(), col);
+    }
+    let col = col.min(chars.len());
+    let start = col
+        .saturating_sub(SNIPPET_WIDTH / 2)
+        .min(chars.len() - SNIPPET_WIDTH);
+    let end = start + SNIPPET_WIDTH;
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, col - start + usize::from(start > 0))
+}
+
+/// How much of a long line an error shows.
+const SNIPPET_WIDTH: usize = 100;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

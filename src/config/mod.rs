@@ -4,6 +4,7 @@
 mod error;
 pub mod locate;
 mod raw;
+mod read;
 pub mod schema;
 mod serde_errors;
 pub mod template;
@@ -159,29 +160,32 @@ pub struct Telemetry {
 
 /// Reads, validates and renders one config file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        let help = if err.kind() == std::io::ErrorKind::NotFound {
-            "check the path; configs are YAML files such as examples/hello.yaml"
-        } else {
-            "check the file's permissions"
-        };
-        ConfigError::single(
-            path.to_path_buf(),
-            None,
-            Problem::new(None, format!("cannot read config: {err}")).help(help),
-        )
-    })?;
+    let text = read::config_text(path)?;
     validate::from_text(path, &text, options)
 }
 
-/// Loads a config from its text (read elsewhere, e.g. from standard
-/// input); `path` places it (its directory is the config's directory).
-pub fn load_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Config, ConfigError> {
-    validate::from_text(path, text, options)
+/// [`load`] for a config's bytes already in memory, as if read from `path`
+/// (the fuzz targets and `rpd diff`'s standard input use it; `path` only
+/// anchors relative paths and names the file in errors). The caller bounds
+/// the size.
+pub fn load_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &LoadOptions,
+) -> Result<Config, ConfigError> {
+    let text = read::decode(path, bytes)?;
+    validate::from_text(path, &text, options)
 }
+
+/// Words longer than this are no typo of a key or a name (and comparing
+/// them costs time in proportion to their length).
+const MAX_SUGGEST_LEN: usize = 64;
 
 /// The closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -189,6 +193,18 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(score, _)| *score >= 0.82)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.to_string())
+}
+
+/// `text` quoted for a message, cut to its first 60 characters when longer
+/// (a value of megabytes is not worth printing).
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 60;
+    let count = text.chars().count();
+    if count <= MAX {
+        return format!("{text:?}");
+    }
+    let start: String = text.chars().take(MAX).collect();
+    format!("{:?} ({count} characters)", format!("{start}…"))
 }
 
 /// Parses `--var K=V` arguments.
@@ -206,7 +222,7 @@ pub fn parse_var(arg: &str) -> Result<(String, String), String> {
 
 /// Reads a `--vars-file`: a JSON object of string values.
 pub fn read_vars_file(path: &Path) -> Result<Variables, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_text(path)
         .map_err(|err| format!("cannot read --vars-file {}: {err}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
         format!(
@@ -239,4 +255,32 @@ pub fn read_vars_file(path: &Path) -> Result<Variables, String> {
         vars.insert(key.clone(), value.to_string());
     }
     Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        assert_eq!(shown("ephemeral"), "\"ephemeral\"");
+        let long = "e".repeat(3_000_000);
+        assert_eq!(
+            shown(&long),
+            format!("\"{}…\" (3000000 characters)", "e".repeat(60))
+        );
+    }
+
+    #[test]
+    fn long_words_get_no_suggestion() {
+        // Comparing a word of megabytes with each candidate took minutes.
+        assert_eq!(
+            suggest("ephemeal", ["ephemeral"]).as_deref(),
+            Some("ephemeral")
+        );
+        let long = "e".repeat(3_000_000);
+        assert_eq!(suggest(&long, ["ephemeral"]), None);
+        assert!(!crate::known::is_known_gpu(&long));
+        assert_eq!(crate::known::suggest_gpu(&long), None);
+    }
 }

@@ -23,8 +23,9 @@ fn texts(doc: &str) -> Value {
     json!({"type": "array", "items": {"type": "string"}, "description": doc})
 }
 
+/// A whole number the loader keeps in 32 bits.
 fn count(minimum: i64, doc: &str) -> Value {
-    json!({"type": ["integer", "null"], "minimum": minimum, "description": doc})
+    json!({"type": ["integer", "null"], "minimum": minimum, "maximum": u32::MAX, "description": doc})
 }
 
 /// A path on the pod: absolute, or starting with a template such as
@@ -65,7 +66,7 @@ pub fn config_schema() -> Value {
         "variables": {
             "type": "object",
             "description": "Template variables: `{name}` in other values is replaced; --vars-file and --var override them.",
-            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 1024},
             "additionalProperties": {"type": "string"},
         },
         "local": object("This machine's side.", json!({
@@ -73,7 +74,12 @@ pub fn config_schema() -> Value {
             "required_paths": texts("Local paths that must exist before a pod is made."),
         }), &[]),
         "pod": object("The pod to run the job on.", json!({
-            "image": text("The container image, e.g. runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404; changing it replaces the pod."),
+            "image": {
+                "type": "string",
+                // No whitespace, and a `:` is followed by a tag.
+                "pattern": "^[^\\s]*[^\\s:]$",
+                "description": "The container image, e.g. runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404; changing it replaces the pod.",
+            },
             "datacenters": texts("Datacenters to try, in order (e.g. EU-RO-1); a pod in any of them is kept."),
             "gpu_order": texts("GPU types to try within each datacenter, in order; a pod on any of them is kept."),
             "cloud_type": {"type": ["string", "null"], "enum": ["SECURE", "COMMUNITY", "ALL", null], "description": "SECURE (default) or COMMUNITY cloud."},

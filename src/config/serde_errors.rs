@@ -3,7 +3,7 @@
 //! with a "did you mean" for misspelt keys, located in the file.
 
 use super::error::Problem;
-use super::locate::{KeyIndex, Pos};
+use super::locate::{Duplicate, KeyIndex, MAX_DEPTH, MAX_KEY_LEN, MAX_NODES, Pos, Refusal};
 use super::suggest;
 
 const LEGACY_STOP_HELP: &str = "runpod-deploy 0.8.3 removed the `stop:` block; use the `lifecycle` block:\n\
@@ -23,12 +23,78 @@ pub fn problem_from_syntax(err: &serde_yaml::Error) -> Problem {
         return Problem::new(None, "the config holds more than one YAML document (`---`)")
             .help("rpd reads one job per file; split the documents into separate files");
     }
+    if let Some(problem) = number_out_of_range(&message, pos) {
+        return problem;
+    }
     if let Some((_, key)) = message.split_once("duplicate entry with key ") {
         return Problem::new(pos, format!("the key {key} is set twice in one mapping"))
             .help("remove one of the two entries");
     }
     Problem::new(pos, format!("invalid YAML: {message}"))
         .help("fix the YAML syntax at the position shown (indentation, a missing `:` or quote)")
+}
+
+/// serde_yaml holds integers in 64 bits, and reports a larger one as
+/// "pod.gpu_count: invalid type: integer `99999999999999999999` as u128".
+fn number_out_of_range(message: &str, pos: Option<Pos>) -> Option<Problem> {
+    let number = between(message, "integer `", "` as ")?;
+    let path = message
+        .split_once(": invalid type: integer")
+        .map(|(path, _)| path)
+        .filter(|path| !path.is_empty() && !path.contains(' '));
+    let subject = path.map_or("a number".to_string(), |p| format!("`{p}`"));
+    let size = if number.starts_with('-') {
+        "too small"
+    } else {
+        "too large"
+    };
+    Some(
+        Problem::new(pos, format!("{subject} is {size}: {number}")).help(format!(
+            "counts, sizes and timeouts are whole numbers from 1 to {}",
+            u32::MAX
+        )),
+    )
+}
+
+/// A key set twice in one mapping, at the second one.
+pub fn problem_from_duplicate(duplicate: &Duplicate) -> Problem {
+    Problem::new(
+        Some(duplicate.again),
+        format!(
+            "`{}` is set twice: first on line {}, again here",
+            duplicate.path, duplicate.first.line
+        ),
+    )
+    .help("remove one of the two; rpd does not guess which one you meant")
+}
+
+/// A limit found while indexing, before serde_yaml builds anything.
+pub fn problem_from_refusal(refusal: &Refusal) -> Problem {
+    match refusal {
+        Refusal::TooDeep { pos } => Problem::new(
+            Some(*pos),
+            format!("the config nests lists and mappings more than {MAX_DEPTH} levels deep"),
+        )
+        .help("rpd's configs nest at most 4 levels (staging -> an item -> excludes -> a pattern): is this the right file?"),
+        Refusal::LongKey { pos } => Problem::new(
+            Some(*pos),
+            format!("a key longer than {MAX_KEY_LEN} characters"),
+        )
+        .help("rpd's keys are short words (see examples/hello.yaml): is this the right file?"),
+        Refusal::TooManyValues {
+            pos,
+            alias: Some(alias),
+        } => Problem::new(
+            Some(*pos),
+            format!("the alias `{alias}` expands the config past {MAX_NODES} values"),
+        )
+        .help("each use of an alias copies its anchor's values, and anchors that repeat aliases multiply (a \"billion laughs\" config); write the values out, or repeat the alias less"),
+        Refusal::TooManyValues { pos, alias: None } => Problem::new(
+            Some(*pos),
+            format!("the config holds more than {MAX_NODES} values"),
+        )
+        .help("a config holds a few hundred: is this the right file?"),
+    }
 }
 
 /// A well-formed YAML document that does not fit the schema at `path`
@@ -104,6 +170,15 @@ fn invalid_type(path: &str, detail: &str, pos: Option<Pos>) -> Problem {
         .trim_start_matches("invalid type: ")
         .trim_start_matches("invalid value: ");
     let expected = humanize_expected(expected);
+    // YAML reads 1.0e400 as a string: no f64 holds it.
+    if let Some(text) = got
+        .strip_prefix("string \"")
+        .and_then(|rest| rest.strip_suffix('"'))
+        && (expected == "a number" || expected == "an integer")
+        && text.parse::<f64>().is_ok_and(f64::is_infinite)
+    {
+        return Problem::new(pos, format!("`{path}` is too large: {text}"));
+    }
     let subject = if path.is_empty() {
         "the config's top level".to_string()
     } else {

@@ -33,7 +33,7 @@ const CONTROL_PERSIST_SECS: u32 = 120;
 
 /// Where rpd keeps its known_hosts: beside its other per-user data.
 pub fn known_hosts_path() -> PathBuf {
-    std::env::var_os("RPD_KNOWN_HOSTS")
+    crate::env::get("RPD_KNOWN_HOSTS")
         .map(PathBuf::from)
         .or_else(|| dirs::data_dir().map(|d| d.join("rpd").join("known_hosts")))
         .unwrap_or_else(|| PathBuf::from(".rpd-known_hosts"))
@@ -129,7 +129,7 @@ impl SshTransport {
             "-o".into(),
             format!("ControlPath={}", self.socket.display()),
         ];
-        if let Ok(config) = std::env::var("RPD_SSH_CONFIG") {
+        if let Some(config) = crate::env::get("RPD_SSH_CONFIG") {
             options.extend(["-F".into(), config]);
         }
         options

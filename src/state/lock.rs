@@ -84,6 +84,25 @@ pub enum LockError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the lock file {} holds no lock rpd can read ({})\n\nIf no rpd is running for this config, remove it with:\n  rpd force-unlock {} {}",
+        .path.display(), .junk.what, .junk.id, .config
+    )]
+    Unreadable {
+        path: PathBuf,
+        junk: Junk,
+        config: String,
+    },
+    #[error(
+        "lock ID {given:?} does not match: the lock file {} holds no lock rpd can read ({})\n\nTo remove it: rpd force-unlock {} {}",
+        .path.display(), .junk.what, .junk.id, .config
+    )]
+    WrongJunkId {
+        given: String,
+        path: PathBuf,
+        junk: Junk,
+        config: String,
+    },
     #[error("no lock is held for {config} (looked for {})", .path.display())]
     NotLocked { path: PathBuf, config: String },
     #[error(
@@ -134,11 +153,70 @@ fn names(path: &Path, file: &File) -> std::io::Result<bool> {
     }
 }
 
-fn read_info(mut file: &File) -> Option<LockInfo> {
-    let mut text = String::new();
+/// A lock file is a few hundred bytes; more is not a lock (and is not read).
+const MAX_LOCK_BYTES: u64 = 64 * 1024;
+
+/// A lock file that holds no lock info rpd can read (empty, truncated,
+/// written by hand): `force-unlock` removes it given its `id`, derived from
+/// its content so that it never removes a file other than the one shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Junk {
+    /// `junk-` and 12 hex digits of the content's SHA-256.
+    pub id: String,
+    /// What it holds, for messages.
+    pub what: String,
+}
+
+impl Junk {
+    fn of(bytes: &[u8], len: u64, problem: &str) -> Junk {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(len.to_le_bytes())
+            .chain_update(bytes)
+            .finalize();
+        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let what = if len == 0 {
+            "it is empty".to_string()
+        } else if len > MAX_LOCK_BYTES {
+            format!("it is {len} bytes, far too large for a lock")
+        } else {
+            let preview: String = String::from_utf8_lossy(bytes).chars().take(40).collect();
+            format!("{problem}: {preview:?}")
+        };
+        Junk {
+            id: format!("junk-{hex}"),
+            what,
+        }
+    }
+}
+
+/// What the lock file holds; `None` when it cannot be read at all.
+fn read_contents(mut file: &File) -> Option<Result<LockInfo, Junk>> {
+    let len = file.metadata().ok()?.len();
     file.rewind().ok()?;
-    file.read_to_string(&mut text).ok()?;
-    serde_json::from_str(&text).ok()
+    let mut bytes = Vec::new();
+    file.take(MAX_LOCK_BYTES + 1).read_to_end(&mut bytes).ok()?;
+    Some(parse_lock(&bytes, len))
+}
+
+/// A lock file's first bytes (at most 64 KiB and one) and its length: the
+/// holder's info, or what the file holds instead. Public for the fuzz target.
+pub fn parse_lock(bytes: &[u8], len: u64) -> Result<LockInfo, Junk> {
+    if len > MAX_LOCK_BYTES || bytes.len() as u64 > MAX_LOCK_BYTES {
+        return Err(Junk::of(&[], len.max(MAX_LOCK_BYTES + 1), ""));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        let problem = if err.is_syntax() || err.is_eof() {
+            "it is not JSON"
+        } else {
+            "it is JSON without rpd's lock fields"
+        };
+        Junk::of(bytes, len, problem)
+    })
+}
+
+fn read_info(file: &File) -> Option<LockInfo> {
+    read_contents(file)?.ok()
 }
 
 /// Whether another process holds the OS lock on `file` for good; a
@@ -195,9 +273,10 @@ pub fn read_lock(state: &Path) -> Option<LockInfo> {
 enum Claim {
     Taken(LockGuard),
     Held(LockInfo),
-    /// Locked, but what it holds cannot be read: being written by an rpd
-    /// from before the OS lock, or not a lock file.
-    Unreadable,
+    /// Locked, but what it holds is not a lock (`Some`: junk, being written
+    /// by an rpd from before the OS lock or not a lock file), or it cannot
+    /// be read at all (`None`: another user's file, a directory).
+    Unreadable(Option<Junk>),
     /// Changed under us (released, removed, being taken over, or looked
     /// at): look again.
     Again,
@@ -256,10 +335,19 @@ pub fn acquire(
                 }
                 Look::Again(())
             }
+            Claim::Unreadable(Some(junk))
+                if Instant::now() >= deadline + Duration::from_secs(1) =>
+            {
+                Look::Done(Err(LockError::Unreadable {
+                    path: path.clone(),
+                    junk,
+                    config: config.to_string(),
+                }))
+            }
             // What does not settle within a second of the deadline is no
             // lock rpd can take (a dangling link in its place, or another
             // program's lock on it): say so rather than wait forever.
-            Claim::Unreadable | Claim::Again
+            Claim::Unreadable(None) | Claim::Again
                 if Instant::now() >= deadline + Duration::from_secs(1) =>
             {
                 Look::Done(Err(LockError::Io {
@@ -269,7 +357,7 @@ pub fn acquire(
                     ),
                 }))
             }
-            Claim::Unreadable | Claim::Again => Look::Again(()),
+            Claim::Unreadable(_) | Claim::Again => Look::Again(()),
         }
     })
 }
@@ -288,7 +376,7 @@ fn claim(path: &Path, info: &LockInfo) -> std::io::Result<Claim> {
         // There, but not this user's to read: like a file that is not a
         // lock, it is left to whoever can remove it.
         Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Ok(Claim::Unreadable);
+            return Ok(Claim::Unreadable(None));
         }
         Err(err) => return Err(err),
     };
@@ -314,10 +402,11 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
             if !names(path, &file)? || !held_exclusively(&file) {
                 return Ok(Claim::Again);
             }
-            return Ok(match read_info(&file) {
-                Some(holder) if holder.is_being_taken_over() => Claim::Again,
-                Some(holder) => Claim::Held(holder),
-                None => Claim::Unreadable,
+            return Ok(match read_contents(&file) {
+                Some(Ok(holder)) if holder.is_being_taken_over() => Claim::Again,
+                Some(Ok(holder)) => Claim::Held(holder),
+                Some(Err(junk)) => Claim::Unreadable(Some(junk)),
+                None => Claim::Unreadable(None),
             });
         }
         Err(TryLockError::Error(err)) => return Err(err),
@@ -327,8 +416,10 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
     if !names(path, &file)? {
         return Ok(Claim::Again);
     }
-    let Some(holder) = read_info(&file) else {
-        return Ok(Claim::Unreadable);
+    let holder = match read_contents(&file) {
+        Some(Ok(holder)) => holder,
+        Some(Err(junk)) => return Ok(Claim::Unreadable(Some(junk))),
+        None => return Ok(Claim::Unreadable(None)),
     };
     if !holder.is_gone_when_unlocked() {
         return Ok(Claim::Held(holder));
@@ -375,14 +466,29 @@ fn publish(path: &Path, info: &LockInfo, replace: bool) -> std::io::Result<Optio
     }
 }
 
+/// What `force-unlock` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released {
+    Lock(LockInfo),
+    /// A lock file that held no lock.
+    Junk(Junk),
+}
+
 /// Releases the lock on `state` if its ID is `id`.
-pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<LockInfo, LockError> {
+pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<Released, LockError> {
     let path = lock_path(state);
-    let Some(info) = File::open(&path).ok().and_then(|f| read_info(&f)) else {
-        return Err(LockError::NotLocked {
-            path,
-            config: config.to_string(),
-        });
+    let file = File::open(&path).ok();
+    let info = match file.as_ref().and_then(read_contents) {
+        Some(Ok(info)) => info,
+        Some(Err(junk)) => {
+            return force_unlock_junk(&path, file.as_ref(), junk, id, config);
+        }
+        None => {
+            return Err(LockError::NotLocked {
+                path,
+                config: config.to_string(),
+            });
+        }
     };
     if info.id != id {
         return Err(LockError::WrongId {
@@ -392,7 +498,37 @@ pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<LockInfo, Lo
         });
     }
     fs::remove_file(&path).map_err(|source| LockError::Io { path, source })?;
-    Ok(info)
+    Ok(Released::Lock(info))
+}
+
+/// Removes a lock file that holds no lock, given the ID its content gives,
+/// unless a live process holds it locked.
+fn force_unlock_junk(
+    path: &Path,
+    file: Option<&File>,
+    junk: Junk,
+    id: &str,
+    config: &str,
+) -> Result<Released, LockError> {
+    if junk.id != id {
+        return Err(LockError::WrongJunkId {
+            given: id.to_string(),
+            path: path.to_path_buf(),
+            junk,
+            config: config.to_string(),
+        });
+    }
+    if file.is_some_and(held_exclusively) {
+        return Err(LockError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("a running process holds it locked; wait for it to end"),
+        });
+    }
+    fs::remove_file(path).map_err(|source| LockError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Released::Junk(junk))
 }
 
 fn hostname() -> String {
@@ -415,225 +551,4 @@ fn process_alive(pid: u32) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(dir: &tempfile::TempDir) -> PathBuf {
-        dir.path().join("s.json")
-    }
-
-    fn take(state: &Path) -> Result<LockGuard, LockError> {
-        acquire(state, "apply", "a.yaml", Duration::ZERO, |_| {})
-    }
-
-    /// A lock file as a run left it that is no longer running.
-    fn left_behind(state: &Path, pid: u32, os_lock: bool) -> LockInfo {
-        let info = LockInfo {
-            id: "old".into(),
-            operation: "apply".into(),
-            who: "x".into(),
-            pid,
-            host: hostname(),
-            version: "rpd 0".into(),
-            created: Utc::now(),
-            path: state.to_path_buf(),
-            info: String::new(),
-            os_lock,
-        };
-        fs::write(lock_path(state), serde_json::to_string(&info).unwrap()).unwrap();
-        info
-    }
-
-    #[test]
-    fn second_acquire_fails_at_once_and_names_the_holder() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        let first = take(&state).unwrap();
-        let began = Instant::now();
-        let err = take(&state).unwrap_err();
-        assert!(began.elapsed() < Duration::from_secs(1), "refused at once");
-        let text = err.to_string();
-        assert!(text.contains("Lock Info:"), "{text}");
-        assert!(text.contains("rpd force-unlock"), "{text}");
-        drop(first);
-        assert!(!lock_path(&state).exists(), "released and removed");
-        take(&state).unwrap();
-    }
-
-    #[test]
-    fn a_live_holder_is_waited_for_within_the_timeout() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        let first = take(&state).unwrap();
-        let holder = read_lock(&state).unwrap();
-        let release = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            drop(first);
-        });
-        let mut waited_for = Vec::new();
-        let second = acquire(&state, "destroy", "a.yaml", Duration::from_secs(10), |h| {
-            waited_for.push(h.id.clone())
-        })
-        .unwrap();
-        release.join().unwrap();
-        assert_eq!(waited_for, [holder.id], "announced once");
-        assert!(second.took_over.is_none(), "released, not taken over");
-        assert_eq!(read_lock(&state).unwrap().operation, "destroy");
-    }
-
-    #[test]
-    fn a_crashed_holders_lock_is_taken_over_with_its_info() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        // Its pid is alive (this test's, reused) but nobody holds the OS
-        // lock: the run that wrote it is gone.
-        left_behind(&state, std::process::id(), true);
-        let guard = take(&state).unwrap();
-        assert_eq!(guard.took_over.as_ref().unwrap().id, "old");
-        let now = read_lock(&state).unwrap();
-        assert_ne!(now.id, "old");
-        assert!(now.os_lock);
-    }
-
-    #[test]
-    fn a_lock_without_an_os_lock_holder_follows_its_process() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        left_behind(&state, i32::MAX as u32, false);
-        let guard = take(&state).unwrap();
-        assert_eq!(
-            guard.took_over.as_ref().unwrap().id,
-            "old",
-            "dead: taken over"
-        );
-        drop(guard);
-        left_behind(&state, std::process::id(), false);
-        assert!(
-            matches!(take(&state), Err(LockError::Held { info, .. }) if info.id == "old"),
-            "alive: held"
-        );
-    }
-
-    #[test]
-    fn a_lock_file_removed_after_it_was_opened_is_no_lock() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        let path = lock_path(&state);
-        let first = take(&state).unwrap();
-        // Another run opens the file, then the holder releases (removing
-        // it) and a third run takes a new lock at the same path.
-        let opened = File::options().read(true).write(true).open(&path).unwrap();
-        drop(first);
-        let third = take(&state).unwrap();
-        let late = LockInfo {
-            id: "late".into(),
-            ..read_lock(&state).unwrap()
-        };
-        assert!(
-            matches!(claim_open(&path, opened, &late), Ok(Claim::Again)),
-            "the removed file's lock is free, but it is not the lock"
-        );
-        assert_ne!(read_lock(&state).unwrap().id, "late");
-        drop(third);
-    }
-
-    #[test]
-    fn a_directory_in_the_locks_place_is_an_unreadable_lock_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        fs::create_dir(lock_path(&state)).unwrap();
-        let err = take(&state).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
-                lock_path(&state).display()
-            )
-        );
-        assert!(lock_path(&state).is_dir(), "left as it was");
-    }
-
-    /// `acquire` on `state`, given 10 s to answer: a hang fails the test.
-    fn take_within_seconds(state: &Path) -> Result<LockGuard, LockError> {
-        let state = state.to_path_buf();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(take(&state));
-        });
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("acquire answers instead of waiting forever")
-    }
-
-    #[test]
-    fn what_never_settles_into_a_lock_is_refused_not_waited_for() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        let unreadable = format!(
-            "cannot create lock file {}: lock file exists but cannot be read; remove it if no rpd is running",
-            lock_path(&state).display()
-        );
-        // A dangling link: opening finds nothing, creating finds something.
-        std::os::unix::fs::symlink(dir.path().join("gone"), lock_path(&state)).unwrap();
-        let err = take_within_seconds(&state).unwrap_err();
-        assert_eq!(err.to_string(), unreadable);
-        fs::remove_file(lock_path(&state)).unwrap();
-
-        // A lock file another program holds a shared lock on.
-        fs::write(lock_path(&state), "{}").unwrap();
-        let other = File::open(lock_path(&state)).unwrap();
-        other.try_lock_shared().unwrap();
-        let err = take_within_seconds(&state).unwrap_err();
-        assert_eq!(err.to_string(), unreadable);
-    }
-
-    #[test]
-    fn force_unlock_needs_the_exact_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        let guard = take(&state).unwrap();
-        let id = read_lock(&state).unwrap().id;
-        assert!(matches!(
-            force_unlock(&state, "nope", "a.yaml"),
-            Err(LockError::WrongId { .. })
-        ));
-        assert!(lock_path(&state).exists());
-        force_unlock(&state, &id, "a.yaml").unwrap();
-        assert!(read_lock(&state).is_none());
-        assert!(!lock_path(&state).exists(), "the file is removed");
-        // The unlocked run ends later: it leaves the next run's lock alone.
-        let next = take(&state).unwrap();
-        drop(guard);
-        assert!(lock_path(&state).exists(), "still the next run's");
-        drop(next);
-        assert!(matches!(
-            force_unlock(&state, &id, "a.yaml"),
-            Err(LockError::NotLocked { .. })
-        ));
-    }
-
-    #[test]
-    fn read_lock_reports_a_holder_only_while_the_lock_is_held() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
-        assert!(read_lock(&state).is_none(), "no file");
-        left_behind(&state, std::process::id(), true);
-        assert!(
-            read_lock(&state).is_none(),
-            "a crashed run's file is not held"
-        );
-        assert!(
-            matches!(lock_status(&state), Some(LockStatus::Stale(_))),
-            "but it is there, stale"
-        );
-        left_behind(&state, i32::MAX as u32, false);
-        assert!(read_lock(&state).is_none(), "nor a dead process's");
-        assert!(matches!(lock_status(&state), Some(LockStatus::Stale(_))));
-        left_behind(&state, std::process::id(), false);
-        assert!(read_lock(&state).is_some(), "a live process's file is");
-        fs::remove_file(lock_path(&state)).unwrap();
-        let guard = take(&state).unwrap();
-        assert_eq!(read_lock(&state).unwrap().pid, std::process::id());
-        assert!(take(&state).is_err(), "looking did not release it");
-        drop(guard);
-    }
-}
+mod tests;

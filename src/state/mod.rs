@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use lock::{
-    LockError, LockGuard, LockInfo, LockStatus, acquire, force_unlock, lock_path, lock_status,
-    read_lock,
+    Junk, LockError, LockGuard, LockInfo, LockStatus, Released, acquire, force_unlock, lock_path,
+    lock_status, parse_lock, read_lock,
 };
 
 use crate::model::{PodSpec, PodStatus};
@@ -135,7 +135,7 @@ pub enum StateError {
     #[error("cannot read state file {path}: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::input::InputError,
     },
     #[error(
         "state file {path} is not valid JSON (line {line}, column {column}): {message}\n  = help: rpd never overwrites it; {hint}"
@@ -224,9 +224,9 @@ impl State {
 
 /// Reads the state at `path`; `Ok(None)` when there is none.
 pub fn read(path: &Path) -> Result<Option<Loaded>, StateError> {
-    let text = match fs::read_to_string(path) {
+    let text = match crate::input::read_text(path) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if err.is_not_found() => return Ok(None),
         Err(source) => {
             return Err(StateError::Read {
                 path: path.to_path_buf(),
@@ -237,7 +237,8 @@ pub fn read(path: &Path) -> Result<Option<Loaded>, StateError> {
     parse(path, &text).map(Some)
 }
 
-fn parse(path: &Path, text: &str) -> Result<Loaded, StateError> {
+/// A state file's text (`read` bounds its size); public for the fuzz target.
+pub fn parse(path: &Path, text: &str) -> Result<Loaded, StateError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|err| {
         let backup = backup_path(path);
         let hint = if backup.exists() {

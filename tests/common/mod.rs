@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod expect;
 pub mod hello;
 pub mod sshd;
 mod test;

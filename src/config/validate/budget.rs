@@ -46,7 +46,9 @@ impl Checker<'_> {
     pub(super) fn telemetry(&mut self, t: &RawTelemetry) -> Telemetry {
         let sample_interval_sec = match t.sample_interval_sec {
             None => 30,
-            Some(v) if v >= 5 => v.min(i64::from(u32::MAX)) as u32,
+            Some(v) if v >= 5 => self
+                .at_most_u32("telemetry.sample_interval_sec", v)
+                .unwrap_or(30),
             Some(v) => {
                 self.error(
                     "telemetry.sample_interval_sec",

@@ -1,6 +1,7 @@
 //! The job on the pod: `remote_env`, `setup`, `preflight`, `staging`,
 //! `secrets`, `run` and `artifacts`, rendered with every variable.
 
+use crate::config::shown;
 use std::path::Path;
 
 use super::Checker;
@@ -70,7 +71,7 @@ impl Checker<'_> {
                     if !template::is_identifier(k) {
                         self.error_at_key(
                             &format!("remote_env.exports.{k}"),
-                            format!("export name {k:?} is not a shell identifier"),
+                            format!("export name {} is not a shell identifier", shown(k)),
                         );
                     }
                     (
@@ -143,8 +144,14 @@ impl Checker<'_> {
         let mode = if is_octal_mode(&mode_text) {
             u32::from_str_radix(&mode_text, 8).unwrap_or(0o600)
         } else {
-            self.error(&format!("{p}.mode"), format!("`{p}.mode` must be a 3- or 4-digit octal string like \"0600\", got {mode_text:?}"))
-                .help = Some("quote it: mode: \"0600\"".into());
+            self.error(
+                &format!("{p}.mode"),
+                format!(
+                    "`{p}.mode` must be a 3- or 4-digit octal string like \"0600\", got {}",
+                    shown(&mode_text)
+                ),
+            )
+            .help = Some("quote it: mode: \"0600\"".into());
             0o600
         };
         Secret {
@@ -168,7 +175,7 @@ impl Checker<'_> {
                     if !template::is_identifier(var) {
                         self.error(
                             &format!("{p}.env[{j}]"),
-                            format!("{var:?} is not an environment variable name"),
+                            format!("{} is not an environment variable name", shown(var)),
                         );
                     }
                 }

@@ -2,6 +2,7 @@
 
 use super::Checker;
 use crate::config::raw::RawLifecycle;
+use crate::config::shown;
 use crate::config::suggest;
 use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction};
 
@@ -66,7 +67,8 @@ impl Checker<'_> {
                 self.error(
                     path,
                     format!(
-                        "`{path}` must be one of preserve, stop, delete, recycle; got {other:?}"
+                        "`{path}` must be one of preserve, stop, delete, recycle; got {}",
+                        shown(other)
                     ),
                 )
                 .help = Some(help);

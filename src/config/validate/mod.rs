@@ -7,18 +7,22 @@
 //! the order their problems are reported in. Each section is a submodule.
 
 mod budget;
+mod image;
 mod job;
 mod lifecycle;
 mod paths;
 mod pod;
 mod variables;
 
+use crate::config::shown;
 use std::path::Path;
 
 use super::error::{ConfigError, Problem};
 use super::locate::{KeyIndex, Pos};
 use super::raw::RawConfig;
-use super::serde_errors::{problem_from_serde, problem_from_syntax};
+use super::serde_errors::{
+    problem_from_duplicate, problem_from_refusal, problem_from_serde, problem_from_syntax,
+};
 use super::template::{self, Variables};
 use super::{Config, LoadOptions};
 
@@ -31,6 +35,18 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
         problems,
     };
     let index = KeyIndex::build(text);
+    if let Some(refusal) = &index.refusal {
+        return Err(fail(vec![problem_from_refusal(refusal)]));
+    }
+    if !index.duplicates.is_empty() {
+        return Err(fail(
+            index
+                .duplicates
+                .iter()
+                .map(problem_from_duplicate)
+                .collect(),
+        ));
+    }
     if text.trim().is_empty()
         || text
             .lines()
@@ -58,6 +74,7 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
         index: &index,
         problems: Vec::new(),
         warnings: Vec::new(),
+        render_budget: MAX_RENDERED_BYTES,
     };
     let config = checker.config(path, raw, options);
     if checker.problems.is_empty() {
@@ -69,11 +86,17 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
     }
 }
 
+/// How much text a config's templates may render, all fields together: a
+/// config is at most 4 MiB, so only variables that repeat variables get near.
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+
 struct Checker<'a> {
     source: &'a str,
     index: &'a KeyIndex,
     problems: Vec<Problem>,
     warnings: Vec<String>,
+    /// What is left of [`MAX_RENDERED_BYTES`].
+    render_budget: usize,
 }
 
 impl Checker<'_> {
@@ -93,7 +116,7 @@ impl Checker<'_> {
         let telemetry = self.telemetry(&raw.telemetry);
         let lifecycle = self.lifecycle(&raw.lifecycle);
         let mut vars = variables::builtins(&raw, &locations, pod.storage.mount());
-        self.variables(&raw.variables, &mut vars);
+        self.variables(&raw.variables, &options.overrides, &mut vars);
         self.overrides(&options.overrides, &mut vars);
         let names = self.names(&raw, &locations.stamp, &mut vars);
         let (state_file, state_file_explicit) =
@@ -103,7 +126,11 @@ impl Checker<'_> {
         let job = self.job(&raw, &vars, &locations.project_root);
         // rpd renders pod.image too (runpod-deploy does not): an image name
         // cannot contain braces, so no config valid there changes meaning.
+        let before = self.problems.len();
         pod.image = self.render("pod.image", &raw.pod.image, &vars);
+        if self.problems.len() == before {
+            self.image_reference(&pod.image);
+        }
         let ssh_key_path =
             paths::expand_home(raw.ssh.key_path.as_deref().unwrap_or("~/.ssh/id_ed25519"));
 
@@ -163,12 +190,23 @@ impl Checker<'_> {
     fn positive(&mut self, path: &str, value: Option<i64>, default: u32) -> u32 {
         match value {
             None => default,
-            Some(v) if v > 0 && v <= i64::from(u32::MAX) => v as u32,
+            Some(v) if v > 0 => self.at_most_u32(path, v).unwrap_or(default),
             Some(v) => {
                 self.error(path, format!("`{path}` must be > 0, got {v}"));
                 default
             }
         }
+    }
+
+    /// `value` as a u32, or a "too large" problem.
+    fn at_most_u32(&mut self, path: &str, value: i64) -> Option<u32> {
+        u32::try_from(value).ok().or_else(|| {
+            self.error(
+                path,
+                format!("`{path}` is too large: {value} (at most {})", u32::MAX),
+            );
+            None
+        })
     }
 
     fn optional_positive(&mut self, path: &str, value: Option<i64>) -> Option<u32> {
@@ -179,6 +217,13 @@ impl Checker<'_> {
         match value {
             None => default,
             Some(v) if v > 0.0 && v.is_finite() => v,
+            Some(v) if !v.is_finite() => {
+                self.error(
+                    path,
+                    format!("`{path}` must be a finite number > 0, got {v}"),
+                );
+                default
+            }
             Some(v) => {
                 self.error(path, format!("`{path}` must be > 0, got {v}"));
                 default
@@ -193,50 +238,94 @@ impl Checker<'_> {
     }
 
     fn render(&mut self, path: &str, text: &str, vars: &Variables) -> String {
-        match template::render(text, vars) {
+        match self.expand(path, text, vars) {
             Ok(rendered) => rendered,
             Err(unknown) => {
-                let help = match &unknown.suggestion {
-                    Some(s) => format!(
-                        "did you mean `{{{s}}}`? Define `{}` under `variables:` or pass --var {}=VALUE; bash's ${{{}}} is left as is",
-                        unknown.name, unknown.name, unknown.name
-                    ),
-                    None => format!(
-                        "define `{}` under `variables:` or pass --var {}=VALUE (known: {}); bash's ${{{}}} is left as is",
-                        unknown.name,
-                        unknown.name,
-                        vars.keys().cloned().collect::<Vec<_>>().join(", "),
-                        unknown.name
-                    ),
-                };
-                // In a multi-line value, point at the line that uses it.
-                let needle = format!("{{{}}}", unknown.name);
-                let pos = self.index.value(path).map(|start| {
-                    self.source
-                        .lines()
-                        .enumerate()
-                        .skip(start.line - 1)
-                        .find_map(|(i, line)| {
-                            line.find(&needle).map(|col| Pos {
-                                line: i + 1,
-                                col: col + 1,
-                            })
-                        })
-                        .unwrap_or(start)
-                });
-                self.problems.push(
-                    Problem::new(
-                        pos,
-                        format!(
-                            "unknown template variable `{{{}}}` in `{path}`",
-                            unknown.name
-                        ),
-                    )
-                    .help(help),
-                );
+                self.unknown_variable(path, &unknown, vars);
                 text.to_string()
             }
         }
+    }
+
+    /// `text` rendered within what is left of the config's budget of
+    /// [`MAX_RENDERED_BYTES`]; past it, the problem is reported once and
+    /// `text` is returned as it is.
+    fn expand(
+        &mut self,
+        path: &str,
+        text: &str,
+        vars: &Variables,
+    ) -> Result<String, template::UnknownVariable> {
+        match template::render(text, vars, self.render_budget) {
+            Ok(rendered) => {
+                self.render_budget -= rendered.len();
+                Ok(rendered)
+            }
+            Err(template::RenderError::Unknown(unknown)) => Err(unknown),
+            Err(template::RenderError::TooLong) => {
+                if self.render_budget > 0 {
+                    self.render_budget = 0;
+                    self.error(
+                        path,
+                        format!(
+                            "the config's templates expand to more than {} MiB at `{path}`",
+                            MAX_RENDERED_BYTES >> 20
+                        ),
+                    )
+                    .help = Some("a variable that uses another one twice doubles it, and a chain of them grows exponentially: write the value out".into());
+                }
+                Ok(text.to_string())
+            }
+        }
+    }
+
+    /// The problem for a `{name}` in `path` that no variable defines, at the
+    /// line that uses it; callers may reword it.
+    fn unknown_variable(
+        &mut self,
+        path: &str,
+        unknown: &template::UnknownVariable,
+        vars: &Variables,
+    ) -> &mut Problem {
+        let help = match &unknown.suggestion {
+            Some(s) => format!(
+                "did you mean `{{{s}}}`? Define `{}` under `variables:` or pass --var {}=VALUE; bash's ${{{}}} is left as is",
+                unknown.name, unknown.name, unknown.name
+            ),
+            None => format!(
+                "define `{}` under `variables:` or pass --var {}=VALUE (known: {}); bash's ${{{}}} is left as is",
+                unknown.name,
+                unknown.name,
+                vars.keys().cloned().collect::<Vec<_>>().join(", "),
+                unknown.name
+            ),
+        };
+        // In a multi-line value, point at the line that uses it.
+        let needle = format!("{{{}}}", unknown.name);
+        let pos = self.index.value(path).map(|start| {
+            self.source
+                .lines()
+                .enumerate()
+                .skip(start.line.saturating_sub(1))
+                .find_map(|(i, line)| {
+                    line.find(&needle).map(|col| Pos {
+                        line: i + 1,
+                        col: line[..col].chars().count() + 1,
+                    })
+                })
+                .unwrap_or(start)
+        });
+        self.problems.push(
+            Problem::new(
+                pos,
+                format!(
+                    "unknown template variable `{{{}}}` in `{path}`",
+                    unknown.name
+                ),
+            )
+            .help(help),
+        );
+        self.problems.last_mut().expect("just pushed")
     }
 
     fn render_all(&mut self, path: &str, items: &[String], vars: &Variables) -> Vec<String> {
@@ -252,7 +341,8 @@ impl Checker<'_> {
             self.error(
                 path,
                 format!(
-                    "`{path}` must be an absolute path or start with a template, got {value:?}"
+                    "`{path}` must be an absolute path or start with a template, got {}",
+                    shown(value)
                 ),
             )
             .help = Some("e.g. /workspace/job/run.sh or {volume_mount}/job/run.sh".into());

@@ -1,6 +1,7 @@
 //! `pod:` and `storage:`: the desired pod, its GPU and datacenter preference
 //! lists, ports and volume.
 
+use crate::config::shown;
 use std::collections::BTreeMap;
 
 use super::Checker;
@@ -25,7 +26,10 @@ impl Checker<'_> {
         {
             self.error(
                 "pod.python_version",
-                format!("`pod.python_version` must look like '3.13' or '3.13.5', got {v:?}"),
+                format!(
+                    "`pod.python_version` must look like '3.13' or '3.13.5', got {}",
+                    shown(v)
+                ),
             )
             .help = Some("pre-release suffixes are rejected for reproducibility".into());
         }
@@ -75,7 +79,8 @@ impl Checker<'_> {
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_default();
                 self.warnings.push(format!(
-                    "pod.gpu_order[{i}]: {gpu:?} is not a GPU id rpd knows{hint}"
+                    "pod.gpu_order[{i}]: {} is not a GPU id rpd knows{hint}",
+                    shown(gpu)
                 ));
             }
         }
@@ -90,7 +95,8 @@ impl Checker<'_> {
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_default();
                 self.warnings.push(format!(
-                    "pod.datacenters[{i}]: {dc:?} is not a datacenter id rpd knows{hint}"
+                    "pod.datacenters[{i}]: {} is not a datacenter id rpd knows{hint}",
+                    shown(dc)
                 ));
             }
         }
@@ -103,7 +109,10 @@ impl Checker<'_> {
         CloudType::parse(text).unwrap_or_else(|| {
             self.error(
                 "pod.cloud_type",
-                format!("`pod.cloud_type` must be SECURE or COMMUNITY, got {text:?}"),
+                format!(
+                    "`pod.cloud_type` must be SECURE or COMMUNITY, got {}",
+                    shown(text)
+                ),
             )
             .help = Some("RunPod's REST v2 API has no ALL; list the cloud you want".into());
             CloudType::Secure
@@ -121,7 +130,7 @@ impl Checker<'_> {
             if !valid {
                 self.error(
                     &format!("pod.ports[{i}]"),
-                    format!("port {port:?} must look like 22/tcp or 8888/http"),
+                    format!("port {} must look like 22/tcp or 8888/http", shown(port)),
                 );
             } else if !normalized.contains(&p) {
                 normalized.push(p);
@@ -148,7 +157,10 @@ impl Checker<'_> {
         if !mount.starts_with('/') {
             self.error(
                 "storage.volume_mount",
-                format!("`storage.volume_mount` must be absolute, got {mount:?}"),
+                format!(
+                    "`storage.volume_mount` must be absolute, got {}",
+                    shown(&mount)
+                ),
             );
         }
         match st.mode.as_str() {
@@ -162,7 +174,8 @@ impl Checker<'_> {
                 self.error(
                     "storage.mode",
                     format!(
-                        "`storage.mode` must be 'network_volume' or 'ephemeral', got {other:?}"
+                        "`storage.mode` must be 'network_volume' or 'ephemeral', got {}",
+                        shown(other)
                     ),
                 )
                 .help = Some(help);
@@ -176,7 +189,7 @@ impl Checker<'_> {
 
     fn ephemeral(&mut self, st: &RawStorage, mount: String) -> Storage {
         let gb = match st.volume_gb {
-            Some(v) if v > 0 => v.min(i64::from(u32::MAX)) as u32,
+            Some(v) if v > 0 => self.at_most_u32("storage.volume_gb", v).unwrap_or(0),
             _ => {
                 let at = if st.volume_gb.is_some() {
                     "storage.volume_gb"

@@ -23,7 +23,7 @@ pub struct SimProvider {
 impl SimProvider {
     pub fn open_default() -> anyhow::Result<SimProvider> {
         Ok(SimProvider {
-            store: Store::new(Store::default_dir()),
+            store: Store::from_env().map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -62,7 +62,7 @@ impl SimProvider {
 }
 
 fn io_error(err: std::io::Error) -> ProviderError {
-    ProviderError::Other(format!("simulator: {err}"))
+    ProviderError::Other(err.to_string())
 }
 
 /// The catalog level for a number of free GPUs (shared with the test fakes

@@ -156,17 +156,34 @@ pub fn price_per_gpu(gpu_id: &str, cloud: CloudType) -> Option<f64> {
     })
 }
 
+/// Where the simulator keeps its world.
+pub const ENV_DIR: &str = "RPD_SIM_DIR";
+
 impl Store {
     pub fn new(dir: PathBuf) -> Store {
         Store { dir }
     }
 
-    /// `RPD_SIM_DIR`, else `<user data dir>/rpd/sim`.
-    pub fn default_dir() -> PathBuf {
-        std::env::var_os("RPD_SIM_DIR")
-            .map(PathBuf::from)
-            .or_else(|| dirs::data_dir().map(|d| d.join("rpd").join("sim")))
-            .unwrap_or_else(|| PathBuf::from(".rpd-sim"))
+    /// The store in `RPD_SIM_DIR`, else in `<user data dir>/rpd/sim`. A set
+    /// `RPD_SIM_DIR` must name a directory, or a path where one can be made.
+    pub fn from_env() -> Result<Store, String> {
+        let Some(value) = crate::env::get(ENV_DIR) else {
+            return Ok(Store::new(
+                dirs::data_dir()
+                    .map(|d| d.join("rpd").join("sim"))
+                    .unwrap_or_else(|| PathBuf::from(".rpd-sim")),
+            ));
+        };
+        let dir = PathBuf::from(&value);
+        match fs::metadata(&dir) {
+            Ok(meta) if !meta.is_dir() => Err(format!(
+                "{ENV_DIR}={} is not a directory\n  = help: point {ENV_DIR} at a directory for the simulator's world (it is created if missing)",
+                dir.display()
+            )),
+            Ok(_) => Ok(Store::new(dir)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Store::new(dir)),
+            Err(err) => Err(format!("{ENV_DIR}={}: {err}", dir.display())),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -185,8 +202,21 @@ impl Store {
         self.dir.join("network-volumes").join(volume_id)
     }
 
-    /// Runs `f` on the world under the exclusive lock and saves it after.
+    /// Runs `f` on the world under the exclusive lock and saves it after;
+    /// an error names the directory and `RPD_SIM_DIR`.
     pub fn with<T>(&self, f: impl FnOnce(&mut World, &Store) -> T) -> std::io::Result<T> {
+        self.with_world(f).map_err(|err| {
+            std::io::Error::new(
+                err.kind(),
+                format!(
+                    "simulator directory {} ({ENV_DIR}): {err}",
+                    self.dir.display()
+                ),
+            )
+        })
+    }
+
+    fn with_world<T>(&self, f: impl FnOnce(&mut World, &Store) -> T) -> std::io::Result<T> {
         fs::create_dir_all(&self.dir)?;
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -195,15 +225,14 @@ impl Store {
             .open(self.dir.join("sim.lock"))?;
         lock.lock()?;
         let path = self.dir.join("sim.json");
-        let mut world: World = match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|err| {
+        let mut world: World = match crate::input::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
                 std::io::Error::other(format!(
-                    "simulator store {} is corrupt ({err}); delete the directory to start a fresh simulator",
-                    path.display()
+                    "sim.json is corrupt ({err}); delete the directory to start a fresh simulator"
                 ))
             })?,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => World::default(),
-            Err(err) => return Err(err),
+            Err(err) if err.is_not_found() => World::default(),
+            Err(err) => return Err(std::io::Error::other(format!("sim.json: {err}"))),
         };
         advance(&mut world);
         let result = f(&mut world, self);

@@ -19,11 +19,7 @@ use crate::retry::{self, Backoff, Poller};
 /// How long after a marker the script may go on before the marker decides
 /// (`RPD_MARKER_GRACE_SECS`, 30 s by default).
 fn marker_grace() -> Duration {
-    let secs = std::env::var("RPD_MARKER_GRACE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    Duration::from_secs(secs)
+    crate::env::seconds(crate::env::MARKER_GRACE_SECS, 30)
 }
 
 /// A dropped watcher is started again after half a second, five times at
