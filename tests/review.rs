@@ -743,16 +743,7 @@ fn the_config_schema_accepts_every_valid_fixture_and_rejects_the_invalid_ones_it
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the config schema compiles");
-    let fixtures = |dir: &str| {
-        let mut paths: Vec<_> = std::fs::read_dir(repo_root().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        paths.sort();
-        paths
-    };
-    let mut examples = fixtures("fixtures/valid");
+    let mut examples = common::fixture_configs("valid");
     examples.push(repo_root().join("examples/hello.yaml"));
     examples.push(repo_root().join("examples/drift/train.yaml"));
     for path in examples {
@@ -768,7 +759,7 @@ fn the_config_schema_accepts_every_valid_fixture_and_rejects_the_invalid_ones_it
         );
     }
     let mut accepted = Vec::new();
-    for path in fixtures("fixtures/invalid") {
+    for path in common::fixture_configs("invalid") {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         if NOT_EXPRESSIBLE.contains(&name.as_str()) {
             continue;

@@ -92,14 +92,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
-    // State directories this run creates (with the lock) and may leave
-    // empty: they go again at the end.
-    let new_dirs: Vec<PathBuf> = configs
-        .iter()
-        .filter_map(|c| c.state_file.parent())
-        .filter(|dir| !dir.exists())
-        .map(PathBuf::from)
-        .collect();
+    let new_dirs = new_state_dirs(&configs);
     let guards = lock_all(ctx, &configs, operation, request.lock).await?;
 
     let palette = ctx.stdout_palette();
@@ -113,16 +106,13 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     {
         match prepared {
             Ok(p) => {
-                let shown = path.display().to_string();
-                match &stream {
-                    Some(stream) => stream.planned(&shown, &p.plan),
-                    None => {
-                        if i > 0 {
-                            crate::say!();
-                        }
-                        crate::say_raw!("{}", render::text::render(&p.plan, &shown, &palette));
-                    }
-                }
+                show_plan(
+                    stream.as_ref(),
+                    i,
+                    &path.display().to_string(),
+                    &p.plan,
+                    &palette,
+                );
                 ready.push(p);
             }
             Err(err) => {
@@ -190,6 +180,37 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     drop(guards);
     remove_empty(&new_dirs);
     Ok(status)
+}
+
+/// State directories this run creates (with the lock) and may leave empty:
+/// they go again at the end ([`remove_empty`]).
+pub(super) fn new_state_dirs(configs: &[crate::config::Config]) -> Vec<PathBuf> {
+    configs
+        .iter()
+        .filter_map(|c| c.state_file.parent())
+        .filter(|dir| !dir.exists())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The `i`th plan before it is applied: an NDJSON event, or the text plan
+/// (a blank line between two).
+pub(super) fn show_plan(
+    stream: Option<&Stream>,
+    i: usize,
+    shown: &str,
+    plan: &crate::plan::Plan,
+    palette: &crate::render::Palette,
+) {
+    match stream {
+        Some(stream) => stream.planned(shown, plan),
+        None => {
+            if i > 0 {
+                crate::say!();
+            }
+            crate::say_raw!("{}", render::text::render(plan, shown, palette));
+        }
+    }
 }
 
 /// Removes each directory if it is empty (a state directory this run made

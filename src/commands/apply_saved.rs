@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::apply::{lock_all, remove_empty};
+use super::apply::{lock_all, new_state_dirs, remove_empty, show_plan};
 use super::execute::execute;
 use super::ndjson::Stream;
 use super::plan::config_sha256;
@@ -21,7 +21,7 @@ use crate::exit::ExitStatus;
 use crate::plan::Mode;
 use crate::plan::saved::{SavedFacts, observed_facts, stale_causes};
 use crate::render::json::{self, ConfigEntry};
-use crate::render::{self, words};
+use crate::render::words;
 use crate::state::Loaded;
 
 /// The saved plan among apply's arguments, if one is: a JSON object with a
@@ -101,12 +101,7 @@ pub async fn apply(
         }
         configs.push(config);
     }
-    let new_dirs: Vec<PathBuf> = configs
-        .iter()
-        .filter_map(|c| c.state_file.parent())
-        .filter(|dir| !dir.exists())
-        .map(PathBuf::from)
-        .collect();
+    let new_dirs = new_state_dirs(&configs);
     let guards = lock_all(ctx, &configs, "apply", settings.lock).await?;
     let stream = settings.json.then(Stream::new);
 
@@ -167,15 +162,7 @@ pub async fn apply(
     let palette = ctx.stdout_palette();
     for (i, prepared) in ready.iter().enumerate() {
         let shown = prepared.config.path.display().to_string();
-        match &stream {
-            Some(stream) => stream.planned(&shown, &prepared.plan),
-            None => {
-                if i > 0 {
-                    crate::say!();
-                }
-                crate::say_raw!("{}", render::text::render(&prepared.plan, &shown, &palette));
-            }
-        }
+        show_plan(stream.as_ref(), i, &shown, &prepared.plan, &palette);
     }
     if stream.is_none() {
         crate::say!();

@@ -101,6 +101,17 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The `.yaml` files of `fixtures/<dir>` (`valid`, `invalid`), sorted.
+pub fn fixture_configs(dir: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(repo_root().join("fixtures").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 impl World {
     /// A fresh directory holding a simulator and a copy of `examples/`,
     /// with fast boots so that tests do not wait on the simulated pull.
