@@ -104,10 +104,15 @@ pub fn print(
     for outcome in outcomes {
         match &outcome.plan {
             Err(err) => {
-                ctx.error(
-                    &anyhow::anyhow!(format_error(err))
-                        .context(format!("planning {}", outcome.shown)),
-                );
+                // Among many configs, an error says which one it is about
+                // (a config's own error names its file already).
+                let text = format_error(err);
+                let err = if text.contains(&outcome.shown) {
+                    anyhow::anyhow!(text)
+                } else {
+                    anyhow::anyhow!(text).context(format!("planning {}", outcome.shown))
+                };
+                ctx.error(&err);
                 status = status.worst(ExitStatus::Error);
             }
             // A plan with errors cannot be applied: nothing would be created.
