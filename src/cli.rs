@@ -20,7 +20,7 @@ use crate::commands::settings::{
 };
 
 const EXIT_CODES: &str = "Exit codes:
-  0    success; for `plan --detailed-exitcode`: no changes
+  0    success; for `plan`/`diff --detailed-exitcode`: nothing beyond the routine run
   1    error; the state file records whatever was done before it (see `rpd plan`)
   2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is
        created, replaced or deleted, or was changed outside rpd); resuming or reusing
