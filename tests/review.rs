@@ -6,7 +6,7 @@
 mod common;
 
 use common::hello::{HELLO, HELLO_STATE};
-use common::{World, repo_root};
+use common::{World, assert_valid_plan, repo_root};
 use serde_json::Value;
 
 fn pod_id(world: &World) -> String {
@@ -14,29 +14,6 @@ fn pod_id(world: &World) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn plan_schema() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("schemas/plan.schema.json")).unwrap(),
-    )
-    .unwrap();
-    jsonschema::validator_for(&schema).expect("the plan schema compiles")
-}
-
-/// Validates a JSON plan document against the shipped schema.
-#[track_caller]
-fn assert_valid_plan(doc: &Value) {
-    let validator = plan_schema();
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "the plan does not match schemas/plan.schema.json:\n{}\n{doc:#}",
-        errors.join("\n")
-    );
 }
 
 // ---- saved plans ----
