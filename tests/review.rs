@@ -870,3 +870,105 @@ fn the_readmes_plan_excerpt_is_what_rpd_plan_prints() {
         rest = &rest[at + line.len()..];
     }
 }
+
+/// The example's review step, run as CI runs it (bash, in a git checkout,
+/// `rpd` on PATH, no RunPod key): a changed config and a new one.
+#[test]
+fn the_github_actions_review_step_comments_on_a_changed_and_a_new_config() {
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/github-actions/rpd-plan.yml")).unwrap();
+    let workflow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let steps = workflow["jobs"]["plan"]["steps"].as_sequence().unwrap();
+    let script = steps
+        .iter()
+        .find(|s| s["name"] == "Review the config changes")
+        .and_then(|s| s["run"].as_str())
+        .expect("the review step");
+    let world = World::new();
+    let hello = world
+        .read(HELLO)
+        .replace("source: hello/", "source: ../examples/hello/");
+    world.write("configs/a.yaml", &hello);
+    world.write("notes.txt", "not a config\n");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(world.path(""))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "configs", "notes.txt"]);
+    git(&["commit", "-qm", "base"]);
+    let base = git(&["rev-parse", "HEAD"]);
+    world.edit(
+        "configs/a.yaml",
+        "torch280-ubuntu2404",
+        "torch291-ubuntu2404",
+    );
+    world.write(
+        "configs/b.yaml",
+        &hello.replace("name: hello", "name: other"),
+    );
+    git(&["add", "configs"]);
+    git(&["commit", "-qm", "change"]);
+    let rpd_dir = assert_cmd::cargo::cargo_bin("rpd")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        rpd_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(world.path(""))
+        .env("PATH", path)
+        .env("BASE", &base)
+        .env("HOME", world.path("home"))
+        .env_remove("RPD_PROVIDER")
+        .env_remove("RUNPOD_API_KEY")
+        .env_remove("LIVE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let comment = world.read("comment.md");
+    assert!(
+        comment.starts_with("<!-- rpd:review -->\n<!-- rpd:diff paths=configs/a.yaml -->\n"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("Image change forces replacement of the recycled pod"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains(
+            "<!-- rpd:diff paths=configs/b.yaml -->\n### rpd diff: `/dev/null` → `configs/b.yaml`"
+        ),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("**Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.**"),
+        "{comment}"
+    );
+    assert!(comment.chars().count() < 65_535);
+}
