@@ -775,6 +775,8 @@ fn the_provider_option_goes_before_or_after_the_subcommand() {
 
 #[test]
 fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    // The world sets RPD_PROVIDER: the usage line still does not show
+    // --provider, as if it were required.
     let world = World::new();
     world
         .test()
