@@ -958,3 +958,70 @@ fn the_github_actions_review_step_comments_on_a_changed_and_a_new_config() {
     );
     assert!(comment.chars().count() < 65_535);
 }
+
+/// Waits for `done` (a condition on the world), up to 60 s.
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn logs_follow_a_running_job_to_its_end_then_exit_0_with_a_closing_line() {
+    let world = World::new();
+    let go = world.path("go");
+    world.edit(
+        HELLO,
+        "    echo HELLO_DONE\n",
+        &format!(
+            "    while [ ! -e {} ]; do sleep 0.1; done\n    echo HELLO_DONE\n",
+            go.display()
+        ),
+    );
+    let apply = world
+        .std_command(&["apply", "-y", HELLO])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The job runs once its log has its first lines.
+    wait_for("the job's start", || {
+        std::fs::read_dir(world.sim_dir().join("pods")).is_ok_and(|pods| {
+            pods.flatten().any(|pod| {
+                std::fs::read_to_string(pod.path().join("volume/hello/run.log"))
+                    .is_ok_and(|log| log.contains("staged"))
+            })
+        })
+    });
+    let follow = world
+        .std_command(&["logs", "-f", "-n", "1", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = follow.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("HELLO_DONE\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Either the live log reached its end, or the recycle stopped the pod
+    // first and the end came from the log the apply pulled.
+    let closing = stderr.lines().last().unwrap_or_default();
+    assert!(
+        closing == "# the job exited with status 0; that is the whole log"
+            || (closing.starts_with("# pod ")
+                && closing.contains(" is EXITED now: the job ended and its lifecycle ran; the log's end is from the copy rpd pulled, ")),
+        "{stderr}"
+    );
+    let mut apply = apply;
+    assert!(apply.wait().unwrap().success());
+}
