@@ -38,7 +38,7 @@ pub enum SimCommand {
         /// The simulated pod's id (see `rpd sim pods`).
         pod_id: String,
     },
-    /// Change a pod as if from the console: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
+    /// Change a pod as if from the console: image, name, changed_at, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
     Set {
         /// The simulated pod's id (see `rpd sim pods`).
         pod_id: String,

@@ -91,6 +91,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     let operation = match request.mode {
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
+        Mode::Cleanup => "cleanup",
     };
     let new_dirs = new_state_dirs(&configs);
     let guards = lock_all(ctx, &configs, operation, request.lock).await?;
@@ -145,6 +146,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     let verb = match request.mode {
         Mode::Destroy => "destroy",
         Mode::Apply => "apply",
+        Mode::Cleanup => "clean up",
     };
     // The plan is on screen: without a terminal to ask on, say what to do.
     if !request.auto_approve && !ctx.stdin_tty {
@@ -262,7 +264,8 @@ pub(super) async fn lock_all(
     Ok(guards)
 }
 
-fn confirm(ctx: &Ctx, mode: Mode) -> bool {
+/// Asks Terraform's question for `mode`; only `yes` approves.
+pub(crate) fn confirm(ctx: &Ctx, mode: Mode) -> bool {
     let p = ctx.stderr_palette();
     let (question, what) = match mode {
         Mode::Apply => (
@@ -272,6 +275,10 @@ fn confirm(ctx: &Ctx, mode: Mode) -> bool {
         Mode::Destroy => (
             "Do you really want to destroy these pods?",
             "rpd will delete every pod listed above, retained ones included. There is no undo.",
+        ),
+        Mode::Cleanup => (
+            "Do you want to clean up these pods?",
+            "rpd will carry out the steps above; a deleted pod's volume is gone for good.",
         ),
     };
     crate::note!();

@@ -32,6 +32,18 @@ pub async fn execute(
     mode: Mode,
     stream: Option<&Stream>,
 ) -> ExitStatus {
+    // Registered before anything is created: a state file that a killed
+    // run leaves is found by `status`, `ls-stale` and `cleanup`.
+    if mode == Mode::Apply {
+        for prepared in ready {
+            crate::commands::inventory::record_applied(
+                ctx,
+                &prepared.config,
+                provider.name(),
+                true,
+            );
+        }
+    }
     let interrupt = Interrupt::install();
     // Approved; nothing has run yet (tests change local inputs here).
     crate::fault::reached("approved").await;
@@ -63,6 +75,9 @@ pub async fn execute(
         executor.run(&prepared.plan)
     });
     let results = join_all(runs).await;
+    for prepared in ready {
+        crate::commands::inventory::record_applied(ctx, &prepared.config, provider.name(), false);
+    }
 
     // With --json the human summary goes to stderr; stdout is the stream's.
     let p = if stream.is_some() {

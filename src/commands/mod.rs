@@ -4,19 +4,25 @@
 //! printed, loading configs with the command line's variables, reading a
 //! config's state; `refresh` turns (config, state, provider) into a plan.
 
+pub mod adopt;
 pub mod apply;
 mod apply_saved;
+pub mod cleanup;
+pub mod cost;
 pub mod diff;
 mod execute;
+pub mod inventory;
 pub mod logs;
 mod ndjson;
 pub mod plan;
 pub mod refresh;
+pub mod refresh_only;
 pub mod schema;
 pub mod settings;
 pub mod show;
 pub mod sim;
 pub mod state;
+pub mod status;
 pub mod validate;
 
 pub use refresh::{Prepared, prepare_all};
@@ -55,6 +61,15 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::Completions(shell) => {
             anyhow::bail!("completions for {shell} are printed by the command line")
         }
+        Action::Status(settings) => status::status(ctx, &settings).await,
+        Action::LsStale(settings) => status::ls_stale(ctx, &settings).await,
+        Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
+        Action::Runs(settings) => status::runs(ctx, &settings),
+        Action::Cost(settings) => cost::run(ctx, &settings).await,
+        Action::Advise(settings) => status::advise(ctx, &settings),
+        Action::Refresh(settings) => refresh_only::run(ctx, &settings).await,
+        Action::Import(settings) => adopt::import(ctx, &settings).await,
+        Action::ForgetPod(settings) => adopt::forget(ctx, &settings),
     }
 }
 
@@ -85,6 +100,11 @@ impl Ctx {
 
     pub fn stderr_palette(&self) -> Palette {
         Palette::new(self.stderr_colour)
+    }
+
+    /// The provider's name as asked (`runpod`, `runpodctl`, `sim`).
+    pub fn provider_name(&self) -> &str {
+        &self.provider
     }
 
     pub fn provider(&self) -> anyhow::Result<SharedProvider> {

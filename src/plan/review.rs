@@ -138,6 +138,7 @@ pub fn diff_input(
                 name: old.job_name.clone(),
                 spec: spec.clone(),
                 status: Some(PodStatus::Exited),
+                status_since: None,
                 created_at: None,
                 provider: None,
             });

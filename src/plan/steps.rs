@@ -23,6 +23,8 @@ pub enum DeleteReason {
     Destroy,
     Retained,
     Duplicate,
+    /// `rpd cleanup`.
+    Cleanup,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -44,6 +46,10 @@ pub enum StepKind {
         busy_host: BusyHost,
     },
     UsePod {
+        pod_id: String,
+    },
+    /// Stop a pod and keep it (`rpd cleanup --mode stop`).
+    StopPod {
         pod_id: String,
     },
     AdoptPod {
@@ -97,6 +103,7 @@ impl StepKind {
             StepKind::CreatePod { .. } => "create_pod",
             StepKind::StartPod { .. } => "start_pod",
             StepKind::UsePod { .. } => "use_pod",
+            StepKind::StopPod { .. } => "stop_pod",
             StepKind::AdoptPod { .. } => "adopt_pod",
             StepKind::WaitReady { .. } => "wait_ready",
             StepKind::Setup { .. } => "setup",

@@ -5,6 +5,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod tables;
 pub mod text;
 pub mod words;
 

@@ -19,31 +19,16 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let mut out = String::new();
     let name = &plan.job_name;
     let report = &plan.report;
-    let verb = match plan.mode {
-        Mode::Apply => "plan",
-        Mode::Destroy => "destroy plan",
+    let title = match plan.mode {
+        Mode::Apply => format!("rpd plan for {config} (job {name:?})"),
+        Mode::Destroy => format!("rpd destroy plan for {config} (job {name:?})"),
+        Mode::Cleanup => format!("rpd cleanup plan for {config}"),
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        p.bold
-            .apply_to(format!("rpd {verb} for {config} (job {name:?})"))
-    );
+    let _ = writeln!(out, "{}", p.bold.apply_to(title));
     let _ = writeln!(out);
 
     if !report.drift.is_empty() {
-        let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
-        for drift in &report.drift {
-            match drift {
-                Drift::Deleted { pod_id } => {
-                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
-                }
-                Drift::Changed { pod_id, fields } => {
-                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
-                    write_fields(&mut out, fields, 0, "      ", p);
-                }
-            }
-        }
+        out.push_str(&drift_block(&report.drift, name, p));
         let _ = writeln!(out, "{}", p.dim.apply_to(RULE));
         let _ = writeln!(out);
     }
@@ -59,12 +44,20 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             ))
         );
         write_state_only(&mut out, report.state_only_changes.as_slice(), p);
+        // Why a cleanup found nothing to do is part of its answer.
+        if plan.mode == Mode::Cleanup {
+            let note = p.bold.apply_to("Note:").to_string();
+            labelled(&mut out, &note, report.notes.iter().map(words::note));
+        }
         return out;
     }
 
     let _ = writeln!(out, "rpd will perform the following actions:");
     let _ = writeln!(out);
-    write_pod_block(&mut out, plan, p);
+    // A cleanup's pods are its steps, each with whose it is and why.
+    if plan.mode != Mode::Cleanup {
+        write_pod_block(&mut out, plan, p);
+    }
 
     if let Some(candidates) = plan.steps().iter().find_map(|s| match &s.kind {
         StepKind::CreatePod { candidates } => Some(candidates.clone()),
@@ -185,6 +178,25 @@ pub fn render_diff(plan: &Plan, facts: &DiffFacts, p: &Palette) -> String {
     // The plan's own title line is the diff's.
     let body = plan_text.split_once('\n').map_or("", |(_, rest)| rest);
     out.push_str(body);
+    out
+}
+
+/// "Changes made outside rpd:" and what changed, pod by pod (the plan and
+/// `rpd refresh` print it).
+pub fn drift_block(drift: &[Drift], name: &str, p: &Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
+    for drift in drift {
+        match drift {
+            Drift::Deleted { pod_id } => {
+                let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
+            }
+            Drift::Changed { pod_id, fields } => {
+                let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
+                write_fields(&mut out, fields, 0, "      ", p);
+            }
+        }
+    }
     out
 }
 
