@@ -1,5 +1,5 @@
 use super::*;
-use crate::commands::settings::SimAction;
+use crate::commands::settings::{OutputFormat, SimAction};
 use crate::model::CloudType;
 
 fn resolve(args: &[&str], no_color_env: Option<&str>) -> Invocation {
