@@ -27,6 +27,12 @@ pub enum Action {
     ShowState(ConfigSettings),
     ReassignState(ReassignSettings),
     Sim(SimAction),
+    Show(ShowSettings),
+    Diff(DiffSettings),
+    Schema(SchemaKind),
+    /// Print a completion script for this shell (clap's name for it);
+    /// `main` prints it: it needs the command line's definition.
+    Completions(String),
     Status(ReportSettings),
     LsStale(LsStaleSettings),
     Cleanup(CleanupSettings),
@@ -114,6 +120,7 @@ impl Default for PlanFlags {
 pub enum OutputFormat {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +131,8 @@ pub struct PlanSettings {
     /// Exit 2 when applying would change a pod or run the job.
     pub detailed_exitcode: bool,
     pub format: OutputFormat,
+    /// `-o FILE`: save the plan for `rpd apply FILE`.
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +141,33 @@ pub struct ApplySettings {
     pub vars: VarSettings,
     pub flags: PlanFlags,
     pub auto_approve: bool,
+    /// `--json`: NDJSON events on stdout instead of the human plan and summary.
+    pub json: bool,
     pub lock: LockSettings,
+}
+
+/// `rpd show PLAN`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShowSettings {
+    pub plan: PathBuf,
+    pub format: OutputFormat,
+}
+
+/// `rpd diff OLD NEW` (`-` is standard input).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffSettings {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    pub vars: VarSettings,
+    pub format: OutputFormat,
+    pub detailed_exitcode: bool,
+}
+
+/// Which JSON Schema `rpd schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    Config,
+    Plan,
 }
 
 #[derive(Debug, Clone, PartialEq)]

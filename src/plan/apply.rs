@@ -50,7 +50,10 @@ impl Planner<'_> {
         let current = self.current_pod();
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
-        let pod = self.add_pod_steps(choice, &ranked);
+        let mut pod = self.add_pod_steps(choice, &ranked);
+        if matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
+            pod.deleted_storage = current.as_ref().and_then(|c| c.effective_spec().storage);
+        }
         self.note_community_ssh(&pod, &ranked);
         self.report_left_job(&pod);
         self.add_job_steps();
