@@ -5,12 +5,16 @@
 pub mod hygiene;
 
 use super::json::ConfigsSummary;
-use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
+use crate::model::{
+    BusyHostPolicy, InvalidCandidate, KeyPart, Lifecycle, LifecycleAction, Outcome, Storage, Usd,
+    duration,
+};
 use crate::plan::review::{ConfigChange, OldPod};
 use crate::plan::saved::StaleCause;
 use crate::plan::{
     BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LeftAlone, LocalPlace, LocalProblem,
-    MissingSshKey, Note, Plan, PodAction, Reason, SetBy, StateChange, StepKind, Summary, Warning,
+    MissingSshKey, Note, Plan, PlanError, PodAction, Reason, SetBy, StateChange, StepKind, Summary,
+    Warning,
 };
 
 /// Why a step is taken or the pod changes.
@@ -85,6 +89,9 @@ pub fn warning(warning: &Warning) -> String {
         Warning::FallbackIsOwnCloud { cloud } => {
             format!("--fallback-cloud-type {cloud} is the config's own cloud_type: ignored")
         }
+        Warning::FallbackWithAllClouds { cloud } => format!(
+            "--fallback-cloud-type {cloud} is ignored: cloud_type ALL already tries every candidate on SECURE, then the same places on COMMUNITY"
+        ),
         Warning::FallbackWithNetworkVolume => "--fallback-cloud-type is ignored with a network volume: network volumes need SECURE pods".into(),
         Warning::NoStock => "no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config".into(),
         Warning::InterruptedCreateAdopted {
@@ -107,7 +114,9 @@ pub fn warning(warning: &Warning) -> String {
         Warning::CatalogUnreadable { error } => {
             format!("could not read the catalog (stock and prices unknown): {error}")
         }
-        Warning::SshKeyMissing(key) => missing_ssh_key(key),
+        Warning::VolumesUnreadable { error } => format!(
+            "could not list the network volumes (the volume is checked when the pod is created): {error}"
+        ),
         Warning::LockHeld(holder) => format!(
             "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
             holder.operation,
@@ -159,6 +168,43 @@ pub fn warning(warning: &Warning) -> String {
     }
 }
 
+/// Why the plan cannot be carried out.
+pub fn plan_error(error: &PlanError) -> String {
+    match error {
+        PlanError::NoValidCandidate { candidates } => format!(
+            "no candidate can take the pod: the catalog rules out {} (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config",
+            if *candidates == 1 {
+                "the only one".to_string()
+            } else {
+                format!("all {candidates}")
+            }
+        ),
+        PlanError::SshKeyMissing(key) => missing_ssh_key(key),
+        PlanError::OtherApiKey {
+            recorded,
+            current,
+            pods,
+            pending_create,
+            state_file,
+        } => {
+            let mut unseen: Vec<String> = pods.iter().map(|p| format!("pod {p}")).collect();
+            unseen.extend(
+                pending_create
+                    .iter()
+                    .map(|name| format!("the pod of the interrupted create {name:?}")),
+            );
+            format!(
+                "{} was made with another RunPod API key ({recorded}; this one is {current}), and RunPod does not find {} with this key: its 404 means \"not found or not accessible to the caller\", so rpd will not take {} for deleted (it may still be billing on the other key's account)\n  = help: use the API key the state was made with (RUNPOD_API_KEY or ~/.runpod/config.toml); if the pods really are gone, move {} away and plan again",
+                state_file.display(),
+                and_list(&unseen),
+                if unseen.len() == 1 { "it" } else { "them" },
+                state_file.display()
+            )
+        }
+        PlanError::LocalInput(problem) => local_problem(problem),
+    }
+}
+
 /// A local input the job cannot run with.
 pub fn local_problem(problem: &LocalProblem) -> String {
     match problem {
@@ -192,6 +238,44 @@ pub fn local_problem(problem: &LocalProblem) -> String {
                 blocker.display()
             )
         }
+    }
+}
+
+/// Why the catalog rules a candidate out.
+pub fn invalid_candidate(invalid: &InvalidCandidate) -> String {
+    let did_you_mean = |s: &Option<String>| {
+        s.as_ref()
+            .map(|s| format!("; did you mean {s:?}?"))
+            .unwrap_or_default()
+    };
+    match invalid {
+        InvalidCandidate::UnknownGpu { suggestion } => {
+            format!(
+                "RunPod has no GPU type of this id{}",
+                did_you_mean(suggestion)
+            )
+        }
+        InvalidCandidate::UnknownDatacenter { suggestion } => {
+            format!(
+                "RunPod has no datacenter of this id{}",
+                did_you_mean(suggestion)
+            )
+        }
+        InvalidCandidate::TooManyGpus { requested, max } => format!(
+            "pod.gpu_count is {requested}, but a pod of this GPU type has at most {max} on this cloud"
+        ),
+        InvalidCandidate::NoSuchVolume { name } => {
+            format!("the account has no network volume named {name:?}")
+        }
+        InvalidCandidate::VolumeElsewhere { name, datacenters } => format!(
+            "network volume {name:?} is in {}, and a pod mounts only a volume in its own datacenter",
+            datacenters.join(", ")
+        ),
+        InvalidCandidate::AmbiguousVolume { name, ids } => format!(
+            "{} network volumes here are named {name:?} ({}): rename all but one",
+            ids.len(),
+            ids.join(", ")
+        ),
     }
 }
 
@@ -238,6 +322,10 @@ pub fn note(note: &Note) -> String {
         Note::RunpodDeployPointer { state_file } => format!(
             "{} is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply",
             state_file.display()
+        ),
+        Note::CommunityMayLackDirectSsh { grace_sec } => format!(
+            "COMMUNITY machines without a public IP give a pod SSH only through RunPod's proxy, which rsync cannot use: a pod this apply creates there that runs {} without direct SSH is deleted and the next candidate tried (--direct-ssh-grace)",
+            crate::model::duration(*grace_sec)
         ),
         Note::StaleLock(holder) => format!(
             "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
@@ -444,13 +532,19 @@ pub fn stale_cause(cause: &StaleCause, config: &str) -> String {
     }
 }
 
-/// Why `apply` cannot reach a pod; also its error before creating one.
+/// Why `apply` could not reach a pod it would create.
 pub fn missing_ssh_key(key: &MissingSshKey) -> String {
-    format!(
-        "the SSH key {} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)",
-        key.key_path.display(),
-        key.config_path.display()
-    )
+    let path = key.key_path.display();
+    match key.missing {
+        KeyPart::PrivateKey => format!(
+            "the SSH key {path} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519 -f {path}` (rpd gives the pod its public half; no need to register it with RunPod)",
+            key.config_path.display()
+        ),
+        KeyPart::PublicKey => format!(
+            "the SSH key {path} (ssh.key_path in {}) has no public half: {path}.pub is missing and ssh-keygen could not derive it (a key with a passphrase?); write it with `ssh-keygen -y -f {path} > {path}.pub` (rpd gives it to the pod as PUBLIC_KEY)",
+            key.config_path.display()
+        ),
+    }
 }
 
 /// An attribute's value as the plan shows it: strings quoted, lists in
