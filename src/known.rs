@@ -108,6 +108,12 @@ pub fn display_name(id: &str) -> Option<&'static str> {
 /// The one of `options` that `word` probably meant (ignoring case), if any
 /// is close enough.
 pub fn closest<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    // Words longer than this are no typo of a key or a name (and comparing
+    // them costs time in proportion to their length).
+    const MAX_SUGGEST_LEN: usize = 64;
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
     options
         .into_iter()

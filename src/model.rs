@@ -7,8 +7,23 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod update;
+pub use update::{InPlaceUpdates, PodUpdate, VolumeGrowth};
+
 /// Secure (RunPod's own datacenters) or community cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    PartialOrd,
+    Ord,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CloudType {
     Secure,
@@ -39,7 +54,7 @@ impl fmt::Display for CloudType {
 }
 
 /// RunPod's pod statuses (REST v2 `status`; runpodctl's `desiredStatus` maps onto it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum PodStatus {
     Provisioning,
@@ -91,7 +106,7 @@ impl fmt::Display for PodStatus {
 }
 
 /// How the pod's persistent disk is provided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Storage {
     /// A volume disk that lives and dies with the pod (kept across stop/start).
@@ -143,90 +158,6 @@ pub struct PodSpec {
     pub ports: Option<Vec<String>>,
 }
 
-/// The fields an existing pod can change in place (REST v2 `PATCH
-/// /v2/pods/{id}`): only those set are sent. The GPU, its count, the
-/// datacenter and the cloud are not among them: they force a new pod.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PodUpdate {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_disk_gb: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Vec<String>>,
-    /// A grown volume (it never shrinks in place), with its mount path:
-    /// RunPod takes a persistent mount only whole.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume: Option<VolumeGrowth>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VolumeGrowth {
-    pub volume_gb: u32,
-    pub mount: String,
-}
-
-impl PodUpdate {
-    pub fn is_empty(&self) -> bool {
-        *self == PodUpdate::default()
-    }
-
-    /// `spec` after this update.
-    pub fn applied_to(&self, spec: &PodSpec) -> PodSpec {
-        let mut out = spec.clone();
-        if let Some(image) = &self.image {
-            out.image = Some(image.clone());
-        }
-        if let Some(disk) = self.container_disk_gb {
-            out.container_disk_gb = Some(disk);
-        }
-        if let Some(ports) = &self.ports {
-            out.ports = Some(ports.clone());
-        }
-        if let Some(volume) = &self.volume {
-            out.storage = Some(Storage::Ephemeral {
-                volume_gb: volume.volume_gb,
-                mount: volume.mount.clone(),
-            });
-        }
-        out
-    }
-
-    /// The names of the fields it changes, as the plan shows them.
-    pub fn field_names(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.image.is_some() {
-            out.push("image");
-        }
-        if self.container_disk_gb.is_some() {
-            out.push("container_disk_gb");
-        }
-        if self.volume.is_some() {
-            out.push("volume_gb");
-        }
-        if self.ports.is_some() {
-            out.push("ports");
-        }
-        out
-    }
-}
-
-/// Whether the provider can change a pod in place, and if not, why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum InPlaceUpdates {
-    Supported,
-    /// The installed runpodctl's `pod --help` lists no `update` command.
-    RunpodctlWithoutUpdate {
-        version: String,
-    },
-    /// `runpodctl pod --help` could not be read.
-    RunpodctlHelpUnreadable {
-        version: String,
-        error: String,
-    },
-}
-
 /// The desired pod, from a validated config: preference lists instead of one
 /// GPU and datacenter.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -268,7 +199,7 @@ impl DesiredPod {
 }
 
 /// One (datacenter, GPU) place a pod could be created, in preference order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Candidate {
     pub datacenter_id: String,
     pub gpu_id: String,
@@ -290,7 +221,7 @@ impl Candidate {
 }
 
 /// Why a candidate cannot take this config's pod, whatever the stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InvalidCandidate {
     /// The catalog lists no GPU type with this id.
@@ -311,7 +242,7 @@ pub enum InvalidCandidate {
 }
 
 /// What the catalog says about a candidate's availability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stock {
     Unknown,
@@ -434,7 +365,7 @@ pub fn gpu_key(id: &str) -> String {
 }
 
 /// The half of the SSH key pair (`ssh.key_path`) that is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyPart {
     PrivateKey,
@@ -498,8 +429,55 @@ pub struct ObservedPod {
     pub changed_at: Option<String>,
 }
 
+/// Whose a pod is, as far as rpd can tell: what `status`, `ls-stale` and
+/// `cleanup` may do to it depends on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ownership {
+    /// A state file tracks it: the config's current pod, or one kept for
+    /// forensics (`retained`).
+    Tracked {
+        config: std::path::PathBuf,
+        state_file: std::path::PathBuf,
+        retained: bool,
+    },
+    /// rpd made it (its name follows rpd's rule) but no state tracks it:
+    /// the state was lost, moved or edited. `config` is the config whose
+    /// state's lineage the name carries, when the registry knows it.
+    Untracked {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<std::path::PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state_file: Option<std::path::PathBuf>,
+    },
+    /// Not rpd's: made in the console or by another tool.
+    NotRpds,
+}
+
+impl Ownership {
+    /// rpd made it (tracked or not).
+    pub fn is_rpds(&self) -> bool {
+        !matches!(self, Ownership::NotRpds)
+    }
+}
+
+/// What RunPod billed one pod for one time bucket (REST v2
+/// `GET /v2/billing/pods`), in US dollars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodBill {
+    pub pod_id: String,
+    /// The bucket, `[start, end)`.
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub total_usd: f64,
+    pub gpu_usd: f64,
+    pub cpu_usd: f64,
+    /// Disk (container disk and volume); for a stopped pod, the volume.
+    pub disk_usd: f64,
+}
+
 /// What to do with the pod once the job has finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LifecycleAction {
     /// Leave it running (it keeps billing).
@@ -529,7 +507,7 @@ impl fmt::Display for LifecycleAction {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Lifecycle {
     pub on_success: LifecycleAction,
     pub on_failure: LifecycleAction,
@@ -552,7 +530,9 @@ impl Default for Lifecycle {
 /// What apply does when a paused pod cannot start because the GPU of its
 /// host is taken (a stopped pod stays on its host). Replacing the pod loses
 /// its volume, so it never happens without a candidate in stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BusyHostPolicy {
     /// Try the start again for a while (the GPU often frees); then replace
@@ -591,7 +571,7 @@ impl fmt::Display for BusyHostPolicy {
 }
 
 /// How a job ended, as far as the lifecycle is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,
@@ -615,7 +595,8 @@ pub struct Usd(pub f64);
 
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let amount = self.0;
+        // An empty sum of f64 is -0.0: money is never "$-0.00".
+        let amount = if self.0 == 0.0 { 0.0 } else { self.0 };
         let text = if amount != 0.0 && amount.abs() < 0.01 {
             format!("${amount:.4}")
         } else {
@@ -653,6 +634,8 @@ mod words_tests {
         assert_eq!(Usd(12.3).to_string(), "$12.30");
         assert_eq!(Usd(0.0042).to_string(), "$0.0042");
         assert_eq!(Usd(0.0).to_string(), "$0.00");
+        // What summing no amounts gives.
+        assert_eq!(Usd(std::iter::empty::<f64>().sum()).to_string(), "$0.00");
         assert_eq!(format!("{:>7}", Usd(1.0)), "  $1.00");
     }
 

@@ -21,7 +21,7 @@ const A5000: &str = "NVIDIA RTX A5000";
 
 fn settings(url: &str, key: &str) -> Settings {
     let mut s = Settings::new(url, key);
-    s.poll_interval = Duration::from_millis(20);
+    s.longest_poll_wait = Duration::from_millis(20);
     s.timeout = Duration::from_secs(5);
     s.retry = RetryPolicy {
         attempts: 3,

@@ -45,7 +45,7 @@ const REPLACE_STEPS: &str = r#"
         10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan to replace hello's pod `[OLD]`: `header` says why, `reason`
@@ -97,12 +97,12 @@ fn the_tour_creates_recycles_resumes_updates_in_place_replaces_on_request_then_d
         format!("run 1 of hello on pod {first}\n")
     );
 
-    // plan again: resume the same pod
+    // plan again: resume the same pod (the routine run: exit 0)
     world
         .test()
         .args(["plan", "--detailed-exitcode", HELLO])
         .known(&first, "[PAUSED]")
-        .status(2)
+        .status(0)
         .stdout(RESUME_PLAN)
         .run();
     world.reset_calls();
@@ -608,8 +608,7 @@ fn a_state_file_of_another_config_is_refused_until_reassigned() {
         .status(1)
         .stderr(
             "
-            error: planning b.yaml
-              caused by: state file [TMP]/shared.json belongs to another config
+            error: state file [TMP]/shared.json belongs to another config
               recorded owner: [TMP]/a.yaml (job \"a\")
               this config:    [TMP]/b.yaml (job \"b\")
               = help: each config needs its own state file: give this config its own `state_file:`, or remove the key to use the per-config default.
@@ -695,14 +694,16 @@ fn a_state_from_another_provider_is_refused() {
 #[test]
 fn apply_without_a_terminal_needs_auto_approve() {
     let world = World::new();
+    // The plan is shown, then the refusal says what to do.
     world
         .test()
         .args(["apply", HELLO])
         .status(1)
+        .stdout(CREATE_PLAN)
         .stderr(
             "
             error: standard input is not a terminal, so rpd cannot ask for confirmation
-              = help: review the plan with `rpd plan`, then pass -y/--auto-approve to apply without asking
+              = help: review the plan above, then pass -y/--auto-approve to apply without asking (or save it with `rpd plan -o plan.json` and `rpd apply plan.json`)
             ",
         )
         .run();
@@ -739,6 +740,8 @@ fn the_provider_option_goes_before_or_after_the_subcommand() {
 
 #[test]
 fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    // The world sets RPD_PROVIDER: the usage line still does not show
+    // --provider, as if it were required.
     let world = World::new();
     world
         .test()
@@ -749,7 +752,7 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
             error: the following required arguments were not provided:
               <CONFIG>...
 
-            Usage: rpd plan --provider <NAME> <CONFIG>...
+            Usage: rpd plan <CONFIG>...
 
             For more information, try '--help'.
             ",
@@ -776,9 +779,11 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
         .args(["--help"])
         .stdout_has(concat!(
             "\nExit codes:\n",
-            "  0    success; for `plan --detailed-exitcode`: no changes\n",
+            "  0    success; for `plan`/`diff --detailed-exitcode`: nothing beyond the routine run\n",
             "  1    error; the state file records whatever was done before it (see `rpd plan`)\n",
-            "  2    `plan --detailed-exitcode`: applying would change a pod or run the job\n",
+            "  2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is\n",
+            "       created, updated in place, replaced or deleted, or was changed outside rpd);\n",
+            "       resuming or reusing an up-to-date pod, running the job and its lifecycle is 0\n",
             "  3    `apply`: the job ran and failed; its on_failure action was carried out\n",
             "  130  interrupted (Ctrl-C); the state is consistent\n",
         ))
@@ -811,7 +816,7 @@ fn several_configs_are_planned_and_applied_together() {
         .args(["plan", "--detailed-exitcode", HELLO, train])
         .status(2)
         .stdout(&format!(
-            "{}\n{}\n2 configs: 2 with changes, 0 without.\n",
+            "{}\n{}\n2 configs: 2 with pod changes, 0 with only the routine run, 0 failed.\n",
             unindent(CREATE_PLAN),
             unindent(
                 r#"
@@ -848,7 +853,7 @@ fn several_configs_are_planned_and_applied_together() {
                     7. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
                 Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-                Cost: $0.40/hr while running; $10.00/month while paused for reuse (50 GB volume).
+                Cost: $0.40/hr while running; $10.00/month ($0.33/day) while paused for reuse (50 GB volume).
                 "#
             )
         ))
@@ -862,10 +867,26 @@ fn several_configs_are_planned_and_applied_together() {
 #[test]
 fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
     let shared = "state_file: one.json";
+    // The plan plans the first and counts the second as failed ...
     let ran = Test::new()
         .file("a.yaml", &small_config("a", shared))
         .file("b.yaml", &small_config("b", shared))
         .args(["plan", "a.yaml", "b.yaml"])
+        .status(1)
+        .stdout_has("\n2 configs: 1 with pod changes, 0 with only the routine run, 1 failed.\n")
+        .stderr(
+            "
+            error: planning b.yaml
+              caused by: two configs use the same state file [TMP]/one.json
+              = help: each config needs its own state file; set a different `state_file:` (templates like {seed} work) or remove the key
+            ",
+        )
+        .run();
+    // ... and apply runs neither.
+    let world = ran.world();
+    world
+        .test()
+        .args(["apply", "-y", "a.yaml", "b.yaml"])
         .status(1)
         .stderr(
             "
@@ -874,7 +895,7 @@ fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
             ",
         )
         .run();
-    assert!(ran.world().pods().is_empty());
+    assert!(world.pods().is_empty());
 }
 
 #[test]
@@ -916,15 +937,16 @@ fn json_plan_carries_the_same_plan() {
         .rpd(&["plan", "--format", "json", HELLO])
         .status(0)
         .json();
-    assert_eq!(doc["format_version"], "2.0");
+    assert_eq!(doc["format_version"], "3.0");
+    let config = &doc["configs"][0];
     assert_eq!(
-        doc["summary_line"],
+        config["summary_line"],
         "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop."
     );
-    assert_eq!(doc["has_pod_changes"], true);
-    assert_eq!(doc["steps"][0]["op"], "create_pod");
-    assert_eq!(doc["steps"][1]["after"], serde_json::json!([1]));
-    assert_eq!(doc["pod"]["action"], "create");
+    assert_eq!(config["has_pod_changes"], true);
+    assert_eq!(config["steps"][0]["op"], "create_pod");
+    assert_eq!(config["steps"][1]["after"], serde_json::json!([1]));
+    assert_eq!(config["pod"]["action"], "create");
 }
 
 #[test]
@@ -944,6 +966,19 @@ fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
         .known(&id, "[RUNNING]")
         .stdout("HELLO_DONE\n")
         .stderr("# /workspace/hello/run.log on pod [RUNNING]\n")
+        .run();
+    // Following a job that has ended: the log, then a closing line, exit 0.
+    world
+        .test()
+        .args(["logs", HELLO, "-f", "-n", "1"])
+        .known(&id, "[RUNNING]")
+        .stdout("HELLO_DONE\n")
+        .stderr(
+            "
+            # /workspace/hello/run.log on pod [RUNNING]
+            # the job exited with status 0; that is the whole log
+            ",
+        )
         .run();
     world.rpd(&["sim", "stop", &id]).status(0);
     world
@@ -1103,7 +1138,7 @@ fn fallback_cloud_type_creates_on_community_when_secure_is_out() {
             Warning: no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config
 
             Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
-            Cost: $4.00/month while paused for reuse (20 GB volume).
+            Cost: $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();
@@ -1426,7 +1461,7 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
                 · forget the interrupted create of "hello-[STAMP]-2f4c4f" (no untracked pod has that name)
 
             Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();

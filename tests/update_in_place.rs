@@ -212,3 +212,91 @@ fn an_update_whose_answer_is_lost_is_read_back_from_the_pod_not_sent_again() {
         "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"
     );
 }
+
+#[test]
+fn a_saved_update_applies_in_place_and_reads_back_as_the_plan_it_was() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let first = pod_id(&world);
+    world.edit(HELLO, OLD_IMAGE, NEW_IMAGE);
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    let saved: serde_json::Value = serde_json::from_str(&world.read("plan.json")).unwrap();
+    common::assert_valid_plan(&saved);
+    assert_eq!(saved["configs"][0]["steps"][0]["op"], "update_pod");
+    assert_eq!(
+        saved["configs"][0]["steps"][0]["update"],
+        serde_json::json!({"image": "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"})
+    );
+    // `show` renders the update as `plan` printed it.
+    world
+        .test()
+        .args(["show", "plan.json"])
+        .known(&first, "[PAUSED]")
+        .stdout(UPDATE_PLAN)
+        .run();
+    world.reset_calls();
+    world
+        .test()
+        .args(["apply", "plan.json"])
+        .known(&first, "[PAUSED]")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Updating pod [PAUSED] in place (image)...\n")
+        .run();
+    assert_eq!(
+        world.call_counts(&["update", "start", "create", "delete"]),
+        [1, 1, 0, 0]
+    );
+    assert_eq!(pod_id(&world), first, "the same pod");
+    assert_eq!(
+        world.pods()[0]["image"],
+        "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"
+    );
+    // Done once: the state moved on, so the plan is stale.
+    world.edit(HELLO, NEW_IMAGE, OLD_IMAGE);
+    world.rpd(&["plan", "-o", "back.json", HELLO]).status(0);
+    let events = world
+        .rpd(&["apply", "--json", "back.json"])
+        .status(0)
+        .stdout();
+    let complete: serde_json::Value = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "apply_complete")
+        .expect("an apply_complete event");
+    assert_eq!(complete["pods"]["updated"], 1, "{complete}");
+    world.edit(HELLO, OLD_IMAGE, NEW_IMAGE);
+    world.reset_calls();
+    let again = world.rpd(&["apply", "plan.json"]).status(1);
+    assert!(
+        again.stderr().starts_with("error: saved plan is stale: the state was changed by another operation after the plan was created (serial "),
+        "{}",
+        again.stderr()
+    );
+    assert_eq!(world.call_counts(&["update", "start"]), [0, 0]);
+}
+
+#[test]
+fn a_saved_update_is_stale_when_what_it_changes_was_changed_outside_rpd() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let first = pod_id(&world);
+    world.edit(HELLO, OLD_IMAGE, NEW_IMAGE);
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    world
+        .rpd(&["sim", "set", &first, "container_disk_gb=50"])
+        .status(0);
+    world.reset_calls();
+    world
+        .test()
+        .args(["apply", "plan.json"])
+        .known(&first, "[PAUSED]")
+        .status(1)
+        .stderr(
+            "
+            error: saved plan is stale: pod [PAUSED] changed since the plan was created (container_disk_gb 20 -> 50)
+              = help: nothing was changed; plan again (`rpd plan -o plan.json`), review, and apply the new plan
+            ",
+        )
+        .run();
+    assert_eq!(world.call_counts(&["update", "start"]), [0, 0]);
+}

@@ -10,10 +10,12 @@ use crate::model::Usd;
 use crate::remote::Transport;
 use crate::remote::job::{Budget, PodCheck, PodProbe};
 
-/// The job's pod probe: asks the provider whether the pod still runs.
+/// The job's pod probe (its heartbeat): asks the provider whether the pod
+/// still runs, every `budget.poll_interval_sec`.
 pub(super) struct ProviderProbe {
     pub(super) provider: SharedProvider,
     pub(super) pod_id: String,
+    pub(super) every: Duration,
 }
 
 #[async_trait]
@@ -23,7 +25,7 @@ impl PodProbe for ProviderProbe {
     }
 
     fn schedule(&self) -> PollSchedule {
-        PollSchedule::every((self.provider.poll_interval() * 6).max(Duration::from_millis(500)))
+        PollSchedule::every(self.every)
     }
 
     /// Only the provider saying the pod is stopped or gone fails the job. A
@@ -44,18 +46,26 @@ impl PodProbe for ProviderProbe {
     }
 }
 
-/// Every event of a run goes to `events.jsonl` and to the terminal.
-pub(super) fn event_sink(config: &Config, reporter: &Reporter) -> SharedSink {
-    Arc::new(Fanout::new(vec![
+/// Every event of a run goes to `events.jsonl`, to the terminal, and to
+/// `extra` (`apply --json`'s stream) when there is one.
+pub(super) fn event_sink(
+    config: &Config,
+    reporter: &Reporter,
+    extra: Option<Box<dyn EventSink>>,
+) -> SharedSink {
+    let mut subscribers: Vec<Box<dyn EventSink>> = vec![
         Box::new(EventsJsonl::new(config.run_dir.join("events.jsonl"))),
         Box::new(TerminalEvents::new(reporter.clone())),
-    ]))
+    ];
+    subscribers.extend(extra);
+    Arc::new(Fanout::new(subscribers))
 }
 
 impl<'a> Executor<'a> {
     /// The job's runner on `pod`, which became usable now.
     pub(super) fn runner(&self, pod: &ObservedPod, transport: Box<dyn Transport>) -> JobRunner<'a> {
         let budget = &self.config.budget;
+        let heartbeat = Duration::from_secs(u64::from(budget.poll_interval_sec));
         let price = pod
             .cost_per_hr
             .filter(|c| *c > 0.0)
@@ -68,6 +78,7 @@ impl<'a> Executor<'a> {
         let probe = ProviderProbe {
             provider: self.provider.clone(),
             pod_id: pod.id.clone(),
+            every: heartbeat,
         };
         JobRunner::new(self.config, transport, self.events.clone(), budget)
             .with_probe(Box::new(probe))

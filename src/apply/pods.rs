@@ -1,28 +1,43 @@
 //! The steps that change pods: create (candidates in order, never two
-//! pods for one lost answer), start, wait until ready, delete.
+//! pods for one lost answer), start, wait until ready, delete (an update
+//! in place is update.rs).
 
 use super::*;
 
+/// Deletes a pod, asking again after a failure that may pass; how long it
+/// took. The caller forgets the pod and writes its state.
+pub(crate) async fn delete_pod(
+    provider: &SharedProvider,
+    reporter: &Reporter,
+    request_retry: &Backoff,
+    pod_id: &str,
+) -> Result<Duration, ProviderError> {
+    let waiter = reporter.wait(&format!("Destroying pod {pod_id}"));
+    let deleted = retry::retry(
+        request_retry,
+        || provider.delete(pod_id),
+        ProviderError::is_retryable,
+        ProviderError::retry_after,
+    )
+    .await;
+    if let Err(err) = deleted {
+        waiter.abandon();
+        return Err(err);
+    }
+    crate::fault::reached("deleted").await;
+    Ok(waiter.done("Destruction complete", &format!(" [id={pod_id}]")))
+}
+
 impl Executor<'_> {
     pub(super) async fn delete(&mut self, pod_id: &str) -> Result<(), ApplyError> {
-        let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
-        let provider = self.provider.clone();
-        let deleted = retry::retry(
-            &self.request_retry,
-            || provider.delete(pod_id),
-            ProviderError::is_retryable,
-            ProviderError::retry_after,
-        )
-        .await;
-        if let Err(err) = deleted {
-            waiter.abandon();
-            return Err(ApplyError::provider(
-                format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
-                err,
-            ));
-        }
-        crate::fault::reached("deleted").await;
-        let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+        let took = delete_pod(&self.provider, &self.reporter, &self.request_retry, pod_id)
+            .await
+            .map_err(|err| {
+                ApplyError::provider(
+                    format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
+                    err,
+                )
+            })?;
         self.time("delete", took);
         self.forget(pod_id);
         self.report.destroyed += 1;
@@ -44,17 +59,16 @@ impl Executor<'_> {
                 ports: Some(request.ports.clone()),
             },
             status: Some(pod.status),
+            status_since: Some(Utc::now()),
             created_at: Some(Utc::now()),
             provider: Some(self.provider.name().to_string()),
         }
     }
 
-    /// `<run_id>-<6 hex of the state's lineage>`: the run id says what and
-    /// when; the lineage part makes the name this state's alone, so the
-    /// lookup of a lost create can never adopt another config's pod.
+    /// `<run_id>-<6 hex of the state's lineage>` (see `pod_name`): unique
+    /// to this state, and recognisable as rpd's if the state is ever lost.
     pub(super) fn pod_name(&self) -> String {
-        let lineage = self.state.lineage.simple().to_string();
-        format!("{}-{}", self.config.run_id, &lineage[..6])
+        crate::pod_name::for_create(&self.config.run_id, &self.state.lineage)
     }
 
     pub(super) async fn request_for(
@@ -262,8 +276,12 @@ impl Executor<'_> {
         name: &str,
     ) -> Result<Option<ObservedPod>, ProviderError> {
         const LOOKS: u32 = 3;
-        let schedule =
-            PollSchedule::every(self.provider.poll_interval().min(Duration::from_secs(2)));
+        let schedule = PollSchedule::every(
+            self.provider
+                .poll_schedule()
+                .max
+                .min(Duration::from_secs(2)),
+        );
         let mut looks = 0;
         retry::poll(&schedule, async || {
             looks += 1;
@@ -302,6 +320,7 @@ impl Executor<'_> {
             name,
             spec: pod.spec.clone(),
             status: Some(pod.status),
+            status_since: Some(Utc::now()),
             created_at: None,
             provider: Some(self.provider.name().to_string()),
         });
@@ -342,80 +361,6 @@ impl Executor<'_> {
         }
     }
 
-    /// Changes the pod in place (PLANNER.md §1 row 8). The update is
-    /// recorded as pending before it is sent and the new spec once the
-    /// provider has answered, in the same atomic writes as every step; an
-    /// update whose answer is lost stays pending, and the next plan reads
-    /// the live pod to settle it (never sending it again blindly).
-    pub(super) async fn update(
-        &mut self,
-        pod_id: &str,
-        update: &PodUpdate,
-    ) -> Result<(), ApplyError> {
-        self.state.pending_update = Some(PendingUpdate {
-            pod_id: pod_id.to_string(),
-            update: update.clone(),
-            started_at: Utc::now(),
-        });
-        self.save()?;
-        let fields = update.field_names().join(", ");
-        let waiter = self
-            .reporter
-            .wait(&format!("Updating pod {pod_id} in place ({fields})"));
-        let provider = self.provider.clone();
-        // A PATCH is idempotent: repeating one that failed is safe.
-        let updated = retry::retry(
-            &self.request_retry,
-            || provider.update(pod_id, update),
-            ProviderError::is_retryable,
-            ProviderError::retry_after,
-        )
-        .await;
-        let pod = match updated {
-            Ok(pod) => pod,
-            Err(err) => {
-                waiter.abandon();
-                // Refused: nothing changed. Otherwise the answer may be
-                // lost: the pending update stays for the next plan.
-                if !matches!(err, ProviderError::Transient(_) | ProviderError::Other(_)) {
-                    self.state.pending_update = None;
-                    self.save()?;
-                }
-                let err = ApplyError::provider(format!("updating pod {pod_id} in place"), err);
-                // A running pod that will not run the job is not left billing.
-                if self.state_status_is_active() {
-                    self.not_ready_cleanup(pod_id, "its update failed").await?;
-                }
-                return Err(err);
-            }
-        };
-        let took = waiter.done("Update complete", &format!(" [id={pod_id}]"));
-        self.time("update", took);
-        self.state.pending_update = None;
-        if let Some(record) = self.state.pod.as_mut().filter(|p| p.id == pod_id) {
-            record.spec = update.applied_to(&record.spec);
-            record.status = Some(pod.status);
-        }
-        self.report.updated += 1;
-        self.report.pod_id = Some(pod_id.to_string());
-        if let Err(err) = self.save_state_at(Some("save-updated")) {
-            if pod.status.is_active() {
-                return Err(self.unrecorded(pod_id, err).await);
-            }
-            return Err(err.into());
-        }
-        Ok(())
-    }
-
-    /// Whether the state says the current pod runs (and bills).
-    fn state_status_is_active(&self) -> bool {
-        self.state
-            .pod
-            .as_ref()
-            .and_then(|p| p.status)
-            .is_some_and(PodStatus::is_active)
-    }
-
     /// A start refused for the pod's status: fine if it is already starting
     /// (started elsewhere).
     pub(super) async fn already_started(
@@ -442,7 +387,7 @@ impl Executor<'_> {
     pub(super) async fn resumed(&mut self, pod_id: &str) -> Result<(), ApplyError> {
         crate::fault::reached("resume-answered").await;
         if let Some(pod) = self.state.pod.as_mut() {
-            pod.status = Some(PodStatus::Starting);
+            pod.set_status(PodStatus::Starting, Utc::now());
         }
         self.resumed_now = true;
         self.report.resumed += 1;
@@ -515,7 +460,7 @@ impl Executor<'_> {
             }
         };
         if let Some(record) = self.state.pod.as_mut() {
-            record.status = Some(PodStatus::Running);
+            record.set_status(PodStatus::Running, Utc::now());
         }
         if let Err(err) = self.save_state_at(Some("save-ready")) {
             return Err(self.unrecorded(&pod_id, err).await);
@@ -571,11 +516,13 @@ impl Executor<'_> {
         let mut waiter = self
             .reporter
             .wait(&format!("Waiting for pod {pod_id} to be ready"));
-        let schedule = PollSchedule::every(self.provider.poll_interval());
+        let schedule = self.provider.poll_schedule();
         let provider = self.provider.clone();
         let interrupt = self.interrupt.clone();
         let id = || pod_id.to_string();
-        // What the last readable look saw: a change restarts the schedule.
+        // What the last readable look saw (the status, and whether RunPod's
+        // SSH proxy is up): a change restarts the schedule from its first,
+        // shortest wait, since the pod is moving.
         let mut seen = None;
         let mut proxy_only = DirectSshWatch::new(self.options.direct_ssh_grace);
         let grace_sec = self.options.direct_ssh_grace.as_secs();
@@ -611,7 +558,7 @@ impl Executor<'_> {
                         status => status.to_string(),
                     };
                     waiter.tick(&detail);
-                    seen = Some(pod.status);
+                    seen = Some((pod.status, pod.ssh_proxy));
                 }
                 Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
                 Err(ProviderError::Transient(e))
@@ -667,6 +614,23 @@ impl Executor<'_> {
         }
     }
 
+    /// Stops the pod and keeps tracking it, stopped (forgotten if it is gone).
+    pub(super) async fn stop_and_keep(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        match self.stop(pod_id).await {
+            StopOutcome::Done => {
+                if let Some(record) = self.state.pod.as_mut().filter(|p| p.id == pod_id) {
+                    record.set_status(PodStatus::Exited, Utc::now());
+                }
+                self.save()
+            }
+            StopOutcome::Gone => {
+                self.forget(pod_id);
+                self.save()
+            }
+            StopOutcome::Failed(failure) => Err(failure.into()),
+        }
+    }
+
     /// A pod that never became usable is not left running: one this run
     /// created is deleted; one that existed before (resumed or reused) is
     /// stopped and kept, with its volume.
@@ -680,18 +644,6 @@ impl Executor<'_> {
             return self.delete(pod_id).await;
         }
         self.reporter.line(format!("Stopping pod {pod_id}: {why}"));
-        match self.stop(pod_id).await {
-            StopOutcome::Done => {
-                if let Some(record) = self.state.pod.as_mut() {
-                    record.status = Some(PodStatus::Exited);
-                }
-                self.save()
-            }
-            StopOutcome::Gone => {
-                self.forget(pod_id);
-                self.save()
-            }
-            StopOutcome::Failed(failure) => Err(failure.into()),
-        }
+        self.stop_and_keep(pod_id).await
     }
 }

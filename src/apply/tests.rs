@@ -32,8 +32,8 @@ impl Provider for Sim {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
-    fn poll_interval(&self) -> Duration {
-        Duration::from_millis(20)
+    fn poll_schedule(&self) -> PollSchedule {
+        PollSchedule::every(Duration::from_millis(20))
     }
     fn needs_ssh_key(&self) -> bool {
         self.inner.needs_ssh_key()
@@ -409,6 +409,7 @@ async fn the_pod_probe_counts_a_failed_read_as_alive_and_a_gone_pod_as_gone() {
     let probe = job::ProviderProbe {
         provider: bench.sim.clone(),
         pod_id: id.clone(),
+        every: Duration::from_secs(60),
     };
     bench.sim.failing_gets.store(1, Ordering::SeqCst);
     assert_eq!(probe.check().await, PodCheck::Alive);

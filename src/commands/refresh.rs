@@ -12,6 +12,7 @@ use super::read_state;
 use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType, InPlaceUpdates, Storage};
+use crate::plan::saved::ObservedFacts;
 use crate::plan::{
     self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
     LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
@@ -25,6 +26,8 @@ pub struct Prepared {
     pub config: Config,
     pub loaded: Option<Loaded>,
     pub plan: Plan,
+    /// The state and pods the plan was made from (for a saved plan).
+    pub observed: ObservedFacts,
 }
 
 /// At most this many configs are refreshed at once.
@@ -156,7 +159,7 @@ pub async fn refresh(
     // What the job reads and writes here, checked before a pod bills.
     let local_problems = match mode {
         Mode::Apply => crate::apply::local_inputs::check(config),
-        Mode::Destroy => Vec::new(),
+        Mode::Destroy | Mode::Cleanup => Vec::new(),
     };
     let network_volumes = match (&config.pod.storage, mode) {
         (Storage::NetworkVolume { .. }, Mode::Apply) => match provider.network_volumes().await {
@@ -198,7 +201,7 @@ pub async fn refresh(
         api_key_fingerprint: provider.api_key_fingerprint(),
         missing_ssh_key: match mode {
             Mode::Apply => missing_ssh_key(config, provider).await,
-            Mode::Destroy => None,
+            Mode::Destroy | Mode::Cleanup => None,
         },
         local_problems,
         in_place_updates,
@@ -226,6 +229,7 @@ pub async fn prepare(
 ) -> anyhow::Result<Prepared> {
     let input = refresh(provider, &config, mode, flags, catalogs).await?;
     let plan = planner::plan(&input)?;
+    let observed = planner::saved::observed_facts(&input);
     let loaded = input.recorded.map(|recorded| Loaded {
         state: recorded.state,
         origin: recorded.origin,
@@ -234,6 +238,7 @@ pub async fn prepare(
         config,
         loaded,
         plan,
+        observed,
     })
 }
 

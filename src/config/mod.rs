@@ -5,6 +5,7 @@ mod error;
 pub mod locate;
 mod raw;
 mod read;
+pub mod schema;
 mod serde_errors;
 pub mod template;
 mod validate;
@@ -164,8 +165,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
 }
 
 /// [`load`] for a config's bytes already in memory, as if read from `path`
-/// (the fuzz targets use it; `path` only anchors relative paths and names
-/// the file in errors). The caller bounds the size.
+/// (the fuzz targets and `rpd diff`'s standard input use it; `path` only
+/// anchors relative paths and names the file in errors). The caller bounds
+/// the size.
 pub fn load_bytes(
     path: &Path,
     bytes: Vec<u8>,
@@ -175,15 +177,8 @@ pub fn load_bytes(
     validate::from_text(path, &text, options)
 }
 
-/// Words longer than this are no typo of a key or a name (and comparing
-/// them costs time in proportion to their length).
-const MAX_SUGGEST_LEN: usize = 64;
-
 /// The closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    if word.len() > MAX_SUGGEST_LEN {
-        return None;
-    }
     crate::known::closest(word, candidates)
 }
 

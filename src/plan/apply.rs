@@ -42,12 +42,16 @@ impl Planner<'_> {
         let current = self.current_pod();
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
-        let pod = self.add_pod_steps(choice, &ranked);
+        let mut pod = self.add_pod_steps(choice, &ranked);
+        if matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
+            pod.deleted_storage = current.as_ref().and_then(|c| c.effective_spec().storage);
+        }
         self.note_community_ssh(&pod, &ranked);
         self.report_left_job(&pod);
         self.add_job_steps();
         self.add_lifecycle();
         self.report_costs(&pod, current.as_ref(), &ranked);
+        self.report_paused_for(&pod);
         self.report_retained();
         pod
     }
@@ -510,7 +514,9 @@ impl Planner<'_> {
             LifecycleAction::Recycle | LifecycleAction::Stop
         ) || lifecycle.on_failure == LifecycleAction::Stop
         {
-            self.cost.stopped_per_month = Some(cost::stopped_usd_per_month(Some(&desired.storage)));
+            let per_month = cost::stopped_usd_per_month(Some(&desired.storage));
+            self.cost.stopped_per_month = Some(per_month);
+            self.cost.stopped_per_day = Some(cost::per_day(per_month));
             if let Storage::Ephemeral { volume_gb, .. } = desired.storage {
                 self.cost.volume_gb = Some(volume_gb);
             }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     BusyHostPolicy, Catalog, CloudType, DesiredPod, InPlaceUpdates, KeyPart, Lifecycle,
@@ -16,7 +17,7 @@ use crate::model::{
 use crate::state::{Origin, State};
 
 /// What the provider says about one recorded pod.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Observation {
     /// Not found (or TERMINATED): the pod no longer exists.
@@ -34,7 +35,7 @@ impl Observation {
 }
 
 /// Everything the refresh found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observations {
     /// The state's current pod, keyed by id (also retained pods).
     pub pods: BTreeMap<String, Observation>,
@@ -42,11 +43,13 @@ pub struct Observations {
     pub pending_matches: Vec<ObservedPod>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Apply,
     Destroy,
+    /// `rpd cleanup`: stopped (or named) pods across configs.
+    Cleanup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +91,7 @@ pub const DEFAULT_BUSY_HOST_WAIT: std::time::Duration = std::time::Duration::fro
 /// A local input the job needs that is missing or unusable: found before a
 /// pod bills (by the refresh, and again right before apply creates or
 /// resumes one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LocalProblem {
     StagingSourceMissing {
@@ -117,7 +120,7 @@ pub enum LocalProblem {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "place", rename_all = "snake_case")]
 pub enum LocalPlace {
     RunDirectory,
@@ -125,7 +128,7 @@ pub enum LocalPlace {
 }
 
 /// What the job will do, for the plan's steps.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobOutline {
     pub setup: usize,
     pub secrets: usize,
@@ -191,7 +194,7 @@ pub enum VolumesRead {
 }
 
 /// The run named in this config's lock file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LockHolder {
     pub operation: String,
     pub who: String,
@@ -211,7 +214,7 @@ pub enum LockSeen {
 
 /// The SSH key a real pod is reached with, or its public half (sent to
 /// the pod as `PUBLIC_KEY`), which does not exist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MissingSshKey {
     pub key_path: PathBuf,
     /// The config that names it (`ssh.key_path`).

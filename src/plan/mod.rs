@@ -10,11 +10,15 @@
 
 mod apply;
 mod catalog;
+pub mod cleanup;
 mod current;
 mod destroy;
 pub mod diff;
 mod input;
+mod paused;
 mod report;
+pub mod review;
+pub mod saved;
 mod steps;
 
 pub use input::*;
@@ -37,6 +41,10 @@ pub enum InvalidInput {
     /// without knowing whether it exists could delete or forget it wrongly.
     #[error("pod {pod_id} is recorded in the state but was not looked up")]
     NotObserved { pod_id: String },
+    /// A cleanup is planned from the pods found (`plan::cleanup`), not
+    /// from one config.
+    #[error("a cleanup is not planned from a config")]
+    CleanupFromConfig,
 }
 
 /// Plans `input`, or says why it cannot be planned.
@@ -58,9 +66,11 @@ pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
             pod_id: id.to_string(),
         });
     }
-    // A destroy never creates, so it needs no candidates.
-    if input.options.mode == Mode::Destroy {
-        return Ok(());
+    match input.options.mode {
+        Mode::Apply => {}
+        // A destroy never creates, so it needs no candidates.
+        Mode::Destroy => return Ok(()),
+        Mode::Cleanup => return Err(InvalidInput::CleanupFromConfig),
     }
     let pod = &input.desired.pod;
     if pod.gpu_order.is_empty() {
@@ -77,7 +87,7 @@ fn do_plan(input: &PlanningInput) -> Plan {
     planner.check_api_key();
     let pod = match input.options.mode {
         Mode::Apply => planner.plan_apply(),
-        Mode::Destroy => planner.plan_destroy(),
+        Mode::Destroy | Mode::Cleanup => planner.plan_destroy(),
     };
     planner.report_input_findings();
     planner.finish(pod)
@@ -212,6 +222,17 @@ impl<'a> Planner<'a> {
             .graph
             .node_weights()
             .any(|s| s.kind.changes_things());
+        // The lifecycle's own stop or delete after the job is routine;
+        // every other create, update or delete is not.
+        let creates_or_deletes = self.steps.graph.node_weights().any(|s| {
+            matches!(
+                s.kind,
+                StepKind::CreatePod { .. }
+                    | StepKind::DeletePod { .. }
+                    | StepKind::UpdatePod { .. }
+            )
+        });
+        let changes_beyond_routine = creates_or_deletes || !self.drift.is_empty();
         Plan {
             job_name: self.input.desired.job_name.clone(),
             mode: self.input.options.mode,
@@ -225,6 +246,7 @@ impl<'a> Planner<'a> {
                 notes: self.notes,
                 summary: self.summary,
                 has_pod_changes,
+                changes_beyond_routine,
                 state_only_changes: self.state_changes,
                 cost: self.cost,
             },

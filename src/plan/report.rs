@@ -3,18 +3,32 @@
 //! the sentences are in `render::words`, shared by every renderer.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::input::{LocalProblem, LockHolder, MissingSshKey};
-use crate::model::{CloudType, InPlaceUpdates, Outcome, PodStatus};
+use crate::model::{CloudType, InPlaceUpdates, Outcome, Ownership, PodStatus, Storage};
 
 /// One attribute of a pod, before and after.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldChange {
     pub field: String,
-    /// `None`: nothing before (a create).
+    /// `None`: nothing before (a create); absent from JSON, where `null`
+    /// is [`FieldValue::Absent`].
+    #[serde(
+        rename = "before",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub old: Option<FieldValue>,
-    /// `None`: unknown until apply, or gone (a delete).
+    /// `None`: unknown until apply, or gone (a delete); absent from JSON.
+    #[serde(
+        rename = "after",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub new: Option<FieldValue>,
     pub forces_replacement: bool,
     /// What to know about the new value.
@@ -22,8 +36,14 @@ pub struct FieldChange {
     pub note: Option<FieldNote>,
 }
 
+/// A key that is present holds a value, `null` included (`Absent`); only a
+/// missing key is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<FieldValue>, D::Error> {
+    FieldValue::deserialize(d).map(Some)
+}
+
 /// An attribute's value; serializes as the plain JSON value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum FieldValue {
     Text(String),
@@ -44,7 +64,7 @@ impl FieldValue {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldNote {
     /// The first candidate with stock; the create may land on a later one.
@@ -56,7 +76,7 @@ pub enum FieldNote {
 }
 
 /// Why a step is taken, or why the pod changes as it does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     NoPodRecorded,
@@ -123,10 +143,21 @@ pub enum Reason {
     },
     CreatedByInterruptedApply,
     NothingLeftToTrack,
+    /// A pod `rpd cleanup` acts on: whose it is, how long it has been
+    /// stopped (when known) and what its volume bills meanwhile.
+    Cleanup {
+        name: String,
+        owner: Ownership,
+        status: PodStatus,
+        stopped_days: Option<u64>,
+        volume_gb: Option<u32>,
+        per_day: f64,
+    },
+    NothingToCleanUp,
 }
 
 /// Something the user should know before applying.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     FallbackIsOwnCloud {
@@ -170,11 +201,15 @@ pub enum Warning {
         /// The plan deletes the pod: the log goes with it.
         lost: bool,
     },
+    /// `cleanup --all` deletes pods rpd did not create.
+    DeletesPodsNotRpds {
+        count: usize,
+    },
 }
 
 /// Why the plan cannot be carried out: `rpd plan` fails with these, and
 /// `rpd apply` stops before changing anything.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PlanError {
     /// A pod must be created and the catalog rules out every candidate
@@ -201,7 +236,7 @@ pub enum PlanError {
 }
 
 /// Worth knowing, not a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Note {
     /// A resumed pod keeps its volume; its container disk was wiped.
@@ -223,10 +258,35 @@ pub enum Note {
     /// Candidates on COMMUNITY, whose machines may offer SSH through
     /// RunPod's proxy only: such a pod is given up after `grace_sec`.
     CommunityMayLackDirectSsh { grace_sec: u64 },
+    /// The paused pod a resume wakes: since when it waited, and what its
+    /// volume bills while paused.
+    PausedFor {
+        pod_id: String,
+        since: DateTime<Utc>,
+        days: u64,
+        per_day: f64,
+        per_month: f64,
+    },
+    /// Stopped pods a cleanup leaves alone, and why.
+    CleanupLeftAlone { count: usize, why: LeftAlone },
+}
+
+/// Why a cleanup leaves a stopped pod alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "because", rename_all = "snake_case")]
+pub enum LeftAlone {
+    /// Not rpd's (`--all` includes them).
+    NotRpds,
+    /// rpd's but tracked by no state (`--untracked` includes them).
+    Untracked,
+    /// Its stop time is unknown, so no age threshold can match it.
+    UnknownStopTime,
+    /// Stopped for less than the threshold.
+    StoppedRecently { older_than_days: u64 },
 }
 
 /// State bookkeeping applying would do, with no provider call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StateChange {
     RecordAdoptedPod {
@@ -251,10 +311,20 @@ pub enum StateChange {
         pod_id: String,
     },
     RemoveStateFile,
+    /// Drop a pod a cleanup deleted from the state file that tracks it.
+    ForgetPodIn {
+        pod_id: String,
+        state_file: std::path::PathBuf,
+    },
+    /// A runpod-deploy pointer whose pod a cleanup deleted goes, as
+    /// runpod-deploy's own cleanup unlinks it.
+    RemovePointer {
+        state_file: std::path::PathBuf,
+    },
 }
 
 /// The pod-level headline of the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PodAction {
     Create,
@@ -269,7 +339,7 @@ pub enum PodAction {
     Nothing,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PodChange {
     pub action: PodAction,
     pub pod_id: Option<String>,
@@ -281,6 +351,10 @@ pub struct PodChange {
     /// Attributes shown unchanged, hidden in the text plan.
     pub unchanged: usize,
     pub reason: Reason,
+    /// The storage of the pod a replace or destroy deletes, when known:
+    /// what goes with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_storage: Option<Storage>,
 }
 
 impl PodChange {
@@ -293,11 +367,12 @@ impl PodChange {
             fields: Vec::new(),
             unchanged: 0,
             reason,
+            deleted_storage: None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
     Deleted {
@@ -310,7 +385,7 @@ pub enum Drift {
 }
 
 /// The counts of the frozen summary line (README "Output contract").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub create: usize,
     pub resume: usize,
@@ -318,16 +393,32 @@ pub struct Summary {
     pub stop: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CostReport {
     /// $/hr of the pod while it runs the job, when known.
     pub running_per_hr: Option<f64>,
     /// $/month the pod costs while stopped after the job (recycle, stop).
     pub stopped_per_month: Option<f64>,
+    /// The same per day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_per_day: Option<f64>,
     pub volume_gb: Option<u32>,
+    /// What a cleanup stops paying for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frees: Option<Freed>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Billing a cleanup ends: stopped volumes deleted, running pods stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Freed {
+    /// Volumes of stopped pods that are deleted, $/month and $/day.
+    pub storage_per_month: f64,
+    pub storage_per_day: f64,
+    /// Running pods that are stopped or deleted, $/hr.
+    pub running_per_hr: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RetainedNote {
     pub pod_id: String,
     pub status: Option<PodStatus>,
@@ -336,7 +427,7 @@ pub struct RetainedNote {
     pub per_month: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanReport {
     /// Non-empty: the plan cannot be carried out (see [`PlanError`]).
     pub errors: Vec<PlanError>,
@@ -348,6 +439,10 @@ pub struct PlanReport {
     pub summary: Summary,
     /// Applying would call the provider to change a pod or run the job.
     pub has_pod_changes: bool,
+    /// Pods change beyond the routine run (resume or reuse, the job, the
+    /// lifecycle): a pod is created, updated in place, replaced or
+    /// deleted, or changed outside rpd. What `plan --detailed-exitcode` reports as 2.
+    pub changes_beyond_routine: bool,
     /// State bookkeeping applying would do (reported, never exit 2).
     pub state_only_changes: Vec<StateChange>,
     pub cost: CostReport,

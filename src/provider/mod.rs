@@ -14,8 +14,31 @@ use serde::Serialize;
 
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
 use crate::model::{
-    CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodUpdate, Storage, find_volume,
+    CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodUpdate, Storage,
+    find_volume,
 };
+use crate::retry::PollSchedule;
+
+/// How a pod that is changing (starting, stopping) is watched: looked at
+/// again after 0.5 s, each later wait twice the one before up to 2 s, and
+/// back to 0.5 s whenever what is seen changes. A fixed 5 s learned of a
+/// ready pod 2.5 s late on average; this learns of it 1 s late at most on
+/// average, at about 30 reads a minute of a long wait (RunPod's example
+/// quota is 60), and sooner after each change.
+pub const CHANGING_POD: PollSchedule = PollSchedule {
+    first: Duration::from_millis(500),
+    factor: 2.0,
+    max: Duration::from_secs(2),
+};
+
+/// [`CHANGING_POD`] with no wait above `longest` (a setting, or tests).
+pub fn changing_pod_schedule(longest: Duration) -> PollSchedule {
+    PollSchedule::backing_off(
+        CHANGING_POD.first.min(longest),
+        CHANGING_POD.factor,
+        longest,
+    )
+}
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -129,9 +152,10 @@ pub trait Provider: Send + Sync {
     /// `sim`, `runpod` or `runpodctl`: recorded in the state with each pod.
     fn name(&self) -> &'static str;
 
-    /// How often to look at a pod that is changing status.
-    fn poll_interval(&self) -> Duration {
-        Duration::from_secs(5)
+    /// How to look again at a pod that is changing status (a create, a
+    /// start, a stop): see [`CHANGING_POD`].
+    fn poll_schedule(&self) -> PollSchedule {
+        CHANGING_POD
     }
 
     /// A short hash of the API key this provider uses (never the key),
@@ -208,6 +232,17 @@ pub trait Provider: Send + Sync {
         let volumes = self.network_volumes().await?;
         resolve_volume(&volumes, name, datacenter_id)
     }
+
+    /// What RunPod billed the pod since `since`, by the hour; `None` when
+    /// this provider has no billing to read (the simulator, runpodctl):
+    /// `rpd cost` then estimates, and says so.
+    async fn pod_billing(
+        &self,
+        _pod_id: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<PodBill>>> {
+        Ok(None)
+    }
 }
 
 /// `sha256:` and the first 12 hex digits of the key's SHA-256: enough to
@@ -279,6 +314,32 @@ mod tests {
             name: name.into(),
             datacenter_id: dc.into(),
         }
+    }
+
+    fn waits(schedule: PollSchedule, n: usize) -> Vec<u64> {
+        let mut poller = schedule.start::<()>();
+        (0..n)
+            .map(|_| poller.next_wait().as_millis() as u64)
+            .collect()
+    }
+
+    /// A changing pod is looked at again soon, then less often: a short
+    /// wait is learned of within a fraction of it, a long one at no more
+    /// reads than a fixed 5 s would make.
+    #[test]
+    fn a_changing_pod_is_read_soon_then_less_often() {
+        assert_eq!(waits(CHANGING_POD, 5), [500, 1000, 2000, 2000, 2000]);
+        assert_eq!(changing_pod_schedule(CHANGING_POD.max), CHANGING_POD);
+        // A cap below the first wait (tests, RPD_POLL_INTERVAL_MS=20) is
+        // every wait.
+        assert_eq!(
+            waits(changing_pod_schedule(Duration::from_millis(20)), 3),
+            [20, 20, 20]
+        );
+        assert_eq!(
+            waits(changing_pod_schedule(Duration::from_secs(5)), 5),
+            [500, 1000, 2000, 4000, 5000]
+        );
     }
 
     #[test]

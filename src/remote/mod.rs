@@ -6,6 +6,7 @@
 pub mod job;
 pub mod key;
 pub mod ssh;
+pub mod sshd_probe;
 pub mod sync;
 pub mod transport;
 

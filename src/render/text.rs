@@ -7,12 +7,11 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
+use super::Palette;
 use super::words;
-use super::{Palette, duration};
-use crate::model::{Candidate, LifecycleAction, Outcome, PodStatus, Stock, Usd};
-use crate::plan::{
-    DeleteReason, Drift, FieldChange, FieldValue, Mode, Plan, PodAction, StateChange, StepKind,
-};
+use crate::model::{Candidate, PodStatus, Stock, Usd};
+use crate::plan::review::DiffFacts;
+use crate::plan::{Drift, FieldChange, FieldValue, Mode, Plan, PodAction, StateChange, StepKind};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
 
@@ -20,31 +19,16 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let mut out = String::new();
     let name = &plan.job_name;
     let report = &plan.report;
-    let verb = match plan.mode {
-        Mode::Apply => "plan",
-        Mode::Destroy => "destroy plan",
+    let title = match plan.mode {
+        Mode::Apply => format!("rpd plan for {config} (job {name:?})"),
+        Mode::Destroy => format!("rpd destroy plan for {config} (job {name:?})"),
+        Mode::Cleanup => format!("rpd cleanup plan for {config}"),
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        p.bold
-            .apply_to(format!("rpd {verb} for {config} (job {name:?})"))
-    );
+    let _ = writeln!(out, "{}", p.bold.apply_to(title));
     let _ = writeln!(out);
 
     if !report.drift.is_empty() {
-        let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
-        for drift in &report.drift {
-            match drift {
-                Drift::Deleted { pod_id } => {
-                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
-                }
-                Drift::Changed { pod_id, fields } => {
-                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
-                    write_fields(&mut out, fields, 0, "      ", p);
-                }
-            }
-        }
+        out.push_str(&drift_block(&report.drift, name, p));
         let _ = writeln!(out, "{}", p.dim.apply_to(RULE));
         let _ = writeln!(out);
     }
@@ -66,6 +50,11 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             ))
         );
         write_state_only(&mut out, report.state_only_changes.as_slice(), p);
+        // Why a cleanup found nothing to do is part of its answer.
+        if plan.mode == Mode::Cleanup {
+            let note = p.bold.apply_to("Note:").to_string();
+            labelled(&mut out, &note, report.notes.iter().map(words::note));
+        }
         return out;
     }
 
@@ -77,7 +66,10 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out, "rpd will perform the following actions:");
     }
     let _ = writeln!(out);
-    write_pod_block(&mut out, plan, p);
+    // A cleanup's pods are its steps, each with whose it is and why.
+    if plan.mode != Mode::Cleanup {
+        write_pod_block(&mut out, plan, p);
+    }
 
     // A resume's candidates are its fallback (an update of a paused pod
     // resumes it too).
@@ -107,7 +99,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let steps = plan.steps();
     let width = steps.len().to_string().len();
     for (i, step) in steps.iter().enumerate() {
-        let text = step_text(&step.kind, name);
+        let text = words::step(&step.kind, name);
         let reason = match &step.reason {
             Some(reason) => format!(
                 " {}",
@@ -152,7 +144,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         "{}",
         p.bold.apply_to(words::summary_line(&report.summary))
     );
-    if let Some(line) = cost_line(plan) {
+    if let Some(line) = words::cost_line(&report.cost, &plan.lifecycle) {
         let _ = writeln!(out, "{line}");
     }
     out
@@ -180,6 +172,60 @@ fn write_errors(out: &mut String, plan: &Plan, p: &Palette) {
     labelled(out, &error, errors.iter().map(words::plan_error));
     let _ = writeln!(out, "Nothing can be applied until these are fixed.");
     let _ = writeln!(out);
+}
+
+/// `rpd diff`: the config's changed keys, then the plan of the new config
+/// against the pod the old one leaves.
+pub fn render_diff(plan: &Plan, facts: &DiffFacts, p: &Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(format!(
+            "rpd diff {} -> {} (job {:?})",
+            facts.old, facts.new, plan.job_name
+        ))
+    );
+    let _ = writeln!(out);
+    if facts.config_changes.is_empty() {
+        let _ = writeln!(out, "No config changes.");
+    } else {
+        let _ = writeln!(out, "Config changes:");
+        for change in &facts.config_changes {
+            let _ = writeln!(out, "  {}", words::config_change(change));
+        }
+    }
+    let _ = writeln!(out);
+    let pod_word = "recycled pod";
+    if let Some(sentence) = words::replacement_sentence(plan, pod_word) {
+        let _ = writeln!(out, "{} {sentence}.", p.warn.apply_to("Warning:"));
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "Planned against {}:", words::old_pod(&facts.old_pod));
+    let plan_text = render(plan, &facts.new, p);
+    // The plan's own title line is the diff's.
+    let body = plan_text.split_once('\n').map_or("", |(_, rest)| rest);
+    out.push_str(body);
+    out
+}
+
+/// "Changes made outside rpd:" and what changed, pod by pod (the plan and
+/// `rpd refresh` print it).
+pub fn drift_block(drift: &[Drift], name: &str, p: &Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
+    for drift in drift {
+        match drift {
+            Drift::Deleted { pod_id } => {
+                let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
+            }
+            Drift::Changed { pod_id, fields } => {
+                let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
+                write_fields(&mut out, fields, 0, "      ", p);
+            }
+        }
+    }
+    out
 }
 
 /// One line per entry, after its label (`Warning:`, `Note:`, `Error:`).
@@ -421,110 +467,6 @@ fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
             i + 1
         );
     }
-}
-
-fn step_text(kind: &StepKind, name: &str) -> String {
-    match kind {
-        StepKind::DeletePod { pod_id, why } => match why {
-            DeleteReason::Retained => format!("delete retained pod {pod_id}"),
-            DeleteReason::Duplicate => format!("delete duplicate pod {pod_id}"),
-            _ => format!("delete pod {pod_id}"),
-        },
-        StepKind::CreatePod { candidates } => {
-            if candidates.len() == 1 {
-                format!(
-                    "create pod {name:?} on {} / {}",
-                    candidates[0].datacenter_id, candidates[0].gpu_id
-                )
-            } else {
-                format!("create pod {name:?} on the first candidate with capacity")
-            }
-        }
-        StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
-        StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
-        StepKind::UpdatePod { pod_id, update } => {
-            format!(
-                "update pod {pod_id} in place: {}",
-                update.field_names().join(", ")
-            )
-        }
-        StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
-        StepKind::WaitReady { timeout_sec } => format!(
-            "wait until the pod runs and its shell answers (up to {})",
-            duration(u64::from(*timeout_sec))
-        ),
-        StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
-        StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
-        StepKind::Staging { pushes } => format!(
-            "staging: {pushes} push{}",
-            if *pushes == 1 { "" } else { "es" }
-        ),
-        StepKind::Preflight { commands } => {
-            format!("preflight: {commands} command{}", plural(*commands))
-        }
-        StepKind::Launch { script_path } => format!("launch {script_path}, detached"),
-        StepKind::Monitor { timeout_sec } => format!(
-            "follow the job until it exits or prints a marker (timeout {})",
-            duration(*timeout_sec)
-        ),
-        StepKind::Pull { artifacts: 0 } => "pull the log".into(),
-        StepKind::Pull { artifacts } => {
-            format!(
-                "pull the log and {artifacts} artifact{}",
-                plural(*artifacts)
-            )
-        }
-        StepKind::Lifecycle { when, action } => {
-            let when = match when {
-                Outcome::Success => "if the job succeeds",
-                Outcome::Failure => "if the job fails",
-            };
-            let what = match action {
-                LifecycleAction::Recycle => "recycle (stop the pod)",
-                LifecycleAction::Stop => "stop the pod",
-                LifecycleAction::Delete => "delete the pod",
-                LifecycleAction::Preserve => "preserve (leave the pod running)",
-            };
-            format!("{when}: {what}")
-        }
-        StepKind::ForgetPod { pod_id } => format!("forget pod {pod_id}"),
-        StepKind::ForgetPendingCreate { name } => {
-            format!("forget the interrupted create of {name:?}")
-        }
-        StepKind::SettleInterruptedUpdate { pod_id, applied } => {
-            if *applied {
-                format!("record the interrupted update of pod {pod_id}")
-            } else {
-                format!("forget the interrupted update of pod {pod_id}")
-            }
-        }
-        StepKind::RemoveState => "remove the state file".into(),
-    }
-}
-
-fn cost_line(plan: &Plan) -> Option<String> {
-    let cost = &plan.report.cost;
-    let mut parts = Vec::new();
-    if let Some(rate) = cost.running_per_hr {
-        parts.push(format!("{}/hr while running", Usd(rate)));
-    }
-    if let Some(month) = cost.stopped_per_month {
-        let what = match cost.volume_gb {
-            Some(gb) => format!(" ({gb} GB volume)"),
-            None => String::new(),
-        };
-        let when = if plan.lifecycle.on_success == LifecycleAction::Recycle {
-            "while paused for reuse"
-        } else {
-            "while stopped"
-        };
-        parts.push(format!("{}/month {when}{what}", Usd(month)));
-    }
-    (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn capitalize(text: &str) -> String {

@@ -57,7 +57,7 @@ pub const CREATE_PLAN: &str = r#"
         9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan for hello's recycled pod, shown as `[PAUSED]`.
@@ -91,9 +91,10 @@ pub const RESUME_PLAN: &str = r#"
         9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Note: a resumed pod keeps /workspace (its volume); its container disk (apt packages, caches outside /workspace) was wiped when it stopped, so setup runs again
+    Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused
 
     Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan to update hello's paused pod `[PAUSED]` to the new image.
@@ -130,9 +131,10 @@ pub const UPDATE_PLAN: &str = r#"
         10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Note: the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again
+    Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused
 
     Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan after hello's pod, shown as `[GONE]`, was deleted outside rpd.
@@ -174,7 +176,7 @@ pub const RUNNING_PLAN: &str = r#"
         9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// `plan` (unindented) with `block` (unindented) inserted before the line

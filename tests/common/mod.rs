@@ -105,6 +105,37 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Panics unless `doc` is a JSON plan that `schemas/plan.schema.json`
+/// accepts, naming each fault and where it is.
+#[track_caller]
+pub fn assert_valid_plan(doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schemas/plan.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the plan schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the plan does not match schemas/plan.schema.json:\n{}\n{doc:#}",
+        errors.join("\n")
+    );
+}
+
+/// The `.yaml` files of `fixtures/<dir>` (`valid`, `invalid`), sorted.
+pub fn fixture_configs(dir: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(repo_root().join("fixtures").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 impl World {
     /// A fresh directory holding a simulator and a copy of `examples/`,
     /// with fast boots so that tests do not wait on the simulated pull.
@@ -140,6 +171,7 @@ impl World {
             .env("RPD_SIM_DIR", self.sim_dir())
             .env("RPD_PROVIDER", "sim")
             .env("HOME", self.path("home"))
+            .env("RPD_DATA_DIR", self.path("home/.local/share/rpd"))
             .env("NO_COLOR", "1")
             .env_remove("RPD_FAULT")
             .env_remove("RUNPOD_API_KEY");
@@ -349,6 +381,14 @@ lifecycle:
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The ids of the simulated pods.
+    pub fn pod_ids(&self) -> Vec<String> {
+        self.pods()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
     }
 
     /// `rpd sim calls --json`: provider calls since the start or the last

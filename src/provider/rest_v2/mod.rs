@@ -6,6 +6,7 @@
 //! is retried only on 429 (refused, so nothing was made), and only a 404
 //! means a pod is gone.
 
+pub mod billing;
 pub mod catalog;
 pub mod client;
 pub mod convert;
@@ -15,8 +16,6 @@ mod fixtures_tests;
 pub mod settings;
 pub mod wire;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -24,14 +23,15 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod, PodUpdate};
+use crate::model::{CloudType, ObservedPod, PodBill, PodUpdate};
+use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
 const MAX_PAGES: usize = 1000;
 
 pub struct RestV2Provider {
     client: Client,
-    poll_interval: Duration,
+    poll: PollSchedule,
     key_fingerprint: String,
 }
 
@@ -39,7 +39,7 @@ impl RestV2Provider {
     pub fn new(settings: &Settings) -> ProviderResult<RestV2Provider> {
         Ok(RestV2Provider {
             client: Client::new(settings)?,
-            poll_interval: settings.poll_interval,
+            poll: super::changing_pod_schedule(settings.longest_poll_wait),
             key_fingerprint: super::api_key_fingerprint(&settings.api_key),
         })
     }
@@ -134,8 +134,8 @@ impl Provider for RestV2Provider {
         "runpod"
     }
 
-    fn poll_interval(&self) -> Duration {
-        self.poll_interval
+    fn poll_schedule(&self) -> PollSchedule {
+        self.poll
     }
 
     fn api_key_fingerprint(&self) -> Option<String> {
@@ -281,5 +281,17 @@ impl Provider for RestV2Provider {
             )
             .await?;
         Ok(catalog::volumes(volumes))
+    }
+
+    async fn pod_billing(
+        &self,
+        pod_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<PodBill>>> {
+        let query = billing::query(pod_id, since);
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let list: billing::ListPodBilling =
+            self.get_json(&["v2", "billing", "pods"], &pairs).await?;
+        Ok(Some(list.records.into_iter().map(PodBill::from).collect()))
     }
 }

@@ -6,13 +6,14 @@
 //!   which lowercases keys, so `runpodctl doctor` leaves `apikey`.
 //! - Base URL: `RPD_RUNPOD_API_URL` (tests point it at a local fake), else
 //!   `https://api.runpod.io`; paths are `/v2/...`.
-//! - Poll interval: `RPD_POLL_INTERVAL_MS` (tests make it short), else 5 s.
+//! - Polling a changing pod: `RPD_POLL_INTERVAL_MS` caps the wait between
+//!   two reads (tests make it short); by default reads start 0.5 s apart
+//!   and back off to 2 s (`provider::CHANGING_POD`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.runpod.io";
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// runpodctl's REST timeout; a pod read or create answers well within it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -66,7 +67,8 @@ pub struct Settings {
     pub api_key: String,
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    pub poll_interval: Duration,
+    /// The longest wait between two reads of a changing pod.
+    pub longest_poll_wait: Duration,
 }
 
 impl Settings {
@@ -77,7 +79,7 @@ impl Settings {
             api_key: api_key.to_string(),
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
-            poll_interval: DEFAULT_POLL_INTERVAL,
+            longest_poll_wait: crate::provider::CHANGING_POD.max,
         }
     }
 
@@ -94,7 +96,7 @@ impl Settings {
                     expected: "a positive number of milliseconds",
                 }
             })?;
-            settings.poll_interval = Duration::from_millis(parsed);
+            settings.longest_poll_wait = Duration::from_millis(parsed);
         }
         Ok(settings)
     }

@@ -28,6 +28,7 @@ use super::{
     ProviderResult,
 };
 use crate::model::{CloudType, InPlaceUpdates, ObservedPod, PodUpdate};
+use crate::retry::PollSchedule;
 use process::{Output, RunError, Runner};
 use version::{FlagProbe, Version};
 
@@ -35,8 +36,9 @@ use version::{FlagProbe, Version};
 /// makes two calls); `RPD_RUNPODCTL_TIMEOUT` (e.g. `90s`) overrides it.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const TIMEOUT_ENV: &str = "RPD_RUNPODCTL_TIMEOUT";
-/// How often apply looks at a changing pod; `RPD_RUNPODCTL_POLL` overrides.
-const DEFAULT_POLL: Duration = Duration::from_secs(5);
+/// The longest wait between two looks at a changing pod (`RPD_RUNPODCTL_POLL`
+/// overrides); looks start faster (`provider::CHANGING_POD`).
+const DEFAULT_POLL: Duration = super::CHANGING_POD.max;
 const POLL_ENV: &str = "RPD_RUNPODCTL_POLL";
 /// The `--version` check when the provider is chosen.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
@@ -248,8 +250,8 @@ impl Provider for RunpodctlProvider {
         "runpodctl"
     }
 
-    fn poll_interval(&self) -> Duration {
-        self.poll
+    fn poll_schedule(&self) -> PollSchedule {
+        super::changing_pod_schedule(self.poll)
     }
 
     fn api_key_fingerprint(&self) -> Option<String> {

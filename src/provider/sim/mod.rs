@@ -18,6 +18,7 @@ use super::{
 };
 use crate::known;
 use crate::model::{CloudType, ObservedPod, PodUpdate, Stock};
+use crate::retry::PollSchedule;
 pub use store::{Store, World};
 
 pub struct SimProvider {
@@ -95,8 +96,9 @@ impl Provider for SimProvider {
         "sim"
     }
 
-    fn poll_interval(&self) -> Duration {
-        Duration::from_millis(100)
+    /// The simulator's pods change within milliseconds.
+    fn poll_schedule(&self) -> PollSchedule {
+        PollSchedule::every(Duration::from_millis(100))
     }
 
     fn needs_ssh_key(&self) -> bool {
