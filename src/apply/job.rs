@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::model::Usd;
 use crate::remote::Transport;
-use crate::remote::job::{Budget, PodCheck, PodProbe};
+use crate::remote::job::{Budget, GuardSettings, PodCheck, PodProbe};
 
 /// The job's pod probe: asks the provider whether the pod still runs.
 pub(super) struct ProviderProbe {
@@ -64,13 +64,22 @@ impl<'a> Executor<'a> {
             time_limit: Duration::from_secs(budget.timeout_sec),
             cost_cap: Usd(budget.cost_cap_usd),
             price_per_hr: Usd(price),
+            time_limit_is_max_runtime: budget.max_runtime_sec.is_some(),
         };
         let probe = ProviderProbe {
             provider: self.provider.clone(),
             pod_id: pod.id.clone(),
         };
+        let guard = GuardSettings {
+            grace: Duration::from_secs(u64::from(
+                self.config.lifecycle.unattended_stop_after_sec,
+            )),
+            stop: self.provider.self_stop(),
+            pod_id: pod.id.clone(),
+        };
         JobRunner::new(self.config, transport, self.events.clone(), budget)
             .with_probe(Box::new(probe))
+            .with_guard(guard)
     }
 
     /// Why the job failed, once it has.

@@ -226,7 +226,7 @@ impl<'a> Executor<'a> {
             })
             .unwrap_or_default();
         let result = self.run_steps(plan).await;
-        if let Some(runner) = &self.runner {
+        if let Some(runner) = &mut self.runner {
             runner.close().await;
         }
         self.report.interrupted = self.interrupt.is_set();

@@ -196,6 +196,7 @@ impl EventSink for TerminalEvents {
                 }
             }
             GpuSelected { .. }
+            | GuardStarted { .. }
             | PodResumed { .. }
             | ScriptStepStarted { .. }
             | ScriptStepCompleted { .. }

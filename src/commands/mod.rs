@@ -121,6 +121,18 @@ pub fn load_options(vars: &VarSettings) -> anyhow::Result<LoadOptions> {
     })
 }
 
+/// `RPD_MAX_RUNTIME` (a duration, for trials and tests) replaces the
+/// config's max runtime, so that the plan, rpd's monitor and the on-pod
+/// guard all use it.
+fn with_env_overrides(mut config: Config) -> Config {
+    if let Some(limit) = crate::env::duration(crate::env::MAX_RUNTIME) {
+        let secs = limit.as_secs().max(1);
+        config.budget.max_runtime_sec = Some(secs);
+        config.budget.timeout_sec = secs;
+    }
+    config
+}
+
 /// Prints a loaded config's warnings.
 pub fn warn_about(ctx: &Ctx, path: &Path, config: &Config) {
     for warning in &config.warnings {
@@ -131,7 +143,7 @@ pub fn warn_about(ctx: &Ctx, path: &Path, config: &Config) {
 /// Loads one config.
 pub fn load_config(ctx: &Ctx, target: &ConfigSettings) -> anyhow::Result<Config> {
     let options = load_options(&target.vars)?;
-    let config = config::load(&target.config, &options)?;
+    let config = with_env_overrides(config::load(&target.config, &options)?);
     warn_about(ctx, &target.config, &config);
     Ok(config)
 }
@@ -151,7 +163,7 @@ pub fn load_configs(
         match config::load(path, &options) {
             Ok(c) => {
                 warn_about(ctx, path, &c);
-                configs.push(c);
+                configs.push(with_env_overrides(c));
             }
             Err(err) => {
                 ctx.error(&anyhow::Error::new(err));

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use crate::model::{Catalog, Offer};
-use crate::model::{CloudType, ObservedPod, Storage};
+use crate::model::{CloudType, ObservedPod, PodSelfStop, Storage};
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -125,6 +125,14 @@ pub trait Provider: Send + Sync {
     /// How often to look at a pod that is changing status.
     fn poll_interval(&self) -> Duration {
         Duration::from_secs(5)
+    }
+
+    /// How a pod of this provider stops itself (the on-pod guard): RunPod's
+    /// REST API, unless the provider says otherwise.
+    fn self_stop(&self) -> PodSelfStop {
+        PodSelfStop::Api {
+            base_url: rest_v2::settings::DEFAULT_BASE_URL.to_string(),
+        }
     }
 
     /// The pod, or `None` when the provider says it does not exist (only a

@@ -35,6 +35,14 @@ use rpd::provider::{CreatePodRequest, ProviderError};
 /// The key the fake accepts (`Authorization: Bearer test`).
 pub const API_KEY: &str = "test";
 
+/// A user key that is easy to search for (on a pod's disk, in a process's
+/// environment); the fake accepts it like [`API_KEY`].
+pub const DISTINCT_USER_KEY: &str = "user-key-never-on-the-pod-7c1e5a9b";
+
+/// A pod's own key (what RunPod puts in a pod's `RUNPOD_API_KEY`): the fake
+/// takes it for a pod action and nothing else.
+pub const POD_API_KEY: &str = "pod-scoped-key-0b7e4d";
+
 /// RunPod's generic failure text, used for injected 5xx answers.
 pub const SOMETHING_WENT_WRONG: &str =
     "Something went wrong. Please try again later or contact support.";
@@ -482,11 +490,13 @@ async fn answer(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let authorized = record
+    let key = record
         .authorization
         .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
-        == Some(API_KEY);
+        .and_then(|a| a.strip_prefix("Bearer "));
+    let authorized = key == Some(API_KEY)
+        || key == Some(DISTINCT_USER_KEY)
+        || (key == Some(POD_API_KEY) && matches!(op, Op::PodAction(_)));
     if !authorized {
         let detail = if record.authorization.is_none() {
             "missing bearer token"

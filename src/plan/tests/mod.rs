@@ -42,6 +42,7 @@ fn recycle() -> Lifecycle {
         on_success: LifecycleAction::Recycle,
         on_failure: LifecycleAction::Stop,
         on_busy_host: None,
+        unattended_stop_after_sec: 600,
     }
 }
 

@@ -23,11 +23,13 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod};
+use crate::model::{CloudType, ObservedPod, PodSelfStop};
 
 pub struct RestV2Provider {
     client: Client,
     poll_interval: Duration,
+    /// Scheme, host and port of the API (no `/v2`).
+    base_url: String,
 }
 
 impl RestV2Provider {
@@ -35,6 +37,7 @@ impl RestV2Provider {
         Ok(RestV2Provider {
             client: Client::new(settings)?,
             poll_interval: settings.poll_interval,
+            base_url: settings.base_url.clone(),
         })
     }
 
@@ -98,6 +101,13 @@ impl Provider for RestV2Provider {
 
     fn poll_interval(&self) -> Duration {
         self.poll_interval
+    }
+
+    /// The same API rpd talks to (the tests' fake too).
+    fn self_stop(&self) -> PodSelfStop {
+        PodSelfStop::Api {
+            base_url: self.base_url.clone(),
+        }
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {

@@ -108,6 +108,14 @@ pub enum JobEvent {
     Launched {
         script_path: String,
     },
+    /// The on-pod guard started with the script: it kills the job and
+    /// stops the pod `deadline` from now (for `reason`), and stops the pod
+    /// `grace` after the job ends while no rpd is attached.
+    GuardStarted {
+        deadline: Duration,
+        reason: String,
+        grace: Duration,
+    },
     MonitorStarted,
     /// About once a second while the script runs.
     MonitorTick {
@@ -228,6 +236,18 @@ impl EventsJsonl {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { .. } => ("remote_step_started", json!({"step": "run"})),
+            GuardStarted {
+                deadline,
+                reason,
+                grace,
+            } => (
+                "guard_started",
+                json!({
+                    "deadline_sec": deadline.as_secs(),
+                    "deadline_reason": reason,
+                    "unattended_stop_after_sec": grace.as_secs(),
+                }),
+            ),
             ScriptStepStarted { step } => ("remote_step_started", json!({"step": step})),
             ScriptStepCompleted { step } => ("remote_step_completed", json!({"step": step})),
             PodKilledUnexpected { pod_id, status } => (
