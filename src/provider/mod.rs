@@ -128,10 +128,14 @@ pub trait Provider: Send + Sync {
     }
 
     /// How a pod of this provider stops itself (the on-pod guard): RunPod's
-    /// REST API, unless the provider says otherwise.
+    /// REST API (`RPD_RUNPOD_API_URL` when set), unless the provider says
+    /// otherwise.
     fn self_stop(&self) -> PodSelfStop {
         PodSelfStop::Api {
-            base_url: rest_v2::settings::DEFAULT_BASE_URL.to_string(),
+            base_url: rest_v2::settings::normalize_base_url(
+                &crate::env::get(rest_v2::settings::ENV_API_URL)
+                    .unwrap_or_else(|| rest_v2::settings::DEFAULT_BASE_URL.to_string()),
+            ),
         }
     }
 

@@ -136,7 +136,10 @@ impl World {
             .env("HOME", self.path("home"))
             .env("NO_COLOR", "1")
             .env_remove("RPD_FAULT")
-            .env_remove("RUNPOD_API_KEY");
+            .env_remove("RUNPOD_API_KEY")
+            // No test reaches RunPod: not even a pod's guard, which stops
+            // the pod through this API (tests of the REST provider set it).
+            .env("RPD_RUNPOD_API_URL", format!("http://127.0.0.1:{}", closed_port()));
         cmd
     }
 
@@ -247,6 +250,11 @@ lifecycle:
     /// hello's job held: it starts, then waits (up to 2 minutes, then fails)
     /// until [`Background::release_job`]. Returns once the job is running.
     pub fn apply_in_background(&self) -> Background {
+        self.apply_in_background_env(&[])
+    }
+
+    /// [`World::apply_in_background`] with more environment.
+    pub fn apply_in_background_env(&self, env: &[(&str, &str)]) -> Background {
         let started = self.path("job-started");
         let release = self.path("job-released");
         let held = edited(
@@ -259,7 +267,7 @@ lifecycle:
             ),
         );
         self.write("examples/hello.yaml", &held);
-        let mut background = self.spawn(&["apply", "-y", "examples/hello.yaml"]);
+        let mut background = self.spawn_env(&["apply", "-y", "examples/hello.yaml"], env);
         background.release = Some(release);
         wait_until(Duration::from_secs(30), "the job to start", || {
             started.exists()
