@@ -81,6 +81,9 @@ pub enum ApplyError {
     /// A plan that runs the job before the pod is ready (a planner bug).
     #[error("the pod is not ready")]
     NoConnection,
+    /// A plan that attaches with no launched job in the state (a planner bug).
+    #[error("the state records no launched job to attach to")]
+    NoJobToAttach,
     #[error("{0}")]
     State(#[from] StateError),
     /// The state could not record a pod that runs; it was stopped (or

@@ -82,6 +82,21 @@ impl<'a> Executor<'a> {
             .with_guard(guard)
     }
 
+    /// The job `--detach` leaves running: launched, and recorded in the
+    /// state for `rpd attach`.
+    pub(super) fn detached(&self) -> Option<Detached> {
+        let runner = self.runner.as_ref()?;
+        let job = self.state.launched_job.as_ref()?;
+        (runner.launched() && runner.failure().is_none()).then(|| Detached {
+            pod_id: job.pod_id.clone(),
+            deadline_at: job.deadline_at,
+            deadline_reason: runner.deadline_reason().map(|r| r.as_str()),
+            grace: Duration::from_secs(u64::from(
+                self.config.lifecycle.unattended_stop_after_sec,
+            )),
+        })
+    }
+
     /// Why the job failed, once it has.
     pub(super) fn job_failure(&self) -> Option<&JobFailure> {
         self.runner.as_ref().and_then(|r| r.failure())
@@ -121,14 +136,43 @@ impl<'a> Executor<'a> {
         let Some(pod_id) = self.current_id() else {
             return;
         };
+        let now = Utc::now();
+        let runner = self.runner.as_ref();
         self.state.launched_job = Some(LaunchedJob {
             pod_id,
-            launched_at: Utc::now(),
+            launched_at: now,
             run_dir: self.config.run_dir.clone(),
             log_path: self.config.job.run.log_path.clone(),
+            tag: runner.map(|r| r.tag().to_string()),
+            deadline_at: runner
+                .and_then(|r| r.deadline())
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| now + d),
+            detached: self.options.detach,
         });
         // Not written, the next apply cannot rescue the log: no more.
         let _ = self.save_state();
+    }
+
+    /// Attaches to the job an earlier apply launched on this pod: follows it
+    /// while it runs, or collects it once it has ended; never runs it again.
+    pub(super) async fn attach(&mut self) -> Result<(), ApplyError> {
+        crate::fault::reached("attach").await;
+        let Some(left) = self.state.launched_job.clone() else {
+            return Err(ApplyError::NoJobToAttach);
+        };
+        let Some(runner) = self.runner.as_mut() else {
+            return Err(ApplyError::NoConnection);
+        };
+        let remaining = left.deadline_at.map(|at| {
+            (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        });
+        let tag = left.tag.clone().unwrap_or_default();
+        runner.attach(&tag, left.launched_at, remaining).await;
+        runner.run_phase(Phase::Monitor, &self.interrupt).await;
+        Ok(())
     }
 
     /// A job that a killed apply left on this pod: its log and exit status

@@ -30,6 +30,7 @@ use crate::remote::job::{
 use crate::retry::{self, Backoff, Look, PollSchedule};
 use crate::state::{self, LaunchedJob, PendingCreate, PodRecord, RetainedPod, State};
 pub use error::{ApplyError, BusyHostKept, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
+
 use terminal::TerminalEvents;
 
 /// What applying one config did.
@@ -52,6 +53,19 @@ pub struct ApplyReport {
     pub lifecycle: Option<LifecycleDone>,
     /// Why the job's log or a required artifact could not be saved here.
     pub results_unsaved: Option<String>,
+    /// `--detach` left the launched job to the on-pod guard.
+    pub detached: Option<Detached>,
+}
+
+/// A job `apply --detach` launched and left running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detached {
+    pub pod_id: String,
+    /// When the on-pod guard ends the job and stops the pod, and why.
+    pub deadline_at: Option<chrono::DateTime<Utc>>,
+    pub deadline_reason: Option<&'static str>,
+    /// How long after the job ends the guard waits for an rpd.
+    pub grace: Duration,
 }
 
 /// The lifecycle branch that ran (only ever one).
@@ -82,6 +96,9 @@ pub struct ApplyOptions {
     pub replace_without_stock: bool,
     /// How often a start on a busy host is tried again.
     pub busy_host_retry: Duration,
+    /// `--detach`: return once the job is launched, leaving it to the
+    /// on-pod guard and a later `rpd attach`.
+    pub detach: bool,
 }
 
 impl Default for ApplyOptions {
@@ -89,6 +106,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             replace_without_stock: false,
             busy_host_retry: Duration::from_secs(15),
+            detach: false,
         }
     }
 }
@@ -252,6 +270,12 @@ impl<'a> Executor<'a> {
         }
         for (_, step) in plan.ordered() {
             self.step(&step.kind).await?;
+            if self.options.detach && matches!(step.kind, StepKind::Launch { .. }) {
+                if let Some(detached) = self.detached() {
+                    self.report.detached = Some(detached);
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -294,6 +318,7 @@ impl<'a> Executor<'a> {
             StepKind::Preflight { .. } => self.job_phase(Phase::Preflight).await,
             StepKind::Launch { .. } => self.job_phase(Phase::Launch).await,
             StepKind::Monitor { .. } => self.job_phase(Phase::Monitor).await,
+            StepKind::Attach { .. } => self.attach().await,
             StepKind::Pull { .. } => self.pull().await,
             StepKind::Lifecycle { when, action } => {
                 // The outcome was fixed when the job ended: an interrupt

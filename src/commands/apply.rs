@@ -8,7 +8,9 @@ use futures::future::join_all;
 
 use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Executor, LifecycleDone};
 use crate::commands::refresh::missing_ssh_key;
-use crate::commands::settings::{ApplySettings, DestroySettings, LockSettings, VarSettings};
+use crate::commands::settings::{
+    ApplySettings, AttachSettings, DestroySettings, LockSettings, VarSettings,
+};
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -26,6 +28,11 @@ pub struct Request<'a> {
     pub auto_approve: bool,
     pub lock: LockSettings,
     pub mode: Mode,
+    /// `apply --detach`: return once the job is launched.
+    pub detach: bool,
+    /// `rpd attach`: only plans that attach to a launched job are carried
+    /// out (without asking: the job was approved when it was launched).
+    pub attach_only: bool,
 }
 
 pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitStatus> {
@@ -36,6 +43,22 @@ pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitSt
         auto_approve: settings.auto_approve,
         lock: settings.lock,
         mode: Mode::Apply,
+        detach: settings.detach,
+        attach_only: false,
+    };
+    run(ctx, request).await
+}
+
+pub async fn attach(ctx: &Ctx, settings: &AttachSettings) -> anyhow::Result<ExitStatus> {
+    let request = Request {
+        configs: &settings.configs,
+        vars: &settings.vars,
+        flags: PlanFlags::default(),
+        auto_approve: true,
+        lock: settings.lock,
+        mode: Mode::Apply,
+        detach: false,
+        attach_only: true,
     };
     run(ctx, request).await
 }
@@ -48,6 +71,8 @@ pub async fn destroy(ctx: &Ctx, settings: &DestroySettings) -> anyhow::Result<Ex
         auto_approve: settings.auto_approve,
         lock: settings.lock,
         mode: Mode::Destroy,
+        detach: false,
+        attach_only: false,
     };
     run(ctx, request).await
 }
@@ -67,6 +92,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         busy_host_retry: timing
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
+        detach: request.detach,
     };
     if request.mode == Mode::Apply {
         let missing: Vec<String> = configs
@@ -89,6 +115,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         );
     }
     let operation = match request.mode {
+        Mode::Apply if request.attach_only => "attach",
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
@@ -125,6 +152,16 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
                 ctx.error(&err.context(format!("planning {}", path.display())));
                 status = ExitStatus::Error;
             }
+        }
+    }
+    if request.attach_only {
+        for p in ready.iter().filter(|p| !p.plan.attaches()) {
+            ctx.error(&anyhow::anyhow!(
+                "{}: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched\n  = help: `rpd apply {}` runs the job",
+                p.config.name,
+                p.config.path.display()
+            ));
+            status = ExitStatus::Error;
         }
     }
     // A plan with errors (local inputs the job cannot run with) is not
@@ -328,6 +365,23 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
             "{} Pods: {} destroyed.",
             p.add.apply_to(format!("{name}: destroy complete!")),
             report.destroyed
+        );
+        return ExitStatus::Success;
+    }
+    if let Some(detached) = &report.detached {
+        let deadline = match (detached.deadline_at, detached.deadline_reason) {
+            (Some(at), Some(reason)) => {
+                format!("at {} ({reason}), or ", at.format("%Y-%m-%d %H:%M UTC"))
+            }
+            _ => String::new(),
+        };
+        crate::say!(
+            "{} {}\n  The job runs on pod {}; follow it, or collect it once it has ended, with `rpd attach {}` (a plain `rpd apply` does the same), which then carries out the lifecycle.\n  The pod stops itself {deadline}{} after the job ends if no rpd is attached.",
+            p.add.apply_to(format!("{name}: job launched and detached.")),
+            counts(report),
+            detached.pod_id,
+            config.path.display(),
+            crate::model::duration(detached.grace.as_secs()),
         );
         return ExitStatus::Success;
     }

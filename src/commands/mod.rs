@@ -35,6 +35,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
     match action {
         Action::Plan(settings) => plan::run(ctx, &settings).await,
         Action::Apply(settings) => apply::apply(ctx, &settings).await,
+        Action::Attach(settings) => apply::attach(ctx, &settings).await,
         Action::Destroy(settings) => apply::destroy(ctx, &settings).await,
         Action::Validate(settings) => validate::run(ctx, &settings),
         Action::Logs(settings) => logs::run(ctx, &settings).await,

@@ -20,6 +20,7 @@ pub struct Invocation {
 pub enum Action {
     Plan(PlanSettings),
     Apply(ApplySettings),
+    Attach(AttachSettings),
     Destroy(DestroySettings),
     Validate(ValidateSettings),
     Logs(LogsSettings),
@@ -103,6 +104,17 @@ pub struct ApplySettings {
     pub vars: VarSettings,
     pub flags: PlanFlags,
     pub auto_approve: bool,
+    /// `--detach`: return once the job is launched.
+    pub detach: bool,
+    pub lock: LockSettings,
+}
+
+/// `rpd attach`: follow or collect the job an earlier apply left, then the
+/// lifecycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
     pub lock: LockSettings,
 }
 

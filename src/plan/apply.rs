@@ -9,7 +9,7 @@ use crate::model::{
 use crate::state::{PendingCreate, State};
 
 /// Which pod the job will run on, per PLANNER.md §1.
-enum PodChoice {
+pub(super) enum PodChoice {
     Create {
         reason: Reason,
     },
@@ -50,9 +50,15 @@ impl Planner<'_> {
         let current = self.current_pod();
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
+        let attach = self.job_to_attach(&choice);
         let pod = self.add_pod_steps(choice, &ranked);
-        self.report_left_job(&pod);
-        self.add_job_steps();
+        match attach {
+            Some(job) => self.add_attach_steps(&job),
+            None => {
+                self.report_left_job(&pod);
+                self.add_job_steps();
+            }
+        }
         self.add_lifecycle();
         self.report_costs(&pod, current.as_ref(), &ranked);
         self.report_retained();

@@ -164,6 +164,13 @@ pub enum Note {
     RunpodDeployPointer { state_file: std::path::PathBuf },
     /// A lock left by a run that is gone: the next apply takes it over.
     StaleLock(LockHolder),
+    /// A job an earlier apply launched (detached, or killed) is on the
+    /// pod: apply attaches to it instead of running the job again.
+    AttachesToLeftJob {
+        pod_id: String,
+        launched_at: DateTime<Utc>,
+        detached: bool,
+    },
 }
 
 /// State bookkeeping applying would do, with no provider call.

@@ -398,6 +398,13 @@ fn step_text(kind: &StepKind, name: &str) -> String {
             "follow the job until it exits or prints a marker (timeout {})",
             duration(*timeout_sec)
         ),
+        StepKind::Attach {
+            pod_id,
+            launched_at,
+        } => format!(
+            "attach to the job launched on {pod_id} at {}: follow it until it ends, or collect it if it has (it is not run again)",
+            launched_at.format("%H:%M:%S UTC")
+        ),
         StepKind::Pull { artifacts: 0 } => "pull the log".into(),
         StepKind::Pull { artifacts } => {
             format!(

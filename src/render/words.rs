@@ -207,6 +207,19 @@ pub fn note(note: &Note) -> String {
             "{} is a runpod-deploy pointer: rpd adopts it and rewrites it in its own format (keeping the pod_id, gpu_id, image and datacenter_id keys) on apply",
             state_file.display()
         ),
+        Note::AttachesToLeftJob {
+            pod_id,
+            launched_at,
+            detached,
+        } => format!(
+            "{} launched the job on pod {pod_id} at {}: this apply attaches to it (follows its log while it runs, or collects its log, artifacts and exit status if it has ended), then carries out the lifecycle; the job is not run again",
+            if *detached {
+                "`rpd apply --detach`"
+            } else {
+                "an apply that was interrupted"
+            },
+            launched_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
         Note::StaleLock(holder) => format!(
             "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
             holder.operation,

@@ -306,6 +306,9 @@ fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
         launched_at: "2026-11-27T11:00:00Z".parse().unwrap(),
         run_dir: PathBuf::from("/runs/1"),
         log_path: "/workspace/run.log".into(),
+        tag: None,
+        deadline_at: None,
+        detached: false,
     });
     let left = Warning::JobLeftOnPod {
         pod_id: "pod1".into(),

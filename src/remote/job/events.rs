@@ -108,6 +108,12 @@ pub enum JobEvent {
     Launched {
         script_path: String,
     },
+    /// rpd attached to a job launched earlier: it still runs (followed), or
+    /// it has ended (collected).
+    Attached {
+        launched_at: chrono::DateTime<Utc>,
+        running: bool,
+    },
     /// The on-pod guard started with the script: it kills the job and
     /// stops the pod `deadline` from now (for `reason`), and stops the pod
     /// `grace` after the job ends while no rpd is attached.
@@ -236,6 +242,13 @@ impl EventsJsonl {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { .. } => ("remote_step_started", json!({"step": "run"})),
+            Attached {
+                launched_at,
+                running,
+            } => (
+                "attached",
+                json!({"launched_at": launched_at.to_rfc3339(), "running": running}),
+            ),
             GuardStarted {
                 deadline,
                 reason,

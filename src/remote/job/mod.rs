@@ -8,6 +8,7 @@
 //! verdict machine and reporting [`JobEvent`]s into one sink. What the job
 //! needs from the layers above (a pod probe, a budget) is passed in.
 
+mod attach;
 pub mod events;
 pub mod guard;
 mod monitor;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::events::{JobEvent, SharedSink};
-use super::guard::{self, GuardLaunch, GuardSettings, Heartbeat};
+use super::guard::{self, DeadlineReason, GuardLaunch, GuardSettings, Heartbeat};
 use super::script::{self, RunFiles};
 use super::{
     Budget, JobFailure, JobReport, Phase, PodProbe, PushResult, StepTiming, indent, millis,
@@ -26,6 +26,9 @@ pub struct JobRunner<'a> {
     pub(super) guard: Option<GuardSettings>,
     /// Renews the guard's heartbeat while this rpd is attached.
     heartbeat: Option<Heartbeat>,
+    /// The deadline the guard enforces, from the launch, and why.
+    pub(super) deadline: Option<Duration>,
+    deadline_reason: Option<DeadlineReason>,
     /// Starts the watcher's own report lines, so no log line can pass for one.
     pub(super) token: String,
     pub(super) files: RunFiles,
@@ -56,6 +59,8 @@ impl<'a> JobRunner<'a> {
             probe: None,
             guard: None,
             heartbeat: None,
+            deadline: None,
+            deadline_reason: None,
             files: RunFiles::new(&config.job.run, &token),
             token,
             started: Instant::now(),
@@ -187,6 +192,30 @@ impl<'a> JobRunner<'a> {
     /// Whether any phase started.
     pub fn ran(&self) -> bool {
         self.ran
+    }
+
+    /// The tag that names this run's files on the pod.
+    pub fn tag(&self) -> &str {
+        &self.files.tag
+    }
+
+    /// How long after its launch the on-pod guard ends the job.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Why the guard's deadline is what it is.
+    pub fn deadline_reason(&self) -> Option<DeadlineReason> {
+        self.deadline_reason
+    }
+
+    /// The job is one launched before this runner (an attach): it counts
+    /// as launched and as run.
+    pub(super) fn adopt_launched(&mut self, files: RunFiles, token: String) {
+        self.files = files;
+        self.token = token;
+        self.report.launched = true;
+        self.ran = true;
     }
 
     /// Whether the script was started.
@@ -486,6 +515,8 @@ impl<'a> JobRunner<'a> {
             script_path: self.files.script.clone(),
         });
         if let Some(launch) = guard {
+            self.deadline = Some(launch.deadline);
+            self.deadline_reason = Some(launch.reason);
             self.events.emit(&JobEvent::GuardStarted {
                 deadline: launch.deadline,
                 reason: launch.reason.as_str().to_string(),
