@@ -138,6 +138,15 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         .enumerate()
     {
         match prepared {
+            // `rpd attach` shows and carries out only plans that attach.
+            Ok(p) if request.attach_only && !p.plan.attaches() => {
+                ctx.error(&anyhow::anyhow!(
+                    "{}: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched\n  = help: `rpd apply {}` runs the job",
+                    p.config.name,
+                    p.config.path.display()
+                ));
+                status = ExitStatus::Error;
+            }
             Ok(p) => {
                 if i > 0 {
                     crate::say!();
@@ -152,16 +161,6 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
                 ctx.error(&err.context(format!("planning {}", path.display())));
                 status = ExitStatus::Error;
             }
-        }
-    }
-    if request.attach_only {
-        for p in ready.iter().filter(|p| !p.plan.attaches()) {
-            ctx.error(&anyhow::anyhow!(
-                "{}: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched\n  = help: `rpd apply {}` runs the job",
-                p.config.name,
-                p.config.path.display()
-            ));
-            status = ExitStatus::Error;
         }
     }
     // A plan with errors (local inputs the job cannot run with) is not
