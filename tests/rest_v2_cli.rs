@@ -568,6 +568,7 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
             Warning: a create of pod "[NAME]" was interrupted at [DATE] [TIME] UTC; the provider has it as [FOUND]: rpd adopts it
+            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
               State only (no provider calls):
                 · record pod [FOUND] from the interrupted create
@@ -586,8 +587,8 @@ fn apply_without_the_ssh_key_stops_before_creating_anything() {
     std::fs::remove_file(world.path("home/.ssh/id_ed25519")).unwrap();
     let warned = edited(
         &unindent(CREATE_PLAN),
-        "\nPlan: ",
-        "\nWarning: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\n\nPlan: ",
+        "\nNote: the pod stops itself",
+        "\nWarning: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\nNote: the pod stops itself",
     );
     runpod(&world, &fake)
         .args(["plan", HELLO])

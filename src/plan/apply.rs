@@ -57,6 +57,7 @@ impl Planner<'_> {
             None => {
                 self.report_left_job(&pod);
                 self.add_job_steps();
+                self.report_guard();
             }
         }
         self.add_lifecycle();

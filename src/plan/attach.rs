@@ -24,6 +24,18 @@ impl Planner<'_> {
         (*on == job.pod_id).then(|| job.clone())
     }
 
+    /// The on-pod guard that starts with the job, and when it stops the pod.
+    pub(super) fn report_guard(&mut self) {
+        let input = self.input;
+        let job = &input.desired.job;
+        let deadline = chrono::Duration::seconds(i64::try_from(job.timeout_sec).unwrap_or(i64::MAX / 1000));
+        self.notes.push(Note::GuardStopsPod {
+            deadline_at: chrono::SubsecRound::trunc_subsecs(input.now + deadline, 0),
+            max_runtime: job.timeout_is_max_runtime,
+            grace_sec: u64::from(input.desired.lifecycle.unattended_stop_after_sec),
+        });
+    }
+
     /// Wait for the pod, attach to the job, pull its results.
     pub(super) fn add_attach_steps(&mut self, job: &LaunchedJob) {
         // Nothing is set up again: the job is not run again.

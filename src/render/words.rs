@@ -220,6 +220,16 @@ pub fn note(note: &Note) -> String {
             },
             launched_at.format("%Y-%m-%d %H:%M:%S UTC")
         ),
+        Note::GuardStopsPod {
+            deadline_at,
+            max_runtime,
+            grace_sec,
+        } => format!(
+            "the pod stops itself at about {} ({}, counted from the job's start) or {} after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)",
+            deadline_at.format("%H:%M UTC"),
+            if *max_runtime { "max runtime" } else { "cost cap" },
+            spoken_duration(*grace_sec)
+        ),
         Note::StaleLock(holder) => format!(
             "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
             holder.operation,
@@ -228,6 +238,17 @@ pub fn note(note: &Note) -> String {
             holder.host,
             holder.since.format("%Y-%m-%d %H:%M:%S UTC")
         ),
+    }
+}
+
+/// `600` as "10 minutes", `1` as "1 second", `90` as "1m30s".
+fn spoken_duration(secs: u64) -> String {
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        s if s < 60 => plural(s, "second"),
+        s if s % 3600 == 0 => plural(s / 3600, "hour"),
+        s if s % 60 == 0 => plural(s / 60, "minute"),
+        s => crate::model::duration(s),
     }
 }
 

@@ -422,6 +422,9 @@ lifecycle:
         let out = date.replace_all(&out, "[DATE]");
         let time = regex::Regex::new(r"\b\d\d:\d\d:\d\d\b").unwrap();
         let out = time.replace_all(&out, "[TIME]");
+        // A time of day to the minute (the guard's deadline in a plan).
+        let minute = regex::Regex::new(r"\b\d\d:\d\d UTC\b").unwrap();
+        let out = minute.replace_all(&out, "[TIME] UTC");
         let elapsed =
             regex::Regex::new(r"\b(after|in) (\d+\.\d+s|\d+m\d\ds|\d+h\d\dm|\d+s)\b").unwrap();
         elapsed.replace_all(&out, "$1 [ELAPSED]").into_owned()

@@ -56,6 +56,7 @@ fn job() -> JobOutline {
         script_path: "/workspace/run.sh".into(),
         log_path: "/workspace/run.log".into(),
         timeout_sec: 3600,
+        timeout_is_max_runtime: true,
         ssh_ready_timeout_sec: 900,
         volume_mount: "/workspace".into(),
     }
