@@ -238,3 +238,29 @@ fn over_rest_v2_apply_resumes_the_pod_the_guard_stopped_and_collects_the_job() {
     assert_eq!(fake.pods()[0].status, PodStatus::Exited);
     fake.assert_all_valid();
 }
+
+#[test]
+fn a_pod_resumed_to_collect_a_job_stops_itself_when_that_rpd_is_killed_too() {
+    let world = World::new();
+    short_grace(&world);
+    let apply = world.apply_in_background();
+    kill_rpd_then_end_the_job(apply);
+    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
+        status(&world) == "EXITED"
+    });
+
+    // The attach resumes the pod and is killed before it pulls anything.
+    let attach = world.spawn_paused_at("pull", &["attach", HELLO]);
+    assert_eq!(status(&world), "RUNNING", "resumed to collect the job");
+    attach.signal(libc::SIGKILL);
+    drop(attach.wait());
+    wait_until(Duration::from_secs(60), "the guard to stop the pod again", || {
+        status(&world) == "EXITED"
+    });
+
+    // Still there to collect, once.
+    world.rpd(&["attach", HELLO]).status(0);
+    let pod = pod_id(&world);
+    assert_eq!(script_runs(&world), format!("run 1 of hello on pod {pod}\n"));
+    world.rpd(&["attach", HELLO]).status(1);
+}

@@ -141,8 +141,13 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             // `rpd attach` shows and carries out only plans that attach.
             Ok(p) if request.attach_only && !p.plan.attaches() => {
                 ctx.error(&anyhow::anyhow!(
-                    "{}: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched\n  = help: `rpd apply {}` runs the job",
+                    "{}: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched{}\n  = help: `rpd apply {}` runs the job",
                     p.config.name,
+                    if p.loaded.as_ref().is_some_and(|l| l.state.launched_job.is_some()) {
+                        " on a pod this plan can attach to (is the pod gone, or replaced?); `rpd plan` says what happened to it"
+                    } else {
+                        ""
+                    },
                     p.config.path.display()
                 ));
                 status = ExitStatus::Error;

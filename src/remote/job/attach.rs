@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::events::JobEvent;
+use super::guard;
 use super::script::RunFiles;
 use super::{JobFailure, JobRunner, Phase};
 use crate::remote::shell_quote;
@@ -81,9 +82,22 @@ impl JobRunner<'_> {
             launched_at,
             running: found == Found::Running,
         });
+        // The job has ended, perhaps on a pod resumed to collect it: its
+        // guard runs again, so that a pod this rpd leaves (killed before
+        // the lifecycle) still stops.
+        if found != Found::Running
+            && let Some(settings) = &self.guard
+        {
+            let _ = exec(
+                self.transport.as_ref(),
+                &guard::restart(&self.files, settings),
+                Duration::from_secs(30),
+            )
+            .await;
+        }
+        self.attach_to_guard();
         match found {
-            Found::Running => self.attach_to_guard(),
-            Found::Ended => {}
+            Found::Running | Found::Ended => {}
             Found::Lost => self.fail_attach(
                 "the job ended without recording its exit status (was its pod stopped while it ran?); its log is collected".into(),
             ),

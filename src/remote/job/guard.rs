@@ -134,6 +134,32 @@ pub fn before_start(files: &RunFiles, stop: &PodSelfStop) -> String {
     )
 }
 
+/// Starts the guard of a run whose job has ended (rpd attaches to collect
+/// it, perhaps on a pod it had to resume): the guard then stops the pod
+/// `grace` after rpd's heartbeat stops, as it would have after the job.
+/// Nothing when the run's guard is not on the pod, or one still runs.
+pub fn restart(files: &RunFiles, settings: &GuardSettings) -> String {
+    let guard = shell_quote(&guard_path(files));
+    format!(
+        "[ -f {guard} ] || exit 0\n\
+         g=$(cat {guard}.pid 2>/dev/null || true)\n\
+         if [ -n \"$g\" ] && grep -q rpd-guard /proc/$g/cmdline 2>/dev/null; then exit 0; fi\n\
+         set -m\n\
+         nohup sh {guard} {tag} {no_job} 1 {reason} {grace} {beat} {pod} {mode} > /dev/null 2>&1 < /dev/null &\n",
+        tag = shell_quote(&files.tag),
+        // A pid no process can have: the job counts as ended.
+        no_job = NO_PROCESS,
+        reason = shell_quote(DeadlineReason::MaxRuntime.as_str()),
+        grace = settings.grace.as_secs().max(1),
+        beat = heartbeat_every(settings.grace).as_secs(),
+        pod = shell_quote(&settings.pod_id),
+        mode = mode(&settings.stop),
+    )
+}
+
+/// Above any pid Linux hands out (at most 2^22).
+const NO_PROCESS: u32 = 999_999_999;
+
 /// Renews the heartbeat with the pod's own clock (the guard compares it
 /// with the same clock).
 pub fn renew(files: &RunFiles) -> String {
