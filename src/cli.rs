@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::settings::{
-    Action, ApplySettings, AttachSettings, ColourChoice, ConfigSettings, DestroySettings, ForceUnlockSettings,
-    GlobalSettings, Invocation, LockSettings, LogsSettings, OutputFormat, PlanFlags, PlanSettings,
-    ReassignSettings, SimAction, ValidateSettings, VarSettings,
+    Action, ApplySettings, AttachSettings, ColourChoice, ConfigSettings, DestroySettings,
+    ForceUnlockSettings, GlobalSettings, Invocation, LockSettings, LogsSettings, OutputFormat,
+    PlanFlags, PlanSettings, ReassignSettings, SimAction, ValidateSettings, VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:

@@ -82,7 +82,10 @@ fn apply_after_the_guard_stopped_the_pod_resumes_it_collects_the_job_and_never_r
         .stderr_has("hello: Lifecycle on_success: recycle\n")
         .stderr_lacks("Launched")
         .run();
-    assert_eq!(script_runs(&world), format!("run 1 of hello on pod {pod}\n"));
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
     assert_eq!(world.call_counts(&["start", "stop", "create"]), [1, 1, 0]);
     let state = world.state(HELLO_STATE).unwrap();
     assert!(state.get("launched_job").is_none(), "collected: {state:#}");
@@ -190,7 +193,10 @@ fn apply_detach_returns_once_the_job_runs_and_attach_follows_it_to_the_end() {
         .stdout_has("hello: apply complete! Pods: 0 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
         .stderr_has("hello: Lifecycle on_success: recycle\n")
         .check(attach.wait());
-    assert_eq!(script_runs(&world), format!("run 1 of hello on pod {pod}\n"));
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
     assert_eq!(status(&world), "EXITED");
 }
 
@@ -233,7 +239,11 @@ fn over_rest_v2_apply_resumes_the_pod_the_guard_stopped_and_collects_the_job() {
         "collected, not run again"
     );
     assert_eq!(fake.calls("podAction:start"), 1);
-    assert_eq!(fake.calls("podAction:stop"), 2, "the guard's, then recycle's");
+    assert_eq!(
+        fake.calls("podAction:stop"),
+        2,
+        "the guard's, then recycle's"
+    );
     assert_eq!(fake.calls("createPod"), 1);
     assert_eq!(fake.pods()[0].status, PodStatus::Exited);
     fake.assert_all_valid();
@@ -254,13 +264,18 @@ fn a_pod_resumed_to_collect_a_job_stops_itself_when_that_rpd_is_killed_too() {
     assert_eq!(status(&world), "RUNNING", "resumed to collect the job");
     attach.signal(libc::SIGKILL);
     drop(attach.wait());
-    wait_until(Duration::from_secs(60), "the guard to stop the pod again", || {
-        status(&world) == "EXITED"
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "the guard to stop the pod again",
+        || status(&world) == "EXITED",
+    );
 
     // Still there to collect, once.
     world.rpd(&["attach", HELLO]).status(0);
     let pod = pod_id(&world);
-    assert_eq!(script_runs(&world), format!("run 1 of hello on pod {pod}\n"));
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
     world.rpd(&["attach", HELLO]).status(1);
 }

@@ -46,12 +46,7 @@ fn beside_log(log_dir: &Path, prefix: &str) -> String {
     let found = std::fs::read_dir(log_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(prefix)
-        })
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .unwrap_or_else(|| panic!("no {prefix}* in {}", log_dir.display()));
     std::fs::read_to_string(found).unwrap()
 }
@@ -109,10 +104,7 @@ fn a_deadline_passing_with_rpd_gone_kills_the_job_records_why_and_stops_the_pod(
     );
     let log = beside_log(&hello, "run.log.rpd-guard.log");
     assert!(log.contains("killed the job: max runtime"), "{log}");
-    assert!(
-        log.contains("the deadline passed (max runtime)"),
-        "{log}"
-    );
+    assert!(log.contains("the deadline passed (max runtime)"), "{log}");
     drop(apply);
 }
 
@@ -144,10 +136,12 @@ fn pod_processes(marker: &[u8]) -> Vec<(String, Vec<u8>)> {
         .filter_map(|e| {
             let environ = std::fs::read(e.path().join("environ")).ok()?;
             let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            environ
-                .split(|b| *b == 0)
-                .any(|v| v == marker)
-                .then(|| (String::from_utf8_lossy(&cmdline).replace('\0', " "), environ))
+            environ.split(|b| *b == 0).any(|v| v == marker).then(|| {
+                (
+                    String::from_utf8_lossy(&cmdline).replace('\0', " "),
+                    environ,
+                )
+            })
         })
         .collect()
 }
@@ -178,15 +172,17 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
 #[test]
 fn on_the_simulator_the_users_key_never_reaches_the_pod() {
     let world = World::new();
-    let apply =
-        world.apply_in_background_env(&[("RUNPOD_API_KEY", fake::DISTINCT_USER_KEY)]);
+    let apply = world.apply_in_background_env(&[("RUNPOD_API_KEY", fake::DISTINCT_USER_KEY)]);
     let processes = pod_processes(b"RPD_SIMULATED_POD=1");
     let guard: Vec<&String> = processes
         .iter()
         .map(|(cmd, _)| cmd)
         .filter(|cmd| cmd.contains("rpd-guard"))
         .collect();
-    assert!(!guard.is_empty(), "the guard runs on the pod: {processes:#?}");
+    assert!(
+        !guard.is_empty(),
+        "the guard runs on the pod: {processes:#?}"
+    );
     for (cmd, environ) in &processes {
         assert!(
             !contains(environ, fake::DISTINCT_USER_KEY),
@@ -257,7 +253,8 @@ fn over_rest_v2_the_guard_stops_the_pod_with_its_own_key_and_the_users_key_stays
     let id = fake.pods()[0].id.clone();
     // The fake records a request once it has answered it.
     wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        fake.calls("podAction:stop") == 1 && fake.requests().iter().any(|r| r.operation == "podAction")
+        fake.calls("podAction:stop") == 1
+            && fake.requests().iter().any(|r| r.operation == "podAction")
     });
     assert_eq!(fake.pods()[0].status, PodStatus::Exited);
     let stops: Vec<_> = fake
@@ -268,8 +265,7 @@ fn over_rest_v2_the_guard_stops_the_pod_with_its_own_key_and_the_users_key_stays
     let by_pod: Vec<_> = stops
         .iter()
         .filter(|r| {
-            r.authorization.as_deref()
-                == Some(&*format!("Bearer {}", common::sshd::POD_API_KEY))
+            r.authorization.as_deref() == Some(&*format!("Bearer {}", common::sshd::POD_API_KEY))
         })
         .collect();
     assert_eq!(by_pod.len(), 1, "{stops:#?}");

@@ -71,9 +71,7 @@ impl<'a> Executor<'a> {
             pod_id: pod.id.clone(),
         };
         let guard = GuardSettings {
-            grace: Duration::from_secs(u64::from(
-                self.config.lifecycle.unattended_stop_after_sec,
-            )),
+            grace: Duration::from_secs(u64::from(self.config.lifecycle.unattended_stop_after_sec)),
             stop: self.provider.self_stop(),
             pod_id: pod.id.clone(),
         };
@@ -91,9 +89,7 @@ impl<'a> Executor<'a> {
             pod_id: job.pod_id.clone(),
             deadline_at: job.deadline_at,
             deadline_reason: runner.deadline_reason().map(|r| r.as_str()),
-            grace: Duration::from_secs(u64::from(
-                self.config.lifecycle.unattended_stop_after_sec,
-            )),
+            grace: Duration::from_secs(u64::from(self.config.lifecycle.unattended_stop_after_sec)),
         })
     }
 
@@ -164,11 +160,9 @@ impl<'a> Executor<'a> {
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
-        let remaining = left.deadline_at.map(|at| {
-            (at - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-        });
+        let remaining = left
+            .deadline_at
+            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
         let tag = left.tag.clone().unwrap_or_default();
         runner.attach(&tag, left.launched_at, remaining).await;
         runner.run_phase(Phase::Monitor, &self.interrupt).await;

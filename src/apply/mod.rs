@@ -270,11 +270,12 @@ impl<'a> Executor<'a> {
         }
         for (_, step) in plan.ordered() {
             self.step(&step.kind).await?;
-            if self.options.detach && matches!(step.kind, StepKind::Launch { .. }) {
-                if let Some(detached) = self.detached() {
-                    self.report.detached = Some(detached);
-                    break;
-                }
+            if self.options.detach
+                && matches!(step.kind, StepKind::Launch { .. })
+                && let Some(detached) = self.detached()
+            {
+                self.report.detached = Some(detached);
+                break;
             }
         }
         Ok(())

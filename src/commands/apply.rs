@@ -381,7 +381,8 @@ fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> Ex
         };
         crate::say!(
             "{} {}\n  The job runs on pod {}; follow it, or collect it once it has ended, with `rpd attach {}` (a plain `rpd apply` does the same), which then carries out the lifecycle.\n  The pod stops itself {deadline}{} after the job ends if no rpd is attached.",
-            p.add.apply_to(format!("{name}: job launched and detached.")),
+            p.add
+                .apply_to(format!("{name}: job launched and detached.")),
             counts(report),
             detached.pod_id,
             config.path.display(),

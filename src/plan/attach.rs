@@ -28,7 +28,8 @@ impl Planner<'_> {
     pub(super) fn report_guard(&mut self) {
         let input = self.input;
         let job = &input.desired.job;
-        let deadline = chrono::Duration::seconds(i64::try_from(job.timeout_sec).unwrap_or(i64::MAX / 1000));
+        let deadline =
+            chrono::Duration::seconds(i64::try_from(job.timeout_sec).unwrap_or(i64::MAX / 1000));
         self.notes.push(Note::GuardStopsPod {
             deadline_at: chrono::SubsecRound::trunc_subsecs(input.now + deadline, 0),
             max_runtime: job.timeout_is_max_runtime,

@@ -227,7 +227,11 @@ pub fn note(note: &Note) -> String {
         } => format!(
             "the pod stops itself at about {} ({}, counted from the job's start) or {} after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)",
             deadline_at.format("%H:%M UTC"),
-            if *max_runtime { "max runtime" } else { "cost cap" },
+            if *max_runtime {
+                "max runtime"
+            } else {
+                "cost cap"
+            },
             spoken_duration(*grace_sec)
         ),
         Note::StaleLock(holder) => format!(

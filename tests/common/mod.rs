@@ -139,7 +139,10 @@ impl World {
             .env_remove("RUNPOD_API_KEY")
             // No test reaches RunPod: not even a pod's guard, which stops
             // the pod through this API (tests of the REST provider set it).
-            .env("RPD_RUNPOD_API_URL", format!("http://127.0.0.1:{}", closed_port()));
+            .env(
+                "RPD_RUNPOD_API_URL",
+                format!("http://127.0.0.1:{}", closed_port()),
+            );
         cmd
     }
 

@@ -4,9 +4,7 @@ use super::Checker;
 use crate::config::raw::RawLifecycle;
 use crate::config::shown;
 use crate::config::suggest;
-use crate::model::{
-    BusyHostPolicy, DEFAULT_UNATTENDED_STOP_AFTER_SEC, Lifecycle, LifecycleAction,
-};
+use crate::model::{BusyHostPolicy, DEFAULT_UNATTENDED_STOP_AFTER_SEC, Lifecycle, LifecycleAction};
 
 const RECYCLE_ON_FAILURE: &str = "lifecycle.on_failure cannot be 'recycle'; recycle is the success-path only because failed pods have potentially corrupted state. See Issue #90.";
 

@@ -184,7 +184,9 @@ impl Budget {
         if self.price_per_hr.0 <= 0.0 {
             return (by_time, time_reason);
         }
-        let affordable = Duration::from_secs_f64((self.cost_cap.0 / self.price_per_hr.0 * 3600.0).clamp(0.0, 1e12));
+        let affordable = Duration::from_secs_f64(
+            (self.cost_cap.0 / self.price_per_hr.0 * 3600.0).clamp(0.0, 1e12),
+        );
         let by_cost = affordable.saturating_sub(launched.saturating_duration_since(usable));
         if by_cost < by_time {
             (by_cost, DeadlineReason::CostCap)
