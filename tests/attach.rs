@@ -11,40 +11,15 @@ mod fake;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::guard::{
+    kill_rpd_then_end_the_job, only_pod, past_the_deadline_with_rpd_gone, pod_id, short_grace,
+    status, wait_for_the_guard_to_stop_the_pod,
+};
 use common::hello::{HELLO, HELLO_STATE};
 use common::sshd::Sshd;
-use common::{Background, World, edited, wait_until};
+use common::{World, edited, wait_until};
 use fake::FakeRestV2;
 use rpd::model::PodStatus;
-
-fn short_grace(world: &World) {
-    world.edit(
-        HELLO,
-        "  on_failure: stop\n",
-        "  on_failure: stop\n  unattended_stop_after_sec: 2\n",
-    );
-}
-
-fn only_pod(world: &World) -> serde_json::Value {
-    let pods = world.pods();
-    assert_eq!(pods.len(), 1, "one pod: {pods:#?}");
-    pods[0].clone()
-}
-
-fn pod_id(world: &World) -> String {
-    only_pod(world)["id"].as_str().unwrap().to_string()
-}
-
-fn status(world: &World) -> String {
-    only_pod(world)["status"].as_str().unwrap().to_string()
-}
-
-/// rpd, killed with SIGKILL while the held job runs; the job then ends.
-fn kill_rpd_then_end_the_job(apply: Background) {
-    apply.signal(libc::SIGKILL);
-    apply.release_job();
-    drop(apply.wait());
-}
 
 /// How many times hello's script ran on the pod's volume (it counts).
 fn script_runs(world: &World) -> String {
@@ -58,9 +33,7 @@ fn apply_after_the_guard_stopped_the_pod_resumes_it_collects_the_job_and_never_r
     let apply = world.apply_in_background();
     let pod = pod_id(&world);
     kill_rpd_then_end_the_job(apply);
-    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        status(&world) == "EXITED"
-    });
+    wait_for_the_guard_to_stop_the_pod(&world);
     world.reset_calls();
 
     world
@@ -95,13 +68,7 @@ fn apply_after_the_guard_stopped_the_pod_resumes_it_collects_the_job_and_never_r
 #[test]
 fn attach_collects_a_job_the_guard_ended_at_its_deadline_and_says_so() {
     let world = World::new();
-    short_grace(&world);
-    let apply = world.apply_in_background_env(&[("RPD_MAX_RUNTIME", "2s")]);
-    apply.signal(libc::SIGKILL);
-    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        status(&world) == "EXITED"
-    });
-    drop(apply);
+    past_the_deadline_with_rpd_gone(&world);
 
     world
         .test()
@@ -255,9 +222,7 @@ fn a_pod_resumed_to_collect_a_job_stops_itself_when_that_rpd_is_killed_too() {
     short_grace(&world);
     let apply = world.apply_in_background();
     kill_rpd_then_end_the_job(apply);
-    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        status(&world) == "EXITED"
-    });
+    wait_for_the_guard_to_stop_the_pod(&world);
 
     // The attach resumes the pod and is killed before it pulls anything.
     let attach = world.spawn_paused_at("pull", &["attach", HELLO]);

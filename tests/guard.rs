@@ -12,28 +12,15 @@ mod fake;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::guard::{
+    kill_rpd_then_end_the_job, only_pod, past_the_deadline_with_rpd_gone, short_grace, status,
+    wait_for_the_guard_to_stop_the_pod,
+};
 use common::hello::HELLO;
 use common::sshd::Sshd;
-use common::{Background, World, wait_until};
+use common::{World, wait_until};
 use fake::FakeRestV2;
 use rpd::model::PodStatus;
-
-/// A short grace, so that the guard acts within the test.
-const GRACE: &str = "  on_failure: stop\n  unattended_stop_after_sec: 2\n";
-
-fn short_grace(world: &World) {
-    world.edit(HELLO, "  on_failure: stop\n", GRACE);
-}
-
-fn only_pod(world: &World) -> serde_json::Value {
-    let pods = world.pods();
-    assert_eq!(pods.len(), 1, "one pod: {pods:#?}");
-    pods[0].clone()
-}
-
-fn status(world: &World) -> String {
-    only_pod(world)["status"].as_str().unwrap().to_string()
-}
 
 /// The simulated pod's volume.
 fn volume(world: &World) -> PathBuf {
@@ -51,17 +38,6 @@ fn beside_log(log_dir: &Path, prefix: &str) -> String {
     std::fs::read_to_string(found).unwrap()
 }
 
-/// rpd, killed with SIGKILL while the held job runs; the job then ends.
-fn kill_rpd_then_end_the_job(apply: Background) {
-    apply.signal(libc::SIGKILL);
-    apply.release_job();
-    let run = apply.wait();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&run.output.status),
-        Some(libc::SIGKILL)
-    );
-}
-
 #[test]
 fn rpd_killed_during_the_job_the_guard_stops_the_pod_once_the_grace_after_its_end_passes() {
     let world = World::new();
@@ -70,9 +46,7 @@ fn rpd_killed_during_the_job_the_guard_stops_the_pod_once_the_grace_after_its_en
     assert_eq!(status(&world), "RUNNING");
     kill_rpd_then_end_the_job(apply);
 
-    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        status(&world) == "EXITED"
-    });
+    wait_for_the_guard_to_stop_the_pod(&world);
     let log = beside_log(&volume(&world).join("hello"), "run.log.rpd-guard.log");
     let ended = log.find("the job ended").expect(&log);
     let stopping = log
@@ -90,13 +64,8 @@ fn rpd_killed_during_the_job_the_guard_stops_the_pod_once_the_grace_after_its_en
 #[test]
 fn a_deadline_passing_with_rpd_gone_kills_the_job_records_why_and_stops_the_pod() {
     let world = World::new();
-    short_grace(&world);
-    let apply = world.apply_in_background_env(&[("RPD_MAX_RUNTIME", "2s")]);
-    apply.signal(libc::SIGKILL);
     // The job is never released: only the guard can end it.
-    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        status(&world) == "EXITED"
-    });
+    past_the_deadline_with_rpd_gone(&world);
     let hello = volume(&world).join("hello");
     assert_eq!(
         beside_log(&hello, "run.log.rpd-exit-"),
@@ -105,7 +74,6 @@ fn a_deadline_passing_with_rpd_gone_kills_the_job_records_why_and_stops_the_pod(
     let log = beside_log(&hello, "run.log.rpd-guard.log");
     assert!(log.contains("killed the job: max runtime"), "{log}");
     assert!(log.contains("the deadline passed (max runtime)"), "{log}");
-    drop(apply);
 }
 
 #[test]

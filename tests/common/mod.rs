@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod expect;
+pub mod guard;
 pub mod hello;
 pub mod sshd;
 mod test;
