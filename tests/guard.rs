@@ -94,8 +94,7 @@ fn the_guard_is_dismissed_when_the_lifecycle_preserves_the_pod() {
     world.rpd(&["destroy", "-y", HELLO]).status(0);
 }
 
-/// Every process of the simulated pods (the simulator marks them), with
-/// its environment.
+/// Every process whose environment has `marker`, with its environment.
 fn pod_processes(marker: &[u8]) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir("/proc")
         .unwrap()
@@ -141,7 +140,9 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
 fn on_the_simulator_the_users_key_never_reaches_the_pod() {
     let world = World::new();
     let apply = world.apply_in_background_env(&[("RUNPOD_API_KEY", fake::DISTINCT_USER_KEY)]);
-    let processes = pod_processes(b"RPD_SIMULATED_POD=1");
+    // This pod's processes (the simulator gives them its RUNPOD_POD_ID).
+    let marker = format!("RUNPOD_POD_ID={}", only_pod(&world)["id"].as_str().unwrap());
+    let processes = pod_processes(marker.as_bytes());
     let guard: Vec<&String> = processes
         .iter()
         .map(|(cmd, _)| cmd)
