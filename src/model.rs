@@ -314,6 +314,53 @@ pub struct ObservedPod {
     pub changed_at: Option<String>,
 }
 
+/// Whose a pod is, as far as rpd can tell: what `status`, `ls-stale` and
+/// `cleanup` may do to it depends on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ownership {
+    /// A state file tracks it: the config's current pod, or one kept for
+    /// forensics (`retained`).
+    Tracked {
+        config: std::path::PathBuf,
+        state_file: std::path::PathBuf,
+        retained: bool,
+    },
+    /// rpd made it (its name follows rpd's rule) but no state tracks it:
+    /// the state was lost, moved or edited. `config` is the config whose
+    /// state's lineage the name carries, when the registry knows it.
+    Untracked {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<std::path::PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state_file: Option<std::path::PathBuf>,
+    },
+    /// Not rpd's: made in the console or by another tool.
+    NotRpds,
+}
+
+impl Ownership {
+    /// rpd made it (tracked or not).
+    pub fn is_rpds(&self) -> bool {
+        !matches!(self, Ownership::NotRpds)
+    }
+}
+
+/// What RunPod billed one pod for one time bucket (REST v2
+/// `GET /v2/billing/pods`), in US dollars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodBill {
+    pub pod_id: String,
+    /// The bucket, `[start, end)`.
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub total_usd: f64,
+    pub gpu_usd: f64,
+    pub cpu_usd: f64,
+    /// Disk (container disk and volume); for a stopped pod, the volume.
+    pub disk_usd: f64,
+}
+
 /// What to do with the pod once the job has finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -443,7 +490,8 @@ pub struct Usd(pub f64);
 
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let amount = self.0;
+        // An empty sum of f64 is -0.0: money is never "$-0.00".
+        let amount = if self.0 == 0.0 { 0.0 } else { self.0 };
         let text = if amount != 0.0 && amount.abs() < 0.01 {
             format!("${amount:.4}")
         } else {
@@ -481,6 +529,8 @@ mod words_tests {
         assert_eq!(Usd(12.3).to_string(), "$12.30");
         assert_eq!(Usd(0.0042).to_string(), "$0.0042");
         assert_eq!(Usd(0.0).to_string(), "$0.00");
+        // What summing no amounts gives.
+        assert_eq!(Usd(std::iter::empty::<f64>().sum()).to_string(), "$0.00");
         assert_eq!(format!("{:>7}", Usd(1.0)), "  $1.00");
     }
 

@@ -10,14 +10,6 @@ use common::hello::{HELLO, HELLO_STATE};
 use common::{World, wait_until};
 use std::time::Duration;
 
-fn pod_ids(world: &World) -> Vec<String> {
-    world
-        .pods()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn only_pod(world: &World) -> serde_json::Value {
     let pods = world.pods();
     assert_eq!(pods.len(), 1, "one pod: {pods:#?}");
@@ -131,7 +123,7 @@ fn ctrl_c_before_the_job_deletes_the_pod_this_run_created_whatever_on_failure_sa
             .stderr_lacks("Lifecycle")
             .check(run);
         assert_eq!(
-            pod_ids(&world),
+            world.pod_ids(),
             Vec::<String>::new(),
             "on_failure: {on_failure}"
         );
@@ -170,7 +162,7 @@ fn a_state_write_that_fails_once_a_created_pod_runs_deletes_it_and_says_so() {
         .stderr_has("hello: Deleting pod [POD]: the state could not record that it runs\n")
         .stderr_has("hello: Destruction complete")
         .run();
-    assert_eq!(pod_ids(&world), Vec::<String>::new(), "nothing billing");
+    assert_eq!(world.pod_ids(), Vec::<String>::new(), "nothing billing");
 }
 
 #[test]
@@ -461,7 +453,7 @@ fn destroy_after_a_crash_between_the_delete_and_the_state_write_removes_the_stat
     recycled(&world);
     aborted(&world.rpd_env(&["destroy", "-y", HELLO], &[("RPD_FAULT", "deleted")]));
     assert_eq!(
-        pod_ids(&world),
+        world.pod_ids(),
         Vec::<String>::new(),
         "deleted before the crash"
     );
@@ -602,7 +594,7 @@ fn a_create_that_finds_no_capacity_leaves_no_state_file_and_no_backup() {
     let world = World::new();
     no_stock_anywhere(&world);
     world.rpd(&["apply", "-y", HELLO]).status(1);
-    assert_eq!(pod_ids(&world), Vec::<String>::new());
+    assert_eq!(world.pod_ids(), Vec::<String>::new());
     assert!(!world.path(HELLO_STATE).exists(), "no state file");
     assert!(
         !world.path("examples/.rpd/hello.state.json.backup").exists(),
@@ -639,7 +631,7 @@ fn a_replace_with_no_stock_anywhere_keeps_the_pod_unless_forced() {
         .stdout_has("hello: apply stopped. Pods: 0 created, 0 resumed, 1 destroyed, 0 stopped.\n")
         .stderr_has("error: hello: no candidate could take the pod:\n")
         .run();
-    assert_eq!(pod_ids(&world), Vec::<String>::new(), "forced: deleted");
+    assert_eq!(world.pod_ids(), Vec::<String>::new(), "forced: deleted");
 }
 
 // Executor::run's error path: an interrupt that ends in an error is still

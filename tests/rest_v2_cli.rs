@@ -153,11 +153,16 @@ fn a_plan_resumes_a_recycled_pod_and_destroy_deletes_it() {
         .args(["plan", "--detailed-exitcode", HELLO])
         .known(&id, "[PAUSED]")
         .status(2)
-        // The recycled pod is an RTX A5000.
+        // The recycled pod is an RTX A5000; RunPod says nothing of when it
+        // stopped, and this state (written by the test) neither.
         .stdout(&edited(
-            &unindent(RESUME_PLAN),
-            "Cost: $0.44/hr",
-            "Cost: $0.27/hr",
+            &edited(
+                &unindent(RESUME_PLAN),
+                "Cost: $0.44/hr",
+                "Cost: $0.27/hr",
+            ),
+            "Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused\n",
+            "",
         ))
         .run();
     assert_eq!(fake.calls("getPod"), 1);
@@ -574,7 +579,7 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
                 · record pod [FOUND] from the interrupted create
 
             Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();
@@ -600,4 +605,128 @@ fn apply_without_the_ssh_key_stops_before_creating_anything() {
         .stderr("error: the SSH key [TMP]/home/.ssh/id_ed25519 (ssh.key_path in examples/hello.yaml) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)\n")
         .run();
     assert_eq!(fake.calls("createPod"), 0);
+}
+
+/// The recorded billing answer, with its pods renamed: `x7k2m4n6p8q1r3`
+/// (4 hours: 2 running, 2 paused) becomes `current`, `a5b6c7d8e9f0g1` (1
+/// hour running) `earlier`; `q9w8e7r6t5y4u3` stays someone else's.
+fn recorded_bills(current: &str, earlier: &str) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(common::repo_root().join("fixtures/rest_v2/billing_pods.json"))
+            .unwrap()
+            .replace("x7k2m4n6p8q1r3", current)
+            .replace("a5b6c7d8e9f0g1", earlier);
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    answer["records"].as_array().unwrap().clone()
+}
+
+#[test]
+fn cost_sums_runpods_bills_for_every_pod_the_state_ever_tracked() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    let id = recycled_pod(&world, &fake);
+    // The state also remembers an earlier pod of this config.
+    let mut state = world.state(HELLO_STATE).unwrap();
+    state["pod_history"] = serde_json::json!([
+        {"id": "a5b6c7d8e9f0g1", "first_recorded": "2026-11-18T14:00:00Z"},
+        {"id": id, "first_recorded": "2026-11-20T09:00:00Z"},
+    ]);
+    world.write(HELLO_STATE, &serde_json::to_string_pretty(&state).unwrap());
+    fake.set_bills(recorded_bills(&id, "a5b6c7d8e9f0g1"));
+    // By hand: compute 0.44 + 0.22 + 0.44 = 1.10; disk in hours that ran
+    // 3 x 0.0097 = 0.0291; disk in paused hours 2 x 0.0139 = 0.0278;
+    // RunPod's totals 0.4497 + 0.2297 + 0.0139 + 0.0139 + 0.4497 = 1.1569.
+    // The third pod's $1.4039 is another config's.
+    runpod(&world, &fake)
+        .args(["cost", HELLO, "--since", "400d"])
+        .stdout(
+            "
+            CONFIG               PODS  COMPUTE  STORAGE RUNNING  STORAGE PAUSED  TOTAL  SOURCE
+            examples/hello.yaml  2     $1.10    $0.03            $0.03           $1.16  RunPod billing
+
+            Total since [SINCE]: $1.16.
+            ",
+        )
+        .known(
+            &(chrono::Utc::now() - chrono::Duration::days(400))
+                .format("%Y-%m-%d")
+                .to_string(),
+            "[SINCE]",
+        )
+        .run();
+    let url = fake.url();
+    let json = world
+        .rpd_env(
+            &["cost", HELLO, "--since", "400d", "--json"],
+            &[
+                ("RPD_PROVIDER", "runpod"),
+                ("RUNPOD_API_KEY", fake::API_KEY),
+                ("RPD_RUNPOD_API_URL", &url),
+            ],
+        )
+        .status(0)
+        .json();
+    let spend = &json["configs"][0]["spend"];
+    let close = |key: &str, want: f64| {
+        let got = spend[key].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{key}: {got} != {want}");
+    };
+    close("compute_usd", 1.10);
+    close("storage_running_usd", 0.0291);
+    close("storage_paused_usd", 0.0278);
+    close("total_usd", 1.1569);
+    assert_eq!(fake.calls("listPodBilling"), 4, "one query per pod, twice");
+    fake.assert_all_valid();
+}
+
+#[test]
+fn cleanup_of_a_state_file_deletes_its_pod_on_runpod_and_ls_stale_all_lists_it_first() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    let id = recycled_pod(&world, &fake);
+    // No registry entry and a name rpd no longer gives: not rpd's by
+    // name, listed only with --all.
+    runpod(&world, &fake)
+        .args(["ls-stale", "--all"])
+        .known(&id, "[PAUSED]")
+        .stdout(
+            "
+            POD             NAME                    VOLUME  DAYS STOPPED  $/DAY  $/MONTH  OWNER
+            [PAUSED]  hello-[STAMP]  20 GB   unknown       $0.13  $4.00    not rpd's
+
+            Stopped: 1 pod, 20 GB of volume: $0.13/day, $4.00/month (volume disk bills $0.20/GB a month while stopped).
+            ",
+        )
+        .run();
+    runpod(&world, &fake)
+        .args(["cleanup", "--state-file", HELLO_STATE, "-y"])
+        .known(&id, "[PAUSED]")
+        .stdout(
+            "
+            rpd cleanup plan for examples/.rpd/hello.state.json
+
+            rpd will perform the following actions:
+
+              Steps:
+                1. delete pod [PAUSED] (\"hello-[STAMP]\", stopped since an unknown time, 20 GB volume ($0.13/day); tracked by [TMP]/examples/hello.yaml)
+
+              State only (no provider calls):
+                · forget pod [PAUSED] in [TMP]/examples/.rpd/hello.state.json
+
+            Plan: 0 to create, 0 to resume, 1 to destroy, 0 to stop.
+            Cost: frees $4.00/month ($0.13/day) of volume storage billed while stopped.
+
+            Cleanup complete! Pods: 1 destroyed, 0 stopped, 0 forgotten (already gone).
+            ",
+        )
+        .stderr(
+            "
+            cleanup: Destroying pod [PAUSED]...
+            cleanup: Destruction complete after [ELAPSED] [id=[PAUSED]]
+            ",
+        )
+        .run();
+    assert!(fake.pods().is_empty());
+    assert!(world.state(HELLO_STATE).unwrap().get("pod").is_none());
+    fake.assert_all_valid();
 }

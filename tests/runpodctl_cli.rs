@@ -616,3 +616,31 @@ fn the_tour_create_recycle_resume_drift_replace_destroy_over_runpodctl() {
     assert!(world.pods().is_empty());
     assert!(world.state(HELLO_STATE).is_none());
 }
+
+#[test]
+fn ls_stale_all_and_cleanup_state_file_delete_a_runpod_deploy_pointers_pod() {
+    let world = World::new();
+    let id = paused_pod(&world);
+    // Named by another tool and tracked by no registered state: not rpd's.
+    ctl(&world)
+        .args(["ls-stale", "--all"])
+        .known(&id, "[PAUSED]")
+        .stdout_has("[PAUSED]  hello-earlier  20 GB   ")
+        .stdout_has("$0.13  $4.00    not rpd's\n")
+        .stderr(REST_V1_WARNING)
+        .run();
+    ctl(&world)
+        .args(["cleanup", "--state-file", HELLO_STATE, "--mode", "delete", "--yes"])
+        .known(&id, "[PAUSED]")
+        .stdout_has("    1. delete pod [PAUSED] (\"hello-earlier\", stopped since an unknown time, 20 GB volume ($0.13/day); tracked by [TMP]/examples/.rpd/hello.state.json)\n")
+        .stdout_has("    · remove the runpod-deploy pointer [TMP]/examples/.rpd/hello.state.json (its pod is deleted)\n")
+        .stdout_has("Cleanup complete! Pods: 1 destroyed, 0 stopped, 0 forgotten (already gone).\n")
+        .stderr_has("cleanup: Destruction complete after ")
+        .run();
+    assert_eq!(world.invoked(&["pod", "delete", &id]).len(), 1);
+    assert!(world.pods().is_empty());
+    assert!(
+        !world.path(HELLO_STATE).exists(),
+        "runpod-deploy's cleanup unlinks the pointer; so does rpd's"
+    );
+}

@@ -46,7 +46,7 @@ const REPLACE_STEPS: &str = r#"
     Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
     Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan to replace hello's pod `[OLD]`: `header` says why, `reason`
@@ -307,7 +307,7 @@ fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
             Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
             Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();
@@ -888,7 +888,7 @@ fn several_configs_are_planned_and_applied_together() {
                 Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
                 Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-                Cost: $0.40/hr while running; $10.00/month while paused for reuse (50 GB volume).
+                Cost: $0.40/hr while running; $10.00/month ($0.33/day) while paused for reuse (50 GB volume).
                 "#
             )
         ))
@@ -1144,7 +1144,7 @@ fn fallback_cloud_type_creates_on_community_when_secure_is_out() {
             Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
             Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
-            Cost: $4.00/month while paused for reuse (20 GB volume).
+            Cost: $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();
@@ -1201,7 +1201,7 @@ fn a_network_volume_is_resolved_in_the_pods_datacenter_and_outlives_the_pod() {
         Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
         Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-        Cost: $0.44/hr while running; $0.00/month while paused for reuse.
+        Cost: $0.44/hr while running; $0.00/month ($0.00/day) while paused for reuse.
     "#;
     let stopped = applied(
         plan,
@@ -1481,7 +1481,7 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
                 · forget the interrupted create of "hello-[STAMP]-2f4c4f" (no untracked pod has that name)
 
             Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+            Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
         )
         .run();

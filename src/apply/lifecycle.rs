@@ -4,85 +4,22 @@
 use super::*;
 
 impl Executor<'_> {
-    /// Asks the provider to stop the pod (retrying a failure that may
-    /// pass) and checks, within a bounded time, that it really stopped: a
-    /// stop that did not happen keeps billing.
+    /// Asks the provider to stop the pod and checks that it stopped (see
+    /// [`stop_verified`]).
     pub(super) async fn stop(&mut self, pod_id: &str) -> StopOutcome {
-        let waiter = self.reporter.wait(&format!("Stopping pod {pod_id}"));
-        let provider = self.provider.clone();
-        let asked = retry::retry(
+        let (outcome, took) = stop_verified(
+            &self.provider,
+            &self.reporter,
             &self.request_retry,
-            || async {
-                match provider.stop(pod_id).await {
-                    // Not in a state to stop: already stopping or stopped.
-                    Err(ProviderError::Conflict(_)) => Ok(()),
-                    other => other,
-                }
-            },
-            // A stop is harmless to repeat, so an unclassified failure
-            // (a runpodctl that printed no code) is tried again too.
-            |err| err.is_retryable() || matches!(err, ProviderError::Other(_)),
-            ProviderError::retry_after,
+            pod_id,
+            &self.config.path,
         )
         .await;
-        let asked = match asked {
-            Ok(()) => None,
-            Err(ProviderError::NotFound(_)) => {
-                waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                return StopOutcome::Gone;
-            }
-            Err(err) => Some(err),
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let schedule = PollSchedule::every(self.provider.poll_interval());
-        let mut seen = None;
-        let looked = retry::poll(&schedule, async || {
-            let last = match provider.get(pod_id).await {
-                Ok(Some(pod)) if !pod.status.is_active() => {
-                    return Look::Done(Ok(StopOutcome::Done));
-                }
-                Ok(None) => return Look::Done(Ok(StopOutcome::Gone)),
-                Ok(Some(pod)) => {
-                    seen = Some(pod.status);
-                    let last = LastLook::Active {
-                        status: pod.status,
-                        cost_per_hr: pod.cost_per_hr,
-                    };
-                    // The request itself failed: no point waiting for it.
-                    if asked.is_some() {
-                        return Look::Done(Err(last));
-                    }
-                    last
-                }
-                Err(err) => LastLook::Unreadable(err),
-            };
-            if Instant::now() >= deadline {
-                return Look::Done(Err(last));
-            }
-            Look::Again(seen)
-        })
-        .await;
-        match looked {
-            Ok(StopOutcome::Done) => {
-                let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
-                self.time("stop", took);
-                self.report.stopped += 1;
-                StopOutcome::Done
-            }
-            Ok(gone) => {
-                waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
-                gone
-            }
-            Err(last) => {
-                waiter.abandon();
-                StopOutcome::Failed(StopFailure {
-                    pod_id: pod_id.to_string(),
-                    request: asked,
-                    last,
-                    config: self.config.path.clone(),
-                })
-            }
+        if let (StopOutcome::Done, Some(took)) = (&outcome, took) {
+            self.time("stop", took);
+            self.report.stopped += 1;
         }
+        outcome
     }
 
     /// The lifecycle for how the job ended, and the run's manifest (both
@@ -156,14 +93,14 @@ impl Executor<'_> {
                         // Still the current pod, recorded as running: the
                         // next plan sees it and no run of rpd forgets it.
                         if let Some(record) = self.state.pod.as_mut() {
-                            record.status = Some(PodStatus::Running);
+                            record.set_status(PodStatus::Running, Utc::now());
                         }
                         self.save()?;
                         return Err(failure.into());
                     }
                     StopOutcome::Done if action == LifecycleAction::Recycle => {
                         if let Some(record) = self.state.pod.as_mut() {
-                            record.status = Some(PodStatus::Exited);
+                            record.set_status(PodStatus::Exited, Utc::now());
                         }
                         self.save()?;
                         self.reporter.line(format!(
@@ -216,7 +153,7 @@ impl Executor<'_> {
                 self.state.pod = Some(pod);
                 return;
             }
-            pod.status = Some(status);
+            pod.set_status(status, Utc::now());
             self.state.retained.push(RetainedPod {
                 pod,
                 reason,
@@ -257,6 +194,94 @@ impl Executor<'_> {
         if let Err(err) = manifest::write(&input) {
             self.reporter
                 .line(format!("Warning: could not write the run manifest: {err}"));
+        }
+    }
+}
+
+/// Asks the provider to stop the pod (retrying a failure that may
+/// pass) and checks, within a bounded time, that it really stopped: a
+/// stop that did not happen keeps billing.
+pub(crate) async fn stop_verified(
+    provider: &SharedProvider,
+    reporter: &Reporter,
+    request_retry: &Backoff,
+    pod_id: &str,
+    config: &std::path::Path,
+) -> (StopOutcome, Option<Duration>) {
+    let waiter = reporter.wait(&format!("Stopping pod {pod_id}"));
+
+    let asked = retry::retry(
+        request_retry,
+        || async {
+            match provider.stop(pod_id).await {
+                // Not in a state to stop: already stopping or stopped.
+                Err(ProviderError::Conflict(_)) => Ok(()),
+                other => other,
+            }
+        },
+        // A stop is harmless to repeat, so an unclassified failure
+        // (a runpodctl that printed no code) is tried again too.
+        |err| err.is_retryable() || matches!(err, ProviderError::Other(_)),
+        ProviderError::retry_after,
+    )
+    .await;
+    let asked = match asked {
+        Ok(()) => None,
+        Err(ProviderError::NotFound(_)) => {
+            waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
+            return (StopOutcome::Gone, None);
+        }
+        Err(err) => Some(err),
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let schedule = PollSchedule::every(provider.poll_interval());
+    let mut seen = None;
+    let looked = retry::poll(&schedule, async || {
+        let last = match provider.get(pod_id).await {
+            Ok(Some(pod)) if !pod.status.is_active() => {
+                return Look::Done(Ok(StopOutcome::Done));
+            }
+            Ok(None) => return Look::Done(Ok(StopOutcome::Gone)),
+            Ok(Some(pod)) => {
+                seen = Some(pod.status);
+                let last = LastLook::Active {
+                    status: pod.status,
+                    cost_per_hr: pod.cost_per_hr,
+                };
+                // The request itself failed: no point waiting for it.
+                if asked.is_some() {
+                    return Look::Done(Err(last));
+                }
+                last
+            }
+            Err(err) => LastLook::Unreadable(err),
+        };
+        if Instant::now() >= deadline {
+            return Look::Done(Err(last));
+        }
+        Look::Again(seen)
+    })
+    .await;
+    match looked {
+        Ok(StopOutcome::Done) => {
+            let took = waiter.done("Stop complete", &format!(" [id={pod_id}]"));
+            (StopOutcome::Done, Some(took))
+        }
+        Ok(gone) => {
+            waiter.done("Pod is gone", &format!(" [id={pod_id}]"));
+            (gone, None)
+        }
+        Err(last) => {
+            waiter.abandon();
+            (
+                StopOutcome::Failed(StopFailure {
+                    pod_id: pod_id.to_string(),
+                    request: asked,
+                    last,
+                    config: config.to_path_buf(),
+                }),
+                None,
+            )
         }
     }
 }

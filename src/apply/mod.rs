@@ -2,6 +2,7 @@
 //! changes things: every step that changes a pod is followed by a state
 //! write, so an interrupt or crash never loses a pod id rpd created.
 
+pub mod cleanup;
 mod error;
 mod job;
 mod lifecycle;
@@ -297,10 +298,12 @@ impl<'a> Executor<'a> {
                 DeleteReason::ReplaceRequested
                 | DeleteReason::ReplaceMismatch
                 | DeleteReason::ReplaceError => self.delete_to_replace(pod_id).await,
-                DeleteReason::Destroy | DeleteReason::Retained | DeleteReason::Duplicate => {
-                    self.delete(pod_id).await
-                }
+                DeleteReason::Destroy
+                | DeleteReason::Retained
+                | DeleteReason::Duplicate
+                | DeleteReason::Cleanup => self.delete(pod_id).await,
             },
+            StepKind::StopPod { pod_id } => self.stop_and_keep(pod_id).await,
             StepKind::CreatePod { candidates } => self.create(candidates).await,
             StepKind::StartPod {
                 pod_id,
@@ -390,7 +393,7 @@ impl<'a> Executor<'a> {
 }
 
 /// What a stop request came to.
-enum StopOutcome {
+pub(crate) enum StopOutcome {
     Done,
     Gone,
     /// Still running (or unknown) after the request.

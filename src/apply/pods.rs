@@ -3,26 +3,40 @@
 
 use super::*;
 
+/// Deletes a pod, asking again after a failure that may pass; how long it
+/// took. The caller forgets the pod and writes its state.
+pub(crate) async fn delete_pod(
+    provider: &SharedProvider,
+    reporter: &Reporter,
+    request_retry: &Backoff,
+    pod_id: &str,
+) -> Result<Duration, ProviderError> {
+    let waiter = reporter.wait(&format!("Destroying pod {pod_id}"));
+    let deleted = retry::retry(
+        request_retry,
+        || provider.delete(pod_id),
+        ProviderError::is_retryable,
+        ProviderError::retry_after,
+    )
+    .await;
+    if let Err(err) = deleted {
+        waiter.abandon();
+        return Err(err);
+    }
+    crate::fault::reached("deleted").await;
+    Ok(waiter.done("Destruction complete", &format!(" [id={pod_id}]")))
+}
+
 impl Executor<'_> {
     pub(super) async fn delete(&mut self, pod_id: &str) -> Result<(), ApplyError> {
-        let waiter = self.reporter.wait(&format!("Destroying pod {pod_id}"));
-        let provider = self.provider.clone();
-        let deleted = retry::retry(
-            &self.request_retry,
-            || provider.delete(pod_id),
-            ProviderError::is_retryable,
-            ProviderError::retry_after,
-        )
-        .await;
-        if let Err(err) = deleted {
-            waiter.abandon();
-            return Err(ApplyError::provider(
-                format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
-                err,
-            ));
-        }
-        crate::fault::reached("deleted").await;
-        let took = waiter.done("Destruction complete", &format!(" [id={pod_id}]"));
+        let took = delete_pod(&self.provider, &self.reporter, &self.request_retry, pod_id)
+            .await
+            .map_err(|err| {
+                ApplyError::provider(
+                    format!("deleting pod {pod_id} (it is still tracked; `rpd destroy` retries)"),
+                    err,
+                )
+            })?;
         self.time("delete", took);
         self.forget(pod_id);
         self.report.destroyed += 1;
@@ -44,17 +58,16 @@ impl Executor<'_> {
                 ports: Some(request.ports.clone()),
             },
             status: Some(pod.status),
+            status_since: Some(Utc::now()),
             created_at: Some(Utc::now()),
             provider: Some(self.provider.name().to_string()),
         }
     }
 
-    /// `<run_id>-<6 hex of the state's lineage>`: the run id says what and
-    /// when; the lineage part makes the name this state's alone, so the
-    /// lookup of a lost create can never adopt another config's pod.
+    /// `<run_id>-<6 hex of the state's lineage>` (see `pod_name`): unique
+    /// to this state, and recognisable as rpd's if the state is ever lost.
     pub(super) fn pod_name(&self) -> String {
-        let lineage = self.state.lineage.simple().to_string();
-        format!("{}-{}", self.config.run_id, &lineage[..6])
+        crate::pod_name::for_create(&self.config.run_id, &self.state.lineage)
     }
 
     pub(super) async fn request_for(
@@ -282,6 +295,7 @@ impl Executor<'_> {
             name,
             spec: pod.spec.clone(),
             status: Some(pod.status),
+            status_since: Some(Utc::now()),
             created_at: None,
             provider: Some(self.provider.name().to_string()),
         });
@@ -348,7 +362,7 @@ impl Executor<'_> {
     pub(super) async fn resumed(&mut self, pod_id: &str) -> Result<(), ApplyError> {
         crate::fault::reached("resume-answered").await;
         if let Some(pod) = self.state.pod.as_mut() {
-            pod.status = Some(PodStatus::Starting);
+            pod.set_status(PodStatus::Starting, Utc::now());
         }
         self.resumed_now = true;
         self.report.resumed += 1;
@@ -408,7 +422,7 @@ impl Executor<'_> {
             }
         };
         if let Some(record) = self.state.pod.as_mut() {
-            record.status = Some(PodStatus::Running);
+            record.set_status(PodStatus::Running, Utc::now());
         }
         if let Err(err) = self.save_state_at(Some("save-ready")) {
             return Err(self.unrecorded(&pod_id, err).await);
@@ -550,6 +564,23 @@ impl Executor<'_> {
         }
     }
 
+    /// Stops the pod and keeps tracking it, stopped (forgotten if it is gone).
+    pub(super) async fn stop_and_keep(&mut self, pod_id: &str) -> Result<(), ApplyError> {
+        match self.stop(pod_id).await {
+            StopOutcome::Done => {
+                if let Some(record) = self.state.pod.as_mut().filter(|p| p.id == pod_id) {
+                    record.set_status(PodStatus::Exited, Utc::now());
+                }
+                self.save()
+            }
+            StopOutcome::Gone => {
+                self.forget(pod_id);
+                self.save()
+            }
+            StopOutcome::Failed(failure) => Err(failure.into()),
+        }
+    }
+
     /// A pod that never became usable is not left running: one this run
     /// created is deleted; one that existed before (resumed or reused) is
     /// stopped and kept, with its volume.
@@ -563,18 +594,6 @@ impl Executor<'_> {
             return self.delete(pod_id).await;
         }
         self.reporter.line(format!("Stopping pod {pod_id}: {why}"));
-        match self.stop(pod_id).await {
-            StopOutcome::Done => {
-                if let Some(record) = self.state.pod.as_mut() {
-                    record.status = Some(PodStatus::Exited);
-                }
-                self.save()
-            }
-            StopOutcome::Gone => {
-                self.forget(pod_id);
-                self.save()
-            }
-            StopOutcome::Failed(failure) => Err(failure.into()),
-        }
+        self.stop_and_keep(pod_id).await
     }
 }

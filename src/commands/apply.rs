@@ -118,6 +118,7 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         Mode::Apply if request.attach_only => "attach",
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
+        Mode::Cleanup => "cleanup",
     };
     // State directories this run creates (with the lock) and may leave
     // empty: they go again at the end.
@@ -198,6 +199,14 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     }
     crate::say!();
 
+    // Registered before anything is created: a state file that a killed
+    // run leaves is found by `status`, `ls-stale` and `cleanup`.
+    if request.mode == Mode::Apply {
+        for prepared in &ready {
+            let config = &prepared.config;
+            crate::commands::inventory::record_applied(ctx, config, provider.name(), true);
+        }
+    }
     let interrupt = Interrupt::install();
     // Approved; nothing has run yet (tests change local inputs here).
     crate::fault::reached("approved").await;
@@ -224,6 +233,9 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         executor.run(&prepared.plan)
     });
     let results = join_all(runs).await;
+    for prepared in &ready {
+        crate::commands::inventory::record_applied(ctx, &prepared.config, provider.name(), false);
+    }
     drop(guards);
     remove_empty(&new_dirs);
 
@@ -314,7 +326,8 @@ async fn lock_all(
     Ok(guards)
 }
 
-fn confirm(ctx: &Ctx, mode: Mode) -> bool {
+/// Asks Terraform's question for `mode`; only `yes` approves.
+pub(crate) fn confirm(ctx: &Ctx, mode: Mode) -> bool {
     let p = ctx.stderr_palette();
     let (question, what) = match mode {
         Mode::Apply => (
@@ -324,6 +337,10 @@ fn confirm(ctx: &Ctx, mode: Mode) -> bool {
         Mode::Destroy => (
             "Do you really want to destroy these pods?",
             "rpd will delete every pod listed above, retained ones included. There is no undo.",
+        ),
+        Mode::Cleanup => (
+            "Do you want to clean up these pods?",
+            "rpd will carry out the steps above; a deleted pod's volume is gone for good.",
         ),
     };
     crate::note!();

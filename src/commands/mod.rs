@@ -4,13 +4,19 @@
 //! printed, loading configs with the command line's variables, reading a
 //! config's state; `refresh` turns (config, state, provider) into a plan.
 
+pub mod adopt;
 pub mod apply;
+pub mod cleanup;
+pub mod cost;
+pub mod inventory;
 pub mod logs;
 pub mod plan;
 pub mod refresh;
+pub mod refresh_only;
 pub mod settings;
 pub mod sim;
 pub mod state;
+pub mod status;
 pub mod validate;
 
 pub use refresh::{Prepared, prepare_all};
@@ -43,6 +49,15 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::ShowState(target) => state::show(ctx, &target),
         Action::ReassignState(settings) => state::reassign(ctx, &settings),
         Action::Sim(action) => sim::run(&action),
+        Action::Status(settings) => status::status(ctx, &settings).await,
+        Action::LsStale(settings) => status::ls_stale(ctx, &settings).await,
+        Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
+        Action::Runs(settings) => status::runs(ctx, &settings),
+        Action::Cost(settings) => cost::run(ctx, &settings).await,
+        Action::Advise(settings) => status::advise(ctx, &settings),
+        Action::Refresh(settings) => refresh_only::run(ctx, &settings).await,
+        Action::Import(settings) => adopt::import(ctx, &settings).await,
+        Action::ForgetPod(settings) => adopt::forget(ctx, &settings),
     }
 }
 
@@ -73,6 +88,11 @@ impl Ctx {
 
     pub fn stderr_palette(&self) -> Palette {
         Palette::new(self.stderr_colour)
+    }
+
+    /// The provider's name as asked (`runpod`, `runpodctl`, `sim`).
+    pub fn provider_name(&self) -> &str {
+        &self.provider
     }
 
     pub fn provider(&self) -> anyhow::Result<SharedProvider> {

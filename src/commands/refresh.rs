@@ -138,7 +138,7 @@ pub async fn refresh(
     // What the job reads and writes here, checked before a pod bills.
     let local_problems = match mode {
         Mode::Apply => crate::apply::local_inputs::check(config),
-        Mode::Destroy => Vec::new(),
+        Mode::Destroy | Mode::Cleanup => Vec::new(),
     };
     let fallback_catalog = flags
         .fallback_cloud

@@ -28,6 +28,17 @@ pub enum Action {
     ShowState(ConfigSettings),
     ReassignState(ReassignSettings),
     Sim(SimAction),
+    Status(ReportSettings),
+    LsStale(LsStaleSettings),
+    Cleanup(CleanupSettings),
+    Runs(ReportSettings),
+    Cost(CostSettings),
+    Advise(ReportSettings),
+    Refresh(RefreshSettings),
+    /// `rpd import CONFIG POD_ID`.
+    Import(ImportSettings),
+    /// `rpd state rm CONFIG [POD_ID]`.
+    ForgetPod(ImportSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +169,85 @@ pub struct ForceUnlockSettings {
 pub struct ReassignSettings {
     pub target: ConfigSettings,
     pub lock: LockSettings,
+}
+
+/// `rpd status`, `runs`, `advise`: the given configs, else (status, runs)
+/// every config in the registry; a table or JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub json: bool,
+}
+
+/// `rpd ls-stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LsStaleSettings {
+    /// The whole account, not only rpd's pods.
+    pub all: bool,
+    /// Stopped at least this many whole days ago (rounded up).
+    pub older_than_days: Option<u64>,
+    pub json: bool,
+}
+
+/// What `rpd cleanup --state-file` does to the pods a state file tracks
+/// (runpod-deploy's `--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupMode {
+    Delete,
+    Stop,
+    Preserve,
+}
+
+/// Which pods `rpd cleanup` looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanupTarget {
+    /// The pods these state files track.
+    StateFiles {
+        paths: Vec<PathBuf>,
+        mode: CleanupMode,
+    },
+    /// Stopped pods (`--all-stopped`, `--stale`).
+    Stopped {
+        older_than_days: Option<u64>,
+        untracked: bool,
+        all: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupSettings {
+    pub target: CleanupTarget,
+    pub dry_run: bool,
+    pub auto_approve: bool,
+    pub lock: LockSettings,
+}
+
+/// `rpd refresh`: record what changed outside rpd, act on nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    pub lock: LockSettings,
+}
+
+/// A config and one of its pods (`import`; `state rm`, where the pod is
+/// the current one when not given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSettings {
+    pub target: ConfigSettings,
+    pub pod_id: Option<String>,
+    pub lock: LockSettings,
+}
+
+/// `rpd cost`: the given configs' spend, else every registered config's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
+    /// Over the last this many days.
+    pub since_days: u64,
+    pub json: bool,
 }
 
 /// `rpd sim ...`: an out-of-band change to the simulator, or a look at it.

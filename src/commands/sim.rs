@@ -125,6 +125,19 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("{change:?} must look like KEY=VALUE"))?;
                     match key {
                         "image" => pod.image = value.into(),
+                        // Renamed in the console: no longer carries rpd's name.
+                        "name" => pod.name = value.into(),
+                        // When its status last changed (to age a stopped pod).
+                        "changed_at" => {
+                            value
+                                .parse::<chrono::DateTime<chrono::Utc>>()
+                                .map_err(|err| {
+                                    anyhow::anyhow!(
+                                        "changed_at {value:?} is not an RFC 3339 time ({err})"
+                                    )
+                                })?;
+                            pod.changed_at = value.into();
+                        }
                         "gpu_id" | "gpu" => pod.gpu_id = value.into(),
                         "gpu_count" => pod.gpu_count = value.parse()?,
                         "datacenter_id" | "datacenter" => pod.datacenter_id = value.into(),
@@ -140,7 +153,7 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
                             pod.ready_at_ms = None;
                         }
                         other => anyhow::bail!(
-                            "cannot set {other:?}; settable: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status"
+                            "cannot set {other:?}; settable: image, name, changed_at, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status"
                         ),
                     }
                 }

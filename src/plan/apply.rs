@@ -62,6 +62,7 @@ impl Planner<'_> {
         }
         self.add_lifecycle();
         self.report_costs(&pod, current.as_ref(), &ranked);
+        self.report_paused_for(&pod);
         self.report_retained();
         pod
     }
@@ -558,7 +559,9 @@ impl Planner<'_> {
             LifecycleAction::Recycle | LifecycleAction::Stop
         ) || lifecycle.on_failure == LifecycleAction::Stop
         {
-            self.cost.stopped_per_month = Some(cost::stopped_usd_per_month(Some(&desired.storage)));
+            let per_month = cost::stopped_usd_per_month(Some(&desired.storage));
+            self.cost.stopped_per_month = Some(per_month);
+            self.cost.stopped_per_day = Some(cost::per_day(per_month));
             if let Storage::Ephemeral { volume_gb, .. } = desired.storage {
                 self.cost.volume_gb = Some(volume_gb);
             }

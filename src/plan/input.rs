@@ -46,6 +46,8 @@ pub struct Observations {
 pub enum Mode {
     Apply,
     Destroy,
+    /// `rpd cleanup`: stopped (or named) pods across configs.
+    Cleanup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

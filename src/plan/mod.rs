@@ -10,9 +10,11 @@
 
 mod apply;
 mod attach;
+pub mod cleanup;
 mod destroy;
 pub mod diff;
 mod input;
+mod paused;
 mod report;
 mod steps;
 
@@ -36,6 +38,10 @@ pub enum InvalidInput {
     /// without knowing whether it exists could delete or forget it wrongly.
     #[error("pod {pod_id} is recorded in the state but was not looked up")]
     NotObserved { pod_id: String },
+    /// A cleanup is planned from the pods found (`plan::cleanup`), not
+    /// from one config.
+    #[error("a cleanup is not planned from a config")]
+    CleanupFromConfig,
 }
 
 /// Plans `input`, or says why it cannot be planned.
@@ -57,9 +63,11 @@ pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
             pod_id: id.to_string(),
         });
     }
-    // A destroy never creates, so it needs no candidates.
-    if input.options.mode == Mode::Destroy {
-        return Ok(());
+    match input.options.mode {
+        Mode::Apply => {}
+        // A destroy never creates, so it needs no candidates.
+        Mode::Destroy => return Ok(()),
+        Mode::Cleanup => return Err(InvalidInput::CleanupFromConfig),
     }
     let pod = &input.desired.pod;
     if pod.gpu_order.is_empty() {
@@ -75,7 +83,7 @@ fn do_plan(input: &PlanningInput) -> Plan {
     let mut planner = Planner::new(input);
     let pod = match input.options.mode {
         Mode::Apply => planner.plan_apply(),
-        Mode::Destroy => planner.plan_destroy(),
+        Mode::Destroy | Mode::Cleanup => planner.plan_destroy(),
     };
     planner.report_input_findings();
     planner.finish(pod)

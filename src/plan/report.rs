@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::input::{LocalProblem, LockHolder, MissingSshKey};
-use crate::model::{CloudType, Outcome, PodStatus};
+use crate::model::{CloudType, Outcome, Ownership, PodStatus};
 
 /// One attribute of a pod, before and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,7 +54,7 @@ pub enum FieldNote {
 }
 
 /// Why a step is taken, or why the pod changes as it does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     NoPodRecorded,
@@ -109,6 +109,17 @@ pub enum Reason {
     },
     CreatedByInterruptedApply,
     NothingLeftToTrack,
+    /// A pod `rpd cleanup` acts on: whose it is, how long it has been
+    /// stopped (when known) and what its volume bills meanwhile.
+    Cleanup {
+        name: String,
+        owner: Ownership,
+        status: PodStatus,
+        stopped_days: Option<u64>,
+        volume_gb: Option<u32>,
+        per_day: f64,
+    },
+    NothingToCleanUp,
 }
 
 /// Something the user should know before applying.
@@ -149,10 +160,14 @@ pub enum Warning {
         /// The plan deletes the pod: the log goes with it.
         lost: bool,
     },
+    /// `cleanup --all` deletes pods rpd did not create.
+    DeletesPodsNotRpds {
+        count: usize,
+    },
 }
 
 /// Worth knowing, not a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Note {
     /// A resumed pod keeps its volume; its container disk was wiped.
@@ -179,6 +194,31 @@ pub enum Note {
         launched_at: DateTime<Utc>,
         detached: bool,
     },
+    /// The paused pod a resume wakes: since when it waited, and what its
+    /// volume bills while paused.
+    PausedFor {
+        pod_id: String,
+        since: DateTime<Utc>,
+        days: u64,
+        per_day: f64,
+        per_month: f64,
+    },
+    /// Stopped pods a cleanup leaves alone, and why.
+    CleanupLeftAlone { count: usize, why: LeftAlone },
+}
+
+/// Why a cleanup leaves a stopped pod alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "because", rename_all = "snake_case")]
+pub enum LeftAlone {
+    /// Not rpd's (`--all` includes them).
+    NotRpds,
+    /// rpd's but tracked by no state (`--untracked` includes them).
+    Untracked,
+    /// Its stop time is unknown, so no age threshold can match it.
+    UnknownStopTime,
+    /// Stopped for less than the threshold.
+    StoppedRecently { older_than_days: u64 },
 }
 
 /// State bookkeeping applying would do, with no provider call.
@@ -199,6 +239,16 @@ pub enum StateChange {
         pod_id: String,
     },
     RemoveStateFile,
+    /// Drop a pod a cleanup deleted from the state file that tracks it.
+    ForgetPodIn {
+        pod_id: String,
+        state_file: std::path::PathBuf,
+    },
+    /// A runpod-deploy pointer whose pod a cleanup deleted goes, as
+    /// runpod-deploy's own cleanup unlinks it.
+    RemovePointer {
+        state_file: std::path::PathBuf,
+    },
 }
 
 /// The pod-level headline of the plan.
@@ -269,7 +319,23 @@ pub struct CostReport {
     pub running_per_hr: Option<f64>,
     /// $/month the pod costs while stopped after the job (recycle, stop).
     pub stopped_per_month: Option<f64>,
+    /// The same per day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_per_day: Option<f64>,
     pub volume_gb: Option<u32>,
+    /// What a cleanup stops paying for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frees: Option<Freed>,
+}
+
+/// Billing a cleanup ends: stopped volumes deleted, running pods stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Freed {
+    /// Volumes of stopped pods that are deleted, $/month and $/day.
+    pub storage_per_month: f64,
+    pub storage_per_day: f64,
+    /// Running pods that are stopped or deleted, $/hr.
+    pub running_per_hr: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

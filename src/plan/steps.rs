@@ -22,6 +22,8 @@ pub enum DeleteReason {
     Destroy,
     Retained,
     Duplicate,
+    /// `rpd cleanup`.
+    Cleanup,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +45,10 @@ pub enum StepKind {
         busy_host: BusyHost,
     },
     UsePod {
+        pod_id: String,
+    },
+    /// Stop a pod and keep it (`rpd cleanup --mode stop`).
+    StopPod {
         pod_id: String,
     },
     AdoptPod {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use crate::model::{Catalog, Offer};
-use crate::model::{CloudType, ObservedPod, PodSelfStop, Storage};
+use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, Storage};
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -168,6 +168,17 @@ pub trait Provider: Send + Sync {
         name: &str,
         datacenter_id: &str,
     ) -> ProviderResult<String>;
+
+    /// What RunPod billed the pod since `since`, by the hour; `None` when
+    /// this provider has no billing to read (the simulator, runpodctl):
+    /// `rpd cost` then estimates, and says so.
+    async fn pod_billing(
+        &self,
+        _pod_id: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<PodBill>>> {
+        Ok(None)
+    }
 }
 
 pub type SharedProvider = Arc<dyn Provider>;

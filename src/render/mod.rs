@@ -4,6 +4,7 @@
 //! ([`words`]).
 
 pub mod json;
+pub mod tables;
 pub mod text;
 pub mod words;
 

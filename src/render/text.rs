@@ -18,31 +18,16 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let mut out = String::new();
     let name = &plan.job_name;
     let report = &plan.report;
-    let verb = match plan.mode {
-        Mode::Apply => "plan",
-        Mode::Destroy => "destroy plan",
+    let title = match plan.mode {
+        Mode::Apply => format!("rpd plan for {config} (job {name:?})"),
+        Mode::Destroy => format!("rpd destroy plan for {config} (job {name:?})"),
+        Mode::Cleanup => format!("rpd cleanup plan for {config}"),
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        p.bold
-            .apply_to(format!("rpd {verb} for {config} (job {name:?})"))
-    );
+    let _ = writeln!(out, "{}", p.bold.apply_to(title));
     let _ = writeln!(out);
 
     if !report.drift.is_empty() {
-        let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
-        for drift in &report.drift {
-            match drift {
-                Drift::Deleted { pod_id } => {
-                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
-                }
-                Drift::Changed { pod_id, fields } => {
-                    let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
-                    write_fields(&mut out, fields, 0, "      ", p);
-                }
-            }
-        }
+        out.push_str(&drift_block(&report.drift, name, p));
         let _ = writeln!(out, "{}", p.dim.apply_to(RULE));
         let _ = writeln!(out);
     }
@@ -58,12 +43,20 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
             ))
         );
         write_state_only(&mut out, report.state_only_changes.as_slice(), p);
+        // Why a cleanup found nothing to do is part of its answer.
+        if plan.mode == Mode::Cleanup {
+            let note = p.bold.apply_to("Note:").to_string();
+            labelled(&mut out, &note, report.notes.iter().map(words::note));
+        }
         return out;
     }
 
     let _ = writeln!(out, "rpd will perform the following actions:");
     let _ = writeln!(out);
-    write_pod_block(&mut out, plan, p);
+    // A cleanup's pods are its steps, each with whose it is and why.
+    if plan.mode != Mode::Cleanup {
+        write_pod_block(&mut out, plan, p);
+    }
 
     if let Some(candidates) = plan.steps().iter().find_map(|s| match &s.kind {
         StepKind::CreatePod { candidates } => Some(candidates.clone()),
@@ -148,6 +141,25 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     );
     if let Some(line) = cost_line(plan) {
         let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// "Changes made outside rpd:" and what changed, pod by pod (the plan and
+/// `rpd refresh` print it).
+pub fn drift_block(drift: &[Drift], name: &str, p: &Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", p.bold.apply_to("Changes made outside rpd:"));
+    for drift in drift {
+        match drift {
+            Drift::Deleted { pod_id } => {
+                let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has been deleted");
+            }
+            Drift::Changed { pod_id, fields } => {
+                let _ = writeln!(out, "  # pod {name:?} ({pod_id}) has changed");
+                write_fields(&mut out, fields, 0, "      ", p);
+            }
+        }
     }
     out
 }
@@ -379,6 +391,7 @@ fn step_text(kind: &StepKind, name: &str) -> String {
         }
         StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
         StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
+        StepKind::StopPod { pod_id } => format!("stop pod {pod_id}, keeping it and its volume"),
         StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
         StepKind::WaitReady { timeout_sec } => format!(
             "wait until the pod runs and its shell answers (up to {})",
@@ -449,7 +462,26 @@ fn cost_line(plan: &Plan) -> Option<String> {
         } else {
             "while stopped"
         };
-        parts.push(format!("{}/month {when}{what}", Usd(month)));
+        let day = cost
+            .stopped_per_day
+            .map(|d| format!(" ({}/day)", Usd(d)))
+            .unwrap_or_default();
+        parts.push(format!("{}/month{day} {when}{what}", Usd(month)));
+    }
+    if let Some(freed) = &cost.frees {
+        if freed.storage_per_month > 0.0 {
+            parts.push(format!(
+                "frees {}/month ({}/day) of volume storage billed while stopped",
+                Usd(freed.storage_per_month),
+                Usd(freed.storage_per_day)
+            ));
+        }
+        if freed.running_per_hr > 0.0 {
+            parts.push(format!(
+                "stops {}/hr of running pods",
+                Usd(freed.running_per_hr)
+            ));
+        }
     }
     (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
 }

@@ -2,10 +2,12 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan will print them too.
 
+pub mod hygiene;
+
 use crate::model::{BusyHostPolicy, Outcome, Usd};
 use crate::plan::{
-    BusyHost, FieldNote, FieldValue, LocalPlace, LocalProblem, MissingSshKey, Note, Reason, SetBy,
-    StateChange, Summary, Warning,
+    BusyHost, FieldNote, FieldValue, LeftAlone, LocalPlace, LocalProblem, MissingSshKey, Note,
+    Reason, SetBy, StateChange, Summary, Warning,
 };
 
 /// Why a step is taken or the pod changes.
@@ -49,6 +51,29 @@ pub fn reason(reason: &Reason) -> String {
         ),
         Reason::CreatedByInterruptedApply => "created by an interrupted apply".into(),
         Reason::NothingLeftToTrack => "nothing left to track".into(),
+        Reason::Cleanup {
+            name,
+            owner,
+            status,
+            stopped_days,
+            volume_gb,
+            per_day,
+        } => {
+            let state = match (status, stopped_days) {
+                (crate::model::PodStatus::Exited, Some(days)) => {
+                    format!("stopped {}", hygiene::days(*days))
+                }
+                (crate::model::PodStatus::Exited, None) => "stopped since an unknown time".into(),
+                (status, _) => status.as_str().to_lowercase(),
+            };
+            let volume = match volume_gb {
+                Some(gb) if *per_day > 0.0 => format!(", {gb} GB volume ({}/day)", Usd(*per_day)),
+                Some(gb) => format!(", {gb} GB volume"),
+                None => String::new(),
+            };
+            format!("{name:?}, {state}{volume}; {}", hygiene::owner(owner))
+        }
+        Reason::NothingToCleanUp => "nothing to clean up".into(),
     }
 }
 
@@ -124,6 +149,10 @@ pub fn warning(warning: &Warning) -> String {
             };
             format!("a job that an interrupted apply launched on pod {pod_id} at {when} {state}; {next}")
         }
+        Warning::DeletesPodsNotRpds { count } => format!(
+            "--all: this deletes {count} pod{} that rpd did not create",
+            if *count == 1 { "" } else { "s" }
+        ),
     }
 }
 
@@ -242,6 +271,41 @@ pub fn note(note: &Note) -> String {
             holder.host,
             holder.since.format("%Y-%m-%d %H:%M:%S UTC")
         ),
+        Note::PausedFor {
+            pod_id,
+            since,
+            days,
+            per_day,
+            per_month,
+        } => format!(
+            "pod {pod_id} was last used {} ago (paused since {}); its volume bills {}/day ({}/month) while it is paused",
+            hygiene::days(*days),
+            since.format("%Y-%m-%d"),
+            Usd(*per_day),
+            Usd(*per_month)
+        ),
+        Note::CleanupLeftAlone { count, why } => {
+            let pods = if *count == 1 {
+                "1 stopped pod".to_string()
+            } else {
+                format!("{count} stopped pods")
+            };
+            match why {
+                LeftAlone::NotRpds => {
+                    format!("{pods} that rpd did not create left alone (--all includes them)")
+                }
+                LeftAlone::Untracked => format!(
+                    "{pods} that rpd created but no state tracks left alone (--untracked includes them)"
+                ),
+                LeftAlone::UnknownStopTime => format!(
+                    "{pods} with no known stop time left alone: no --older-than can match them (--older-than 0 includes them)"
+                ),
+                LeftAlone::StoppedRecently { older_than_days } => format!(
+                    "{pods} stopped less than {} ago left alone (--older-than)",
+                    hygiene::days(*older_than_days)
+                ),
+            }
+        }
     }
 }
 
@@ -269,6 +333,13 @@ pub fn state_change(change: &StateChange) -> String {
         }
         StateChange::ForgetPod { pod_id } => format!("forget pod {pod_id} (it no longer exists)"),
         StateChange::RemoveStateFile => "remove the state file".into(),
+        StateChange::ForgetPodIn { pod_id, state_file } => {
+            format!("forget pod {pod_id} in {}", state_file.display())
+        }
+        StateChange::RemovePointer { state_file } => format!(
+            "remove the runpod-deploy pointer {} (its pod is deleted)",
+            state_file.display()
+        ),
     }
 }
 

@@ -9,6 +9,7 @@
 //! Writes are atomic (temp file, fsync, rename, fsync of the directory) and
 //! keep the previous version as `<state>.backup`.
 
+mod history;
 mod lock;
 
 use std::fs;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use history::PodHistoryEntry;
 pub use lock::{
     Junk, LockError, LockGuard, LockInfo, LockStatus, Released, acquire, force_unlock, lock_path,
     lock_status, parse_lock, read_lock,
@@ -47,6 +49,10 @@ pub struct PodRecord {
     /// The status rpd last saw or left the pod in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PodStatus>,
+    /// Since when it has that status, as far as rpd knows (set by
+    /// [`PodRecord::set_status`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
     /// Which provider the pod lives on (`sim`, `runpod`, `runpodctl`); absent
@@ -114,6 +120,9 @@ pub struct State {
     pub launched_job: Option<LaunchedJob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Every pod the state ever tracked (see `history`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_history: Vec<PodHistoryEntry>,
     /// runpod-deploy's pointer keys, mirrored from `pod` on every write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_id: Option<String>,
@@ -202,6 +211,7 @@ impl State {
             pending_create: None,
             launched_job: None,
             updated_at: None,
+            pod_history: Vec::new(),
             pod_id: None,
             gpu_id: None,
             image: None,
@@ -355,6 +365,7 @@ fn adopt_pointer(
                 ..PodSpec::default()
             },
             status: None,
+            status_since: None,
             created_at: None,
             provider: None,
         });
@@ -426,9 +437,11 @@ pub fn write(path: &Path, state: &mut State) -> Result<(), StateError> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(wrap)?;
+    let now = Utc::now();
     state.serial += 1;
     state.format_version = FORMAT_VERSION;
-    state.updated_at = Some(Utc::now());
+    state.updated_at = Some(now);
+    state.remember_pods(now);
     state.sync_pointer_keys();
     let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
     json.push(b'\n');
@@ -475,7 +488,10 @@ fn remove_stale_temps(path: &Path) {
     }
 }
 
-fn write_durably(path: &Path, bytes: &[u8], fault: &str) -> std::io::Result<()> {
+/// Writes `bytes` to `path` as the state is written (temp file beside it,
+/// fsync, rename, fsync of the directory), stopping at the fault point
+/// `fault` in between (see `fault.rs`). Also for rpd's other small files.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8], fault: &str) -> std::io::Result<()> {
     let tmp = sibling(path, &format!(".tmp.{}", std::process::id()));
     let result = (|| {
         let mut file = fs::OpenOptions::new()
@@ -542,6 +558,7 @@ mod tests {
                 ..PodSpec::default()
             },
             status: Some(PodStatus::Exited),
+            status_since: None,
             created_at: None,
             provider: Some("sim".into()),
         });

@@ -59,7 +59,7 @@ pub const CREATE_PLAN: &str = r#"
     Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
     Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan for hello's recycled pod, shown as `[PAUSED]`.
@@ -94,9 +94,10 @@ pub const RESUME_PLAN: &str = r#"
 
     Note: a resumed pod keeps /workspace (its volume); its container disk (apt packages, caches outside /workspace) was wiped when it stopped, so setup runs again
     Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused
 
     Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// The plan after hello's pod, shown as `[GONE]`, was deleted outside rpd.
@@ -140,7 +141,7 @@ pub const RUNNING_PLAN: &str = r#"
     Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
     Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
-    Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
 /// `plan` (unindented) with `block` (unindented) inserted before the line

@@ -135,6 +135,7 @@ impl World {
             .env("RPD_SIM_DIR", self.sim_dir())
             .env("RPD_PROVIDER", "sim")
             .env("HOME", self.path("home"))
+            .env("RPD_DATA_DIR", self.path("home/.local/share/rpd"))
             .env("NO_COLOR", "1")
             .env_remove("RPD_FAULT")
             .env_remove("RUNPOD_API_KEY")
@@ -355,6 +356,14 @@ lifecycle:
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The ids of the simulated pods.
+    pub fn pod_ids(&self) -> Vec<String> {
+        self.pods()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
     }
 
     /// `rpd sim calls --json`: provider calls since the start or the last

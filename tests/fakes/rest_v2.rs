@@ -88,6 +88,8 @@ struct Control {
     ssh: SshDirect,
     ssh_ready: bool,
     env: HashMap<String, BTreeMap<String, String>>,
+    /// `PodBillingRecord`s that `GET /v2/billing/pods` answers from.
+    bills: Vec<Value>,
 }
 
 struct Shared {
@@ -131,6 +133,7 @@ impl FakeRestV2 {
                     username: "root".into(),
                 },
                 ssh_ready: true,
+                bills: Vec::new(),
                 env: HashMap::new(),
             }),
         });
@@ -267,6 +270,13 @@ impl FakeRestV2 {
 
     /// When false, running pods report `ssh.direct: null` (observed while a
     /// pod's port mapping is not there yet).
+    /// The hourly bills RunPod keeps (`PodBillingRecord`s, as in
+    /// `fixtures/rest_v2/billing_pods.json`); `GET /v2/billing/pods`
+    /// answers with those of the asked pod from the asked start.
+    pub fn set_bills(&self, records: Vec<Value>) {
+        self.control(|c| c.bills = records);
+    }
+
     pub fn set_ssh_ready(&self, ready: bool) {
         self.control(|c| c.ssh_ready = ready);
     }
@@ -363,6 +373,7 @@ enum Op {
     PodAction(String),
     ListGpuTypes,
     ListNetworkVolumes,
+    ListPodBilling,
 }
 
 impl Op {
@@ -376,6 +387,7 @@ impl Op {
             ("POST", ["v2", "pods", id, "action"]) => Op::PodAction(id.to_string()),
             ("GET", ["v2", "catalog", "gpus"]) => Op::ListGpuTypes,
             ("GET", ["v2", "network-volumes"]) => Op::ListNetworkVolumes,
+            ("GET", ["v2", "billing", "pods"]) => Op::ListPodBilling,
             _ => return None,
         })
     }
@@ -389,6 +401,7 @@ impl Op {
             Op::PodAction(_) => "podAction",
             Op::ListGpuTypes => "listGpuTypes",
             Op::ListNetworkVolumes => "listNetworkVolumes",
+            Op::ListPodBilling => "listPodBilling",
         }
     }
 
@@ -402,6 +415,7 @@ impl Op {
             Op::PodAction(_) => ("/v2/pods/{id}/action", "post"),
             Op::ListGpuTypes => ("/v2/catalog/gpus", "get"),
             Op::ListNetworkVolumes => ("/v2/network-volumes", "get"),
+            Op::ListPodBilling => ("/v2/billing/pods", "get"),
         }
     }
 }
@@ -545,6 +559,7 @@ async fn answer(
         Op::PodAction(id) => pod_action(shared, id, action.as_deref().unwrap_or_default()),
         Op::ListGpuTypes => list_gpu_types(shared, &query),
         Op::ListNetworkVolumes => list_network_volumes(shared),
+        Op::ListPodBilling => list_pod_billing(shared, &query),
     };
     match result {
         Reply::Json(status, value) => {
@@ -869,6 +884,65 @@ fn list_network_volumes(shared: &Shared) -> Reply {
             .collect()
     });
     Reply::Json(200, json!({ "networkVolumes": volumes }))
+}
+
+/// `listPodBilling`: the bills of `podId` (all pods without one) from
+/// `startTime`; `bucketSize` must be one the spec names.
+fn list_pod_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
+    let bucket = query.get("bucketSize").map_or("day", String::as_str);
+    if !["hour", "day", "week", "month", "year"].contains(&bucket) {
+        return Reply::Problem(400, format!("invalid bucketSize {bucket:?}"));
+    }
+    let start = match query
+        .get("startTime")
+        .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>())
+    {
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return Reply::Problem(400, "invalid startTime".into()),
+        None => None,
+    };
+    let pod_id = query.get("podId");
+    let records: Vec<Value> = shared
+        .control
+        .lock()
+        .unwrap()
+        .bills
+        .iter()
+        .filter(|r| pod_id.is_none_or(|id| r["podId"] == id.as_str()))
+        .filter(|r| {
+            let at = r["startTime"]
+                .as_str()
+                .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+            match (start, at) {
+                (Some(start), Some(at)) => at >= start,
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect();
+    let sum = |key: &str| records.iter().filter_map(|r| r[key].as_f64()).sum::<f64>();
+    let pods: std::collections::BTreeSet<&str> =
+        records.iter().filter_map(|r| r["podId"].as_str()).collect();
+    let metadata = json!({
+        "query": {
+            // The resolved window: RunPod fills in what was not asked.
+            "startTime": query.get("startTime").cloned().unwrap_or_else(|| "2026-01-01T00:00:00Z".into()),
+            "endTime": query.get("endTime").cloned().unwrap_or_else(|| {
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+            "bucketSize": bucket,
+            "podId": pod_id,
+        },
+        "recordCount": records.len(),
+        "uniquePodCount": pods.len(),
+        "totals": {
+            "totalAmount": sum("totalAmount"),
+            "gpuAmount": sum("gpuAmount"),
+            "cpuAmount": sum("cpuAmount"),
+            "diskAmount": sum("diskAmount"),
+        },
+    });
+    Reply::Json(200, json!({ "records": records, "metadata": metadata }))
 }
 
 /// A simulated pod in the REST v2 `Pod` shape.

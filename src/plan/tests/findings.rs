@@ -230,6 +230,7 @@ fn every_step_has_an_edge_and_gone_retained_pods_are_forgotten_last() {
                 name: String::new(),
                 spec: spec("EU-RO-1", A40),
                 status: None,
+                status_since: None,
                 created_at: None,
                 provider: None,
             },
@@ -353,5 +354,55 @@ fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
             .iter()
             .any(|w| matches!(w, Warning::JobLeftOnPod { .. })),
         "the live run's own job"
+    );
+}
+
+#[test]
+fn a_resume_says_how_long_the_pod_was_paused_from_rpds_record_of_the_stop() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    let stopped: chrono::DateTime<chrono::Utc> = "2026-11-24T09:00:00Z".parse().unwrap();
+    case.state
+        .as_mut()
+        .unwrap()
+        .pod
+        .as_mut()
+        .unwrap()
+        .status_since = Some(stopped);
+    let plan = case.plan();
+    // 20 GB x $0.20 = $4.00/month; /30 = $0.1333/day; stopped 3 days before now.
+    assert!(
+        plan.report.notes.contains(&Note::PausedFor {
+            pod_id: "pod1".into(),
+            since: stopped,
+            days: 3,
+            per_day: 4.0 / 30.0,
+            per_month: 4.0,
+        }),
+        "{:?}",
+        plan.report.notes
+    );
+    assert_eq!(plan.report.cost.stopped_per_month, Some(4.0));
+    assert_eq!(plan.report.cost.stopped_per_day, Some(4.0 / 30.0));
+}
+
+#[test]
+fn a_resume_with_no_known_stop_time_says_nothing_of_it() {
+    let plan = Case::new()
+        .recorded(
+            PodStatus::Exited,
+            observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+        )
+        .plan();
+    assert!(
+        !plan
+            .report
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::PausedFor { .. })),
+        "{:?}",
+        plan.report.notes
     );
 }

@@ -97,6 +97,7 @@ fn state_with(pod_spec: PodSpec, status: PodStatus) -> State {
         name: "hello-1".into(),
         spec: pod_spec,
         status: Some(status),
+        status_since: None,
         created_at: None,
         provider: Some("sim".into()),
     });

@@ -130,7 +130,10 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
         access,
         actions: pod.actions,
         created_at: pod.created_at,
-        changed_at: pod.started_at,
+        // `startedAt` is the last status change only while the pod runs:
+        // for a stopped pod it is the start before the stop, and REST v2
+        // does not say when the stop was.
+        changed_at: pod.started_at.filter(|_| status.is_active()),
     })
 }
 

@@ -97,6 +97,10 @@ fn an_exited_pod_costs_nothing_and_can_be_started() {
     assert_eq!(pod.cost_per_hr, Some(0.0));
     assert_eq!(pod.access, None);
     assert_eq!(pod.actions, Some(vec!["start".into(), "terminate".into()]));
+    // `startedAt` is when it last started, not when it stopped: taken for a
+    // stop time, it made a pod stopped yesterday look weeks stale.
+    assert_eq!(pod.changed_at, None);
+    assert_eq!(pod.created_at.as_deref(), Some("2026-11-28T00:40:51Z"));
 }
 
 #[test]

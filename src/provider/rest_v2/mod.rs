@@ -5,6 +5,7 @@
 //! where they cannot duplicate anything (`client`). Money safety: a create
 //! is never retried, and only a 404 means a pod is gone.
 
+pub mod billing;
 pub mod catalog;
 pub mod client;
 pub mod convert;
@@ -23,7 +24,7 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod, PodSelfStop};
+use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop};
 
 pub struct RestV2Provider {
     client: Client,
@@ -198,5 +199,17 @@ impl Provider for RestV2Provider {
     ) -> ProviderResult<String> {
         let list: wire::ListNetworkVolumes = self.get_json(&["v2", "network-volumes"], &[]).await?;
         catalog::resolve_volume(&list.network_volumes, name, datacenter_id)
+    }
+
+    async fn pod_billing(
+        &self,
+        pod_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<PodBill>>> {
+        let query = billing::query(pod_id, since);
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let list: billing::ListPodBilling =
+            self.get_json(&["v2", "billing", "pods"], &pairs).await?;
+        Ok(Some(list.records.into_iter().map(PodBill::from).collect()))
     }
 }

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod hygiene;
+
 use crate::commands::settings::{
     Action, ApplySettings, AttachSettings, ColourChoice, ConfigSettings, DestroySettings,
-    ForceUnlockSettings, GlobalSettings, Invocation, LockSettings, LogsSettings, OutputFormat,
-    PlanFlags, PlanSettings, ReassignSettings, SimAction, ValidateSettings, VarSettings,
+    ForceUnlockSettings, GlobalSettings, ImportSettings, Invocation, LockSettings, LogsSettings,
+    OutputFormat, PlanFlags, PlanSettings, ReassignSettings, SimAction, ValidateSettings,
+    VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:
@@ -240,6 +243,31 @@ pub enum Command {
     /// Inspect or repair a config's state file.
     #[command(subcommand)]
     State(StateCommand),
+    /// Every pod rpd tracks, across configs: status, cost now, lifecycle, last run.
+    Status(hygiene::ReportArgs),
+    /// Stopped pods and what their volumes bill while they wait (rpd's, or --all).
+    LsStale(hygiene::LsStaleArgs),
+    /// Delete or stop pods: those a state file tracks, or stopped ones (shows a plan, asks).
+    Cleanup(hygiene::CleanupArgs),
+    /// The runs of each config, from the manifests in its run directories.
+    Runs(hygiene::ReportArgs),
+    /// What each config's pods cost: RunPod's billing with --provider runpod, else an estimate.
+    Cost(hygiene::CostArgs),
+    /// Whether recycling pays for each config: time a warm start saves against storage while paused.
+    Advise(hygiene::AdviseArgs),
+    /// Record in the state what changed outside rpd (stopped, deleted, edited in the console); act on nothing.
+    Refresh(hygiene::RefreshArgs),
+    /// Adopt an existing pod (made in the console, or untracked) as the config's pod, and show the plan for it.
+    Import {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// The pod to adopt.
+        pod_id: String,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -253,6 +281,17 @@ pub enum StateCommand {
         config: PathBuf,
         #[command(flatten)]
         vars: VarArgs,
+    },
+    /// Forget a pod without touching it (it keeps billing; `rpd ls-stale` shows it as untracked).
+    Rm {
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// The pod to forget (default: the config's current pod).
+        pod_id: Option<String>,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Make this config the owner of its state file (after moving or renaming the config).
     Reassign {
@@ -286,7 +325,7 @@ pub enum SimCommand {
     Start { pod_id: String },
     /// Delete a pod as if from the RunPod console.
     Terminate { pod_id: String },
-    /// Change a pod as if from the console: image, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
+    /// Change a pod as if from the console: image, name, changed_at, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
     Set {
         pod_id: String,
         #[arg(required = true, value_name = "KEY=VALUE")]
@@ -501,6 +540,33 @@ impl Command {
                 })
             }
             Command::Sim(command) => Action::Sim(command.resolve()),
+            Command::Status(args) => Action::Status(args.resolve()),
+            Command::LsStale(args) => Action::LsStale(args.resolve()),
+            Command::Cleanup(args) => Action::Cleanup(args.resolve()),
+            Command::Runs(args) => Action::Runs(args.resolve()),
+            Command::Cost(args) => Action::Cost(args.resolve()),
+            Command::Advise(args) => Action::Advise(args.resolve()),
+            Command::Refresh(args) => Action::Refresh(args.resolve()),
+            Command::Import {
+                config,
+                pod_id,
+                vars,
+                lock,
+            } => Action::Import(ImportSettings {
+                target: one_config(config, vars),
+                pod_id: Some(pod_id),
+                lock: lock.resolve(),
+            }),
+            Command::State(StateCommand::Rm {
+                config,
+                pod_id,
+                vars,
+                lock,
+            }) => Action::ForgetPod(ImportSettings {
+                target: one_config(config, vars),
+                pod_id,
+                lock: lock.resolve(),
+            }),
         }
     }
 }

@@ -1,0 +1,304 @@
+//! `rpd cleanup`: delete or stop the pods a state file tracks
+//! (`--state-file`, runpod-deploy's), or stopped pods (`--all-stopped`,
+//! `--stale`) — rpd's tracked ones by default, untracked rpd pods with
+//! `--untracked`, anyone's with `--all`. Shows the plan, asks, carries it
+//! out under the locks of the state files it changes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::apply::cleanup::{CleanupStates, carry_out};
+use crate::commands::Ctx;
+use crate::commands::inventory::{self, Gathered, Subject};
+use crate::commands::settings::{CleanupMode, CleanupSettings, CleanupTarget, LockSettings};
+use crate::exit::ExitStatus;
+use crate::hygiene::inventory::{Scope, select, stale_pods};
+use crate::model::ObservedPod;
+use crate::plan::cleanup::{CleanupAction, CleanupInput, Gone, Target};
+use crate::plan::{Mode, Observation};
+use crate::progress::Reporter;
+use crate::render;
+use crate::state::{self, LockGuard};
+
+pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitStatus> {
+    let subjects = subjects(&settings.target)?;
+    let provider = ctx.provider()?;
+    // Read once to learn which state files the plan changes, lock those,
+    // then read again under the locks: what is carried out is what was read.
+    let (gathered, pods, observed) = look(&provider, &subjects).await?;
+    let input = cleanup_input(&settings.target, &gathered, &pods, &observed);
+    let to_lock = states_changed(&input);
+    let guards = if settings.dry_run {
+        Vec::new()
+    } else {
+        lock(&to_lock, settings.lock)?
+    };
+    let (gathered, pods, observed) = look(&provider, &subjects).await?;
+    let input = cleanup_input(&settings.target, &gathered, &pods, &observed);
+    if !settings.dry_run && states_changed(&input).iter().any(|s| !to_lock.contains(s)) {
+        bail!("the state files changed while rpd locked them; run `rpd cleanup` again");
+    }
+    let plan = crate::plan::cleanup::plan(&input);
+    let title = title(&settings.target);
+    crate::say_raw!(
+        "{}",
+        render::text::render(&plan, &title, &ctx.stdout_palette())
+    );
+    if plan.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    if settings.dry_run {
+        crate::say!();
+        crate::say!("Dry run: nothing was changed.");
+        return Ok(ExitStatus::Success);
+    }
+    if !settings.auto_approve {
+        if !ctx.stdin_tty {
+            bail!(
+                "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan with `rpd cleanup --dry-run ...`, then pass -y/--yes to clean up without asking"
+            );
+        }
+        if !crate::commands::apply::confirm(ctx, Mode::Cleanup) {
+            crate::note!("\nCleanup cancelled.");
+            return Ok(ExitStatus::Error);
+        }
+    }
+    crate::say!();
+    let states = cleanup_states(&gathered);
+    let reporter = Reporter::new("cleanup", false);
+    let report = carry_out(&provider, &plan, states, &reporter).await;
+    drop(guards);
+    record_in_registry(ctx, &report.changed_states);
+    let p = ctx.stdout_palette();
+    for failure in &report.failures {
+        ctx.error(&anyhow::anyhow!("{failure}"));
+    }
+    let counts = format!(
+        "Pods: {} destroyed, {} stopped, {} forgotten (already gone).",
+        report.deleted, report.stopped, report.forgotten
+    );
+    if report.failures.is_empty() {
+        crate::say!("{} {counts}", p.add.apply_to("Cleanup complete!"));
+        Ok(ExitStatus::Success)
+    } else {
+        crate::say!("{} {counts}", p.remove.apply_to("Cleanup incomplete."));
+        Ok(ExitStatus::Error)
+    }
+}
+
+fn title(target: &CleanupTarget) -> String {
+    match target {
+        CleanupTarget::StateFiles { paths, .. } => paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        CleanupTarget::Stopped { all: true, .. } => "every stopped pod of the account".into(),
+        CleanupTarget::Stopped {
+            untracked: true, ..
+        } => "rpd's stopped pods, untracked ones included".into(),
+        CleanupTarget::Stopped { .. } => "the stopped pods rpd's state files track".into(),
+    }
+}
+
+/// `--state-file`: those files (each must exist); else every registered config.
+fn subjects(target: &CleanupTarget) -> anyhow::Result<Vec<Subject>> {
+    let CleanupTarget::StateFiles { paths, .. } = target else {
+        return Ok(inventory::registered()?
+            .iter()
+            .map(Subject::of_entry)
+            .collect());
+    };
+    let mut subjects = Vec::new();
+    for path in paths {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        let Some(loaded) = state::read(&path)? else {
+            bail!(
+                "no state file at {}\n  = help: `rpd status` lists the state files rpd knows",
+                path.display()
+            );
+        };
+        let owner = loaded.state.owner.clone();
+        subjects.push(Subject {
+            config: owner
+                .as_ref()
+                .map_or_else(|| path.clone(), |o| o.config.clone()),
+            job_name: owner.map(|o| o.job_name).unwrap_or_default(),
+            state_file: path,
+            lifecycle: None,
+            runs_dir: None,
+            registered_pods: Vec::new(),
+            lineage: None,
+            past_lineages: Vec::new(),
+        });
+    }
+    Ok(subjects)
+}
+
+async fn look(
+    provider: &crate::provider::SharedProvider,
+    subjects: &[Subject],
+) -> anyhow::Result<(Gathered, Vec<ObservedPod>, HashMap<String, Observation>)> {
+    let gathered = inventory::gather(subjects)?;
+    let (pods, observed) = inventory::observe(provider, &gathered.known).await?;
+    Ok((gathered, pods, observed))
+}
+
+/// What the flags select, as the planner's input.
+fn cleanup_input(
+    target: &CleanupTarget,
+    gathered: &Gathered,
+    pods: &[ObservedPod],
+    observed: &HashMap<String, Observation>,
+) -> CleanupInput {
+    let now = chrono::Utc::now();
+    let known = &gathered.known;
+    let mut gone: Vec<Gone> = known
+        .tracked
+        .iter()
+        .filter(|(id, _)| matches!(observed.get(*id), Some(Observation::Gone)))
+        .filter_map(|(id, tracked)| match &tracked.owner {
+            crate::model::Ownership::Tracked { state_file, .. } => Some(Gone {
+                pod_id: id.clone(),
+                state_file: state_file.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    gone.sort_by(|a, b| a.pod_id.cmp(&b.pod_id));
+    let (targets, left_alone) = match target {
+        CleanupTarget::StateFiles { mode, .. } => {
+            let action = match mode {
+                CleanupMode::Delete => Some(CleanupAction::Delete),
+                CleanupMode::Stop => Some(CleanupAction::Stop),
+                CleanupMode::Preserve => None,
+            };
+            let mut ids: Vec<&String> = known.tracked.keys().collect();
+            ids.sort();
+            let targets = ids
+                .into_iter()
+                .filter_map(|id| observed.get(id).and_then(Observation::pod))
+                .filter_map(|pod| {
+                    Some(Target {
+                        action: action?,
+                        owner: known.ownership(pod),
+                        stopped_since: known.stopped_since(pod),
+                        pod: pod.clone(),
+                    })
+                })
+                .collect();
+            (targets, Vec::new())
+        }
+        CleanupTarget::Stopped {
+            older_than_days,
+            untracked,
+            all,
+        } => {
+            let stale = stale_pods(pods, known, now);
+            let selection = select(
+                &stale,
+                Scope {
+                    untracked: *untracked,
+                    all: *all,
+                    older_than_days: *older_than_days,
+                },
+            );
+            let targets = selection
+                .selected
+                .into_iter()
+                .map(|s| Target {
+                    pod: s.pod,
+                    owner: s.owner,
+                    action: CleanupAction::Delete,
+                    stopped_since: s.stopped_since,
+                })
+                .collect();
+            (targets, selection.left_alone)
+        }
+    };
+    CleanupInput {
+        targets,
+        gone,
+        left_alone,
+        pointers: gathered.pointers.clone(),
+        now,
+    }
+}
+
+/// The state files a cleanup of `input` writes.
+fn states_changed(input: &CleanupInput) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = input
+        .targets
+        .iter()
+        .filter_map(|t| match &t.owner {
+            crate::model::Ownership::Tracked { state_file, .. } => Some(state_file.clone()),
+            _ => None,
+        })
+        .chain(input.gone.iter().map(|g| g.state_file.clone()))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn lock(files: &[PathBuf], lock: LockSettings) -> anyhow::Result<Vec<LockGuard>> {
+    files
+        .iter()
+        .map(|file| {
+            let shown = file.display().to_string();
+            state::acquire(file, "cleanup", &shown, lock.timeout, |_| {})
+                .with_context(|| format!("locking {shown}"))
+        })
+        .collect()
+}
+
+fn cleanup_states(gathered: &Gathered) -> CleanupStates {
+    let mut states = CleanupStates {
+        pointers: gathered.pointers.clone(),
+        ..CleanupStates::default()
+    };
+    for facts in &gathered.facts {
+        if let Some(state) = &facts.state {
+            states
+                .states
+                .insert(facts.state_file.clone(), state.clone());
+        }
+    }
+    for (id, tracked) in &gathered.known.tracked {
+        if let crate::model::Ownership::Tracked { state_file, .. } = &tracked.owner {
+            states.tracked_by.insert(id.clone(), state_file.clone());
+        }
+    }
+    states
+}
+
+/// Keeps the registry's pod ids in step with the state files a cleanup
+/// changed (a warning if it cannot: the state files are the truth).
+fn record_in_registry(ctx: &Ctx, changed: &[PathBuf]) {
+    if changed.is_empty() {
+        return;
+    }
+    let result = crate::registry::RegistryFile::default_file().update(|registry| {
+        for path in changed {
+            let pod_ids = state::read(path)
+                .ok()
+                .flatten()
+                .map(|l| {
+                    l.state
+                        .pod_ids()
+                        .into_iter()
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            if let Some(entry) = registry.entries.iter_mut().find(|e| &e.state_file == path) {
+                entry.pod_ids = pod_ids;
+            }
+        }
+    });
+    if let Err(err) = result {
+        ctx.warn(&format!("{err}"));
+    }
+}

@@ -1,0 +1,335 @@
+//! The registry: every state file rpd has applied, in rpd's data directory
+//! (`RPD_DATA_DIR`, else `~/.local/share/rpd/`), so that `status`,
+//! `ls-stale`, `cleanup`, `runs` and `cost` find every config without
+//! being told, and a pod whose state file was moved or deleted is still
+//! traced to the config that made it (through its lineage, which the pod's
+//! name carries).
+//!
+//! The registry is an index, never the truth: each state file is. An entry
+//! whose state file is gone stays until the user drops it (`rpd status`
+//! lists it as such); rpd drops an entry itself only when it removed the
+//! state file (`destroy`). Writes are atomic (as the state's) and made under
+//! an OS lock on `registry.json.lock`, so that concurrent applies of
+//! different configs are all recorded.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::Lifecycle;
+use crate::retry::{self, Look, PollSchedule};
+
+pub const FILE_NAME: &str = "registry.json";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How long a registry update waits for another rpd's (each holds the lock
+/// for one read and one write).
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// rpd's data directory: `RPD_DATA_DIR`, else the user data directory's
+/// `rpd` (`~/.local/share/rpd` on Linux).
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("RPD_DATA_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::data_dir().map(|d| d.join("rpd")))
+        .unwrap_or_else(|| PathBuf::from(".rpd-data"))
+}
+
+/// One state file rpd applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Absolute: the key.
+    pub state_file: PathBuf,
+    /// The config that owns it (absolute, as the state records it).
+    pub config: PathBuf,
+    pub job_name: String,
+    /// The state's lineage: its pods' names carry its first 6 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Uuid>,
+    /// Lineages this state file had before (a state deleted and made
+    /// again): pods named with them are still this config's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_lineages: Vec<Uuid>,
+    /// The provider it was applied with (`sim`, `runpod`, `runpodctl`).
+    pub provider: String,
+    /// The pods the state tracked after the last apply (the state file is
+    /// the truth; these name the pods if it is lost).
+    #[serde(default)]
+    pub pod_ids: Vec<String>,
+    /// Where the config's run directories are (`<project_root>/artifacts/runpod`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    pub first_applied: DateTime<Utc>,
+    pub last_applied: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registry {
+    pub format_version: u32,
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            format_version: FORMAT_VERSION,
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl Registry {
+    /// Adds the entry, or updates the one for its state file (keeping when
+    /// it was first applied).
+    pub fn upsert(&mut self, mut entry: Entry) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.state_file == entry.state_file)
+        {
+            Some(existing) => {
+                entry.first_applied = existing.first_applied;
+                entry.past_lineages = std::mem::take(&mut existing.past_lineages);
+                if let Some(old) = existing.lineage.filter(|old| Some(*old) != entry.lineage)
+                    && !entry.past_lineages.contains(&old)
+                {
+                    entry.past_lineages.push(old);
+                }
+                *existing = entry;
+            }
+            None => self.entries.push(entry),
+        }
+    }
+
+    /// Drops the entry of a state file; whether there was one.
+    pub fn remove(&mut self, state_file: &Path) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.state_file != state_file);
+        self.entries.len() != before
+    }
+
+    pub fn find(&self, state_file: &Path) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.state_file == state_file)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot read rpd's registry {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "rpd's registry {path} cannot be read ({message})\n  = help: rpd leaves it untouched; fix it by hand or move it away (apply records each config again)"
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "rpd's registry {path} has format_version {found}, newer than this rpd understands ({FORMAT_VERSION})\n  = help: upgrade rpd"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("cannot lock rpd's registry {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "rpd's registry {path} stayed locked by another rpd for {}s\n  = help: if no rpd is running, remove {path}.lock",
+        LOCK_WAIT.as_secs()
+    )]
+    Busy { path: PathBuf },
+    #[error("cannot write rpd's registry {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The registry file at one path.
+#[derive(Debug, Clone)]
+pub struct RegistryFile {
+    path: PathBuf,
+}
+
+impl RegistryFile {
+    pub fn at(path: PathBuf) -> RegistryFile {
+        RegistryFile { path }
+    }
+
+    /// `registry.json` in [`data_dir`].
+    pub fn default_file() -> RegistryFile {
+        RegistryFile::at(data_dir().join(FILE_NAME))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The registry as last written (empty when there is none). Needs no
+    /// lock: a write replaces the file whole.
+    pub fn read(&self) -> Result<Registry, RegistryError> {
+        // Bounded, regular files only: a registry is an input like any other.
+        let text = match crate::input::read_text(&self.path) {
+            Ok(text) => text,
+            Err(err) if err.is_not_found() => {
+                return Ok(Registry::default());
+            }
+            Err(err) => {
+                return Err(RegistryError::Read {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(err.to_string()),
+                });
+            }
+        };
+        let registry: Registry =
+            serde_json::from_str(&text).map_err(|err| RegistryError::Corrupt {
+                path: self.path.clone(),
+                message: err.to_string(),
+            })?;
+        if registry.format_version > FORMAT_VERSION {
+            return Err(RegistryError::TooNew {
+                path: self.path.clone(),
+                found: registry.format_version,
+            });
+        }
+        Ok(registry)
+    }
+
+    /// Reads, changes with `change` and writes the registry under its lock,
+    /// so that no other rpd's change in between is lost.
+    pub fn update<T>(&self, change: impl FnOnce(&mut Registry) -> T) -> Result<T, RegistryError> {
+        let _lock = self.lock()?;
+        let mut registry = self.read()?;
+        let result = change(&mut registry);
+        let mut json = serde_json::to_vec_pretty(&registry).expect("the registry serializes");
+        json.push(b'\n');
+        crate::state::write_durably(&self.path, &json, "registry-before-rename").map_err(
+            |source| RegistryError::Write {
+                path: self.path.clone(),
+                source,
+            },
+        )?;
+        Ok(result)
+    }
+
+    /// The OS lock on `<registry>.lock`; released when the file closes,
+    /// however the process ends.
+    fn lock(&self) -> Result<File, RegistryError> {
+        let wrap = |source| RegistryError::Lock {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(wrap)?;
+        }
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.with_file_name(name))
+            .map_err(wrap)?;
+        let deadline = Instant::now() + LOCK_WAIT;
+        retry::poll_blocking(
+            &PollSchedule::every(Duration::from_millis(20)),
+            || match file.try_lock() {
+                Ok(()) => Look::Done(Ok(())),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    Look::Again(())
+                }
+                Err(std::fs::TryLockError::WouldBlock) => Look::Done(Err(RegistryError::Busy {
+                    path: self.path.clone(),
+                })),
+                Err(std::fs::TryLockError::Error(err)) => Look::Done(Err(wrap(err))),
+            },
+        )?;
+        Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize) -> Entry {
+        let at: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        Entry {
+            state_file: PathBuf::from(format!("/p/.rpd/c{n}.state.json")),
+            config: PathBuf::from(format!("/p/c{n}.yaml")),
+            job_name: format!("c{n}"),
+            lineage: Some(Uuid::from_u128(n as u128)),
+            past_lineages: vec![],
+            provider: "sim".into(),
+            pod_ids: vec![],
+            runs_dir: None,
+            lifecycle: None,
+            first_applied: at,
+            last_applied: at,
+        }
+    }
+
+    #[test]
+    fn concurrent_updates_from_many_threads_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RegistryFile::at(dir.path().join("data").join(FILE_NAME));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let file = file.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        file.update(|r| r.upsert(entry(t * 10 + i))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(file.read().unwrap().entries.len(), 80);
+    }
+
+    #[test]
+    fn an_upsert_keeps_the_first_apply_and_a_remove_says_what_it_did() {
+        let mut registry = Registry::default();
+        registry.upsert(entry(1));
+        let mut again = entry(1);
+        again.first_applied = "2026-11-20T00:00:00Z".parse().unwrap();
+        again.last_applied = again.first_applied;
+        again.pod_ids = vec!["p1".into()];
+        registry.upsert(again);
+        assert_eq!(registry.entries.len(), 1);
+        let kept = &registry.entries[0];
+        assert_eq!(kept.first_applied, entry(1).first_applied);
+        assert_eq!(kept.pod_ids, ["p1"]);
+        // The state made again: its earlier lineage is kept.
+        let mut remade = entry(1);
+        remade.lineage = Some(Uuid::from_u128(7));
+        registry.upsert(remade);
+        assert_eq!(
+            registry.entries[0].past_lineages,
+            [entry(1).lineage.unwrap()]
+        );
+        assert!(registry.remove(Path::new("/p/.rpd/c1.state.json")));
+        assert!(!registry.remove(Path::new("/p/.rpd/c1.state.json")));
+    }
+
+    #[test]
+    fn a_corrupt_registry_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        fs::write(&path, "{\"entries\": [").unwrap();
+        let file = RegistryFile::at(path.clone());
+        assert!(matches!(file.read(), Err(RegistryError::Corrupt { .. })));
+        assert!(file.update(|r| r.upsert(entry(1))).is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"entries\": [");
+    }
+}
