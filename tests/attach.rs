@@ -32,7 +32,7 @@ fn apply_after_the_guard_stopped_the_pod_resumes_it_collects_the_job_and_never_r
     short_grace(&world);
     let apply = world.apply_in_background();
     let pod = pod_id(&world);
-    kill_rpd_then_end_the_job(apply);
+    kill_rpd_then_end_the_job(&world, apply);
     wait_for_the_guard_to_stop_the_pod(&world);
     world.reset_calls();
 
@@ -187,7 +187,7 @@ fn over_rest_v2_apply_resumes_the_pod_the_guard_stopped_and_collects_the_job() {
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let apply = world.apply_in_background_env(&env);
-    kill_rpd_then_end_the_job(apply);
+    kill_rpd_then_end_the_job(&world, apply);
     wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
         fake.pods()[0].status == PodStatus::Exited
     });
@@ -240,7 +240,7 @@ fn a_pod_resumed_to_collect_a_job_stops_itself_when_that_rpd_is_killed_too() {
     let world = World::new();
     short_grace(&world);
     let apply = world.apply_in_background();
-    kill_rpd_then_end_the_job(apply);
+    kill_rpd_then_end_the_job(&world, apply);
     wait_for_the_guard_to_stop_the_pod(&world);
 
     // The attach resumes the pod and is killed before it pulls anything.

@@ -44,7 +44,7 @@ fn rpd_killed_during_the_job_the_guard_stops_the_pod_once_the_grace_after_its_en
     short_grace(&world);
     let apply = world.apply_in_background();
     assert_eq!(status(&world), "RUNNING");
-    kill_rpd_then_end_the_job(apply);
+    kill_rpd_then_end_the_job(&world, apply);
 
     wait_for_the_guard_to_stop_the_pod(&world);
     let log = beside_log(&volume(&world).join("hello"), "run.log.rpd-guard.log");
@@ -218,7 +218,7 @@ fn over_rest_v2_the_guard_stops_the_pod_with_its_own_key_and_the_users_key_stays
         Vec::<PathBuf>::new()
     );
 
-    kill_rpd_then_end_the_job(apply);
+    kill_rpd_then_end_the_job(&world, apply);
     let id = fake.pods()[0].id.clone();
     // The fake records a request once it has answered it.
     wait_until(Duration::from_secs(60), "the guard to stop the pod", || {

@@ -27,8 +27,24 @@ pub fn status(world: &World) -> String {
     only_pod(world)["status"].as_str().unwrap().to_string()
 }
 
-/// rpd, killed with SIGKILL while the held job runs; the job then ends.
-pub fn kill_rpd_then_end_the_job(apply: Background) {
+/// Waits until the state records the launched job (the script may start
+/// a moment before rpd writes that down).
+pub fn wait_for_the_launch_to_be_recorded(world: &World) {
+    super::wait_until(
+        std::time::Duration::from_secs(30),
+        "the state to record the launched job",
+        || {
+            world
+                .state(super::hello::HELLO_STATE)
+                .is_some_and(|s| s["launched_job"]["tag"].is_string())
+        },
+    );
+}
+
+/// rpd (running `world`'s hello), killed with SIGKILL once the held job
+/// runs and the state records it; the job then ends.
+pub fn kill_rpd_then_end_the_job(world: &World, apply: Background) {
+    wait_for_the_launch_to_be_recorded(world);
     apply.signal(libc::SIGKILL);
     apply.release_job();
     let run = apply.wait();
@@ -53,6 +69,7 @@ pub fn wait_for_the_guard_to_stop_the_pod(world: &World) {
 pub fn past_the_deadline_with_rpd_gone(world: &World) {
     short_grace(world);
     let apply = world.apply_in_background_env(&[("RPD_MAX_RUNTIME", "2s")]);
+    wait_for_the_launch_to_be_recorded(world);
     apply.signal(libc::SIGKILL);
     wait_for_the_guard_to_stop_the_pod(world);
 }
