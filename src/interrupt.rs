@@ -16,15 +16,18 @@ impl Interrupt {
     pub fn install() -> Interrupt {
         use tokio::signal::unix::{SignalKind, signal};
         let (tx, rx) = watch::channel(false);
+        // Registered here, before this returns: registered in the task, a
+        // signal that came before the task first ran (a loaded machine)
+        // would still kill rpd the default way.
+        let mut streams: Vec<_> = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .into_iter()
+        .filter_map(|kind| signal(kind).ok())
+        .collect();
         tokio::spawn(async move {
-            let mut streams: Vec<_> = [
-                SignalKind::interrupt(),
-                SignalKind::terminate(),
-                SignalKind::hangup(),
-            ]
-            .into_iter()
-            .filter_map(|kind| signal(kind).ok())
-            .collect();
             if streams.is_empty() {
                 return;
             }

@@ -8,6 +8,13 @@ use rpd::exit::ExitStatus;
 
 fn main() -> ExitCode {
     let invocation = match Cli::try_parse() {
+        Ok(Cli {
+            command: rpd::cli::Command::Completions(args),
+            ..
+        }) => {
+            Cli::print_completions(args.shell);
+            return ExitStatus::Success.into();
+        }
         Ok(cli) => cli.resolve(),
         Err(err) => {
             let _ = err.print();

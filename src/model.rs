@@ -8,7 +8,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Secure (RunPod's own datacenters) or community cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    PartialOrd,
+    Ord,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CloudType {
     Secure,
@@ -39,7 +51,7 @@ impl fmt::Display for CloudType {
 }
 
 /// RunPod's pod statuses (REST v2 `status`; runpodctl's `desiredStatus` maps onto it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum PodStatus {
     Provisioning,
@@ -91,7 +103,7 @@ impl fmt::Display for PodStatus {
 }
 
 /// How the pod's persistent disk is provided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Storage {
     /// A volume disk that lives and dies with the pod (kept across stop/start).
@@ -179,7 +191,7 @@ impl DesiredPod {
 }
 
 /// One (datacenter, GPU) place a pod could be created, in preference order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Candidate {
     pub datacenter_id: String,
     pub gpu_id: String,
@@ -190,7 +202,7 @@ pub struct Candidate {
 }
 
 /// What the catalog says about a candidate's availability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stock {
     Unknown,
@@ -316,7 +328,7 @@ pub struct ObservedPod {
 
 /// Whose a pod is, as far as rpd can tell: what `status`, `ls-stale` and
 /// `cleanup` may do to it depends on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Ownership {
     /// A state file tracks it: the config's current pod, or one kept for
@@ -362,7 +374,7 @@ pub struct PodBill {
 }
 
 /// What to do with the pod once the job has finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LifecycleAction {
     /// Leave it running (it keeps billing).
@@ -392,7 +404,7 @@ impl fmt::Display for LifecycleAction {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Lifecycle {
     pub on_success: LifecycleAction,
     pub on_failure: LifecycleAction,
@@ -427,7 +439,9 @@ impl Default for Lifecycle {
 /// What apply does when a paused pod cannot start because the GPU of its
 /// host is taken (a stopped pod stays on its host). Replacing the pod loses
 /// its volume, so it never happens without a candidate in stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BusyHostPolicy {
     /// Try the start again for a while (the GPU often frees); then replace
@@ -466,7 +480,7 @@ impl fmt::Display for BusyHostPolicy {
 }
 
 /// How a job ended, as far as the lifecycle is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,

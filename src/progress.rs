@@ -52,10 +52,7 @@ impl Reporter {
         self.line(format!("{what}..."));
         let spinner = self.spinners.then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("  {spinner} {msg} [{elapsed}]")
-                    .expect("valid template"),
-            );
+            bar.set_style(spinner_style());
             bar.set_message("waiting");
             bar.enable_steady_tick(Duration::from_millis(120));
             if let Ok(mut active) = self.active.lock() {
@@ -127,6 +124,13 @@ impl Waiter {
     }
 }
 
+/// The spinner line: the elapsed time first, then the detail (a status,
+/// the log's last line) cut to the terminal's width, so that a narrow
+/// terminal never wraps it (a wrapped line is redrawn as garbage).
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {spinner} [{elapsed}] {wide_msg}").expect("valid template")
+}
+
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -142,6 +146,79 @@ impl Drop for Waiter {
             && !bar.is_finished()
         {
             self.reporter.clear_spinner(bar);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::{ProgressBar, ProgressDrawTarget, TermLike};
+
+    /// A terminal of a given width that keeps what is written to it.
+    #[derive(Debug, Clone)]
+    struct Narrow {
+        width: u16,
+        written: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl TermLike for Narrow {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.written.lock().unwrap().push(s.to_string());
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_spinner_line_fits_a_narrow_terminal() {
+        for width in [30u16, 80] {
+            let term = Narrow {
+                width,
+                written: Arc::default(),
+            };
+            let bar = ProgressBar::with_draw_target(
+                None,
+                ProgressDrawTarget::term_like(Box::new(term.clone())),
+            );
+            bar.set_style(super::spinner_style());
+            bar.set_message(
+                "3m12s so far | epoch 7/40 loss 0.1234 lr 3e-4 step 12000/90000 (a long log line)",
+            );
+            bar.tick();
+            let written = term.written.lock().unwrap().join("\n");
+            assert!(written.contains("3m12s so far"), "{written:?}");
+            for line in written.lines() {
+                let columns = console::measure_text_width(line);
+                assert!(
+                    columns <= width as usize,
+                    "{columns} columns on a {width}-column terminal: {line:?}"
+                );
+            }
         }
     }
 }

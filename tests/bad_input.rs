@@ -27,15 +27,25 @@ fn a_device_is_refused_without_reading_it() {
 }
 
 #[test]
-fn a_directory_is_refused_with_a_hint() {
+fn a_directory_is_refused_with_a_hint_where_one_config_is_wanted() {
     Test::new()
-        .args(["validate", "examples"])
+        .args(["state", "show", "examples"])
         .status(1)
         .stderr(
             "
             error: cannot read config: it is a directory, not a regular file
               --> examples
-               = help: pass a YAML file, e.g. examples/job.yaml; to check every config in it: rpd validate examples/*.yaml
+               = help: pass a YAML file, e.g. examples/job.yaml; to check every config in it: rpd validate examples
+            ",
+        )
+        .run();
+    // Where several are, a directory gives the configs in it.
+    Test::new()
+        .args(["validate", "examples"])
+        .stdout(
+            "
+            ok: examples/drift/train.yaml schema_version=2 job=train
+            ok: examples/hello.yaml schema_version=2 job=hello
             ",
         )
         .run();

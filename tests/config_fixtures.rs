@@ -26,16 +26,7 @@ fn validate(path: &Path) -> std::process::Output {
 }
 
 fn fixtures(dir: &str) -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(dir);
-    let mut paths: Vec<_> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    paths.sort();
-    paths
+    common::fixture_configs(dir)
 }
 
 #[test]

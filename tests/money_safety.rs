@@ -552,11 +552,12 @@ fn missing_local_inputs_fail_the_plan_and_create_nothing() {
             .rpd_env(&["plan", "--format", "json", HELLO], &[])
             .status(1)
             .json();
-        let message = world.normalize(json["errors"][0]["message"].as_str().unwrap_or_default());
+        let errors = &json["configs"][0]["errors"];
+        let message = world.normalize(errors[0]["message"].as_str().unwrap_or_default());
         assert!(
             format!("Error: {message}\n").starts_with(error),
             "{what}: the JSON plan's errors: {:#}",
-            json["errors"]
+            errors
         );
         world
             .test()

@@ -101,7 +101,10 @@ fn json_plan(world: &World, args: &[&str]) -> String {
     let mut args = args.to_vec();
     args.extend(["--format", "json"]);
     let version = format!("\"rpd_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
-    plan(world, &args).replace(&version, "\"rpd_version\": \"[VERSION]\"")
+    let json = plan(world, &args);
+    // Every snapshot is a plan the shipped schema accepts.
+    common::assert_valid_plan(&serde_json::from_str(&json).expect("the plan is JSON"));
+    json.replace(&version, "\"rpd_version\": \"[VERSION]\"")
 }
 
 #[test]

@@ -98,12 +98,12 @@ fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_dest
         format!("run 1 of hello on pod {first}\n")
     );
 
-    // plan again: resume the same pod
+    // plan again: resume the same pod (the routine run: exit 0)
     world
         .test()
         .args(["plan", "--detailed-exitcode", HELLO])
         .known(&first, "[PAUSED]")
-        .status(2)
+        .status(0)
         .stdout(RESUME_PLAN)
         .run();
     world.reset_calls();
@@ -646,8 +646,7 @@ fn a_state_file_of_another_config_is_refused_until_reassigned() {
         .status(1)
         .stderr(
             "
-            error: planning b.yaml
-              caused by: state file [TMP]/shared.json belongs to another config
+            error: state file [TMP]/shared.json belongs to another config
               recorded owner: [TMP]/a.yaml (job \"a\")
               this config:    [TMP]/b.yaml (job \"b\")
               = help: each config needs its own state file: give this config its own `state_file:`, or remove the key to use the per-config default.
@@ -733,14 +732,16 @@ fn a_state_from_another_provider_is_refused() {
 #[test]
 fn apply_without_a_terminal_needs_auto_approve() {
     let world = World::new();
+    // The plan is shown, then the refusal says what to do.
     world
         .test()
         .args(["apply", HELLO])
         .status(1)
+        .stdout(CREATE_PLAN)
         .stderr(
             "
             error: standard input is not a terminal, so rpd cannot ask for confirmation
-              = help: review the plan with `rpd plan`, then pass -y/--auto-approve to apply without asking
+              = help: review the plan above, then pass -y/--auto-approve to apply without asking (or save it with `rpd plan -o plan.json` and `rpd apply plan.json`)
             ",
         )
         .run();
@@ -777,6 +778,8 @@ fn the_provider_option_goes_before_or_after_the_subcommand() {
 
 #[test]
 fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    // The world sets RPD_PROVIDER: the usage line still does not show
+    // --provider, as if it were required.
     let world = World::new();
     world
         .test()
@@ -787,7 +790,7 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
             error: the following required arguments were not provided:
               <CONFIG>...
 
-            Usage: rpd plan --provider <NAME> <CONFIG>...
+            Usage: rpd plan <CONFIG>...
 
             For more information, try '--help'.
             ",
@@ -814,9 +817,11 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
         .args(["--help"])
         .stdout_has(concat!(
             "\nExit codes:\n",
-            "  0    success; for `plan --detailed-exitcode`: no changes\n",
+            "  0    success; for `plan`/`diff --detailed-exitcode`: nothing beyond the routine run\n",
             "  1    error; the state file records whatever was done before it (see `rpd plan`)\n",
-            "  2    `plan --detailed-exitcode`: applying would change a pod or run the job\n",
+            "  2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is\n",
+            "       created, replaced or deleted, or was changed outside rpd); resuming or reusing\n",
+            "       an up-to-date pod, running the job and its lifecycle is 0\n",
             "  3    `apply`: the job ran and failed; its on_failure action was carried out\n",
             "  130  interrupted (Ctrl-C); the state is consistent\n",
         ))
@@ -849,7 +854,7 @@ fn several_configs_are_planned_and_applied_together() {
         .args(["plan", "--detailed-exitcode", HELLO, train])
         .status(2)
         .stdout(&format!(
-            "{}\n{}\n2 configs: 2 with changes, 0 without.\n",
+            "{}\n{}\n2 configs: 2 with pod changes, 0 with only the routine run, 0 failed.\n",
             unindent(CREATE_PLAN),
             unindent(
                 r#"
@@ -902,10 +907,26 @@ fn several_configs_are_planned_and_applied_together() {
 #[test]
 fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
     let shared = "state_file: one.json";
+    // The plan plans the first and counts the second as failed ...
     let ran = Test::new()
         .file("a.yaml", &small_config("a", shared))
         .file("b.yaml", &small_config("b", shared))
         .args(["plan", "a.yaml", "b.yaml"])
+        .status(1)
+        .stdout_has("\n2 configs: 1 with pod changes, 0 with only the routine run, 1 failed.\n")
+        .stderr(
+            "
+            error: planning b.yaml
+              caused by: two configs use the same state file [TMP]/one.json
+              = help: each config needs its own state file; set a different `state_file:` (templates like {seed} work) or remove the key
+            ",
+        )
+        .run();
+    // ... and apply runs neither.
+    let world = ran.world();
+    world
+        .test()
+        .args(["apply", "-y", "a.yaml", "b.yaml"])
         .status(1)
         .stderr(
             "
@@ -914,7 +935,7 @@ fn configs_sharing_one_state_file_are_refused_before_anything_runs() {
             ",
         )
         .run();
-    assert!(ran.world().pods().is_empty());
+    assert!(world.pods().is_empty());
 }
 
 #[test]
@@ -956,15 +977,16 @@ fn json_plan_carries_the_same_plan() {
         .rpd(&["plan", "--format", "json", HELLO])
         .status(0)
         .json();
-    assert_eq!(doc["format_version"], "2.0");
+    assert_eq!(doc["format_version"], "3.0");
+    let config = &doc["configs"][0];
     assert_eq!(
-        doc["summary_line"],
+        config["summary_line"],
         "Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop."
     );
-    assert_eq!(doc["has_pod_changes"], true);
-    assert_eq!(doc["steps"][0]["op"], "create_pod");
-    assert_eq!(doc["steps"][1]["after"], serde_json::json!([1]));
-    assert_eq!(doc["pod"]["action"], "create");
+    assert_eq!(config["has_pod_changes"], true);
+    assert_eq!(config["steps"][0]["op"], "create_pod");
+    assert_eq!(config["steps"][1]["after"], serde_json::json!([1]));
+    assert_eq!(config["pod"]["action"], "create");
 }
 
 #[test]
@@ -984,6 +1006,19 @@ fn logs_show_the_running_pods_log_then_the_last_pulled_one() {
         .known(&id, "[RUNNING]")
         .stdout("HELLO_DONE\n")
         .stderr("# /workspace/hello/run.log on pod [RUNNING]\n")
+        .run();
+    // Following a job that has ended: the log, then a closing line, exit 0.
+    world
+        .test()
+        .args(["logs", HELLO, "-f", "-n", "1"])
+        .known(&id, "[RUNNING]")
+        .stdout("HELLO_DONE\n")
+        .stderr(
+            "
+            # /workspace/hello/run.log on pod [RUNNING]
+            # the job exited with status 0; that is the whole log
+            ",
+        )
         .run();
     world.rpd(&["sim", "stop", &id]).status(0);
     world

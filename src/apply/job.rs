@@ -44,12 +44,19 @@ impl PodProbe for ProviderProbe {
     }
 }
 
-/// Every event of a run goes to `events.jsonl` and to the terminal.
-pub(super) fn event_sink(config: &Config, reporter: &Reporter) -> SharedSink {
-    Arc::new(Fanout::new(vec![
+/// Every event of a run goes to `events.jsonl`, to the terminal, and to
+/// `extra` (`apply --json`'s stream) when there is one.
+pub(super) fn event_sink(
+    config: &Config,
+    reporter: &Reporter,
+    extra: Option<Box<dyn EventSink>>,
+) -> SharedSink {
+    let mut subscribers: Vec<Box<dyn EventSink>> = vec![
         Box::new(EventsJsonl::new(config.run_dir.join("events.jsonl"))),
         Box::new(TerminalEvents::new(reporter.clone())),
-    ]))
+    ];
+    subscribers.extend(extra);
+    Arc::new(Fanout::new(subscribers))
 }
 
 impl<'a> Executor<'a> {

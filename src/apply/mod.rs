@@ -26,7 +26,7 @@ use crate::plan::{BusyHost, DeleteReason, Plan, StepKind};
 use crate::progress::Reporter;
 use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
 use crate::remote::job::{
-    EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
+    EventSink, EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
 };
 use crate::retry::{self, Backoff, Look, PollSchedule};
 use crate::state::{self, LaunchedJob, PendingCreate, PodRecord, RetainedPod, State};
@@ -167,7 +167,7 @@ impl<'a> Executor<'a> {
             state_file_existed: state_path.exists(),
             state_path,
             state,
-            events: job::event_sink(config, &reporter),
+            events: job::event_sink(config, &reporter, None),
             reporter,
             interrupt,
             report: ApplyReport {
@@ -190,6 +190,12 @@ impl<'a> Executor<'a> {
 
     pub fn with_options(mut self, options: ApplyOptions) -> Executor<'a> {
         self.options = options;
+        self
+    }
+
+    /// One more subscriber to the run's events (`apply --json`'s stream).
+    pub fn with_subscriber(mut self, subscriber: Box<dyn EventSink>) -> Executor<'a> {
+        self.events = job::event_sink(self.config, &self.reporter, Some(subscriber));
         self
     }
 
@@ -269,8 +275,29 @@ impl<'a> Executor<'a> {
                 return Err(ApplyError::LocalInputsChanged { problems });
             }
         }
-        for (_, step) in plan.ordered() {
-            self.step(&step.kind).await?;
+        for (i, (_, step)) in plan.ordered().into_iter().enumerate() {
+            let (n, op) = (i + 1, step.kind.op());
+            if let Some(outcome) = self.skipped(&step.kind) {
+                self.events.emit(&JobEvent::StepSkipped { n, op, outcome });
+                continue;
+            }
+            self.events.emit(&JobEvent::StepStarted { n, op });
+            let started = Instant::now();
+            match self.step(&step.kind).await {
+                Ok(()) => self.events.emit(&JobEvent::StepDone {
+                    n,
+                    op,
+                    took: started.elapsed(),
+                }),
+                Err(err) => {
+                    self.events.emit(&JobEvent::StepFailed {
+                        n,
+                        op,
+                        error: err.to_string(),
+                    });
+                    return Err(err);
+                }
+            }
             if self.options.detach
                 && matches!(step.kind, StepKind::Launch { .. })
                 && let Some(detached) = self.detached()
@@ -280,6 +307,17 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The job's outcome, when `kind` is the lifecycle step of the other
+    /// outcome (it does not apply to this run).
+    fn skipped(&self, kind: &StepKind) -> Option<crate::model::Outcome> {
+        match (kind, &self.job_end) {
+            (StepKind::Lifecycle { when, .. }, Some(end)) if end.outcome != *when => {
+                Some(end.outcome)
+            }
+            _ => None,
+        }
     }
 
     /// A run that started with no state file and tracks nothing at its end

@@ -216,7 +216,11 @@ impl EventSink for TerminalEvents {
             | ArtifactPullStarted { .. }
             | ArtifactPullFailed {
                 fails_job: true, ..
-            } => {}
+            }
+            | StepStarted { .. }
+            | StepDone { .. }
+            | StepFailed { .. }
+            | StepSkipped { .. } => {}
         }
     }
 }

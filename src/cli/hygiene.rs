@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::{LockArgs, VarArgs};
+use super::{LockArgs, ProviderArgs, VarArgs};
 use crate::commands::settings::{
     CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, RefreshSettings,
     ReportSettings,
@@ -33,6 +33,8 @@ pub struct ReportArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 impl ReportArgs {
@@ -56,6 +58,8 @@ pub struct LsStaleArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 impl LsStaleArgs {
@@ -111,6 +115,8 @@ pub struct CleanupArgs {
     yes: bool,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 /// `--stale`'s age when none is given.
@@ -161,6 +167,7 @@ impl AdviseArgs {
             configs: self.configs,
             vars: self.vars,
             json: self.json,
+            provider: ProviderArgs::default(),
         }
         .resolve()
     }
@@ -175,6 +182,8 @@ pub struct RefreshArgs {
     vars: VarArgs,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 impl RefreshArgs {
@@ -200,6 +209,8 @@ pub struct CostArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 impl CostArgs {

@@ -6,21 +6,27 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod review;
+mod sim;
+pub use review::{CompletionsArgs, DiffArgs, Format, PlanArgs, ProviderArgs, SchemaArgs, ShowArgs};
+pub use sim::SimCommand;
 
 mod hygiene;
 
 use crate::commands::settings::{
     Action, ApplySettings, AttachSettings, ColourChoice, ConfigSettings, DestroySettings,
     ForceUnlockSettings, GlobalSettings, ImportSettings, Invocation, LockSettings, LogsSettings,
-    OutputFormat, PlanFlags, PlanSettings, ReassignSettings, SimAction, ValidateSettings,
-    VarSettings,
+    PlanFlags, ReassignSettings, ValidateSettings, VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:
-  0    success; for `plan --detailed-exitcode`: no changes
+  0    success; for `plan`/`diff --detailed-exitcode`: nothing beyond the routine run
   1    error; the state file records whatever was done before it (see `rpd plan`)
-  2    `plan --detailed-exitcode`: applying would change a pod or run the job
+  2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is
+       created, replaced or deleted, or was changed outside rpd); resuming or reusing
+       an up-to-date pod, running the job and its lifecycle is 0
   3    `apply`: the job ran and failed; its on_failure action was carried out
   130  interrupted (Ctrl-C); the state is consistent";
 
@@ -44,15 +50,10 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Control plane: `runpod` (REST v2), `runpodctl`, or `sim` (embedded simulator, no account).
-    #[arg(
-        long,
-        global = true,
-        env = "RPD_PROVIDER",
-        default_value = "runpod",
-        value_name = "NAME"
-    )]
-    pub provider: String,
+    /// Control plane for the commands that use one (plan, apply, destroy, logs); each of
+    /// them documents it, so the flag before the command is hidden here.
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub provider: Option<String>,
 
     /// No colour in the output (also: the NO_COLOR environment variable, or output that is not a terminal).
     #[arg(long, global = true)]
@@ -133,40 +134,18 @@ pub struct MoneyArgs {
     replace_without_stock: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would do to each config's pod, and why.
-    Plan {
-        /// YAML configs (runpod-deploy schema_version 2).
-        #[arg(required = true, value_name = "CONFIG")]
-        configs: Vec<PathBuf>,
-        #[command(flatten)]
-        vars: VarArgs,
-        /// Plan a fresh pod even if the current one could be reused.
-        #[arg(long)]
-        replace: bool,
-        /// Also try each candidate on this cloud, and accept a pod on it.
-        #[arg(long, value_enum, value_name = "CLOUD")]
-        fallback_cloud_type: Option<CloudArg>,
-        #[command(flatten)]
-        money: MoneyArgs,
-        /// Exit 0 with no changes, 2 when applying would change a pod or run the job, 1 on error.
-        #[arg(long)]
-        detailed_exitcode: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
+    Plan(PlanArgs),
+    /// Render a saved plan (`rpd plan -o FILE`) as text, JSON or Markdown.
+    Show(ShowArgs),
+    /// What changing a config from OLD to NEW does to its pod; needs no account and no state.
+    Diff(DiffArgs),
     /// Carry out the plan: get a pod ready, run the job, then stop, recycle or delete the pod.
     Apply {
-        /// YAML configs (runpod-deploy schema_version 2).
-        #[arg(required = true, value_name = "CONFIG")]
+        /// YAML configs (runpod-deploy schema_version 2) or directories of them; or one plan saved with `rpd plan -o FILE`, carried out exactly as planned, without asking.
+        #[arg(required = true, value_name = "CONFIG|PLAN")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
         vars: VarArgs,
@@ -181,11 +160,16 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long = "auto-approve", alias = "yes")]
         auto_approve: bool,
+        /// Print the plan and every step's progress as JSON lines (NDJSON) on stdout; needs -y or a saved plan.
+        #[arg(long)]
+        json: bool,
         /// Return once the job is launched; the on-pod guard enforces the budget, `rpd attach` collects it.
         #[arg(long)]
         detach: bool,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Follow (or collect) the job a detached or interrupted apply left on the pod, then carry out the lifecycle.
     Attach {
@@ -196,10 +180,12 @@ pub enum Command {
         vars: VarArgs,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Delete every pod rpd tracks for each config and remove its state.
     Destroy {
-        /// YAML configs (runpod-deploy schema_version 2).
+        /// YAML configs (runpod-deploy schema_version 2) or directories of them.
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
@@ -209,9 +195,12 @@ pub enum Command {
         auto_approve: bool,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Show the job log of the config's pod (or the last one pulled).
     Logs {
+        /// The YAML config whose job log to show.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -222,10 +211,12 @@ pub enum Command {
         /// How many lines from the end to show first.
         #[arg(short = 'n', long, default_value_t = 200)]
         lines: u32,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Check configs without contacting any provider.
     Validate {
-        /// YAML configs (runpod-deploy schema_version 2).
+        /// YAML configs (runpod-deploy schema_version 2) or directories of them.
         #[arg(required = true, value_name = "CONFIG")]
         configs: Vec<PathBuf>,
         #[command(flatten)]
@@ -235,6 +226,7 @@ pub enum Command {
     ForceUnlock {
         /// The ID shown in the "Lock Info" block.
         lock_id: String,
+        /// The YAML config whose lock to release.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -259,6 +251,7 @@ pub enum Command {
     Refresh(hygiene::RefreshArgs),
     /// Adopt an existing pod (made in the console, or untracked) as the config's pod, and show the plan for it.
     Import {
+        /// The YAML config whose pod the adopted one becomes.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         /// The pod to adopt.
@@ -267,16 +260,23 @@ pub enum Command {
         vars: VarArgs,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Drive the embedded simulator (`--provider sim`): inspect it, inject faults.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Print a JSON Schema: of the config format (for editors), or of the JSON plan.
+    Schema(SchemaArgs),
+    /// Print a shell completion script (e.g. `rpd completions bash > ~/.local/share/bash-completion/completions/rpd`).
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Print the state file of a config.
     Show {
+        /// The YAML config whose state to print.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -295,6 +295,7 @@ pub enum StateCommand {
     },
     /// Make this config the owner of its state file (after moving or renaming the config).
     Reassign {
+        /// The YAML config that takes the state file over.
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         #[command(flatten)]
@@ -304,98 +305,44 @@ pub enum StateCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum SimCommand {
-    /// List simulated pods.
-    Pods {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Count provider calls by verb (create, start, stop, delete, get, list, ...).
-    Calls {
-        #[arg(long)]
-        json: bool,
-        /// Set the counts back to zero.
-        #[arg(long)]
-        reset: bool,
-    },
-    /// Stop a pod as if from the RunPod console.
-    Stop { pod_id: String },
-    /// Start a pod as if from the RunPod console.
-    Start { pod_id: String },
-    /// Delete a pod as if from the RunPod console.
-    Terminate { pod_id: String },
-    /// Change a pod as if from the console: image, name, changed_at, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status.
-    Set {
-        pod_id: String,
-        #[arg(required = true, value_name = "KEY=VALUE")]
-        changes: Vec<String>,
-    },
-    /// Set the free GPUs of one type in one datacenter (0 = out of stock).
-    Stock {
-        datacenter: String,
-        gpu: String,
-        count: u32,
-        /// The cloud whose stock this is.
-        #[arg(long, value_enum, default_value = "SECURE")]
-        cloud: CloudArg,
-    },
-    /// Make the next start of this pod fail: its host has no free GPU.
-    FailNextStart {
-        pod_id: String,
-        /// Fail this many starts in a row (a host whose GPU stays taken).
-        #[arg(long, default_value_t = 1)]
-        count: u32,
-    },
-    /// Make the next COUNT stop requests for this pod fail (a 502), as if
-    /// RunPod had a bad moment.
-    FailStop { pod_id: String, count: u32 },
-    /// Add this many milliseconds to every provider call.
-    Latency { ms: u64 },
-    /// How long pods take to boot: cold (create) and warm (resume), in milliseconds.
-    Boot { cold_ms: u64, warm_ms: u64 },
-    /// Create a network volume in a datacenter.
-    Volume {
-        name: String,
-        datacenter: String,
-        size_gb: u32,
-    },
-    /// Reach running pods over SSH at HOST:PORT instead of local processes
-    /// (to exercise the SSH transport against a real sshd); `--off` undoes it.
-    Ssh {
-        #[arg(value_name = "HOST:PORT", required_unless_present = "off")]
-        endpoint: Option<String>,
-        /// Login user on that sshd.
-        #[arg(long, default_value = "root")]
-        user: String,
-        #[arg(long, conflicts_with = "endpoint")]
-        off: bool,
-    },
-    /// Delete every simulated pod, volume and setting.
-    Reset,
-}
-
 impl Cli {
-    /// The settings this command line asks for (`NO_COLOR` read from the
-    /// environment; clap has read `RPD_PROVIDER`).
+    /// The settings this command line asks for, with `NO_COLOR` and
+    /// `RPD_PROVIDER` read from the environment. rpd reads `RPD_PROVIDER`
+    /// itself rather than through clap's `env`: clap counts a flag set by
+    /// its variable as given, and prints it in usage lines as if required.
     pub fn resolve(self) -> Invocation {
-        self.resolve_with(std::env::var_os("NO_COLOR").as_deref())
+        let provider_env = std::env::var(crate::env::PROVIDER).ok();
+        self.resolve_with(
+            std::env::var_os("NO_COLOR").as_deref(),
+            provider_env.as_deref(),
+        )
     }
 
-    fn resolve_with(self, no_color_env: Option<&OsStr>) -> Invocation {
+    fn resolve_with(self, no_color_env: Option<&OsStr>, provider_env: Option<&str>) -> Invocation {
+        let provider = self
+            .command
+            .provider()
+            .or(self.global.provider.clone())
+            .or(provider_env.map(str::to_string));
         Invocation {
-            global: self.global.resolve(no_color_env),
+            global: self.global.resolve(provider, no_color_env),
             action: self.command.resolve(),
         }
+    }
+
+    /// Prints the completion script for `shell` on stdout.
+    pub fn print_completions(shell: clap_complete::Shell) {
+        let mut command = Cli::command();
+        clap_complete::generate(shell, &mut command, "rpd", &mut std::io::stdout());
     }
 }
 
 impl GlobalArgs {
-    fn resolve(self, no_color_env: Option<&OsStr>) -> GlobalSettings {
+    fn resolve(self, provider: Option<String>, no_color_env: Option<&OsStr>) -> GlobalSettings {
         // An empty RPD_PROVIDER means the default, not an unknown provider.
-        let provider = match self.provider.trim() {
-            "" => "runpod",
-            name => name,
+        let provider = match provider.as_deref().map(str::trim) {
+            None | Some("") => "runpod",
+            Some(name) => name,
         };
         // NO_COLOR counts when set to anything but the empty string.
         let no_color = self.no_color || no_color_env.is_some_and(|v| !v.is_empty());
@@ -411,7 +358,7 @@ impl GlobalArgs {
 }
 
 impl VarArgs {
-    fn resolve(self) -> VarSettings {
+    pub(crate) fn resolve(self) -> VarSettings {
         VarSettings {
             assignments: self.vars,
             vars_file: self.vars_file,
@@ -427,16 +374,11 @@ impl LockArgs {
     }
 }
 
-impl From<Format> for OutputFormat {
-    fn from(format: Format) -> Self {
-        match format {
-            Format::Text => OutputFormat::Text,
-            Format::Json => OutputFormat::Json,
-        }
-    }
-}
-
-fn plan_flags(replace: bool, fallback_cloud_type: Option<CloudArg>, money: MoneyArgs) -> PlanFlags {
+pub(crate) fn plan_flags(
+    replace: bool,
+    fallback_cloud_type: Option<CloudArg>,
+    money: MoneyArgs,
+) -> PlanFlags {
     PlanFlags {
         replace,
         fallback_cloud: fallback_cloud_type.map(Into::into),
@@ -454,23 +396,30 @@ fn one_config(config: PathBuf, vars: VarArgs) -> ConfigSettings {
 }
 
 impl Command {
+    /// `--provider` (or RPD_PROVIDER) as given after the command.
+    fn provider(&self) -> Option<String> {
+        match self {
+            Command::Plan(args) => args.provider.provider.clone(),
+            Command::Apply { provider, .. }
+            | Command::Destroy { provider, .. }
+            | Command::Logs { provider, .. }
+            | Command::Import { provider, .. } => provider.provider.clone(),
+            Command::Status(args) | Command::Runs(args) => args.provider.provider.clone(),
+            Command::LsStale(args) => args.provider.provider.clone(),
+            Command::Cleanup(args) => args.provider.provider.clone(),
+            Command::Refresh(args) => args.provider.provider.clone(),
+            Command::Cost(args) => args.provider.provider.clone(),
+            _ => None,
+        }
+    }
+
     fn resolve(self) -> Action {
         match self {
-            Command::Plan {
-                configs,
-                vars,
-                replace,
-                fallback_cloud_type,
-                money,
-                detailed_exitcode,
-                format,
-            } => Action::Plan(PlanSettings {
-                configs,
-                vars: vars.resolve(),
-                flags: plan_flags(replace, fallback_cloud_type, money),
-                detailed_exitcode,
-                format: format.into(),
-            }),
+            Command::Plan(args) => args.resolve(),
+            Command::Show(args) => args.resolve(),
+            Command::Diff(args) => args.resolve(),
+            Command::Schema(args) => args.resolve(),
+            Command::Completions(args) => Action::Completions(args.shell.to_string()),
             Command::Apply {
                 configs,
                 vars,
@@ -478,13 +427,16 @@ impl Command {
                 fallback_cloud_type,
                 money,
                 auto_approve,
+                json,
                 detach,
                 lock,
+                provider: _,
             } => Action::Apply(ApplySettings {
                 configs,
                 vars: vars.resolve(),
                 flags: plan_flags(replace, fallback_cloud_type, money),
                 auto_approve,
+                json,
                 detach,
                 lock: lock.resolve(),
             }),
@@ -492,6 +444,7 @@ impl Command {
                 configs,
                 vars,
                 lock,
+                provider: _,
             } => Action::Attach(AttachSettings {
                 configs,
                 vars: vars.resolve(),
@@ -502,6 +455,7 @@ impl Command {
                 vars,
                 auto_approve,
                 lock,
+                provider: _,
             } => Action::Destroy(DestroySettings {
                 configs,
                 vars: vars.resolve(),
@@ -517,6 +471,7 @@ impl Command {
                 vars,
                 follow,
                 lines,
+                provider: _,
             } => Action::Logs(LogsSettings {
                 target: one_config(config, vars),
                 follow,
@@ -552,6 +507,7 @@ impl Command {
                 pod_id,
                 vars,
                 lock,
+                provider: _,
             } => Action::Import(ImportSettings {
                 target: one_config(config, vars),
                 pod_id: Some(pod_id),
@@ -567,54 +523,6 @@ impl Command {
                 pod_id,
                 lock: lock.resolve(),
             }),
-        }
-    }
-}
-
-impl SimCommand {
-    fn resolve(self) -> SimAction {
-        match self {
-            SimCommand::Pods { json } => SimAction::Pods { json },
-            SimCommand::Calls { json, reset } => SimAction::Calls { json, reset },
-            SimCommand::Stop { pod_id } => SimAction::Stop { pod_id },
-            SimCommand::Start { pod_id } => SimAction::Start { pod_id },
-            SimCommand::Terminate { pod_id } => SimAction::Terminate { pod_id },
-            SimCommand::Set { pod_id, changes } => SimAction::Set { pod_id, changes },
-            SimCommand::Stock {
-                datacenter,
-                gpu,
-                count,
-                cloud,
-            } => SimAction::Stock {
-                datacenter,
-                gpu,
-                count,
-                cloud: cloud.into(),
-            },
-            SimCommand::FailNextStart { pod_id, count } => {
-                SimAction::FailNextStart { pod_id, count }
-            }
-            SimCommand::FailStop { pod_id, count } => SimAction::FailStop { pod_id, count },
-            SimCommand::Latency { ms } => SimAction::Latency { ms },
-            SimCommand::Boot { cold_ms, warm_ms } => SimAction::Boot { cold_ms, warm_ms },
-            SimCommand::Volume {
-                name,
-                datacenter,
-                size_gb,
-            } => SimAction::Volume {
-                name,
-                datacenter,
-                size_gb,
-            },
-            SimCommand::Ssh {
-                endpoint,
-                user,
-                off,
-            } => SimAction::Ssh {
-                endpoint: endpoint.filter(|_| !off),
-                user,
-            },
-            SimCommand::Reset => SimAction::Reset,
         }
     }
 }

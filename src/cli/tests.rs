@@ -1,10 +1,34 @@
 use super::*;
+use crate::commands::settings::{OutputFormat, SimAction};
 use crate::model::CloudType;
 
 fn resolve(args: &[&str], no_color_env: Option<&str>) -> Invocation {
+    resolve_env(args, no_color_env, None)
+}
+
+fn resolve_env(
+    args: &[&str],
+    no_color_env: Option<&str>,
+    provider_env: Option<&str>,
+) -> Invocation {
     let cli = Cli::try_parse_from(std::iter::once("rpd").chain(args.iter().copied()))
         .expect("arguments parse");
-    cli.resolve_with(no_color_env.map(OsStr::new))
+    cli.resolve_with(no_color_env.map(OsStr::new), provider_env)
+}
+
+#[test]
+fn the_provider_flag_wins_over_rpd_provider_after_or_before_the_command() {
+    let provider = |args: &[&str], env| resolve_env(args, None, env).global.provider;
+    assert_eq!(provider(&["plan", "a.yaml"], Some("sim")), "sim");
+    assert_eq!(provider(&["plan", "a.yaml"], None), "runpod");
+    assert_eq!(
+        provider(&["plan", "a.yaml", "--provider", "runpodctl"], Some("sim")),
+        "runpodctl"
+    );
+    assert_eq!(
+        provider(&["--provider", "runpodctl", "plan", "a.yaml"], Some("sim")),
+        "runpodctl"
+    );
 }
 
 #[test]

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use futures::future::join_all;
 
-use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Executor, LifecycleDone};
+use super::execute::execute;
+use super::ndjson::Stream;
+use crate::apply::ApplyOptions;
 use crate::commands::refresh::missing_ssh_key;
 use crate::commands::settings::{
     ApplySettings, AttachSettings, DestroySettings, LockSettings, VarSettings,
@@ -14,12 +15,9 @@ use crate::commands::settings::{
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
 use crate::exit::ExitStatus;
-use crate::interrupt::Interrupt;
-use crate::model::Outcome;
 use crate::plan::Mode;
-use crate::progress::Reporter;
-use crate::render::{self, elapsed};
-use crate::state::{self, LockGuard, State};
+use crate::render;
+use crate::state::{self, LockGuard};
 
 pub struct Request<'a> {
     pub configs: &'a [PathBuf],
@@ -33,6 +31,8 @@ pub struct Request<'a> {
     /// `rpd attach`: only plans that attach to a launched job are carried
     /// out (without asking: the job was approved when it was launched).
     pub attach_only: bool,
+    /// `--json`: NDJSON events on stdout.
+    pub json: bool,
 }
 
 pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitStatus> {
@@ -45,7 +45,16 @@ pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitSt
         mode: Mode::Apply,
         detach: settings.detach,
         attach_only: false,
+        json: settings.json,
     };
+    if let Some(plan_file) = super::apply_saved::saved_plan_in(&settings.configs)? {
+        return super::apply_saved::apply(ctx, settings, &plan_file).await;
+    }
+    if settings.json && !settings.auto_approve {
+        bail!(
+            "apply --json cannot ask for confirmation\n  = help: pass -y/--auto-approve, or apply a saved plan (`rpd plan -o plan.json`, then `rpd apply --json plan.json`)"
+        );
+    }
     run(ctx, request).await
 }
 
@@ -59,6 +68,7 @@ pub async fn attach(ctx: &Ctx, settings: &AttachSettings) -> anyhow::Result<Exit
         mode: Mode::Apply,
         detach: false,
         attach_only: true,
+        json: false,
     };
     run(ctx, request).await
 }
@@ -73,6 +83,7 @@ pub async fn destroy(ctx: &Ctx, settings: &DestroySettings) -> anyhow::Result<Ex
         mode: Mode::Destroy,
         detach: false,
         attach_only: false,
+        json: false,
     };
     run(ctx, request).await
 }
@@ -104,33 +115,17 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             bail!("{}", missing.join("\n"));
         }
     }
-    if !request.auto_approve && !ctx.stdin_tty {
-        bail!(
-            "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan with `rpd plan`, then pass -y/--auto-approve to {} without asking",
-            if request.mode == Mode::Destroy {
-                "destroy"
-            } else {
-                "apply"
-            }
-        );
-    }
     let operation = match request.mode {
         Mode::Apply if request.attach_only => "attach",
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
         Mode::Cleanup => "cleanup",
     };
-    // State directories this run creates (with the lock) and may leave
-    // empty: they go again at the end.
-    let new_dirs: Vec<PathBuf> = configs
-        .iter()
-        .filter_map(|c| c.state_file.parent())
-        .filter(|dir| !dir.exists())
-        .map(PathBuf::from)
-        .collect();
+    let new_dirs = new_state_dirs(&configs);
     let guards = lock_all(ctx, &configs, operation, request.lock).await?;
 
     let palette = ctx.stdout_palette();
+    let stream = request.json.then(Stream::new);
     let mut status = ExitStatus::Success;
     let mut ready: Vec<Prepared> = Vec::new();
     for (i, (path, prepared)) in prepare_all(&provider, configs, request.mode, flags)
@@ -154,17 +149,21 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
                 status = ExitStatus::Error;
             }
             Ok(p) => {
-                if i > 0 {
-                    crate::say!();
-                }
-                crate::say_raw!(
-                    "{}",
-                    render::text::render(&p.plan, &path.display().to_string(), &palette)
+                show_plan(
+                    stream.as_ref(),
+                    i,
+                    &path.display().to_string(),
+                    &p.plan,
+                    &palette,
                 );
                 ready.push(p);
             }
             Err(err) => {
-                ctx.error(&err.context(format!("planning {}", path.display())));
+                let err = err.context(format!("planning {}", path.display()));
+                if let Some(stream) = &stream {
+                    stream.errored(&path.display().to_string(), &super::format_error(&err));
+                }
+                ctx.error(&err);
                 status = ExitStatus::Error;
             }
         }
@@ -186,6 +185,19 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
     if ready.iter().all(|p| p.plan.is_empty()) {
         return Ok(ExitStatus::Success);
     }
+    let verb = match request.mode {
+        Mode::Destroy => "destroy",
+        Mode::Apply => "apply",
+        Mode::Cleanup => "clean up",
+    };
+    // The plan is on screen: without a terminal to ask on, say what to do.
+    if !request.auto_approve && !ctx.stdin_tty {
+        drop(guards);
+        remove_empty(&new_dirs);
+        bail!(
+            "standard input is not a terminal, so rpd cannot ask for confirmation\n  = help: review the plan above, then pass -y/--auto-approve to {verb} without asking (or save it with `rpd plan -o plan.json` and `rpd apply plan.json`)"
+        );
+    }
     if !request.auto_approve && !confirm(ctx, request.mode) {
         crate::note!(
             "\n{} cancelled.",
@@ -197,95 +209,63 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         );
         return Ok(ExitStatus::Error);
     }
-    crate::say!();
-
-    // Registered before anything is created: a state file that a killed
-    // run leaves is found by `status`, `ls-stale` and `cleanup`.
-    if request.mode == Mode::Apply {
-        for prepared in &ready {
-            let config = &prepared.config;
-            crate::commands::inventory::record_applied(ctx, config, provider.name(), true);
-        }
+    if !request.json {
+        crate::say!();
     }
-    let interrupt = Interrupt::install();
-    // Approved; nothing has run yet (tests change local inputs here).
-    crate::fault::reached("approved").await;
-    let spinners = ctx.stderr_tty && ready.len() == 1;
-    let runs = ready.iter().map(|prepared| {
-        let state = prepared
-            .loaded
-            .as_ref()
-            .map(|l| {
-                let mut s = l.state.clone();
-                s.owner = Some(crate::commands::owner(&prepared.config));
-                s
-            })
-            .unwrap_or_else(|| State::new(crate::commands::owner(&prepared.config)));
-        let executor = Executor::new(
-            provider.clone(),
-            &prepared.config,
-            prepared.config.state_file.clone(),
-            state,
-            Reporter::new(prepared.config.name.clone(), spinners),
-            interrupt.clone(),
-        )
-        .with_options(options);
-        executor.run(&prepared.plan)
-    });
-    let results = join_all(runs).await;
-    for prepared in &ready {
-        crate::commands::inventory::record_applied(ctx, &prepared.config, provider.name(), false);
-    }
+    let status = execute(
+        ctx,
+        &provider,
+        &ready,
+        options,
+        request.mode,
+        stream.as_ref(),
+    )
+    .await;
     drop(guards);
     remove_empty(&new_dirs);
-
-    let p = ctx.stdout_palette();
-    crate::say!();
-    for (prepared, result) in ready.iter().zip(results) {
-        let config = &prepared.config;
-        let one = match result {
-            Ok(report) => summarize(ctx, config, &report, request.mode),
-            Err((err, report)) => {
-                let interrupted = matches!(
-                    err,
-                    ApplyError::Interrupted | ApplyError::InterruptedBeforeJob
-                ) || report.interrupted;
-                let status = if interrupted {
-                    ExitStatus::Interrupted
-                } else {
-                    ExitStatus::Error
-                };
-                let counts = counts(&report);
-                let mut message = format!("{}: {err}", config.name);
-                if let ApplyError::LocalInputsChanged { problems } = &err {
-                    for problem in problems {
-                        message.push_str(&format!("\n  {}", render::words::local_problem(problem)));
-                    }
-                }
-                ctx.error(&anyhow::anyhow!(message));
-                crate::say!(
-                    "{} {}",
-                    p.remove
-                        .apply_to(format!("{}: apply stopped.", config.name)),
-                    counts
-                );
-                status
-            }
-        };
-        status = status.worst(one);
-    }
     Ok(status)
+}
+
+/// State directories this run creates (with the lock) and may leave empty:
+/// they go again at the end ([`remove_empty`]).
+pub(super) fn new_state_dirs(configs: &[crate::config::Config]) -> Vec<PathBuf> {
+    configs
+        .iter()
+        .filter_map(|c| c.state_file.parent())
+        .filter(|dir| !dir.exists())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The `i`th plan before it is applied: an NDJSON event, or the text plan
+/// (a blank line between two).
+pub(super) fn show_plan(
+    stream: Option<&Stream>,
+    i: usize,
+    shown: &str,
+    plan: &crate::plan::Plan,
+    palette: &crate::render::Palette,
+) {
+    match stream {
+        Some(stream) => stream.planned(shown, plan),
+        None => {
+            if i > 0 {
+                crate::say!();
+            }
+            crate::say_raw!("{}", render::text::render(plan, shown, palette));
+        }
+    }
 }
 
 /// Removes each directory if it is empty (a state directory this run made
 /// and left nothing in).
-fn remove_empty(dirs: &[PathBuf]) {
+pub(super) fn remove_empty(dirs: &[PathBuf]) {
     for dir in dirs {
         let _ = std::fs::remove_dir(dir);
     }
 }
 
-async fn lock_all(
+pub(super) async fn lock_all(
     ctx: &Ctx,
     configs: &[Config],
     operation: &str,
@@ -348,150 +328,42 @@ pub(crate) fn confirm(ctx: &Ctx, mode: Mode) -> bool {
     crate::note!("  {what}");
     crate::note!("  Only 'yes' will be accepted to approve.");
     crate::note!();
-    let answer: Result<String, _> = dialoguer::Input::new()
-        .with_prompt("  Enter a value")
-        .allow_empty(true)
-        .interact_text();
-    matches!(answer, Ok(a) if a.trim() == "yes")
+    {
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr();
+        let _ = write!(stderr, "  Enter a value: ");
+        let _ = stderr.flush();
+    }
+    approved(&mut std::io::stdin().lock())
 }
 
-fn counts(report: &ApplyReport) -> String {
-    format!(
-        "Pods: {} created, {} resumed, {} destroyed, {} stopped.",
-        report.created, report.resumed, report.destroyed, report.stopped
-    )
-}
-
-/// What the lifecycle did, as the summary says it.
-fn lifecycle_words(done: &LifecycleDone) -> String {
-    let key = match done.outcome {
-        Outcome::Success => "on_success",
-        Outcome::Failure => "on_failure",
-    };
-    let planned = done.planned;
-    match done.carried_out {
-        None => format!("{key}: {planned} was not needed: the pod no longer exists"),
-        Some(action) if action != planned => format!(
-            "{key}: {action} was carried out instead of {planned}, so the results stay on the pod's volume"
-        ),
-        Some(action) => format!("{key}: {action} was carried out"),
+/// Reads one answer in the terminal's own line mode (its line editing,
+/// and Ctrl-D ends the input): only `yes` approves; end of input (Ctrl-D)
+/// or an unreadable line cancels.
+fn approved(input: &mut impl std::io::BufRead) -> bool {
+    let mut answer = String::new();
+    match input.read_line(&mut answer) {
+        Ok(0) | Err(_) => {
+            // Ctrl-D leaves the cursor after the prompt.
+            crate::note!();
+            false
+        }
+        Ok(_) => answer.trim() == "yes",
     }
 }
 
-fn summarize(ctx: &Ctx, config: &Config, report: &ApplyReport, mode: Mode) -> ExitStatus {
-    let p = ctx.stdout_palette();
-    let name = &config.name;
-    if mode == Mode::Destroy {
-        crate::say!(
-            "{} Pods: {} destroyed.",
-            p.add.apply_to(format!("{name}: destroy complete!")),
-            report.destroyed
-        );
-        return ExitStatus::Success;
-    }
-    if let Some(detached) = &report.detached {
-        let deadline = match (detached.deadline_at, detached.deadline_reason) {
-            (Some(at), Some(reason)) => {
-                format!("at {} ({reason}), or ", at.format("%Y-%m-%d %H:%M UTC"))
-            }
-            _ => String::new(),
-        };
-        crate::say!(
-            "{} {}\n  The job runs on pod {}; follow it, or collect it once it has ended, with `rpd attach {}` (a plain `rpd apply` does the same), which then carries out the lifecycle.\n  The pod stops itself {deadline}{} after the job ends if no rpd is attached.",
-            p.add
-                .apply_to(format!("{name}: job launched and detached.")),
-            counts(report),
-            detached.pod_id,
-            config.path.display(),
-            crate::model::duration(detached.grace.as_secs()),
-        );
-        return ExitStatus::Success;
-    }
-    let wall = report
-        .job_wall
-        .map(|d| format!(" in {}", elapsed(d)))
-        .unwrap_or_default();
-    let run_dir = report
-        .run_dir
-        .as_ref()
-        .map(|d| format!("\n  Run directory: {}", d.display()))
-        .unwrap_or_default();
-    let lifecycle = report.lifecycle.as_ref().map(lifecycle_words);
-    let failed_because = report
-        .failure
-        .as_ref()
-        .map(|f| format!(" ({}: {})", f.phase, f.reason.lines().next().unwrap_or("")))
-        .unwrap_or_default();
-    let status = match (report.outcome, &report.results_unsaved) {
-        (Some(_), Some(unsaved)) => {
-            let job = match &report.failure {
-                None => format!("The job succeeded{wall}"),
-                Some(_) => format!("The job failed{wall}{failed_because}"),
-            };
-            crate::say!(
-                "{} {} {job}, but {unsaved}; {}.{run_dir}",
-                p.remove.apply_to(format!(
-                    "{name}: apply finished, the results were not saved."
-                )),
-                counts(report),
-                lifecycle.unwrap_or_default()
-            );
-            ExitStatus::Error
-        }
-        (Some(Outcome::Success), None) => {
-            crate::say!(
-                "{} {} Job succeeded{wall}.{run_dir}",
-                p.add.apply_to(format!("{name}: apply complete!")),
-                counts(report)
-            );
-            match &report.lifecycle {
-                Some(done) if done.carried_out.is_none() => {
-                    crate::say!("  {}.", capitalized(&lifecycle_words(done)))
-                }
-                Some(done) if report.interrupted => crate::say!(
-                    "  Interrupted after the job ended: its outcome stands and {}.",
-                    lifecycle_words(done)
-                ),
-                _ => {}
-            }
-            ExitStatus::Success
-        }
-        (Some(Outcome::Failure), None) => {
-            crate::say!(
-                "{} {} Job failed{wall}{failed_because}; {}.{run_dir}",
-                p.remove
-                    .apply_to(format!("{name}: apply finished, job failed.")),
-                counts(report),
-                lifecycle.unwrap_or_else(|| format!(
-                    "on_failure: {} was not carried out",
-                    config.lifecycle.on_failure
-                ))
-            );
-            ExitStatus::JobFailed
-        }
-        (None, _) => {
-            crate::say!(
-                "{} {}",
-                p.add.apply_to(format!("{name}: apply complete!")),
-                counts(report)
-            );
-            ExitStatus::Success
-        }
-    };
-    for warning in &report.warnings {
-        crate::say!("  {} {warning}", p.warn.apply_to("Warning:"));
-    }
-    if report.interrupted {
-        ExitStatus::Interrupted
-    } else {
-        status
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::approved;
 
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+    #[test]
+    fn only_yes_approves_and_the_end_of_input_cancels() {
+        let answer = |text: &str| approved(&mut text.as_bytes());
+        assert!(answer("yes\n"));
+        assert!(answer("  yes  \n"));
+        assert!(!answer("y\n"));
+        assert!(!answer("YES\n"));
+        assert!(!answer("\n"));
+        assert!(!answer(""));
     }
 }

@@ -6,14 +6,20 @@
 
 pub mod adopt;
 pub mod apply;
+mod apply_saved;
 pub mod cleanup;
 pub mod cost;
+pub mod diff;
+mod execute;
 pub mod inventory;
 pub mod logs;
+mod ndjson;
 pub mod plan;
 pub mod refresh;
 pub mod refresh_only;
+pub mod schema;
 pub mod settings;
+pub mod show;
 pub mod sim;
 pub mod state;
 pub mod status;
@@ -49,6 +55,13 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::ShowState(target) => state::show(ctx, &target),
         Action::ReassignState(settings) => state::reassign(ctx, &settings),
         Action::Sim(action) => sim::run(&action),
+        Action::Show(settings) => show::run(ctx, &settings),
+        Action::Diff(settings) => diff::run(ctx, &settings).await,
+        Action::Schema(kind) => schema::run(kind),
+        // `main` prints completions before it gets here (they need clap).
+        Action::Completions(shell) => {
+            anyhow::bail!("completions for {shell} are printed by the command line")
+        }
         Action::Status(settings) => status::status(ctx, &settings).await,
         Action::LsStale(settings) => status::ls_stale(ctx, &settings).await,
         Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
@@ -176,34 +189,100 @@ pub fn load_configs(
     paths: &[PathBuf],
     vars: &VarSettings,
 ) -> anyhow::Result<Option<Vec<Config>>> {
-    refuse_repeated(paths)?;
-    let options = load_options(vars)?;
     let mut configs = Vec::new();
     let mut failed = false;
-    for path in paths {
-        match config::load(path, &options) {
-            Ok(c) => {
-                warn_about(ctx, path, &c);
-                configs.push(with_env_overrides(c));
-            }
+    for (_, loaded) in load_each(ctx, paths, vars)? {
+        match loaded {
+            Ok(c) => configs.push(c),
             Err(err) => {
-                ctx.error(&anyhow::Error::new(err));
+                ctx.error(&err);
                 failed = true;
             }
         }
     }
-    let mut seen: Vec<&Path> = Vec::new();
-    for c in &configs {
-        if seen.contains(&c.state_file.as_path()) {
-            ctx.error(&anyhow::anyhow!(
-                "two configs use the same state file {}\n  = help: each config needs its own state file; set a different `state_file:` (templates like {{seed}} work) or remove the key",
-                c.state_file.display()
-            ));
-            failed = true;
-        }
-        seen.push(&c.state_file);
-    }
     Ok((!failed).then_some(configs))
+}
+
+/// Loads each config (directories give the configs in them, see
+/// [`expand_configs`]): a broken one is its own error, the others load.
+/// Warnings are printed here; errors are the caller's to report.
+pub fn load_each(
+    ctx: &Ctx,
+    paths: &[PathBuf],
+    vars: &VarSettings,
+) -> anyhow::Result<Vec<(PathBuf, anyhow::Result<Config>)>> {
+    let options = load_options(vars)?;
+    let paths = expand_configs(paths)?;
+    refuse_repeated(&paths)?;
+    let mut out = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let loaded = config::load(&path, &options)
+            .map(with_env_overrides)
+            .map_err(anyhow::Error::new);
+        let loaded = loaded.and_then(|c| {
+            warn_about(ctx, &path, &c);
+            if seen.contains(&c.state_file) {
+                bail!(
+                    "two configs use the same state file {}\n  = help: each config needs its own state file; set a different `state_file:` (templates like {{seed}} work) or remove the key",
+                    c.state_file.display()
+                );
+            }
+            seen.push(c.state_file.clone());
+            Ok(c)
+        });
+        out.push((path, loaded));
+    }
+    Ok(out)
+}
+
+/// The configs the command line names: files as given, and for a
+/// directory every `.yaml`/`.yml` file under it (sorted; hidden directories
+/// and `artifacts/` skipped) that looks like a config: a top-level `pod:` or
+/// `schema_version:` key. Other YAML there (a CI workflow) is not a config.
+pub fn expand_configs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let mut found = Vec::new();
+        let walk = walkdir::WalkDir::new(path)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !(e.file_type().is_dir()
+                        && (e.file_name().to_string_lossy().starts_with('.')
+                            || e.file_name() == "artifacts"))
+            });
+        for entry in walk {
+            let entry = entry.map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            let name = entry.file_name().to_string_lossy();
+            if entry.file_type().is_file()
+                && (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && looks_like_config(entry.path())
+            {
+                found.push(entry.into_path());
+            }
+        }
+        if found.is_empty() {
+            bail!(
+                "{} holds no config (no .yaml or .yml file with a top-level `pod:` key)",
+                path.display()
+            );
+        }
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+fn looks_like_config(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| {
+        text.lines()
+            .any(|l| l.starts_with("pod:") || l.starts_with("schema_version:"))
+    })
 }
 
 /// The same config given twice (by the same path, or by two paths to one

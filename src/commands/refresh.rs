@@ -12,6 +12,7 @@ use super::read_state;
 use super::settings::PlanFlags;
 use crate::config::Config;
 use crate::model::{Catalog, CloudType};
+use crate::plan::saved::ObservedFacts;
 use crate::plan::{
     self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
     LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
@@ -25,6 +26,8 @@ pub struct Prepared {
     pub config: Config,
     pub loaded: Option<Loaded>,
     pub plan: Plan,
+    /// The state and pods the plan was made from (for a saved plan).
+    pub observed: ObservedFacts,
 }
 
 /// At most this many configs are refreshed at once.
@@ -184,6 +187,7 @@ pub async fn prepare(
 ) -> anyhow::Result<Prepared> {
     let input = refresh(provider, &config, mode, flags, catalogs).await?;
     let plan = planner::plan(&input)?;
+    let observed = planner::saved::observed_facts(&input);
     let loaded = input.recorded.map(|recorded| Loaded {
         state: recorded.state,
         origin: recorded.origin,
@@ -192,6 +196,7 @@ pub async fn prepare(
         config,
         loaded,
         plan,
+        observed,
     })
 }
 

@@ -28,6 +28,12 @@ pub enum Action {
     ShowState(ConfigSettings),
     ReassignState(ReassignSettings),
     Sim(SimAction),
+    Show(ShowSettings),
+    Diff(DiffSettings),
+    Schema(SchemaKind),
+    /// Print a completion script for this shell (clap's name for it);
+    /// `main` prints it: it needs the command line's definition.
+    Completions(String),
     Status(ReportSettings),
     LsStale(LsStaleSettings),
     Cleanup(CleanupSettings),
@@ -97,6 +103,7 @@ pub struct PlanFlags {
 pub enum OutputFormat {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +114,8 @@ pub struct PlanSettings {
     /// Exit 2 when applying would change a pod or run the job.
     pub detailed_exitcode: bool,
     pub format: OutputFormat,
+    /// `-o FILE`: save the plan for `rpd apply FILE`.
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +124,8 @@ pub struct ApplySettings {
     pub vars: VarSettings,
     pub flags: PlanFlags,
     pub auto_approve: bool,
+    /// `--json`: NDJSON events on stdout instead of the human plan and summary.
+    pub json: bool,
     /// `--detach`: return once the job is launched.
     pub detach: bool,
     pub lock: LockSettings,
@@ -127,6 +138,30 @@ pub struct AttachSettings {
     pub configs: Vec<PathBuf>,
     pub vars: VarSettings,
     pub lock: LockSettings,
+}
+
+/// `rpd show PLAN`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShowSettings {
+    pub plan: PathBuf,
+    pub format: OutputFormat,
+}
+
+/// `rpd diff OLD NEW` (`-` is standard input).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffSettings {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    pub vars: VarSettings,
+    pub format: OutputFormat,
+    pub detailed_exitcode: bool,
+}
+
+/// Which JSON Schema `rpd schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    Config,
+    Plan,
 }
 
 #[derive(Debug, Clone, PartialEq)]

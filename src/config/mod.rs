@@ -5,6 +5,7 @@ mod error;
 pub mod locate;
 mod raw;
 mod read;
+pub mod schema;
 mod serde_errors;
 pub mod template;
 mod validate;
@@ -168,8 +169,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
 }
 
 /// [`load`] for a config's bytes already in memory, as if read from `path`
-/// (the fuzz targets use it; `path` only anchors relative paths and names
-/// the file in errors). The caller bounds the size.
+/// (the fuzz targets and `rpd diff`'s standard input use it; `path` only
+/// anchors relative paths and names the file in errors). The caller bounds
+/// the size.
 pub fn load_bytes(
     path: &Path,
     bytes: Vec<u8>,

@@ -23,7 +23,7 @@ pub fn config_text(path: &Path) -> Result<String, ConfigError> {
             }
             InputError::Io(_) => problem,
             InputError::NotAFile { kind } if *kind == "a directory" => problem.help(format!(
-                "pass a YAML file, e.g. {dir}/job.yaml; to check every config in it: rpd validate {dir}/*.yaml",
+                "pass a YAML file, e.g. {dir}/job.yaml; to check every config in it: rpd validate {dir}",
                 dir = path.display()
             )),
             InputError::NotAFile { .. } => problem.help(

@@ -51,7 +51,10 @@ impl Planner<'_> {
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
         let attach = self.job_to_attach(&choice);
-        let pod = self.add_pod_steps(choice, &ranked);
+        let mut pod = self.add_pod_steps(choice, &ranked);
+        if matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
+            pod.deleted_storage = current.as_ref().and_then(|c| c.effective_spec().storage);
+        }
         match attach {
             Some(job) => self.add_attach_steps(&job),
             None => {

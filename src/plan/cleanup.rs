@@ -179,6 +179,8 @@ pub fn plan(input: &CleanupInput) -> Plan {
             errors: Vec::new(),
             summary,
             has_pod_changes,
+            // Every pod a cleanup touches is stopped or deleted.
+            changes_beyond_routine: has_pod_changes,
             state_only_changes: state_changes,
             cost: CostReport {
                 frees: (freed.storage_per_month > 0.0 || freed.running_per_hr > 0.0)

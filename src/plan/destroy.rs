@@ -70,6 +70,7 @@ impl Planner<'_> {
             .collect();
         PodChange {
             status: Some(observed.status),
+            deleted_storage: diff::effective(&pod.spec, &observed.spec).storage,
             fields,
             ..PodChange::bare(
                 PodAction::Destroy,

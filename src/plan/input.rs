@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     BusyHostPolicy, Catalog, CloudType, DesiredPod, Lifecycle, ObservedPod, PodStatus,
@@ -15,7 +16,7 @@ use crate::model::{
 use crate::state::{Origin, State};
 
 /// What the provider says about one recorded pod.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Observation {
     /// Not found (or TERMINATED): the pod no longer exists.
@@ -33,7 +34,7 @@ impl Observation {
 }
 
 /// Everything the refresh found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observations {
     /// The state's current pod, keyed by id (also retained pods).
     pub pods: BTreeMap<String, Observation>,
@@ -41,7 +42,7 @@ pub struct Observations {
     pub pending_matches: Vec<ObservedPod>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Apply,
@@ -84,7 +85,7 @@ pub const DEFAULT_BUSY_HOST_WAIT: std::time::Duration = std::time::Duration::fro
 /// A local input the job needs that is missing or unusable: found before a
 /// pod bills (by the refresh, and again right before apply creates or
 /// resumes one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LocalProblem {
     StagingSourceMissing {
@@ -113,7 +114,7 @@ pub enum LocalProblem {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "place", rename_all = "snake_case")]
 pub enum LocalPlace {
     RunDirectory,
@@ -121,7 +122,7 @@ pub enum LocalPlace {
 }
 
 /// What the job will do, for the plan's steps.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobOutline {
     pub setup: usize,
     pub secrets: usize,
@@ -178,7 +179,7 @@ impl CatalogRead {
 }
 
 /// The run named in this config's lock file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LockHolder {
     pub operation: String,
     pub who: String,
@@ -197,7 +198,7 @@ pub enum LockSeen {
 }
 
 /// The SSH key a real pod is reached with, which does not exist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MissingSshKey {
     pub key_path: PathBuf,
     /// The config that names it (`ssh.key_path`).

@@ -16,6 +16,8 @@ pub mod diff;
 mod input;
 mod paused;
 mod report;
+pub mod review;
+pub mod saved;
 mod steps;
 
 pub use input::*;
@@ -160,6 +162,15 @@ impl<'a> Planner<'a> {
             .graph
             .node_weights()
             .any(|s| s.kind.changes_things());
+        // The lifecycle's own stop or delete after the job is routine;
+        // every other create or delete is not.
+        let creates_or_deletes = self.steps.graph.node_weights().any(|s| {
+            matches!(
+                s.kind,
+                StepKind::CreatePod { .. } | StepKind::DeletePod { .. }
+            )
+        });
+        let changes_beyond_routine = creates_or_deletes || !self.drift.is_empty();
         Plan {
             job_name: self.input.desired.job_name.clone(),
             mode: self.input.options.mode,
@@ -173,6 +184,7 @@ impl<'a> Planner<'a> {
                 errors: self.errors,
                 summary: self.summary,
                 has_pod_changes,
+                changes_beyond_routine,
                 state_only_changes: self.state_changes,
                 cost: self.cost,
             },

@@ -3,18 +3,32 @@
 //! the sentences are in `render::words`, shared by every renderer.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::input::{LocalProblem, LockHolder, MissingSshKey};
-use crate::model::{CloudType, Outcome, Ownership, PodStatus};
+use crate::model::{CloudType, Outcome, Ownership, PodStatus, Storage};
 
 /// One attribute of a pod, before and after.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldChange {
     pub field: String,
-    /// `None`: nothing before (a create).
+    /// `None`: nothing before (a create); absent from JSON, where `null`
+    /// is [`FieldValue::Absent`].
+    #[serde(
+        rename = "before",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub old: Option<FieldValue>,
-    /// `None`: unknown until apply, or gone (a delete).
+    /// `None`: unknown until apply, or gone (a delete); absent from JSON.
+    #[serde(
+        rename = "after",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub new: Option<FieldValue>,
     pub forces_replacement: bool,
     /// What to know about the new value.
@@ -22,8 +36,14 @@ pub struct FieldChange {
     pub note: Option<FieldNote>,
 }
 
+/// A key that is present holds a value, `null` included (`Absent`); only a
+/// missing key is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<FieldValue>, D::Error> {
+    FieldValue::deserialize(d).map(Some)
+}
+
 /// An attribute's value; serializes as the plain JSON value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum FieldValue {
     Text(String),
@@ -44,7 +64,7 @@ impl FieldValue {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldNote {
     /// The first candidate with stock; the create may land on a later one.
@@ -54,7 +74,7 @@ pub enum FieldNote {
 }
 
 /// Why a step is taken, or why the pod changes as it does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     NoPodRecorded,
@@ -123,7 +143,7 @@ pub enum Reason {
 }
 
 /// Something the user should know before applying.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     FallbackIsOwnCloud {
@@ -167,7 +187,7 @@ pub enum Warning {
 }
 
 /// Worth knowing, not a problem.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Note {
     /// A resumed pod keeps its volume; its container disk was wiped.
@@ -208,7 +228,7 @@ pub enum Note {
 }
 
 /// Why a cleanup leaves a stopped pod alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "because", rename_all = "snake_case")]
 pub enum LeftAlone {
     /// Not rpd's (`--all` includes them).
@@ -222,7 +242,7 @@ pub enum LeftAlone {
 }
 
 /// State bookkeeping applying would do, with no provider call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StateChange {
     RecordAdoptedPod {
@@ -252,7 +272,7 @@ pub enum StateChange {
 }
 
 /// The pod-level headline of the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PodAction {
     Create,
@@ -265,7 +285,7 @@ pub enum PodAction {
     Nothing,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PodChange {
     pub action: PodAction,
     pub pod_id: Option<String>,
@@ -276,6 +296,10 @@ pub struct PodChange {
     /// Attributes shown unchanged, hidden in the text plan.
     pub unchanged: usize,
     pub reason: Reason,
+    /// The storage of the pod a replace or destroy deletes, when known:
+    /// what goes with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_storage: Option<Storage>,
 }
 
 impl PodChange {
@@ -288,11 +312,12 @@ impl PodChange {
             fields: Vec::new(),
             unchanged: 0,
             reason,
+            deleted_storage: None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
     Deleted {
@@ -305,7 +330,7 @@ pub enum Drift {
 }
 
 /// The counts of the frozen summary line (README "Output contract").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub create: usize,
     pub resume: usize,
@@ -313,7 +338,7 @@ pub struct Summary {
     pub stop: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CostReport {
     /// $/hr of the pod while it runs the job, when known.
     pub running_per_hr: Option<f64>,
@@ -329,7 +354,7 @@ pub struct CostReport {
 }
 
 /// Billing a cleanup ends: stopped volumes deleted, running pods stopped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Freed {
     /// Volumes of stopped pods that are deleted, $/month and $/day.
     pub storage_per_month: f64,
@@ -338,7 +363,7 @@ pub struct Freed {
     pub running_per_hr: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RetainedNote {
     pub pod_id: String,
     pub status: Option<PodStatus>,
@@ -347,7 +372,7 @@ pub struct RetainedNote {
     pub per_month: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanReport {
     pub drift: Vec<Drift>,
     pub pod: PodChange,
@@ -359,6 +384,10 @@ pub struct PlanReport {
     pub summary: Summary,
     /// Applying would call the provider to change a pod or run the job.
     pub has_pod_changes: bool,
+    /// Pods change beyond the routine run (resume or reuse, the job, the
+    /// lifecycle): a pod is created, replaced or deleted, or changed
+    /// outside rpd. What `plan --detailed-exitcode` reports as 2.
+    pub changes_beyond_routine: bool,
     /// State bookkeeping applying would do (reported, never exit 2).
     pub state_only_changes: Vec<StateChange>,
     pub cost: CostReport,

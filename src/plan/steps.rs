@@ -6,14 +6,15 @@ use std::collections::{BinaryHeap, HashMap};
 
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::input::Mode;
 use super::report::{PlanReport, Reason};
 use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome};
 
 /// Why a pod is deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeleteReason {
     ReplaceRequested,
@@ -26,7 +27,7 @@ pub enum DeleteReason {
     Cleanup,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum StepKind {
     DeletePod {
@@ -101,6 +102,31 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// The step's kind as the JSON plan names it (`op`).
+    pub fn op(&self) -> &'static str {
+        match self {
+            StepKind::DeletePod { .. } => "delete_pod",
+            StepKind::CreatePod { .. } => "create_pod",
+            StepKind::StartPod { .. } => "start_pod",
+            StepKind::UsePod { .. } => "use_pod",
+            StepKind::StopPod { .. } => "stop_pod",
+            StepKind::AdoptPod { .. } => "adopt_pod",
+            StepKind::WaitReady { .. } => "wait_ready",
+            StepKind::Setup { .. } => "setup",
+            StepKind::Secrets { .. } => "secrets",
+            StepKind::Staging { .. } => "staging",
+            StepKind::Preflight { .. } => "preflight",
+            StepKind::Launch { .. } => "launch",
+            StepKind::Monitor { .. } => "monitor",
+            StepKind::Attach { .. } => "attach",
+            StepKind::Pull { .. } => "pull",
+            StepKind::Lifecycle { .. } => "lifecycle",
+            StepKind::ForgetPod { .. } => "forget_pod",
+            StepKind::ForgetPendingCreate { .. } => "forget_pending_create",
+            StepKind::RemoveState => "remove_state",
+        }
+    }
+
     /// Calls the provider to change a pod, or runs the job.
     pub fn changes_things(&self) -> bool {
         !matches!(
@@ -114,7 +140,7 @@ impl StepKind {
 }
 
 /// What a resume does when the host's GPU is taken, and who chose it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BusyHost {
     pub policy: BusyHostPolicy,
     pub set_by: SetBy,
@@ -123,7 +149,7 @@ pub struct BusyHost {
 }
 
 /// Where a setting came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SetBy {
     Default,
@@ -133,7 +159,7 @@ pub enum SetBy {
     Flag,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     #[serde(flatten)]
     pub kind: StepKind,

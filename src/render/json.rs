@@ -1,80 +1,213 @@
-//! `plan --format json`: the same plan as data, versioned. Readers must
-//! reject an unknown major `format_version`. Values are JSON values; every
-//! reason, warning, note and state change is typed (`kind` plus its data)
-//! and carries the sentence the text plan prints as `message`.
+//! `plan --format json`: the same plan as data, versioned, one shape for one
+//! config or many: `{"format_version", "rpd_version", "summary", "configs":
+//! [...]}`. Readers must reject an unknown major `format_version`
+//! ([`parse`] does). Values are JSON values; every reason, warning, note and
+//! state change is typed (`kind` plus its data) and carries the sentence the
+//! text plan prints as `message`. A saved plan (`rpd plan -o`) is this
+//! document with each config's `saved` facts; [`plan_of`] turns a config's
+//! entry back into the [`Plan`] it was made from, so that `show` renders
+//! and `apply` carries out exactly that plan. `schemas/plan.schema.json`
+//! is [`schema`]'s output.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::words;
-use crate::model::PodStatus;
+use crate::model::{Lifecycle, PodStatus, Storage};
+use crate::plan::review::DiffFacts;
+use crate::plan::saved::SavedFacts;
 use crate::plan::{
-    CostReport, Drift, FieldChange, LocalProblem, Mode, Note, Plan, PodAction, Reason,
-    RetainedNote, StateChange, StepKind, Summary, Warning,
+    CostReport, Drift, FieldChange, LocalProblem, Mode, Note, Plan, PlanReport, PodAction,
+    PodChange, Reason, RetainedNote, StateChange, Step, StepKind, Summary, Warning,
 };
 
-/// 2.0: values are JSON values, not rendered text; reasons, warnings, notes
-/// and state changes are typed.
-pub const FORMAT_VERSION: &str = "2.0";
+/// 3.0: one shape for one config or many, per-pod `actions`, `before` and
+/// `after` for field values, the lifecycle, and the saved plan's facts.
+pub const FORMAT_VERSION: &str = "3.0";
+const MAJOR: &str = "3";
 
-/// A typed entry and its sentence.
-#[derive(Serialize)]
-struct Worded<'a, T> {
-    #[serde(flatten)]
-    entry: &'a T,
-    message: String,
+/// The whole output of `rpd plan --format json` (and a saved plan).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Document {
+    pub format_version: String,
+    pub rpd_version: String,
+    pub summary: ConfigsSummary,
+    pub configs: Vec<ConfigEntry>,
 }
 
-fn worded<T>(entry: &T, word: impl Fn(&T) -> String) -> Worded<'_, T> {
-    Worded {
-        message: word(entry),
-        entry,
+/// How the configs of one run came out; `failed` counts configs that could
+/// not be planned and plans with errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigsSummary {
+    pub configs: usize,
+    /// Pods change beyond the routine run (see `changes_beyond_routine`).
+    pub with_pod_changes: usize,
+    /// Only the routine run: resume or reuse the pod, the job, the lifecycle.
+    pub routine: usize,
+    pub failed: usize,
+}
+
+impl ConfigsSummary {
+    /// Counts one config's outcome.
+    pub fn count(&mut self, plan: Option<&Plan>) {
+        self.configs += 1;
+        match plan {
+            Some(plan) if plan.report.errors.is_empty() => {
+                if plan.report.changes_beyond_routine {
+                    self.with_pod_changes += 1;
+                } else {
+                    self.routine += 1;
+                }
+            }
+            _ => self.failed += 1,
+        }
     }
 }
 
-#[derive(Serialize)]
-struct StepDoc<'a> {
-    n: usize,
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ConfigEntry {
+    Planned(Box<ConfigPlan>),
+    Failed(FailedConfig),
+}
+
+/// A config that could not be planned.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct FailedConfig {
+    pub config: String,
+    /// What went wrong, as rpd printed it.
+    pub error: String,
+}
+
+/// A typed entry and its sentence.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Worded<T> {
     #[serde(flatten)]
-    kind: &'a StepKind,
-    reason: Option<Worded<'a, Reason>>,
+    pub entry: T,
+    pub message: String,
+}
+
+fn worded<T: Clone>(entry: &T, word: impl Fn(&T) -> String) -> Worded<T> {
+    Worded {
+        message: word(entry),
+        entry: entry.clone(),
+    }
+}
+
+/// What happens to one pod, Terraform style: scan `actions` for `delete`
+/// to find every pod that goes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PodEntry {
+    /// `pod.<job name>` for the config's pod (a replacement keeps it),
+    /// `retained.<id>` for a pod kept for forensics, `duplicate.<id>` for a
+    /// pod of an interrupted create.
+    pub address: String,
+    /// `null` for a pod not created yet.
+    pub pod_id: Option<String>,
+    pub actions: Vec<PodActionWord>,
+    pub reason: Option<Worded<Reason>>,
+    /// The fields that change, `before` and `after` as JSON values.
+    pub changes: Vec<FieldChange>,
+    /// The fields that force a replacement.
+    pub replace_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PodActionWord {
+    Create,
+    Delete,
+    Start,
+    /// The pod runs already; the job runs on it.
+    NoOp,
+    /// Found by name and recorded in the state.
+    Read,
+    /// Dropped from the state: it no longer exists.
+    Forget,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PodDoc {
+    pub action: PodAction,
+    pub pod_id: Option<String>,
+    pub status: Option<PodStatus>,
+    pub fields: Vec<FieldChange>,
+    pub unchanged: usize,
+    pub reason: Worded<Reason>,
+    /// The storage of the pod a replace or destroy deletes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_storage: Option<Storage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct StepDoc {
+    pub n: usize,
+    #[serde(flatten)]
+    pub kind: StepKind,
+    pub reason: Option<Worded<Reason>>,
     /// Step numbers that must finish first.
-    after: Vec<usize>,
+    pub after: Vec<usize>,
 }
 
-#[derive(Serialize)]
-struct PodDoc<'a> {
-    action: PodAction,
-    pod_id: Option<&'a str>,
-    status: Option<PodStatus>,
-    fields: &'a [FieldChange],
-    unchanged: usize,
-    reason: Worded<'a, Reason>,
-}
-
-#[derive(Serialize)]
-struct PlanDoc<'a> {
-    format_version: &'static str,
-    rpd_version: &'static str,
-    config: &'a str,
-    job_name: &'a str,
-    mode: Mode,
-    summary_line: String,
-    drift: &'a [Drift],
-    pod: PodDoc<'a>,
-    retained: &'a [RetainedNote],
-    warnings: Vec<Worded<'a, Warning>>,
-    notes: Vec<Worded<'a, Note>>,
+/// One config's plan.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigPlan {
+    pub config: String,
+    pub job_name: String,
+    pub mode: Mode,
+    pub summary_line: String,
+    /// Pods change beyond the routine run: a create, replace or delete, or
+    /// a change made outside rpd (`plan --detailed-exitcode` exits 2).
+    pub changes_beyond_routine: bool,
+    /// Applying would call the provider to change a pod or run the job.
+    pub has_pod_changes: bool,
+    pub pods: Vec<PodEntry>,
+    pub pod: PodDoc,
+    pub drift: Vec<Drift>,
+    pub retained: Vec<RetainedNote>,
+    pub warnings: Vec<Worded<Warning>>,
+    pub notes: Vec<Worded<Note>>,
     /// Present when the plan cannot be applied: what to fix first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<Worded<'a, LocalProblem>>,
-    summary: Summary,
-    has_pod_changes: bool,
-    state_only_changes: Vec<Worded<'a, StateChange>>,
-    cost: &'a CostReport,
-    steps: Vec<StepDoc<'a>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Worded<LocalProblem>>,
+    pub summary: Summary,
+    pub state_only_changes: Vec<Worded<StateChange>>,
+    pub cost: CostReport,
+    /// What happens to the pod after the job.
+    pub lifecycle: Lifecycle,
+    pub steps: Vec<StepDoc>,
+    /// In a saved plan: what it was made from (see `rpd apply PLAN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<SavedFacts>,
+    /// From `rpd diff`: the two configs, the pod assumed, the keys changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<DiffFacts>,
 }
 
-pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
+impl Document {
+    /// The document of one run's configs, in order.
+    pub fn new(configs: Vec<ConfigEntry>) -> Document {
+        let mut summary = ConfigsSummary::default();
+        for entry in &configs {
+            match entry {
+                ConfigEntry::Planned(config) => match plan_of(config) {
+                    Ok(plan) => summary.count(Some(&plan)),
+                    Err(_) => summary.count(None),
+                },
+                ConfigEntry::Failed(_) => summary.count(None),
+            }
+        }
+        Document {
+            format_version: FORMAT_VERSION.into(),
+            rpd_version: env!("CARGO_PKG_VERSION").into(),
+            summary,
+            configs,
+        }
+    }
+}
+
+/// One config's plan as data.
+pub fn config_plan(plan: &Plan, config: &str) -> ConfigPlan {
     let report = &plan.report;
     let ordered = plan.ordered();
     let number = |node| ordered.iter().position(|(n, _)| *n == node).map(|i| i + 1);
@@ -83,7 +216,7 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
         .enumerate()
         .map(|(i, (node, step))| StepDoc {
             n: i + 1,
-            kind: &step.kind,
+            kind: step.kind.clone(),
             reason: step.reason.as_ref().map(|r| worded(r, words::reason)),
             after: plan
                 .graph
@@ -93,23 +226,25 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
         })
         .collect();
     let pod = &report.pod;
-    let doc = PlanDoc {
-        format_version: FORMAT_VERSION,
-        rpd_version: env!("CARGO_PKG_VERSION"),
-        config,
-        job_name: &plan.job_name,
+    ConfigPlan {
+        config: config.to_string(),
+        job_name: plan.job_name.clone(),
         mode: plan.mode,
         summary_line: words::summary_line(&report.summary),
-        drift: &report.drift,
+        changes_beyond_routine: report.changes_beyond_routine,
+        has_pod_changes: report.has_pod_changes,
+        pods: pod_entries(plan),
         pod: PodDoc {
             action: pod.action,
-            pod_id: pod.pod_id.as_deref(),
+            pod_id: pod.pod_id.clone(),
             status: pod.status,
-            fields: &pod.fields,
+            fields: pod.fields.clone(),
             unchanged: pod.unchanged,
             reason: worded(&pod.reason, words::reason),
+            deleted_storage: pod.deleted_storage.clone(),
         },
-        retained: &report.retained,
+        drift: report.drift.clone(),
+        retained: report.retained.clone(),
         warnings: report
             .warnings
             .iter()
@@ -126,16 +261,188 @@ pub fn document(plan: &Plan, config: &str) -> serde_json::Value {
             .map(|e| worded(e, words::local_problem))
             .collect(),
         summary: report.summary,
-        has_pod_changes: report.has_pod_changes,
         state_only_changes: report
             .state_only_changes
             .iter()
             .map(|c| worded(c, words::state_change))
             .collect(),
-        cost: &report.cost,
+        cost: report.cost.clone(),
+        lifecycle: plan.lifecycle,
         steps,
+        saved: None,
+        diff: None,
+    }
+}
+
+/// Every pod the plan touches or keeps, with its actions before the job.
+fn pod_entries(plan: &Plan) -> Vec<PodEntry> {
+    let pod = &plan.report.pod;
+    let main_address = format!("pod.{}", plan.job_name);
+    let mut entries = Vec::new();
+    let main_actions: &[PodActionWord] = match pod.action {
+        PodAction::Create => &[PodActionWord::Create],
+        PodAction::Replace | PodAction::ReplaceRequested => {
+            &[PodActionWord::Delete, PodActionWord::Create]
+        }
+        PodAction::Resume => &[PodActionWord::Start],
+        PodAction::Reuse => &[PodActionWord::NoOp],
+        PodAction::Destroy => &[PodActionWord::Delete],
+        PodAction::Nothing => &[],
     };
-    serde_json::to_value(doc).expect("plans serialize")
+    if !main_actions.is_empty() {
+        entries.push(PodEntry {
+            address: main_address,
+            pod_id: pod.pod_id.clone(),
+            actions: main_actions.to_vec(),
+            reason: Some(worded(&pod.reason, words::reason)),
+            changes: pod.fields.clone(),
+            replace_paths: pod
+                .fields
+                .iter()
+                .filter(|f| f.forces_replacement)
+                .map(|f| f.field.clone())
+                .collect(),
+        });
+    }
+    let main_id = pod.pod_id.as_deref();
+    for step in plan.steps() {
+        let (address, pod_id, action) = match &step.kind {
+            StepKind::DeletePod { pod_id, why } if Some(pod_id.as_str()) != main_id => {
+                let what = if *why == crate::plan::DeleteReason::Duplicate {
+                    "duplicate"
+                } else {
+                    "retained"
+                };
+                (format!("{what}.{pod_id}"), pod_id, PodActionWord::Delete)
+            }
+            StepKind::ForgetPod { pod_id } => {
+                (format!("retained.{pod_id}"), pod_id, PodActionWord::Forget)
+            }
+            StepKind::AdoptPod { pod_id } => (
+                format!("pod.{}", plan.job_name),
+                pod_id,
+                PodActionWord::Read,
+            ),
+            _ => continue,
+        };
+        entries.push(PodEntry {
+            address,
+            pod_id: Some(pod_id.clone()),
+            actions: vec![action],
+            reason: step.reason.as_ref().map(|r| worded(r, words::reason)),
+            changes: Vec::new(),
+            replace_paths: Vec::new(),
+        });
+    }
+    if plan.mode == Mode::Apply {
+        for kept in &plan.report.retained {
+            entries.push(PodEntry {
+                address: format!("retained.{}", kept.pod_id),
+                pod_id: Some(kept.pod_id.clone()),
+                actions: vec![PodActionWord::NoOp],
+                reason: None,
+                changes: Vec::new(),
+                replace_paths: Vec::new(),
+            });
+        }
+    }
+    entries
+}
+
+/// Why a plan document cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("not a JSON plan of rpd: {0}")]
+    NotJson(String),
+    #[error(
+        "format_version {found:?} is not one this rpd reads (it reads {MAJOR}.x); make the plan again with this rpd"
+    )]
+    UnsupportedVersion { found: String },
+    #[error("step {step} of {config} comes after step {after}, which is not before it")]
+    BadOrder {
+        config: String,
+        step: usize,
+        after: usize,
+    },
+}
+
+/// Reads a plan document, refusing an unknown major version.
+pub fn parse(text: &str) -> Result<Document, ReadError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ReadError::NotJson(e.to_string()))?;
+    let version = value
+        .get("format_version")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ReadError::NotJson("no format_version".into()))?;
+    if version.split('.').next() != Some(MAJOR) {
+        return Err(ReadError::UnsupportedVersion {
+            found: version.to_string(),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| ReadError::NotJson(e.to_string()))
+}
+
+/// The plan a config's entry was made from: the same steps in the same
+/// order with the same edges, and the same report.
+pub fn plan_of(doc: &ConfigPlan) -> Result<Plan, ReadError> {
+    let mut graph = petgraph::stable_graph::StableDiGraph::new();
+    let mut nodes = Vec::with_capacity(doc.steps.len());
+    for (i, step) in doc.steps.iter().enumerate() {
+        let node = graph.add_node(Step {
+            kind: step.kind.clone(),
+            reason: step.reason.as_ref().map(|r| r.entry.clone()),
+        });
+        for &after in &step.after {
+            // Steps are saved in execution order: a step only follows
+            // earlier ones.
+            if after == 0 || after > i {
+                return Err(ReadError::BadOrder {
+                    config: doc.config.clone(),
+                    step: i + 1,
+                    after,
+                });
+            }
+            graph.add_edge(nodes[after - 1], node, ());
+        }
+        nodes.push(node);
+    }
+    let pod = &doc.pod;
+    Ok(Plan {
+        job_name: doc.job_name.clone(),
+        mode: doc.mode,
+        graph,
+        report: PlanReport {
+            drift: doc.drift.clone(),
+            pod: PodChange {
+                action: pod.action,
+                pod_id: pod.pod_id.clone(),
+                status: pod.status,
+                fields: pod.fields.clone(),
+                unchanged: pod.unchanged,
+                reason: pod.reason.entry.clone(),
+                deleted_storage: pod.deleted_storage.clone(),
+            },
+            retained: doc.retained.clone(),
+            warnings: doc.warnings.iter().map(|w| w.entry.clone()).collect(),
+            notes: doc.notes.iter().map(|n| n.entry.clone()).collect(),
+            errors: doc.errors.iter().map(|e| e.entry.clone()).collect(),
+            summary: doc.summary,
+            has_pod_changes: doc.has_pod_changes,
+            changes_beyond_routine: doc.changes_beyond_routine,
+            state_only_changes: doc
+                .state_only_changes
+                .iter()
+                .map(|c| c.entry.clone())
+                .collect(),
+            cost: doc.cost.clone(),
+        },
+        lifecycle: doc.lifecycle,
+    })
+}
+
+/// The JSON Schema of [`Document`] (`schemas/plan.schema.json`).
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Document)).expect("schemas serialize")
 }
 
 #[cfg(test)]
@@ -176,6 +483,8 @@ mod tests {
         assert_eq!(doc["kind"], "ssh_key_missing");
         assert_eq!(doc["key_path"], "/k");
         assert_eq!(doc["config_path"], "c.yaml");
+        let back: Worded<Warning> = serde_json::from_value(doc).unwrap();
+        assert_eq!(back.entry, key);
     }
 
     #[test]
@@ -184,5 +493,15 @@ mod tests {
             serde_json::to_value(worded(&Reason::NoPodRecorded, words::reason)).unwrap(),
             json!({"kind": "no_pod_recorded", "message": "no pod recorded"})
         );
+    }
+
+    #[test]
+    fn an_unknown_major_version_is_refused_and_a_newer_minor_read() {
+        let err = parse(r#"{"format_version": "2.0"}"#).unwrap_err();
+        assert!(matches!(err, ReadError::UnsupportedVersion { .. }), "{err}");
+        let doc = Document::new(Vec::new());
+        let mut value = serde_json::to_value(&doc).unwrap();
+        value["format_version"] = json!("3.7");
+        assert!(parse(&value.to_string()).is_ok());
     }
 }

@@ -1,9 +1,10 @@
 //! Renderers print a plan; they never compute one. Text (Terraform-like, for
-//! people) and JSON (for tools) come from the same [`crate::plan::Plan`], and
-//! word its typed reasons, warnings and notes with the same sentences
-//! ([`words`]).
+//! people), JSON (for tools) and Markdown (for pull-request comments) come
+//! from the same [`crate::plan::Plan`], and word its typed reasons, warnings,
+//! notes and steps with the same sentences ([`words`]).
 
 pub mod json;
+pub mod markdown;
 pub mod tables;
 pub mod text;
 pub mod words;

@@ -7,10 +7,11 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
+use super::Palette;
 use super::words;
-use super::{Palette, duration};
-use crate::model::{Candidate, LifecycleAction, Outcome, Stock, Usd};
-use crate::plan::{DeleteReason, Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
+use crate::model::{Candidate, Stock, Usd};
+use crate::plan::review::DiffFacts;
+use crate::plan::{Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
 
@@ -78,7 +79,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
     let steps = plan.steps();
     let width = steps.len().to_string().len();
     for (i, step) in steps.iter().enumerate() {
-        let text = step_text(&step.kind, name);
+        let text = words::step(&step.kind, name);
         let reason = match &step.reason {
             Some(reason) => format!(
                 " {}",
@@ -139,9 +140,44 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         "{}",
         p.bold.apply_to(words::summary_line(&report.summary))
     );
-    if let Some(line) = cost_line(plan) {
+    if let Some(line) = words::cost_line(&report.cost, &plan.lifecycle) {
         let _ = writeln!(out, "{line}");
     }
+    out
+}
+
+/// `rpd diff`: the config's changed keys, then the plan of the new config
+/// against the pod the old one leaves.
+pub fn render_diff(plan: &Plan, facts: &DiffFacts, p: &Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold.apply_to(format!(
+            "rpd diff {} -> {} (job {:?})",
+            facts.old, facts.new, plan.job_name
+        ))
+    );
+    let _ = writeln!(out);
+    if facts.config_changes.is_empty() {
+        let _ = writeln!(out, "No config changes.");
+    } else {
+        let _ = writeln!(out, "Config changes:");
+        for change in &facts.config_changes {
+            let _ = writeln!(out, "  {}", words::config_change(change));
+        }
+    }
+    let _ = writeln!(out);
+    let pod_word = "recycled pod";
+    if let Some(sentence) = words::replacement_sentence(plan, pod_word) {
+        let _ = writeln!(out, "{} {sentence}.", p.warn.apply_to("Warning:"));
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "Planned against {}:", words::old_pod(&facts.old_pod));
+    let plan_text = render(plan, &facts.new, p);
+    // The plan's own title line is the diff's.
+    let body = plan_text.split_once('\n').map_or("", |(_, rest)| rest);
+    out.push_str(body);
     out
 }
 
@@ -370,124 +406,6 @@ fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
             i + 1
         );
     }
-}
-
-fn step_text(kind: &StepKind, name: &str) -> String {
-    match kind {
-        StepKind::DeletePod { pod_id, why } => match why {
-            DeleteReason::Retained => format!("delete retained pod {pod_id}"),
-            DeleteReason::Duplicate => format!("delete duplicate pod {pod_id}"),
-            _ => format!("delete pod {pod_id}"),
-        },
-        StepKind::CreatePod { candidates } => {
-            if candidates.len() == 1 {
-                format!(
-                    "create pod {name:?} on {} / {}",
-                    candidates[0].datacenter_id, candidates[0].gpu_id
-                )
-            } else {
-                format!("create pod {name:?} on the first candidate with capacity")
-            }
-        }
-        StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
-        StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
-        StepKind::StopPod { pod_id } => format!("stop pod {pod_id}, keeping it and its volume"),
-        StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
-        StepKind::WaitReady { timeout_sec } => format!(
-            "wait until the pod runs and its shell answers (up to {})",
-            duration(u64::from(*timeout_sec))
-        ),
-        StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
-        StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
-        StepKind::Staging { pushes } => format!(
-            "staging: {pushes} push{}",
-            if *pushes == 1 { "" } else { "es" }
-        ),
-        StepKind::Preflight { commands } => {
-            format!("preflight: {commands} command{}", plural(*commands))
-        }
-        StepKind::Launch { script_path } => format!("launch {script_path}, detached"),
-        StepKind::Monitor { timeout_sec } => format!(
-            "follow the job until it exits or prints a marker (timeout {})",
-            duration(*timeout_sec)
-        ),
-        StepKind::Attach {
-            pod_id,
-            launched_at,
-        } => format!(
-            "attach to the job launched on {pod_id} at {}: follow it until it ends, or collect it if it has (it is not run again)",
-            launched_at.format("%H:%M:%S UTC")
-        ),
-        StepKind::Pull { artifacts: 0 } => "pull the log".into(),
-        StepKind::Pull { artifacts } => {
-            format!(
-                "pull the log and {artifacts} artifact{}",
-                plural(*artifacts)
-            )
-        }
-        StepKind::Lifecycle { when, action } => {
-            let when = match when {
-                Outcome::Success => "if the job succeeds",
-                Outcome::Failure => "if the job fails",
-            };
-            let what = match action {
-                LifecycleAction::Recycle => "recycle (stop the pod)",
-                LifecycleAction::Stop => "stop the pod",
-                LifecycleAction::Delete => "delete the pod",
-                LifecycleAction::Preserve => "preserve (leave the pod running)",
-            };
-            format!("{when}: {what}")
-        }
-        StepKind::ForgetPod { pod_id } => format!("forget pod {pod_id}"),
-        StepKind::ForgetPendingCreate { name } => {
-            format!("forget the interrupted create of {name:?}")
-        }
-        StepKind::RemoveState => "remove the state file".into(),
-    }
-}
-
-fn cost_line(plan: &Plan) -> Option<String> {
-    let cost = &plan.report.cost;
-    let mut parts = Vec::new();
-    if let Some(rate) = cost.running_per_hr {
-        parts.push(format!("{}/hr while running", Usd(rate)));
-    }
-    if let Some(month) = cost.stopped_per_month {
-        let what = match cost.volume_gb {
-            Some(gb) => format!(" ({gb} GB volume)"),
-            None => String::new(),
-        };
-        let when = if plan.lifecycle.on_success == LifecycleAction::Recycle {
-            "while paused for reuse"
-        } else {
-            "while stopped"
-        };
-        let day = cost
-            .stopped_per_day
-            .map(|d| format!(" ({}/day)", Usd(d)))
-            .unwrap_or_default();
-        parts.push(format!("{}/month{day} {when}{what}", Usd(month)));
-    }
-    if let Some(freed) = &cost.frees {
-        if freed.storage_per_month > 0.0 {
-            parts.push(format!(
-                "frees {}/month ({}/day) of volume storage billed while stopped",
-                Usd(freed.storage_per_month),
-                Usd(freed.storage_per_day)
-            ));
-        }
-        if freed.running_per_hr > 0.0 {
-            parts.push(format!(
-                "stops {}/hr of running pods",
-                Usd(freed.running_per_hr)
-            ));
-        }
-    }
-    (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn capitalize(text: &str) -> String {

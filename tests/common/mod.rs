@@ -102,6 +102,37 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Panics unless `doc` is a JSON plan that `schemas/plan.schema.json`
+/// accepts, naming each fault and where it is.
+#[track_caller]
+pub fn assert_valid_plan(doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schemas/plan.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the plan schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the plan does not match schemas/plan.schema.json:\n{}\n{doc:#}",
+        errors.join("\n")
+    );
+}
+
+/// The `.yaml` files of `fixtures/<dir>` (`valid`, `invalid`), sorted.
+pub fn fixture_configs(dir: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(repo_root().join("fixtures").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 impl World {
     /// A fresh directory holding a simulator and a copy of `examples/`,
     /// with fast boots so that tests do not wait on the simulated pull.

@@ -198,6 +198,30 @@ pub enum JobEvent {
         phase: Phase,
         reason: String,
     },
+
+    // The plan's steps as apply carries them out (`n` as the plan numbers
+    // them, `op` the step's kind as the JSON plan names it).
+    StepStarted {
+        n: usize,
+        op: &'static str,
+    },
+    StepDone {
+        n: usize,
+        op: &'static str,
+        took: Duration,
+    },
+    StepFailed {
+        n: usize,
+        op: &'static str,
+        error: String,
+    },
+    /// A step that does not apply to this run: the lifecycle branch of the
+    /// outcome the job did not have (`outcome` is the one it had).
+    StepSkipped {
+        n: usize,
+        op: &'static str,
+        outcome: crate::model::Outcome,
+    },
 }
 
 /// `events.jsonl` in the run directory: one `{"ts_utc", "event", ...}` per
@@ -303,7 +327,11 @@ impl EventsJsonl {
             | FailureMarkerSeen { .. }
             | StillRunningAfterSuccess { .. }
             | PullFinished { .. }
-            | PhaseFailed { .. } => return None,
+            | PhaseFailed { .. }
+            | StepStarted { .. }
+            | StepDone { .. }
+            | StepFailed { .. }
+            | StepSkipped { .. } => return None,
         })
     }
 }

@@ -200,5 +200,20 @@ pub fn watcher(files: &RunFiles, token: &str, run: &Run) -> String {
     )
 }
 
+/// `rpd logs -f`: the last `lines` lines of the log, then what it gains
+/// while the job's wrapper runs (GNU tail's `--pid` reads the log to its
+/// end once the wrapper is gone), then the recorded exit status on a line
+/// of its own, `<marker> <status>` (`<marker> ` alone when none was
+/// recorded: the job was killed).
+pub fn follow(log_path: &str, lines: u32, marker: &str) -> String {
+    format!(
+        "log={log}; p=$(cat {pid} 2>/dev/null || true)\n\
+         if [ -n \"$p\" ] && grep -q rpd-wrapper /proc/$p/cmdline 2>/dev/null; then tail -n {lines} -s 0.2 --pid=\"$p\" -F \"$log\" 2>/dev/null; else tail -n {lines} \"$log\"; fi\n\
+         echo \"{marker} $(cat \"$log\".rpd-exit-* 2>/dev/null | head -n 1)\"\n",
+        log = shell_quote(log_path),
+        pid = shell_quote(&sidecar(log_path, "pid")),
+    )
+}
+
 #[cfg(test)]
 mod tests;

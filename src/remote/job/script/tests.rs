@@ -280,3 +280,17 @@ fn a_command_in_its_own_group_keeps_its_status_and_output_and_can_be_ended() {
     assert!(!status.success(), "the command was ended");
     assert_eq!(bash(&end_step(&pid)).1, "", "nothing left to end");
 }
+
+#[test]
+fn follow_prints_the_log_then_the_recorded_status_once_the_wrapper_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let log = path_text(&log);
+    std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
+    // No wrapper running and no status: the job was killed.
+    let (status, out) = bash(&follow(&log, 2, "@END"));
+    assert_eq!((status, out.as_str()), (0, "two\nthree\n@END \n"));
+    std::fs::write(format!("{log}.rpd-exit-0123456789ab"), "3\n").unwrap();
+    let (_, out) = bash(&follow(&log, 1, "@END"));
+    assert_eq!(out, "three\n@END 3\n");
+}
