@@ -135,7 +135,10 @@ fn apply_detach_returns_once_the_job_runs_and_attach_follows_it_to_the_end() {
         .stdout_has(" UTC (max runtime), or 10m00s after the job ends if no rpd is attached.\n")
         .stderr_lacks("Lifecycle")
         .run();
-    assert!(started.exists(), "the job runs");
+    // Launched in the background: it starts a moment later.
+    wait_until(Duration::from_secs(30), "the job to start", || {
+        started.exists()
+    });
     assert_eq!(status(&world), "RUNNING");
     let state = world.state(HELLO_STATE).unwrap();
     let job = &state["launched_job"];

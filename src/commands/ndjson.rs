@@ -188,21 +188,10 @@ impl EventSink for ConfigEvents {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { script_path } => ("job_started", json!({"script_path": script_path})),
-            Attached {
-                launched_at,
-                running,
-            } => (
-                "job_attached",
-                json!({"launched_at": launched_at.to_rfc3339(), "running": running}),
-            ),
-            GuardStarted {
-                deadline,
-                reason,
-                grace,
-            } => (
-                "guard_started",
-                json!({"deadline_sec": deadline.as_secs(), "deadline_reason": reason, "unattended_stop_after_sec": grace.as_secs()}),
-            ),
+            Attached { .. } | GuardStarted { .. } => match event.outliving_record() {
+                Some(record) => record,
+                None => return,
+            },
             MonitorTick { spent, last_line } => (
                 "job_progress",
                 json!({"spent_usd": spent.0, "last_line": last_line}),

@@ -3,6 +3,7 @@
 //! Markdown plan prints them too.
 
 pub mod hygiene;
+mod outliving;
 
 use super::json::ConfigsSummary;
 use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
@@ -243,29 +244,12 @@ pub fn note(note: &Note) -> String {
             pod_id,
             launched_at,
             detached,
-        } => format!(
-            "{} launched the job on pod {pod_id} at {}: this apply attaches to it (follows its log while it runs, or collects its log, artifacts and exit status if it has ended), then carries out the lifecycle; the job is not run again",
-            if *detached {
-                "`rpd apply --detach`"
-            } else {
-                "an apply that was interrupted"
-            },
-            launched_at.format("%Y-%m-%d %H:%M:%S UTC")
-        ),
+        } => outliving::attaches(pod_id, launched_at, *detached),
         Note::GuardStopsPod {
             deadline_at,
             max_runtime,
             grace_sec,
-        } => format!(
-            "the pod stops itself at about {} ({}, counted from the job's start) or {} after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)",
-            deadline_at.format("%H:%M UTC"),
-            if *max_runtime {
-                "max runtime"
-            } else {
-                "cost cap"
-            },
-            spoken_duration(*grace_sec)
-        ),
+        } => outliving::guard_stops_pod(deadline_at, *max_runtime, *grace_sec),
         Note::StaleLock(holder) => format!(
             "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
             holder.operation,
@@ -309,17 +293,6 @@ pub fn note(note: &Note) -> String {
                 ),
             }
         }
-    }
-}
-
-/// `600` as "10 minutes", `1` as "1 second", `90` as "1m30s".
-fn spoken_duration(secs: u64) -> String {
-    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    match secs {
-        s if s < 60 => plural(s, "second"),
-        s if s % 3600 == 0 => plural(s / 3600, "hour"),
-        s if s % 60 == 0 => plural(s / 60, "minute"),
-        s => crate::model::duration(s),
     }
 }
 
