@@ -62,10 +62,10 @@ pub const VARS: &[Var] = &[
         "apiKey in ~/.runpod/config.toml",
     ),
     var("RPD_RUNPOD_API_URL", Kind::HttpUrl, "https://api.runpod.io"),
-    var("RPD_POLL_INTERVAL_MS", Kind::PositiveMillis, "5000"),
+    var("RPD_POLL_INTERVAL_MS", Kind::PositiveMillis, "2000"),
     var("RPD_RUNPODCTL", Kind::Path, "runpodctl on PATH"),
     var("RPD_RUNPODCTL_TIMEOUT", Kind::Duration, "2m"),
-    var("RPD_RUNPODCTL_POLL", Kind::Duration, "5s"),
+    var("RPD_RUNPODCTL_POLL", Kind::Duration, "2s"),
     var("RPD_SIM_DIR", Kind::Path, "<user data dir>/rpd/sim"),
     var(MARKER_GRACE_SECS, Kind::Seconds, "30"),
     var(MAX_RUNTIME, Kind::Duration, "budget.max_runtime_minutes"),
@@ -78,6 +78,7 @@ pub const VARS: &[Var] = &[
     var("RPD_SSH_USER", Kind::Text, "the pod's user, root"),
     var("RPD_BUSY_HOST_WAIT", Kind::Wait, "2m"),
     var("RPD_BUSY_HOST_RETRY_EVERY", Kind::Duration, "15s"),
+    var("RPD_DIRECT_SSH_GRACE", Kind::Wait, "60s"),
     var("RPD_FAULT", Kind::Text, "none"),
     var(
         "RPD_FAULT_MARKER",
@@ -218,11 +219,11 @@ mod tests {
         let cases = [
             (
                 ("RPD_POLL_INTERVAL_MS", "abc"),
-                "RPD_POLL_INTERVAL_MS=\"abc\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 5000",
+                "RPD_POLL_INTERVAL_MS=\"abc\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
             ),
             (
                 ("RPD_POLL_INTERVAL_MS", "0"),
-                "RPD_POLL_INTERVAL_MS=\"0\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 5000",
+                "RPD_POLL_INTERVAL_MS=\"0\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
             ),
             (
                 ("RPD_MARKER_GRACE_SECS", "1.5"),
@@ -234,7 +235,7 @@ mod tests {
             ),
             (
                 ("RPD_RUNPODCTL_POLL", "0s"),
-                "RPD_RUNPODCTL_POLL=\"0s\" is not a duration longer than zero, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 5s",
+                "RPD_RUNPODCTL_POLL=\"0s\" is not a duration longer than zero, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2s",
             ),
             (
                 ("RPD_BUSY_HOST_WAIT", "a while"),

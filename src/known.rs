@@ -105,6 +105,24 @@ pub fn display_name(id: &str) -> Option<&'static str> {
         .map(|(_, name, _)| *name)
 }
 
+/// The one of `options` that `word` probably meant (ignoring case), if any
+/// is close enough.
+pub fn closest<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    // Words longer than this are no typo of a key or a name (and comparing
+    // them costs time in proportion to their length).
+    const MAX_SUGGEST_LEN: usize = 64;
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
+    let lower = word.to_ascii_lowercase();
+    options
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.82)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
+}
+
 /// The known id a mistyped GPU id probably meant (`NVIDIA RTX 4090` ->
 /// `NVIDIA GeForce RTX 4090`), matching display names too.
 pub fn suggest_gpu(id: &str) -> Option<&'static str> {

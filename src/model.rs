@@ -163,6 +163,11 @@ pub struct DesiredPod {
     pub gpu_order: Vec<String>,
     pub datacenters: Vec<String>,
     pub cloud_type: CloudType,
+    /// `cloud_type: ALL` (runpod-deploy's word; REST v2 has no ALL): after
+    /// every candidate on `cloud_type` (SECURE), the same places on
+    /// COMMUNITY; a pod on either cloud fits.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all_clouds: bool,
     pub gpu_count: u32,
     pub container_disk_gb: u32,
     pub storage: Storage,
@@ -199,6 +204,38 @@ pub struct Candidate {
     /// $/hr for the whole pod (per-GPU price times gpu_count), when known.
     pub price_per_hr: Option<f64>,
     pub stock: Stock,
+    /// Why the catalog says no pod of this config can be made here (the
+    /// planner's verdict); a create skips such a candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<InvalidCandidate>,
+}
+
+impl Candidate {
+    /// Worth a create request: valid, and not known to be out of stock.
+    pub fn is_worth_trying(&self) -> bool {
+        self.invalid.is_none() && self.stock.is_available()
+    }
+}
+
+/// Why a candidate cannot take this config's pod, whatever the stock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InvalidCandidate {
+    /// The catalog lists no GPU type with this id.
+    UnknownGpu { suggestion: Option<String> },
+    /// The catalog lists no datacenter with this id.
+    UnknownDatacenter { suggestion: Option<String> },
+    /// One pod of this GPU type has at most `max` GPUs on this cloud.
+    TooManyGpus { requested: u32, max: u32 },
+    /// The account has no network volume of this name.
+    NoSuchVolume { name: String },
+    /// The volume is in other datacenters (a pod mounts only its own).
+    VolumeElsewhere {
+        name: String,
+        datacenters: Vec<String>,
+    },
+    /// Several volumes of this name in the datacenter: which one is unknown.
+    AmbiguousVolume { name: String, ids: Vec<String> },
 }
 
 /// What the catalog says about a candidate's availability.
@@ -238,11 +275,68 @@ pub struct Offer {
     pub price_per_gpu_hr: Option<f64>,
 }
 
-/// Stock and prices for some GPUs in some datacenters, as the provider
-/// reported them.
+/// Stock and prices for some GPUs in some datacenters, and what exists at
+/// all, as the provider reported them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub offers: Vec<Offer>,
+    /// Every GPU type pods can have, when the provider lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_types: Option<Vec<GpuTypeLimit>>,
+    /// Every datacenter id, when the provider lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datacenters: Option<Vec<String>>,
+}
+
+/// A GPU type of the catalog and the most GPUs one pod of it can have on
+/// the catalog's cloud (the largest machine), when said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuTypeLimit {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+}
+
+/// A network volume of the account: it lives in one datacenter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkVolume {
+    pub id: String,
+    pub name: String,
+    pub datacenter_id: String,
+}
+
+/// The volume named `name` in `datacenter_id`, or why there is none to
+/// mount: names need not be unique, so two in one datacenter are an
+/// error, not a guess.
+pub fn find_volume<'a>(
+    volumes: &'a [NetworkVolume],
+    name: &str,
+    datacenter_id: &str,
+) -> Result<&'a NetworkVolume, InvalidCandidate> {
+    let named: Vec<&NetworkVolume> = volumes.iter().filter(|v| v.name == name).collect();
+    let here: Vec<&NetworkVolume> = named
+        .iter()
+        .copied()
+        .filter(|v| v.datacenter_id == datacenter_id)
+        .collect();
+    match here.as_slice() {
+        [one] => Ok(one),
+        [] if named.is_empty() => Err(InvalidCandidate::NoSuchVolume { name: name.into() }),
+        [] => {
+            let mut datacenters: Vec<String> =
+                named.iter().map(|v| v.datacenter_id.clone()).collect();
+            datacenters.sort();
+            datacenters.dedup();
+            Err(InvalidCandidate::VolumeElsewhere {
+                name: name.into(),
+                datacenters,
+            })
+        }
+        many => Err(InvalidCandidate::AmbiguousVolume {
+            name: name.into(),
+            ids: many.iter().map(|v| v.id.clone()).collect(),
+        }),
+    }
 }
 
 impl Catalog {
@@ -265,6 +359,16 @@ pub fn gpu_key(id: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_lowercase()
+}
+
+/// The half of the SSH key pair (`ssh.key_path`) that is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    PrivateKey,
+    /// No readable `<key>.pub`, and the private key would not give one
+    /// (it has a passphrase, or is not a key).
+    PublicKey,
 }
 
 /// How to reach a running pod's sshd directly (no proxy: rsync needs TCP).
@@ -316,6 +420,12 @@ pub struct ObservedPod {
     /// How to reach the pod's shell, once it can be reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
+    /// The provider offers SSH through its proxy (REST v2 `ssh.proxy`): an
+    /// interactive shell only, no rsync, so no `access`. A running pod with
+    /// this and no direct endpoint may never get one (COMMUNITY machines
+    /// without a public IP).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ssh_proxy: bool,
     /// Transitions the provider allows now (REST v2 `actions`), when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,

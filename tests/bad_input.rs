@@ -227,7 +227,7 @@ fn environment_variables_with_values_rpd_cannot_use_are_errors() {
         (
             "RPD_POLL_INTERVAL_MS",
             "abc",
-            "a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 5000",
+            "a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
         ),
         (
             "RPD_MARKER_GRACE_SECS",

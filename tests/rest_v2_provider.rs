@@ -19,7 +19,7 @@ const A5000: &str = "NVIDIA RTX A5000";
 
 fn settings(url: &str, key: &str) -> Settings {
     let mut s = Settings::new(url, key);
-    s.poll_interval = Duration::from_millis(20);
+    s.longest_poll_wait = Duration::from_millis(20);
     s.timeout = Duration::from_secs(5);
     s.retry = RetryPolicy {
         attempts: 3,
@@ -209,7 +209,7 @@ async fn a_network_failure_is_transient_never_gone() {
 }
 
 #[tokio::test]
-async fn a_create_is_never_retried() {
+async fn a_create_is_retried_only_after_a_429() {
     let fake = FakeRestV2::start();
     let p = provider(&fake);
 
@@ -219,19 +219,78 @@ async fn a_create_is_never_retried() {
     assert_eq!(fake.calls("createPod"), 1);
     assert!(fake.pods().is_empty());
 
-    fake.fail_next("createPod", 429, 1, Some(0));
-    let err = p.create(&request("once", ephemeral())).await.unwrap_err();
-    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
-    assert_eq!(fake.calls("createPod"), 2);
+    // A 429 was refused before anything was made: asked again after the
+    // wait RunPod names, it makes exactly one pod.
+    fake.fail_next("createPod", 429, 1, Some(1));
+    let began = Instant::now();
+    let made = p.create(&request("limited", ephemeral())).await.unwrap();
+    assert!(
+        began.elapsed() >= Duration::from_secs(1),
+        "Retry-After kept"
+    );
+    assert_eq!(fake.calls("createPod"), 3);
+    assert_eq!(fake.pods().len(), 1);
+    assert_eq!(fake.pods()[0].id, made.id);
 
     // The lost response: the pod exists, the answer is a 500.
     fake.lose_next_create();
     let err = p.create(&request("lost", ephemeral())).await.unwrap_err();
     assert!(matches!(err, ProviderError::Transient(_)), "{err:?}");
-    assert_eq!(fake.calls("createPod"), 3, "no second POST");
+    assert_eq!(fake.calls("createPod"), 4, "no second POST");
     let pods = p.list().await.unwrap();
-    assert_eq!(pods.len(), 1);
-    assert_eq!(pods[0].name, "lost", "findable by name");
+    assert_eq!(pods.len(), 2);
+    assert!(pods.iter().any(|p| p.name == "lost"), "findable by name");
+}
+
+#[tokio::test]
+async fn a_422_on_create_is_a_rejected_request_with_runpods_errors() {
+    let fake = FakeRestV2::start();
+    fake.reject_next_create(&["$.gpu.count: must be >= 1", "$.disk: must be >= 1"]);
+    let err = provider(&fake)
+        .create(&request("bad", ephemeral()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Rejected(
+            "POST /v2/pods: HTTP 422: Request validation failed. [$.gpu.count: must be >= 1; $.disk: must be >= 1]".into()
+        )
+    );
+    assert_eq!(fake.calls("createPod"), 1, "never retried");
+    assert!(fake.pods().is_empty());
+}
+
+/// A lost create is looked up by name in the pod list: a list that comes in
+/// pages is read to its end, so the pod is found on any page.
+#[tokio::test]
+async fn the_pod_list_is_followed_across_its_pages() {
+    let fake = FakeRestV2::start();
+    let p = provider(&fake);
+    for i in 0..5 {
+        fake.create_pod(&request(&format!("pod-{i}"), ephemeral()));
+    }
+    fake.set_list_page_size(2);
+    let mut names: Vec<String> = p
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["pod-0", "pod-1", "pod-2", "pod-3", "pod-4"]);
+    assert_eq!(fake.calls("listPods"), 3, "three pages of two");
+    let cursors: Vec<Option<String>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "listPods")
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(
+        cursors,
+        [None, Some("cursor=2".into()), Some("cursor=4".into())]
+    );
+    fake.assert_all_valid();
 }
 
 #[tokio::test]
@@ -365,7 +424,7 @@ async fn the_catalog_gives_stock_and_prices_per_candidate() {
     let p = provider(&fake);
     let gpus = [RTX4090, A5000, "NVIDIA Imaginary 9000"].map(String::from);
     let dcs = ["EU-RO-1", "US-CA-2"].map(String::from);
-    let catalog = p.catalog(&gpus, &dcs, CloudType::Secure).await.unwrap();
+    let catalog = p.catalog(&gpus, &dcs, CloudType::Secure, 1).await.unwrap();
     let offer = |dc: &str, gpu: &str| {
         let o = catalog.offer(dc, gpu).unwrap();
         (o.stock, o.price_per_gpu_hr)
@@ -377,7 +436,10 @@ async fn the_catalog_gives_stock_and_prices_per_candidate() {
         offer("EU-RO-1", "NVIDIA Imaginary 9000"),
         (Stock::Unknown, None)
     );
-    let community = p.catalog(&gpus, &dcs, CloudType::Community).await.unwrap();
+    let community = p
+        .catalog(&gpus, &dcs, CloudType::Community, 1)
+        .await
+        .unwrap();
     assert_eq!(
         community
             .offer("US-CA-2", RTX4090)
@@ -394,10 +456,54 @@ async fn the_catalog_gives_stock_and_prices_per_candidate() {
     assert_eq!(
         queries,
         [
-            "include=AVAILABILITY&product=POD&cloud=SECURE",
-            "include=AVAILABILITY&product=POD&cloud=COMMUNITY"
+            "include=AVAILABILITY&product=POD&cloud=SECURE&count=1",
+            "include=AVAILABILITY&product=POD&cloud=COMMUNITY&count=1"
         ]
     );
+    let known = catalog
+        .gpu_types
+        .as_ref()
+        .expect("the GPU types are listed");
+    assert!(
+        known
+            .iter()
+            .any(|t| t.id == RTX4090 && t.max_count == Some(8))
+    );
+    assert!(!known.iter().any(|t| t.id == "NVIDIA Imaginary 9000"));
+    let datacenters = catalog.datacenters.as_ref().expect("so are datacenters");
+    assert!(datacenters.contains(&"EU-RO-1".to_string()));
+    fake.assert_all_valid();
+}
+
+/// Stock is asked for the configured number of GPUs: a datacenter with one
+/// free GPU has stock for a 1-GPU pod and none for a 2-GPU pod.
+#[tokio::test]
+async fn the_catalog_is_asked_for_the_configured_gpu_count() {
+    let fake = FakeRestV2::start();
+    fake.set_stock("EU-RO-1", RTX4090, 1);
+    let p = provider(&fake);
+    let gpus = [RTX4090.to_string()];
+    let dcs = ["EU-RO-1".to_string()];
+    let stock = |count| {
+        let p = &p;
+        let (gpus, dcs) = (&gpus, &dcs);
+        async move {
+            let catalog = p
+                .catalog(gpus, dcs, CloudType::Secure, count)
+                .await
+                .unwrap();
+            catalog.offer("EU-RO-1", RTX4090).unwrap().stock
+        }
+    };
+    assert_eq!(stock(1).await, Stock::Low);
+    assert_eq!(stock(2).await, Stock::None);
+    let asked: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "listGpuTypes")
+        .filter_map(|r| r.query.clone())
+        .collect();
+    assert!(asked[1].ends_with("&count=2"), "{asked:?}");
     fake.assert_all_valid();
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 fn provider(fake: &FakeRestV2) -> RestV2Provider {
     let mut s = Settings::new(&fake.url(), fake::API_KEY);
-    s.poll_interval = Duration::from_millis(20);
+    s.longest_poll_wait = Duration::from_millis(20);
     RestV2Provider::new(&s).unwrap()
 }
 

@@ -683,9 +683,8 @@ const NOT_EXPRESSIBLE: &[&str] = &[
     "multi_document",
     "timeout_exceeds_cost_cap",
     "unknown_template_variable",
-    // Accepted by the schema: `ALL` is read as SECURE then COMMUNITY once
-    // the catalog checks land (issue 9).
-    "cloud_type_all",
+    // A rule across keys (COMMUNITY has no network volumes) is the loader's.
+    "community_network_volume",
     // YAML's `.inf` has no JSON value (it reads as null, which an optional
     // key allows).
     "cost_cap_infinite",

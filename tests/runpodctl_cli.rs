@@ -300,7 +300,7 @@ fn a_capacity_error_falls_through_to_the_next_candidate() {
         .stdout_has("hello: apply complete! Pods: 1 created")
         .stderr_has(concat!(
             "hello: Creating on EU-RO-1 / NVIDIA GeForce RTX 4090...\n",
-            "hello: EU-RO-1 / NVIDIA GeForce RTX 4090: EU-RO-1 / NVIDIA GeForce RTX 4090: no capacity: runpodctl pod create: ",
+            "hello: EU-RO-1 / NVIDIA GeForce RTX 4090: no capacity: runpodctl pod create: ",
             "{\"error\":\"There are no longer any instances available with the requested specifications. Please refresh and try again.\"}\n",
             "{\"error\":\"failed to create pod: There are no longer any instances available with the requested specifications. Please refresh and try again.\"}\n",
             "(usage text omitted)\n",

@@ -468,7 +468,7 @@ async fn catalog_stock_and_prices() {
     let dcs = ["EU-RO-1".to_string(), "US-CA-2".to_string()];
     let catalog = fake
         .provider(&[])
-        .catalog(&gpus, &dcs, CloudType::Secure)
+        .catalog(&gpus, &dcs, CloudType::Secure, 1)
         .await
         .unwrap();
     let offer = |dc: &str, gpu: &str| catalog.offer(dc, gpu).cloned().unwrap();
@@ -479,7 +479,7 @@ async fn catalog_stock_and_prices() {
     assert_eq!(offer("US-CA-2", A5000).price_per_gpu_hr, Some(0.27));
     let community = fake
         .provider(&[])
-        .catalog(&gpus, &dcs, CloudType::Community)
+        .catalog(&gpus, &dcs, CloudType::Community, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -488,7 +488,10 @@ async fn catalog_stock_and_prices() {
     );
 
     let old = fake.provider(&[("FAKE_RUNPODCTL_VERSION", "2.7.2")]);
-    let catalog = old.catalog(&gpus, &dcs, CloudType::Secure).await.unwrap();
+    let catalog = old
+        .catalog(&gpus, &dcs, CloudType::Secure, 1)
+        .await
+        .unwrap();
     assert!(
         catalog.offers.iter().all(|o| o.price_per_gpu_hr.is_none()),
         "no invented prices"
@@ -545,7 +548,7 @@ async fn network_volumes_by_name() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("no network volume is named \"ckpt\""),
+            .contains("no network volume named \"ckpt\" in this RunPod account"),
         "{err}"
     );
 
@@ -604,4 +607,50 @@ async fn a_create_that_times_out_is_ambiguous_and_never_retried() {
         .filter(|p| p.name == "lost-answer")
         .collect();
     assert_eq!(found.len(), 1);
+}
+
+/// v2.0.0's `pod list` has no `-a` (it lists every pod); from v2.1.0 the
+/// flag is needed to see stopped pods. Either way a stopped pod is listed.
+#[tokio::test]
+async fn the_pod_list_asks_for_every_pod_in_the_way_the_version_understands() {
+    for (version, with_all) in [("2.0.0", false), ("2.1.0", true), ("2.8.0", true)] {
+        let fake = Fake::new();
+        let provider = fake.provider(&[("FAKE_RUNPODCTL_VERSION", version)]);
+        let id = provider.create(&request("listed")).await.unwrap().id;
+        wait_for(&provider, &id, PodStatus::Running).await;
+        provider.stop(&id).await.unwrap();
+        wait_for(&provider, &id, PodStatus::Exited).await;
+        let listed = provider.list().await.unwrap();
+        assert!(
+            listed.iter().any(|p| p.id == id),
+            "{version}: the stopped pod is listed"
+        );
+        let argv = fake.invocations(&["pod", "list"]).pop().unwrap();
+        assert_eq!(
+            argv.contains(&"-a".to_string()),
+            with_all,
+            "{version}: {argv:?}"
+        );
+    }
+}
+
+/// RunPod retired REST v1, where runpodctl v2.0-v2.14 send pod commands:
+/// its 410 is one error naming the runpodctl to install, never "gone".
+#[tokio::test]
+async fn an_answer_that_rest_v1_is_gone_names_the_runpodctl_to_install() {
+    for version in ["2.7.2", "2.8.0"] {
+        let fake = Fake::new();
+        let provider = fake.provider(&[
+            ("FAKE_RUNPODCTL_VERSION", version),
+            ("FAKE_RUNPODCTL_FAIL", "pod get=410"),
+        ]);
+        let err = provider.get("abc123def45678").await.unwrap_err();
+        assert_eq!(
+            err,
+            ProviderError::Rejected(format!(
+                "runpodctl {version} sent `pod get abc123def45678` to RunPod's REST v1 API, which answered that it is gone: runpodctl v2.0-v2.14 send pod commands there\n  = help: install runpodctl v2.15.0 or newer from https://github.com/runpod/runpodctl/releases (check with `runpodctl --version`), or use --provider runpod, which talks to REST v2 directly"
+            )),
+            "{version}"
+        );
+    }
 }

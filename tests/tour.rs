@@ -1198,63 +1198,57 @@ fn a_network_volume_is_resolved_in_the_pods_datacenter_and_outlives_the_pod() {
         "datacenters: [EU-RO-1, US-CA-2]",
         "datacenters: [US-CA-2]",
     );
-    let plan = r#"
-        rpd plan for examples/hello.yaml (job "hello")
+    // A volume that is missing, or only in another datacenter, makes every
+    // candidate invalid: the plan fails with the reason and apply creates
+    // nothing (it used to show stock and a price, then fail in apply).
+    let refused = |why: &str| {
+        format!(
+            r#"
+            rpd plan for examples/hello.yaml (job "hello")
 
-        rpd will perform the following actions:
+            rpd cannot carry out this plan (the errors say why):
 
-          # pod "hello" will be created
-          + pod "hello" {
-              + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
-              + gpu               = "NVIDIA GeForce RTX 4090" (first with stock, see candidates)
-              + gpu_count         = 1
-              + datacenter        = "US-CA-2"
-              + cloud_type        = "SECURE"
-              + container_disk_gb = 20
-              + storage_mode      = "network_volume"
-              + volume_name       = "shared-data"
-              + volume_mount      = "/workspace"
-              + ports             = ["22/tcp"]
-              + id                = (known after apply)
-            }
+              # pod "hello" will be created
+              + pod "hello" {{
+                  + image             = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
+                  + gpu               = "NVIDIA GeForce RTX 4090" (first with stock, see candidates)
+                  + gpu_count         = 1
+                  + datacenter        = "US-CA-2"
+                  + cloud_type        = "SECURE"
+                  + container_disk_gb = 20
+                  + storage_mode      = "network_volume"
+                  + volume_name       = "shared-data"
+                  + volume_mount      = "/workspace"
+                  + ports             = ["22/tcp"]
+                  + id                = (known after apply)
+                }}
 
-          Candidates, in order:
-             1. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-             2. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+              Candidates, in order:
+                 1. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  invalid: {why}
+                 2. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  invalid: {why}
 
-          Steps:
-            1. create pod "hello" on the first candidate with capacity (no pod recorded)
-            2. wait until the pod runs and its shell answers (up to 15m00s)
-            3. setup: 1 command
-            4. staging: 1 push (incremental)
-            5. launch /workspace/hello/run.sh, detached
-            6. follow the job until it exits or prints a marker (timeout 10m00s)
-            7. pull the log and 1 artifact
-            8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-            9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
-        Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+            Error: no candidate can take the pod: the catalog rules out all 2 (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config
+            Nothing can be applied until these are fixed.
 
-        Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
-        Cost: $0.44/hr while running; $0.00/month ($0.00/day) while paused for reuse.
-    "#;
-    let stopped = applied(
-        plan,
-        "hello: apply stopped. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n",
-    );
+            "#
+        )
+    };
+    let error = "error: hello: the plan has errors: nothing was created\n";
+    let missing = refused(r#"the account has no network volume named "shared-data""#);
+    world
+        .test()
+        .args(["plan", HELLO])
+        .status(1)
+        .stdout(&missing)
+        .run();
     world
         .test()
         .args(["apply", "-y", HELLO])
         .status(1)
-        .stdout(&stopped)
-        .stderr(
-            r#"
-            error: hello: no candidate could take the pod:
-                US-CA-2 / NVIDIA GeForce RTX 4090: invalid request: no network volume named "shared-data"
-                US-CA-2 / NVIDIA RTX A5000: invalid request: no network volume named "shared-data"
-              = help: add datacenters or GPU types to the config, or retry when stock returns
-            "#,
-        )
+        .stdout(&missing)
+        .stderr(error)
         .run();
     world
         .rpd(&["sim", "volume", "shared-data", "EU-RO-1", "50"])
@@ -1263,17 +1257,13 @@ fn a_network_volume_is_resolved_in_the_pods_datacenter_and_outlives_the_pod() {
         .test()
         .args(["apply", "-y", HELLO])
         .status(1)
-        .stdout(&stopped)
-        .stderr(
-            r#"
-            error: hello: no candidate could take the pod:
-                US-CA-2 / NVIDIA GeForce RTX 4090: invalid request: network volume "shared-data" is in EU-RO-1, not in US-CA-2
-                US-CA-2 / NVIDIA RTX A5000: invalid request: network volume "shared-data" is in EU-RO-1, not in US-CA-2
-              = help: add datacenters or GPU types to the config, or retry when stock returns
-            "#,
-        )
+        .stdout(&refused(
+            r#"network volume "shared-data" is in EU-RO-1, and a pod mounts only a volume in its own datacenter"#,
+        ))
+        .stderr(error)
         .run();
     assert!(world.pods().is_empty());
+    assert_eq!(world.call_counts(&["create"]), [0], "nothing was created");
     world
         .rpd(&["sim", "volume", "shared-data", "US-CA-2", "50"])
         .status(0);

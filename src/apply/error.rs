@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::{PodStatus, Usd};
+use crate::model::{KeyPart, PodStatus, Usd};
 use crate::plan::LocalProblem;
 use crate::provider::ProviderError;
 use crate::remote::TransportError;
@@ -22,8 +22,13 @@ pub enum ApplyError {
     },
     /// Every candidate was out of stock or refused the create.
     #[error(
-        "no candidate could take the pod:\n{}\n  = help: add datacenters or GPU types to the config, or retry when stock returns",
-        misses.iter().map(|m| format!("    {m}")).collect::<Vec<_>>().join("\n")
+        "no candidate could take the pod:\n{}\n  = help: {}",
+        misses.iter().map(|m| format!("    {m}")).collect::<Vec<_>>().join("\n"),
+        if misses.iter().all(CandidateMiss::is_capacity) {
+            "add datacenters or GPU types to the config, or retry when stock returns"
+        } else {
+            "a refusal that is not about stock (an id, a volume, the account's access) is fixed in the config or the RunPod console, not by waiting"
+        }
     )]
     NoCandidate { misses: Vec<CandidateMiss> },
     /// A create failed in a way that may have made the pod anyway, and no
@@ -84,6 +89,16 @@ pub enum ApplyError {
     /// A plan that attaches with no launched job in the state (a planner bug).
     #[error("the state records no launched job to attach to")]
     NoJobToAttach,
+    /// The key pair the plan found is gone now.
+    #[error(
+        "the SSH key {} {}, so rpd would not reach the pod; nothing was created",
+        path.display(),
+        match missing {
+            KeyPart::PrivateKey => "no longer exists".to_string(),
+            KeyPart::PublicKey => format!("has no public half any more ({}.pub)", path.display()),
+        }
+    )]
+    SshKey { path: PathBuf, missing: KeyPart },
     #[error("{0}")]
     State(#[from] StateError),
     /// The state could not record a pod that runs; it was stopped (or
@@ -151,10 +166,23 @@ pub struct CandidateMiss {
     pub why: Miss,
 }
 
+impl CandidateMiss {
+    /// Missed for want of stock, which may return.
+    pub fn is_capacity(&self) -> bool {
+        matches!(
+            self.why,
+            Miss::NoStock | Miss::Refused(ProviderError::Capacity(_))
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Miss {
     #[error("skipped, no stock")]
     NoStock,
+    /// The plan found the catalog rules it out (its list says why).
+    #[error("skipped, invalid (the plan's candidate list says why)")]
+    Invalid,
     /// The provider refused this candidate (capacity, access, volume).
     #[error("{0}")]
     Refused(ProviderError),
@@ -179,6 +207,12 @@ pub enum NotReady {
         "pod {pod_id} was not ready within budget.ssh_ready_timeout_sec ({timeout_sec}s); large images can take longer to pull: raise it"
     )]
     TimedOut { pod_id: String, timeout_sec: u32 },
+    /// Running, with SSH through RunPod's proxy only, for the whole grace.
+    #[error(
+        "pod {pod_id} ran for {} with SSH only through RunPod's proxy, which rsync cannot use: its machine gives no direct SSH (a COMMUNITY machine without a public IP?)",
+        crate::model::duration(*grace_sec)
+    )]
+    NoDirectSsh { pod_id: String, grace_sec: u64 },
 }
 
 /// A stop that did not happen: the pod may still be billing.
@@ -263,6 +297,23 @@ mod tests {
         assert_eq!(
             none.to_string(),
             "no candidate could take the pod:\n    EU-RO-1 / A: skipped, no stock\n    US-CA-2 / A (COMMUNITY): no capacity: gone\n  = help: add datacenters or GPU types to the config, or retry when stock returns"
+        );
+        // Refusals that are not about stock get advice that is not "wait".
+        let refused = ApplyError::NoCandidate {
+            misses: vec![
+                CandidateMiss {
+                    place: "EU-RO-1 / A".into(),
+                    why: Miss::Invalid,
+                },
+                CandidateMiss {
+                    place: "US-CA-2 / A".into(),
+                    why: Miss::Refused(ProviderError::Invalid("access denied".into())),
+                },
+            ],
+        };
+        assert_eq!(
+            refused.to_string(),
+            "no candidate could take the pod:\n    EU-RO-1 / A: skipped, invalid (the plan's candidate list says why)\n    US-CA-2 / A: invalid request: access denied\n  = help: a refusal that is not about stock (an id, a volume, the account's access) is fixed in the config or the RunPod console, not by waiting"
         );
         let ambiguous = ApplyError::AmbiguousCreate {
             place: "EU-RO-1 / A".into(),

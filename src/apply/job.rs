@@ -10,10 +10,12 @@ use crate::model::Usd;
 use crate::remote::Transport;
 use crate::remote::job::{Budget, GuardSettings, PodCheck, PodProbe};
 
-/// The job's pod probe: asks the provider whether the pod still runs.
+/// The job's pod probe (its heartbeat): asks the provider whether the pod
+/// still runs, every `budget.poll_interval_sec`.
 pub(super) struct ProviderProbe {
     pub(super) provider: SharedProvider,
     pub(super) pod_id: String,
+    pub(super) every: Duration,
 }
 
 #[async_trait]
@@ -23,7 +25,7 @@ impl PodProbe for ProviderProbe {
     }
 
     fn schedule(&self) -> PollSchedule {
-        PollSchedule::every((self.provider.poll_interval() * 6).max(Duration::from_millis(500)))
+        PollSchedule::every(self.every)
     }
 
     /// Only the provider saying the pod is stopped or gone fails the job. A
@@ -63,6 +65,7 @@ impl<'a> Executor<'a> {
     /// The job's runner on `pod`, which became usable now.
     pub(super) fn runner(&self, pod: &ObservedPod, transport: Box<dyn Transport>) -> JobRunner<'a> {
         let budget = &self.config.budget;
+        let heartbeat = Duration::from_secs(u64::from(budget.poll_interval_sec));
         let price = pod
             .cost_per_hr
             .filter(|c| *c > 0.0)
@@ -76,6 +79,7 @@ impl<'a> Executor<'a> {
         let probe = ProviderProbe {
             provider: self.provider.clone(),
             pod_id: pod.id.clone(),
+            every: heartbeat,
         };
         let guard = GuardSettings {
             grace: Duration::from_secs(u64::from(self.config.lifecycle.unattended_stop_after_sec)),

@@ -234,7 +234,7 @@ pub(crate) async fn stop_verified(
         Err(err) => Some(err),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
-    let schedule = PollSchedule::every(provider.poll_interval());
+    let schedule = provider.poll_schedule();
     let mut seen = None;
     let looked = retry::poll(&schedule, async || {
         let last = match provider.get(pod_id).await {

@@ -3,6 +3,7 @@
 //! write, so an interrupt or crash never loses a pod id rpd created.
 
 pub mod cleanup;
+mod direct_ssh;
 mod error;
 mod job;
 mod lifecycle;
@@ -10,6 +11,7 @@ pub mod local_inputs;
 pub mod manifest;
 mod pods;
 mod replace;
+mod ssh_keys;
 mod terminal;
 
 use std::path::PathBuf;
@@ -30,6 +32,8 @@ use crate::remote::job::{
 };
 use crate::retry::{self, Backoff, Look, PollSchedule};
 use crate::state::{self, LaunchedJob, PendingCreate, PodRecord, RetainedPod, State};
+pub use direct_ssh::DEFAULT_DIRECT_SSH_GRACE;
+use direct_ssh::DirectSshWatch;
 pub use error::{ApplyError, BusyHostKept, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
 
 use terminal::TerminalEvents;
@@ -100,6 +104,9 @@ pub struct ApplyOptions {
     /// `--detach`: return once the job is launched, leaving it to the
     /// on-pod guard and a later `rpd attach`.
     pub detach: bool,
+    /// How long a pod this run created may run with SSH through RunPod's
+    /// proxy only before it is deleted and the next candidate tried.
+    pub direct_ssh_grace: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -108,6 +115,7 @@ impl Default for ApplyOptions {
             replace_without_stock: false,
             busy_host_retry: Duration::from_secs(15),
             detach: false,
+            direct_ssh_grace: DEFAULT_DIRECT_SSH_GRACE,
         }
     }
 }
@@ -144,6 +152,8 @@ pub struct Executor<'a> {
     /// The candidates of the plan's create, for the stock check before a
     /// pod is deleted to be replaced.
     replacement: Vec<Candidate>,
+    /// The candidates after the one the current pod was created on.
+    untried: Vec<Candidate>,
 }
 
 /// A stop or delete that failed is asked again after 2 s, then 4 s (and
@@ -161,6 +171,12 @@ impl<'a> Executor<'a> {
         reporter: Reporter,
         interrupt: Interrupt,
     ) -> Executor<'a> {
+        let mut state = state;
+        // Every write records the key the pods are made with now (the plan
+        // refused a key that cannot see the pods the state records).
+        if let Some(fingerprint) = provider.api_key_fingerprint() {
+            state.api_key_fingerprint = Some(fingerprint);
+        }
         Executor {
             provider,
             config,
@@ -185,6 +201,7 @@ impl<'a> Executor<'a> {
             lifecycle_ran: false,
             options: ApplyOptions::default(),
             replacement: Vec::new(),
+            untried: Vec::new(),
         }
     }
 

@@ -73,6 +73,7 @@ impl Executor<'_> {
     pub(super) async fn request_for(
         &self,
         candidate: &Candidate,
+        public_keys: Option<&str>,
     ) -> Result<CreatePodRequest, ProviderError> {
         let desired = &self.config.pod;
         let storage = match &desired.storage {
@@ -101,7 +102,13 @@ impl Executor<'_> {
             container_disk_gb: desired.container_disk_gb,
             storage,
             ports: desired.ports.clone(),
-            env: desired.env.clone(),
+            env: {
+                let mut env = desired.env.clone();
+                if let Some(keys) = public_keys {
+                    env.insert("PUBLIC_KEY".into(), keys.into());
+                }
+                env
+            },
             min_vcpu_count: desired.min_vcpu_count,
             min_memory_gb: desired.min_memory_gb,
             spot: desired.spot,
@@ -113,7 +120,8 @@ impl Executor<'_> {
     /// answer was lost (the pod is looked up by name first).
     pub(super) async fn create(&mut self, candidates: &[Candidate]) -> Result<(), ApplyError> {
         let mut misses: Vec<CandidateMiss> = Vec::new();
-        for candidate in candidates {
+        let public_keys = self.pod_public_keys().await?;
+        for (tried, candidate) in candidates.iter().enumerate() {
             if self.interrupt.is_set() {
                 return Err(ApplyError::Interrupted);
             }
@@ -125,6 +133,13 @@ impl Executor<'_> {
                     candidate.datacenter_id, candidate.gpu_id, candidate.cloud_type
                 )
             };
+            if candidate.invalid.is_some() {
+                misses.push(CandidateMiss {
+                    place,
+                    why: Miss::Invalid,
+                });
+                continue;
+            }
             if candidate.stock == Stock::None {
                 misses.push(CandidateMiss {
                     place,
@@ -132,7 +147,7 @@ impl Executor<'_> {
                 });
                 continue;
             }
-            let request = match self.request_for(candidate).await {
+            let request = match self.request_for(candidate, public_keys.as_deref()).await {
                 Ok(r) => r,
                 Err(err) => {
                     misses.push(CandidateMiss {
@@ -156,17 +171,21 @@ impl Executor<'_> {
             let result = self.provider.create(&request).await;
             let pod = match result {
                 Ok(pod) => pod,
-                Err(err @ (ProviderError::Auth(_) | ProviderError::Balance(_))) => {
+                // Refused before anything was made, and no other candidate
+                // would fare better: a bad key, no credit, a request RunPod
+                // rejects (422), or a rate limit that outlasted the waits.
+                Err(
+                    err @ (ProviderError::Auth(_)
+                    | ProviderError::Balance(_)
+                    | ProviderError::Rejected(_)
+                    | ProviderError::RateLimited { .. }),
+                ) => {
                     waiter.abandon();
                     self.state.pending_create = None;
                     self.save()?;
                     return Err(ApplyError::provider("creating the pod", err));
                 }
-                Err(
-                    err @ (ProviderError::Transient(_)
-                    | ProviderError::Other(_)
-                    | ProviderError::RateLimited { .. }),
-                ) => {
+                Err(err @ (ProviderError::Transient(_) | ProviderError::Other(_))) => {
                     // The pod may exist although the answer was lost: look
                     // it up by name before deciding anything.
                     match self.find_by_name(&request.name).await {
@@ -199,7 +218,7 @@ impl Executor<'_> {
                         place,
                         why: Miss::Refused(err),
                     };
-                    self.reporter.line(format!("{}: {miss}", miss.place));
+                    self.reporter.line(miss.to_string());
                     misses.push(miss);
                     continue;
                 }
@@ -238,6 +257,7 @@ impl Executor<'_> {
                 });
             }
             self.created_now = true;
+            self.untried = candidates[tried + 1..].to_vec();
             self.report.created += 1;
             self.report.pod_id = Some(pod.id.clone());
             self.pod = Some(pod);
@@ -255,8 +275,12 @@ impl Executor<'_> {
         name: &str,
     ) -> Result<Option<ObservedPod>, ProviderError> {
         const LOOKS: u32 = 3;
-        let schedule =
-            PollSchedule::every(self.provider.poll_interval().min(Duration::from_secs(2)));
+        let schedule = PollSchedule::every(
+            self.provider
+                .poll_schedule()
+                .max
+                .min(Duration::from_secs(2)),
+        );
         let mut looks = 0;
         retry::poll(&schedule, async || {
             looks += 1;
@@ -404,21 +428,34 @@ impl Executor<'_> {
     /// that never gets there is not left running: a pod created now is
     /// deleted, a resumed one is stopped.
     pub(super) async fn wait_ready(&mut self, timeout_sec: u32) -> Result<(), ApplyError> {
-        let Some(pod_id) = self.current_id() else {
-            return Err(ApplyError::NoPod);
-        };
         crate::fault::reached("wait").await;
-        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
-        let ready = match self.wait_running(&pod_id, deadline, timeout_sec).await {
-            Ok(pod) => pod,
-            Err(problem) => {
-                let why = if matches!(problem, ApplyError::Interrupted) {
-                    "interrupted before it was ready"
-                } else {
-                    "it never became ready"
-                };
-                self.not_ready_cleanup(&pod_id, why).await?;
-                return Err(problem);
+        let (pod_id, deadline, ready) = loop {
+            let Some(pod_id) = self.current_id() else {
+                return Err(ApplyError::NoPod);
+            };
+            let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_sec));
+            match self.wait_running(&pod_id, deadline, timeout_sec).await {
+                Ok(pod) => break (pod_id, deadline, pod),
+                // A pod this run created on a machine without direct SSH:
+                // the next candidate may have it.
+                Err(problem @ ApplyError::NotReady(NotReady::NoDirectSsh { .. }))
+                    if self.created_now =>
+                {
+                    if !self.replace_without_direct_ssh(&pod_id).await? {
+                        return Err(problem);
+                    }
+                }
+                Err(problem) => {
+                    let why = match &problem {
+                        ApplyError::Interrupted => "interrupted before it was ready",
+                        ApplyError::NotReady(NotReady::NoDirectSsh { .. }) => {
+                            "it has SSH only through RunPod's proxy"
+                        }
+                        _ => "it never became ready",
+                    };
+                    self.not_ready_cleanup(&pod_id, why).await?;
+                    return Err(problem);
+                }
             }
         };
         if let Some(record) = self.state.pod.as_mut() {
@@ -478,12 +515,16 @@ impl Executor<'_> {
         let mut waiter = self
             .reporter
             .wait(&format!("Waiting for pod {pod_id} to be ready"));
-        let schedule = PollSchedule::every(self.provider.poll_interval());
+        let schedule = self.provider.poll_schedule();
         let provider = self.provider.clone();
         let interrupt = self.interrupt.clone();
         let id = || pod_id.to_string();
-        // What the last readable look saw: a change restarts the schedule.
+        // What the last readable look saw (the status, and whether RunPod's
+        // SSH proxy is up): a change restarts the schedule from its first,
+        // shortest wait, since the pod is moving.
         let mut seen = None;
+        let mut proxy_only = DirectSshWatch::new(self.options.direct_ssh_grace);
+        let grace_sec = self.options.direct_ssh_grace.as_secs();
         let looking = retry::poll(&schedule, async || {
             match provider.get(pod_id).await {
                 Ok(Some(pod)) if pod.status == PodStatus::Running && pod.access.is_some() => {
@@ -501,14 +542,22 @@ impl Executor<'_> {
                         status,
                     }));
                 }
+                Ok(Some(pod)) if proxy_only.overdue(&pod, Instant::now()) => {
+                    return Look::Done(Err(NotReady::NoDirectSsh {
+                        pod_id: id(),
+                        grace_sec,
+                    }));
+                }
                 Ok(Some(pod)) => {
-                    let detail = if pod.status == PodStatus::Running {
-                        "RUNNING, no SSH endpoint yet".to_string()
-                    } else {
-                        pod.status.to_string()
+                    let detail = match pod.status {
+                        PodStatus::Running if pod.ssh_proxy => {
+                            "RUNNING, SSH only through RunPod's proxy so far".to_string()
+                        }
+                        PodStatus::Running => "RUNNING, no SSH endpoint yet".to_string(),
+                        status => status.to_string(),
                     };
                     waiter.tick(&detail);
-                    seen = Some(pod.status);
+                    seen = Some((pod.status, pod.ssh_proxy));
                 }
                 Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
                 Err(ProviderError::Transient(e))

@@ -146,7 +146,12 @@ impl Executor<'_> {
                     datacenters.push(c.datacenter_id.clone());
                 }
             }
-            match self.provider.catalog(&gpus, &datacenters, cloud).await {
+            let count = self.config.pod.gpu_count;
+            match self
+                .provider
+                .catalog(&gpus, &datacenters, cloud, count)
+                .await
+            {
                 Ok(catalog) => {
                     let in_stock = on_cloud.iter().any(|c| {
                         catalog

@@ -15,7 +15,7 @@ use crate::plan::{
     Recorded,
 };
 use crate::provider::sim::{SimProvider, Store, World};
-use crate::provider::{Provider, ProviderResult};
+use crate::provider::{NetworkVolume, Provider, ProviderResult};
 use crate::state::Owner;
 
 /// The simulator, with deletes and reads that fail (as a 503 would)
@@ -32,8 +32,11 @@ impl Provider for Sim {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
-    fn poll_interval(&self) -> Duration {
-        Duration::from_millis(20)
+    fn poll_schedule(&self) -> PollSchedule {
+        PollSchedule::every(Duration::from_millis(20))
+    }
+    fn needs_ssh_key(&self) -> bool {
+        self.inner.needs_ssh_key()
     }
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         let failing = self.failing_gets.load(Ordering::SeqCst);
@@ -69,13 +72,14 @@ impl Provider for Sim {
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog> {
         self.inner
-            .catalog(gpu_ids, datacenter_ids, cloud_type)
+            .catalog(gpu_ids, datacenter_ids, cloud_type, gpu_count)
             .await
     }
-    async fn resolve_network_volume(&self, name: &str, dc: &str) -> ProviderResult<String> {
-        self.inner.resolve_network_volume(name, dc).await
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
+        self.inner.network_volumes().await
     }
 }
 
@@ -153,7 +157,12 @@ impl Bench {
         let pod = &self.config.pod;
         let catalog = self
             .sim
-            .catalog(&pod.gpu_order, &pod.datacenters, pod.cloud_type)
+            .catalog(
+                &pod.gpu_order,
+                &pod.datacenters,
+                pod.cloud_type,
+                pod.gpu_count,
+            )
             .await
             .unwrap();
         let input = PlanningInput {
@@ -178,6 +187,8 @@ impl Bench {
             observed,
             catalog: CatalogRead::Read(catalog),
             fallback_catalog: None,
+            network_volumes: crate::plan::VolumesRead::NotRead,
+            api_key_fingerprint: None,
             lock: None,
             missing_ssh_key: None,
             local_problems: Vec::new(),
@@ -394,6 +405,7 @@ async fn the_pod_probe_counts_a_failed_read_as_alive_and_a_gone_pod_as_gone() {
     let probe = job::ProviderProbe {
         provider: bench.sim.clone(),
         pod_id: id.clone(),
+        every: Duration::from_secs(60),
     };
     bench.sim.failing_gets.store(1, Ordering::SeqCst);
     assert_eq!(probe.check().await, PodCheck::Alive);

@@ -132,6 +132,15 @@ pub struct MoneyArgs {
     /// Delete a pod to replace it even when no candidate has stock (its volume is lost).
     #[arg(long)]
     replace_without_stock: bool,
+    /// How long a pod this run created may have only RunPod's SSH proxy (no direct SSH, as on COMMUNITY machines without a public IP) before it is deleted and the next candidate tried.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "RPD_DIRECT_SSH_GRACE",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    direct_ssh_grace: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,6 +394,7 @@ pub(crate) fn plan_flags(
         on_busy_host: money.on_busy_host.map(Into::into),
         replace_without_stock: money.replace_without_stock,
         busy_host_wait: None,
+        direct_ssh_grace: money.direct_ssh_grace,
     }
 }
 

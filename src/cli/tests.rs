@@ -61,6 +61,7 @@ fn a_fallback_cloud_maps_to_the_models_cloud_type() {
             on_busy_host: Some(crate::model::BusyHostPolicy::Recreate),
             replace_without_stock: true,
             busy_host_wait: None,
+            direct_ssh_grace: Duration::from_secs(60),
         }
     );
     assert_eq!(apply.lock.timeout, Duration::from_secs(300));

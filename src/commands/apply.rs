@@ -8,7 +8,6 @@ use anyhow::bail;
 use super::execute::execute;
 use super::ndjson::Stream;
 use crate::apply::ApplyOptions;
-use crate::commands::refresh::missing_ssh_key;
 use crate::commands::settings::{
     ApplySettings, AttachSettings, DestroySettings, LockSettings, VarSettings,
 };
@@ -104,17 +103,8 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
         detach: request.detach,
+        direct_ssh_grace: flags.direct_ssh_grace,
     };
-    if request.mode == Mode::Apply {
-        let missing: Vec<String> = configs
-            .iter()
-            .filter_map(|c| missing_ssh_key(c, provider.name()))
-            .map(|key| render::words::missing_ssh_key(&key))
-            .collect();
-        if !missing.is_empty() {
-            bail!("{}", missing.join("\n"));
-        }
-    }
     let operation = match request.mode {
         Mode::Apply if request.attach_only => "attach",
         Mode::Apply => "apply",
@@ -168,12 +158,16 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
             }
         }
     }
-    // A plan with errors (local inputs the job cannot run with) is not
+    // A plan with errors (a key, the catalog, local inputs) is not
     // carried out, and neither are the others: fix, then apply all.
     for p in ready.iter().filter(|p| !p.plan.report.errors.is_empty()) {
         ctx.error(&anyhow::anyhow!(
-            "{}: the plan has errors: nothing was created",
-            p.config.name
+            "{}: the plan has errors: nothing was {}",
+            p.config.name,
+            match request.mode {
+                Mode::Apply => "created",
+                Mode::Destroy | Mode::Cleanup => "deleted",
+            }
         ));
         status = ExitStatus::Error;
     }

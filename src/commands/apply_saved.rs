@@ -12,7 +12,7 @@ use super::apply::{lock_all, new_state_dirs, remove_empty, show_plan};
 use super::execute::execute;
 use super::ndjson::Stream;
 use super::plan::config_sha256;
-use super::refresh::{Catalogs, missing_ssh_key, refresh};
+use super::refresh::{Catalogs, refresh};
 use super::settings::ApplySettings;
 use super::{Ctx, PlanFlags, Prepared};
 use crate::apply::ApplyOptions;
@@ -52,7 +52,12 @@ pub async fn apply(
     settings: &ApplySettings,
     plan_file: &Path,
 ) -> anyhow::Result<ExitStatus> {
-    if settings.vars != Default::default() || settings.flags != PlanFlags::default() {
+    // The direct-SSH grace is how this apply waits, not what was planned.
+    let planned_flags = PlanFlags {
+        direct_ssh_grace: PlanFlags::default().direct_ssh_grace,
+        ..settings.flags
+    };
+    if settings.vars != Default::default() || planned_flags != PlanFlags::default() {
         bail!(
             "a saved plan is carried out as it was planned: --var, --vars-file, --replace, --fallback-cloud-type, --on-busy-host and --replace-without-stock belong to `rpd plan -o`"
         );
@@ -96,9 +101,6 @@ pub async fn apply(
             .map_err(anyhow::Error::new)
             .with_context(|| format!("saved plan {}", plan_file.display()))?;
         super::warn_about(ctx, &path, &config);
-        if let Some(key) = missing_ssh_key(&config, provider.name()) {
-            bail!("{}", words::missing_ssh_key(&key));
-        }
         configs.push(config);
     }
     let new_dirs = new_state_dirs(&configs);
@@ -175,6 +177,7 @@ pub async fn apply(
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
         detach: false,
+        direct_ssh_grace: settings.flags.direct_ssh_grace,
     };
     let status = execute(
         ctx,

@@ -11,12 +11,12 @@ use futures::future::join_all;
 use super::read_state;
 use super::settings::PlanFlags;
 use crate::config::Config;
-use crate::model::{Catalog, CloudType};
+use crate::model::{Catalog, CloudType, Storage};
 use crate::plan::saved::ObservedFacts;
 use crate::plan::{
     self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
     LockSeen, MissingSshKey, Mode, Observation, Observations, Plan, PlanOptions, PlanningInput,
-    Recorded,
+    Recorded, VolumesRead,
 };
 use crate::provider::SharedProvider;
 use crate::state::{self as statefile, Loaded, LockStatus, State};
@@ -36,22 +36,41 @@ const REFRESH_CONCURRENCY: usize = 16;
 /// The catalog for (GPUs, datacenters, cloud), read once per run however many
 /// configs ask for it.
 pub type Catalogs = std::collections::HashMap<CatalogKey, Result<Catalog, String>>;
-pub type CatalogKey = (Vec<String>, Vec<String>, CloudType);
+pub type CatalogKey = (Vec<String>, Vec<String>, CloudType, u32);
 
 fn catalog_key(config: &Config, cloud: CloudType) -> CatalogKey {
     (
         config.pod.gpu_order.clone(),
         config.pod.datacenters.clone(),
         cloud,
+        config.pod.gpu_count,
     )
 }
 
-/// Real pods are reached over SSH with `ssh.key_path`: without the key a
-/// created pod could only be deleted again.
-pub fn missing_ssh_key(config: &Config, provider: &str) -> Option<MissingSshKey> {
-    (provider != "sim" && !config.ssh_key_path.exists()).then(|| MissingSshKey {
+/// The cloud whose catalog a plan needs besides the config's own: the
+/// `--fallback-cloud-type`, or COMMUNITY after SECURE for `cloud_type: ALL`.
+fn other_cloud(config: &Config, flags: PlanFlags) -> Option<CloudType> {
+    let pod = &config.pod;
+    if pod.all_clouds {
+        return Some(CloudType::Community);
+    }
+    flags.fallback_cloud.filter(|c| *c != pod.cloud_type)
+}
+
+/// Real pods are reached over SSH with `ssh.key_path`, whose public half
+/// rpd gives the pod: without either a created pod could only be deleted
+/// again.
+pub async fn missing_ssh_key(config: &Config, provider: &SharedProvider) -> Option<MissingSshKey> {
+    if !provider.needs_ssh_key() {
+        return None;
+    }
+    let missing = crate::remote::key::public_key(&config.ssh_key_path)
+        .await
+        .err()?;
+    Some(MissingSshKey {
         key_path: config.ssh_key_path.clone(),
         config_path: config.path.clone(),
+        missing,
     })
 }
 
@@ -143,8 +162,16 @@ pub async fn refresh(
         Mode::Apply => crate::apply::local_inputs::check(config),
         Mode::Destroy | Mode::Cleanup => Vec::new(),
     };
-    let fallback_catalog = flags
-        .fallback_cloud
+    let network_volumes = match (&config.pod.storage, mode) {
+        (Storage::NetworkVolume { .. }, Mode::Apply) => match provider.network_volumes().await {
+            Ok(volumes) => VolumesRead::Read(volumes),
+            Err(err) => VolumesRead::Unreadable {
+                error: err.to_string(),
+            },
+        },
+        _ => VolumesRead::NotRead,
+    };
+    let fallback_catalog = other_cloud(config, flags)
         .and_then(|cloud| catalogs.get(&catalog_key(config, cloud)))
         .and_then(|c| c.as_ref().ok())
         .cloned();
@@ -163,14 +190,22 @@ pub async fn refresh(
         observed,
         catalog: catalog_read(catalogs, config),
         fallback_catalog,
+        network_volumes,
         lock: lock_seen(config),
-        missing_ssh_key: missing_ssh_key(config, provider.name()),
+        api_key_fingerprint: provider.api_key_fingerprint(),
+        missing_ssh_key: match mode {
+            Mode::Apply => missing_ssh_key(config, provider).await,
+            Mode::Destroy | Mode::Cleanup => None,
+        },
         local_problems,
         now: chrono::Utc::now(),
         options: PlanOptions {
             mode,
             replace: flags.replace,
             fallback_cloud: flags.fallback_cloud,
+            direct_ssh_grace: provider
+                .reports_ssh_proxy()
+                .then_some(flags.direct_ssh_grace),
             on_busy_host: flags.on_busy_host,
             busy_host_wait: flags.busy_host_wait.unwrap_or(DEFAULT_BUSY_HOST_WAIT),
         },
@@ -214,7 +249,7 @@ pub async fn prepare_all(
     if mode == Mode::Apply {
         for config in &configs {
             let mut clouds = vec![config.pod.cloud_type];
-            clouds.extend(flags.fallback_cloud.filter(|c| *c != config.pod.cloud_type));
+            clouds.extend(other_cloud(config, flags));
             for cloud in clouds {
                 let key = catalog_key(config, cloud);
                 if !keys.contains(&key) {
@@ -226,7 +261,7 @@ pub async fn prepare_all(
     let catalogs: Catalogs = stream::iter(keys)
         .map(|key| async move {
             let result = provider
-                .catalog(&key.0, &key.1, key.2)
+                .catalog(&key.0, &key.1, key.2, key.3)
                 .await
                 .map_err(|e| e.to_string());
             (key, result)

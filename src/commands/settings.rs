@@ -86,7 +86,7 @@ pub struct LockSettings {
 }
 
 /// Plan options from the command line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanFlags {
     pub replace: bool,
     pub fallback_cloud: Option<CloudType>,
@@ -97,6 +97,24 @@ pub struct PlanFlags {
     pub replace_without_stock: bool,
     /// `RPD_BUSY_HOST_WAIT`, when set (read by the command).
     pub busy_host_wait: Option<Duration>,
+    /// How long a created pod may run with SSH through RunPod's proxy only
+    /// before it is deleted and the next candidate tried.
+    pub direct_ssh_grace: Duration,
+}
+
+pub use crate::apply::DEFAULT_DIRECT_SSH_GRACE;
+
+impl Default for PlanFlags {
+    fn default() -> Self {
+        PlanFlags {
+            replace: false,
+            fallback_cloud: None,
+            on_busy_host: None,
+            replace_without_stock: false,
+            busy_host_wait: None,
+            direct_ssh_grace: DEFAULT_DIRECT_SSH_GRACE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

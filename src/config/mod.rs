@@ -181,22 +181,9 @@ pub fn load_bytes(
     validate::from_text(path, &text, options)
 }
 
-/// Words longer than this are no typo of a key or a name (and comparing
-/// them costs time in proportion to their length).
-const MAX_SUGGEST_LEN: usize = 64;
-
 /// The closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    if word.len() > MAX_SUGGEST_LEN {
-        return None;
-    }
-    let lower = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.82)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.to_string())
+    crate::known::closest(word, candidates)
 }
 
 /// `text` quoted for a message, cut to its first 60 characters when longer

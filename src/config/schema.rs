@@ -82,7 +82,7 @@ pub fn config_schema() -> Value {
             },
             "datacenters": texts("Datacenters to try, in order (e.g. EU-RO-1); a pod in any of them is kept."),
             "gpu_order": texts("GPU types to try within each datacenter, in order; a pod on any of them is kept."),
-            "cloud_type": {"type": ["string", "null"], "enum": ["SECURE", "COMMUNITY", "ALL", null], "description": "SECURE (default) or COMMUNITY cloud."},
+            "cloud_type": {"type": ["string", "null"], "enum": ["SECURE", "COMMUNITY", "ALL", null], "description": "SECURE (default), COMMUNITY, or ALL (SECURE candidates first, then the same places on COMMUNITY)."},
             "ports": {"type": ["array", "null"], "items": {"type": "string", "pattern": "^[0-9]+/(tcp|http)$"}, "description": "Exposed ports like 8888/http; 22/tcp is always added."},
             "container_disk_gb": count(1, "Container disk in GB (wiped when the pod stops)."),
             "gpu_count": count(1, "GPUs per pod."),

@@ -238,6 +238,7 @@ mod tests {
             },
             cost_per_hr: Some(0.0),
             access: None,
+            ssh_proxy: false,
             actions: None,
             created_at: None,
             changed_at: changed_at.map(String::from),

@@ -134,6 +134,7 @@ mod tests {
             },
             cost_per_hr: None,
             access: None,
+            ssh_proxy: false,
             actions: None,
             created_at: None,
             changed_at: None,

@@ -55,6 +55,7 @@ impl Planner<'_> {
         if matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
             pod.deleted_storage = current.as_ref().and_then(|c| c.effective_spec().storage);
         }
+        self.note_community_ssh(&pod, &ranked);
         match attach {
             Some(job) => self.add_attach_steps(&job),
             None => {
@@ -264,11 +265,15 @@ impl Planner<'_> {
     }
 
     /// PLANNER.md §2: what forces a new pod. A pod on the fallback cloud fits
-    /// while the fallback is allowed.
+    /// while the fallback is allowed, and one on either cloud with ALL.
     fn forcing_fields(&self, actual: &PodSpec) -> Vec<FieldChange> {
-        let mut forcing = diff::replacement_fields(&self.input.desired.pod, actual);
-        if let (Some(fallback), Some(cloud)) =
-            (self.input.options.fallback_cloud, actual.cloud_type)
+        let desired = &self.input.desired.pod;
+        let mut forcing = diff::replacement_fields(desired, actual);
+        let fallback = match desired.all_clouds {
+            true => Some(CloudType::Community),
+            false => self.input.options.fallback_cloud,
+        };
+        if let (Some(fallback), Some(cloud)) = (fallback, actual.cloud_type)
             && cloud == fallback
         {
             forcing.retain(|f| f.field != "cloud_type");
@@ -280,21 +285,31 @@ impl Planner<'_> {
     fn rank_candidates(&mut self) -> Vec<Candidate> {
         let fallback = self.fallback_cloud();
         let input = self.input;
-        let ranked = candidates(
+        let mut ranked = candidates(
             &input.desired.pod,
             input.catalog.catalog(),
             fallback.map(|cloud| (cloud, input.fallback_catalog.as_ref())),
         );
-        if !ranked.is_empty() && ranked.iter().all(|c| c.stock == Stock::None) {
+        catalog::judge(input, &mut ranked);
+        let valid: Vec<&Candidate> = ranked.iter().filter(|c| c.invalid.is_none()).collect();
+        if !valid.is_empty() && valid.iter().all(|c| c.stock == Stock::None) {
             self.warnings.push(Warning::NoStock);
         }
         ranked
     }
 
-    /// The fallback cloud that applies, with runpod-deploy's exceptions.
+    /// The fallback cloud that applies, with runpod-deploy's exceptions:
+    /// `cloud_type: ALL` is COMMUNITY after SECURE (the flag adds nothing).
     fn fallback_cloud(&mut self) -> Option<CloudType> {
-        let cloud = self.input.options.fallback_cloud?;
         let desired = &self.input.desired.pod;
+        let flag = self.input.options.fallback_cloud;
+        if desired.all_clouds {
+            if let Some(cloud) = flag {
+                self.warnings.push(Warning::FallbackWithAllClouds { cloud });
+            }
+            return Some(CloudType::Community);
+        }
+        let cloud = flag?;
         if cloud == desired.cloud_type {
             self.warnings.push(Warning::FallbackIsOwnCloud { cloud });
             return None;
@@ -335,6 +350,7 @@ impl Planner<'_> {
     }
 
     fn add_create(&mut self, reason: Reason, ranked: &[Candidate]) -> PodChange {
+        self.require_a_valid_candidate(ranked);
         self.steps.then(
             StepKind::CreatePod {
                 candidates: ranked.to_vec(),
@@ -356,6 +372,7 @@ impl Planner<'_> {
         reason: Reason,
         ranked: &[Candidate],
     ) -> PodChange {
+        self.require_a_valid_candidate(ranked);
         let action = if why == DeleteReason::ReplaceRequested {
             PodAction::ReplaceRequested
         } else {
@@ -552,7 +569,7 @@ impl Planner<'_> {
             PodAction::Resume | PodAction::Reuse => current.and_then(|c| self.current_rate(c)),
             _ => ranked
                 .iter()
-                .find(|c| c.stock.is_available())
+                .find(|c| c.is_worth_trying())
                 .and_then(|c| c.price_per_hr),
         };
         let desired = &self.input.desired.pod;
@@ -636,14 +653,15 @@ impl Planner<'_> {
 fn create_fields(desired: &DesiredPod, ranked: &[Candidate]) -> Vec<FieldChange> {
     let first = ranked
         .iter()
-        .find(|c| c.stock.is_available())
+        .find(|c| c.is_worth_trying())
         .or(ranked.first());
     let spec = first.map(|c| desired.spec_on(c)).unwrap_or_default();
     diff::spec_fields(&spec)
         .into_iter()
         .map(|(field, value)| {
             let may_move = (field == "gpu" && desired.gpu_order.len() > 1)
-                || (field == "datacenter" && desired.datacenters.len() > 1);
+                || (field == "datacenter" && desired.datacenters.len() > 1)
+                || (field == "cloud_type" && desired.all_clouds);
             FieldChange {
                 field: field.to_string(),
                 old: None,

@@ -228,6 +228,7 @@ mod tests {
             gpu_order: vec!["NVIDIA A40".into(), "NVIDIA L40S".into()],
             datacenters: vec!["EU-RO-1".into()],
             cloud_type: CloudType::Secure,
+            all_clouds: false,
             gpu_count: 1,
             container_disk_gb: 20,
             storage: Storage::Ephemeral {

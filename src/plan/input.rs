@@ -11,7 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    BusyHostPolicy, Catalog, CloudType, DesiredPod, Lifecycle, ObservedPod, PodStatus,
+    BusyHostPolicy, Catalog, CloudType, DesiredPod, KeyPart, Lifecycle, NetworkVolume, ObservedPod,
+    PodStatus,
 };
 use crate::state::{Origin, State};
 
@@ -59,6 +60,10 @@ pub struct PlanOptions {
     /// `--fallback-cloud-type`: also try each candidate on this cloud, and
     /// accept a pod on it (runpod-deploy's flag).
     pub fallback_cloud: Option<CloudType>,
+    /// How long a created pod may run with proxy-only SSH before apply
+    /// deletes it and tries the next candidate (said in the plan); none
+    /// when the provider does not report the proxy.
+    pub direct_ssh_grace: Option<std::time::Duration>,
     /// `--on-busy-host`, when given (it wins over the config's key).
     pub on_busy_host: Option<BusyHostPolicy>,
     /// How long `wait` tries the start again.
@@ -72,6 +77,7 @@ impl PlanOptions {
             mode,
             replace: false,
             fallback_cloud: None,
+            direct_ssh_grace: None,
             on_busy_host: None,
             busy_host_wait: DEFAULT_BUSY_HOST_WAIT,
         }
@@ -178,6 +184,18 @@ impl CatalogRead {
     }
 }
 
+/// The account's network volumes, for a config that mounts one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VolumesRead {
+    /// Not needed (no network volume) or not asked for (a destroy).
+    NotRead,
+    Read(Vec<NetworkVolume>),
+    /// The provider could not list them; the volume is checked at create.
+    Unreadable {
+        error: String,
+    },
+}
+
 /// The run named in this config's lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LockHolder {
@@ -197,12 +215,14 @@ pub enum LockSeen {
     LeftByGoneRun(LockHolder),
 }
 
-/// The SSH key a real pod is reached with, which does not exist.
+/// The SSH key a real pod is reached with, or its public half (sent to
+/// the pod as `PUBLIC_KEY`), which does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MissingSshKey {
     pub key_path: PathBuf,
     /// The config that names it (`ssh.key_path`).
     pub config_path: PathBuf,
+    pub missing: KeyPart,
 }
 
 /// Everything one plan is made from.
@@ -216,9 +236,14 @@ pub struct PlanningInput {
     /// Stock and prices on the fallback cloud, when there is one and it
     /// could be read.
     pub fallback_catalog: Option<Catalog>,
+    pub network_volumes: VolumesRead,
     /// Another run's lock on the state (never this run's own).
     pub lock: Option<LockSeen>,
-    /// Set when the provider needs an SSH key and it does not exist.
+    /// The fingerprint of the API key the provider uses now (see the
+    /// state's `api_key_fingerprint`); none on the simulator.
+    pub api_key_fingerprint: Option<String>,
+    /// Set when the provider needs an SSH key pair and half of it is
+    /// missing: an apply would create a pod it cannot reach.
     pub missing_ssh_key: Option<MissingSshKey>,
     /// Local inputs the job cannot run with (apply only).
     pub local_problems: Vec<LocalProblem>,

@@ -10,6 +10,7 @@
 
 mod apply;
 mod attach;
+mod catalog;
 pub mod cleanup;
 mod destroy;
 pub mod diff;
@@ -83,6 +84,7 @@ pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
 
 fn do_plan(input: &PlanningInput) -> Plan {
     let mut planner = Planner::new(input);
+    planner.check_api_key();
     let pod = match input.options.mode {
         Mode::Apply => planner.plan_apply(),
         Mode::Destroy | Mode::Cleanup => planner.plan_destroy(),
@@ -95,11 +97,11 @@ fn do_plan(input: &PlanningInput) -> Plan {
 struct Planner<'a> {
     input: &'a PlanningInput,
     steps: Builder,
+    errors: Vec<PlanError>,
     drift: Vec<Drift>,
     retained: Vec<RetainedNote>,
     warnings: Vec<Warning>,
     notes: Vec<Note>,
-    errors: Vec<LocalProblem>,
     state_changes: Vec<StateChange>,
     summary: Summary,
     cost: CostReport,
@@ -110,14 +112,53 @@ impl<'a> Planner<'a> {
         Planner {
             input,
             steps: Builder::new(),
+            errors: Vec::new(),
             drift: Vec::new(),
             retained: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
-            errors: Vec::new(),
             state_changes: Vec::new(),
             summary: Summary::default(),
             cost: CostReport::default(),
+        }
+    }
+
+    /// A 404 means "not found or not accessible to the caller": to a state
+    /// made with another API key it does not say the pods are gone, so the
+    /// plan refuses to create a second pod (or forget one in a destroy).
+    fn check_api_key(&mut self) {
+        let input = self.input;
+        let Some(recorded) = input.recorded.as_ref() else {
+            return;
+        };
+        let state = &recorded.state;
+        let (Some(made_with), Some(current)) =
+            (&state.api_key_fingerprint, &input.api_key_fingerprint)
+        else {
+            return;
+        };
+        if made_with == current {
+            return;
+        }
+        let pods: Vec<String> = state
+            .pod_ids()
+            .into_iter()
+            .filter(|id| matches!(input.observed.pods.get(*id), Some(Observation::Gone)))
+            .map(String::from)
+            .collect();
+        let pending_create = state
+            .pending_create
+            .as_ref()
+            .filter(|_| input.observed.pending_matches.is_empty())
+            .map(|p| p.name.clone());
+        if !pods.is_empty() || pending_create.is_some() {
+            self.errors.push(PlanError::OtherApiKey {
+                recorded: made_with.clone(),
+                current: current.clone(),
+                pods,
+                pending_create,
+                state_file: recorded.path.clone(),
+            });
         }
     }
 
@@ -130,15 +171,27 @@ impl<'a> Planner<'a> {
                 error: error.clone(),
             });
         }
-        // A destroy only deletes: it needs no way into a pod.
+        if let VolumesRead::Unreadable { error } = &input.network_volumes {
+            self.warnings.push(Warning::VolumesUnreadable {
+                error: error.clone(),
+            });
+        }
+        // A destroy only deletes: it needs no way into a pod. An apply
+        // without one would make a pod that bills and cannot be reached.
         if let Some(key) = &input.missing_ssh_key
             && input.options.mode == Mode::Apply
         {
-            self.warnings.push(Warning::SshKeyMissing(key.clone()));
+            self.errors.push(PlanError::SshKeyMissing(key.clone()));
         }
         // A destroy runs no job: its local inputs do not matter.
         if input.options.mode == Mode::Apply {
-            self.errors.extend(input.local_problems.iter().cloned());
+            self.errors.extend(
+                input
+                    .local_problems
+                    .iter()
+                    .cloned()
+                    .map(PlanError::LocalInput),
+            );
         }
         if let Some(recorded) = &input.recorded
             && recorded.origin == Origin::RunpodDeploy
@@ -156,7 +209,14 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn finish(self, pod: PodChange) -> Plan {
+    fn finish(mut self, pod: PodChange) -> Plan {
+        // A pod another API key cannot see is not known to be deleted.
+        for error in &self.errors {
+            if let PlanError::OtherApiKey { pods, .. } = error {
+                self.drift
+                    .retain(|d| !matches!(d, Drift::Deleted { pod_id } if pods.contains(pod_id)));
+            }
+        }
         let has_pod_changes = self
             .steps
             .graph
@@ -176,12 +236,12 @@ impl<'a> Planner<'a> {
             mode: self.input.options.mode,
             graph: self.steps.graph,
             report: PlanReport {
+                errors: self.errors,
                 drift: self.drift,
                 pod,
                 retained: self.retained,
                 warnings: self.warnings,
                 notes: self.notes,
-                errors: self.errors,
                 summary: self.summary,
                 has_pod_changes,
                 changes_beyond_routine,
@@ -195,7 +255,8 @@ impl<'a> Planner<'a> {
 
 /// Candidates in runpod-deploy's order: each datacenter, each GPU within
 /// it; with a fallback cloud, each candidate is followed by the same place
-/// on that cloud.
+/// on that cloud, except for `cloud_type: ALL`, where every place on the
+/// config's cloud comes first and the other cloud's follow.
 pub fn candidates(
     desired: &DesiredPod,
     catalog: Option<&Catalog>,
@@ -211,17 +272,25 @@ pub fn candidates(
                 .and_then(|o| o.price_per_gpu_hr)
                 .map(|p| p * f64::from(desired.gpu_count)),
             stock: offer.map_or(Stock::Unknown, |o| o.stock),
+            invalid: None,
         }
     };
     let mut out = Vec::new();
+    let mut after = Vec::new();
     for dc in &desired.datacenters {
         for gpu in &desired.gpu_order {
             out.push(on(dc, gpu, desired.cloud_type, catalog));
             if let Some((cloud, fallback_catalog)) = fallback {
-                out.push(on(dc, gpu, cloud, fallback_catalog));
+                let then = if desired.all_clouds {
+                    &mut after
+                } else {
+                    &mut out
+                };
+                then.push(on(dc, gpu, cloud, fallback_catalog));
             }
         }
     }
+    out.append(&mut after);
     out
 }
 

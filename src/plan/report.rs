@@ -150,6 +150,10 @@ pub enum Warning {
         cloud: CloudType,
     },
     FallbackWithNetworkVolume,
+    /// `--fallback-cloud-type` with `cloud_type: ALL`, which tries both.
+    FallbackWithAllClouds {
+        cloud: CloudType,
+    },
     NoStock,
     InterruptedCreateAdopted {
         name: String,
@@ -164,7 +168,10 @@ pub enum Warning {
     CatalogUnreadable {
         error: String,
     },
-    SshKeyMissing(MissingSshKey),
+    /// The network volumes could not be listed: checked only at create.
+    VolumesUnreadable {
+        error: String,
+    },
     LockHeld(LockHolder),
     /// An apply that was killed left its job on the pod: finished or still
     /// running, its log is only there.
@@ -184,6 +191,34 @@ pub enum Warning {
     DeletesPodsNotRpds {
         count: usize,
     },
+}
+
+/// Why the plan cannot be carried out: `rpd plan` fails with these, and
+/// `rpd apply` stops before changing anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanError {
+    /// A pod must be created and the catalog rules out every candidate
+    /// (each candidate says why).
+    NoValidCandidate { candidates: usize },
+    /// The SSH key pair rpd reaches the pod with is incomplete.
+    SshKeyMissing(MissingSshKey),
+    /// The state was made with another API key, and pods it records answer
+    /// 404 ("not found or not accessible to the caller"): they may still
+    /// exist, and bill, on the other key's account.
+    OtherApiKey {
+        recorded: String,
+        current: String,
+        /// Recorded pods the current key cannot see.
+        pods: Vec<String>,
+        /// An interrupted create's name the current key finds no pod of.
+        pending_create: Option<String>,
+        state_file: std::path::PathBuf,
+    },
+    /// A local input the job cannot run with (serialized as the problem
+    /// itself, with its own `kind`).
+    #[serde(untagged)]
+    LocalInput(LocalProblem),
 }
 
 /// Worth knowing, not a problem.
@@ -214,6 +249,9 @@ pub enum Note {
         launched_at: DateTime<Utc>,
         detached: bool,
     },
+    /// Candidates on COMMUNITY, whose machines may offer SSH through
+    /// RunPod's proxy only: such a pod is given up after `grace_sec`.
+    CommunityMayLackDirectSsh { grace_sec: u64 },
     /// The paused pod a resume wakes: since when it waited, and what its
     /// volume bills while paused.
     PausedFor {
@@ -374,13 +412,13 @@ pub struct RetainedNote {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanReport {
+    /// Non-empty: the plan cannot be carried out (see [`PlanError`]).
+    pub errors: Vec<PlanError>,
     pub drift: Vec<Drift>,
     pub pod: PodChange,
     pub retained: Vec<RetainedNote>,
     pub warnings: Vec<Warning>,
     pub notes: Vec<Note>,
-    /// What stops this plan from being applied (nothing is created).
-    pub errors: Vec<LocalProblem>,
     pub summary: Summary,
     /// Applying would call the provider to change a pod or run the job.
     pub has_pod_changes: bool,

@@ -127,6 +127,7 @@ pub fn diff_input(
                 cloud_type: old.pod.cloud_type,
                 price_per_hr: None,
                 stock: Stock::Unknown,
+                invalid: None,
             };
             let spec = old.pod.spec_on(&first);
             let mut state = State::new(Owner {
@@ -152,6 +153,7 @@ pub fn diff_input(
                 actions: None,
                 created_at: None,
                 changed_at: None,
+                ssh_proxy: false,
             };
             let observed = Observations {
                 pods: BTreeMap::from([(OLD_POD.to_string(), Observation::Pod(Box::new(pod)))]),
@@ -182,6 +184,8 @@ pub fn diff_input(
         fallback_catalog: None,
         lock: None,
         missing_ssh_key: None,
+        network_volumes: super::input::VolumesRead::NotRead,
+        api_key_fingerprint: None,
         local_problems: Vec::new(),
         now,
         options: PlanOptions::new(Mode::Apply),

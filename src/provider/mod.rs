@@ -12,8 +12,32 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-pub use crate::model::{Catalog, Offer};
-use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, Storage};
+pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
+use crate::model::{
+    CloudType, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, Storage, find_volume,
+};
+use crate::retry::PollSchedule;
+
+/// How a pod that is changing (starting, stopping) is watched: looked at
+/// again after 0.5 s, each later wait twice the one before up to 2 s, and
+/// back to 0.5 s whenever what is seen changes. A fixed 5 s learned of a
+/// ready pod 2.5 s late on average; this learns of it 1 s late at most on
+/// average, at about 30 reads a minute of a long wait (RunPod's example
+/// quota is 60), and sooner after each change.
+pub const CHANGING_POD: PollSchedule = PollSchedule {
+    first: Duration::from_millis(500),
+    factor: 2.0,
+    max: Duration::from_secs(2),
+};
+
+/// [`CHANGING_POD`] with no wait above `longest` (a setting, or tests).
+pub fn changing_pod_schedule(longest: Duration) -> PollSchedule {
+    PollSchedule::backing_off(
+        CHANGING_POD.first.min(longest),
+        CHANGING_POD.factor,
+        longest,
+    )
+}
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
 pub const HOST_BUSY_MESSAGE: &str =
@@ -46,6 +70,11 @@ pub enum ProviderError {
     /// The request itself is wrong: never retry.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The API refused the request's content (REST v2's 422, with every
+    /// violation): the same request on another candidate would be refused
+    /// too, so a create stops instead of moving on.
+    #[error("request rejected: {0}")]
+    Rejected(String),
     /// Out of credit: nothing will succeed.
     #[error("insufficient balance: {0}")]
     Balance(String),
@@ -122,9 +151,37 @@ pub trait Provider: Send + Sync {
     /// `sim`, `runpod` or `runpodctl`: recorded in the state with each pod.
     fn name(&self) -> &'static str;
 
-    /// How often to look at a pod that is changing status.
-    fn poll_interval(&self) -> Duration {
-        Duration::from_secs(5)
+    /// How to look again at a pod that is changing status (a create, a
+    /// start, a stop): see [`CHANGING_POD`].
+    fn poll_schedule(&self) -> PollSchedule {
+        CHANGING_POD
+    }
+
+    /// A short hash of the API key this provider uses (never the key),
+    /// recorded in the state: pods made with another key answer 404.
+    /// `None` when there is no key (the simulator).
+    fn api_key_fingerprint(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether a running pod says when it has SSH through RunPod's proxy
+    /// only (REST v2's `ssh.proxy`), so that one that never gets direct
+    /// SSH can be given up on (`ObservedPod::ssh_proxy`).
+    fn reports_ssh_proxy(&self) -> bool {
+        false
+    }
+
+    /// Whether pods are reached over SSH with the config's key pair (not
+    /// so on the simulator, whose pods are local processes).
+    fn needs_ssh_key(&self) -> bool {
+        true
+    }
+
+    /// The public keys registered with the account, which RunPod puts in a
+    /// pod created with SSH unless the create sets `PUBLIC_KEY` itself;
+    /// `None` when this provider cannot tell.
+    async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
+        Ok(None)
     }
 
     /// How a pod of this provider stops itself (the on-pod guard): RunPod's
@@ -154,20 +211,28 @@ pub trait Provider: Send + Sync {
     /// Deletes the pod; a pod that is already gone is a success.
     async fn delete(&self, id: &str) -> ProviderResult<()>;
 
-    /// Stock and prices for these GPUs in these datacenters.
+    /// Stock (for pods of `gpu_count` GPUs) and prices for these GPUs in
+    /// these datacenters, and the GPU types and datacenters that exist.
     async fn catalog(
         &self,
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog>;
+
+    /// Every network volume of the account.
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>>;
 
     /// The id of the network volume `name` in `datacenter_id`.
     async fn resolve_network_volume(
         &self,
         name: &str,
         datacenter_id: &str,
-    ) -> ProviderResult<String>;
+    ) -> ProviderResult<String> {
+        let volumes = self.network_volumes().await?;
+        resolve_volume(&volumes, name, datacenter_id)
+    }
 
     /// What RunPod billed the pod since `since`, by the hour; `None` when
     /// this provider has no billing to read (the simulator, runpodctl):
@@ -179,6 +244,50 @@ pub trait Provider: Send + Sync {
     ) -> ProviderResult<Option<Vec<PodBill>>> {
         Ok(None)
     }
+}
+
+/// `sha256:` and the first 12 hex digits of the key's SHA-256: enough to
+/// tell two keys apart, far too little to recover one.
+pub fn api_key_fingerprint(api_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(api_key.trim().as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The id of the volume `name` in `datacenter_id`, or an `Invalid` error
+/// that says where the volumes of that name are.
+pub fn resolve_volume(
+    volumes: &[NetworkVolume],
+    name: &str,
+    datacenter_id: &str,
+) -> ProviderResult<String> {
+    let why = match find_volume(volumes, name, datacenter_id) {
+        Ok(volume) => return Ok(volume.id.clone()),
+        Err(why) => why,
+    };
+    Err(ProviderError::Invalid(match why {
+        InvalidCandidate::VolumeElsewhere { datacenters, .. } => format!(
+            "network volume {name:?} is in {}, not in {datacenter_id}; a pod can only mount a volume in its own datacenter",
+            datacenters.join(", ")
+        ),
+        InvalidCandidate::AmbiguousVolume { ids, .. } => format!(
+            "{} network volumes are named {name:?} in {datacenter_id} ({}); rename all but one in the RunPod console",
+            ids.len(),
+            ids.join(", ")
+        ),
+        _ => {
+            let mut names: Vec<String> = volumes.iter().map(|v| format!("{:?}", v.name)).collect();
+            names.sort();
+            names.dedup();
+            let has = if names.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has {})", names.join(", "))
+            };
+            format!("no network volume named {name:?} in this RunPod account{has}")
+        }
+    }))
 }
 
 pub type SharedProvider = Arc<dyn Provider>;
@@ -200,6 +309,78 @@ pub fn from_name(name: &str) -> anyhow::Result<SharedProvider> {
 mod tests {
     use super::*;
 
+    fn volume(id: &str, name: &str, dc: &str) -> NetworkVolume {
+        NetworkVolume {
+            id: id.into(),
+            name: name.into(),
+            datacenter_id: dc.into(),
+        }
+    }
+
+    fn waits(schedule: PollSchedule, n: usize) -> Vec<u64> {
+        let mut poller = schedule.start::<()>();
+        (0..n)
+            .map(|_| poller.next_wait().as_millis() as u64)
+            .collect()
+    }
+
+    /// A changing pod is looked at again soon, then less often: a short
+    /// wait is learned of within a fraction of it, a long one at no more
+    /// reads than a fixed 5 s would make.
+    #[test]
+    fn a_changing_pod_is_read_soon_then_less_often() {
+        assert_eq!(waits(CHANGING_POD, 5), [500, 1000, 2000, 2000, 2000]);
+        assert_eq!(changing_pod_schedule(CHANGING_POD.max), CHANGING_POD);
+        // A cap below the first wait (tests, RPD_POLL_INTERVAL_MS=20) is
+        // every wait.
+        assert_eq!(
+            waits(changing_pod_schedule(Duration::from_millis(20)), 3),
+            [20, 20, 20]
+        );
+        assert_eq!(
+            waits(changing_pod_schedule(Duration::from_secs(5)), 5),
+            [500, 1000, 2000, 4000, 5000]
+        );
+    }
+
+    #[test]
+    fn a_key_fingerprint_is_short_stable_and_not_the_key() {
+        let key = "rpa_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let print = api_key_fingerprint(key);
+        assert_eq!(print, api_key_fingerprint(&format!(" {key}\n")));
+        assert_ne!(print, api_key_fingerprint("rpa_another"));
+        assert!(print.starts_with("sha256:") && print.len() == 19, "{print}");
+        assert!(!print.contains("rpa_"));
+    }
+
+    #[test]
+    fn volumes_resolve_by_name_and_datacenter_with_clear_errors() {
+        let volumes = [
+            volume("v1", "data", "EU-RO-1"),
+            volume("v2", "data", "US-KS-2"),
+            volume("v3", "models", "EU-RO-1"),
+            volume("v4", "models", "EU-RO-1"),
+        ];
+        assert_eq!(resolve_volume(&volumes, "data", "US-KS-2").unwrap(), "v2");
+        let message = |name, dc| resolve_volume(&volumes, name, dc).unwrap_err().to_string();
+        assert_eq!(
+            message("data", "CA-MTL-1"),
+            "invalid request: network volume \"data\" is in EU-RO-1, US-KS-2, not in CA-MTL-1; a pod can only mount a volume in its own datacenter"
+        );
+        assert_eq!(
+            message("cache", "EU-RO-1"),
+            "invalid request: no network volume named \"cache\" in this RunPod account (it has \"data\", \"models\")"
+        );
+        assert_eq!(
+            message("models", "EU-RO-1"),
+            "invalid request: 2 network volumes are named \"models\" in EU-RO-1 (v3, v4); rename all but one in the RunPod console"
+        );
+        assert_eq!(
+            resolve_volume(&[], "x", "EU-RO-1").unwrap_err().to_string(),
+            "invalid request: no network volume named \"x\" in this RunPod account"
+        );
+    }
+
     #[test]
     fn only_transient_and_rate_limited_failures_are_retryable() {
         let wait = Some(Duration::from_secs(12));
@@ -216,6 +397,7 @@ mod tests {
             ProviderError::NotFound("x".into()),
             ProviderError::Conflict("x".into()),
             ProviderError::Invalid("x".into()),
+            ProviderError::Rejected("x".into()),
             ProviderError::Balance("x".into()),
             ProviderError::Auth("x".into()),
             ProviderError::Other("x".into()),

@@ -4,7 +4,9 @@
 //! passed in.
 
 pub mod job;
+pub mod key;
 pub mod ssh;
+pub mod sshd_probe;
 pub mod sync;
 pub mod transport;
 

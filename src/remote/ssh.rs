@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::shell_quote;
+use super::sshd_probe::{self, SSHD_PROBE};
 use super::sync::TransferStats;
 use super::transport::{Transport, TransportError, TransportResult};
 use crate::model::SshEndpoint;
@@ -86,8 +87,18 @@ impl SshTransport {
             handshakes: AtomicU32::new(0),
             closed: AtomicBool::new(false),
         };
-        // sshd answers a while after the port does: try again, less and
-        // less often, until the deadline; a refusal ends it at once.
+        // sshd answers a while after the port does: wait for its banner,
+        // which is cheap to read often, then shake hands. Whatever the wait
+        // finds, the handshake says why it fails. An ssh config of the
+        // user's (RPD_SSH_CONFIG) may route elsewhere: no wait then.
+        if std::env::var_os("RPD_SSH_CONFIG").is_none() {
+            let endpoint = &transport.endpoint;
+            let _ =
+                sshd_probe::wait_for_banner(&endpoint.host, endpoint.port, deadline, &SSHD_PROBE)
+                    .await;
+        }
+        // Try again, less and less often, until the deadline; a refusal
+        // ends it at once.
         let backoff = Backoff::exponential(Duration::from_millis(500))
             .max_delay(Duration::from_secs(15))
             .until(deadline);

@@ -17,8 +17,8 @@ use crate::model::{Lifecycle, PodStatus, Storage};
 use crate::plan::review::DiffFacts;
 use crate::plan::saved::SavedFacts;
 use crate::plan::{
-    CostReport, Drift, FieldChange, LocalProblem, Mode, Note, Plan, PlanReport, PodAction,
-    PodChange, Reason, RetainedNote, StateChange, Step, StepKind, Summary, Warning,
+    CostReport, Drift, FieldChange, Mode, Note, Plan, PlanError, PlanReport, PodAction, PodChange,
+    Reason, RetainedNote, StateChange, Step, StepKind, Summary, Warning,
 };
 
 /// 3.0: one shape for one config or many, per-pod `actions`, `before` and
@@ -169,7 +169,7 @@ pub struct ConfigPlan {
     pub notes: Vec<Worded<Note>>,
     /// Present when the plan cannot be applied: what to fix first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<Worded<LocalProblem>>,
+    pub errors: Vec<Worded<PlanError>>,
     pub summary: Summary,
     pub state_only_changes: Vec<Worded<StateChange>>,
     pub cost: CostReport,
@@ -258,7 +258,7 @@ pub fn config_plan(plan: &Plan, config: &str) -> ConfigPlan {
         errors: report
             .errors
             .iter()
-            .map(|e| worded(e, words::local_problem))
+            .map(|e| worded(e, words::plan_error))
             .collect(),
         summary: report.summary,
         state_only_changes: report
@@ -475,15 +475,24 @@ mod tests {
                 "message": "another rpd holds this config's lock (apply by ana@laptop since 10:00:00 UTC): this plan may change under it",
             })
         );
-        let key = Warning::SshKeyMissing(MissingSshKey {
+        let key = PlanError::SshKeyMissing(MissingSshKey {
             key_path: PathBuf::from("/k"),
             config_path: PathBuf::from("c.yaml"),
+            missing: crate::model::KeyPart::PublicKey,
         });
-        let doc = serde_json::to_value(worded(&key, words::warning)).unwrap();
+        let doc = serde_json::to_value(worded(&key, words::plan_error)).unwrap();
         assert_eq!(doc["kind"], "ssh_key_missing");
         assert_eq!(doc["key_path"], "/k");
         assert_eq!(doc["config_path"], "c.yaml");
-        let back: Worded<Warning> = serde_json::from_value(doc).unwrap();
+        assert_eq!(doc["missing"], "public_key");
+        assert!(
+            doc["message"]
+                .as_str()
+                .unwrap()
+                .contains("`ssh-keygen -y -f /k > /k.pub`"),
+            "{doc}"
+        );
+        let back: Worded<PlanError> = serde_json::from_value(doc).unwrap();
         assert_eq!(back.entry, key);
     }
 

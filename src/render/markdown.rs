@@ -184,7 +184,7 @@ fn write_alerts(out: &mut String, entries: &[Entry<'_>]) {
         for problem in &plan.report.errors {
             lines.push(format!(
                 ":x: **Error**{where_}: {}",
-                inline(&words::local_problem(problem))
+                inline(&words::plan_error(problem))
             ));
         }
         if let Some(line) = destruction(plan) {

@@ -35,6 +35,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
 
     let pod = &report.pod;
     if plan.is_empty() && pod.action == PodAction::Nothing {
+        // Errors here are about pods the provider cannot show (another API
+        // key): "no changes" would hide them.
+        if !report.errors.is_empty() {
+            write_errors(&mut out, plan, p);
+            return out;
+        }
         let _ = writeln!(
             out,
             "{}",
@@ -52,7 +58,13 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         return out;
     }
 
-    let _ = writeln!(out, "rpd will perform the following actions:");
+    // A plan with errors shows what it would have done, and why it won't.
+    let refused = !report.errors.is_empty();
+    if refused {
+        let _ = writeln!(out, "rpd cannot carry out this plan (the errors say why):");
+    } else {
+        let _ = writeln!(out, "rpd will perform the following actions:");
+    }
     let _ = writeln!(out);
     // A cleanup's pods are its steps, each with whose it is and why.
     if plan.mode != Mode::Cleanup {
@@ -73,6 +85,12 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out, "  {title}");
         write_candidates(&mut out, &candidates, p);
         let _ = writeln!(out);
+    }
+
+    if refused {
+        write_findings(&mut out, plan, p);
+        write_errors(&mut out, plan, p);
+        return out;
     }
 
     let _ = writeln!(out, "  Steps:");
@@ -116,23 +134,7 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         }
         let _ = writeln!(out);
     }
-    let warn = p.warn.apply_to("Warning:").to_string();
-    labelled(&mut out, &warn, report.warnings.iter().map(words::warning));
-    let note = p.bold.apply_to("Note:").to_string();
-    labelled(&mut out, &note, report.notes.iter().map(words::note));
-    if !report.warnings.is_empty() || !report.notes.is_empty() {
-        let _ = writeln!(out);
-    }
-    if !report.errors.is_empty() {
-        let error = p.remove.apply_to("Error:").to_string();
-        labelled(
-            &mut out,
-            &error,
-            report.errors.iter().map(words::local_problem),
-        );
-        let _ = writeln!(out, "Nothing can be applied until these are fixed.");
-        let _ = writeln!(out);
-    }
+    write_findings(&mut out, plan, p);
     write_state_only(&mut out, report.state_only_changes.as_slice(), p);
 
     let _ = writeln!(
@@ -144,6 +146,30 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// The warnings and notes, then a blank line.
+fn write_findings(out: &mut String, plan: &Plan, p: &Palette) {
+    let report = &plan.report;
+    let warn = p.warn.apply_to("Warning:").to_string();
+    labelled(out, &warn, report.warnings.iter().map(words::warning));
+    let note = p.bold.apply_to("Note:").to_string();
+    labelled(out, &note, report.notes.iter().map(words::note));
+    if !report.warnings.is_empty() || !report.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+}
+
+/// Why the plan cannot be carried out, then a blank line.
+fn write_errors(out: &mut String, plan: &Plan, p: &Palette) {
+    let errors = &plan.report.errors;
+    if errors.is_empty() {
+        return;
+    }
+    let error = p.remove.apply_to("Error:").to_string();
+    labelled(out, &error, errors.iter().map(words::plan_error));
+    let _ = writeln!(out, "Nothing can be applied until these are fixed.");
+    let _ = writeln!(out);
 }
 
 /// `rpd diff`: the config's changed keys, then the plan of the new config
@@ -395,10 +421,14 @@ fn write_candidates(out: &mut String, candidates: &[Candidate], p: &Palette) {
             .price_per_hr
             .map(|x| format!("{}/hr", Usd(x)))
             .unwrap_or_else(|| "price unknown".into());
-        let stock = match c.stock {
-            Stock::None => p.dim.apply_to("stock none, skipped").to_string(),
-            Stock::Unknown => "stock unknown".to_string(),
-            s => format!("stock {}", s.as_str()),
+        let stock = match (&c.invalid, c.stock) {
+            (Some(invalid), _) => p
+                .remove
+                .apply_to(format!("invalid: {}", words::invalid_candidate(invalid)))
+                .to_string(),
+            (None, Stock::None) => p.dim.apply_to("stock none, skipped").to_string(),
+            (None, Stock::Unknown) => "stock unknown".to_string(),
+            (None, s) => format!("stock {}", s.as_str()),
         };
         let _ = writeln!(
             out,

@@ -2,16 +2,19 @@
 //! text plan prints them, the JSON plan carries them as `message`, and the
 //! Markdown plan prints them too.
 
+mod errors;
 pub mod hygiene;
 mod outliving;
+
+pub use errors::{invalid_candidate, local_problem, missing_ssh_key, plan_error};
 
 use super::json::ConfigsSummary;
 use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
 use crate::plan::review::{ConfigChange, OldPod};
 use crate::plan::saved::StaleCause;
 use crate::plan::{
-    BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LeftAlone, LocalPlace, LocalProblem,
-    MissingSshKey, Note, Plan, PodAction, Reason, SetBy, StateChange, StepKind, Summary, Warning,
+    BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LeftAlone, Note, Plan, PodAction,
+    Reason, SetBy, StateChange, StepKind, Summary, Warning,
 };
 
 /// Why a step is taken or the pod changes.
@@ -86,6 +89,9 @@ pub fn warning(warning: &Warning) -> String {
         Warning::FallbackIsOwnCloud { cloud } => {
             format!("--fallback-cloud-type {cloud} is the config's own cloud_type: ignored")
         }
+        Warning::FallbackWithAllClouds { cloud } => format!(
+            "--fallback-cloud-type {cloud} is ignored: cloud_type ALL already tries every candidate on SECURE, then the same places on COMMUNITY"
+        ),
         Warning::FallbackWithNetworkVolume => "--fallback-cloud-type is ignored with a network volume: network volumes need SECURE pods".into(),
         Warning::NoStock => "no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config".into(),
         Warning::InterruptedCreateAdopted {
@@ -108,7 +114,9 @@ pub fn warning(warning: &Warning) -> String {
         Warning::CatalogUnreadable { error } => {
             format!("could not read the catalog (stock and prices unknown): {error}")
         }
-        Warning::SshKeyMissing(key) => missing_ssh_key(key),
+        Warning::VolumesUnreadable { error } => format!(
+            "could not list the network volumes (the volume is checked when the pod is created): {error}"
+        ),
         Warning::LockHeld(holder) => format!(
             "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
             holder.operation,
@@ -157,42 +165,6 @@ pub fn warning(warning: &Warning) -> String {
             "--all: this deletes {count} pod{} that rpd did not create",
             if *count == 1 { "" } else { "s" }
         ),
-    }
-}
-
-/// A local input the job cannot run with.
-pub fn local_problem(problem: &LocalProblem) -> String {
-    match problem {
-        LocalProblem::StagingSourceMissing { label, source } => {
-            format!("staging {label:?}: the source {source} does not exist")
-        }
-        LocalProblem::SecretEnvUnset { secret, variable } => format!(
-            "secret {secret:?}: the environment variable {variable} is not set here; export it before rpd apply"
-        ),
-        LocalProblem::SecretFileUnreadable {
-            secret,
-            path,
-            error,
-        } => format!("secret {secret:?}: cannot read {}: {error}", path.display()),
-        LocalProblem::RequiredPathMissing { path } => {
-            format!("local.required_paths: {} does not exist", path.display())
-        }
-        LocalProblem::NotWritable {
-            what,
-            path,
-            blocker,
-            error,
-        } => {
-            let what = match what {
-                LocalPlace::RunDirectory => "the run directory".to_string(),
-                LocalPlace::Artifact { label } => format!("artifact {label:?}: the destination"),
-            };
-            format!(
-                "{what} {} cannot be written: {}: {error}",
-                path.display(),
-                blocker.display()
-            )
-        }
     }
 }
 
@@ -250,6 +222,10 @@ pub fn note(note: &Note) -> String {
             max_runtime,
             grace_sec,
         } => outliving::guard_stops_pod(deadline_at, *max_runtime, *grace_sec),
+        Note::CommunityMayLackDirectSsh { grace_sec } => format!(
+            "COMMUNITY machines without a public IP give a pod SSH only through RunPod's proxy, which rsync cannot use: a pod this apply creates there that runs {} without direct SSH is deleted and the next candidate tried (--direct-ssh-grace)",
+            crate::model::duration(*grace_sec)
+        ),
         Note::StaleLock(holder) => format!(
             "this config's lock was left by a run that is gone ({} by {}, pid {} on {}, since {}): the next apply takes it over",
             holder.operation,
@@ -453,15 +429,6 @@ pub fn stale_cause(cause: &StaleCause, config: &str) -> String {
             now.join(", ")
         ),
     }
-}
-
-/// Why `apply` cannot reach a pod; also its error before creating one.
-pub fn missing_ssh_key(key: &MissingSshKey) -> String {
-    format!(
-        "the SSH key {} (ssh.key_path in {}) does not exist, so rpd could not reach a pod: create one with `ssh-keygen -t ed25519` and register its public key with RunPod (console settings or `runpodctl doctor`)",
-        key.key_path.display(),
-        key.config_path.display()
-    )
 }
 
 /// An attribute's value as the plan shows it: strings quoted, lists in

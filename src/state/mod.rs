@@ -120,6 +120,11 @@ pub struct State {
     pub launched_job: Option<LaunchedJob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// A short hash of the API key the pods were made with (never the key):
+    /// to another key RunPod answers 404 for them, which is not "gone".
+    /// Absent in states from before it was recorded, or from the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_fingerprint: Option<String>,
     /// Every pod the state ever tracked (see `history`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pod_history: Vec<PodHistoryEntry>,
@@ -211,6 +216,7 @@ impl State {
             pending_create: None,
             launched_job: None,
             updated_at: None,
+            api_key_fingerprint: None,
             pod_history: Vec::new(),
             pod_id: None,
             gpu_id: None,

@@ -49,6 +49,10 @@ pub fn edited(text: &str, needle: &str, with: &str) -> String {
     text.replacen(needle, with, 1)
 }
 
+/// The public half of the world's default key (`~/.ssh/id_ed25519.pub`).
+pub const USER_PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJwZHRlc3RrZXlycGR0ZXN0a2V5cnBkdGVzdGtleQ ana@laptop";
+
 pub struct World {
     pub dir: TempDir,
 }
@@ -141,9 +145,11 @@ impl World {
             dir: tempfile::tempdir().expect("tempdir"),
         };
         copy_dir(&repo_root().join("examples"), &world.path("examples"));
-        // The default ssh.key_path must exist for the real providers; a pod
-        // that is reached uses the test sshd's key instead.
+        // The default ssh.key_path and its public half must exist for the
+        // real providers (the public half goes to the pod as PUBLIC_KEY); a
+        // pod that is reached uses the test sshd's key instead.
         world.write("home/.ssh/id_ed25519", "not a real key\n");
+        world.write("home/.ssh/id_ed25519.pub", &format!("{USER_PUBLIC_KEY}\n"));
         world.rpd(&["sim", "boot", "30", "10"]).status(0);
         world
     }

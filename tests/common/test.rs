@@ -101,6 +101,15 @@ impl World {
     pub fn test(&self) -> Test<'_> {
         Test::in_world(Held::Borrowed(self))
     }
+
+    /// The next step as a RunPod user runs it: `--provider runpod` against
+    /// the REST v2 fake at `url` (which accepts the key `test`).
+    pub fn on_rest_v2(&self, url: &str) -> Test<'_> {
+        self.test()
+            .env("RPD_PROVIDER", "runpod")
+            .env("RUNPOD_API_KEY", "test")
+            .env("RPD_RUNPOD_API_URL", url)
+    }
 }
 
 impl<'w> Test<'w> {

@@ -76,6 +76,8 @@ struct Injected {
     status: u16,
     retry_after: Option<u64>,
     detail: Option<String>,
+    /// A 422's list of violations.
+    errors: Option<Vec<String>>,
 }
 
 struct Control {
@@ -88,6 +90,18 @@ struct Control {
     ssh: SshDirect,
     ssh_ready: bool,
     env: HashMap<String, BTreeMap<String, String>>,
+    /// Pods per page of `GET /v2/pods` (None: one page).
+    page_size: Option<usize>,
+    /// The account's registered SSH public keys (`GET /v2/account/ssh-keys`).
+    account_keys: Vec<String>,
+    /// API keys of other accounts the fake also accepts.
+    other_accounts: Vec<String>,
+    /// COMMUNITY machines have no public IP: their running pods report
+    /// `ssh.proxy` and never `ssh.direct`.
+    community_without_public_ip: bool,
+    /// The key of each pod made with another account's key (the others are
+    /// `API_KEY`'s): any other key gets a 404 for it, as RunPod answers.
+    owners: HashMap<String, String>,
     /// `PodBillingRecord`s that `GET /v2/billing/pods` answers from.
     bills: Vec<Value>,
 }
@@ -135,6 +149,11 @@ impl FakeRestV2 {
                 ssh_ready: true,
                 bills: Vec::new(),
                 env: HashMap::new(),
+                page_size: None,
+                account_keys: Vec::new(),
+                other_accounts: Vec::new(),
+                owners: HashMap::new(),
+                community_without_public_ip: false,
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -218,6 +237,7 @@ impl FakeRestV2 {
                 status,
                 retry_after,
                 detail: None,
+                errors: None,
             },
             times,
         );
@@ -232,6 +252,22 @@ impl FakeRestV2 {
                 status,
                 retry_after: None,
                 detail: Some(detail.to_string()),
+                errors: None,
+            },
+            1,
+        );
+    }
+
+    /// The next create answers RunPod's 422 with these violations, as for
+    /// a body that breaks the contract.
+    pub fn reject_next_create(&self, errors: &[&str]) {
+        self.inject(
+            "createPod",
+            Injected {
+                status: 422,
+                retry_after: None,
+                detail: Some("Request validation failed.".into()),
+                errors: Some(errors.iter().map(|e| e.to_string()).collect()),
             },
             1,
         );
@@ -279,6 +315,41 @@ impl FakeRestV2 {
 
     pub fn set_ssh_ready(&self, ready: bool) {
         self.control(|c| c.ssh_ready = ready);
+    }
+
+    /// `GET /v2/pods` answers `size` pods a page, with
+    /// `pagination.nextCursor` naming the next (RunPod's spec has no
+    /// pagination yet; this is the shape rpd follows if it comes).
+    pub fn set_list_page_size(&self, size: usize) {
+        self.control(|c| c.page_size = Some(size.max(1)));
+    }
+
+    /// The account's registered SSH public keys.
+    pub fn set_account_keys(&self, keys: &[&str]) {
+        self.control(|c| c.account_keys = keys.iter().map(|k| k.to_string()).collect());
+    }
+
+    /// When true, COMMUNITY pods run with SSH through RunPod's proxy only
+    /// (`ssh.direct` stays null), as on machines without a public IP.
+    pub fn set_community_without_public_ip(&self, on: bool) {
+        self.control(|c| c.community_without_public_ip = on);
+    }
+
+    /// Also accept `key`, as another account's: pods are visible only to the
+    /// key of their account (to any other, `GET` is a 404).
+    pub fn add_account(&self, key: &str) {
+        self.control(|c| c.other_accounts.push(key.to_string()));
+    }
+
+    /// The `env` of every create body the fake accepted, in order.
+    pub fn create_envs(&self) -> Vec<Value> {
+        self.control(|c| {
+            c.requests
+                .iter()
+                .filter(|r| r.operation == "createPod" && r.errors.is_empty())
+                .filter_map(|r| r.body.as_ref()?.get("env").cloned())
+                .collect()
+        })
     }
 
     /// Calls of one operation (`createPod`, `podAction:stop`, ...).
@@ -372,7 +443,9 @@ enum Op {
     DeletePod(String),
     PodAction(String),
     ListGpuTypes,
+    ListDataCenters,
     ListNetworkVolumes,
+    GetSshKeys,
     ListPodBilling,
 }
 
@@ -386,7 +459,9 @@ impl Op {
             ("DELETE", ["v2", "pods", id]) => Op::DeletePod(id.to_string()),
             ("POST", ["v2", "pods", id, "action"]) => Op::PodAction(id.to_string()),
             ("GET", ["v2", "catalog", "gpus"]) => Op::ListGpuTypes,
+            ("GET", ["v2", "catalog", "datacenters"]) => Op::ListDataCenters,
             ("GET", ["v2", "network-volumes"]) => Op::ListNetworkVolumes,
+            ("GET", ["v2", "account", "ssh-keys"]) => Op::GetSshKeys,
             ("GET", ["v2", "billing", "pods"]) => Op::ListPodBilling,
             _ => return None,
         })
@@ -400,7 +475,9 @@ impl Op {
             Op::DeletePod(_) => "deletePod",
             Op::PodAction(_) => "podAction",
             Op::ListGpuTypes => "listGpuTypes",
+            Op::ListDataCenters => "listDataCenters",
             Op::ListNetworkVolumes => "listNetworkVolumes",
+            Op::GetSshKeys => "getSshKeys",
             Op::ListPodBilling => "listPodBilling",
         }
     }
@@ -414,7 +491,9 @@ impl Op {
             Op::DeletePod(_) => ("/v2/pods/{id}", "delete"),
             Op::PodAction(_) => ("/v2/pods/{id}/action", "post"),
             Op::ListGpuTypes => ("/v2/catalog/gpus", "get"),
+            Op::ListDataCenters => ("/v2/catalog/datacenters", "get"),
             Op::ListNetworkVolumes => ("/v2/network-volumes", "get"),
+            Op::GetSshKeys => ("/v2/account/ssh-keys", "get"),
             Op::ListPodBilling => ("/v2/billing/pods", "get"),
         }
     }
@@ -507,10 +586,23 @@ async fn answer(
     let key = record
         .authorization
         .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "));
-    let authorized = key == Some(API_KEY)
-        || key == Some(DISTINCT_USER_KEY)
-        || (key == Some(POD_API_KEY) && matches!(op, Op::PodAction(_)));
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // The user's other key, and a pod's own key for a pod action, act for
+    // the account of API_KEY (whose pods they see).
+    let caller =
+        if key == DISTINCT_USER_KEY || (key == POD_API_KEY && matches!(op, Op::PodAction(_))) {
+            API_KEY.to_string()
+        } else {
+            key.to_string()
+        };
+    let authorized = caller == API_KEY
+        || shared
+            .control
+            .lock()
+            .unwrap()
+            .other_accounts
+            .contains(&caller);
     if !authorized {
         let detail = if record.authorization.is_none() {
             "missing bearer token"
@@ -526,7 +618,7 @@ async fn answer(
             (None, 403) => "access denied",
             (None, _) => SOMETHING_WENT_WRONG,
         };
-        let mut response = problem(injected.status, detail, None);
+        let mut response = problem(injected.status, detail, injected.errors.clone());
         if let Some(secs) = injected.retry_after {
             response
                 .headers_mut()
@@ -551,14 +643,25 @@ async fn answer(
     let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
         .map(|Query(q)| q)
         .unwrap_or_default();
+    // "Not found or not accessible to the caller": another account's pod.
+    if let Op::GetPod(id) | Op::DeletePod(id) | Op::PodAction(id) = &op
+        && owner(shared, id) != caller
+    {
+        return (problem(404, "resource not found", None), None);
+    }
     let result = match &op {
-        Op::ListPods => list_pods(shared),
-        Op::CreatePod => create_pod(shared, body.as_ref().expect("validated"), record),
+        Op::ListPods => list_pods(shared, &caller, query.get("cursor")),
+        Op::CreatePod => create_pod(shared, &caller, body.as_ref().expect("validated"), record),
         Op::GetPod(id) => get_pod(shared, id),
         Op::DeletePod(id) => delete_pod(shared, id),
         Op::PodAction(id) => pod_action(shared, id, action.as_deref().unwrap_or_default()),
         Op::ListGpuTypes => list_gpu_types(shared, &query),
+        Op::ListDataCenters => list_datacenters(),
         Op::ListNetworkVolumes => list_network_volumes(shared),
+        Op::GetSshKeys => {
+            let keys = shared.control.lock().unwrap().account_keys.clone();
+            Reply::Json(200, json!({ "keys": keys }))
+        }
         Op::ListPodBilling => list_pod_billing(shared, &query),
     };
     match result {
@@ -629,10 +732,34 @@ fn world<T>(shared: &Shared, f: impl FnOnce(&mut World, &Store) -> T) -> T {
     shared.store.with(f).expect("fake world")
 }
 
-fn list_pods(shared: &Shared) -> Reply {
+/// The API key of the account a pod belongs to.
+fn owner(shared: &Shared, pod_id: &str) -> String {
+    let c = shared.control.lock().unwrap();
+    c.owners
+        .get(pod_id)
+        .cloned()
+        .unwrap_or_else(|| API_KEY.to_string())
+}
+
+fn list_pods(shared: &Shared, caller: &str, cursor: Option<&String>) -> Reply {
     let pods: Vec<SimPod> = world(shared, |w, _| w.pods.values().cloned().collect());
+    let pods: Vec<SimPod> = pods
+        .into_iter()
+        .filter(|p| owner(shared, &p.id) == caller)
+        .collect();
     let rendered: Vec<Value> = pods.iter().map(|p| render_pod(shared, p)).collect();
-    Reply::Json(200, json!({ "pods": rendered }))
+    let page_size = shared.control.lock().unwrap().page_size;
+    let Some(size) = page_size else {
+        return Reply::Json(200, json!({ "pods": rendered }));
+    };
+    let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+    let end = (start + size).min(rendered.len());
+    let page = rendered.get(start..end).unwrap_or_default().to_vec();
+    let mut body = json!({ "pods": page });
+    if end < rendered.len() {
+        body["pagination"] = json!({ "nextCursor": end.to_string() });
+    }
+    Reply::Json(200, body)
 }
 
 fn get_pod(shared: &Shared, id: &str) -> Reply {
@@ -692,7 +819,7 @@ fn from_provider_error(err: ProviderError) -> Reply {
     }
 }
 
-fn create_pod(shared: &Shared, body: &Value, record: &mut Recorded) -> Reply {
+fn create_pod(shared: &Shared, caller: &str, body: &Value, record: &mut Recorded) -> Reply {
     // Observed live: without gpu.count the scheduler matches no machine and
     // every create fails as "no instances" (the spec's default of 1 is not
     // applied). The body is valid per the spec, so it is recorded as a
@@ -795,6 +922,9 @@ fn create_pod(shared: &Shared, body: &Value, record: &mut Recorded) -> Reply {
     let lost = {
         let mut c = shared.control.lock().unwrap();
         c.env.insert(pod.id.clone(), env);
+        if caller != API_KEY {
+            c.owners.insert(pod.id.clone(), caller.to_string());
+        }
         std::mem::take(&mut c.lose_next_create)
     };
     if lost {
@@ -827,6 +957,12 @@ fn list_gpu_types(shared: &Shared, query: &HashMap<String, String>) -> Reply {
     {
         return Reply::Problem(400, format!("unsupported cloud {cloud:?}"));
     }
+    // Availability for pods of `count` GPUs (the spec's default is one).
+    let count: u32 = match query.get("count").map(|c| c.parse::<u32>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return Reply::Problem(400, "count must be a whole number >= 1".into()),
+    };
     let availability = include.is_some();
     let gpus: Vec<Value> = world(shared, |w, _| {
         rpd::known::GPU_TYPES
@@ -844,13 +980,16 @@ fn list_gpu_types(shared: &Shared, query: &HashMap<String, String>) -> Reply {
                         "secure": store::price_per_gpu(id, CloudType::Secure),
                         "community": store::price_per_gpu(id, CloudType::Community),
                     },
-                    "maxCount": {"secure": 8, "community": 8},
+                    "maxCount": {
+                        "secure": store::MAX_GPUS_PER_POD,
+                        "community": store::MAX_GPUS_PER_POD,
+                    },
                 });
                 if availability {
                     let dcs: Vec<Value> = rpd::known::DATACENTERS
                         .iter()
                         .filter_map(|dc| {
-                            let level = rpd::provider::sim::stock_level(w.free(dc, id));
+                            let level = rpd::provider::sim::stock_for(w.free(dc, id), count);
                             (level != rpd::model::Stock::None).then(|| {
                                 json!({"id": dc, "name": dc, "availability": level.as_str().to_uppercase()})
                             })
@@ -866,6 +1005,24 @@ fn list_gpu_types(shared: &Shared, query: &HashMap<String, String>) -> Reply {
             .collect()
     });
     Reply::Json(200, json!({ "gpus": gpus }))
+}
+
+/// Every datacenter the simulator knows, in the spec's shape.
+fn list_datacenters() -> Reply {
+    let datacenters: Vec<Value> = rpd::known::DATACENTERS
+        .iter()
+        .map(|dc| {
+            json!({
+                "id": dc,
+                "name": dc,
+                "region": if dc.starts_with("US") || dc.starts_with("CA") { "NORTH_AMERICA" } else { "EUROPE" },
+                "globalNetwork": false,
+                "networkVolumeTypes": ["STANDARD"],
+                "compliance": [],
+            })
+        })
+        .collect();
+    Reply::Json(200, json!({ "dataCenters": datacenters }))
 }
 
 fn list_network_volumes(shared: &Shared) -> Reply {
@@ -950,9 +1107,10 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
     let observed = shared.store.observe(pod, None);
     let (ssh, ssh_ready, env) = {
         let c = shared.control.lock().unwrap();
+        let public_ip = !(c.community_without_public_ip && pod.cloud_type == CloudType::Community);
         (
             c.ssh.clone(),
-            c.ssh_ready,
+            c.ssh_ready && public_ip,
             c.env.get(&pod.id).cloned().unwrap_or_default(),
         )
     };

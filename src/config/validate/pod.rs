@@ -16,7 +16,7 @@ impl Checker<'_> {
     pub(super) fn pod(&mut self, pod: &RawPod, storage: &RawStorage) -> DesiredPod {
         self.non_empty("pod.image", &pod.image);
         self.gpu_order_and_datacenters(pod);
-        let cloud_type = self.cloud_type(pod.cloud_type.as_deref());
+        let (cloud_type, all_clouds) = self.cloud_type(pod.cloud_type.as_deref());
         let container_disk_gb = self.positive("pod.container_disk_gb", pod.container_disk_gb, 20);
         let gpu_count = self.positive("pod.gpu_count", pod.gpu_count, 1);
         let min_vcpu_count = self.optional_positive("pod.min_vcpu_count", pod.min_vcpu_count);
@@ -38,11 +38,13 @@ impl Checker<'_> {
             self.warnings.push("pod.spot, pod.min_vcpu_count and pod.min_memory_gb have no REST v2 equivalent: the runpod provider ignores them; the runpodctl provider passes them when the installed runpodctl supports them".into());
         }
         let storage = self.storage(storage, &pod.datacenters);
+        let all_clouds = self.clouds_with_storage(&storage, cloud_type, all_clouds);
         DesiredPod {
             image: pod.image.clone(),
             gpu_order: pod.gpu_order.clone(),
             datacenters: pod.datacenters.clone(),
             cloud_type,
+            all_clouds,
             gpu_count,
             container_disk_gb,
             storage,
@@ -102,21 +104,48 @@ impl Checker<'_> {
         }
     }
 
-    fn cloud_type(&mut self, text: Option<&str>) -> CloudType {
+    /// The cloud, and whether it is runpod-deploy's `ALL`: SECURE first,
+    /// then COMMUNITY (REST v2 has no ALL, so rpd tries both itself).
+    fn cloud_type(&mut self, text: Option<&str>) -> (CloudType, bool) {
         let Some(text) = text else {
-            return CloudType::Secure;
+            return (CloudType::Secure, false);
         };
-        CloudType::parse(text).unwrap_or_else(|| {
+        if text.trim().eq_ignore_ascii_case("ALL") {
+            return (CloudType::Secure, true);
+        }
+        let cloud = CloudType::parse(text.trim()).unwrap_or_else(|| {
             self.error(
                 "pod.cloud_type",
                 format!(
-                    "`pod.cloud_type` must be SECURE or COMMUNITY, got {}",
+                    "`pod.cloud_type` must be SECURE, COMMUNITY or ALL, got {}",
                     shown(text)
                 ),
             )
-            .help = Some("RunPod's REST v2 API has no ALL; list the cloud you want".into());
+            .help = Some(
+                "ALL tries every candidate on SECURE, then the same places on COMMUNITY".into(),
+            );
             CloudType::Secure
-        })
+        });
+        (cloud, false)
+    }
+
+    /// RunPod mounts network volumes on Secure Cloud pods only: COMMUNITY
+    /// with one is refused, and ALL with one keeps to SECURE (said).
+    /// Returns whether COMMUNITY follows SECURE (`all_clouds`) after that.
+    fn clouds_with_storage(&mut self, storage: &Storage, cloud: CloudType, all: bool) -> bool {
+        if !matches!(storage, Storage::NetworkVolume { .. }) {
+            return all;
+        }
+        if cloud == CloudType::Community {
+            self.error(
+                "pod.cloud_type",
+                "`pod.cloud_type` is COMMUNITY but storage.mode is network_volume: RunPod mounts network volumes on Secure Cloud pods only",
+            )
+            .help = Some("use cloud_type: SECURE, or storage.mode: ephemeral".into());
+        } else if all {
+            self.warnings.push("pod.cloud_type is ALL but storage.mode is network_volume: network volumes need Secure Cloud, so only SECURE candidates are tried".into());
+        }
+        false
     }
 
     fn ports(&mut self, ports: Option<Vec<String>>) -> Vec<String> {

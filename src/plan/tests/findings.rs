@@ -21,6 +21,7 @@ fn missing_key() -> MissingSshKey {
     MissingSshKey {
         key_path: PathBuf::from("/home/ana/.ssh/id_ed25519"),
         config_path: PathBuf::from("hello.yaml"),
+        missing: crate::model::KeyPart::PublicKey,
     }
 }
 
@@ -82,7 +83,7 @@ fn a_lock_left_by_a_gone_run_is_a_note_that_apply_takes_it_over_not_a_warning() 
 
 /// The note of the on-pod guard for the cases' job: an hour of max
 /// runtime from the cases' now, ten minutes of grace.
-fn guard_note() -> Note {
+pub(super) fn guard_note() -> Note {
     Note::GuardStopsPod {
         deadline_at: "2026-11-27T13:00:00Z".parse().unwrap(),
         max_runtime: true,
@@ -98,19 +99,25 @@ fn a_plan_that_runs_the_job_says_when_the_on_pod_guard_stops_the_pod() {
     assert!(case.plan().report.notes.is_empty(), "no job, no guard");
 }
 
+/// Without the key pair an apply would make a pod that bills and that rpd
+/// cannot reach: the plan fails (it used to be a warning, and a missing
+/// public half was not noticed at all).
 #[test]
-fn a_missing_ssh_key_is_a_warning_for_apply_only() {
+fn a_missing_ssh_key_or_public_half_fails_an_apply_plan_not_a_destroy() {
     let mut case = Case::new();
     case.missing_ssh_key = Some(missing_key());
+    let plan = case.plan();
     assert_eq!(
-        case.plan().report.warnings,
-        [Warning::SshKeyMissing(missing_key())]
+        plan.report.errors,
+        [PlanError::SshKeyMissing(missing_key())]
+    );
+    assert!(
+        plan.report.warnings.is_empty(),
+        "{:?}",
+        plan.report.warnings
     );
     case.mode = Mode::Destroy;
-    assert!(
-        case.plan().report.warnings.is_empty(),
-        "destroy only deletes"
-    );
+    assert!(case.plan().report.errors.is_empty(), "destroy only deletes");
 }
 
 #[test]
@@ -159,7 +166,9 @@ fn a_runpod_deploy_state_is_noted_after_the_plans_own_notes() {
 fn the_refreshs_findings_follow_the_plans_own_warnings() {
     let mut case = Case::new();
     case.fallback_cloud = Some(CloudType::Secure);
-    case.missing_ssh_key = Some(missing_key());
+    case.catalog = CatalogRead::Unreadable {
+        error: "502".into(),
+    };
     case.lock = Some(LockSeen::Held(holder()));
     assert_eq!(
         case.plan().report.warnings,
@@ -167,7 +176,9 @@ fn the_refreshs_findings_follow_the_plans_own_warnings() {
             Warning::FallbackIsOwnCloud {
                 cloud: CloudType::Secure
             },
-            Warning::SshKeyMissing(missing_key()),
+            Warning::CatalogUnreadable {
+                error: "502".into()
+            },
             Warning::LockHeld(holder()),
         ]
     );
@@ -310,7 +321,7 @@ fn local_problems_are_errors_of_an_apply_plan_only() {
     };
     let mut case = Case::new();
     case.local_problems = vec![problem.clone()];
-    assert_eq!(case.plan().report.errors, [problem]);
+    assert_eq!(case.plan().report.errors, [PlanError::LocalInput(problem)]);
     case.mode = Mode::Destroy;
     assert_eq!(case.plan().report.errors, []);
 }

@@ -2,6 +2,7 @@
 //! table (PLANNER.md) in `table`, the input's other findings and the step
 //! order in `findings`.
 
+mod account;
 mod findings;
 mod table;
 
@@ -23,6 +24,7 @@ fn desired() -> DesiredPod {
         gpu_order: vec![A40.into(), L40S.into()],
         datacenters: vec!["EU-RO-1".into(), "US-CA-2".into()],
         cloud_type: CloudType::Secure,
+        all_clouds: false,
         gpu_count: 1,
         container_disk_gb: 20,
         storage: Storage::Ephemeral {
@@ -73,6 +75,8 @@ fn catalog(stock: &[(&str, &str, Stock)]) -> Catalog {
                 price_per_gpu_hr: Some(0.40),
             })
             .collect(),
+        gpu_types: None,
+        datacenters: None,
     }
 }
 
@@ -84,6 +88,7 @@ fn spec(dc: &str, gpu: &str) -> PodSpec {
         cloud_type: CloudType::Secure,
         price_per_hr: None,
         stock: Stock::Unknown,
+        invalid: None,
     })
 }
 
@@ -112,6 +117,7 @@ fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
         spec: pod_spec,
         cost_per_hr: Some(if status.is_active() { 0.4 } else { 0.0 }),
         access: None,
+        ssh_proxy: false,
         actions: None,
         created_at: None,
         changed_at: None,
@@ -126,6 +132,11 @@ struct Case {
     mode: Mode,
     desired: DesiredPod,
     catalog: CatalogRead,
+    /// The other cloud's catalog (`--fallback-cloud-type`, `ALL`).
+    other_catalog: Option<Catalog>,
+    network_volumes: VolumesRead,
+    /// The key the provider uses now.
+    api_key_fingerprint: Option<String>,
     fallback_cloud: Option<CloudType>,
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
@@ -143,6 +154,9 @@ impl Case {
             mode: Mode::Apply,
             desired: desired(),
             catalog: CatalogRead::Read(catalog(&[("EU-RO-1", A40, Stock::High)])),
+            other_catalog: None,
+            network_volumes: VolumesRead::NotRead,
+            api_key_fingerprint: None,
             fallback_cloud: None,
             lock: None,
             missing_ssh_key: None,
@@ -172,7 +186,9 @@ impl Case {
             }),
             observed: self.observed.clone(),
             catalog: self.catalog.clone(),
-            fallback_catalog: None,
+            fallback_catalog: self.other_catalog.clone(),
+            network_volumes: self.network_volumes.clone(),
+            api_key_fingerprint: self.api_key_fingerprint.clone(),
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             local_problems: self.local_problems.clone(),
@@ -180,6 +196,7 @@ impl Case {
             options: PlanOptions {
                 replace: self.replace,
                 fallback_cloud: self.fallback_cloud,
+                direct_ssh_grace: Some(std::time::Duration::from_secs(60)),
                 on_busy_host: self.on_busy_host,
                 ..PlanOptions::new(self.mode)
             },

@@ -1,21 +1,24 @@
-//! `GET /v2/catalog/gpus?include=AVAILABILITY&product=POD&cloud=...` to
-//! rpd's offers, and `GET /v2/network-volumes` to one volume id.
+//! `GET /v2/catalog/gpus?include=AVAILABILITY&product=POD&cloud=...&count=...`
+//! and `GET /v2/catalog/datacenters` to rpd's catalog.
 
-use super::wire::{GpuType, NetworkVolume};
+use super::wire::{self, DataCenter, GpuType};
 use crate::known::same_gpu;
-use crate::model::{CloudType, Stock};
-use crate::provider::{Catalog, Offer, ProviderError};
+use crate::model::{CloudType, GpuTypeLimit, Stock};
+use crate::provider::{Catalog, NetworkVolume, Offer};
 
 /// One offer per requested (datacenter, GPU), datacenters first as the
-/// planner orders them.
+/// planner orders them; with every GPU type the catalog lists (and how
+/// many GPUs one pod of it can have on `cloud`) and every datacenter.
 ///
-/// - A GPU the catalog does not list: stock and price unknown.
+/// - A GPU the catalog does not list: stock and price unknown (the planner
+///   judges it from `gpu_types`).
 /// - A datacenter the GPU's `dataCenters` does not list: none (the spec
-///   lists only datacenters that offer the GPU).
+///   lists only datacenters that offer the GPU in the asked configuration).
 /// - No `dataCenters` at all: none when the overall `availability` is
 ///   `NONE` (the spec omits the list then), else unknown.
 pub fn offers(
     gpus: &[GpuType],
+    datacenters: &[DataCenter],
     gpu_ids: &[String],
     datacenter_ids: &[String],
     cloud: CloudType,
@@ -32,7 +35,33 @@ pub fn offers(
             });
         }
     }
-    Catalog { offers: out }
+    let gpu_types = gpus
+        .iter()
+        .map(|g| GpuTypeLimit {
+            id: g.id.clone(),
+            max_count: g.max_count.as_ref().and_then(|m| match cloud {
+                CloudType::Secure => m.secure,
+                CloudType::Community => m.community,
+            }),
+        })
+        .collect();
+    Catalog {
+        offers: out,
+        gpu_types: Some(gpu_types),
+        datacenters: Some(datacenters.iter().map(|d| d.id.clone()).collect()),
+    }
+}
+
+/// `GET /v2/network-volumes`'s volumes in rpd's terms.
+pub fn volumes(list: Vec<wire::NetworkVolume>) -> Vec<NetworkVolume> {
+    list.into_iter()
+        .map(|v| NetworkVolume {
+            id: v.id,
+            name: v.name,
+            // The spec requires `dataCenter`; one left out is "nowhere".
+            datacenter_id: v.data_center.unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn stock_in(gpu: &GpuType, datacenter_id: &str, cloud: CloudType) -> Stock {
@@ -73,58 +102,10 @@ fn price(gpu: &GpuType, cloud: CloudType) -> Option<f64> {
     (value.is_finite() && value > 0.0).then_some(value)
 }
 
-/// The id of the volume named `name` in `datacenter_id`. Names need not be
-/// unique, so two matches in one datacenter are an error, not a guess.
-pub fn resolve_volume(
-    volumes: &[NetworkVolume],
-    name: &str,
-    datacenter_id: &str,
-) -> Result<String, ProviderError> {
-    let named: Vec<&NetworkVolume> = volumes.iter().filter(|v| v.name == name).collect();
-    let here: Vec<&&NetworkVolume> = named
-        .iter()
-        .filter(|v| v.data_center.as_deref() == Some(datacenter_id))
-        .collect();
-    match here.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] if named.is_empty() => Err(ProviderError::Invalid(format!(
-            "no network volume named {name:?} in this RunPod account{}",
-            if volumes.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (it has {})",
-                    volumes
-                        .iter()
-                        .map(|v| format!("{:?}", v.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        ))),
-        [] => Err(ProviderError::Invalid(format!(
-            "network volume {name:?} is in {}, not in {datacenter_id}; a pod can only mount a volume in its own datacenter",
-            named
-                .iter()
-                .map(|v| v.data_center.as_deref().unwrap_or("an unknown datacenter"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-        many => Err(ProviderError::Invalid(format!(
-            "{} network volumes are named {name:?} in {datacenter_id} ({}); rename all but one in the RunPod console",
-            many.len(),
-            many.iter()
-                .map(|v| v.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::rest_v2::wire::{DataCenterAvailability, GpuPrice};
+    use crate::provider::rest_v2::wire::{DataCenterAvailability, GpuPrice, PerCloud};
 
     fn gpu(id: &str, dcs: Option<&[(&str, &str)]>, overall: Option<&str>) -> GpuType {
         GpuType {
@@ -143,6 +124,10 @@ mod tests {
                         availability: Some(a.to_string()),
                     })
                     .collect()
+            }),
+            max_count: Some(PerCloud {
+                secure: Some(8),
+                community: Some(4),
             }),
         }
     }
@@ -174,7 +159,7 @@ mod tests {
         ]
         .map(String::from);
         let dcs = ["EU-RO-1", "US-KS-2"].map(String::from);
-        let catalog = offers(&gpus, &wanted, &dcs, CloudType::Secure);
+        let catalog = offers(&gpus, &[], &wanted, &dcs, CloudType::Secure);
         let s = |dc: &str, g: &str, st| (dc.to_string(), g.to_string(), st);
         assert_eq!(
             stocks(&catalog),
@@ -191,8 +176,29 @@ mod tests {
         );
         assert_eq!(catalog.offers[0].price_per_gpu_hr, Some(0.44));
         assert_eq!(catalog.offers[3].price_per_gpu_hr, None);
-        let community = offers(&gpus, &wanted[..1], &dcs[..1], CloudType::Community);
+        let community = offers(&gpus, &[], &wanted[..1], &dcs[..1], CloudType::Community);
         assert_eq!(community.offers[0].price_per_gpu_hr, Some(0.31));
+    }
+
+    #[test]
+    fn every_listed_gpu_type_and_datacenter_is_known_with_its_cloud_s_max_count() {
+        let gpus = [gpu("NVIDIA GeForce RTX 4090", None, Some("HIGH"))];
+        let dcs = [DataCenter {
+            id: "EU-RO-1".into(),
+        }];
+        let limit = |cloud| {
+            let catalog = offers(&gpus, &dcs, &[], &[], cloud);
+            assert_eq!(catalog.datacenters, Some(vec!["EU-RO-1".to_string()]));
+            catalog.gpu_types.unwrap()
+        };
+        let expected = |max| {
+            vec![GpuTypeLimit {
+                id: "NVIDIA GeForce RTX 4090".into(),
+                max_count: Some(max),
+            }]
+        };
+        assert_eq!(limit(CloudType::Secure), expected(8));
+        assert_eq!(limit(CloudType::Community), expected(4));
     }
 
     #[test]
@@ -205,50 +211,11 @@ mod tests {
         g.community = Some(false);
         let catalog = offers(
             &[g],
+            &[],
             &["NVIDIA H100 NVL".into()],
             &["EU-RO-1".into()],
             CloudType::Community,
         );
         assert_eq!(catalog.offers[0].stock, Stock::None);
-    }
-
-    fn volume(id: &str, name: &str, dc: &str) -> NetworkVolume {
-        NetworkVolume {
-            id: id.into(),
-            name: name.into(),
-            data_center: Some(dc.into()),
-        }
-    }
-
-    #[test]
-    fn volumes_resolve_by_name_and_datacenter_with_clear_errors() {
-        let volumes = [
-            volume("v1", "data", "EU-RO-1"),
-            volume("v2", "data", "US-KS-2"),
-            volume("v3", "models", "EU-RO-1"),
-            volume("v4", "models", "EU-RO-1"),
-        ];
-        assert_eq!(resolve_volume(&volumes, "data", "US-KS-2").unwrap(), "v2");
-        let elsewhere = resolve_volume(&volumes, "data", "CA-MTL-1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            elsewhere.contains("network volume \"data\" is in EU-RO-1, US-KS-2, not in CA-MTL-1"),
-            "{elsewhere}"
-        );
-        let missing = resolve_volume(&volumes, "cache", "EU-RO-1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            missing.contains("no network volume named \"cache\""),
-            "{missing}"
-        );
-        let twice = resolve_volume(&volumes, "models", "EU-RO-1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            twice.contains("2 network volumes are named \"models\" in EU-RO-1 (v3, v4)"),
-            "{twice}"
-        );
     }
 }

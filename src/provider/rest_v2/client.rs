@@ -3,9 +3,10 @@
 //! GET and DELETE are idempotent: retried on 5xx, 429 and network failures
 //! with a bounded, jittered exponential backoff (`crate::retry`) that
 //! honours the wait a 429 asks for (`Retry-After`, `RateLimit`). A pod
-//! action is retried only on 429 (the request was refused, not carried out).
-//! A create is never retried: its answer may be lost while the pod exists,
-//! and apply finds such a pod by name instead.
+//! action and a create are retried only on 429 (the request was refused,
+//! not carried out). Any other failure of a create is never retried: its
+//! answer may be lost while the pod exists, and apply finds such a pod by
+//! name instead.
 
 use std::time::Duration;
 
@@ -22,10 +23,9 @@ use crate::retry::{self, Backoff};
 pub enum Retry {
     /// GET, DELETE: 5xx, 429 and network failures.
     Idempotent,
-    /// Pod actions: only 429, which RunPod answers before doing anything.
+    /// Pod actions and creates: only 429, which RunPod answers before
+    /// doing anything.
     RateLimitOnly,
-    /// Create: never.
-    Never,
 }
 
 impl Retry {
@@ -34,7 +34,6 @@ impl Retry {
         match self {
             Retry::Idempotent => err.is_retryable(),
             Retry::RateLimitOnly => matches!(err, ProviderError::RateLimited { .. }),
-            Retry::Never => false,
         }
     }
 }
@@ -259,11 +258,10 @@ mod tests {
 
         let (url, count) = serve(vec!["429 Too Many Requests\r\nretry-after: 0"]).await;
         list(&client(&url), Retry::RateLimitOnly).await.unwrap();
-        assert_eq!(*count.lock().unwrap(), 2, "an action is repeated on 429");
-
-        let (url, count) = serve(vec!["429 Too Many Requests\r\nretry-after: 0"]).await;
-        let err = list(&client(&url), Retry::Never).await.unwrap_err();
-        assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
-        assert_eq!(*count.lock().unwrap(), 1, "a create never is");
+        assert_eq!(
+            *count.lock().unwrap(),
+            2,
+            "an action or a create is repeated on 429"
+        );
     }
 }

@@ -128,6 +128,11 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
         status,
         cost_per_hr: pod.cost,
         access,
+        ssh_proxy: pod.ssh.as_ref().is_some_and(|ssh| {
+            ssh.proxy
+                .as_ref()
+                .is_some_and(|p| !p.host.trim().is_empty())
+        }),
         actions: pod.actions,
         created_at: pod.created_at,
         // `startedAt` is the last status change only while the pod runs:

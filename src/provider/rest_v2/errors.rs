@@ -50,7 +50,8 @@ pub fn from_response(
         403 => ProviderError::Auth(message),
         404 => ProviderError::NotFound(message),
         409 => ProviderError::Conflict(message),
-        422 => ProviderError::Invalid(message),
+        // The body broke the contract; the spec: "fix; never retry".
+        422 => ProviderError::Rejected(message),
         429 => ProviderError::RateLimited {
             retry_after,
             message,

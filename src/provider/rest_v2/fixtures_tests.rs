@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::catalog;
 use super::convert;
 use super::errors::{self, Call};
-use super::wire::{self, ListGpuTypes, ListNetworkVolumes, ListPods, Pod};
+use super::wire::{self, ListDataCenters, ListGpuTypes, ListNetworkVolumes, ListPods, Pod};
 use crate::model::{Access, CloudType, PodStatus, SshEndpoint, Stock, Storage};
-use crate::provider::ProviderError;
+use crate::provider::{ProviderError, resolve_volume};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,6 +25,7 @@ fn pod(name: &str) -> crate::model::ObservedPod {
 #[test]
 fn a_running_pod_with_direct_ssh_is_reachable() {
     let pod = pod("pod_running.json");
+    assert!(pod.ssh_proxy);
     assert_eq!(pod.id, "7h9k2m4n6p");
     assert_eq!(pod.name, "pytorch-training");
     assert_eq!(pod.status, PodStatus::Running);
@@ -80,6 +81,7 @@ fn running_is_not_ready_without_a_direct_endpoint() {
     let pod = pod("pod_running_without_direct_ssh.json");
     assert_eq!(pod.status, PodStatus::Running);
     assert_eq!(pod.access, None, "status alone is never readiness");
+    assert!(!pod.ssh_proxy, "no proxy yet either: no machine assigned");
     assert_eq!(
         pod.spec.storage,
         Some(Storage::NetworkVolume {
@@ -159,7 +161,23 @@ fn the_catalog_gives_stock_and_price_per_datacenter() {
     ]
     .map(String::from);
     let dcs = ["EU-RO-1", "US-KS-2"].map(String::from);
-    let secure = catalog::offers(&list.gpus, &gpus, &dcs, CloudType::Secure);
+    let datacenters: ListDataCenters = wire::parse(&fixture("catalog_datacenters.json")).unwrap();
+    let secure = catalog::offers(
+        &list.gpus,
+        &datacenters.data_centers,
+        &gpus,
+        &dcs,
+        CloudType::Secure,
+    );
+    assert_eq!(
+        secure.datacenters,
+        Some(vec!["US-KS-2".to_string(), "EU-RO-1".to_string()])
+    );
+    let max = |c: &crate::provider::Catalog, gpu: &str| {
+        let types = c.gpu_types.as_ref().expect("every GPU type is listed");
+        types.iter().find(|t| t.id == gpu).and_then(|t| t.max_count)
+    };
+    assert_eq!(max(&secure, "NVIDIA GeForce RTX 4090"), Some(8));
     let offer = |c: &crate::provider::Catalog, dc: &str, gpu: &str| {
         let o = c.offer(dc, gpu).expect("offer");
         (o.stock, o.price_per_gpu_hr)
@@ -184,7 +202,14 @@ fn the_catalog_gives_stock_and_price_per_datacenter() {
         offer(&secure, "US-KS-2", "AMD Instinct MI300X OAM"),
         (Stock::None, Some(2.49))
     );
-    let community = catalog::offers(&list.gpus, &gpus, &dcs, CloudType::Community);
+    let community = catalog::offers(
+        &list.gpus,
+        &datacenters.data_centers,
+        &gpus,
+        &dcs,
+        CloudType::Community,
+    );
+    assert_eq!(max(&community, "NVIDIA GeForce RTX 4090"), Some(4));
     assert_eq!(
         offer(&community, "EU-RO-1", "NVIDIA GeForce RTX 4090"),
         (Stock::Low, Some(0.31))
@@ -199,16 +224,16 @@ fn the_catalog_gives_stock_and_price_per_datacenter() {
 #[test]
 fn network_volumes_resolve_in_their_datacenter() {
     let list: ListNetworkVolumes = wire::parse(&fixture("network_volumes.json")).unwrap();
-    let v = &list.network_volumes;
+    let v = &catalog::volumes(list.network_volumes);
     assert_eq!(
-        catalog::resolve_volume(v, "training-dataset", "EU-RO-1").unwrap(),
+        resolve_volume(v, "training-dataset", "EU-RO-1").unwrap(),
         "grvtso8ftn"
     );
     assert_eq!(
-        catalog::resolve_volume(v, "training-dataset", "US-KS-2").unwrap(),
+        resolve_volume(v, "training-dataset", "US-KS-2").unwrap(),
         "2q9m7x4c"
     );
-    let err = catalog::resolve_volume(v, "my-dataset", "US-KS-2")
+    let err = resolve_volume(v, "my-dataset", "US-KS-2")
         .unwrap_err()
         .to_string();
     assert!(
@@ -247,7 +272,7 @@ fn problem_bodies_map_to_what_apply_does_next() {
     ));
     assert_eq!(
         classify(Call::Other, 422, "problem_validation_422.json"),
-        ProviderError::Invalid(
+        ProviderError::Rejected(
             "TEST: HTTP 422: Request validation failed. [$.action: value must be one of 'start', 'stop', 'restart', 'terminate']".into()
         )
     );

@@ -3,7 +3,8 @@
 //! A translator only: requests from rpd's model (`convert`), answers read
 //! leniently (`wire`), failures classified for apply (`errors`), retries
 //! where they cannot duplicate anything (`client`). Money safety: a create
-//! is never retried, and only a 404 means a pod is gone.
+//! is retried only on 429 (refused, so nothing was made), and only a 404
+//! means a pod is gone.
 
 pub mod billing;
 pub mod catalog;
@@ -15,20 +16,23 @@ mod fixtures_tests;
 pub mod settings;
 pub mod wire;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
-use super::{Catalog, CreatePodRequest, Provider, ProviderError, ProviderResult};
+use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
 use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop};
+use crate::retry::PollSchedule;
+
+/// More pages than any account has pods: a list that goes on is broken.
+const MAX_PAGES: usize = 1000;
 
 pub struct RestV2Provider {
     client: Client,
-    poll_interval: Duration,
+    poll: PollSchedule,
+    key_fingerprint: String,
     /// Scheme, host and port of the API (no `/v2`).
     base_url: String,
 }
@@ -37,7 +41,8 @@ impl RestV2Provider {
     pub fn new(settings: &Settings) -> ProviderResult<RestV2Provider> {
         Ok(RestV2Provider {
             client: Client::new(settings)?,
-            poll_interval: settings.poll_interval,
+            poll: super::changing_pod_schedule(settings.longest_poll_wait),
+            key_fingerprint: super::api_key_fingerprint(&settings.api_key),
             base_url: settings.base_url.clone(),
         })
     }
@@ -58,6 +63,38 @@ impl RestV2Provider {
             .send::<()>(Method::GET, segments, query, None, Retry::Idempotent)
             .await?;
         decode(segments, &answer)
+    }
+
+    /// Every item of a list, following its pages (see [`wire::Page`]):
+    /// `items` takes a page's items and says where the next one starts.
+    async fn get_all<P: DeserializeOwned, T>(
+        &self,
+        segments: &[&str],
+        mut items: impl FnMut(P) -> (Vec<T>, Option<String>),
+    ) -> ProviderResult<Vec<T>> {
+        let mut all = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query: Vec<(&str, &str)> = cursor.iter().map(|c| ("cursor", c.as_str())).collect();
+            let page: P = self.get_json(segments, &query).await?;
+            let (mut got, next) = items(page);
+            all.append(&mut got);
+            let Some(next) = next else {
+                return Ok(all);
+            };
+            // A cursor that comes back, or no end in sight, is a broken
+            // answer: saying "that is all" could hide the pod looked for.
+            if seen.contains(&next) || seen.len() >= MAX_PAGES {
+                return Err(ProviderError::Other(format!(
+                    "unexpected answer from RunPod to /{}: its pages do not end (cursor {next:?} after {} pages)",
+                    segments.join("/"),
+                    seen.len() + 1
+                )));
+            }
+            seen.push(next.clone());
+            cursor = Some(next);
+        }
     }
 
     async fn action(&self, id: &str, action: &'static str) -> ProviderResult<()> {
@@ -100,8 +137,21 @@ impl Provider for RestV2Provider {
         "runpod"
     }
 
-    fn poll_interval(&self) -> Duration {
-        self.poll_interval
+    fn poll_schedule(&self) -> PollSchedule {
+        self.poll
+    }
+
+    fn api_key_fingerprint(&self) -> Option<String> {
+        Some(self.key_fingerprint.clone())
+    }
+
+    fn reports_ssh_proxy(&self) -> bool {
+        true
+    }
+
+    async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
+        let keys: wire::SshKeys = self.get_json(&["v2", "account", "ssh-keys"], &[]).await?;
+        Ok(Some(keys.keys))
     }
 
     /// The same API rpd talks to (the tests' fake too).
@@ -124,9 +174,13 @@ impl Provider for RestV2Provider {
 
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         let segments = ["v2", "pods"];
-        let list: wire::ListPods = self.get_json(&segments, &[]).await?;
-        list.pods
-            .into_iter()
+        let pods = self
+            .get_all(&segments, |list: wire::ListPods| {
+                let next = list.page.next().map(String::from);
+                (list.pods, next)
+            })
+            .await?;
+        pods.into_iter()
             .map(|pod| observed(&segments, pod))
             .collect()
     }
@@ -136,7 +190,15 @@ impl Provider for RestV2Provider {
         let segments = ["v2", "pods"];
         let answer = self
             .client
-            .send(Method::POST, &segments, &[], Some(&body), Retry::Never)
+            // A 429 was refused before anything was made: repeating it after
+            // the wait RunPod asks for cannot make a second pod.
+            .send(
+                Method::POST,
+                &segments,
+                &[],
+                Some(&body),
+                Retry::RateLimitOnly,
+            )
             .await?;
         let pod: wire::Pod = decode(&segments, &answer)?;
         observed(&segments, pod)
@@ -172,33 +234,44 @@ impl Provider for RestV2Provider {
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog> {
-        // `cloud` scopes availability; RunPod assumes SECURE without it.
-        let list: wire::ListGpuTypes = self
-            .get_json(
-                &["v2", "catalog", "gpus"],
-                &[
-                    ("include", "AVAILABILITY"),
-                    ("product", "POD"),
-                    ("cloud", cloud_type.as_str()),
-                ],
-            )
-            .await?;
+        // `cloud` and `count` scope availability (RunPod assumes SECURE and
+        // one GPU without them): stock is for this config's pods.
+        let count = gpu_count.max(1).to_string();
+        let query = [
+            ("include", "AVAILABILITY"),
+            ("product", "POD"),
+            ("cloud", cloud_type.as_str()),
+            ("count", count.as_str()),
+        ];
+        let gpus = self.get_json::<wire::ListGpuTypes>(&["v2", "catalog", "gpus"], &query);
+        let datacenters =
+            self.get_json::<wire::ListDataCenters>(&["v2", "catalog", "datacenters"], &[]);
+        // Both at once; the GPU list's failure is the one said, whichever
+        // answered first.
+        let (gpus, datacenters) = tokio::join!(gpus, datacenters);
+        let (gpus, datacenters) = (gpus?, datacenters?);
         Ok(catalog::offers(
-            &list.gpus,
+            &gpus.gpus,
+            &datacenters.data_centers,
             gpu_ids,
             datacenter_ids,
             cloud_type,
         ))
     }
 
-    async fn resolve_network_volume(
-        &self,
-        name: &str,
-        datacenter_id: &str,
-    ) -> ProviderResult<String> {
-        let list: wire::ListNetworkVolumes = self.get_json(&["v2", "network-volumes"], &[]).await?;
-        catalog::resolve_volume(&list.network_volumes, name, datacenter_id)
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
+        let volumes = self
+            .get_all(
+                &["v2", "network-volumes"],
+                |list: wire::ListNetworkVolumes| {
+                    let next = list.page.next().map(String::from);
+                    (list.network_volumes, next)
+                },
+            )
+            .await?;
+        Ok(catalog::volumes(volumes))
     }
 
     async fn pod_billing(

@@ -1,16 +1,19 @@
 //! Where the REST v2 provider gets its key, URL and pacing from.
 //!
 //! - API key: `RUNPOD_API_KEY`, else `apiKey` in runpodctl's
-//!   `~/.runpod/config.toml` (the same order runpodctl uses).
+//!   `~/.runpod/config.toml` (the same order runpodctl uses). The key's
+//!   name is read in any case: runpodctl writes the file through viper,
+//!   which lowercases keys, so `runpodctl doctor` leaves `apikey`.
 //! - Base URL: `RPD_RUNPOD_API_URL` (tests point it at a local fake), else
 //!   `https://api.runpod.io`; paths are `/v2/...`.
-//! - Poll interval: `RPD_POLL_INTERVAL_MS` (tests make it short), else 5 s.
+//! - Polling a changing pod: `RPD_POLL_INTERVAL_MS` caps the wait between
+//!   two reads (tests make it short); by default reads start 0.5 s apart
+//!   and back off to 2 s (`provider::CHANGING_POD`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.runpod.io";
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// runpodctl's REST timeout; a pod read or create answers well within it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -21,7 +24,7 @@ pub const ENV_POLL_INTERVAL_MS: &str = "RPD_POLL_INTERVAL_MS";
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(
-        "no RunPod API key: RUNPOD_API_KEY is not set and {config} has no `apiKey`\n  = help: create a key in the RunPod console (Settings → API Keys), then either `export RUNPOD_API_KEY=<key>` or write `apiKey = \"<key>\"` into {config} (what `runpodctl doctor` does)\n  = help: to try rpd without an account, use --provider sim"
+        "no RunPod API key: RUNPOD_API_KEY is not set and {config} has no `apikey`\n  = help: create a key in the RunPod console (Settings → API Keys), then either `export RUNPOD_API_KEY=<key>` or run `runpodctl doctor`, which saves it as `apikey = \"<key>\"` in {config}\n  = help: to try rpd without an account, use --provider sim"
     )]
     MissingKey { config: String },
     #[error(
@@ -64,7 +67,8 @@ pub struct Settings {
     pub api_key: String,
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    pub poll_interval: Duration,
+    /// The longest wait between two reads of a changing pod.
+    pub longest_poll_wait: Duration,
 }
 
 impl Settings {
@@ -75,17 +79,13 @@ impl Settings {
             api_key: api_key.to_string(),
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
-            poll_interval: DEFAULT_POLL_INTERVAL,
+            longest_poll_wait: crate::provider::CHANGING_POD.max,
         }
     }
 
     /// From the environment and runpodctl's config file.
     pub fn from_env() -> Result<Settings, SettingsError> {
-        let home = dirs::home_dir();
-        let config = home
-            .as_deref()
-            .map(|h| h.join(".runpod").join("config.toml"));
-        let api_key = api_key(env(ENV_API_KEY), config.as_deref())?;
+        let api_key = users_api_key()?;
         let base_url = env(ENV_API_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let mut settings = Settings::new(&base_url, &api_key);
         if let Some(ms) = env(ENV_POLL_INTERVAL_MS) {
@@ -96,7 +96,7 @@ impl Settings {
                     expected: "a positive number of milliseconds",
                 }
             })?;
-            settings.poll_interval = Duration::from_millis(parsed);
+            settings.longest_poll_wait = Duration::from_millis(parsed);
         }
         Ok(settings)
     }
@@ -108,6 +108,13 @@ fn env(name: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// The user's key as runpodctl finds it too: `RUNPOD_API_KEY`, else
+/// `~/.runpod/config.toml`.
+pub fn users_api_key() -> Result<String, SettingsError> {
+    let config = dirs::home_dir().map(|h| h.join(".runpod").join("config.toml"));
+    api_key(env(ENV_API_KEY), config.as_deref())
 }
 
 /// The key from the environment, else from runpodctl's config file.
@@ -137,12 +144,21 @@ pub fn api_key(from_env: Option<String>, config: Option<&Path>) -> Result<String
         path: path.to_path_buf(),
         message: err.message().to_string(),
     })?;
-    match table.get("apiKey") {
-        Some(toml::Value::String(key)) if !key.trim().is_empty() => Ok(key.trim().to_string()),
-        Some(toml::Value::String(_)) | None => Err(SettingsError::MissingKey { config: shown }),
-        Some(other) => Err(SettingsError::BadConfigFile {
+    // The first spelling with a value wins; an empty one does not hide
+    // another (a file edited by hand may have both).
+    let mut spellings = table
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("apiKey"));
+    let found = spellings.find(|(_, value)| match value {
+        toml::Value::String(key) => !key.trim().is_empty(),
+        _ => true,
+    });
+    match found {
+        Some((_, toml::Value::String(key))) => Ok(key.trim().to_string()),
+        None => Err(SettingsError::MissingKey { config: shown }),
+        Some((name, other)) => Err(SettingsError::BadConfigFile {
             path: path.to_path_buf(),
-            message: format!("`apiKey` must be a string, found {}", other.type_str()),
+            message: format!("`{name}` must be a string, found {}", other.type_str()),
         }),
     }
 }
@@ -171,6 +187,27 @@ mod tests {
             "from-env"
         );
         assert_eq!(api_key(None, Some(&path)).unwrap(), "from-file");
+    }
+
+    #[test]
+    fn the_key_runpodctl_doctor_saves_is_found_in_either_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        // viper lowercases keys: this is the file `runpodctl doctor` writes.
+        std::fs::write(&path, "apikey = \"from-doctor\"\napiurl = \"x\"\n").unwrap();
+        assert_eq!(api_key(None, Some(&path)).unwrap(), "from-doctor");
+        std::fs::write(&path, "apiKey = \"by-hand\"\n").unwrap();
+        assert_eq!(api_key(None, Some(&path)).unwrap(), "by-hand");
+        std::fs::write(&path, "APIKEY = \"shouted\"\n").unwrap();
+        assert_eq!(api_key(None, Some(&path)).unwrap(), "shouted");
+        std::fs::write(&path, "apiKey = \"\"\napikey = \"second\"\n").unwrap();
+        assert_eq!(api_key(None, Some(&path)).unwrap(), "second");
+        std::fs::write(&path, "apikey = 42\n").unwrap();
+        let err = api_key(None, Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("`apikey` must be a string, found integer"),
+            "{err}"
+        );
     }
 
     #[test]

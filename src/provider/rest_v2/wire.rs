@@ -119,6 +119,8 @@ pub struct PodGpu {
 pub struct PodSsh {
     #[serde(default, deserialize_with = "lenient")]
     pub direct: Option<SshEndpoint>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub proxy: Option<SshEndpoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -133,6 +135,42 @@ pub struct SshEndpoint {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ListPods {
     pub pods: Vec<Pod>,
+    #[serde(flatten)]
+    pub page: Page,
+}
+
+/// Where a list answer says its next page starts. The spec has no
+/// pagination today; RunPod's list answers are read as if they might carry
+/// a `nextCursor` (at the top or under `pagination`), so that a page
+/// added later is followed rather than missed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    #[serde(default, deserialize_with = "lenient")]
+    pub next_cursor: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    #[serde(default, deserialize_with = "lenient")]
+    pub next_cursor: Option<String>,
+}
+
+impl Page {
+    /// The cursor of the next page; none (or a blank one) on the last.
+    pub fn next(&self) -> Option<&str> {
+        let nested = self
+            .pagination
+            .as_ref()
+            .and_then(|p| p.next_cursor.as_deref());
+        self.next_cursor
+            .as_deref()
+            .or(nested)
+            .filter(|c| !c.trim().is_empty())
+    }
 }
 
 /// `GET /v2/catalog/gpus`.
@@ -158,6 +196,36 @@ pub struct GpuType {
     /// when none does.
     #[serde(default, deserialize_with = "lenient")]
     pub data_centers: Option<Vec<DataCenterAvailability>>,
+    /// The most GPUs of this type one pod can have, per cloud.
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_count: Option<PerCloud>,
+}
+
+/// A count quoted separately for each cloud.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PerCloud {
+    #[serde(default, deserialize_with = "lenient")]
+    pub secure: Option<u32>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub community: Option<u32>,
+}
+
+/// `GET /v2/account/ssh-keys`: authorized_keys lines.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SshKeys {
+    pub keys: Vec<String>,
+}
+
+/// `GET /v2/catalog/datacenters`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDataCenters {
+    pub data_centers: Vec<DataCenter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DataCenter {
+    pub id: String,
 }
 
 /// $/hr for one GPU of the type.
@@ -181,6 +249,8 @@ pub struct DataCenterAvailability {
 #[serde(rename_all = "camelCase")]
 pub struct ListNetworkVolumes {
     pub network_volumes: Vec<NetworkVolume>,
+    #[serde(flatten)]
+    pub page: Page,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -226,4 +296,31 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
             format!("field `{path}`: {}", err.into_inner())
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_page_names_its_successor_at_the_top_or_under_pagination() {
+        let page = |text: &str| parse::<ListPods>(text.as_bytes()).unwrap().page;
+        assert_eq!(page(r#"{"pods": []}"#).next(), None);
+        assert_eq!(
+            page(r#"{"pods": [], "nextCursor": "abc"}"#).next(),
+            Some("abc")
+        );
+        assert_eq!(
+            page(r#"{"pods": [], "pagination": {"nextCursor": "p2"}}"#).next(),
+            Some("p2")
+        );
+        for last in [
+            r#"{"pods": [], "nextCursor": null}"#,
+            r#"{"pods": [], "nextCursor": ""}"#,
+            r#"{"pods": [], "pagination": {"nextCursor": null, "hasMore": false}}"#,
+            r#"{"pods": [], "pagination": 7}"#,
+        ] {
+            assert_eq!(page(last).next(), None, "{last}");
+        }
+    }
 }

@@ -116,7 +116,8 @@ fn status_in_text(text: &str) -> Option<u16> {
 
 fn from_status(status: u16, detail: String) -> Option<ProviderError> {
     Some(match status {
-        400 | 422 => ProviderError::Invalid(detail),
+        400 => ProviderError::Invalid(detail),
+        422 => ProviderError::Rejected(detail),
         401 | 403 => ProviderError::Auth(detail),
         402 => ProviderError::Balance(detail),
         404 => ProviderError::NotFound(detail),
@@ -179,6 +180,21 @@ fn from_words(lower: &str, detail: String) -> Option<ProviderError> {
     }
 }
 
+/// Whether RunPod answered that its REST v1 API is gone: HTTP 410 (the
+/// status RunPod announced for v1 after its retirement), or words saying
+/// so. runpodctl v2.0-v2.14 send their pod commands there.
+pub fn rest_v1_gone(out: &Output) -> bool {
+    let lines = error_lines(&out.stderr);
+    let status = lines
+        .iter()
+        .find_map(|l| l.status)
+        .or_else(|| lines.iter().find_map(|l| status_in_text(&l.message)));
+    let lower = raw_text(&out.stderr).to_ascii_lowercase();
+    status == Some(410)
+        || lower.contains("410 gone")
+        || (lower.contains("v1") && (lower.contains("retired") || lower.contains("sunset")))
+}
+
 /// What a failed `runpodctl <what>` means. `what` names the command
 /// (`pod get abc123`), never its arguments' values (env may hold secrets).
 pub fn classify(what: &str, out: &Output) -> ProviderError {
@@ -223,6 +239,28 @@ mod tests {
             status: Some(1),
             stdout: String::new(),
             stderr: stderr.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_answer_that_rest_v1_is_gone_is_recognized_in_either_shape() {
+        for gone in [
+            r#"{"error":"failed to get pod: Something went wrong.","code":"api_error","status":410}"#,
+            concat!(
+                r#"{"error":"api error: {"error":"Gone","status":410} (status 410)"}"#,
+                "\n",
+                r#"{"error":"failed to get pod: api error: {"error":"Gone","status":410} (status 410)"}"#
+            ),
+            r#"{"error":"failed to list pods: REST API v1 was retired on November 15, 2026; use v2"}"#,
+            "Error: 410 Gone",
+        ] {
+            assert!(rest_v1_gone(&failed(gone)), "{gone}");
+        }
+        for other in [
+            r#"{"error":"failed to get pod: pod not found","code":"not_found","status":404}"#,
+            r#"{"error":"boom","status":500}"#,
+        ] {
+            assert!(!rest_v1_gone(&failed(other)), "{other}");
         }
     }
 

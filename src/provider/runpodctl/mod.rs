@@ -22,8 +22,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Catalog, CreatePodRequest, Offer, Provider, ProviderError, ProviderResult};
+use super::{
+    Catalog, CreatePodRequest, GpuTypeLimit, NetworkVolume, Offer, Provider, ProviderError,
+    ProviderResult,
+};
 use crate::model::{CloudType, ObservedPod};
+use crate::retry::PollSchedule;
 use process::{Output, RunError, Runner};
 use version::{FlagProbe, Version};
 
@@ -31,8 +35,9 @@ use version::{FlagProbe, Version};
 /// makes two calls); `RPD_RUNPODCTL_TIMEOUT` (e.g. `90s`) overrides it.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const TIMEOUT_ENV: &str = "RPD_RUNPODCTL_TIMEOUT";
-/// How often apply looks at a changing pod; `RPD_RUNPODCTL_POLL` overrides.
-const DEFAULT_POLL: Duration = Duration::from_secs(5);
+/// The longest wait between two looks at a changing pod (`RPD_RUNPODCTL_POLL`
+/// overrides); looks start faster (`provider::CHANGING_POD`).
+const DEFAULT_POLL: Duration = super::CHANGING_POD.max;
 const POLL_ENV: &str = "RPD_RUNPODCTL_POLL";
 /// The `--version` check when the provider is chosen.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
@@ -58,6 +63,8 @@ pub enum SetupError {
 pub struct RunpodctlProvider {
     runner: Runner,
     version: Version,
+    /// Of the key runpodctl uses (found where runpodctl looks), if any.
+    key_fingerprint: Option<String>,
     poll: Duration,
     probe: tokio::sync::OnceCell<FlagProbe>,
     warnings: Mutex<Vec<String>>,
@@ -114,6 +121,9 @@ impl RunpodctlProvider {
         let provider = RunpodctlProvider {
             runner: Runner::new(program, timeout),
             version: found,
+            key_fingerprint: super::rest_v2::settings::users_api_key()
+                .ok()
+                .map(|key| super::api_key_fingerprint(&key)),
             poll: DEFAULT_POLL,
             probe: tokio::sync::OnceCell::new(),
             warnings: Mutex::new(Vec::new()),
@@ -148,6 +158,11 @@ impl RunpodctlProvider {
     async fn run(&self, what: &str, args: &[String]) -> ProviderResult<Output> {
         match self.runner.run(args).await {
             Ok(out) if out.success() => Ok(out),
+            // Refused before anything was done, and every later command
+            // would be too: one clear error, never "gone" or a capacity miss.
+            Ok(out) if errors::rest_v1_gone(&out) => Err(ProviderError::Rejected(
+                version::rest_v1_gone(self.version, what),
+            )),
             Ok(out) => Err(errors::classify(what, &out)),
             Err(RunError::TimedOut(t)) => Err(ProviderError::Transient(format!(
                 "runpodctl {what} gave no answer within {} and was stopped (raise {TIMEOUT_ENV}, e.g. {TIMEOUT_ENV}=5m)",
@@ -202,62 +217,18 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
-/// The id of network volume `name` in `datacenter_id`, or why not.
-pub fn resolve_volume(
-    volumes: &[parse::NetworkVolume],
-    name: &str,
-    datacenter_id: &str,
-) -> ProviderResult<String> {
-    let named: Vec<&parse::NetworkVolume> = volumes.iter().filter(|v| v.name == name).collect();
-    let here: Vec<&&parse::NetworkVolume> = named
-        .iter()
-        .filter(|v| v.datacenter_id == datacenter_id)
-        .collect();
-    match here.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] if named.is_empty() => {
-            let mut all: Vec<String> = volumes
-                .iter()
-                .map(|v| format!("{} ({})", v.name, v.datacenter_id))
-                .collect();
-            all.sort();
-            Err(ProviderError::Invalid(format!(
-                "no network volume is named {name:?} (runpodctl network-volume list has: {})",
-                if all.is_empty() {
-                    "none".to_string()
-                } else {
-                    all.join(", ")
-                }
-            )))
-        }
-        [] => {
-            let mut dcs: Vec<&str> = named.iter().map(|v| v.datacenter_id.as_str()).collect();
-            dcs.sort_unstable();
-            dcs.dedup();
-            Err(ProviderError::Invalid(format!(
-                "network volume {name:?} is in {}, not in {datacenter_id}; a pod must be created in its volume's datacenter",
-                dcs.join(", ")
-            )))
-        }
-        many => Err(ProviderError::Invalid(format!(
-            "{} network volumes are named {name:?} in {datacenter_id} ({}): rename one so rpd knows which to attach",
-            many.len(),
-            many.iter()
-                .map(|v| v.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
 #[async_trait]
 impl Provider for RunpodctlProvider {
     fn name(&self) -> &'static str {
         "runpodctl"
     }
 
-    fn poll_interval(&self) -> Duration {
-        self.poll
+    fn poll_schedule(&self) -> PollSchedule {
+        super::changing_pod_schedule(self.poll)
+    }
+
+    fn api_key_fingerprint(&self) -> Option<String> {
+        self.key_fingerprint.clone()
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
@@ -271,9 +242,14 @@ impl Provider for RunpodctlProvider {
     }
 
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
-        let value = self
-            .run_json("pod list", &strings(&["pod", "list", "-a", "-o", "json"]))
-            .await?;
+        // Every pod, stopped ones too: `-a` from v2.1.0; v2.0's `pod list`
+        // lists them all and refuses the flag.
+        let args: &[&str] = if self.version >= version::LIST_ALL {
+            &["pod", "list", "-a", "-o", "json"]
+        } else {
+            &["pod", "list", "-o", "json"]
+        };
+        let value = self.run_json("pod list", &strings(args)).await?;
         parse::pods(&value).map_err(bad_output)
     }
 
@@ -321,11 +297,15 @@ impl Provider for RunpodctlProvider {
         }
     }
 
+    /// `datacenter list` (stock) and `gpu list` (GPU types and prices).
+    /// runpodctl has no count: stock is for one GPU, and the most GPUs a
+    /// pod can have is not said.
     async fn catalog(
         &self,
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        _gpu_count: u32,
     ) -> ProviderResult<Catalog> {
         let dc_args = strings(&["datacenter", "list", "-o", "json"]);
         let gpu_args = strings(&["gpu", "list", "--include-unavailable", "-o", "json"]);
@@ -334,21 +314,22 @@ impl Provider for RunpodctlProvider {
             self.run_json("gpu list", &gpu_args),
         );
         let stock = parse::datacenters(&dcs?).map_err(bad_output)?;
-        // Prices are a nicety: without them the plan says "price unknown".
-        let prices = match gpus.and_then(|g| parse::gpu_prices(&g).map_err(bad_output)) {
-            Ok(p) if p.has_price_fields => Some(p),
-            Ok(_) => {
-                self.warn(format!(
-                    "runpodctl {} prints no GPU prices (`gpu list` has them from v2.8): prices are unknown",
-                    self.version
-                ));
-                None
-            }
+        // Prices and the GPU list are a nicety: without them the plan says
+        // "price unknown" and does not judge GPU ids.
+        let gpus = match gpus.and_then(|g| parse::gpu_prices(&g).map_err(bad_output)) {
+            Ok(gpus) => Some(gpus),
             Err(e) => {
                 self.warn(format!("GPU prices are unknown: {e}"));
                 None
             }
         };
+        let prices = gpus.as_ref().filter(|g| g.has_price_fields);
+        if gpus.is_some() && prices.is_none() {
+            self.warn(format!(
+                "runpodctl {} prints no GPU prices (`gpu list` has them from v2.8): prices are unknown",
+                self.version
+            ));
+        }
         let offers = datacenter_ids
             .iter()
             .flat_map(|dc| gpu_ids.iter().map(move |gpu| (dc, gpu)))
@@ -356,80 +337,31 @@ impl Provider for RunpodctlProvider {
                 datacenter_id: dc.clone(),
                 gpu_id: gpu.clone(),
                 stock: stock.stock(dc, gpu),
-                price_per_gpu_hr: prices.as_ref().and_then(|p| p.price(gpu, cloud_type)),
+                price_per_gpu_hr: prices.and_then(|p| p.price(gpu, cloud_type)),
             })
             .collect();
-        Ok(Catalog { offers })
+        Ok(Catalog {
+            offers,
+            gpu_types: gpus.map(|g| {
+                g.prices
+                    .into_iter()
+                    .map(|(id, ..)| GpuTypeLimit {
+                        id,
+                        max_count: None,
+                    })
+                    .collect()
+            }),
+            datacenters: Some(stock.stock.keys().cloned().collect()),
+        })
     }
 
-    async fn resolve_network_volume(
-        &self,
-        name: &str,
-        datacenter_id: &str,
-    ) -> ProviderResult<String> {
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
         let value = self
             .run_json(
                 "network-volume list",
                 &strings(&["network-volume", "list", "-o", "json"]),
             )
             .await?;
-        let volumes = parse::network_volumes(&value).map_err(bad_output)?;
-        resolve_volume(&volumes, name, datacenter_id)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use parse::NetworkVolume;
-
-    fn volume(id: &str, name: &str, dc: &str) -> NetworkVolume {
-        NetworkVolume {
-            id: id.into(),
-            name: name.into(),
-            datacenter_id: dc.into(),
-        }
-    }
-
-    #[test]
-    fn network_volume_resolution() {
-        let volumes = [
-            volume("v1", "datasets", "EU-RO-1"),
-            volume("v2", "datasets", "US-CA-2"),
-            volume("v3", "ckpt", "US-CA-2"),
-            volume("v4", "ckpt", "US-CA-2"),
-        ];
-        assert_eq!(
-            resolve_volume(&volumes, "datasets", "US-CA-2").unwrap(),
-            "v2"
-        );
-        let elsewhere = resolve_volume(&volumes, "datasets", "EU-SE-1").unwrap_err();
-        assert!(matches!(elsewhere, ProviderError::Invalid(_)));
-        assert!(
-            elsewhere
-                .to_string()
-                .contains("network volume \"datasets\" is in EU-RO-1, US-CA-2, not in EU-SE-1"),
-            "{elsewhere}"
-        );
-        let unknown = resolve_volume(&volumes, "nope", "EU-RO-1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            unknown.contains("no network volume is named \"nope\""),
-            "{unknown}"
-        );
-        assert!(
-            unknown.contains("ckpt (US-CA-2), ckpt (US-CA-2), datasets (EU-RO-1)"),
-            "{unknown}"
-        );
-        let twice = resolve_volume(&volumes, "ckpt", "US-CA-2")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            twice.contains("2 network volumes are named \"ckpt\" in US-CA-2 (v3, v4)"),
-            "{twice}"
-        );
-        let none = resolve_volume(&[], "x", "EU-RO-1").unwrap_err().to_string();
-        assert!(none.contains("has: none"), "{none}");
+        parse::network_volumes(&value).map_err(bad_output)
     }
 }

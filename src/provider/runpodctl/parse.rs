@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::known;
 use crate::model::{
-    Access, CloudType, ObservedPod, PodSpec, PodStatus, SshEndpoint, Stock, Storage,
+    Access, CloudType, NetworkVolume, ObservedPod, PodSpec, PodStatus, SshEndpoint, Stock, Storage,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -255,6 +255,8 @@ pub fn pod(value: &Value) -> Result<ObservedPod, ParseError> {
         },
         cost_per_hr,
         access,
+        // runpodctl shows no proxy: only the direct endpoint, or none.
+        ssh_proxy: false,
         actions: None,
         created_at: text(what, obj, "createdAt")?.map(|t| created_at(&t)),
         changed_at: None,
@@ -357,14 +359,6 @@ pub fn gpu_prices(value: &Value) -> Result<GpuPrices, ParseError> {
         out.prices.push((id, secure, community));
     }
     Ok(out)
-}
-
-/// One network volume of `network-volume list -o json`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkVolume {
-    pub id: String,
-    pub name: String,
-    pub datacenter_id: String,
 }
 
 pub fn network_volumes(value: &Value) -> Result<Vec<NetworkVolume>, ParseError> {

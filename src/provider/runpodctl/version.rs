@@ -64,6 +64,26 @@ pub fn parse(text: &str) -> Option<Version> {
         })
 }
 
+/// The first version with `pod list --all` (v2.0.0's `pod list` lists
+/// every pod and has no such flag).
+pub const LIST_ALL: Version = Version {
+    major: 2,
+    minor: 1,
+    patch: 0,
+};
+
+/// The error for a build whose pod commands reached REST v1 after RunPod
+/// retired it: which runpodctl to install instead.
+pub fn rest_v1_gone(version: Version, what: &str) -> String {
+    format!(
+        "runpodctl {version} sent `{what}` to RunPod's REST v1 API, which answered that it is gone: runpodctl v2.0-v{}.{} send pod commands there\n  = help: install runpodctl v{}.{}.0 or newer from https://github.com/runpod/runpodctl/releases (check with `runpodctl --version`), or use --provider runpod, which talks to REST v2 directly",
+        LAST_REST_V1.0,
+        LAST_REST_V1.1,
+        LAST_REST_V1.0,
+        LAST_REST_V1.1 + 1,
+    )
+}
+
 /// Refuses what rpd cannot drive; returns a warning for builds that may.
 pub fn check(version: Version) -> Result<Option<String>, VersionError> {
     match version.major {

@@ -12,8 +12,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Catalog, CreatePodRequest, Offer, Provider, ProviderError, ProviderResult};
+use super::{
+    Catalog, CreatePodRequest, GpuTypeLimit, NetworkVolume, Offer, Provider, ProviderError,
+    ProviderResult,
+};
+use crate::known;
 use crate::model::{CloudType, ObservedPod, PodSelfStop, Stock};
+use crate::retry::PollSchedule;
 pub use store::{Store, World};
 
 pub struct SimProvider {
@@ -81,14 +86,28 @@ pub fn stock_level(free: u32) -> Stock {
     }
 }
 
+/// The level for pods of `gpu_count` GPUs: none when fewer are free.
+pub fn stock_for(free: u32, gpu_count: u32) -> Stock {
+    if free < gpu_count.max(1) {
+        Stock::None
+    } else {
+        stock_level(free)
+    }
+}
+
 #[async_trait]
 impl Provider for SimProvider {
     fn name(&self) -> &'static str {
         "sim"
     }
 
-    fn poll_interval(&self) -> Duration {
-        Duration::from_millis(100)
+    /// The simulator's pods change within milliseconds.
+    fn poll_schedule(&self) -> PollSchedule {
+        PollSchedule::every(Duration::from_millis(100))
+    }
+
+    fn needs_ssh_key(&self) -> bool {
+        false
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
@@ -159,6 +178,7 @@ impl Provider for SimProvider {
         gpu_ids: &[String],
         datacenter_ids: &[String],
         cloud_type: CloudType,
+        gpu_count: u32,
     ) -> ProviderResult<Catalog> {
         self.call("catalog", |world, _| {
             let offers = datacenter_ids
@@ -167,22 +187,38 @@ impl Provider for SimProvider {
                 .map(|(dc, gpu)| Offer {
                     datacenter_id: dc.clone(),
                     gpu_id: gpu.clone(),
-                    stock: stock_level(world.free_in(dc, gpu, cloud_type)),
+                    stock: stock_for(world.free_in(dc, gpu, cloud_type), gpu_count),
                     price_per_gpu_hr: store::price_per_gpu(gpu, cloud_type),
                 })
                 .collect();
-            Ok(Catalog { offers })
+            Ok(Catalog {
+                offers,
+                gpu_types: Some(
+                    known::GPU_TYPES
+                        .iter()
+                        .map(|(id, ..)| GpuTypeLimit {
+                            id: id.to_string(),
+                            max_count: Some(store::MAX_GPUS_PER_POD),
+                        })
+                        .collect(),
+                ),
+                datacenters: Some(known::DATACENTERS.iter().map(|d| d.to_string()).collect()),
+            })
         })
         .await
     }
 
-    async fn resolve_network_volume(
-        &self,
-        name: &str,
-        datacenter_id: &str,
-    ) -> ProviderResult<String> {
+    async fn network_volumes(&self) -> ProviderResult<Vec<NetworkVolume>> {
         self.call("network_volumes", |world, _| {
-            world.resolve_volume(name, datacenter_id)
+            Ok(world
+                .volumes
+                .iter()
+                .map(|v| NetworkVolume {
+                    id: v.id.clone(),
+                    name: v.name.clone(),
+                    datacenter_id: v.datacenter_id.clone(),
+                })
+                .collect())
         })
         .await
     }

@@ -18,6 +18,8 @@ use crate::provider::{CAPACITY_MESSAGE, CreatePodRequest, HOST_BUSY_MESSAGE, Pro
 
 /// Free GPUs per (datacenter, GPU) unless set with `rpd sim stock`.
 pub const DEFAULT_STOCK: u32 = 8;
+/// The most GPUs one simulated pod can have (the largest machine).
+pub const MAX_GPUS_PER_POD: u32 = 8;
 /// A cold create: image pull and boot.
 pub const DEFAULT_COLD_BOOT_MS: u64 = 1500;
 /// A resume on a host that has the image cached.
@@ -287,6 +289,7 @@ impl Store {
                 Some(endpoint) => Access::Ssh(endpoint.clone()),
                 None => Access::Local(dirs),
             }),
+            ssh_proxy: false,
             actions: Some(actions.iter().map(|a| a.to_string()).collect()),
             created_at: Some(pod.created_at.clone()),
             changed_at: Some(pod.changed_at.clone()),
@@ -365,6 +368,12 @@ impl World {
             return Err(ProviderError::Invalid(format!(
                 "unknown GPU type id {:?}",
                 req.gpu_id
+            )));
+        }
+        if req.gpu_count > MAX_GPUS_PER_POD {
+            return Err(ProviderError::Invalid(format!(
+                "gpu count {} is more than a machine of {} has ({MAX_GPUS_PER_POD})",
+                req.gpu_count, req.gpu_id
             )));
         }
         if !known::DATACENTERS.contains(&req.datacenter_id.as_str()) {
@@ -518,25 +527,6 @@ impl World {
         }
         let _ = fs::remove_dir_all(store.dir.join("pods").join(id));
         Ok(())
-    }
-
-    pub fn resolve_volume(&self, name: &str, datacenter_id: &str) -> Result<String, ProviderError> {
-        let named: Vec<&SimVolume> = self.volumes.iter().filter(|v| v.name == name).collect();
-        if let Some(v) = named.iter().find(|v| v.datacenter_id == datacenter_id) {
-            return Ok(v.id.clone());
-        }
-        Err(ProviderError::Invalid(if named.is_empty() {
-            format!("no network volume named {name:?}")
-        } else {
-            format!(
-                "network volume {name:?} is in {}, not in {datacenter_id}",
-                named
-                    .iter()
-                    .map(|v| v.datacenter_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }))
     }
 
     pub fn add_volume(&mut self, name: &str, datacenter_id: &str, size_gb: u32) -> SimVolume {

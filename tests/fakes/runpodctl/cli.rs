@@ -163,6 +163,14 @@ fn create_flags(version: Version, extra: &[String]) -> Vec<Flag> {
     flags
 }
 
+/// The first version whose `pod list` has `--all` and lists only running
+/// pods without it.
+pub const LIST_FILTERS: Version = Version {
+    major: 2,
+    minor: 1,
+    patch: 0,
+};
+
 pub fn commands(version: Version, extra_create: &[String]) -> Vec<Command> {
     use Kind::*;
     let mut all = flag(
@@ -171,6 +179,36 @@ pub fn commands(version: Version, extra_create: &[String]) -> Vec<Command> {
         "show all pods including exited (default: running only)",
     );
     all.short = Some('a');
+    // v2.0.0's `pod list` lists every pod and has no filters but these
+    // two (cmd/pod/list.go at 84219c5); `--all` and the status filter came
+    // with v2.1.0.
+    let list_flags = if version >= LIST_FILTERS {
+        vec![
+            all,
+            flag("compute-type", Value, "filter by compute type (GPU or CPU)"),
+            flag(
+                "created-after",
+                Value,
+                "filter pods created after date (e.g. 2025-01-15)",
+            ),
+            flag("name", Value, "filter by pod name"),
+            flag(
+                "since",
+                Value,
+                "filter pods created within duration (e.g. 1h, 7d)",
+            ),
+            flag(
+                "status",
+                Value,
+                "filter by desired status (e.g. RUNNING, EXITED)",
+            ),
+        ]
+    } else {
+        vec![
+            flag("compute-type", Value, "filter by compute type (GPU or CPU)"),
+            flag("name", Value, "filter by pod name"),
+        ]
+    };
     vec![
         Command {
             path: "pod create",
@@ -192,26 +230,7 @@ pub fn commands(version: Version, extra_create: &[String]) -> Vec<Command> {
         Command {
             path: "pod list",
             args: 0,
-            flags: vec![
-                all,
-                flag("compute-type", Value, "filter by compute type (GPU or CPU)"),
-                flag(
-                    "created-after",
-                    Value,
-                    "filter pods created after date (e.g. 2025-01-15)",
-                ),
-                flag("name", Value, "filter by pod name"),
-                flag(
-                    "since",
-                    Value,
-                    "filter pods created within duration (e.g. 1h, 7d)",
-                ),
-                flag(
-                    "status",
-                    Value,
-                    "filter by desired status (e.g. RUNNING, EXITED)",
-                ),
-            ],
+            flags: list_flags,
         },
         Command {
             path: "pod start",

@@ -313,7 +313,7 @@ fn execute(
             }
             let wanted = match inv.value("status") {
                 Some(s) => Some(s.to_ascii_uppercase()),
-                None if inv.set("all") => None,
+                None if inv.set("all") || v < cli::LIST_FILTERS => None,
                 None => Some("RUNNING".to_string()),
             };
             let items: Vec<Value> = world
