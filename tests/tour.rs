@@ -43,6 +43,8 @@ const REPLACE_STEPS: &str = r#"
          9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
         10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
+    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+
     Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
     Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
@@ -302,6 +304,8 @@ fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
                  9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
+            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+
             Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
             Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
@@ -437,10 +441,9 @@ fn nothing_in_stock_anywhere_is_an_error_that_creates_nothing() {
             "Cost: $0.44/hr while running; ",
             "Cost: ",
         ),
-        "Plan: ",
+        "Note: the pod stops itself",
         "
         Warning: no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config
-
         ",
     );
     world.test().args(["plan", HELLO]).stdout(plan).run();
@@ -887,6 +890,8 @@ fn several_configs_are_planned_and_applied_together() {
                     6. if the job succeeds: recycle (stop the pod) (kept to resume next time)
                     7. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
+                Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+
                 Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
                 Cost: $0.40/hr while running; $10.00/month ($0.33/day) while paused for reuse (50 GB volume).
                 "#
@@ -1171,6 +1176,7 @@ fn fallback_cloud_type_creates_on_community_when_secure_is_out() {
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
             Warning: no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config
+            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
             Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
             Cost: $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
@@ -1220,6 +1226,8 @@ fn a_network_volume_is_resolved_in_the_pods_datacenter_and_outlives_the_pod() {
               Candidates, in order:
                  1. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  invalid: {why}
                  2. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  invalid: {why}
+
+            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
             Error: no candidate can take the pod: the catalog rules out all 2 (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config
             Nothing can be applied until these are fixed.
@@ -1491,6 +1499,8 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
                  8. pull the log and 1 artifact
                  9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
               State only (no provider calls):
                 · forget the interrupted create of "hello-[STAMP]-2f4c4f" (no untracked pod has that name)

@@ -9,6 +9,7 @@
 //! named steps, each a small method of [`Planner`].
 
 mod apply;
+mod attach;
 mod catalog;
 pub mod cleanup;
 mod destroy;

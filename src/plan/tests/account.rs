@@ -329,12 +329,16 @@ fn an_interrupted_create_another_key_cannot_find_is_refused_too() {
 
 #[test]
 fn a_plan_that_may_create_on_community_says_such_pods_may_lack_direct_ssh() {
+    let guard_note = super::findings::guard_note;
     let mut case = Case::new();
-    assert!(case.plan().report.notes.is_empty(), "SECURE only");
+    assert_eq!(case.plan().report.notes, [guard_note()], "SECURE only");
     case.desired.all_clouds = true;
     assert_eq!(
         case.plan().report.notes,
-        [Note::CommunityMayLackDirectSsh { grace_sec: 60 }]
+        [
+            Note::CommunityMayLackDirectSsh { grace_sec: 60 },
+            guard_note()
+        ]
     );
     // A pod already running is used as it is: nothing is created.
     let mut running = Case::new().recorded(
@@ -342,5 +346,5 @@ fn a_plan_that_may_create_on_community_says_such_pods_may_lack_direct_ssh() {
         observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
     );
     running.desired.all_clouds = true;
-    assert!(running.plan().report.notes.is_empty());
+    assert_eq!(running.plan().report.notes, [guard_note()]);
 }
