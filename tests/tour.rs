@@ -1227,8 +1227,6 @@ fn a_network_volume_is_resolved_in_the_pods_datacenter_and_outlives_the_pod() {
                  1. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  invalid: {why}
                  2. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  invalid: {why}
 
-            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
-
             Error: no candidate can take the pod: the catalog rules out all 2 (see why beside each), so nothing would be created; fix pod.gpu_order, pod.datacenters, pod.gpu_count or storage.volume_name in the config
             Nothing can be applied until these are fixed.
 

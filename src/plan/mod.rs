@@ -217,6 +217,11 @@ impl<'a> Planner<'a> {
                     .retain(|d| !matches!(d, Drift::Deleted { pod_id } if pods.contains(pod_id)));
             }
         }
+        // A plan that cannot be carried out runs no job, so no guard.
+        if !self.errors.is_empty() {
+            self.notes
+                .retain(|note| !matches!(note, Note::GuardStopsPod { .. }));
+        }
         let has_pod_changes = self
             .steps
             .graph

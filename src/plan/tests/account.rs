@@ -175,6 +175,11 @@ fn more_gpus_than_one_machine_holds_is_invalid_and_with_no_valid_candidate_the_p
         plan.report.errors,
         [PlanError::NoValidCandidate { candidates: 1 }]
     );
+    assert!(
+        plan.report.notes.is_empty(),
+        "a plan that cannot be carried out runs no job, so names no guard: {:?}",
+        plan.report.notes
+    );
 }
 
 #[test]
