@@ -50,6 +50,7 @@ const fn var(name: &'static str, kind: Kind, default: &'static str) -> Var {
 
 pub const PROVIDER: &str = "RPD_PROVIDER";
 pub const MARKER_GRACE_SECS: &str = "RPD_MARKER_GRACE_SECS";
+pub const MAX_RUNTIME: &str = "RPD_MAX_RUNTIME";
 
 /// Every variable rpd reads (`NO_COLOR`, `HOME` and `USER` aside, which any
 /// value suits), with what it must hold.
@@ -67,6 +68,7 @@ pub const VARS: &[Var] = &[
     var("RPD_RUNPODCTL_POLL", Kind::Duration, "2s"),
     var("RPD_SIM_DIR", Kind::Path, "<user data dir>/rpd/sim"),
     var(MARKER_GRACE_SECS, Kind::Seconds, "30"),
+    var(MAX_RUNTIME, Kind::Duration, "budget.max_runtime_minutes"),
     var(
         "RPD_KNOWN_HOSTS",
         Kind::Path,
@@ -173,6 +175,12 @@ pub fn get(name: &str) -> Option<String> {
 /// refused any other value).
 pub fn seconds(name: &str, default: u64) -> Duration {
     Duration::from_secs(get(name).and_then(|v| v.parse().ok()).unwrap_or(default))
+}
+
+/// A [`Kind::Duration`] variable, when set ([`check`] has refused a value
+/// that is not one).
+pub fn duration(name: &str) -> Option<Duration> {
+    get(name).and_then(|v| humantime::parse_duration(&v).ok())
 }
 
 #[cfg(test)]

@@ -391,6 +391,16 @@ pub struct LocalPodDirs {
     pub container: std::path::PathBuf,
 }
 
+/// How a pod asks its provider to stop itself: the on-pod guard's one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodSelfStop {
+    /// `POST <base_url>/v2/pods/<id>/action {"action":"stop"}` with the
+    /// pod's own `RUNPOD_API_KEY`.
+    Api { base_url: String },
+    /// The simulator: a shell command that takes the pod id as its argument.
+    Command(String),
+}
+
 /// How the job reaches a ready pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -514,6 +524,17 @@ pub struct Lifecycle {
     /// `lifecycle.on_busy_host` (rpd's own key), when the config sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_busy_host: Option<BusyHostPolicy>,
+    /// `lifecycle.unattended_stop_after_sec` (rpd's own key): how long after
+    /// the job ends the on-pod guard waits for an rpd before it stops the pod.
+    #[serde(default = "default_unattended_stop_after_sec")]
+    pub unattended_stop_after_sec: u32,
+}
+
+/// Ten minutes: long enough for a dropped connection to come back.
+pub const DEFAULT_UNATTENDED_STOP_AFTER_SEC: u32 = 600;
+
+fn default_unattended_stop_after_sec() -> u32 {
+    DEFAULT_UNATTENDED_STOP_AFTER_SEC
 }
 
 impl Default for Lifecycle {
@@ -523,6 +544,7 @@ impl Default for Lifecycle {
             on_success: LifecycleAction::Delete,
             on_failure: LifecycleAction::Stop,
             on_busy_host: None,
+            unattended_stop_after_sec: DEFAULT_UNATTENDED_STOP_AFTER_SEC,
         }
     }
 }

@@ -90,10 +90,9 @@ fn plan_warns_while_another_run_holds_the_lock() {
         .known(lock["who"].as_str().unwrap(), "[WHO]")
         .stdout(&with_block(
             RUNNING_PLAN,
-            "Plan: ",
+            "Note: the pod stops itself",
             "
             Warning: another rpd holds this config's lock (apply by [WHO] since [TIME] UTC): this plan may change under it
-
             ",
         ))
         .run();

@@ -86,6 +86,9 @@ pub enum ApplyError {
     /// A plan that runs the job before the pod is ready (a planner bug).
     #[error("the pod is not ready")]
     NoConnection,
+    /// A plan that attaches with no launched job in the state (a planner bug).
+    #[error("the state records no launched job to attach to")]
+    NoJobToAttach,
     /// The key pair the plan found is gone now.
     #[error(
         "the SSH key {} {}, so rpd would not reach the pod; nothing was created",

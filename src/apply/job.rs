@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::model::Usd;
 use crate::remote::Transport;
-use crate::remote::job::{Budget, PodCheck, PodProbe};
+use crate::remote::job::{Budget, GuardSettings, PodCheck, PodProbe};
 
 /// The job's pod probe (its heartbeat): asks the provider whether the pod
 /// still runs, every `budget.poll_interval_sec`.
@@ -74,14 +74,34 @@ impl<'a> Executor<'a> {
             time_limit: Duration::from_secs(budget.timeout_sec),
             cost_cap: Usd(budget.cost_cap_usd),
             price_per_hr: Usd(price),
+            time_limit_is_max_runtime: budget.max_runtime_sec.is_some(),
         };
         let probe = ProviderProbe {
             provider: self.provider.clone(),
             pod_id: pod.id.clone(),
             every: heartbeat,
         };
+        let guard = GuardSettings {
+            grace: Duration::from_secs(u64::from(self.config.lifecycle.unattended_stop_after_sec)),
+            stop: self.provider.self_stop(),
+            pod_id: pod.id.clone(),
+        };
         JobRunner::new(self.config, transport, self.events.clone(), budget)
             .with_probe(Box::new(probe))
+            .with_guard(guard)
+    }
+
+    /// The job `--detach` leaves running: launched, and recorded in the
+    /// state for `rpd attach`.
+    pub(super) fn detached(&self) -> Option<Detached> {
+        let runner = self.runner.as_ref()?;
+        let job = self.state.launched_job.as_ref()?;
+        (runner.launched() && runner.failure().is_none()).then(|| Detached {
+            pod_id: job.pod_id.clone(),
+            deadline_at: job.deadline_at,
+            deadline_reason: runner.deadline_reason().map(|r| r.as_str()),
+            grace: Duration::from_secs(u64::from(self.config.lifecycle.unattended_stop_after_sec)),
+        })
     }
 
     /// Why the job failed, once it has.
@@ -123,14 +143,41 @@ impl<'a> Executor<'a> {
         let Some(pod_id) = self.current_id() else {
             return;
         };
+        let now = Utc::now();
+        let runner = self.runner.as_ref();
         self.state.launched_job = Some(LaunchedJob {
             pod_id,
-            launched_at: Utc::now(),
+            launched_at: now,
             run_dir: self.config.run_dir.clone(),
             log_path: self.config.job.run.log_path.clone(),
+            tag: runner.map(|r| r.tag().to_string()),
+            deadline_at: runner
+                .and_then(|r| r.deadline())
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| now + d),
+            detached: self.options.detach,
         });
         // Not written, the next apply cannot rescue the log: no more.
         let _ = self.save_state();
+    }
+
+    /// Attaches to the job an earlier apply launched on this pod: follows it
+    /// while it runs, or collects it once it has ended; never runs it again.
+    pub(super) async fn attach(&mut self) -> Result<(), ApplyError> {
+        crate::fault::reached("attach").await;
+        let Some(left) = self.state.launched_job.clone() else {
+            return Err(ApplyError::NoJobToAttach);
+        };
+        let Some(runner) = self.runner.as_mut() else {
+            return Err(ApplyError::NoConnection);
+        };
+        let remaining = left
+            .deadline_at
+            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        let tag = left.tag.clone().unwrap_or_default();
+        runner.attach(&tag, left.launched_at, remaining).await;
+        runner.run_phase(Phase::Monitor, &self.interrupt).await;
+        Ok(())
     }
 
     /// A job that a killed apply left on this pod: its log and exit status

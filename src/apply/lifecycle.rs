@@ -124,6 +124,10 @@ impl Executor<'_> {
             }
             LifecycleAction::Delete => self.delete(pod_id).await?,
             LifecycleAction::Preserve => {
+                // Kept running on purpose: the on-pod guard must not stop it.
+                if let Some(runner) = self.runner.as_mut() {
+                    runner.dismiss_guard().await;
+                }
                 self.retain(pod_id, format!("{label}: preserve"), PodStatus::Running);
                 self.save()?;
                 let rate = self

@@ -40,6 +40,7 @@ use crate::state::{
 pub use direct_ssh::DEFAULT_DIRECT_SSH_GRACE;
 use direct_ssh::DirectSshWatch;
 pub use error::{ApplyError, BusyHostKept, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
+
 use terminal::TerminalEvents;
 
 /// What applying one config did.
@@ -64,6 +65,19 @@ pub struct ApplyReport {
     pub lifecycle: Option<LifecycleDone>,
     /// Why the job's log or a required artifact could not be saved here.
     pub results_unsaved: Option<String>,
+    /// `--detach` left the launched job to the on-pod guard.
+    pub detached: Option<Detached>,
+}
+
+/// A job `apply --detach` launched and left running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detached {
+    pub pod_id: String,
+    /// When the on-pod guard ends the job and stops the pod, and why.
+    pub deadline_at: Option<chrono::DateTime<Utc>>,
+    pub deadline_reason: Option<&'static str>,
+    /// How long after the job ends the guard waits for an rpd.
+    pub grace: Duration,
 }
 
 /// The lifecycle branch that ran (only ever one).
@@ -94,6 +108,9 @@ pub struct ApplyOptions {
     pub replace_without_stock: bool,
     /// How often a start on a busy host is tried again.
     pub busy_host_retry: Duration,
+    /// `--detach`: return once the job is launched, leaving it to the
+    /// on-pod guard and a later `rpd attach`.
+    pub detach: bool,
     /// How long a pod this run created may run with SSH through RunPod's
     /// proxy only before it is deleted and the next candidate tried.
     pub direct_ssh_grace: Duration,
@@ -104,6 +121,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             replace_without_stock: false,
             busy_host_retry: Duration::from_secs(15),
+            detach: false,
             direct_ssh_grace: DEFAULT_DIRECT_SSH_GRACE,
         }
     }
@@ -257,7 +275,7 @@ impl<'a> Executor<'a> {
             })
             .unwrap_or_default();
         let result = self.run_steps(plan).await;
-        if let Some(runner) = &self.runner {
+        if let Some(runner) = &mut self.runner {
             runner.close().await;
         }
         self.report.interrupted = self.interrupt.is_set();
@@ -303,6 +321,13 @@ impl<'a> Executor<'a> {
                     });
                     return Err(err);
                 }
+            }
+            if self.options.detach
+                && matches!(step.kind, StepKind::Launch { .. })
+                && let Some(detached) = self.detached()
+            {
+                self.report.detached = Some(detached);
+                break;
             }
         }
         Ok(())
@@ -360,6 +385,7 @@ impl<'a> Executor<'a> {
             StepKind::Preflight { .. } => self.job_phase(Phase::Preflight).await,
             StepKind::Launch { .. } => self.job_phase(Phase::Launch).await,
             StepKind::Monitor { .. } => self.job_phase(Phase::Monitor).await,
+            StepKind::Attach { .. } => self.attach().await,
             StepKind::Pull { .. } => self.pull().await,
             StepKind::Lifecycle { when, action } => {
                 // The outcome was fixed when the job ended: an interrupt

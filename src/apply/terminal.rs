@@ -128,6 +128,18 @@ impl EventSink for TerminalEvents {
                 &format!(" [{files} files, {bytes} bytes]"),
             ),
             Launched { script_path } => self.line(format!("Launched {script_path}")),
+            Attached {
+                launched_at,
+                running,
+            } => self.line(format!(
+                "Attached to the job launched at {}: {}",
+                launched_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                if *running {
+                    "it is still running; following its log"
+                } else {
+                    "it has ended; collecting its results"
+                }
+            )),
             MonitorStarted => self.open("Running the job"),
             MonitorTick { spent, last_line } => {
                 let last = if last_line.is_empty() {
@@ -196,6 +208,7 @@ impl EventSink for TerminalEvents {
                 }
             }
             GpuSelected { .. }
+            | GuardStarted { .. }
             | PodResumed { .. }
             | ScriptStepStarted { .. }
             | ScriptStepCompleted { .. }

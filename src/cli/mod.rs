@@ -16,9 +16,9 @@ pub use sim::SimCommand;
 mod hygiene;
 
 use crate::commands::settings::{
-    Action, ApplySettings, ColourChoice, ConfigSettings, DestroySettings, ForceUnlockSettings,
-    GlobalSettings, ImportSettings, Invocation, LockSettings, LogsSettings, PlanFlags,
-    ReassignSettings, ValidateSettings, VarSettings,
+    Action, ApplySettings, AttachSettings, ColourChoice, ConfigSettings, DestroySettings,
+    ForceUnlockSettings, GlobalSettings, ImportSettings, Invocation, LockSettings, LogsSettings,
+    PlanFlags, ReassignSettings, ValidateSettings, VarSettings,
 };
 
 const EXIT_CODES: &str = "Exit codes:
@@ -172,6 +172,21 @@ pub enum Command {
         /// Print the plan and every step's progress as JSON lines (NDJSON) on stdout; needs -y or a saved plan.
         #[arg(long)]
         json: bool,
+        /// Return once the job is launched; the on-pod guard enforces the budget, `rpd attach` collects it.
+        #[arg(long)]
+        detach: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
+    },
+    /// Follow (or collect) the job a detached or interrupted apply left on the pod, then carry out the lifecycle.
+    Attach {
+        /// YAML configs (runpod-deploy schema_version 2).
+        #[arg(required = true, value_name = "CONFIG")]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
         #[command(flatten)]
         lock: LockArgs,
         #[command(flatten)]
@@ -423,6 +438,7 @@ impl Command {
                 money,
                 auto_approve,
                 json,
+                detach,
                 lock,
                 provider: _,
             } => Action::Apply(ApplySettings {
@@ -431,6 +447,17 @@ impl Command {
                 flags: plan_flags(replace, fallback_cloud_type, money),
                 auto_approve,
                 json,
+                detach,
+                lock: lock.resolve(),
+            }),
+            Command::Attach {
+                configs,
+                vars,
+                lock,
+                provider: _,
+            } => Action::Attach(AttachSettings {
+                configs,
+                vars: vars.resolve(),
                 lock: lock.resolve(),
             }),
             Command::Destroy {

@@ -8,7 +8,9 @@ use anyhow::bail;
 use super::execute::execute;
 use super::ndjson::Stream;
 use crate::apply::ApplyOptions;
-use crate::commands::settings::{ApplySettings, DestroySettings, LockSettings, VarSettings};
+use crate::commands::settings::{
+    ApplySettings, AttachSettings, DestroySettings, LockSettings, VarSettings,
+};
 use crate::commands::{Ctx, PlanFlags, Prepared, load_configs, prepare_all};
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -23,6 +25,11 @@ pub struct Request<'a> {
     pub auto_approve: bool,
     pub lock: LockSettings,
     pub mode: Mode,
+    /// `apply --detach`: return once the job is launched.
+    pub detach: bool,
+    /// `rpd attach`: only plans that attach to a launched job are carried
+    /// out (without asking: the job was approved when it was launched).
+    pub attach_only: bool,
     /// `--json`: NDJSON events on stdout.
     pub json: bool,
 }
@@ -35,6 +42,8 @@ pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitSt
         auto_approve: settings.auto_approve,
         lock: settings.lock,
         mode: Mode::Apply,
+        detach: settings.detach,
+        attach_only: false,
         json: settings.json,
     };
     if let Some(plan_file) = super::apply_saved::saved_plan_in(&settings.configs)? {
@@ -48,6 +57,21 @@ pub async fn apply(ctx: &Ctx, settings: &ApplySettings) -> anyhow::Result<ExitSt
     run(ctx, request).await
 }
 
+pub async fn attach(ctx: &Ctx, settings: &AttachSettings) -> anyhow::Result<ExitStatus> {
+    let request = Request {
+        configs: &settings.configs,
+        vars: &settings.vars,
+        flags: PlanFlags::default(),
+        auto_approve: true,
+        lock: settings.lock,
+        mode: Mode::Apply,
+        detach: false,
+        attach_only: true,
+        json: false,
+    };
+    run(ctx, request).await
+}
+
 pub async fn destroy(ctx: &Ctx, settings: &DestroySettings) -> anyhow::Result<ExitStatus> {
     let request = Request {
         configs: &settings.configs,
@@ -56,6 +80,8 @@ pub async fn destroy(ctx: &Ctx, settings: &DestroySettings) -> anyhow::Result<Ex
         auto_approve: settings.auto_approve,
         lock: settings.lock,
         mode: Mode::Destroy,
+        detach: false,
+        attach_only: false,
         json: false,
     };
     run(ctx, request).await
@@ -76,9 +102,11 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         busy_host_retry: timing
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
+        detach: request.detach,
         direct_ssh_grace: flags.direct_ssh_grace,
     };
     let operation = match request.mode {
+        Mode::Apply if request.attach_only => "attach",
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
         Mode::Cleanup => "cleanup",
@@ -96,6 +124,20 @@ pub async fn run(ctx: &Ctx, request: Request<'_>) -> anyhow::Result<ExitStatus> 
         .enumerate()
     {
         match prepared {
+            // `rpd attach` shows and carries out only plans that attach.
+            Ok(p) if request.attach_only && !p.plan.attaches() => {
+                ctx.error(&anyhow::anyhow!(
+                    "{}: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched{}\n  = help: `rpd apply {}` runs the job",
+                    p.config.name,
+                    if p.loaded.as_ref().is_some_and(|l| l.state.launched_job.is_some()) {
+                        " on a pod this plan can attach to (is the pod gone, or replaced?); `rpd plan` says what happened to it"
+                    } else {
+                        ""
+                    },
+                    p.config.path.display()
+                ));
+                status = ExitStatus::Error;
+            }
             Ok(p) => {
                 show_plan(
                     stream.as_ref(),

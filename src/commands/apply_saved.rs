@@ -176,6 +176,7 @@ pub async fn apply(
         busy_host_retry: timing
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
+        detach: false,
         direct_ssh_grace: settings.flags.direct_ssh_grace,
     };
     let status = execute(

@@ -208,6 +208,25 @@ fn summarize(
         );
         return ExitStatus::Success;
     }
+    if let Some(detached) = &report.detached {
+        let deadline = match (detached.deadline_at, detached.deadline_reason) {
+            (Some(at), Some(reason)) => {
+                format!("at {} ({reason}), or ", at.format("%Y-%m-%d %H:%M UTC"))
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{} {}\n  The job runs on pod {}; follow it, or collect it once it has ended, with `rpd attach {}` (a plain `rpd apply` does the same), which then carries out the lifecycle.\n  The pod stops itself {deadline}{} after the job ends if no rpd is attached.",
+            p.add
+                .apply_to(format!("{name}: job launched and detached.")),
+            counts(report),
+            detached.pod_id,
+            config.path.display(),
+            crate::model::duration(detached.grace.as_secs()),
+        );
+        return ExitStatus::Success;
+    }
     let wall = report
         .job_wall
         .map(|d| format!(" in {}", elapsed(d)))

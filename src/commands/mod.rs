@@ -47,6 +47,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
     match action {
         Action::Plan(settings) => plan::run(ctx, &settings).await,
         Action::Apply(settings) => apply::apply(ctx, &settings).await,
+        Action::Attach(settings) => apply::attach(ctx, &settings).await,
         Action::Destroy(settings) => apply::destroy(ctx, &settings).await,
         Action::Validate(settings) => validate::run(ctx, &settings),
         Action::Logs(settings) => logs::run(ctx, &settings).await,
@@ -154,6 +155,18 @@ pub fn load_options(vars: &VarSettings) -> anyhow::Result<LoadOptions> {
     })
 }
 
+/// `RPD_MAX_RUNTIME` (a duration, for trials and tests) replaces the
+/// config's max runtime, so that the plan, rpd's monitor and the on-pod
+/// guard all use it.
+fn with_env_overrides(mut config: Config) -> Config {
+    if let Some(limit) = crate::env::duration(crate::env::MAX_RUNTIME) {
+        let secs = limit.as_secs().max(1);
+        config.budget.max_runtime_sec = Some(secs);
+        config.budget.timeout_sec = secs;
+    }
+    config
+}
+
 /// Prints a loaded config's warnings.
 pub fn warn_about(ctx: &Ctx, path: &Path, config: &Config) {
     for warning in &config.warnings {
@@ -164,7 +177,7 @@ pub fn warn_about(ctx: &Ctx, path: &Path, config: &Config) {
 /// Loads one config.
 pub fn load_config(ctx: &Ctx, target: &ConfigSettings) -> anyhow::Result<Config> {
     let options = load_options(&target.vars)?;
-    let config = config::load(&target.config, &options)?;
+    let config = with_env_overrides(config::load(&target.config, &options)?);
     warn_about(ctx, &target.config, &config);
     Ok(config)
 }
@@ -204,7 +217,9 @@ pub fn load_each(
     let mut out = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     for path in paths {
-        let loaded = config::load(&path, &options).map_err(anyhow::Error::new);
+        let loaded = config::load(&path, &options)
+            .map(with_env_overrides)
+            .map_err(anyhow::Error::new);
         let loaded = loaded.and_then(|c| {
             warn_about(ctx, &path, &c);
             if seen.contains(&c.state_file) {

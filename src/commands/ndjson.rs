@@ -189,6 +189,10 @@ impl EventSink for ConfigEvents {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { script_path } => ("job_started", json!({"script_path": script_path})),
+            Attached { .. } | GuardStarted { .. } => match event.outliving_record() {
+                Some(record) => record,
+                None => return,
+            },
             MonitorTick { spent, last_line } => (
                 "job_progress",
                 json!({"spent_usd": spent.0, "last_line": last_line}),

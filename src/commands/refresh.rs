@@ -85,6 +85,7 @@ pub fn job_outline(config: &Config) -> JobOutline {
         script_path: job.run.script_path.clone(),
         log_path: job.run.log_path.clone(),
         timeout_sec: config.budget.timeout_sec,
+        timeout_is_max_runtime: config.budget.max_runtime_sec.is_some(),
         ssh_ready_timeout_sec: config.budget.ssh_ready_timeout_sec,
         volume_mount: config.pod.storage.mount().to_string(),
     }

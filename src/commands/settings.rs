@@ -20,6 +20,7 @@ pub struct Invocation {
 pub enum Action {
     Plan(PlanSettings),
     Apply(ApplySettings),
+    Attach(AttachSettings),
     Destroy(DestroySettings),
     Validate(ValidateSettings),
     Logs(LogsSettings),
@@ -143,6 +144,17 @@ pub struct ApplySettings {
     pub auto_approve: bool,
     /// `--json`: NDJSON events on stdout instead of the human plan and summary.
     pub json: bool,
+    /// `--detach`: return once the job is launched.
+    pub detach: bool,
+    pub lock: LockSettings,
+}
+
+/// `rpd attach`: follow or collect the job an earlier apply left, then the
+/// lifecycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachSettings {
+    pub configs: Vec<PathBuf>,
+    pub vars: VarSettings,
     pub lock: LockSettings,
 }
 

@@ -75,6 +75,10 @@ pub struct Budget {
     pub ssh_ready_timeout_sec: u32,
     /// `max_runtime_minutes * 60`, else the cost cap at the assumed rate.
     pub timeout_sec: u64,
+    /// The max runtime in seconds, when one is set (`max_runtime_minutes`,
+    /// or `RPD_MAX_RUNTIME`): the time limit is then a max runtime, not the
+    /// cost cap at the assumed rate.
+    pub max_runtime_sec: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

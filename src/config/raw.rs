@@ -196,6 +196,10 @@ pub struct RawLifecycle {
     /// rpd's own key: wait, recreate or fail (runpod-deploy has no such key).
     #[serde(default)]
     pub on_busy_host: Option<String>,
+    /// rpd's own key: seconds after the job ends before the on-pod guard
+    /// stops a pod that no rpd is attached to.
+    #[serde(default)]
+    pub unattended_stop_after_sec: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -176,6 +176,7 @@ pub fn config_schema() -> Value {
             "on_success": lifecycle_action("recycle: stop and resume next time; stop: keep for forensics; delete; preserve: leave running (it bills).", &["recycle", "stop", "delete", "preserve"]),
             "on_failure": lifecycle_action("stop (default), delete or preserve; not recycle.", &["stop", "delete", "preserve"]),
             "on_busy_host": lifecycle_action("When a paused pod's host has no free GPU: wait (default), recreate or fail.", &["wait", "recreate", "fail"]),
+            "unattended_stop_after_sec": count(1, "Seconds after the job ends before the pod's guard stops a pod no rpd is attached to (default 600)."),
         }), &[]),
         "telemetry": object("Accepted and checked; rpd captures no telemetry yet.", json!({
             "enabled": flag("Capture telemetry."),

@@ -10,7 +10,7 @@ use crate::model::{
 };
 
 /// Which pod the job will run on, per PLANNER.md §1.
-enum PodChoice {
+pub(super) enum PodChoice {
     Create {
         reason: Reason,
     },
@@ -42,13 +42,20 @@ impl Planner<'_> {
         let current = self.current_pod();
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
+        let attach = self.job_to_attach(&choice);
         let mut pod = self.add_pod_steps(choice, &ranked);
         if matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
             pod.deleted_storage = current.as_ref().and_then(|c| c.effective_spec().storage);
         }
         self.note_community_ssh(&pod, &ranked);
-        self.report_left_job(&pod);
-        self.add_job_steps();
+        match attach {
+            Some(job) => self.add_attach_steps(&job),
+            None => {
+                self.report_left_job(&pod);
+                self.add_job_steps();
+                self.report_guard();
+            }
+        }
         self.add_lifecycle();
         self.report_costs(&pod, current.as_ref(), &ranked);
         self.report_paused_for(&pod);

@@ -138,6 +138,9 @@ pub struct JobOutline {
     pub script_path: String,
     pub log_path: String,
     pub timeout_sec: u64,
+    /// Whether `timeout_sec` is a max runtime (else the cost cap at the
+    /// assumed rate).
+    pub timeout_is_max_runtime: bool,
     pub ssh_ready_timeout_sec: u32,
     pub volume_mount: String,
 }

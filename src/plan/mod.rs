@@ -9,6 +9,7 @@
 //! named steps, each a small method of [`Planner`].
 
 mod apply;
+mod attach;
 mod catalog;
 pub mod cleanup;
 mod current;
@@ -216,6 +217,11 @@ impl<'a> Planner<'a> {
                 self.drift
                     .retain(|d| !matches!(d, Drift::Deleted { pod_id } if pods.contains(pod_id)));
             }
+        }
+        // A plan that cannot be carried out runs no job, so no guard.
+        if !self.errors.is_empty() {
+            self.notes
+                .retain(|note| !matches!(note, Note::GuardStopsPod { .. }));
         }
         let has_pod_changes = self
             .steps

@@ -255,6 +255,21 @@ pub enum Note {
     RunpodDeployPointer { state_file: std::path::PathBuf },
     /// A lock left by a run that is gone: the next apply takes it over.
     StaleLock(LockHolder),
+    /// The on-pod guard that starts with the job stops the pod by itself:
+    /// at the job's deadline (about `deadline_at` if it starts now), or
+    /// `grace_sec` after the job ends while no rpd is attached.
+    GuardStopsPod {
+        deadline_at: DateTime<Utc>,
+        max_runtime: bool,
+        grace_sec: u64,
+    },
+    /// A job an earlier apply launched (detached, or killed) is on the
+    /// pod: apply attaches to it instead of running the job again.
+    AttachesToLeftJob {
+        pod_id: String,
+        launched_at: DateTime<Utc>,
+        detached: bool,
+    },
     /// Candidates on COMMUNITY, whose machines may offer SSH through
     /// RunPod's proxy only: such a pod is given up after `grace_sec`.
     CommunityMayLackDirectSsh { grace_sec: u64 },

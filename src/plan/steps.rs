@@ -81,6 +81,12 @@ pub enum StepKind {
     Monitor {
         timeout_sec: u64,
     },
+    /// Follow the job a detached or killed apply left on the pod, or
+    /// collect it if it has ended; it is never run again.
+    Attach {
+        pod_id: String,
+        launched_at: chrono::DateTime<chrono::Utc>,
+    },
     Pull {
         artifacts: usize,
     },
@@ -124,6 +130,7 @@ impl StepKind {
             StepKind::Preflight { .. } => "preflight",
             StepKind::Launch { .. } => "launch",
             StepKind::Monitor { .. } => "monitor",
+            StepKind::Attach { .. } => "attach",
             StepKind::Pull { .. } => "pull",
             StepKind::Lifecycle { .. } => "lifecycle",
             StepKind::ForgetPod { .. } => "forget_pod",
@@ -222,6 +229,14 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.graph.node_count() == 0
+    }
+
+    /// Whether the plan attaches to a job launched earlier (instead of
+    /// running the job).
+    pub fn attaches(&self) -> bool {
+        self.steps()
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Attach { .. }))
     }
 }
 

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
 use crate::model::{
-    CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodUpdate, Storage,
-    find_volume,
+    CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, PodUpdate,
+    Storage, find_volume,
 };
 use crate::retry::PollSchedule;
 
@@ -183,6 +183,18 @@ pub trait Provider: Send + Sync {
     /// `None` when this provider cannot tell.
     async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
         Ok(None)
+    }
+
+    /// How a pod of this provider stops itself (the on-pod guard): RunPod's
+    /// REST API (`RPD_RUNPOD_API_URL` when set), unless the provider says
+    /// otherwise.
+    fn self_stop(&self) -> PodSelfStop {
+        PodSelfStop::Api {
+            base_url: rest_v2::settings::normalize_base_url(
+                &crate::env::get(rest_v2::settings::ENV_API_URL)
+                    .unwrap_or_else(|| rest_v2::settings::DEFAULT_BASE_URL.to_string()),
+            ),
+        }
     }
 
     /// The pod, or `None` when the provider says it does not exist (only a

@@ -256,6 +256,9 @@ impl Transport for LocalTransport {
             .current_dir(self.home())
             .env("HOME", self.home())
             .env("RUNPOD_POD_ID", &self.pod_id)
+            // Like RunPod's, the pod has a key of its own; the user's never
+            // reaches it.
+            .env("RUNPOD_API_KEY", format!("sim-pod-key-{}", self.pod_id))
             .env("RPD_SIMULATED_POD", "1");
         command
     }

@@ -101,6 +101,16 @@ pub struct LaunchedJob {
     /// The run directory its log and exit status belong in.
     pub run_dir: PathBuf,
     pub log_path: String,
+    /// The run's tag, which names its exit file on the pod: with it, the
+    /// next apply (or `rpd attach`) follows or collects this very job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// When its budget runs out (the on-pod guard stops it then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<DateTime<Utc>>,
+    /// Launched by `rpd apply --detach`, which left it on purpose.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detached: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod expect;
+pub mod guard;
 pub mod hello;
 pub mod sshd;
 mod test;
@@ -174,7 +175,13 @@ impl World {
             .env("RPD_DATA_DIR", self.path("home/.local/share/rpd"))
             .env("NO_COLOR", "1")
             .env_remove("RPD_FAULT")
-            .env_remove("RUNPOD_API_KEY");
+            .env_remove("RUNPOD_API_KEY")
+            // No test reaches RunPod: not even a pod's guard, which stops
+            // the pod through this API (tests of the REST provider set it).
+            .env(
+                "RPD_RUNPOD_API_URL",
+                format!("http://127.0.0.1:{}", closed_port()),
+            );
         cmd
     }
 
@@ -285,6 +292,11 @@ lifecycle:
     /// hello's job held: it starts, then waits (up to 2 minutes, then fails)
     /// until [`Background::release_job`]. Returns once the job is running.
     pub fn apply_in_background(&self) -> Background {
+        self.apply_in_background_env(&[])
+    }
+
+    /// [`World::apply_in_background`] with more environment.
+    pub fn apply_in_background_env(&self, env: &[(&str, &str)]) -> Background {
         let started = self.path("job-started");
         let release = self.path("job-released");
         let held = edited(
@@ -297,7 +309,7 @@ lifecycle:
             ),
         );
         self.write("examples/hello.yaml", &held);
-        let mut background = self.spawn(&["apply", "-y", "examples/hello.yaml"]);
+        let mut background = self.spawn_env(&["apply", "-y", "examples/hello.yaml"], env);
         background.release = Some(release);
         wait_until(Duration::from_secs(30), "the job to start", || {
             started.exists()
@@ -460,6 +472,9 @@ lifecycle:
         let out = date.replace_all(&out, "[DATE]");
         let time = regex::Regex::new(r"\b\d\d:\d\d:\d\d\b").unwrap();
         let out = time.replace_all(&out, "[TIME]");
+        // A time of day to the minute (the guard's deadline in a plan).
+        let minute = regex::Regex::new(r"\b\d\d:\d\d UTC\b").unwrap();
+        let out = minute.replace_all(&out, "[TIME] UTC");
         let elapsed =
             regex::Regex::new(r"\b(after|in) (\d+\.\d+s|\d+m\d\ds|\d+h\d\dm|\d+s)\b").unwrap();
         elapsed.replace_all(&out, "$1 [ELAPSED]").into_owned()

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The key every "pod" behind this sshd has in its environment, as RunPod
+/// gives each pod a key of its own (the REST v2 fake takes it for a pod's
+/// stop and nothing else).
+pub const POD_API_KEY: &str = "pod-scoped-key-0b7e4d";
+
 pub struct Sshd {
     child: Child,
     pub port: u16,
@@ -86,7 +91,9 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {pid}\nAuthorizedKeysFile {auth}\n\
                  StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
-                 MaxSessions 64\nMaxStartups 64\nSubsystem sftp internal-sftp\n",
+                 MaxSessions 64\nMaxStartups 64\nSubsystem sftp internal-sftp\n\
+                 SetEnv RUNPOD_API_KEY={pod_key}\n",
+                pod_key = POD_API_KEY,
                 host = host_key.display(),
                 pid = dir.join("sshd.pid").display(),
                 auth = dir.join("authorized_keys").display(),
@@ -147,6 +154,11 @@ impl Sshd {
 
     pub fn key(&self) -> &Path {
         &self.client_key
+    }
+
+    /// The sshd daemon's pid: the "pod's" processes are its descendants.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

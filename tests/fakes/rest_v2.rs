@@ -35,6 +35,14 @@ use rpd::provider::{CreatePodRequest, ProviderError};
 /// The key the fake accepts (`Authorization: Bearer test`).
 pub const API_KEY: &str = "test";
 
+/// A user key that is easy to search for (on a pod's disk, in a process's
+/// environment); the fake accepts it like [`API_KEY`].
+pub const DISTINCT_USER_KEY: &str = "user-key-never-on-the-pod-7c1e5a9b";
+
+/// A pod's own key (what RunPod puts in a pod's `RUNPOD_API_KEY`): the fake
+/// takes it for a pod action and nothing else.
+pub const POD_API_KEY: &str = "pod-scoped-key-0b7e4d";
+
 /// RunPod's generic failure text, used for injected 5xx answers.
 pub const SOMETHING_WENT_WRONG: &str =
     "Something went wrong. Please try again later or contact support.";
@@ -579,12 +587,19 @@ async fn answer(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let caller = record
+    let key = record
         .authorization
         .as_deref()
         .and_then(|a| a.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .to_string();
+        .unwrap_or_default();
+    // The user's other key, and a pod's own key for a pod action, act for
+    // the account of API_KEY (whose pods they see).
+    let caller =
+        if key == DISTINCT_USER_KEY || (key == POD_API_KEY && matches!(op, Op::PodAction(_))) {
+            API_KEY.to_string()
+        } else {
+            key.to_string()
+        };
     let authorized = caller == API_KEY
         || shared
             .control

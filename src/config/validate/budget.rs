@@ -40,6 +40,7 @@ impl Checker<'_> {
             poll_interval_sec,
             ssh_ready_timeout_sec,
             timeout_sec,
+            max_runtime_sec: max_runtime_minutes.map(|m| u64::from(m) * 60),
         }
     }
 

@@ -4,7 +4,7 @@ use super::Checker;
 use crate::config::raw::RawLifecycle;
 use crate::config::shown;
 use crate::config::suggest;
-use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction};
+use crate::model::{BusyHostPolicy, DEFAULT_UNATTENDED_STOP_AFTER_SEC, Lifecycle, LifecycleAction};
 
 const RECYCLE_ON_FAILURE: &str = "lifecycle.on_failure cannot be 'recycle'; recycle is the success-path only because failed pods have potentially corrupted state. See Issue #90.";
 
@@ -25,6 +25,11 @@ impl Checker<'_> {
                 .on_busy_host
                 .as_deref()
                 .and_then(|value| self.busy_host_policy(value)),
+            unattended_stop_after_sec: self.positive(
+                "lifecycle.unattended_stop_after_sec",
+                raw.unattended_stop_after_sec,
+                DEFAULT_UNATTENDED_STOP_AFTER_SEC,
+            ),
         }
     }
 

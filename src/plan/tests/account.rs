@@ -175,6 +175,11 @@ fn more_gpus_than_one_machine_holds_is_invalid_and_with_no_valid_candidate_the_p
         plan.report.errors,
         [PlanError::NoValidCandidate { candidates: 1 }]
     );
+    assert!(
+        plan.report.notes.is_empty(),
+        "a plan that cannot be carried out runs no job, so names no guard: {:?}",
+        plan.report.notes
+    );
 }
 
 #[test]
@@ -329,12 +334,16 @@ fn an_interrupted_create_another_key_cannot_find_is_refused_too() {
 
 #[test]
 fn a_plan_that_may_create_on_community_says_such_pods_may_lack_direct_ssh() {
+    let guard_note = super::findings::guard_note;
     let mut case = Case::new();
-    assert!(case.plan().report.notes.is_empty(), "SECURE only");
+    assert_eq!(case.plan().report.notes, [guard_note()], "SECURE only");
     case.desired.all_clouds = true;
     assert_eq!(
         case.plan().report.notes,
-        [Note::CommunityMayLackDirectSsh { grace_sec: 60 }]
+        [
+            Note::CommunityMayLackDirectSsh { grace_sec: 60 },
+            guard_note()
+        ]
     );
     // A pod already running is used as it is: nothing is created.
     let mut running = Case::new().recorded(
@@ -342,5 +351,5 @@ fn a_plan_that_may_create_on_community_says_such_pods_may_lack_direct_ssh() {
         observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
     );
     running.desired.all_clouds = true;
-    assert!(running.plan().report.notes.is_empty());
+    assert_eq!(running.plan().report.notes, [guard_note()]);
 }

@@ -78,7 +78,25 @@ fn a_lock_left_by_a_gone_run_is_a_note_that_apply_takes_it_over_not_a_warning() 
     case.lock = Some(LockSeen::LeftByGoneRun(holder()));
     let report = case.plan().report;
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    assert_eq!(report.notes, [Note::StaleLock(holder())]);
+    assert_eq!(report.notes, [guard_note(), Note::StaleLock(holder())]);
+}
+
+/// The note of the on-pod guard for the cases' job: an hour of max
+/// runtime from the cases' now, ten minutes of grace.
+pub(super) fn guard_note() -> Note {
+    Note::GuardStopsPod {
+        deadline_at: "2026-11-27T13:00:00Z".parse().unwrap(),
+        max_runtime: true,
+        grace_sec: 600,
+    }
+}
+
+#[test]
+fn a_plan_that_runs_the_job_says_when_the_on_pod_guard_stops_the_pod() {
+    let mut case = Case::new();
+    assert_eq!(case.plan().report.notes, [guard_note()]);
+    case.mode = Mode::Destroy;
+    assert!(case.plan().report.notes.is_empty(), "no job, no guard");
 }
 
 /// Without the key pair an apply would make a pod that bills and that rpd
@@ -131,16 +149,17 @@ fn a_runpod_deploy_state_is_noted_after_the_plans_own_notes() {
     let mut case = paused();
     case.origin = Origin::RunpodDeploy;
     let notes = case.plan().report.notes;
-    assert_eq!(notes.len(), 2);
+    assert_eq!(notes.len(), 3);
     assert!(matches!(notes[0], Note::ResumeWipesContainerDisk { .. }));
+    assert_eq!(notes[1], guard_note());
     assert_eq!(
-        notes[1],
+        notes[2],
         Note::RunpodDeployPointer {
             state_file: PathBuf::from("/c.state.json")
         }
     );
     case.origin = Origin::Rpd;
-    assert_eq!(case.plan().report.notes.len(), 1);
+    assert_eq!(case.plan().report.notes.len(), 2);
 }
 
 #[test]
@@ -318,6 +337,9 @@ fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
         launched_at: "2026-11-27T11:00:00Z".parse().unwrap(),
         run_dir: PathBuf::from("/runs/1"),
         log_path: "/workspace/run.log".into(),
+        tag: None,
+        deadline_at: None,
+        detached: false,
     });
     let left = Warning::JobLeftOnPod {
         pod_id: "pod1".into(),

@@ -44,6 +44,7 @@ fn recycle() -> Lifecycle {
         on_success: LifecycleAction::Recycle,
         on_failure: LifecycleAction::Stop,
         on_busy_host: None,
+        unattended_stop_after_sec: 600,
     }
 }
 
@@ -57,6 +58,7 @@ fn job() -> JobOutline {
         script_path: "/workspace/run.sh".into(),
         log_path: "/workspace/run.log".into(),
         timeout_sec: 3600,
+        timeout_is_max_runtime: true,
         ssh_ready_timeout_sec: 900,
         volume_mount: "/workspace".into(),
     }

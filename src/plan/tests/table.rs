@@ -532,7 +532,8 @@ fn row8_image_bump_updates_a_paused_pod_in_place_then_resumes_it() {
     assert_eq!(
         notes,
         [
-            "the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again"
+            "the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again".to_string(),
+            words::note(&super::findings::guard_note()),
         ]
     );
 }

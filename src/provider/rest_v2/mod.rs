@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod, PodBill, PodUpdate};
+use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, PodUpdate};
 use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
@@ -33,6 +33,8 @@ pub struct RestV2Provider {
     client: Client,
     poll: PollSchedule,
     key_fingerprint: String,
+    /// Scheme, host and port of the API (no `/v2`).
+    base_url: String,
 }
 
 impl RestV2Provider {
@@ -41,6 +43,7 @@ impl RestV2Provider {
             client: Client::new(settings)?,
             poll: super::changing_pod_schedule(settings.longest_poll_wait),
             key_fingerprint: super::api_key_fingerprint(&settings.api_key),
+            base_url: settings.base_url.clone(),
         })
     }
 
@@ -149,6 +152,13 @@ impl Provider for RestV2Provider {
     async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
         let keys: wire::SshKeys = self.get_json(&["v2", "account", "ssh-keys"], &[]).await?;
         Ok(Some(keys.keys))
+    }
+
+    /// The same API rpd talks to (the tests' fake too).
+    fn self_stop(&self) -> PodSelfStop {
+        PodSelfStop::Api {
+            base_url: self.base_url.clone(),
+        }
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {

@@ -164,7 +164,7 @@ pub fn api_key(from_env: Option<String>, config: Option<&Path>) -> Result<String
 }
 
 /// `https://api.runpod.io/` and `https://api.runpod.io/v2` both mean the host.
-fn normalize_base_url(url: &str) -> String {
+pub fn normalize_base_url(url: &str) -> String {
     let trimmed = url.trim().trim_end_matches('/');
     trimmed
         .strip_suffix("/v2")

@@ -17,7 +17,7 @@ use super::{
     ProviderResult,
 };
 use crate::known;
-use crate::model::{CloudType, ObservedPod, PodUpdate, Stock};
+use crate::model::{CloudType, ObservedPod, PodSelfStop, PodUpdate, Stock};
 use crate::retry::PollSchedule;
 pub use store::{Store, World};
 
@@ -64,6 +64,11 @@ impl SimProvider {
             })
             .map_err(io_error)?
     }
+}
+
+/// `text` as one POSIX shell word.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 fn io_error(err: std::io::Error) -> ProviderError {
@@ -156,6 +161,17 @@ impl Provider for SimProvider {
 
     async fn start(&self, id: &str) -> ProviderResult<()> {
         self.call("start", |world, _| world.start(id)).await
+    }
+
+    /// `rpd sim stop` on this simulator's world, run by this very binary.
+    fn self_stop(&self) -> PodSelfStop {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "rpd".into());
+        let dir = std::path::absolute(self.store.dir()).unwrap_or_else(|_| self.store.dir().into());
+        PodSelfStop::Command(format!(
+            "RPD_SIM_DIR={} {} --provider sim sim stop",
+            quoted(&dir.display().to_string()),
+            quoted(&exe.display().to_string()),
+        ))
     }
 
     async fn stop(&self, id: &str) -> ProviderResult<()> {

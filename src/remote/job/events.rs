@@ -108,6 +108,20 @@ pub enum JobEvent {
     Launched {
         script_path: String,
     },
+    /// rpd attached to a job launched earlier: it still runs (followed), or
+    /// it has ended (collected).
+    Attached {
+        launched_at: chrono::DateTime<Utc>,
+        running: bool,
+    },
+    /// The on-pod guard started with the script: it kills the job and
+    /// stops the pod `deadline` from now (for `reason`), and stops the pod
+    /// `grace` after the job ends while no rpd is attached.
+    GuardStarted {
+        deadline: Duration,
+        reason: String,
+        grace: Duration,
+    },
     MonitorStarted,
     /// About once a second while the script runs.
     MonitorTick {
@@ -210,6 +224,35 @@ pub enum JobEvent {
     },
 }
 
+impl JobEvent {
+    /// The name and fields of an event of a job that outlives the laptop
+    /// (`events.jsonl` and `apply --json` alike).
+    pub fn outliving_record(&self) -> Option<(&'static str, Value)> {
+        match self {
+            JobEvent::Attached {
+                launched_at,
+                running,
+            } => Some((
+                "job_attached",
+                json!({"launched_at": launched_at.to_rfc3339(), "running": running}),
+            )),
+            JobEvent::GuardStarted {
+                deadline,
+                reason,
+                grace,
+            } => Some((
+                "guard_started",
+                json!({
+                    "deadline_sec": deadline.as_secs(),
+                    "deadline_reason": reason,
+                    "unattended_stop_after_sec": grace.as_secs(),
+                }),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// `events.jsonl` in the run directory: one `{"ts_utc", "event", ...}` per
 /// line, runpod-deploy's names and fields. Events it has no name for are
 /// not written.
@@ -252,6 +295,7 @@ impl EventsJsonl {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { .. } => ("remote_step_started", json!({"step": "run"})),
+            Attached { .. } | GuardStarted { .. } => return event.outliving_record(),
             ScriptStepStarted { step } => ("remote_step_started", json!({"step": step})),
             ScriptStepCompleted { step } => ("remote_step_completed", json!({"step": step})),
             PodKilledUnexpected { pod_id, status } => (

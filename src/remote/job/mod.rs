@@ -8,7 +8,9 @@
 //! verdict machine and reporting [`JobEvent`]s into one sink. What the job
 //! needs from the layers above (a pod probe, a budget) is passed in.
 
+mod attach;
 pub mod events;
+pub mod guard;
 mod monitor;
 mod pull;
 mod recover;
@@ -17,12 +19,13 @@ pub mod script;
 pub mod verdict;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 pub use events::{EventSink, EventsJsonl, Fanout, JobEvent, SharedSink};
+pub use guard::{DeadlineReason, GuardSettings};
 pub use runner::JobRunner;
 
 use super::sync::TransferStats;
@@ -163,6 +166,34 @@ pub struct Budget {
     pub cost_cap: Usd,
     /// The pod's billed rate, dollars per hour.
     pub price_per_hr: Usd,
+    /// Whether `time_limit` is a max runtime (else it is the cost cap at
+    /// the assumed rate), for the words of the on-pod guard.
+    pub time_limit_is_max_runtime: bool,
+}
+
+impl Budget {
+    /// How long the job may still run, counted from `launched`, and why:
+    /// the time limit, or the cost cap at the billed rate since `usable`.
+    pub fn deadline(&self, usable: Instant, launched: Instant) -> (Duration, DeadlineReason) {
+        let by_time = self.time_limit;
+        let time_reason = if self.time_limit_is_max_runtime {
+            DeadlineReason::MaxRuntime
+        } else {
+            DeadlineReason::CostCap
+        };
+        if self.price_per_hr.0 <= 0.0 {
+            return (by_time, time_reason);
+        }
+        let affordable = Duration::from_secs_f64(
+            (self.cost_cap.0 / self.price_per_hr.0 * 3600.0).clamp(0.0, 1e12),
+        );
+        let by_cost = affordable.saturating_sub(launched.saturating_duration_since(usable));
+        if by_cost < by_time {
+            (by_cost, DeadlineReason::CostCap)
+        } else {
+            (by_time, time_reason)
+        }
+    }
 }
 
 /// What the provider says about the pod the job runs on.

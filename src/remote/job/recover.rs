@@ -36,7 +36,13 @@ impl JobRunner<'_> {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let code = status.stdout.trim().parse::<i32>().ok();
+        // `<status>`, or `<status> guard <reason>` when the on-pod guard
+        // killed it.
+        let code = status
+            .stdout
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.parse::<i32>().ok());
         if let Some(code) = code {
             std::fs::write(run_dir.join("exit_status"), format!("{code}\n"))
                 .map_err(|e| format!("cannot write its exit status: {e}"))?;

@@ -2,9 +2,11 @@
 //! step as a [`JobEvent`] and keeps what happened for the [`JobReport`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::events::{JobEvent, SharedSink};
+use super::guard::{self, DeadlineReason, GuardLaunch, GuardSettings, Heartbeat};
 use super::script::{self, RunFiles};
 use super::{
     Budget, JobFailure, JobReport, Phase, PodProbe, PushResult, StepTiming, indent, millis,
@@ -16,10 +18,17 @@ use crate::remote::transport::{RemoteFile, Transport, exec, exec_with_stdin, wri
 
 pub struct JobRunner<'a> {
     pub(super) config: &'a Config,
-    pub(super) transport: Box<dyn Transport>,
+    pub(super) transport: Arc<dyn Transport>,
     pub(super) events: SharedSink,
     pub(super) budget: Budget,
     pub(super) probe: Option<Box<dyn PodProbe>>,
+    /// The on-pod guard to start with the script, when there is one.
+    pub(super) guard: Option<GuardSettings>,
+    /// Renews the guard's heartbeat while this rpd is attached.
+    heartbeat: Option<Heartbeat>,
+    /// The deadline the guard enforces, from the launch, and why.
+    pub(super) deadline: Option<Duration>,
+    deadline_reason: Option<DeadlineReason>,
     /// Starts the watcher's own report lines, so no log line can pass for one.
     pub(super) token: String,
     pub(super) files: RunFiles,
@@ -44,10 +53,14 @@ impl<'a> JobRunner<'a> {
         let token = format!("__RPD_{}__", uuid::Uuid::new_v4().simple());
         JobRunner {
             config,
-            transport,
+            transport: Arc::from(transport),
             events,
             budget,
             probe: None,
+            guard: None,
+            heartbeat: None,
+            deadline: None,
+            deadline_reason: None,
             files: RunFiles::new(&config.job.run, &token),
             token,
             started: Instant::now(),
@@ -74,6 +87,43 @@ impl<'a> JobRunner<'a> {
     pub fn with_probe(mut self, probe: Box<dyn PodProbe>) -> JobRunner<'a> {
         self.probe = Some(probe);
         self
+    }
+
+    /// Starts the on-pod guard with the script: it enforces the budget and
+    /// stops the pod when no rpd is attached after the job ends.
+    pub fn with_guard(mut self, guard: GuardSettings) -> JobRunner<'a> {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// Renews the guard's heartbeat from now on (while this runner lives).
+    pub(super) fn attach_to_guard(&mut self) {
+        if let Some(guard) = &self.guard
+            && self.heartbeat.is_none()
+        {
+            self.heartbeat = Some(Heartbeat::start(
+                self.transport.clone(),
+                &self.files,
+                guard::heartbeat_every(guard.grace),
+            ));
+        }
+    }
+
+    /// Tells the on-pod guard that rpd has taken over the pod for good (it
+    /// keeps running by the lifecycle's choice): the guard ends without
+    /// stopping it. Best effort: a guard that is not told stops the pod
+    /// after its grace period.
+    pub async fn dismiss_guard(&mut self) {
+        if self.guard.is_none() || !self.report.launched {
+            return;
+        }
+        self.heartbeat = None;
+        let _ = exec(
+            self.transport.as_ref(),
+            &guard::dismiss(&self.files),
+            Duration::from_secs(20),
+        )
+        .await;
     }
 
     /// Runs one phase. After a failure the remaining phases are skipped,
@@ -144,6 +194,30 @@ impl<'a> JobRunner<'a> {
         self.ran
     }
 
+    /// The tag that names this run's files on the pod.
+    pub fn tag(&self) -> &str {
+        &self.files.tag
+    }
+
+    /// How long after its launch the on-pod guard ends the job.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Why the guard's deadline is what it is.
+    pub fn deadline_reason(&self) -> Option<DeadlineReason> {
+        self.deadline_reason
+    }
+
+    /// The job is one launched before this runner (an attach): it counts
+    /// as launched and as run.
+    pub(super) fn adopt_launched(&mut self, files: RunFiles, token: String) {
+        self.files = files;
+        self.token = token;
+        self.report.launched = true;
+        self.ran = true;
+    }
+
     /// Whether the script was started.
     pub fn launched(&self) -> bool {
         self.report.launched
@@ -173,7 +247,8 @@ impl<'a> JobRunner<'a> {
         self.config.run_dir.clone()
     }
 
-    pub async fn close(&self) {
+    pub async fn close(&mut self) {
+        self.heartbeat = None;
         self.transport.close().await;
     }
 
@@ -372,10 +447,30 @@ impl<'a> JobRunner<'a> {
     async fn launch(&mut self) -> Result<(), JobFailure> {
         let started = Instant::now();
         let transport = self.transport.as_ref();
+        let guard = self.guard.as_ref().map(|settings| {
+            let (deadline, reason) = self.budget.deadline(self.started, Instant::now());
+            GuardLaunch {
+                settings: settings.clone(),
+                deadline,
+                reason,
+            }
+        });
         let body = transport.localize(&self.config.job.run.body);
-        let wrapper = transport.localize(&script::wrapper(&self.files));
-        let start = transport.localize(&script::start(&self.files));
-        let files = [
+        let (wrapper, start) = match &guard {
+            Some(launch) => (
+                guard::wrapper(&self.files, launch),
+                format!(
+                    "{}{}",
+                    guard::before_start(&self.files, &launch.settings.stop),
+                    script::start(&self.files)
+                ),
+            ),
+            None => (script::wrapper(&self.files), script::start(&self.files)),
+        };
+        let (wrapper, start) = (transport.localize(&wrapper), transport.localize(&start));
+        let guard_path = guard::guard_path(&self.files);
+        let target_path = guard::target_path(&self.files);
+        let mut files = vec![
             RemoteFile {
                 path: &self.files.script,
                 contents: body.as_bytes(),
@@ -387,6 +482,18 @@ impl<'a> JobRunner<'a> {
                 mode: 0o755,
             },
         ];
+        if let Some(launch) = &guard {
+            files.push(RemoteFile {
+                path: &guard_path,
+                contents: guard::SCRIPT.as_bytes(),
+                mode: 0o755,
+            });
+            files.push(RemoteFile {
+                path: &target_path,
+                contents: guard::target(&launch.settings.stop).as_bytes(),
+                mode: 0o600,
+            });
+        }
         let script = write_files_script(transport, &files, &start);
         let out = exec_with_stdin(
             transport,
@@ -407,6 +514,16 @@ impl<'a> JobRunner<'a> {
         self.events.emit(&JobEvent::Launched {
             script_path: self.files.script.clone(),
         });
+        if let Some(launch) = guard {
+            self.deadline = Some(launch.deadline);
+            self.deadline_reason = Some(launch.reason);
+            self.events.emit(&JobEvent::GuardStarted {
+                deadline: launch.deadline,
+                reason: launch.reason.as_str().to_string(),
+                grace: launch.settings.grace,
+            });
+            self.attach_to_guard();
+        }
         self.record(Phase::Launch, started, true);
         Ok(())
     }

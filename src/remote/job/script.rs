@@ -16,6 +16,10 @@ pub struct RunFiles {
     pub exit: String,
     /// The process group of the setup or preflight command that runs now.
     pub step_pid: String,
+    /// 12 hex digits of the run's token: names this run's files.
+    pub tag: String,
+    /// Where rpd tells this run's on-pod guard that it has taken over.
+    pub dismissed: String,
 }
 
 impl RunFiles {
@@ -27,6 +31,8 @@ impl RunFiles {
             pid: sidecar(&run.log_path, "pid"),
             exit: exit_file(&run.log_path, token),
             step_pid: format!("/tmp/rpd-step-{}.pid", run_tag(token)),
+            tag: run_tag(token).to_string(),
+            dismissed: format!("{}.rpd-dismissed-{}", run.log_path, run_tag(token)),
         }
     }
 }

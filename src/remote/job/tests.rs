@@ -91,6 +91,7 @@ impl Job {
             time_limit: Duration::from_secs(60),
             cost_cap: Usd(10.0),
             price_per_hr: Usd(1.0),
+            time_limit_is_max_runtime: true,
         };
         JobRunner::new(
             &self.config,

@@ -106,6 +106,11 @@ pub enum Failure {
     CostCap {
         cap: Usd,
     },
+    /// The on-pod guard killed the script at its deadline (`reason`: max
+    /// runtime or cost cap), with no rpd there to do it.
+    StoppedByGuard {
+        reason: String,
+    },
 }
 
 impl Failure {
@@ -156,6 +161,9 @@ impl Failure {
             Failure::CostCap { cap } => {
                 format!("the job reached the cost cap of {cap} (budget.cost_cap_usd)")
             }
+            Failure::StoppedByGuard { reason } => format!(
+                "stopped by the on-pod guard: {reason} (its deadline passed while no rpd ended the job; the guard killed it and stopped the pod)"
+            ),
         }
     }
 }
@@ -289,10 +297,15 @@ impl VerdictMachine {
                 let code = code.and_then(|c| c.parse().ok()).unwrap_or(-1);
                 self.exit_code = Some(code);
                 self.decided = true;
-                return vec![
-                    Decision::ExitReported(code),
-                    Decision::Verdict(self.judge_exit(code)),
-                ];
+                // `<status> guard <reason>`: the on-pod guard killed it.
+                let rest: Vec<&str> = words.collect();
+                let verdict = match rest.split_first() {
+                    Some((&"guard", reason)) => Verdict::Failure(Failure::StoppedByGuard {
+                        reason: reason.join(" "),
+                    }),
+                    _ => self.judge_exit(code),
+                };
+                return vec![Decision::ExitReported(code), Decision::Verdict(verdict)];
             }
             _ => {}
         }

@@ -44,6 +44,13 @@ pub fn step(kind: &StepKind, name: &str) -> String {
             format!("preflight: {commands} command{}", plural(*commands))
         }
         StepKind::Launch { script_path } => format!("launch {script_path}, detached"),
+        StepKind::Attach {
+            pod_id,
+            launched_at,
+        } => format!(
+            "attach to the job launched on {pod_id} at {}: follow it until it ends, or collect it if it has (it is not run again)",
+            launched_at.format("%H:%M:%S UTC")
+        ),
         StepKind::Monitor { timeout_sec } => format!(
             "follow the job until it exits or prints a marker (timeout {})",
             duration(*timeout_sec)

@@ -48,6 +48,8 @@ fn run_files_sit_beside_the_log_and_the_exit_file_is_named_for_the_run() {
             pid: "/workspace/job/run.log.rpd-pid".into(),
             exit: "/workspace/job/run.log.rpd-exit-0123456789ab".into(),
             step_pid: "/tmp/rpd-step-0123456789ab.pid".into(),
+            tag: "0123456789ab".into(),
+            dismissed: "/workspace/job/run.log.rpd-dismissed-0123456789ab".into(),
         }
     );
     assert_ne!(

@@ -24,6 +24,7 @@ fn rules(time_limit: u64, cost_cap: f64, price_per_hr: f64) -> Rules {
             time_limit: Duration::from_secs(time_limit),
             cost_cap: Usd(cost_cap),
             price_per_hr: Usd(price_per_hr),
+            time_limit_is_max_runtime: true,
         },
     }
 }

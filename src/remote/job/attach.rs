@@ -1,0 +1,114 @@
+//! Attaching to a job an earlier rpd launched (`apply --detach`, or an rpd
+//! that was killed): the run's files are found by its tag, and the job is
+//! followed while it runs or collected once it has ended. It is never
+//! started again.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::events::JobEvent;
+use super::guard;
+use super::script::RunFiles;
+use super::{JobFailure, JobRunner, Phase};
+use crate::remote::shell_quote;
+use crate::remote::transport::exec;
+
+/// What the pod shows of a launched job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Its exit status is recorded.
+    Ended,
+    /// Its wrapper still runs.
+    Running,
+    /// Neither: it ended without recording a status (its pod was stopped
+    /// under it).
+    Lost,
+}
+
+/// Prints `ended`, `running` or `lost` for the run whose files are `files`.
+fn look(files: &RunFiles) -> String {
+    format!(
+        "if [ -e {exit} ]; then echo ended\n\
+         elif p=$(cat {pid} 2>/dev/null) && [ -n \"$p\" ] && grep -q rpd-wrapper /proc/$p/cmdline 2>/dev/null; then echo running\n\
+         else echo lost; fi",
+        exit = shell_quote(&files.exit),
+        pid = shell_quote(&files.pid),
+    )
+}
+
+impl JobRunner<'_> {
+    /// Takes over the run tagged `tag` (launched at `launched_at`): the
+    /// monitor then follows it or reads how it ended. `remaining` is what
+    /// is left of its budget; a job past it gets a few seconds to end.
+    pub async fn attach(
+        &mut self,
+        tag: &str,
+        launched_at: DateTime<Utc>,
+        remaining: Option<Duration>,
+    ) {
+        let fresh = uuid::Uuid::new_v4().simple().to_string();
+        // The run's 12-digit tag, then fresh digits: the watcher's report
+        // lines stay unguessable, and the files are the run's.
+        let token = format!("__RPD_{tag}{}__", &fresh[tag.len().min(fresh.len())..]);
+        let files = RunFiles::new(&self.config.job.run, &token);
+        self.adopt_launched(files, token);
+        if let Some(remaining) = remaining {
+            self.budget.time_limit = remaining.max(Duration::from_secs(10));
+        }
+        let found = match exec(
+            self.transport.as_ref(),
+            &look(&self.files),
+            Duration::from_secs(30),
+        )
+        .await
+        {
+            Ok(out) if out.stdout.trim() == "ended" => Found::Ended,
+            Ok(out) if out.stdout.trim() == "running" => Found::Running,
+            Ok(out) if out.stdout.trim() == "lost" => Found::Lost,
+            Ok(out) => {
+                self.fail_attach(format!(
+                    "could not look at the job on the pod: {}",
+                    out.tail(3)
+                ));
+                return;
+            }
+            Err(err) => {
+                self.fail_attach(format!("could not look at the job on the pod: {err}"));
+                return;
+            }
+        };
+        self.events.emit(&JobEvent::Attached {
+            launched_at,
+            running: found == Found::Running,
+        });
+        // The job has ended, perhaps on a pod resumed to collect it: its
+        // guard runs again, so that a pod this rpd leaves (killed before
+        // the lifecycle) still stops.
+        if found != Found::Running
+            && let Some(settings) = &self.guard
+        {
+            let _ = exec(
+                self.transport.as_ref(),
+                &guard::restart(&self.files, settings),
+                Duration::from_secs(30),
+            )
+            .await;
+        }
+        self.attach_to_guard();
+        match found {
+            Found::Running | Found::Ended => {}
+            Found::Lost => self.fail_attach(
+                "the job ended without recording its exit status (was its pod stopped while it ran?); its log is collected".into(),
+            ),
+        }
+    }
+
+    fn fail_attach(&mut self, reason: String) {
+        self.events.emit(&JobEvent::PhaseFailed {
+            phase: Phase::Monitor,
+            reason: reason.clone(),
+        });
+        self.report.failure = Some(JobFailure::new(Phase::Monitor, reason));
+    }
+}

@@ -1,0 +1,268 @@
+//! Jobs that outlive the laptop (issue 11): `rpd attach`, a plain `rpd
+//! apply` that finds a job on the pod, and `rpd apply --detach`. A job a
+//! detached or killed rpd left is followed or collected, the lifecycle is
+//! carried out, and the script never runs again; on the simulator and on
+//! the REST v2 fake with the job over a real sshd.
+
+mod common;
+#[path = "fakes/rest_v2.rs"]
+mod fake;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::guard::{
+    kill_rpd_then_end_the_job, only_pod, past_the_deadline_with_rpd_gone, pod_id, short_grace,
+    status, wait_for_the_guard_to_stop_the_pod,
+};
+use common::hello::{HELLO, HELLO_STATE};
+use common::sshd::Sshd;
+use common::{World, edited, wait_until};
+use fake::FakeRestV2;
+use rpd::model::PodStatus;
+
+/// How many times hello's script ran on the pod's volume (it counts).
+fn script_runs(world: &World) -> String {
+    world.read("examples/artifacts/hello/result.txt")
+}
+
+#[test]
+fn apply_after_the_guard_stopped_the_pod_resumes_it_collects_the_job_and_never_runs_it_again() {
+    let world = World::new();
+    short_grace(&world);
+    let apply = world.apply_in_background();
+    let pod = pod_id(&world);
+    kill_rpd_then_end_the_job(&world, apply);
+    wait_for_the_guard_to_stop_the_pod(&world);
+    world.reset_calls();
+
+    world
+        .test()
+        .args(["plan", HELLO])
+        .known(&pod, "[POD]")
+        .stdout_has("    1. resume paused pod [POD]\n")
+        .stdout_has("    3. attach to the job launched on [POD] at [TIME] UTC: follow it until it ends, or collect it if it has (it is not run again)\n")
+        .stdout_has("Note: an apply that was interrupted launched the job on pod [POD] at [DATE] [TIME] UTC: this apply attaches to it")
+        .stdout_lacks("launch ")
+        .run();
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&pod, "[POD]")
+        .status(0)
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Attached to the job launched at [DATE] [TIME] UTC: it has ended; collecting its results\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .stderr_lacks("Launched")
+        .run();
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+    assert_eq!(world.call_counts(&["start", "stop", "create"]), [1, 1, 0]);
+    let state = world.state(HELLO_STATE).unwrap();
+    assert!(state.get("launched_job").is_none(), "collected: {state:#}");
+    assert_eq!(state["pod"]["status"], "EXITED");
+}
+
+#[test]
+fn attach_collects_a_job_the_guard_ended_at_its_deadline_and_says_so() {
+    let world = World::new();
+    past_the_deadline_with_rpd_gone(&world);
+
+    world
+        .test()
+        .args(["attach", HELLO])
+        .status(3)
+        .stdout_has("hello: apply finished, job failed. Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job failed in [ELAPSED] (monitor: stopped by the on-pod guard: max runtime (")
+        .stdout_has("; on_failure: stop was carried out.\n")
+        .stderr_has("it has ended; collecting its results\n")
+        .run();
+    let run = world.run_dirs().pop().unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("runpod_deploy_pull_manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let text = manifest.to_string();
+    assert!(
+        text.contains("stopped by the on-pod guard: max runtime"),
+        "{manifest:#}"
+    );
+    assert_eq!(manifest["exit_code"], 143);
+}
+
+#[test]
+fn attach_with_no_job_left_says_so_and_changes_nothing() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world.reset_calls();
+    world
+        .test()
+        .args(["attach", HELLO])
+        .status(1)
+        .stdout("")
+        .stderr_has("error: hello: there is no job to attach to: the state records no job that `rpd apply --detach` or an interrupted apply launched\n  = help: `rpd apply examples/hello.yaml` runs the job\n")
+        .run();
+    assert_eq!(world.call_counts(&["start", "stop", "create"]), [0, 0, 0]);
+}
+
+/// Holds hello's job until `job-released` exists; returns (started, release).
+fn hold_job(world: &World) -> (PathBuf, PathBuf) {
+    let started = world.path("job-started");
+    let release = world.path("job-released");
+    let held = edited(
+        &world.read(HELLO),
+        "    echo HELLO_DONE\n",
+        &format!(
+            "    touch {started}\n    for _ in $(seq 1200); do [ -e {release} ] && break; sleep 0.1; done\n    [ -e {release} ]\n    echo HELLO_DONE\n",
+            started = started.display(),
+            release = release.display(),
+        ),
+    );
+    world.write(HELLO, &held);
+    (started, release)
+}
+
+#[test]
+fn apply_detach_returns_once_the_job_runs_and_attach_follows_it_to_the_end() {
+    let world = World::new();
+    let (started, release) = hold_job(&world);
+    world
+        .test()
+        .args(["apply", "-y", "--detach", HELLO])
+        .status(0)
+        .stdout_has("hello: job launched and detached. Pods: 1 created, 0 resumed, 0 destroyed, 0 stopped.\n  The job runs on pod [POD]; follow it, or collect it once it has ended, with `rpd attach examples/hello.yaml` (a plain `rpd apply` does the same), which then carries out the lifecycle.\n  The pod stops itself at [DATE] ")
+        .stdout_has(" UTC (max runtime), or 10m00s after the job ends if no rpd is attached.\n")
+        .stderr_lacks("Lifecycle")
+        .run();
+    // Launched in the background: it starts a moment later.
+    wait_until(Duration::from_secs(30), "the job to start", || {
+        started.exists()
+    });
+    assert_eq!(status(&world), "RUNNING");
+    let state = world.state(HELLO_STATE).unwrap();
+    let job = &state["launched_job"];
+    assert_eq!(job["pod_id"], only_pod(&world)["id"]);
+    assert_eq!(job["detached"], true);
+    assert_eq!(job["tag"].as_str().map(str::len), Some(12), "{job:#}");
+    assert!(job["deadline_at"].is_string(), "{job:#}");
+
+    let attach = world.spawn(&["attach", HELLO]);
+    wait_until(Duration::from_secs(30), "rpd to follow the job", || {
+        attach
+            .stderr_so_far()
+            .contains("it is still running; following its log")
+    });
+    std::fs::write(&release, "").unwrap();
+    let pod = pod_id(&world);
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .status(0)
+        .stdout_has("Note: `rpd apply --detach` launched the job on pod [POD]")
+        .stdout_has("hello: apply complete! Pods: 0 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .check(attach.wait());
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+    assert_eq!(status(&world), "EXITED");
+}
+
+// ---------------------------------------------------------------- REST v2
+
+#[test]
+fn over_rest_v2_apply_resumes_the_pod_the_guard_stopped_and_collects_the_job() {
+    let world = World::new();
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    let fake = FakeRestV2::start();
+    fake.set_ssh("127.0.0.1", sshd.port, &sshd.user);
+    world.hello_over_ssh(&sshd);
+    short_grace(&world);
+    let env = [
+        ("RPD_PROVIDER", "runpod".to_string()),
+        ("RUNPOD_API_KEY", fake::API_KEY.to_string()),
+        ("RPD_RUNPOD_API_URL", fake.url()),
+        ("RPD_POLL_INTERVAL_MS", "50".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let apply = world.apply_in_background_env(&env);
+    kill_rpd_then_end_the_job(&world, apply);
+    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
+        fake.pods()[0].status == PodStatus::Exited
+    });
+    let mut test = world.test().args(["apply", "-y", HELLO]);
+    for (key, value) in &env {
+        test = test.env(key, value);
+    }
+    test.status(0)
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("it has ended; collecting its results\n")
+        .stderr_lacks("Launched")
+        .run();
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        "run 1 of hello on pod unknown\n",
+        "collected, not run again"
+    );
+    assert_eq!(fake.calls("podAction:start"), 1);
+    // rpd's recycle stops the pod once with the user's key; the guard, with
+    // the pod's own key, stopped it while it ran. (The sshd's sessions
+    // outlive the fake's stop, so a guard may ask again later, and hear
+    // that the pod is not running.)
+    let stops: Vec<(Option<String>, u16)> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.operation == "podAction" && r.body == Some(serde_json::json!({"action": "stop"}))
+        })
+        .map(|r| (r.authorization, r.status))
+        .collect();
+    let by = |key: &str| {
+        let bearer = format!("Bearer {key}");
+        stops
+            .iter()
+            .filter(|(auth, _)| auth.as_deref() == Some(bearer.as_str()))
+            .map(|(_, status)| *status)
+            .collect::<Vec<u16>>()
+    };
+    assert_eq!(by(fake::API_KEY), [200], "{stops:?}");
+    let by_pod = by(common::sshd::POD_API_KEY);
+    assert_eq!(by_pod.first(), Some(&200), "{stops:?}");
+    assert!(by_pod[1..].iter().all(|s| *s == 409), "{stops:?}");
+    assert_eq!(fake.calls("createPod"), 1);
+    assert_eq!(fake.pods()[0].status, PodStatus::Exited);
+    fake.assert_all_valid();
+}
+
+#[test]
+fn a_pod_resumed_to_collect_a_job_stops_itself_when_that_rpd_is_killed_too() {
+    let world = World::new();
+    short_grace(&world);
+    let apply = world.apply_in_background();
+    kill_rpd_then_end_the_job(&world, apply);
+    wait_for_the_guard_to_stop_the_pod(&world);
+
+    // The attach resumes the pod and is killed before it pulls anything.
+    let attach = world.spawn_paused_at("pull", &["attach", HELLO]);
+    assert_eq!(status(&world), "RUNNING", "resumed to collect the job");
+    attach.signal(libc::SIGKILL);
+    drop(attach.wait());
+    wait_until(
+        Duration::from_secs(60),
+        "the guard to stop the pod again",
+        || status(&world) == "EXITED",
+    );
+
+    // Still there to collect, once.
+    world.rpd(&["attach", HELLO]).status(0);
+    let pod = pod_id(&world);
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+    world.rpd(&["attach", HELLO]).status(1);
+}
