@@ -20,6 +20,8 @@
 //! | `approved` | the plan is approved; nothing has run yet |
 //! | `create-sent` | the simulator has made the pod; its answer has not reached rpd |
 //! | `create-answered` | rpd has the create's answer; the state does not record the pod yet |
+//! | `update-sent` | the simulator has updated the pod in place; its answer has not reached rpd |
+//! | `save-updated` (fail) | the state write after an update in place |
 //! | `resume-answered` | the start was accepted; the state does not say so yet |
 //! | `save-resumed` (fail) | the state write after a resume |
 //! | `wait` | before waiting for the pod to run |

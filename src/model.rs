@@ -7,6 +7,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod update;
+pub use update::{InPlaceUpdates, PodUpdate, VolumeGrowth};
+
 /// Secure (RunPod's own datacenters) or community cloud.
 #[derive(
     Debug,

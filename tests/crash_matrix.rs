@@ -26,6 +26,9 @@ enum Start {
     Fresh,
     /// hello applied once: the apply resumes its paused pod.
     Paused,
+    /// hello applied once, then its image bumped: the apply updates the
+    /// paused pod in place, then resumes it.
+    PausedNewImage,
 }
 
 /// What the next apply's job runs on, as the rules say.
@@ -59,17 +62,21 @@ const fn step(point: &'static str, start: Start, interrupted: Then, killed: Then
     }
 }
 
-use Start::{Fresh, Paused};
+use Start::{Fresh, Paused, PausedNewImage};
 use Then::{NewPod, NewPodBesideRetained, SamePod};
 
 /// Every step of an apply, in order.
-const STEPS: [Step; 14] = [
+const STEPS: [Step; 16] = [
     // The create: sent (the pod exists, rpd has no answer), then answered.
     step("create-sent", Fresh, NewPod, NewPod),
     step("create-answered", Fresh, NewPod, NewPod),
     step("wait", Fresh, NewPod, NewPod),
     // A resume, and everything up to the script: the pod is kept to resume.
     step("resume-answered", Paused, SamePod, SamePod),
+    // An update in place: sent (the pod has it, rpd has no answer), then
+    // the wait after it: the pod and its volume are kept either way.
+    step("update-sent", PausedNewImage, SamePod, SamePod),
+    step("wait", PausedNewImage, SamePod, SamePod),
     step("state-before-rename", Paused, SamePod, SamePod),
     step("wait", Paused, SamePod, SamePod),
     step("connect", Paused, SamePod, SamePod),
@@ -147,12 +154,15 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
         }
     };
     let paused = match step.start {
-        Paused => {
+        Paused | PausedNewImage => {
             let first = world.rpd(&["apply", "-y", HELLO]);
             check(
                 first.code() == 0,
                 format!("the first apply: {}", first.stderr()),
             );
+            if step.start == PausedNewImage {
+                world.edit(HELLO, "torch280", "torch291");
+            }
             ids(&world.pods()).pop()
         }
         Fresh => None,
@@ -273,6 +283,13 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
             );
             check(pods.len() == 2, format!("two pods, got {}", pods.len()));
         }
+    }
+    if step.start == PausedNewImage {
+        let images: Vec<&str> = pods.iter().filter_map(|p| p["image"].as_str()).collect();
+        check(
+            images.iter().all(|i| i.contains("torch291")),
+            format!("the pod has the new image after the next apply: {images:?}"),
+        );
     }
     let again_branches = lifecycle_branches(&again);
     check(

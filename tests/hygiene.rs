@@ -488,8 +488,8 @@ fn a_pod_whose_state_was_deleted_can_be_imported_and_state_rm_forgets_it_untouch
         .stderr("error: there is no pod no-such-pod (looked it up with --provider sim)\n")
         .run();
     // A pod changed in the console is imported, and the plan says it would
-    // be replaced.
-    world.rpd(&["sim", "set", &pod, "image=other:2"]).status(0);
+    // be replaced (a GPU count cannot change in place; an image can).
+    world.rpd(&["sim", "set", &pod, "gpu_count=2"]).status(0);
     world
         .test()
         .args(["import", HELLO, &pod])

@@ -33,12 +33,36 @@ fn resume() {
     insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
 }
 
+/// A GPU list without the pod's GPU: only the GPU forces the new pod; the
+/// image and the volume could have changed in place.
 #[test]
 fn replace_for_a_config_change() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
     world.edit(HELLO, "volume_gb: 20 ", "volume_gb: 40 ");
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA RTX A5000"]"#,
+    );
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn update_in_place_for_an_image_bump_and_a_bigger_volume() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    world.edit(HELLO, "volume_gb: 20 ", "volume_gb: 40 ");
+    insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn replace_for_a_smaller_volume() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world.edit(HELLO, "volume_gb: 20 ", "volume_gb: 10 ");
     insta::assert_snapshot!(plan(&world, &["plan", HELLO]));
 }
 
@@ -117,11 +141,19 @@ fn json_create() {
 fn json_replace_for_a_config_change() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
-    let edited = world
-        .read(HELLO)
-        .replace("torch280-ubuntu2404", "torch291-ubuntu2404");
-    assert_ne!(edited, world.read(HELLO), "the image was edited");
-    world.write(HELLO, &edited);
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA RTX A5000"]"#,
+    );
+    insta::assert_snapshot!(json_plan(&world, &["plan", HELLO]));
+}
+
+#[test]
+fn json_update_in_place() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
     insta::assert_snapshot!(json_plan(&world, &["plan", HELLO]));
 }
 

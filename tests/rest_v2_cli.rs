@@ -254,7 +254,7 @@ fn a_failing_read_is_an_error_never_a_missing_pod() {
 }
 
 #[test]
-fn the_tour_create_recycle_resume_replace_destroy_over_rest_v2() {
+fn the_tour_create_recycle_resume_update_replace_destroy_over_rest_v2() {
     let world = World::new();
     let Some((fake, _sshd)) = over_ssh(&world) else {
         return;
@@ -291,10 +291,39 @@ fn the_tour_create_recycle_resume_replace_destroy_over_rest_v2() {
         "the volume survived the stop"
     );
 
+    // An image bump changes the recycled pod in place: a PATCH, no create.
     world.edit(HELLO, "torch280", "torch291");
     runpod(&world, &fake)
         .args(["apply", "-y", HELLO])
-        .stdout_has(r#"      ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement"#)
+        .known(&first, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) will be updated in place, then resumed (EXITED -> RUNNING)\n")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Updating pod [PAUSED] in place (image)...\n")
+        .stderr_has("hello: setup[0] done after [ELAPSED]\n")
+        .run();
+    assert_eq!(fake.calls("updatePod"), 1);
+    assert_eq!(fake.calls("createPod"), 1, "the update did not create");
+    assert_eq!(fake.pods()[0].id, first);
+    assert_eq!(
+        fake.pods()[0].image,
+        "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"
+    );
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        "run 3 of hello on pod unknown\n",
+        "the volume survived the update"
+    );
+
+    // A GPU type the pod is not on still replaces it.
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA RTX A5000"]"#,
+    );
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .known(&first, "[OLD]")
+        .stdout_has("  # (because gpu cannot change on an existing pod)\n")
         .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
         .stderr_has("hello: Lifecycle on_success: recycle\n")
         .run();

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fake::FakeRestV2;
-use rpd::model::{Access, CloudType, ObservedPod, PodStatus, SshEndpoint, Stock, Storage};
+use rpd::model::{
+    Access, CloudType, ObservedPod, PodStatus, PodUpdate, SshEndpoint, Stock, Storage, VolumeGrowth,
+};
 use rpd::provider::rest_v2::{RestV2Provider, RetryPolicy, Settings};
 use rpd::provider::{
     CAPACITY_MESSAGE, CreatePodRequest, HOST_BUSY_MESSAGE, Provider, ProviderError,
@@ -582,4 +584,122 @@ async fn a_slow_runpod_is_waited_for_within_the_timeout_and_an_error_past_it() {
         1,
         "a timed-out create is not re-sent"
     );
+}
+
+#[tokio::test]
+async fn an_update_patches_only_the_changed_fields_of_the_same_pod() {
+    let fake = FakeRestV2::start();
+    let p = provider(&fake);
+    let id = p.create(&request("upd-1", ephemeral())).await.unwrap().id;
+    until(&p, &id, PodStatus::Running).await;
+    p.stop(&id).await.unwrap();
+
+    let update = PodUpdate {
+        image: Some("runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404".into()),
+        volume: Some(VolumeGrowth {
+            volume_gb: 40,
+            mount: "/workspace".into(),
+        }),
+        ..PodUpdate::default()
+    };
+    let updated = p.update(&id, &update).await.unwrap();
+    assert_eq!(updated.id, id, "the same pod: no create");
+    assert_eq!(
+        updated.status,
+        PodStatus::Exited,
+        "a paused pod stays paused"
+    );
+    assert_eq!(updated.spec.image, update.image);
+    assert_eq!(
+        updated.spec.storage,
+        Some(Storage::Ephemeral {
+            volume_gb: 40,
+            mount: "/workspace".into()
+        })
+    );
+    let patch = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "updatePod")
+        .expect("a PATCH was sent");
+    assert_eq!(patch.method, "PATCH");
+    assert_eq!(patch.path, format!("/v2/pods/{id}"));
+    assert_eq!(
+        patch.body,
+        Some(serde_json::json!({
+            "image": "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404",
+            "mounts": {"persistent": {"size": 40, "path": "/workspace"}}
+        })),
+        "only the changed fields"
+    );
+    assert_eq!(fake.calls("createPod"), 1);
+    assert_eq!(fake.calls("deletePod"), 0);
+    fake.assert_all_valid();
+}
+
+#[tokio::test]
+async fn an_update_of_a_running_pod_restarts_it_and_ports_keep_ssh() {
+    let fake = FakeRestV2::start();
+    fake.set_ssh("127.0.0.1", 2222, "root");
+    let p = provider(&fake);
+    let id = p.create(&request("upd-2", ephemeral())).await.unwrap().id;
+    until(&p, &id, PodStatus::Running).await;
+
+    let update = PodUpdate {
+        ports: Some(vec!["8888/http".into()]),
+        container_disk_gb: Some(40),
+        ..PodUpdate::default()
+    };
+    let updated = p.update(&id, &update).await.unwrap();
+    assert_eq!(
+        updated.status,
+        PodStatus::Starting,
+        "the container restarts"
+    );
+    let running = until(&p, &id, PodStatus::Running).await;
+    assert_eq!(running.spec.container_disk_gb, Some(40));
+    let patch = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "updatePod")
+        .unwrap();
+    assert_eq!(
+        patch.body,
+        Some(serde_json::json!({"disk": 40, "ports": ["22/tcp", "8888/http"]})),
+        "22/tcp stays published, or rpd could never reach the pod again"
+    );
+    fake.assert_all_valid();
+}
+
+#[tokio::test]
+async fn an_update_that_runpod_refuses_is_an_error_and_a_5xx_is_retried() {
+    let fake = FakeRestV2::start();
+    let p = provider(&fake);
+    let id = p.create(&request("upd-3", ephemeral())).await.unwrap().id;
+    let shrink = PodUpdate {
+        volume: Some(VolumeGrowth {
+            volume_gb: 10,
+            mount: "/workspace".into(),
+        }),
+        ..PodUpdate::default()
+    };
+    let err = p.update(&id, &shrink).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Invalid(_)), "{err:?}");
+
+    fake.fail_next("updatePod", 502, 1, None);
+    let image = PodUpdate {
+        image: Some("img:2".into()),
+        ..PodUpdate::default()
+    };
+    let updated = p.update(&id, &image).await.unwrap();
+    assert_eq!(updated.spec.image.as_deref(), Some("img:2"));
+    assert_eq!(
+        fake.calls("updatePod"),
+        3,
+        "the refused one, the 502, the retry"
+    );
+    assert!(matches!(
+        p.update("nope", &image).await,
+        Err(ProviderError::NotFound(_))
+    ));
 }

@@ -276,7 +276,11 @@ fn one_config_and_many_have_one_json_shape_that_the_schema_accepts() {
 fn a_replacement_is_delete_then_create_with_the_forcing_field() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
-    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA RTX A5000"]"#,
+    );
     let doc = world
         .rpd(&["plan", "--format", "json", HELLO])
         .status(0)
@@ -284,8 +288,39 @@ fn a_replacement_is_delete_then_create_with_the_forcing_field() {
     assert_valid_plan(&doc);
     let pod = &doc["configs"][0]["pods"][0];
     assert_eq!(pod["actions"], serde_json::json!(["delete", "create"]));
-    assert_eq!(pod["replace_paths"], serde_json::json!(["image"]));
+    assert_eq!(pod["replace_paths"], serde_json::json!(["gpu"]));
     assert_eq!(pod["reason"]["kind"], "fields_cannot_change");
+}
+
+#[test]
+fn an_update_in_place_is_update_then_start_for_a_paused_pod_and_update_for_a_running_one() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    let doc = world
+        .rpd(&["plan", "--format", "json", "--detailed-exitcode", HELLO])
+        .status(2)
+        .json();
+    assert_valid_plan(&doc);
+    let config = &doc["configs"][0];
+    assert_eq!(config["changes_beyond_routine"], true);
+    assert_eq!(config["pod"]["action"], "update");
+    let pod = &config["pods"][0];
+    assert_eq!(pod["actions"], serde_json::json!(["update", "start"]));
+    assert_eq!(pod["replace_paths"], serde_json::json!([]));
+    assert_eq!(pod["changes"][0]["field"], "image");
+    assert_eq!(pod["reason"]["kind"], "update_in_place");
+    let id = pod_id(&world);
+    world.rpd(&["sim", "set", &id, "status=RUNNING"]).status(0);
+    let doc = world
+        .rpd(&["plan", "--format", "json", HELLO])
+        .status(0)
+        .json();
+    assert_valid_plan(&doc);
+    assert_eq!(
+        doc["configs"][0]["pods"][0]["actions"],
+        serde_json::json!(["update"])
+    );
 }
 
 #[test]
@@ -379,29 +414,62 @@ fn markdown_warns_of_a_replacement_naming_the_field_and_what_is_lost() {
     let world = World::new();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let id = pod_id(&world);
-    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA RTX A5000"]"#,
+    );
     let md = world
         .rpd(&["plan", "--format", "markdown", HELLO])
         .status(0)
         .stdout();
     let md = md.replace(&id, "[POD]");
     assert!(md.starts_with("<!-- rpd:plan paths=examples/hello.yaml -->\n### rpd plan: `examples/hello.yaml`\n\n**Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.**\n"), "{md}");
-    assert!(md.contains("> [!WARNING]\n> :warning: **Pod `hello` ([POD]) will be replaced**: `image` (\"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" → \"runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404\") cannot change in place; its volume (20 GB at /workspace) is lost.\n"), "{md}");
+    assert!(md.contains("> [!WARNING]\n> :warning: **Pod `hello` ([POD]) will be replaced**: `gpu` (\"NVIDIA GeForce RTX 4090\" → \"NVIDIA RTX A5000\") cannot change in place; its volume (20 GB at /workspace) is lost.\n"), "{md}");
     assert!(
-        md.contains("| 1 | delete pod [POD] | image cannot change on an existing pod |"),
+        md.contains("| 1 | delete pod [POD] | gpu cannot change on an existing pod |"),
         "{md}"
     );
     assert!(md.contains("```diff\n"), "{md}");
     assert!(md.contains("\n!   pod \"hello\" {\n"), "{md}");
 }
 
+#[test]
+fn markdown_shows_an_update_in_place_with_a_tilde_and_no_replacement_warning() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let id = pod_id(&world);
+    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    let md = world
+        .rpd(&["plan", "--format", "markdown", HELLO])
+        .status(0)
+        .stdout();
+    let md = md.replace(&id, "[POD]");
+    assert!(md.starts_with("<!-- rpd:plan paths=examples/hello.yaml -->\n### rpd plan: `examples/hello.yaml`\n\n**Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.**\n"), "{md}");
+    assert!(md.contains("\n`~` **Pod `hello` ([POD]) will be updated in place, then resumed**: `image` (\"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" → \"runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404\"); its volume is kept.\n"), "{md}");
+    assert!(!md.contains("[!WARNING]"), "{md}");
+    assert!(!md.contains(":warning:"), "{md}");
+    assert!(!md.contains("replace"), "{md}");
+    assert!(
+        md.contains("| 1 | update pod [POD] in place: image | image can change on [POD] itself: its volume is kept |"),
+        "{md}"
+    );
+    // The folded text plan keeps its `~` lines (as `!` for GitHub's colours).
+    assert!(md.contains("\n!   pod \"hello\" {\n"), "{md}");
+    assert!(md.contains("\n!       image  = "), "{md}");
+}
+
 // ---- rpd diff ----
 
 #[test]
-fn diff_marks_an_image_change_as_forcing_replacement_with_no_account_and_stdin_works() {
+fn diff_marks_a_gpu_change_as_forcing_replacement_with_no_account_and_stdin_works() {
     let world = World::new();
     let old = world.read(HELLO);
-    world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
+    world.edit(
+        HELLO,
+        r#"gpu_order: ["NVIDIA GeForce RTX 4090", "NVIDIA RTX A5000"]"#,
+        r#"gpu_order: ["NVIDIA RTX A5000"]"#,
+    );
     world.write("old.yaml", &old);
     let mut cmd = world.std_command(&["diff", "--detailed-exitcode", "-", HELLO]);
     // No provider, no key: diff needs neither.
@@ -416,7 +484,7 @@ fn diff_marks_an_image_change_as_forcing_replacement_with_no_account_and_stdin_w
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.starts_with("rpd diff - -> examples/hello.yaml (job \"hello\")\n\nConfig changes:\n  ~ pod.image = \"runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\" -> \"runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404\"\n\nWarning: image change forces replacement of the recycled pod: its volume (20 GB at /workspace) is lost.\n"), "{text}");
+    assert!(text.starts_with("rpd diff - -> examples/hello.yaml (job \"hello\")\n\nConfig changes:\n  ~ pod.gpu_order = [\"NVIDIA GeForce RTX 4090\",\"NVIDIA RTX A5000\"] -> [\"NVIDIA RTX A5000\"]\n\nWarning: gpu change forces replacement of the recycled pod: its volume (20 GB at /workspace) is lost.\n"), "{text}");
     assert!(text.contains("# forces replacement"), "{text}");
     let json = world
         .rpd(&["diff", "--format", "json", "old.yaml", HELLO])
@@ -426,9 +494,9 @@ fn diff_marks_an_image_change_as_forcing_replacement_with_no_account_and_stdin_w
     let config = &json["configs"][0];
     assert_eq!(
         config["pods"][0]["replace_paths"],
-        serde_json::json!(["image"])
+        serde_json::json!(["gpu"])
     );
-    assert_eq!(config["diff"]["config_changes"][0]["key"], "pod.image");
+    assert_eq!(config["diff"]["config_changes"][0]["key"], "pod.gpu_order");
     let md = world
         .rpd(&["diff", "--format", "markdown", "old.yaml", HELLO])
         .status(0)
@@ -941,10 +1009,12 @@ fn the_github_actions_review_step_comments_on_a_changed_and_a_new_config() {
         comment.starts_with("<!-- rpd:review -->\n<!-- rpd:diff paths=configs/a.yaml -->\n"),
         "{comment}"
     );
+    // An image change updates the recycled pod in place: no warning.
     assert!(
-        comment.contains("Image change forces replacement of the recycled pod"),
+        comment.contains("will be updated in place, then resumed**: `image`"),
         "{comment}"
     );
+    assert!(!comment.contains("forces replacement"), "{comment}");
     assert!(
         comment.contains(
             "<!-- rpd:diff paths=configs/b.yaml -->\n### rpd diff: `/dev/null` → `configs/b.yaml`"

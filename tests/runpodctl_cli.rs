@@ -560,7 +560,7 @@ fn without_prices_from_runpodctl_the_plan_says_price_unknown() {
 }
 
 #[test]
-fn the_tour_create_recycle_resume_drift_replace_destroy_over_runpodctl() {
+fn the_tour_create_recycle_resume_update_replace_destroy_over_runpodctl() {
     let world = World::new();
     let Some((_sshd, env)) = over_ssh(&world) else {
         return;
@@ -588,15 +588,49 @@ fn the_tour_create_recycle_resume_drift_replace_destroy_over_runpodctl() {
         "the volume survived the stop"
     );
 
+    // This runpodctl has `pod update`: the image changes in place.
     world.edit(HELLO, "torch280", "torch291");
     ctl(&world)
         .envs(env.clone())
         .args(["apply", "-y", HELLO])
-        .stdout_has(r#"      ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement"#)
+        .known(&first, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) will be updated in place, then resumed (EXITED -> RUNNING)\n")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    let updates = world.invoked(&["pod", "update", &first]);
+    assert_eq!(
+        updates,
+        [[
+            "pod",
+            "update",
+            first.as_str(),
+            "--image",
+            "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404",
+            "-o",
+            "json"
+        ]]
+    );
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        "run 3 of hello on pod unknown\n",
+        "the volume survived the update"
+    );
+
+    // One without it: the plan replaces the pod and says why.
+    world.edit(HELLO, "torch291", "torch280");
+    ctl(&world)
+        .envs(env.clone())
+        .env("FAKE_RUNPODCTL_WITHOUT_UPDATE", "1")
+        .args(["apply", "-y", HELLO])
+        .known(&first, "[OLD]")
+        .stdout_has("  # (because image could change in place, but runpodctl 2.8.0 has no `pod update` command (a newer runpodctl or --provider runpod updates in place))\n")
+        .stdout_has(r#"      ~ image = "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" # forces replacement"#)
         .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 1 destroyed, 1 stopped.")
         .stderr_has("hello: Lifecycle on_success: recycle\n")
         .run();
     assert_eq!(world.invoked(&["pod", "delete", &first]).len(), 1);
+    assert_eq!(world.invoked(&["pod", "update"]).len(), 1);
 
     ctl(&world)
         .envs(env.clone())

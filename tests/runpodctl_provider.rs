@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rpd::model::{Access, CloudType, PodStatus, SshEndpoint, Stock, Storage};
+use rpd::model::{
+    Access, CloudType, InPlaceUpdates, PodStatus, PodUpdate, SshEndpoint, Stock, Storage,
+    VolumeGrowth,
+};
 use rpd::provider::runpodctl::RunpodctlProvider;
 use rpd::provider::sim::Store;
 use rpd::provider::{CreatePodRequest, Provider, ProviderError};
@@ -653,4 +656,62 @@ async fn an_answer_that_rest_v1_is_gone_names_the_runpodctl_to_install() {
             "{version}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_update_runs_pod_update_with_only_the_changed_flags() {
+    let fake = Fake::new();
+    let provider = fake.provider(&[]);
+    assert_eq!(provider.in_place_updates().await, InPlaceUpdates::Supported);
+    let id = provider.create(&request("upd-1")).await.unwrap().id;
+    wait_for(&provider, &id, PodStatus::Running).await;
+    provider.stop(&id).await.unwrap();
+
+    let update = PodUpdate {
+        image: Some("runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404".into()),
+        volume: Some(VolumeGrowth {
+            volume_gb: 40,
+            mount: "/workspace".into(),
+        }),
+        ..PodUpdate::default()
+    };
+    let updated = provider.update(&id, &update).await.unwrap();
+    assert_eq!(updated.id, id);
+    assert_eq!(updated.spec.image, update.image);
+    assert_eq!(updated.status, PodStatus::Exited);
+    let argv = &fake.invocations(&["pod", "update"])[0];
+    assert_eq!(
+        argv.join(" "),
+        format!(
+            "pod update {id} --image runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404 --volume-in-gb 40 --volume-mount-path /workspace -o json"
+        )
+    );
+    assert_eq!(
+        fake.invocations(&["pod", "--help"]).len(),
+        1,
+        "the command list is read once"
+    );
+}
+
+#[tokio::test]
+async fn a_runpodctl_without_pod_update_says_so() {
+    let fake = Fake::new();
+    let provider = fake.provider(&[("FAKE_RUNPODCTL_WITHOUT_UPDATE", "1")]);
+    assert_eq!(
+        provider.in_place_updates().await,
+        InPlaceUpdates::RunpodctlWithoutUpdate {
+            version: "2.8.0".into()
+        }
+    );
+    let prelude = r#"[ "$1 $2" = "pod --help" ] && { echo 'help is broken' >&2; exit 1; }"#;
+    let broken =
+        RunpodctlProvider::open(fake.script("broken", &[], prelude), Duration::from_secs(30))
+            .unwrap();
+    assert_eq!(
+        broken.in_place_updates().await,
+        InPlaceUpdates::RunpodctlHelpUnreadable {
+            version: "2.8.0".into(),
+            error: "help is broken".into()
+        }
+    );
 }

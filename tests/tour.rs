@@ -1,5 +1,6 @@
 //! The README tour, end to end on the simulator: plan, apply, apply again
-//! (resume), drift, --replace, destroy; plus the exit-code contract.
+//! (resume), an image bump (updated in place), --replace, destroy; plus the
+//! exit-code contract.
 //!
 //! Progress on stderr during an apply races the job (whether the success
 //! marker is seen before the script's exit, byte counts that grow with the
@@ -12,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::hello::{
-    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, RUNNING_PLAN, applied,
+    CREATE_PLAN, HELLO, HELLO_STATE, RESUME_PLAN, RUNNING_PLAN, UPDATE_PLAN, applied,
     create_plan_with_candidates, deleted_plan, succeeded, with_block,
 };
 use common::{Test, World, edited, unindent, wait_until};
@@ -74,7 +75,7 @@ fn a_first_plan_shows_a_create_exits_2_with_detailed_exitcode_and_changes_nothin
 }
 
 #[test]
-fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_destroys() {
+fn the_tour_creates_recycles_resumes_updates_in_place_replaces_on_request_then_destroys() {
     let world = World::new();
 
     // apply: create, run, recycle (stopped, kept)
@@ -125,41 +126,31 @@ fn the_tour_creates_recycles_resumes_replaces_for_drift_and_on_request_then_dest
         "the volume survived the stop"
     );
 
-    // image change: a diff with image forcing replacement; apply deletes then creates
+    // image change: updated in place, the volume kept (tests/update_in_place.rs
+    // has the plan); a GPU change, or --replace, makes a new pod
     world.edit(HELLO, "torch280-ubuntu2404", "torch291-ubuntu2404");
-    let drift = replace_plan(
-        r#"
-          # pod "hello" must be replaced
-          # (because image cannot change on an existing pod)
-        -/+ pod "hello" {
-              ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404" # forces replacement
-              ~ id    = "[OLD]" -> (known after apply)
-                # (9 unchanged attributes hidden)
-            }
-        "#,
-        "image cannot change on an existing pod",
-    );
-    world
-        .test()
-        .args(["plan", HELLO])
-        .known(&first, "[OLD]")
-        .stdout(&drift)
-        .run();
     world.reset_calls();
     world
         .test()
         .args(["apply", "-y", HELLO])
-        .known(&first, "[OLD]")
-        .stdout(&applied(
-            &drift,
-            &succeeded("1 created, 0 resumed, 1 destroyed, 1 stopped"),
+        .known(&first, "[PAUSED]")
+        .stdout_has("  # pod \"hello\" ([PAUSED]) will be updated in place, then resumed (EXITED -> RUNNING)\n")
+        .stdout_has(&succeeded(
+            "0 created, 1 updated in place, 1 resumed, 0 destroyed, 1 stopped",
         ))
-        .stderr_has("hello: Destroying pod [OLD]...\n")
+        .stderr_has("hello: Updating pod [PAUSED] in place (image)...\n")
         .run();
-    assert_eq!(world.call_counts(&["delete", "create"]), [1, 1]);
+    assert_eq!(
+        world.call_counts(&["update", "delete", "create"]),
+        [1, 0, 0]
+    );
     let second = pod_id(&world);
-    assert_ne!(second, first);
-    assert_eq!(world.pods().len(), 1, "the old pod is gone");
+    assert_eq!(second, first);
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 3 of hello on pod {first}\n"),
+        "the volume survived the update"
+    );
 
     // --replace: the same, "as requested"
     let replace = replace_plan(
@@ -266,50 +257,22 @@ fn a_change_made_outside_rpd_is_shown_in_its_own_block_before_the_actions() {
     world
         .test()
         .args(["plan", HELLO])
-        .known(&id, "[OLD]")
-        .stdout(
+        .known(&id, "[PAUSED]")
+        .stdout(&with_block(
+            &edited(
+                UPDATE_PLAN,
+                r#"~ image  = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404""#,
+                r#"~ image  = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404""#,
+            ),
+            "rpd will perform",
             r#"
-            rpd plan for examples/hello.yaml (job "hello")
-
             Changes made outside rpd:
-              # pod "hello" ([OLD]) has changed
+              # pod "hello" ([PAUSED]) has changed
                   ~ image = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "evil:latest"
             ─────────────────────────────────────────────────────────────────────────────
 
-            rpd will perform the following actions:
-
-              # pod "hello" must be replaced
-              # (because image cannot change on an existing pod)
-            -/+ pod "hello" {
-                  ~ image = "evil:latest" -> "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" # forces replacement
-                  ~ id    = "[OLD]" -> (known after apply)
-                    # (9 unchanged attributes hidden)
-                }
-
-              Candidates, in order:
-                 1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-                 2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
-                 3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
-                 4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
-
-              Steps:
-                 1. delete pod [OLD] (image cannot change on an existing pod)
-                 2. create pod "hello" on the first candidate with capacity (replaces [OLD])
-                 3. wait until the pod runs and its shell answers (up to 15m00s)
-                 4. setup: 1 command
-                 5. staging: 1 push (incremental)
-                 6. launch /workspace/hello/run.sh, detached
-                 7. follow the job until it exits or prints a marker (timeout 10m00s)
-                 8. pull the log and 1 artifact
-                 9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
-                10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
-
-            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
-
-            Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
-            Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
             "#,
-        )
+        ))
         .run();
 
     world.rpd(&["sim", "terminate", &id]).status(0);
@@ -820,8 +783,8 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
             "  0    success; for `plan`/`diff --detailed-exitcode`: nothing beyond the routine run\n",
             "  1    error; the state file records whatever was done before it (see `rpd plan`)\n",
             "  2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is\n",
-            "       created, replaced or deleted, or was changed outside rpd); resuming or reusing\n",
-            "       an up-to-date pod, running the job and its lifecycle is 0\n",
+            "       created, updated in place, replaced or deleted, or was changed outside rpd);\n",
+            "       resuming or reusing an up-to-date pod, running the job and its lifecycle is 0\n",
             "  3    `apply`: the job ran and failed; its on_failure action was carried out\n",
             "  130  interrupted (Ctrl-C); the state is consistent\n",
         ))

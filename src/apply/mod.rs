@@ -13,6 +13,7 @@ mod pods;
 mod replace;
 mod ssh_keys;
 mod terminal;
+mod update;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,7 +24,9 @@ use crate::config::Config;
 use crate::cost::usd;
 use crate::interrupt::Interrupt;
 use crate::known;
-use crate::model::{Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, Stock, Storage};
+use crate::model::{
+    Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, PodUpdate, Stock, Storage,
+};
 use crate::plan::{BusyHost, DeleteReason, Plan, StepKind};
 use crate::progress::Reporter;
 use crate::provider::{CreatePodRequest, ProviderError, SharedProvider};
@@ -31,7 +34,9 @@ use crate::remote::job::{
     EventSink, EventsJsonl, Fanout, JobEvent, JobFailure, JobRunner, Phase, SharedSink, StepTiming,
 };
 use crate::retry::{self, Backoff, Look, PollSchedule};
-use crate::state::{self, LaunchedJob, PendingCreate, PodRecord, RetainedPod, State};
+use crate::state::{
+    self, LaunchedJob, PendingCreate, PendingUpdate, PodRecord, RetainedPod, State,
+};
 pub use direct_ssh::DEFAULT_DIRECT_SSH_GRACE;
 use direct_ssh::DirectSshWatch;
 pub use error::{ApplyError, BusyHostKept, CandidateMiss, LastLook, Miss, NotReady, StopFailure};
@@ -44,6 +49,8 @@ pub struct ApplyReport {
     pub job_name: String,
     pub created: usize,
     pub resumed: usize,
+    /// Pods changed in place.
+    pub updated: usize,
     pub destroyed: usize,
     pub stopped: usize,
     /// The job's outcome, when it ran.
@@ -365,6 +372,7 @@ impl<'a> Executor<'a> {
                 fallback,
                 busy_host,
             } => self.start(pod_id, fallback, busy_host).await,
+            StepKind::UpdatePod { pod_id, update } => self.update(pod_id, update).await,
             StepKind::UsePod { pod_id } => {
                 self.reporter.line(format!("Using running pod {pod_id}"));
                 Ok(())
@@ -398,6 +406,15 @@ impl<'a> Executor<'a> {
                 self.forget(pod_id);
                 self.save()
             }
+            StepKind::SettleInterruptedUpdate { pod_id, applied } => {
+                if let Some(pending) = self.state.pending_update.take()
+                    && *applied
+                    && let Some(record) = self.state.pod.as_mut().filter(|p| p.id == *pod_id)
+                {
+                    record.spec = pending.update.applied_to(&record.spec);
+                }
+                self.save()
+            }
             StepKind::RemoveState => {
                 // Every pod the state knew, or found by a pending create's
                 // name, was deleted by the steps before this one.
@@ -427,6 +444,14 @@ impl<'a> Executor<'a> {
             self.state.pod = None;
         }
         self.state.retained.retain(|r| r.pod.id != pod_id);
+        if self
+            .state
+            .pending_update
+            .as_ref()
+            .is_some_and(|u| u.pod_id == pod_id)
+        {
+            self.state.pending_update = None;
+        }
         // A job left on a pod that is gone went with it.
         if self
             .state

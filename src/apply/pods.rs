@@ -1,5 +1,6 @@
 //! The steps that change pods: create (candidates in order, never two
-//! pods for one lost answer), start, wait until ready, delete.
+//! pods for one lost answer), start, wait until ready, delete (an update
+//! in place is update.rs).
 
 use super::*;
 

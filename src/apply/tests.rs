@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::config::LoadOptions;
-use crate::model::{Catalog, CloudType};
+use crate::model::{Catalog, CloudType, PodUpdate};
 use crate::plan::{
     CatalogRead, Desired, JobOutline, Mode, Observation, Observations, PlanOptions, PlanningInput,
     Recorded,
@@ -51,6 +51,9 @@ impl Provider for Sim {
     }
     async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod> {
         self.inner.create(request).await
+    }
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod> {
+        self.inner.update(id, update).await
     }
     async fn start(&self, id: &str) -> ProviderResult<()> {
         self.inner.start(id).await
@@ -192,6 +195,7 @@ impl Bench {
             lock: None,
             missing_ssh_key: None,
             local_problems: Vec::new(),
+            in_place_updates: self.sim.in_place_updates().await,
             now: chrono::Utc::now(),
             options,
         };

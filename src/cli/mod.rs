@@ -25,8 +25,8 @@ const EXIT_CODES: &str = "Exit codes:
   0    success; for `plan`/`diff --detailed-exitcode`: nothing beyond the routine run
   1    error; the state file records whatever was done before it (see `rpd plan`)
   2    `plan`/`diff --detailed-exitcode`: pods change beyond the routine run (a pod is
-       created, replaced or deleted, or was changed outside rpd); resuming or reusing
-       an up-to-date pod, running the job and its lifecycle is 0
+       created, updated in place, replaced or deleted, or was changed outside rpd);
+       resuming or reusing an up-to-date pod, running the job and its lifecycle is 0
   3    `apply`: the job ran and failed; its on_failure action was carried out
   130  interrupted (Ctrl-C); the state is consistent";
 

@@ -42,7 +42,7 @@ impl From<Format> for OutputFormat {
 }
 
 const DETAILED_EXITCODE: &str = "Exit 0 when pods change only by the routine run (resume or reuse the pod, run the job, then its lifecycle), \
-2 when they change beyond it (a pod is created, replaced or deleted, or was changed outside rpd), 1 on error";
+2 when they change beyond it (a pod is created, updated in place, replaced or deleted, or was changed outside rpd), 1 on error";
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

@@ -161,9 +161,15 @@ fn show_log_tail(report: &ApplyReport) {
     }
 }
 
+/// The counts of what apply did to pods; an update in place is said only
+/// when there was one, so the usual line stays as it was.
 pub fn counts(report: &ApplyReport) -> String {
+    let updated = match report.updated {
+        0 => String::new(),
+        n => format!(" {n} updated in place,"),
+    };
     format!(
-        "Pods: {} created, {} resumed, {} destroyed, {} stopped.",
+        "Pods: {} created,{updated} {} resumed, {} destroyed, {} stopped.",
         report.created, report.resumed, report.destroyed, report.stopped
     )
 }

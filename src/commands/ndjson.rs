@@ -116,6 +116,7 @@ impl Stream {
                 "pod_id": report.pod_id,
                 "pods": {
                     "created": report.created,
+                    "updated": report.updated,
                     "resumed": report.resumed,
                     "destroyed": report.destroyed,
                     "stopped": report.stopped,

@@ -11,7 +11,7 @@ use futures::future::join_all;
 use super::read_state;
 use super::settings::PlanFlags;
 use crate::config::Config;
-use crate::model::{Catalog, CloudType, Storage};
+use crate::model::{Catalog, CloudType, InPlaceUpdates, Storage};
 use crate::plan::saved::ObservedFacts;
 use crate::plan::{
     self as planner, CatalogRead, DEFAULT_BUSY_HOST_WAIT, Desired, JobOutline, LockHolder,
@@ -171,6 +171,13 @@ pub async fn refresh(
         },
         _ => VolumesRead::NotRead,
     };
+    // Asked only when there is a pod to change (runpodctl reads its help).
+    let in_place_updates = match (&loaded, mode) {
+        (Some(loaded), Mode::Apply) if loaded.state.pod.is_some() => {
+            provider.in_place_updates().await
+        }
+        _ => InPlaceUpdates::Supported,
+    };
     let fallback_catalog = other_cloud(config, flags)
         .and_then(|cloud| catalogs.get(&catalog_key(config, cloud)))
         .and_then(|c| c.as_ref().ok())
@@ -198,6 +205,7 @@ pub async fn refresh(
             Mode::Destroy | Mode::Cleanup => None,
         },
         local_problems,
+        in_place_updates,
         now: chrono::Utc::now(),
         options: PlanOptions {
             mode,

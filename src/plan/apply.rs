@@ -1,12 +1,13 @@
 //! `rpd apply`'s plan: which pod the job runs on (PLANNER.md §1-2), the
 //! job's steps, what happens to the pod afterwards (§3), and what it costs.
 
+use super::current::Current;
 use super::*;
 use crate::cost;
 use crate::model::{
-    BusyHostPolicy, LifecycleAction, ObservedPod, Outcome, PodSpec, PodStatus, Storage,
+    BusyHostPolicy, InPlaceUpdates, LifecycleAction, Outcome, PodSpec, PodStatus, PodUpdate,
+    Storage,
 };
-use crate::state::{PendingCreate, State};
 
 /// Which pod the job will run on, per PLANNER.md §1.
 pub(super) enum PodChoice {
@@ -27,22 +28,13 @@ pub(super) enum PodChoice {
         pod: String,
         status: PodStatus,
     },
-}
-
-/// The pod the plan starts from: the state's (or one adopted from an
-/// interrupted create), its recorded spec and what the provider says now.
-struct Current {
-    id: String,
-    recorded: PodSpec,
-    observation: Observation,
-}
-
-impl Current {
-    /// The best knowledge of what the pod is: observed fields over recorded.
-    fn effective_spec(&self) -> PodSpec {
-        let observed = self.observation.pod().map(|p| p.spec.clone());
-        diff::effective(&self.recorded, &observed.unwrap_or_default())
-    }
+    /// Every change can be made in place: update, then resume if paused.
+    Update {
+        pod: String,
+        status: PodStatus,
+        update: PodUpdate,
+        fields: Vec<FieldChange>,
+    },
 }
 
 impl Planner<'_> {
@@ -71,146 +63,7 @@ impl Planner<'_> {
         pod
     }
 
-    /// The recorded pod (or one adopted from an interrupted create) and what
-    /// the provider says about it.
-    fn current_pod(&mut self) -> Option<Current> {
-        let input = self.input;
-        let state = input.state()?;
-        // A pod that a crashed create made stands in for a recorded pod that
-        // no longer exists (the create was replacing it).
-        let recorded_gone = state.pod.as_ref().is_some_and(|p| self.is_gone(&p.id));
-        if let Some(pending) = &state.pending_create
-            && let Some(adopted) = self.settle_interrupted_create(state, pending, recorded_gone)
-        {
-            if let Some(gone) = state.pod.as_ref() {
-                self.drift.push(Drift::Deleted {
-                    pod_id: gone.id.clone(),
-                });
-            }
-            return Some(adopted);
-        }
-        let pod = state.pod.as_ref()?;
-        let observation = match input.observed.pods.get(&pod.id) {
-            Some(Observation::Pod(p)) if p.status != PodStatus::Terminated => {
-                Observation::Pod(p.clone())
-            }
-            _ => Observation::Gone,
-        };
-        if let (Some(before), Observation::Pod(now)) = (pod.status, &observation)
-            && before != now.status
-        {
-            self.report_status_drift(&pod.id, before, now.status);
-        }
-        Some(Current {
-            id: pod.id.clone(),
-            recorded: pod.spec.clone(),
-            observation,
-        })
-    }
-
-    /// Whether the provider says pod `id` no longer exists.
-    fn is_gone(&self, id: &str) -> bool {
-        self.input
-            .observed
-            .pods
-            .get(id)
-            .and_then(Observation::pod)
-            .is_none()
-    }
-
-    /// Settles a create that was interrupted: with no current pod (or one
-    /// that no longer exists), the first untracked pod of its name is the
-    /// one it made (adopted); any other pod of that name is a duplicate
-    /// (deleted).
-    fn settle_interrupted_create(
-        &mut self,
-        state: &State,
-        pending: &PendingCreate,
-        recorded_gone: bool,
-    ) -> Option<Current> {
-        let input = self.input;
-        let untracked: Vec<&ObservedPod> = input
-            .observed
-            .pending_matches
-            .iter()
-            .filter(|p| {
-                p.status != PodStatus::Terminated && !state.pod_ids().contains(&p.id.as_str())
-            })
-            .collect();
-        let adopt = if state.pod.is_none() || recorded_gone {
-            untracked.first().copied()
-        } else {
-            None
-        };
-        for dup in untracked
-            .iter()
-            .filter(|p| Some(p.id.as_str()) != adopt.map(|a| a.id.as_str()))
-        {
-            self.steps.then(
-                StepKind::DeletePod {
-                    pod_id: dup.id.clone(),
-                    why: DeleteReason::Duplicate,
-                },
-                Some(Reason::UntrackedFromInterruptedCreate {
-                    name: pending.name.clone(),
-                }),
-            );
-            self.summary.destroy += 1;
-        }
-        let Some(found) = adopt else {
-            if untracked.is_empty() {
-                self.state_changes
-                    .push(StateChange::ForgetInterruptedCreate {
-                        name: pending.name.clone(),
-                    });
-            }
-            self.steps.then(
-                StepKind::ForgetPendingCreate {
-                    name: pending.name.clone(),
-                },
-                Some(Reason::InterruptedCreateSettled),
-            );
-            return None;
-        };
-        self.warnings.push(Warning::InterruptedCreateAdopted {
-            name: pending.name.clone(),
-            started_at: pending.started_at,
-            pod_id: found.id.clone(),
-        });
-        self.steps.then(
-            StepKind::AdoptPod {
-                pod_id: found.id.clone(),
-            },
-            Some(Reason::FoundByInterruptedCreateName {
-                name: pending.name.clone(),
-            }),
-        );
-        self.state_changes.push(StateChange::RecordAdoptedPod {
-            pod_id: found.id.clone(),
-        });
-        Some(Current {
-            id: found.id.clone(),
-            recorded: found.spec.clone(),
-            observation: Observation::Pod(Box::new(found.clone())),
-        })
-    }
-
-    /// The pod's status changed outside rpd (stopped or started in the console).
-    fn report_status_drift(&mut self, pod_id: &str, before: PodStatus, now: PodStatus) {
-        let note = (now.is_active() && !before.is_active()).then_some(FieldNote::StartedOutsideRpd);
-        self.drift.push(Drift::Changed {
-            pod_id: pod_id.to_string(),
-            fields: vec![FieldChange {
-                field: "status".into(),
-                old: Some(FieldValue::text(before.as_str())),
-                new: Some(FieldValue::text(now.as_str())),
-                forces_replacement: false,
-                note,
-            }],
-        });
-    }
-
-    /// PLANNER.md §1: create, replace, resume or reuse.
+    /// PLANNER.md §1: create, replace, update, resume or reuse.
     fn choose_pod(&mut self, current: Option<&Current>) -> PodChoice {
         let Some(current) = current else {
             return PodChoice::Create {
@@ -231,26 +84,55 @@ impl Planner<'_> {
                 fields: drifted,
             });
         }
-        let forcing = self.forcing_fields(&current.effective_spec());
+        let changes = self.config_changes(&current.effective_spec());
+        let forcing: Vec<String> = changes
+            .iter()
+            .filter(|f| f.forces_replacement)
+            .map(|f| f.field.clone())
+            .collect();
         let replace = |why, fields, reason| PodChoice::Replace {
             old: id.clone(),
             why,
             fields,
             reason,
         };
+        let desired = &self.input.desired.pod;
         if self.input.options.replace {
             replace(
                 DeleteReason::ReplaceRequested,
-                forcing,
+                changes,
                 Reason::ReplaceRequested,
             )
         } else if observed.status == PodStatus::Error {
             let reason = Reason::InError { pod_id: id.clone() };
-            replace(DeleteReason::ReplaceError, forcing, reason)
+            replace(DeleteReason::ReplaceError, changes, reason)
         } else if !forcing.is_empty() {
-            let fields = forcing.iter().map(|f| f.field.clone()).collect();
-            let reason = Reason::FieldsCannotChange { fields };
-            replace(DeleteReason::ReplaceMismatch, forcing, reason)
+            let reason = Reason::FieldsCannotChange { fields: forcing };
+            replace(DeleteReason::ReplaceMismatch, changes, reason)
+        } else if let Some(update) = diff::in_place_update(desired, &changes) {
+            match &self.input.in_place_updates {
+                InPlaceUpdates::Supported => PodChoice::Update {
+                    pod: id.clone(),
+                    status: observed.status,
+                    update,
+                    fields: changes,
+                },
+                cannot => {
+                    let fields = changes.iter().map(|f| f.field.clone()).collect();
+                    let changes = changes
+                        .into_iter()
+                        .map(|f| FieldChange {
+                            forces_replacement: true,
+                            ..f
+                        })
+                        .collect();
+                    let reason = Reason::ProviderCannotUpdate {
+                        fields,
+                        because: cannot.clone(),
+                    };
+                    replace(DeleteReason::ReplaceMismatch, changes, reason)
+                }
+            }
         } else if observed.status == PodStatus::Exited {
             PodChoice::Resume {
                 pod: id.clone(),
@@ -264,11 +146,12 @@ impl Planner<'_> {
         }
     }
 
-    /// PLANNER.md §2: what forces a new pod. A pod on the fallback cloud fits
-    /// while the fallback is allowed, and one on either cloud with ALL.
-    fn forcing_fields(&self, actual: &PodSpec) -> Vec<FieldChange> {
+    /// PLANNER.md §2: what differs from the config, and what of it forces
+    /// a new pod. A pod on the fallback cloud fits while the fallback is
+    /// allowed, and one on either cloud with ALL.
+    fn config_changes(&self, actual: &PodSpec) -> Vec<FieldChange> {
         let desired = &self.input.desired.pod;
-        let mut forcing = diff::replacement_fields(desired, actual);
+        let mut changes = diff::config_changes(desired, actual);
         let fallback = match desired.all_clouds {
             true => Some(CloudType::Community),
             false => self.input.options.fallback_cloud,
@@ -276,9 +159,9 @@ impl Planner<'_> {
         if let (Some(fallback), Some(cloud)) = (fallback, actual.cloud_type)
             && cloud == fallback
         {
-            forcing.retain(|f| f.field != "cloud_type");
+            changes.retain(|f| f.field != "cloud_type");
         }
-        forcing
+        changes
     }
 
     /// The candidates a create tries, in order; warns when none has stock.
@@ -331,6 +214,12 @@ impl Planner<'_> {
                 reason,
             } => self.add_replace(old, why, fields, reason, ranked),
             PodChoice::Resume { pod, status } => self.add_resume(pod, status, ranked),
+            PodChoice::Update {
+                pod,
+                status,
+                update,
+                fields,
+            } => self.add_update(pod, status, update, fields, ranked),
             PodChoice::Reuse { pod, status } => {
                 let reason = Reason::AlreadyRunning {
                     pod_id: pod.clone(),
@@ -368,7 +257,7 @@ impl Planner<'_> {
         &mut self,
         old: String,
         why: DeleteReason,
-        forcing: Vec<FieldChange>,
+        changes: Vec<FieldChange>,
         reason: Reason,
         ranked: &[Candidate],
     ) -> PodChange {
@@ -395,12 +284,8 @@ impl Planner<'_> {
         );
         self.summary.create += 1;
         self.summary.destroy += 1;
-        let desired = &self.input.desired.pod;
-        let total = ranked
-            .first()
-            .map_or(0, |c| diff::spec_fields(&desired.spec_on(c)).len());
-        let unchanged = total.saturating_sub(forcing.len());
-        let mut fields = forcing;
+        let unchanged = self.unchanged_count(ranked, changes.len());
+        let mut fields = changes;
         fields.push(FieldChange {
             field: "id".into(),
             old: Some(FieldValue::text(&old)),
@@ -416,15 +301,7 @@ impl Planner<'_> {
     }
 
     fn add_resume(&mut self, pod: String, status: PodStatus, ranked: &[Candidate]) -> PodChange {
-        self.steps.then(
-            StepKind::StartPod {
-                pod_id: pod.clone(),
-                fallback: ranked.to_vec(),
-                busy_host: self.busy_host(),
-            },
-            None,
-        );
-        self.summary.resume += 1;
+        self.add_start(&pod, ranked);
         let job = &self.input.desired.job;
         self.notes.push(Note::ResumeWipesContainerDisk {
             volume_mount: job.volume_mount.clone(),
@@ -437,6 +314,69 @@ impl Planner<'_> {
             status: Some(status),
             ..PodChange::bare(PodAction::Resume, Some(pod), reason)
         }
+    }
+
+    /// PLANNER.md §1 row 8: the pod changes in place, keeping its volume,
+    /// then is resumed if it was paused (a running one restarts by itself).
+    fn add_update(
+        &mut self,
+        pod: String,
+        status: PodStatus,
+        update: PodUpdate,
+        fields: Vec<FieldChange>,
+        ranked: &[Candidate],
+    ) -> PodChange {
+        let names: Vec<String> = update.field_names().into_iter().map(String::from).collect();
+        let reason = Reason::UpdateInPlace {
+            pod_id: pod.clone(),
+            fields: names,
+        };
+        let new_image = update.image.is_some();
+        self.steps.then(
+            StepKind::UpdatePod {
+                pod_id: pod.clone(),
+                update,
+            },
+            Some(reason.clone()),
+        );
+        if status == PodStatus::Exited {
+            self.add_start(&pod, ranked);
+        }
+        let job = &self.input.desired.job;
+        self.notes.push(Note::UpdateRestartsContainer {
+            volume_mount: job.volume_mount.clone(),
+            new_image,
+            setup_runs_again: job.setup > 0,
+        });
+        PodChange {
+            status: Some(status),
+            unchanged: self.unchanged_count(ranked, fields.len()),
+            fields,
+            ..PodChange::bare(PodAction::Update, Some(pod), reason)
+        }
+    }
+
+    /// The resume of a paused pod, with the candidates as its fallback.
+    fn add_start(&mut self, pod: &str, ranked: &[Candidate]) {
+        self.steps.then(
+            StepKind::StartPod {
+                pod_id: pod.to_string(),
+                fallback: ranked.to_vec(),
+                busy_host: self.busy_host(),
+            },
+            None,
+        );
+        self.summary.resume += 1;
+    }
+
+    /// How many of the pod's attributes a change of `changed` of them
+    /// leaves alone (hidden in the text plan).
+    fn unchanged_count(&self, ranked: &[Candidate], changed: usize) -> usize {
+        let desired = &self.input.desired.pod;
+        let total = ranked
+            .first()
+            .map_or(0, |c| diff::spec_fields(&desired.spec_on(c)).len());
+        total.saturating_sub(changed)
     }
 
     /// What a resume does on a busy host: the command line's choice, else
@@ -566,7 +506,9 @@ impl Planner<'_> {
     /// for every outcome that leaves the pod billing.
     fn report_costs(&mut self, pod: &PodChange, current: Option<&Current>, ranked: &[Candidate]) {
         self.cost.running_per_hr = match pod.action {
-            PodAction::Resume | PodAction::Reuse => current.and_then(|c| self.current_rate(c)),
+            PodAction::Resume | PodAction::Reuse | PodAction::Update => {
+                current.and_then(|c| self.current_rate(c))
+            }
             _ => ranked
                 .iter()
                 .find(|c| c.is_worth_trying())

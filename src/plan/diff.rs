@@ -2,9 +2,9 @@
 //! outside rpd) and desired vs actual (what forces replacement). Both sides
 //! are normalized first so that a plan right after an apply shows nothing.
 
-use super::report::{FieldChange, FieldValue};
+use super::report::{FieldChange, FieldNote, FieldValue};
 use crate::known::same_gpu;
-use crate::model::{DesiredPod, PodSpec, Storage};
+use crate::model::{DesiredPod, PodSpec, PodUpdate, Storage, VolumeGrowth};
 
 fn number(n: u32) -> FieldValue {
     FieldValue::Number(u64::from(n))
@@ -131,18 +131,21 @@ fn merge_storage(recorded: Option<&Storage>, observed: Option<&Storage>) -> Opti
     }
 }
 
-/// Desired vs actual: every difference that forces a new pod. Fields the
-/// actual pod does not report are not compared. A pod on any GPU of
-/// `gpu_order` and any datacenter of `datacenters` fits: the lists are
-/// preferences, not a choice made afresh on every plan.
-pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldChange> {
+/// Desired vs actual: every difference, each marked with whether it forces
+/// a new pod (PLANNER.md §2). Fields the actual pod does not report are not
+/// compared. A pod on any GPU of `gpu_order` and any datacenter of
+/// `datacenters` fits: the lists are preferences, not a choice made afresh
+/// on every plan. The image, the container disk, the ports and a growing
+/// volume can change in place ([`in_place_update`]); a shrinking volume
+/// cannot, and its change says the data is lost.
+pub fn config_changes(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldChange> {
     let mut out = Vec::new();
     let mut push = |field: &str, old: FieldValue, new: FieldValue| {
         out.push(FieldChange {
             field: field.to_string(),
             old: Some(old),
             new: Some(new),
-            forces_replacement: true,
+            forces_replacement: !MUTABLE.contains(&field),
             note: None,
         })
     };
@@ -214,7 +217,53 @@ pub fn replacement_fields(desired: &DesiredPod, actual: &PodSpec) -> Vec<FieldCh
             );
         }
     }
+    mark_volume_shrink(&mut out);
     out
+}
+
+/// What an existing pod can change in place: `volume_gb` only while it
+/// grows, on a pod whose kind of storage does not change.
+const MUTABLE: &[&str] = &["image", "container_disk_gb", "ports", "volume_gb"];
+
+/// A volume cannot shrink, and one of another kind is a new volume: the
+/// change forces a new pod, whose volume starts empty.
+fn mark_volume_shrink(changes: &mut [FieldChange]) {
+    let storage_kind_changes = changes.iter().any(|c| c.field == "storage_mode");
+    for change in changes.iter_mut().filter(|c| c.field == "volume_gb") {
+        let shrinks = matches!(
+            (&change.old, &change.new),
+            (Some(FieldValue::Number(old)), Some(FieldValue::Number(new))) if new < old
+        );
+        if shrinks || storage_kind_changes {
+            change.forces_replacement = true;
+        }
+        if shrinks {
+            change.note = Some(FieldNote::VolumeShrinkLosesData);
+        }
+    }
+}
+
+/// The update that turns the pod into the desired one, when every change
+/// in `changes` can be made in place (`None` when one forces a new pod, or
+/// when nothing changes).
+pub fn in_place_update(desired: &DesiredPod, changes: &[FieldChange]) -> Option<PodUpdate> {
+    if changes.is_empty() || changes.iter().any(|c| c.forces_replacement) {
+        return None;
+    }
+    let changed = |field: &str| changes.iter().any(|c| c.field == field);
+    let volume = match &desired.storage {
+        Storage::Ephemeral { volume_gb, mount } if changed("volume_gb") => Some(VolumeGrowth {
+            volume_gb: *volume_gb,
+            mount: mount.clone(),
+        }),
+        _ => None,
+    };
+    Some(PodUpdate {
+        image: changed("image").then(|| desired.image.clone()),
+        container_disk_gb: changed("container_disk_gb").then_some(desired.container_disk_gb),
+        ports: changed("ports").then(|| desired.ports.clone()),
+        volume,
+    })
 }
 
 #[cfg(test)]
@@ -251,33 +300,43 @@ mod tests {
             image: Some("img:2".into()),
             ..PodSpec::default()
         };
-        assert!(replacement_fields(&desired(), &actual).is_empty());
+        assert!(config_changes(&desired(), &actual).is_empty());
     }
 
     #[test]
-    fn image_and_unlisted_gpu_force_replacement() {
+    fn an_unlisted_gpu_forces_replacement_and_the_image_does_not() {
         let actual = PodSpec {
             gpu_id: Some("NVIDIA H100 80GB HBM3".into()),
             image: Some("img:1".into()),
             ports: Some(vec!["22/tcp".into(), "22/tcp".into()]),
             ..PodSpec::default()
         };
-        let fields: Vec<(String, FieldValue, FieldValue)> = replacement_fields(&desired(), &actual)
-            .into_iter()
-            .map(|f| (f.field, f.old.unwrap(), f.new.unwrap()))
-            .collect();
+        let fields: Vec<(String, FieldValue, FieldValue, bool)> =
+            config_changes(&desired(), &actual)
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.field,
+                        f.old.unwrap(),
+                        f.new.unwrap(),
+                        f.forces_replacement,
+                    )
+                })
+                .collect();
         assert_eq!(
             fields,
             [
                 (
                     "image".to_string(),
                     FieldValue::text("img:1"),
-                    FieldValue::text("img:2")
+                    FieldValue::text("img:2"),
+                    false
                 ),
                 (
                     "gpu".to_string(),
                     FieldValue::text("NVIDIA H100 80GB HBM3"),
-                    one_of(&["NVIDIA A40".into(), "NVIDIA L40S".into()])
+                    one_of(&["NVIDIA A40".into(), "NVIDIA L40S".into()]),
+                    true
                 ),
             ]
         );

@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    BusyHostPolicy, Catalog, CloudType, DesiredPod, KeyPart, Lifecycle, NetworkVolume, ObservedPod,
-    PodStatus,
+    BusyHostPolicy, Catalog, CloudType, DesiredPod, InPlaceUpdates, KeyPart, Lifecycle,
+    NetworkVolume, ObservedPod, PodStatus,
 };
 use crate::state::{Origin, State};
 
@@ -247,6 +247,9 @@ pub struct PlanningInput {
     pub missing_ssh_key: Option<MissingSshKey>,
     /// Local inputs the job cannot run with (apply only).
     pub local_problems: Vec<LocalProblem>,
+    /// Whether the provider can change a pod in place; without, every
+    /// change to the pod replaces it.
+    pub in_place_updates: InPlaceUpdates,
     /// When the refresh ran: how long a left job's pod has billed is
     /// counted to here.
     pub now: DateTime<Utc>,

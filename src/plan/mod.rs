@@ -12,6 +12,7 @@ mod apply;
 mod attach;
 mod catalog;
 pub mod cleanup;
+mod current;
 mod destroy;
 pub mod diff;
 mod input;
@@ -228,11 +229,13 @@ impl<'a> Planner<'a> {
             .node_weights()
             .any(|s| s.kind.changes_things());
         // The lifecycle's own stop or delete after the job is routine;
-        // every other create or delete is not.
+        // every other create, update or delete is not.
         let creates_or_deletes = self.steps.graph.node_weights().any(|s| {
             matches!(
                 s.kind,
-                StepKind::CreatePod { .. } | StepKind::DeletePod { .. }
+                StepKind::CreatePod { .. }
+                    | StepKind::DeletePod { .. }
+                    | StepKind::UpdatePod { .. }
             )
         });
         let changes_beyond_routine = creates_or_deletes || !self.drift.is_empty();

@@ -9,9 +9,14 @@ use crate::model::PodStatus;
 impl Planner<'_> {
     /// A resume says how long the pod waited and what its volume bills
     /// while it waits (from rpd's record of the stop, else the provider's
-    /// last status change).
+    /// last status change). An update of a paused pod resumes it too.
     pub(super) fn report_paused_for(&mut self, pod: &PodChange) {
-        if pod.action != PodAction::Resume {
+        let resumes = match pod.action {
+            PodAction::Resume => true,
+            PodAction::Update => pod.status == Some(PodStatus::Exited),
+            _ => false,
+        };
+        if !resumes {
             return;
         }
         let Some(id) = &pod.pod_id else {
@@ -23,19 +28,20 @@ impl Planner<'_> {
             .and_then(|s| s.pod.as_ref())
             .filter(|p| &p.id == id && p.status == Some(PodStatus::Exited))
             .and_then(|p| p.status_since);
-        let observed = self
-            .input
-            .observed
-            .pods
-            .get(id)
-            .and_then(Observation::pod)
+        let live = self.input.observed.pods.get(id).and_then(Observation::pod);
+        let observed = live
             .filter(|p| !p.status.is_active())
             .and_then(|p| p.changed_at.as_deref())
             .and_then(|t| t.parse::<DateTime<Utc>>().ok());
         let Some(since) = recorded.or(observed) else {
             return;
         };
-        let per_month = cost::stopped_usd_per_month(Some(&self.input.desired.pod.storage));
+        // What the paused volume billed: its own size (an update may grow
+        // it), else the config's.
+        let storage = live
+            .and_then(|p| p.spec.storage.as_ref())
+            .unwrap_or(&self.input.desired.pod.storage);
+        let per_month = cost::stopped_usd_per_month(Some(storage));
         self.notes.push(Note::PausedFor {
             pod_id: id.clone(),
             // Whole seconds: what people (and snapshot tests) read.

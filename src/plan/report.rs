@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::input::{LocalProblem, LockHolder, MissingSshKey};
-use crate::model::{CloudType, Outcome, Ownership, PodStatus, Storage};
+use crate::model::{CloudType, InPlaceUpdates, Outcome, Ownership, PodStatus, Storage};
 
 /// One attribute of a pod, before and after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -71,6 +71,8 @@ pub enum FieldNote {
     FirstWithStock,
     /// The pod was started outside rpd and is billing.
     StartedOutsideRpd,
+    /// A volume cannot shrink: the new pod's volume starts empty.
+    VolumeShrinkLosesData,
 }
 
 /// Why a step is taken, or why the pod changes as it does.
@@ -86,6 +88,16 @@ pub enum Reason {
         pod_id: String,
     },
     FieldsCannotChange {
+        fields: Vec<String>,
+    },
+    /// These fields could change in place, but not with this provider.
+    ProviderCannotUpdate {
+        fields: Vec<String>,
+        because: InPlaceUpdates,
+    },
+    /// Every changed field can change on the existing pod.
+    UpdateInPlace {
+        pod_id: String,
         fields: Vec<String>,
     },
     Replaces {
@@ -105,6 +117,8 @@ pub enum Reason {
         name: String,
     },
     InterruptedCreateSettled,
+    /// The live pod says whether an update whose answer was lost happened.
+    InterruptedUpdateSettled,
     SecretValuesHidden,
     IncrementalStaging,
     /// Lifecycle `recycle`.
@@ -230,6 +244,13 @@ pub enum Note {
         volume_mount: String,
         setup_runs_again: bool,
     },
+    /// An update in place restarts the container: the volume is kept, the
+    /// container disk is wiped.
+    UpdateRestartsContainer {
+        volume_mount: String,
+        new_image: bool,
+        setup_runs_again: bool,
+    },
     /// The state file is runpod-deploy's; apply rewrites it in rpd's format.
     RunpodDeployPointer { state_file: std::path::PathBuf },
     /// A lock left by a run that is gone: the next apply takes it over.
@@ -293,6 +314,14 @@ pub enum StateChange {
     ForgetRetainedPod {
         pod_id: String,
     },
+    /// The live pod has an update whose answer was lost: record it.
+    RecordInterruptedUpdate {
+        pod_id: String,
+    },
+    /// The live pod does not have it: forget it (the plan compares afresh).
+    ForgetInterruptedUpdate {
+        pod_id: String,
+    },
     ForgetPod {
         pod_id: String,
     },
@@ -318,6 +347,8 @@ pub enum PodAction {
     ReplaceRequested,
     Resume,
     Reuse,
+    /// Changed in place (then resumed, if it was paused).
+    Update,
     Destroy,
     /// Nothing to do to the pod (destroy with nothing recorded).
     Nothing,
@@ -327,9 +358,10 @@ pub enum PodAction {
 pub struct PodChange {
     pub action: PodAction,
     pub pod_id: Option<String>,
-    /// The status now, for resume/reuse/destroy.
+    /// The status now, for resume/reuse/update/destroy.
     pub status: Option<PodStatus>,
-    /// For a create: every attribute; for a replace: what forces it.
+    /// For a create: every attribute; for a replace or an update: what
+    /// changes (a replace marks what forces it).
     pub fields: Vec<FieldChange>,
     /// Attributes shown unchanged, hidden in the text plan.
     pub unchanged: usize,
@@ -423,8 +455,8 @@ pub struct PlanReport {
     /// Applying would call the provider to change a pod or run the job.
     pub has_pod_changes: bool,
     /// Pods change beyond the routine run (resume or reuse, the job, the
-    /// lifecycle): a pod is created, replaced or deleted, or changed
-    /// outside rpd. What `plan --detailed-exitcode` reports as 2.
+    /// lifecycle): a pod is created, updated in place, replaced or
+    /// deleted, or changed outside rpd. What `plan --detailed-exitcode` reports as 2.
     pub changes_beyond_routine: bool,
     /// State bookkeeping applying would do (reported, never exit 2).
     pub state_only_changes: Vec<StateChange>,

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::input::{Observation, PlanningInput};
-use crate::model::{ObservedPod, PodStatus};
+use crate::model::{ObservedPod, PodStatus, Storage};
 
 /// The facts a saved plan was made from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -53,6 +53,17 @@ pub enum PodFingerprint {
         datacenter_id: Option<String>,
         /// When the pod last changed status, as the provider reported it.
         changed_at: Option<String>,
+        /// What an update in place changes, so a saved update is applied
+        /// only to the pod it was planned from (absent from plans saved by
+        /// an rpd without updates in place: such a plan reads as stale).
+        #[serde(default)]
+        container_disk_gb: Option<u32>,
+        /// The pod's own volume (not a network volume).
+        #[serde(default)]
+        volume_gb: Option<u32>,
+        /// Sorted.
+        #[serde(default)]
+        ports: Option<Vec<String>>,
     },
 }
 
@@ -68,6 +79,16 @@ impl PodFingerprint {
             gpu_count: pod.spec.gpu_count,
             datacenter_id: pod.spec.datacenter_id.clone(),
             changed_at: pod.changed_at.clone(),
+            container_disk_gb: pod.spec.container_disk_gb,
+            volume_gb: match &pod.spec.storage {
+                Some(Storage::Ephemeral { volume_gb, .. }) => Some(*volume_gb),
+                _ => None,
+            },
+            ports: pod.spec.ports.as_ref().map(|ports| {
+                let mut ports = ports.clone();
+                ports.sort();
+                ports
+            }),
         }
     }
 
@@ -82,6 +103,9 @@ impl PodFingerprint {
                 gpu_count,
                 datacenter_id,
                 changed_at,
+                container_disk_gb,
+                volume_gb,
+                ports,
             } => vec![
                 ("status", Some(status.to_string())),
                 ("image", image.clone()),
@@ -89,6 +113,12 @@ impl PodFingerprint {
                 ("gpu_count", gpu_count.map(|n| n.to_string())),
                 ("datacenter", datacenter_id.clone()),
                 (LAST_STATUS_CHANGE, changed_at.clone()),
+                (
+                    "container_disk_gb",
+                    container_disk_gb.map(|n| n.to_string()),
+                ),
+                ("volume_gb", volume_gb.map(|n| n.to_string())),
+                ("ports", ports.as_ref().map(|p| p.join(","))),
             ],
         }
     }
@@ -291,6 +321,9 @@ mod tests {
                     gpu_count: Some(1),
                     datacenter_id: Some("EU-RO-1".into()),
                     changed_at: Some("t1".into()),
+                    container_disk_gb: Some(20),
+                    volume_gb: Some(20),
+                    ports: Some(vec!["22/tcp".into()]),
                 },
             )]),
             pending_matches: Vec::new(),
@@ -369,6 +402,55 @@ mod tests {
             field(stale_causes(&facts(), &with(PodStatus::Exited, "t2"))),
             ["last status change"]
         );
+    }
+
+    #[test]
+    fn what_an_update_in_place_changes_is_a_cause_when_changed_outside_rpd() {
+        // A saved update from 20 GB to 30 GB must not be sent to a pod
+        // grown to 40 GB in the console since: it would shrink it.
+        let mut now = facts();
+        if let Some(PodFingerprint::Pod {
+            volume_gb,
+            ports,
+            container_disk_gb,
+            ..
+        }) = now.pods.get_mut("p1")
+        {
+            *volume_gb = Some(40);
+            *ports = Some(vec!["22/tcp".into(), "8888/http".into()]);
+            *container_disk_gb = Some(50);
+        }
+        let fields: Vec<(String, Option<String>)> = stale_causes(&facts(), &now)
+            .into_iter()
+            .map(|c| match c {
+                StaleCause::PodChanged { field, now, .. } => (field, now),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("container_disk_gb".to_string(), Some("50".to_string())),
+                ("volume_gb".to_string(), Some("40".to_string())),
+                ("ports".to_string(), Some("22/tcp,8888/http".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_saved_fingerprint_without_the_update_fields_still_reads() {
+        let old = serde_json::json!({
+            "kind": "pod", "status": "EXITED", "image": "img:1", "gpu_id": "g",
+            "gpu_count": 1, "datacenter_id": "EU-RO-1", "changed_at": null
+        });
+        let print: PodFingerprint = serde_json::from_value(old).unwrap();
+        assert!(matches!(
+            print,
+            PodFingerprint::Pod {
+                volume_gb: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Mode;
 use super::report::{PlanReport, Reason};
-use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome};
+use crate::model::{BusyHostPolicy, Candidate, Lifecycle, LifecycleAction, Outcome, PodUpdate};
 
 /// Why a pod is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -47,6 +47,11 @@ pub enum StepKind {
     },
     UsePod {
         pod_id: String,
+    },
+    /// Change the pod in place (REST v2 PATCH): only the fields set.
+    UpdatePod {
+        pod_id: String,
+        update: PodUpdate,
     },
     /// Stop a pod and keep it (`rpd cleanup --mode stop`).
     StopPod {
@@ -98,6 +103,12 @@ pub enum StepKind {
     ForgetPendingCreate {
         name: String,
     },
+    /// State bookkeeping: an update whose answer was lost is settled; the
+    /// recorded spec takes it when the live pod has it (`applied`).
+    SettleInterruptedUpdate {
+        pod_id: String,
+        applied: bool,
+    },
     RemoveState,
 }
 
@@ -109,6 +120,7 @@ impl StepKind {
             StepKind::CreatePod { .. } => "create_pod",
             StepKind::StartPod { .. } => "start_pod",
             StepKind::UsePod { .. } => "use_pod",
+            StepKind::UpdatePod { .. } => "update_pod",
             StepKind::StopPod { .. } => "stop_pod",
             StepKind::AdoptPod { .. } => "adopt_pod",
             StepKind::WaitReady { .. } => "wait_ready",
@@ -123,6 +135,7 @@ impl StepKind {
             StepKind::Lifecycle { .. } => "lifecycle",
             StepKind::ForgetPod { .. } => "forget_pod",
             StepKind::ForgetPendingCreate { .. } => "forget_pending_create",
+            StepKind::SettleInterruptedUpdate { .. } => "settle_interrupted_update",
             StepKind::RemoveState => "remove_state",
         }
     }
@@ -133,6 +146,7 @@ impl StepKind {
             self,
             StepKind::ForgetPod { .. }
                 | StepKind::ForgetPendingCreate { .. }
+                | StepKind::SettleInterruptedUpdate { .. }
                 | StepKind::RemoveState
                 | StepKind::AdoptPod { .. }
         )

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
 use crate::model::{
-    CloudType, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, Storage, find_volume,
+    CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, PodUpdate,
+    Storage, find_volume,
 };
 use crate::retry::PollSchedule;
 
@@ -203,6 +204,16 @@ pub trait Provider: Send + Sync {
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>>;
 
     async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod>;
+
+    /// Whether [`Provider::update`] can change a pod here, or why not.
+    async fn in_place_updates(&self) -> InPlaceUpdates {
+        InPlaceUpdates::Supported
+    }
+
+    /// Changes the pod in place (only the fields `update` sets) and returns
+    /// it as the provider answered. The container restarts: the volume is
+    /// kept, the container disk is wiped.
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod>;
 
     async fn start(&self, id: &str) -> ProviderResult<()>;
 

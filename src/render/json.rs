@@ -120,6 +120,9 @@ pub enum PodActionWord {
     Start,
     /// The pod runs already; the job runs on it.
     NoOp,
+    /// Changed in place, keeping the pod and its volume (Terraform's
+    /// "update"); a paused pod's is `["update", "start"]`.
+    Update,
     /// Found by name and recorded in the state.
     Read,
     /// Dropped from the state: it no longer exists.
@@ -156,8 +159,9 @@ pub struct ConfigPlan {
     pub job_name: String,
     pub mode: Mode,
     pub summary_line: String,
-    /// Pods change beyond the routine run: a create, replace or delete, or
-    /// a change made outside rpd (`plan --detailed-exitcode` exits 2).
+    /// Pods change beyond the routine run: a create, update in place,
+    /// replace or delete, or a change made outside rpd (`plan
+    /// --detailed-exitcode` exits 2).
     pub changes_beyond_routine: bool,
     /// Applying would call the provider to change a pod or run the job.
     pub has_pod_changes: bool,
@@ -285,6 +289,10 @@ fn pod_entries(plan: &Plan) -> Vec<PodEntry> {
             &[PodActionWord::Delete, PodActionWord::Create]
         }
         PodAction::Resume => &[PodActionWord::Start],
+        PodAction::Update if starts(plan, pod.pod_id.as_deref()) => {
+            &[PodActionWord::Update, PodActionWord::Start]
+        }
+        PodAction::Update => &[PodActionWord::Update],
         PodAction::Reuse => &[PodActionWord::NoOp],
         PodAction::Destroy => &[PodActionWord::Delete],
         PodAction::Nothing => &[],
@@ -347,6 +355,13 @@ fn pod_entries(plan: &Plan) -> Vec<PodEntry> {
         }
     }
     entries
+}
+
+/// The plan starts this pod (a paused pod's update resumes it after).
+fn starts(plan: &Plan, pod_id: Option<&str>) -> bool {
+    plan.steps().iter().any(|step| {
+        matches!(&step.kind, StepKind::StartPod { pod_id: id, .. } if Some(id.as_str()) == pod_id)
+    })
 }
 
 /// Why a plan document cannot be read.

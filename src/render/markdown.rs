@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use super::{Palette, text, words};
+use crate::model::PodStatus;
 use crate::plan::review::DiffFacts;
 use crate::plan::{Drift, Plan, PodAction, StepKind};
 
@@ -51,6 +52,10 @@ pub fn render(entries: &[Entry<'_>]) -> String {
             let _ = writeln!(head);
             write_alerts(&mut head, entries);
             if let Ok(plan) = one.outcome {
+                if let Some(line) = update_in_place(plan) {
+                    let _ = writeln!(head, "{line}");
+                    let _ = writeln!(head);
+                }
                 write_steps(&mut head, plan);
             }
         }
@@ -87,6 +92,10 @@ pub fn render_diff(plan: &Plan, facts: &DiffFacts) -> String {
     if let Some(sentence) = words::replacement_sentence(plan, "recycled pod") {
         let _ = writeln!(head, "> [!WARNING]");
         let _ = writeln!(head, "> :warning: **{}**.", inline(&capitalized(&sentence)));
+        let _ = writeln!(head);
+    }
+    if let Some(line) = update_in_place(plan) {
+        let _ = writeln!(head, "{line}");
         let _ = writeln!(head);
     }
     let _ = writeln!(head, "Planned against {}.", words::old_pod(&facts.old_pod));
@@ -258,6 +267,35 @@ pub fn destruction(plan: &Plan) -> Option<String> {
     }
 }
 
+/// The headline of an update in place, marked `~` as in the text plan: no
+/// warning, since the pod and its volume are kept.
+pub fn update_in_place(plan: &Plan) -> Option<String> {
+    let pod = &plan.report.pod;
+    if pod.action != PodAction::Update {
+        return None;
+    }
+    let changes: Vec<String> = pod
+        .fields
+        .iter()
+        .map(|f| {
+            let old = f.old.as_ref().map(words::field_value).unwrap_or_default();
+            let new = f.new.as_ref().map(words::field_value).unwrap_or_default();
+            format!("`{}` ({} → {})", f.field, inline(&old), inline(&new))
+        })
+        .collect();
+    let then = if pod.status == Some(PodStatus::Exited) {
+        ", then resumed"
+    } else {
+        ""
+    };
+    Some(format!(
+        "`~` **Pod `{}` ({}) will be updated in place{then}**: {}; its volume is kept.",
+        plan.job_name,
+        pod.pod_id.as_deref().unwrap_or("?"),
+        changes.join(", ")
+    ))
+}
+
 fn drift_words(drift: &Drift) -> String {
     match drift {
         Drift::Deleted { pod_id } => format!("pod `{pod_id}` has been deleted"),
@@ -336,6 +374,7 @@ fn pod_word(plan: &Plan) -> &'static str {
         PodAction::Replace => "replace",
         PodAction::ReplaceRequested => "replace (requested)",
         PodAction::Resume => "resume",
+        PodAction::Update => "update in place",
         PodAction::Reuse => "reuse",
         PodAction::Destroy => "destroy",
         PodAction::Nothing => "none",

@@ -9,9 +9,9 @@ use similar::{ChangeTag, TextDiff};
 
 use super::Palette;
 use super::words;
-use crate::model::{Candidate, Stock, Usd};
+use crate::model::{Candidate, PodStatus, Stock, Usd};
 use crate::plan::review::DiffFacts;
-use crate::plan::{Drift, FieldChange, Mode, Plan, PodAction, StateChange, StepKind};
+use crate::plan::{Drift, FieldChange, FieldValue, Mode, Plan, PodAction, StateChange, StepKind};
 
 const RULE: &str = "─────────────────────────────────────────────────────────────────────────────";
 
@@ -71,13 +71,15 @@ pub fn render(plan: &Plan, config: &str, p: &Palette) -> String {
         write_pod_block(&mut out, plan, p);
     }
 
-    if let Some(candidates) = plan.steps().iter().find_map(|s| match &s.kind {
-        StepKind::CreatePod { candidates } => Some(candidates.clone()),
-        StepKind::StartPod { fallback, .. } => Some(fallback.clone()),
+    // A resume's candidates are its fallback (an update of a paused pod
+    // resumes it too).
+    if let Some((candidates, fallback)) = plan.steps().iter().find_map(|s| match &s.kind {
+        StepKind::CreatePod { candidates } => Some((candidates.clone(), false)),
+        StepKind::StartPod { fallback, .. } => Some((fallback.clone(), true)),
         _ => None,
-    }) && (candidates.len() > 1 || pod.action != PodAction::Resume)
+    }) && (candidates.len() > 1 || !fallback)
     {
-        let title = if pod.action == PodAction::Resume {
+        let title = if fallback {
             "Candidates if the resume fails, in order:"
         } else {
             "Candidates, in order:"
@@ -307,6 +309,35 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
                 "        {}",
                 p.dim.apply_to("# (no attribute changes)")
             );
+            let _ = writeln!(out, "    }}");
+        }
+        PodAction::Update => {
+            let paused = pod.status == Some(PodStatus::Exited);
+            let then = if paused {
+                ", then resumed (EXITED -> RUNNING)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold.apply_to(format!(
+                    "# pod {name:?} ({id}) will be updated in place{then}"
+                ))
+            );
+            let _ = writeln!(out, "  # (because {})", words::reason(&pod.reason));
+            let _ = writeln!(out, "  {} pod {name:?} {{", p.change.apply_to("~"));
+            let mut fields = pod.fields.clone();
+            if paused {
+                fields.push(FieldChange {
+                    field: "status".into(),
+                    old: Some(FieldValue::text("EXITED")),
+                    new: Some(FieldValue::text("RUNNING")),
+                    forces_replacement: false,
+                    note: None,
+                });
+            }
+            write_fields(out, &fields, pod.unchanged, "      ", p);
             let _ = writeln!(out, "    }}");
         }
         PodAction::Reuse => {

@@ -5,16 +5,17 @@
 mod errors;
 pub mod hygiene;
 mod outliving;
+mod review;
+mod steps;
 
 pub use errors::{invalid_candidate, local_problem, missing_ssh_key, plan_error};
+pub use review::{config_change, configs_summary, old_pod, stale_cause};
+pub use steps::{cost_line, step};
 
-use super::json::ConfigsSummary;
-use crate::model::{BusyHostPolicy, Lifecycle, LifecycleAction, Outcome, Storage, Usd, duration};
-use crate::plan::review::{ConfigChange, OldPod};
-use crate::plan::saved::StaleCause;
+use crate::model::{BusyHostPolicy, InPlaceUpdates, Outcome, Storage, Usd};
 use crate::plan::{
-    BusyHost, CostReport, DeleteReason, FieldNote, FieldValue, LeftAlone, Note, Plan, PodAction,
-    Reason, SetBy, StateChange, StepKind, Summary, Warning,
+    BusyHost, FieldNote, FieldValue, LeftAlone, Note, Plan, PodAction, Reason, SetBy, StateChange,
+    Summary, Warning,
 };
 
 /// Why a step is taken or the pod changes.
@@ -27,6 +28,17 @@ pub fn reason(reason: &Reason) -> String {
         Reason::FieldsCannotChange { fields } => {
             format!("{} cannot change on an existing pod", and_list(fields))
         }
+        Reason::ProviderCannotUpdate { fields, because } => format!(
+            "{} could change in place, but {}",
+            and_list(fields),
+            no_in_place_update(because)
+        ),
+        Reason::UpdateInPlace { pod_id, fields } => {
+            format!(
+                "{} can change on {pod_id} itself: its volume is kept",
+                and_list(fields)
+            )
+        }
         Reason::Replaces { pod_id } => format!("replaces {pod_id}"),
         Reason::ResumePaused { pod_id } => format!("resume paused pod {pod_id}"),
         Reason::AlreadyRunning { pod_id } => format!("{pod_id} is already running"),
@@ -37,6 +49,9 @@ pub fn reason(reason: &Reason) -> String {
             format!("found by the name {name:?} of an interrupted create")
         }
         Reason::InterruptedCreateSettled => "the interrupted create is settled".into(),
+        Reason::InterruptedUpdateSettled => {
+            "read from the live pod, never sent again blindly".into()
+        }
         Reason::SecretValuesHidden => "values never shown".into(),
         Reason::IncrementalStaging => "incremental".into(),
         Reason::KeptToResume => "kept to resume next time".into(),
@@ -168,6 +183,19 @@ pub fn warning(warning: &Warning) -> String {
     }
 }
 
+/// Why the provider cannot change a pod in place.
+pub fn no_in_place_update(because: &InPlaceUpdates) -> String {
+    match because {
+        InPlaceUpdates::Supported => "the provider can".into(),
+        InPlaceUpdates::RunpodctlWithoutUpdate { version } => format!(
+            "runpodctl {version} has no `pod update` command (a newer runpodctl or --provider runpod updates in place)"
+        ),
+        InPlaceUpdates::RunpodctlHelpUnreadable { version, error } => format!(
+            "`runpodctl pod --help` (runpodctl {version}) could not be read to find its `pod update` command ({error})"
+        ),
+    }
+}
+
 /// What a resume does when its host has no free GPU.
 pub fn busy_host(pod_id: &str, busy: &BusyHost) -> String {
     let replace = format!(
@@ -206,6 +234,25 @@ pub fn note(note: &Note) -> String {
             };
             format!(
                 "a resumed pod keeps {mount} (its volume); its container disk (apt packages, caches outside {mount}) was wiped when it stopped{setup}"
+            )
+        }
+        Note::UpdateRestartsContainer {
+            volume_mount: mount,
+            new_image,
+            setup_runs_again,
+        } => {
+            let image = if *new_image {
+                " with the new image"
+            } else {
+                ""
+            };
+            let setup = if *setup_runs_again {
+                ", setup runs again"
+            } else {
+                ""
+            };
+            format!(
+                "the container restarts{image}: {mount} is kept, the container disk is wiped{setup}"
             )
         }
         Note::RunpodDeployPointer { state_file } => format!(
@@ -283,6 +330,12 @@ pub fn state_change(change: &StateChange) -> String {
         StateChange::ForgetRetainedPod { pod_id } => {
             format!("forget retained pod {pod_id} (it no longer exists)")
         }
+        StateChange::RecordInterruptedUpdate { pod_id } => {
+            format!("record the interrupted update of pod {pod_id} (the pod has it)")
+        }
+        StateChange::ForgetInterruptedUpdate { pod_id } => format!(
+            "forget the interrupted update of pod {pod_id} (the pod does not have it; the plan compares it with the config afresh)"
+        ),
         StateChange::ForgetPod { pod_id } => format!("forget pod {pod_id} (it no longer exists)"),
         StateChange::RemoveStateFile => "remove the state file".into(),
         StateChange::ForgetPodIn { pod_id, state_file } => {
@@ -305,61 +358,6 @@ pub fn replacement_loses(plan: &Plan) -> String {
             format!("the network volume {volume_name:?} is kept")
         }
         None => "its volume disk is lost".into(),
-    }
-}
-
-/// The combined summary of several configs.
-pub fn configs_summary(summary: &ConfigsSummary) -> String {
-    format!(
-        "{} config{}: {} with pod changes, {} with only the routine run, {} failed.",
-        summary.configs,
-        plural(summary.configs),
-        summary.with_pod_changes,
-        summary.routine,
-        summary.failed
-    )
-}
-
-/// The pod `rpd diff` plans the new config against.
-pub fn old_pod(old_pod: &OldPod) -> String {
-    match old_pod {
-        OldPod::Paused { datacenter, gpu } => format!(
-            "the pod the old config recycles (paused after its job, on {datacenter} / {gpu})"
-        ),
-        OldPod::NoneKept { on_success } => format!(
-            "no pod: the old config's on_success is {on_success}, so no pod is kept between runs and the next apply creates one"
-        ),
-        OldPod::NewConfig => {
-            "no pod: the old config is empty (a new config), so the first apply creates one".into()
-        }
-    }
-}
-
-/// A changed config key: `~ pod.image = "a" -> "b"`; long values (a
-/// script body) are only said to have changed.
-pub fn config_change(change: &ConfigChange) -> String {
-    let show = |v: &serde_json::Value| {
-        let text = v.to_string();
-        if text.len() > 60 || text.contains("\\n") {
-            None
-        } else {
-            Some(text)
-        }
-    };
-    match (&change.before, &change.after) {
-        (None, Some(after)) => match show(after) {
-            Some(text) => format!("+ {} = {text}", change.key),
-            None => format!("+ {} (added)", change.key),
-        },
-        (Some(before), None) => match show(before) {
-            Some(text) => format!("- {} = {text}", change.key),
-            None => format!("- {} (removed)", change.key),
-        },
-        (Some(before), Some(after)) => match (show(before), show(after)) {
-            (Some(b), Some(a)) => format!("~ {} = {b} -> {a}", change.key),
-            _ => format!("~ {} (changed)", change.key),
-        },
-        (None, None) => format!("  {}", change.key),
     }
 }
 
@@ -387,50 +385,6 @@ pub fn replacement_sentence(plan: &Plan, pod_word: &str) -> Option<String> {
     ))
 }
 
-/// Why a saved plan no longer holds (after "saved plan is stale: ").
-pub fn stale_cause(cause: &StaleCause, config: &str) -> String {
-    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
-    match cause {
-        StaleCause::ProviderChanged { was, now } => {
-            format!("it was made with --provider {was}, and this run uses --provider {now}")
-        }
-        StaleCause::ConfigChanged => {
-            format!("the configuration changed since the plan was created ({config})")
-        }
-        StaleCause::StateCreated => {
-            "a state file was created since the plan was created (another apply ran)".into()
-        }
-        StaleCause::StateRemoved => "the state file was removed since the plan was created".into(),
-        StaleCause::StateLineageChanged { was, now } => format!(
-            "the state file is another state now (lineage {was} -> {now}): the plan was created from a different state lineage"
-        ),
-        StaleCause::StateSerialChanged { was, now } => format!(
-            "the state was changed by another operation after the plan was created (serial {was} -> {now})"
-        ),
-        StaleCause::PodGone { pod_id } => {
-            format!("pod {pod_id} no longer exists (it existed when the plan was created)")
-        }
-        StaleCause::PodAppeared { pod_id } => {
-            format!("pod {pod_id} exists again (it did not when the plan was created)")
-        }
-        StaleCause::PodChanged {
-            pod_id,
-            field,
-            was,
-            now,
-        } => format!(
-            "pod {pod_id} changed since the plan was created ({field} {} -> {})",
-            or_none(was),
-            or_none(now)
-        ),
-        StaleCause::InterruptedCreateMatchesChanged { was, now } => format!(
-            "the pods named like an interrupted create changed since the plan was created ([{}] -> [{}])",
-            was.join(", "),
-            now.join(", ")
-        ),
-    }
-}
-
 /// An attribute's value as the plan shows it: strings quoted, lists in
 /// brackets.
 pub fn field_value(value: &FieldValue) -> String {
@@ -450,6 +404,9 @@ pub fn field_note(note: FieldNote) -> &'static str {
     match note {
         FieldNote::FirstWithStock => "first with stock, see candidates",
         FieldNote::StartedOutsideRpd => "started outside rpd: it is billing",
+        FieldNote::VolumeShrinkLosesData => {
+            "a volume cannot shrink: the new pod's volume starts empty, its data is lost"
+        }
     }
 }
 
@@ -459,121 +416,6 @@ pub fn summary_line(summary: &Summary) -> String {
         "Plan: {} to create, {} to resume, {} to destroy, {} to stop.",
         summary.create, summary.resume, summary.destroy, summary.stop
     )
-}
-
-/// What a step does, as the plan's numbered list says it.
-pub fn step(kind: &StepKind, name: &str) -> String {
-    match kind {
-        StepKind::DeletePod { pod_id, why } => match why {
-            DeleteReason::Retained => format!("delete retained pod {pod_id}"),
-            DeleteReason::Duplicate => format!("delete duplicate pod {pod_id}"),
-            _ => format!("delete pod {pod_id}"),
-        },
-        StepKind::StopPod { pod_id } => format!("stop pod {pod_id}, keeping it and its volume"),
-        StepKind::CreatePod { candidates } => {
-            if candidates.len() == 1 {
-                format!(
-                    "create pod {name:?} on {} / {}",
-                    candidates[0].datacenter_id, candidates[0].gpu_id
-                )
-            } else {
-                format!("create pod {name:?} on the first candidate with capacity")
-            }
-        }
-        StepKind::StartPod { pod_id, .. } => format!("resume paused pod {pod_id}"),
-        StepKind::UsePod { pod_id } => format!("use running pod {pod_id}"),
-        StepKind::AdoptPod { pod_id } => format!("record pod {pod_id} in the state"),
-        StepKind::WaitReady { timeout_sec } => format!(
-            "wait until the pod runs and its shell answers (up to {})",
-            duration(u64::from(*timeout_sec))
-        ),
-        StepKind::Setup { commands } => format!("setup: {commands} command{}", plural(*commands)),
-        StepKind::Secrets { count } => format!("secrets: {count} file{}", plural(*count)),
-        StepKind::Staging { pushes } => format!(
-            "staging: {pushes} push{}",
-            if *pushes == 1 { "" } else { "es" }
-        ),
-        StepKind::Preflight { commands } => {
-            format!("preflight: {commands} command{}", plural(*commands))
-        }
-        StepKind::Launch { script_path } => format!("launch {script_path}, detached"),
-        StepKind::Monitor { timeout_sec } => format!(
-            "follow the job until it exits or prints a marker (timeout {})",
-            duration(*timeout_sec)
-        ),
-        StepKind::Attach {
-            pod_id,
-            launched_at,
-        } => format!(
-            "attach to the job launched on {pod_id} at {}: follow it until it ends, or collect it if it has (it is not run again)",
-            launched_at.format("%H:%M:%S UTC")
-        ),
-        StepKind::Pull { artifacts: 0 } => "pull the log".into(),
-        StepKind::Pull { artifacts } => {
-            format!(
-                "pull the log and {artifacts} artifact{}",
-                plural(*artifacts)
-            )
-        }
-        StepKind::Lifecycle { when, action } => {
-            let when = match when {
-                Outcome::Success => "if the job succeeds",
-                Outcome::Failure => "if the job fails",
-            };
-            let what = match action {
-                LifecycleAction::Recycle => "recycle (stop the pod)",
-                LifecycleAction::Stop => "stop the pod",
-                LifecycleAction::Delete => "delete the pod",
-                LifecycleAction::Preserve => "preserve (leave the pod running)",
-            };
-            format!("{when}: {what}")
-        }
-        StepKind::ForgetPod { pod_id } => format!("forget pod {pod_id}"),
-        StepKind::ForgetPendingCreate { name } => {
-            format!("forget the interrupted create of {name:?}")
-        }
-        StepKind::RemoveState => "remove the state file".into(),
-    }
-}
-
-/// `Cost: $0.44/hr while running; $4.00/month while paused for reuse (20 GB volume).`
-pub fn cost_line(cost: &CostReport, lifecycle: &Lifecycle) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(rate) = cost.running_per_hr {
-        parts.push(format!("{}/hr while running", Usd(rate)));
-    }
-    if let Some(month) = cost.stopped_per_month {
-        let what = match cost.volume_gb {
-            Some(gb) => format!(" ({gb} GB volume)"),
-            None => String::new(),
-        };
-        let when = if lifecycle.on_success == LifecycleAction::Recycle {
-            "while paused for reuse"
-        } else {
-            "while stopped"
-        };
-        let day = cost
-            .stopped_per_day
-            .map(|d| format!(" ({}/day)", Usd(d)))
-            .unwrap_or_default();
-        parts.push(format!("{}/month{day} {when}{what}", Usd(month)));
-    }
-    if let Some(freed) = &cost.frees {
-        if freed.storage_per_month > 0.0 {
-            parts.push(format!(
-                "frees {}/month ({}/day) of volume storage billed while stopped",
-                Usd(freed.storage_per_month),
-                Usd(freed.storage_per_day)
-            ));
-        }
-        if freed.running_per_hr > 0.0 {
-            parts.push(format!(
-                "stops {}/hr of running pods",
-                Usd(freed.running_per_hr)
-            ));
-        }
-    }
-    (!parts.is_empty()).then(|| format!("Cost: {}.", parts.join("; ")))
 }
 
 fn plural(n: usize) -> &'static str {

@@ -81,6 +81,16 @@ pub struct PendingCreate {
     pub provider: Option<String>,
 }
 
+/// An update in place that was sent but whose answer was not recorded:
+/// the pod may or may not have it. The next plan reads the live pod to
+/// tell, and never sends it again blindly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingUpdate {
+    pub pod_id: String,
+    pub update: crate::model::PodUpdate,
+    pub started_at: DateTime<Utc>,
+}
+
 /// A job rpd launched and has not pulled back yet: recorded at launch,
 /// cleared after the pull. Still set when the next apply starts, it is a
 /// job an interrupted rpd left on the pod, whose log is only there.
@@ -116,6 +126,8 @@ pub struct State {
     pub retained: Vec<RetainedPod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_update: Option<PendingUpdate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launched_job: Option<LaunchedJob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +226,7 @@ impl State {
             pod: None,
             retained: Vec::new(),
             pending_create: None,
+            pending_update: None,
             launched_job: None,
             updated_at: None,
             api_key_fingerprint: None,

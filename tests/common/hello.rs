@@ -100,6 +100,47 @@ pub const RESUME_PLAN: &str = r#"
     Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
 "#;
 
+/// The plan to update hello's paused pod `[PAUSED]` to the new image.
+pub const UPDATE_PLAN: &str = r#"
+    rpd plan for examples/hello.yaml (job "hello")
+
+    rpd will perform the following actions:
+
+      # pod "hello" ([PAUSED]) will be updated in place, then resumed (EXITED -> RUNNING)
+      # (because image can change on [PAUSED] itself: its volume is kept)
+      ~ pod "hello" {
+          ~ image  = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404" -> "runpod/pytorch:1.0.2-cu1281-torch291-ubuntu2404"
+          ~ status = "EXITED" -> "RUNNING"
+            # (9 unchanged attributes hidden)
+        }
+
+      Candidates if the resume fails, in order:
+         1. EU-RO-1 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         2. EU-RO-1 / NVIDIA RTX A5000             $0.27/hr  stock high
+         3. US-CA-2 / NVIDIA GeForce RTX 4090      $0.44/hr  stock high
+         4. US-CA-2 / NVIDIA RTX A5000             $0.27/hr  stock high
+
+      Steps:
+         1. update pod [PAUSED] in place: image (image can change on [PAUSED] itself: its volume is kept)
+         2. resume paused pod [PAUSED]
+            if its host has no free GPU: try again for up to 2m00s, then delete [PAUSED] (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop
+         3. wait until the pod runs and its shell answers (up to 15m00s)
+         4. setup: 1 command
+         5. staging: 1 push (incremental)
+         6. launch /workspace/hello/run.sh, detached
+         7. follow the job until it exits or prints a marker (timeout 10m00s)
+         8. pull the log and 1 artifact
+         9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
+        10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
+
+    Note: the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again
+    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused
+
+    Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
+    Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
+"#;
+
 /// The plan after hello's pod, shown as `[GONE]`, was deleted outside rpd.
 pub fn deleted_plan() -> String {
     let plan = with_block(

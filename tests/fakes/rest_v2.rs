@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use rpd::model::{CloudType, PodStatus, Storage};
+use rpd::model::{CloudType, PodStatus, PodUpdate, Storage, VolumeGrowth};
 use rpd::provider::sim::store::{self, SimPod, Store, World};
 use rpd::provider::{CreatePodRequest, ProviderError};
 
@@ -441,6 +441,7 @@ enum Op {
     CreatePod,
     GetPod(String),
     DeletePod(String),
+    UpdatePod(String),
     PodAction(String),
     ListGpuTypes,
     ListDataCenters,
@@ -457,6 +458,7 @@ impl Op {
             ("POST", ["v2", "pods"]) => Op::CreatePod,
             ("GET", ["v2", "pods", id]) => Op::GetPod(id.to_string()),
             ("DELETE", ["v2", "pods", id]) => Op::DeletePod(id.to_string()),
+            ("PATCH", ["v2", "pods", id]) => Op::UpdatePod(id.to_string()),
             ("POST", ["v2", "pods", id, "action"]) => Op::PodAction(id.to_string()),
             ("GET", ["v2", "catalog", "gpus"]) => Op::ListGpuTypes,
             ("GET", ["v2", "catalog", "datacenters"]) => Op::ListDataCenters,
@@ -473,6 +475,7 @@ impl Op {
             Op::CreatePod => "createPod",
             Op::GetPod(_) => "getPod",
             Op::DeletePod(_) => "deletePod",
+            Op::UpdatePod(_) => "updatePod",
             Op::PodAction(_) => "podAction",
             Op::ListGpuTypes => "listGpuTypes",
             Op::ListDataCenters => "listDataCenters",
@@ -489,6 +492,7 @@ impl Op {
             Op::CreatePod => ("/v2/pods", "post"),
             Op::GetPod(_) => ("/v2/pods/{id}", "get"),
             Op::DeletePod(_) => ("/v2/pods/{id}", "delete"),
+            Op::UpdatePod(_) => ("/v2/pods/{id}", "patch"),
             Op::PodAction(_) => ("/v2/pods/{id}/action", "post"),
             Op::ListGpuTypes => ("/v2/catalog/gpus", "get"),
             Op::ListDataCenters => ("/v2/catalog/datacenters", "get"),
@@ -644,7 +648,7 @@ async fn answer(
         .map(|Query(q)| q)
         .unwrap_or_default();
     // "Not found or not accessible to the caller": another account's pod.
-    if let Op::GetPod(id) | Op::DeletePod(id) | Op::PodAction(id) = &op
+    if let Op::GetPod(id) | Op::DeletePod(id) | Op::UpdatePod(id) | Op::PodAction(id) = &op
         && owner(shared, id) != caller
     {
         return (problem(404, "resource not found", None), None);
@@ -654,6 +658,7 @@ async fn answer(
         Op::CreatePod => create_pod(shared, &caller, body.as_ref().expect("validated"), record),
         Op::GetPod(id) => get_pod(shared, id),
         Op::DeletePod(id) => delete_pod(shared, id),
+        Op::UpdatePod(id) => update_pod(shared, id, body.as_ref().expect("validated")),
         Op::PodAction(id) => pod_action(shared, id, action.as_deref().unwrap_or_default()),
         Op::ListGpuTypes => list_gpu_types(shared, &query),
         Op::ListDataCenters => list_datacenters(),
@@ -772,6 +777,47 @@ fn get_pod(shared: &Shared, id: &str) -> Reply {
 fn delete_pod(shared: &Shared, id: &str) -> Reply {
     match world(shared, |w, s| w.delete(s, id)) {
         Ok(()) => Reply::Empty(204),
+        Err(err) => from_provider_error(err),
+    }
+}
+
+/// `PATCH /v2/pods/{id}` with the spec's mount rules (the kind is fixed at
+/// create, a network `volumeId` cannot change); the simulator applies the
+/// rest (the container restarts: the volume is kept, the container disk
+/// wiped). Keys rpd never sends (`name`, `env`, ...) are accepted and
+/// ignored.
+fn update_pod(shared: &Shared, id: &str, body: &Value) -> Reply {
+    let Some(pod) = world(shared, |w, _| w.pods.get(id).cloned()) else {
+        return Reply::Problem(404, "resource not found".into());
+    };
+    let persistent = body.pointer("/mounts/persistent");
+    let network = body.pointer("/mounts/network");
+    let volume = match (&pod.storage, persistent, network) {
+        (_, None, None) => None,
+        (Storage::Ephemeral { .. }, Some(mount), None) => Some(VolumeGrowth {
+            volume_gb: mount["size"].as_u64().unwrap_or_default() as u32,
+            mount: mount["path"].as_str().unwrap_or_default().to_string(),
+        }),
+        _ => {
+            return Reply::Problem(
+                400,
+                "a PATCH cannot change the kind of a pod's mount (it is fixed at create)".into(),
+            );
+        }
+    };
+    let update = PodUpdate {
+        image: body["image"].as_str().map(String::from),
+        container_disk_gb: body["disk"].as_u64().map(|d| d as u32),
+        ports: body["ports"].as_array().map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect()
+        }),
+        volume,
+    };
+    match world(shared, |w, s| w.update(s, id, &update)) {
+        Ok(pod) => Reply::Json(200, render_pod(shared, &pod)),
         Err(err) => from_provider_error(err),
     }
 }

@@ -368,6 +368,80 @@ fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
     );
 }
 
+/// A state whose update of pod1 to `img:2` was sent and never answered.
+fn interrupted_update(live_image: &str, status: PodStatus) -> Case {
+    let mut live = spec("EU-RO-1", A40);
+    live.image = Some(live_image.into());
+    let mut case = Case::new().recorded(status, observed("pod1", status, live));
+    case.desired.image = "img:2".into();
+    case.state.as_mut().unwrap().pending_update = Some(crate::state::PendingUpdate {
+        pod_id: "pod1".into(),
+        update: crate::model::PodUpdate {
+            image: Some("img:2".into()),
+            ..Default::default()
+        },
+        started_at: "2026-11-27T11:00:00Z".parse().unwrap(),
+    });
+    case
+}
+
+#[test]
+fn an_interrupted_update_the_pod_has_is_recorded_not_sent_again() {
+    let plan = interrupted_update("img:2", PodStatus::Starting).plan();
+    assert_eq!(
+        prelude(&plan),
+        ["settle update of pod1, applied: true", "use pod1"]
+    );
+    assert!(
+        plan.report.drift.is_empty(),
+        "rpd's own update is not drift"
+    );
+    assert_eq!(
+        plan.report.state_only_changes,
+        [StateChange::RecordInterruptedUpdate {
+            pod_id: "pod1".into()
+        }]
+    );
+}
+
+#[test]
+fn an_interrupted_update_the_pod_lacks_is_planned_afresh_from_the_live_pod() {
+    let plan = interrupted_update("img:1", PodStatus::Exited).plan();
+    assert_eq!(
+        prelude(&plan),
+        [
+            "settle update of pod1, applied: false",
+            "update pod1: image",
+            "start pod1"
+        ]
+    );
+    assert!(plan.report.drift.is_empty());
+    assert_eq!(
+        plan.report.state_only_changes,
+        [StateChange::ForgetInterruptedUpdate {
+            pod_id: "pod1".into()
+        }]
+    );
+}
+
+#[test]
+fn an_interrupted_update_of_a_pod_changed_since_follows_the_live_pod() {
+    // Someone set another image in the console after the lost answer: the
+    // live pod is the truth, and the config's image is planned from it.
+    let plan = interrupted_update("img:console", PodStatus::Exited).plan();
+    assert_eq!(
+        prelude(&plan),
+        [
+            "settle update of pod1, applied: false",
+            "update pod1: image",
+            "start pod1"
+        ]
+    );
+    let Drift::Changed { fields, .. } = &plan.report.drift[0] else {
+        panic!("the console's change is drift")
+    };
+    assert_eq!(fields[0].new, Some(FieldValue::text("img:console")));
+}
 #[test]
 fn a_resume_says_how_long_the_pod_was_paused_from_rpds_record_of_the_stop() {
     let mut case = Case::new().recorded(
@@ -413,6 +487,40 @@ fn a_resume_with_no_known_stop_time_says_nothing_of_it() {
             .notes
             .iter()
             .any(|n| matches!(n, Note::PausedFor { .. })),
+        "{:?}",
+        plan.report.notes
+    );
+}
+
+#[test]
+fn an_update_that_resumes_says_what_the_volume_billed_at_its_size_while_paused() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    let stopped: chrono::DateTime<chrono::Utc> = "2026-11-24T09:00:00Z".parse().unwrap();
+    case.state
+        .as_mut()
+        .unwrap()
+        .pod
+        .as_mut()
+        .unwrap()
+        .status_since = Some(stopped);
+    // The config grows the volume to 40 GB: it paused at 20 GB.
+    case.desired.storage = crate::model::Storage::Ephemeral {
+        volume_gb: 40,
+        mount: "/workspace".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(plan.report.pod.action, PodAction::Update);
+    assert!(
+        plan.report.notes.contains(&Note::PausedFor {
+            pod_id: "pod1".into(),
+            since: stopped,
+            days: 3,
+            per_day: 4.0 / 30.0,
+            per_month: 4.0,
+        }),
         "{:?}",
         plan.report.notes
     );

@@ -142,6 +142,7 @@ struct Case {
     missing_ssh_key: Option<MissingSshKey>,
     local_problems: Vec<LocalProblem>,
     on_busy_host: Option<crate::model::BusyHostPolicy>,
+    in_place_updates: crate::model::InPlaceUpdates,
 }
 
 impl Case {
@@ -162,6 +163,7 @@ impl Case {
             missing_ssh_key: None,
             local_problems: Vec::new(),
             on_busy_host: None,
+            in_place_updates: crate::model::InPlaceUpdates::Supported,
         }
     }
 
@@ -192,6 +194,7 @@ impl Case {
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             local_problems: self.local_problems.clone(),
+            in_place_updates: self.in_place_updates.clone(),
             now: "2026-11-27T12:00:00Z".parse().unwrap(),
             options: PlanOptions {
                 replace: self.replace,
@@ -217,7 +220,14 @@ fn prelude(plan: &Plan) -> Vec<String> {
             StepKind::CreatePod { .. } => Some("create".into()),
             StepKind::StartPod { pod_id, .. } => Some(format!("start {pod_id}")),
             StepKind::UsePod { pod_id } => Some(format!("use {pod_id}")),
+            StepKind::UpdatePod { pod_id, update } => Some(format!(
+                "update {pod_id}: {}",
+                update.field_names().join(", ")
+            )),
             StepKind::AdoptPod { pod_id } => Some(format!("adopt {pod_id}")),
+            StepKind::SettleInterruptedUpdate { pod_id, applied } => {
+                Some(format!("settle update of {pod_id}, applied: {applied}"))
+            }
             _ => None,
         })
         .collect()
@@ -226,4 +236,15 @@ fn prelude(plan: &Plan) -> Vec<String> {
 fn summary(plan: &Plan) -> (usize, usize, usize, usize) {
     let s = plan.report.summary;
     (s.create, s.resume, s.destroy, s.stop)
+}
+
+/// The fields a replacement names as forcing it.
+fn forcing(plan: &Plan) -> Vec<&str> {
+    plan.report
+        .pod
+        .fields
+        .iter()
+        .filter(|f| f.forces_replacement)
+        .map(|f| f.field.as_str())
+        .collect()
 }

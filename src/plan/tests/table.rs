@@ -3,6 +3,7 @@
 use chrono::Utc;
 
 use super::*;
+use crate::model::{InPlaceUpdates, PodUpdate};
 use crate::render::words;
 use crate::state::{PendingCreate, RetainedPod};
 
@@ -99,31 +100,25 @@ fn row4_error_pod_is_replaced() {
 }
 
 #[test]
-fn row5_image_change_forces_replacement_naming_the_field() {
+fn row5_gpu_type_change_forces_replacement_naming_the_field() {
     let mut case = Case::new().recorded(
         PodStatus::Exited,
         observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
     );
-    case.desired.image = "img:2".into();
+    case.desired.gpu_order = vec![L40S.into()];
     let plan = case.plan();
     assert_eq!(prelude(&plan), ["delete pod1", "create"]);
     assert_eq!(plan.report.pod.action, PodAction::Replace);
-    let forcing: Vec<&str> = plan
-        .report
-        .pod
-        .fields
-        .iter()
-        .filter(|f| f.forces_replacement)
-        .map(|f| f.field.as_str())
-        .collect();
-    assert_eq!(forcing, ["image"]);
+    assert_eq!(forcing(&plan), ["gpu"]);
     assert_eq!(
         plan.report.pod.fields[0].old,
-        Some(FieldValue::text("img:1"))
+        Some(FieldValue::text("NVIDIA A40"))
     );
     assert_eq!(
-        plan.report.pod.fields[0].new,
-        Some(FieldValue::text("img:2"))
+        plan.report.pod.reason,
+        Reason::FieldsCannotChange {
+            fields: vec!["gpu".into()]
+        }
     );
     assert!(plan.report.drift.is_empty(), "a config change is not drift");
 }
@@ -143,24 +138,25 @@ fn row5_each_forcing_field_is_named() {
     case.desired.gpu_order = vec![L40S.into()];
     case.desired.datacenters = vec!["US-CA-2".into()];
     let plan = case.plan();
-    let forcing: Vec<&str> = plan
-        .report
-        .pod
-        .fields
-        .iter()
-        .filter(|f| f.forces_replacement)
-        .map(|f| f.field.as_str())
-        .collect();
     assert_eq!(
-        forcing,
+        forcing(&plan),
         [
             "gpu",
             "gpu_count",
             "datacenter",
             "cloud_type",
-            "volume_gb",
             "volume_mount"
         ]
+    );
+    let grown = &plan
+        .report
+        .pod
+        .fields
+        .iter()
+        .find(|f| f.field == "volume_gb");
+    assert!(
+        grown.is_some_and(|f| !f.forces_replacement),
+        "a growing volume is shown, and does not force: {grown:?}"
     );
 }
 
@@ -206,7 +202,7 @@ fn row7_running_matching_pod_is_reused_without_a_start() {
 }
 
 #[test]
-fn change_made_outside_rpd_shows_as_drift_and_forces_replacement() {
+fn change_made_outside_rpd_shows_as_drift_and_is_undone_in_place() {
     let mut outside = spec("EU-RO-1", A40);
     outside.image = Some("img:hacked".into());
     let plan = Case::new()
@@ -220,7 +216,7 @@ fn change_made_outside_rpd_shows_as_drift_and_forces_replacement() {
     };
     assert_eq!(fields[0].field, "image");
     assert_eq!(fields[0].new, Some(FieldValue::text("img:hacked")));
-    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(prelude(&plan), ["update pod1: image", "start pod1"]);
 }
 
 #[test]
@@ -495,4 +491,203 @@ fn fallback_cloud_follows_each_candidate_and_accepts_a_pod_on_it() {
     );
     case.fallback_cloud = Some(CloudType::Community);
     assert_eq!(prelude(&case.plan()), ["start pod1"], "with the flag");
+}
+
+#[test]
+fn row8_image_bump_updates_a_paused_pod_in_place_then_resumes_it() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["update pod1: image", "start pod1"]);
+    assert_eq!(plan.report.pod.action, PodAction::Update);
+    assert_eq!(
+        plan.report.pod.reason,
+        Reason::UpdateInPlace {
+            pod_id: "pod1".into(),
+            fields: vec!["image".into()]
+        }
+    );
+    let StepKind::UpdatePod { update, .. } = &plan.steps()[0].kind else {
+        panic!("the update comes first")
+    };
+    assert_eq!(
+        *update,
+        PodUpdate {
+            image: Some("img:2".into()),
+            ..PodUpdate::default()
+        },
+        "only the changed field is sent"
+    );
+    let field = &plan.report.pod.fields[0];
+    assert_eq!(
+        (field.field.as_str(), field.forces_replacement),
+        ("image", false)
+    );
+    assert_eq!(summary(&plan), (0, 1, 0, 1), "no create, no destroy");
+    assert!(plan.report.has_pod_changes);
+    let notes: Vec<String> = plan.report.notes.iter().map(words::note).collect();
+    assert_eq!(
+        notes,
+        [
+            "the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again".to_string(),
+            words::note(&super::findings::guard_note()),
+        ]
+    );
+}
+
+#[test]
+fn row8_image_bump_updates_a_running_pod_in_place_without_a_start() {
+    let mut case = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["update pod1: image"]);
+    assert!(matches!(plan.steps()[1].kind, StepKind::WaitReady { .. }));
+    assert_eq!(summary(&plan), (0, 0, 0, 1));
+    assert_eq!(plan.report.cost.running_per_hr, Some(0.4));
+}
+
+#[test]
+fn row8_every_mutable_field_changes_in_one_update() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    case.desired.container_disk_gb = 40;
+    case.desired.ports = vec!["22/tcp".into(), "8888/http".into()];
+    case.desired.storage = Storage::Ephemeral {
+        volume_gb: 100,
+        mount: "/workspace".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(
+        prelude(&plan),
+        [
+            "update pod1: image, container_disk_gb, volume_gb, ports",
+            "start pod1"
+        ]
+    );
+}
+
+#[test]
+fn row8_mixed_changes_replace_naming_only_the_fields_that_force_it() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    case.desired.gpu_count = 2;
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(
+        plan.report.pod.reason,
+        Reason::FieldsCannotChange {
+            fields: vec!["gpu_count".into()]
+        }
+    );
+    let shown: Vec<(&str, bool)> = plan
+        .report
+        .pod
+        .fields
+        .iter()
+        .map(|f| (f.field.as_str(), f.forces_replacement))
+        .collect();
+    assert_eq!(
+        shown,
+        [("image", false), ("gpu_count", true), ("id", false)]
+    );
+}
+
+#[test]
+fn row8_volume_growth_updates_in_place() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.storage = Storage::Ephemeral {
+        volume_gb: 50,
+        mount: "/workspace".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["update pod1: volume_gb", "start pod1"]);
+    let StepKind::UpdatePod { update, .. } = &plan.steps()[0].kind else {
+        panic!("the update comes first")
+    };
+    assert_eq!(
+        update.volume,
+        Some(crate::model::VolumeGrowth {
+            volume_gb: 50,
+            mount: "/workspace".into()
+        }),
+        "RunPod takes a persistent mount whole: size and path"
+    );
+}
+
+#[test]
+fn row8_volume_shrink_replaces_and_says_the_data_is_lost() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.storage = Storage::Ephemeral {
+        volume_gb: 10,
+        mount: "/workspace".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(forcing(&plan), ["volume_gb"]);
+    let shrunk = &plan.report.pod.fields[0];
+    assert_eq!(shrunk.note, Some(FieldNote::VolumeShrinkLosesData));
+    assert_eq!(
+        words::field_note(FieldNote::VolumeShrinkLosesData),
+        "a volume cannot shrink: the new pod's volume starts empty, its data is lost"
+    );
+}
+
+#[test]
+fn row8_replace_flag_still_forces_a_fresh_pod_over_an_update() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    case.replace = true;
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(plan.report.pod.action, PodAction::ReplaceRequested);
+}
+
+#[test]
+fn row8_an_error_pod_is_replaced_even_when_the_change_is_mutable() {
+    let mut case = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Error, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    assert_eq!(prelude(&case.plan()), ["delete pod1", "create"]);
+}
+
+#[test]
+fn row8_a_provider_that_cannot_update_replaces_and_says_why() {
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.desired.image = "img:2".into();
+    case.in_place_updates = InPlaceUpdates::RunpodctlWithoutUpdate {
+        version: "2.0.0".into(),
+    };
+    let plan = case.plan();
+    assert_eq!(prelude(&plan), ["delete pod1", "create"]);
+    assert_eq!(forcing(&plan), ["image"]);
+    assert_eq!(
+        words::reason(&plan.report.pod.reason),
+        "image could change in place, but runpodctl 2.0.0 has no `pod update` command (a newer runpodctl or --provider runpod updates in place)"
+    );
 }

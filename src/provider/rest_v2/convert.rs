@@ -1,7 +1,11 @@
 //! rpd's model to REST v2 bodies and back.
 
-use super::wire::{self, CreateGpu, CreatePodBody, Mounts, NetworkMount, PersistentMount};
-use crate::model::{Access, CloudType, ObservedPod, PodSpec, PodStatus, SshEndpoint, Storage};
+use super::wire::{
+    self, CreateGpu, CreatePodBody, Mounts, NetworkMount, PersistentMount, UpdatePodBody,
+};
+use crate::model::{
+    Access, CloudType, ObservedPod, PodSpec, PodStatus, PodUpdate, SshEndpoint, Storage,
+};
 use crate::provider::{CreatePodRequest, ProviderError};
 
 /// The spec's floor for `mounts.persistent.size`.
@@ -68,6 +72,28 @@ pub fn create_body(request: &CreatePodRequest) -> Result<CreatePodBody, Provider
         env: request.env.clone(),
         start_ssh: true,
         mounts,
+    })
+}
+
+/// The PATCH body of an update in place: only the fields it changes. A
+/// grown volume is sent whole (`size` and `path`), as RunPod requires.
+pub fn update_body(update: &PodUpdate) -> Result<UpdatePodBody, ProviderError> {
+    if update.container_disk_gb == Some(0) {
+        return Err(ProviderError::Invalid(
+            "pod.container_disk_gb must be at least 1 GB".into(),
+        ));
+    }
+    Ok(UpdatePodBody {
+        image: update.image.clone(),
+        disk: update.container_disk_gb,
+        ports: update.ports.as_deref().map(ports_with_ssh),
+        mounts: update.volume.as_ref().map(|v| Mounts {
+            persistent: Some(PersistentMount {
+                size: v.volume_gb,
+                path: v.mount.clone(),
+            }),
+            network: None,
+        }),
     })
 }
 

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop};
+use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, PodUpdate};
 use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
@@ -198,6 +198,25 @@ impl Provider for RestV2Provider {
                 &[],
                 Some(&body),
                 Retry::RateLimitOnly,
+            )
+            .await?;
+        let pod: wire::Pod = decode(&segments, &answer)?;
+        observed(&segments, pod)
+    }
+
+    /// `PATCH /v2/pods/{id}` with only the changed fields; repeated on a
+    /// 5xx or 429 like any idempotent call.
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod> {
+        let body = convert::update_body(update)?;
+        let segments = ["v2", "pods", id];
+        let answer = self
+            .client
+            .send(
+                Method::PATCH,
+                &segments,
+                &[],
+                Some(&body),
+                Retry::Idempotent,
             )
             .await?;
         let pod: wire::Pod = decode(&segments, &answer)?;

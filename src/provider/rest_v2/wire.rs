@@ -67,6 +67,20 @@ pub struct NetworkMount {
     pub path: String,
 }
 
+/// `PATCH /v2/pods/{id}` body (`UpdatePodRequest`): only the fields that
+/// change, so that nothing else of the pod is touched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UpdatePodBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Mounts>,
+}
+
 /// `POST /v2/pods/{id}/action` body.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ActionBody {

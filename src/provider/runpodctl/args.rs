@@ -2,7 +2,7 @@
 //! §1.4). Pure: the flags the installed runpodctl lacks come in as a probe.
 
 use super::version::FlagProbe;
-use crate::model::Storage;
+use crate::model::{PodUpdate, Storage};
 use crate::provider::{CreatePodRequest, ProviderError};
 
 /// The port rpd reaches the pod on; always published.
@@ -107,6 +107,31 @@ pub fn create(
     Ok(CreateArgs { args, warnings })
 }
 
+/// `pod update <id>` with only the flags of the fields that change
+/// (runpodctl leaves a field alone when its flag is absent).
+pub fn update(id: &str, update: &PodUpdate) -> Vec<String> {
+    let mut args: Vec<String> = ["pod", "update", id].map(String::from).to_vec();
+    let mut flag = |name: &str, value: String| {
+        args.push(format!("--{name}"));
+        args.push(value);
+    };
+    if let Some(image) = &update.image {
+        flag("image", image.clone());
+    }
+    if let Some(disk) = update.container_disk_gb {
+        flag("container-disk-in-gb", disk.to_string());
+    }
+    if let Some(volume) = &update.volume {
+        flag("volume-in-gb", volume.volume_gb.to_string());
+        flag("volume-mount-path", volume.mount.clone());
+    }
+    if let Some(ports) = &update.ports {
+        flag("ports", ports_value(ports));
+    }
+    args.extend(["-o", "json"].map(String::from));
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
@@ -159,6 +184,30 @@ mod tests {
         assert!(
             made.args.contains(&"NVIDIA GeForce RTX 4090".to_string()),
             "one argument"
+        );
+    }
+
+    #[test]
+    fn an_update_passes_only_the_changed_fields() {
+        let image_only = PodUpdate {
+            image: Some("img:2".into()),
+            ..PodUpdate::default()
+        };
+        assert_eq!(
+            update("pod1", &image_only).join(" "),
+            "pod update pod1 --image img:2 -o json"
+        );
+        let grown = PodUpdate {
+            volume: Some(crate::model::VolumeGrowth {
+                volume_gb: 50,
+                mount: "/workspace".into(),
+            }),
+            ports: Some(vec!["8888/http".into()]),
+            ..PodUpdate::default()
+        };
+        assert_eq!(
+            update("pod1", &grown).join(" "),
+            "pod update pod1 --volume-in-gb 50 --volume-mount-path /workspace --ports 22/tcp,8888/http -o json"
         );
     }
 

@@ -15,6 +15,7 @@ pub mod parse;
 pub mod process;
 pub mod version;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use super::{
     Catalog, CreatePodRequest, GpuTypeLimit, NetworkVolume, Offer, Provider, ProviderError,
     ProviderResult,
 };
-use crate::model::{CloudType, ObservedPod};
+use crate::model::{CloudType, InPlaceUpdates, ObservedPod, PodUpdate};
 use crate::retry::PollSchedule;
 use process::{Output, RunError, Runner};
 use version::{FlagProbe, Version};
@@ -67,6 +68,8 @@ pub struct RunpodctlProvider {
     key_fingerprint: Option<String>,
     poll: Duration,
     probe: tokio::sync::OnceCell<FlagProbe>,
+    /// `pod --help`'s commands, or why they could not be read.
+    pod_commands: tokio::sync::OnceCell<Result<BTreeSet<String>, String>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -126,6 +129,7 @@ impl RunpodctlProvider {
                 .map(|key| super::api_key_fingerprint(&key)),
             poll: DEFAULT_POLL,
             probe: tokio::sync::OnceCell::new(),
+            pod_commands: tokio::sync::OnceCell::new(),
             warnings: Mutex::new(Vec::new()),
         };
         if let Some(w) = warning {
@@ -207,6 +211,29 @@ impl RunpodctlProvider {
     }
 }
 
+impl RunpodctlProvider {
+    /// `pod --help`'s commands, read once.
+    async fn pod_commands(&self) -> &Result<BTreeSet<String>, String> {
+        self.pod_commands
+            .get_or_init(|| async {
+                let args = ["pod", "--help"].map(String::from);
+                match self.runner.run(&args).await {
+                    Ok(out) if out.success() => {
+                        let commands = version::parse_commands(&out.stdout);
+                        if commands.is_empty() {
+                            Err("it listed no commands".into())
+                        } else {
+                            Ok(commands)
+                        }
+                    }
+                    Ok(out) => Err(errors::raw_text(&out.stderr)),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .await
+    }
+}
+
 fn bad_output(e: parse::ParseError) -> ProviderError {
     ProviderError::Other(format!(
         "{e}\n  = help: rpd reads runpodctl v2's JSON; check `runpodctl --version` and report this output"
@@ -263,6 +290,27 @@ impl Provider for RunpodctlProvider {
         let out = self.run("pod create", &made.args).await?;
         // The pod exists now: an unreadable answer is ambiguous, not invalid.
         let value = parse::json("runpodctl pod create", &out.stdout).map_err(bad_output)?;
+        parse::pod(&value).map_err(bad_output)
+    }
+
+    /// When `runpodctl pod --help` lists `update`.
+    async fn in_place_updates(&self) -> InPlaceUpdates {
+        let version = self.version.to_string();
+        match self.pod_commands().await {
+            Ok(commands) if commands.contains("update") => InPlaceUpdates::Supported,
+            Ok(_) => InPlaceUpdates::RunpodctlWithoutUpdate { version },
+            Err(error) => InPlaceUpdates::RunpodctlHelpUnreadable {
+                version,
+                error: error.clone(),
+            },
+        }
+    }
+
+    /// `pod update` with only the changed fields; runpodctl sends one
+    /// PATCH and never retries it.
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod> {
+        let what = format!("pod update {id}");
+        let value = self.run_json(&what, &args::update(id, update)).await?;
         parse::pod(&value).map_err(bad_output)
     }
 

@@ -133,6 +133,18 @@ pub fn parse_help(help: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The subcommands a cobra group help lists (`runpodctl pod --help`):
+/// the first word of each line under `Available Commands:`.
+pub fn parse_commands(help: &str) -> BTreeSet<String> {
+    help.lines()
+        .skip_while(|line| line.trim() != "Available Commands:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +187,15 @@ mod tests {
             );
         }
         assert_eq!(check(v(2, 15, 0)), Ok(None));
+    }
+
+    #[test]
+    fn group_help_lists_its_commands() {
+        let help = "manage gpu pods\n\nUsage:\n  runpodctl pod [command]\n\nAliases:\n  pod, pods\n\nAvailable Commands:\n  create      create a new pod\n  update      update an existing pod\n\nFlags:\n  -h, --help   help for pod\n";
+        let commands = parse_commands(help);
+        assert!(commands.contains("update") && commands.contains("create"));
+        assert_eq!(commands.len(), 2, "{commands:?}");
+        assert!(parse_commands("Usage:\n  runpodctl pod\n").is_empty());
     }
 
     #[test]

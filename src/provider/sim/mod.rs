@@ -17,7 +17,7 @@ use super::{
     ProviderResult,
 };
 use crate::known;
-use crate::model::{CloudType, ObservedPod, PodSelfStop, Stock};
+use crate::model::{CloudType, ObservedPod, PodSelfStop, PodUpdate, Stock};
 use crate::retry::PollSchedule;
 pub use store::{Store, World};
 
@@ -145,6 +145,20 @@ impl Provider for SimProvider {
         created
     }
 
+    async fn update(&self, id: &str, update: &PodUpdate) -> ProviderResult<ObservedPod> {
+        let updated = self
+            .call("update", |world, store| {
+                let pod = world.update(store, id, update)?;
+                Ok(store.observe(&pod, world.ssh_endpoint.as_ref()))
+            })
+            .await;
+        // The pod changed; its answer has not reached rpd yet.
+        if updated.is_ok() {
+            crate::fault::reached("update-sent").await;
+        }
+        updated
+    }
+
     async fn start(&self, id: &str) -> ProviderResult<()> {
         self.call("start", |world, _| world.start(id)).await
     }
@@ -229,7 +243,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::Storage;
+    use crate::model::{PodStatus, Storage};
 
     fn request() -> CreatePodRequest {
         CreatePodRequest {
@@ -276,5 +290,53 @@ mod tests {
             "{calls:?}"
         );
         assert_eq!(counted("create_failed"), None, "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn an_update_keeps_the_volume_wipes_the_container_disk_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store.with(|world, _| world.warm_boot_ms = 0).unwrap();
+        let sim = SimProvider::new(store.clone());
+        let pod = sim.create(&request()).await.unwrap();
+        let dirs = store.pod_dirs(&pod.id);
+        std::fs::write(dirs.volume.join("checkpoint"), "epoch 3").unwrap();
+        std::fs::write(dirs.container.join("apt-cache"), "x").unwrap();
+        store
+            .with(|world, _| world.pods.get_mut(&pod.id).unwrap().status = PodStatus::Running)
+            .unwrap();
+
+        let update = PodUpdate {
+            image: Some("runpod/pytorch:2.9.0".into()),
+            ..PodUpdate::default()
+        };
+        let updated = sim.update(&pod.id, &update).await.unwrap();
+        assert_eq!(updated.spec.image.as_deref(), Some("runpod/pytorch:2.9.0"));
+        assert_eq!(
+            updated.status,
+            PodStatus::Starting,
+            "the container restarts"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dirs.volume.join("checkpoint")).unwrap(),
+            "epoch 3"
+        );
+        assert!(!dirs.container.join("apt-cache").exists());
+
+        let shrink = PodUpdate {
+            volume: Some(crate::model::VolumeGrowth {
+                volume_gb: 10,
+                mount: "/workspace".into(),
+            }),
+            ..PodUpdate::default()
+        };
+        assert!(matches!(
+            sim.update(&pod.id, &shrink).await,
+            Err(ProviderError::Invalid(_))
+        ));
+        assert!(matches!(
+            sim.update("gone", &update).await,
+            Err(ProviderError::NotFound(_))
+        ));
     }
 }

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::known;
 use crate::model::{
-    Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, SshEndpoint, Storage,
+    Access, CloudType, LocalPodDirs, ObservedPod, PodSpec, PodStatus, PodUpdate, SshEndpoint,
+    Storage,
 };
 use crate::provider::{CAPACITY_MESSAGE, CreatePodRequest, HOST_BUSY_MESSAGE, ProviderError};
 
@@ -485,6 +486,66 @@ impl World {
         pod.boot_ms = warm;
         pod.changed_at = now_text();
         Ok(())
+    }
+
+    /// RunPod's PATCH: the fields set change; the container restarts (a
+    /// running pod boots again, warm, on the GPU it holds), so the
+    /// container disk is wiped and the volume kept. A volume only grows,
+    /// and only a pod created with one has one.
+    pub fn update(
+        &mut self,
+        store: &Store,
+        id: &str,
+        update: &PodUpdate,
+    ) -> Result<SimPod, ProviderError> {
+        let pod = self.pod_mut(id)?.clone();
+        if let Some(volume) = &update.volume {
+            match &pod.storage {
+                Storage::Ephemeral { volume_gb, .. } if volume.volume_gb < *volume_gb => {
+                    return Err(ProviderError::Invalid(format!(
+                        "pod {id}: a volume cannot shrink ({volume_gb} GB to {} GB)",
+                        volume.volume_gb
+                    )));
+                }
+                Storage::Ephemeral { .. } => {}
+                Storage::NetworkVolume { .. } => {
+                    return Err(ProviderError::Invalid(format!(
+                        "pod {id} mounts a network volume: the mount kind is fixed at create"
+                    )));
+                }
+            }
+        }
+        if pod.status.is_active() {
+            kill_pod_processes(id);
+        }
+        let warm = self.warm_boot_ms;
+        let pod = self.pod_mut(id)?;
+        if let Some(image) = &update.image {
+            pod.image = image.clone();
+        }
+        if let Some(disk) = update.container_disk_gb {
+            pod.container_disk_gb = disk;
+        }
+        if let Some(ports) = &update.ports {
+            pod.ports = ports.clone();
+        }
+        if let Some(volume) = &update.volume {
+            pod.storage = Storage::Ephemeral {
+                volume_gb: volume.volume_gb,
+                mount: volume.mount.clone(),
+            };
+        }
+        if pod.status.is_active() {
+            pod.status = PodStatus::Starting;
+            pod.ready_at_ms = Some(now_ms() + warm as i64);
+            pod.boot_ms = warm;
+            pod.changed_at = now_text();
+        }
+        let updated = pod.clone();
+        let container = store.pod_dirs(id).container;
+        let _ = fs::remove_dir_all(&container);
+        let _ = fs::create_dir_all(&container);
+        Ok(updated)
     }
 
     pub fn stop(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {

@@ -233,6 +233,23 @@ pub fn commands(version: Version, extra_create: &[String]) -> Vec<Command> {
             flags: list_flags,
         },
         Command {
+            path: "pod update",
+            args: 1,
+            flags: vec![
+                flag("name", Value, "new pod name"),
+                flag("image", Value, "new docker image name"),
+                flag(
+                    "container-disk-in-gb",
+                    Value,
+                    "new container disk size in gb",
+                ),
+                flag("volume-in-gb", Value, "new volume size in gb"),
+                flag("volume-mount-path", Value, "new volume mount path"),
+                flag("ports", Value, "new comma-separated list of ports"),
+                flag("env", Value, "new environment variables as json object"),
+            ],
+        },
+        Command {
             path: "pod start",
             args: 1,
             flags: vec![],
@@ -452,6 +469,34 @@ pub fn parse<'a>(
         )));
     }
     Ok((inv, command))
+}
+
+/// `runpodctl pod --help`: cobra's group help, listing the pod commands
+/// this build has.
+pub fn group_help(commands: &[Command], noun: &str) -> Option<String> {
+    let noun = canonical_noun(noun);
+    let verbs: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.path.strip_prefix(noun)?.strip_prefix(' '))
+        .collect();
+    if verbs.is_empty() {
+        return None;
+    }
+    let mut lines = vec![
+        format!("manage {noun}s"),
+        String::new(),
+        "Usage:".into(),
+        format!("  runpodctl {noun} [command]"),
+        String::new(),
+        "Available Commands:".into(),
+    ];
+    for verb in verbs {
+        lines.push(format!("  {verb:<11} {verb} {noun}"));
+    }
+    lines.push(String::new());
+    lines.push("Flags:".into());
+    lines.push(format!("  -h, --help   help for {noun}"));
+    Some(lines.join("\n") + "\n")
 }
 
 /// `--help` for a command: a short description, then usage.

@@ -14,6 +14,7 @@
 //! | `FAKE_RUNPODCTL_SSH_HOST`, `FAKE_RUNPODCTL_SSH_PORT` | the SSH endpoint of running pods (127.0.0.1:22) |
 //! | `FAKE_RUNPODCTL_EXTRA_CREATE_FLAGS` | comma-separated flags `pod create` also accepts (`spot,min-vcpu-count`) |
 //! | `FAKE_RUNPODCTL_HELP_FAILS` | `pod create --help` fails |
+//! | `FAKE_RUNPODCTL_WITHOUT_UPDATE` | a build without `pod update` (its `pod --help` does not list it) |
 //! | `FAKE_RUNPODCTL_FAIL` | `pod get=500`: that command answers with this HTTP status, changing nothing |
 //! | `FAKE_RUNPODCTL_HANG_AFTER` | `pod create`: that command changes the world, then hangs |
 //! | `RUNPOD_API_KEY` | must be set, as for the real CLI |
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rpd::known;
-use rpd::model::{CloudType, Storage};
+use rpd::model::{CloudType, PodUpdate, Storage, VolumeGrowth};
 use rpd::provider::sim::store::{Store, World};
 use rpd::provider::sim::{stock_level, store};
 use rpd::provider::{CreatePodRequest, ProviderError};
@@ -62,6 +63,7 @@ struct Config {
     ssh_port: u16,
     extra_create: Vec<String>,
     help_fails: bool,
+    without_update: bool,
     fail: Option<(String, u16)>,
     hang_after: Option<String>,
     home: String,
@@ -103,6 +105,7 @@ impl Config {
                 .map(|f| f.split(',').map(|s| s.trim().to_string()).collect())
                 .unwrap_or_default(),
             help_fails: env("FAKE_RUNPODCTL_HELP_FAILS").is_some(),
+            without_update: env("FAKE_RUNPODCTL_WITHOUT_UPDATE").is_some(),
             fail,
             hang_after: env("FAKE_RUNPODCTL_HANG_AFTER"),
             home: env("HOME").unwrap_or_else(|| "/root".into()),
@@ -165,7 +168,16 @@ fn main() -> ExitCode {
 }
 
 fn run(config: &Config, argv: &[String]) -> Result<String, Failure> {
-    let commands = cli::commands(config.version, &config.extra_create);
+    let mut commands = cli::commands(config.version, &config.extra_create);
+    if config.without_update {
+        commands.retain(|c| c.path != "pod update");
+    }
+    if let [noun, help] = argv
+        && (help == "--help" || help == "-h")
+        && let Some(text) = cli::group_help(&commands, noun)
+    {
+        return Ok(text);
+    }
     let (inv, command) = cli::parse(&commands, argv).map_err(|e| Failure::Usage {
         message: e.message,
         usage: e.usage,
@@ -245,6 +257,7 @@ fn action(path: &str) -> &'static str {
         "pod get" => "get pod",
         "pod list" => "list pods",
         "pod start" => "start pod",
+        "pod update" => "update pod",
         "pod stop" => "stop pod",
         "pod delete" => "delete pod",
         "datacenter list" => "list datacenters",
@@ -356,6 +369,22 @@ fn execute(
                 v, pod, false,
             ))))
         }
+        "pod update" => {
+            world.count("update");
+            sleep_latency(world);
+            let mount = world
+                .pods
+                .get(id)
+                .map(|p| p.storage.mount().to_string())
+                .unwrap_or_default();
+            let update = pod_update(inv, usage, &mount)?;
+            let pod = world
+                .update(store, id, &update)
+                .map_err(|e| rest_failure(&inv.path, e))?;
+            Ok(shapes::print(Value::Object(shapes::rest_pod(
+                v, &pod, false,
+            ))))
+        }
         "pod delete" => {
             world.count("delete");
             sleep_latency(world);
@@ -389,6 +418,35 @@ fn execute(
             Ok(shapes::print(Value::Array(volumes)))
         }
     }
+}
+
+/// `pod update`'s flags as the PATCH runpodctl sends (an absent flag
+/// leaves the field alone).
+fn pod_update(inv: &Invocation, usage: &str, mount: &str) -> Result<PodUpdate, Failure> {
+    let number = |name: &str| -> Result<Option<u32>, Failure> {
+        inv.value(name)
+            .map(|text| {
+                text.parse().map_err(|_| Failure::Usage {
+                    message: format!(
+                        "invalid argument \"{text}\" for \"--{name}\" flag: strconv.ParseInt: parsing \"{text}\": invalid syntax"
+                    ),
+                    usage: usage.to_string(),
+                })
+            })
+            .transpose()
+    };
+    let volume = number("volume-in-gb")?.map(|volume_gb| VolumeGrowth {
+        volume_gb,
+        mount: inv.value("volume-mount-path").unwrap_or(mount).to_string(),
+    });
+    Ok(PodUpdate {
+        image: inv.value("image").map(String::from),
+        container_disk_gb: number("container-disk-in-gb")?,
+        ports: inv
+            .value("ports")
+            .map(|p| p.split(',').map(String::from).collect()),
+        volume,
+    })
 }
 
 /// The GraphQL `stockStatus` of free GPUs; none comes back as null, which
