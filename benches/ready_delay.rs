@@ -19,6 +19,11 @@
 //! --release`); `RPD_BENCH_DELAYS=1,3,10` picks the delays in seconds,
 //! `RPD_BENCH_RUNS=5` the warm runs per delay, `RPD_BENCH_SHOW=1` prints
 //! each apply's progress lines with the time they came.
+//!
+//! The sshd's sessions run with an empty HOME, so that the shell sshd starts
+//! for each command reads no startup file of this machine's user (a pod's
+//! image has its own; a `pyenv init` in a ~/.bashrc costs a quarter of a
+//! second per session); `RPD_BENCH_MACHINE_HOME=1` keeps the machine's.
 
 #[path = "../tests/fakes/rest_v2.rs"]
 mod fake;
@@ -144,7 +149,14 @@ fn relay(client: TcpStream, server: TcpStream) {
 }
 
 fn main() {
-    let Some(sshd) = sshd::Sshd::start() else {
+    // rpd's work, not this machine's shell startup (see Sshd::start_with_empty_home).
+    let machine_home = std::env::var_os("RPD_BENCH_MACHINE_HOME").is_some_and(|v| v == "1");
+    let started = if machine_home {
+        sshd::Sshd::start()
+    } else {
+        sshd::Sshd::start_with_empty_home()
+    };
+    let Some(sshd) = started else {
         eprintln!("ready_delay benchmark skipped: needs sshd and rsync");
         return;
     };
@@ -174,6 +186,14 @@ fn main() {
 
     println!(
         "warm `rpd apply` (resume, job, recycle) on the REST v2 fake, default settings, loopback sshd, {runs} runs per delay (medians); target D + {TARGET_WORK_SECS:.1} s"
+    );
+    println!(
+        "{}",
+        if machine_home {
+            "ssh sessions start this machine's login shell with its ~/.bashrc (RPD_BENCH_MACHINE_HOME=1)"
+        } else {
+            "ssh sessions start with an empty HOME (RPD_BENCH_MACHINE_HOME=1 keeps this machine's ~/.bashrc)"
+        }
     );
     println!(
         "  {:>5}  {:>6}  {:>9}  {:>9}  {:>14}",

@@ -7,7 +7,8 @@
 //!   number of retries, a total wait and a deadline. Built on `backon`.
 //! - [`PollSchedule`] with [`poll`] (or [`poll_blocking`]): look, and look
 //!   again after `first`, each later wait `factor` times the one before up
-//!   to `max`, back to `first` whenever what is watched changes.
+//!   to `max` (to `later.max` once nothing changed for `later.after`), back
+//!   to `first` whenever what is watched changes.
 //!
 //! Generic on purpose: it knows neither provider nor transport errors (the
 //! data plane uses it too and must not import the control plane); callers
@@ -199,7 +200,17 @@ pub struct PollSchedule {
     pub first: Duration,
     /// Each later wait is the one before times this.
     pub factor: f64,
-    /// No wait above this.
+    /// No wait above this...
+    pub max: Duration,
+    /// ...until nothing has changed for a while: a long wait is then read
+    /// less often (fewer calls against an API's quota).
+    pub later: Option<Patience>,
+}
+
+/// After `after` of waits with nothing changed, waits may grow to `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Patience {
+    pub after: Duration,
     pub max: Duration,
 }
 
@@ -210,6 +221,7 @@ impl PollSchedule {
             first: interval,
             factor: 1.0,
             max: interval,
+            later: None,
         }
     }
 
@@ -220,6 +232,7 @@ impl PollSchedule {
             first,
             factor: factor.max(1.0),
             max: max.max(first),
+            later: None,
         }
     }
 
@@ -229,6 +242,7 @@ impl PollSchedule {
             schedule: *self,
             next: self.first,
             seen: None,
+            unchanged_for: Duration::ZERO,
         }
     }
 }
@@ -239,15 +253,28 @@ pub struct Poller<K = ()> {
     schedule: PollSchedule,
     next: Duration,
     seen: Option<K>,
+    /// The waits since the last change.
+    unchanged_for: Duration,
 }
 
 impl<K: PartialEq> Poller<K> {
     /// The wait before the next look; each call moves the schedule on.
     pub fn next_wait(&mut self) -> Duration {
-        let PollSchedule { first, factor, max } = self.schedule;
-        let wait = self.next.clamp(first, max.max(first));
+        let PollSchedule {
+            first,
+            factor,
+            max,
+            later,
+        } = self.schedule;
+        let max = match later {
+            Some(later) if self.unchanged_for >= later.after => later.max.max(max),
+            _ => max,
+        }
+        .max(first);
+        let wait = self.next.clamp(first, max);
         let grown = Duration::try_from_secs_f64(wait.as_secs_f64() * factor).unwrap_or(max);
-        self.next = grown.clamp(first, max.max(first));
+        self.next = grown.clamp(first, max);
+        self.unchanged_for = self.unchanged_for.saturating_add(wait);
         wait
     }
 
@@ -256,6 +283,7 @@ impl<K: PartialEq> Poller<K> {
     pub fn saw(&mut self, now: K) {
         if self.seen.as_ref().is_some_and(|before| *before != now) {
             self.next = self.schedule.first;
+            self.unchanged_for = Duration::ZERO;
         }
         self.seen = Some(now);
     }

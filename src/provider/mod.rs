@@ -17,27 +17,42 @@ use crate::model::{
     CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, PodUpdate,
     Storage, find_volume,
 };
-use crate::retry::PollSchedule;
+use crate::retry::{Patience, PollSchedule};
 
 /// How a pod that is changing (starting, stopping) is watched: looked at
-/// again after 0.5 s, each later wait twice the one before up to 2 s, and
-/// back to 0.5 s whenever what is seen changes. A fixed 5 s learned of a
-/// ready pod 2.5 s late on average; this learns of it 1 s late at most on
-/// average, at about 30 reads a minute of a long wait (RunPod's example
-/// quota is 60), and sooner after each change.
+/// again after 0.5 s, then every 1 s, back to 0.5 s whenever what is seen
+/// changes; after a minute with no change (a cold image pull), every 2 s.
+/// A fixed 5 s learned of a ready pod 2.5 s late on average; this learns of
+/// a resumed pod (30-60 s) 0.5 s late on average, at about 60 reads in
+/// the first minute of a wait and 30 a minute after it (RunPod's example
+/// quota is 60 a minute; a 429 is waited out as it asks).
 pub const CHANGING_POD: PollSchedule = PollSchedule {
     first: Duration::from_millis(500),
     factor: 2.0,
-    max: Duration::from_secs(2),
+    max: Duration::from_secs(1),
+    later: Some(Patience {
+        after: Duration::from_secs(60),
+        max: LONGEST_CHANGING_POD_WAIT,
+    }),
 };
+
+/// The longest wait of [`CHANGING_POD`] (`RPD_POLL_INTERVAL_MS` lowers it).
+pub const LONGEST_CHANGING_POD_WAIT: Duration = Duration::from_secs(2);
 
 /// [`CHANGING_POD`] with no wait above `longest` (a setting, or tests).
 pub fn changing_pod_schedule(longest: Duration) -> PollSchedule {
-    PollSchedule::backing_off(
+    let schedule = PollSchedule::backing_off(
         CHANGING_POD.first.min(longest),
         CHANGING_POD.factor,
-        longest,
-    )
+        CHANGING_POD.max.min(longest),
+    );
+    PollSchedule {
+        later: CHANGING_POD.later.map(|later| Patience {
+            max: longest,
+            ..later
+        }),
+        ..schedule
+    }
 }
 
 /// RunPod's words for "the host of this stopped pod has no free GPU".
@@ -335,23 +350,31 @@ mod tests {
             .collect()
     }
 
-    /// A changing pod is looked at again soon, then less often: a short
-    /// wait is learned of within a fraction of it, a long one at no more
-    /// reads than a fixed 5 s would make.
+    /// A changing pod is looked at again soon, then every second while a
+    /// resume's wait lasts (a minute), then less often: a short wait is
+    /// learned of within a fraction of it, a long one at 30 reads a minute.
     #[test]
     fn a_changing_pod_is_read_soon_then_less_often() {
-        assert_eq!(waits(CHANGING_POD, 5), [500, 1000, 2000, 2000, 2000]);
-        assert_eq!(changing_pod_schedule(CHANGING_POD.max), CHANGING_POD);
+        let all = waits(CHANGING_POD, 64);
+        assert_eq!(all[..4], [500, 1000, 1000, 1000]);
+        let first_minute: u64 = all.iter().take_while(|w| **w <= 1000).sum();
+        assert_eq!(first_minute, 61_500, "1 s waits until a minute has passed");
+        assert_eq!(all[61..], [1000, 2000, 2000]);
+        assert_eq!(
+            changing_pod_schedule(LONGEST_CHANGING_POD_WAIT),
+            CHANGING_POD
+        );
         // A cap below the first wait (tests, RPD_POLL_INTERVAL_MS=20) is
         // every wait.
         assert_eq!(
             waits(changing_pod_schedule(Duration::from_millis(20)), 3),
             [20, 20, 20]
         );
-        assert_eq!(
-            waits(changing_pod_schedule(Duration::from_secs(5)), 5),
-            [500, 1000, 2000, 4000, 5000]
-        );
+        // A longer cap (RPD_POLL_INTERVAL_MS=5000) is reached once nothing
+        // changed for a minute.
+        let five = waits(changing_pod_schedule(Duration::from_secs(5)), 66);
+        assert_eq!(five[..3], [500, 1000, 1000]);
+        assert_eq!(five[61..], [1000, 2000, 4000, 5000, 5000]);
     }
 
     #[test]

@@ -12,13 +12,13 @@ use tokio::net::TcpStream;
 
 use crate::retry::{self, Look, PollSchedule};
 
-/// Looks again after 250 ms, then every 500 ms: a look costs one TCP
-/// connection to the pod, not an API call, so sshd is met at most half a
-/// second late.
+/// Looks every 250 ms: a look costs one TCP connection to the pod, not an
+/// API call, so sshd is met at most a quarter of a second late.
 pub const SSHD_PROBE: PollSchedule = PollSchedule {
     first: Duration::from_millis(250),
-    factor: 2.0,
-    max: Duration::from_millis(500),
+    factor: 1.0,
+    max: Duration::from_millis(250),
+    later: None,
 };
 
 /// No single look waits longer than this for a connection or a banner.
@@ -100,6 +100,7 @@ mod tests {
         first: Duration::from_millis(1),
         factor: 1.0,
         max: Duration::from_millis(1),
+        later: None,
     };
 
     /// A server that closes its first `drops` connections at once (a mapped

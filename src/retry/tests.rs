@@ -205,6 +205,34 @@ fn a_change_starts_the_schedule_again() {
 }
 
 #[test]
+fn a_long_wait_with_no_change_grows_to_the_later_max_and_a_change_ends_it() {
+    let schedule = PollSchedule {
+        later: Some(Patience {
+            after: Duration::from_secs(3),
+            max: Duration::from_secs(4),
+        }),
+        ..PollSchedule::backing_off(500 * MS, 2.0, Duration::from_secs(1))
+    };
+    let mut poller = schedule.start();
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        poller.saw("STARTING");
+        waits.push(poller.next_wait());
+    }
+    assert_eq!(
+        waits,
+        [500, 1000, 1000, 1000, 1000, 2000, 4000].map(|ms| ms * MS),
+        "1 s waits until 3 s passed unchanged, then growing to 4 s"
+    );
+    poller.saw("RUNNING");
+    assert_eq!(poller.next_wait(), 500 * MS, "reset on the change");
+    poller.saw("RUNNING");
+    assert_eq!(poller.next_wait(), 1000 * MS, "and patient again from zero");
+    poller.saw("RUNNING");
+    assert_eq!(poller.next_wait(), 1000 * MS);
+}
+
+#[test]
 fn a_poll_schedule_stays_between_first_and_max() {
     let constant = PollSchedule::every(Duration::from_secs(5));
     let mut poller = constant.start();

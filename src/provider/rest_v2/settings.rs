@@ -79,7 +79,7 @@ impl Settings {
             api_key: api_key.to_string(),
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
-            longest_poll_wait: crate::provider::CHANGING_POD.max,
+            longest_poll_wait: crate::provider::LONGEST_CHANGING_POD_WAIT,
         }
     }
 

@@ -38,7 +38,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const TIMEOUT_ENV: &str = "RPD_RUNPODCTL_TIMEOUT";
 /// The longest wait between two looks at a changing pod (`RPD_RUNPODCTL_POLL`
 /// overrides); looks start faster (`provider::CHANGING_POD`).
-const DEFAULT_POLL: Duration = super::CHANGING_POD.max;
+const DEFAULT_POLL: Duration = super::LONGEST_CHANGING_POD_WAIT;
 const POLL_ENV: &str = "RPD_RUNPODCTL_POLL";
 /// The `--version` check when the provider is chosen.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);

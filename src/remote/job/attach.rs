@@ -95,7 +95,7 @@ impl JobRunner<'_> {
             )
             .await;
         }
-        self.attach_to_guard();
+        self.attach_to_guard(false);
         match found {
             Found::Running | Found::Ended => {}
             Found::Lost => self.fail_attach(

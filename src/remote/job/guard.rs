@@ -127,7 +127,9 @@ pub fn before_start(files: &RunFiles, stop: &PodSelfStop) -> String {
          sh {guard} --probe {mode} || exit 97\n\
          g=$(cat {guard}.pid 2>/dev/null || true)\n\
          if [ -n \"$g\" ] && grep -q rpd-guard /proc/$g/cmdline 2>/dev/null; then kill $g 2>/dev/null || true; fi\n\
-         rm -f {guard}.pid {heartbeat} {log}.rpd-dismissed-*\n",
+         rm -f {guard}.pid {heartbeat} {log}.rpd-dismissed-*\n\
+         {renew}\n",
+        renew = renew(files),
         mode = mode(stop),
         heartbeat = shell_quote(&heartbeat_path(files)),
         log = shell_quote(&files.log),
@@ -179,9 +181,19 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub fn start(transport: Arc<dyn Transport>, files: &RunFiles, every: Duration) -> Heartbeat {
+    /// `beaten`: the first beat was just written (the launch writes it, so
+    /// that no renewal adds a session beside the log watcher's start).
+    pub fn start(
+        transport: Arc<dyn Transport>,
+        files: &RunFiles,
+        every: Duration,
+        beaten: bool,
+    ) -> Heartbeat {
         let script = renew(files);
         let task = tokio::spawn(async move {
+            if beaten {
+                tokio::time::sleep(every).await;
+            }
             loop {
                 // A renewal that fails is retried at the next beat; the
                 // guard allows a few to go missing.

@@ -96,8 +96,9 @@ impl<'a> JobRunner<'a> {
         self
     }
 
-    /// Renews the guard's heartbeat from now on (while this runner lives).
-    pub(super) fn attach_to_guard(&mut self) {
+    /// Renews the guard's heartbeat from now on (while this runner lives);
+    /// `beaten` when the first beat was just written (by the launch).
+    pub(super) fn attach_to_guard(&mut self, beaten: bool) {
         if let Some(guard) = &self.guard
             && self.heartbeat.is_none()
         {
@@ -105,6 +106,7 @@ impl<'a> JobRunner<'a> {
                 self.transport.clone(),
                 &self.files,
                 guard::heartbeat_every(guard.grace),
+                beaten,
             ));
         }
     }
@@ -522,7 +524,7 @@ impl<'a> JobRunner<'a> {
                 reason: launch.reason.as_str().to_string(),
                 grace: launch.settings.grace,
             });
-            self.attach_to_guard();
+            self.attach_to_guard(true);
         }
         self.record(Phase::Launch, started, true);
         Ok(())

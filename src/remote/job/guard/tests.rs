@@ -142,6 +142,11 @@ fn a_heartbeat_holds_the_stop_off_and_a_dismissal_ends_the_guard_without_one() {
 #[test]
 fn at_the_deadline_without_rpd_the_guard_kills_the_job_records_why_and_stops_the_pod() {
     let pod = Pod::launch("sleep 60; echo DONE", 1, 3600);
+    // The launch wrote rpd's first heartbeat; an rpd that never renews it
+    // (gone at once) is one whose beat is not there.
+    let beat = heartbeat_path(&pod.files);
+    assert!(Path::new(&beat).exists(), "the launch beats first");
+    std::fs::remove_file(&beat).unwrap();
     wait_until(Duration::from_secs(30), "the stop", || {
         pod.stops().contains("pod-7")
     });
