@@ -748,3 +748,19 @@ fn cleanup_of_a_state_file_deletes_its_pod_on_runpod_and_ls_stale_all_lists_it_f
     assert!(world.state(HELLO_STATE).unwrap().get("pod").is_none());
     fake.assert_all_valid();
 }
+
+/// A run that hangs (here: an API that accepts connections and never
+/// answers) fails its test at the builder's timeout instead of hanging the
+/// suite.
+#[test]
+#[should_panic(expected = "did not finish within 1 s and was killed")]
+fn a_hanging_run_fails_its_test_at_the_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let world = World::new();
+    world
+        .on_rest_v2(&url)
+        .args(&["plan", HELLO])
+        .timeout(std::time::Duration::from_secs(1))
+        .run();
+}

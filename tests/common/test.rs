@@ -20,6 +20,7 @@
 
 use std::fmt::Write as _;
 use std::ops::Deref;
+use std::time::Duration;
 
 use super::{Run, World};
 
@@ -63,7 +64,12 @@ pub struct Test<'w> {
     status: i32,
     stdout: Expect,
     stderr: Expect,
+    timeout: Duration,
 }
+
+/// How long one rpd run may take before the test kills it and fails: a
+/// hang fails its test instead of hanging the suite.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A finished run that matched its expectations, with its world.
 pub struct Ran<'w> {
@@ -123,7 +129,16 @@ impl<'w> Test<'w> {
             status: 0,
             stdout: Expect::Exact(String::new()),
             stderr: Expect::Exact(String::new()),
+            timeout: RUN_TIMEOUT,
         }
+    }
+
+    /// The run is killed and the test fails after `timeout` (5 minutes
+    /// unless set).
+    #[allow(dead_code)]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// An input file (relative to the world's directory), written just
@@ -227,8 +242,21 @@ impl<'w> Test<'w> {
                 None => cmd.env_remove(key),
             };
         }
+        let started = std::time::Instant::now();
+        let output = assert_cmd::Command::from_std(cmd)
+            .timeout(self.timeout)
+            .output()
+            .expect("rpd runs");
+        assert!(
+            started.elapsed() < self.timeout,
+            "rpd {:?} did not finish within {} s and was killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args,
+            self.timeout.as_secs_f64(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
         let run = Run {
-            output: cmd.output().expect("rpd runs"),
+            output,
             args: self.args.clone(),
         };
         self.compare_with(run)
