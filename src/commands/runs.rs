@@ -153,8 +153,12 @@ fn find_run(run: &str) -> anyhow::Result<PathBuf> {
     match starting.as_slice() {
         [one] => Ok((*one).clone()),
         [] => bail!(
-            "no run {run:?}: it is not a directory, and no run directory of the {} configs in rpd's registry is named so (`rpd runs` lists them; or give the run directory's path)",
-            dirs.len()
+            "no run {run:?}: it is not a directory, and no run directory of the {} in rpd's registry is named so (`rpd runs` lists them; or give the run directory's path)",
+            if dirs.len() == 1 {
+                "1 config".to_string()
+            } else {
+                format!("{} configs", dirs.len())
+            }
         ),
         many => bail!(
             "{run:?} starts the names of {} runs: {}; give more of the name",
