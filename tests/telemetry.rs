@@ -220,3 +220,35 @@ fn a_run_is_found_by_its_name_or_stamp_and_one_without_telemetry_says_so() {
         ))
         .run();
 }
+
+/// The end of a run, through a whole apply on the simulator: the files a
+/// sampler would leave are put in the run directory while apply waits
+/// after the pull (the simulator writes none until the sampler lands).
+#[test]
+fn the_end_of_an_apply_adds_its_findings_and_draws_metrics_svg() {
+    let world = World::new();
+    let paused = world.spawn_paused_at("lifecycle", &["apply", "-y", HELLO]);
+    let run_dir = world.run_dirs().pop().expect("the run's directory");
+    let fixture = repo_root().join("fixtures/telemetry/oom-xid/20261120T100000Z-train-1a2b3c");
+    for file in ["metrics.jsonl", "dmesg_tail.txt"] {
+        std::fs::copy(fixture.join(file), run_dir.join(file)).unwrap();
+    }
+    paused.go_on();
+    let run = paused.wait().status(0);
+    let findings = "  dmesg shows an OOM kill of python (pid 4242) at 8811.9 s after the host booted: the container's memory limit was reached.\n";
+    let stdout = world.normalize(&run.stdout());
+    assert!(
+        stdout.contains(&format!(
+            "  Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]\n{findings}"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(
+        "  GPU busy 95 % on average; memory peaked at 23.8/24.0 GB (99 %: close to running out).\n  Picture: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]/metrics.svg\n"
+    ), "{stdout}");
+    assert!(run_dir.join("metrics.svg").is_file());
+    // A run without telemetry adds nothing: the next one.
+    let next = world.rpd(&["apply", "-y", HELLO]).status(0);
+    let stdout = world.normalize(&next.stdout());
+    assert!(stdout.ends_with("Job succeeded in [ELAPSED].\n  Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]\n"), "{stdout:?}");
+}
