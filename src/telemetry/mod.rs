@@ -35,9 +35,10 @@ pub const POD_DESCRIBE_END_FILE: &str = "pod_describe_end.json";
 /// The picture rpd draws beside `metrics.jsonl`.
 pub const SVG_FILE: &str = "metrics.svg";
 
-/// The most of `metrics.jsonl` that is read: 256 MiB (a week sampled
-/// every second is about 200 MiB).
-pub const MAX_METRICS_BYTES: u64 = 256 * 1024 * 1024;
+/// The most of `metrics.jsonl` that is read: 64 MiB (one GPU sampled
+/// every 30 s for a year is about 400 MiB; every second for two days,
+/// 64 MiB). Bounds the time the end of a run spends on it too.
+pub const MAX_METRICS_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A telemetry file that is there but could not be read, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]

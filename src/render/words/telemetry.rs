@@ -177,12 +177,73 @@ fn gpu_use(used: &[GpuUse]) -> String {
     };
     match used {
         [single] => format!("GPU {}", one(single).join("; ")),
-        many => many
+        [_, _] => used
             .iter()
             .map(|g| format!("GPU {}: {}", g.index, one(g).join(", ")))
             .collect::<Vec<_>>()
             .join("; "),
+        many => many_gpus(many),
     }
+}
+
+/// `8 GPUs busy 49 % on average (48 % on GPU 3 to 50 % on GPU 0); memory
+/// peaked at 20.0/80.0 GB (25 %) on GPU 0`: one line however many.
+fn many_gpus(used: &[GpuUse]) -> String {
+    let mut parts = Vec::new();
+    let utils: Vec<(u32, f64)> = used
+        .iter()
+        .filter_map(|g| Some((g.index, g.mean_util_pct?)))
+        .collect();
+    if let (Some(least), Some(most)) = (
+        utils.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
+        utils.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
+    ) {
+        let mean = utils.iter().map(|u| u.1).sum::<f64>() / utils.len() as f64;
+        // The range only when it says more than the mean.
+        let range = if pct(least.1) == pct(most.1) {
+            String::new()
+        } else {
+            format!(
+                " ({} on GPU {} to {} on GPU {})",
+                pct(least.1),
+                least.0,
+                pct(most.1),
+                most.0
+            )
+        };
+        parts.push(format!(
+            "{} GPUs busy {} on average{range}",
+            used.len(),
+            pct(mean)
+        ));
+    }
+    let fullest = used
+        .iter()
+        .filter(|g| g.mem_peak_mb.is_some())
+        .max_by(|a, b| {
+            let share = |g: &GpuUse| g.mem_peak_pct().or(g.mem_peak_mb).unwrap_or(0.0);
+            share(a).total_cmp(&share(b))
+        });
+    if let Some(g) = fullest
+        && let Some(peak) = g.mem_peak_mb
+    {
+        let share = match g.mem_peak_pct() {
+            Some(p) if p >= NEARLY_FULL_PCT => format!(" ({}: close to running out)", pct(p)),
+            Some(p) => format!(" ({})", pct(p)),
+            None => String::new(),
+        };
+        let memory = format!(
+            "memory peaked at {}{share} on GPU {}",
+            gb_of(peak, g.mem_total_mb),
+            g.index
+        );
+        parts.push(if parts.is_empty() {
+            format!("GPU {memory}")
+        } else {
+            memory
+        });
+    }
+    parts.join("; ")
 }
 
 fn capitalized(text: &str) -> String {
@@ -204,5 +265,26 @@ pub fn measure(series: &Series) -> String {
     match series.gpu {
         Some(index) => format!("{what}, GPU {index}"),
         None => what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_gpus_in_one_line() {
+        let used: Vec<GpuUse> = (0..8)
+            .map(|i| GpuUse {
+                index: i,
+                mean_util_pct: Some(40.0 + f64::from(i)),
+                mem_peak_mb: Some(if i == 5 { 80000.0 } else { 20480.0 }),
+                mem_total_mb: Some(81920.0),
+            })
+            .collect();
+        assert_eq!(
+            finding(&Finding::GpuUse { gpus: used }),
+            "8 GPUs busy 44 % on average (40 % on GPU 0 to 47 % on GPU 7); memory peaked at 78.1/80.0 GB (98 %: close to running out) on GPU 5"
+        );
     }
 }
