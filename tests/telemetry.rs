@@ -252,3 +252,37 @@ fn the_end_of_an_apply_adds_its_findings_and_draws_metrics_svg() {
     let stdout = world.normalize(&next.stdout());
     assert!(stdout.ends_with("Job succeeded in [ELAPSED].\n  Run directory: [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]\n"), "{stdout:?}");
 }
+
+/// `apply --json`: the findings and the picture in `apply_complete`.
+#[test]
+fn apply_json_carries_the_findings_in_apply_complete() {
+    let world = World::new();
+    let paused = world.spawn_paused_at("lifecycle", &["apply", "-y", "--json", HELLO]);
+    let run_dir = world.run_dirs().pop().expect("the run's directory");
+    let fixture = repo_root().join("fixtures/telemetry/idle-gpu/20261120T100000Z-etl-1a2b3c");
+    std::fs::copy(fixture.join("metrics.jsonl"), run_dir.join("metrics.jsonl")).unwrap();
+    paused.go_on();
+    let run = paused.wait().status(0);
+    let complete: serde_json::Value = run
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "apply_complete")
+        .expect("an apply_complete event");
+    let findings = complete["findings"].as_array().unwrap();
+    assert_eq!(findings[0]["kind"], "gpu_idle");
+    assert_eq!(findings[0]["severity"], "advice");
+    assert_eq!(
+        findings[0]["message"],
+        "GPU idle 80 % of the run: the job may be CPU- or input-bound"
+    );
+    assert_eq!(
+        complete["metrics_svg"],
+        run_dir.join("metrics.svg").display().to_string()
+    );
+    // The human summary goes to stderr, with the same lines.
+    assert!(
+        run.stderr()
+            .contains("  GPU idle 80 % of the run: the job may be CPU- or input-bound.\n")
+    );
+}

@@ -166,12 +166,11 @@ fn gpu_use(used: &[GpuUse]) -> String {
             .mean_util_pct
             .map(|u| format!("busy {} on average", pct(u)));
         let mem = g.mem_peak_mb.map(|m| {
-            let share = match g.mem_peak_pct() {
-                Some(p) if p >= NEARLY_FULL_PCT => format!(" ({}: close to running out)", pct(p)),
-                Some(p) => format!(" ({})", pct(p)),
-                None => String::new(),
-            };
-            format!("memory peaked at {}{share}", gb_of(m, g.mem_total_mb))
+            format!(
+                "memory peaked at {}{}",
+                gb_of(m, g.mem_total_mb),
+                mem_share(g)
+            )
         });
         util.into_iter().chain(mem).collect::<Vec<_>>()
     };
@@ -183,6 +182,15 @@ fn gpu_use(used: &[GpuUse]) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         many => many_gpus(many),
+    }
+}
+
+/// ` (96 %: close to running out)`, ` (17 %)`, or nothing without the size.
+fn mem_share(g: &GpuUse) -> String {
+    match g.mem_peak_pct() {
+        Some(p) if p >= NEARLY_FULL_PCT => format!(" ({}: close to running out)", pct(p)),
+        Some(p) => format!(" ({})", pct(p)),
+        None => String::new(),
     }
 }
 
@@ -227,14 +235,10 @@ fn many_gpus(used: &[GpuUse]) -> String {
     if let Some(g) = fullest
         && let Some(peak) = g.mem_peak_mb
     {
-        let share = match g.mem_peak_pct() {
-            Some(p) if p >= NEARLY_FULL_PCT => format!(" ({}: close to running out)", pct(p)),
-            Some(p) => format!(" ({})", pct(p)),
-            None => String::new(),
-        };
         let memory = format!(
-            "memory peaked at {}{share} on GPU {}",
+            "memory peaked at {}{} on GPU {}",
             gb_of(peak, g.mem_total_mb),
+            mem_share(g),
             g.index
         );
         parts.push(if parts.is_empty() {
