@@ -41,7 +41,7 @@ pub fn picture(run_dir: &Path, redraw: bool) -> Option<RunPicture> {
     } else {
         match render::svg::draw(&series) {
             None => Svg::Nothing,
-            Some(text) => match std::fs::write(&path, text) {
+            Some(text) => match write_whole(&path, &text) {
                 Ok(()) => Svg::Written(path),
                 Err(err) => Svg::Failed {
                     path,
@@ -54,6 +54,17 @@ pub fn picture(run_dir: &Path, redraw: bool) -> Option<RunPicture> {
         telemetry,
         findings,
         svg,
+    })
+}
+
+/// Writes `text` to `path` through a temporary file and a rename: an rpd
+/// killed while it writes leaves no half picture that `rpd runs show`
+/// would then keep.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let partial = path.with_extension("svg.partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
     })
 }
 

@@ -13,8 +13,10 @@ use serde::Serialize;
 pub enum KernelTime {
     /// Seconds since the host booted (plain `dmesg`).
     SinceBoot(f64),
-    /// A wall-clock time (`dmesg -T` is local time on the host: read as is).
+    /// A time with its offset (`--time-format iso`).
     At(DateTime<Utc>),
+    /// `dmesg -T`'s time: the host's local time, zone unknown.
+    HostClock(NaiveDateTime),
 }
 
 /// A process the kernel killed because memory ran out.
@@ -101,7 +103,7 @@ fn split_time(line: &str) -> (Option<KernelTime>, &str) {
         }
         let squeezed = inside.split_whitespace().collect::<Vec<_>>().join(" ");
         if let Ok(t) = NaiveDateTime::parse_from_str(&squeezed, "%a %b %d %H:%M:%S %Y") {
-            return (Some(KernelTime::At(t.and_utc())), message.trim_start());
+            return (Some(KernelTime::HostClock(t)), message.trim_start());
         }
         return (None, line);
     }
@@ -267,7 +269,9 @@ mod tests {
         assert_eq!(old.oom_kills[0].process.as_deref(), Some("train.py"));
         assert_eq!(
             old.oom_kills[0].at,
-            Some(KernelTime::At("2026-12-01T13:20:05Z".parse().unwrap()))
+            Some(KernelTime::HostClock(
+                "2026-12-01T13:20:05".parse().unwrap()
+            ))
         );
         let only_invoked = scan("[1.0] python invoked oom-killer: gfp_mask=0x0\n");
         assert_eq!(only_invoked.oom_kills.len(), 1);

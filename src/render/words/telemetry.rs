@@ -37,6 +37,9 @@ pub fn kernel_time(at: &Option<KernelTime>) -> String {
     match at {
         Some(KernelTime::SinceBoot(s)) => format!(" at {s:.1} s after the host booted"),
         Some(KernelTime::At(t)) => format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+        Some(KernelTime::HostClock(t)) => {
+            format!(" at {} (the host's clock)", t.format("%Y-%m-%d %H:%M:%S"))
+        }
         None => String::new(),
     }
 }
