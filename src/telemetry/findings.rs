@@ -163,7 +163,6 @@ pub fn find(telemetry: &RunTelemetry) -> Vec<Finding> {
             });
         }
         let mut codes: Vec<u32> = dmesg.xids.iter().map(|x| x.code).collect();
-        codes.dedup();
         codes.sort_unstable();
         codes.dedup();
         for code in codes {
