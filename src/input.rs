@@ -46,8 +46,37 @@ pub fn read(path: &Path) -> Result<Vec<u8>, InputError> {
     read_open(file)
 }
 
+/// `path` opened for reading if it is a regular file, of any size: for a
+/// file read as a stream under a limit of its reader's (a run's metrics).
+pub fn open_regular(path: &Path) -> Result<File, InputError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    regular(&file)?;
+    Ok(file)
+}
+
 /// [`read`] of a file already open (a lock file, say).
 pub fn read_open(file: File) -> Result<Vec<u8>, InputError> {
+    let metadata = regular(&file)?;
+    if metadata.len() > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            size: Some(metadata.len()),
+        });
+    }
+    // The size can lie (files in /proc say 0) or change: read one byte more
+    // than the limit to know.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    (&file).take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge { size: None });
+    }
+    Ok(bytes)
+}
+
+/// The file's metadata if it is a regular file; else what it is.
+fn regular(file: &File) -> Result<std::fs::Metadata, InputError> {
     let metadata = file.metadata()?;
     let file_type = metadata.file_type();
     if !file_type.is_file() {
@@ -66,19 +95,7 @@ pub fn read_open(file: File) -> Result<Vec<u8>, InputError> {
         };
         return Err(InputError::NotAFile { kind });
     }
-    if metadata.len() > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge {
-            size: Some(metadata.len()),
-        });
-    }
-    // The size can lie (files in /proc say 0) or change: read one byte more
-    // than the limit to know.
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    (&file).take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge { size: None });
-    }
-    Ok(bytes)
+    Ok(metadata)
 }
 
 /// [`read`] as UTF-8 text; bytes that are not UTF-8 are an `InvalidData`

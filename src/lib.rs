@@ -72,3 +72,4 @@ pub mod remote;
 pub mod render;
 pub mod retry;
 pub mod state;
+pub mod telemetry;

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::{LockArgs, ProviderArgs, VarArgs};
 use crate::commands::settings::{
-    CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings, RefreshSettings,
-    ReportSettings,
+    Action, CleanupMode, CleanupSettings, CleanupTarget, CostSettings, LsStaleSettings,
+    RefreshSettings, ReportSettings, RunsShowSettings,
 };
 
 /// `7d`, `30d`, `12h` (rounded up to whole days).
@@ -43,6 +43,40 @@ impl ReportArgs {
             configs: self.configs,
             vars: self.vars.resolve(),
             json: self.json,
+        }
+    }
+}
+
+/// `rpd runs [CONFIG...]`, or `rpd runs show RUN`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    command: Option<RunsCommand>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run: its summary, what its telemetry says, and GPU use over time (writes metrics.svg beside metrics.jsonl).
+    Show {
+        /// The run directory, or its name as `rpd runs` lists it (RUN column), or the start of it.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// Print JSON instead of the text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl RunsArgs {
+    pub fn resolve(self) -> Action {
+        match self.command {
+            Some(RunsCommand::Show { run, json }) => {
+                Action::RunsShow(RunsShowSettings { run, json })
+            }
+            None => Action::Runs(self.report.resolve()),
         }
     }
 }

@@ -250,8 +250,8 @@ pub enum Command {
     LsStale(hygiene::LsStaleArgs),
     /// Delete or stop pods: those a state file tracks, or stopped ones (shows a plan, asks).
     Cleanup(hygiene::CleanupArgs),
-    /// The runs of each config, from the manifests in its run directories.
-    Runs(hygiene::ReportArgs),
+    /// The runs of each config, from the manifests in its run directories; `runs show RUN`: one run, its findings and a chart.
+    Runs(hygiene::RunsArgs),
     /// What each config's pods cost: RunPod's billing with --provider runpod, else an estimate.
     Cost(hygiene::CostArgs),
     /// Whether recycling pays for each config: time a warm start saves against storage while paused.
@@ -414,7 +414,8 @@ impl Command {
             | Command::Destroy { provider, .. }
             | Command::Logs { provider, .. }
             | Command::Import { provider, .. } => provider.provider.clone(),
-            Command::Status(args) | Command::Runs(args) => args.provider.provider.clone(),
+            Command::Status(args) => args.provider.provider.clone(),
+            Command::Runs(args) => args.report.provider.provider.clone(),
             Command::LsStale(args) => args.provider.provider.clone(),
             Command::Cleanup(args) => args.provider.provider.clone(),
             Command::Refresh(args) => args.provider.provider.clone(),
@@ -508,7 +509,7 @@ impl Command {
             Command::Status(args) => Action::Status(args.resolve()),
             Command::LsStale(args) => Action::LsStale(args.resolve()),
             Command::Cleanup(args) => Action::Cleanup(args.resolve()),
-            Command::Runs(args) => Action::Runs(args.resolve()),
+            Command::Runs(args) => args.resolve(),
             Command::Cost(args) => Action::Cost(args.resolve()),
             Command::Advise(args) => Action::Advise(args.resolve()),
             Command::Refresh(args) => Action::Refresh(args.resolve()),

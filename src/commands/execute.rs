@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use futures::future::join_all;
 
 use super::ndjson::Stream;
+use super::runs::RunPicture;
 use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Executor, LifecycleDone};
 use crate::commands::{Ctx, Prepared};
 use crate::config::Config;
@@ -118,11 +119,12 @@ pub async fn execute(
                 (status, report, Some(message))
             }
         };
+        let picture = run_picture(&mut out, &p, &report);
         if report.outcome == Some(Outcome::Failure) {
             show_log_tail(&report);
         }
         if let Some(stream) = stream {
-            stream.applied(config, &report, one, error.as_deref());
+            stream.applied(config, &report, one, error.as_deref(), picture.as_ref());
         }
         status = status.worst(one);
     }
@@ -134,6 +136,21 @@ pub async fn execute(
         None => crate::say_raw!("{out}"),
     }
     status
+}
+
+/// The end of a run whose files were pulled: what its telemetry says,
+/// under its summary, and `metrics.svg` drawn beside `metrics.jsonl`. A
+/// run without telemetry adds nothing.
+fn run_picture(out: &mut String, p: &Palette, report: &ApplyReport) -> Option<RunPicture> {
+    if report.detached.is_some() {
+        return None;
+    }
+    let picture = super::runs::end_of_run(report.run_dir.as_deref()?)?;
+    out.push_str(&render::run::findings(&picture.findings, "  ", p));
+    if let Some(line) = render::run::svg(&picture.svg) {
+        let _ = writeln!(out, "  {line}");
+    }
+    Some(picture)
 }
 
 /// The last lines of a failed job's log, on stderr: the first thing to read.
@@ -320,5 +337,48 @@ fn capitalized(text: &str) -> String {
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::fixtures;
+
+    #[test]
+    fn a_pulled_run_with_telemetry_adds_its_findings_and_picture_to_the_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = fixtures::copied("idle-gpu", dir.path());
+        let report = ApplyReport {
+            run_dir: Some(run.clone()),
+            ..ApplyReport::default()
+        };
+        let mut out = String::new();
+        let picture = run_picture(&mut out, &Palette::new(false), &report).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "  GPU idle 80 % of the run: the job may be CPU- or input-bound.\n  \
+                 GPU busy 18 % on average; memory peaked at 4.0/24.0 GB (17 %).\n  \
+                 Picture: {}\n",
+                run.join("metrics.svg").display()
+            )
+        );
+        assert_eq!(picture.findings.len(), 2);
+        assert!(run.join("metrics.svg").is_file());
+    }
+
+    #[test]
+    fn a_run_without_telemetry_or_a_detached_one_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = String::new();
+        let without = ApplyReport {
+            run_dir: Some(dir.path().to_path_buf()),
+            ..ApplyReport::default()
+        };
+        assert!(run_picture(&mut out, &Palette::new(false), &without).is_none());
+        assert!(run_picture(&mut out, &Palette::new(false), &ApplyReport::default()).is_none());
+        assert_eq!(out, "");
+        assert!(!dir.path().join("metrics.svg").exists());
     }
 }

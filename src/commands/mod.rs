@@ -17,6 +17,7 @@ mod ndjson;
 pub mod plan;
 pub mod refresh;
 pub mod refresh_only;
+pub mod runs;
 pub mod schema;
 pub mod settings;
 pub mod show;
@@ -66,6 +67,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
         Action::LsStale(settings) => status::ls_stale(ctx, &settings).await,
         Action::Cleanup(settings) => cleanup::run(ctx, &settings).await,
         Action::Runs(settings) => status::runs(ctx, &settings),
+        Action::RunsShow(settings) => runs::show(ctx, &settings),
         Action::Cost(settings) => cost::run(ctx, &settings).await,
         Action::Advise(settings) => status::advise(ctx, &settings),
         Action::Refresh(settings) => refresh_only::run(ctx, &settings).await,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use super::runs::{RunPicture, findings_json};
 use crate::apply::ApplyReport;
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -95,6 +96,7 @@ impl Stream {
         report: &ApplyReport,
         status: ExitStatus,
         error: Option<&str>,
+        picture: Option<&RunPicture>,
     ) {
         let outcome = match status {
             ExitStatus::Success | ExitStatus::Changes => "success",
@@ -129,6 +131,8 @@ impl Stream {
                     "carried_out": l.carried_out.map(|a| a.as_str()),
                 })),
                 "run_dir": report.run_dir,
+                "findings": picture.map(|p| findings_json(&p.findings)).unwrap_or_default(),
+                "metrics_svg": picture.and_then(|p| p.svg.path()),
                 "warnings": report.warnings,
                 "error": error,
             }),

@@ -38,6 +38,8 @@ pub enum Action {
     LsStale(LsStaleSettings),
     Cleanup(CleanupSettings),
     Runs(ReportSettings),
+    /// `rpd runs show RUN`.
+    RunsShow(RunsShowSettings),
     Cost(CostSettings),
     Advise(ReportSettings),
     Refresh(RefreshSettings),
@@ -230,6 +232,15 @@ pub struct ReassignSettings {
 pub struct ReportSettings {
     pub configs: Vec<PathBuf>,
     pub vars: VarSettings,
+    pub json: bool,
+}
+
+/// `rpd runs show RUN`: one run's summary, findings and picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsShowSettings {
+    /// A run directory's path, or its name as `rpd runs` lists it (or the
+    /// start of it, such as its stamp).
+    pub run: String,
     pub json: bool,
 }
 

@@ -3,8 +3,11 @@
 //! from the same [`crate::plan::Plan`], and word its typed reasons, warnings,
 //! notes and steps with the same sentences ([`words`]).
 
+pub mod chart;
 pub mod json;
 pub mod markdown;
+pub mod run;
+pub mod svg;
 pub mod tables;
 pub mod text;
 pub mod words;

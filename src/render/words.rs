@@ -7,6 +7,7 @@ pub mod hygiene;
 mod outliving;
 mod review;
 mod steps;
+pub mod telemetry;
 
 pub use errors::{invalid_candidate, local_problem, missing_ssh_key, plan_error};
 pub use review::{config_change, configs_summary, old_pod, stale_cause};
