@@ -34,7 +34,7 @@ impl Interrupt {
             next_signal(&mut streams).await;
             crate::fault::signal_arrived();
             crate::note!(
-                "\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); interrupt again to exit at once"
+                "\nrpd: interrupted: finishing safely (what the run made is stopped, deleted or recorded; the log is pulled; the state is written); interrupt again to exit at once"
             );
             let _ = tx.send(true);
             next_signal(&mut streams).await;

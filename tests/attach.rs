@@ -170,6 +170,65 @@ fn apply_detach_returns_once_the_job_runs_and_attach_follows_it_to_the_end() {
     assert_eq!(status(&world), "EXITED");
 }
 
+/// Ctrl-C in `rpd attach` stops following a job an earlier rpd launched
+/// and leaves it running: it never ends the job nor runs on_failure (which
+/// here would delete the pod and the run with it).
+#[test]
+fn ctrl_c_in_attach_leaves_the_job_running_and_runs_no_lifecycle() {
+    let world = World::new();
+    let (started, release) = hold_job(&world);
+    world.write(
+        HELLO,
+        &edited(&world.read(HELLO), "on_failure: stop", "on_failure: delete"),
+    );
+    world
+        .test()
+        .args(["apply", "-y", "--detach", HELLO])
+        .status(0)
+        .stdout_has("hello: job launched and detached.")
+        .stderr_has("hello: Launched ")
+        .run();
+    wait_until(Duration::from_secs(30), "the job to start", || {
+        started.exists()
+    });
+    let attach = world.spawn(&["attach", HELLO]);
+    wait_until(Duration::from_secs(30), "rpd to follow the job", || {
+        attach
+            .stderr_so_far()
+            .contains("it is still running; following its log")
+    });
+    attach.signal(libc::SIGINT);
+    let pod = pod_id(&world);
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .status(130)
+        .stdout_has("hello: stopped following the job; it runs on. Pods: 0 created, 0 resumed, 0 destroyed, 0 stopped.\n  The job runs on pod [POD]; follow it, or collect it once it has ended, with `rpd attach examples/hello.yaml`")
+        .stderr_lacks("Lifecycle")
+        .stderr_lacks("Destroying")
+        .check(attach.wait());
+    assert_eq!(status(&world), "RUNNING");
+    assert!(
+        world.state(HELLO_STATE).unwrap()["launched_job"].is_object(),
+        "the job is still recorded for the next attach"
+    );
+    // The job was not ended: released, it finishes, and attach collects it.
+    std::fs::write(&release, "").unwrap();
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .args(["attach", HELLO])
+        .status(0)
+        .stdout_has("hello: apply complete!")
+        .stdout_has("Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+}
+
 // ---------------------------------------------------------------- REST v2
 
 #[test]

@@ -27,7 +27,7 @@ fn ctrl_c_during_the_job_runs_on_failure_pulls_the_log_and_exits_130() {
         ))
         // The signal can land before or after rpd reports the launch, so the
         // lines around it are checked one by one.
-        .stderr_has("\nrpd: interrupted: finishing safely (pulling the log, running on_failure, writing state); interrupt again to exit at once\n")
+        .stderr_has("\nrpd: interrupted: finishing safely (what the run made is stopped, deleted or recorded; the log is pulled; the state is written); interrupt again to exit at once\n")
         .stderr_has(concat!(
             "hello: Job failed after [ELAPSED]: interrupted\n",
             "hello: Pulled the log into [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN]\n",

@@ -176,7 +176,18 @@ impl<'a> Executor<'a> {
             .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
         let tag = left.tag.clone().unwrap_or_default();
         runner.attach(&tag, left.launched_at, remaining).await;
-        runner.run_phase(Phase::Monitor, &self.interrupt).await;
+        // The job is not this run's: an interrupt stops following it, as
+        // `--detach` would have, and leaves it to the on-pod guard. It
+        // never ends the job or runs a lifecycle (on_failure: delete would
+        // take the run with it).
+        let never = Interrupt::never();
+        let interrupted = tokio::select! {
+            () = runner.run_phase(Phase::Monitor, &never) => false,
+            () = self.interrupt.wait() => true,
+        };
+        if interrupted && let Some(detached) = self.detached() {
+            self.report.detached = Some(detached);
+        }
         Ok(())
     }
 

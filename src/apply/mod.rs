@@ -329,6 +329,11 @@ impl<'a> Executor<'a> {
                 self.report.detached = Some(detached);
                 break;
             }
+            // Interrupted while following a job an earlier rpd launched:
+            // left running, as it was found.
+            if matches!(step.kind, StepKind::Attach { .. }) && self.report.detached.is_some() {
+                break;
+            }
         }
         Ok(())
     }

@@ -232,17 +232,29 @@ fn summarize(
             }
             _ => String::new(),
         };
+        // Interrupted while following a job an earlier rpd launched: it
+        // runs on, as it was found.
+        let (headline, status) = if report.interrupted {
+            (
+                format!("{name}: stopped following the job; it runs on."),
+                ExitStatus::Interrupted,
+            )
+        } else {
+            (
+                format!("{name}: job launched and detached."),
+                ExitStatus::Success,
+            )
+        };
         let _ = writeln!(
             out,
             "{} {}\n  The job runs on pod {}; follow it, or collect it once it has ended, with `rpd attach {}` (a plain `rpd apply` does the same), which then carries out the lifecycle.\n  The pod stops itself {deadline}{} after the job ends if no rpd is attached.",
-            p.add
-                .apply_to(format!("{name}: job launched and detached.")),
+            p.add.apply_to(headline),
             counts(report),
             detached.pod_id,
             config.path.display(),
             crate::model::duration(detached.grace.as_secs()),
         );
-        return ExitStatus::Success;
+        return status;
     }
     let wall = report
         .job_wall
