@@ -142,8 +142,12 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
                 }
             }
             Kind::Duration => match humantime::parse_duration(value) {
-                Ok(d) if d > Duration::ZERO => {}
-                _ => return Err(fail("a duration longer than zero, such as 30s or 2m")),
+                Ok(d) if d > Duration::ZERO && d <= LONGEST_DURATION => {}
+                _ => {
+                    return Err(fail(
+                        "a duration longer than zero and at most 100 years, such as 30s or 2m",
+                    ));
+                }
             },
             Kind::Wait => {
                 if humantime::parse_duration(value).is_err() {
@@ -162,6 +166,10 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
     }
     Ok(())
 }
+
+/// Durations past this are refused: dates that far ahead cannot be
+/// computed.
+const LONGEST_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// A set, non-empty variable's value, trimmed.
 pub fn get(name: &str) -> Option<String> {
@@ -231,11 +239,15 @@ mod tests {
             ),
             (
                 ("RPD_RUNPODCTL_TIMEOUT", "soon"),
-                "RPD_RUNPODCTL_TIMEOUT=\"soon\" is not a duration longer than zero, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2m",
+                "RPD_RUNPODCTL_TIMEOUT=\"soon\" is not a duration longer than zero and at most 100 years, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2m",
             ),
             (
                 ("RPD_RUNPODCTL_POLL", "0s"),
-                "RPD_RUNPODCTL_POLL=\"0s\" is not a duration longer than zero, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2s",
+                "RPD_RUNPODCTL_POLL=\"0s\" is not a duration longer than zero and at most 100 years, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2s",
+            ),
+            (
+                ("RPD_MAX_RUNTIME", "1000000000y"),
+                "RPD_MAX_RUNTIME=\"1000000000y\" is not a duration longer than zero and at most 100 years, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, budget.max_runtime_minutes",
             ),
             (
                 ("RPD_BUSY_HOST_WAIT", "a while"),

@@ -237,7 +237,7 @@ fn environment_variables_with_values_rpd_cannot_use_are_errors() {
         (
             "RPD_RUNPODCTL_TIMEOUT",
             "0s",
-            "a duration longer than zero, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2m",
+            "a duration longer than zero and at most 100 years, such as 30s or 2m\n  = help: unset it (or set it empty) for the default, 2m",
         ),
         (
             "RPD_RUNPOD_API_URL",

@@ -6,7 +6,7 @@
 mod common;
 
 use common::hello::{HELLO, HELLO_STATE};
-use common::{World, unindent};
+use common::{Test, World, unindent};
 
 /// Applies hello with a 50 GB volume: one paused pod, tracked.
 fn paused_50_gb(world: &World) -> String {
@@ -521,4 +521,21 @@ fn a_state_that_cannot_be_read_is_named_by_status_and_refused_by_cleanup() {
         .stderr(error)
         .run();
     assert_eq!(world.pod_ids(), [pod.as_str()]);
+}
+
+/// An age too large for date arithmetic is refused by the parser (it
+/// panicked computing the date).
+#[test]
+fn an_age_past_100_years_is_refused_not_a_panic() {
+    for args in [
+        ["cost", "--since", "300000y"],
+        ["ls-stale", "--older-than", "300000y"],
+    ] {
+        Test::new()
+            .args(args)
+            .status(1)
+            .stderr_has("at most 36500d (100 years)")
+            .stderr_lacks("panicked")
+            .run();
+    }
 }

@@ -20,7 +20,12 @@ fn parse_days(text: &str) -> Result<u64, String> {
     }
     let duration: Duration =
         humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 7d, 30d, 12h)"))?;
-    Ok(duration.as_secs().div_ceil(86_400))
+    let days = duration.as_secs().div_ceil(86_400);
+    // Dates further back cannot be computed (and no pod is that old).
+    if days > 36_500 {
+        return Err("at most 36500d (100 years)".into());
+    }
+    Ok(days)
 }
 
 #[derive(Debug, Args)]
