@@ -243,3 +243,32 @@ fn over_rest_v2_the_guard_stops_the_pod_with_its_own_key_and_the_users_key_stays
     assert_eq!(by_pod[0].status, 200);
     fake.assert_all_valid();
 }
+
+/// `apply --detach` leaves no heartbeat behind: the guard ends the job at
+/// its deadline, not a minute later as it does for an rpd still attached.
+#[test]
+fn a_detached_job_is_ended_at_its_deadline_without_waiting_for_rpd() {
+    let world = World::new();
+    world.write(
+        HELLO,
+        &common::edited(
+            &world.read(HELLO),
+            "    echo HELLO_DONE\n",
+            "    sleep 300\n    echo HELLO_DONE\n",
+        ),
+    );
+    world
+        .test()
+        .args(["apply", "-y", "--detach", HELLO])
+        .env("RPD_MAX_RUNTIME", "2s")
+        .status(0)
+        .stdout_has("hello: job launched and detached.")
+        .stderr_has("hello: Launched ")
+        .run();
+    // An attached rpd gets 60 s past the deadline; a detached one none.
+    wait_until(Duration::from_secs(40), "the guard to end the job", || {
+        status(&world) == "EXITED"
+    });
+    let log = beside_log(&volume(&world).join("hello"), "run.log.rpd-guard.log");
+    assert!(log.contains("killed the job: max runtime"), "{log}");
+}

@@ -327,11 +327,15 @@ impl<'a> Executor<'a> {
                 && let Some(detached) = self.detached()
             {
                 self.report.detached = Some(detached);
-                break;
             }
-            // Interrupted while following a job an earlier rpd launched:
-            // left running, as it was found.
-            if matches!(step.kind, StepKind::Attach { .. }) && self.report.detached.is_some() {
+            // Detached, or interrupted while following a job an earlier rpd
+            // launched: the job runs on, watched by the on-pod guard alone.
+            if matches!(step.kind, StepKind::Launch { .. } | StepKind::Attach { .. })
+                && self.report.detached.is_some()
+            {
+                if let Some(runner) = self.runner.as_mut() {
+                    runner.leave_to_guard().await;
+                }
                 break;
             }
         }

@@ -169,6 +169,11 @@ pub fn renew(files: &RunFiles) -> String {
     format!("date +%s > {heartbeat}.tmp && mv -f {heartbeat}.tmp {heartbeat}")
 }
 
+/// Tells the guard that no rpd is attached any more (the heartbeat goes).
+pub fn leave(files: &RunFiles) -> String {
+    format!("rm -f {}", shell_quote(&heartbeat_path(files)))
+}
+
 /// Tells the guard that rpd has taken over: it ends without stopping.
 pub fn dismiss(files: &RunFiles) -> String {
     format!("touch {}", shell_quote(&files.dismissed))

@@ -111,6 +111,22 @@ impl<'a> JobRunner<'a> {
         }
     }
 
+    /// Leaves the job to the on-pod guard (`--detach`, or an interrupted
+    /// attach): the heartbeat stops and its file goes, so that the guard
+    /// acts at the deadline without waiting for an rpd that is not there.
+    pub async fn leave_to_guard(&mut self) {
+        if self.guard.is_none() || !self.report.launched {
+            return;
+        }
+        self.heartbeat = None;
+        let _ = exec(
+            self.transport.as_ref(),
+            &guard::leave(&self.files),
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+
     /// Tells the on-pod guard that rpd has taken over the pod for good (it
     /// keeps running by the lifecycle's choice): the guard ends without
     /// stopping it. Best effort: a guard that is not told stops the pod
