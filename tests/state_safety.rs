@@ -134,6 +134,32 @@ const HELD_BY_CI: &str = "
       rpd force-unlock 1b4e28ba-2fa1-11d2-883f-0016d3cca427 examples/hello.yaml
     ";
 
+/// force-unlock never releases the lock of an rpd that still runs (the OS
+/// lock says it does): two runs would then change one pod at once.
+#[test]
+fn force_unlock_refuses_the_lock_of_a_running_rpd() {
+    let world = World::new();
+    let first = world.apply_in_background();
+    let lock: serde_json::Value = serde_json::from_str(&world.read(LOCK)).unwrap();
+    let id = lock["id"].as_str().unwrap().to_string();
+    world
+        .test()
+        .args(["force-unlock", &id, HELLO])
+        .known(&id, "[LOCK ID]")
+        .known(lock["who"].as_str().unwrap(), "[WHO]")
+        .status(1)
+        .stderr_has("error: the lock on examples/hello.yaml's state is held by an rpd that is still running\n\nLock Info:\n  ID:        [LOCK ID]\n")
+        .stderr_has("force-unlock releases only a lock whose holder is gone: wait for that run to end, or stop it first")
+        .run();
+    assert!(
+        world.path(LOCK).exists(),
+        "the running apply keeps its lock"
+    );
+    first.release_job();
+    first.wait().status(0);
+    assert!(!world.path(LOCK).exists(), "released by its holder");
+}
+
 #[test]
 fn force_unlock_needs_the_lock_id() {
     let world = World::new();

@@ -103,6 +103,11 @@ pub enum LockError {
         junk: Junk,
         config: String,
     },
+    #[error(
+        "the lock on {config}'s state is held by an rpd that is still running\n\n{}\n\nforce-unlock releases only a lock whose holder is gone: wait for that run to end, or stop it first (Ctrl-C in its terminal, or kill its process); two runs at once could both change the pod",
+        .info.render()
+    )]
+    HolderRunning { info: Box<LockInfo>, config: String },
     #[error("no lock is held for {config} (looked for {})", .path.display())]
     NotLocked { path: PathBuf, config: String },
     #[error(
@@ -493,6 +498,14 @@ pub fn force_unlock(state: &Path, id: &str, config: &str) -> Result<Released, Lo
     if info.id != id {
         return Err(LockError::WrongId {
             given: id.to_string(),
+            info: Box::new(info),
+            config: config.to_string(),
+        });
+    }
+    // The OS lock is held: its holder runs (the OS releases it when a
+    // process ends, however it ends).
+    if file.as_ref().is_some_and(held_exclusively) {
+        return Err(LockError::HolderRunning {
             info: Box::new(info),
             config: config.to_string(),
         });
