@@ -631,6 +631,33 @@ fn a_state_file_of_another_config_is_refused_until_reassigned() {
         .run();
 }
 
+/// A copy of another config's state, reassigned, would make two configs
+/// manage one pod (destroying one deleted the other's pod): refused.
+#[test]
+fn reassigning_a_copy_of_another_configs_state_is_refused() {
+    let run = Test::new()
+        .file("a.yaml", &small_config("a", "state_file: a.json"))
+        .file("b.yaml", &small_config("b", "state_file: b.json"))
+        .args(["apply", "-y", "a.yaml"])
+        .stdout_has("a: apply complete!")
+        .stderr_has("a: Lifecycle on_success: recycle\n")
+        .run();
+    let world = run.world();
+    world.rpd(&["apply", "-y", "b.yaml"]).status(0);
+    let a_state = world.read("a.json");
+    world.write("b.json", &a_state);
+    let pod: serde_json::Value = serde_json::from_str(&a_state).unwrap();
+    let pod = pod["pod"]["id"].as_str().unwrap().to_string();
+    world
+        .test()
+        .args(["state", "reassign", "b.yaml"])
+        .known(&pod, "[POD]")
+        .status(1)
+        .stderr("error: [TMP]/b.json tracks pod [POD], which [TMP]/a.yaml's state tracks too: this state file looks like a copy of it, and two configs would manage one pod\n  = help: `rpd state rm b.yaml [POD]` forgets it here (then reassign), or `rpd state rm [TMP]/a.yaml [POD]` if it should be this config's\n")
+        .run();
+    assert_eq!(world.read("b.json"), a_state, "the copy is left as it was");
+}
+
 #[test]
 fn foreign_and_corrupt_state_files_are_refused_and_left_alone() {
     let world = World::new();
