@@ -129,7 +129,7 @@ pub enum RegistryError {
         source: std::io::Error,
     },
     #[error(
-        "rpd's registry {path} cannot be read ({message})\n  = help: rpd leaves it untouched; fix it by hand or move it away (apply records each config again)"
+        "rpd's registry {path} cannot be read ({message})\n  = help: rpd leaves it untouched; fix it by hand (it is JSON), or move it away and record each config you use again with `rpd refresh CONFIG` (changes no pod) before any `rpd cleanup --untracked`: until then their pods look untracked"
     )]
     Corrupt { path: PathBuf, message: String },
     #[error(

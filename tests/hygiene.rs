@@ -539,3 +539,32 @@ fn an_age_past_100_years_is_refused_not_a_panic() {
             .run();
     }
 }
+
+/// With rpd's registry moved away (as the corrupt-registry advice allowed),
+/// the paused pod of an intact state looks untracked: `cleanup --untracked`
+/// refuses rather than delete it, until the config is recorded again.
+#[test]
+fn cleanup_untracked_refuses_while_the_registry_lists_no_config() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let pod = world.pod_ids()[0].clone();
+    let registry = world.path("home/.local/share/rpd/registry.json");
+    std::fs::rename(&registry, registry.with_extension("json.broken")).unwrap();
+    world
+        .test()
+        .args(["cleanup", "--all-stopped", "--untracked", "-y"])
+        .status(1)
+        .stderr("error: rpd's registry ([TMP]/home/.local/share/rpd/registry.json) lists no config, so every pod rpd created looks untracked, paused pods that a config's state file still tracks included\n  = help: record the configs you use first with `rpd refresh CONFIG...` (changes no pod), then run this again; `rpd ls-stale` lists the pods\n")
+        .run();
+    assert_eq!(world.pod_ids(), [pod.as_str()]);
+    // Recorded again, the pod is its config's again.
+    world.rpd(&["refresh", HELLO]).status(0);
+    world
+        .test()
+        .args(["cleanup", "--dry-run", "--all-stopped", "--untracked"])
+        .known(&pod, "[POD]")
+        .stdout_has("tracked by [TMP]/examples/hello.yaml)")
+        .stdout_has("Dry run: nothing was changed.")
+        .run();
+    assert_eq!(world.pod_ids(), [pod.as_str()]);
+}

@@ -40,6 +40,7 @@ pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitSt
     if !settings.dry_run && states_changed(&input).iter().any(|s| !to_lock.contains(s)) {
         bail!("the state files changed while rpd locked them; run `rpd cleanup` again");
     }
+    refuse_untracked_without_registry(&settings.target, &subjects, &input)?;
     let plan = crate::plan::cleanup::plan(&input);
     let title = title(&settings.target);
     crate::say_raw!(
@@ -86,6 +87,38 @@ pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitSt
         crate::say!("{} {counts}", p.remove.apply_to("Cleanup incomplete."));
         Ok(ExitStatus::Error)
     }
+}
+
+/// With no config in rpd's registry (a registry moved away, another
+/// RPD_DATA_DIR, a new machine), every pod rpd created looks untracked,
+/// paused pods whose state files still track them included: `--untracked`
+/// would delete them.
+fn refuse_untracked_without_registry(
+    target: &CleanupTarget,
+    subjects: &[inventory::Subject],
+    input: &CleanupInput,
+) -> anyhow::Result<()> {
+    let untracked_only = matches!(
+        target,
+        CleanupTarget::Stopped {
+            untracked: true,
+            all: false,
+            ..
+        }
+    );
+    let deletes_untracked = input
+        .targets
+        .iter()
+        .any(|t| matches!(t.owner, crate::model::Ownership::Untracked { .. }));
+    if untracked_only && subjects.is_empty() && deletes_untracked {
+        bail!(
+            "rpd's registry ({}) lists no config, so every pod rpd created looks untracked, paused pods that a config's state file still tracks included\n  = help: record the configs you use first with `rpd refresh CONFIG...` (changes no pod), then run this again; `rpd ls-stale` lists the pods",
+            crate::registry::RegistryFile::default_file()
+                .path()
+                .display()
+        );
+    }
+    Ok(())
 }
 
 fn title(target: &CleanupTarget) -> String {
