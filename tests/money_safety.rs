@@ -385,7 +385,7 @@ fn the_log_of_a_job_left_by_a_killed_rpd_is_pulled_into_its_run_before_the_next_
         .test()
         .args(["plan", HELLO])
         .known(&pod, "[RUNNING]")
-        .stdout_has("Warning: a job that an interrupted apply launched on pod [RUNNING] at [DATE] [TIME] UTC may have finished or may still be running; the pod has billed since then (")
+        .stdout_has("Warning: a job that an earlier apply launched on pod [RUNNING] at [DATE] [TIME] UTC and no rpd collected may have finished or may still be running; the pod has billed since then (")
         .stdout_has(" at $0.44/hr); the next apply pulls its log into [TMP]/examples/artifacts/runpod/[STAMP]-hello-[RUN] before it starts its own job\n")
         .run();
     world

@@ -400,7 +400,7 @@ impl Planner<'_> {
 
     /// A job a killed apply left on the pod: its log is only there, and the
     /// pod may have billed idle since.
-    fn report_left_job(&mut self, pod: &PodChange) {
+    pub(super) fn report_left_job(&mut self, pod: &PodChange) {
         let input = self.input;
         let Some(job) = input.state().and_then(|s| s.launched_job.as_ref()) else {
             return;
@@ -418,8 +418,10 @@ impl Planner<'_> {
             return;
         };
         let running = observed.status.is_active();
-        let lost = matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested)
-            && pod.pod_id.as_deref() == Some(job.pod_id.as_str());
+        let lost = matches!(
+            pod.action,
+            PodAction::Replace | PodAction::ReplaceRequested | PodAction::Destroy
+        ) && pod.pod_id.as_deref() == Some(job.pod_id.as_str());
         self.warnings.push(Warning::JobLeftOnPod {
             pod_id: job.pod_id.clone(),
             launched_at: job.launched_at,

@@ -11,6 +11,8 @@ impl Planner<'_> {
             return PodChange::bare(PodAction::Nothing, None, Reason::NoStateRecorded);
         };
         let pod = self.destroy_current(state);
+        // A job launched on the pod and not collected: its results go with it.
+        self.report_left_job(&pod);
         self.destroy_retained(state);
         self.destroy_duplicates(state);
         self.steps

@@ -167,7 +167,7 @@ pub fn warning(warning: &Warning) -> String {
                 "was stopped with the pod; its log is on the pod's volume".into()
             };
             let next = if *lost {
-                "this plan deletes the pod, and the log with it: read it first with `rpd logs`"
+                "this plan deletes the pod, and the job's log, artifacts and exit status with it: collect them first with `rpd attach` (or read the log with `rpd logs`)"
                     .to_string()
             } else {
                 format!(
@@ -175,7 +175,7 @@ pub fn warning(warning: &Warning) -> String {
                     run_dir.display()
                 )
             };
-            format!("a job that an interrupted apply launched on pod {pod_id} at {when} {state}; {next}")
+            format!("a job that an earlier apply launched on pod {pod_id} at {when} and no rpd collected {state}; {next}")
         }
         Warning::DeletesPodsNotRpds { count } => format!(
             "--all: this deletes {count} pod{} that rpd did not create",

@@ -356,6 +356,16 @@ fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
         panic!("a left job");
     };
     assert!(lost, "a replace deletes the pod and the log with it");
+    case.replace = false;
+    case.mode = Mode::Destroy;
+    let Some(Warning::JobLeftOnPod { lost, .. }) = case.plan().report.warnings.first().cloned()
+    else {
+        panic!("a destroy warns of the job left on the pod it deletes");
+    };
+    assert!(
+        lost,
+        "a destroy deletes the pod and the job's results with it"
+    );
     case.lock = Some(LockSeen::Held(holder()));
     assert!(
         !case
