@@ -568,3 +568,29 @@ fn cleanup_untracked_refuses_while_the_registry_lists_no_config() {
         .run();
     assert_eq!(world.pod_ids(), [pod.as_str()]);
 }
+
+/// A cleanup that meets a running apply's lock names the config in the
+/// force-unlock hint (force-unlock takes a config, not a state file).
+#[test]
+fn a_cleanup_lock_clash_names_the_config_to_force_unlock() {
+    let world = World::new();
+    let apply = world.apply_in_background();
+    let lock: serde_json::Value =
+        serde_json::from_str(&world.read("examples/.rpd/hello.state.json.lock")).unwrap();
+    world
+        .test()
+        .args([
+            "cleanup",
+            "-y",
+            "--state-file",
+            "examples/.rpd/hello.state.json",
+            "--mode",
+            "stop",
+        ])
+        .known(lock["id"].as_str().unwrap(), "[LOCK ID]")
+        .status(1)
+        .stderr_has("  rpd force-unlock [LOCK ID] [TMP]/examples/hello.yaml\n")
+        .run();
+    apply.release_job();
+    apply.wait().status(0);
+}

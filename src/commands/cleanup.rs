@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitSt
     let guards = if settings.dry_run {
         Vec::new()
     } else {
-        lock(&to_lock, settings.lock)?
+        lock(&to_lock, &gathered, settings.lock)?
     };
     let (gathered, pods, observed) = look(&provider, &subjects).await?;
     let input = cleanup_input(&settings.target, &gathered, &pods, &observed);
@@ -276,12 +276,23 @@ fn states_changed(input: &CleanupInput) -> Vec<PathBuf> {
     files
 }
 
-fn lock(files: &[PathBuf], lock: LockSettings) -> anyhow::Result<Vec<LockGuard>> {
+/// Locks each state file; a lock clash names the config (what
+/// `force-unlock` takes) where the registry knows it.
+fn lock(
+    files: &[PathBuf],
+    gathered: &Gathered,
+    lock: LockSettings,
+) -> anyhow::Result<Vec<LockGuard>> {
     files
         .iter()
         .map(|file| {
             let shown = file.display().to_string();
-            state::acquire(file, "cleanup", &shown, lock.timeout, |_| {})
+            let config = gathered
+                .facts
+                .iter()
+                .find(|f| &f.state_file == file)
+                .map_or_else(|| shown.clone(), |f| f.config.display().to_string());
+            state::acquire(file, "cleanup", &config, lock.timeout, |_| {})
                 .with_context(|| format!("locking {shown}"))
         })
         .collect()
