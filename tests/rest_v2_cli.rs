@@ -760,7 +760,7 @@ fn a_hanging_run_fails_its_test_at_the_timeout() {
     let world = World::new();
     world
         .on_rest_v2(&url)
-        .args(&["plan", HELLO])
+        .args(["plan", HELLO])
         .timeout(std::time::Duration::from_secs(1))
         .run();
 }
