@@ -613,7 +613,7 @@ fn a_lost_create_that_cannot_be_checked_stops_rather_than_create_twice() {
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
             Warning: a create of pod "[NAME]" was interrupted at [DATE] [TIME] UTC; the provider has it as [FOUND]: rpd adopts it
-            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+            Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
               State only (no provider calls):
                 · record pod [FOUND] from the interrupted create

@@ -44,7 +44,7 @@ const REPLACE_STEPS: &str = r#"
          9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
         10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
-    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
     Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
     Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
@@ -880,7 +880,7 @@ fn several_configs_are_planned_and_applied_together() {
                     6. if the job succeeds: recycle (stop the pod) (kept to resume next time)
                     7. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
-                Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+                Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
                 Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
                 Cost: $0.40/hr while running; $10.00/month ($0.33/day) while paused for reuse (50 GB volume).
@@ -1166,7 +1166,7 @@ fn fallback_cloud_type_creates_on_community_when_secure_is_out() {
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
             Warning: no candidate (datacenter x GPU) has stock right now: a create will fail unless stock returns; add datacenters or GPUs to the config
-            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+            Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
             Plan: 1 to create, 0 to resume, 1 to destroy, 1 to stop.
             Cost: $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
@@ -1488,7 +1488,7 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
                  9. if the job succeeds: recycle (stop the pod) (kept to resume next time)
                 10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
-            Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+            Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
               State only (no provider calls):
                 · forget the interrupted create of "hello-[STAMP]-2f4c4f" (no untracked pod has that name)

@@ -56,7 +56,7 @@ pub const CREATE_PLAN: &str = r#"
         8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
         9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
-    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
     Plan: 1 to create, 0 to resume, 0 to destroy, 1 to stop.
     Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).
@@ -93,7 +93,7 @@ pub const RESUME_PLAN: &str = r#"
         9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Note: a resumed pod keeps /workspace (its volume); its container disk (apt packages, caches outside /workspace) was wiped when it stopped, so setup runs again
-    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
     Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused
 
     Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
@@ -134,7 +134,7 @@ pub const UPDATE_PLAN: &str = r#"
         10. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
     Note: the container restarts with the new image: /workspace is kept, the container disk is wiped, setup runs again
-    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
     Note: pod [PAUSED] was last used less than a day ago (paused since [DATE]); its volume bills $0.13/day ($4.00/month) while it is paused
 
     Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.
@@ -179,7 +179,7 @@ pub const RUNNING_PLAN: &str = r#"
         8. if the job succeeds: recycle (stop the pod) (kept to resume next time)
         9. if the job fails: stop the pod (kept for forensics; the next apply creates a fresh pod)
 
-    Note: the pod stops itself at about [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
+    Note: the pod stops itself at about [DATE] [TIME] UTC (max runtime, counted from the job's start) or 10 minutes after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)
 
     Plan: 0 to create, 0 to resume, 0 to destroy, 1 to stop.
     Cost: $0.44/hr while running; $4.00/month ($0.13/day) while paused for reuse (20 GB volume).

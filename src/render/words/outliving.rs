@@ -24,7 +24,7 @@ pub(super) fn guard_stops_pod(
 ) -> String {
     format!(
         "the pod stops itself at about {} ({}, counted from the job's start) or {} after the job ends if rpd is not attached (rpd's guard on the pod; lifecycle.unattended_stop_after_sec)",
-        deadline_at.format("%H:%M UTC"),
+        deadline_at.format("%Y-%m-%d %H:%M UTC"),
         if max_runtime {
             "max runtime"
         } else {
