@@ -229,6 +229,56 @@ fn ctrl_c_in_attach_leaves_the_job_running_and_runs_no_lifecycle() {
     );
 }
 
+/// A config change while a detached job runs (the image, which an update
+/// in place would change by restarting the container) waits: the job is
+/// collected on the pod as it is, then the next apply makes the change.
+#[test]
+fn a_config_change_waits_until_the_detached_job_is_collected() {
+    let world = World::new();
+    let (started, release) = hold_job(&world);
+    world
+        .test()
+        .args(["apply", "-y", "--detach", HELLO])
+        .status(0)
+        .stdout_has("hello: job launched and detached.")
+        .stderr_has("hello: Launched ")
+        .run();
+    wait_until(Duration::from_secs(30), "the job to start", || {
+        started.exists()
+    });
+    let pod = pod_id(&world);
+    world.write(
+        HELLO,
+        &edited(
+            &world.read(HELLO),
+            "torch280-ubuntu2404",
+            "torch291-ubuntu2404",
+        ),
+    );
+    std::fs::write(&release, "").unwrap();
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .args(["attach", HELLO])
+        .status(0)
+        .stdout_has("Note: the config changed (image), but the job an earlier apply launched on pod [POD] has not been collected: this apply collects it on the pod as it is, and the next apply makes the change")
+        .stdout_has("hello: apply complete! Pods: 0 created, 0 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .stderr_lacks("in place")
+        .run();
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n"),
+        "the job ran once, to its end"
+    );
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .args(["plan", HELLO])
+        .stdout_has("  # pod \"hello\" ([POD]) will be updated in place, then resumed (EXITED -> RUNNING)\n")
+        .run();
+}
+
 // ---------------------------------------------------------------- REST v2
 
 #[test]

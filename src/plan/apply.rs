@@ -106,6 +106,10 @@ impl Planner<'_> {
         } else if observed.status == PodStatus::Error {
             let reason = Reason::InError { pod_id: id.clone() };
             replace(DeleteReason::ReplaceError, changes, reason)
+        } else if !changes.is_empty()
+            && let Some(collect) = self.collect_before_change(&id, observed.status, &changes)
+        {
+            collect
         } else if !forcing.is_empty() {
             let reason = Reason::FieldsCannotChange { fields: forcing };
             replace(DeleteReason::ReplaceMismatch, changes, reason)
@@ -144,6 +148,35 @@ impl Planner<'_> {
                 status: observed.status,
             }
         }
+    }
+
+    /// A job an earlier apply launched on pod `id` and no rpd collected is
+    /// collected on the pod as it is; the config's `changes` wait for the
+    /// next apply (an update restarts the pod's container, ending the job;
+    /// a replace deletes its results).
+    fn collect_before_change(
+        &mut self,
+        id: &str,
+        status: PodStatus,
+        changes: &[FieldChange],
+    ) -> Option<PodChoice> {
+        let choice = if status == PodStatus::Exited {
+            PodChoice::Resume {
+                pod: id.to_string(),
+                status,
+            }
+        } else {
+            PodChoice::Reuse {
+                pod: id.to_string(),
+                status,
+            }
+        };
+        self.job_to_attach(&choice)?;
+        self.notes.push(Note::ChangeWaitsForJob {
+            pod_id: id.to_string(),
+            fields: changes.iter().map(|f| f.field.clone()).collect(),
+        });
+        Some(choice)
     }
 
     /// PLANNER.md §2: what differs from the config, and what of it forces

@@ -270,6 +270,11 @@ pub enum Note {
         launched_at: DateTime<Utc>,
         detached: bool,
     },
+    /// The config changed (`fields`), but a job an earlier apply launched
+    /// on the pod has not been collected: this apply collects it on the
+    /// pod as it is, and the next one makes the change (updating or
+    /// replacing the pod would end the job, or delete its results).
+    ChangeWaitsForJob { pod_id: String, fields: Vec<String> },
     /// Candidates on COMMUNITY, whose machines may offer SSH through
     /// RunPod's proxy only: such a pod is given up after `grace_sec`.
     CommunityMayLackDirectSsh { grace_sec: u64 },

@@ -265,6 +265,10 @@ pub fn note(note: &Note) -> String {
             launched_at,
             detached,
         } => outliving::attaches(pod_id, launched_at, *detached),
+        Note::ChangeWaitsForJob { pod_id, fields } => format!(
+            "the config changed ({}), but the job an earlier apply launched on pod {pod_id} has not been collected: this apply collects it on the pod as it is, and the next apply makes the change (`rpd apply --replace` replaces the pod now, and the job's results with it)",
+            fields.join(", ")
+        ),
         Note::GuardStopsPod {
             deadline_at,
             max_runtime,
