@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::*;
+use super::telemetry;
 use crate::model::Usd;
 use crate::remote::Transport;
 use crate::remote::job::{Budget, GuardSettings, PodCheck, PodProbe};
@@ -127,12 +128,19 @@ impl<'a> Executor<'a> {
         if !runner.ran() {
             self.recover_left_job().await;
         }
+        if phase == Phase::Launch {
+            self.describe_start = self.describe_pod(telemetry::DESCRIBE_START);
+        }
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
         if phase == Phase::Launch && runner.launched() {
             self.record_launch();
+            // `--detach` ends here: the description is taken before it does.
+            if self.options.detach {
+                self.finish_descriptions(None).await;
+            }
         }
         Ok(())
     }
@@ -198,6 +206,7 @@ impl<'a> Executor<'a> {
     /// outcome, and notes the pod's state at the job's end for the manifest.
     pub(super) async fn pull(&mut self) -> Result<(), ApplyError> {
         crate::fault::reached("pull").await;
+        let describe_end = self.describe_pod(telemetry::DESCRIBE_END);
         if let Some(runner) = self.runner.as_mut() {
             runner.run_phase(Phase::Pull, &self.interrupt).await;
             self.report.run_dir = Some(runner.run_dir());
@@ -216,6 +225,7 @@ impl<'a> Executor<'a> {
                 let _ = self.save_state();
             }
         }
+        self.finish_descriptions(describe_end).await;
         if let Some(id) = self.current_id() {
             self.pod_state_at_job_end = self
                 .provider
