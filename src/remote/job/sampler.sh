@@ -119,23 +119,29 @@ dmesg_tail() {
     rm -f "$tmp" "$tmp.err" "$tmp.tail"
 }
 
+# The start captures, once per run: whoever makes the mark takes them (the
+# sampler as it starts, or the end of a job so short that the sampler was
+# ended before it began them).
 start_captures() {
+    mkdir "$self.starting" 2> /dev/null || return 0
     if has nvidia_smi; then capture nvidia_smi_start.txt nvidia-smi; fi
     if has remote_env; then remote_env; fi
     : > "$self.started"
 }
 
-# The end captures, once per run (whoever makes the mark takes them), after
-# the start captures of a job shorter than they are.
+# The end captures, once per run (whoever makes the mark takes them); then
+# the start captures of a job shorter than they are are waited for, so that
+# rpd's pull finds them.
 end_captures() {
     mkdir "$self.ended" 2> /dev/null || return 0
+    start_captures
+    if has nvidia_smi; then capture nvidia_smi_end.txt nvidia-smi; fi
+    if has dmesg; then dmesg_tail; fi
     n=0
-    while [ ! -e "$self.started" ] && [ "$n" -lt 300 ]; do
+    while [ ! -e "$self.started" ] && [ "$n" -lt 600 ]; do
         nap 100
         n=$((n + 1))
     done
-    if has nvidia_smi; then capture nvidia_smi_end.txt nvidia-smi; fi
-    if has dmesg; then dmesg_tail; fi
 }
 
 if [ "${1:-}" = --end ]; then

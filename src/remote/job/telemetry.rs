@@ -123,7 +123,7 @@ pub fn before_start(files: &RunFiles) -> String {
     format!(
         "s=$(cat {sampler}.pid 2>/dev/null || true)\n\
          if [ -n \"$s\" ] && grep -q rpd-sampler /proc/$s/cmdline 2>/dev/null; then kill $s 2>/dev/null || true; fi\n\
-         rm -rf {dir} {sampler}.pid {sampler}.started {sampler}.ended\n",
+         rm -rf {dir} {sampler}.pid {sampler}.starting {sampler}.started {sampler}.ended\n",
         dir = shell_quote(&dir(&files.log)),
     )
 }

@@ -114,7 +114,7 @@ fn the_wrapper_starts_the_sampler_beside_the_guard_and_ends_it_after_the_job() {
         before_start(&f),
         "s=$(cat /workspace/job/run.log.rpd-sampler.pid 2>/dev/null || true)\n\
          if [ -n \"$s\" ] && grep -q rpd-sampler /proc/$s/cmdline 2>/dev/null; then kill $s 2>/dev/null || true; fi\n\
-         rm -rf /workspace/job/run.log.rpd-telemetry /workspace/job/run.log.rpd-sampler.pid /workspace/job/run.log.rpd-sampler.started /workspace/job/run.log.rpd-sampler.ended\n"
+         rm -rf /workspace/job/run.log.rpd-telemetry /workspace/job/run.log.rpd-sampler.pid /workspace/job/run.log.rpd-sampler.starting /workspace/job/run.log.rpd-sampler.started /workspace/job/run.log.rpd-sampler.ended\n"
     );
     assert_eq!(dir(&f.log), "/workspace/job/run.log.rpd-telemetry");
 }
@@ -433,4 +433,27 @@ fn a_newer_launch_ends_the_sampler_an_older_run_left_and_clears_its_files() {
     wait_until(Duration::from_secs(30), "the new sampler", || {
         pod.sampler_pid().is_some_and(|new| new != old)
     });
+}
+
+#[test]
+fn a_job_that_ends_before_its_sampler_began_still_gets_the_start_captures_without_a_wait() {
+    // The wrapper's `--end` with no sampler ever started: a job so short
+    // that the sampler was ended before it began its start captures.
+    let pod = tempfile::tempdir().unwrap();
+    let files = files_in(&pod.path().display().to_string());
+    std::fs::write(sampler_path(&files), SCRIPT).unwrap();
+    let end = std::sync::Mutex::new(Process::new("sh")
+        .arg(sampler_path(&files))
+        .args(["--end", "nvidia_smi,remote_env"])
+        .env("PATH", path_with(&fake_gpu_dir()))
+        .spawn()
+        .unwrap());
+    // Far below the wait for start captures that never come.
+    wait_until(Duration::from_secs(20), "the end captures", || {
+        end.lock().unwrap().try_wait().unwrap().is_some()
+    });
+    let telemetry = Path::new(&dir(&files.log)).to_path_buf();
+    for name in ["nvidia_smi_start.txt", "remote_env.json", "nvidia_smi_end.txt"] {
+        assert!(telemetry.join(name).exists(), "{name}");
+    }
 }
