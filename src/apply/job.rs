@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::*;
 use super::telemetry;
+use super::*;
 use crate::model::Usd;
 use crate::remote::Transport;
 use crate::remote::job::{Budget, GuardSettings, PodCheck, PodProbe};

@@ -54,7 +54,11 @@ impl Executor<'_> {
     }
 }
 
-fn write_json(run_dir: &std::path::Path, name: &str, value: &serde_json::Value) -> Result<(), String> {
+fn write_json(
+    run_dir: &std::path::Path,
+    name: &str,
+    value: &serde_json::Value,
+) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write {}: {e}", run_dir.join(name).display());
     std::fs::create_dir_all(run_dir).map_err(cannot)?;
     let mut text = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;

@@ -125,7 +125,9 @@ impl Provider for SimProvider {
             world
                 .pods
                 .get(id)
-                .map(|pod| serde_json::to_value(pod).map_err(|e| ProviderError::Other(e.to_string())))
+                .map(|pod| {
+                    serde_json::to_value(pod).map_err(|e| ProviderError::Other(e.to_string()))
+                })
                 .transpose()
         })
         .await

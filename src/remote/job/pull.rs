@@ -38,12 +38,9 @@ impl JobRunner<'_> {
                     // The telemetry comes with the log, side by side: no
                     // time added to the run.
                     let log_local = run_dir.join("run.log");
-                    let log = self.transport.pull(
-                        &self.config.job.run.log_path,
-                        &log_local,
-                        &[],
-                        false,
-                    );
+                    let log =
+                        self.transport
+                            .pull(&self.config.job.run.log_path, &log_local, &[], false);
                     let (log, _) = tokio::join!(log, self.pull_telemetry(&run_dir));
                     match log {
                         Ok(stats) => {

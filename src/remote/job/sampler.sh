@@ -12,7 +12,7 @@
 # captures itself and exits. rpd pulls the directory with the log.
 #
 #   sh sampler WRAPPER_PID INTERVAL_MS DISK CAPTURES
-#   sh sampler --end CAPTURES
+#   sh sampler --end CAPTURES DISK
 # CAPTURES: the captures asked for, comma separated (nvidia_smi, remote_env,
 # dmesg), or `-` for none. A capture that cannot be taken is a line
 # `<unavailable|failed> TAB <file> TAB <why>` in "<dir>/.warnings", which rpd
@@ -138,20 +138,11 @@ end_captures() {
     if has nvidia_smi; then capture nvidia_smi_end.txt nvidia-smi; fi
     if has dmesg; then dmesg_tail; fi
     n=0
-    while [ ! -e "$self.started" ] && [ "$n" -lt 600 ]; do
-        nap 100
+    while [ ! -e "$self.started" ] && [ "$n" -lt 3000 ]; do
+        nap 20
         n=$((n + 1))
     done
 }
-
-if [ "${1:-}" = --end ]; then
-    captures=${2:--}
-    mkdir -p "$dir"
-    end_captures
-    exit 0
-fi
-
-wrapper_pid=$1 interval_ms=$2 disk=$3 captures=$4
 
 # Whether process $1 runs (a zombie, which nobody may reap in a container
 # whose PID 1 does not, has ended).
@@ -271,20 +262,31 @@ sample() {
     disk_fields
     [ -n "$gpus_field" ] && put gpus "$gpus_field"
     line="{$acc}"
-    # A newer run's sampler owns the directory now: write nothing.
-    [ "$(cat "$self.pid" 2> /dev/null)" = "$$" ] || exit 0
-    printf '%s\n' "$line" >> "$dir/metrics.jsonl"
 }
+
+if [ "${1:-}" = --end ]; then
+    captures=${2:--} disk=${3:-/}
+    mkdir -p "$dir"
+    # A job shorter than the sampler's start still has its one sample.
+    if [ ! -s "$dir/metrics.jsonl" ]; then
+        prev_total=
+        sample
+        printf '%s\n' "$line" >> "$dir/metrics.jsonl"
+    fi
+    end_captures
+    exit 0
+fi
+
+wrapper_pid=$1 interval_ms=$2 disk=$3 captures=$4
 
 trap 'exit 0' TERM INT HUP
 int "$interval_ms" && [ "$interval_ms" -gt 0 ] || interval_ms=30000
 mkdir -p "$dir"
 echo $$ > "$self.pid"
 (start_captures) > /dev/null 2>&1 < /dev/null &
+# The first sample at once (a job may be shorter than any wait); the CPU's
+# percentages need two readings, so they start with the second.
 prev_total=
-# A short first window, so that the first sample has CPU percentages.
-cpu_now && prev_user=$now_user prev_sys=$now_sys prev_total=$now_total
-nap 200
 while :; do
     [ -e "$self" ] || exit 0
     if ! alive "$wrapper_pid"; then
@@ -292,6 +294,9 @@ while :; do
         exit 0
     fi
     sample
+    # A newer run's sampler owns the directory now: write nothing.
+    [ "$(cat "$self.pid" 2> /dev/null)" = "$$" ] || exit 0
+    printf '%s\n' "$line" >> "$dir/metrics.jsonl"
     waited=0
     while [ "$waited" -lt "$interval_ms" ]; do
         step=$((interval_ms - waited))

@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::JobRunner;
 use super::events::JobEvent;
 use super::script::{Companion, RunFiles, sidecar};
-use super::JobRunner;
 use crate::config::Telemetry;
 use crate::remote::shell_quote;
 use crate::remote::sync::TransferStats;
@@ -111,7 +111,8 @@ pub fn companion(files: &RunFiles, launch: &SamplerLaunch) -> Companion {
             disk = shell_quote(&launch.disk),
         ),
         after_job: format!(
-            "kill $sampler 2>/dev/null\nsh {sampler} --end {captures} > /dev/null 2>&1 < /dev/null\n"
+            "kill $sampler 2>/dev/null\nsh {sampler} --end {captures} {disk} > /dev/null 2>&1 < /dev/null\n",
+            disk = shell_quote(&launch.disk),
         ),
     }
 }
@@ -209,7 +210,10 @@ impl JobRunner<'_> {
     pub(super) async fn pull_left_telemetry(&self, log_path: &str, run_dir: &Path) {
         let remote = format!("{}/", dir(log_path));
         let excludes = [WARNINGS.to_string()];
-        let _ = self.transport.pull(&remote, run_dir, &excludes, false).await;
+        let _ = self
+            .transport
+            .pull(&remote, run_dir, &excludes, false)
+            .await;
     }
 }
 

@@ -107,7 +107,7 @@ fn the_wrapper_starts_the_sampler_beside_the_guard_and_ends_it_after_the_job() {
          bash /workspace/job/run.sh > /workspace/job/run.log 2>&1 < /dev/null\n\
          s=$?\n\
          kill $sampler 2>/dev/null\n\
-         sh /workspace/job/run.log.rpd-sampler --end nvidia_smi,remote_env,dmesg > /dev/null 2>&1 < /dev/null\n\
+         sh /workspace/job/run.log.rpd-sampler --end nvidia_smi,remote_env,dmesg /workspace > /dev/null 2>&1 < /dev/null\n\
          echo $s > /workspace/job/run.log.rpd-exit-0123456789ab.tmp && mv /workspace/job/run.log.rpd-exit-0123456789ab.tmp /workspace/job/run.log.rpd-exit-0123456789ab\n"
     );
     assert_eq!(
@@ -260,7 +260,9 @@ fn with_two_gpus_each_line_has_gpu_0_on_top_and_every_gpu_listed() {
     pod.wait_for_the_exit();
     let samples = pod.samples();
     assert!(samples.len() >= 3, "{samples:#?}");
-    for s in &samples {
+    // The CPU's percentages need two readings: from the second line on.
+    assert!(samples[0].get("cpu_user_pct").is_none(), "{}", samples[0]);
+    for (i, s) in samples.iter().enumerate() {
         let ts = s["ts_utc"].as_str().unwrap();
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
         assert!(ts.ends_with("+00:00"), "{ts}");
@@ -276,19 +278,33 @@ fn with_two_gpus_each_line_has_gpu_0_on_top_and_every_gpu_listed() {
                 {"index": 1, "util_pct": 3, "mem_used_mb": 512, "mem_total_mb": 24564, "temp_c": 40, "ecc_errors": null},
             ])
         );
-        assert!(s["cpu_load_1m"].is_f64() || s["cpu_load_1m"].is_u64(), "{s}");
-        assert!(s["cpu_user_pct"].as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)), "{s}");
-        assert!(s["cpu_sys_pct"].as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)), "{s}");
+        assert!(
+            s["cpu_load_1m"].is_f64() || s["cpu_load_1m"].is_u64(),
+            "{s}"
+        );
+        for cpu in ["cpu_user_pct", "cpu_sys_pct"]
+            .into_iter()
+            .filter(|_| i > 0)
+        {
+            let pct = s[cpu].as_f64();
+            assert!(pct.is_some_and(|p| (0.0..=100.0).contains(&p)), "{s}");
+        }
         let (used, total) = (&s["host_mem_used_mb"], &s["host_mem_total_mb"]);
         assert!(used.as_u64().unwrap() <= total.as_u64().unwrap(), "{s}");
-        let (used, total) = (&s["workspace_disk_used_bytes"], &s["workspace_disk_total_bytes"]);
+        let (used, total) = (
+            &s["workspace_disk_used_bytes"],
+            &s["workspace_disk_total_bytes"],
+        );
         assert!(used.as_u64().unwrap() <= total.as_u64().unwrap(), "{s}");
     }
     // The captures, start and end, beside the samples.
     assert!(pod.read("nvidia_smi_start.txt").contains("NVIDIA-SMI"));
     assert!(pod.read("nvidia_smi_end.txt").contains("NVIDIA-SMI"));
     let env: Value = serde_json::from_str(&pod.read("remote_env.json")).unwrap();
-    assert!(env["remote_uname"].as_str().unwrap().contains("Linux"), "{env}");
+    assert!(
+        env["remote_uname"].as_str().unwrap().contains("Linux"),
+        "{env}"
+    );
     assert!(env["remote_python_version"].is_string(), "{env}");
     // The sampler ended with the job: nothing writes after rpd's pull.
     assert!(!alive(pod.sampler_pid().unwrap()));
@@ -346,7 +362,11 @@ fn odd_readings_are_left_out_and_odd_text_is_escaped_so_every_line_is_json() {
         "printf 'Linux \"quoted\" back\\\\slash\\ttab \\303\\251t\\303\\251 \\001ctl\\n'",
     );
     fake_tool(bin.path(), "python", "echo 'Python 3.12.1 \"rc\"' >&2");
-    fake_tool(bin.path(), "pip", "echo 'pip failed on purpose' >&2; exit 2");
+    fake_tool(
+        bin.path(),
+        "pip",
+        "echo 'pip failed on purpose' >&2; exit 2",
+    );
     let pod = Pod::launch(
         &until_samples(2),
         vec!["nvidia_smi", "remote_env"],
@@ -423,7 +443,11 @@ fn a_newer_launch_ends_the_sampler_an_older_run_left_and_clears_its_files() {
     let old = pod.sampler_pid().unwrap();
     let out = Process::new("bash")
         .arg("-c")
-        .arg(format!("{}{}", before_start(&pod.files), script::start(&pod.files)))
+        .arg(format!(
+            "{}{}",
+            before_start(&pod.files),
+            script::start(&pod.files)
+        ))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -442,18 +466,33 @@ fn a_job_that_ends_before_its_sampler_began_still_gets_the_start_captures_withou
     let pod = tempfile::tempdir().unwrap();
     let files = files_in(&pod.path().display().to_string());
     std::fs::write(sampler_path(&files), SCRIPT).unwrap();
-    let end = std::sync::Mutex::new(Process::new("sh")
-        .arg(sampler_path(&files))
-        .args(["--end", "nvidia_smi,remote_env"])
-        .env("PATH", path_with(&fake_gpu_dir()))
-        .spawn()
-        .unwrap());
+    let end = std::sync::Mutex::new(
+        Process::new("sh")
+            .arg(sampler_path(&files))
+            .args(["--end", "nvidia_smi,remote_env"])
+            .env("PATH", path_with(&fake_gpu_dir()))
+            .spawn()
+            .unwrap(),
+    );
     // Far below the wait for start captures that never come.
     wait_until(Duration::from_secs(20), "the end captures", || {
         end.lock().unwrap().try_wait().unwrap().is_some()
     });
     let telemetry = Path::new(&dir(&files.log)).to_path_buf();
-    for name in ["nvidia_smi_start.txt", "remote_env.json", "nvidia_smi_end.txt"] {
+    for name in [
+        "nvidia_smi_start.txt",
+        "remote_env.json",
+        "nvidia_smi_end.txt",
+    ] {
         assert!(telemetry.join(name).exists(), "{name}");
     }
+}
+
+#[test]
+fn the_first_sample_is_taken_at_once_so_even_a_short_job_has_one() {
+    let pod = Pod::launch("exit 0\n", vec![], &path_with(&fake_gpu_dir()));
+    pod.wait_for_the_exit();
+    let samples = pod.samples();
+    assert!(!samples.is_empty(), "no sample of a short job");
+    assert_eq!(samples[0]["gpu_util_pct"], 97);
 }
