@@ -231,6 +231,10 @@ mod tests {
                 "RPD_POLL_INTERVAL_MS=\"0\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
             ),
             (
+                ("RPD_SAMPLE_INTERVAL_MS", "0.5"),
+                "RPD_SAMPLE_INTERVAL_MS=\"0.5\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, telemetry.sample_interval_sec",
+            ),
+            (
                 ("RPD_MARKER_GRACE_SECS", "1.5"),
                 "RPD_MARKER_GRACE_SECS=\"1.5\" is not a whole number of seconds\n  = help: unset it (or set it empty) for the default, 30",
             ),
