@@ -38,8 +38,9 @@ fn without_gpus() -> String {
         .join(":")
 }
 
-/// hello's job, made to run until the sampler has written `n` lines (the
-/// job waits on the file beside its log, so no test sleeps).
+/// hello's job, made to run until the sampler has written `n` lines and
+/// taken its start captures (the job waits on the files beside its log, so
+/// no test sleeps; a shorter job does not wait for them).
 fn hold_until_samples(world: &World, n: usize) {
     world.edit(
         HELLO,
@@ -47,6 +48,7 @@ fn hold_until_samples(world: &World, n: usize) {
         &format!(
             "    m=$(dirname \"$0\")/run.log.rpd-telemetry/metrics.jsonl\n    \
              until [ \"$(cat \"$m\" 2>/dev/null | wc -l)\" -ge {n} ]; do sleep 0.05; done\n    \
+             until [ -e \"$(dirname \"$0\")/run.log.rpd-sampler.started\" ]; do sleep 0.05; done\n    \
              echo HELLO_DONE\n"
         ),
     );

@@ -5,8 +5,9 @@
 # "<log>.rpd-telemetry/metrics.jsonl" (runpod-deploy's field names); a field
 # whose tool is missing or whose reading fails is left out, never made up.
 # It takes the start captures at once (beside the samples), and the end ones
-# when the job ends. It runs on the pod, so a dropped SSH connection loses
-# nothing, and needs only sh, coreutils and /proc (nvidia-smi where present).
+# when the job ends; a job that ends first does not wait for the start ones.
+# It runs on the pod, so a dropped SSH connection loses nothing, and needs
+# only sh, coreutils and /proc (nvidia-smi where present).
 # It ends with the job: the wrapper ends it and runs `--end`; when the
 # wrapper is gone without doing so (killed), the sampler takes the end
 # captures itself and exits. rpd pulls the directory with the log.
@@ -119,9 +120,8 @@ dmesg_tail() {
     rm -f "$tmp" "$tmp.err" "$tmp.tail"
 }
 
-# The start captures, once per run: whoever makes the mark takes them (the
-# sampler as it starts, or the end of a job so short that the sampler was
-# ended before it began them).
+# The start captures, once per run: the sampler takes them as it starts,
+# unless the job's end came first.
 start_captures() {
     mkdir "$self.starting" 2> /dev/null || return 0
     if has nvidia_smi; then capture nvidia_smi_start.txt nvidia-smi; fi
@@ -129,19 +129,24 @@ start_captures() {
     : > "$self.started"
 }
 
-# The end captures, once per run (whoever makes the mark takes them); then
-# the start captures of a job shorter than they are are waited for, so that
-# rpd's pull finds them.
+# The end captures, once per run (whoever makes the mark takes them). Start
+# captures that a job shorter than they are has not waited for are not
+# waited for here either (that would lengthen the run): each missing one is
+# noted, and a late one is simply not pulled.
 end_captures() {
     mkdir "$self.ended" 2> /dev/null || return 0
-    start_captures
     if has nvidia_smi; then capture nvidia_smi_end.txt nvidia-smi; fi
     if has dmesg; then dmesg_tail; fi
-    n=0
-    while [ ! -e "$self.started" ] && [ "$n" -lt 3000 ]; do
-        nap 20
-        n=$((n + 1))
-    done
+    mkdir "$self.starting" 2> /dev/null
+    [ -e "$self.started" ] && return 0
+    late="the job ended before this start capture was taken"
+    if has nvidia_smi && [ ! -e "$dir/nvidia_smi_start.txt" ]; then warn unavailable nvidia_smi_start.txt "$late"; fi
+    if has remote_env; then
+        for file in remote_env.json pip_freeze.txt; do
+            [ -e "$dir/$file" ] || warn unavailable "$file" "$late"
+        done
+    fi
+    return 0
 }
 
 # Whether process $1 runs (a zombie, which nobody may reap in a container

@@ -242,11 +242,13 @@ fn alive(pid: i32) -> bool {
         .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
 }
 
-/// A job that runs until the sampler has written `n` lines.
+/// A job that runs until the sampler has written `n` lines and taken its
+/// start captures.
 fn until_samples(n: usize) -> String {
     format!(
         "m=\"$0\"; m=\"${{m%run.sh}}run.log.rpd-telemetry/metrics.jsonl\"\n\
-         until [ \"$(cat \"$m\" 2>/dev/null | wc -l)\" -ge {n} ]; do sleep 0.02; done\necho DONE\n"
+         until [ \"$(cat \"$m\" 2>/dev/null | wc -l)\" -ge {n} ]; do sleep 0.02; done\n\
+         until [ -e \"${{0%run.sh}}run.log.rpd-sampler.started\" ]; do sleep 0.02; done\necho DONE\n"
     )
 }
 
@@ -460,32 +462,37 @@ fn a_newer_launch_ends_the_sampler_an_older_run_left_and_clears_its_files() {
 }
 
 #[test]
-fn a_job_that_ends_before_its_sampler_began_still_gets_the_start_captures_without_a_wait() {
+fn a_job_that_ends_before_its_start_captures_does_not_wait_for_them_and_says_so() {
     // The wrapper's `--end` with no sampler ever started: a job so short
     // that the sampler was ended before it began its start captures.
     let pod = tempfile::tempdir().unwrap();
     let files = files_in(&pod.path().display().to_string());
     std::fs::write(sampler_path(&files), SCRIPT).unwrap();
-    let end = std::sync::Mutex::new(
-        Process::new("sh")
-            .arg(sampler_path(&files))
-            .args(["--end", "nvidia_smi,remote_env"])
-            .env("PATH", path_with(&fake_gpu_dir()))
-            .spawn()
-            .unwrap(),
-    );
-    // Far below the wait for start captures that never come.
-    wait_until(Duration::from_secs(20), "the end captures", || {
-        end.lock().unwrap().try_wait().unwrap().is_some()
-    });
+    let out = Process::new("sh")
+        .arg(sampler_path(&files))
+        .args(["--end", "nvidia_smi,remote_env"])
+        .env("PATH", path_with(&fake_gpu_dir()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let telemetry = Path::new(&dir(&files.log)).to_path_buf();
-    for name in [
-        "nvidia_smi_start.txt",
-        "remote_env.json",
-        "nvidia_smi_end.txt",
-    ] {
-        assert!(telemetry.join(name).exists(), "{name}");
-    }
+    assert!(telemetry.join("nvidia_smi_end.txt").exists());
+    assert!(!telemetry.join("nvidia_smi_start.txt").exists());
+    let warnings = std::fs::read_to_string(telemetry.join(".warnings")).unwrap();
+    let late = "the job ended before this start capture was taken";
+    assert_eq!(
+        parse_warnings(&warnings),
+        ["nvidia_smi_start.txt", "remote_env.json", "pip_freeze.txt"].map(|file| {
+            CaptureWarning {
+                file: file.into(),
+                reason: late.into(),
+                unavailable: true,
+            }
+        })
+    );
+    // Its one sample, taken at the end.
+    let samples = std::fs::read_to_string(telemetry.join("metrics.jsonl")).unwrap();
+    assert_eq!(samples.lines().count(), 1, "{samples}");
 }
 
 #[test]
