@@ -426,3 +426,22 @@ fn a_connection_that_drops_while_rpd_follows_the_job_loses_no_sample() {
         assert!(pulled.lines().any(|l| l == line), "lost: {line}");
     }
 }
+
+#[test]
+fn attach_brings_the_whole_telemetry_of_a_detached_job_into_its_run_directory() {
+    let world = World::new();
+    hold_until_samples(&world, 3);
+    world
+        .rpd_env(&["apply", "-y", "--detach", HELLO], &[INTERVAL])
+        .status(0);
+    world.rpd_env(&["attach", HELLO], &[INTERVAL]).status(0);
+    let run = last_run(&world);
+    assert_a_line_per_interval(&samples(&run), 3);
+    for name in [
+        "pod_describe_start.json",
+        "pod_describe_end.json",
+        "remote_env.json",
+    ] {
+        assert!(run.join(name).is_file(), "{name} in {}", run.display());
+    }
+}

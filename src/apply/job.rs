@@ -183,6 +183,7 @@ impl<'a> Executor<'a> {
             .deadline_at
             .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
         let tag = left.tag.clone().unwrap_or_default();
+        telemetry::carry_start_description(&left.run_dir, &runner.run_dir());
         runner.attach(&tag, left.launched_at, remaining).await;
         runner.run_phase(Phase::Monitor, &self.interrupt).await;
         Ok(())

@@ -4,7 +4,7 @@
 //! provider, in a task beside the job so that no run waits for it. A
 //! failure is a warning event, never the job's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::task::JoinHandle;
 
@@ -54,11 +54,17 @@ impl Executor<'_> {
     }
 }
 
-fn write_json(
-    run_dir: &std::path::Path,
-    name: &str,
-    value: &serde_json::Value,
-) -> Result<(), String> {
+/// An attach collects the job into a run directory of its own: the pod's
+/// description that the launching rpd took goes there too, with the log.
+pub(super) fn carry_start_description(launch_run_dir: &Path, run_dir: &Path) {
+    let from = launch_run_dir.join(DESCRIBE_START);
+    let to = run_dir.join(DESCRIBE_START);
+    if from.is_file() && !to.exists() && std::fs::create_dir_all(run_dir).is_ok() {
+        let _ = std::fs::copy(from, to);
+    }
+}
+
+fn write_json(run_dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write {}: {e}", run_dir.join(name).display());
     std::fs::create_dir_all(run_dir).map_err(cannot)?;
     let mut text = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
