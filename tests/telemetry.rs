@@ -147,6 +147,23 @@ fn assert_a_line_per_interval(samples: &[Value], at_least: usize) {
     }
 }
 
+/// hello applied with `path` as PATH, its job held until `n` samples: its
+/// run directory and samples, a line per interval; nothing about telemetry
+/// on the terminal (what the simulator lacks is not news).
+fn quiet_sampled_run(world: &World, n: usize, path: &str) -> (PathBuf, Vec<Value>) {
+    hold_until_samples(world, n);
+    let applied = apply(world, path);
+    assert!(
+        !applied.stderr().contains("telemetry"),
+        "{}",
+        applied.stderr()
+    );
+    let run = last_run(world);
+    let samples = samples(&run);
+    assert_a_line_per_interval(&samples, n);
+    (run, samples)
+}
+
 fn manifest_files(run: &Path) -> Vec<String> {
     json_file(run, "runpod_deploy_pull_manifest.json")["telemetry_files"]
         .as_array()
@@ -159,16 +176,7 @@ fn manifest_files(run: &Path) -> Vec<String> {
 #[test]
 fn a_run_on_the_simulator_samples_every_interval_and_takes_every_capture() {
     let world = World::new();
-    hold_until_samples(&world, 4);
-    let applied = apply(&world, &with_fake_gpus());
-    assert!(
-        !applied.stderr().contains("telemetry"),
-        "{}",
-        applied.stderr()
-    );
-    let run = last_run(&world);
-    let samples = samples(&run);
-    assert_a_line_per_interval(&samples, 4);
+    let (run, samples) = quiet_sampled_run(&world, 4, &with_fake_gpus());
     for s in &samples {
         assert_eq!(s["gpu_util_pct"], 97, "{s}");
         assert_eq!(s["gpus"].as_array().map(Vec::len), Some(2), "{s}");
@@ -205,16 +213,7 @@ fn a_run_on_the_simulator_samples_every_interval_and_takes_every_capture() {
 #[test]
 fn without_a_gpu_the_simulators_metrics_have_cpu_memory_and_disk_and_no_gpu_fields() {
     let world = World::new();
-    hold_until_samples(&world, 2);
-    let applied = apply(&world, &without_gpus());
-    assert!(
-        !applied.stderr().contains("telemetry"),
-        "{}",
-        applied.stderr()
-    );
-    let run = last_run(&world);
-    let samples = samples(&run);
-    assert_a_line_per_interval(&samples, 2);
+    let (run, samples) = quiet_sampled_run(&world, 2, &without_gpus());
     for s in &samples {
         let keys: Vec<&String> = s.as_object().unwrap().keys().collect();
         assert!(!keys.iter().any(|k| k.starts_with("gpu")), "{s}");
@@ -297,12 +296,9 @@ fn each_capture_key_set_to_false_leaves_its_files_out_and_the_rest_in() {
 
 #[test]
 fn a_run_over_ssh_brings_back_the_samples_and_the_captures() {
-    let Some(sshd) = Sshd::start() else { return };
-    let world = World::new();
-    world
-        .rpd(&["sim", "ssh", &sshd.endpoint(), "--user", &sshd.user])
-        .status(0);
-    world.hello_over_ssh(&sshd);
+    let Some((_sshd, world, _)) = hello_over_ssh() else {
+        return;
+    };
     hold_until_samples(&world, 4);
     apply(&world, &std::env::var("PATH").unwrap());
     let run = last_run(&world);
@@ -342,6 +338,40 @@ fn ssh_masters(sshd: &Sshd) -> Vec<i32> {
         .collect()
 }
 
+/// The simulator's pods reached over a real sshd, hello written for them:
+/// the sshd, the world and the pods' volume mount (None: no sshd here).
+fn hello_over_ssh() -> Option<(Sshd, World, String)> {
+    let sshd = Sshd::start()?;
+    let world = World::new();
+    world
+        .rpd(&["sim", "ssh", &sshd.endpoint(), "--user", &sshd.user])
+        .status(0);
+    let mount = world.hello_over_ssh(&sshd);
+    Some((sshd, world, mount))
+}
+
+/// Kills rpd's shared SSH connection to `sshd`.
+fn drop_the_connection(sshd: &Sshd) {
+    let masters = ssh_masters(sshd);
+    assert!(!masters.is_empty(), "rpd's ssh master");
+    for pid in masters {
+        // SAFETY: kill has no memory preconditions; the pid is an ssh of this test.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Waits until the pod has sampled 5 more times with the connection down,
+/// and returns every line it has.
+fn samples_while_disconnected(mount: &str) -> Vec<String> {
+    let before = pod_metrics(mount).lines().count();
+    wait_until(
+        Duration::from_secs(60),
+        "samples with nobody connected",
+        || pod_metrics(mount).lines().count() >= before + 5,
+    );
+    pod_metrics(mount).lines().map(String::from).collect()
+}
+
 fn pod_metrics(mount: &str) -> String {
     std::fs::read_to_string(format!("{mount}/hello/run.log.rpd-telemetry/metrics.jsonl"))
         .unwrap_or_default()
@@ -349,31 +379,16 @@ fn pod_metrics(mount: &str) -> String {
 
 #[test]
 fn a_connection_dropped_mid_run_loses_no_sample() {
-    let Some(sshd) = Sshd::start() else { return };
-    let world = World::new();
-    world
-        .rpd(&["sim", "ssh", &sshd.endpoint(), "--user", &sshd.user])
-        .status(0);
-    let mount = world.hello_over_ssh(&sshd);
+    let Some((sshd, world, mount)) = hello_over_ssh() else {
+        return;
+    };
     let apply = world.apply_in_background_env(&[INTERVAL]);
     wait_for_the_launch_to_be_recorded(&world);
     // rpd and its connection go: killed, as a closed laptop would be.
     apply.signal(libc::SIGKILL);
     drop(apply.wait());
-    let masters = ssh_masters(&sshd);
-    assert!(!masters.is_empty(), "rpd's ssh master");
-    for pid in masters {
-        // SAFETY: kill has no memory preconditions; the pid is an ssh of this test.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    // The pod samples on with nobody connected.
-    let before = pod_metrics(&mount).lines().count();
-    wait_until(
-        Duration::from_secs(60),
-        "samples with nobody connected",
-        || pod_metrics(&mount).lines().count() >= before + 5,
-    );
-    let gap: Vec<String> = pod_metrics(&mount).lines().map(String::from).collect();
+    drop_the_connection(&sshd);
+    let gap = samples_while_disconnected(&mount);
     std::fs::write(world.path("job-released"), "").unwrap();
 
     let attached = world.rpd(&["attach", HELLO]).status(0);
@@ -395,25 +410,13 @@ fn a_connection_dropped_mid_run_loses_no_sample() {
 
 #[test]
 fn a_connection_that_drops_while_rpd_follows_the_job_loses_no_sample() {
-    let Some(sshd) = Sshd::start() else { return };
-    let world = World::new();
-    world
-        .rpd(&["sim", "ssh", &sshd.endpoint(), "--user", &sshd.user])
-        .status(0);
-    let mount = world.hello_over_ssh(&sshd);
+    let Some((sshd, world, mount)) = hello_over_ssh() else {
+        return;
+    };
     let apply = world.apply_in_background_env(&[INTERVAL]);
     wait_for_the_launch_to_be_recorded(&world);
-    let masters = ssh_masters(&sshd);
-    assert!(!masters.is_empty(), "rpd's ssh master");
-    for pid in masters {
-        // SAFETY: kill has no memory preconditions; the pid is an ssh of this test.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    let before = pod_metrics(&mount).lines().count();
-    wait_until(Duration::from_secs(60), "samples after the drop", || {
-        pod_metrics(&mount).lines().count() >= before + 5
-    });
-    let taken: Vec<String> = pod_metrics(&mount).lines().map(String::from).collect();
+    drop_the_connection(&sshd);
+    let taken = samples_while_disconnected(&mount);
     apply.release_job();
     let run = apply.wait().status(0);
     assert!(

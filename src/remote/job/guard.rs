@@ -203,4 +203,4 @@ impl Drop for Heartbeat {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

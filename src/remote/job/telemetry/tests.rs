@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::*;
 use crate::config::Run;
+use crate::remote::job::guard::tests::wait_until;
 use crate::remote::job::script;
 
 const TOKEN: &str = "__RPD_0123456789abcdef0123456789abcdef__";
@@ -219,20 +220,11 @@ impl Pod {
 }
 
 impl Drop for Pod {
+    /// Ends the job; the sampler, its script gone, ends too.
     fn drop(&mut self) {
         let _ = std::fs::remove_file(sampler_path(&self.files));
-        let _ = Process::new("bash")
-            .arg("-c")
-            .arg(script::kill(&self.files))
-            .output();
-    }
-}
-
-fn wait_until(within: Duration, what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+        let kill = script::kill(&self.files);
+        let _ = Process::new("bash").arg("-c").arg(kill).output();
     }
 }
 
