@@ -13,6 +13,7 @@
 # captures itself and exits. rpd pulls the directory with the log.
 #
 #   sh sampler WRAPPER_PID INTERVAL_MS DISK CAPTURES
+#   sh sampler --start CAPTURES          (the sampler runs it itself)
 #   sh sampler --end CAPTURES DISK
 # CAPTURES: the captures asked for, comma separated (nvidia_smi, remote_env,
 # dmesg), or `-` for none. A capture that cannot be taken is a line
@@ -269,6 +270,12 @@ sample() {
     line="{$acc}"
 }
 
+if [ "${1:-}" = --start ]; then
+    captures=${2:--}
+    start_captures
+    exit 0
+fi
+
 if [ "${1:-}" = --end ]; then
     captures=${2:--} disk=${3:-/}
     mkdir -p "$dir"
@@ -288,7 +295,13 @@ trap 'exit 0' TERM INT HUP
 int "$interval_ms" && [ "$interval_ms" -gt 0 ] || interval_ms=30000
 mkdir -p "$dir"
 echo $$ > "$self.pid"
-(start_captures) > /dev/null 2>&1 < /dev/null &
+# The start captures beside the samples, at a low priority: the job's CPU
+# is the job's (pip freeze alone takes a core for a second).
+if command -v nice > /dev/null 2>&1; then
+    nice -n 19 sh "$self" --start "$captures" > /dev/null 2>&1 < /dev/null &
+else
+    sh "$self" --start "$captures" > /dev/null 2>&1 < /dev/null &
+fi
 # The first sample at once (a job may be shorter than any wait); the CPU's
 # percentages need two readings, so they start with the second.
 prev_total=
