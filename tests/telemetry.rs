@@ -437,8 +437,14 @@ fn attach_brings_the_whole_telemetry_of_a_detached_job_into_its_run_directory() 
     world
         .rpd_env(&["apply", "-y", "--detach", HELLO], &[INTERVAL])
         .status(0);
+    let launched = world.run_dirs();
     world.rpd_env(&["attach", HELLO], &[INTERVAL]).status(0);
-    let run = last_run(&world);
+    // The attach's own run directory (both may bear the same second).
+    let run = world
+        .run_dirs()
+        .into_iter()
+        .find(|dir| !launched.contains(dir))
+        .expect("the attach's run directory");
     assert_a_line_per_interval(&samples(&run), 3);
     for name in [
         "pod_describe_start.json",
