@@ -8,6 +8,8 @@
 //!   manifest of a warm `rpd apply` (the pod resumed);
 //! - detection latency: the script records its exit time; rpd's
 //!   `remote_step_completed` event records when rpd knew.
+//!
+//! `RPD_BENCH_TELEMETRY=off` turns the run's telemetry off (to compare).
 
 #[path = "../tests/common/sshd.rs"]
 #[allow(dead_code)]
@@ -21,6 +23,16 @@ const RUNS: usize = 5;
 const FILES: usize = 50;
 const FILE_BYTES: usize = 20_000;
 const SCRIPT_SECS: f64 = 1.0;
+
+/// `RPD_BENCH_TELEMETRY=off` runs the job without telemetry (the config's
+/// `telemetry.enabled: false`), to measure what the sampler and the
+/// captures cost.
+fn telemetry_off() -> &'static str {
+    match std::env::var("RPD_BENCH_TELEMETRY").as_deref() {
+        Ok("off") => "telemetry:\n  enabled: false\n",
+        _ => "",
+    }
+}
 
 fn rpd() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -69,7 +81,8 @@ fn main() {
              storage:\n  mode: ephemeral\n  volume_gb: 20\n  volume_mount: {mount}\nssh:\n  key_path: {key}\n\
              staging:\n  - label: payload\n    source: payload/\n    destination: \"{{volume_mount}}/bench/payload/\"\n\
              run:\n  script_path: \"{{volume_mount}}/bench/run.sh\"\n  log_path: \"{{volume_mount}}/bench/run.log\"\n  success_marker: BENCH_DONE\n  body: |\n    sleep {SCRIPT_SECS}\n    echo BENCH_DONE\n    date +%s.%N > {stamp}\n\
-             lifecycle:\n  on_success: recycle\n  on_failure: stop\n",
+             lifecycle:\n  on_success: recycle\n  on_failure: stop\n{telemetry}",
+            telemetry = telemetry_off(),
             mount = mount.display(),
             key = sshd.key().display(),
             stamp = stamp.display(),

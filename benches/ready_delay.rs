@@ -18,7 +18,8 @@
 //! Run with `cargo bench --bench ready_delay` (after `cargo build
 //! --release`); `RPD_BENCH_DELAYS=1,3,10` picks the delays in seconds,
 //! `RPD_BENCH_RUNS=5` the warm runs per delay, `RPD_BENCH_SHOW=1` prints
-//! each apply's progress lines with the time they came.
+//! each apply's progress lines with the time they came,
+//! `RPD_BENCH_TELEMETRY=off` turns the run's telemetry off.
 //!
 //! The sshd's sessions run with an empty HOME, so that the shell sshd starts
 //! for each command reads no startup file of this machine's user (a pod's
@@ -41,6 +42,16 @@ use std::time::{Duration, Instant};
 /// The work rpd may add to D: refresh, resume, connect, the job, pull,
 /// recycle.
 const TARGET_WORK_SECS: f64 = 1.5;
+
+/// `RPD_BENCH_TELEMETRY=off` runs the job without telemetry (the config's
+/// `telemetry.enabled: false`), to measure what the sampler and the
+/// captures cost.
+fn telemetry_off() -> &'static str {
+    match std::env::var("RPD_BENCH_TELEMETRY").as_deref() {
+        Ok("off") => "telemetry:\n  enabled: false\n",
+        _ => "",
+    }
+}
 
 fn rpd() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -172,7 +183,8 @@ fn main() {
             "schema_version: 2\nname: bench\npod:\n  image: runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404\n  datacenters: [EU-RO-1]\n  gpu_order: [\"NVIDIA GeForce RTX 4090\"]\n\
              storage:\n  mode: ephemeral\n  volume_gb: 20\n  volume_mount: {mount}\nssh:\n  key_path: {key}\n\
              run:\n  script_path: \"{{volume_mount}}/bench/run.sh\"\n  log_path: \"{{volume_mount}}/bench/run.log\"\n  success_marker: BENCH_DONE\n  body: |\n    echo BENCH_DONE\n\
-             lifecycle:\n  on_success: recycle\n  on_failure: stop\n",
+             lifecycle:\n  on_success: recycle\n  on_failure: stop\n{telemetry}",
+            telemetry = telemetry_off(),
             mount = mount.display(),
             key = sshd.key().display(),
         ),

@@ -79,6 +79,11 @@ pub const VARS: &[Var] = &[
     var("RPD_BUSY_HOST_WAIT", Kind::Wait, "2m"),
     var("RPD_BUSY_HOST_RETRY_EVERY", Kind::Duration, "15s"),
     var("RPD_DIRECT_SSH_GRACE", Kind::Wait, "60s"),
+    var(
+        "RPD_SAMPLE_INTERVAL_MS",
+        Kind::PositiveMillis,
+        "telemetry.sample_interval_sec",
+    ),
     var("RPD_FAULT", Kind::Text, "none"),
     var(
         "RPD_FAULT_MARKER",
@@ -232,6 +237,10 @@ mod tests {
             (
                 ("RPD_POLL_INTERVAL_MS", "0"),
                 "RPD_POLL_INTERVAL_MS=\"0\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, 2000",
+            ),
+            (
+                ("RPD_SAMPLE_INTERVAL_MS", "0.5"),
+                "RPD_SAMPLE_INTERVAL_MS=\"0.5\" is not a positive number of milliseconds\n  = help: unset it (or set it empty) for the default, telemetry.sample_interval_sec",
             ),
             (
                 ("RPD_MARKER_GRACE_SECS", "1.5"),

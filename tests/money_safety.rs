@@ -399,6 +399,9 @@ fn the_log_of_a_job_left_by_a_killed_rpd_is_pulled_into_its_run_before_the_next_
     assert!(log.contains("HELLO_DONE"), "{log}");
     let exit = std::fs::read_to_string(first_run.join("exit_status")).expect("its exit status");
     assert_eq!(exit.trim(), "0");
+    // Its telemetry comes with it (issue 14).
+    let metrics = std::fs::read_to_string(first_run.join("metrics.jsonl")).expect("its samples");
+    assert!(metrics.starts_with("{\"ts_utc\": "), "{metrics}");
 }
 
 // Defect 7: a crashed create that was replacing a pod deleted outside rpd.

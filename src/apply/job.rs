@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::telemetry;
 use super::*;
 use crate::model::Usd;
 use crate::remote::Transport;
@@ -127,12 +128,19 @@ impl<'a> Executor<'a> {
         if !runner.ran() {
             self.recover_left_job().await;
         }
+        if phase == Phase::Launch {
+            self.describe_start = self.describe_pod(telemetry::DESCRIBE_START);
+        }
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
         if phase == Phase::Launch && runner.launched() {
             self.record_launch();
+            // `--detach` ends here: the description is taken before it does.
+            if self.options.detach {
+                self.finish_descriptions(None).await;
+            }
         }
         Ok(())
     }
@@ -175,6 +183,7 @@ impl<'a> Executor<'a> {
             .deadline_at
             .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
         let tag = left.tag.clone().unwrap_or_default();
+        telemetry::carry_start_description(&left.run_dir, &runner.run_dir());
         runner.attach(&tag, left.launched_at, remaining).await;
         // The job is not this run's: an interrupt stops following it, as
         // `--detach` would have, and leaves it to the on-pod guard. It
@@ -209,6 +218,7 @@ impl<'a> Executor<'a> {
     /// outcome, and notes the pod's state at the job's end for the manifest.
     pub(super) async fn pull(&mut self) -> Result<(), ApplyError> {
         crate::fault::reached("pull").await;
+        let describe_end = self.describe_pod(telemetry::DESCRIBE_END);
         if let Some(runner) = self.runner.as_mut() {
             runner.run_phase(Phase::Pull, &self.interrupt).await;
             self.report.run_dir = Some(runner.run_dir());
@@ -227,6 +237,7 @@ impl<'a> Executor<'a> {
                 let _ = self.save_state();
             }
         }
+        self.finish_descriptions(describe_end).await;
         if let Some(id) = self.current_id() {
             self.pod_state_at_job_end = self
                 .provider

@@ -12,6 +12,7 @@ pub mod manifest;
 mod pods;
 mod replace;
 mod ssh_keys;
+mod telemetry;
 mod terminal;
 mod update;
 
@@ -143,6 +144,8 @@ pub struct Executor<'a> {
     created_now: bool,
     resumed_now: bool,
     runner: Option<JobRunner<'a>>,
+    /// The pod's description at the job's start, being taken.
+    describe_start: Option<tokio::task::JoinHandle<()>>,
     pod_state_at_job_end: Option<PodStatus>,
     /// How long the pod steps took (create, start, wait, lifecycle).
     pod_timings: Vec<StepTiming>,
@@ -201,6 +204,7 @@ impl<'a> Executor<'a> {
             created_now: false,
             resumed_now: false,
             runner: None,
+            describe_start: None,
             pod_state_at_job_end: None,
             pod_timings: Vec::new(),
             request_retry: REQUEST_RETRY,

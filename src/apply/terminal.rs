@@ -99,6 +99,16 @@ impl EventSink for TerminalEvents {
                     run_dir.display()
                 ))
             }
+            // A tool the pod lacks (no GPU on the simulator, no dmesg in
+            // a container) is in events.jsonl only: expected, not news.
+            TelemetryWarning {
+                file,
+                reason,
+                unavailable: false,
+            } => self.line(format!("Warning: telemetry: no {file}: {reason}")),
+            TelemetryWarning {
+                unavailable: true, ..
+            } => {}
             LeftJobLost { error } => self.line(format!(
                 "Warning: could not pull the log of the job an interrupted apply left: {error}"
             )),

@@ -46,6 +46,9 @@ impl Provider for Sim {
         }
         self.inner.get(id).await
     }
+    async fn describe(&self, id: &str) -> ProviderResult<Option<serde_json::Value>> {
+        self.inner.describe(id).await
+    }
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         self.inner.list().await
     }

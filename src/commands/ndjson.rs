@@ -230,6 +230,14 @@ impl EventSink for ConfigEvents {
             PhaseFailed { phase, reason } => {
                 ("phase_failed", json!({"phase": phase, "reason": reason}))
             }
+            TelemetryWarning {
+                file,
+                reason,
+                unavailable,
+            } => (
+                "telemetry_warning",
+                json!({"file": file, "reason": reason, "unavailable": unavailable}),
+            ),
             CloudTypeFallback { .. }
             | PodResumed { .. }
             | CommandStarted { .. }

@@ -216,6 +216,12 @@ pub trait Provider: Send + Sync {
     /// definite not-found; any other failure is an error, never "gone").
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>>;
 
+    /// The pod as the provider describes it, as JSON (REST v2's
+    /// `GET /v2/pods/{id}`, `runpodctl pod get`, the simulator's record):
+    /// the run's `pod_describe_start.json`/`pod_describe_end.json`. `None`
+    /// when the pod does not exist.
+    async fn describe(&self, id: &str) -> ProviderResult<Option<serde_json::Value>>;
+
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>>;
 
     async fn create(&self, request: &CreatePodRequest) -> ProviderResult<ObservedPod>;

@@ -172,6 +172,14 @@ impl Provider for RestV2Provider {
         }
     }
 
+    async fn describe(&self, id: &str) -> ProviderResult<Option<serde_json::Value>> {
+        match self.get_json(&["v2", "pods", id], &[]).await {
+            Ok(pod) => Ok(Some(pod)),
+            Err(ProviderError::NotFound(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         let segments = ["v2", "pods"];
         let pods = self

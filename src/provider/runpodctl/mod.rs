@@ -268,6 +268,16 @@ impl Provider for RunpodctlProvider {
         }
     }
 
+    async fn describe(&self, id: &str) -> ProviderResult<Option<serde_json::Value>> {
+        let what = format!("pod get {id}");
+        let args = strings(&["pod", "get", id, "--include-machine", "-o", "json"]);
+        match self.run_json(&what, &args).await {
+            Ok(value) => Ok(Some(value)),
+            Err(ProviderError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         // Every pod, stopped ones too: `-a` from v2.1.0; v2.0's `pod list`
         // lists them all and refuses the flag.

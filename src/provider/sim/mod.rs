@@ -120,6 +120,19 @@ impl Provider for SimProvider {
         .await
     }
 
+    async fn describe(&self, id: &str) -> ProviderResult<Option<serde_json::Value>> {
+        self.call("describe", |world, _| {
+            world
+                .pods
+                .get(id)
+                .map(|pod| {
+                    serde_json::to_value(pod).map_err(|e| ProviderError::Other(e.to_string()))
+                })
+                .transpose()
+        })
+        .await
+    }
+
     async fn list(&self) -> ProviderResult<Vec<ObservedPod>> {
         self.call("list", |world, store| {
             Ok(world

@@ -192,6 +192,14 @@ pub enum JobEvent {
     LeftJobLost {
         error: String,
     },
+    /// A telemetry capture (or the telemetry's pull) that did not happen:
+    /// never the job's failure. `unavailable` when the pod has no such
+    /// tool or may not use it (no GPU, no access to dmesg).
+    TelemetryWarning {
+        file: String,
+        reason: String,
+        unavailable: bool,
+    },
 
     /// A phase that ran failed (or was interrupted).
     PhaseFailed {
@@ -322,6 +330,14 @@ impl EventsJsonl {
             LeftJobRecovered { run_dir, exit_code } => (
                 "left_job_log_pulled",
                 json!({"run_dir": run_dir, "exit_code": exit_code}),
+            ),
+            TelemetryWarning {
+                file,
+                reason,
+                unavailable,
+            } => (
+                "telemetry_capture_failed",
+                json!({"file": file, "error": reason, "unavailable": unavailable}),
             ),
             CommandStarted { .. }
             | CommandSucceeded { .. }

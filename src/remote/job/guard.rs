@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::script::{RunFiles, sidecar};
+use super::script::{Companion, RunFiles, sidecar};
 use crate::model::PodSelfStop;
 use crate::remote::shell_quote;
 use crate::remote::transport::{Transport, exec};
@@ -94,27 +94,30 @@ fn mode(stop: &PodSelfStop) -> &'static str {
 /// The wrapper with the guard: the guard starts first, in a process group
 /// of its own (so that stopping the job does not stop it), then the script
 /// runs and its exit status is recorded.
+#[cfg(test)]
 pub fn wrapper(files: &RunFiles, launch: &GuardLaunch) -> String {
+    super::script::wrapper_with(files, &[companion(files, launch)])
+}
+
+/// The guard in the wrapper: started with the wrapper's pid (the job's
+/// process group) and what it enforces.
+pub fn companion(files: &RunFiles, launch: &GuardLaunch) -> Companion {
     let settings = &launch.settings;
-    format!(
-        "#!/usr/bin/env bash\n# Written by rpd: starts the on-pod guard, runs the job script and records its exit status.\n\
-         set -m\n\
-         nohup sh {guard} {tag} $$ {deadline} {reason} {grace} {beat} {pod} {mode} > /dev/null 2>&1 < /dev/null &\n\
-         set +m\n\
-         bash {script} > {log} 2>&1 < /dev/null\n\
-         echo $? > {exit}.tmp && mv {exit}.tmp {exit}\n",
-        guard = shell_quote(&guard_path(files)),
-        tag = shell_quote(&files.tag),
-        deadline = launch.deadline.as_secs().max(1),
-        reason = shell_quote(launch.reason.as_str()),
-        grace = settings.grace.as_secs().max(1),
-        beat = heartbeat_every(settings.grace).as_secs(),
-        pod = shell_quote(&settings.pod_id),
-        mode = mode(&settings.stop),
-        script = shell_quote(&files.script),
-        log = shell_quote(&files.log),
-        exit = shell_quote(&files.exit),
-    )
+    Companion {
+        name: "the on-pod guard",
+        start: format!(
+            "nohup sh {guard} {tag} $$ {deadline} {reason} {grace} {beat} {pod} {mode} > /dev/null 2>&1 < /dev/null &\n",
+            guard = shell_quote(&guard_path(files)),
+            tag = shell_quote(&files.tag),
+            deadline = launch.deadline.as_secs().max(1),
+            reason = shell_quote(launch.reason.as_str()),
+            grace = settings.grace.as_secs().max(1),
+            beat = heartbeat_every(settings.grace).as_secs(),
+            pod = shell_quote(&settings.pod_id),
+            mode = mode(&settings.stop),
+        ),
+        after_job: String::new(),
+    }
 }
 
 /// Before the start: the guard checks it can stop this pod (sh, an HTTP
@@ -217,4 +220,4 @@ impl Drop for Heartbeat {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -16,6 +16,7 @@ mod pull;
 mod recover;
 mod runner;
 pub mod script;
+pub mod telemetry;
 pub mod verdict;
 
 use std::path::PathBuf;

@@ -34,24 +34,24 @@ impl JobRunner<'_> {
                         .emit(&JobEvent::LogPullFailed { error: err.clone() });
                     unsaved.push(format!("the log could not be saved ({err})"));
                 }
-                Ok(()) => match self
-                    .transport
-                    .pull(
-                        &self.config.job.run.log_path,
-                        &run_dir.join("run.log"),
-                        &[],
-                        false,
-                    )
-                    .await
-                {
-                    Ok(stats) => {
-                        self.report.transferred += stats;
-                        self.report.log_pulled = true;
+                Ok(()) => {
+                    // The telemetry comes with the log, side by side: no
+                    // time added to the run.
+                    let log_local = run_dir.join("run.log");
+                    let log =
+                        self.transport
+                            .pull(&self.config.job.run.log_path, &log_local, &[], false);
+                    let (log, _) = tokio::join!(log, self.pull_telemetry(&run_dir));
+                    match log {
+                        Ok(stats) => {
+                            self.report.transferred += stats;
+                            self.report.log_pulled = true;
+                        }
+                        Err(err) => self.events.emit(&JobEvent::LogPullFailed {
+                            error: err.to_string(),
+                        }),
                     }
-                    Err(err) => self.events.emit(&JobEvent::LogPullFailed {
-                        error: err.to_string(),
-                    }),
-                },
+                }
             }
         }
         let mut failure = None;

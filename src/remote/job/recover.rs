@@ -25,10 +25,10 @@ impl JobRunner<'_> {
     async fn fetch_left_job(&self, log_path: &str, run_dir: &Path) -> Result<Option<i32>, String> {
         std::fs::create_dir_all(run_dir)
             .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
-        self.transport
-            .pull(log_path, &run_dir.join("run.log"), &[], false)
-            .await
-            .map_err(|e| e.to_string())?;
+        let log_local = run_dir.join("run.log");
+        let log = self.transport.pull(log_path, &log_local, &[], false);
+        let (log, ()) = tokio::join!(log, self.pull_left_telemetry(log_path, run_dir));
+        log.map_err(|e| e.to_string())?;
         let status = exec(
             self.transport.as_ref(),
             &script::left_exit_status(log_path),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::events::{JobEvent, SharedSink};
 use super::guard::{self, DeadlineReason, GuardLaunch, GuardSettings, Heartbeat};
 use super::script::{self, RunFiles};
+use super::telemetry;
 use super::{
     Budget, JobFailure, JobReport, Phase, PodProbe, PushResult, StepTiming, indent, millis,
 };
@@ -473,21 +474,24 @@ impl<'a> JobRunner<'a> {
                 reason,
             }
         });
+        let sampler = self.sampler();
         let body = transport.localize(&self.config.job.run.body);
-        let (wrapper, start) = match &guard {
-            Some(launch) => (
-                guard::wrapper(&self.files, launch),
-                format!(
-                    "{}{}",
-                    guard::before_start(&self.files, &launch.settings.stop),
-                    script::start(&self.files)
-                ),
-            ),
-            None => (script::wrapper(&self.files), script::start(&self.files)),
-        };
+        let mut companions = Vec::new();
+        let mut start = String::new();
+        if let Some(launch) = &guard {
+            companions.push(guard::companion(&self.files, launch));
+            start.push_str(&guard::before_start(&self.files, &launch.settings.stop));
+        }
+        if let Some(launch) = &sampler {
+            companions.push(telemetry::companion(&self.files, launch));
+        }
+        start.push_str(&telemetry::before_start(&self.files));
+        start.push_str(&script::start(&self.files));
+        let wrapper = script::wrapper_with(&self.files, &companions);
         let (wrapper, start) = (transport.localize(&wrapper), transport.localize(&start));
         let guard_path = guard::guard_path(&self.files);
         let target_path = guard::target_path(&self.files);
+        let sampler_path = telemetry::sampler_path(&self.files);
         let mut files = vec![
             RemoteFile {
                 path: &self.files.script,
@@ -510,6 +514,13 @@ impl<'a> JobRunner<'a> {
                 path: &target_path,
                 contents: guard::target(&launch.settings.stop).as_bytes(),
                 mode: 0o600,
+            });
+        }
+        if sampler.is_some() {
+            files.push(RemoteFile {
+                path: &sampler_path,
+                contents: telemetry::SCRIPT.as_bytes(),
+                mode: 0o755,
             });
         }
         let script = write_files_script(transport, &files, &start);

@@ -139,12 +139,55 @@ pub fn python_pin(version: &str, staging_destination: Option<&str>) -> Command {
 /// the log, and records its exit status (written aside, then renamed, so a
 /// reader never sees half a number).
 pub fn wrapper(files: &RunFiles) -> String {
-    format!(
-        "#!/usr/bin/env bash\n# Written by rpd: runs the job script and records its exit status.\nbash {script} > {log} 2>&1 < /dev/null\necho $? > {exit}.tmp && mv {exit}.tmp {exit}\n",
+    wrapper_with(files, &[])
+}
+
+/// A process the wrapper starts beside the job (the on-pod guard, the
+/// telemetry sampler).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Companion {
+    /// What it is, for the wrapper's comment.
+    pub name: &'static str,
+    /// Starts it in the background (job control is on: a process group of
+    /// its own, so that stopping the job does not stop it).
+    pub start: String,
+    /// Runs once the script has exited, before its status is recorded.
+    pub after_job: String,
+}
+
+/// [`wrapper`] that also starts `companions` first and runs what each has
+/// to do after the job.
+pub fn wrapper_with(files: &RunFiles, companions: &[Companion]) -> String {
+    let mut text = String::from("#!/usr/bin/env bash\n# Written by rpd: ");
+    if !companions.is_empty() {
+        let names: Vec<&str> = companions.iter().map(|c| c.name).collect();
+        text.push_str(&format!("starts {}, ", names.join(" and ")));
+        text.push_str("runs the job script and records its exit status.\nset -m\n");
+        for companion in companions {
+            text.push_str(&companion.start);
+        }
+        text.push_str("set +m\n");
+    } else {
+        text.push_str("runs the job script and records its exit status.\n");
+    }
+    text.push_str(&format!(
+        "bash {script} > {log} 2>&1 < /dev/null\n",
         script = shell_quote(&files.script),
         log = shell_quote(&files.log),
+    ));
+    let after: String = companions.iter().map(|c| c.after_job.as_str()).collect();
+    let status = if after.is_empty() {
+        "$?"
+    } else {
+        text.push_str("s=$?\n");
+        text.push_str(&after);
+        "$s"
+    };
+    text.push_str(&format!(
+        "echo {status} > {exit}.tmp && mv {exit}.tmp {exit}\n",
         exit = shell_quote(&files.exit),
-    )
+    ));
+    text
 }
 
 /// Starts the wrapper detached in its own process group and records its

@@ -176,8 +176,16 @@ async fn a_tiny_job_runs_through_every_phase() {
         "result\n"
     );
 
+    // What telemetry this machine lacks (nvidia-smi, dmesg) is not this
+    // test's business: src/remote/job/telemetry/tests.rs is about that.
+    let events: Vec<JobEvent> = job
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| !matches!(e, JobEvent::TelemetryWarning { .. }))
+        .collect();
     assert_eq!(
-        job.events.events(),
+        events,
         [
             JobEvent::CommandStarted {
                 phase: Phase::Setup,

@@ -89,7 +89,8 @@ impl Drop for Pod {
     }
 }
 
-fn wait_until(within: Duration, what: &str, done: impl Fn() -> bool) {
+/// Polls `done` until it holds, failing the test after `within`.
+pub(in crate::remote::job) fn wait_until(within: Duration, what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + within;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
