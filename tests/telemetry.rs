@@ -180,6 +180,9 @@ fn json_has_the_findings_with_their_words_and_the_picture() {
 #[test]
 fn a_run_is_found_by_its_name_or_stamp_and_one_without_telemetry_says_so() {
     let world = World::new();
+    // A run without telemetry (the simulator's pods sample like any other).
+    let hello = world.read(HELLO);
+    world.write(HELLO, &format!("{hello}telemetry:\n  enabled: false\n"));
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let runs = world.rpd(&["runs", "--json"]).status(0).json();
     let run_dir = std::path::PathBuf::from(runs["runs"][0]["run_dir"].as_str().unwrap());

@@ -141,6 +141,7 @@ fn assert_a_line_per_interval(samples: &[Value], at_least: usize) {
             "host_mem_total_mb",
             "workspace_disk_used_bytes",
             "workspace_disk_total_bytes",
+            "host_uptime_sec",
         ] {
             assert!(s[field].is_number(), "{field}: {s}");
         }

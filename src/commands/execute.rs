@@ -146,8 +146,24 @@ fn run_picture(out: &mut String, p: &Palette, report: &ApplyReport) -> Option<Ru
         return None;
     }
     let picture = super::runs::end_of_run(report.run_dir.as_deref()?)?;
-    out.push_str(&render::run::findings(&picture.findings, "  ", p));
-    if let Some(line) = render::run::svg(&picture.svg) {
+    // What matters at the end of a run: problems and advice, and how a GPU
+    // run used its GPUs (with its picture); how a run without GPU readings
+    // used the host's CPU and memory is left to `rpd runs show`.
+    let has_gpu = picture
+        .telemetry
+        .metrics
+        .as_ref()
+        .is_some_and(|m| m.has_gpu());
+    let shown: Vec<_> = picture
+        .findings
+        .iter()
+        .filter(|f| has_gpu || f.severity() != crate::telemetry::findings::Severity::Info)
+        .cloned()
+        .collect();
+    out.push_str(&render::run::findings(&shown, "  ", p));
+    // The picture is of GPU use; without GPU readings it is still written
+    // (`rpd runs show` names it), and not announced.
+    if let Some(line) = render::run::svg(&picture.svg).filter(|_| has_gpu) {
         let _ = writeln!(out, "  {line}");
     }
     Some(picture)

@@ -48,6 +48,20 @@ pub struct Dmesg {
     pub xids: Vec<Xid>,
 }
 
+impl Dmesg {
+    /// Only the events at seconds since boot within `window` (widened by
+    /// `slack`); events whose time is not counted from boot are kept.
+    pub fn within(mut self, window: (f64, f64), slack: f64) -> Dmesg {
+        let inside = |at: &Option<KernelTime>| match at {
+            Some(KernelTime::SinceBoot(t)) => (window.0 - slack..=window.1 + slack).contains(t),
+            _ => true,
+        };
+        self.oom_kills.retain(|k| inside(&k.at));
+        self.xids.retain(|x| inside(&x.at));
+        self
+    }
+}
+
 /// Reads the lines; anything else in them is ignored.
 pub fn scan(text: &str) -> Dmesg {
     let mut dmesg = Dmesg::default();

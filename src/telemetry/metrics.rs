@@ -43,6 +43,8 @@ pub struct Sample {
     pub host_mem_total_mb: Option<f64>,
     pub disk_used_bytes: Option<f64>,
     pub disk_total_bytes: Option<f64>,
+    /// Seconds since the host booted (rpd's sampler), what dmesg counts.
+    pub host_uptime_sec: Option<f64>,
 }
 
 impl Sample {
@@ -97,6 +99,7 @@ impl Sample {
             host_mem_total_mb: peak(self.host_mem_total_mb, next.host_mem_total_mb),
             disk_used_bytes: peak(self.disk_used_bytes, next.disk_used_bytes),
             disk_total_bytes: peak(self.disk_total_bytes, next.disk_total_bytes),
+            host_uptime_sec: self.host_uptime_sec.or(next.host_uptime_sec),
         }
     }
 }
@@ -151,6 +154,9 @@ pub struct Metrics {
     pub samples: u64,
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
+    /// The host's uptime at the first and the last sample that has it: the
+    /// run's window in dmesg's seconds since boot.
+    pub uptime_window: Option<(f64, f64)>,
     /// Lines that are not a sample (not JSON, no `ts_utc`), a torn last line
     /// left out.
     pub skipped_lines: u64,
@@ -197,6 +203,12 @@ impl Metrics {
         self.samples += 1;
         self.first_at = Some(self.first_at.map_or(sample.at, |t| t.min(sample.at)));
         self.last_at = Some(self.last_at.map_or(sample.at, |t| t.max(sample.at)));
+        if let Some(up) = sample.host_uptime_sec {
+            self.uptime_window = Some(match self.uptime_window {
+                Some((low, high)) => (low.min(up), high.max(up)),
+                None => (up, up),
+            });
+        }
         let mut any_util = false;
         let mut all_idle = true;
         for gpu in &sample.gpus {
@@ -358,6 +370,7 @@ fn sample_of(line: &[u8]) -> Option<Sample> {
         host_mem_total_mb: amount(object, "host_mem_total_mb").filter(|t| *t > 0.0),
         disk_used_bytes: amount(object, "workspace_disk_used_bytes"),
         disk_total_bytes: amount(object, "workspace_disk_total_bytes").filter(|t| *t > 0.0),
+        host_uptime_sec: amount(object, "host_uptime_sec"),
     })
 }
 

@@ -102,6 +102,10 @@ impl RunTelemetry {
     }
 }
 
+/// Kernel lines this long before the first sample or after the last one
+/// still count as the run's (the job starts and ends between samples).
+const RUN_WINDOW_SLACK_SEC: f64 = 120.0;
+
 /// Reads the telemetry files of `run_dir`.
 pub fn read(run_dir: &Path) -> RunTelemetry {
     let mut unreadable = Vec::new();
@@ -133,6 +137,13 @@ pub fn read(run_dir: &Path) -> RunTelemetry {
             });
             None
         }
+    };
+    // The host's kernel log is the whole host's, from its boot on: only
+    // what happened during the run is this run's (when the samples say
+    // when that was).
+    let dmesg = match (dmesg, metrics.as_ref().and_then(|m| m.uptime_window)) {
+        (Some(dmesg), Some(window)) => Some(dmesg.within(window, RUN_WINDOW_SLACK_SEC)),
+        (dmesg, _) => dmesg,
     };
     RunTelemetry {
         run_dir: run_dir.to_path_buf(),

@@ -170,3 +170,21 @@ fn a_run_without_telemetry_reads_as_empty_and_odd_files_are_unreadable() {
     );
     assert!(read(&dir.path().join("gone")).is_empty());
 }
+
+/// The host's kernel log goes back to its boot, and on RunPod it is the
+/// whole host's: only the kernel events of the run's own window (from the
+/// samples' `host_uptime_sec`) are this run's.
+#[test]
+fn kernel_events_from_before_the_run_are_not_the_runs() {
+    let telemetry = fixture("old-kernel-events");
+    let dmesg = telemetry.dmesg.as_ref().unwrap();
+    assert_eq!(dmesg.oom_kills.len(), 1, "{dmesg:?}");
+    assert_eq!(dmesg.oom_kills[0].pid, Some(4242));
+    assert!(
+        dmesg.xids.is_empty(),
+        "the Xid came hours before: {dmesg:?}"
+    );
+    assert_eq!(kinds(&telemetry.findings())[0], "oom_kill");
+    let metrics = telemetry.metrics.as_ref().unwrap();
+    assert_eq!(metrics.uptime_window, Some((86400.12, 86460.11)));
+}

@@ -102,6 +102,11 @@ remote_env() {
 }
 
 dmesg_tail() {
+    # A simulated pod shares this machine's kernel: its log is not the pod's.
+    if [ -n "${RPD_SIMULATED_POD:-}" ]; then
+        warn unavailable dmesg_tail.txt "a simulated pod has no kernel log of its own"
+        return 0
+    fi
     if ! command -v dmesg > /dev/null 2>&1; then
         warn unavailable dmesg_tail.txt "dmesg is not installed on the pod"
         return 0
@@ -259,9 +264,20 @@ timestamp() {
     esac
 }
 
+# Seconds since the host booted: what dmesg's times count, so that the
+# kernel lines of the run's own window can be told from older ones.
+uptime_field() {
+    [ -r /proc/uptime ] || return 0
+    read -r up _rest < /proc/uptime
+    case $up in
+        [0-9]*.[0-9]*) case $up in *[!0-9.]* | *.*.*) ;; *) put host_uptime_sec "$up" ;; esac ;;
+    esac
+}
+
 sample() {
     acc= gpus_field=
     put ts_utc "\"$(timestamp)\""
+    uptime_field
     gpu_fields
     cpu_fields
     mem_fields

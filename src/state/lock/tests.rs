@@ -179,6 +179,14 @@ fn force_unlock_needs_the_exact_id() {
         Err(LockError::WrongId { .. })
     ));
     assert!(lock_path(&state).exists());
+    // Its holder runs (it holds the OS lock): refused.
+    assert!(matches!(
+        force_unlock(&state, &id, "a.yaml"),
+        Err(LockError::HolderRunning { .. })
+    ));
+    assert!(lock_path(&state).exists());
+    // A holder the OS lock does not show (on another machine, say).
+    guard.file.unlock().unwrap();
     force_unlock(&state, &id, "a.yaml").unwrap();
     assert!(read_lock(&state).is_none());
     assert!(!lock_path(&state).exists(), "the file is removed");
