@@ -52,10 +52,25 @@ impl Planner<'_> {
             Some(pending) => self.settle_interrupted_update(pending, &pod.spec, &observation),
             None => pod.spec.clone(),
         };
-        // An interrupted update restarts the pod: that is rpd's doing.
+        // An interrupted update restarts the pod, a pod rpd started settles
+        // into RUNNING, and the on-pod guard stops the pod of a job an
+        // earlier run launched: all rpd's doing.
+        let guard_stopped = |now: PodStatus| {
+            now == PodStatus::Exited
+                && state
+                    .launched_job
+                    .as_ref()
+                    .is_some_and(|job| job.pod_id == pod.id)
+        };
+        let settled = |before: PodStatus, now: PodStatus| {
+            matches!(before, PodStatus::Provisioning | PodStatus::Starting)
+                && now == PodStatus::Running
+        };
         if let (Some(before), Observation::Pod(now)) = (pod.status, &observation)
             && before != now.status
             && pending_update.is_none()
+            && !guard_stopped(now.status)
+            && !settled(before, now.status)
         {
             self.report_status_drift(&pod.id, before, now.status);
         }

@@ -535,3 +535,38 @@ fn an_update_that_resumes_says_what_the_volume_billed_at_its_size_while_paused()
         plan.report.notes
     );
 }
+
+/// The on-pod guard stopping the pod of a job an earlier run launched, and
+/// a pod rpd started settling into RUNNING, are rpd's doing: no "changes
+/// made outside rpd" (which made `--detailed-exitcode` exit 2 in the
+/// routine detach, guard stop, attach flow). A stop without such a job is.
+#[test]
+fn the_guards_stop_and_a_pod_settling_are_not_outside_changes() {
+    let left_job = crate::state::LaunchedJob {
+        pod_id: "pod1".into(),
+        launched_at: "2026-11-27T11:00:00Z".parse().unwrap(),
+        run_dir: PathBuf::from("/runs/1"),
+        log_path: "/workspace/run.log".into(),
+        tag: Some("0123456789ab".into()),
+        deadline_at: None,
+        detached: true,
+    };
+    let mut guard_stopped = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    guard_stopped.state.as_mut().unwrap().launched_job = Some(left_job);
+    assert!(guard_stopped.plan().report.drift.is_empty());
+
+    let stopped_in_console = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    assert_eq!(stopped_in_console.plan().report.drift.len(), 1);
+
+    let settled = Case::new().recorded(
+        PodStatus::Provisioning,
+        observed("pod1", PodStatus::Running, spec("EU-RO-1", A40)),
+    );
+    assert!(settled.plan().report.drift.is_empty());
+}
