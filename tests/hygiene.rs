@@ -594,3 +594,33 @@ fn a_cleanup_lock_clash_names_the_config_to_force_unlock() {
     apply.release_job();
     apply.wait().status(0);
 }
+
+/// With no --provider and no RPD_PROVIDER, the hygiene commands look at the
+/// configs on the provider they were applied with: after the README's
+/// `--provider sim` apply, a bare `rpd status` asked for a RunPod key.
+#[test]
+fn hygiene_commands_use_the_provider_the_configs_were_applied_with() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let pod = world.pod_ids()[0].clone();
+    for args in [vec!["status"], vec!["ls-stale"], vec!["cost"]] {
+        world
+            .test()
+            .args(&args)
+            .env_remove("RPD_PROVIDER")
+            .env_remove("RUNPOD_API_KEY")
+            .known(&pod, "[POD]")
+            .stdout_has("examples/hello.yaml")
+            .stderr_lacks("API key")
+            .run();
+    }
+    // Asked for another provider, it is that one.
+    world
+        .test()
+        .args(["status"])
+        .env("RPD_PROVIDER", "runpod")
+        .env_remove("RUNPOD_API_KEY")
+        .status(1)
+        .stderr_has("error: no RunPod API key")
+        .run();
+}

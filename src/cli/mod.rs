@@ -349,6 +349,10 @@ impl Cli {
 impl GlobalArgs {
     fn resolve(self, provider: Option<String>, no_color_env: Option<&OsStr>) -> GlobalSettings {
         // An empty RPD_PROVIDER means the default, not an unknown provider.
+        let given = provider
+            .as_deref()
+            .map(str::trim)
+            .is_some_and(|p| !p.is_empty());
         let provider = match provider.as_deref().map(str::trim) {
             None | Some("") => "runpod",
             Some(name) => name,
@@ -357,6 +361,7 @@ impl GlobalArgs {
         let no_color = self.no_color || no_color_env.is_some_and(|v| !v.is_empty());
         GlobalSettings {
             provider: provider.to_string(),
+            provider_given: given,
             colour: if no_color {
                 ColourChoice::Never
             } else {

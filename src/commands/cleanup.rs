@@ -24,7 +24,7 @@ use crate::state::{self, LockGuard};
 
 pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitStatus> {
     let subjects = subjects(&settings.target)?;
-    let provider = ctx.provider()?;
+    let provider = inventory::provider_for(ctx, &subjects)?;
     // Read once to learn which state files the plan changes, lock those,
     // then read again under the locks: what is carried out is what was read.
     let (gathered, pods, observed) = look(&provider, &subjects).await?;
@@ -165,6 +165,7 @@ fn subjects(target: &CleanupTarget) -> anyhow::Result<Vec<Subject>> {
             registered_pods: Vec::new(),
             lineage: None,
             past_lineages: Vec::new(),
+            provider: None,
         });
     }
     Ok(subjects)

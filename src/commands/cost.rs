@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, settings: &CostSettings) -> anyhow::Result<ExitStatu
     let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
-    let provider = ctx.provider()?;
+    let provider = inventory::provider_for(ctx, &subjects)?;
     let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
     let now = Utc::now();
     let since = now - Duration::days(i64::try_from(settings.since_days).unwrap_or(i64::MAX / 2));

@@ -32,6 +32,8 @@ pub struct Subject {
     pub registered_pods: Vec<String>,
     pub lineage: Option<uuid::Uuid>,
     pub past_lineages: Vec<uuid::Uuid>,
+    /// The provider it was last applied with, as the registry records it.
+    pub provider: Option<String>,
 }
 
 impl Subject {
@@ -45,6 +47,7 @@ impl Subject {
             registered_pods: Vec::new(),
             lineage: None,
             past_lineages: Vec::new(),
+            provider: None,
         }
     }
 
@@ -58,7 +61,36 @@ impl Subject {
             registered_pods: entry.pod_ids.clone(),
             lineage: entry.lineage,
             past_lineages: entry.past_lineages.clone(),
+            provider: Some(entry.provider.clone()),
         }
+    }
+}
+
+/// The provider to look at `subjects` with: the one asked for (`--provider`,
+/// `RPD_PROVIDER`), else the one they were applied with when they all were
+/// applied with the same one (a config applied with `--provider sim` is
+/// looked at on the simulator), else the default.
+pub fn provider_for(ctx: &Ctx, subjects: &[Subject]) -> anyhow::Result<SharedProvider> {
+    if ctx.provider_given() {
+        return ctx.provider();
+    }
+    let entries = registered().unwrap_or_default();
+    let mut used: Vec<&str> = subjects
+        .iter()
+        .filter_map(|s| {
+            s.provider.as_deref().or_else(|| {
+                entries
+                    .iter()
+                    .find(|e| e.state_file == s.state_file)
+                    .map(|e| e.provider.as_str())
+            })
+        })
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    match used.as_slice() {
+        [only] => crate::provider::from_name(only),
+        _ => ctx.provider(),
     }
 }
 

@@ -79,6 +79,7 @@ pub async fn run(ctx: &Ctx, action: Action) -> anyhow::Result<ExitStatus> {
 /// The provider rpd was asked for, and what the terminal can do.
 pub struct Ctx {
     provider: String,
+    provider_given: bool,
     pub stdout_colour: bool,
     pub stderr_colour: bool,
     pub stdin_tty: bool,
@@ -90,6 +91,7 @@ impl Ctx {
     pub fn new(global: &GlobalSettings) -> Ctx {
         Ctx {
             provider: global.provider.clone(),
+            provider_given: global.provider_given,
             stdout_colour: global.colour.for_stream(std::io::stdout().is_terminal()),
             stderr_colour: global.colour.for_stream(std::io::stderr().is_terminal()),
             stdin_tty: std::io::stdin().is_terminal(),
@@ -103,6 +105,12 @@ impl Ctx {
 
     pub fn stderr_palette(&self) -> Palette {
         Palette::new(self.stderr_colour)
+    }
+
+    /// Whether `--provider` or `RPD_PROVIDER` named the provider (else it
+    /// is the default).
+    pub fn provider_given(&self) -> bool {
+        self.provider_given
     }
 
     /// The provider's name as asked (`runpod`, `runpodctl`, `sim`).

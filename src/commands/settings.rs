@@ -54,6 +54,8 @@ pub struct GlobalSettings {
     /// The control plane's name (`runpod`, `runpodctl`, `sim`); an unknown
     /// name is refused when a command asks for the provider.
     pub provider: String,
+    /// `--provider` or `RPD_PROVIDER` named it.
+    pub provider_given: bool,
     pub colour: ColourChoice,
 }
 

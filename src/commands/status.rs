@@ -36,7 +36,7 @@ pub async fn status(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<Exit
     let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
-    let provider = ctx.provider()?;
+    let provider = inventory::provider_for(ctx, &subjects)?;
     let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
     let (pods, observed) = inventory::observe(&provider, &gathered.known).await?;
     let untracked = pods
@@ -71,7 +71,7 @@ fn no_configs_hint(subjects: &[Subject], from_registry: bool) {
 
 pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<ExitStatus> {
     let subjects = inventory::subjects(ctx, &[], &Default::default())?.unwrap_or_default();
-    let provider = ctx.provider()?;
+    let provider = inventory::provider_for(ctx, &subjects)?;
     let gathered = inventory::gather(&subjects)?;
     let (pods, _) = inventory::observe(&provider, &gathered.known).await?;
     let stale = stale_pods(&pods, &gathered.known, chrono::Utc::now());
