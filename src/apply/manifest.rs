@@ -114,7 +114,9 @@ pub fn build<'a>(input: &ManifestInput<'a>) -> Manifest<'a> {
     };
     Manifest {
         schema_version: "v2",
-        pulled_at_utc: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        // Microseconds, as runpod-deploy's isoformat(): two runs in one
+        // second stay in order.
+        pulled_at_utc: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         failed: input.outcome == Outcome::Failure,
         job_name: &config.raw_name,
         run_id: &config.run_id,
