@@ -123,6 +123,23 @@ fn hold_job(world: &World) -> (PathBuf, PathBuf) {
     (started, release)
 }
 
+/// hello's job held (see [`hold_job`]), applied with `--detach` and
+/// started; returns the file that releases it.
+fn detached_held_job(world: &World) -> PathBuf {
+    let (started, release) = hold_job(world);
+    world
+        .test()
+        .args(["apply", "-y", "--detach", HELLO])
+        .status(0)
+        .stdout_has("hello: job launched and detached.")
+        .stderr_has("hello: Launched ")
+        .run();
+    wait_until(Duration::from_secs(30), "the job to start", || {
+        started.exists()
+    });
+    release
+}
+
 #[test]
 fn apply_detach_returns_once_the_job_runs_and_attach_follows_it_to_the_end() {
     let world = World::new();
@@ -176,21 +193,11 @@ fn apply_detach_returns_once_the_job_runs_and_attach_follows_it_to_the_end() {
 #[test]
 fn ctrl_c_in_attach_leaves_the_job_running_and_runs_no_lifecycle() {
     let world = World::new();
-    let (started, release) = hold_job(&world);
     world.write(
         HELLO,
         &edited(&world.read(HELLO), "on_failure: stop", "on_failure: delete"),
     );
-    world
-        .test()
-        .args(["apply", "-y", "--detach", HELLO])
-        .status(0)
-        .stdout_has("hello: job launched and detached.")
-        .stderr_has("hello: Launched ")
-        .run();
-    wait_until(Duration::from_secs(30), "the job to start", || {
-        started.exists()
-    });
+    let release = detached_held_job(&world);
     let attach = world.spawn(&["attach", HELLO]);
     wait_until(Duration::from_secs(30), "rpd to follow the job", || {
         attach
@@ -235,17 +242,7 @@ fn ctrl_c_in_attach_leaves_the_job_running_and_runs_no_lifecycle() {
 #[test]
 fn a_config_change_waits_until_the_detached_job_is_collected() {
     let world = World::new();
-    let (started, release) = hold_job(&world);
-    world
-        .test()
-        .args(["apply", "-y", "--detach", HELLO])
-        .status(0)
-        .stdout_has("hello: job launched and detached.")
-        .stderr_has("hello: Launched ")
-        .run();
-    wait_until(Duration::from_secs(30), "the job to start", || {
-        started.exists()
-    });
+    let release = detached_held_job(&world);
     let pod = pod_id(&world);
     world.write(
         HELLO,

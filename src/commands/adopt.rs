@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::commands::settings::ImportSettings;
 use crate::commands::{Ctx, PlanFlags, inventory, load_config, owner, prepare_all, read_state};
 use crate::exit::ExitStatus;
-use crate::model::{Ownership, PodStatus};
+use crate::model::PodStatus;
 use crate::plan::{Mode, PodAction};
 use crate::render;
 use crate::state::{self, PodRecord, State};
@@ -20,16 +20,7 @@ pub async fn import(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<Exit
     let provider = ctx.provider()?;
     let shown = config.path.display().to_string();
     // A pod another state tracks stays that state's.
-    let gathered = inventory::gather(
-        &inventory::registered()?
-            .iter()
-            .map(inventory::Subject::of_entry)
-            .filter(|s| s.state_file != config.state_file)
-            .collect::<Vec<_>>(),
-    )?;
-    if let Some(tracked) = gathered.known.tracked.get(&pod_id)
-        && let Ownership::Tracked { config: other, .. } = &tracked.owner
-    {
+    if let Some((_, other)) = inventory::tracked_elsewhere(&config.state_file, &[&pod_id])? {
         bail!(
             "pod {pod_id} is tracked by {}\n  = help: `rpd state rm {} {pod_id}` first if it should be this config's",
             other.display(),

@@ -66,6 +66,29 @@ impl Subject {
     }
 }
 
+/// The first of `pod_ids` that a registered state other than `state_file`
+/// tracks, with that state's config: a pod stays the state's that tracks it.
+pub fn tracked_elsewhere(
+    state_file: &Path,
+    pod_ids: &[&str],
+) -> anyhow::Result<Option<(String, PathBuf)>> {
+    let others = gather(
+        &registered()?
+            .iter()
+            .map(Subject::of_entry)
+            .filter(|s| s.state_file != state_file)
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(pod_ids
+        .iter()
+        .find_map(|id| match &others.known.tracked.get(*id)?.owner {
+            crate::model::Ownership::Tracked { config, .. } => {
+                Some((id.to_string(), config.clone()))
+            }
+            _ => None,
+        }))
+}
+
 /// The provider to look at `subjects` with: the one asked for (`--provider`,
 /// `RPD_PROVIDER`), else the one they were applied with when they all were
 /// applied with the same one (a config applied with `--provider sim` is

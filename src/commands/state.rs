@@ -5,7 +5,6 @@ use anyhow::bail;
 use crate::commands::settings::{ConfigSettings, ForceUnlockSettings, ReassignSettings};
 use crate::commands::{Ctx, inventory, load_config, owner};
 use crate::exit::ExitStatus;
-use crate::model::Ownership;
 use crate::state;
 
 pub fn show(ctx: &Ctx, target: &ConfigSettings) -> anyhow::Result<ExitStatus> {
@@ -45,24 +44,15 @@ pub fn reassign(ctx: &Ctx, settings: &ReassignSettings) -> anyhow::Result<ExitSt
     // A copy of another config's state would make two configs manage one
     // pod (a destroy of one deletes the other's): a pod another state
     // tracks stays that state's.
-    let others = inventory::gather(
-        &inventory::registered()?
-            .iter()
-            .map(inventory::Subject::of_entry)
-            .filter(|s| s.state_file != config.state_file)
-            .collect::<Vec<_>>(),
-    )?;
-    for pod_id in loaded.state.pod_ids() {
-        if let Some(tracked) = others.known.tracked.get(pod_id)
-            && let Ownership::Tracked { config: other, .. } = &tracked.owner
-        {
-            bail!(
-                "{} tracks pod {pod_id}, which {}'s state tracks too: this state file looks like a copy of it, and two configs would manage one pod\n  = help: `rpd state rm {shown} {pod_id}` forgets it here (then reassign), or `rpd state rm {} {pod_id}` if it should be this config's",
-                config.state_file.display(),
-                other.display(),
-                other.display()
-            );
-        }
+    if let Some((pod_id, other)) =
+        inventory::tracked_elsewhere(&config.state_file, &loaded.state.pod_ids())?
+    {
+        bail!(
+            "{} tracks pod {pod_id}, which {}'s state tracks too: this state file looks like a copy of it, and two configs would manage one pod\n  = help: `rpd state rm {shown} {pod_id}` forgets it here (then reassign), or `rpd state rm {} {pod_id}` if it should be this config's",
+            config.state_file.display(),
+            other.display(),
+            other.display()
+        );
     }
     let previous = loaded.state.owner.replace(owner(&config));
     state::write(&config.state_file, &mut loaded.state)?;

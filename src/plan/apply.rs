@@ -37,6 +37,18 @@ pub(super) enum PodChoice {
     },
 }
 
+impl PodChoice {
+    /// The pod as it is: resumed when paused, else used.
+    fn as_it_is(id: &str, status: PodStatus) -> PodChoice {
+        let pod = id.to_string();
+        if status == PodStatus::Exited {
+            PodChoice::Resume { pod, status }
+        } else {
+            PodChoice::Reuse { pod, status }
+        }
+    }
+}
+
 impl Planner<'_> {
     pub(super) fn plan_apply(&mut self) -> PodChange {
         let current = self.current_pod();
@@ -137,16 +149,8 @@ impl Planner<'_> {
                     replace(DeleteReason::ReplaceMismatch, changes, reason)
                 }
             }
-        } else if observed.status == PodStatus::Exited {
-            PodChoice::Resume {
-                pod: id.clone(),
-                status: observed.status,
-            }
         } else {
-            PodChoice::Reuse {
-                pod: id.clone(),
-                status: observed.status,
-            }
+            PodChoice::as_it_is(&id, observed.status)
         }
     }
 
@@ -160,17 +164,7 @@ impl Planner<'_> {
         status: PodStatus,
         changes: &[FieldChange],
     ) -> Option<PodChoice> {
-        let choice = if status == PodStatus::Exited {
-            PodChoice::Resume {
-                pod: id.to_string(),
-                status,
-            }
-        } else {
-            PodChoice::Reuse {
-                pod: id.to_string(),
-                status,
-            }
-        };
+        let choice = PodChoice::as_it_is(id, status);
         self.job_to_attach(&choice)?;
         self.notes.push(Note::ChangeWaitsForJob {
             pod_id: id.to_string(),

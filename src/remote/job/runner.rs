@@ -116,16 +116,8 @@ impl<'a> JobRunner<'a> {
     /// attach): the heartbeat stops and its file goes, so that the guard
     /// acts at the deadline without waiting for an rpd that is not there.
     pub async fn leave_to_guard(&mut self) {
-        if self.guard.is_none() || !self.report.launched {
-            return;
-        }
-        self.heartbeat = None;
-        let _ = exec(
-            self.transport.as_ref(),
-            &guard::leave(&self.files),
-            Duration::from_secs(20),
-        )
-        .await;
+        let leave = guard::leave(&self.files);
+        self.last_word_to_guard(&leave).await;
     }
 
     /// Tells the on-pod guard that rpd has taken over the pod for good (it
@@ -133,16 +125,18 @@ impl<'a> JobRunner<'a> {
     /// stopping it. Best effort: a guard that is not told stops the pod
     /// after its grace period.
     pub async fn dismiss_guard(&mut self) {
+        let dismiss = guard::dismiss(&self.files);
+        self.last_word_to_guard(&dismiss).await;
+    }
+
+    /// Stops the heartbeat and runs `script` for the launched job's guard
+    /// (best effort: a guard not told acts on its own rules).
+    async fn last_word_to_guard(&mut self, script: &str) {
         if self.guard.is_none() || !self.report.launched {
             return;
         }
         self.heartbeat = None;
-        let _ = exec(
-            self.transport.as_ref(),
-            &guard::dismiss(&self.files),
-            Duration::from_secs(20),
-        )
-        .await;
+        let _ = exec(self.transport.as_ref(), script, Duration::from_secs(20)).await;
     }
 
     /// Runs one phase. After a failure the remaining phases are skipped,
