@@ -97,7 +97,13 @@ pub fn provider_for(ctx: &Ctx, subjects: &[Subject]) -> anyhow::Result<SharedPro
     if ctx.provider_given() {
         return ctx.provider();
     }
-    let entries = registered().unwrap_or_default();
+    // Subjects from the registry carry their provider; named configs are
+    // looked up in it.
+    let entries = if subjects.iter().any(|s| s.provider.is_none()) {
+        registered().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut used: Vec<&str> = subjects
         .iter()
         .filter_map(|s| {
