@@ -232,7 +232,11 @@ impl<'a> Executor<'a> {
                 Outcome::Success
             };
             self.report.results_unsaved = unsaved.clone();
-            self.job_end = Some(JobEnd { outcome, unsaved });
+            self.job_end = Some(JobEnd {
+                outcome,
+                unsaved,
+                interrupted: runner.interrupted(),
+            });
             if self.state.launched_job.take().is_some() {
                 let _ = self.save_state();
             }

@@ -209,6 +209,13 @@ pub fn counts(report: &ApplyReport) -> String {
 
 /// What the lifecycle did, as the summary says it.
 fn lifecycle_words(done: &LifecycleDone) -> String {
+    if done.interrupted {
+        return match done.carried_out {
+            None => "its pod no longer exists".into(),
+            Some(crate::model::LifecycleAction::Recycle) => "its pod was stopped and stays this config's pod, paused: the next apply resumes it (an interrupt is no job failure: on_failure was not consulted)".into(),
+            Some(_) => "its pod was stopped and kept for forensics: the results are only on its volume (on_failure was not consulted)".into(),
+        };
+    }
     let key = match done.outcome {
         Outcome::Success => "on_success",
         Outcome::Failure => "on_failure",
@@ -325,6 +332,18 @@ fn summarize(
                 _ => {}
             }
             ExitStatus::Success
+        }
+        (Some(Outcome::Failure), None) if report.lifecycle.is_some_and(|l| l.interrupted) => {
+            let _ = writeln!(
+                out,
+                "{} {} Job interrupted after{}; {}.{run_dir}",
+                p.remove
+                    .apply_to(format!("{name}: apply interrupted, the job was ended.")),
+                counts(report),
+                wall.trim_start_matches(" in"),
+                lifecycle.unwrap_or_default()
+            );
+            ExitStatus::Interrupted
         }
         (Some(Outcome::Failure), None) => {
             let _ = writeln!(

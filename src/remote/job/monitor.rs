@@ -177,6 +177,7 @@ impl JobRunner<'_> {
                     }
                 }
                 _ = following.interrupt.wait() => {
+                    self.report.interrupted = true;
                     return Err(Lost::Job(JobFailure::new(Phase::Monitor, "interrupted")));
                 }
             }

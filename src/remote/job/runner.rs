@@ -77,6 +77,7 @@ impl<'a> JobRunner<'a> {
                 handshakes: 0,
                 log_pulled: false,
                 failure: None,
+                interrupted: false,
                 results_unsaved: None,
                 run_dir: config.run_dir.clone(),
             },
@@ -229,6 +230,11 @@ impl<'a> JobRunner<'a> {
         self.token = token;
         self.report.launched = true;
         self.ran = true;
+    }
+
+    /// Whether the job was ended because rpd was interrupted.
+    pub fn interrupted(&self) -> bool {
+        self.report.interrupted
     }
 
     /// Whether the script was started.
