@@ -445,3 +445,88 @@ fn a_busy_host_never_costs_the_pod_holding_an_uncollected_job() {
     );
     assert_eq!(world.call_counts(&["create", "delete"]), [0, 0]);
 }
+
+// ------------------------------------------------------------ run records
+
+/// Issue 19, item 17: a run collected by `attach` is one run, in the
+/// launching run's directory, with the job's real duration (measured on
+/// the pod), the pod's real start (cold: the launching run created it) and
+/// the launching run's step times; `rpd runs` reads it so.
+#[test]
+fn a_run_collected_by_attach_is_one_run_with_its_real_duration_and_start() {
+    let world = World::new();
+    world.edit(
+        HELLO,
+        "    echo HELLO_DONE\n",
+        "    sleep 2\n    echo HELLO_DONE\n",
+    );
+    let release = detached_held_job(&world);
+    let launch_dirs = world.run_dirs();
+    assert_eq!(launch_dirs.len(), 1, "the launching run's directory");
+    std::fs::write(&release, "").unwrap();
+    let pod = pod_id(&world);
+    let volume = world.sim_dir().join("pods").join(&pod).join("volume/hello");
+    wait_until(Duration::from_secs(60), "the job to end", || {
+        std::fs::read_dir(&volume)
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("run.log.rpd-exit-") && !name.ends_with(".tmp")
+                })
+            })
+            .unwrap_or(false)
+    });
+
+    let attach = world.rpd(&["attach", HELLO]).status(0);
+    assert_eq!(world.run_dirs(), launch_dirs, "one run, one directory");
+    let text = std::fs::read_to_string(launch_dirs[0].join("runpod_deploy_pull_manifest.json"))
+        .expect("the manifest is in the launching run's directory");
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let steps: Vec<(String, f64)> = manifest["step_durations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().to_string(),
+                s["duration_sec"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    for step in [
+        "create",
+        "wait_ready",
+        "setup",
+        "staging",
+        "launch",
+        "monitor",
+        "pull",
+    ] {
+        assert!(names.contains(&step), "{step} in {names:?}");
+    }
+    assert!(
+        !names.contains(&"start"),
+        "the launching run created the pod: {names:?}"
+    );
+    let monitor = steps.iter().find(|(s, _)| s == "monitor").unwrap().1;
+    assert!(
+        (2.0..60.0).contains(&monitor),
+        "the job's real duration, measured on the pod: {monitor}"
+    );
+    assert!(
+        manifest["wall_time_sec"].as_f64().unwrap() >= 2.0,
+        "{manifest:#}"
+    );
+    assert_eq!(manifest["pod_resumed"], false);
+    let summary = attach.stdout();
+    assert!(
+        !summary.contains("Job succeeded in 0."),
+        "the job's real duration in the summary: {summary}"
+    );
+
+    let runs = world.rpd(&["runs", HELLO]).status(0).stdout();
+    let rows: Vec<&str> = runs.lines().filter(|l| l.contains(&pod)).collect();
+    assert_eq!(rows.len(), 1, "one run: {runs}");
+    assert!(rows[0].contains("cold"), "{runs}");
+}

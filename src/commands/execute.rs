@@ -49,7 +49,8 @@ pub async fn execute(
     // Approved; nothing has run yet (tests change local inputs here).
     crate::fault::reached("approved").await;
     let spinners = ctx.stderr_tty && ready.len() == 1;
-    let runs = ready.iter().map(|prepared| {
+    let configs: Vec<Config> = ready.iter().map(run_config).collect();
+    let runs = ready.iter().zip(&configs).map(|(prepared, config)| {
         let state = prepared
             .loaded
             .as_ref()
@@ -61,7 +62,7 @@ pub async fn execute(
             .unwrap_or_else(|| State::new(crate::commands::owner(&prepared.config)));
         let mut executor = Executor::new(
             provider.clone(),
-            &prepared.config,
+            config,
             prepared.config.state_file.clone(),
             state,
             Reporter::new(prepared.config.name.clone(), spinners),
@@ -136,6 +137,23 @@ pub async fn execute(
         None => crate::say_raw!("{out}"),
     }
     status
+}
+
+/// The config a plan runs with: a plan that collects a job an earlier
+/// apply launched (`rpd attach`, or the apply after a killed rpd) goes on
+/// that run, in its directory: one run, one record, for `rpd runs`, `cost`
+/// and `advise`.
+fn run_config(prepared: &Prepared) -> Config {
+    let mut config = prepared.config.clone();
+    if prepared.plan.attaches()
+        && let Some(job) = prepared
+            .loaded
+            .as_ref()
+            .and_then(|l| l.state.launched_job.as_ref())
+    {
+        config.run_dir = job.run_dir.clone();
+    }
+    config
 }
 
 /// The end of a run whose files were pulled: what its telemetry says,

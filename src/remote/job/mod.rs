@@ -85,7 +85,7 @@ impl JobFailure {
 }
 
 /// How long one step took (the job's phases and apply's pod steps).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepTiming {
     pub step: String,
     pub duration_sec: f64,

@@ -113,7 +113,19 @@ impl JobRunner<'_> {
             failure: result.as_ref().err().map(|f| f.reason.clone()),
             took: started.elapsed(),
         });
-        self.record(Phase::Monitor, started, result.is_ok());
+        match self.run_time_on_pod().await {
+            // A job an earlier run launched: how long it really ran,
+            // measured on the pod, not how long this rpd followed it.
+            Some(took) => {
+                let ok = result.is_ok();
+                self.report
+                    .timings
+                    .push(super::StepTiming::new(Phase::Monitor.as_str(), took, ok));
+                self.attached_wall =
+                    Some((self.earlier.unwrap_or_default() + took, Instant::now()));
+            }
+            None => self.record(Phase::Monitor, started, result.is_ok()),
+        }
         result
     }
 
