@@ -372,3 +372,161 @@ fn a_pod_resumed_to_collect_a_job_stops_itself_when_that_rpd_is_killed_too() {
     );
     world.rpd(&["attach", HELLO]).status(1);
 }
+
+// ------------------------------------------------------------ busy host
+
+/// Issue 19, item 2: a pod holding an uncollected job whose host is busy
+/// is never deleted nor replaced, whatever `on_busy_host` says: rpd tries
+/// the start again (the `wait` policy's schedule), then keeps the pod
+/// paused with its job recorded, says how to collect it, and exits 1. Once
+/// the host frees, `rpd attach` collects the job. No pod is created.
+#[test]
+fn a_busy_host_never_costs_the_pod_holding_an_uncollected_job() {
+    let world = World::new();
+    short_grace(&world);
+    world.edit(
+        HELLO,
+        "  on_failure: stop\n",
+        "  on_failure: stop\n  on_busy_host: recreate\n",
+    );
+    let apply = world.apply_in_background();
+    let pod = pod_id(&world);
+    kill_rpd_then_end_the_job(&world, apply);
+    wait_for_the_guard_to_stop_the_pod(&world);
+    let tag = world.state(HELLO_STATE).unwrap()["launched_job"]["tag"].clone();
+    world
+        .rpd(&["sim", "fail-next-start", &pod, "--count", "1000"])
+        .status(0);
+    world.reset_calls();
+
+    world
+        .test()
+        .args(["plan", HELLO])
+        .known(&pod, "[POD]")
+        .stdout_has("    1. resume paused pod [POD]\n       if its host has no free GPU: try again for up to 2m00s, then keep it paused and stop: it holds the job an earlier apply launched, which is collected on this pod only (never deleted or replaced for it, whatever on_busy_host says)\n")
+        .stdout_lacks("its volume is lost")
+        .run();
+    let busy = [
+        ("RPD_BUSY_HOST_WAIT", "300ms"),
+        ("RPD_BUSY_HOST_RETRY_EVERY", "100ms"),
+    ];
+    for args in [
+        &["attach", HELLO][..],
+        &["apply", "-y", "--on-busy-host", "recreate", HELLO][..],
+    ] {
+        let mut test = world.test().args(args.iter().copied()).known(&pod, "[POD]");
+        for (key, value) in busy {
+            test = test.env(key, value);
+        }
+        test.status(1)
+            .stdout_has("Plan: 0 to create, 1 to resume, 0 to destroy, 1 to stop.\n")
+            .stderr_has("pod [POD] was kept, paused: its host has no free GPU (tried for 300ms), and it holds the job an earlier apply launched: its log, artifacts and exit status are only on this pod\n  = help: `rpd attach examples/hello.yaml` collects the job once the host frees (run it again later)")
+            .stderr_lacks("Replacing")
+            .run();
+        assert_eq!(pod_id(&world), pod, "the same pod, and only it");
+        assert_eq!(status(&world), "EXITED");
+        let state = world.state(HELLO_STATE).unwrap();
+        assert_eq!(
+            state["launched_job"]["tag"], tag,
+            "still to collect: {state:#}"
+        );
+        assert_eq!(state["pod"]["id"], pod.as_str());
+    }
+    assert_eq!(world.call_counts(&["create", "delete"]), [0, 0]);
+
+    world
+        .rpd(&["sim", "fail-next-start", &pod, "--count", "0"])
+        .status(0);
+    world.rpd(&["attach", HELLO]).status(0);
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n"),
+        "collected on its pod, never run again"
+    );
+    assert_eq!(world.call_counts(&["create", "delete"]), [0, 0]);
+}
+
+// ------------------------------------------------------------ run records
+
+/// Issue 19, item 17: a run collected by `attach` is one run, in the
+/// launching run's directory, with the job's real duration (measured on
+/// the pod), the pod's real start (cold: the launching run created it) and
+/// the launching run's step times; `rpd runs` reads it so.
+#[test]
+fn a_run_collected_by_attach_is_one_run_with_its_real_duration_and_start() {
+    let world = World::new();
+    world.edit(
+        HELLO,
+        "    echo HELLO_DONE\n",
+        "    sleep 2\n    echo HELLO_DONE\n",
+    );
+    let release = detached_held_job(&world);
+    let launch_dirs = world.run_dirs();
+    assert_eq!(launch_dirs.len(), 1, "the launching run's directory");
+    std::fs::write(&release, "").unwrap();
+    let pod = pod_id(&world);
+    let volume = world.sim_dir().join("pods").join(&pod).join("volume/hello");
+    wait_until(Duration::from_secs(60), "the job to end", || {
+        std::fs::read_dir(&volume)
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("run.log.rpd-exit-") && !name.ends_with(".tmp")
+                })
+            })
+            .unwrap_or(false)
+    });
+
+    let attach = world.rpd(&["attach", HELLO]).status(0);
+    assert_eq!(world.run_dirs(), launch_dirs, "one run, one directory");
+    let text = std::fs::read_to_string(launch_dirs[0].join("runpod_deploy_pull_manifest.json"))
+        .expect("the manifest is in the launching run's directory");
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let steps: Vec<(String, f64)> = manifest["step_durations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().to_string(),
+                s["duration_sec"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    for step in [
+        "create",
+        "wait_ready",
+        "setup",
+        "staging",
+        "launch",
+        "monitor",
+        "pull",
+    ] {
+        assert!(names.contains(&step), "{step} in {names:?}");
+    }
+    assert!(
+        !names.contains(&"start"),
+        "the launching run created the pod: {names:?}"
+    );
+    let monitor = steps.iter().find(|(s, _)| s == "monitor").unwrap().1;
+    assert!(
+        (2.0..60.0).contains(&monitor),
+        "the job's real duration, measured on the pod: {monitor}"
+    );
+    assert!(
+        manifest["wall_time_sec"].as_f64().unwrap() >= 2.0,
+        "{manifest:#}"
+    );
+    assert_eq!(manifest["pod_resumed"], false);
+    let summary = attach.stdout();
+    assert!(
+        !summary.contains("Job succeeded in 0."),
+        "the job's real duration in the summary: {summary}"
+    );
+
+    let runs = world.rpd(&["runs", HELLO]).status(0).stdout();
+    let rows: Vec<&str> = runs.lines().filter(|l| l.contains(&pod)).collect();
+    assert_eq!(rows.len(), 1, "one run: {runs}");
+    assert!(rows[0].contains("cold"), "{runs}");
+}

@@ -38,9 +38,9 @@ enum Then {
     NewPod,
     /// The same pod as before, its volume kept: `run 2` or later.
     SamePod,
-    /// A new pod, while the stopped one is kept for forensics with its
-    /// volume until destroy (the job ran and was interrupted).
-    NewPodBesideRetained,
+    /// The pod the stopped apply created, kept as the config's pod and
+    /// resumed (whichever run of the job it then shows).
+    CreatedPodKept,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +63,10 @@ const fn step(point: &'static str, start: Start, interrupted: Then, killed: Then
 }
 
 use Start::{Fresh, Paused, PausedNewImage};
-use Then::{NewPod, NewPodBesideRetained, SamePod};
+use Then::{CreatedPodKept, NewPod, SamePod};
 
 /// Every step of an apply, in order.
-const STEPS: [Step; 16] = [
+const STEPS: [Step; 17] = [
     // The create: sent (the pod exists, rpd has no answer), then answered.
     step("create-sent", Fresh, NewPod, NewPod),
     step("create-answered", Fresh, NewPod, NewPod),
@@ -83,9 +83,12 @@ const STEPS: [Step; 16] = [
     step("setup", Paused, SamePod, SamePod),
     step("staging", Paused, SamePod, SamePod),
     step("launch", Paused, SamePod, SamePod),
-    // The script runs: an interrupt fails it and on_failure (stop) keeps
-    // the pod for forensics; a kill leaves it to the next apply.
-    step("monitor", Paused, NewPodBesideRetained, SamePod),
+    // The script runs: an interrupt is no job failure (issue 19, item 6):
+    // the job is ended, and the pod stopped and kept as the config's pod,
+    // warm, whether this run resumed it or created it; a kill leaves the
+    // job to the next apply, which collects it.
+    step("monitor", Paused, SamePod, SamePod),
+    step("monitor", Fresh, CreatedPodKept, CreatedPodKept),
     // The job ended well: its outcome stands, the pod is recycled.
     step("pull", Paused, SamePod, SamePod),
     step("lifecycle", Paused, SamePod, SamePod),
@@ -272,16 +275,17 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
             check(run_number >= 2, format!("its volume kept, got {result:?}"));
             check(pods.len() == 1, format!("one pod, got {}", pods.len()));
         }
-        NewPodBesideRetained => {
+        CreatedPodKept => {
+            let created = ids(&pods_after_stop);
             check(
-                run_number == 1,
-                format!("a new pod runs `run 1`, got {result:?}"),
+                created.len() == 1 && current.as_ref() == created.first(),
+                format!("the pod the stopped run created, {created:?}, kept; got {current:?}"),
             );
+            check(pods.len() == 1, format!("one pod, got {}", pods.len()));
             check(
-                paused.as_ref().is_some_and(|p| retained.contains(p)),
-                format!("{paused:?} kept for forensics, retained: {retained:?}"),
+                retained.is_empty(),
+                format!("nothing retained: {retained:?}"),
             );
-            check(pods.len() == 2, format!("two pods, got {}", pods.len()));
         }
     }
     if step.start == PausedNewImage {
@@ -322,7 +326,7 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
         match then {
             NewPod => "new pod",
             SamePod => "volume kept",
-            NewPodBesideRetained => "new pod; old one retained with its volume",
+            CreatedPodKept => "the pod it created resumed",
         },
         exit_text(&destroy),
         left.len(),

@@ -217,6 +217,38 @@ fn success_marker_and_exit_0_succeed_and_artifacts_are_pulled() {
     assert_eq!(m["exit_code"], 0);
 }
 
+/// Issue 19, item 7: megabytes printed just before the marker used to cut
+/// the watcher's reader mid-line, glue its `SUCCESS 1` report to the cut
+/// line and fail a successful job ("exited 0 without printing the success
+/// marker"). Also the marker on a last line without a newline.
+#[test]
+fn megabytes_printed_just_before_the_marker_over_ssh_are_a_success() {
+    let Some(s) = setup() else { return };
+    payload(&s, "f", 1);
+    for (i, last) in ["echo JOB_DONE", "printf 'no newline: JOB_DONE'"]
+        .iter()
+        .enumerate()
+    {
+        let cfg = config(
+            &s,
+            &format!(
+                "echo run {i}\nyes 'a line of output, long enough to be cut' | head -c 20000000 || true\n{last}"
+            ),
+            "",
+        );
+        s.world.rpd(&["apply", "-y", &cfg]).status(0);
+        let m = manifest(&s);
+        assert_eq!(
+            (&m["exit_code"], &m["failed"]),
+            (&0.into(), &false.into()),
+            "{last}"
+        );
+        let log = last_run_log(&s);
+        assert!(log.len() > 20_000_000, "the whole log came back");
+        assert!(log.ends_with("JOB_DONE\n") || log.ends_with("JOB_DONE"));
+    }
+}
+
 #[test]
 fn missing_required_artifact_fails_the_run() {
     let Some(s) = setup() else { return };

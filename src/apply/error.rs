@@ -140,6 +140,16 @@ pub enum BusyHostKept {
         waited.map(|w| format!(" (tried for {})", humantime::format_duration(w))).unwrap_or_default()
     )]
     NoStock { waited: Option<Duration> },
+    /// The pod holds a job no rpd has collected: it is never replaced.
+    #[error(
+        "its host has no free GPU{}, and it holds the job an earlier apply launched: its log, artifacts and exit status are only on this pod\n  = help: `rpd attach {}` collects the job once the host frees (run it again later)",
+        waited.map(|w| format!(" (tried for {})", humantime::format_duration(w))).unwrap_or_default(),
+        config.display()
+    )]
+    HoldsJob {
+        waited: Option<Duration>,
+        config: std::path::PathBuf,
+    },
 }
 
 impl From<StopFailure> for ApplyError {

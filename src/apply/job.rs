@@ -47,6 +47,19 @@ impl PodProbe for ProviderProbe {
     }
 }
 
+/// The file in a run directory that says what the run did before its
+/// script started.
+const LAUNCH_RECORD: &str = "rpd_launch.json";
+
+/// What a run did before its script started (see [`LAUNCH_RECORD`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LaunchRecord {
+    pod_timings: Vec<StepTiming>,
+    job_timings: Vec<StepTiming>,
+    pod_resumed: bool,
+    before_launch_sec: f64,
+}
+
 /// Every event of a run goes to `events.jsonl`, to the terminal, and to
 /// `extra` (`apply --json`'s stream) when there is one.
 pub(super) fn event_sink(
@@ -137,6 +150,7 @@ impl<'a> Executor<'a> {
         runner.run_phase(phase, &self.interrupt).await;
         if phase == Phase::Launch && runner.launched() {
             self.record_launch();
+            self.write_launch_record();
             // `--detach` ends here: the description is taken before it does.
             if self.options.detach {
                 self.finish_descriptions(None).await;
@@ -169,6 +183,52 @@ impl<'a> Executor<'a> {
         let _ = self.save_state();
     }
 
+    /// What this run did before the script started, kept in its run
+    /// directory: a later rpd that collects the job (this one killed, or
+    /// detached) records the run as it was (cold or warm, its step times).
+    fn write_launch_record(&self) {
+        let Some(runner) = self.runner.as_ref() else {
+            return;
+        };
+        let record = LaunchRecord {
+            pod_timings: self.pod_timings.clone(),
+            job_timings: runner.report().timings,
+            pod_resumed: self.resumed_now,
+            before_launch_sec: runner.wall().as_secs_f64(),
+        };
+        let path = self.config.run_dir.join(LAUNCH_RECORD);
+        if let Ok(text) = serde_json::to_vec_pretty(&record) {
+            let _ = std::fs::create_dir_all(&self.config.run_dir);
+            let _ = std::fs::write(path, text);
+        }
+    }
+
+    /// The launching run's record (see [`Executor::write_launch_record`]):
+    /// its steps come first in this run's, and this run's own start of
+    /// the pod (resumed to collect the job) is named for what it was.
+    fn carry_launch_record(&mut self) {
+        for timing in &mut self.pod_timings {
+            timing.step = format!("collect_{}", timing.step);
+        }
+        let path = self.config.run_dir.join(LAUNCH_RECORD);
+        let Some(record) = std::fs::read(&path)
+            .ok()
+            .and_then(|text| serde_json::from_slice::<LaunchRecord>(&text).ok())
+        else {
+            return;
+        };
+        let mine = std::mem::take(&mut self.pod_timings);
+        self.pod_timings = record.pod_timings;
+        self.pod_timings.extend(mine);
+        self.resumed_now = record.pod_resumed;
+        if let Some(runner) = self.runner.as_mut() {
+            runner.carry_launch(
+                record.job_timings,
+                Duration::from_secs_f64(record.before_launch_sec.max(0.0)),
+            );
+        }
+    }
+
     /// Attaches to the job an earlier apply launched on this pod: follows it
     /// while it runs, or collects it once it has ended; never runs it again.
     pub(super) async fn attach(&mut self) -> Result<(), ApplyError> {
@@ -176,6 +236,7 @@ impl<'a> Executor<'a> {
         let Some(left) = self.state.launched_job.clone() else {
             return Err(ApplyError::NoJobToAttach);
         };
+        self.carry_launch_record();
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
@@ -232,7 +293,11 @@ impl<'a> Executor<'a> {
                 Outcome::Success
             };
             self.report.results_unsaved = unsaved.clone();
-            self.job_end = Some(JobEnd { outcome, unsaved });
+            self.job_end = Some(JobEnd {
+                outcome,
+                unsaved,
+                interrupted: runner.interrupted(),
+            });
             if self.state.launched_job.take().is_some() {
                 let _ = self.save_state();
             }

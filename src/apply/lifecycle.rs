@@ -63,8 +63,46 @@ impl Executor<'_> {
             outcome,
             planned,
             carried_out: existed.then_some(action),
+            interrupted: false,
         });
         self.write_manifest(outcome, action).await;
+        result
+    }
+
+    /// The job was ended because rpd was interrupted: that is no verdict
+    /// on the job, so neither lifecycle branch runs (`on_failure` is not
+    /// consulted). The pod, created by this run or resumed, is stopped and
+    /// stays the config's current pod, paused: it is warm, and the next
+    /// apply resumes it. Only results that could not be saved here keep it
+    /// aside instead, for forensics (the next job would replace its log).
+    pub(super) async fn pause_interrupted(&mut self, end: JobEnd) -> Result<(), ApplyError> {
+        let action = if end.unsaved.is_some() {
+            LifecycleAction::Stop
+        } else {
+            LifecycleAction::Recycle
+        };
+        self.report.outcome = Some(end.outcome);
+        self.report.failure = self.job_failure().cloned();
+        let (result, existed) = match self.current_id() {
+            Some(pod_id) => {
+                self.reporter.line(format!(
+                    "Interrupted: the job was ended; pod {pod_id} is stopped and kept (on_failure is not consulted)"
+                ));
+                crate::fault::reached("lifecycle").await;
+                match self.carry_out(&pod_id, "interrupted", action).await {
+                    Ok(existed) => (Ok(()), existed),
+                    Err(err) => (Err(err), true),
+                }
+            }
+            None => (Ok(()), false),
+        };
+        self.report.lifecycle = Some(LifecycleDone {
+            outcome: end.outcome,
+            planned: action,
+            carried_out: existed.then_some(action),
+            interrupted: true,
+        });
+        self.write_manifest(end.outcome, action).await;
         result
     }
 

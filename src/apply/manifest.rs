@@ -271,6 +271,7 @@ mod tests {
                 Phase::Monitor,
                 "the script exited with status 1",
             )),
+            interrupted: false,
             results_unsaved: None,
             run_dir: "/nowhere".into(),
         }

@@ -90,6 +90,10 @@ pub struct LifecycleDone {
     /// What was carried out (a delete becomes a stop while the results are
     /// only on the pod); `None` when the pod no longer existed.
     pub carried_out: Option<LifecycleAction>,
+    /// The job was ended by an interrupt: neither branch ran; the pod was
+    /// stopped and kept (`Recycle`: as the config's pod; `Stop`: for its
+    /// results, which are only on it).
+    pub interrupted: bool,
 }
 
 /// How the job ended: fixed once, when it ends (after the pull), so that
@@ -99,6 +103,8 @@ struct JobEnd {
     outcome: Outcome,
     /// Why the results could not all be saved locally.
     unsaved: Option<String>,
+    /// rpd was interrupted while the job ran, and ended it: no verdict.
+    interrupted: bool,
 }
 
 /// What apply may do beyond the plan's steps, from the command line.
@@ -406,7 +412,11 @@ impl<'a> Executor<'a> {
                 match self.job_end.clone() {
                     Some(end) if end.outcome == *when && !self.lifecycle_ran => {
                         self.lifecycle_ran = true;
-                        self.lifecycle(end, *action).await
+                        if end.interrupted {
+                            self.pause_interrupted(end).await
+                        } else {
+                            self.lifecycle(end, *action).await
+                        }
                     }
                     _ => Ok(()),
                 }

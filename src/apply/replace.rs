@@ -44,6 +44,16 @@ impl Executor<'_> {
             pod_id: pod_id.to_string(),
             why,
         };
+        if busy.holds_job {
+            return match self.start_holding_job(pod_id, busy).await? {
+                Retried::Started => self.resumed(pod_id).await,
+                Retried::StillBusy => Err(kept(BusyHostKept::HoldsJob {
+                    waited: (busy.policy != BusyHostPolicy::Fail)
+                        .then(|| Duration::from_millis(busy.wait_ms)),
+                    config: self.config.path.clone(),
+                })),
+            };
+        }
         let mut waited = None;
         match busy.policy {
             BusyHostPolicy::Fail => {
@@ -68,6 +78,24 @@ impl Executor<'_> {
         ));
         self.delete(pod_id).await?;
         self.create(fallback).await
+    }
+
+    /// The start of a pod holding an uncollected job found its host busy:
+    /// it is tried again as `wait` does (not with `fail`); if still busy,
+    /// the pod is kept paused with its job recorded. Never a delete nor a
+    /// create: the job's results are only on this pod.
+    async fn start_holding_job(
+        &mut self,
+        pod_id: &str,
+        busy: &BusyHost,
+    ) -> Result<Retried, ApplyError> {
+        match busy.policy {
+            BusyHostPolicy::Fail => Ok(Retried::StillBusy),
+            BusyHostPolicy::Wait | BusyHostPolicy::Recreate => {
+                self.start_again(pod_id, Duration::from_millis(busy.wait_ms))
+                    .await
+            }
+        }
     }
 
     /// Tries the start again every `busy_host_retry` for `wait`: a host's

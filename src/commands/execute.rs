@@ -49,7 +49,8 @@ pub async fn execute(
     // Approved; nothing has run yet (tests change local inputs here).
     crate::fault::reached("approved").await;
     let spinners = ctx.stderr_tty && ready.len() == 1;
-    let runs = ready.iter().map(|prepared| {
+    let configs: Vec<Config> = ready.iter().map(run_config).collect();
+    let runs = ready.iter().zip(&configs).map(|(prepared, config)| {
         let state = prepared
             .loaded
             .as_ref()
@@ -61,7 +62,7 @@ pub async fn execute(
             .unwrap_or_else(|| State::new(crate::commands::owner(&prepared.config)));
         let mut executor = Executor::new(
             provider.clone(),
-            &prepared.config,
+            config,
             prepared.config.state_file.clone(),
             state,
             Reporter::new(prepared.config.name.clone(), spinners),
@@ -138,6 +139,23 @@ pub async fn execute(
     status
 }
 
+/// The config a plan runs with: a plan that collects a job an earlier
+/// apply launched (`rpd attach`, or the apply after a killed rpd) goes on
+/// that run, in its directory: one run, one record, for `rpd runs`, `cost`
+/// and `advise`.
+fn run_config(prepared: &Prepared) -> Config {
+    let mut config = prepared.config.clone();
+    if prepared.plan.attaches()
+        && let Some(job) = prepared
+            .loaded
+            .as_ref()
+            .and_then(|l| l.state.launched_job.as_ref())
+    {
+        config.run_dir = job.run_dir.clone();
+    }
+    config
+}
+
 /// The end of a run whose files were pulled: what its telemetry says,
 /// under its summary, and `metrics.svg` drawn beside `metrics.jsonl`. A
 /// run without telemetry adds nothing.
@@ -209,6 +227,13 @@ pub fn counts(report: &ApplyReport) -> String {
 
 /// What the lifecycle did, as the summary says it.
 fn lifecycle_words(done: &LifecycleDone) -> String {
+    if done.interrupted {
+        return match done.carried_out {
+            None => "its pod no longer exists".into(),
+            Some(crate::model::LifecycleAction::Recycle) => "its pod was stopped and stays this config's pod, paused: the next apply resumes it (an interrupt is no job failure: on_failure was not consulted)".into(),
+            Some(_) => "its pod was stopped and kept for forensics: the results are only on its volume (on_failure was not consulted)".into(),
+        };
+    }
     let key = match done.outcome {
         Outcome::Success => "on_success",
         Outcome::Failure => "on_failure",
@@ -325,6 +350,18 @@ fn summarize(
                 _ => {}
             }
             ExitStatus::Success
+        }
+        (Some(Outcome::Failure), None) if report.lifecycle.is_some_and(|l| l.interrupted) => {
+            let _ = writeln!(
+                out,
+                "{} {} Job interrupted after{}; {}.{run_dir}",
+                p.remove
+                    .apply_to(format!("{name}: apply interrupted, the job was ended.")),
+                counts(report),
+                wall.trim_start_matches(" in"),
+                lifecycle.unwrap_or_default()
+            );
+            ExitStatus::Interrupted
         }
         (Some(Outcome::Failure), None) => {
             let _ = writeln!(

@@ -55,7 +55,7 @@ impl Planner<'_> {
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
         let attach = self.job_to_attach(&choice);
-        let mut pod = self.add_pod_steps(choice, &ranked);
+        let mut pod = self.add_pod_steps(choice, &ranked, attach.is_some());
         if matches!(pod.action, PodAction::Replace | PodAction::ReplaceRequested) {
             pod.deleted_storage = current.as_ref().and_then(|c| c.effective_spec().storage);
         }
@@ -231,7 +231,14 @@ impl Planner<'_> {
         Some(cloud)
     }
 
-    fn add_pod_steps(&mut self, choice: PodChoice, ranked: &[Candidate]) -> PodChange {
+    /// `holds_job`: the pod holds a job to collect (only a resume or a
+    /// reuse then).
+    fn add_pod_steps(
+        &mut self,
+        choice: PodChoice,
+        ranked: &[Candidate],
+        holds_job: bool,
+    ) -> PodChange {
         match choice {
             PodChoice::Create { reason } => self.add_create(reason, ranked),
             PodChoice::Replace {
@@ -240,7 +247,7 @@ impl Planner<'_> {
                 fields,
                 reason,
             } => self.add_replace(old, why, fields, reason, ranked),
-            PodChoice::Resume { pod, status } => self.add_resume(pod, status, ranked),
+            PodChoice::Resume { pod, status } => self.add_resume(pod, status, ranked, holds_job),
             PodChoice::Update {
                 pod,
                 status,
@@ -327,8 +334,20 @@ impl Planner<'_> {
         }
     }
 
-    fn add_resume(&mut self, pod: String, status: PodStatus, ranked: &[Candidate]) -> PodChange {
-        self.add_start(&pod, ranked);
+    /// A pod that `holds_job` is resumed with no fallback: its results are
+    /// collected on it or not at all, never on a replacement.
+    fn add_resume(
+        &mut self,
+        pod: String,
+        status: PodStatus,
+        ranked: &[Candidate],
+        holds_job: bool,
+    ) -> PodChange {
+        if holds_job {
+            self.add_start_holding_job(&pod);
+        } else {
+            self.add_start(&pod, ranked);
+        }
         let job = &self.input.desired.job;
         self.notes.push(Note::ResumeWipesContainerDisk {
             volume_mount: job.volume_mount.clone(),
@@ -396,6 +415,22 @@ impl Planner<'_> {
         self.summary.resume += 1;
     }
 
+    /// The resume of a paused pod holding a job to collect: no fallback.
+    fn add_start_holding_job(&mut self, pod: &str) {
+        self.steps.then(
+            StepKind::StartPod {
+                pod_id: pod.to_string(),
+                fallback: Vec::new(),
+                busy_host: BusyHost {
+                    holds_job: true,
+                    ..self.busy_host()
+                },
+            },
+            None,
+        );
+        self.summary.resume += 1;
+    }
+
     /// How many of the pod's attributes a change of `changed` of them
     /// leaves alone (hidden in the text plan).
     fn unchanged_count(&self, ranked: &[Candidate], changed: usize) -> usize {
@@ -422,6 +457,7 @@ impl Planner<'_> {
             policy,
             set_by,
             wait_ms: u64::try_from(options.busy_host_wait.as_millis()).unwrap_or(u64::MAX),
+            holds_job: false,
         }
     }
 

@@ -160,6 +160,12 @@ pub struct BusyHost {
     pub set_by: SetBy,
     /// How long `wait` tries the start again, in milliseconds.
     pub wait_ms: u64,
+    /// The pod holds a job an earlier apply launched and no rpd collected:
+    /// its results are only there, so it is never deleted nor replaced,
+    /// whatever `policy` says. The start is tried again for `wait_ms`
+    /// (`fail`: not at all), then the pod is kept paused with its job.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holds_job: bool,
 }
 
 /// Where a setting came from.

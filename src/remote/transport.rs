@@ -260,6 +260,17 @@ impl Transport for LocalTransport {
             // reaches it.
             .env("RUNPOD_API_KEY", format!("sim-pod-key-{}", self.pod_id))
             .env("RPD_SIMULATED_POD", "1");
+        // A session of its own, as a pod's processes are on another
+        // machine: the terminal's Ctrl-C (sent to rpd's foreground process
+        // group) never reaches the pod's side; only rpd decides what ends.
+        // SAFETY: setsid is async-signal-safe and touches no memory of
+        // this process; the child has only been forked.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
         command
     }
 
@@ -341,6 +352,35 @@ pub fn write_files_script(transport: &dyn Transport, files: &[RemoteFile], then:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 19, item 6: the simulated pod's processes are not in rpd's
+    /// session, so a terminal's Ctrl-C (or a second one) cannot reach them.
+    #[tokio::test]
+    async fn the_simulated_pods_processes_run_in_a_session_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = LocalPodDirs {
+            volume: dir.path().join("volume"),
+            container: dir.path().join("container"),
+        };
+        let transport = LocalTransport::new(dirs, "/workspace", "pod-1");
+        let out = exec(
+            &transport,
+            "ps -o sid= -o pgid= -p $$",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        let ids: Vec<i32> = out
+            .stdout
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        // SAFETY: getsid and getpgrp only read this process's ids.
+        let (sid, pgrp) = unsafe { (libc::getsid(0), libc::getpgrp()) };
+        assert_eq!(ids.len(), 2, "{out:?}");
+        assert_ne!(ids[0], sid, "another session");
+        assert_ne!(ids[1], pgrp, "another process group");
+    }
 
     #[test]
     fn only_whole_path_prefixes_are_mapped() {

@@ -202,22 +202,31 @@ pub fn busy_host(pod_id: &str, busy: &BusyHost) -> String {
     let replace = format!(
         "delete {pod_id} (its volume is lost) and create on the candidates if one has stock; with none, keep it paused and stop"
     );
-    let what = match busy.policy {
-        BusyHostPolicy::Wait => {
-            let wait = if busy.wait_ms < 1000 {
-                format!("{}ms", busy.wait_ms)
-            } else {
-                crate::model::duration(busy.wait_ms / 1000)
-            };
-            format!("try again for up to {wait}, then {replace}")
-        }
-        BusyHostPolicy::Recreate => replace,
-        BusyHostPolicy::Fail => "keep it paused and stop".into(),
+    let wait = if busy.wait_ms < 1000 {
+        format!("{}ms", busy.wait_ms)
+    } else {
+        crate::model::duration(busy.wait_ms / 1000)
     };
     let by = match busy.set_by {
         SetBy::Default => String::new(),
         SetBy::Config => format!(" (lifecycle.on_busy_host: {})", busy.policy),
         SetBy::Flag => format!(" (--on-busy-host {})", busy.policy),
+    };
+    if busy.holds_job {
+        let what = match busy.policy {
+            BusyHostPolicy::Fail => format!("keep it paused and stop{by}"),
+            BusyHostPolicy::Wait | BusyHostPolicy::Recreate => {
+                format!("try again for up to {wait}, then keep it paused and stop")
+            }
+        };
+        return format!(
+            "if its host has no free GPU: {what}: it holds the job an earlier apply launched, which is collected on this pod only (never deleted or replaced for it, whatever on_busy_host says)"
+        );
+    }
+    let what = match busy.policy {
+        BusyHostPolicy::Wait => format!("try again for up to {wait}, then {replace}"),
+        BusyHostPolicy::Recreate => replace,
+        BusyHostPolicy::Fail => "keep it paused and stop".into(),
     };
     format!("if its host has no free GPU: {what}{by}")
 }

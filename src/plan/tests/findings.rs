@@ -570,3 +570,51 @@ fn the_guards_stop_and_a_pod_settling_are_not_outside_changes() {
     );
     assert!(settled.plan().report.drift.is_empty());
 }
+
+/// Issue 19, item 2: the paused pod that holds a job to collect is resumed
+/// with no fallback and its busy host never replaces it, whatever the
+/// busy-host policy; the same pod without such a job keeps its policy.
+#[test]
+fn a_paused_pod_holding_a_job_to_collect_is_never_replaced_on_a_busy_host() {
+    let mut case = Case::new().recorded(
+        PodStatus::Running,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    case.on_busy_host = Some(crate::model::BusyHostPolicy::Recreate);
+    let plain = case.plan();
+    let StepKind::StartPod {
+        fallback,
+        busy_host,
+        ..
+    } = &plain.steps()[0].kind
+    else {
+        panic!("a resume first: {:?}", plain.steps());
+    };
+    assert!(!fallback.is_empty() && !busy_host.holds_job);
+
+    case.state.as_mut().unwrap().launched_job = Some(crate::state::LaunchedJob {
+        pod_id: "pod1".into(),
+        launched_at: "2026-11-27T11:00:00Z".parse().unwrap(),
+        run_dir: PathBuf::from("/runs/1"),
+        log_path: "/workspace/run.log".into(),
+        tag: Some("0123456789ab".into()),
+        deadline_at: None,
+        detached: true,
+    });
+    let collect = case.plan();
+    let StepKind::StartPod {
+        fallback,
+        busy_host,
+        ..
+    } = &collect.steps()[0].kind
+    else {
+        panic!("a resume first: {:?}", collect.steps());
+    };
+    assert!(fallback.is_empty(), "nothing to create on");
+    assert!(busy_host.holds_job);
+    assert_eq!(busy_host.policy, crate::model::BusyHostPolicy::Recreate);
+    assert_eq!(
+        crate::render::words::busy_host("pod1", busy_host),
+        "if its host has no free GPU: try again for up to 2m00s, then keep it paused and stop: it holds the job an earlier apply launched, which is collected on this pod only (never deleted or replaced for it, whatever on_busy_host says)"
+    );
+}

@@ -104,6 +104,33 @@ impl JobRunner<'_> {
         }
     }
 
+    /// How long an attached job's script ran, on the pod's clock: from
+    /// its launch (when the wrapper's pid was written) to its exit status
+    /// (when the wrapper recorded it). `None` for a job this run launched,
+    /// or one whose times cannot be read.
+    pub(super) async fn run_time_on_pod(&self) -> Option<Duration> {
+        self.earlier?;
+        let script = format!(
+            "date -r {} +%s.%N && date -r {} +%s.%N",
+            shell_quote(&self.files.pid),
+            shell_quote(&self.files.exit)
+        );
+        let out = exec(self.transport.as_ref(), &script, Duration::from_secs(30))
+            .await
+            .ok()?;
+        let times: Vec<f64> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        match times[..] {
+            [launched, ended] if ended >= launched => {
+                Some(Duration::from_secs_f64(ended - launched))
+            }
+            _ => None,
+        }
+    }
+
     fn fail_attach(&mut self, reason: String) {
         self.events.emit(&JobEvent::PhaseFailed {
             phase: Phase::Monitor,

@@ -85,7 +85,7 @@ impl JobFailure {
 }
 
 /// How long one step took (the job's phases and apply's pod steps).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepTiming {
     pub step: String,
     pub duration_sec: f64,
@@ -153,6 +153,9 @@ pub struct JobReport {
     pub handshakes: u32,
     pub log_pulled: bool,
     pub failure: Option<JobFailure>,
+    /// The job was ended because rpd was interrupted (Ctrl-C, SIGTERM,
+    /// SIGHUP), not by a verdict: its failure says no more than that.
+    pub interrupted: bool,
     /// Why the log or a required artifact could not be saved locally.
     pub results_unsaved: Option<String>,
     pub run_dir: PathBuf,

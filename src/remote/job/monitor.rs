@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
 use super::events::JobEvent;
 use super::script;
@@ -113,7 +113,19 @@ impl JobRunner<'_> {
             failure: result.as_ref().err().map(|f| f.reason.clone()),
             took: started.elapsed(),
         });
-        self.record(Phase::Monitor, started, result.is_ok());
+        match self.run_time_on_pod().await {
+            // A job an earlier run launched: how long it really ran,
+            // measured on the pod, not how long this rpd followed it.
+            Some(took) => {
+                let ok = result.is_ok();
+                self.report
+                    .timings
+                    .push(super::StepTiming::new(Phase::Monitor.as_str(), took, ok));
+                self.attached_wall =
+                    Some((self.earlier.unwrap_or_default() + took, Instant::now()));
+            }
+            None => self.record(Phase::Monitor, started, result.is_ok()),
+        }
         result
     }
 
@@ -134,13 +146,19 @@ impl JobRunner<'_> {
                 })));
             }
         };
-        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut lines = Lines::new(BufReader::new(child.stdout.take().expect("piped")));
         let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                line = lines.next_line() => match line {
-                    Ok(Some(line)) => {
-                        for decision in following.verdicts.line(&line, Instant::now()) {
+                line = lines.next() => match line {
+                    Ok(Some((line, starts_line))) => {
+                        let now = Instant::now();
+                        let decisions = if starts_line {
+                            following.verdicts.line(&line, now)
+                        } else {
+                            following.verdicts.log_line(&line, now)
+                        };
+                        for decision in decisions {
                             if let Some(verdict) = self.take(decision) {
                                 return Ok(verdict);
                             }
@@ -171,6 +189,7 @@ impl JobRunner<'_> {
                     }
                 }
                 _ = following.interrupt.wait() => {
+                    self.report.interrupted = true;
                     return Err(Lost::Job(JobFailure::new(Phase::Monitor, "interrupted")));
                 }
             }
@@ -223,5 +242,106 @@ impl JobRunner<'_> {
         self.events
             .emit(&JobEvent::PodKilledUnexpected { pod_id, status });
         Some(JobFailure::new(Phase::Monitor, reason))
+    }
+}
+
+/// The longest piece of a log line handed to the verdict at once: a job
+/// that prints hundreds of megabytes without a newline must not make rpd
+/// hold them (the watcher's reports search the whole log on the pod).
+const LONGEST_LINE: usize = 64 * 1024;
+
+/// The watcher's output a line at a time, read as bytes: a log line that
+/// is not UTF-8 is read with replacement characters (a read error would
+/// end the session and replay the log from its start), and one longer than
+/// [`LONGEST_LINE`] comes in pieces. Cancel-safe, as `select!` needs: a
+/// line read in part is kept for the next call.
+struct Lines<R> {
+    reader: R,
+    line: Vec<u8>,
+    /// Whether the piece being read starts a line (only such a piece can
+    /// be one of the watcher's reports).
+    at_start: bool,
+}
+
+impl<R: AsyncBufRead + Unpin> Lines<R> {
+    fn new(reader: R) -> Lines<R> {
+        Lines {
+            reader,
+            line: Vec::new(),
+            at_start: true,
+        }
+    }
+
+    /// The next line (or piece of one) without its newline, and whether it
+    /// starts a line; `None` at the end of the output.
+    async fn next(&mut self) -> std::io::Result<Option<(String, bool)>> {
+        loop {
+            let available = self.reader.fill_buf().await?;
+            if available.is_empty() {
+                return Ok((!self.line.is_empty()).then(|| self.take(true)));
+            }
+            let room = LONGEST_LINE.saturating_sub(self.line.len());
+            let window = &available[..available.len().min(room)];
+            if let Some(end) = window.iter().position(|&b| b == b'\n') {
+                self.line.extend_from_slice(&window[..end]);
+                self.reader.consume(end + 1);
+                return Ok(Some(self.take(true)));
+            }
+            let read = window.len();
+            self.line.extend_from_slice(window);
+            self.reader.consume(read);
+            if self.line.len() >= LONGEST_LINE {
+                return Ok(Some(self.take(false)));
+            }
+        }
+    }
+
+    /// The piece read so far; `ended`: a newline ended it.
+    fn take(&mut self, ended: bool) -> (String, bool) {
+        if ended && self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        let text = String::from_utf8_lossy(&self.line).into_owned();
+        self.line.clear();
+        let starts_line = std::mem::replace(&mut self.at_start, ended);
+        (text, starts_line)
+    }
+}
+
+#[cfg(test)]
+mod lines_tests {
+    use super::*;
+
+    async fn all(bytes: &[u8]) -> Vec<(String, bool)> {
+        let mut lines = Lines::new(BufReader::with_capacity(7, bytes));
+        let mut out = Vec::new();
+        while let Some(line) = lines.next().await.unwrap() {
+            out.push(line);
+        }
+        out
+    }
+
+    fn texts(lines: &[(String, bool)]) -> Vec<&str> {
+        lines.iter().map(|(text, _)| text.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn lines_are_whole_lossy_and_bounded() {
+        let read = all(b"one\r\ntwo\n\nlast").await;
+        assert_eq!(texts(&read), ["one", "two", "", "last"]);
+        assert!(read.iter().all(|(_, starts)| *starts));
+        assert_eq!(texts(&all(b"bad \xff byte\n").await), ["bad \u{fffd} byte"]);
+        let long = vec![b'a'; LONGEST_LINE * 2 + 5];
+        let pieces = all(&[long.as_slice(), b"\nnext\n"].concat()).await;
+        let shape: Vec<(usize, bool)> = pieces.iter().map(|(t, s)| (t.len(), *s)).collect();
+        assert_eq!(
+            shape,
+            [
+                (LONGEST_LINE, true),
+                (LONGEST_LINE, false),
+                (5, false),
+                (4, true)
+            ]
+        );
     }
 }

@@ -37,6 +37,14 @@ pub struct JobRunner<'a> {
     pub(super) started: Instant,
     /// Whether any phase started (a run interrupted before has no manifest).
     ran: bool,
+    /// A job launched by an earlier run (an attach): what that run spent
+    /// before the script started, so that this run's wall time is the
+    /// run's, not only this rpd's.
+    pub(super) earlier: Option<Duration>,
+    /// An attached job's wall time once it ended: the earlier run's time
+    /// before the script, then the script's run time on the pod's clock;
+    /// counted on from `.1`.
+    pub(super) attached_wall: Option<(Duration, Instant)>,
     /// What happened so far; wall time and handshakes are filled in by
     /// [`JobRunner::report`].
     pub(super) report: JobReport,
@@ -66,6 +74,8 @@ impl<'a> JobRunner<'a> {
             token,
             started: Instant::now(),
             ran: false,
+            earlier: None,
+            attached_wall: None,
             report: JobReport {
                 timings: Vec::new(),
                 transferred: TransferStats::default(),
@@ -77,6 +87,7 @@ impl<'a> JobRunner<'a> {
                 handshakes: 0,
                 log_pulled: false,
                 failure: None,
+                interrupted: false,
                 results_unsaved: None,
                 run_dir: config.run_dir.clone(),
             },
@@ -229,6 +240,12 @@ impl<'a> JobRunner<'a> {
         self.token = token;
         self.report.launched = true;
         self.ran = true;
+        self.earlier.get_or_insert(Duration::ZERO);
+    }
+
+    /// Whether the job was ended because rpd was interrupted.
+    pub fn interrupted(&self) -> bool {
+        self.report.interrupted
     }
 
     /// Whether the script was started.
@@ -242,9 +259,23 @@ impl<'a> JobRunner<'a> {
         self.report.results_unsaved.clone()
     }
 
-    /// Time since the pod became usable.
+    /// Time since the pod became usable; for an attached job, the run's
+    /// (see [`JobRunner::carry_launch`]).
     pub fn wall(&self) -> Duration {
-        self.started.elapsed()
+        match self.attached_wall {
+            Some((wall, since)) => wall + since.elapsed(),
+            None => self.started.elapsed(),
+        }
+    }
+
+    /// The job is one an earlier run launched: its steps before the script
+    /// started (setup, staging, launch) are this run's first, and what they
+    /// took counts in its wall time.
+    pub fn carry_launch(&mut self, timings: Vec<StepTiming>, before_launch: Duration) {
+        let mine = std::mem::take(&mut self.report.timings);
+        self.report.timings = timings;
+        self.report.timings.extend(mine);
+        self.earlier = Some(before_launch);
     }
 
     /// What the job did so far.

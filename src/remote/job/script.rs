@@ -219,7 +219,12 @@ pub fn kill(files: &RunFiles) -> String {
 /// The watcher: streams the log and, once the wrapper has recorded the
 /// exit status, reports on the whole log and the status, each report a line
 /// starting with `token`: `FAILMARK <i>` per failure marker found,
-/// `SUCCESS 0|1`, then `EXIT <status>`.
+/// `SUCCESS 0|1`, then `EXIT <status>`. The stream is cut wherever `tail`
+/// is when the exit file appears (megabytes may be unread: they are not
+/// worth waiting for), often in the middle of a line, or after a last line
+/// with no newline: a newline ends that line before the reports, which
+/// search the whole file, so the verdict never depends on where the cut
+/// fell.
 pub fn watcher(files: &RunFiles, token: &str, run: &Run) -> String {
     let mut finals = String::new();
     for (i, marker) in run.failure_markers.iter().enumerate() {
@@ -233,7 +238,7 @@ pub fn watcher(files: &RunFiles, token: &str, run: &Run) -> String {
          while [ ! -e \"$log\" ] && [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
          tail -n +1 -s 0.1 -F \"$log\" 2>/dev/null & t=$!\n\
          while [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
-         kill $t 2>/dev/null; wait $t 2>/dev/null\n\
+         kill $t 2>/dev/null; wait $t 2>/dev/null; echo\n\
          {finals}\
          if grep -F -q -- {success} \"$log\"; then echo \"{token} SUCCESS 1\"; else echo \"{token} SUCCESS 0\"; fi\n\
          echo \"{token} EXIT $(cat \"$exitf\")\"\n",

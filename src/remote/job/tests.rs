@@ -352,3 +352,50 @@ async fn a_pod_stopped_outside_rpd_fails_the_job_and_the_script_is_stopped() {
         "the script was stopped: {stat}"
     );
 }
+
+/// Runs `body` through every phase and returns the report.
+async fn report_of(body: &str) -> JobReport {
+    let job = job(body, "");
+    let mut runner = job.runner();
+    run_all(&mut runner).await;
+    let report = runner.report();
+    runner.close().await;
+    report
+}
+
+/// Issue 19, item 7: megabytes printed just before the marker. The
+/// watcher's reader is cut wherever it is when the exit file appears; the
+/// verdict must not depend on where.
+#[tokio::test]
+async fn megabytes_printed_just_before_the_marker_do_not_hide_it() {
+    for bytes in [1_000_000, 5_000_000, 50_000_000] {
+        let report = report_of(&format!(
+            "yes 'a line of output, long enough to be cut' | head -c {bytes} || true\necho JOB_DONE"
+        ))
+        .await;
+        assert_eq!(report.failure, None, "{bytes} bytes before the marker");
+        assert_eq!(report.exit_code, Some(0));
+    }
+}
+
+/// The marker on a last line that has no newline counts (runpod-deploy
+/// greps the log: a fixed string anywhere in it), also after megabytes.
+#[tokio::test]
+async fn a_marker_on_a_last_line_without_a_newline_counts() {
+    for before in ["", "yes 'a line of output' | head -c 5000000 || true\n"] {
+        let report = report_of(&format!("{before}printf 'all good: JOB_DONE'")).await;
+        assert_eq!(report.failure, None, "after {before:?}");
+        assert_eq!(report.exit_code, Some(0));
+    }
+}
+
+/// A last line without a newline after the marker: the watcher's report
+/// must not be glued to it either.
+#[tokio::test]
+async fn a_last_line_without_a_newline_after_the_marker_is_no_failure() {
+    for before in ["", "yes 'a line of output' | head -c 5000000 || true\n"] {
+        let report = report_of(&format!("{before}echo JOB_DONE\nprintf 'bye'")).await;
+        assert_eq!(report.failure, None, "after {before:?}");
+        assert_eq!(report.exit_code, Some(0));
+    }
+}

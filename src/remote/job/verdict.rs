@@ -227,12 +227,23 @@ impl VerdictMachine {
 
     /// One line from the watcher: the log, or the watcher's own report
     /// (`<token> FAILMARK i`, `<token> SUCCESS 0|1`, `<token> EXIT n`).
+    /// Only a line that starts with the token is a report: the token can
+    /// be inside a log line (`ps` shows the watcher's command line).
     pub fn line(&mut self, line: &str, now: Instant) -> Vec<Decision> {
         if self.decided {
             return Vec::new();
         }
         if let Some(report) = line.strip_prefix(self.rules.token.as_str()) {
             return self.report(report, now);
+        }
+        self.log_line(line, now)
+    }
+
+    /// A piece of a log line too long to take whole (the rest of a line
+    /// whose start came as [`VerdictMachine::line`]): never a report.
+    pub fn log_line(&mut self, line: &str, now: Instant) -> Vec<Decision> {
+        if self.decided {
+            return Vec::new();
         }
         let mut seen = Vec::new();
         if line.contains(self.rules.success_marker.as_str()) && self.success_at.is_none() {

@@ -152,7 +152,7 @@ fn wrapper_start_kill_and_watcher_text_is_pinned() {
              while [ ! -e \"$log\" ] && [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
              tail -n +1 -s 0.1 -F \"$log\" 2>/dev/null & t=$!\n\
              while [ ! -e \"$exitf\" ]; do sleep 0.05; done\n\
-             kill $t 2>/dev/null; wait $t 2>/dev/null\n\
+             kill $t 2>/dev/null; wait $t 2>/dev/null; echo\n\
              grep -F -q -- Traceback \"$log\" && echo \"{TOKEN} FAILMARK 0\"\n\
              grep -F -q -- Killed \"$log\" && echo \"{TOKEN} FAILMARK 1\"\n\
              if grep -F -q -- 'ALL DONE' \"$log\"; then echo \"{TOKEN} SUCCESS 1\"; else echo \"{TOKEN} SUCCESS 0\"; fi\n\
@@ -293,4 +293,24 @@ fn follow_prints_the_log_then_the_recorded_status_once_the_wrapper_is_gone() {
     std::fs::write(format!("{log}.rpd-exit-0123456789ab"), "3\n").unwrap();
     let (_, out) = bash(&follow(&log, 1, "@END"));
     assert_eq!(out, "three\n@END 3\n");
+}
+
+/// Issue 19, item 7: a log whose last line has no newline (or that the
+/// watcher's reader was cut in): the reports still start lines of their
+/// own.
+#[test]
+fn the_watcher_reports_on_lines_of_their_own_after_a_last_line_without_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_spec(&path_text(dir.path()));
+    let f = RunFiles::new(&run, TOKEN);
+    std::fs::write(&f.log, "step one\nALL DONE, no newline").unwrap();
+    std::fs::write(&f.exit, "0\n").unwrap();
+    let (status, out) = bash(&watcher(&f, TOKEN, &run));
+    assert_eq!(status, 0);
+    let reports: Vec<&str> = out.lines().filter(|l| l.starts_with(TOKEN)).collect();
+    assert_eq!(
+        reports,
+        [format!("{TOKEN} SUCCESS 1"), format!("{TOKEN} EXIT 0")],
+        "{out}"
+    );
 }

@@ -405,3 +405,14 @@ fn row13_a_line_with_both_markers_reports_both() {
         ]
     );
 }
+
+#[test]
+fn row14_the_rest_of_a_long_line_is_never_a_report() {
+    let case = Case::new();
+    let mut machine = case.machine;
+    assert_eq!(
+        machine.log_line(&format!("{TOKEN} EXIT 0"), case.t0),
+        Vec::<Decision>::new()
+    );
+    assert_eq!(machine.exit_code(), None);
+}
