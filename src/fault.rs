@@ -34,6 +34,7 @@
 //! | `lifecycle-done` | the lifecycle's stop is done; the state does not say so yet |
 //! | `deleted` | a delete succeeded; the state still records the pod |
 //! | `state-before-rename`, `backup-before-rename` | inside a state write (state/mod.rs) |
+//! | `plan-before-rename` | inside the write of a saved plan (`rpd plan -o`) |
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

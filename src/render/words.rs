@@ -10,7 +10,7 @@ mod steps;
 pub mod telemetry;
 
 pub use errors::{invalid_candidate, local_problem, missing_ssh_key, plan_error};
-pub use review::{config_change, configs_summary, old_pod, stale_cause};
+pub use review::{broken_seal, config_change, configs_summary, old_pod, stale_cause};
 pub use steps::{cost_line, step};
 
 use crate::model::{BusyHostPolicy, InPlaceUpdates, Outcome, Storage, Usd};
