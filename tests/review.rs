@@ -612,9 +612,15 @@ fn markdown_for_a_hundred_configs_stays_under_githubs_limit_and_says_what_was_cu
         let rel = format!("many/c{i:03}.yaml");
         world.write(
             &rel,
+            // Each its own artifact folder: configs of one apply never
+            // share one.
             &hello
                 .replace("name: hello", &format!("name: hello{i:03}"))
-                .replace("source: hello/", "source: ../examples/hello/"),
+                .replace("source: hello/", "source: ../examples/hello/")
+                .replace(
+                    "local_path: artifacts/hello/",
+                    &format!("local_path: c{i:03}/"),
+                ),
         );
         args.push(rel);
     }

@@ -284,5 +284,34 @@ pub async fn prepare_all(
         .buffered(REFRESH_CONCURRENCY)
         .collect()
         .await;
+    refuse_shared_folders(&mut results);
     paths.into_iter().zip(results).collect()
+}
+
+/// Plans whose runs would pull into one local folder get an error each,
+/// naming the other config (`plan::shared`).
+fn refuse_shared_folders(results: &mut [anyhow::Result<Prepared>]) {
+    let mut pulling: Vec<&mut Prepared> = results
+        .iter_mut()
+        .filter_map(|r| r.as_mut().ok())
+        .filter(|p| {
+            p.plan
+                .steps()
+                .iter()
+                .any(|s| matches!(s.kind, planner::StepKind::Pull { .. }))
+        })
+        .collect();
+    let writes: Vec<planner::shared::ConfigWrites> = pulling
+        .iter()
+        .map(|p| planner::shared::ConfigWrites {
+            config: p.config.path.display().to_string(),
+            writes: crate::apply::local_inputs::writes(&p.config),
+        })
+        .collect();
+    for (prepared, errors) in pulling
+        .iter_mut()
+        .zip(planner::shared::shared_folders(&writes))
+    {
+        prepared.plan.report.errors.extend(errors);
+    }
 }

@@ -127,6 +127,17 @@ pub enum LocalPlace {
     Artifact { label: String },
 }
 
+/// A place on this machine a config's run writes: the run directory, or
+/// an artifact's destination (a folder, or one file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalWrite {
+    pub what: LocalPlace,
+    pub path: PathBuf,
+    /// A folder the pull fills (and, with `delete`, empties of the rest),
+    /// not one file.
+    pub folder: bool,
+}
+
 /// What the job will do, for the plan's steps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobOutline {
