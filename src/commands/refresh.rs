@@ -94,7 +94,14 @@ pub fn job_outline(config: &Config) -> JobOutline {
 /// What the provider says about every pod the state tracks, and the pods
 /// named like an interrupted create.
 async fn observe(provider: &SharedProvider, state: &State) -> anyhow::Result<Observations> {
-    let mut observed = Observations::default();
+    let mut observed = Observations {
+        left_job_collected: state
+            .launched_job
+            .as_ref()
+            .and_then(|job| job.collected_marker())
+            .is_some_and(|marker| marker.exists()),
+        ..Observations::default()
+    };
     let ids: Vec<String> = state.pod_ids().into_iter().map(String::from).collect();
     let results = join_all(ids.iter().map(|id| provider.get(id))).await;
     for (id, result) in ids.into_iter().zip(results) {
@@ -279,7 +286,7 @@ pub async fn prepare_all(
         .await;
     let paths: Vec<PathBuf> = configs.iter().map(|c| c.path.clone()).collect();
     let catalogs = &catalogs;
-    let results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
+    let mut results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
         .map(|c| prepare(provider, c, mode, flags, catalogs))
         .buffered(REFRESH_CONCURRENCY)
         .collect()

@@ -41,6 +41,10 @@ pub struct Observations {
     pub pods: BTreeMap<String, Observation>,
     /// Pods found under the name of an interrupted create.
     pub pending_matches: Vec<ObservedPod>,
+    /// The job the state records as launched was collected already: its
+    /// run directory says so (the state write after its pull failed).
+    #[serde(default)]
+    pub left_job_collected: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

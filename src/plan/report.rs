@@ -358,6 +358,13 @@ pub enum StateChange {
     ForgetInterruptedUpdate {
         pod_id: String,
     },
+    /// The job the state records as launched was collected by an earlier
+    /// apply (into `run_dir`, which says so) whose state write failed.
+    ForgetCollectedJob {
+        pod_id: String,
+        launched_at: DateTime<Utc>,
+        run_dir: std::path::PathBuf,
+    },
     ForgetPod {
         pod_id: String,
     },
