@@ -10,7 +10,9 @@
 //!   test waits for the marker and sends its signal (or a `kill -9`) at that
 //!   step;
 //! - `fail`: the operation at the point fails (the state writes `save-*`:
-//!   as if the disk were full).
+//!   as if the disk were full);
+//! - `full`: the state write at the point fails, and so does every state
+//!   write after it in this run (a disk that filled up and stays full).
 //!
 //! Pauses act once per process; aborts and failures every time the point is
 //! reached. The points, in the order an apply reaches them:
@@ -28,12 +30,16 @@
 //! | `save-ready` (fail) | the state write once the pod runs |
 //! | `connect` | the pod runs; before connecting to it |
 //! | `setup`, `secrets`, `staging`, `preflight`, `launch`, `monitor` | before that job phase |
+//! | `launched` | the script runs; the state does not record its launch yet |
+//! | `save-launched` (fail) | the state write that records the launched job |
 //! | `attach` | the pod of a job launched earlier runs; before attaching to the job |
 //! | `pull` | the job has ended; before the log and artifacts are pulled |
+//! | `save-collected` (fail) | the state write after the pull: the job is collected |
 //! | `lifecycle` | before the lifecycle action (the stop request of recycle/stop) |
 //! | `lifecycle-done` | the lifecycle's stop is done; the state does not say so yet |
 //! | `deleted` | a delete succeeded; the state still records the pod |
 //! | `state-before-rename`, `backup-before-rename` | inside a state write (state/mod.rs) |
+//! | `plan-before-rename` | inside the write of a saved plan (`rpd plan -o`) |
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +49,8 @@ use std::time::{Duration, Instant};
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 /// Set once a pause has happened: it does not happen twice.
 static PAUSED: AtomicBool = AtomicBool::new(false);
+/// Set once a `full` point failed its write: every later state write fails.
+static FULL: AtomicBool = AtomicBool::new(false);
 
 /// A pause that nobody ends is given up after this long.
 const PAUSE_LIMIT: Duration = Duration::from_secs(600);
@@ -52,6 +60,7 @@ enum Action {
     Abort,
     Pause,
     Fail,
+    Full,
 }
 
 /// What `RPD_FAULT` asks for at `name`, if anything.
@@ -68,8 +77,11 @@ fn armed(name: &str) -> Option<Action> {
         "abort" => Some(Action::Abort),
         "pause" => Some(Action::Pause),
         "fail" => Some(Action::Fail),
+        "full" => Some(Action::Full),
         other => {
-            crate::note!("rpd: RPD_FAULT={value}: unknown action {other:?} (abort, pause, fail)");
+            crate::note!(
+                "rpd: RPD_FAULT={value}: unknown action {other:?} (abort, pause, fail, full)"
+            );
             None
         }
     }
@@ -106,7 +118,7 @@ impl Pause {
     fn at(name: &str) -> Option<Pause> {
         match armed(name)? {
             Action::Abort => abort(name),
-            Action::Fail => return None,
+            Action::Fail | Action::Full => return None,
             Action::Pause => {}
         }
         if PAUSED.swap(true, Ordering::SeqCst) {
@@ -162,11 +174,27 @@ pub async fn reached(name: &str) {
     }
 }
 
-/// Whether the operation at `name` is to fail (`RPD_FAULT=<name>:fail`).
+/// Whether the operation at `name` is to fail (`RPD_FAULT=<name>:fail`,
+/// or `:full`, which also fails every state write after it).
 pub fn fails(name: &str) -> bool {
-    if armed(name) == Some(Action::Fail) {
-        crate::note!("rpd: RPD_FAULT={name}:fail: failing here on purpose");
-        return true;
+    match armed(name) {
+        Some(Action::Fail) => {
+            crate::note!("rpd: RPD_FAULT={name}:fail: failing here on purpose");
+            true
+        }
+        Some(Action::Full) => {
+            FULL.store(true, Ordering::SeqCst);
+            crate::note!(
+                "rpd: RPD_FAULT={name}:full: failing here and every state write after it on purpose"
+            );
+            true
+        }
+        _ => full(),
     }
-    false
+}
+
+/// Whether a `full` point has failed a state write: every state write
+/// after it fails too.
+pub fn full() -> bool {
+    FULL.load(Ordering::SeqCst)
 }

@@ -6,7 +6,9 @@
 //! readable state, and the pod's volume kept wherever the rules keep it.
 //!
 //! One row per (step, signal), run a few at a time; each prints a summary
-//! line (`cargo test --test crash_matrix -- --nocapture` shows them).
+//! line (`cargo test --test crash_matrix -- --nocapture` shows them). The
+//! record of a detached launch has rows of its own, with a failing write
+//! beside the signals.
 
 mod common;
 
@@ -51,6 +53,9 @@ struct Step {
     /// After SIGINT or SIGTERM, and after SIGKILL.
     then_interrupted: Then,
     then_killed: Then,
+    /// `apply --detach`: an apply that gets past the launch leaves the job
+    /// running, recorded in the state, for the next apply to collect.
+    detach: bool,
 }
 
 const fn step(point: &'static str, start: Start, interrupted: Then, killed: Then) -> Step {
@@ -59,7 +64,25 @@ const fn step(point: &'static str, start: Start, interrupted: Then, killed: Then
         start,
         then_interrupted: interrupted,
         then_killed: killed,
+        detach: false,
     }
+}
+
+/// A step of `apply --detach`.
+const fn detached(point: &'static str, start: Start, interrupted: Then, killed: Then) -> Step {
+    Step {
+        detach: true,
+        ..step(point, start, interrupted, killed)
+    }
+}
+
+/// How the apply is stopped at its step.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// Paused at the step's point, then this signal.
+    Signal(libc::c_int, &'static str),
+    /// The state write at this point fails (`RPD_FAULT=<point>:fail`).
+    FailedWrite(&'static str),
 }
 
 use Start::{Fresh, Paused, PausedNewImage};
@@ -95,11 +118,29 @@ const STEPS: [Step; 17] = [
     step("lifecycle-done", Paused, SamePod, SamePod),
 ];
 
-const SIGNALS: [(libc::c_int, &str); 3] = [
-    (libc::SIGINT, "SIGINT"),
-    (libc::SIGTERM, "SIGTERM"),
-    (libc::SIGKILL, "SIGKILL"),
+const SIGNALS: [Stop; 3] = [
+    Stop::Signal(libc::SIGINT, "SIGINT"),
+    Stop::Signal(libc::SIGTERM, "SIGTERM"),
+    Stop::Signal(libc::SIGKILL, "SIGKILL"),
 ];
+
+/// Detach's record (issue 19): the launch is done, the state does not
+/// record it yet. An interrupt there still records it and detaches (the
+/// next apply collects the job: `run 2`); a failed write ends the job and
+/// stops the pod, and apply exits 1 (the next apply runs the job). A kill
+/// leaves the job unrecorded: the pod's guard stops the pod once it ends,
+/// but the next apply, knowing nothing of it, runs the job again on the
+/// same pod (`run 3`): the window between a launch and its record is not
+/// closed (the record would have to be written before the launch).
+const DETACH_STEPS: [(Step, &[Stop]); 1] = [(
+    detached("launched", Paused, SamePod, SamePod),
+    &[
+        Stop::Signal(libc::SIGINT, "SIGINT"),
+        Stop::Signal(libc::SIGTERM, "SIGTERM"),
+        Stop::Signal(libc::SIGKILL, "SIGKILL"),
+        Stop::FailedWrite("save-launched"),
+    ],
+)];
 
 /// What one row found.
 struct Row {
@@ -147,7 +188,7 @@ fn exit_text(run: &Run) -> String {
     }
 }
 
-fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
+fn run_row(step: Step, stop: Stop) -> Row {
     let started = Instant::now();
     let world = World::new();
     let mut problems = Vec::new();
@@ -172,14 +213,39 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
     };
 
     // The apply that is stopped.
-    let apply = world.spawn_paused_at(step.point, &["apply", "-y", HELLO]);
-    apply.signal(signal);
-    let stopped = apply.wait();
-    let killed = signal == libc::SIGKILL;
+    let args: &[&str] = if step.detach {
+        &["apply", "-y", "--detach", HELLO]
+    } else {
+        &["apply", "-y", HELLO]
+    };
+    let (stopped, how) = match stop {
+        Stop::Signal(signal, name) => {
+            let apply = world.spawn_paused_at(step.point, args);
+            apply.signal(signal);
+            (apply.wait(), name)
+        }
+        Stop::FailedWrite(point) => (
+            world.rpd_env(args, &[("RPD_FAULT", &format!("{point}:fail"))]),
+            "fail",
+        ),
+    };
+    let killed = matches!(stop, Stop::Signal(libc::SIGKILL, _));
+    let failed_write = matches!(stop, Stop::FailedWrite(_));
+    // Past the launch, and recorded: the job runs on, left to the guard.
+    let left_running = step.detach && !killed && !failed_write;
     if killed {
         check(
             stopped.output.status.signal() == Some(libc::SIGKILL),
             format!("expected a kill, got {}", exit_text(&stopped)),
+        );
+    } else if failed_write {
+        check(
+            stopped.code() == 1,
+            format!(
+                "a failed write exits 1, got {}:\n{}",
+                exit_text(&stopped),
+                stopped.stderr()
+            ),
         );
     } else {
         check(
@@ -213,10 +279,20 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
                 )
             })
             .collect();
-        check(
-            running.is_empty(),
-            format!("pods left running: {running:?}"),
-        );
+        if left_running {
+            let job = world
+                .state(HELLO_STATE)
+                .map(|s| s["launched_job"]["pod_id"].clone());
+            check(
+                running.len() == 1 && job == Some(running[0]["id"].clone()),
+                format!("the detached job's pod runs, recorded: {running:?}, job on {job:?}"),
+            );
+        } else {
+            check(
+                running.is_empty(),
+                format!("pods left running: {running:?}"),
+            );
+        }
     }
     // The state is readable and plannable, whatever happened.
     let plan = world.rpd(&["plan", HELLO]);
@@ -259,6 +335,12 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
     } else {
         step.then_interrupted
     };
+    if left_running {
+        check(
+            run_number == 2,
+            format!("the next apply collects the detached job (`run 2`), got {result:?}"),
+        );
+    }
     match then {
         NewPod => {
             check(
@@ -316,9 +398,13 @@ fn run_row(step: Step, (signal, signal_name): (libc::c_int, &str)) -> Row {
 
     let line = format!(
         "crash-matrix {:<20} {:<7} {:<7} | {:<8} | pods then: {} | apply again: {}, {:?} ({}) | orphans {orphan_count}, duplicates {duplicates} | destroy: {}, pods left: {} | lifecycle branches {branches} | {:.1}s {}",
-        step.point,
+        if step.detach {
+            format!("{} (detach)", step.point)
+        } else {
+            step.point.to_string()
+        },
         format!("{:?}", step.start).to_lowercase(),
-        signal_name,
+        how,
         exit_text(&stopped),
         pods_after_stop.len(),
         exit_text(&again),
@@ -348,11 +434,28 @@ fn jobs() -> usize {
 
 #[test]
 fn every_step_survives_sigint_sigterm_and_sigkill() {
+    run_rows(
+        STEPS
+            .iter()
+            .flat_map(|step| SIGNALS.iter().map(move |stop| (*step, *stop)))
+            .collect(),
+    );
+}
+
+#[test]
+fn detachs_record_survives_sigint_sigterm_sigkill_and_a_failed_write() {
+    run_rows(
+        DETACH_STEPS
+            .iter()
+            .flat_map(|(step, stops)| stops.iter().map(move |stop| (*step, *stop)))
+            .collect(),
+    );
+}
+
+/// Runs `rows` a few at a time (see [`jobs`]) and fails with every row
+/// that found a problem.
+fn run_rows(rows: Vec<(Step, Stop)>) {
     let started = Instant::now();
-    let rows: Vec<(Step, (libc::c_int, &str))> = STEPS
-        .iter()
-        .flat_map(|step| SIGNALS.iter().map(move |signal| (*step, *signal)))
-        .collect();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -360,10 +463,10 @@ fn every_step_survives_sigint_sigterm_and_sigkill() {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((step, signal)) = rows.get(i) else {
+                    let Some((step, stop)) = rows.get(i) else {
                         break;
                     };
-                    let row = run_row(*step, *signal);
+                    let row = run_row(*step, *stop);
                     println!("{}", row.line);
                     results.lock().unwrap().push((i, row));
                 }

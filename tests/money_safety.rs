@@ -658,3 +658,90 @@ fn an_interrupt_whose_cleanup_fails_still_exits_130_and_names_the_billing_pod() 
         .check(apply.wait());
     assert_eq!(state(&world)["pod"]["id"], paused.as_str(), "still tracked");
 }
+
+// Issue 19, item 5: detach must not lie.
+
+/// Holds hello's job at its very start (before it counts its run on the
+/// volume) until the file `job-released` exists.
+fn hold_at_start(world: &World) {
+    let release = world.path("job-released");
+    world.edit(
+        HELLO,
+        "    set -euo pipefail\n",
+        &format!(
+            "    set -euo pipefail\n    for _ in $(seq 1200); do [ -e {release} ] && break; sleep 0.1; done\n    [ -e {release} ]\n",
+            release = release.display(),
+        ),
+    );
+}
+
+/// A detached job the state cannot record would never be collected, and
+/// the next apply would run it again: it is no detach. The job is ended
+/// (it has run for a moment), the pod handled as one that never ran the
+/// job, and apply exits 1 saying why; the next apply runs the job once.
+#[test]
+fn a_detach_the_state_cannot_record_ends_the_job_and_exits_1() {
+    let world = World::new();
+    let paused = recycled(&world);
+    hold_at_start(&world);
+    world
+        .test()
+        .args(["apply", "-y", "--detach", HELLO])
+        .env("RPD_FAULT", "save-launched:fail")
+        .known(&paused, "[PAUSED]")
+        .status(1)
+        .stdout_has("hello: apply stopped. Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped.\n")
+        .stdout_lacks("job launched and detached")
+        .stderr_has("hello: Stopping pod [PAUSED]: the state could not record the launched job\n")
+        .stderr_has("error: hello: the job was not left running: the state could not record it (cannot write state file [TMP]/examples/.rpd/hello.state.json: RPD_FAULT=save-launched:fail), so no later rpd would collect it; the job was ended and pod [PAUSED] stopped\n  = help: fix what keeps rpd from writing [TMP]/examples/.rpd/hello.state.json, then apply again\n")
+        .run();
+    assert_kept_to_resume(&world, &paused);
+    assert!(state(&world).get("launched_job").is_none());
+    std::fs::write(world.path("job-released"), "").unwrap();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 2 of hello on pod {paused}\n"),
+        "the ended job never counted its run; the next apply ran it once"
+    );
+}
+
+/// The state write after a collected job failed (and every write after
+/// it: a full disk), so the state still said the job was left to collect.
+/// The next apply must not collect it again and call that a success: the
+/// run's directory says it was collected, the plan says so, and the job
+/// runs.
+#[test]
+fn a_collected_job_the_state_could_not_forget_is_not_collected_again() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", "--detach", HELLO]).status(0);
+    let pod = only_pod(&world)["id"].as_str().unwrap().to_string();
+    let collect = world.rpd_env(
+        &["apply", "-y", HELLO],
+        &[("RPD_FAULT", "save-collected:full")],
+    );
+    assert_eq!(collect.code(), 1, "{}", collect.stderr());
+    assert!(
+        state(&world).get("launched_job").is_some(),
+        "the state could not forget the job"
+    );
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .known(&pod, "[POD]")
+        .status(0)
+        .stdout_has("    · forget the job launched on pod [POD] at [DATE] [TIME] UTC: an earlier apply collected it (")
+        .stdout_lacks("attach to the job")
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("Launched ")
+        .run();
+    assert_eq!(
+        world.read("examples/artifacts/hello/result.txt"),
+        format!("run 2 of hello on pod {pod}\n")
+    );
+    assert!(state(&world).get("launched_job").is_none());
+}

@@ -227,6 +227,250 @@ fn a_saved_plan_round_trips_through_json_into_the_same_text_for_every_kind_of_pl
     }
 }
 
+/// Issue 19, item 19: a saved plan is carried out only as `rpd plan -o`
+/// wrote it. Editing any part of it (a lifecycle step, the lifecycle, a
+/// reason, the summary, a pod's actions, a step taken out, the digest)
+/// is refused before anything is called; the same plan unedited, even
+/// reformatted, applies.
+#[test]
+fn an_edited_saved_plan_is_refused_whatever_was_edited_and_the_unedited_one_applies() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    let saved: Value = serde_json::from_str(&world.read("plan.json")).unwrap();
+    let step = |plan: &Value, op: &str, when: &str| -> usize {
+        plan["configs"][0]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|s| s["op"] == op && (when.is_empty() || s["when"] == when))
+            .unwrap()
+    };
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
+        (
+            "recycle -> delete in the success branch's step",
+            Box::new(move |p| {
+                let i = step(p, "lifecycle", "success");
+                p["configs"][0]["steps"][i]["action"] = "delete".into();
+            }),
+        ),
+        (
+            "the config's lifecycle",
+            Box::new(|p| p["configs"][0]["lifecycle"]["on_success"] = "delete".into()),
+        ),
+        (
+            "a step's reason",
+            Box::new(move |p| {
+                let i = step(p, "lifecycle", "success");
+                p["configs"][0]["steps"][i]["reason"]["message"] = "harmless".into();
+            }),
+        ),
+        (
+            "the summary line",
+            Box::new(|p| {
+                p["configs"][0]["summary_line"] =
+                    "Plan: 0 to create, 0 to resume, 0 to destroy, 0 to stop.".into()
+            }),
+        ),
+        (
+            "the summary's counts",
+            Box::new(|p| p["configs"][0]["summary"]["destroy"] = 1.into()),
+        ),
+        (
+            "the document's summary",
+            Box::new(|p| p["summary"]["routine"] = 0.into()),
+        ),
+        (
+            "a pod's actions",
+            Box::new(|p| p["configs"][0]["pods"][0]["actions"] = serde_json::json!(["delete"])),
+        ),
+        (
+            "a step taken out",
+            Box::new(move |p| {
+                let i = step(p, "wait_ready", "");
+                p["configs"][0]["steps"]
+                    .as_array_mut()
+                    .unwrap()
+                    .remove(i + 1);
+            }),
+        ),
+        (
+            "a key added to a step",
+            Box::new(|p| p["configs"][0]["steps"][0]["extra"] = true.into()),
+        ),
+        (
+            "the digest",
+            Box::new(|p| p["digest"] = format!("sha256:{}", "0".repeat(64)).into()),
+        ),
+    ];
+    for (what, edit) in &edits {
+        let mut plan = saved.clone();
+        edit(&mut plan);
+        world.write("edited.json", &serde_json::to_string_pretty(&plan).unwrap());
+        world.reset_calls();
+        world
+            .test()
+            .args(["apply", "edited.json"])
+            .status(1)
+            .stderr(
+                "
+                error: saved plan edited.json was changed after `rpd plan -o` wrote it (its content does not match its digest): rpd carries out a saved plan only as it was saved
+                  = help: nothing was changed; plan again (`rpd plan -o edited.json`), review, and apply the new plan
+                ",
+            )
+            .run();
+        assert_eq!(
+            world.call_counts(&["create", "start", "stop", "delete"]),
+            [0, 0, 0, 0],
+            "{what}"
+        );
+    }
+    // A plan without a digest (an older rpd's, or one it was cut out of).
+    let mut plan = saved.clone();
+    plan.as_object_mut()
+        .unwrap()
+        .shift_remove("digest")
+        .unwrap();
+    world.write("edited.json", &serde_json::to_string_pretty(&plan).unwrap());
+    world
+        .test()
+        .args(["apply", "edited.json"])
+        .status(1)
+        .stderr(
+            "
+            error: saved plan edited.json has no digest (an older rpd saved it, or it was edited): rpd carries out a saved plan only as it was saved
+              = help: nothing was changed; plan again (`rpd plan -o edited.json`), review, and apply the new plan
+            ",
+        )
+        .run();
+    // `rpd show` says so too.
+    world
+        .test()
+        .args(["show", "edited.json"])
+        .stdout_has("rpd plan for examples/hello.yaml")
+        .stderr("warning: saved plan edited.json has no digest (an older rpd saved it, or it was edited): `rpd apply` refuses it\n")
+        .run();
+    // Unedited (here reformatted on one line and its keys in another
+    // order): it applies, and recycles the pod as it says.
+    let mut reordered = serde_json::Map::new();
+    for (key, value) in saved.as_object().unwrap().iter().rev() {
+        reordered.insert(key.clone(), value.clone());
+    }
+    world.write("plan.json", &Value::Object(reordered).to_string());
+    world.reset_calls();
+    world.rpd(&["apply", "plan.json"]).status(0);
+    assert_eq!(
+        world.call_counts(&["create", "start", "stop", "delete"]),
+        [0, 1, 1, 0]
+    );
+}
+
+/// Issue 19, item 18: `rpd plan -o FILE` writes a new file or replaces a
+/// plan it saved earlier, and nothing else: not the config, not a state
+/// file, not any other file. It writes through a temporary file, so a
+/// plan cut short leaves the earlier one whole.
+#[test]
+fn plan_o_writes_only_a_new_file_or_over_an_earlier_saved_plan() {
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let json = world
+        .rpd(&["plan", "--format", "json", HELLO])
+        .status(0)
+        .stdout();
+    world.write("out.json", &json);
+    world.write("notes.txt", "my notes\n");
+    world.write("empty", "");
+    let before: Vec<(&str, String)> = [HELLO, HELLO_STATE, "out.json", "notes.txt", "empty"]
+        .into_iter()
+        .map(|f| (f, world.read(f)))
+        .collect();
+    for (target, what) in [
+        (HELLO, " (it is the config examples/hello.yaml)"),
+        (
+            HELLO_STATE,
+            " (it is the state file of examples/hello.yaml)",
+        ),
+        ("out.json", ""),
+        ("notes.txt", ""),
+        ("empty", ""),
+    ] {
+        world
+            .test()
+            .args(["plan", "-o", target, HELLO])
+            .status(1)
+            .stderr(&format!(
+                "error: the plan was not saved: {target} exists and is not a plan `rpd plan -o` saved{what}; a saved plan replaces nothing else\n  = help: save it to a new file, e.g. `rpd plan -o plan.json examples/hello.yaml`\n"
+            ))
+            .run();
+    }
+    world.write("dir/.keep", "");
+    world
+        .test()
+        .args(["plan", "-o", "dir", HELLO])
+        .status(1)
+        .stderr("error: the plan was not saved: dir exists and is not a plan `rpd plan -o` saved (it is a directory); a saved plan replaces nothing else\n  = help: save it to a new file, e.g. `rpd plan -o plan.json examples/hello.yaml`\n")
+        .run();
+    for (file, text) in &before {
+        assert_eq!(&world.read(file), text, "{file} was changed");
+    }
+    // A new file, then over it; nothing is left beside it.
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    let first = world.read("plan.json");
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    let second = world.read("plan.json");
+    assert_ne!(first, second, "made again (made_at differs)");
+    // Cut short before the rename: the earlier plan is whole, and the
+    // next save leaves no temporary file behind.
+    let cut = world.rpd_env(
+        &["plan", "-o", "plan.json", HELLO],
+        &[("RPD_FAULT", "plan-before-rename")],
+    );
+    assert_ne!(cut.code(), 0);
+    assert_eq!(world.read("plan.json"), second);
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    let mut names: Vec<String> = std::fs::read_dir(world.path("."))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("plan.json"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["plan.json"]);
+    world.rpd(&["apply", "plan.json"]).status(0);
+}
+
+/// Issue 19, item 5: `apply --detach PLAN` detaches as `apply --detach
+/// CONFIG` does (it used to run the job attached, silently).
+#[test]
+fn apply_detach_of_a_saved_plan_detaches() {
+    let world = World::new();
+    world.rpd(&["plan", "-o", "plan.json", HELLO]).status(0);
+    world
+        .test()
+        .args(["apply", "--detach", "plan.json"])
+        .status(0)
+        .stdout_has("Applying the saved plan plan.json.\n")
+        .stdout_has("hello: job launched and detached. Pods: 1 created, 0 resumed, 0 destroyed, 0 stopped.\n")
+        .stderr_lacks("Lifecycle")
+        .run();
+    let state = world.state(HELLO_STATE).unwrap();
+    assert_eq!(state["launched_job"]["detached"], true, "{state:#}");
+    world
+        .test()
+        .args(["attach", HELLO])
+        .status(0)
+        .stdout_has("hello: apply complete!")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    assert!(
+        world
+            .state(HELLO_STATE)
+            .unwrap()
+            .get("launched_job")
+            .is_none()
+    );
+}
+
 // ---- JSON ----
 
 #[test]
@@ -368,9 +612,15 @@ fn markdown_for_a_hundred_configs_stays_under_githubs_limit_and_says_what_was_cu
         let rel = format!("many/c{i:03}.yaml");
         world.write(
             &rel,
+            // Each its own artifact folder: configs of one apply never
+            // share one.
             &hello
                 .replace("name: hello", &format!("name: hello{i:03}"))
-                .replace("source: hello/", "source: ../examples/hello/"),
+                .replace("source: hello/", "source: ../examples/hello/")
+                .replace(
+                    "local_path: artifacts/hello/",
+                    &format!("local_path: c{i:03}/"),
+                ),
         );
         args.push(rel);
     }

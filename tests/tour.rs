@@ -1530,11 +1530,25 @@ fn destroy_settles_an_interrupted_create_and_removes_the_state() {
 fn configs_applied_together_get_their_own_pod_names_and_run_directories() {
     let world = World::new();
     let text = world.read(HELLO);
-    world.write("examples/a.yaml", &text);
-    world.write("examples/b.yaml", &text);
+    // Each its own artifact folder: configs of one apply never share one
+    // (see the next test).
+    for copy in ["a", "b"] {
+        world.write(
+            &format!("examples/{copy}.yaml"),
+            &edited(
+                &text,
+                "local_path: artifacts/hello/",
+                &format!("local_path: artifacts/{copy}/"),
+            ),
+        );
+    }
     world
         .rpd(&["apply", "-y", "examples/a.yaml", "examples/b.yaml"])
         .status(0);
+    for copy in ["a", "b"] {
+        let result = world.read(&format!("examples/artifacts/{copy}/result.txt"));
+        assert!(result.starts_with("run 1 of hello on pod "), "{result}");
+    }
     let names: Vec<String> = world
         .pods()
         .iter()
@@ -1547,6 +1561,53 @@ fn configs_applied_together_get_their_own_pod_names_and_run_directories() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(runs.len(), 2, "{runs:?}");
+}
+
+/// Issue 19, item 8: copies of one config with only `name:` changed pull
+/// their artifacts into one folder. Applied together, one pull deleted or
+/// overwrote the other's results (and raced its write check): the plan
+/// refuses, naming both configs and the folder, and nothing is created.
+/// Applied one at a time, each run's results land where `local_path`
+/// says, as in runpod-deploy.
+#[test]
+fn configs_that_would_pull_into_one_folder_are_not_applied_together() {
+    let world = World::new();
+    let text = world.read(HELLO);
+    for copy in ["a", "b"] {
+        world.write(
+            &format!("examples/{copy}.yaml"),
+            &edited(&text, "\nname: hello\n", &format!("\nname: hello-{copy}\n")),
+        );
+    }
+    let both = ["examples/a.yaml", "examples/b.yaml"];
+    let error = |other: &str| {
+        format!(
+            "Error: artifact \"result\": the destination [TMP]/examples/artifacts/hello is the destination of artifact \"result\" of {other} too: applied together, one run's pull would delete or overwrite another's results\n  = help: give each config its own local_path (e.g. \"{{run_dir}}/result/\", inside the run's own directory), or apply them one at a time\n"
+        )
+    };
+    world
+        .test()
+        .args(["plan"])
+        .args(both)
+        .status(1)
+        .stdout_has(&error("examples/b.yaml"))
+        .stdout_has(&error("examples/a.yaml"))
+        .run();
+    world
+        .test()
+        .args(["apply", "-y"])
+        .args(both)
+        .status(1)
+        .stdout_has(&error("examples/b.yaml"))
+        .stderr_has("error: hello-a: the plan has errors: nothing was created\n")
+        .stderr_has("error: hello-b: the plan has errors: nothing was created\n")
+        .run();
+    assert!(world.pods().is_empty());
+    // One at a time, as runpod-deploy would: each is applied.
+    world.rpd(&["apply", "-y", "examples/a.yaml"]).status(0);
+    world.rpd(&["apply", "-y", "examples/b.yaml"]).status(0);
+    let result = world.read("examples/artifacts/hello/result.txt");
+    assert!(result.starts_with("run 1 of hello-b on pod "), "{result}");
 }
 
 #[test]

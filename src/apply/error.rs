@@ -111,6 +111,20 @@ pub enum ApplyError {
         #[source]
         source: Box<StateError>,
     },
+    /// `--detach` launched the job and the state could not record it: the
+    /// job was ended, and the pod stopped (or deleted, if this run made it).
+    #[error(
+        "the job was not left running: the state could not record it ({source}), so no later rpd would collect it; the job was ended and pod {pod_id} {done}\n  = help: fix what keeps rpd from writing {}, then apply again",
+        state_file.display()
+    )]
+    DetachUnrecorded {
+        pod_id: String,
+        /// `stopped` or `deleted`.
+        done: &'static str,
+        state_file: PathBuf,
+        #[source]
+        source: Box<StateError>,
+    },
     #[error("interrupted before the pod was ready")]
     Interrupted,
     /// Interrupted once the pod was ready, before the job's first step.

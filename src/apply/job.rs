@@ -149,10 +149,13 @@ impl<'a> Executor<'a> {
         };
         runner.run_phase(phase, &self.interrupt).await;
         if phase == Phase::Launch && runner.launched() {
-            self.record_launch();
+            let recorded = self.record_launch();
             self.write_launch_record();
-            // `--detach` ends here: the description is taken before it does.
             if self.options.detach {
+                if let Err(err) = recorded {
+                    return Err(self.detach_unrecorded(err).await);
+                }
+                // `--detach` ends here: the description is taken before it does.
                 self.finish_descriptions(None).await;
             }
         }
@@ -161,9 +164,11 @@ impl<'a> Executor<'a> {
 
     /// The job is running: until its log is pulled, the state says where it
     /// belongs, so that the next apply can fetch it if this one is killed.
-    fn record_launch(&mut self) {
+    /// Not written, an attached run follows the job itself; a detached one
+    /// cannot leave it (see [`Executor::detach_unrecorded`]).
+    fn record_launch(&mut self) -> Result<(), state::StateError> {
         let Some(pod_id) = self.current_id() else {
-            return;
+            return Ok(());
         };
         let now = Utc::now();
         let runner = self.runner.as_ref();
@@ -179,8 +184,48 @@ impl<'a> Executor<'a> {
                 .map(|d| now + d),
             detached: self.options.detach,
         });
-        // Not written, the next apply cannot rescue the log: no more.
-        let _ = self.save_state();
+        crate::fault::point("launched");
+        self.save_state_at(Some("save-launched"))
+    }
+
+    /// `--detach` launched the job, and the state could not record it: no
+    /// later rpd would know of it (the next apply would run it again, and
+    /// its results would never be collected). A detach that cannot be
+    /// recorded is no detach: the job, which has run for a moment, is
+    /// ended, and the pod is handled as one that never ran the job (deleted
+    /// if this run made it, else stopped and kept to resume). Staying
+    /// attached instead would hold a terminal the user asked to get back,
+    /// and a laptop closed on it leaves the same unrecorded job.
+    async fn detach_unrecorded(&mut self, err: state::StateError) -> ApplyError {
+        if let Some(runner) = self.runner.as_mut() {
+            runner
+                .end_launched("the state could not record the detached job")
+                .await;
+        }
+        self.state.launched_job = None;
+        let Some(pod_id) = self.current_id() else {
+            return err.into();
+        };
+        let done = if self.created_now {
+            "deleted"
+        } else {
+            "stopped"
+        };
+        match self
+            .not_ready_cleanup(&pod_id, "the state could not record the launched job")
+            .await
+        {
+            // A state write after the cleanup may fail too: the pod is no
+            // longer running either way.
+            Ok(()) | Err(ApplyError::State(_)) => ApplyError::DetachUnrecorded {
+                pod_id,
+                done,
+                state_file: self.state_path.clone(),
+                source: Box::new(err),
+            },
+            // The stop or delete failed: that error says the pod may bill.
+            Err(other) => other,
+        }
     }
 
     /// What this run did before the script started, kept in its run
@@ -298,8 +343,12 @@ impl<'a> Executor<'a> {
                 unsaved,
                 interrupted: runner.interrupted(),
             });
-            if self.state.launched_job.take().is_some() {
-                let _ = self.save_state();
+            if let Some(left) = self.state.launched_job.take() {
+                // Said in the run's directory first: a state that cannot
+                // forget the job (a full disk) must not make the next apply
+                // collect it again and report that as a run.
+                mark_collected(&left, &runner.run_dir());
+                let _ = self.save_state_at(Some("save-collected"));
             }
         }
         self.finish_descriptions(describe_end).await;
@@ -314,4 +363,19 @@ impl<'a> Executor<'a> {
         }
         Ok(())
     }
+}
+
+/// Writes `job`'s collected marker (see `LaunchedJob::collected_marker`),
+/// naming the run directory its results went into. Best effort: without
+/// it, a state that still records the job has it collected again.
+fn mark_collected(job: &LaunchedJob, into: &std::path::Path) {
+    let Some(marker) = job.collected_marker() else {
+        return;
+    };
+    let text = serde_json::json!({
+        "collected_at": Utc::now(),
+        "into": into,
+    });
+    let _ = std::fs::create_dir_all(&job.run_dir);
+    let _ = std::fs::write(marker, format!("{text}\n"));
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, SecretSource};
-use crate::plan::{LocalPlace, LocalProblem};
+use crate::plan::{LocalPlace, LocalProblem, LocalWrite};
 
 /// Every problem with `config`'s local inputs, in the config's order.
 pub fn check(config: &Config) -> Vec<LocalProblem> {
@@ -72,6 +72,25 @@ pub fn check(config: &Config) -> Vec<LocalProblem> {
         }
     }
     problems
+}
+
+/// Where `config`'s run writes on this machine: its run directory and each
+/// artifact's destination (a directory pull fills `local_path`; a file
+/// pull writes the one file).
+pub fn writes(config: &Config) -> Vec<LocalWrite> {
+    let mut writes = vec![LocalWrite {
+        what: LocalPlace::RunDirectory,
+        path: config.run_dir.clone(),
+        folder: true,
+    }];
+    writes.extend(config.job.artifacts.iter().map(|artifact| LocalWrite {
+        what: LocalPlace::Artifact {
+            label: artifact.label.clone(),
+        },
+        path: artifact.local_path.clone(),
+        folder: artifact.remote_path.ends_with('/'),
+    }));
+    writes
 }
 
 /// Why directory `dir` could not be created and written, without creating

@@ -246,12 +246,18 @@ impl<'a> Executor<'a> {
     /// [`Executor::save_state`] at a named fault point (`RPD_FAULT=<point>:fail`
     /// makes this write fail, as a full disk would).
     fn save_state_at(&mut self, point: Option<&str>) -> Result<(), state::StateError> {
-        let written = match point {
-            Some(point) if crate::fault::fails(point) => Err(state::StateError::Write {
+        let failing = point.is_some_and(crate::fault::fails) || crate::fault::full();
+        let written = if failing {
+            let why = match point {
+                Some(point) if !crate::fault::full() => format!("RPD_FAULT={point}:fail"),
+                _ => "RPD_FAULT: the disk is full".to_string(),
+            };
+            Err(state::StateError::Write {
                 path: self.state_path.clone(),
-                source: std::io::Error::other(format!("RPD_FAULT={point}:fail")),
-            }),
-            _ => state::write(&self.state_path, &mut self.state),
+                source: std::io::Error::other(why),
+            })
+        } else {
+            state::write(&self.state_path, &mut self.state)
         };
         if let Err(err) = written {
             let ids = self.state.pod_ids().join(", ");
@@ -423,6 +429,10 @@ impl<'a> Executor<'a> {
             }
             StepKind::ForgetPendingCreate { .. } => {
                 self.state.pending_create = None;
+                self.save()
+            }
+            StepKind::ForgetCollectedJob { .. } => {
+                self.state.launched_job = None;
                 self.save()
             }
             StepKind::ForgetPod { pod_id } => {

@@ -1,8 +1,11 @@
 //! `rpd apply PLAN`: carries out exactly a plan saved with `rpd plan -o`,
-//! without asking, after checking that what it was made from still holds:
-//! the config's content, the state's lineage and serial, and every pod the
-//! state tracks (status, image, GPU, datacenter, last status change). Each
-//! difference is refused as "saved plan is stale: <cause>".
+//! without asking, after checking that it is as it was saved (its digest
+//! covers every step, lifecycle branch, reason and summary: an edited plan
+//! is refused) and that what it was made from still holds: the config's
+//! content, the state's lineage and serial, and every pod the state tracks
+//! (status, image, GPU, datacenter, last status change). Each difference
+//! is refused as "saved plan is stale: <cause>". `--detach` detaches as it
+//! does for a config.
 
 use std::path::{Path, PathBuf};
 
@@ -37,14 +40,15 @@ pub fn saved_plan_in(args: &[PathBuf]) -> anyhow::Result<Option<PathBuf>> {
     }
 }
 
+/// A JSON object with a `format_version` (a YAML config never is one),
+/// however it is formatted.
 fn is_plan_file(path: &Path) -> bool {
-    use std::io::Read;
-    let Ok(file) = std::fs::File::open(path) else {
+    let Ok(bytes) = crate::input::read(path) else {
         return false;
     };
-    let mut head = String::new();
-    let _ = file.take(4096).read_to_string(&mut head);
-    head.trim_start().starts_with('{') && head.contains("\"format_version\"")
+    bytes.trim_ascii_start().starts_with(b"{")
+        && serde_json::from_slice::<serde_json::Value>(&bytes)
+            .is_ok_and(|v| v.get("format_version").is_some())
 }
 
 pub async fn apply(
@@ -62,7 +66,7 @@ pub async fn apply(
             "a saved plan is carried out as it was planned: --var, --vars-file, --replace, --fallback-cloud-type, --on-busy-host and --replace-without-stock belong to `rpd plan -o`"
         );
     }
-    let doc = super::show::read(plan_file)?;
+    let (doc, seal) = super::show::read(plan_file)?;
     let mut planned = Vec::new();
     for entry in &doc.configs {
         match entry {
@@ -79,6 +83,14 @@ pub async fn apply(
                 failed.config
             ),
         }
+    }
+    // Carried out only as it was saved: an edited step, lifecycle branch,
+    // reason or summary would make apply do what the review did not see.
+    if let Some(why) = words::broken_seal(seal, &plan_file.display().to_string()) {
+        bail!(
+            "{why}: rpd carries out a saved plan only as it was saved\n  = help: nothing was changed; plan again (`rpd plan -o {}`), review, and apply the new plan",
+            plan_file.display()
+        );
     }
     let provider = ctx.provider()?;
     let now = chrono::Utc::now();
@@ -176,7 +188,7 @@ pub async fn apply(
         busy_host_retry: timing
             .every
             .unwrap_or(ApplyOptions::default().busy_host_retry),
-        detach: false,
+        detach: settings.detach,
         direct_ssh_grace: settings.flags.direct_ssh_grace,
     };
     let status = execute(

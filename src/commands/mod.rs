@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod logs;
 mod ndjson;
 pub mod plan;
+mod plan_out;
 pub mod refresh;
 pub mod refresh_only;
 pub mod runs;

@@ -1,6 +1,7 @@
 //! `rpd plan`: refresh and show what apply would do, per config (all of
 //! them at once, with one combined summary), as text, JSON or Markdown;
-//! `-o FILE` saves it for `rpd apply FILE`.
+//! `-o FILE` saves it for `rpd apply FILE` (sealed with a digest, to a new
+//! file or over an earlier saved plan only: `plan_out.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use super::plan_out::PlanOut;
 use crate::commands::settings::{OutputFormat, PlanSettings};
 use crate::commands::{Ctx, format_error, load_each, load_options, prepare_all};
 use crate::exit::ExitStatus;
@@ -25,6 +27,22 @@ pub struct Outcome {
 
 pub async fn run(ctx: &Ctx, settings: &PlanSettings) -> anyhow::Result<ExitStatus> {
     let loaded = load_each(ctx, &settings.configs, &settings.vars)?;
+    // Where the plan goes is checked before anything is planned.
+    let out = match &settings.out {
+        Some(out) => {
+            let mut known = Vec::new();
+            for (path, config) in &loaded {
+                let shown = path.display();
+                known.push((path.clone(), format!("the config {shown}")));
+                if let Ok(config) = config {
+                    let state = &config.state_file;
+                    known.push((state.clone(), format!("the state file of {shown}")));
+                }
+            }
+            Some(PlanOut::new(out, known, &settings.configs)?)
+        }
+        None => None,
+    };
     let provider = ctx.provider()?;
     let flags = crate::commands::PlanFlags {
         busy_host_wait: crate::commands::busy_host_timing()?.wait,
@@ -79,8 +97,8 @@ pub async fn run(ctx: &Ctx, settings: &PlanSettings) -> anyhow::Result<ExitStatu
         })
         .collect();
     let status = print(ctx, settings.format, &outcomes, settings.detailed_exitcode);
-    if let Some(out) = &settings.out {
-        save(ctx, out, &outcomes, saved, settings.format)?;
+    if let (Some(out), Some(shown)) = (&out, &settings.out) {
+        save(ctx, out, shown, &outcomes, saved, settings.format)?;
     }
     Ok(status)
 }
@@ -195,7 +213,8 @@ fn document(outcomes: &[Outcome], mut saved: Vec<(String, SavedFacts)>) -> Docum
 /// plan that cannot be applied is not saved).
 fn save(
     ctx: &Ctx,
-    out: &Path,
+    out: &PlanOut,
+    shown: &Path,
     outcomes: &[Outcome],
     saved: Vec<(String, SavedFacts)>,
     format: OutputFormat,
@@ -211,22 +230,20 @@ fn save(
     if unusable > 0 {
         anyhow::bail!(
             "the plan was not saved to {}: {unusable} of {} configs could not be planned or have errors; fix them and plan again",
-            out.display(),
+            shown.display(),
             outcomes.len()
         );
     }
-    let doc = document(outcomes, saved);
-    let text = serde_json::to_string_pretty(&doc).expect("json") + "\n";
-    std::fs::write(out, text).with_context(|| format!("writing the plan to {}", out.display()))?;
+    out.write(&json::sealed(&document(outcomes, saved)))?;
     if format == OutputFormat::Text {
         let p = ctx.stdout_palette();
         crate::say!();
-        crate::say!("Saved the plan to: {}", out.display());
+        crate::say!("Saved the plan to: {}", shown.display());
         crate::say!();
         crate::say!("To perform exactly these actions, run the following command to apply:");
         crate::say!(
             "    {}",
-            p.bold.apply_to(format!("rpd apply {}", out.display()))
+            p.bold.apply_to(format!("rpd apply {}", shown.display()))
         );
     }
     Ok(())

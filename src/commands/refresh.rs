@@ -94,7 +94,14 @@ pub fn job_outline(config: &Config) -> JobOutline {
 /// What the provider says about every pod the state tracks, and the pods
 /// named like an interrupted create.
 async fn observe(provider: &SharedProvider, state: &State) -> anyhow::Result<Observations> {
-    let mut observed = Observations::default();
+    let mut observed = Observations {
+        left_job_collected: state
+            .launched_job
+            .as_ref()
+            .and_then(|job| job.collected_marker())
+            .is_some_and(|marker| marker.exists()),
+        ..Observations::default()
+    };
     let ids: Vec<String> = state.pod_ids().into_iter().map(String::from).collect();
     let results = join_all(ids.iter().map(|id| provider.get(id))).await;
     for (id, result) in ids.into_iter().zip(results) {
@@ -279,10 +286,39 @@ pub async fn prepare_all(
         .await;
     let paths: Vec<PathBuf> = configs.iter().map(|c| c.path.clone()).collect();
     let catalogs = &catalogs;
-    let results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
+    let mut results: Vec<anyhow::Result<Prepared>> = stream::iter(configs)
         .map(|c| prepare(provider, c, mode, flags, catalogs))
         .buffered(REFRESH_CONCURRENCY)
         .collect()
         .await;
+    refuse_shared_folders(&mut results);
     paths.into_iter().zip(results).collect()
+}
+
+/// Plans whose runs would pull into one local folder get an error each,
+/// naming the other config (`plan::shared`).
+fn refuse_shared_folders(results: &mut [anyhow::Result<Prepared>]) {
+    let mut pulling: Vec<&mut Prepared> = results
+        .iter_mut()
+        .filter_map(|r| r.as_mut().ok())
+        .filter(|p| {
+            p.plan
+                .steps()
+                .iter()
+                .any(|s| matches!(s.kind, planner::StepKind::Pull { .. }))
+        })
+        .collect();
+    let writes: Vec<planner::shared::ConfigWrites> = pulling
+        .iter()
+        .map(|p| planner::shared::ConfigWrites {
+            config: p.config.path.display().to_string(),
+            writes: crate::apply::local_inputs::writes(&p.config),
+        })
+        .collect();
+    for (prepared, errors) in pulling
+        .iter_mut()
+        .zip(planner::shared::shared_folders(&writes))
+    {
+        prepared.plan.report.errors.extend(errors);
+    }
 }

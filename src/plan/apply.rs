@@ -51,6 +51,7 @@ impl PodChoice {
 
 impl Planner<'_> {
     pub(super) fn plan_apply(&mut self) -> PodChange {
+        self.forget_collected_job();
         let current = self.current_pod();
         let choice = self.choose_pod(current.as_ref());
         let ranked = self.rank_candidates();
@@ -468,6 +469,9 @@ impl Planner<'_> {
         let Some(job) = input.state().and_then(|s| s.launched_job.as_ref()) else {
             return;
         };
+        if input.observed.left_job_collected {
+            return;
+        }
         // A live run holds the lock: the job is that run's, not left.
         if matches!(input.lock, Some(LockSeen::Held(_))) {
             return;

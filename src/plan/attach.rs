@@ -14,6 +14,9 @@ impl Planner<'_> {
         let input = self.input;
         let job = input.state()?.launched_job.as_ref()?;
         job.tag.as_ref()?;
+        if input.observed.left_job_collected {
+            return None;
+        }
         if matches!(input.lock, Some(LockSeen::Held(_))) {
             return None;
         }
@@ -22,6 +25,31 @@ impl Planner<'_> {
             _ => return None,
         };
         (*on == job.pod_id).then(|| job.clone())
+    }
+
+    /// A job the state still records, though an earlier apply collected it
+    /// (its state write failed; the run directory says so): forgotten
+    /// first, so that this apply runs the job instead of collecting it
+    /// again and calling that a success.
+    pub(super) fn forget_collected_job(&mut self) {
+        let input = self.input;
+        if !input.observed.left_job_collected {
+            return;
+        }
+        let Some(job) = input.state().and_then(|s| s.launched_job.as_ref()) else {
+            return;
+        };
+        self.state_changes.push(StateChange::ForgetCollectedJob {
+            pod_id: job.pod_id.clone(),
+            launched_at: job.launched_at,
+            run_dir: job.run_dir.clone(),
+        });
+        self.steps.then(
+            StepKind::ForgetCollectedJob {
+                pod_id: job.pod_id.clone(),
+            },
+            None,
+        );
     }
 
     /// The on-pod guard that starts with the job, and when it stops the pod.

@@ -41,6 +41,10 @@ pub struct Observations {
     pub pods: BTreeMap<String, Observation>,
     /// Pods found under the name of an interrupted create.
     pub pending_matches: Vec<ObservedPod>,
+    /// The job the state records as launched was collected already: its
+    /// run directory says so (the state write after its pull failed).
+    #[serde(default)]
+    pub left_job_collected: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -125,6 +129,17 @@ pub enum LocalProblem {
 pub enum LocalPlace {
     RunDirectory,
     Artifact { label: String },
+}
+
+/// A place on this machine a config's run writes: the run directory, or
+/// an artifact's destination (a folder, or one file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalWrite {
+    pub what: LocalPlace,
+    pub path: PathBuf,
+    /// A folder the pull fills (and, with `delete`, empties of the rest),
+    /// not one file.
+    pub folder: bool,
 }
 
 /// What the job will do, for the plan's steps.

@@ -20,6 +20,7 @@ mod paused;
 mod report;
 pub mod review;
 pub mod saved;
+pub mod shared;
 mod steps;
 
 pub use input::*;

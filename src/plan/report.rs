@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::input::{LocalProblem, LockHolder, MissingSshKey};
+use super::input::{LocalPlace, LocalProblem, LockHolder, MissingSshKey};
 use crate::model::{CloudType, InPlaceUpdates, Outcome, Ownership, PodStatus, Storage};
 
 /// One attribute of a pod, before and after.
@@ -229,10 +229,41 @@ pub enum PlanError {
         pending_create: Option<String>,
         state_file: std::path::PathBuf,
     },
+    /// Two configs of one apply would pull into one local folder (one
+    /// the other's, or one inside the other): one pull would delete or
+    /// overwrite the other's results.
+    SharedLocalFolder {
+        what: LocalPlace,
+        path: std::path::PathBuf,
+        /// Every place of another config it overlaps.
+        with: Vec<SharedWith>,
+    },
     /// A local input the job cannot run with (serialized as the problem
     /// itself, with its own `kind`).
     #[serde(untagged)]
     LocalInput(LocalProblem),
+}
+
+/// Another config's local place that one of this config's overlaps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SharedWith {
+    pub config: String,
+    pub what: LocalPlace,
+    pub path: std::path::PathBuf,
+    /// How this config's place overlaps it.
+    pub overlap: FolderOverlap,
+}
+
+/// How two local places overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderOverlap {
+    /// The same place.
+    Same,
+    /// This one is inside the other (a folder).
+    Inside,
+    /// This one (a folder) holds the other.
+    Holds,
 }
 
 /// Worth knowing, not a problem.
@@ -326,6 +357,13 @@ pub enum StateChange {
     /// The live pod does not have it: forget it (the plan compares afresh).
     ForgetInterruptedUpdate {
         pod_id: String,
+    },
+    /// The job the state records as launched was collected by an earlier
+    /// apply (into `run_dir`, which says so) whose state write failed.
+    ForgetCollectedJob {
+        pod_id: String,
+        launched_at: DateTime<Utc>,
+        run_dir: std::path::PathBuf,
     },
     ForgetPod {
         pod_id: String,

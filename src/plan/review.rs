@@ -157,7 +157,7 @@ pub fn diff_input(
             };
             let observed = Observations {
                 pods: BTreeMap::from([(OLD_POD.to_string(), Observation::Pod(Box::new(pod)))]),
-                pending_matches: Vec::new(),
+                ..Observations::default()
             };
             let recorded = Recorded {
                 state,

@@ -103,6 +103,11 @@ pub enum StepKind {
     ForgetPendingCreate {
         name: String,
     },
+    /// State bookkeeping: the job the state records as launched on
+    /// `pod_id` was collected by an earlier apply that could not record it.
+    ForgetCollectedJob {
+        pod_id: String,
+    },
     /// State bookkeeping: an update whose answer was lost is settled; the
     /// recorded spec takes it when the live pod has it (`applied`).
     SettleInterruptedUpdate {
@@ -135,6 +140,7 @@ impl StepKind {
             StepKind::Lifecycle { .. } => "lifecycle",
             StepKind::ForgetPod { .. } => "forget_pod",
             StepKind::ForgetPendingCreate { .. } => "forget_pending_create",
+            StepKind::ForgetCollectedJob { .. } => "forget_collected_job",
             StepKind::SettleInterruptedUpdate { .. } => "settle_interrupted_update",
             StepKind::RemoveState => "remove_state",
         }
@@ -146,6 +152,7 @@ impl StepKind {
             self,
             StepKind::ForgetPod { .. }
                 | StepKind::ForgetPendingCreate { .. }
+                | StepKind::ForgetCollectedJob { .. }
                 | StepKind::SettleInterruptedUpdate { .. }
                 | StepKind::RemoveState
                 | StepKind::AdoptPod { .. }

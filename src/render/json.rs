@@ -4,13 +4,16 @@
 //! ([`parse`] does). Values are JSON values; every reason, warning, note and
 //! state change is typed (`kind` plus its data) and carries the sentence the
 //! text plan prints as `message`. A saved plan (`rpd plan -o`) is this
-//! document with each config's `saved` facts; [`plan_of`] turns a config's
-//! entry back into the [`Plan`] it was made from, so that `show` renders
-//! and `apply` carries out exactly that plan. `schemas/plan.schema.json`
-//! is [`schema`]'s output.
+//! document with each config's `saved` facts and a `digest` of all of it
+//! ([`sealed`]: any edit of a step, a lifecycle branch, a reason or a
+//! summary breaks it, [`seal`]); [`plan_of`] turns a config's entry back
+//! into the [`Plan`] it was made from, so that `show` renders and `apply`
+//! carries out exactly that plan. `schemas/plan.schema.json` is
+//! [`schema`]'s output.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use super::words;
 use crate::model::{Lifecycle, PodStatus, Storage};
@@ -31,6 +34,11 @@ const MAJOR: &str = "3";
 pub struct Document {
     pub format_version: String,
     pub rpd_version: String,
+    /// In a saved plan: `sha256:<hex>` of everything else in the document,
+    /// whatever its formatting; `rpd apply` refuses a saved plan it does
+    /// not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     pub summary: ConfigsSummary,
     pub configs: Vec<ConfigEntry>,
 }
@@ -204,6 +212,7 @@ impl Document {
         Document {
             format_version: FORMAT_VERSION.into(),
             rpd_version: env!("CARGO_PKG_VERSION").into(),
+            digest: None,
             summary,
             configs,
         }
@@ -381,6 +390,87 @@ pub enum ReadError {
     },
 }
 
+/// `doc` as a saved plan's text: pretty JSON whose `digest` covers every
+/// other value of it, so that `rpd apply` carries out the plan only as it
+/// was saved.
+pub fn sealed(doc: &Document) -> String {
+    let mut doc = doc.clone();
+    doc.digest = None;
+    let value = serde_json::to_value(&doc).expect("a plan serializes");
+    doc.digest = Some(digest_of(&value));
+    serde_json::to_string_pretty(&doc).expect("a plan serializes") + "\n"
+}
+
+/// Whether a plan document is as `rpd plan -o` saved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seal {
+    /// Its digest matches its content.
+    Intact,
+    /// It has no digest (saved by an older rpd, or cut out).
+    Missing,
+    /// Something in it changed since it was saved (or the digest did).
+    Broken,
+}
+
+/// The [`Seal`] of a plan document's text (one that [`parse`] reads).
+pub fn seal(text: &str) -> Seal {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Seal::Broken;
+    };
+    match value.get(DIGEST) {
+        None => Seal::Missing,
+        Some(serde_json::Value::String(digest)) if *digest == digest_of(&value) => Seal::Intact,
+        Some(_) => Seal::Broken,
+    }
+}
+
+const DIGEST: &str = "digest";
+
+/// `sha256:<hex>` of `value` without its top-level `digest`, in a form that
+/// whitespace and the order of keys do not change: every value the plan
+/// has is covered, also one rpd does not read.
+fn digest_of(value: &serde_json::Value) -> String {
+    let mut text = String::new();
+    canonical(value, true, &mut text);
+    format!("sha256:{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// Compact JSON with each object's keys sorted (`top`: the document, whose
+/// `digest` is left out).
+fn canonical(value: &serde_json::Value, top: bool, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map
+                .keys()
+                .filter(|k| !(top && k.as_str() == DIGEST))
+                .collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key.as_str()], false, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, false, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 /// Reads a plan document, refusing an unknown major version.
 pub fn parse(text: &str) -> Result<Document, ReadError> {
     let value: serde_json::Value =
@@ -517,6 +607,46 @@ mod tests {
             serde_json::to_value(worded(&Reason::NoPodRecorded, words::reason)).unwrap(),
             json!({"kind": "no_pod_recorded", "message": "no pod recorded"})
         );
+    }
+
+    #[test]
+    fn a_sealed_plan_is_intact_reformatted_or_reordered_and_broken_by_any_edit() {
+        let doc = Document::new(Vec::new());
+        let text = sealed(&doc);
+        assert_eq!(seal(&text), Seal::Intact);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(seal(&value.to_string()), Seal::Intact, "compact");
+        let mut reversed = serde_json::Map::new();
+        for (key, v) in value.as_object().unwrap().iter().rev() {
+            reversed.insert(key.clone(), v.clone());
+        }
+        assert_eq!(
+            seal(&serde_json::Value::Object(reversed).to_string()),
+            Seal::Intact
+        );
+        for edit in [
+            json!({"summary": {"configs": 1}}),
+            json!({"rpd_version": "0.0.0"}),
+            json!({"extra": true}),
+            json!({"digest": "sha256:00"}),
+        ] {
+            let mut edited = value.clone();
+            for (key, v) in edit.as_object().unwrap() {
+                match (edited.get_mut(key), v) {
+                    (Some(serde_json::Value::Object(inner)), serde_json::Value::Object(add)) => {
+                        inner.extend(add.clone())
+                    }
+                    _ => {
+                        edited[key] = v.clone();
+                    }
+                }
+            }
+            assert_eq!(seal(&edited.to_string()), Seal::Broken, "{edit}");
+        }
+        let mut cut = value.clone();
+        cut.as_object_mut().unwrap().shift_remove("digest");
+        assert_eq!(seal(&cut.to_string()), Seal::Missing);
+        assert_eq!(seal("not json"), Seal::Broken);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod steps;
 pub mod telemetry;
 
 pub use errors::{invalid_candidate, local_problem, missing_ssh_key, plan_error};
-pub use review::{config_change, configs_summary, old_pod, stale_cause};
+pub use review::{broken_seal, config_change, configs_summary, old_pod, stale_cause};
 pub use steps::{cost_line, step};
 
 use crate::model::{BusyHostPolicy, InPlaceUpdates, Outcome, Storage, Usd};
@@ -351,6 +351,15 @@ pub fn state_change(change: &StateChange) -> String {
             "forget the interrupted update of pod {pod_id} (the pod does not have it; the plan compares it with the config afresh)"
         ),
         StateChange::ForgetPod { pod_id } => format!("forget pod {pod_id} (it no longer exists)"),
+        StateChange::ForgetCollectedJob {
+            pod_id,
+            launched_at,
+            run_dir,
+        } => format!(
+            "forget the job launched on pod {pod_id} at {}: an earlier apply collected it ({} says so) but could not record that; this apply runs the job",
+            launched_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            run_dir.display()
+        ),
         StateChange::RemoveStateFile => "remove the state file".into(),
         StateChange::ForgetPodIn { pod_id, state_file } => {
             format!("forget pod {pod_id} in {}", state_file.display())

@@ -113,6 +113,17 @@ pub struct LaunchedJob {
     pub detached: bool,
 }
 
+impl LaunchedJob {
+    /// The file in the job's run directory that says it was collected (its
+    /// log and artifacts pulled, its outcome fixed): written before the
+    /// state forgets the job, it keeps a state whose write failed from
+    /// passing the job for one still to collect. Only a tagged job has one.
+    pub fn collected_marker(&self) -> Option<PathBuf> {
+        let tag = self.tag.as_ref()?;
+        Some(self.run_dir.join(format!(".rpd-collected-{tag}")))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub format_version: u32,

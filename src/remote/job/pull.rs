@@ -10,11 +10,17 @@ use std::time::Instant;
 use super::events::JobEvent;
 use super::{ArtifactResult, ArtifactStatus, JobFailure, JobRunner, Phase, millis};
 
-/// Creates `dir` and checks that a file can be written in it.
+/// Creates `dir` and checks that a file can be written in it. The probe's
+/// name is this check's own: two runs (of one rpd or two) that check one
+/// folder never delete each other's.
 fn writable_dir(dir: &Path) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write to {}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(cannot)?;
-    let probe = dir.join(format!(".rpd-write-check-{}", std::process::id()));
+    let probe = dir.join(format!(
+        ".rpd-write-check-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::write(&probe, b"").map_err(cannot)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())

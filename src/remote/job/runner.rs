@@ -140,6 +140,16 @@ impl<'a> JobRunner<'a> {
         self.last_word_to_guard(&dismiss).await;
     }
 
+    /// Ends the launched job on the pod (its process group: TERM, then
+    /// KILL) and fails the run with `why`, so that nothing after it runs.
+    pub async fn end_launched(&mut self, why: &str) {
+        if self.report.launched {
+            let kill = script::kill(&self.files);
+            let _ = exec(self.transport.as_ref(), &kill, Duration::from_secs(20)).await;
+        }
+        self.fail(JobFailure::new(Phase::Launch, why));
+    }
+
     /// Stops the heartbeat and runs `script` for the launched job's guard
     /// (best effort: a guard not told acts on its own rules).
     async fn last_word_to_guard(&mut self, script: &str) {

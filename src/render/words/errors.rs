@@ -4,7 +4,7 @@
 
 use super::and_list;
 use crate::model::{InvalidCandidate, KeyPart};
-use crate::plan::{LocalPlace, LocalProblem, MissingSshKey, PlanError};
+use crate::plan::{FolderOverlap, LocalPlace, LocalProblem, MissingSshKey, PlanError, SharedWith};
 
 /// Why the plan cannot be carried out.
 pub fn plan_error(error: &PlanError) -> String {
@@ -39,7 +39,62 @@ pub fn plan_error(error: &PlanError) -> String {
                 state_file.display()
             )
         }
+        PlanError::SharedLocalFolder { what, path, with } => shared_folder(what, path, with),
         PlanError::LocalInput(problem) => local_problem(problem),
+    }
+}
+
+/// A local place of this config that other configs of the apply write too.
+fn shared_folder(what: &LocalPlace, path: &std::path::Path, with: &[SharedWith]) -> String {
+    let theirs = |w: &SharedWith| match &w.what {
+        LocalPlace::RunDirectory => format!("the run directory of {}", w.config),
+        LocalPlace::Artifact { label } => {
+            format!("the destination of artifact {label:?} of {}", w.config)
+        }
+    };
+    let how = match with {
+        [one] => match one.overlap {
+            FolderOverlap::Same => format!("is {} too", theirs(one)),
+            FolderOverlap::Inside => format!("is inside {}, {}", one.path.display(), theirs(one)),
+            FolderOverlap::Holds => format!("holds {}, {}", one.path.display(), theirs(one)),
+        },
+        many => {
+            let mut configs: Vec<&str> = many.iter().map(|w| w.config.as_str()).collect();
+            configs.dedup();
+            let shown: Vec<String> = configs.iter().take(3).map(|c| c.to_string()).collect();
+            let more = match configs.len().saturating_sub(3) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            format!(
+                "is written by {} other configs of this apply too ({}{more})",
+                configs.len(),
+                shown.join(", ")
+            )
+        }
+    };
+    let label = match what {
+        LocalPlace::Artifact { label } => label.as_str(),
+        LocalPlace::RunDirectory => with
+            .iter()
+            .find_map(|w| match &w.what {
+                LocalPlace::Artifact { label } => Some(label.as_str()),
+                LocalPlace::RunDirectory => None,
+            })
+            .unwrap_or("results"),
+    };
+    format!(
+        "{} {} {how}: applied together, one run's pull would delete or overwrite another's results\n  = help: give each config its own local_path (e.g. \"{{run_dir}}/{label}/\", inside the run's own directory), or apply them one at a time",
+        place(what),
+        path.display()
+    )
+}
+
+/// A local place as an error names it, before its path.
+fn place(what: &LocalPlace) -> String {
+    match what {
+        LocalPlace::RunDirectory => "the run directory".to_string(),
+        LocalPlace::Artifact { label } => format!("artifact {label:?}: the destination"),
     }
 }
 
@@ -66,12 +121,9 @@ pub fn local_problem(problem: &LocalProblem) -> String {
             blocker,
             error,
         } => {
-            let what = match what {
-                LocalPlace::RunDirectory => "the run directory".to_string(),
-                LocalPlace::Artifact { label } => format!("artifact {label:?}: the destination"),
-            };
             format!(
-                "{what} {} cannot be written: {}: {error}",
+                "{} {} cannot be written: {}: {error}",
+                place(what),
                 path.display(),
                 blocker.display()
             )

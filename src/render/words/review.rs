@@ -4,7 +4,7 @@
 use super::plural;
 use crate::plan::review::{ConfigChange, OldPod};
 use crate::plan::saved::StaleCause;
-use crate::render::json::ConfigsSummary;
+use crate::render::json::{ConfigsSummary, Seal};
 
 /// The combined summary of several configs.
 pub fn configs_summary(summary: &ConfigsSummary) -> String {
@@ -62,6 +62,20 @@ pub fn config_change(change: &ConfigChange) -> String {
 }
 
 /// Why a saved plan no longer holds (after "saved plan is stale: ").
+/// Why the saved plan `file` is not as `rpd plan -o` wrote it; `None` when
+/// it is.
+pub fn broken_seal(seal: Seal, file: &str) -> Option<String> {
+    match seal {
+        Seal::Intact => None,
+        Seal::Missing => Some(format!(
+            "saved plan {file} has no digest (an older rpd saved it, or it was edited)"
+        )),
+        Seal::Broken => Some(format!(
+            "saved plan {file} was changed after `rpd plan -o` wrote it (its content does not match its digest)"
+        )),
+    }
+}
+
 pub fn stale_cause(cause: &StaleCause, config: &str) -> String {
     let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
     match cause {

@@ -79,6 +79,9 @@ pub fn step(kind: &StepKind, name: &str) -> String {
         StepKind::ForgetPendingCreate { name } => {
             format!("forget the interrupted create of {name:?}")
         }
+        StepKind::ForgetCollectedJob { pod_id } => {
+            format!("forget the job collected earlier on pod {pod_id}")
+        }
         StepKind::SettleInterruptedUpdate { pod_id, applied } => {
             if *applied {
                 format!("record the interrupted update of pod {pod_id}")
