@@ -17,6 +17,7 @@ mod ndjson;
 pub mod plan;
 pub mod refresh;
 pub mod refresh_only;
+pub mod register;
 pub mod runs;
 pub mod schema;
 pub mod settings;
