@@ -460,8 +460,32 @@ pub enum Ownership {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         state_file: Option<std::path::PathBuf>,
     },
+    /// rpd made it (its name follows rpd's rule) and no state rpd could
+    /// read tracks it, but rpd cannot prove that none does (`why`): only
+    /// `--all` reaches it. `config` as for `Untracked`.
+    Unproven {
+        why: Unprovable,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<std::path::PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state_file: Option<std::path::PathBuf>,
+    },
     /// Not rpd's: made in the console or by another tool.
     NotRpds,
+}
+
+/// Why rpd cannot prove that no state tracks an rpd pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unprovable {
+    /// A registered state cannot be read, or its file is gone (moved or
+    /// deleted, rpd cannot tell): it may track any pod, an imported one
+    /// included.
+    StateUnread,
+    /// No registered state has the lineage its name carries: a state
+    /// registered elsewhere (another `RPD_DATA_DIR`, another machine) may
+    /// track it.
+    UnknownLineage,
 }
 
 impl Ownership {

@@ -5,12 +5,20 @@
 //! traced to the config that made it (through its lineage, which the pod's
 //! name carries).
 //!
-//! The registry is an index, never the truth: each state file is. An entry
-//! whose state file is gone stays until the user drops it (`rpd status`
-//! lists it as such); rpd drops an entry itself only when it removed the
-//! state file (`destroy`). Writes are atomic (as the state's) and made under
-//! an OS lock on `registry.json.lock`, so that concurrent applies of
-//! different configs are all recorded.
+//! Each state file is the truth about its pods; the registry is the truth
+//! about which state files exist, so it must be complete: every command
+//! that writes a state keeps its entry true, and one that cannot write the
+//! registry fails. "Untracked" rests on it: a pod is provably untracked
+//! only when every registered state was read and none claims it (see
+//! `hygiene::inventory`). An entry whose state file is gone stays (`rpd
+//! status` lists it) until the state turns up elsewhere with the same
+//! lineage (it moved: the entry follows it) or the user says it is gone
+//! for good (`rpd state rm`); then, as after `destroy`, its lineages are
+//! kept in `removed`, so that a pod named with one is still known as that
+//! config's. Writes are atomic (as the state's) and made under an OS lock
+//! on `registry.json.lock`, so that concurrent applies of different configs
+//! are all recorded, and a check and the write it allows (an import's
+//! "no other state tracks this pod") happen under one lock.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -70,11 +78,24 @@ pub struct Entry {
     pub last_applied: DateTime<Utc>,
 }
 
+/// A state file that is gone for good (destroyed, or said gone by `rpd
+/// state rm`): its lineages, so that a pod named with one is still known
+/// as an untracked pod of its config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Removed {
+    pub state_file: PathBuf,
+    pub config: PathBuf,
+    pub lineages: Vec<Uuid>,
+    pub removed_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
     pub format_version: u32,
     #[serde(default)]
     pub entries: Vec<Entry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removed>,
 }
 
 impl Default for Registry {
@@ -82,6 +103,7 @@ impl Default for Registry {
         Registry {
             format_version: FORMAT_VERSION,
             entries: Vec::new(),
+            removed: Vec::new(),
         }
     }
 }
@@ -109,11 +131,35 @@ impl Registry {
         }
     }
 
-    /// Drops the entry of a state file; whether there was one.
-    pub fn remove(&mut self, state_file: &Path) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|e| e.state_file != state_file);
-        self.entries.len() != before
+    /// Drops the entry of a state file that is gone for good, keeping its
+    /// lineages in `removed`; whether there was one.
+    pub fn remove(&mut self, state_file: &Path, at: DateTime<Utc>) -> bool {
+        let Some(i) = self.entries.iter().position(|e| e.state_file == state_file) else {
+            return false;
+        };
+        let entry = self.entries.remove(i);
+        let lineages: Vec<Uuid> = entry
+            .lineage
+            .into_iter()
+            .chain(entry.past_lineages)
+            .collect();
+        if !lineages.is_empty() {
+            self.removed.push(Removed {
+                state_file: entry.state_file,
+                config: entry.config,
+                lineages,
+                removed_at: at,
+            });
+        }
+        true
+    }
+
+    /// Drops the entries of state files that `is_gone` and whose lineage is
+    /// `lineage`, other than `kept`'s: the state moved to `kept`.
+    pub fn drop_moved(&mut self, lineage: Uuid, kept: &Path, is_gone: impl Fn(&Path) -> bool) {
+        self.entries.retain(|e| {
+            e.state_file == kept || e.lineage != Some(lineage) || !is_gone(&e.state_file)
+        });
     }
 
     pub fn find(&self, state_file: &Path) -> Option<&Entry> {
@@ -206,18 +252,32 @@ impl RegistryFile {
     /// Reads, changes with `change` and writes the registry under its lock,
     /// so that no other rpd's change in between is lost.
     pub fn update<T>(&self, change: impl FnOnce(&mut Registry) -> T) -> Result<T, RegistryError> {
-        let _lock = self.lock()?;
-        let mut registry = self.read()?;
+        let locked = self.locked()?;
+        let mut registry = locked.read()?;
         let result = change(&mut registry);
-        let mut json = serde_json::to_vec_pretty(&registry).expect("the registry serializes");
+        locked.write(&registry)?;
+        Ok(result)
+    }
+
+    /// The registry under its lock, held until the value is dropped: for a
+    /// check and the writes it allows (the registry's and a state's) that
+    /// no other rpd may come between.
+    pub fn locked(&self) -> Result<Locked<'_>, RegistryError> {
+        Ok(Locked {
+            file: self,
+            _lock: self.lock()?,
+        })
+    }
+
+    fn write(&self, registry: &Registry) -> Result<(), RegistryError> {
+        let mut json = serde_json::to_vec_pretty(registry).expect("the registry serializes");
         json.push(b'\n');
-        crate::state::write_durably(&self.path, &json, "registry-before-rename").map_err(
-            |source| RegistryError::Write {
+        crate::state::write_durably(&self.path, &json, "registry-before-rename").map_err(|source| {
+            RegistryError::Write {
                 path: self.path.clone(),
                 source,
-            },
-        )?;
-        Ok(result)
+            }
+        })
     }
 
     /// The OS lock on `<registry>.lock`; released when the file closes,
@@ -253,6 +313,22 @@ impl RegistryFile {
             },
         )?;
         Ok(file)
+    }
+}
+
+/// The registry file with its lock held (see [`RegistryFile::locked`]).
+pub struct Locked<'a> {
+    file: &'a RegistryFile,
+    _lock: File,
+}
+
+impl Locked<'_> {
+    pub fn read(&self) -> Result<Registry, RegistryError> {
+        self.file.read()
+    }
+
+    pub fn write(&self, registry: &Registry) -> Result<(), RegistryError> {
+        self.file.write(registry)
     }
 }
 
@@ -318,8 +394,42 @@ mod tests {
             registry.entries[0].past_lineages,
             [entry(1).lineage.unwrap()]
         );
-        assert!(registry.remove(Path::new("/p/.rpd/c1.state.json")));
-        assert!(!registry.remove(Path::new("/p/.rpd/c1.state.json")));
+        let at = entry(1).first_applied;
+        assert!(registry.remove(Path::new("/p/.rpd/c1.state.json"), at));
+        assert!(!registry.remove(Path::new("/p/.rpd/c1.state.json"), at));
+        // Its lineages stay known.
+        assert_eq!(
+            registry.removed[0].lineages,
+            [Uuid::from_u128(7), entry(1).lineage.unwrap()]
+        );
+    }
+
+    #[test]
+    fn a_moved_state_takes_over_the_entry_of_its_old_place() {
+        let mut registry = Registry::default();
+        registry.upsert(entry(1));
+        registry.upsert(entry(2));
+        let mut moved = entry(1);
+        moved.state_file = PathBuf::from("/q/.rpd/c1.state.json");
+        registry.upsert(moved.clone());
+        let lineage = moved.lineage.unwrap();
+        // The old place still exists: a copy, not a move; both stay.
+        registry.drop_moved(lineage, &moved.state_file, |_| false);
+        assert_eq!(registry.entries.len(), 3);
+        registry.drop_moved(lineage, &moved.state_file, |p| p.starts_with("/p"));
+        let files: Vec<&Path> = registry
+            .entries
+            .iter()
+            .map(|e| e.state_file.as_path())
+            .collect();
+        assert_eq!(
+            files,
+            [
+                Path::new("/p/.rpd/c2.state.json"),
+                Path::new("/q/.rpd/c1.state.json")
+            ],
+            "another lineage's entry is kept, gone or not"
+        );
     }
 
     #[test]

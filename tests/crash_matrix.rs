@@ -494,3 +494,170 @@ fn run_rows(rows: Vec<(Step, Stop)>) {
         failed.join("\n")
     );
 }
+
+/// Issue 19 (14): `rpd cleanup` stopped between a delete and the write of
+/// the state that tracked the pod. An interrupt finishes the step in
+/// flight, records it and exits 130 without starting the next delete; a
+/// kill leaves the state naming a pod that is gone, which the next cleanup
+/// forgets. Either way: no pod billing untracked, every state readable,
+/// and the next apply and destroy of each config work.
+fn cleanup_row((signal, signal_name): (libc::c_int, &str)) -> Row {
+    let started = Instant::now();
+    let world = World::new();
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    let other = "examples/other.yaml";
+    let other_state = "examples/.rpd/other.state.json";
+    world.write(
+        other,
+        &world
+            .read(HELLO)
+            .replace("name: hello", "name: other")
+            .replace(
+                "local_path: artifacts/hello/",
+                "local_path: artifacts/other/",
+            ),
+    );
+    for config in [HELLO, other] {
+        let first = world.rpd(&["apply", "-y", config]);
+        check(
+            first.code() == 0,
+            format!("apply {config}: {}", first.stderr()),
+        );
+    }
+    let states = [HELLO_STATE, other_state];
+    let tracked = |world: &World| -> Vec<String> {
+        states
+            .iter()
+            .filter_map(|s| world.state(s))
+            .filter_map(|s| s["pod"]["id"].as_str().map(String::from))
+            .collect()
+    };
+    let before = ids(&world.pods());
+    check(
+        before.len() == 2,
+        format!("two paused pods, got {before:?}"),
+    );
+
+    let cleanup = world.spawn_paused_at("deleted", &["cleanup", "--all-stopped", "-y"]);
+    cleanup.signal(signal);
+    let stopped = cleanup.wait();
+    let killed = signal == libc::SIGKILL;
+    let left = ids(&world.pods());
+    check(
+        left.len() == 1,
+        format!("the delete in flight finished and no other began: pods {left:?}"),
+    );
+    if killed {
+        check(
+            stopped.output.status.signal() == Some(libc::SIGKILL),
+            format!("expected a kill, got {}", exit_text(&stopped)),
+        );
+    } else {
+        check(
+            stopped.code() == 130,
+            format!(
+                "an interrupt exits 130, got {}:\n{}",
+                exit_text(&stopped),
+                stopped.stderr()
+            ),
+        );
+        check(
+            tracked(&world) == left,
+            format!(
+                "the delete is recorded: states track {:?}, pods {left:?}",
+                tracked(&world)
+            ),
+        );
+    }
+    // Whatever the stop left, every pod is tracked and every state reads.
+    let untracked: Vec<&String> = left
+        .iter()
+        .filter(|p| !tracked(&world).contains(p))
+        .collect();
+    check(
+        untracked.is_empty(),
+        format!("untracked pods: {untracked:?}"),
+    );
+    for config in [HELLO, other] {
+        let plan = world.rpd(&["plan", config]);
+        check(
+            plan.code() == 0,
+            format!("plan {config}: {}", plan.stderr()),
+        );
+    }
+    // The next cleanup settles the rest.
+    let again = world.rpd(&["cleanup", "--all-stopped", "-y"]);
+    check(
+        again.code() == 0,
+        format!(
+            "the next cleanup: {}\n{}",
+            exit_text(&again),
+            again.stderr()
+        ),
+    );
+    check(
+        world.pods().is_empty(),
+        format!("pods left: {:?}", world.pods()),
+    );
+    check(
+        tracked(&world).is_empty(),
+        format!("tracked: {:?}", tracked(&world)),
+    );
+    for config in [HELLO, other] {
+        let apply = world.rpd(&["apply", "-y", config]);
+        check(
+            apply.code() == 0,
+            format!("apply {config}: {}", apply.stderr()),
+        );
+        let destroy = world.rpd(&["destroy", "-y", config]);
+        check(
+            destroy.code() == 0,
+            format!("destroy {config}: {}", destroy.stderr()),
+        );
+    }
+    check(
+        world.pods().is_empty(),
+        format!("pods after destroy: {:?}", world.pods()),
+    );
+    let line = format!(
+        "crash-matrix {:<20} {:<7} {:<7} | {:<8} | pods then: {} | cleanup again: {} | {:.1}s {}",
+        "cleanup-deleted",
+        "paused",
+        signal_name,
+        exit_text(&stopped),
+        left.len(),
+        exit_text(&again),
+        started.elapsed().as_secs_f64(),
+        if problems.is_empty() { "ok" } else { "FAILED" },
+    );
+    Row { line, problems }
+}
+
+#[test]
+fn a_cleanup_stopped_between_a_delete_and_its_state_write_stays_consistent() {
+    let rows: Vec<Row> = std::thread::scope(|scope| {
+        let handles: Vec<_> = SIGNALS
+            .iter()
+            .filter_map(|stop| match *stop {
+                Stop::Signal(signal, name) => Some((signal, name)),
+                Stop::FailedWrite(_) => None,
+            })
+            .map(|signal| scope.spawn(move || cleanup_row(signal)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for row in &rows {
+        println!("{}", row.line);
+    }
+    let failed: Vec<String> = rows
+        .iter()
+        .filter(|row| !row.problems.is_empty())
+        .map(|row| format!("{}\n    {}", row.line, row.problems.join("\n    ")))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

@@ -25,12 +25,23 @@ fn pod_id(world: &World) -> String {
     state["pod_id"].as_str().expect("pod_id").to_string()
 }
 
-/// Moves rpd's record of the pod's stop `days` days (and an hour) back.
+/// Moves the pod's stop `days` days (and an hour) back: rpd's record of
+/// it and the provider's last status change (the newer of the two dates
+/// a stop).
 fn stopped_days_ago(world: &World, days: i64) {
     let mut state = world.state(HELLO_STATE).expect("state exists");
     let since = chrono::Utc::now() - chrono::Duration::days(days) - chrono::Duration::hours(1);
     state["pod"]["status_since"] = serde_json::json!(since.to_rfc3339());
     world.write(HELLO_STATE, &serde_json::to_string_pretty(&state).unwrap());
+    let pod = state["pod"]["id"].as_str().expect("a pod");
+    world
+        .rpd(&[
+            "sim",
+            "set",
+            pod,
+            &format!("changed_at={}", since.to_rfc3339()),
+        ])
+        .status(0);
 }
 
 /// The pod's name (it carries 6 hex of a random lineage).
@@ -207,6 +218,45 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
             .known(&lost_name, "[NAME]")
             .known(&renamed, "[MINE]")
     };
+    // The registered state is gone: moved (its pods still tracked there)
+    // or deleted, rpd cannot tell, so no pod is provably untracked.
+    run(&["ls-stale"])
+        .stdout("
+            No stopped pods.
+            1 stopped pod that rpd did not create not listed (--all lists them)
+            1 stopped pod that rpd created and no state rpd read tracks not listed: rpd cannot prove that none tracks them while a registered state cannot be read (--all lists them)
+
+            Stopped: 0 pods, 0 GB of volume: $0.00/day, $0.00/month (volume disk bills $0.20/GB a month while stopped).
+        ")
+        .run();
+    run(&["status"])
+        .stdout("
+            No pods tracked.
+            Warning: the state file examples/.rpd/hello.state.json of examples/hello.yaml is gone (it last tracked [MINE]): moved or deleted, rpd cannot tell, so until it knows no rpd pod is provably untracked; if it moved, `rpd refresh` the config at its new place; if it is gone for good, `rpd state rm examples/hello.yaml` says so
+            1 pod that rpd created is tracked by no state rpd could read here, but rpd cannot prove that none tracks it: a state it could not read, or one registered elsewhere (another RPD_DATA_DIR or machine), may; see `rpd ls-stale`.
+
+            Running: 0 pods ($0.00/hr). Paused: 0 pods, 0 GB of volume ($0.00/day, $0.00/month while stopped).
+        ")
+        .run();
+    run(&["cleanup", "--all-stopped", "--untracked", "-y"])
+        .status(1)
+        .stdout("
+            rpd cleanup plan for rpd's stopped pods, untracked ones included
+
+            No changes. Nothing to clean up.
+            Note: 1 stopped pod that rpd did not create left alone (--all includes them)
+            Note: 1 stopped pod that rpd created and no state rpd read tracks left alone: rpd cannot prove that none tracks them while a registered state cannot be read (--all includes them)
+        ")
+        .stderr("
+            error: --untracked: rpd cannot prove that no state tracks a pod while a registered state cannot be read: [TMP]/examples/.rpd/hello.state.json (gone); 1 pod that no state rpd read tracks left alone
+              = help: restore an unreadable state (its .backup is beside it); for a state file that moved, `rpd refresh` its config at the new place; for one gone for good, `rpd state rm CONFIG`
+        ")
+        .run();
+    assert_eq!(world.pod_ids().len(), 2, "nothing deleted");
+    // The user says it is gone for good: its pods are provably untracked.
+    run(&["state", "rm", HELLO])
+        .stdout("rpd's registry now records that [TMP]/examples/.rpd/hello.state.json, the state file of examples/hello.yaml, is gone for good. The pods it made are untracked rpd pods: `rpd ls-stale` lists them, `rpd cleanup --all-stopped --untracked` deletes them once stopped, and `rpd import examples/hello.yaml POD_ID` adopts one again.\n")
+        .run();
     run(&["ls-stale"])
         .stdout("
             POD             NAME                           VOLUME  DAYS STOPPED  $/DAY  $/MONTH  OWNER
@@ -228,11 +278,11 @@ fn a_pod_whose_state_was_deleted_is_untracked_and_a_renamed_one_is_not_rpds() {
     run(&["status"])
         .stdout("
             No pods tracked.
-            Warning: the state file examples/.rpd/hello.state.json of examples/hello.yaml is gone (it last tracked [MINE]); its pods show as untracked in `rpd ls-stale`
             1 pod that rpd created is tracked by no state: see `rpd ls-stale`, and `rpd cleanup --all-stopped --untracked`.
 
             Running: 0 pods ($0.00/hr). Paused: 0 pods, 0 GB of volume ($0.00/day, $0.00/month while stopped).
         ")
+        .stderr("No configs in rpd's registry ([TMP]/home/.local/share/rpd/registry.json): `rpd apply` records each config it applies; or name configs: `rpd status CONFIG...`.\n")
         .run();
     run(&["cleanup", "--all-stopped", "-y"])
         .stdout("
@@ -518,7 +568,13 @@ fn a_state_that_cannot_be_read_is_named_by_status_and_refused_by_cleanup() {
         .test()
         .args(["cleanup", "--all-stopped", "--untracked", "-y"])
         .status(1)
-        .stderr(error)
+        .stdout("
+            rpd cleanup plan for rpd's stopped pods, untracked ones included
+
+            No changes. Nothing to clean up.
+            Note: 1 stopped pod that rpd created and no state rpd read tracks left alone: rpd cannot prove that none tracks them while a registered state cannot be read (--all includes them)
+        ")
+        .stderr(&format!("{error}error: --untracked: rpd cannot prove that no state tracks a pod while a registered state cannot be read: [TMP]/examples/.rpd/hello.state.json (unreadable); 1 pod that no state rpd read tracks left alone\n  = help: restore an unreadable state (its .backup is beside it); for a state file that moved, `rpd refresh` its config at the new place; for one gone for good, `rpd state rm CONFIG`\n"))
         .run();
     assert_eq!(world.pod_ids(), [pod.as_str()]);
 }
@@ -622,5 +678,334 @@ fn hygiene_commands_use_the_provider_the_configs_were_applied_with() {
         .env_remove("RUNPOD_API_KEY")
         .status(1)
         .stderr_has("error: no RunPod API key")
+        .run();
+}
+
+/// A copy of hello named `name` beside it (its own state file and
+/// artifact folder); the config's path.
+fn second_config(world: &World, name: &str) -> String {
+    let text = world
+        .read(HELLO)
+        .replace("name: hello", &format!("name: {name}"))
+        .replace(
+            "local_path: artifacts/hello/",
+            &format!("local_path: artifacts/{name}/"),
+        );
+    let rel = format!("examples/{name}.yaml");
+    world.write(&rel, &text);
+    rel
+}
+
+/// The id of the pod the state file `rel` tracks now.
+fn tracked_pod(world: &World, rel: &str) -> Option<String> {
+    world
+        .state(rel)
+        .and_then(|s| s["pod"]["id"].as_str().map(String::from))
+}
+
+/// Issue 19 (11): `state reassign` after a config moved with its state
+/// never told the registry, so the moved state's paused pod looked
+/// untracked and `cleanup --untracked` deleted it behind the state's back.
+#[test]
+fn a_reassigned_state_stays_in_the_registry_and_its_pod_stays_tracked() {
+    let world = World::new();
+    let pod = applied(&world);
+    std::fs::rename(world.path("examples"), world.path("moved")).unwrap();
+    world
+        .rpd(&["state", "reassign", "moved/hello.yaml"])
+        .status(0);
+    world
+        .test()
+        .args(["cleanup", "--all-stopped", "--untracked", "--dry-run"])
+        .known(&pod, "[POD]")
+        .stdout_has("tracked by [TMP]/moved/hello.yaml)")
+        .stdout_has("forget pod [POD] in [TMP]/moved/.rpd/hello.state.json")
+        .stdout_lacks("untracked rpd pod")
+        .run();
+    world
+        .test()
+        .args(["status"])
+        .known(&pod, "[POD]")
+        .stdout_has("moved/hello.yaml  [POD]")
+        .stdout_lacks("untracked")
+        .stdout_lacks("is gone")
+        .run();
+    let registry = world.read("home/.local/share/rpd/registry.json");
+    assert!(
+        registry.contains("moved/.rpd/hello.state.json"),
+        "{registry}"
+    );
+    assert!(
+        !registry.contains("examples/.rpd/hello.state.json"),
+        "the entry of the state's old place is gone: {registry}"
+    );
+}
+
+/// Issue 19 (11): a registry rpd cannot write was only a warning, so an
+/// apply made a pod that no registered state knew of.
+#[test]
+fn a_registry_that_cannot_be_written_stops_the_apply_before_any_pod() {
+    let world = World::new();
+    std::fs::create_dir_all(world.path("home/.local/share/rpd/registry.json.lock")).unwrap();
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .status(1)
+        .stdout_has("Plan: 1 to create")
+        .stderr_has(
+            "error: hello: cannot lock rpd's registry [TMP]/home/.local/share/rpd/registry.json",
+        )
+        .run();
+    assert!(world.pods().is_empty(), "no pod made");
+    assert!(world.state(HELLO_STATE).is_none());
+}
+
+/// Issue 19 (11): a pod named with a lineage that no state of this
+/// registry knows may be tracked by a state registered elsewhere (another
+/// RPD_DATA_DIR, another machine): `--untracked` leaves it alone and says
+/// why, and `status` does not recommend deleting it.
+#[test]
+fn a_pod_of_a_state_registered_elsewhere_is_not_provably_untracked() {
+    let world = World::new();
+    let elsewhere = applied(&world);
+    let other = second_config(&world, "other");
+    let data_b = world.path("data-b").display().to_string();
+    world
+        .rpd_env(&["apply", "-y", &other], &[("RPD_DATA_DIR", &data_b)])
+        .status(0);
+    let mine = tracked_pod(&world, "examples/.rpd/other.state.json").unwrap();
+    world
+        .test()
+        .args(["status"])
+        .env("RPD_DATA_DIR", &data_b)
+        .known(&elsewhere, "[ELSEWHERE]")
+        .known(&mine, "[MINE]")
+        .stdout_lacks("cleanup --all-stopped --untracked")
+        .stdout_has("cannot prove")
+        .run();
+    world
+        .test()
+        .args(["cleanup", "--all-stopped", "--untracked", "-y"])
+        .env("RPD_DATA_DIR", &data_b)
+        .known(&elsewhere, "[ELSEWHERE]")
+        .known(&mine, "[MINE]")
+        .stdout_has("1. delete pod [MINE]")
+        .stdout_lacks("delete pod [ELSEWHERE]")
+        .stdout_has("RPD_DATA_DIR")
+        .stderr_lacks("Destroying pod [ELSEWHERE]")
+        .stderr_has("Destroying pod [MINE]")
+        .run();
+    assert_eq!(world.pod_ids(), [elsewhere.as_str()]);
+}
+
+/// Issue 19 (12): two imports of one pod ran their ownership check before
+/// either recorded the pod: both succeeded, and two configs managed one
+/// pod. However many run at once, exactly one wins.
+#[test]
+fn concurrent_imports_of_one_pod_let_exactly_one_win() {
+    let world = World::new();
+    let pod = applied(&world);
+    world.rpd(&["state", "rm", HELLO]).status(0);
+    let configs: Vec<String> = (1..=5)
+        .map(|n| second_config(&world, &format!("c{n}")))
+        .collect();
+    for round in 0..3 {
+        let imports: Vec<_> = configs
+            .iter()
+            .map(|config| world.spawn(&["import", config, &pod]))
+            .collect();
+        let runs: Vec<_> = imports.into_iter().map(|b| b.wait()).collect();
+        let winners: Vec<usize> = (0..runs.len()).filter(|i| runs[*i].code() == 0).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one import wins: {:?}",
+            runs.iter()
+                .map(|r| (r.code(), r.stderr()))
+                .collect::<Vec<_>>()
+        );
+        for (i, run) in runs.iter().enumerate().filter(|(i, _)| *i != winners[0]) {
+            assert_eq!(run.code(), 1, "round {round}: {}", run.stderr());
+            assert!(
+                run.stderr().contains(&format!("pod {pod} is tracked by")),
+                "round {round}, {}: {}",
+                configs[i],
+                run.stderr()
+            );
+        }
+        let winner = &configs[winners[0]];
+        world.rpd(&["state", "rm", winner]).status(0);
+    }
+}
+
+/// Writes into hello's state a job launched on `pod` that no rpd
+/// collected (as `apply --detach` leaves it).
+fn uncollected_job_on(world: &World, pod: &str) {
+    let mut state = world.state(HELLO_STATE).expect("state exists");
+    state["launched_job"] = serde_json::json!({
+        "pod_id": pod,
+        "launched_at": "2026-11-28T00:40:51Z",
+        "run_dir": world.path("examples/artifacts/runpod/20261128T004051Z-hello-abcdef"),
+        "log_path": "/workspace/hello/run.log",
+        "tag": "abcdef",
+        "detached": true,
+    });
+    world.write(HELLO_STATE, &serde_json::to_string_pretty(&state).unwrap());
+}
+
+/// Issue 19 (13): `destroy` and `--replace` warn about a pod holding a job
+/// no rpd collected; cleanup deleted (or stopped) it without a word.
+#[test]
+fn cleanup_keeps_a_pod_holding_an_uncollected_job_unless_forced() {
+    let world = World::new();
+    let pod = applied(&world);
+    uncollected_job_on(&world, &pod);
+    world
+        .test()
+        .args(["ls-stale"])
+        .known(&pod, "[POD]")
+        .stdout_has("uncollected job")
+        .run();
+    for args in [
+        &["cleanup", "--all-stopped", "-y"][..],
+        &["cleanup", "--state-file", HELLO_STATE, "-y"],
+    ] {
+        world
+            .test()
+            .args(args)
+            .known(&pod, "[POD]")
+            .status(1)
+            .stdout_has("no rpd collected")
+            .stdout_has("rpd attach")
+            .stdout_has("--force")
+            .stderr_has("nothing was deleted")
+            .run();
+        assert_eq!(world.pod_ids(), [pod.as_str()], "{args:?}");
+    }
+    world.rpd(&["sim", "start", &pod]).status(0);
+    world
+        .test()
+        .args([
+            "cleanup",
+            "--state-file",
+            HELLO_STATE,
+            "--mode",
+            "stop",
+            "-y",
+        ])
+        .known(&pod, "[POD]")
+        .status(1)
+        .stdout_has("no rpd collected")
+        .stdout_has("stopping the pod ends the job if it still runs")
+        .stderr_has("nothing was deleted or stopped")
+        .run();
+    assert_eq!(world.pods()[0]["status"], "RUNNING");
+    world.rpd(&["sim", "stop", &pod]).status(0);
+    world
+        .test()
+        .args(["cleanup", "--all-stopped", "-y", "--force"])
+        .known(&pod, "[POD]")
+        .stdout_has("no rpd collected")
+        .stdout_has("Cleanup complete! Pods: 1 destroyed")
+        .stderr_has("Destroying pod [POD]")
+        .run();
+    assert!(world.pods().is_empty());
+    assert!(
+        world
+            .state(HELLO_STATE)
+            .unwrap()
+            .get("launched_job")
+            .is_none()
+    );
+}
+
+/// Issue 19 (15): one state rpd cannot read broke `ls-stale`, `cleanup`
+/// and `import` for every config, and made `status` call its pod
+/// untracked. It is named and skipped; the others go on; exit 1.
+#[test]
+fn one_corrupt_state_is_named_and_skipped_and_the_others_go_on() {
+    let world = World::new();
+    let hello = applied(&world);
+    let other = second_config(&world, "other");
+    world.rpd(&["apply", "-y", &other]).status(0);
+    let broken = tracked_pod(&world, "examples/.rpd/other.state.json").unwrap();
+    world.write("examples/.rpd/other.state.json", "{garbage");
+    let named = "examples/.rpd/other.state.json is not valid JSON";
+    world
+        .test()
+        .args(["ls-stale"])
+        .known(&hello, "[HELLO]")
+        .known(&broken, "[BROKEN]")
+        .status(1)
+        .stdout_has("[HELLO]")
+        .stderr_has(named)
+        .run();
+    world
+        .test()
+        .args(["status"])
+        .known(&hello, "[HELLO]")
+        .known(&broken, "[BROKEN]")
+        .status(1)
+        .stdout_has("examples/hello.yaml  [HELLO]")
+        .stdout_lacks("cleanup --all-stopped --untracked")
+        .stderr_has(named)
+        .run();
+    world
+        .test()
+        .args(["cleanup", "--all-stopped", "--untracked", "-y"])
+        .known(&hello, "[HELLO]")
+        .known(&broken, "[BROKEN]")
+        .status(1)
+        .stdout_has("delete pod [HELLO]")
+        .stdout_lacks("delete pod [BROKEN]")
+        .stderr_has(named)
+        .run();
+    assert_eq!(
+        world.pod_ids(),
+        [broken.as_str()],
+        "hello's went, other's stayed"
+    );
+    // An import into another config still works, and names the state it
+    // could not check.
+    let third = applied(&world);
+    world.rpd(&["state", "rm", HELLO]).status(0);
+    world
+        .test()
+        .args(["import", HELLO, &third])
+        .known(&third, "[THIRD]")
+        .status(1)
+        .stdout_has("Imported pod [THIRD]")
+        .stderr_has(named)
+        .run();
+}
+
+/// Issue 19 (16): `cleanup --stale` took rpd's old record of a stop over
+/// the provider's newer status change: a pod started and stopped yesterday
+/// outside rpd was "stopped 48 days".
+#[test]
+fn the_newer_of_rpds_record_and_the_providers_status_change_dates_a_stop() {
+    let world = World::new();
+    let pod = applied(&world);
+    stopped_days_ago(&world, 48);
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    world
+        .rpd(&[
+            "sim",
+            "set",
+            &pod,
+            &format!("changed_at={}", yesterday.to_rfc3339()),
+        ])
+        .status(0);
+    world
+        .test()
+        .args(["cleanup", "--stale", "--dry-run"])
+        .stdout_has("No changes. Nothing to clean up.")
+        .stdout_has("1 stopped pod stopped less than 30 days ago left alone")
+        .run();
+    world
+        .test()
+        .args(["status"])
+        .known(&pod, "[POD]")
+        .stdout_has("stopped 1 day ago")
         .run();
 }

@@ -490,3 +490,223 @@ fn a_proxy_only_pod_with_no_candidate_left_is_deleted_and_the_reason_said() {
     assert!(fake.pods().is_empty(), "deleted, not left billing");
     assert_eq!((fake.calls("createPod"), fake.calls("deletePod")), (1, 1));
 }
+
+/// A pod of the fake's main account (key `test`), stopped, named for a
+/// state of lineage 2f4c4f...; and another account's key the fake accepts.
+const OTHER_KEY: &str = "someone-elses-key";
+
+fn stopped_pod_of_the_main_account(fake: &FakeRestV2, name: &str) -> String {
+    let pod = fake.create_pod(&rpd::provider::CreatePodRequest {
+        name: name.into(),
+        image: "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404".into(),
+        gpu_id: "NVIDIA RTX A5000".into(),
+        gpu_count: 1,
+        datacenter_id: "EU-RO-1".into(),
+        cloud_type: rpd::model::CloudType::Secure,
+        container_disk_gb: 20,
+        storage: rpd::model::Storage::Ephemeral {
+            volume_gb: 20,
+            mount: "/workspace".into(),
+        },
+        ports: vec!["22/tcp".into()],
+        env: Default::default(),
+        min_vcpu_count: None,
+        min_memory_gb: None,
+        spot: false,
+    });
+    fake.with_world(|w, s| w.stop(s, &pod.id)).unwrap();
+    pod.id
+}
+
+/// Writes `config`'s state (`state`) tracking `pod`, stopped, as made on
+/// RunPod with the fake's main key.
+fn state_tracking(world: &World, config: &str, state: &str, pod: &str, name: &str, lineage: &str) {
+    let path = std::fs::canonicalize(world.path(config)).unwrap();
+    let job = config
+        .trim_start_matches("examples/")
+        .trim_end_matches(".yaml");
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "format_version": 1,
+        "lineage": lineage,
+        "serial": 3,
+        "owner": {"config": path, "job_name": job},
+        "api_key_fingerprint": rpd::provider::api_key_fingerprint(fake::API_KEY),
+        "pod": {
+            "id": pod,
+            "name": name,
+            "spec": {"image": "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
+                     "gpu_id": "NVIDIA RTX A5000", "gpu_count": 1, "datacenter_id": "EU-RO-1"},
+            "status": "EXITED",
+            "status_since": "2026-10-01T00:00:00Z",
+            "provider": "runpod"
+        }
+    }))
+    .unwrap();
+    world.write(state, &text);
+}
+
+/// Issue 19 (9): `plan` refuses another key's 404, but `refresh`, `cleanup`
+/// and `status` took it for "deleted": under another key they forgot a live
+/// pod (which billed on with no state) and `status` showed $0.
+#[test]
+fn refresh_cleanup_and_status_under_another_key_never_take_a_404_for_deleted() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    fake.add_account(OTHER_KEY);
+    let name = "hello-20261128T004051Z-2f4c4f";
+    let pod = stopped_pod_of_the_main_account(&fake, name);
+    state_tracking(
+        &world,
+        HELLO,
+        HELLO_STATE,
+        &pod,
+        name,
+        "2f4c4f82-63f1-40d6-9582-826057ac2a40",
+    );
+    world
+        .on_rest_v2(&fake.url())
+        .args(["refresh", HELLO])
+        .stdout("examples/hello.yaml: no changes; the state matches the provider.\n")
+        .run();
+    let before = world.read(HELLO_STATE);
+    let other_key = "was made with another RunPod API key";
+    for args in [
+        &["refresh", HELLO][..],
+        &["cleanup", "--all-stopped", "-y"],
+        &["cleanup", "--state-file", HELLO_STATE, "-y"],
+    ] {
+        world
+            .on_rest_v2(&fake.url())
+            .env("RUNPOD_API_KEY", OTHER_KEY)
+            .args(args.iter().copied())
+            .known(&pod, "[POD]")
+            .status(1)
+            .stdout_lacks("has been deleted")
+            .stdout_lacks("forget pod")
+            .stderr_has(other_key)
+            .run();
+        assert_eq!(
+            world.read(HELLO_STATE),
+            before,
+            "{args:?}: the state is untouched"
+        );
+    }
+    world
+        .on_rest_v2(&fake.url())
+        .env("RUNPOD_API_KEY", OTHER_KEY)
+        .args(["status"])
+        .known(&pod, "[POD]")
+        .status(1)
+        .stdout_has("not visible with this key")
+        .stdout_lacks(" gone ")
+        .stderr_has(other_key)
+        .run();
+    assert_eq!(fake.calls("deletePod"), 0);
+    assert!(fake.pod(&pod).is_some(), "the pod is there");
+}
+
+/// Issue 19 (9): `rpd import` recorded no key fingerprint, so a later
+/// apply under another key took the imported pod's 404 for "deleted".
+#[test]
+fn an_import_records_the_key_that_sees_the_pod() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    fake.add_account(OTHER_KEY);
+    let pod = stopped_pod_of_the_main_account(&fake, "made-in-the-console");
+    world
+        .on_rest_v2(&fake.url())
+        .args(["import", HELLO, &pod])
+        .known(&pod, "[POD]")
+        .stdout_has("Imported pod [POD]")
+        .run();
+    let state = world.state(HELLO_STATE).unwrap();
+    assert_eq!(
+        state["api_key_fingerprint"],
+        rpd::provider::api_key_fingerprint(fake::API_KEY)
+    );
+    world
+        .on_rest_v2(&fake.url())
+        .env("RUNPOD_API_KEY", OTHER_KEY)
+        .args(["plan", HELLO])
+        .known(&pod, "[POD]")
+        .status(1)
+        .stdout_has("was made with another RunPod API key")
+        .run();
+}
+
+/// Issue 19 (10): configs applied with different providers were looked at
+/// with one: a pod of a config applied on RunPod, looked up on the
+/// simulator, was "gone", and cleanup forgot it.
+#[test]
+fn each_config_is_looked_at_with_the_provider_it_was_applied_with() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    // hello on the simulator.
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let on_sim = world.pod_ids()[0].clone();
+    // other on RunPod.
+    let other = "examples/other.yaml";
+    let other_state = "examples/.rpd/other.state.json";
+    world.write(
+        other,
+        &world.read(HELLO).replace("name: hello", "name: other"),
+    );
+    let name = "other-20261128T004051Z-7a7a7a";
+    let on_runpod = stopped_pod_of_the_main_account(&fake, name);
+    state_tracking(
+        &world,
+        other,
+        other_state,
+        &on_runpod,
+        name,
+        "7a7a7a82-63f1-40d6-9582-826057ac2a40",
+    );
+    world
+        .on_rest_v2(&fake.url())
+        .args(["refresh", other])
+        .stdout("examples/other.yaml: no changes; the state matches the provider.\n")
+        .run();
+    // No provider named: each with its own.
+    world
+        .on_rest_v2(&fake.url())
+        .env_remove("RPD_PROVIDER")
+        .args(["status"])
+        .known(&on_sim, "[SIM]")
+        .known(&on_runpod, "[RUNPOD]")
+        .stdout_has("examples/hello.yaml  [SIM]")
+        .stdout_has("examples/other.yaml  [RUNPOD]")
+        .stdout_lacks("gone")
+        .run();
+    // The simulator named: other's pod is still looked at on RunPod.
+    for provider in ["sim", "runpod"] {
+        world
+            .on_rest_v2(&fake.url())
+            .args([
+                "cleanup",
+                "--all-stopped",
+                "--dry-run",
+                "--provider",
+                provider,
+            ])
+            .known(&on_sim, "[SIM]")
+            .known(&on_runpod, "[RUNPOD]")
+            .stdout_has("delete pod [SIM]")
+            .stdout_has("delete pod [RUNPOD]")
+            .stdout_lacks("already deleted")
+            .stderr_lacks("error:")
+            .run();
+    }
+    world
+        .on_rest_v2(&fake.url())
+        .env_remove("RPD_PROVIDER")
+        .args(["cleanup", "--all-stopped", "-y"])
+        .known(&on_sim, "[SIM]")
+        .known(&on_runpod, "[RUNPOD]")
+        .stdout_has("Cleanup complete! Pods: 2 destroyed")
+        .stderr_has("Destroying pod [SIM]")
+        .stderr_has("Destroying pod [RUNPOD]")
+        .run();
+    assert!(world.pod_ids().is_empty());
+    assert!(fake.pod(&on_runpod).is_none());
+    assert!(world.state(other_state).unwrap().get("pod").is_none());
+}

@@ -1,7 +1,9 @@
-//! Carries out `rpd cleanup`'s plan: pods across state files, each delete
-//! or stop followed by a write of the state that tracks the pod (the
-//! caller holds those states' locks). A failure is reported and the other
-//! pods are still cleaned up.
+//! Carries out `rpd cleanup`'s plan: pods across state files and accounts,
+//! each delete or stop (through the provider that saw the pod) followed by
+//! a write of the state that tracks the pod (the caller holds those states'
+//! locks). A failure is reported and the other pods are still cleaned up.
+//! An interrupt (Ctrl-C, SIGTERM, SIGHUP) lets the step in flight finish
+//! and be recorded, then stops: no delete is left unrecorded by it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use chrono::Utc;
 use super::lifecycle::stop_verified;
 use super::pods::delete_pod;
 use super::{REQUEST_RETRY, StopOutcome};
+use crate::interrupt::Interrupt;
 use crate::model::PodStatus;
 use crate::plan::{Plan, StepKind};
 use crate::progress::Reporter;
@@ -18,7 +21,7 @@ use crate::provider::{ProviderError, SharedProvider};
 use crate::state::{self, State};
 
 /// The state files a cleanup may change, read under their locks.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CleanupStates {
     /// By path.
     pub states: HashMap<PathBuf, State>,
@@ -26,6 +29,8 @@ pub struct CleanupStates {
     pub tracked_by: HashMap<String, PathBuf>,
     /// runpod-deploy pointers: one whose pod is deleted is removed.
     pub pointers: Vec<PathBuf>,
+    /// The provider that saw each pod.
+    pub providers: HashMap<String, SharedProvider>,
 }
 
 #[derive(Debug, Default)]
@@ -37,62 +42,95 @@ pub struct CleanupReport {
     pub failures: Vec<String>,
     /// State files written (or removed, for a pointer).
     pub changed_states: Vec<PathBuf>,
+    /// Stopped by an interrupt before the steps left.
+    pub interrupted: bool,
 }
 
 pub async fn carry_out(
-    provider: &SharedProvider,
     plan: &Plan,
     mut states: CleanupStates,
     reporter: &Reporter,
+    interrupt: &Interrupt,
 ) -> CleanupReport {
     let mut report = CleanupReport::default();
     for (_, step) in plan.ordered() {
-        let (pod_id, done) = match &step.kind {
-            StepKind::DeletePod { pod_id, .. } => {
-                match delete_pod(provider, reporter, &REQUEST_RETRY, pod_id).await {
-                    Ok(_) | Err(ProviderError::NotFound(_)) => {
-                        report.deleted += 1;
-                        (pod_id, Change::Forget)
-                    }
-                    Err(err) => {
-                        report.failures.push(format!(
-                            "deleting pod {pod_id}: {err} (it is still tracked)"
-                        ));
-                        continue;
-                    }
-                }
-            }
-            StepKind::StopPod { pod_id } => {
-                let config = states
-                    .tracked_by
-                    .get(pod_id)
-                    .and_then(|f| states.states.get(f))
-                    .and_then(|s| s.owner.as_ref())
-                    .map(|o| o.config.clone())
-                    .unwrap_or_default();
-                match stop_verified(provider, reporter, &REQUEST_RETRY, pod_id, &config).await {
-                    (StopOutcome::Done, _) => {
-                        report.stopped += 1;
-                        (pod_id, Change::Stopped)
-                    }
-                    (StopOutcome::Gone, _) => (pod_id, Change::Forget),
-                    (StopOutcome::Failed(failure), _) => {
-                        report.failures.push(failure.to_string());
-                        continue;
-                    }
-                }
-            }
-            StepKind::ForgetPod { pod_id } => {
-                report.forgotten += 1;
-                (pod_id, Change::Forget)
-            }
-            _ => continue,
+        // Checked between steps only: a delete in flight is finished and
+        // recorded, so no state names a pod the interrupt left deleted.
+        if interrupt.is_set() {
+            report.interrupted = true;
+            break;
+        }
+        let Some((pod_id, done)) = carry_out_step(&states, &step.kind, reporter, &mut report).await
+        else {
+            continue;
         };
-        if let Err(err) = record(&mut states, pod_id, done, &mut report) {
+        if let Err(err) = record(&mut states, &pod_id, done, &mut report) {
             report.failures.push(err);
         }
     }
     report
+}
+
+/// One step: what became of its pod, or `None` when it failed (reported)
+/// or changed nothing.
+async fn carry_out_step(
+    states: &CleanupStates,
+    kind: &StepKind,
+    reporter: &Reporter,
+    report: &mut CleanupReport,
+) -> Option<(String, Change)> {
+    let provider = |pod_id: &str, report: &mut CleanupReport| {
+        let found = states.providers.get(pod_id);
+        if found.is_none() {
+            report.failures.push(format!(
+                "pod {pod_id}: no provider saw it (it is still tracked)"
+            ));
+        }
+        found
+    };
+    match kind {
+        StepKind::DeletePod { pod_id, .. } => {
+            let provider = provider(pod_id, report)?;
+            match delete_pod(provider, reporter, &REQUEST_RETRY, pod_id).await {
+                Ok(_) | Err(ProviderError::NotFound(_)) => {
+                    report.deleted += 1;
+                    Some((pod_id.clone(), Change::Forget))
+                }
+                Err(err) => {
+                    report.failures.push(format!(
+                        "deleting pod {pod_id}: {err} (it is still tracked)"
+                    ));
+                    None
+                }
+            }
+        }
+        StepKind::StopPod { pod_id } => {
+            let provider = provider(pod_id, report)?;
+            let config = states
+                .tracked_by
+                .get(pod_id)
+                .and_then(|f| states.states.get(f))
+                .and_then(|s| s.owner.as_ref())
+                .map(|o| o.config.clone())
+                .unwrap_or_default();
+            match stop_verified(provider, reporter, &REQUEST_RETRY, pod_id, &config).await {
+                (StopOutcome::Done, _) => {
+                    report.stopped += 1;
+                    Some((pod_id.clone(), Change::Stopped))
+                }
+                (StopOutcome::Gone, _) => Some((pod_id.clone(), Change::Forget)),
+                (StopOutcome::Failed(failure), _) => {
+                    report.failures.push(failure.to_string());
+                    None
+                }
+            }
+        }
+        StepKind::ForgetPod { pod_id } => {
+            report.forgotten += 1;
+            Some((pod_id.clone(), Change::Forget))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

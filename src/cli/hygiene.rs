@@ -146,6 +146,9 @@ pub struct CleanupArgs {
     /// Also pods rpd did not create: the whole account.
     #[arg(long, conflicts_with = "state_file")]
     all: bool,
+    /// Also delete (or stop) a pod holding a job no rpd collected (`rpd attach` collects it first).
+    #[arg(long)]
+    force: bool,
     /// Show the plan and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -181,6 +184,7 @@ impl CleanupArgs {
         };
         CleanupSettings {
             target,
+            force: self.force,
             dry_run: self.dry_run,
             auto_approve: self.yes,
             lock: self.lock.resolve(),

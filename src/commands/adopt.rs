@@ -6,6 +6,7 @@
 use anyhow::bail;
 use chrono::{DateTime, Utc};
 
+use crate::commands::register::{self, Refused};
 use crate::commands::settings::ImportSettings;
 use crate::commands::{Ctx, PlanFlags, inventory, load_config, owner, prepare_all, read_state};
 use crate::exit::ExitStatus;
@@ -17,16 +18,13 @@ use crate::state::{self, PodRecord, State};
 pub async fn import(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<ExitStatus> {
     let config = load_config(ctx, &settings.target)?;
     let pod_id = settings.pod_id.clone().unwrap_or_default();
-    let provider = ctx.provider()?;
     let shown = config.path.display().to_string();
-    // A pod another state tracks stays that state's.
-    if let Some((_, other)) = inventory::tracked_elsewhere(&config.state_file, &[&pod_id])? {
-        bail!(
-            "pod {pod_id} is tracked by {}\n  = help: `rpd state rm {} {pod_id}` first if it should be this config's",
-            other.display(),
-            other.display()
-        );
-    }
+    let recorded = state::read(&config.state_file).ok().flatten();
+    let provider = inventory::provider_for_state(
+        ctx,
+        &config.state_file,
+        recorded.as_ref().map(|l| &l.state),
+    )?;
     let new_dir = config.state_file.parent().filter(|d| !d.exists());
     let imported = async {
         let _guard = state::acquire(
@@ -36,7 +34,7 @@ pub async fn import(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<Exit
             settings.lock.timeout,
             |_| {},
         )?;
-        let mut state = read_state(&config, ctx.provider_name())?
+        let mut state = read_state(&config, provider.name())?
             .map(|l| l.state)
             .unwrap_or_else(|| State::new(owner(&config)));
         if let Some(current) = &state.pod {
@@ -50,6 +48,18 @@ pub async fn import(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<Exit
         }
         if state.retained.iter().any(|r| r.pod.id == pod_id) {
             bail!("{shown} keeps pod {pod_id} for forensics already");
+        }
+        // The state records the key its pods were made with; one that
+        // keeps pods another key made cannot take this key's.
+        let fingerprint = provider.api_key_fingerprint();
+        if let (Some(made_with), Some(current)) = (&state.api_key_fingerprint, &fingerprint)
+            && made_with != current
+            && !state.retained.is_empty()
+        {
+            bail!(
+                "{} was made with another RunPod API key ({made_with}; this one is {current}) and keeps pods for forensics that this key may not see\n  = help: import with the key the state was made with, or `rpd destroy {shown}` first",
+                config.state_file.display()
+            );
         }
         let Some(pod) = provider.get(&pod_id).await?.filter(|p| p.status != PodStatus::Terminated)
         else {
@@ -66,17 +76,40 @@ pub async fn import(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<Exit
             created_at: parse(&pod.created_at),
             provider: Some(provider.name().to_string()),
         });
-        state::write(&config.state_file, &mut state)?;
-        anyhow::Ok(())
+        // The key that sees the pod: another key's 404 is not "gone".
+        if fingerprint.is_some() {
+            state.api_key_fingerprint = fingerprint;
+        }
+        // A pod another state tracks stays that state's: checked under
+        // the registry's lock, with the write it allows.
+        register::claim(&config, provider.name(), &mut state, |refused| match refused {
+            Refused::Tracked { pod_id, config } => anyhow::anyhow!(
+                "pod {pod_id} is tracked by {}\n  = help: `rpd state rm {} {pod_id}` first if it should be this config's",
+                config.display(),
+                config.display()
+            ),
+            Refused::Unread { pod_id, state_file, gone } => anyhow::anyhow!(
+                "pod {pod_id} was last tracked by {}, which {}: it may still track it\n  = help: {}",
+                state_file.display(),
+                if gone { "is gone (moved or deleted)" } else { "rpd cannot read" },
+                if gone {
+                    "if that state moved, `rpd refresh` its config at the new place; if it is gone for good, `rpd state rm` its config; then import"
+                } else {
+                    "restore it (its .backup is beside it), then import"
+                }
+            ),
+        })
     }
     .await;
-    if let Err(err) = imported {
-        if let Some(dir) = new_dir {
-            let _ = std::fs::remove_dir(dir);
+    let unread = match imported {
+        Ok(unread) => unread,
+        Err(err) => {
+            if let Some(dir) = new_dir {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(err);
         }
-        return Err(err);
-    }
-    inventory::record_applied(ctx, &config, provider.name(), false);
+    };
     crate::say!(
         "Imported pod {pod_id} into {}.",
         config.state_file.display()
@@ -105,7 +138,25 @@ pub async fn import(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<Exit
             render::words::hygiene::imported(&pod_id, &path.display().to_string(), replaced)
         );
     }
-    Ok(ExitStatus::Success)
+    // A state rpd could not read may track the pod too: name it.
+    for unread in &unread {
+        let err = match &unread.error {
+            Some(err) => anyhow::anyhow!(
+                "{err:#}\n  = help: rpd could not check whether this state tracks pod {pod_id} too; restore it, then `rpd status` shows whose the pod is"
+            ),
+            None => anyhow::anyhow!(
+                "the state file {} of {} is gone: rpd could not check whether it tracks pod {pod_id} too (if it moved, `rpd refresh` its config at the new place)",
+                unread.state_file.display(),
+                unread.config.display()
+            ),
+        };
+        ctx.error(&err);
+    }
+    Ok(if unread.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Error
+    })
 }
 
 pub fn forget(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<ExitStatus> {
@@ -118,7 +169,25 @@ pub fn forget(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<ExitStatus
         settings.lock.timeout,
         |_| {},
     )?;
-    let Some(loaded) = read_state(&config, ctx.provider_name())? else {
+    let recorded = state::read(&config.state_file)?;
+    let provider = inventory::provider_name_for_state(
+        ctx,
+        &config.state_file,
+        recorded.as_ref().map(|l| &l.state),
+    );
+    let Some(loaded) = read_state(&config, &provider)? else {
+        // A registered state whose file is gone: the user says it is gone
+        // for good, so its pods become provably untracked.
+        if register::forget_gone(&config.state_file)? {
+            crate::say!(
+                "{}",
+                render::words::hygiene::forgotten_state(
+                    &config.state_file.display().to_string(),
+                    &shown
+                )
+            );
+            return Ok(ExitStatus::Success);
+        }
         bail!("no state file at {}", config.state_file.display());
     };
     let mut state = loaded.state;
@@ -144,7 +213,7 @@ pub fn forget(ctx: &Ctx, settings: &ImportSettings) -> anyhow::Result<ExitStatus
         state.launched_job = None;
     }
     state::write(&config.state_file, &mut state)?;
-    inventory::record_applied(ctx, &config, ctx.provider_name(), false);
+    register::record(&config, &provider, false)?;
     crate::say!(
         "{}",
         render::words::hygiene::forgotten(&pod_id, &shown, name.as_deref().unwrap_or_default())

@@ -1,59 +1,75 @@
 //! `rpd cleanup`: delete or stop the pods a state file tracks
 //! (`--state-file`, runpod-deploy's), or stopped pods (`--all-stopped`,
-//! `--stale`) — rpd's tracked ones by default, untracked rpd pods with
-//! `--untracked`, anyone's with `--all`. Shows the plan, asks, carries it
-//! out under the locks of the state files it changes.
+//! `--stale`) — rpd's tracked ones by default, provably untracked rpd pods
+//! with `--untracked`, anyone's with `--all`. Shows the plan, asks, carries
+//! it out under the locks of the state files it changes. A state that
+//! cannot be read, or whose pods another API key cannot see, is named and
+//! left alone; the others are cleaned up; the exit status is then 1.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
 use crate::apply::cleanup::{CleanupStates, carry_out};
 use crate::commands::Ctx;
-use crate::commands::inventory::{self, Gathered, Subject};
+use crate::commands::inventory::{self, Gathered, Providers, Seen, Subject};
 use crate::commands::settings::{CleanupMode, CleanupSettings, CleanupTarget, LockSettings};
 use crate::exit::ExitStatus;
 use crate::hygiene::inventory::{Scope, select, stale_pods};
-use crate::model::ObservedPod;
+use crate::interrupt::Interrupt;
+use crate::model::{Ownership, Unprovable};
 use crate::plan::cleanup::{CleanupAction, CleanupInput, Gone, Target};
-use crate::plan::{Mode, Observation};
+use crate::plan::{LeftAlone, Mode, Observation};
 use crate::progress::Reporter;
 use crate::render;
 use crate::state::{self, LockGuard};
 
 pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitStatus> {
     let subjects = subjects(&settings.target)?;
-    let provider = inventory::provider_for(ctx, &subjects)?;
+    let mut providers = Providers::new(ctx);
     // Read once to learn which state files the plan changes, lock those,
     // then read again under the locks: what is carried out is what was read.
-    let (gathered, pods, observed) = look(&provider, &subjects).await?;
-    let input = cleanup_input(&settings.target, &gathered, &pods, &observed);
+    let (gathered, seen) = look(&mut providers, &subjects).await?;
+    let input = cleanup_input(settings, &gathered, &seen);
     let to_lock = states_changed(&input);
     let guards = if settings.dry_run {
         Vec::new()
     } else {
         lock(&to_lock, &gathered, settings.lock)?
     };
-    let (gathered, pods, observed) = look(&provider, &subjects).await?;
-    let input = cleanup_input(&settings.target, &gathered, &pods, &observed);
+    let (gathered, seen) = look(&mut providers, &subjects).await?;
+    let input = cleanup_input(settings, &gathered, &seen);
     if !settings.dry_run && states_changed(&input).iter().any(|s| !to_lock.contains(s)) {
         bail!("the state files changed while rpd locked them; run `rpd cleanup` again");
     }
     refuse_untracked_without_registry(&settings.target, &subjects, &input)?;
+    // Named, left alone, and the exit status says so.
+    let mut failed = gathered.report_unreadable(ctx);
+    failed |= inventory::report_other_keys(ctx, &seen);
+    failed |= refuse_unprovable(ctx, &settings.target, &gathered, &input);
     let plan = crate::plan::cleanup::plan(&input);
     let title = title(&settings.target);
     crate::say_raw!(
         "{}",
         render::text::render(&plan, &title, &ctx.stdout_palette())
     );
+    let status = |failed: bool| {
+        if failed {
+            ExitStatus::Error
+        } else {
+            ExitStatus::Success
+        }
+    };
+    if !plan.report.errors.is_empty() {
+        bail!("the plan has errors: nothing was deleted or stopped");
+    }
     if plan.is_empty() {
-        return Ok(ExitStatus::Success);
+        return Ok(status(failed));
     }
     if settings.dry_run {
         crate::say!();
         crate::say!("Dry run: nothing was changed.");
-        return Ok(ExitStatus::Success);
+        return Ok(status(failed));
     }
     if !settings.auto_approve {
         if !ctx.stdin_tty {
@@ -66,10 +82,12 @@ pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitSt
             return Ok(ExitStatus::Error);
         }
     }
+    // From here an interrupt finishes the step in flight and records it.
+    let interrupt = Interrupt::install();
     crate::say!();
-    let states = cleanup_states(&gathered);
+    let states = cleanup_states(&gathered, &seen);
     let reporter = Reporter::new("cleanup", false);
-    let report = carry_out(&provider, &plan, states, &reporter).await;
+    let report = carry_out(&plan, states, &reporter, &interrupt).await;
     drop(guards);
     record_in_registry(ctx, &report.changed_states);
     let p = ctx.stdout_palette();
@@ -80,19 +98,60 @@ pub async fn run(ctx: &Ctx, settings: &CleanupSettings) -> anyhow::Result<ExitSt
         "Pods: {} destroyed, {} stopped, {} forgotten (already gone).",
         report.deleted, report.stopped, report.forgotten
     );
+    if report.interrupted {
+        crate::say!("{} {counts}", p.remove.apply_to("Cleanup interrupted."));
+        return Ok(ExitStatus::Interrupted);
+    }
     if report.failures.is_empty() {
         crate::say!("{} {counts}", p.add.apply_to("Cleanup complete!"));
-        Ok(ExitStatus::Success)
+        Ok(status(failed))
     } else {
         crate::say!("{} {counts}", p.remove.apply_to("Cleanup incomplete."));
         Ok(ExitStatus::Error)
     }
 }
 
+/// `--untracked` means "pods no state tracks", which rpd can prove only
+/// when it read every registered state: with one unreadable or gone, the
+/// pods it may track are left alone and the states named (exit 1).
+fn refuse_unprovable(
+    ctx: &Ctx,
+    target: &CleanupTarget,
+    gathered: &Gathered,
+    input: &CleanupInput,
+) -> bool {
+    let CleanupTarget::Stopped {
+        untracked: true,
+        all: false,
+        ..
+    } = target
+    else {
+        return false;
+    };
+    if gathered.unread.is_empty() {
+        return false;
+    }
+    let left_alone: usize = input
+        .left_alone
+        .iter()
+        .filter(|(why, _)| {
+            *why == LeftAlone::Unproven {
+                why: Unprovable::StateUnread,
+            }
+        })
+        .map(|(_, n)| n)
+        .sum();
+    ctx.error(&anyhow::anyhow!(
+        "{}",
+        render::words::hygiene::unread_states(&gathered.unread_states(), left_alone)
+    ));
+    true
+}
+
 /// With no config in rpd's registry (a registry moved away, another
 /// RPD_DATA_DIR, a new machine), every pod rpd created looks untracked,
 /// paused pods whose state files still track them included: `--untracked`
-/// would delete them.
+/// says so rather than only leaving them alone.
 fn refuse_untracked_without_registry(
     target: &CleanupTarget,
     subjects: &[inventory::Subject],
@@ -106,11 +165,14 @@ fn refuse_untracked_without_registry(
             ..
         }
     );
-    let deletes_untracked = input
-        .targets
-        .iter()
-        .any(|t| matches!(t.owner, crate::model::Ownership::Untracked { .. }));
-    if untracked_only && subjects.is_empty() && deletes_untracked {
+    let left_alone = input.left_alone.iter().any(|(why, n)| {
+        *n > 0
+            && *why
+                == LeftAlone::Unproven {
+                    why: Unprovable::UnknownLineage,
+                }
+    });
+    if untracked_only && subjects.is_empty() && left_alone {
         bail!(
             "rpd's registry ({}) lists no config, so every pod rpd created looks untracked, paused pods that a config's state file still tracks included\n  = help: record the configs you use first with `rpd refresh CONFIG...` (changes no pod), then run this again; `rpd ls-stale` lists the pods",
             crate::registry::RegistryFile::default_file()
@@ -166,35 +228,29 @@ fn subjects(target: &CleanupTarget) -> anyhow::Result<Vec<Subject>> {
             lineage: None,
             past_lineages: Vec::new(),
             provider: None,
+            shown: true,
         });
     }
     Ok(subjects)
 }
 
-async fn look(
-    provider: &crate::provider::SharedProvider,
-    subjects: &[Subject],
-) -> anyhow::Result<(Gathered, Vec<ObservedPod>, HashMap<String, Observation>)> {
+async fn look(providers: &mut Providers, subjects: &[Subject]) -> anyhow::Result<(Gathered, Seen)> {
     let gathered = inventory::gather(subjects)?;
-    let (pods, observed) = inventory::observe(provider, &gathered.known).await?;
-    Ok((gathered, pods, observed))
+    let seen = inventory::observe(providers, subjects, &gathered).await?;
+    Ok((gathered, seen))
 }
 
 /// What the flags select, as the planner's input.
-fn cleanup_input(
-    target: &CleanupTarget,
-    gathered: &Gathered,
-    pods: &[ObservedPod],
-    observed: &HashMap<String, Observation>,
-) -> CleanupInput {
+fn cleanup_input(settings: &CleanupSettings, gathered: &Gathered, seen: &Seen) -> CleanupInput {
     let now = chrono::Utc::now();
     let known = &gathered.known;
+    let observed = &seen.observed;
     let mut gone: Vec<Gone> = known
         .tracked
         .iter()
         .filter(|(id, _)| matches!(observed.get(*id), Some(Observation::Gone)))
         .filter_map(|(id, tracked)| match &tracked.owner {
-            crate::model::Ownership::Tracked { state_file, .. } => Some(Gone {
+            Ownership::Tracked { state_file, .. } => Some(Gone {
                 pod_id: id.clone(),
                 state_file: state_file.clone(),
             }),
@@ -202,7 +258,14 @@ fn cleanup_input(
         })
         .collect();
     gone.sort_by(|a, b| a.pod_id.cmp(&b.pod_id));
-    let (targets, left_alone) = match target {
+    let target = |pod: &crate::model::ObservedPod, owner, action| Target {
+        action,
+        owner,
+        stopped_since: known.stopped_since(pod),
+        uncollected_job: known.uncollected_job(&pod.id).cloned(),
+        pod: pod.clone(),
+    };
+    let (targets, left_alone) = match &settings.target {
         CleanupTarget::StateFiles { mode, .. } => {
             let action = match mode {
                 CleanupMode::Delete => Some(CleanupAction::Delete),
@@ -214,14 +277,7 @@ fn cleanup_input(
             let targets = ids
                 .into_iter()
                 .filter_map(|id| observed.get(id).and_then(Observation::pod))
-                .filter_map(|pod| {
-                    Some(Target {
-                        action: action?,
-                        owner: known.ownership(pod),
-                        stopped_since: known.stopped_since(pod),
-                        pod: pod.clone(),
-                    })
-                })
+                .filter_map(|pod| Some(target(pod, known.ownership(pod), action?)))
                 .collect();
             (targets, Vec::new())
         }
@@ -230,7 +286,7 @@ fn cleanup_input(
             untracked,
             all,
         } => {
-            let stale = stale_pods(pods, known, now);
+            let stale = stale_pods(&seen.pods, known, now);
             let selection = select(
                 &stale,
                 Scope {
@@ -242,12 +298,7 @@ fn cleanup_input(
             let targets = selection
                 .selected
                 .into_iter()
-                .map(|s| Target {
-                    pod: s.pod,
-                    owner: s.owner,
-                    action: CleanupAction::Delete,
-                    stopped_since: s.stopped_since,
-                })
+                .map(|s| target(&s.pod, s.owner, CleanupAction::Delete))
                 .collect();
             (targets, selection.left_alone)
         }
@@ -257,6 +308,7 @@ fn cleanup_input(
         gone,
         left_alone,
         pointers: gathered.pointers.clone(),
+        force: settings.force,
         now,
     }
 }
@@ -267,7 +319,7 @@ fn states_changed(input: &CleanupInput) -> Vec<PathBuf> {
         .targets
         .iter()
         .filter_map(|t| match &t.owner {
-            crate::model::Ownership::Tracked { state_file, .. } => Some(state_file.clone()),
+            Ownership::Tracked { state_file, .. } => Some(state_file.clone()),
             _ => None,
         })
         .chain(input.gone.iter().map(|g| g.state_file.clone()))
@@ -299,9 +351,10 @@ fn lock(
         .collect()
 }
 
-fn cleanup_states(gathered: &Gathered) -> CleanupStates {
+fn cleanup_states(gathered: &Gathered, seen: &Seen) -> CleanupStates {
     let mut states = CleanupStates {
         pointers: gathered.pointers.clone(),
+        providers: seen.seen_by.clone(),
         ..CleanupStates::default()
     };
     for facts in &gathered.facts {
@@ -312,7 +365,7 @@ fn cleanup_states(gathered: &Gathered) -> CleanupStates {
         }
     }
     for (id, tracked) in &gathered.known.tracked {
-        if let crate::model::Ownership::Tracked { state_file, .. } = &tracked.owner {
+        if let Ownership::Tracked { state_file, .. } = &tracked.owner {
             states.tracked_by.insert(id.clone(), state_file.clone());
         }
     }
@@ -320,7 +373,8 @@ fn cleanup_states(gathered: &Gathered) -> CleanupStates {
 }
 
 /// Keeps the registry's pod ids in step with the state files a cleanup
-/// changed (a warning if it cannot: the state files are the truth).
+/// changed (a warning if it cannot: the entries are there, and the state
+/// files are the truth about their pods).
 fn record_in_registry(ctx: &Ctx, changed: &[PathBuf]) {
     if changed.is_empty() {
         return;

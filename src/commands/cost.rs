@@ -20,12 +20,20 @@ pub async fn run(ctx: &Ctx, settings: &CostSettings) -> anyhow::Result<ExitStatu
     let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
-    let provider = inventory::provider_for(ctx, &subjects)?;
-    let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
+    let gathered = inventory::gather(&subjects)?;
+    let failed = gathered.report_unreadable(ctx);
+    let mut providers = inventory::Providers::new(ctx);
     let now = Utc::now();
     let since = now - Duration::days(i64::try_from(settings.since_days).unwrap_or(i64::MAX / 2));
     let mut rows = Vec::new();
     for facts in &gathered.facts {
+        // Each config's bills come from the provider it was applied with.
+        let registered = subjects
+            .iter()
+            .find(|s| s.state_file == facts.state_file)
+            .and_then(|s| s.provider.as_deref());
+        let recorded = inventory::recorded_provider(registered, facts.state.as_ref());
+        let provider = providers.get(&providers.name_for(recorded.as_deref()))?;
         let pod_ids: Vec<String> = match &facts.state {
             Some(state) => state.pod_ids_ever().into_iter().map(String::from).collect(),
             None => facts.registered_pods.clone(),

@@ -34,15 +34,24 @@ pub async fn execute(
     stream: Option<&Stream>,
 ) -> ExitStatus {
     // Registered before anything is created: a state file that a killed
-    // run leaves is found by `status`, `ls-stale` and `cleanup`.
+    // run leaves is found by `status`, `ls-stale` and `cleanup`. A registry
+    // rpd cannot write would make the run's pods look untracked to them:
+    // nothing runs.
     if mode == Mode::Apply {
+        let mut unregistered = false;
         for prepared in ready {
-            crate::commands::inventory::record_applied(
-                ctx,
-                &prepared.config,
-                provider.name(),
-                true,
-            );
+            if let Err(err) =
+                crate::commands::register::record(&prepared.config, provider.name(), true)
+            {
+                ctx.error(&anyhow::anyhow!(
+                    "{}: {err:#}\n  = help: rpd records every config it applies in its registry, which `rpd status` and `rpd cleanup` rely on to tell whose each pod is; nothing was created",
+                    prepared.config.name
+                ));
+                unregistered = true;
+            }
+        }
+        if unregistered {
+            return ExitStatus::Error;
         }
     }
     let interrupt = Interrupt::install();
@@ -78,7 +87,7 @@ pub async fn execute(
     });
     let results = join_all(runs).await;
     for prepared in ready {
-        crate::commands::inventory::record_applied(ctx, &prepared.config, provider.name(), false);
+        crate::commands::register::record_after(ctx, &prepared.config, provider.name());
     }
 
     // With --json the human summary goes to stderr; stdout is the stream's.

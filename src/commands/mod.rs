@@ -18,6 +18,7 @@ pub mod plan;
 mod plan_out;
 pub mod refresh;
 pub mod refresh_only;
+pub mod register;
 pub mod runs;
 pub mod schema;
 pub mod settings;

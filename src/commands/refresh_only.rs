@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use crate::commands::settings::RefreshSettings;
-use crate::commands::{Ctx, load_configs, read_state};
+use crate::commands::{Ctx, inventory, load_configs, read_state, register};
 use crate::exit::ExitStatus;
 use crate::hygiene::refresh_only::refresh;
 use crate::plan::Observation;
@@ -20,7 +20,6 @@ pub async fn run(ctx: &Ctx, settings: &RefreshSettings) -> anyhow::Result<ExitSt
     let Some(configs) = load_configs(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
-    let provider = ctx.provider()?;
     let mut status = ExitStatus::Success;
     for (i, config) in configs.iter().enumerate() {
         if i > 0 {
@@ -37,9 +36,16 @@ pub async fn run(ctx: &Ctx, settings: &RefreshSettings) -> anyhow::Result<ExitSt
                 settings.lock.timeout,
                 |_| {},
             )?;
-            let Some(loaded) = read_state(config, ctx.provider_name())? else {
+            let recorded = state::read(&config.state_file).ok().flatten();
+            // The provider the state was applied with, unless one is named.
+            let provider = inventory::provider_for_state(
+                ctx,
+                &config.state_file,
+                recorded.as_ref().map(|l| &l.state),
+            )?;
+            let Some(loaded) = read_state(config, provider.name())? else {
                 crate::say!("{shown}: no state, nothing to refresh.");
-                return Ok(());
+                return register::record(config, provider.name(), false);
             };
             let mut observed = BTreeMap::new();
             for id in loaded.state.pod_ids() {
@@ -52,10 +58,20 @@ pub async fn run(ctx: &Ctx, settings: &RefreshSettings) -> anyhow::Result<ExitSt
                 };
                 observed.insert(id.to_string(), seen);
             }
+            // Another key's 404 is no deletion: record nothing.
+            if let Some(error) = crate::plan::account::other_api_key(
+                &loaded.state,
+                &config.state_file,
+                provider.api_key_fingerprint().as_deref(),
+                |id| matches!(observed.get(id), Some(Observation::Gone)),
+                false,
+            ) {
+                bail!("{}", render::words::plan_error(&error));
+            }
             let mut outcome = refresh(&loaded.state, &observed, chrono::Utc::now());
             if !outcome.changed() {
                 crate::say!("{shown}: no changes; the state matches the provider.");
-                return Ok(());
+                return register::record(config, provider.name(), false);
             }
             crate::say_raw!(
                 "{}",
@@ -64,7 +80,7 @@ pub async fn run(ctx: &Ctx, settings: &RefreshSettings) -> anyhow::Result<ExitSt
             state::write(&config.state_file, &mut outcome.state)?;
             crate::say!();
             crate::say!("{shown}: the state records these changes; nothing else was done.");
-            Ok(())
+            register::record(config, provider.name(), false)
         }
         .await
         .with_context(|| format!("refreshing {shown}"));
@@ -74,9 +90,7 @@ pub async fn run(ctx: &Ctx, settings: &RefreshSettings) -> anyhow::Result<ExitSt
         if let Err(err) = result {
             ctx.error(&err);
             status = ExitStatus::Error;
-            continue;
         }
-        crate::commands::inventory::record_applied(ctx, config, provider.name(), false);
     }
     Ok(status)
 }

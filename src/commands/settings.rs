@@ -284,6 +284,8 @@ pub enum CleanupTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanupSettings {
     pub target: CleanupTarget,
+    /// Also pods holding a job no rpd collected.
+    pub force: bool,
     pub dry_run: bool,
     pub auto_approve: bool,
     pub lock: LockSettings,

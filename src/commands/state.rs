@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 
+use crate::commands::register::{self, Refused};
 use crate::commands::settings::{ConfigSettings, ForceUnlockSettings, ReassignSettings};
 use crate::commands::{Ctx, inventory, load_config, owner};
 use crate::exit::ExitStatus;
@@ -41,21 +42,45 @@ pub fn reassign(ctx: &Ctx, settings: &ReassignSettings) -> anyhow::Result<ExitSt
     let Some(mut loaded) = state::read(&config.state_file)? else {
         bail!("no state file at {}", config.state_file.display());
     };
+    let previous = loaded.state.owner.replace(owner(&config));
+    let provider = inventory::provider_name_for_state(ctx, &config.state_file, Some(&loaded.state));
     // A copy of another config's state would make two configs manage one
     // pod (a destroy of one deletes the other's): a pod another state
-    // tracks stays that state's.
-    if let Some((pod_id, other)) =
-        inventory::tracked_elsewhere(&config.state_file, &loaded.state.pod_ids())?
-    {
-        bail!(
-            "{} tracks pod {pod_id}, which {}'s state tracks too: this state file looks like a copy of it, and two configs would manage one pod\n  = help: `rpd state rm {shown} {pod_id}` forgets it here (then reassign), or `rpd state rm {} {pod_id}` if it should be this config's",
-            config.state_file.display(),
-            other.display(),
-            other.display()
-        );
+    // tracks stays that state's. The registry learns the new owner with
+    // the write (under its lock): a state it does not list would make the
+    // pods look untracked to `cleanup --untracked`.
+    let shown_state = config.state_file.display().to_string();
+    let unread = register::claim(
+        &config,
+        &provider,
+        &mut loaded.state,
+        |refused| match refused {
+            Refused::Tracked {
+                pod_id,
+                config: other,
+            } => anyhow::anyhow!(
+                "{shown_state} tracks pod {pod_id}, which {}'s state tracks too: this state file looks like a copy of it, and two configs would manage one pod\n  = help: `rpd state rm {shown} {pod_id}` forgets it here (then reassign), or `rpd state rm {} {pod_id}` if it should be this config's",
+                other.display(),
+                other.display()
+            ),
+            Refused::Unread {
+                pod_id,
+                state_file,
+                gone,
+            } => anyhow::anyhow!(
+                "{shown_state} tracks pod {pod_id}, which {} last tracked, and rpd cannot read that state{}: two configs may manage one pod\n  = help: restore it (or, if it is gone for good, `rpd state rm` its config), then reassign",
+                state_file.display(),
+                if gone { " (its file is gone)" } else { "" }
+            ),
+        },
+    )?;
+    for unread in &unread {
+        if let Some(err) = &unread.error {
+            ctx.warn(&format!(
+                "{err:#}\n  = help: rpd could not check whether this state tracks the same pods"
+            ));
+        }
     }
-    let previous = loaded.state.owner.replace(owner(&config));
-    state::write(&config.state_file, &mut loaded.state)?;
     match previous {
         Some(p) => crate::say!(
             "{} now belongs to {} (was {}).",

@@ -36,15 +36,22 @@ pub async fn status(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<Exit
     let Some(subjects) = inventory::subjects(ctx, &settings.configs, &settings.vars)? else {
         return Ok(ExitStatus::Error);
     };
-    let provider = inventory::provider_for(ctx, &subjects)?;
-    let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
-    let (pods, observed) = inventory::observe(&provider, &gathered.known).await?;
-    let untracked = pods
-        .iter()
-        .filter(|p| p.status != PodStatus::Terminated)
-        .filter(|p| matches!(gathered.known.ownership(p), Ownership::Untracked { .. }))
-        .count();
-    let report = status::build(&gathered.facts, &observed, untracked, chrono::Utc::now());
+    let gathered = inventory::gather(&subjects)?;
+    let failed = gathered.report_unreadable(ctx);
+    let mut providers = inventory::Providers::new(ctx);
+    let seen = inventory::observe(&mut providers, &subjects, &gathered).await?;
+    let other_keys = inventory::report_other_keys(ctx, &seen);
+    let (untracked, unproven) = untracked_counts(&seen.pods, &gathered);
+    let report = status::build(
+        &gathered.facts,
+        &status::Seen {
+            observed: seen.observed,
+            not_visible: seen.not_visible,
+            untracked_pods: untracked,
+            unproven_pods: unproven,
+        },
+        chrono::Utc::now(),
+    );
     if settings.json {
         print_json(&json!({ "format_version": "1.0", "status": report }));
     } else {
@@ -54,12 +61,29 @@ pub async fn status(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<Exit
             render::tables::status(&report, &base(), &ctx.stdout_palette())
         );
     }
-    Ok(worst(failed))
+    Ok(worst(failed || other_keys))
+}
+
+/// rpd's pods that no state tracks: provably, and not provably.
+fn untracked_counts(
+    pods: &[crate::model::ObservedPod],
+    gathered: &inventory::Gathered,
+) -> (usize, usize) {
+    let mut untracked = 0;
+    let mut unproven = 0;
+    for pod in pods.iter().filter(|p| p.status != PodStatus::Terminated) {
+        match gathered.known.ownership(pod) {
+            Ownership::Untracked { .. } => untracked += 1,
+            Ownership::Unproven { .. } => unproven += 1,
+            _ => {}
+        }
+    }
+    (untracked, unproven)
 }
 
 /// With no config named and none registered, says where configs come from.
 fn no_configs_hint(subjects: &[Subject], from_registry: bool) {
-    if from_registry && subjects.is_empty() {
+    if from_registry && !subjects.iter().any(|s| s.shown) {
         crate::note!(
             "No configs in rpd's registry ({}): `rpd apply` records each config it applies; or name configs: `rpd status CONFIG...`.",
             crate::registry::RegistryFile::default_file()
@@ -71,10 +95,12 @@ fn no_configs_hint(subjects: &[Subject], from_registry: bool) {
 
 pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<ExitStatus> {
     let subjects = inventory::subjects(ctx, &[], &Default::default())?.unwrap_or_default();
-    let provider = inventory::provider_for(ctx, &subjects)?;
     let gathered = inventory::gather(&subjects)?;
-    let (pods, _) = inventory::observe(&provider, &gathered.known).await?;
-    let stale = stale_pods(&pods, &gathered.known, chrono::Utc::now());
+    let failed = gathered.report_unreadable(ctx);
+    let mut providers = inventory::Providers::new(ctx);
+    let seen = inventory::observe(&mut providers, &subjects, &gathered).await?;
+    let failed = inventory::report_other_keys(ctx, &seen) || failed;
+    let stale = stale_pods(&seen.pods, &gathered.known, chrono::Utc::now());
     let selection = select(
         &stale,
         Scope {
@@ -92,7 +118,7 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
                 "count": count,
             })).collect::<Vec<_>>(),
         }));
-        return Ok(ExitStatus::Success);
+        return Ok(worst(failed));
     }
     let left_alone: Vec<String> = selection
         .left_alone
@@ -115,7 +141,7 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
             &ctx.stdout_palette()
         )
     );
-    Ok(ExitStatus::Success)
+    Ok(worst(failed))
 }
 
 pub fn runs(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> {
@@ -123,7 +149,8 @@ pub fn runs(ctx: &Ctx, settings: &ReportSettings) -> anyhow::Result<ExitStatus> 
         return Ok(ExitStatus::Error);
     };
     no_configs_hint(&subjects, settings.configs.is_empty());
-    let (gathered, failed) = inventory::gather_reporting(ctx, &subjects);
+    let gathered = inventory::gather(&subjects)?;
+    let failed = gathered.report_unreadable(ctx);
     let mut runs: Vec<_> = gathered.facts.into_iter().flat_map(|f| f.runs).collect();
     runs.sort_by(|a, b| (a.at, &a.run_dir).cmp(&(b.at, &b.run_dir)));
     runs.dedup_by(|a, b| a.run_dir == b.run_dir);

@@ -10,16 +10,30 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cost;
-use crate::model::{ObservedPod, Ownership, PodStatus};
+use crate::model::{ObservedPod, Ownership, PodStatus, Unprovable};
 use crate::plan::LeftAlone;
 use crate::plan::cleanup::{days_since, volume_gb};
-use crate::state::{PodRecord, State};
+use crate::state::{LaunchedJob, PodRecord, State};
 
 /// A pod a state tracks, with rpd's record of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackedPod {
     pub owner: Ownership,
     pub record: PodRecord,
+    /// The job launched on it that no rpd collected (the state's
+    /// `launched_job`): its log, artifacts and exit status are only there.
+    pub uncollected_job: Option<LaunchedJob>,
+}
+
+/// A registered state rpd could not read: any pod may be its (an imported
+/// pod carries no lineage of its own), so while one is, no pod is provably
+/// untracked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadState {
+    pub config: PathBuf,
+    pub state_file: PathBuf,
+    /// Its file is gone (moved or deleted) rather than unreadable.
+    pub gone: bool,
 }
 
 /// What rpd knows from its registry and state files.
@@ -30,6 +44,8 @@ pub struct Known {
     /// The config and state file of each registered lineage, by the 6 hex
     /// digits pod names carry.
     pub lineages: HashMap<String, (PathBuf, PathBuf)>,
+    /// Registered states that could not be read.
+    pub unread: Vec<UnreadState>,
 }
 
 impl Known {
@@ -40,12 +56,20 @@ impl Known {
             state_file: state_file.clone(),
             retained,
         };
+        let job_on = |id: &str| {
+            state
+                .launched_job
+                .as_ref()
+                .filter(|job| job.pod_id == id)
+                .cloned()
+        };
         if let Some(pod) = &state.pod {
             self.tracked.insert(
                 pod.id.clone(),
                 TrackedPod {
                     owner: owner(false),
                     record: pod.clone(),
+                    uncollected_job: job_on(&pod.id),
                 },
             );
         }
@@ -55,6 +79,7 @@ impl Known {
                 TrackedPod {
                     owner: owner(true),
                     record: retained.pod.clone(),
+                    uncollected_job: job_on(&retained.pod.id),
                 },
             );
         }
@@ -67,25 +92,45 @@ impl Known {
             .insert(crate::pod_name::lineage_tag(lineage), (config, state_file));
     }
 
-    /// Whose `pod` is: a state's, rpd's by its name, or someone else's.
+    /// Whose `pod` is: a state's, rpd's by its name (provably untracked,
+    /// or not provably), or someone else's.
     pub fn ownership(&self, pod: &ObservedPod) -> Ownership {
         if let Some(tracked) = self.tracked.get(&pod.id) {
             return tracked.owner.clone();
         }
-        match crate::pod_name::parse(&pod.name) {
-            Some(name) => {
-                let known = self.lineages.get(name.lineage_tag);
-                Ownership::Untracked {
-                    config: known.map(|(config, _)| config.clone()),
-                    state_file: known.map(|(_, state)| state.clone()),
-                }
-            }
-            None => Ownership::NotRpds,
+        let Some(name) = crate::pod_name::parse(&pod.name) else {
+            return Ownership::NotRpds;
+        };
+        let known = self.lineages.get(name.lineage_tag);
+        let config = known.map(|(config, _)| config.clone());
+        let state_file = known.map(|(_, state)| state.clone());
+        if !self.unread.is_empty() {
+            return Ownership::Unproven {
+                why: Unprovable::StateUnread,
+                config,
+                state_file,
+            };
         }
+        if known.is_none() {
+            return Ownership::Unproven {
+                why: Unprovable::UnknownLineage,
+                config,
+                state_file,
+            };
+        }
+        Ownership::Untracked { config, state_file }
     }
 
-    /// Since when a stopped pod has been stopped: rpd's record of the stop,
-    /// else the provider's last status change; `None` when neither knows.
+    /// The job a tracked pod holds that no rpd collected.
+    pub fn uncollected_job(&self, pod_id: &str) -> Option<&LaunchedJob> {
+        self.tracked.get(pod_id)?.uncollected_job.as_ref()
+    }
+
+    /// Since when a stopped pod has been stopped: the newer of rpd's record
+    /// of the stop and the provider's last status change (a pod started
+    /// and stopped again outside rpd has been stopped since the later one:
+    /// the older would overstate how long it has waited); `None` when
+    /// neither knows.
     pub fn stopped_since(&self, pod: &ObservedPod) -> Option<DateTime<Utc>> {
         if pod.status != PodStatus::Exited {
             return None;
@@ -96,11 +141,11 @@ impl Known {
             .map(|t| &t.record)
             .filter(|r| r.status == Some(PodStatus::Exited))
             .and_then(|r| r.status_since);
-        recorded.or_else(|| {
-            pod.changed_at
-                .as_deref()
-                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-        })
+        let changed = pod
+            .changed_at
+            .as_deref()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+        recorded.max(changed)
     }
 }
 
@@ -114,6 +159,9 @@ pub struct StalePod {
     pub volume_gb: Option<u32>,
     pub per_day: f64,
     pub per_month: f64,
+    /// When the job it holds was launched, if no rpd collected it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncollected_job: Option<DateTime<Utc>>,
 }
 
 /// Every stopped pod of `pods`, with whose it is and what it costs,
@@ -132,6 +180,7 @@ pub fn stale_pods(pods: &[ObservedPod], known: &Known, now: DateTime<Utc>) -> Ve
                 volume_gb: volume_gb(pod),
                 per_day: cost::per_day(per_month),
                 per_month,
+                uncollected_job: known.uncollected_job(&pod.id).map(|j| j.launched_at),
                 pod: pod.clone(),
             }
         })
@@ -171,6 +220,8 @@ pub fn select(stale: &[StalePod], scope: Scope) -> Selection {
     let mut selected = Vec::new();
     let mut not_rpds = 0;
     let mut untracked = 0;
+    let mut unread = 0;
+    let mut unknown_lineage = 0;
     let mut unknown = 0;
     let mut recent = 0;
     for pod in stale {
@@ -181,6 +232,15 @@ pub fn select(stale: &[StalePod], scope: Scope) -> Selection {
             }
             Ownership::Untracked { .. } if !(scope.untracked || scope.all) => {
                 untracked += 1;
+                continue;
+            }
+            // Not provably untracked: a state may track it, so only a
+            // look at the whole account (`--all`) reaches it.
+            Ownership::Unproven { why, .. } if !scope.all => {
+                match why {
+                    Unprovable::StateUnread => unread += 1,
+                    Unprovable::UnknownLineage => unknown_lineage += 1,
+                }
                 continue;
             }
             _ => {}
@@ -202,6 +262,18 @@ pub fn select(stale: &[StalePod], scope: Scope) -> Selection {
     let mut left_alone = vec![
         (LeftAlone::NotRpds, not_rpds),
         (LeftAlone::Untracked, untracked),
+        (
+            LeftAlone::Unproven {
+                why: Unprovable::StateUnread,
+            },
+            unread,
+        ),
+        (
+            LeftAlone::Unproven {
+                why: Unprovable::UnknownLineage,
+            },
+            unknown_lineage,
+        ),
         (LeftAlone::UnknownStopTime, unknown),
     ];
     if let Some(older_than_days) = scope.older_than_days {
@@ -273,12 +345,12 @@ mod tests {
 
     fn pods() -> Vec<ObservedPod> {
         vec![
-            // Tracked; the provider's time is later than rpd's record of
-            // the stop (a provider that reports the last start): rpd's wins.
+            // Tracked; the provider's last status change is older than
+            // rpd's record of the stop: the newer, rpd's, dates the stop.
             pod(
                 "t1",
                 "hello-20261001T000000Z-2f4c4f",
-                Some("2026-11-01T00:00:00Z"),
+                Some("2026-09-15T00:00:00Z"),
             ),
             // Made by hello's state (its lineage), which lost it.
             pod(
@@ -320,7 +392,8 @@ mod tests {
                 ),
                 (
                     "u2",
-                    &Ownership::Untracked {
+                    &Ownership::Unproven {
+                        why: Unprovable::UnknownLineage,
                         config: None,
                         state_file: None
                     }
@@ -350,7 +423,16 @@ mod tests {
         assert_eq!(ids(&tracked_only), ["t1"]);
         assert_eq!(
             tracked_only.left_alone,
-            [(LeftAlone::NotRpds, 1), (LeftAlone::Untracked, 2)]
+            [
+                (LeftAlone::NotRpds, 1),
+                (LeftAlone::Untracked, 1),
+                (
+                    LeftAlone::Unproven {
+                        why: Unprovable::UnknownLineage
+                    },
+                    1
+                )
+            ]
         );
         let old_untracked = select(
             &stale,
@@ -365,7 +447,12 @@ mod tests {
             old_untracked.left_alone,
             [
                 (LeftAlone::NotRpds, 1),
-                (LeftAlone::UnknownStopTime, 1),
+                (
+                    LeftAlone::Unproven {
+                        why: Unprovable::UnknownLineage
+                    },
+                    1
+                ),
                 (
                     LeftAlone::StoppedRecently {
                         older_than_days: 30
@@ -384,5 +471,60 @@ mod tests {
         );
         assert_eq!(ids(&everything), ["f1", "t1", "u1", "u2"]);
         assert!(everything.left_alone.is_empty());
+    }
+
+    /// Issue 19 (16): a pod started and stopped again outside rpd after
+    /// rpd recorded its stop has been stopped since the later change.
+    #[test]
+    fn the_providers_newer_status_change_dates_a_stop() {
+        let yesterday = pod(
+            "t1",
+            "hello-20261001T000000Z-2f4c4f",
+            Some("2026-11-10T00:00:00Z"),
+        );
+        let stale = stale_pods(&[yesterday], &known(), at("2026-11-11T01:00:00Z"));
+        assert_eq!(stale[0].stopped_days, Some(1), "not 41 days");
+    }
+
+    /// Issue 19 (11, 15): while a registered state cannot be read, any pod
+    /// may be its: none is provably untracked, only `--all` reaches them.
+    #[test]
+    fn an_unread_registered_state_leaves_no_pod_provably_untracked() {
+        let mut known = known();
+        known.unread.push(UnreadState {
+            config: PathBuf::from("/p/broken.yaml"),
+            state_file: PathBuf::from("/p/.rpd/broken.state.json"),
+            gone: false,
+        });
+        let stale = stale_pods(&pods(), &known, at("2026-11-11T00:00:00Z"));
+        let u1 = stale.iter().find(|s| s.pod.id == "u1").unwrap();
+        assert_eq!(
+            u1.owner,
+            Ownership::Unproven {
+                why: Unprovable::StateUnread,
+                config: Some(PathBuf::from("/p/hello.yaml")),
+                state_file: Some(PathBuf::from("/p/.rpd/hello.state.json")),
+            }
+        );
+        let selection = select(
+            &stale,
+            Scope {
+                untracked: true,
+                all: false,
+                older_than_days: None,
+            },
+        );
+        let ids: Vec<&str> = selection
+            .selected
+            .iter()
+            .map(|p| p.pod.id.as_str())
+            .collect();
+        assert_eq!(ids, ["t1"], "the tracked pod only");
+        assert!(selection.left_alone.contains(&(
+            LeftAlone::Unproven {
+                why: Unprovable::StateUnread
+            },
+            2
+        )));
     }
 }

@@ -49,6 +49,11 @@ pub struct StatusRow {
     pub gpu_id: Option<String>,
     pub gpu_count: Option<u32>,
     pub datacenter_id: Option<String>,
+    /// The provider does not find it with this API key, and the state was
+    /// made with another: it may exist (and bill) on the other key's
+    /// account (`status` is `None` then, but it is not gone).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_visible: bool,
     /// Billed now, while it runs.
     pub per_hr: Option<f64>,
     /// Since when it has had its status (started, or stopped), and for how
@@ -98,6 +103,10 @@ pub struct StatusReport {
     pub missing_state_files: Vec<MissingState>,
     /// rpd-named pods that no state tracks (`ls-stale` lists them).
     pub untracked_pods: usize,
+    /// rpd-named pods that no state rpd read tracks, but that rpd cannot
+    /// prove untracked (a registered state unreadable or gone, or a
+    /// lineage no registered state has).
+    pub unproven_pods: usize,
     pub totals: Totals,
 }
 
@@ -116,22 +125,24 @@ fn row(
     facts: &ConfigFacts,
     record: &PodRecord,
     retained: Option<String>,
-    observed: Option<&Observation>,
+    seen: &Seen,
     now: DateTime<Utc>,
 ) -> StatusRow {
-    let pod = observed.and_then(Observation::pod);
+    let pod = seen.observed.get(&record.id).and_then(Observation::pod);
     let status = pod.map(|p| p.status);
     let spec = pod.map(|p| &p.spec).unwrap_or(&record.spec);
-    let since = match pod {
-        Some(p) if record.status == Some(p.status) && record.status_since.is_some() => {
-            record.status_since
-        }
-        Some(p) => p
+    // The newer of rpd's record and the provider's last change: a pod
+    // started and stopped again outside rpd has had its status since then.
+    let since = pod.and_then(|p| {
+        let recorded = record
+            .status_since
+            .filter(|_| record.status == Some(p.status));
+        let changed = p
             .changed_at
             .as_deref()
-            .and_then(|t| t.parse::<DateTime<Utc>>().ok()),
-        None => None,
-    };
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+        recorded.max(changed)
+    });
     let stopped = status == Some(PodStatus::Exited);
     let per_month = stopped.then(|| cost::stopped_usd_per_month(spec.storage.as_ref()));
     StatusRow {
@@ -140,6 +151,7 @@ fn row(
         pod_id: record.id.clone(),
         retained,
         status,
+        not_visible: seen.not_visible.contains(&record.id),
         gpu_id: spec.gpu_id.clone(),
         gpu_count: spec.gpu_count,
         datacenter_id: spec.datacenter_id.clone(),
@@ -156,14 +168,20 @@ fn row(
     }
 }
 
+/// What the provider says about the tracked pods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// Every tracked pod's observation, but for those in `not_visible`.
+    pub observed: HashMap<String, Observation>,
+    /// Pods another API key than the state's cannot see.
+    pub not_visible: std::collections::HashSet<String>,
+    pub untracked_pods: usize,
+    pub unproven_pods: usize,
+}
+
 /// The table, the configs with no pod, the registry's lost state files
-/// and the totals. `observed` has every tracked pod's observation.
-pub fn build(
-    configs: &[ConfigFacts],
-    observed: &HashMap<String, Observation>,
-    untracked_pods: usize,
-    now: DateTime<Utc>,
-) -> StatusReport {
+/// and the totals.
+pub fn build(configs: &[ConfigFacts], seen: &Seen, now: DateTime<Utc>) -> StatusReport {
     let mut pods = Vec::new();
     let mut idle = Vec::new();
     let mut missing_state_files = Vec::new();
@@ -185,16 +203,10 @@ pub fn build(
             });
         }
         if let Some(record) = &state.pod {
-            pods.push(row(facts, record, None, observed.get(&record.id), now));
+            pods.push(row(facts, record, None, seen, now));
         }
         for kept in &state.retained {
-            pods.push(row(
-                facts,
-                &kept.pod,
-                Some(kept.reason.clone()),
-                observed.get(&kept.pod.id),
-                now,
-            ));
+            pods.push(row(facts, &kept.pod, Some(kept.reason.clone()), seen, now));
         }
     }
     let mut totals = Totals::default();
@@ -217,7 +229,8 @@ pub fn build(
         pods,
         idle,
         missing_state_files,
-        untracked_pods,
+        untracked_pods: seen.untracked_pods,
+        unproven_pods: seen.unproven_pods,
         totals,
     }
 }
@@ -305,7 +318,12 @@ mod tests {
             ),
             ("old1".to_string(), seen("old1", PodStatus::Exited, 50, 0.0)),
         ]);
-        let report = build(&facts, &observed, 2, at("2026-11-28T00:00:00Z"));
+        let seen = Seen {
+            observed,
+            untracked_pods: 2,
+            ..Seen::default()
+        };
+        let report = build(&facts, &seen, at("2026-11-28T00:00:00Z"));
         assert_eq!(report.pods.len(), 2);
         assert_eq!(report.pods[0].for_sec, Some(3600));
         assert_eq!(report.pods[0].per_hr, Some(0.44));

@@ -25,6 +25,8 @@ pub struct Target {
     pub action: CleanupAction,
     /// Since when it has been stopped, when anyone knows.
     pub stopped_since: Option<DateTime<Utc>>,
+    /// The job on it that no rpd collected.
+    pub uncollected_job: Option<crate::state::LaunchedJob>,
 }
 
 /// A pod a state tracks that no longer exists: the state forgets it.
@@ -43,6 +45,8 @@ pub struct CleanupInput {
     /// State files that are runpod-deploy pointers: one whose pod is
     /// deleted is removed, as runpod-deploy's cleanup does.
     pub pointers: Vec<std::path::PathBuf>,
+    /// `--force`: clean up pods holding uncollected jobs too.
+    pub force: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -66,8 +70,45 @@ pub fn plan(input: &CleanupInput) -> Plan {
     let mut freed = Freed::default();
     let mut state_changes = Vec::new();
     let mut not_rpds = 0;
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
     for target in &input.targets {
         let pod = &target.pod;
+        // A job no rpd collected goes with its pod (or ends with its stop).
+        let touched = match target.action {
+            CleanupAction::Delete => true,
+            CleanupAction::Stop => pod.status.is_active(),
+        };
+        if let Some(job) = target.uncollected_job.as_ref().filter(|_| touched) {
+            let delete = target.action == CleanupAction::Delete;
+            if input.force {
+                let running = pod.status.is_active();
+                warnings.push(Warning::JobLeftOnPod {
+                    pod_id: pod.id.clone(),
+                    launched_at: job.launched_at,
+                    run_dir: job.run_dir.clone(),
+                    running,
+                    billed_sec: if running {
+                        u64::try_from((input.now - job.launched_at).num_seconds()).unwrap_or(0)
+                    } else {
+                        0
+                    },
+                    per_hr: pod.cost_per_hr.filter(|c| *c > 0.0),
+                    lost: delete,
+                });
+            } else {
+                let config = match &target.owner {
+                    Ownership::Tracked { config, .. } => config.clone(),
+                    _ => std::path::PathBuf::new(),
+                };
+                errors.push(PlanError::UncollectedJob {
+                    pod_id: pod.id.clone(),
+                    config,
+                    launched_at: job.launched_at,
+                    delete,
+                });
+            }
+        }
         let stopped = pod.status == PodStatus::Exited;
         let per_month = if stopped {
             cost::stopped_usd_per_month(pod.spec.storage.as_ref())
@@ -146,11 +187,9 @@ pub fn plan(input: &CleanupInput) -> Plan {
         });
     }
     freed.storage_per_day = cost::per_day(freed.storage_per_month);
-    let warnings = if not_rpds > 0 {
-        vec![Warning::DeletesPodsNotRpds { count: not_rpds }]
-    } else {
-        Vec::new()
-    };
+    if not_rpds > 0 {
+        warnings.push(Warning::DeletesPodsNotRpds { count: not_rpds });
+    }
     let notes = input
         .left_alone
         .iter()
@@ -176,7 +215,7 @@ pub fn plan(input: &CleanupInput) -> Plan {
             retained: Vec::new(),
             warnings,
             notes,
-            errors: Vec::new(),
+            errors,
             summary,
             has_pod_changes,
             // Every pod a cleanup touches is stopped or deleted.
@@ -240,10 +279,12 @@ mod tests {
                 owner: tracked(),
                 action: CleanupAction::Delete,
                 stopped_since: Some(at("2026-10-01T00:00:00Z")),
+                uncollected_job: None,
             }],
             gone: vec![],
             left_alone: vec![(LeftAlone::NotRpds, 2), (LeftAlone::Untracked, 0)],
             pointers: vec![],
+            force: false,
             now: at("2026-11-11T12:00:00Z"),
         };
         let plan = plan(&input);
@@ -297,6 +338,7 @@ mod tests {
                     owner: Ownership::NotRpds,
                     action: CleanupAction::Delete,
                     stopped_since: None,
+                    uncollected_job: None,
                 },
                 Target {
                     pod: stopped("p1", 20),
@@ -307,11 +349,13 @@ mod tests {
                     },
                     action: CleanupAction::Delete,
                     stopped_since: None,
+                    uncollected_job: None,
                 },
             ],
             gone: vec![],
             left_alone: vec![],
             pointers: vec![pointer.clone()],
+            force: false,
             now: at("2026-11-11T12:00:00Z"),
         };
         let plan = plan(&input);
@@ -335,15 +379,66 @@ mod tests {
                 owner: tracked(),
                 action: CleanupAction::Stop,
                 stopped_since: None,
+                uncollected_job: None,
             }],
             gone: vec![],
             left_alone: vec![],
             pointers: vec![],
+            force: false,
             now: at("2026-11-11T12:00:00Z"),
         };
         let plan = plan(&input);
         assert!(plan.is_empty());
         assert_eq!(plan.report.pod.reason, Reason::NothingToCleanUp);
         assert_eq!(plan.report.cost.frees, None);
+    }
+
+    /// Issue 19 (13): a pod holding a job no rpd collected is not cleaned
+    /// up without --force; with it, the plan warns that the job goes.
+    #[test]
+    fn a_pod_holding_an_uncollected_job_needs_force() {
+        let job = crate::state::LaunchedJob {
+            pod_id: "a1".into(),
+            launched_at: at("2026-11-10T00:00:00Z"),
+            run_dir: PathBuf::from("/p/artifacts/runpod/20261110T000000Z-hello-abcdef"),
+            log_path: "/workspace/hello/run.log".into(),
+            tag: Some("abcdef".into()),
+            deadline_at: None,
+            detached: true,
+        };
+        let input = |force| CleanupInput {
+            targets: vec![Target {
+                pod: stopped("a1", 50),
+                owner: tracked(),
+                action: CleanupAction::Delete,
+                stopped_since: None,
+                uncollected_job: Some(job.clone()),
+            }],
+            gone: vec![],
+            left_alone: vec![],
+            pointers: vec![],
+            force,
+            now: at("2026-11-11T12:00:00Z"),
+        };
+        let refused = plan(&input(false));
+        assert_eq!(
+            refused.report.errors,
+            [PlanError::UncollectedJob {
+                pod_id: "a1".into(),
+                config: PathBuf::from("/p/hello.yaml"),
+                launched_at: job.launched_at,
+                delete: true,
+            }]
+        );
+        let forced = plan(&input(true));
+        assert!(forced.report.errors.is_empty());
+        assert!(matches!(
+            &forced.report.warnings[..],
+            [Warning::JobLeftOnPod { lost: true, .. }]
+        ));
+        // A stop of a pod already stopped changes nothing: no error.
+        let mut stop = input(false);
+        stop.targets[0].action = CleanupAction::Stop;
+        assert!(plan(&stop).report.errors.is_empty());
     }
 }

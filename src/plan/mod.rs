@@ -8,6 +8,7 @@
 //! that the input can be planned at all ([`check_input_validity`]), then runs
 //! named steps, each a small method of [`Planner`].
 
+pub mod account;
 mod apply;
 mod attach;
 mod catalog;
@@ -125,43 +126,21 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// A 404 means "not found or not accessible to the caller": to a state
-    /// made with another API key it does not say the pods are gone, so the
+    /// A 404 under another API key is not "gone" (see [`account`]): the
     /// plan refuses to create a second pod (or forget one in a destroy).
     fn check_api_key(&mut self) {
         let input = self.input;
         let Some(recorded) = input.recorded.as_ref() else {
             return;
         };
-        let state = &recorded.state;
-        let (Some(made_with), Some(current)) =
-            (&state.api_key_fingerprint, &input.api_key_fingerprint)
-        else {
-            return;
-        };
-        if made_with == current {
-            return;
-        }
-        let pods: Vec<String> = state
-            .pod_ids()
-            .into_iter()
-            .filter(|id| matches!(input.observed.pods.get(*id), Some(Observation::Gone)))
-            .map(String::from)
-            .collect();
-        let pending_create = state
-            .pending_create
-            .as_ref()
-            .filter(|_| input.observed.pending_matches.is_empty())
-            .map(|p| p.name.clone());
-        if !pods.is_empty() || pending_create.is_some() {
-            self.errors.push(PlanError::OtherApiKey {
-                recorded: made_with.clone(),
-                current: current.clone(),
-                pods,
-                pending_create,
-                state_file: recorded.path.clone(),
-            });
-        }
+        let observed = &input.observed;
+        self.errors.extend(account::other_api_key(
+            &recorded.state,
+            &recorded.path,
+            input.api_key_fingerprint.as_deref(),
+            |id| matches!(observed.pods.get(id), Some(Observation::Gone)),
+            observed.pending_matches.is_empty(),
+        ));
     }
 
     /// What the refresh found beside the pods: an unreadable catalog, a

@@ -238,6 +238,16 @@ pub enum PlanError {
         /// Every place of another config it overlaps.
         with: Vec<SharedWith>,
     },
+    /// A cleanup would delete (or stop) a pod holding a job that no rpd
+    /// collected: its log, artifacts and exit status are only there.
+    /// `--force` cleans it up anyway (the plan then warns).
+    UncollectedJob {
+        pod_id: String,
+        config: std::path::PathBuf,
+        launched_at: DateTime<Utc>,
+        /// A delete (else a stop, which ends the job if it still runs).
+        delete: bool,
+    },
     /// A local input the job cannot run with (serialized as the problem
     /// itself, with its own `kind`).
     #[serde(untagged)]
@@ -330,6 +340,9 @@ pub enum LeftAlone {
     NotRpds,
     /// rpd's but tracked by no state (`--untracked` includes them).
     Untracked,
+    /// rpd's, tracked by no state rpd read, but not provably untracked
+    /// (`--all` includes them).
+    Unproven { why: crate::model::Unprovable },
     /// Its stop time is unknown, so no age threshold can match it.
     UnknownStopTime,
     /// Stopped for less than the threshold.

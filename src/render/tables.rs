@@ -63,6 +63,7 @@ fn last_run(run: Option<&LastRun>) -> String {
 
 fn status_cells(row: &StatusRow, base: &Path) -> Vec<String> {
     let status = match (row.status, &row.retained) {
+        (None, _) if row.not_visible => "not visible with this key".into(),
         (None, _) => "gone".into(),
         (Some(s), None) => s.as_str().to_string(),
         (Some(s), Some(_)) => format!("{} (retained)", s.as_str()),
@@ -145,6 +146,9 @@ pub fn status(report: &StatusReport, base: &Path, p: &Palette) -> String {
     if report.untracked_pods > 0 {
         let _ = writeln!(out, "{}", words::untracked_hint(report.untracked_pods));
     }
+    if report.unproven_pods > 0 {
+        let _ = writeln!(out, "{}", words::unproven_hint(report.unproven_pods));
+    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -172,7 +176,12 @@ pub fn stale(pods: &[StalePod], left_alone: &[String], base: &Path, p: &Palette)
                         .map_or_else(|| "unknown".into(), |d| d.to_string()),
                     Usd(s.per_day).to_string(),
                     Usd(s.per_month).to_string(),
-                    words::owner_cell(&s.owner, base),
+                    match s.uncollected_job {
+                        Some(_) => {
+                            format!("{} (uncollected job)", words::owner_cell(&s.owner, base))
+                        }
+                        None => words::owner_cell(&s.owner, base),
+                    },
                 ]
             })
             .collect();

@@ -321,6 +321,16 @@ pub fn note(note: &Note) -> String {
                 LeftAlone::Untracked => format!(
                     "{pods} that rpd created but no state tracks left alone (--untracked includes them)"
                 ),
+                LeftAlone::Unproven {
+                    why: crate::model::Unprovable::StateUnread,
+                } => format!(
+                    "{pods} that rpd created and no state rpd read tracks left alone: rpd cannot prove that none tracks them while a registered state cannot be read (--all includes them)"
+                ),
+                LeftAlone::Unproven {
+                    why: crate::model::Unprovable::UnknownLineage,
+                } => format!(
+                    "{pods} that rpd created for a state this registry does not know left alone: a state registered elsewhere (another RPD_DATA_DIR or machine) may track them; `rpd import CONFIG POD` adopts one (--all includes them)"
+                ),
                 LeftAlone::UnknownStopTime => format!(
                     "{pods} with no known stop time left alone: no --older-than can match them (--older-than 0 includes them)"
                 ),

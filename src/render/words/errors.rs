@@ -40,6 +40,21 @@ pub fn plan_error(error: &PlanError) -> String {
             )
         }
         PlanError::SharedLocalFolder { what, path, with } => shared_folder(what, path, with),
+        PlanError::UncollectedJob {
+            pod_id,
+            config,
+            launched_at,
+            delete,
+        } => format!(
+            "pod {pod_id} holds a job launched at {} that no rpd collected: {}\n  = help: collect it first with `rpd attach {}`, or pass --force to clean the pod up anyway",
+            launched_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            if *delete {
+                "deleting the pod loses the job's log, artifacts and exit status"
+            } else {
+                "stopping the pod ends the job if it still runs"
+            },
+            config.display()
+        ),
         PlanError::LocalInput(problem) => local_problem(problem),
     }
 }

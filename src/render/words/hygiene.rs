@@ -6,7 +6,7 @@ use crate::hygiene::advice::{Advice, Signal, Verdict};
 use crate::hygiene::inventory::StalePod;
 use crate::hygiene::status::{MissingState, Totals};
 use crate::model::duration;
-use crate::model::{Ownership, Usd};
+use crate::model::{Ownership, Unprovable, Usd};
 use crate::render::tables::shown;
 use std::path::Path;
 
@@ -33,10 +33,10 @@ pub fn missing_state(missing: &MissingState, base: &Path) -> String {
     } else {
         format!(" (it last tracked {})", missing.pod_ids.join(", "))
     };
+    let config = shown(&missing.config, base);
     format!(
-        "the state file {} of {} is gone{ids}; its pods show as untracked in `rpd ls-stale`",
+        "the state file {} of {config} is gone{ids}: moved or deleted, rpd cannot tell, so until it knows no rpd pod is provably untracked; if it moved, `rpd refresh` the config at its new place; if it is gone for good, `rpd state rm {config}` says so",
         shown(&missing.state_file, base),
-        shown(&missing.config, base)
     )
 }
 
@@ -46,6 +46,37 @@ pub fn untracked_hint(count: usize) -> String {
         "{} that rpd created {} tracked by no state: see `rpd ls-stale`, and `rpd cleanup --all-stopped --untracked`.",
         pods(count),
         if count == 1 { "is" } else { "are" }
+    )
+}
+
+/// rpd's pods that no state rpd read tracks, but that it cannot prove
+/// untracked: no cleanup is recommended for them.
+pub fn unproven_hint(count: usize) -> String {
+    format!(
+        "{} that rpd created {} tracked by no state rpd could read here, but rpd cannot prove that none tracks {}: a state it could not read, or one registered elsewhere (another RPD_DATA_DIR or machine), may; see `rpd ls-stale`.",
+        pods(count),
+        if count == 1 { "is" } else { "are" },
+        if count == 1 { "it" } else { "them" }
+    )
+}
+
+/// Why no pod is provably untracked, naming the registered states rpd
+/// could not read (`gone`: the file is missing).
+pub fn unread_states(states: &[(std::path::PathBuf, bool)], left_alone: usize) -> String {
+    let named: Vec<String> = states
+        .iter()
+        .map(|(path, gone)| {
+            format!(
+                "{} ({})",
+                path.display(),
+                if *gone { "gone" } else { "unreadable" }
+            )
+        })
+        .collect();
+    format!(
+        "--untracked: rpd cannot prove that no state tracks a pod while a registered state cannot be read: {}; {} that no state rpd read tracks left alone\n  = help: restore an unreadable state (its .backup is beside it); for a state file that moved, `rpd refresh` its config at the new place; for one gone for good, `rpd state rm CONFIG`",
+        super::and_list(&named),
+        pods(left_alone)
     )
 }
 
@@ -190,6 +221,13 @@ pub fn forgotten(pod_id: &str, config: &str, name: &str) -> String {
     )
 }
 
+/// After `rpd state rm` of a config whose state file is gone.
+pub fn forgotten_state(state_file: &str, config: &str) -> String {
+    format!(
+        "rpd's registry now records that {state_file}, the state file of {config}, is gone for good. The pods it made are untracked rpd pods: `rpd ls-stale` lists them, `rpd cleanup --all-stopped --untracked` deletes them once stopped, and `rpd import {config} POD_ID` adopts one again."
+    )
+}
+
 /// Where a cost figure comes from, in a table cell.
 pub fn source(source: crate::hygiene::spend::Source) -> &'static str {
     match source {
@@ -224,6 +262,14 @@ pub fn owner(owner: &Ownership) -> String {
             config.display()
         ),
         Ownership::Untracked { config: None, .. } => "untracked rpd pod".into(),
+        Ownership::Unproven {
+            why: Unprovable::StateUnread,
+            ..
+        } => "rpd pod no state rpd read tracks (not provably untracked: a registered state cannot be read)".into(),
+        Ownership::Unproven {
+            why: Unprovable::UnknownLineage,
+            ..
+        } => "rpd pod of a state this registry does not know (a state registered elsewhere may track it)".into(),
         Ownership::NotRpds => "not rpd's".into(),
     }
 }
@@ -246,6 +292,14 @@ pub fn owner_cell(owner: &Ownership, base: &Path) -> String {
             ..
         } => format!("untracked rpd pod (from {})", shown(config, base)),
         Ownership::Untracked { config: None, .. } => "untracked rpd pod".into(),
+        Ownership::Unproven {
+            why: Unprovable::StateUnread,
+            ..
+        } => "rpd pod, owner unknown (a state is unreadable)".into(),
+        Ownership::Unproven {
+            why: Unprovable::UnknownLineage,
+            ..
+        } => "rpd pod of an unregistered state".into(),
         Ownership::NotRpds => "not rpd's".into(),
     }
 }
