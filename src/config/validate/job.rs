@@ -122,7 +122,9 @@ impl Checker<'_> {
         excludes.extend(self.render_all(&format!("{p}.excludes_extra"), &s.excludes_extra, vars));
         let source = self.render(&format!("{p}.source"), &s.source, vars);
         let trailing = source.ends_with('/');
-        let mut source = resolve_local(&source, project_root).display().to_string();
+        let resolved = resolve_local(&source, project_root);
+        self.utf8_paths(&[(&format!("{p}.source"), &resolved)]);
+        let mut source = resolved.display().to_string();
         if trailing && !source.ends_with('/') {
             source.push('/');
         }
@@ -183,7 +185,9 @@ impl Checker<'_> {
             }
             (true, Some(file)) => {
                 let rendered = self.render(&format!("{p}.file"), file, vars);
-                SecretSource::File(resolve_local(&rendered, project_root))
+                let resolved = resolve_local(&rendered, project_root);
+                self.utf8_paths(&[(&format!("{p}.file"), &resolved)]);
+                SecretSource::File(resolved)
             }
             _ => {
                 self.error(
@@ -242,10 +246,12 @@ impl Checker<'_> {
         self.non_empty(&format!("{p}.remote_path"), &a.remote_path);
         self.non_empty(&format!("{p}.local_path"), &a.local_path);
         let local = self.render(&format!("{p}.local_path"), &a.local_path, vars);
+        let local_path = resolve_local(&local, project_root);
+        self.utf8_paths(&[(&format!("{p}.local_path"), &local_path)]);
         Artifact {
             label: a.label.clone(),
             remote_path: self.render(&format!("{p}.remote_path"), &a.remote_path, vars),
-            local_path: resolve_local(&local, project_root),
+            local_path,
             required: a.required,
             excludes: self.render_all(&format!("{p}.excludes"), &a.excludes, vars),
             delete: a.delete,
