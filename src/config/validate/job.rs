@@ -128,13 +128,41 @@ impl Checker<'_> {
         if trailing && !source.ends_with('/') {
             source.push('/');
         }
+        let before = self.problems.len();
+        let destination = self.render(&format!("{p}.destination"), &s.destination, vars);
+        if self.problems.len() == before {
+            self.absolute_destination(p, &destination);
+        }
         Push {
             label: s.label.clone(),
             source,
-            destination: self.render(&format!("{p}.destination"), &s.destination, vars),
+            destination,
             excludes,
             delete: s.delete,
         }
+    }
+
+    /// A staging destination is a path on the pod, and an absolute one:
+    /// runpod-deploy handed a relative one to rsync, which puts it under the
+    /// login's home on the pod (`p/` is `/root/p/` there), and the
+    /// simulator used to copy it into the working directory here. rpd
+    /// refuses it rather than guess which was meant.
+    fn absolute_destination(&mut self, p: &str, destination: &str) {
+        if destination.is_empty() || destination.starts_with('/') {
+            return;
+        }
+        let key = format!("{p}.destination");
+        let home = destination.trim_start_matches("./");
+        self.error(
+            &key,
+            format!(
+                "`{key}` must be an absolute path on the pod, got {}",
+                shown(destination)
+            ),
+        )
+        .help = Some(format!(
+            "a relative destination is relative to the pod's home directory (runpod-deploy copied it to /root/{home}), not to this machine's: write that out, destination: /root/{home}, or use the volume, destination: {{volume_mount}}/{home}"
+        ));
     }
 
     /// One `secrets` item; `p` is its path, `secrets[i]`.
