@@ -198,6 +198,7 @@ impl Store {
         LocalPodDirs {
             volume: root.join("volume"),
             container: root.join("container"),
+            world: self.dir.clone(),
         }
     }
 
