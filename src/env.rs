@@ -29,6 +29,8 @@ pub enum Kind {
     Wait,
     /// An `http://` or `https://` URL.
     HttpUrl,
+    /// `auto` or `off`.
+    AutoOrOff,
 }
 
 /// One variable rpd reads.
@@ -67,6 +69,13 @@ pub const VARS: &[Var] = &[
     var("RPD_RUNPODCTL_TIMEOUT", Kind::Duration, "2m"),
     var("RPD_RUNPODCTL_POLL", Kind::Duration, "2s"),
     var("RPD_SIM_DIR", Kind::Path, "<user data dir>/rpd/sim"),
+    // `off`: the simulator's commands run without the sandbox that keeps
+    // them to its directory (for tests of that path; the plan warns).
+    var(
+        "RPD_SIM_SANDBOX",
+        Kind::AutoOrOff,
+        "auto (bwrap where it works)",
+    ),
     var(MARKER_GRACE_SECS, Kind::Seconds, "30"),
     var(MAX_RUNTIME, Kind::Duration, "budget.max_runtime_minutes"),
     var(
@@ -157,6 +166,11 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
             Kind::Wait => {
                 if humantime::parse_duration(value).is_err() {
                     return Err(fail("a duration such as 2m, 30s or 0s"));
+                }
+            }
+            Kind::AutoOrOff => {
+                if !["auto", "off"].contains(&value) {
+                    return Err(fail("auto or off"));
                 }
             }
             Kind::HttpUrl => {
@@ -265,6 +279,10 @@ mod tests {
             (
                 ("RPD_RUNPOD_API_URL", "api.runpod.io"),
                 "RPD_RUNPOD_API_URL=\"api.runpod.io\" is not an http:// or https:// URL\n  = help: unset it (or set it empty) for the default, https://api.runpod.io",
+            ),
+            (
+                ("RPD_SIM_SANDBOX", "no"),
+                "RPD_SIM_SANDBOX=\"no\" is not auto or off\n  = help: unset it (or set it empty) for the default, auto (bwrap where it works)",
             ),
             (
                 ("RPD_PROVIDER", "aws"),

@@ -157,6 +157,38 @@ fn too_large(size: Option<u64>) -> String {
     }
 }
 
+/// `path` as text for a message, each byte that is not UTF-8 shown as
+/// `\xNN` (`display()` shows the same replacement character for any byte).
+pub fn escaped_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Serializes a path found on disk (not one rpd reads back) as
+/// [`escaped_path`]'s text: serde refuses a path that is not UTF-8, which
+/// would fail a whole report for one odd directory name.
+pub fn path_as_text<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&escaped_path(path))
+}
+
+/// [`path_as_text`] for an optional path.
+pub fn optional_path_as_text<S: serde::Serializer>(
+    path: &Option<std::path::PathBuf>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => path_as_text(path, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// `4.0 MiB`, `2.0 GiB`, `512 bytes`.
 pub fn human_size(bytes: u64) -> String {
     const KIB: f64 = 1024.0;
@@ -175,6 +207,14 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_escaped_in_messages() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/caf\xe9/\xff\xfe.yaml"));
+        assert_eq!(escaped_path(path), "/tmp/caf\\xE9/\\xFF\\xFE.yaml");
+        assert_eq!(escaped_path(Path::new("/tmp/café")), "/tmp/café");
+    }
 
     #[test]
     fn a_small_regular_file_is_read() {

@@ -389,6 +389,24 @@ pub struct LocalPodDirs {
     pub volume: std::path::PathBuf,
     /// Wiped on stop, like a container disk.
     pub container: std::path::PathBuf,
+    /// The simulator's own directory: the pod's commands may write there
+    /// (its guard stops the pod through it), and nowhere else but the two
+    /// disks.
+    #[serde(default)]
+    pub world: std::path::PathBuf,
+}
+
+/// Why the simulator's commands run on this machine without the sandbox
+/// that keeps them to its directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum NoSandbox {
+    /// `RPD_SIM_SANDBOX=off`.
+    TurnedOff,
+    /// bubblewrap (`bwrap`) is not installed.
+    NotInstalled,
+    /// bwrap cannot make a namespace here (user namespaces turned off).
+    Refused { error: String },
 }
 
 /// How a pod asks its provider to stop itself: the on-pod guard's one action.

@@ -270,7 +270,13 @@ impl RegistryFile {
     }
 
     fn write(&self, registry: &Registry) -> Result<(), RegistryError> {
-        let mut json = serde_json::to_vec_pretty(registry).expect("the registry serializes");
+        // A state path that is not UTF-8 cannot be written as JSON (the
+        // config loader refuses one): an error, never a panic.
+        let mut json =
+            serde_json::to_vec_pretty(registry).map_err(|err| RegistryError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other(err),
+            })?;
         json.push(b'\n');
         crate::state::write_durably(&self.path, &json, "registry-before-rename").map_err(|source| {
             RegistryError::Write {
@@ -441,5 +447,20 @@ mod tests {
         assert!(matches!(file.read(), Err(RegistryError::Corrupt { .. })));
         assert!(file.update(|r| r.upsert(entry(1))).is_err());
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"entries\": [");
+    }
+
+    #[test]
+    fn a_state_path_that_is_not_utf8_is_a_write_error_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = RegistryFile::at(dir.path().join(FILE_NAME));
+        file.update(|r| r.upsert(entry(1))).unwrap();
+        let mut odd = entry(2);
+        odd.state_file = PathBuf::from(std::ffi::OsStr::from_bytes(b"/p/caf\xe9.state.json"));
+        assert!(matches!(
+            file.update(|r| r.upsert(odd)),
+            Err(RegistryError::Write { .. })
+        ));
+        assert_eq!(file.read().unwrap().entries.len(), 1, "left as it was");
     }
 }

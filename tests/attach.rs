@@ -108,8 +108,8 @@ fn attach_with_no_job_left_says_so_and_changes_nothing() {
 
 /// Holds hello's job until `job-released` exists; returns (started, release).
 fn hold_job(world: &World) -> (PathBuf, PathBuf) {
-    let started = world.path("job-started");
-    let release = world.path("job-released");
+    let started = world.signal_path("job-started");
+    let release = world.signal_path("job-released");
     let held = edited(
         &world.read(HELLO),
         "    echo HELLO_DONE\n",

@@ -315,3 +315,107 @@ fn a_file_variable_built_on_a_replaced_one_warns() {
         )
         .run();
 }
+
+/// rpd writes a config's path as text (the state, its lock, the registry),
+/// so a path that is not UTF-8 (Linux allows any bytes but `/` and NUL in a
+/// name) is refused when the config is loaded, by every command, before
+/// anything is locked or created: it used to pass `validate` and `plan`
+/// and panic in `apply` ("lock info serializes"), leaving a
+/// `.lock.new.<uuid>` behind.
+#[test]
+fn a_config_path_that_is_not_utf8_is_refused_by_every_command() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+
+    let world = World::new();
+    world.rpd(&["apply", "-y", HELLO]).status(0);
+    let pod = world.pod_ids()[0].clone();
+    // A directory, then a file, named with the byte 0xE9 (é in Latin-1).
+    let dir = world.dir.path().join(OsStr::from_bytes(b"caf\xe9"));
+    common::copy_dir(&world.path("examples/hello"), &dir.join("hello"));
+    std::fs::copy(world.path(HELLO), dir.join("hello.yaml")).unwrap();
+    let file = world
+        .path("examples")
+        .join(OsStr::from_bytes(b"hello-\xe9.yaml"));
+    std::fs::copy(world.path(HELLO), &file).unwrap();
+
+    let cases: [(OsString, &str, &str); 2] = [
+        (
+            OsStr::from_bytes(b"caf\xe9/hello.yaml").to_os_string(),
+            "[TMP]/caf\\xE9/hello.yaml",
+            "caf\u{FFFD}/hello.yaml",
+        ),
+        (
+            OsStr::from_bytes(b"examples/hello-\xe9.yaml").to_os_string(),
+            "[TMP]/examples/hello-\\xE9.yaml",
+            "examples/hello-\u{FFFD}.yaml",
+        ),
+    ];
+    for (config, escaped, lossy) in &cases {
+        let expected = format!(
+            "error: the config's path is not UTF-8: {escaped}\n  --> {lossy}\n   = help: rpd records a config's path as text (in its state file, its lock and the registry of applied configs): rename the file or directory to a UTF-8 name, or move the config to one\n"
+        );
+        let pod_arg = OsString::from(&pod);
+        let commands: [Vec<&OsStr>; 6] = [
+            vec![OsStr::new("validate"), config],
+            vec![OsStr::new("plan"), config],
+            vec![OsStr::new("apply"), OsStr::new("-y"), config],
+            vec![OsStr::new("destroy"), OsStr::new("-y"), config],
+            vec![OsStr::new("status"), config],
+            vec![OsStr::new("import"), config, &pod_arg],
+        ];
+        for args in commands {
+            let output = world.std_command(&args).output().unwrap();
+            let stderr = world.normalize(&String::from_utf8_lossy(&output.stderr));
+            assert_eq!(
+                (output.status.code(), stderr.as_str()),
+                (Some(1), expected.as_str()),
+                "rpd {args:?}\n--- stdout:\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+    }
+    // The same from a working directory whose name is not UTF-8.
+    let output = world
+        .std_command(&["validate", "hello.yaml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        world.normalize(&String::from_utf8_lossy(&output.stderr)),
+        "error: the config's path is not UTF-8: [TMP]/caf\\xE9/hello.yaml\n  --> hello.yaml\n   = help: rpd records a config's path as text (in its state file, its lock and the registry of applied configs): rename the file or directory to a UTF-8 name, or move the config to one\n"
+    );
+
+    let left: Vec<_> = walkdir::WalkDir::new(world.dir.path())
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .as_bytes()
+                .windows(9)
+                .any(|w| w == b".lock.new")
+        })
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert!(left.is_empty(), "temporary lock files left: {left:?}");
+    let calls = world.rpd(&["sim", "calls", "--json"]).status(0).json();
+    assert_eq!(
+        calls["create"], 1,
+        "only the first apply created a pod: {calls}"
+    );
+    assert_eq!(world.pod_ids(), [pod], "the pod is still there");
+
+    // A directory of that name beside the runs is listed, not a panic
+    // ("path contains invalid UTF-8 characters" in `rpd runs --json`).
+    let run = world.run_dirs().pop().unwrap();
+    common::copy_dir(&run, &run.with_file_name(OsStr::from_bytes(b"run-\xe9")));
+    let listed = world.rpd(&["runs", "--json"]).status(0).json();
+    let dirs: Vec<&str> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_dir"].as_str().unwrap())
+        .collect();
+    assert!(dirs.iter().any(|d| d.ends_with("/run-\\xE9")), "{dirs:?}");
+}

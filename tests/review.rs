@@ -1293,7 +1293,7 @@ fn wait_for(what: &str, done: impl Fn() -> bool) {
 #[test]
 fn logs_follow_a_running_job_to_its_end_then_exit_0_with_a_closing_line() {
     let world = World::new();
-    let go = world.path("go");
+    let go = world.signal_path("go");
     world.edit(
         HELLO,
         "    echo HELLO_DONE\n",

@@ -390,7 +390,7 @@ fn a_connection_dropped_mid_run_loses_no_sample() {
     drop(apply.wait());
     drop_the_connection(&sshd);
     let gap = samples_while_disconnected(&mount);
-    std::fs::write(world.path("job-released"), "").unwrap();
+    std::fs::write(world.signal_path("job-released"), "").unwrap();
 
     let attached = world.rpd(&["attach", HELLO]).status(0);
     assert!(

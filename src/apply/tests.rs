@@ -198,6 +198,7 @@ impl Bench {
             lock: None,
             missing_ssh_key: None,
             local_problems: Vec::new(),
+            unsandboxed: None,
             in_place_updates: self.sim.in_place_updates().await,
             now: chrono::Utc::now(),
             options,

@@ -212,6 +212,12 @@ pub async fn refresh(
             Mode::Destroy | Mode::Cleanup => None,
         },
         local_problems,
+        unsandboxed: match mode {
+            Mode::Apply if provider.runs_commands_here() => {
+                crate::remote::sandbox::detect().unavailable().cloned()
+            }
+            _ => None,
+        },
         in_place_updates,
         now: chrono::Utc::now(),
         options: PlanOptions {

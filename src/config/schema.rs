@@ -129,7 +129,7 @@ pub fn config_schema() -> Value {
             "items": object("One push.", json!({
                 "label": text("A name for it in the output."),
                 "source": text("The local path (relative to the config)."),
-                "destination": text("Where on the pod."),
+                "destination": pod_path("Where on the pod: an absolute path, or one starting with a template such as {volume_mount}."),
                 "excludes": texts("rsync excludes."),
                 "excludes_default": flag("Add runpod-deploy's default excludes (.git, caches, ...)."),
                 "excludes_extra": texts("More excludes."),

@@ -47,10 +47,13 @@ const READY_STEPS: &[&str] = &[
 /// One run, as its manifest tells it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
+    /// Any directory beside rpd's runs is listed, whatever its name.
+    #[serde(serialize_with = "crate::input::path_as_text")]
     pub run_dir: PathBuf,
     /// When its results were pulled (the run's end), else the directory's stamp.
     pub at: Option<DateTime<Utc>>,
     pub job_name: String,
+    #[serde(serialize_with = "crate::input::optional_path_as_text")]
     pub config: Option<PathBuf>,
     pub pod_id: Option<String>,
     pub start: Start,

@@ -262,6 +262,9 @@ pub struct PlanningInput {
     pub missing_ssh_key: Option<MissingSshKey>,
     /// Local inputs the job cannot run with (apply only).
     pub local_problems: Vec<LocalProblem>,
+    /// The simulator runs the job's commands on this machine without a
+    /// sandbox, and why (none on a real provider, or in the sandbox).
+    pub unsandboxed: Option<crate::model::NoSandbox>,
     /// Whether the provider can change a pod in place; without, every
     /// change to the pod replaces it.
     pub in_place_updates: InPlaceUpdates,

@@ -164,6 +164,13 @@ impl<'a> Planner<'a> {
         {
             self.errors.push(PlanError::SshKeyMissing(key.clone()));
         }
+        // An apply runs the job's commands; a destroy none.
+        if let Some(why) = &input.unsandboxed
+            && input.options.mode == Mode::Apply
+        {
+            self.warnings
+                .push(Warning::SimulatorUnsandboxed { why: why.clone() });
+        }
         // A destroy runs no job: its local inputs do not matter.
         if input.options.mode == Mode::Apply {
             self.errors.extend(

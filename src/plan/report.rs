@@ -205,6 +205,12 @@ pub enum Warning {
     DeletesPodsNotRpds {
         count: usize,
     },
+    /// The simulator runs the job's commands on this machine without the
+    /// sandbox that keeps them to its directory.
+    SimulatorUnsandboxed {
+        #[serde(flatten)]
+        why: crate::model::NoSandbox,
+    },
 }
 
 /// Why the plan cannot be carried out: `rpd plan` fails with these, and

@@ -187,6 +187,7 @@ pub fn diff_input(
         network_volumes: super::input::VolumesRead::NotRead,
         api_key_fingerprint: None,
         local_problems: Vec::new(),
+        unsandboxed: None,
         // No provider is asked: REST v2, the default, updates in place.
         in_place_updates: crate::model::InPlaceUpdates::Supported,
         now,

@@ -187,6 +187,13 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Whether the job's commands run on this machine (the simulator's
+    /// pods are local processes), so that the plan can say when they run
+    /// without a sandbox.
+    fn runs_commands_here(&self) -> bool {
+        false
+    }
+
     /// Whether pods are reached over SSH with the config's key pair (not
     /// so on the simulator, whose pods are local processes).
     fn needs_ssh_key(&self) -> bool {

@@ -5,6 +5,7 @@
 
 pub mod job;
 pub mod key;
+pub mod sandbox;
 pub mod ssh;
 pub mod sshd_probe;
 pub mod sync;

@@ -126,6 +126,11 @@ pub fn sync(
         let target = root.join(&relative);
         kept.insert(relative);
         if is_dir {
+            // A symlink in the way is replaced, never followed (rsync does
+            // the same): on a simulated pod it may lead off the pod.
+            if is_symlink(&target) {
+                fs::remove_file(&target)?;
+            }
             fs::create_dir_all(&target)?;
         } else if entry.file_type().is_symlink() {
             let link = fs::read_link(entry.path())?;
@@ -141,8 +146,16 @@ pub fn sync(
     Ok(stats)
 }
 
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
 fn copy_if_changed(from: &Path, to: &Path) -> io::Result<TransferStats> {
     let src = fs::metadata(from)?;
+    // Written in place of a symlink, not through it.
+    if is_symlink(to) {
+        fs::remove_file(to)?;
+    }
     if let Ok(dst) = fs::symlink_metadata(to)
         && dst.is_file()
         && dst.len() == src.len()
@@ -232,6 +245,28 @@ mod tests {
         let third = sync(&source, &dst, &excludes, true).unwrap();
         assert_eq!(third, TransferStats { files: 1, bytes: 8 });
         assert!(!dst.join("stale.txt").exists());
+    }
+
+    #[test]
+    fn symlinks_in_the_destination_are_replaced_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        write(&src.join("sub/f"), "new");
+        write(&src.join("g"), "new");
+        let outside = tmp.path().join("outside");
+        write(&outside.join("f"), "theirs");
+        write(&outside.join("g"), "theirs");
+        let dst = tmp.path().join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        std::os::unix::fs::symlink(&outside, dst.join("sub")).unwrap();
+        std::os::unix::fs::symlink(outside.join("g"), dst.join("g")).unwrap();
+
+        sync(&format!("{}/", src.display()), &dst, &[], false).unwrap();
+        assert_eq!(fs::read_to_string(outside.join("f")).unwrap(), "theirs");
+        assert_eq!(fs::read_to_string(outside.join("g")).unwrap(), "theirs");
+        assert_eq!(fs::read_to_string(dst.join("sub/f")).unwrap(), "new");
+        assert_eq!(fs::read_to_string(dst.join("g")).unwrap(), "new");
+        assert!(!is_symlink(&dst.join("sub")) && !is_symlink(&dst.join("g")));
     }
 
     #[test]

@@ -602,6 +602,27 @@ mod tests {
     }
 
     #[test]
+    fn the_missing_sandbox_is_flat_and_reads_back() {
+        let warning = Warning::SimulatorUnsandboxed {
+            why: crate::model::NoSandbox::Refused {
+                error: "setting up uid map: Permission denied".into(),
+            },
+        };
+        let doc = serde_json::to_value(worded(&warning, words::warning)).unwrap();
+        assert_eq!(doc["kind"], "simulator_unsandboxed");
+        assert_eq!(doc["why"], "refused");
+        assert_eq!(doc["error"], "setting up uid map: Permission denied");
+        let message = doc["message"].as_str().unwrap();
+        assert!(
+            message.contains("(bwrap cannot make a sandbox here: setting up uid map: Permission denied)")
+                && message.ends_with("to keep them to the simulator's directory, allow unprivileged user namespaces (bwrap makes its sandbox in one)"),
+            "{message}"
+        );
+        let back: Worded<Warning> = serde_json::from_value(doc).unwrap();
+        assert_eq!(back.entry, warning);
+    }
+
+    #[test]
     fn a_reason_without_data_is_its_kind_and_message() {
         assert_eq!(
             serde_json::to_value(worded(&Reason::NoPodRecorded, words::reason)).unwrap(),

@@ -13,7 +13,7 @@ pub use errors::{invalid_candidate, local_problem, missing_ssh_key, plan_error};
 pub use review::{broken_seal, config_change, configs_summary, old_pod, stale_cause};
 pub use steps::{cost_line, step};
 
-use crate::model::{BusyHostPolicy, InPlaceUpdates, Outcome, Storage, Usd};
+use crate::model::{BusyHostPolicy, InPlaceUpdates, NoSandbox, Outcome, Storage, Usd};
 use crate::plan::{
     BusyHost, FieldNote, FieldValue, LeftAlone, Note, Plan, PodAction, Reason, SetBy, StateChange,
     Summary, Warning,
@@ -133,6 +133,25 @@ pub fn warning(warning: &Warning) -> String {
         Warning::VolumesUnreadable { error } => format!(
             "could not list the network volumes (the volume is checked when the pod is created): {error}"
         ),
+        Warning::SimulatorUnsandboxed { why } => {
+            let (reason, fix) = match why {
+                NoSandbox::TurnedOff => (
+                    "RPD_SIM_SANDBOX=off".to_string(),
+                    "unset RPD_SIM_SANDBOX",
+                ),
+                NoSandbox::NotInstalled => (
+                    "bubblewrap is not installed".to_string(),
+                    "install bubblewrap (bwrap, e.g. apt-get install bubblewrap; it runs without root)",
+                ),
+                NoSandbox::Refused { error } => (
+                    format!("bwrap cannot make a sandbox here: {error}"),
+                    "allow unprivileged user namespaces (bwrap makes its sandbox in one)",
+                ),
+            };
+            format!(
+                "the simulator runs the job's commands (setup, preflight, the job, its guard) on this machine without a sandbox ({reason}): they can change any file you can, and only the volume mount, /root and /tmp in their text are kept to the simulated pod; to keep them to the simulator's directory, {fix}"
+            )
+        }
         Warning::LockHeld(holder) => format!(
             "another rpd holds this config's lock ({} by {} since {}): this plan may change under it",
             holder.operation,

@@ -445,13 +445,21 @@ fn claim_open(path: &Path, file: File, info: &LockInfo) -> std::io::Result<Claim
 /// nothing (`replace` false: `None` if a lock file appeared meanwhile), or
 /// over the dead holder's file.
 fn publish(path: &Path, info: &LockInfo, replace: bool) -> std::io::Result<Option<LockGuard>> {
+    // Before any file exists: a path that is not UTF-8 cannot be written
+    // as JSON (the config loader refuses one; this is the last word).
+    let json = serde_json::to_vec_pretty(info).map_err(|err| {
+        std::io::Error::other(format!(
+            "the lock info for {} cannot be written: {err}",
+            crate::input::escaped_path(&info.path)
+        ))
+    })?;
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".new.{}", uuid::Uuid::new_v4().simple()));
     let fresh = path.with_file_name(name);
     let mut file = File::options().write(true).create_new(true).open(&fresh)?;
     let written = (|| {
         file.try_lock().map_err(std::io::Error::from)?;
-        file.write_all(&serde_json::to_vec_pretty(info).expect("lock info serializes"))?;
+        file.write_all(&json)?;
         file.sync_all()?;
         if replace {
             fs::rename(&fresh, path)

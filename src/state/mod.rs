@@ -473,7 +473,10 @@ pub fn write(path: &Path, state: &mut State) -> Result<(), StateError> {
     state.updated_at = Some(now);
     state.remember_pods(now);
     state.sync_pointer_keys();
-    let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
+    // A path that is not UTF-8 cannot be written as JSON (the config
+    // loader refuses one): an error, never a panic.
+    let mut json =
+        serde_json::to_vec_pretty(state).map_err(|err| wrap(std::io::Error::other(err)))?;
     json.push(b'\n');
 
     remove_stale_temps(path);

@@ -51,6 +51,7 @@ pub struct Unreadable {
 /// that is not there.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunTelemetry {
+    #[serde(serialize_with = "crate::input::path_as_text")]
     pub run_dir: PathBuf,
     pub metrics: Option<Metrics>,
     pub dmesg: Option<dmesg::Dmesg>,

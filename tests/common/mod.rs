@@ -49,6 +49,10 @@ pub fn edited(text: &str, needle: &str, with: &str) -> String {
     text.replacen(needle, with, 1)
 }
 
+/// How the plan's warning that the simulator's commands run without a
+/// sandbox starts.
+pub const UNSANDBOXED: &str = "Warning: the simulator runs the job's commands";
+
 /// The public half of the world's default key (`~/.ssh/id_ed25519.pub`).
 pub const USER_PUBLIC_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJwZHRlc3RrZXlycGR0ZXN0a2V5cnBkdGVzdGtleQ ana@laptop";
@@ -160,6 +164,16 @@ impl World {
 
     pub fn sim_dir(&self) -> PathBuf {
         self.path("sim")
+    }
+
+    /// A file by which a simulated job and the test signal each other: in
+    /// the simulator's directory, the one place of this machine outside
+    /// the pod's disks that the pod's commands may write (src/remote/
+    /// sandbox.rs).
+    pub fn signal_path(&self, name: &str) -> PathBuf {
+        let dir = self.sim_dir().join("signals");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
     }
 
     /// `rpd args...` in this world (the simulator, no colour, its own
@@ -297,8 +311,8 @@ lifecycle:
 
     /// [`World::apply_in_background`] with more environment.
     pub fn apply_in_background_env(&self, env: &[(&str, &str)]) -> Background {
-        let started = self.path("job-started");
-        let release = self.path("job-released");
+        let started = self.signal_path("job-started");
+        let release = self.signal_path("job-released");
         let held = edited(
             &self.read("examples/hello.yaml"),
             "    echo HELLO_DONE\n",
@@ -477,7 +491,13 @@ lifecycle:
         let out = minute.replace_all(&out, "[TIME] UTC");
         let elapsed =
             regex::Regex::new(r"\b(after|in) (\d+\.\d+s|\d+m\d\ds|\d+h\d\dm|\d+s)\b").unwrap();
-        elapsed.replace_all(&out, "$1 [ELAPSED]").into_owned()
+        let out = elapsed.replace_all(&out, "$1 [ELAPSED]");
+        // Whether this machine has a sandbox for the simulator's commands
+        // is the machine's (tests/sim_sandbox.rs looks for the warning).
+        let alone = regex::Regex::new(&format!(r"\n\n{UNSANDBOXED}[^\n]*\n\n")).unwrap();
+        let out = alone.replace_all(&out, "\n\n");
+        let among = regex::Regex::new(&format!(r"(?m)^{UNSANDBOXED}[^\n]*\n")).unwrap();
+        among.replace_all(&out, "").into_owned()
     }
 }
 

@@ -122,17 +122,47 @@ impl Checker<'_> {
         excludes.extend(self.render_all(&format!("{p}.excludes_extra"), &s.excludes_extra, vars));
         let source = self.render(&format!("{p}.source"), &s.source, vars);
         let trailing = source.ends_with('/');
-        let mut source = resolve_local(&source, project_root).display().to_string();
+        let resolved = resolve_local(&source, project_root);
+        self.utf8_paths(&[(&format!("{p}.source"), &resolved)]);
+        let mut source = resolved.display().to_string();
         if trailing && !source.ends_with('/') {
             source.push('/');
+        }
+        let before = self.problems.len();
+        let destination = self.render(&format!("{p}.destination"), &s.destination, vars);
+        if self.problems.len() == before {
+            self.absolute_destination(p, &destination);
         }
         Push {
             label: s.label.clone(),
             source,
-            destination: self.render(&format!("{p}.destination"), &s.destination, vars),
+            destination,
             excludes,
             delete: s.delete,
         }
+    }
+
+    /// A staging destination is a path on the pod, and an absolute one:
+    /// runpod-deploy handed a relative one to rsync, which puts it under the
+    /// login's home on the pod (`p/` is `/root/p/` there), and the
+    /// simulator used to copy it into the working directory here. rpd
+    /// refuses it rather than guess which was meant.
+    fn absolute_destination(&mut self, p: &str, destination: &str) {
+        if destination.is_empty() || destination.starts_with('/') {
+            return;
+        }
+        let key = format!("{p}.destination");
+        let home = destination.trim_start_matches("./");
+        self.error(
+            &key,
+            format!(
+                "`{key}` must be an absolute path on the pod, got {}",
+                shown(destination)
+            ),
+        )
+        .help = Some(format!(
+            "a relative destination is relative to the pod's home directory (runpod-deploy copied it to /root/{home}), not to this machine's: write that out, destination: /root/{home}, or use the volume, destination: {{volume_mount}}/{home}"
+        ));
     }
 
     /// One `secrets` item; `p` is its path, `secrets[i]`.
@@ -183,7 +213,9 @@ impl Checker<'_> {
             }
             (true, Some(file)) => {
                 let rendered = self.render(&format!("{p}.file"), file, vars);
-                SecretSource::File(resolve_local(&rendered, project_root))
+                let resolved = resolve_local(&rendered, project_root);
+                self.utf8_paths(&[(&format!("{p}.file"), &resolved)]);
+                SecretSource::File(resolved)
             }
             _ => {
                 self.error(
@@ -242,10 +274,12 @@ impl Checker<'_> {
         self.non_empty(&format!("{p}.remote_path"), &a.remote_path);
         self.non_empty(&format!("{p}.local_path"), &a.local_path);
         let local = self.render(&format!("{p}.local_path"), &a.local_path, vars);
+        let local_path = resolve_local(&local, project_root);
+        self.utf8_paths(&[(&format!("{p}.local_path"), &local_path)]);
         Artifact {
             label: a.label.clone(),
             remote_path: self.render(&format!("{p}.remote_path"), &a.remote_path, vars),
-            local_path: resolve_local(&local, project_root),
+            local_path,
             required: a.required,
             excludes: self.render_all(&format!("{p}.excludes"), &a.excludes, vars),
             delete: a.delete,

@@ -34,6 +34,11 @@ pub fn from_text(path: &Path, text: &str, options: &LoadOptions) -> Result<Confi
         source: Some(text.to_string()),
         problems,
     };
+    // Before anything else: every path rpd derives from this one would be
+    // refused too, and nothing below is worth reading until it is renamed.
+    if let Some(problem) = paths::config_path_not_utf8(path) {
+        return Err(fail(vec![problem]));
+    }
     let index = KeyIndex::build(text);
     if let Some(refusal) = &index.refusal {
         return Err(fail(vec![problem_from_refusal(refusal)]));
@@ -133,6 +138,14 @@ impl Checker<'_> {
         }
         let ssh_key_path =
             paths::expand_home(raw.ssh.key_path.as_deref().unwrap_or("~/.ssh/id_ed25519"));
+        self.utf8_paths(&[
+            ("local.project_root", &locations.project_root),
+            ("state_file", &state_file),
+            ("ssh.key_path", &ssh_key_path),
+        ]);
+        for (i, path) in required_paths.iter().enumerate() {
+            self.utf8_paths(&[(&format!("local.required_paths[{i}]"), path)]);
+        }
 
         if !self.problems.is_empty() {
             return None;

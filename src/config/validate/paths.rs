@@ -8,6 +8,7 @@ use chrono::Utc;
 
 use super::Checker;
 use crate::config::LoadOptions;
+use crate::config::error::Problem;
 use crate::config::raw::{RawConfig, RawLocal};
 use crate::config::template::Variables;
 
@@ -148,6 +149,47 @@ fn default_state_file(config: &Path, raw_name: &str, name: &str) -> PathBuf {
         dir.join(format!("{stem}@{}.state.json", file_safe(name)))
     } else {
         dir.join(format!("{stem}.state.json"))
+    }
+}
+
+/// Why rpd needs a path as text, and what to do about one that is not.
+const NOT_UTF8_HELP: &str = "rpd records a config's path as text (in its state file, its lock and the registry of applied configs): rename the file or directory to a UTF-8 name, or move the config to one";
+
+/// The config's own path (absolute, symlinks resolved, as the state records
+/// it) when it is not UTF-8: refused before the config is read further.
+pub(super) fn config_path_not_utf8(path: &Path) -> Option<Problem> {
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| absolute(path));
+    canonical.to_str().is_none().then(|| {
+        Problem::new(
+            None,
+            format!(
+                "the config's path is not UTF-8: {}",
+                crate::input::escaped_path(&canonical)
+            ),
+        )
+        .help(NOT_UTF8_HELP)
+    })
+}
+
+impl Checker<'_> {
+    /// Each local path the config resolves to must be UTF-8: rpd writes
+    /// them as text (the state, the plan, the run's manifest). `key` names
+    /// where the path comes from.
+    pub(super) fn utf8_paths(&mut self, paths: &[(&str, &Path)]) {
+        for (key, path) in paths {
+            if path.to_str().is_none() {
+                self.error(
+                    key,
+                    format!(
+                        "`{key}` resolves to a path that is not UTF-8: {}",
+                        crate::input::escaped_path(path)
+                    ),
+                )
+                .help = Some(format!(
+                    "rpd records local paths as text (in the state, the plan and the run's manifest): rename it to a UTF-8 name, or point `{key}` at another place"
+                ));
+            }
+        }
     }
 }
 

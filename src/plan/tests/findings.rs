@@ -327,6 +327,22 @@ fn local_problems_are_errors_of_an_apply_plan_only() {
 }
 
 #[test]
+fn commands_run_without_a_sandbox_are_a_warning_of_an_apply_plan_only() {
+    let why = crate::model::NoSandbox::Refused {
+        error: "setting up uid map: Permission denied".into(),
+    };
+    let mut case = Case::new();
+    assert_eq!(case.plan().report.warnings, []);
+    case.unsandboxed = Some(why.clone());
+    assert_eq!(
+        case.plan().report.warnings,
+        [Warning::SimulatorUnsandboxed { why }]
+    );
+    case.mode = Mode::Destroy;
+    assert_eq!(case.plan().report.warnings, []);
+}
+
+#[test]
 fn a_job_left_on_the_pod_is_reported_unless_a_live_run_holds_the_lock() {
     let mut case = Case::new().recorded(
         PodStatus::Running,

@@ -141,6 +141,7 @@ struct Case {
     lock: Option<LockSeen>,
     missing_ssh_key: Option<MissingSshKey>,
     local_problems: Vec<LocalProblem>,
+    unsandboxed: Option<crate::model::NoSandbox>,
     on_busy_host: Option<crate::model::BusyHostPolicy>,
     in_place_updates: crate::model::InPlaceUpdates,
 }
@@ -162,6 +163,7 @@ impl Case {
             lock: None,
             missing_ssh_key: None,
             local_problems: Vec::new(),
+            unsandboxed: None,
             on_busy_host: None,
             in_place_updates: crate::model::InPlaceUpdates::Supported,
         }
@@ -194,6 +196,7 @@ impl Case {
             lock: self.lock.clone(),
             missing_ssh_key: self.missing_ssh_key.clone(),
             local_problems: self.local_problems.clone(),
+            unsandboxed: self.unsandboxed.clone(),
             in_place_updates: self.in_place_updates.clone(),
             now: "2026-11-27T12:00:00Z".parse().unwrap(),
             options: PlanOptions {

@@ -110,6 +110,13 @@ impl Provider for SimProvider {
         false
     }
 
+    /// Unless `rpd sim ssh` sends its pods' commands to an sshd.
+    fn runs_commands_here(&self) -> bool {
+        self.store
+            .with(|world, _| world.ssh_endpoint.is_none())
+            .unwrap_or(true)
+    }
+
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.call("get", |world, store| {
             Ok(world

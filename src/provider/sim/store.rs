@@ -198,6 +198,7 @@ impl Store {
         LocalPodDirs {
             volume: root.join("volume"),
             container: root.join("container"),
+            world: self.dir.clone(),
         }
     }
 
@@ -244,7 +245,7 @@ impl Store {
             .join(format!("sim.json.tmp.{}", std::process::id()));
         fs::write(
             &tmp,
-            serde_json::to_vec_pretty(&world).expect("world serializes"),
+            serde_json::to_vec_pretty(&world).map_err(std::io::Error::other)?,
         )?;
         fs::rename(&tmp, &path)?;
         lock.unlock()?;

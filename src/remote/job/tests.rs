@@ -85,6 +85,7 @@ impl Job {
         let dirs = LocalPodDirs {
             volume: self.volume.clone(),
             container: self.volume.with_file_name("container"),
+            world: self.volume.parent().unwrap().to_path_buf(),
         };
         let transport = LocalTransport::new(dirs, "/workspace", "pod-1");
         let budget = Budget {

@@ -277,3 +277,22 @@ fn read_lock_reports_a_holder_only_while_the_lock_is_held() {
     assert!(take(&state).is_err(), "looking did not release it");
     drop(guard);
 }
+
+#[test]
+fn a_state_path_that_is_not_utf8_is_an_error_and_leaves_no_file() {
+    use std::os::unix::ffi::OsStrExt;
+    // It used to panic ("lock info serializes") after creating
+    // `<lock>.new.<uuid>`, which stayed behind.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.state.json"));
+    let err = take(&state).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("caf\\xE9.state.json cannot be written"),
+        "{err}"
+    );
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
