@@ -272,11 +272,10 @@ impl RegistryFile {
     fn write(&self, registry: &Registry) -> Result<(), RegistryError> {
         // A state path that is not UTF-8 cannot be written as JSON (the
         // config loader refuses one): an error, never a panic.
-        let mut json =
-            serde_json::to_vec_pretty(registry).map_err(|err| RegistryError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(err),
-            })?;
+        let mut json = serde_json::to_vec_pretty(registry).map_err(|err| RegistryError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(err),
+        })?;
         json.push(b'\n');
         crate::state::write_durably(&self.path, &json, "registry-before-rename").map_err(|source| {
             RegistryError::Write {
