@@ -389,6 +389,10 @@ pub struct LocalPodDirs {
     pub volume: std::path::PathBuf,
     /// Wiped on stop, like a container disk.
     pub container: std::path::PathBuf,
+    /// Exists while the pod is stopped: nothing on it can be reached then,
+    /// as a stopped RunPod pod has no SSH.
+    #[serde(default)]
+    pub stopped: std::path::PathBuf,
 }
 
 /// How a pod asks its provider to stop itself: the on-pod guard's one action.

@@ -200,6 +200,17 @@ impl LocalTransport {
     fn local_path(&self, remote: &str) -> PathBuf {
         PathBuf::from(self.localize(remote))
     }
+
+    /// A stopped pod cannot be reached (a RunPod pod has no SSH then).
+    fn reachable(&self, what: &str) -> TransportResult<()> {
+        if self.dirs.stopped.exists() {
+            return Err(TransportError::Failed {
+                what: what.to_string(),
+                detail: format!("{}: the pod is not running", self.describe()),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The simulator's rsync: [`sync::sync`] off the async threads.
@@ -249,10 +260,17 @@ fn replace_path_prefix(text: &str, prefix: &str, with: &str) -> String {
 #[async_trait]
 impl Transport for LocalTransport {
     fn command(&self, script: &str) -> tokio::process::Command {
+        // A stopped pod answers nothing, as ssh to a stopped RunPod pod
+        // fails (255, ssh's own status).
+        let unreachable = format!(
+            "if [ -e {} ]; then echo 'ssh: connect to {}: the pod is not running' >&2; exit 255; fi\n",
+            super::shell_quote(&self.dirs.stopped.display().to_string()),
+            self.pod_id,
+        );
         let mut command = tokio::process::Command::new("bash");
         command
             .arg("-c")
-            .arg(self.localize(script))
+            .arg(format!("{unreachable}{}", self.localize(script)))
             .current_dir(self.home())
             .env("HOME", self.home())
             .env("RUNPOD_POD_ID", &self.pod_id)
@@ -282,6 +300,7 @@ impl Transport for LocalTransport {
             target.push("");
         }
         let what = format!("copy {source} to {destination}");
+        self.reachable(&what)?;
         copy(source.to_string(), target, excludes, delete, what).await
     }
 
@@ -297,6 +316,7 @@ impl Transport for LocalTransport {
             source.push('/');
         }
         let what = format!("copy {remote} from the pod");
+        self.reachable(&what)?;
         copy(source, local.to_path_buf(), excludes, delete, what).await
     }
 

@@ -85,6 +85,7 @@ impl Job {
         let dirs = LocalPodDirs {
             volume: self.volume.clone(),
             container: self.volume.with_file_name("container"),
+            stopped: self.volume.with_file_name("stopped"),
         };
         let transport = LocalTransport::new(dirs, "/workspace", "pod-1");
         let budget = Budget {
