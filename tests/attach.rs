@@ -401,7 +401,8 @@ fn a_laptop_asleep_through_the_jobs_end_collects_it_from_the_pod_the_guard_stopp
         .known(&pod, "[POD]")
         .status(0)
         .stdout_has("hello: apply complete! Pods: 1 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
-        .stderr_has("hello: the on-pod guard stopped pod [POD] after the job ended (no rpd was attached); resuming it to collect the job\n")
+        .stderr_has("hello: Pod [POD] was stopped before the job's results were collected; resuming it to read them from its volume\n")
+        .stderr_has("hello: The on-pod guard had stopped pod [POD]: no rpd collected the job's result within 2s of its end; collecting the job\n")
         .stderr_has("hello: Lifecycle on_success: recycle\n")
         .stderr_lacks("on_failure")
         .check(apply.wait());
@@ -411,7 +412,11 @@ fn a_laptop_asleep_through_the_jobs_end_collects_it_from_the_pod_the_guard_stopp
     );
     assert_eq!(status(&world), "EXITED");
     let state = world.state(HELLO_STATE).unwrap();
-    assert_eq!(state["pod"]["id"], pod.as_str(), "kept to resume: {state:#}");
+    assert_eq!(
+        state["pod"]["id"],
+        pod.as_str(),
+        "kept to resume: {state:#}"
+    );
     assert!(state.get("launched_job").is_none(), "collected: {state:#}");
 }
 
@@ -459,13 +464,17 @@ fn a_pod_stopped_outside_rpd_under_the_job_is_collected_before_on_failure_delete
         .status(3)
         .stdout_has("hello: apply finished, job failed.")
         .stdout_has("on_failure: delete was carried out.\n")
-        .stderr_has("hello: pod [POD] was stopped while the job ran, not by the on-pod guard (stopped outside rpd?); resuming it to collect what there is\n")
+        .stderr_has("hello: Pod [POD] was stopped before the job's results were collected; resuming it to read them from its volume\n")
+        .stderr_has("hello: Pod [POD] was stopped while the job ran, not by the on-pod guard (stopped outside rpd?); collecting what there is\n")
         .stderr_has("hello: Lifecycle on_failure: delete\n")
         .check(run);
     let run_dir = world.run_dirs().pop().unwrap();
     let log = std::fs::read_to_string(run_dir.join("run.log")).unwrap_or_default();
     assert!(log.contains("hello from"), "the log was collected: {log:?}");
-    assert!(world.pods().is_empty(), "on_failure: delete, after the collect");
+    assert!(
+        world.pods().is_empty(),
+        "on_failure: delete, after the collect"
+    );
 }
 
 /// The launching machine's clock was an hour behind: the state's
@@ -480,8 +489,11 @@ fn attach_measures_the_deadline_on_the_pod_not_against_a_skewed_launchers_clock(
     let pod = pod_id(&world);
     let mut state = world.state(HELLO_STATE).unwrap();
     for key in ["launched_at", "deadline_at"] {
-        let at: chrono::DateTime<chrono::Utc> =
-            state["launched_job"][key].as_str().unwrap().parse().unwrap();
+        let at: chrono::DateTime<chrono::Utc> = state["launched_job"][key]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         state["launched_job"][key] = (at - chrono::Duration::hours(1)).to_rfc3339().into();
     }
     world.write(HELLO_STATE, &serde_json::to_string_pretty(&state).unwrap());

@@ -111,6 +111,17 @@ pub enum ApplyError {
         #[source]
         source: Box<StateError>,
     },
+    /// The job's pod was stopped before its results were read, and could
+    /// not be resumed (or reached) to read them: kept, stopped.
+    #[error(
+        "pod {pod_id} was stopped before the job's results were collected, and resuming it to collect them failed ({why}); they are kept on its volume\n  = help: `rpd attach {}` collects them later (it resumes the pod)",
+        config.display()
+    )]
+    NotCollected {
+        pod_id: String,
+        why: String,
+        config: PathBuf,
+    },
     #[error("interrupted before the pod was ready")]
     Interrupted,
     /// Interrupted once the pod was ready, before the job's first step.

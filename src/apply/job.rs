@@ -39,6 +39,7 @@ impl PodProbe for ProviderProbe {
             Ok(None) => PodCheck::Gone {
                 status: "deleted".into(),
             },
+            Ok(Some(pod)) if pod.status == PodStatus::Exited => PodCheck::Stopped,
             Ok(Some(pod)) if !pod.status.is_active() => PodCheck::Gone {
                 status: pod.status.to_string(),
             },
@@ -135,6 +136,16 @@ impl<'a> Executor<'a> {
             return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
+        // The pod was stopped before the job's verdict could be read (by
+        // the on-pod guard while this rpd slept, or outside rpd): resume
+        // it and read the verdict from its volume.
+        if phase == Phase::Monitor && runner.pod_stopped() {
+            self.resume_to_collect().await?;
+            if let Some(runner) = self.runner.as_mut() {
+                runner.run_phase(Phase::Monitor, &self.interrupt).await;
+            }
+            return Ok(());
+        }
         if phase == Phase::Launch && runner.launched() {
             self.record_launch();
             // `--detach` ends here: the description is taken before it does.
@@ -179,21 +190,34 @@ impl<'a> Executor<'a> {
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
-        let remaining = left
+        // How long the job may run, from two times of one clock (the
+        // launching machine's); the runner counts what is left of it on
+        // the pod's clock. Never `deadline_at - now`: two machines' clocks.
+        let allowed = left
             .deadline_at
-            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            .map(|at| (at - left.launched_at).to_std().unwrap_or(Duration::ZERO));
         let tag = left.tag.clone().unwrap_or_default();
         telemetry::carry_start_description(&left.run_dir, &runner.run_dir());
-        runner.attach(&tag, left.launched_at, remaining).await;
+        runner.attach(&tag, left.launched_at, allowed).await;
         // The job is not this run's: an interrupt stops following it, as
         // `--detach` would have, and leaves it to the on-pod guard. It
         // never ends the job or runs a lifecycle (on_failure: delete would
         // take the run with it).
         let never = Interrupt::never();
-        let interrupted = tokio::select! {
+        let mut interrupted = tokio::select! {
             () = runner.run_phase(Phase::Monitor, &never) => false,
             () = self.interrupt.wait() => true,
         };
+        // Its pod stopped while followed (this rpd slept): resume it and
+        // read the job's verdict from its volume.
+        if !interrupted && runner.pod_stopped() {
+            self.resume_to_collect().await?;
+            let runner = self.runner.as_mut().ok_or(ApplyError::NoConnection)?;
+            interrupted = tokio::select! {
+                () = runner.run_phase(Phase::Monitor, &never) => false,
+                () = self.interrupt.wait() => true,
+            };
+        }
         if interrupted && let Some(detached) = self.detached() {
             self.report.detached = Some(detached);
         }
@@ -221,6 +245,14 @@ impl<'a> Executor<'a> {
         let describe_end = self.describe_pod(telemetry::DESCRIBE_END);
         if let Some(runner) = self.runner.as_mut() {
             runner.run_phase(Phase::Pull, &self.interrupt).await;
+            // The pod was stopped since the job ended (by the on-pod guard
+            // while this rpd slept): the results are on its volume.
+            if runner.pod_stopped() {
+                self.resume_to_collect().await?;
+                let runner = self.runner.as_mut().ok_or(ApplyError::NoConnection)?;
+                runner.run_phase(Phase::Pull, &self.interrupt).await;
+            }
+            let runner = self.runner.as_mut().ok_or(ApplyError::NoConnection)?;
             self.report.run_dir = Some(runner.run_dir());
             self.report.job_wall = Some(runner.wall());
             // The job has ended. Results that could not be saved here make

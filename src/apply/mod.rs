@@ -12,6 +12,7 @@ pub mod manifest;
 mod pods;
 mod replace;
 mod ssh_keys;
+mod stopped;
 mod telemetry;
 mod terminal;
 mod update;

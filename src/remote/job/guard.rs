@@ -66,6 +66,11 @@ pub fn guard_path(files: &RunFiles) -> String {
     sidecar(&files.log, "guard")
 }
 
+/// Where the guard says why it stopped the pod (the run's tag in its name).
+pub fn stop_record_path(files: &RunFiles) -> String {
+    sidecar(&files.log, &format!("guard-stop-{}", files.tag))
+}
+
 pub fn heartbeat_path(files: &RunFiles) -> String {
     sidecar(&files.log, "heartbeat")
 }

@@ -60,6 +60,7 @@ log_path=${self%.rpd-guard}
 exit_file="$log_path.rpd-exit-$tag"
 heartbeat="$log_path.rpd-heartbeat"
 dismissed="$log_path.rpd-dismissed-$tag"
+stopped_by_guard="$log_path.rpd-guard-stop-$tag"
 target=$(cat "$self.target" 2>/dev/null || true)
 echo $$ > "$self.pid"
 
@@ -108,6 +109,9 @@ stop_pod() {
     pod=$(pod_env RUNPOD_POD_ID)
     [ -n "$pod" ] || pod=$expected_pod
     say "stopping pod $pod: $1"
+    # On the volume, for the rpd that resumes the pod: a stop by the guard,
+    # not one made outside rpd.
+    echo "$1" > "$stopped_by_guard"
     wait=2
     while [ -e "$self" ]; do
         if [ "$mode" = command ]; then

@@ -26,7 +26,7 @@ pub struct JobRunner<'a> {
     /// The on-pod guard to start with the script, when there is one.
     pub(super) guard: Option<GuardSettings>,
     /// Renews the guard's heartbeat while this rpd is attached.
-    heartbeat: Option<Heartbeat>,
+    pub(super) heartbeat: Option<Heartbeat>,
     /// The deadline the guard enforces, from the launch, and why.
     pub(super) deadline: Option<Duration>,
     deadline_reason: Option<DeadlineReason>,
@@ -37,6 +37,9 @@ pub struct JobRunner<'a> {
     pub(super) started: Instant,
     /// Whether any phase started (a run interrupted before has no manifest).
     ran: bool,
+    /// The pod was found stopped before the job's results were read: they
+    /// are on its volume, and the executor resumes it to collect them.
+    pub(super) pod_stopped: bool,
     /// What happened so far; wall time and handshakes are filled in by
     /// [`JobRunner::report`].
     pub(super) report: JobReport,
@@ -66,6 +69,7 @@ impl<'a> JobRunner<'a> {
             token,
             started: Instant::now(),
             ran: false,
+            pod_stopped: false,
             report: JobReport {
                 timings: Vec::new(),
                 transferred: TransferStats::default(),
@@ -205,6 +209,12 @@ impl<'a> JobRunner<'a> {
     /// Whether any phase started.
     pub fn ran(&self) -> bool {
         self.ran
+    }
+
+    /// Whether the pod was found stopped before the job's results were
+    /// read (see [`JobRunner::reach_again`]).
+    pub fn pod_stopped(&self) -> bool {
+        self.pod_stopped
     }
 
     /// The tag that names this run's files on the pod.
