@@ -324,13 +324,15 @@ fn rpd_killed_during_a_long_setup_leaves_a_pod_its_guard_stops_and_the_next_appl
         .args(["plan", "--detailed-exitcode", HELLO])
         .status(0)
         .stdout_has("1. resume paused pod ")
-        .stdout_lacks("~ status")
+        .stdout_lacks("outside rpd")
+        .stdout_lacks("\"RUNNING\" -> \"EXITED\"")
         .run();
     world
         .test()
         .args(["apply", "-y", HELLO])
         .status(0)
         .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
         .run();
     assert_eq!(world.pods().len(), 1);
 }
@@ -351,18 +353,19 @@ fn over_rest_v2_rpd_killed_during_setup_leaves_a_pod_its_guard_stops() {
     apply.signal(libc::SIGKILL);
     drop(apply.wait());
     std::fs::write(&release, "").unwrap();
-    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
-        fake.pods()[0].status == PodStatus::Exited
-    });
-    let by_pod = fake
-        .requests()
-        .into_iter()
-        .filter(|r| {
+    // The fake records a request once it has answered it.
+    let by_pod = || {
+        fake.requests().into_iter().any(|r| {
             r.operation == "podAction"
                 && r.authorization.as_deref()
                     == Some(&*format!("Bearer {}", common::sshd::POD_API_KEY))
         })
-        .count();
-    assert!(by_pod >= 1, "the guard stopped it with the pod's own key");
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "the guard to stop the pod with the pod's own key",
+        || fake.pods()[0].status == PodStatus::Exited && by_pod(),
+    );
+    assert_eq!(fake.calls("podAction:stop"), 1, "only the guard stopped it");
     fake.assert_all_valid();
 }

@@ -124,6 +124,12 @@ pub enum ApplyError {
     },
     #[error("interrupted before the pod was ready")]
     Interrupted,
+    /// Interrupted while collecting a job on a pod resumed for it: the pod
+    /// was stopped again, the job is still recorded.
+    #[error(
+        "interrupted before the job was collected; pod {pod_id} was stopped again and keeps its results: `rpd attach` collects them"
+    )]
+    InterruptedBeforeCollect { pod_id: String },
     /// Interrupted once the pod was ready, before the job's first step.
     #[error("interrupted before the job started")]
     InterruptedBeforeJob,

@@ -218,6 +218,18 @@ impl<'a> Executor<'a> {
                 () = self.interrupt.wait() => true,
             };
         }
+        // A pod this run resumed to collect the job runs no job (its stop
+        // ended it): nothing is left to follow, so it is not left billing
+        // for the guard's grace. Stopped again, with the job recorded for
+        // the next attach.
+        if interrupted && self.resumed_now {
+            let pod_id = self.current_id().ok_or(ApplyError::NoPod)?;
+            self.reporter.line(format!(
+                "Stopping pod {pod_id}: interrupted before the job was collected"
+            ));
+            self.stop_and_keep(&pod_id).await?;
+            return Err(ApplyError::InterruptedBeforeCollect { pod_id });
+        }
         if interrupted && let Some(detached) = self.detached() {
             self.report.detached = Some(detached);
         }
@@ -265,7 +277,8 @@ impl<'a> Executor<'a> {
             };
             self.report.results_unsaved = unsaved.clone();
             self.job_end = Some(JobEnd { outcome, unsaved });
-            if self.state.launched_job.take().is_some() {
+            let collected = self.state.launched_job.take().is_some();
+            if self.state.guarded_pod.take().is_some() || collected {
                 let _ = self.save_state();
             }
         }

@@ -466,6 +466,9 @@ impl<'a> Executor<'a> {
         {
             self.state.pending_update = None;
         }
+        if self.state.guarded_pod.as_deref() == Some(pod_id) {
+            self.state.guarded_pod = None;
+        }
         // A job left on a pod that is gone went with it.
         if self
             .state

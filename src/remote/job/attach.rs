@@ -67,7 +67,21 @@ impl JobRunner<'_> {
         let token = format!("__RPD_{tag}{}__", &fresh[tag.len().min(fresh.len())..]);
         let files = RunFiles::new(&self.config.job.run, &token);
         self.adopt_launched(files, token);
-        let script = format!("{}\n{}", look(&self.files), ran_for(&self.files));
+        // In the same session: a job that has ended (perhaps on a pod
+        // resumed to collect it) gets its guard again, so that a pod this
+        // rpd leaves (killed before the lifecycle) still stops.
+        let mut script = format!(
+            "r=$({})\necho \"$r\"\n{}\n",
+            look(&self.files),
+            ran_for(&self.files)
+        );
+        if let Some(settings) = &self.guard {
+            script.push_str(&format!(
+                "if [ \"$r\" != running ]; then ( {} ) > /dev/null 2>&1; fi\n",
+                guard::restart(&self.files, settings)
+            ));
+            self.guard_on = true;
+        }
         let looked = exec(self.transport.as_ref(), &script, Duration::from_secs(30)).await;
         let first = |out: &ExecOutput| out.stdout.lines().next().unwrap_or("").trim().to_string();
         if let (Some(allowed), Ok(out)) = (allowed, &looked) {
@@ -102,19 +116,6 @@ impl JobRunner<'_> {
             launched_at,
             running: found == Found::Running,
         });
-        // The job has ended, perhaps on a pod resumed to collect it: its
-        // guard runs again, so that a pod this rpd leaves (killed before
-        // the lifecycle) still stops.
-        if found != Found::Running
-            && let Some(settings) = &self.guard
-        {
-            let _ = exec(
-                self.transport.as_ref(),
-                &guard::restart(&self.files, settings),
-                Duration::from_secs(30),
-            )
-            .await;
-        }
         self.attach_to_guard(false);
         match found {
             Found::Running | Found::Ended => {}

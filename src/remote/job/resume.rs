@@ -32,6 +32,7 @@ impl JobRunner<'_> {
         );
         if let Some(settings) = &self.guard {
             script.push_str(&guard::restart(&self.files, settings));
+            self.guard_on = true;
         }
         let out = exec(self.transport.as_ref(), &script, Duration::from_secs(30)).await;
         let (found, by_guard) = match &out {

@@ -27,6 +27,9 @@ pub struct JobRunner<'a> {
     pub(super) guard: Option<GuardSettings>,
     /// Renews the guard's heartbeat while this rpd is attached.
     pub(super) heartbeat: Option<Heartbeat>,
+    /// A guard of this run watches the pod (started before setup, with the
+    /// script, or again on a pod resumed to collect the job).
+    pub(super) guard_on: bool,
     /// The deadline the guard enforces, from the launch, and why.
     pub(super) deadline: Option<Duration>,
     deadline_reason: Option<DeadlineReason>,
@@ -63,6 +66,7 @@ impl<'a> JobRunner<'a> {
             probe: None,
             guard: None,
             heartbeat: None,
+            guard_on: false,
             deadline: None,
             deadline_reason: None,
             files: RunFiles::new(&config.job.run, &token),
@@ -133,14 +137,40 @@ impl<'a> JobRunner<'a> {
         self.last_word_to_guard(&dismiss).await;
     }
 
-    /// Stops the heartbeat and runs `script` for the launched job's guard
-    /// (best effort: a guard not told acts on its own rules).
+    /// Stops the heartbeat and runs `script` for this run's guard (best
+    /// effort: a guard not told acts on its own rules).
     async fn last_word_to_guard(&mut self, script: &str) {
-        if self.guard.is_none() || !self.report.launched {
+        if self.guard.is_none() || !self.guard_on {
             return;
         }
         self.heartbeat = None;
         let _ = exec(self.transport.as_ref(), script, Duration::from_secs(20)).await;
+    }
+
+    /// What starts the guard before the job, for the first session this
+    /// run opens on the pod (see [`guard::early`]); empty once it has
+    /// started, when there is no guard, or once the script was launched.
+    /// The heartbeat starts with it.
+    fn take_early_guard(&mut self) -> String {
+        let Some(settings) = &self.guard else {
+            return String::new();
+        };
+        if self.guard_on || self.report.launched {
+            return String::new();
+        }
+        let script = guard::early(&self.files, settings);
+        self.guard_on = true;
+        self.attach_to_guard(true);
+        script
+    }
+
+    /// Starts the guard before the job in a session of its own, when no
+    /// command of setup or secrets has (staging copies files: no shell).
+    async fn start_early_guard(&mut self) {
+        let script = self.take_early_guard();
+        if !script.is_empty() {
+            let _ = exec(self.transport.as_ref(), &script, Duration::from_secs(30)).await;
+        }
     }
 
     /// Runs one phase. After a failure the remaining phases are skipped,
@@ -294,8 +324,11 @@ impl<'a> JobRunner<'a> {
                 label: label.clone(),
                 command: c.command.clone(),
             });
-            let grouped =
-                script::in_own_group(&self.files.step_pid, &script::command_script(&prefix, c));
+            let grouped = format!(
+                "{}{}",
+                self.take_early_guard(),
+                script::in_own_group(&self.files.step_pid, &script::command_script(&prefix, c))
+            );
             let result = exec(
                 self.transport.as_ref(),
                 &grouped,
@@ -387,7 +420,12 @@ impl<'a> JobRunner<'a> {
                 mode: secret.mode,
             })
             .collect();
-        let script = write_files_script(self.transport.as_ref(), &files, "true");
+        let early = self.take_early_guard();
+        let early = self.transport.localize(&early);
+        let script = format!(
+            "{early}{}",
+            write_files_script(self.transport.as_ref(), &files, "true")
+        );
         let result = exec_with_stdin(
             self.transport.as_ref(),
             "bash -s",
@@ -419,6 +457,9 @@ impl<'a> JobRunner<'a> {
     }
 
     async fn staging(&mut self) -> Result<(), JobFailure> {
+        if !self.config.job.staging.is_empty() {
+            self.start_early_guard().await;
+        }
         let started = Instant::now();
         for push in &self.config.job.staging {
             self.events.emit(&JobEvent::StagingStarted {
@@ -548,6 +589,7 @@ impl<'a> JobRunner<'a> {
             script_path: self.files.script.clone(),
         });
         if let Some(launch) = guard {
+            self.guard_on = true;
             self.deadline = Some(launch.deadline);
             self.deadline_reason = Some(launch.reason);
             self.events.emit(&JobEvent::GuardStarted {
