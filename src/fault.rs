@@ -29,6 +29,7 @@
 //! | `connect` | the pod runs; before connecting to it |
 //! | `setup`, `secrets`, `staging`, `preflight`, `launch`, `monitor` | before that job phase |
 //! | `attach` | the pod of a job launched earlier runs; before attaching to the job |
+//! | `resume-to-collect` | a pod found stopped under the job was started again to collect it; the state does not say so yet |
 //! | `pull` | the job has ended; before the log and artifacts are pulled |
 //! | `lifecycle` | before the lifecycle action (the stop request of recycle/stop) |
 //! | `lifecycle-done` | the lifecycle's stop is done; the state does not say so yet |

@@ -214,10 +214,11 @@ fn quiet_write(path: &str, contents: &str, mode: u32) -> String {
 const NO_PROCESS: u32 = 999_999_999;
 
 /// Renews the heartbeat with the pod's own clock (the guard compares it
-/// with the same clock).
+/// with the same clock). Its file aside is this shell's own: a renewal by
+/// the heartbeat task and one by the launch may run at once.
 pub fn renew(files: &RunFiles) -> String {
     let heartbeat = shell_quote(&heartbeat_path(files));
-    format!("date +%s > {heartbeat}.tmp && mv -f {heartbeat}.tmp {heartbeat}")
+    format!("date +%s > {heartbeat}.tmp.$$ && mv -f {heartbeat}.tmp.$$ {heartbeat}")
 }
 
 /// Tells the guard that no rpd is attached any more (the heartbeat goes).
