@@ -33,6 +33,7 @@
 //! | `launched` | the script runs; the state does not record its launch yet |
 //! | `save-launched` (fail) | the state write that records the launched job |
 //! | `attach` | the pod of a job launched earlier runs; before attaching to the job |
+//! | `resume-to-collect` | a pod found stopped under the job was started again to collect it; the state does not say so yet |
 //! | `pull` | the job has ended; before the log and artifacts are pulled |
 //! | `save-collected` (fail) | the state write after the pull: the job is collected |
 //! | `lifecycle` | before the lifecycle action (the stop request of recycle/stop) |

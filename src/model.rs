@@ -394,6 +394,10 @@ pub struct LocalPodDirs {
     /// disks.
     #[serde(default)]
     pub world: std::path::PathBuf,
+    /// Exists while the pod is stopped: nothing on it can be reached then,
+    /// as a stopped RunPod pod has no SSH.
+    #[serde(default)]
+    pub stopped: std::path::PathBuf,
 }
 
 /// Why the simulator's commands run on this machine without the sandbox

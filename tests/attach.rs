@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::guard::{
     kill_rpd_then_end_the_job, only_pod, past_the_deadline_with_rpd_gone, pod_id, short_grace,
-    status, wait_for_the_guard_to_stop_the_pod,
+    status, wait_for_the_guard_to_stop_the_pod, wait_for_the_launch_to_be_recorded,
 };
 use common::hello::{HELLO, HELLO_STATE};
 use common::sshd::Sshd;
@@ -529,4 +529,153 @@ fn a_run_collected_by_attach_is_one_run_with_its_real_duration_and_start() {
     let rows: Vec<&str> = runs.lines().filter(|l| l.contains(&pod)).collect();
     assert_eq!(rows.len(), 1, "one run: {runs}");
     assert!(rows[0].contains("cold"), "{runs}");
+}
+
+// ------------------------------------------- the guard and the laptop agree
+
+/// hello with `on_failure: delete` (a wrong branch deletes the pod and the
+/// run with it) and the guard's grace short.
+fn a_wrong_branch_deletes(world: &World) {
+    short_grace(world);
+    world.edit(HELLO, "  on_failure: stop\n", "  on_failure: delete\n");
+}
+
+/// The laptop sleeps (rpd's process group stopped) through the job's end
+/// and the guard's stop: on waking, rpd resumes the pod, collects the job
+/// and runs the branch of its real exit status (issue 19, item 1).
+#[test]
+fn a_laptop_asleep_through_the_jobs_end_collects_it_from_the_pod_the_guard_stopped_and_recycles() {
+    let world = World::new();
+    a_wrong_branch_deletes(&world);
+    let apply = world.apply_in_background();
+    wait_for_the_launch_to_be_recorded(&world);
+    let pod = pod_id(&world);
+    apply.signal_group(libc::SIGSTOP);
+    apply.release_job();
+    wait_for_the_guard_to_stop_the_pod(&world);
+    apply.signal_group(libc::SIGCONT);
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .status(0)
+        .stdout_has("hello: apply complete! Pods: 1 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Pod [POD] was stopped before the job's results were collected; resuming it to read them from its volume\n")
+        .stderr_has("hello: The on-pod guard had stopped pod [POD]: no rpd collected the job's result within 2s of its end; collecting the job\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .stderr_lacks("on_failure")
+        .check(apply.wait());
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+    assert_eq!(status(&world), "EXITED");
+    let state = world.state(HELLO_STATE).unwrap();
+    assert_eq!(
+        state["pod"]["id"],
+        pod.as_str(),
+        "kept to resume: {state:#}"
+    );
+    assert!(state.get("launched_job").is_none(), "collected: {state:#}");
+}
+
+/// `apply --detach`, the job ends, the guard stops the pod; `rpd attach`
+/// then collects it and runs the branch of its real exit status.
+#[test]
+fn attach_after_the_guard_stopped_a_detached_jobs_pod_collects_it_and_recycles() {
+    let world = World::new();
+    a_wrong_branch_deletes(&world);
+    let release = detached_held_job(&world);
+    let pod = pod_id(&world);
+    std::fs::write(&release, "").unwrap();
+    wait_for_the_guard_to_stop_the_pod(&world);
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .args(["attach", HELLO])
+        .status(0)
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .stderr_lacks("on_failure")
+        .run();
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
+    assert_eq!(status(&world), "EXITED");
+}
+
+/// A pod stopped outside rpd while the job runs (no exit status, the guard
+/// did not stop it) fails the job, but what there is is collected before
+/// `on_failure: delete` takes the pod.
+#[test]
+fn a_pod_stopped_outside_rpd_under_the_job_is_collected_before_on_failure_deletes_it() {
+    let world = World::new();
+    a_wrong_branch_deletes(&world);
+    let apply = world.apply_in_background();
+    wait_for_the_launch_to_be_recorded(&world);
+    let pod = pod_id(&world);
+    world.rpd(&["sim", "stop", &pod]).status(0);
+    let run = apply.wait();
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .status(3)
+        .stdout_has("hello: apply finished, job failed.")
+        .stdout_has("on_failure: delete was carried out.\n")
+        .stderr_has("hello: Pod [POD] was stopped before the job's results were collected; resuming it to read them from its volume\n")
+        .stderr_has("hello: Pod [POD] was stopped while the job ran, not by the on-pod guard (stopped outside rpd?); collecting what there is\n")
+        .stderr_has("hello: Lifecycle on_failure: delete\n")
+        .check(run);
+    let run_dir = world.run_dirs().pop().unwrap();
+    let log = std::fs::read_to_string(run_dir.join("run.log")).unwrap_or_default();
+    assert!(log.contains("hello from"), "the log was collected: {log:?}");
+    assert!(
+        world.pods().is_empty(),
+        "on_failure: delete, after the collect"
+    );
+}
+
+/// The launching machine's clock was an hour behind: the state's
+/// `launched_at` and `deadline_at` are an hour early, exactly what such a
+/// launcher writes. The deadline is measured on the pod, so attach does not
+/// end the healthy job (issue 19, item 4).
+#[test]
+fn attach_measures_the_deadline_on_the_pod_not_against_a_skewed_launchers_clock() {
+    let world = World::new();
+    a_wrong_branch_deletes(&world);
+    let release = detached_held_job(&world);
+    let pod = pod_id(&world);
+    let mut state = world.state(HELLO_STATE).unwrap();
+    for key in ["launched_at", "deadline_at"] {
+        let at: chrono::DateTime<chrono::Utc> = state["launched_job"][key]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        state["launched_job"][key] = (at - chrono::Duration::hours(1)).to_rfc3339().into();
+    }
+    world.write(HELLO_STATE, &serde_json::to_string_pretty(&state).unwrap());
+
+    let attach = world.spawn(&["attach", HELLO]);
+    wait_until(Duration::from_secs(30), "rpd to follow the job", || {
+        attach
+            .stderr_so_far()
+            .contains("it is still running; following its log")
+    });
+    // The scenario, not a synchronisation: the job runs 15 s more, past
+    // the few seconds a deadline an hour gone would leave it.
+    std::thread::sleep(Duration::from_secs(15));
+    std::fs::write(&release, "").unwrap();
+    world
+        .test()
+        .known(&pod, "[POD]")
+        .status(0)
+        .stdout_has("Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .stderr_lacks("on_failure")
+        .check(attach.wait());
+    assert_eq!(
+        script_runs(&world),
+        format!("run 1 of hello on pod {pod}\n")
+    );
 }

@@ -85,6 +85,16 @@ enum Stop {
     FailedWrite(&'static str),
 }
 
+impl Stop {
+    /// The signal, for rows that only signal.
+    fn signal(&self) -> Option<(libc::c_int, &'static str)> {
+        match *self {
+            Stop::Signal(signal, name) => Some((signal, name)),
+            Stop::FailedWrite(_) => None,
+        }
+    }
+}
+
 use Start::{Fresh, Paused, PausedNewImage};
 use Then::{CreatedPodKept, NewPod, SamePod};
 
@@ -643,10 +653,7 @@ fn a_cleanup_stopped_between_a_delete_and_its_state_write_stays_consistent() {
     let rows: Vec<Row> = std::thread::scope(|scope| {
         let handles: Vec<_> = SIGNALS
             .iter()
-            .filter_map(|stop| match *stop {
-                Stop::Signal(signal, name) => Some((signal, name)),
-                Stop::FailedWrite(_) => None,
-            })
+            .filter_map(|stop| stop.signal())
             .map(|signal| scope.spawn(move || cleanup_row(signal)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -660,4 +667,372 @@ fn a_cleanup_stopped_between_a_delete_and_its_state_write_stays_consistent() {
         .map(|row| format!("{}\n    {}", row.line, row.problems.join("\n    ")))
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+// ------------------------------------------------ the windows of issue 19
+
+/// Runs `rows` a few at a time (see [`jobs`]), prints each row's line and
+/// fails with every row that found a problem.
+fn run_rows_of<T: Copy + Send + Sync>(name: &str, rows: &[T], run: impl Fn(T) -> Row + Sync) {
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs() {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(row) = rows.get(i) else {
+                        break;
+                    };
+                    let row = run(*row);
+                    println!("{}", row.line);
+                    results.lock().unwrap().push((i, row));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|(_, row)| !row.problems.is_empty())
+        .map(|(_, row)| format!("{}\n    {}", row.line, row.problems.join("\n    ")))
+        .collect();
+    println!(
+        "crash-matrix {name}: {} rows, {} failed, in {:.1}s",
+        results.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failed.len(),
+        results.len(),
+        failed.join("\n")
+    );
+}
+
+fn status_of(world: &World, id: &str) -> String {
+    world
+        .pods()
+        .iter()
+        .find(|p| p["id"] == id)
+        .and_then(|p| p["status"].as_str().map(String::from))
+        .unwrap_or_else(|| "gone".into())
+}
+
+/// Waits for `done` (up to `within`); how long it took, or None.
+fn waited(within: std::time::Duration, mut done: impl FnMut() -> bool) -> Option<f64> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if done() {
+            return Some(started.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+/// hello whose first setup command holds (up to ten minutes) until
+/// `setup-released` exists, touching `setup-started` first; a 3 s
+/// unattended grace. Returns (started, release).
+fn with_long_setup(world: &World) -> (std::path::PathBuf, std::path::PathBuf) {
+    let started = world.path("setup-started");
+    let release = world.path("setup-released");
+    world.edit(
+        HELLO,
+        "setup:\n",
+        &format!(
+            "setup:\n  - command: 'touch {started}; for _ in $(seq 6000); do [ -e {release} ] && break; sleep 0.1; done'\n    timeout_sec: 900\n",
+            started = started.display(),
+            release = release.display(),
+        ),
+    );
+    world.edit(
+        HELLO,
+        "  on_failure: stop\n",
+        "  on_failure: stop\n  unattended_stop_after_sec: 3\n",
+    );
+    (started, release)
+}
+
+/// rpd stopped by `signal` during a setup that holds: after a SIGKILL the
+/// guard that starts before setup stops the pod within seconds of its
+/// grace; after an interrupt rpd stops (or deletes) it itself. Either way
+/// the next apply settles it: the same pod resumed (a pod created by the
+/// interrupted run is deleted), its volume kept.
+fn guard_before_setup_row(
+    (start, (signal, signal_name)): (Start, (libc::c_int, &'static str)),
+) -> Row {
+    let started = Instant::now();
+    let world = World::new();
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    if start == Paused {
+        let first = world.rpd(&["apply", "-y", HELLO]);
+        check(
+            first.code() == 0,
+            format!("the first apply: {}", first.stderr()),
+        );
+    }
+    let (setup_started, release) = with_long_setup(&world);
+    let apply = world.spawn(&["apply", "-y", HELLO]);
+    let reached = waited(std::time::Duration::from_secs(60), || {
+        setup_started.exists()
+    });
+    check(reached.is_some(), "the setup never started".into());
+    let pod = ids(&world.pods()).pop().unwrap_or_default();
+    apply.signal(signal);
+    let stopped = apply.wait();
+    let killed = signal == libc::SIGKILL;
+    let mut guard_took = None;
+    if killed {
+        check(
+            stopped.output.status.signal() == Some(libc::SIGKILL),
+            format!("expected a kill, got {}", exit_text(&stopped)),
+        );
+        // Nothing but the guard stops it now.
+        guard_took = waited(std::time::Duration::from_secs(60), || {
+            status_of(&world, &pod) == "EXITED"
+        });
+        check(
+            guard_took.is_some(),
+            format!("the guard did not stop pod {pod} within 60 s"),
+        );
+    } else {
+        check(
+            stopped.code() == 130,
+            format!("an interrupt exits 130, got {}", exit_text(&stopped)),
+        );
+        let now = status_of(&world, &pod);
+        check(
+            now == "EXITED" || now == "gone",
+            format!("pod {pod} left {now} after the interrupt"),
+        );
+    }
+    std::fs::write(&release, "").unwrap();
+    // A guard's stop of an idle pod is no change outside rpd.
+    let plan = world.rpd(&["plan", "--detailed-exitcode", HELLO]);
+    check(
+        plan.code() == 0 || (!killed && start == Fresh && plan.code() == 2),
+        format!(
+            "plan after the stop: {}\n{}",
+            exit_text(&plan),
+            plan.stdout()
+        ),
+    );
+    let _ = std::fs::remove_file(world.path("examples/artifacts/hello/result.txt"));
+    let again = world.rpd(&["apply", "-y", HELLO]);
+    check(
+        again.code() == 0,
+        format!("the next apply: {}\n{}", exit_text(&again), again.stderr()),
+    );
+    let pods = world.pods();
+    let (orphans, duplicates) = orphans_and_duplicates(&world);
+    check(orphans.is_empty(), format!("orphaned pods: {orphans:?}"));
+    check(duplicates == 0, format!("{duplicates} duplicate pods"));
+    check(pods.len() == 1, format!("one pod, got {}", pods.len()));
+    let current = world
+        .state(HELLO_STATE)
+        .and_then(|s| s["pod"]["id"].as_str().map(String::from));
+    let same_pod = current.as_deref() == Some(pod.as_str());
+    // A pod this run created and an interrupt deleted is replaced; any
+    // other is resumed.
+    let expect_same = killed || start == Paused;
+    check(
+        same_pod == expect_same,
+        format!("pod {pod} resumed: expected {expect_same}, now {current:?}"),
+    );
+    check(
+        lifecycle_branches(&again) == 1,
+        "the next apply ran one lifecycle branch".into(),
+    );
+    let destroy = world.rpd(&["destroy", "-y", HELLO]);
+    check(
+        destroy.code() == 0,
+        format!("destroy: {}", destroy.stderr()),
+    );
+    check(world.pods().is_empty(), "pods after destroy".into());
+    let line = format!(
+        "crash-matrix {:<20} {:<7} {:<7} | {:<8} | guard stopped the pod: {} | apply again: {}, {} | {:.1}s {}",
+        "guard-before-setup",
+        format!("{start:?}").to_lowercase(),
+        signal_name,
+        exit_text(&stopped),
+        guard_took.map_or("-".into(), |s| format!("after {s:.1}s")),
+        exit_text(&again),
+        if same_pod {
+            "same pod resumed"
+        } else {
+            "new pod"
+        },
+        started.elapsed().as_secs_f64(),
+        if problems.is_empty() { "ok" } else { "FAILED" },
+    );
+    Row { line, problems }
+}
+
+#[test]
+fn the_guard_before_setup_survives_sigint_sigterm_and_sigkill() {
+    let rows: Vec<(Start, (libc::c_int, &'static str))> = [Paused, Fresh]
+        .into_iter()
+        .flat_map(|start| {
+            SIGNALS
+                .iter()
+                .filter_map(|stop| stop.signal())
+                .map(move |signal| (start, signal))
+        })
+        .collect();
+    run_rows_of("guard-before-setup", &rows, guard_before_setup_row);
+}
+
+/// A detached job ended and its guard stopped the pod; `rpd attach`
+/// resumes the pod to collect it and is stopped by `signal` at `point`.
+/// The job is never lost nor run again: the next attach collects it once,
+/// with one lifecycle branch; after an interrupt the pod is stopped again,
+/// and after a kill once the pod is reached (`pull`) its guard stops it.
+fn attach_resume_row(
+    (point, (signal, signal_name)): (&'static str, (libc::c_int, &'static str)),
+) -> Row {
+    let started = Instant::now();
+    let world = World::new();
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    world.edit(
+        HELLO,
+        "  on_failure: stop\n",
+        "  on_failure: stop\n  unattended_stop_after_sec: 2\n",
+    );
+    let detach = world.rpd(&["apply", "-y", "--detach", HELLO]);
+    if detach.code() != 0 {
+        let line = format!("crash-matrix attach:{point} {signal_name}: the detach failed");
+        let problems = vec![format!("the detach: {}", detach.stderr())];
+        return Row { line, problems };
+    }
+    let pod = ids(&world.pods()).pop().unwrap_or_default();
+    let guard_stopped = waited(std::time::Duration::from_secs(60), || {
+        status_of(&world, &pod) == "EXITED"
+    });
+    check(
+        guard_stopped.is_some(),
+        "the guard never stopped the pod".into(),
+    );
+
+    let attach = world.spawn_paused_at(point, &["attach", HELLO]);
+    attach.signal(signal);
+    let stopped = attach.wait();
+    let killed = signal == libc::SIGKILL;
+    let pod_after = status_of(&world, &pod);
+    // Interrupted during the pull, the job has ended and its outcome
+    // stands: the collect goes on, and the lifecycle runs once.
+    let collected_anyway = point == "pull" && !killed;
+    let branches = lifecycle_branches(&stopped);
+    check(
+        branches == usize::from(collected_anyway),
+        format!("{branches} lifecycle branches ran"),
+    );
+    let mut guard_took = None;
+    if killed {
+        check(
+            stopped.output.status.signal() == Some(libc::SIGKILL),
+            format!("expected a kill, got {}", exit_text(&stopped)),
+        );
+        if point == "pull" {
+            // Reached: the guard it restarted stops it again.
+            guard_took = waited(std::time::Duration::from_secs(60), || {
+                status_of(&world, &pod) == "EXITED"
+            });
+            check(
+                guard_took.is_some(),
+                format!("the guard did not stop pod {pod} again within 60 s"),
+            );
+        }
+    } else {
+        check(
+            stopped.code() == 130,
+            format!(
+                "an interrupt exits 130, got {}:\n{}",
+                exit_text(&stopped),
+                stopped.stderr()
+            ),
+        );
+        let now = status_of(&world, &pod);
+        check(
+            now == "EXITED",
+            format!("pod {pod} left {now} after the interrupt"),
+        );
+    }
+    check(
+        world
+            .state(HELLO_STATE)
+            .is_some_and(|s| s["launched_job"].is_object() != collected_anyway),
+        "the job is still recorded for the next attach, unless collected".into(),
+    );
+    let again = world.rpd(&["attach", HELLO]);
+    check(
+        again.code() == if collected_anyway { 1 } else { 0 },
+        format!("the next attach: {}\n{}", exit_text(&again), again.stderr()),
+    );
+    let result = world.read("examples/artifacts/hello/result.txt");
+    check(
+        result.starts_with("run 1 of hello"),
+        format!("collected once, never run again: {result:?}"),
+    );
+    check(
+        lifecycle_branches(&again) == usize::from(!collected_anyway),
+        "one lifecycle branch in all".into(),
+    );
+    check(
+        status_of(&world, &pod) == "EXITED",
+        "recycled after the collect".into(),
+    );
+    let (orphans, duplicates) = orphans_and_duplicates(&world);
+    check(orphans.is_empty(), format!("orphaned pods: {orphans:?}"));
+    check(duplicates == 0 && world.pods().len() == 1, "one pod".into());
+    let destroy = world.rpd(&["destroy", "-y", HELLO]);
+    check(
+        destroy.code() == 0,
+        format!("destroy: {}", destroy.stderr()),
+    );
+    let line = format!(
+        "crash-matrix {:<20} {:<7} {:<7} | {:<8} | pod then: {pod_after} | guard stopped the pod again: {} | attach again: {}, {:?} | {:.1}s {}",
+        format!("attach:{point}"),
+        "paused",
+        signal_name,
+        exit_text(&stopped),
+        guard_took.map_or("-".into(), |s| format!("after {s:.1}s")),
+        exit_text(&again),
+        result.trim(),
+        started.elapsed().as_secs_f64(),
+        if problems.is_empty() { "ok" } else { "FAILED" },
+    );
+    Row { line, problems }
+}
+
+#[test]
+fn attachs_resume_of_a_paused_pod_survives_sigint_sigterm_and_sigkill() {
+    let rows: Vec<(&'static str, (libc::c_int, &'static str))> =
+        ["resume-answered", "wait", "attach", "pull"]
+            .into_iter()
+            .filter(|point| {
+                std::env::var("RPD_CRASH_MATRIX_POINT").map_or(true, |only| only == *point)
+            })
+            .flat_map(|point| {
+                SIGNALS
+                    .iter()
+                    .filter_map(|stop| stop.signal())
+                    .map(move |signal| (point, signal))
+            })
+            .collect();
+    run_rows_of("attach-resume", &rows, attach_resume_row);
 }

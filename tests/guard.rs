@@ -272,3 +272,100 @@ fn a_detached_job_is_ended_at_its_deadline_without_waiting_for_rpd() {
     let log = beside_log(&volume(&world).join("hello"), "run.log.rpd-guard.log");
     assert!(log.contains("killed the job: max runtime"), "{log}");
 }
+
+// ------------------------------------------------- the guard before setup
+
+/// hello whose setup holds for up to ten minutes (until `setup-released`
+/// exists; it touches `setup-started` first), with a 3 s unattended grace.
+/// Returns (started, release).
+fn long_setup(world: &World) -> (PathBuf, PathBuf) {
+    let started = world.path("setup-started");
+    let release = world.path("setup-released");
+    world.edit(
+        HELLO,
+        "setup:\n",
+        &format!(
+            "setup:\n  - command: 'touch {started}; for _ in $(seq 6000); do [ -e {release} ] && break; sleep 0.1; done'\n    timeout_sec: 900\n",
+            started = started.display(),
+            release = release.display(),
+        ),
+    );
+    world.edit(
+        HELLO,
+        "  on_failure: stop\n",
+        "  on_failure: stop\n  unattended_stop_after_sec: 3\n",
+    );
+    (started, release)
+}
+
+/// rpd killed -9 during a long setup: the guard that starts before setup
+/// stops the pod once no rpd has renewed its heartbeat for the grace, and
+/// the next apply resumes that pod as routine (issue 19, item 3).
+#[test]
+fn rpd_killed_during_a_long_setup_leaves_a_pod_its_guard_stops_and_the_next_apply_resumes() {
+    let world = World::new();
+    let (started, release) = long_setup(&world);
+    let apply = world.spawn(&["apply", "-y", HELLO]);
+    wait_until(Duration::from_secs(60), "the setup to start", || {
+        started.exists()
+    });
+    apply.signal(libc::SIGKILL);
+    drop(apply.wait());
+    std::fs::write(&release, "").unwrap();
+    wait_until(Duration::from_secs(60), "the guard to stop the pod", || {
+        status(&world) == "EXITED"
+    });
+    let log = beside_log(&volume(&world).join("hello"), "run.log.rpd-guard.log");
+    assert!(log.contains("stopping pod"), "{log}");
+
+    // A guard's stop of an idle pod is no change outside rpd: routine.
+    world
+        .test()
+        .args(["plan", "--detailed-exitcode", HELLO])
+        .status(0)
+        .stdout_has("1. resume paused pod ")
+        .stdout_lacks("outside rpd")
+        .stdout_lacks("\"RUNNING\" -> \"EXITED\"")
+        .run();
+    world
+        .test()
+        .args(["apply", "-y", HELLO])
+        .status(0)
+        .stdout_has("hello: apply complete! Pods: 0 created, 1 resumed, 0 destroyed, 1 stopped. Job succeeded in [ELAPSED].\n")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .run();
+    assert_eq!(world.pods().len(), 1);
+}
+
+#[test]
+fn over_rest_v2_rpd_killed_during_setup_leaves_a_pod_its_guard_stops() {
+    let world = World::new();
+    let Some((fake, _sshd)) = over_ssh(&world) else {
+        return;
+    };
+    let (started, release) = long_setup(&world);
+    let env = runpod_env(&fake);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let apply = world.spawn_env(&["apply", "-y", HELLO], &env);
+    wait_until(Duration::from_secs(60), "the setup to start", || {
+        started.exists()
+    });
+    apply.signal(libc::SIGKILL);
+    drop(apply.wait());
+    std::fs::write(&release, "").unwrap();
+    // The fake records a request once it has answered it.
+    let by_pod = || {
+        fake.requests().into_iter().any(|r| {
+            r.operation == "podAction"
+                && r.authorization.as_deref()
+                    == Some(&*format!("Bearer {}", common::sshd::POD_API_KEY))
+        })
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "the guard to stop the pod with the pod's own key",
+        || fake.pods()[0].status == PodStatus::Exited && by_pod(),
+    );
+    assert_eq!(fake.calls("podAction:stop"), 1, "only the guard stopped it");
+    fake.assert_all_valid();
+}

@@ -125,8 +125,25 @@ pub enum ApplyError {
         #[source]
         source: Box<StateError>,
     },
+    /// The job's pod was stopped before its results were read, and could
+    /// not be resumed (or reached) to read them: kept, stopped.
+    #[error(
+        "pod {pod_id} was stopped before the job's results were collected, and resuming it to collect them failed ({why}); they are kept on its volume\n  = help: `rpd attach {}` collects them later (it resumes the pod)",
+        config.display()
+    )]
+    NotCollected {
+        pod_id: String,
+        why: String,
+        config: PathBuf,
+    },
     #[error("interrupted before the pod was ready")]
     Interrupted,
+    /// Interrupted while collecting a job on a pod resumed for it: the pod
+    /// was stopped again, the job is still recorded.
+    #[error(
+        "interrupted before the job was collected; pod {pod_id} was stopped again and keeps its results: `rpd attach` collects them"
+    )]
+    InterruptedBeforeCollect { pod_id: String },
     /// Interrupted once the pod was ready, before the job's first step.
     #[error("interrupted before the job started")]
     InterruptedBeforeJob,

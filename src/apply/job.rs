@@ -39,6 +39,7 @@ impl PodProbe for ProviderProbe {
             Ok(None) => PodCheck::Gone {
                 status: "deleted".into(),
             },
+            Ok(Some(pod)) if pod.status == PodStatus::Exited => PodCheck::Stopped,
             Ok(Some(pod)) if !pod.status.is_active() => PodCheck::Gone {
                 status: pod.status.to_string(),
             },
@@ -148,6 +149,16 @@ impl<'a> Executor<'a> {
             return Err(ApplyError::NoConnection);
         };
         runner.run_phase(phase, &self.interrupt).await;
+        // The pod was stopped before the job's verdict could be read (by
+        // the on-pod guard while this rpd slept, or outside rpd): resume
+        // it and read the verdict from its volume.
+        if phase == Phase::Monitor && runner.pod_stopped() {
+            self.resume_to_collect().await?;
+            if let Some(runner) = self.runner.as_mut() {
+                runner.run_phase(Phase::Monitor, &self.interrupt).await;
+            }
+            return Ok(());
+        }
         if phase == Phase::Launch && runner.launched() {
             let recorded = self.record_launch();
             self.write_launch_record();
@@ -285,21 +296,46 @@ impl<'a> Executor<'a> {
         let Some(runner) = self.runner.as_mut() else {
             return Err(ApplyError::NoConnection);
         };
-        let remaining = left
+        // How long the job may run, from two times of one clock (the
+        // launching machine's); the runner counts what is left of it on
+        // the pod's clock. Never `deadline_at - now`: two machines' clocks.
+        let allowed = left
             .deadline_at
-            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            .map(|at| (at - left.launched_at).to_std().unwrap_or(Duration::ZERO));
         let tag = left.tag.clone().unwrap_or_default();
         telemetry::carry_start_description(&left.run_dir, &runner.run_dir());
-        runner.attach(&tag, left.launched_at, remaining).await;
+        runner.attach(&tag, left.launched_at, allowed).await;
         // The job is not this run's: an interrupt stops following it, as
         // `--detach` would have, and leaves it to the on-pod guard. It
         // never ends the job or runs a lifecycle (on_failure: delete would
         // take the run with it).
         let never = Interrupt::never();
-        let interrupted = tokio::select! {
+        let mut interrupted = tokio::select! {
             () = runner.run_phase(Phase::Monitor, &never) => false,
             () = self.interrupt.wait() => true,
         };
+        // Its pod stopped while followed (this rpd slept): resume it and
+        // read the job's verdict from its volume.
+        if !interrupted && runner.pod_stopped() {
+            self.resume_to_collect().await?;
+            let runner = self.runner.as_mut().ok_or(ApplyError::NoConnection)?;
+            interrupted = tokio::select! {
+                () = runner.run_phase(Phase::Monitor, &never) => false,
+                () = self.interrupt.wait() => true,
+            };
+        }
+        // A pod this run resumed to collect the job runs no job (its stop
+        // ended it): nothing is left to follow, so it is not left billing
+        // for the guard's grace. Stopped again, with the job recorded for
+        // the next attach.
+        if interrupted && self.resumed_now {
+            let pod_id = self.current_id().ok_or(ApplyError::NoPod)?;
+            self.reporter.line(format!(
+                "Stopping pod {pod_id}: interrupted before the job was collected"
+            ));
+            self.stop_and_keep(&pod_id).await?;
+            return Err(ApplyError::InterruptedBeforeCollect { pod_id });
+        }
         if interrupted && let Some(detached) = self.detached() {
             self.report.detached = Some(detached);
         }
@@ -327,6 +363,14 @@ impl<'a> Executor<'a> {
         let describe_end = self.describe_pod(telemetry::DESCRIBE_END);
         if let Some(runner) = self.runner.as_mut() {
             runner.run_phase(Phase::Pull, &self.interrupt).await;
+            // The pod was stopped since the job ended (by the on-pod guard
+            // while this rpd slept): the results are on its volume.
+            if runner.pod_stopped() {
+                self.resume_to_collect().await?;
+                let runner = self.runner.as_mut().ok_or(ApplyError::NoConnection)?;
+                runner.run_phase(Phase::Pull, &self.interrupt).await;
+            }
+            let runner = self.runner.as_mut().ok_or(ApplyError::NoConnection)?;
             self.report.run_dir = Some(runner.run_dir());
             self.report.job_wall = Some(runner.wall());
             // The job has ended. Results that could not be saved here make
@@ -343,11 +387,14 @@ impl<'a> Executor<'a> {
                 unsaved,
                 interrupted: runner.interrupted(),
             });
-            if let Some(left) = self.state.launched_job.take() {
+            let left = self.state.launched_job.take();
+            if let Some(left) = &left {
                 // Said in the run's directory first: a state that cannot
                 // forget the job (a full disk) must not make the next apply
                 // collect it again and report that as a run.
-                mark_collected(&left, &runner.run_dir());
+                mark_collected(left, &runner.run_dir());
+            }
+            if self.state.guarded_pod.take().is_some() || left.is_some() {
                 let _ = self.save_state_at(Some("save-collected"));
             }
         }

@@ -12,6 +12,7 @@ pub mod manifest;
 mod pods;
 mod replace;
 mod ssh_keys;
+mod stopped;
 mod telemetry;
 mod terminal;
 mod update;
@@ -484,6 +485,9 @@ impl<'a> Executor<'a> {
             .is_some_and(|u| u.pod_id == pod_id)
         {
             self.state.pending_update = None;
+        }
+        if self.state.guarded_pod.as_deref() == Some(pod_id) {
+            self.state.guarded_pod = None;
         }
         // A job left on a pod that is gone went with it.
         if self

@@ -462,6 +462,9 @@ impl Executor<'_> {
         if let Some(record) = self.state.pod.as_mut() {
             record.set_status(PodStatus::Running, Utc::now());
         }
+        // The guard starts as soon as the pod is reached: from now on a
+        // stop found by the next plan is its doing (see `State::guarded_pod`).
+        self.state.guarded_pod = Some(pod_id.clone());
         if let Err(err) = self.save_state_at(Some("save-ready")) {
             return Err(self.unrecorded(&pod_id, err).await);
         }

@@ -138,6 +138,27 @@ impl EventSink for TerminalEvents {
                 &format!(" [{files} files, {bytes} bytes]"),
             ),
             Launched { script_path } => self.line(format!("Launched {script_path}")),
+            ResumingToCollect { pod_id } => {
+                self.abandon();
+                self.line(format!(
+                    "Pod {pod_id} was stopped before the job's results were collected; resuming it to read them from its volume"
+                ))
+            }
+            PodStopFound {
+                pod_id,
+                by_guard,
+                ended,
+            } => self.line(match (by_guard, ended) {
+                (Some(reason), _) => {
+                    format!("The on-pod guard had stopped pod {pod_id}: {reason}; collecting the job")
+                }
+                (None, true) => format!(
+                    "Pod {pod_id} was stopped outside rpd after the job ended; collecting the job"
+                ),
+                (None, false) => format!(
+                    "Pod {pod_id} was stopped while the job ran, not by the on-pod guard (stopped outside rpd?); collecting what there is"
+                ),
+            }),
             Attached {
                 launched_at,
                 running,

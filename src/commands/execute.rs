@@ -105,7 +105,9 @@ pub async fn execute(
             Err((err, report)) => {
                 let interrupted = matches!(
                     err,
-                    ApplyError::Interrupted | ApplyError::InterruptedBeforeJob
+                    ApplyError::Interrupted
+                        | ApplyError::InterruptedBeforeJob
+                        | ApplyError::InterruptedBeforeCollect { .. }
                 ) || report.interrupted;
                 let status = if interrupted {
                     ExitStatus::Interrupted

@@ -193,7 +193,10 @@ impl EventSink for ConfigEvents {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { script_path } => ("job_started", json!({"script_path": script_path})),
-            Attached { .. } | GuardStarted { .. } => match event.outliving_record() {
+            Attached { .. }
+            | GuardStarted { .. }
+            | ResumingToCollect { .. }
+            | PodStopFound { .. } => match event.outliving_record() {
                 Some(record) => record,
                 None => return,
             },

@@ -106,7 +106,7 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
             crate::say!("Stopped {pod_id} (out of band).");
         }
         SimAction::Start { pod_id } => {
-            with(store, |world, _| Ok(world.start(pod_id)?))?;
+            with(store, |world, store| Ok(world.start(store, pod_id)?))?;
             crate::say!("Started {pod_id} (out of band).");
         }
         SimAction::Terminate { pod_id } => {
@@ -114,7 +114,7 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
             crate::say!("Terminated {pod_id} (out of band).");
         }
         SimAction::Set { pod_id, changes } => {
-            with(store, |world, _| {
+            with(store, |world, store| {
                 let pod = world
                     .pods
                     .get_mut(pod_id)
@@ -151,6 +151,13 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
                             pod.status = PodStatus::parse(value)
                                 .ok_or_else(|| anyhow::anyhow!("unknown status {value:?}"))?;
                             pod.ready_at_ms = None;
+                            // Reachable as its status says (see `World::stop`).
+                            let stopped = store.pod_dirs(pod_id).stopped;
+                            if pod.status.is_active() {
+                                let _ = std::fs::remove_file(stopped);
+                            } else {
+                                let _ = std::fs::write(stopped, "");
+                            }
                         }
                         other => anyhow::bail!(
                             "cannot set {other:?}; settable: image, name, changed_at, gpu_id, gpu_count, datacenter_id, cloud_type, container_disk_gb, status"

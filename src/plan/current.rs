@@ -54,13 +54,15 @@ impl Planner<'_> {
         };
         // An interrupted update restarts the pod, a pod rpd started settles
         // into RUNNING, and the on-pod guard stops the pod of a job an
-        // earlier run launched: all rpd's doing.
+        // earlier run launched, or one an earlier rpd was setting up when
+        // it went away: all rpd's doing.
         let guard_stopped = |now: PodStatus| {
             now == PodStatus::Exited
-                && state
+                && (state
                     .launched_job
                     .as_ref()
                     .is_some_and(|job| job.pod_id == pod.id)
+                    || state.guarded_pod.as_deref() == Some(pod.id.as_str()))
         };
         let settled = |before: PodStatus, now: PodStatus| {
             matches!(before, PodStatus::Provisioning | PodStatus::Starting)

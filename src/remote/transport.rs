@@ -212,6 +212,7 @@ impl LocalTransport {
             volume: absolute(&dirs.volume),
             container: absolute(&dirs.container),
             world: absolute(&dirs.world),
+            stopped: absolute(&dirs.stopped),
         };
         for dir in sandbox::CONTAINER_DIRS {
             let _ = std::fs::create_dir_all(dirs.container.join(dir));
@@ -274,6 +275,17 @@ impl LocalTransport {
         }
         None
     }
+
+    /// A stopped pod cannot be reached (a RunPod pod has no SSH then).
+    fn reachable(&self, what: &str) -> TransportResult<()> {
+        if self.dirs.stopped.exists() {
+            return Err(TransportError::Failed {
+                what: what.to_string(),
+                detail: format!("{}: the pod is not running", self.describe()),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The simulator's rsync: [`sync::sync`] off the async threads.
@@ -335,6 +347,13 @@ fn replace_path_prefixes(text: &str, prefixes: &[(&str, &str)]) -> String {
 #[async_trait]
 impl Transport for LocalTransport {
     fn command(&self, script: &str) -> tokio::process::Command {
+        // A stopped pod answers nothing, as ssh to a stopped RunPod pod
+        // fails (255, ssh's own status).
+        let unreachable = format!(
+            "if [ -e {} ]; then echo 'ssh: connect to {}: the pod is not running' >&2; exit 255; fi\n",
+            super::shell_quote(&self.dirs.stopped.display().to_string()),
+            self.pod_id,
+        );
         let mut command = match &self.sandbox {
             Sandbox::Bwrap(bwrap) => {
                 let mut command = tokio::process::Command::new(bwrap);
@@ -345,7 +364,7 @@ impl Transport for LocalTransport {
                         container: &self.dirs.container,
                         world: &self.dirs.world,
                     }))
-                    .args(["--", "bash", "-c", script])
+                    .args(["--", "bash", "-c", &format!("{unreachable}{script}")])
                     .env("HOME", "/root")
                     .env("TMPDIR", "/tmp");
                 command
@@ -354,7 +373,7 @@ impl Transport for LocalTransport {
                 let mut command = tokio::process::Command::new("bash");
                 command
                     .arg("-c")
-                    .arg(self.localize(script))
+                    .arg(format!("{unreachable}{}", self.localize(script)))
                     .env("HOME", self.home())
                     .env("TMPDIR", self.dirs.container.join("tmp"));
                 command
@@ -422,6 +441,7 @@ impl Transport for LocalTransport {
             target.push("");
         }
         let what = format!("copy {source} to {destination}");
+        self.reachable(&what)?;
         copy(source.to_string(), target, excludes, delete, what).await
     }
 
@@ -437,6 +457,7 @@ impl Transport for LocalTransport {
             source.push('/');
         }
         let what = format!("copy {remote} from the pod");
+        self.reachable(&what)?;
         copy(source, local.to_path_buf(), excludes, delete, what).await
     }
 
@@ -489,6 +510,7 @@ mod tests {
             volume: root.join("volume"),
             container: root.join("container"),
             world: dir.join("sim"),
+            stopped: root.join("stopped"),
         };
         let transport = LocalTransport::with_sandbox(dirs.clone(), "/workspace", "p", sandbox);
         (transport, dirs)

@@ -141,6 +141,12 @@ pub struct State {
     pub pending_update: Option<PendingUpdate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launched_job: Option<LaunchedJob>,
+    /// The pod rpd is setting up for a job (from the moment it is ready
+    /// until the job's end), watched by the on-pod guard that starts before
+    /// setup: found stopped, it was stopped by that guard when rpd went
+    /// away (rpd's own doing, not a change outside rpd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarded_pod: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
     /// A short hash of the API key the pods were made with (never the key):
@@ -239,6 +245,7 @@ impl State {
             pending_create: None,
             pending_update: None,
             launched_job: None,
+            guarded_pod: None,
             updated_at: None,
             api_key_fingerprint: None,
             pod_history: Vec::new(),

@@ -13,6 +13,7 @@ pub mod sshd;
 mod test;
 
 use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -349,6 +350,9 @@ lifecycle:
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            // A group of its own, as a terminal gives a command: what a
+            // closed laptop suspends (see [`Background::signal_group`]).
+            .process_group(0)
             .spawn()
             .expect("rpd starts");
         Background {
@@ -538,6 +542,16 @@ impl Background {
         let pid = self.child.as_ref().expect("running").id();
         // SAFETY: kill has no memory preconditions; the pid is our child's.
         unsafe { libc::kill(pid as libc::pid_t, signal) };
+    }
+
+    /// Sends `signal` to rpd's whole process group (rpd and the processes
+    /// it started here), as a laptop going to sleep (SIGSTOP) and waking
+    /// (SIGCONT) does.
+    pub fn signal_group(&self, signal: libc::c_int) {
+        let pid = self.child.as_ref().expect("running").id();
+        // SAFETY: kill has no memory preconditions; the group is our
+        // child's own (spawned with process_group(0)).
+        unsafe { libc::kill(-(pid as libc::pid_t), signal) };
     }
 
     /// What it has printed on stderr so far.

@@ -824,7 +824,7 @@ fn update_pod(shared: &Shared, id: &str, body: &Value) -> Reply {
 
 fn pod_action(shared: &Shared, id: &str, action: &str) -> Reply {
     let result = world(shared, |w, s| match action {
-        "start" => w.start(id),
+        "start" => w.start(s, id),
         "stop" => w.stop(s, id),
         "terminate" => w.delete(s, id),
         "restart" => match w.pods.get(id) {

@@ -180,7 +180,8 @@ impl Provider for SimProvider {
     }
 
     async fn start(&self, id: &str) -> ProviderResult<()> {
-        self.call("start", |world, _| world.start(id)).await
+        self.call("start", |world, store| world.start(store, id))
+            .await
     }
 
     /// `rpd sim stop` on this simulator's world, run by this very binary.

@@ -199,6 +199,7 @@ impl Store {
             volume: root.join("volume"),
             container: root.join("container"),
             world: self.dir.clone(),
+            stopped: root.join("stopped"),
         }
     }
 
@@ -455,7 +456,7 @@ impl World {
             .ok_or_else(|| ProviderError::NotFound(format!("pod {id} does not exist")))
     }
 
-    pub fn start(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub fn start(&mut self, store: &Store, id: &str) -> Result<(), ProviderError> {
         let pod = self.pod_mut(id)?.clone();
         if !matches!(pod.status, PodStatus::Exited | PodStatus::Error) {
             return Err(ProviderError::Conflict(format!(
@@ -486,6 +487,7 @@ impl World {
         pod.ready_at_ms = Some(now_ms() + warm as i64);
         pod.boot_ms = warm;
         pod.changed_at = now_text();
+        let _ = fs::remove_file(store.pod_dirs(id).stopped);
         Ok(())
     }
 
@@ -571,10 +573,12 @@ impl World {
         pod.status = PodStatus::Exited;
         pod.ready_at_ms = None;
         pod.changed_at = now_text();
-        // The container disk does not survive a stop; the volume does.
-        let container = store.pod_dirs(id).container;
-        let _ = fs::remove_dir_all(&container);
-        let _ = fs::create_dir_all(&container);
+        // The container disk does not survive a stop; the volume does. Its
+        // processes are gone, and nothing on it answers until it starts.
+        let dirs = store.pod_dirs(id);
+        let _ = fs::remove_dir_all(&dirs.container);
+        let _ = fs::create_dir_all(&dirs.container);
+        let _ = fs::write(&dirs.stopped, "");
         Ok(())
     }
 

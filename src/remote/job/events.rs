@@ -108,6 +108,20 @@ pub enum JobEvent {
     Launched {
         script_path: String,
     },
+    /// The job's pod was stopped before its results were collected (by the
+    /// on-pod guard while no rpd was attached, say a laptop asleep, or
+    /// outside rpd): it is resumed to read them from its volume.
+    ResumingToCollect {
+        pod_id: String,
+    },
+    /// What the resumed pod says of its stop: `by_guard` is the on-pod
+    /// guard's reason when it stopped the pod; `ended` whether the job had
+    /// recorded its exit status (else it was stopped under the job).
+    PodStopFound {
+        pod_id: String,
+        by_guard: Option<String>,
+        ended: bool,
+    },
     /// rpd attached to a job launched earlier: it still runs (followed), or
     /// it has ended (collected).
     Attached {
@@ -244,6 +258,17 @@ impl JobEvent {
                 "job_attached",
                 json!({"launched_at": launched_at.to_rfc3339(), "running": running}),
             )),
+            JobEvent::ResumingToCollect { pod_id } => {
+                Some(("pod_resumed_to_collect", json!({"pod_id": pod_id})))
+            }
+            JobEvent::PodStopFound {
+                pod_id,
+                by_guard,
+                ended,
+            } => Some((
+                "pod_stop_found",
+                json!({"pod_id": pod_id, "stopped_by_guard": by_guard, "job_had_ended": ended}),
+            )),
             JobEvent::GuardStarted {
                 deadline,
                 reason,
@@ -303,7 +328,10 @@ impl EventsJsonl {
                 ("resume_failed", json!({"pod_id": pod_id, "error": error}))
             }
             Launched { .. } => ("remote_step_started", json!({"step": "run"})),
-            Attached { .. } | GuardStarted { .. } => return event.outliving_record(),
+            Attached { .. }
+            | GuardStarted { .. }
+            | ResumingToCollect { .. }
+            | PodStopFound { .. } => return event.outliving_record(),
             ScriptStepStarted { step } => ("remote_step_started", json!({"step": step})),
             ScriptStepCompleted { step } => ("remote_step_completed", json!({"step": step})),
             PodKilledUnexpected { pod_id, status } => (

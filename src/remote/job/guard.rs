@@ -66,6 +66,11 @@ pub fn guard_path(files: &RunFiles) -> String {
     sidecar(&files.log, "guard")
 }
 
+/// Where the guard says why it stopped the pod (the run's tag in its name).
+pub fn stop_record_path(files: &RunFiles) -> String {
+    sidecar(&files.log, &format!("guard-stop-{}", files.tag))
+}
+
 pub fn heartbeat_path(files: &RunFiles) -> String {
     sidecar(&files.log, "heartbeat")
 }
@@ -162,14 +167,58 @@ pub fn restart(files: &RunFiles, settings: &GuardSettings) -> String {
     )
 }
 
+/// Starts the guard before the job, as soon as the pod is reachable (rpd
+/// sets it up: setup, secrets, staging): no job to watch, it stops the pod
+/// `grace` after rpd's heartbeat stops, so an rpd killed during a long
+/// setup leaves no pod billing. A guard an earlier rpd left is replaced;
+/// the launch hands over to the job's guard in the same way. Quiet and
+/// best effort (an image without an HTTP tool yet, which setup may
+/// install, starts none: the launch checks again): it goes in front of
+/// the first command rpd runs on the pod, in that command's session.
+pub fn early(files: &RunFiles, settings: &GuardSettings) -> String {
+    let guard = shell_quote(&guard_path(files));
+    format!(
+        "( umask 077; mkdir -p \"$(dirname {guard})\" && {script} && {target} ) > /dev/null 2>&1 &&\n\
+         if sh {guard} --probe {mode} > /dev/null 2>&1; then\n\
+         g=$(cat {guard}.pid 2>/dev/null || true)\n\
+         if [ -n \"$g\" ] && grep -q rpd-guard /proc/$g/cmdline 2>/dev/null; then kill $g 2>/dev/null || true; fi\n\
+         {renew}\n\
+         set -m\n\
+         nohup sh {guard} {tag} - 1 {reason} {grace} {beat} {pod} {mode} > /dev/null 2>&1 < /dev/null &\n\
+         set +m\n\
+         fi\n",
+        script = quiet_write(&guard_path(files), SCRIPT, 0o755),
+        target = quiet_write(&target_path(files), target(&settings.stop), 0o600),
+        mode = mode(&settings.stop),
+        renew = renew(files),
+        tag = shell_quote(&files.tag),
+        reason = shell_quote(DeadlineReason::MaxRuntime.as_str()),
+        grace = settings.grace.as_secs().max(1),
+        beat = heartbeat_every(settings.grace).as_secs(),
+        pod = shell_quote(&settings.pod_id),
+    )
+}
+
+/// Writes `contents` to `path` (aside, then moved into place) from base64:
+/// no heredoc, and no path mapping of the contents.
+fn quiet_write(path: &str, contents: &str, mode: u32) -> String {
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(contents);
+    let path = shell_quote(path);
+    format!(
+        "printf '%s' '{data}' | base64 -d > {path}.rpd-tmp && chmod {mode:o} {path}.rpd-tmp && mv -f {path}.rpd-tmp {path}"
+    )
+}
+
 /// Above any pid Linux hands out (at most 2^22).
 const NO_PROCESS: u32 = 999_999_999;
 
 /// Renews the heartbeat with the pod's own clock (the guard compares it
-/// with the same clock).
+/// with the same clock). Its file aside is this shell's own: a renewal by
+/// the heartbeat task and one by the launch may run at once.
 pub fn renew(files: &RunFiles) -> String {
     let heartbeat = shell_quote(&heartbeat_path(files));
-    format!("date +%s > {heartbeat}.tmp && mv -f {heartbeat}.tmp {heartbeat}")
+    format!("date +%s > {heartbeat}.tmp.$$ && mv -f {heartbeat}.tmp.$$ {heartbeat}")
 }
 
 /// Tells the guard that no rpd is attached any more (the heartbeat goes).

@@ -6,7 +6,9 @@
 #   - when the budget's deadline passes: the job is killed first and the exit
 #     file says why ("<status> guard <reason>");
 #   - after the job ended, when no rpd has renewed the heartbeat file for
-#     GRACE seconds (rpd renews it while it is attached).
+#     GRACE seconds (rpd renews it while it is attached);
+#   - before the job (WRAPPER_PID `-`: rpd sets the pod up), when no rpd
+#     has renewed the heartbeat for GRACE seconds.
 # It ends when rpd dismisses it, when a newer run's guard replaces it, or
 # when its own files are gone. What it did is in "$0.log".
 #
@@ -60,6 +62,7 @@ log_path=${self%.rpd-guard}
 exit_file="$log_path.rpd-exit-$tag"
 heartbeat="$log_path.rpd-heartbeat"
 dismissed="$log_path.rpd-dismissed-$tag"
+stopped_by_guard="$log_path.rpd-guard-stop-$tag"
 target=$(cat "$self.target" 2>/dev/null || true)
 echo $$ > "$self.pid"
 
@@ -108,6 +111,9 @@ stop_pod() {
     pod=$(pod_env RUNPOD_POD_ID)
     [ -n "$pod" ] || pod=$expected_pod
     say "stopping pod $pod: $1"
+    # On the volume, for the rpd that resumes the pod: a stop by the guard,
+    # not one made outside rpd.
+    echo "$1" > "$stopped_by_guard"
     wait=2
     while [ -e "$self" ]; do
         if [ "$mode" = command ]; then
@@ -169,7 +175,18 @@ deadline=$((started + deadline_in))
 # At the deadline an attached rpd ends the job itself; it gets this long.
 margin=60
 ended_at=
-say "guarding pod ${expected_pod}: the job may run ${deadline_in}s (${reason}); the pod stops ${grace}s after it ends unless rpd is attached"
+unattended="no rpd collected the job's result within ${grace}s of its end"
+if [ "$wrapper_pid" = - ]; then
+    # No job yet: only the heartbeat counts, and rpd is renewing it all
+    # along, so a few renewals that come late (a busy laptop, a slow link)
+    # are no absence: it waits at least three beats and a little more.
+    ended_at=$started
+    [ "$grace" -lt $((3 * beat + 2)) ] && grace=$((3 * beat + 2))
+    unattended="no rpd heartbeat for ${grace}s while rpd was setting the pod up"
+    say "guarding pod ${expected_pod} before the job: the pod stops ${grace}s after rpd's heartbeat stops"
+else
+    say "guarding pod ${expected_pod}: the job may run ${deadline_in}s (${reason}); the pod stops ${grace}s after it ends unless rpd is attached"
+fi
 while :; do
     [ -e "$self" ] || exit 0
     [ "$(cat "$self.pid" 2> /dev/null)" = "$$" ] || exit 0
@@ -194,7 +211,7 @@ while :; do
         since=$ended_at
         [ "$last_beat" -gt "$since" ] && since=$last_beat
         if [ $((now - since)) -ge "$grace" ]; then
-            stop_pod "no rpd collected the job's result within ${grace}s of its end"
+            stop_pod "$unattended"
         fi
     fi
     sleep 1

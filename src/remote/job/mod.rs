@@ -14,6 +14,7 @@ pub mod guard;
 mod monitor;
 mod pull;
 mod recover;
+mod resume;
 mod runner;
 pub mod script;
 pub mod telemetry;
@@ -205,7 +206,11 @@ impl Budget {
 pub enum PodCheck {
     /// Running, or not known to be otherwise.
     Alive,
-    /// Stopped or deleted (outside rpd): `status` says which.
+    /// Stopped (EXITED): its volume keeps the job's files, and resuming it
+    /// reaches them again. By the on-pod guard or outside rpd: only the pod
+    /// can say which.
+    Stopped,
+    /// Deleted, or in a status it cannot be resumed from: `status` says which.
     Gone { status: String },
 }
 

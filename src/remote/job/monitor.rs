@@ -41,6 +41,8 @@ enum Lost {
     Contact,
     /// The job failed (the pod is gone, or the user interrupted).
     Job(JobFailure),
+    /// The pod was stopped: how the job ended is on its volume.
+    PodStopped,
 }
 
 impl JobRunner<'_> {
@@ -81,13 +83,21 @@ impl JobRunner<'_> {
             |lost| matches!(lost, Lost::Contact),
         )
         .await;
-        let ended = followed.map_err(|lost| match lost {
-            Lost::Contact => JobFailure::new(
+        let ended = match followed {
+            // No verdict yet: the pod must be resumed to read one (the
+            // executor does, then follows again). Nothing on it can be
+            // stopped or reached now.
+            Err(Lost::PodStopped) => {
+                self.pod_stopped = true;
+                return Ok(());
+            }
+            Err(Lost::Contact) => Err(JobFailure::new(
                 Phase::Monitor,
                 "lost contact with the pod while following the log",
-            ),
-            Lost::Job(failure) => failure,
-        });
+            )),
+            Err(Lost::Job(failure)) => Err(failure),
+            Ok(verdict) => Ok(verdict),
+        };
         let result = match ended {
             Ok(Verdict::Success { ambiguous }) => {
                 if let Some(note) = ambiguous {
@@ -141,9 +151,12 @@ impl JobRunner<'_> {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
-                return Err(Lost::Job(self.pod_gone().await.unwrap_or_else(|| {
-                    JobFailure::new(Phase::Monitor, format!("cannot follow the log: {e}"))
-                })));
+                return Err(self.pod_gone().await.unwrap_or_else(|| {
+                    Lost::Job(JobFailure::new(
+                        Phase::Monitor,
+                        format!("cannot follow the log: {e}"),
+                    ))
+                }));
             }
         };
         let mut lines = Lines::new(BufReader::new(child.stdout.take().expect("piped")));
@@ -167,7 +180,7 @@ impl JobRunner<'_> {
                     // The watcher's connection dropped: follow again,
                     // unless the pod itself is gone.
                     Ok(None) | Err(_) => {
-                        return Err(self.pod_gone().await.map_or(Lost::Contact, Lost::Job));
+                        return Err(self.pod_gone().await.unwrap_or(Lost::Contact));
                     }
                 },
                 _ = heartbeat.tick() => {
@@ -179,8 +192,8 @@ impl JobRunner<'_> {
                     if let Some((poller, next)) = &mut following.probe
                         && now >= *next
                     {
-                        if let Some(failure) = self.pod_gone().await {
-                            return Err(Lost::Job(failure));
+                        if let Some(lost) = self.pod_gone().await {
+                            return Err(lost);
                         }
                         *next = Instant::now() + poller.next_wait();
                     }
@@ -230,18 +243,21 @@ impl JobRunner<'_> {
         .await;
     }
 
-    /// A failure when the probe says the pod stopped or vanished.
-    async fn pod_gone(&self) -> Option<JobFailure> {
+    /// What the probe says when the pod stopped (its volume still holds
+    /// the job's files) or vanished (a failure).
+    async fn pod_gone(&self) -> Option<Lost> {
         let probe = self.probe.as_ref()?;
-        let PodCheck::Gone { status } = probe.check().await else {
-            return None;
+        let status = match probe.check().await {
+            PodCheck::Alive => return None,
+            PodCheck::Stopped => return Some(Lost::PodStopped),
+            PodCheck::Gone { status } => status,
         };
         let pod_id = probe.pod_id().to_string();
         let reason =
             format!("pod {pod_id} is {status} while the job ran (stopped or deleted outside rpd?)");
         self.events
             .emit(&JobEvent::PodKilledUnexpected { pod_id, status });
-        Some(JobFailure::new(Phase::Monitor, reason))
+        Some(Lost::Job(JobFailure::new(Phase::Monitor, reason)))
     }
 }
 

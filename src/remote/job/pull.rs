@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::events::JobEvent;
-use super::{ArtifactResult, ArtifactStatus, JobFailure, JobRunner, Phase, millis};
+use super::{ArtifactResult, ArtifactStatus, JobFailure, JobRunner, Phase, PodCheck, millis};
 
 /// Creates `dir` and checks that a file can be written in it. The probe's
 /// name is this check's own: two runs (of one rpd or two) that check one
@@ -47,7 +47,20 @@ impl JobRunner<'_> {
                     let log =
                         self.transport
                             .pull(&self.config.job.run.log_path, &log_local, &[], false);
-                    let (log, _) = tokio::join!(log, self.pull_telemetry(&run_dir));
+                    let (log, telemetry) = tokio::join!(log, self.pull_telemetry(&run_dir));
+                    // A pod stopped since the job ended (the on-pod guard,
+                    // while this rpd slept) has the results on its volume:
+                    // the executor resumes it and the pull starts again.
+                    if log.is_err()
+                        && let Some(probe) = &self.probe
+                        && probe.check().await == PodCheck::Stopped
+                    {
+                        self.pod_stopped = true;
+                        return Ok(());
+                    }
+                    if let Some(Err(err)) = &telemetry {
+                        self.telemetry_unpulled(err);
+                    }
                     match log {
                         Ok(stats) => {
                             self.report.transferred += stats;

@@ -26,7 +26,10 @@ pub struct JobRunner<'a> {
     /// The on-pod guard to start with the script, when there is one.
     pub(super) guard: Option<GuardSettings>,
     /// Renews the guard's heartbeat while this rpd is attached.
-    heartbeat: Option<Heartbeat>,
+    pub(super) heartbeat: Option<Heartbeat>,
+    /// A guard of this run watches the pod (started before setup, with the
+    /// script, or again on a pod resumed to collect the job).
+    pub(super) guard_on: bool,
     /// The deadline the guard enforces, from the launch, and why.
     pub(super) deadline: Option<Duration>,
     deadline_reason: Option<DeadlineReason>,
@@ -45,6 +48,9 @@ pub struct JobRunner<'a> {
     /// before the script, then the script's run time on the pod's clock;
     /// counted on from `.1`.
     pub(super) attached_wall: Option<(Duration, Instant)>,
+    /// The pod was found stopped before the job's results were read: they
+    /// are on its volume, and the executor resumes it to collect them.
+    pub(super) pod_stopped: bool,
     /// What happened so far; wall time and handshakes are filled in by
     /// [`JobRunner::report`].
     pub(super) report: JobReport,
@@ -68,6 +74,7 @@ impl<'a> JobRunner<'a> {
             probe: None,
             guard: None,
             heartbeat: None,
+            guard_on: false,
             deadline: None,
             deadline_reason: None,
             files: RunFiles::new(&config.job.run, &token),
@@ -76,6 +83,7 @@ impl<'a> JobRunner<'a> {
             ran: false,
             earlier: None,
             attached_wall: None,
+            pod_stopped: false,
             report: JobReport {
                 timings: Vec::new(),
                 transferred: TransferStats::default(),
@@ -150,14 +158,40 @@ impl<'a> JobRunner<'a> {
         self.fail(JobFailure::new(Phase::Launch, why));
     }
 
-    /// Stops the heartbeat and runs `script` for the launched job's guard
-    /// (best effort: a guard not told acts on its own rules).
+    /// Stops the heartbeat and runs `script` for this run's guard (best
+    /// effort: a guard not told acts on its own rules).
     async fn last_word_to_guard(&mut self, script: &str) {
-        if self.guard.is_none() || !self.report.launched {
+        if self.guard.is_none() || !self.guard_on {
             return;
         }
         self.heartbeat = None;
         let _ = exec(self.transport.as_ref(), script, Duration::from_secs(20)).await;
+    }
+
+    /// What starts the guard before the job, for the first session this
+    /// run opens on the pod (see [`guard::early`]); empty once it has
+    /// started, when there is no guard, or once the script was launched.
+    /// The heartbeat starts with it.
+    fn take_early_guard(&mut self) -> String {
+        let Some(settings) = &self.guard else {
+            return String::new();
+        };
+        if self.guard_on || self.report.launched {
+            return String::new();
+        }
+        let script = guard::early(&self.files, settings);
+        self.guard_on = true;
+        self.attach_to_guard(true);
+        script
+    }
+
+    /// Starts the guard before the job in a session of its own, when no
+    /// command of setup or secrets has (staging copies files: no shell).
+    async fn start_early_guard(&mut self) {
+        let script = self.take_early_guard();
+        if !script.is_empty() {
+            let _ = exec(self.transport.as_ref(), &script, Duration::from_secs(30)).await;
+        }
     }
 
     /// Runs one phase. After a failure the remaining phases are skipped,
@@ -226,6 +260,12 @@ impl<'a> JobRunner<'a> {
     /// Whether any phase started.
     pub fn ran(&self) -> bool {
         self.ran
+    }
+
+    /// Whether the pod was found stopped before the job's results were
+    /// read (see [`JobRunner::reach_again`]).
+    pub fn pod_stopped(&self) -> bool {
+        self.pod_stopped
     }
 
     /// The tag that names this run's files on the pod.
@@ -325,8 +365,11 @@ impl<'a> JobRunner<'a> {
                 label: label.clone(),
                 command: c.command.clone(),
             });
-            let grouped =
-                script::in_own_group(&self.files.step_pid, &script::command_script(&prefix, c));
+            let grouped = format!(
+                "{}{}",
+                self.take_early_guard(),
+                script::in_own_group(&self.files.step_pid, &script::command_script(&prefix, c))
+            );
             let result = exec(
                 self.transport.as_ref(),
                 &grouped,
@@ -418,7 +461,12 @@ impl<'a> JobRunner<'a> {
                 mode: secret.mode,
             })
             .collect();
-        let script = write_files_script(self.transport.as_ref(), &files, "true");
+        let early = self.take_early_guard();
+        let early = self.transport.localize(&early);
+        let script = format!(
+            "{early}{}",
+            write_files_script(self.transport.as_ref(), &files, "true")
+        );
         let result = exec_with_stdin(
             self.transport.as_ref(),
             "bash -s",
@@ -450,6 +498,9 @@ impl<'a> JobRunner<'a> {
     }
 
     async fn staging(&mut self) -> Result<(), JobFailure> {
+        if !self.config.job.staging.is_empty() {
+            self.start_early_guard().await;
+        }
         let started = Instant::now();
         for push in &self.config.job.staging {
             self.events.emit(&JobEvent::StagingStarted {
@@ -579,6 +630,7 @@ impl<'a> JobRunner<'a> {
             script_path: self.files.script.clone(),
         });
         if let Some(launch) = guard {
+            self.guard_on = true;
             self.deadline = Some(launch.deadline);
             self.deadline_reason = Some(launch.reason);
             self.events.emit(&JobEvent::GuardStarted {

@@ -176,20 +176,18 @@ impl JobRunner<'_> {
     /// Pulls the telemetry directory into `run_dir` and reports each
     /// capture the sampler could not take. Best effort: a failure is a
     /// warning, never the job's.
-    pub(super) async fn pull_telemetry(&self, run_dir: &Path) -> Option<TransferStats> {
+    /// The telemetry directory beside the log, into `run_dir`; `Err` when
+    /// it could not be pulled (see [`JobRunner::telemetry_unpulled`]).
+    pub(super) async fn pull_telemetry(
+        &self,
+        run_dir: &Path,
+    ) -> Option<Result<TransferStats, String>> {
         self.sampler()?;
         let remote = format!("{}/", dir(&self.config.job.run.log_path));
         let pulled = self.transport.pull(&remote, run_dir, &[], false).await;
         let stats = match pulled {
             Ok(stats) => stats,
-            Err(err) => {
-                self.events.emit(&JobEvent::TelemetryWarning {
-                    file: "metrics.jsonl".into(),
-                    reason: format!("the telemetry could not be pulled: {err}"),
-                    unavailable: false,
-                });
-                return None;
-            }
+            Err(err) => return Some(Err(err.to_string())),
         };
         let warnings = run_dir.join(WARNINGS);
         if let Ok(text) = std::fs::read_to_string(&warnings) {
@@ -202,7 +200,16 @@ impl JobRunner<'_> {
             }
             let _ = std::fs::remove_file(&warnings);
         }
-        Some(stats)
+        Some(Ok(stats))
+    }
+
+    /// Says that the telemetry could not be pulled.
+    pub(super) fn telemetry_unpulled(&self, err: &str) {
+        self.events.emit(&JobEvent::TelemetryWarning {
+            file: "metrics.jsonl".into(),
+            reason: format!("the telemetry could not be pulled: {err}"),
+            unavailable: false,
+        });
     }
 
     /// The telemetry of a job a killed apply left, into its run directory

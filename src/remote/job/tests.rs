@@ -86,6 +86,7 @@ impl Job {
             volume: self.volume.clone(),
             container: self.volume.with_file_name("container"),
             world: self.volume.parent().unwrap().to_path_buf(),
+            stopped: self.volume.with_file_name("stopped"),
         };
         let transport = LocalTransport::new(dirs, "/workspace", "pod-1");
         let budget = Budget {

@@ -356,7 +356,7 @@ fn execute(
             world.count(verb);
             sleep_latency(world);
             let result = if verb == "start" {
-                world.start(id)
+                world.start(store, id)
             } else {
                 world.stop(store, id)
             };
