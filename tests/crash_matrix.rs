@@ -739,8 +739,8 @@ fn waited(within: std::time::Duration, mut done: impl FnMut() -> bool) -> Option
 /// `setup-released` exists, touching `setup-started` first; a 3 s
 /// unattended grace. Returns (started, release).
 fn with_long_setup(world: &World) -> (std::path::PathBuf, std::path::PathBuf) {
-    let started = world.path("setup-started");
-    let release = world.path("setup-released");
+    let started = world.signal_path("setup-started");
+    let release = world.signal_path("setup-released");
     world.edit(
         HELLO,
         "setup:\n",

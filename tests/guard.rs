@@ -279,8 +279,8 @@ fn a_detached_job_is_ended_at_its_deadline_without_waiting_for_rpd() {
 /// exists; it touches `setup-started` first), with a 3 s unattended grace.
 /// Returns (started, release).
 fn long_setup(world: &World) -> (PathBuf, PathBuf) {
-    let started = world.path("setup-started");
-    let release = world.path("setup-released");
+    let started = world.signal_path("setup-started");
+    let release = world.signal_path("setup-released");
     world.edit(
         HELLO,
         "setup:\n",

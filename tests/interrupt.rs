@@ -67,7 +67,7 @@ fn ctrl_c_during_the_job_ends_it_pulls_the_log_and_keeps_the_pod_paused_as_the_c
     );
 
     // The next apply resumes it, volume and all: no new pod.
-    std::fs::write(world.path("job-released"), "").unwrap();
+    std::fs::write(world.signal_path("job-released"), "").unwrap();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     let after = world.pods();
     assert_eq!(after.len(), 1);

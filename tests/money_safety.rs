@@ -664,7 +664,7 @@ fn an_interrupt_whose_cleanup_fails_still_exits_130_and_names_the_billing_pod() 
 /// Holds hello's job at its very start (before it counts its run on the
 /// volume) until the file `job-released` exists.
 fn hold_at_start(world: &World) {
-    let release = world.path("job-released");
+    let release = world.signal_path("job-released");
     world.edit(
         HELLO,
         "    set -euo pipefail\n",
@@ -697,7 +697,7 @@ fn a_detach_the_state_cannot_record_ends_the_job_and_exits_1() {
         .run();
     assert_kept_to_resume(&world, &paused);
     assert!(state(&world).get("launched_job").is_none());
-    std::fs::write(world.path("job-released"), "").unwrap();
+    std::fs::write(world.signal_path("job-released"), "").unwrap();
     world.rpd(&["apply", "-y", HELLO]).status(0);
     assert_eq!(
         world.read("examples/artifacts/hello/result.txt"),
