@@ -429,6 +429,13 @@ pub struct ObservedPod {
     /// without a public IP).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ssh_proxy: bool,
+    /// The running container lists its port mappings (REST v2
+    /// `runtime.ports`) and none maps 22 to a reachable public port: its
+    /// machine gives no direct SSH however long one waits (a COMMUNITY
+    /// machine without a public IP). False while there is no runtime yet
+    /// (the image still pulling), when a pod is only starting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_public_ssh: bool,
     /// Transitions the provider allows now (REST v2 `actions`), when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,

@@ -135,6 +135,7 @@ mod tests {
             cost_per_hr: None,
             access: None,
             ssh_proxy: false,
+            no_public_ssh: false,
             actions: None,
             created_at: None,
             changed_at: None,

@@ -218,6 +218,7 @@ mod tests {
             cost_per_hr: Some(0.0),
             access: None,
             ssh_proxy: false,
+            no_public_ssh: false,
             actions: None,
             created_at: None,
             changed_at: None,

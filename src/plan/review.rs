@@ -154,6 +154,7 @@ pub fn diff_input(
                 created_at: None,
                 changed_at: None,
                 ssh_proxy: false,
+                no_public_ssh: false,
             };
             let observed = Observations {
                 pods: BTreeMap::from([(OLD_POD.to_string(), Observation::Pod(Box::new(pod)))]),

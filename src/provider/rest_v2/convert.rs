@@ -159,6 +159,12 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
                 .as_ref()
                 .is_some_and(|p| !p.host.trim().is_empty())
         }),
+        no_public_ssh: status == PodStatus::Running
+            && pod
+                .runtime
+                .as_ref()
+                .and_then(|r| r.ports.as_deref())
+                .is_some_and(|ports| !ports.is_empty() && !ports.iter().any(public_ssh)),
         actions: pod.actions,
         created_at: pod.created_at,
         // `startedAt` is the last status change only while the pod runs:
@@ -166,6 +172,29 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
         // does not say when the stop was.
         changed_at: pod.started_at.filter(|_| status.is_active()),
     })
+}
+
+/// A mapping of 22/tcp to a public port on an address rpd can reach. The
+/// spec flags no address as public (GraphQL's `isIpPublic` is gone):
+/// private, carrier-grade NAT (RunPod's proxy) and link-local addresses
+/// are not.
+fn public_ssh(port: &wire::RuntimePort) -> bool {
+    let tcp = port
+        .kind
+        .as_deref()
+        .is_none_or(|k| k.eq_ignore_ascii_case("tcp"));
+    let reachable = port
+        .ip
+        .as_deref()
+        .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| match ip {
+            std::net::IpAddr::V4(v4) => {
+                let cgnat = v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64;
+                !(v4.is_private() || v4.is_link_local() || v4.is_unspecified() || cgnat)
+            }
+            std::net::IpAddr::V6(v6) => !v6.is_unspecified(),
+        });
+    port.private == Some(22) && tcp && port.public.is_some_and(|p| p > 0) && reachable
 }
 
 /// REST v2 reports a network volume by id only; the planner keeps the name

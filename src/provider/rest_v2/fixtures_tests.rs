@@ -92,6 +92,29 @@ fn running_is_not_ready_without_a_direct_endpoint() {
     );
 }
 
+/// RUNNING with the proxy and no runtime is a pod whose image still
+/// pulls: no way in yet, and nothing says its machine lacks a public IP.
+#[test]
+fn a_pod_still_pulling_has_the_proxy_and_no_runtime() {
+    let pod = pod("pod_running_pulling.json");
+    assert_eq!(pod.status, PodStatus::Running);
+    assert_eq!(pod.access, None);
+    assert!(pod.ssh_proxy);
+    assert!(!pod.no_public_ssh, "no runtime yet: starting, not broken");
+}
+
+/// Once the container runs, a runtime whose 22 is mapped on a private
+/// address only says the machine gives no direct SSH.
+#[test]
+fn a_runtime_without_a_public_22_says_the_machine_has_no_public_ip() {
+    let pod = pod("pod_running_no_public_ip.json");
+    assert_eq!(pod.access, None);
+    assert!(pod.ssh_proxy && pod.no_public_ssh);
+    assert_eq!(pod.spec.cloud_type, Some(CloudType::Community));
+    // The spec example's runtime maps 22 publicly.
+    assert!(!super::fixtures_tests::pod("pod_running.json").no_public_ssh);
+}
+
 #[test]
 fn an_exited_pod_costs_nothing_and_can_be_started() {
     let pod = pod("pod_exited.json");
