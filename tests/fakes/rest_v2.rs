@@ -61,6 +61,9 @@ pub struct Recorded {
     pub status: u16,
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
+    /// The `RateLimit-Policy` and `RateLimit` headers of the answer, when
+    /// the account has a rate limit (`set_rate_limit`).
+    pub rate_limit: Option<(String, String)>,
 }
 
 /// Where running pods say their sshd is.
@@ -221,6 +224,35 @@ impl FakeRestV2 {
         self.with_world(|w, _| {
             w.fail_next_start.insert(pod_id.to_string());
         });
+    }
+
+    /// RunPod's rate limit for this account: `per_minute` requests a
+    /// minute and 50 times that an hour (the spec's example policy is 60
+    /// and 3000; limits differ between accounts). Every answer then carries
+    /// `RateLimit-Policy` and `RateLimit`; past the quota, 429 with
+    /// `Retry-After`.
+    pub fn set_rate_limit(&self, per_minute: u32) {
+        self.with_world(|w, _| {
+            w.quota = Some(rpd::provider::sim::quota::Quota::per_minute(per_minute))
+        });
+    }
+
+    /// 429s answered while the account has a rate limit (the quota's, and
+    /// any injected with `fail_next`).
+    pub fn rate_limited(&self) -> usize {
+        self.control(|c| {
+            c.requests
+                .iter()
+                .filter(|r| r.status == 429 && r.rate_limit.is_some())
+                .count()
+        })
+    }
+
+    /// A created pod reads RUNNING with `ssh.proxy` only, no runtime and no
+    /// `ssh.direct`, for this many reads of it (`GET /v2/pods/{id}`): its
+    /// image still pulls (minutes for a 10 GB image on RunPod).
+    pub fn set_pull_reads(&self, reads: u32) {
+        self.with_world(|w, _| w.pull_reads = reads);
     }
 
     pub fn set_latency(&self, latency: Duration) {
@@ -524,8 +556,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         status: 0,
         authorization: header_text(&parts.headers, header::AUTHORIZATION),
         user_agent: header_text(&parts.headers, header::USER_AGENT),
+        rate_limit: None,
     };
-    let (response, answer_schema) = answer(&shared, &parts, &bytes, &mut record).await;
+    let (mut response, answer_schema) = answer(&shared, &parts, &bytes, &mut record).await;
+    // Every answer to an authenticated request says the account's quota
+    // and what is left of it (openapi-v2.json: "not only on 429s").
+    if let Some((policy, state)) = &record.rate_limit {
+        let headers = response.headers_mut();
+        headers.insert("ratelimit-policy", policy.parse().expect("header"));
+        headers.insert("ratelimit", state.parse().expect("header"));
+    }
     record.status = response.status().as_u16();
     let mut control = shared.control.lock().unwrap();
     if let Some((op, body)) = answer_schema {
@@ -614,6 +654,25 @@ async fn answer(
             "invalid bearer token"
         };
         return (problem(401, detail, None), None);
+    }
+    // The account's rate limit: past it, 429 with the seconds until the
+    // exhausted window resets; the request does nothing.
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Some(verdict) = world(shared, |w, _| w.quota.as_mut().map(|q| q.spend(now))) {
+        record.rate_limit = Some((verdict.policy.clone(), verdict.state.clone()));
+        if !verdict.allowed {
+            let window = verdict.exceeded.unwrap_or_default();
+            let mut response = problem(
+                429,
+                &format!("rate limit exceeded for the {window} window"),
+                None,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                verdict.retry_after_secs.to_string().parse().unwrap(),
+            );
+            return (response, None);
+        }
     }
     if let Some(injected) = take_injected(shared, op.id(), action.as_deref()) {
         let detail = match (&injected.detail, injected.status) {
@@ -767,8 +826,10 @@ fn list_pods(shared: &Shared, caller: &str, cursor: Option<&String>) -> Reply {
     Reply::Json(200, body)
 }
 
+/// A read of the pod: one read of a pod whose image still pulls
+/// (`set_pull_reads`).
 fn get_pod(shared: &Shared, id: &str) -> Reply {
-    match world(shared, |w, _| w.pods.get(id).cloned()) {
+    match world(shared, |w, _| w.read_pod(id)) {
         Some(pod) => Reply::Json(200, render_pod(shared, &pod)),
         None => Reply::Problem(404, "resource not found".into()),
     }
@@ -1151,16 +1212,20 @@ fn list_pod_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
 /// A simulated pod in the REST v2 `Pod` shape.
 fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
     let observed = shared.store.observe(pod, None);
-    let (ssh, ssh_ready, env) = {
+    let (ssh, ssh_ready, env, public_ip) = {
         let c = shared.control.lock().unwrap();
         let public_ip = !(c.community_without_public_ip && pod.cloud_type == CloudType::Community);
         (
             c.ssh.clone(),
             c.ssh_ready && public_ip,
             c.env.get(&pod.id).cloned().unwrap_or_default(),
+            public_ip,
         )
     };
-    let running = pod.status == PodStatus::Running;
+    // RUNNING while the image still pulls: the proxy, no runtime, no
+    // direct SSH, for as long as the pull takes (as RunPod reports it).
+    let pulling = pod.pulling();
+    let running = pod.status == PodStatus::Running && !pulling;
     let direct = (running && ssh_ready && pod.ports.iter().any(|p| p == "22/tcp")).then(|| {
         json!({
             "host": ssh.host,
@@ -1198,6 +1263,16 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
         let mut ports = Vec::new();
         if direct.is_some() {
             ports.push(json!({"private": 22, "public": ssh.port, "type": "tcp", "ip": ssh.host}));
+        } else if !public_ip {
+            // No public IP: each port mapped on RunPod's proxy network
+            // only (carrier-grade NAT), 22 with no public port.
+            for port in &pod.ports {
+                let (number, kind) = port.split_once('/').unwrap_or((port, "tcp"));
+                let number: u32 = number.parse().unwrap_or(0);
+                ports.push(
+                    json!({"private": number, "public": null, "type": kind, "ip": "100.65.0.119"}),
+                );
+            }
         }
         json!({"uptime": uptime, "ports": ports})
     });
@@ -1210,7 +1285,7 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
         "ports": pod.ports,
         "env": env,
         "registry": null,
-        "status": pod.status.as_str(),
+        "status": if pulling { "RUNNING" } else { pod.status.as_str() },
         "actions": observed.actions.unwrap_or_default(),
         "mounts": mounts,
         "gpu": {"id": pod.gpu_id, "count": pod.gpu_count},

@@ -6,6 +6,7 @@
 //! Every call is counted (a failed one also as `<verb>_failed`), and
 //! latency and faults can be injected (`rpd sim`).
 
+pub mod quota;
 pub mod store;
 
 use std::time::Duration;
@@ -38,19 +39,39 @@ impl SimProvider {
 
     /// Counts the call, waits the injected latency, then runs `f`; a call
     /// that fails is counted once more, as `<verb>_failed`, so that tests
-    /// can tell a retried failure from two requests.
+    /// can tell a retried failure from two requests. Past the account's
+    /// rate limit (`rpd sim rate-limit`) a call is refused as RunPod's 429
+    /// (counted as `<verb>_rate_limited`) and does nothing.
     async fn call<T>(
         &self,
         verb: &str,
         f: impl FnOnce(&mut World, &Store) -> ProviderResult<T>,
     ) -> ProviderResult<T> {
-        let latency = self
+        let (latency, limited) = self
             .store
             .with(|world, _| {
                 world.count(verb);
-                world.latency_ms
+                let now = chrono::Utc::now().timestamp_millis();
+                let limited = world
+                    .quota
+                    .as_mut()
+                    .map(|quota| quota.spend(now))
+                    .filter(|verdict| !verdict.allowed);
+                if limited.is_some() {
+                    world.count(&format!("{verb}_rate_limited"));
+                }
+                (world.latency_ms, limited)
             })
             .map_err(io_error)?;
+        if let Some(verdict) = limited {
+            return Err(ProviderError::RateLimited {
+                retry_after: Some(Duration::from_secs(verdict.retry_after_secs)),
+                message: format!(
+                    "rate limit exceeded for the {} window",
+                    verdict.exceeded.unwrap_or_default()
+                ),
+            });
+        }
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
@@ -113,9 +134,8 @@ impl Provider for SimProvider {
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.call("get", |world, store| {
             Ok(world
-                .pods
-                .get(id)
-                .map(|pod| store.observe(pod, world.ssh_endpoint.as_ref())))
+                .read_pod(id)
+                .map(|pod| store.observe(&pod, world.ssh_endpoint.as_ref())))
         })
         .await
     }
