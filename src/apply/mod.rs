@@ -26,7 +26,8 @@ use crate::cost::usd;
 use crate::interrupt::Interrupt;
 use crate::known;
 use crate::model::{
-    Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, PodUpdate, Stock, Storage,
+    Candidate, CloudType, LifecycleAction, ObservedPod, Outcome, PodStatus, PodUpdate, Stock,
+    Storage,
 };
 use crate::plan::{BusyHost, DeleteReason, Plan, StepKind};
 use crate::progress::Reporter;

@@ -551,14 +551,18 @@ impl Executor<'_> {
                 }
                 Ok(Some(pod)) => {
                     let detail = match pod.status {
+                        PodStatus::Running if direct_ssh::lacks_direct_ssh(&pod) => {
+                            "RUNNING, SSH only through RunPod's proxy (no public 22)".to_string()
+                        }
                         PodStatus::Running if pod.ssh_proxy => {
-                            "RUNNING, SSH only through RunPod's proxy so far".to_string()
+                            "RUNNING, SSH only through RunPod's proxy so far (the image may still be pulling)"
+                                .to_string()
                         }
                         PodStatus::Running => "RUNNING, no SSH endpoint yet".to_string(),
                         status => status.to_string(),
                     };
                     waiter.tick(&detail);
-                    seen = Some((pod.status, pod.ssh_proxy));
+                    seen = Some((pod.status, pod.ssh_proxy, pod.no_public_ssh));
                 }
                 Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
                 Err(ProviderError::Transient(e))
