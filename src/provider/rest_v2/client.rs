@@ -1,4 +1,5 @@
-//! One HTTP round trip to REST v2, with retries only where they are safe.
+//! One HTTP round trip to REST v2, with retries only where they are safe,
+//! paced to the account's rate limit.
 //!
 //! GET and DELETE are idempotent: retried on 5xx, 429 and network failures
 //! with a bounded, jittered exponential backoff (`crate::retry`) that
@@ -7,6 +8,13 @@
 //! not carried out). Any other failure of a create is never retried: its
 //! answer may be lost while the pod exists, and apply finds such a pod by
 //! name instead.
+//!
+//! Every request first asks the client's one [`Pacer`] (shared by all the
+//! configs one rpd applies), which reads `RateLimit-Policy` and `RateLimit`
+//! off every answer: requests are spread as the quota runs low, and a
+//! stop or a delete may use the tenth of it that reads and polls leave
+//! alone. A wait of a second or more before a change (ten before a read)
+//! is said on stderr.
 
 use std::time::Duration;
 
@@ -14,8 +22,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 
 use super::errors::{self, Call};
+use super::rate_limit;
 use super::settings::{RetryPolicy, Settings};
 use crate::provider::{ProviderError, ProviderResult};
+use crate::retry::pace::{Pacer, Urgency};
 use crate::retry::{self, Backoff};
 
 /// Which failures a call may be repeated on.
@@ -26,14 +36,25 @@ pub enum Retry {
     /// Pod actions and creates: only 429, which RunPod answers before
     /// doing anything.
     RateLimitOnly,
+    /// A stop or a delete: harmless to repeat, and giving up on it leaves
+    /// a pod billing. Retried like an idempotent call, and may use the
+    /// quota reads leave alone.
+    Urgent,
 }
 
 impl Retry {
     /// Whether this failure may be repeated for this kind of call.
     fn allows(self, err: &ProviderError) -> bool {
         match self {
-            Retry::Idempotent => err.is_retryable(),
+            Retry::Idempotent | Retry::Urgent => err.is_retryable(),
             Retry::RateLimitOnly => matches!(err, ProviderError::RateLimited { .. }),
+        }
+    }
+
+    fn urgency(self) -> Urgency {
+        match self {
+            Retry::Urgent => Urgency::Urgent,
+            Retry::Idempotent | Retry::RateLimitOnly => Urgency::Routine,
         }
     }
 }
@@ -50,6 +71,7 @@ pub struct Client {
     base: Url,
     api_key: String,
     retry: RetryPolicy,
+    pacer: Pacer,
 }
 
 impl Client {
@@ -77,7 +99,13 @@ impl Client {
             base,
             api_key: settings.api_key.clone(),
             retry: settings.retry,
+            pacer: Pacer::new(),
         })
+    }
+
+    /// What the client knows of the account's rate limit now.
+    pub fn pacing(&self) -> crate::retry::pace::State {
+        self.pacer.snapshot()
     }
 
     /// `base` + the path segments (each percent-encoded) + the query.
@@ -114,15 +142,17 @@ impl Client {
         let backoff = Backoff::exponential(self.retry.first_delay)
             .retries(self.retry.attempts.saturating_sub(1) as usize)
             .max_total_wait(self.retry.max_total_wait);
+        let doing = doing(&method, segments, body);
         retry::retry(
             &backoff,
-            || self.once(&method, &url, body, call, &what),
+            || self.once(&method, &url, body, call, &what, retry.urgency(), &doing),
             |err| retry.allows(err),
             ProviderError::retry_after,
         )
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn once<B: Serialize + ?Sized>(
         &self,
         method: &Method,
@@ -130,7 +160,28 @@ impl Client {
         body: Option<&B>,
         call: Call,
         what: &str,
+        urgency: Urgency,
+        doing: &str,
     ) -> ProviderResult<Answer> {
+        let reads = *method == Method::GET;
+        let permit = self
+            .pacer
+            .acquire(urgency, |wait, window| {
+                let worth_saying = if reads {
+                    Duration::from_secs(10)
+                } else {
+                    Duration::from_secs(1)
+                };
+                if let Some(window) = window
+                    && wait >= worth_saying
+                {
+                    crate::note!(
+                        "RunPod's rate limit: waiting {} s before {doing} (the {window} window's quota is nearly spent)",
+                        wait.as_secs_f64().ceil() as u64
+                    );
+                }
+            })
+            .await;
         let mut request = self
             .http
             .request(method.clone(), url.clone())
@@ -139,6 +190,7 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
+        // A failure to send drops the permit: nothing learned.
         let response = request
             .send()
             .await
@@ -151,6 +203,18 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        match rate_limit::read(
+            header("ratelimit-policy").as_deref(),
+            header("ratelimit").as_deref(),
+        ) {
+            // Neither header: this caller is not limited.
+            None => permit.answered(None),
+            Some((policies, lefts)) if !lefts.is_empty() => {
+                permit.answered(Some((policies, lefts)))
+            }
+            // Headers nobody can read: no news either way.
+            Some(_) => drop(permit),
+        }
         let retry_after = errors::server_wait(
             header(reqwest::header::RETRY_AFTER.as_str()).as_deref(),
             header("ratelimit").as_deref(),
@@ -173,6 +237,32 @@ impl Client {
                 &body,
             ))
         }
+    }
+}
+
+/// What a request does, in words for the terminal: "stopping pod x".
+fn doing<B: Serialize + ?Sized>(method: &Method, segments: &[&str], body: Option<&B>) -> String {
+    match (method.as_str(), segments) {
+        ("GET", ["v2", "pods", id, ..]) => format!("reading pod {id}"),
+        ("GET", ["v2", "pods"]) => "listing pods".into(),
+        ("POST", ["v2", "pods"]) => "creating a pod".into(),
+        ("PATCH", ["v2", "pods", id]) => format!("updating pod {id}"),
+        ("DELETE", ["v2", "pods", id]) => format!("deleting pod {id}"),
+        ("POST", ["v2", "pods", id, "action"]) => {
+            let action = body
+                .and_then(|b| serde_json::to_value(b).ok())
+                .and_then(|v| v.get("action")?.as_str().map(String::from))
+                .unwrap_or_else(|| "changing".into());
+            let verb = match action.as_str() {
+                "stop" => "stopping",
+                "start" => "starting",
+                "terminate" => "terminating",
+                "restart" => "restarting",
+                _ => "changing",
+            };
+            format!("{verb} pod {id}")
+        }
+        _ => format!("{method} /{}", segments.join("/")),
     }
 }
 

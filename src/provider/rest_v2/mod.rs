@@ -13,6 +13,7 @@ pub mod convert;
 pub mod errors;
 #[cfg(test)]
 mod fixtures_tests;
+pub mod rate_limit;
 pub mod settings;
 pub mod wire;
 
@@ -97,14 +98,14 @@ impl RestV2Provider {
         }
     }
 
-    async fn action(&self, id: &str, action: &'static str) -> ProviderResult<()> {
+    async fn action(&self, id: &str, action: &'static str, retry: Retry) -> ProviderResult<()> {
         self.client
             .send(
                 Method::POST,
                 &["v2", "pods", id, "action"],
                 &[],
                 Some(&wire::ActionBody { action }),
-                Retry::RateLimitOnly,
+                retry,
             )
             .await
             .map(|_| ())
@@ -232,11 +233,12 @@ impl Provider for RestV2Provider {
     }
 
     async fn start(&self, id: &str) -> ProviderResult<()> {
-        self.action(id, "start").await
+        self.action(id, "start", Retry::RateLimitOnly).await
     }
 
     async fn stop(&self, id: &str) -> ProviderResult<()> {
-        self.action(id, "stop").await
+        // A stop is harmless to repeat, and may use the quota kept back.
+        self.action(id, "stop", Retry::Urgent).await
     }
 
     async fn delete(&self, id: &str) -> ProviderResult<()> {
@@ -247,7 +249,7 @@ impl Provider for RestV2Provider {
                 &["v2", "pods", id],
                 &[],
                 None,
-                Retry::Idempotent,
+                Retry::Urgent,
             )
             .await
         {
