@@ -13,12 +13,14 @@ pub(crate) async fn delete_pod(
     pod_id: &str,
 ) -> Result<Duration, ProviderError> {
     let waiter = reporter.wait(&format!("Destroying pod {pod_id}"));
-    let deleted = retry::retry(
-        request_retry,
-        || provider.delete(pod_id),
-        ProviderError::is_retryable,
-        ProviderError::retry_after,
-    )
+    let deleted = past_rate_limits(reporter, &format!("deleting pod {pod_id}"), || {
+        retry::retry(
+            request_retry,
+            || provider.delete(pod_id),
+            ProviderError::is_retryable,
+            ProviderError::retry_after,
+        )
+    })
     .await;
     if let Err(err) = deleted {
         waiter.abandon();
