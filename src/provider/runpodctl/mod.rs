@@ -258,6 +258,13 @@ impl Provider for RunpodctlProvider {
         self.key_fingerprint.clone()
     }
 
+    /// From v2.9 `pod get` says why a running pod has no SSH endpoint, so
+    /// a COMMUNITY pod on a machine without a public IP (RunPod's proxy
+    /// only) is told from one still pulling its image.
+    fn reports_ssh_proxy(&self) -> bool {
+        self.version >= version::NOT_READY_REASONS
+    }
+
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         let what = format!("pod get {id}");
         let args = strings(&["pod", "get", id, "--include-machine", "-o", "json"]);
