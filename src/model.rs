@@ -63,6 +63,12 @@ pub enum PodStatus {
     Exited,
     Error,
     Terminated,
+    /// A status rpd does not know (RunPod added one, or sent none): the
+    /// pod is shown as it is, never changed on a guess. Its own word is
+    /// `ObservedPod::status_text`. Also what a state file holding a status
+    /// from a newer rpd reads as.
+    #[serde(other)]
+    Unknown,
 }
 
 impl PodStatus {
@@ -74,6 +80,7 @@ impl PodStatus {
             PodStatus::Exited => "EXITED",
             PodStatus::Error => "ERROR",
             PodStatus::Terminated => "TERMINATED",
+            PodStatus::Unknown => "UNKNOWN",
         }
     }
 
@@ -90,11 +97,12 @@ impl PodStatus {
         })
     }
 
-    /// The pod holds a GPU and bills for it.
+    /// The pod holds a GPU and bills for it. A status rpd does not know
+    /// may: it counts as billing, so that nothing takes it for stopped.
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            PodStatus::Provisioning | PodStatus::Starting | PodStatus::Running
+            PodStatus::Provisioning | PodStatus::Starting | PodStatus::Running | PodStatus::Unknown
         )
     }
 }
@@ -436,6 +444,10 @@ pub struct ObservedPod {
     /// (the image still pulling), when a pod is only starting.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_public_ssh: bool,
+    /// The provider's own word for a status rpd does not know
+    /// (`PodStatus::Unknown`): `"HIBERNATING"`, or none when it sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
     /// Transitions the provider allows now (REST v2 `actions`), when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,

@@ -100,6 +100,7 @@ mod tests {
             // The runtime lists the ports, without a public 22, whenever
             // the pod has only the proxy.
             no_public_ssh: proxy && !direct && status == PodStatus::Running,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: None,

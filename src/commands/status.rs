@@ -75,7 +75,7 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
     let gathered = inventory::gather(&subjects)?;
     let (pods, _) = inventory::observe(&provider, &gathered.known).await?;
     let stale = stale_pods(&pods, &gathered.known, chrono::Utc::now());
-    let selection = select(
+    let mut selection = select(
         &stale,
         Scope {
             untracked: true,
@@ -83,6 +83,18 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
             older_than_days: settings.older_than_days,
         },
     );
+    // A pod in a status rpd does not know may be stopped, or not: not
+    // listed as stale, but said.
+    let unknown = pods
+        .iter()
+        .filter(|p| p.status == PodStatus::Unknown)
+        .filter(|p| settings.all || gathered.known.ownership(p).is_rpds())
+        .count();
+    if unknown > 0 {
+        selection
+            .left_alone
+            .push((crate::plan::LeftAlone::UnknownStatus, unknown));
+    }
     if settings.json {
         print_json(&json!({
             "format_version": "1.0",

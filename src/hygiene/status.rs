@@ -261,6 +261,7 @@ mod tests {
             access: None,
             ssh_proxy: false,
             no_public_ssh: false,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: None,

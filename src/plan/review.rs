@@ -155,6 +155,7 @@ pub fn diff_input(
                 changed_at: None,
                 ssh_proxy: false,
                 no_public_ssh: false,
+                status_text: None,
             };
             let observed = Observations {
                 pods: BTreeMap::from([(OLD_POD.to_string(), Observation::Pod(Box::new(pod)))]),

@@ -107,6 +107,9 @@ struct Control {
     owners: HashMap<String, String>,
     /// `PodBillingRecord`s that `GET /v2/billing/pods` answers from.
     bills: Vec<Value>,
+    /// Pods answered with a status RunPod may add one day (or none):
+    /// `status` is then this, outside the spec's enum.
+    status_override: HashMap<String, Option<String>>,
 }
 
 struct Shared {
@@ -157,6 +160,7 @@ impl FakeRestV2 {
                 other_accounts: Vec::new(),
                 owners: HashMap::new(),
                 community_without_public_ip: false,
+                status_override: HashMap::new(),
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -246,6 +250,16 @@ impl FakeRestV2 {
                 .filter(|r| r.status == 429 && r.rate_limit.is_some())
                 .count()
         })
+    }
+
+    /// The pod's `status` reads `status` (none: null), a value outside the
+    /// spec's enum, as a status RunPod adds one day would (answers with it
+    /// break the spec: a test using this skips `assert_all_valid`).
+    pub fn set_status_text(&self, pod_id: &str, status: Option<&str>) {
+        self.control(|c| {
+            c.status_override
+                .insert(pod_id.to_string(), status.map(String::from))
+        });
     }
 
     /// A created pod reads RUNNING with `ssh.proxy` only, no runtime and no
@@ -1212,7 +1226,7 @@ fn list_pod_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
 /// A simulated pod in the REST v2 `Pod` shape.
 fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
     let observed = shared.store.observe(pod, None);
-    let (ssh, ssh_ready, env, public_ip) = {
+    let (ssh, ssh_ready, env, public_ip, status_override) = {
         let c = shared.control.lock().unwrap();
         let public_ip = !(c.community_without_public_ip && pod.cloud_type == CloudType::Community);
         (
@@ -1220,6 +1234,7 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
             c.ssh_ready && public_ip,
             c.env.get(&pod.id).cloned().unwrap_or_default(),
             public_ip,
+            c.status_override.get(&pod.id).cloned(),
         )
     };
     // RUNNING while the image still pulls: the proxy, no runtime, no
@@ -1285,7 +1300,11 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
         "ports": pod.ports,
         "env": env,
         "registry": null,
-        "status": if pulling { "RUNNING" } else { pod.status.as_str() },
+        "status": match status_override {
+            Some(text) => json!(text),
+            None if pulling => json!("RUNNING"),
+            None => json!(pod.status.as_str()),
+        },
         "actions": observed.actions.unwrap_or_default(),
         "mounts": mounts,
         "gpu": {"id": pod.gpu_id, "count": pod.gpu_count},

@@ -119,6 +119,7 @@ fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
         access: None,
         ssh_proxy: false,
         no_public_ssh: false,
+        status_text: None,
         actions: None,
         created_at: None,
         changed_at: None,

@@ -107,16 +107,19 @@ fn ports_with_ssh(ports: &[String]) -> Vec<String> {
     out
 }
 
-/// What rpd needs from a pod answer. Only `status` can fail here (the other
-/// required fields are checked by the parser); optional fields that are
-/// missing or odd read as unknown.
+/// What rpd needs from a pod answer. A status rpd does not know (or none)
+/// reads as `Unknown`, with RunPod's word kept: the pod is shown, never
+/// changed on a guess; optional fields that are missing or odd read as
+/// unknown. Nothing fails here today; the `Result` is kept for what may.
 pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
-    let status = PodStatus::parse(&pod.status).ok_or_else(|| {
-        format!(
-            "pod {}: field `status` has an unknown value {:?}",
-            pod.id, pod.status
-        )
-    })?;
+    let status = pod
+        .status
+        .as_deref()
+        .and_then(PodStatus::parse)
+        .unwrap_or(PodStatus::Unknown);
+    let status_text = (status == PodStatus::Unknown)
+        .then(|| pod.status.clone())
+        .flatten();
     let access = if status == PodStatus::Running {
         pod.ssh
             .as_ref()
@@ -159,6 +162,7 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
                 .as_ref()
                 .is_some_and(|p| !p.host.trim().is_empty())
         }),
+        status_text,
         no_public_ssh: status == PodStatus::Running
             && pod
                 .runtime

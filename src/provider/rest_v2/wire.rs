@@ -93,8 +93,11 @@ pub struct ActionBody {
 pub struct Pod {
     pub id: String,
     pub name: String,
-    /// Kept as text so that an unknown status is reported with its value.
-    pub status: String,
+    /// Kept as text so that an unknown status is reported with its value;
+    /// a missing or null one is unknown too (one such pod must not make a
+    /// whole list unreadable).
+    #[serde(default, deserialize_with = "lenient")]
+    pub status: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub actions: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient")]

@@ -145,12 +145,9 @@ fn status(what: &str, obj: &Map<String, Value>) -> Result<PodStatus, ParseError>
         return Ok(s);
     }
     match desired {
-        Some(d) => PodStatus::parse(&d).ok_or_else(|| {
-            err(
-                what,
-                format!("unknown desiredStatus {d:?} (expected RUNNING, EXITED, TERMINATED, ...)"),
-            )
-        }),
+        // A status rpd does not know: shown as it is, never acted on (one
+        // such pod must not make a whole list unreadable).
+        Some(d) => Ok(PodStatus::parse(&d).unwrap_or(PodStatus::Unknown)),
         None => Err(err(what, "has neither `desiredStatus` nor `runtimeStatus`")),
     }
 }
@@ -276,6 +273,9 @@ pub fn pod(value: &Value) -> Result<ObservedPod, ParseError> {
         no_public_ssh: status == PodStatus::Running
             && !direct
             && ssh_unavailable(obj).is_some_and(|why| why.contains(NOT_PUBLICLY_ROUTABLE)),
+        status_text: (status == PodStatus::Unknown)
+            .then(|| text(what, obj, "desiredStatus").ok().flatten())
+            .flatten(),
         actions: None,
         created_at: text(what, obj, "createdAt")?.map(|t| created_at(&t)),
         changed_at: None,

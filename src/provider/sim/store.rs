@@ -280,7 +280,7 @@ impl Store {
             PodStatus::Provisioning | PodStatus::Starting => &["stop", "terminate"],
             PodStatus::Running => &["stop", "restart", "terminate"],
             PodStatus::Exited | PodStatus::Error => &["start", "terminate"],
-            PodStatus::Terminated => &[],
+            PodStatus::Terminated | PodStatus::Unknown => &[],
         };
         let mut dirs = self.pod_dirs(&pod.id);
         if let Storage::NetworkVolume {
@@ -315,6 +315,7 @@ impl Store {
             }),
             ssh_proxy: false,
             no_public_ssh: false,
+            status_text: None,
             actions: Some(actions.iter().map(|a| a.to_string()).collect()),
             created_at: Some(pod.created_at.clone()),
             changed_at: Some(pod.changed_at.clone()),

@@ -70,7 +70,7 @@ fn runtime_status(pod: &SimPod) -> (&'static str, Option<&'static str>) {
         PodStatus::Running => ("running", None),
         PodStatus::Exited => ("stopped", Some("stopped_by_user")),
         PodStatus::Terminated => ("terminated", None),
-        PodStatus::Error => ("unknown", None),
+        PodStatus::Error | PodStatus::Unknown => ("unknown", None),
     }
 }
 

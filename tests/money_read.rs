@@ -1,0 +1,143 @@
+//! Money read correctly (issue 20), against the fake REST v2 server: a pod
+//! whose status rpd does not know, RunPod's bills when the key may not read
+//! them, network volume storage in `rpd cost`, and rpd run inside a pod
+//! with only the pod's own key.
+
+mod common;
+#[path = "fakes/rest_v2.rs"]
+mod fake;
+
+use std::collections::BTreeMap;
+
+use common::hello::{HELLO, HELLO_STATE};
+use common::{Test, World};
+use fake::FakeRestV2;
+use rpd::model::{CloudType, PodStatus, Storage};
+use rpd::provider::CreatePodRequest;
+
+const A5000: &str = "NVIDIA RTX A5000";
+const HELLO_IMAGE: &str = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404";
+
+fn runpod<'w>(world: &'w World, fake: &FakeRestV2) -> Test<'w> {
+    world
+        .on_rest_v2(&fake.url())
+        .env("RPD_POLL_INTERVAL_MS", "50")
+}
+
+/// A stopped pod in the fake, recorded by hello's state as a recycling
+/// apply leaves it (made `days_ago` days ago).
+fn recycled_pod(world: &World, fake: &FakeRestV2, storage: Storage) -> String {
+    let pod = fake.create_pod(&CreatePodRequest {
+        name: "hello-20261128T004051Z-2f4c4f".into(),
+        image: HELLO_IMAGE.into(),
+        gpu_id: A5000.into(),
+        gpu_count: 1,
+        datacenter_id: "EU-RO-1".into(),
+        cloud_type: CloudType::Secure,
+        container_disk_gb: 20,
+        storage: storage.clone(),
+        ports: vec!["22/tcp".into()],
+        env: BTreeMap::new(),
+        min_vcpu_count: None,
+        min_memory_gb: None,
+        spot: false,
+    });
+    fake.wait_for_status(&pod.id, PodStatus::Running);
+    fake.with_world(|w, s| w.stop(s, &pod.id)).unwrap();
+    let config = std::fs::canonicalize(world.path(HELLO)).unwrap();
+    let state = serde_json::json!({
+        "format_version": 1,
+        "lineage": "2f4c4f82-63f1-40d6-9582-826057ac2a40",
+        "serial": 3,
+        "owner": {"config": config, "job_name": "hello"},
+        "pod": {
+            "id": pod.id,
+            "name": pod.name,
+            "spec": {
+                "image": HELLO_IMAGE,
+                "gpu_id": A5000,
+                "gpu_count": 1,
+                "datacenter_id": "EU-RO-1",
+                "cloud_type": "SECURE",
+                "container_disk_gb": 20,
+                "storage": storage,
+                "ports": ["22/tcp"]
+            },
+            "status": "EXITED",
+            "status_since": "2026-11-20T00:00:00Z",
+            "provider": "runpod"
+        }
+    });
+    world.write(HELLO_STATE, &serde_json::to_string_pretty(&state).unwrap());
+    pod.id
+}
+
+fn ephemeral() -> Storage {
+    Storage::Ephemeral {
+        volume_gb: 20,
+        mount: "/workspace".into(),
+    }
+}
+
+/// RunPod may add a status (or send none): such a pod no longer makes the
+/// whole list unreadable. `status` shows it as UNKNOWN, `ls-stale` says it
+/// is not listed, and `plan`/`destroy` refuse to change anything around
+/// it, naming RunPod's word, instead of planning on a guess: it may run and
+/// bill, or be on its way out.
+#[test]
+fn a_pod_in_a_status_rpd_does_not_know_is_shown_as_unknown_and_never_acted_on() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    let id = recycled_pod(&world, &fake, ephemeral());
+    fake.set_status_text(&id, Some("HIBERNATING"));
+    runpod(&world, &fake)
+        .args(["status", HELLO])
+        .known(&id, "[POD]")
+        .stdout_has("examples/hello.yaml  [POD]  UNKNOWN")
+        .run();
+    runpod(&world, &fake)
+        .args(["ls-stale"])
+        .stdout_has("1 pod in a status rpd does not know not listed: rpd cannot tell whether it runs or bills")
+        .run();
+    let refusal = "pod [POD] is in a status rpd does not know (RunPod says \"HIBERNATING\"): rpd cannot tell whether it runs or bills, so it creates, updates, stops and deletes nothing around it";
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .known(&id, "[POD]")
+        .status(1)
+        .stdout_has(refusal)
+        .stdout_has(
+            "# pod \"hello\" ([POD]) is in a status rpd does not know; nothing is done to it\n",
+        )
+        .stdout_lacks("it is billing")
+        .run();
+    runpod(&world, &fake)
+        .args(["destroy", "-y", HELLO])
+        .known(&id, "[POD]")
+        .status(1)
+        .stdout_has(refusal)
+        .stderr_has("error: hello: the plan has errors: nothing was deleted\n")
+        .run();
+    runpod(&world, &fake)
+        .args(["apply", "-y", HELLO])
+        .known(&id, "[POD]")
+        .status(1)
+        .stdout_has(refusal)
+        .stderr_has("error: hello: the plan has errors: nothing was created\n")
+        .run();
+    assert_eq!(fake.pods().len(), 1, "nothing deleted");
+    assert_eq!(
+        (
+            fake.calls("createPod"),
+            fake.calls("deletePod"),
+            fake.calls("podAction")
+        ),
+        (0, 0, 0)
+    );
+    // A null status reads the same way.
+    fake.set_status_text(&id, None);
+    runpod(&world, &fake)
+        .args(["plan", HELLO])
+        .status(1)
+        .stdout_has("is in a status rpd does not know (RunPod sent none)")
+        .run();
+}
