@@ -505,6 +505,18 @@ pub struct PodBill {
     pub disk_usd: f64,
 }
 
+/// What RunPod billed one network volume for one time bucket (REST v2
+/// `GET /v2/billing/network-volumes`), in US dollars. A network volume
+/// bills on its own, with or without a pod: pod bills never include it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeBill {
+    pub volume_id: String,
+    /// The bucket, `[start, end)`.
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub total_usd: f64,
+}
+
 /// What to do with the pod once the job has finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -141,3 +141,99 @@ fn a_pod_in_a_status_rpd_does_not_know_is_shown_as_unknown_and_never_acted_on() 
         .stdout_has("is in a status rpd does not know (RunPod sent none)")
         .run();
 }
+
+/// The recorded pod bills (fixtures/rest_v2/billing_pods.json), the pod
+/// `x7k2m4n6p8q1r3` (4 hours: 2 running, 2 paused, $0.7072) renamed.
+fn pod_bills(pod_id: &str) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(common::repo_root().join("fixtures/rest_v2/billing_pods.json"))
+            .unwrap()
+            .replace("x7k2m4n6p8q1r3", pod_id);
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    answer["records"].as_array().unwrap().clone()
+}
+
+fn since_400_days() -> String {
+    (chrono::Utc::now() - chrono::Duration::days(400))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A network volume bills apart from any pod: pod bills never include
+/// it. `rpd cost` reads `GET /v2/billing/network-volumes` for each volume
+/// the configs' pods mount, once per volume, and counts it in the total.
+#[test]
+fn cost_adds_the_storage_of_the_network_volumes_the_pods_mount() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    let volume = fake.add_volume("data", "EU-RO-1", 145);
+    let id = recycled_pod(
+        &world,
+        &fake,
+        Storage::NetworkVolume {
+            volume_name: "data".into(),
+            volume_id: Some(volume.clone()),
+            mount: "/workspace".into(),
+        },
+    );
+    fake.set_bills(pod_bills(&id));
+    let text = std::fs::read_to_string(
+        common::repo_root().join("fixtures/rest_v2/billing_network_volumes.json"),
+    )
+    .unwrap()
+    .replace("agv6w2qcg7", &volume);
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    fake.set_volume_bills(answer["records"].as_array().unwrap().clone());
+    // Pod: 0.4497 + 0.2297 + 0.0139 + 0.0139 = 0.7072; the volume's two
+    // hours 2 x 0.0139 = 0.0278 (the other volume is not this config's);
+    // $0.735 in all.
+    runpod(&world, &fake)
+        .args(["cost", HELLO, "--since", "400d"])
+        .known(&volume, "[VOLUME]")
+        .known(&since_400_days(), "[SINCE]")
+        .stdout(
+            "
+            CONFIG               PODS  COMPUTE  STORAGE RUNNING  STORAGE PAUSED  TOTAL  SOURCE
+            examples/hello.yaml  1     $0.66    $0.02            $0.03           $0.71  RunPod billing
+
+            NETWORK VOLUME  USED BY              STORAGE  SOURCE
+            [VOLUME]      examples/hello.yaml  $0.03    RunPod billing
+
+            Total since [SINCE]: $0.74.
+            ",
+        )
+        .run();
+    assert_eq!(fake.calls("listNetworkVolumeBilling"), 1);
+    let request = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "listNetworkVolumeBilling")
+        .unwrap();
+    assert!(
+        request
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains(&format!("networkVolumeId={volume}"))),
+        "{request:?}"
+    );
+    fake.assert_all_valid();
+}
+
+/// A key that may not read billing gets 403 from `GET /v2/billing/pods`:
+/// `rpd cost` falls back to the estimate and says why, instead of failing.
+#[test]
+fn a_403_on_billing_falls_back_to_the_estimate_with_a_note() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    let id = recycled_pod(&world, &fake, ephemeral());
+    fake.set_bills(pod_bills(&id));
+    fake.fail_next("listPodBilling", 403, 5, None);
+    runpod(&world, &fake)
+        .args(["cost", HELLO, "--since", "400d"])
+        .known(&since_400_days(), "[SINCE]")
+        .stdout_has("examples/hello.yaml  1     $0.00    $0.00            ")
+        .stdout_has("  estimate\n")
+        .stdout_has("Note: RunPod refused the bills of examples/hello.yaml (GET /v2/billing/pods: HTTP 403: access denied): its figures are estimated")
+        .run();
+    assert_eq!(fake.calls("listPodBilling"), 1, "asked once, not retried");
+}

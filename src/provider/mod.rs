@@ -15,7 +15,7 @@ use serde::Serialize;
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
 use crate::model::{
     CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, PodUpdate,
-    Storage, find_volume,
+    Storage, VolumeBill, find_volume,
 };
 use crate::retry::{Patience, PollSchedule};
 
@@ -274,6 +274,17 @@ pub trait Provider: Send + Sync {
         _pod_id: &str,
         _since: chrono::DateTime<chrono::Utc>,
     ) -> ProviderResult<Option<Vec<PodBill>>> {
+        Ok(None)
+    }
+
+    /// What RunPod billed a network volume since `since`, by the hour
+    /// (storage a volume bills apart from any pod); `None` when this
+    /// provider has no billing to read.
+    async fn network_volume_billing(
+        &self,
+        _volume_id: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<VolumeBill>>> {
         Ok(None)
     }
 }

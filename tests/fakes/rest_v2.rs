@@ -107,6 +107,8 @@ struct Control {
     owners: HashMap<String, String>,
     /// `PodBillingRecord`s that `GET /v2/billing/pods` answers from.
     bills: Vec<Value>,
+    /// `NetworkVolumeBillingRecord`s of `GET /v2/billing/network-volumes`.
+    volume_bills: Vec<Value>,
     /// Pods answered with a status RunPod may add one day (or none):
     /// `status` is then this, outside the spec's enum.
     status_override: HashMap<String, Option<String>>,
@@ -154,6 +156,7 @@ impl FakeRestV2 {
                 },
                 ssh_ready: true,
                 bills: Vec::new(),
+                volume_bills: Vec::new(),
                 env: HashMap::new(),
                 page_size: None,
                 account_keys: Vec::new(),
@@ -359,6 +362,14 @@ impl FakeRestV2 {
         self.control(|c| c.bills = records);
     }
 
+    /// What RunPod billed network volumes (`NetworkVolumeBillingRecord`s,
+    /// as in `fixtures/rest_v2/billing_network_volumes.json`);
+    /// `GET /v2/billing/network-volumes` answers with those of the asked
+    /// volume from the asked start.
+    pub fn set_volume_bills(&self, records: Vec<Value>) {
+        self.control(|c| c.volume_bills = records);
+    }
+
     pub fn set_ssh_ready(&self, ready: bool) {
         self.control(|c| c.ssh_ready = ready);
     }
@@ -494,6 +505,7 @@ enum Op {
     ListNetworkVolumes,
     GetSshKeys,
     ListPodBilling,
+    ListNetworkVolumeBilling,
 }
 
 impl Op {
@@ -511,6 +523,7 @@ impl Op {
             ("GET", ["v2", "network-volumes"]) => Op::ListNetworkVolumes,
             ("GET", ["v2", "account", "ssh-keys"]) => Op::GetSshKeys,
             ("GET", ["v2", "billing", "pods"]) => Op::ListPodBilling,
+            ("GET", ["v2", "billing", "network-volumes"]) => Op::ListNetworkVolumeBilling,
             _ => return None,
         })
     }
@@ -528,6 +541,7 @@ impl Op {
             Op::ListNetworkVolumes => "listNetworkVolumes",
             Op::GetSshKeys => "getSshKeys",
             Op::ListPodBilling => "listPodBilling",
+            Op::ListNetworkVolumeBilling => "listNetworkVolumeBilling",
         }
     }
 
@@ -545,6 +559,7 @@ impl Op {
             Op::ListNetworkVolumes => ("/v2/network-volumes", "get"),
             Op::GetSshKeys => ("/v2/account/ssh-keys", "get"),
             Op::ListPodBilling => ("/v2/billing/pods", "get"),
+            Op::ListNetworkVolumeBilling => ("/v2/billing/network-volumes", "get"),
         }
     }
 }
@@ -741,6 +756,7 @@ async fn answer(
             Reply::Json(200, json!({ "keys": keys }))
         }
         Op::ListPodBilling => list_pod_billing(shared, &query),
+        Op::ListNetworkVolumeBilling => list_volume_billing(shared, &query),
     };
     match result {
         Reply::Json(status, value) => {
@@ -1218,6 +1234,65 @@ fn list_pod_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
             "gpuAmount": sum("gpuAmount"),
             "cpuAmount": sum("cpuAmount"),
             "diskAmount": sum("diskAmount"),
+        },
+    });
+    Reply::Json(200, json!({ "records": records, "metadata": metadata }))
+}
+
+/// `listNetworkVolumeBilling`: the bills of `networkVolumeId` (all
+/// volumes without one) from `startTime`.
+fn list_volume_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
+    let bucket = query.get("bucketSize").map_or("day", String::as_str);
+    if !["hour", "day", "week", "month", "year"].contains(&bucket) {
+        return Reply::Problem(400, format!("invalid bucketSize {bucket:?}"));
+    }
+    let start = match query
+        .get("startTime")
+        .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>())
+    {
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return Reply::Problem(400, "invalid startTime".into()),
+        None => None,
+    };
+    let volume_id = query.get("networkVolumeId");
+    let records: Vec<Value> = shared
+        .control
+        .lock()
+        .unwrap()
+        .volume_bills
+        .iter()
+        .filter(|r| volume_id.is_none_or(|id| r["networkVolumeId"] == id.as_str()))
+        .filter(|r| {
+            let at = r["startTime"]
+                .as_str()
+                .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+            match (start, at) {
+                (Some(start), Some(at)) => at >= start,
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect();
+    let sum = |key: &str| records.iter().filter_map(|r| r[key].as_f64()).sum::<f64>();
+    let volumes: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter_map(|r| r["networkVolumeId"].as_str())
+        .collect();
+    let metadata = json!({
+        "query": {
+            "startTime": query.get("startTime").cloned().unwrap_or_else(|| "2026-01-01T00:00:00Z".into()),
+            "endTime": query.get("endTime").cloned().unwrap_or_else(|| {
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+            "bucketSize": bucket,
+            "networkVolumeId": volume_id,
+        },
+        "recordCount": records.len(),
+        "uniqueNetworkVolumeCount": volumes.len(),
+        "totals": {
+            "totalAmount": sum("totalAmount"),
+            "standardAmount": sum("standardAmount"),
+            "highPerformanceAmount": sum("highPerformanceAmount"),
         },
     });
     Reply::Json(200, json!({ "records": records, "metadata": metadata }))

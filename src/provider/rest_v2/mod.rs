@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, PodUpdate};
+use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, PodUpdate, VolumeBill};
 use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
@@ -313,5 +313,25 @@ impl Provider for RestV2Provider {
         let list: billing::ListPodBilling =
             self.get_json(&["v2", "billing", "pods"], &pairs).await?;
         Ok(Some(list.records.into_iter().map(PodBill::from).collect()))
+    }
+
+    async fn network_volume_billing(
+        &self,
+        volume_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<VolumeBill>>> {
+        let query = billing::volume_query(volume_id, since);
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let list: billing::ListVolumeBilling = self
+            .get_json(&["v2", "billing", "network-volumes"], &pairs)
+            .await?;
+        Ok(Some(
+            list.records
+                .into_iter()
+                .map(VolumeBill::from)
+                // The asked volume's only, whatever else came back.
+                .filter(|bill| bill.volume_id == volume_id)
+                .collect(),
+        ))
     }
 }
