@@ -237,3 +237,38 @@ fn a_403_on_billing_falls_back_to_the_estimate_with_a_note() {
         .run();
     assert_eq!(fake.calls("listPodBilling"), 1, "asked once, not retried");
 }
+
+/// Inside a RunPod pod, RunPod sets `RUNPOD_POD_ID` and a `RUNPOD_API_KEY`
+/// that is the pod's own key, which can do nothing beyond its pod. rpd
+/// run there checks the key once (a list of the account's pods) and, when
+/// RunPod refuses it, says so and sends nothing else with it: a 403 on a
+/// create would otherwise read as "no access to this GPU pool".
+#[test]
+fn inside_a_pod_with_only_the_pods_own_key_rpd_says_so_and_sends_nothing_with_it() {
+    let world = World::new();
+    let fake = FakeRestV2::start();
+    for command in [&["plan", HELLO][..], &["apply", "-y", HELLO][..]] {
+        world
+            .on_rest_v2(&fake.url())
+            .env("RUNPOD_API_KEY", fake::POD_API_KEY)
+            .env("RUNPOD_POD_ID", "p0d0fth1sm4ch1n3")
+            .args(command)
+            .status(1)
+            .stderr_has("rpd runs inside RunPod pod p0d0fth1sm4ch1n3 (RUNPOD_POD_ID is set), and RunPod refused its RUNPOD_API_KEY for the account's pods (GET /v2/pods: HTTP 401: invalid bearer token): there that is the pod's own key, which can do nothing beyond its pod, so rpd sends nothing with it\n  = help: set RUNPOD_API_KEY to your account's API key")
+            .run();
+    }
+    let operations: Vec<String> = fake.requests().into_iter().map(|r| r.operation).collect();
+    assert_eq!(
+        operations,
+        ["listPods", "listPods"],
+        "one check per run, nothing else"
+    );
+    assert!(fake.pods().is_empty());
+    // The account's key set by hand inside a pod passes the check.
+    world
+        .on_rest_v2(&fake.url())
+        .env("RUNPOD_POD_ID", "p0d0fth1sm4ch1n3")
+        .args(["plan", HELLO])
+        .stdout_has("pod \"hello\" will be created")
+        .run();
+}

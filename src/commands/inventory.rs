@@ -273,6 +273,7 @@ pub async fn observe(
     provider: &SharedProvider,
     known: &Known,
 ) -> anyhow::Result<(Vec<ObservedPod>, HashMap<String, Observation>)> {
+    provider.check_key().await?;
     let mut pods = provider
         .list()
         .await

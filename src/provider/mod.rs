@@ -187,6 +187,13 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Whether the API key may act for the account at all; an error says
+    /// why not (REST v2 run inside a RunPod pod, with the pod's own key),
+    /// before anything is sent with it. Checked once per provider.
+    async fn check_key(&self) -> ProviderResult<()> {
+        Ok(())
+    }
+
     /// Whether pods are reached over SSH with the config's key pair (not
     /// so on the simulator, whose pods are local processes).
     fn needs_ssh_key(&self) -> bool {

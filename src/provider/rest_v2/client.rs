@@ -72,6 +72,10 @@ pub struct Client {
     api_key: String,
     retry: RetryPolicy,
     pacer: Pacer,
+    /// Inside a RunPod pod with the key of `RUNPOD_API_KEY`: the pod's id,
+    /// and whether that key proved to be an account's (checked once,
+    /// before the first request).
+    inside_pod: Option<(String, tokio::sync::OnceCell<Result<(), ProviderError>>)>,
 }
 
 impl Client {
@@ -100,7 +104,49 @@ impl Client {
             api_key: settings.api_key.clone(),
             retry: settings.retry,
             pacer: Pacer::new(),
+            inside_pod: settings
+                .inside_pod
+                .clone()
+                .map(|pod| (pod, tokio::sync::OnceCell::new())),
         })
+    }
+
+    /// The key's check, made once (see [`Client::check_key`]); nothing to
+    /// check outside a pod.
+    pub async fn checked_key(&self) -> Result<(), ProviderError> {
+        match &self.inside_pod {
+            Some((pod_id, checked)) => checked.get_or_init(|| self.check_key(pod_id)).await.clone(),
+            None => Ok(()),
+        }
+    }
+
+    /// Inside a RunPod pod, `RUNPOD_API_KEY` is the pod's own key unless
+    /// the user set it: one list of the account's pods tells (a pod's key
+    /// sees no account). Refused, nothing else is sent with it: a 403 on a
+    /// create would read as "no access to this GPU pool", a 401 as a wrong
+    /// key, and neither says what to do. Any other failure says nothing
+    /// about the key: the calls that follow report it.
+    async fn check_key(&self, pod_id: &str) -> Result<(), ProviderError> {
+        let url = self.url(&["v2", "pods"], &[]);
+        let what = "GET /v2/pods";
+        match self
+            .once::<()>(
+                &Method::GET,
+                &url,
+                None,
+                Call::Other,
+                what,
+                Urgency::Routine,
+                "checking the API key",
+            )
+            .await
+        {
+            Err(ProviderError::Auth(why)) => Err(ProviderError::Auth(format!(
+                "rpd runs inside RunPod pod {pod_id} (RUNPOD_POD_ID is set), and RunPod refused its RUNPOD_API_KEY for the account's pods ({}): there that is the pod's own key, which can do nothing beyond its pod, so rpd sends nothing with it\n  = help: set RUNPOD_API_KEY to your account's API key (RunPod console: Settings, API Keys), e.g. `RUNPOD_API_KEY=<your key> rpd ...`",
+                why.lines().next().unwrap_or_default()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// What the client knows of the account's rate limit now.
@@ -132,6 +178,7 @@ impl Client {
         body: Option<&B>,
         retry: Retry,
     ) -> ProviderResult<Answer> {
+        self.checked_key().await?;
         let url = self.url(segments, query);
         let what = format!("{method} /{}", segments.join("/"));
         let call = if method == Method::POST && segments == ["v2", "pods"] {

@@ -150,6 +150,10 @@ impl Provider for RestV2Provider {
         true
     }
 
+    async fn check_key(&self) -> ProviderResult<()> {
+        self.client.checked_key().await
+    }
+
     async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
         let keys: wire::SshKeys = self.get_json(&["v2", "account", "ssh-keys"], &[]).await?;
         Ok(Some(keys.keys))
