@@ -36,26 +36,28 @@ pub enum Retry {
     /// Pod actions and creates: only 429, which RunPod answers before
     /// doing anything.
     RateLimitOnly,
-    /// A stop or a delete: harmless to repeat, and giving up on it leaves
-    /// a pod billing. Retried like an idempotent call, and may use the
-    /// quota reads leave alone.
-    Urgent,
 }
 
 impl Retry {
     /// Whether this failure may be repeated for this kind of call.
     fn allows(self, err: &ProviderError) -> bool {
         match self {
-            Retry::Idempotent | Retry::Urgent => err.is_retryable(),
+            Retry::Idempotent => err.is_retryable(),
             Retry::RateLimitOnly => matches!(err, ProviderError::RateLimited { .. }),
         }
     }
+}
 
-    fn urgency(self) -> Urgency {
-        match self {
-            Retry::Urgent => Urgency::Urgent,
-            Retry::Idempotent | Retry::RateLimitOnly => Urgency::Routine,
-        }
+/// A stop, a delete or a terminate may use the quota reads leave alone:
+/// giving up on one leaves a pod billing.
+fn urgency(doing: &str) -> Urgency {
+    if ["stopping ", "deleting ", "terminating "]
+        .iter()
+        .any(|verb| doing.starts_with(verb))
+    {
+        Urgency::Urgent
+    } else {
+        Urgency::Routine
     }
 }
 
@@ -192,7 +194,7 @@ impl Client {
         let doing = doing(&method, segments, body);
         retry::retry(
             &backoff,
-            || self.once(&method, &url, body, call, &what, retry.urgency(), &doing),
+            || self.once(&method, &url, body, call, &what, urgency(&doing), &doing),
             |err| retry.allows(err),
             ProviderError::retry_after,
         )
@@ -360,6 +362,44 @@ mod tests {
         client
             .send::<()>(Method::GET, &["v2", "pods"], &[], None, retry)
             .await
+    }
+
+    #[test]
+    fn stops_and_deletes_may_use_the_quota_kept_back() {
+        let body =
+            |action: &'static str| Some(crate::provider::rest_v2::wire::ActionBody { action });
+        let action = ["v2", "pods", "p1", "action"];
+        let cases = [
+            (
+                doing(&Method::POST, &action, body("stop").as_ref()),
+                Urgency::Urgent,
+            ),
+            (
+                doing(&Method::POST, &action, body("terminate").as_ref()),
+                Urgency::Urgent,
+            ),
+            (
+                doing::<()>(&Method::DELETE, &["v2", "pods", "p1"], None),
+                Urgency::Urgent,
+            ),
+            (
+                doing(&Method::POST, &action, body("start").as_ref()),
+                Urgency::Routine,
+            ),
+            (
+                doing::<()>(&Method::GET, &["v2", "pods", "p1"], None),
+                Urgency::Routine,
+            ),
+            (
+                doing::<()>(&Method::POST, &["v2", "pods"], None),
+                Urgency::Routine,
+            ),
+        ];
+        assert_eq!(cases[0].0, "stopping pod p1");
+        assert_eq!(cases[2].0, "deleting pod p1");
+        for (what, expected) in cases {
+            assert_eq!(urgency(&what), expected, "{what}");
+        }
     }
 
     #[tokio::test]

@@ -98,14 +98,14 @@ impl RestV2Provider {
         }
     }
 
-    async fn action(&self, id: &str, action: &'static str, retry: Retry) -> ProviderResult<()> {
+    async fn action(&self, id: &str, action: &'static str) -> ProviderResult<()> {
         self.client
             .send(
                 Method::POST,
                 &["v2", "pods", id, "action"],
                 &[],
                 Some(&wire::ActionBody { action }),
-                retry,
+                Retry::RateLimitOnly,
             )
             .await
             .map(|_| ())
@@ -237,12 +237,11 @@ impl Provider for RestV2Provider {
     }
 
     async fn start(&self, id: &str) -> ProviderResult<()> {
-        self.action(id, "start", Retry::RateLimitOnly).await
+        self.action(id, "start").await
     }
 
     async fn stop(&self, id: &str) -> ProviderResult<()> {
-        // A stop is harmless to repeat, and may use the quota kept back.
-        self.action(id, "stop", Retry::Urgent).await
+        self.action(id, "stop").await
     }
 
     async fn delete(&self, id: &str) -> ProviderResult<()> {
@@ -253,7 +252,7 @@ impl Provider for RestV2Provider {
                 &["v2", "pods", id],
                 &[],
                 None,
-                Retry::Urgent,
+                Retry::Idempotent,
             )
             .await
         {
