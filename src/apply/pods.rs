@@ -567,9 +567,21 @@ impl Executor<'_> {
                     seen = Some((pod.status, pod.ssh_proxy, pod.no_public_ssh));
                 }
                 Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
-                Err(ProviderError::Transient(e))
-                | Err(ProviderError::RateLimited { message: e, .. }) => {
+                Err(ProviderError::Transient(e)) => {
                     waiter.tick(&format!("provider hiccup: {e}"));
+                }
+                // Asking again before the wait the provider named would
+                // only earn another refusal (a provider without rate-limit
+                // headers to pace by: the simulator, runpodctl).
+                Err(ProviderError::RateLimited {
+                    message: e,
+                    retry_after,
+                }) => {
+                    waiter.tick(&format!("provider hiccup: {e}"));
+                    if let Some(wait) = retry_after {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        tokio::time::sleep(wait.min(left)).await;
+                    }
                 }
                 Err(source) => {
                     return Look::Done(Err(NotReady::Unreadable {

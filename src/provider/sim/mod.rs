@@ -325,6 +325,66 @@ mod tests {
         assert_eq!(counted("create_failed"), None, "{calls:?}");
     }
 
+    /// `rpd sim pull N`: a created pod reads RUNNING with no way in for N
+    /// reads, as RunPod reports a pod whose image still pulls.
+    #[tokio::test]
+    async fn a_pulling_pod_reads_running_without_a_way_in_for_the_set_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store
+            .with(|world, _| {
+                world.cold_boot_ms = 0;
+                world.pull_reads = 3;
+            })
+            .unwrap();
+        let sim = SimProvider::new(store.clone());
+        let id = sim.create(&request()).await.unwrap().id;
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let pod = sim.get(&id).await.unwrap().unwrap();
+            seen.push((pod.status, pod.access.is_some()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (PodStatus::Running, false),
+                (PodStatus::Running, false),
+                (PodStatus::Running, false),
+                (PodStatus::Running, true),
+                (PodStatus::Running, true),
+            ]
+        );
+    }
+
+    /// `rpd sim rate-limit N`: past the quota a call is refused as RunPod's
+    /// 429, with the seconds until the window resets, and does nothing.
+    #[tokio::test]
+    async fn calls_past_the_rate_limit_are_refused_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store
+            .with(|world, _| world.quota = Some(quota::Quota::per_minute(2)))
+            .unwrap();
+        let sim = SimProvider::new(store.clone());
+        sim.list().await.unwrap();
+        sim.list().await.unwrap();
+        let err = sim.create(&request()).await.unwrap_err();
+        let ProviderError::RateLimited {
+            retry_after,
+            message,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert!(retry_after.is_some_and(|w| w <= Duration::from_secs(60) && !w.is_zero()));
+        assert_eq!(message, "rate limit exceeded for the minute window");
+        let (pods, calls) = store
+            .with(|world, _| (world.pods.len(), world.calls.clone()))
+            .unwrap();
+        assert_eq!(pods, 0, "refused before anything was made");
+        assert_eq!(calls.get("create_rate_limited"), Some(&1));
+    }
+
     #[tokio::test]
     async fn an_update_keeps_the_volume_wipes_the_container_disk_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
