@@ -65,9 +65,8 @@ pub enum PodStatus {
     Terminated,
     /// A status rpd does not know (RunPod added one, or sent none): the
     /// pod is shown as it is, never changed on a guess. Its own word is
-    /// `ObservedPod::status_text`. Also what a state file holding a status
-    /// from a newer rpd reads as.
-    #[serde(other)]
+    /// `ObservedPod::status_text`. A state file holding another word than
+    /// these is still refused (rpd never overwrites what it cannot read).
     Unknown,
 }
 
