@@ -151,11 +151,6 @@ impl Client {
         }
     }
 
-    /// What the client knows of the account's rate limit now.
-    pub fn pacing(&self) -> crate::retry::pace::State {
-        self.pacer.snapshot()
-    }
-
     /// `base` + the path segments (each percent-encoded) + the query.
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();
