@@ -63,6 +63,11 @@ pub const VARS: &[Var] = &[
         Kind::Text,
         "apiKey in ~/.runpod/config.toml",
     ),
+    var(
+        "RUNPOD_POD_ID",
+        Kind::Text,
+        "unset (RunPod sets it inside a pod)",
+    ),
     var("RPD_RUNPOD_API_URL", Kind::HttpUrl, "https://api.runpod.io"),
     var("RPD_POLL_INTERVAL_MS", Kind::PositiveMillis, "2000"),
     var("RPD_RUNPODCTL", Kind::Path, "runpodctl on PATH"),

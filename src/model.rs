@@ -63,6 +63,11 @@ pub enum PodStatus {
     Exited,
     Error,
     Terminated,
+    /// A status rpd does not know (RunPod added one, or sent none): the
+    /// pod is shown as it is, never changed on a guess. Its own word is
+    /// `ObservedPod::status_text`. A state file holding another word than
+    /// these is still refused (rpd never overwrites what it cannot read).
+    Unknown,
 }
 
 impl PodStatus {
@@ -74,6 +79,7 @@ impl PodStatus {
             PodStatus::Exited => "EXITED",
             PodStatus::Error => "ERROR",
             PodStatus::Terminated => "TERMINATED",
+            PodStatus::Unknown => "UNKNOWN",
         }
     }
 
@@ -90,11 +96,12 @@ impl PodStatus {
         })
     }
 
-    /// The pod holds a GPU and bills for it.
+    /// The pod holds a GPU and bills for it. A status rpd does not know
+    /// may: it counts as billing, so that nothing takes it for stopped.
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            PodStatus::Provisioning | PodStatus::Starting | PodStatus::Running
+            PodStatus::Provisioning | PodStatus::Starting | PodStatus::Running | PodStatus::Unknown
         )
     }
 }
@@ -451,6 +458,17 @@ pub struct ObservedPod {
     /// without a public IP).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ssh_proxy: bool,
+    /// The running container lists its port mappings (REST v2
+    /// `runtime.ports`) and none maps 22 to a reachable public port: its
+    /// machine gives no direct SSH however long one waits (a COMMUNITY
+    /// machine without a public IP). False while there is no runtime yet
+    /// (the image still pulling), when a pod is only starting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_public_ssh: bool,
+    /// The provider's own word for a status rpd does not know
+    /// (`PodStatus::Unknown`): `"HIBERNATING"`, or none when it sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
     /// Transitions the provider allows now (REST v2 `actions`), when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,
@@ -530,6 +548,18 @@ pub struct PodBill {
     pub cpu_usd: f64,
     /// Disk (container disk and volume); for a stopped pod, the volume.
     pub disk_usd: f64,
+}
+
+/// What RunPod billed one network volume for one time bucket (REST v2
+/// `GET /v2/billing/network-volumes`), in US dollars. A network volume
+/// bills on its own, with or without a pod: pod bills never include it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeBill {
+    pub volume_id: String,
+    /// The bucket, `[start, end)`.
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub total_usd: f64,
 }
 
 /// What to do with the pod once the job has finished.

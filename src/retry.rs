@@ -10,6 +10,9 @@
 //!   to `max` (to `later.max` once nothing changed for `later.after`), back
 //!   to `first` whenever what is watched changes.
 //!
+//! - [`pace::Pacer`]: waits before requests so that they stay under a
+//!   server's rate limit, read from its answers.
+//!
 //! Generic on purpose: it knows neither provider nor transport errors (the
 //! data plane uses it too and must not import the control plane); callers
 //! say what is worth repeating and what the server asked for.
@@ -334,6 +337,8 @@ pub fn poll_blocking<T, K: PartialEq>(
         }
     }
 }
+
+pub mod pace;
 
 #[cfg(test)]
 mod tests;

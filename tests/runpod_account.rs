@@ -428,6 +428,9 @@ fn a_community_pod_without_direct_ssh_is_deleted_after_the_grace_and_the_next_ca
     let fake = FakeRestV2::start();
     fake.set_ssh("127.0.0.1", sshd.port, &sshd.user);
     fake.set_community_without_public_ip(true);
+    // Its image pulls first (RUNNING, the proxy, no runtime): the grace
+    // counts only once the runtime shows its ports without a public 22.
+    fake.set_pull_reads(25);
     world.hello_over_ssh(&sshd);
     world.edit(HELLO, "cloud_type: SECURE", "cloud_type: COMMUNITY");
     let run = || {
@@ -456,6 +459,40 @@ fn a_community_pod_without_direct_ssh_is_deleted_after_the_grace_and_the_next_ca
     assert_eq!(
         state["api_key_fingerprint"],
         rpd::provider::api_key_fingerprint(fake::API_KEY).as_str()
+    );
+    fake.assert_all_valid();
+}
+
+/// A new pod reads RUNNING with RunPod's SSH proxy only (no `ssh.direct`,
+/// no runtime) for as long as its image pulls: minutes for a big image.
+/// That pod is starting, not on a machine without a public IP: it is
+/// waited for within the readiness timeout and never deleted for lacking
+/// direct SSH (deleting it would start the pull again on the next
+/// candidate, and the next, each one billing).
+#[test]
+fn a_secure_pod_still_pulling_its_image_is_waited_for_never_deleted() {
+    let world = World::new();
+    let Some(sshd) = common::sshd::Sshd::start() else {
+        return;
+    };
+    let fake = FakeRestV2::start();
+    fake.set_ssh("127.0.0.1", sshd.port, &sshd.user);
+    fake.set_pull_reads(25);
+    world.hello_over_ssh(&sshd);
+    world
+        .on_rest_v2(&fake.url())
+        .env("RPD_POLL_INTERVAL_MS", "100")
+        // 25 reads 100 ms apart outlast the grace.
+        .env("RPD_DIRECT_SSH_GRACE", "1s")
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_lacks("Deleting pod")
+        .run();
+    assert_eq!((fake.calls("createPod"), fake.calls("deletePod")), (1, 0));
+    assert!(
+        fake.calls("getPod") >= 25,
+        "the whole pull was read: {:?}",
+        fake.all_calls()
     );
     fake.assert_all_valid();
 }

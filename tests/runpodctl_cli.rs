@@ -679,3 +679,68 @@ fn ls_stale_all_and_cleanup_state_file_delete_a_runpod_deploy_pointers_pod() {
         "runpod-deploy's cleanup unlinks the pointer; so does rpd's"
     );
 }
+
+/// A COMMUNITY create asks runpodctl for a public IP (`--public-ip`), so
+/// the pod gets direct SSH; and a pod still pulling its image (v2.9+:
+/// `runtimeStatus: initializing`) is waited for, never given up on.
+#[test]
+fn a_community_create_asks_for_a_public_ip_and_a_pulling_pod_is_waited_for() {
+    let world = World::new();
+    let Some((_sshd, env)) = over_ssh(&world) else {
+        return;
+    };
+    world.edit(HELLO, "cloud_type: SECURE", "cloud_type: COMMUNITY");
+    world.rpd(&["sim", "pull", "25"]).status(0);
+    ctl(&world)
+        .envs(env)
+        .env("FAKE_RUNPODCTL_VERSION", "2.9.0")
+        .env("FAKE_RUNPODCTL_NO_PUBLIC_IP", "1")
+        .env("RPD_DIRECT_SSH_GRACE", "1s")
+        .args(["apply", "-y", HELLO])
+        .stdout_has("hello: apply complete! Pods: 1 created, 0 resumed, 0 destroyed, 1 stopped.")
+        .stderr_has("hello: Lifecycle on_success: recycle\n")
+        .stderr_lacks("Deleting pod")
+        .run();
+    let create = world.invoked(&["pod", "create", "--name"]);
+    assert_eq!(create.len(), 1);
+    assert!(
+        create[0].contains(&"--public-ip".to_string()),
+        "{:?}",
+        create[0]
+    );
+    assert!(
+        world.invoked(&["pod", "get"]).len() >= 25,
+        "the pull was read"
+    );
+}
+
+/// Without `--public-ip` (a runpodctl that lacks it), a COMMUNITY pod on
+/// a machine without a public IP runs with 22 "not publicly routable":
+/// after the grace it is deleted and the next candidate tried, as over
+/// REST v2; the create says the flag is missing.
+#[test]
+fn a_community_pod_without_a_public_22_is_replaced_after_the_grace() {
+    let world = World::new();
+    let Some((_sshd, env)) = over_ssh(&world) else {
+        return;
+    };
+    world.edit(HELLO, "cloud_type: SECURE", "cloud_type: COMMUNITY");
+    ctl(&world)
+        .envs(env)
+        .env("FAKE_RUNPODCTL_VERSION", "2.9.0")
+        .env("FAKE_RUNPODCTL_EXTRA_CREATE_FLAGS", "-public-ip")
+        .env("FAKE_RUNPODCTL_NO_PUBLIC_IP", "1")
+        .env("RPD_DIRECT_SSH_GRACE", "1s")
+        .args(["apply", "-y", "--fallback-cloud-type", "SECURE", HELLO])
+        .stdout_has("hello: apply complete! Pods: 2 created, 0 resumed, 1 destroyed, 1 stopped.")
+        .stderr_has("warning: runpodctl 2.9.0 has no --public-ip")
+        .stderr_has("Deleting pod [POD]: it has SSH only through RunPod's proxy (no public IP), which rsync cannot use\n")
+        .run();
+    let clouds: Vec<String> = world
+        .invoked(&["pod", "create", "--name"])
+        .iter()
+        .map(|argv| flag(argv, "--cloud-type").join(","))
+        .collect();
+    assert_eq!(clouds, ["COMMUNITY", "SECURE"]);
+    assert_eq!(world.pods().len(), 1);
+}

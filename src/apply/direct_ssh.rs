@@ -4,14 +4,22 @@
 //! proxy only, which cannot carry rsync. Waiting for such a pod would burn
 //! the whole readiness budget on a billing pod: after a grace, a pod this
 //! run created is deleted and the next candidate tried.
+//!
+//! A pod reads RUNNING with the proxy only while its image still pulls too
+//! (minutes for a large image), on any cloud: that pod is starting, not
+//! broken, and deleting it would only start the pull again on the next
+//! candidate. So the watch holds only for a COMMUNITY pod whose container
+//! runs and lists its port mappings without a public 22
+//! (`ObservedPod::no_public_ssh`); any other pod is waited for within the
+//! readiness timeout, as any start is.
 
 use super::*;
 
 /// How long a created pod may run with proxy-only SSH, unless said.
 pub const DEFAULT_DIRECT_SSH_GRACE: Duration = Duration::from_secs(60);
 
-/// Watches a waiting pod: running, with SSH through the proxy only, for how
-/// long.
+/// Watches a waiting pod: running on COMMUNITY with its ports mapped and
+/// no public 22, for how long.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DirectSshWatch {
     grace: Duration,
@@ -23,17 +31,26 @@ impl DirectSshWatch {
         DirectSshWatch { grace, since: None }
     }
 
-    /// Whether `pod`, seen at `now`, has run the whole grace with the
-    /// proxy and no direct endpoint (the clock restarts when it stops so).
+    /// Whether `pod`, seen at `now`, has run the whole grace on a machine
+    /// that gives it no direct SSH (the clock restarts when it stops so).
     pub(super) fn overdue(&mut self, pod: &ObservedPod, now: Instant) -> bool {
-        let proxy_only = pod.status == PodStatus::Running && pod.access.is_none() && pod.ssh_proxy;
-        if !proxy_only {
+        if !lacks_direct_ssh(pod) {
             self.since = None;
             return false;
         }
         let since = *self.since.get_or_insert(now);
         now.duration_since(since) >= self.grace
     }
+}
+
+/// A COMMUNITY pod that runs, lists its ports, and has no public 22: its
+/// machine has no public IP. A pod still pulling its image (RUNNING, the
+/// proxy, no runtime) is not one, nor is any SECURE pod.
+pub(super) fn lacks_direct_ssh(pod: &ObservedPod) -> bool {
+    pod.status == PodStatus::Running
+        && pod.access.is_none()
+        && pod.no_public_ssh
+        && pod.spec.cloud_type == Some(CloudType::Community)
 }
 
 impl Executor<'_> {
@@ -67,7 +84,10 @@ mod tests {
             id: "p".into(),
             name: "n".into(),
             status,
-            spec: PodSpec::default(),
+            spec: PodSpec {
+                cloud_type: Some(CloudType::Community),
+                ..PodSpec::default()
+            },
             cost_per_hr: None,
             access: direct.then(|| {
                 crate::model::Access::Ssh(crate::model::SshEndpoint {
@@ -77,6 +97,10 @@ mod tests {
                 })
             }),
             ssh_proxy: proxy,
+            // The runtime lists the ports, without a public 22, whenever
+            // the pod has only the proxy.
+            no_public_ssh: proxy && !direct && status == PodStatus::Running,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: None,
@@ -100,5 +124,29 @@ mod tests {
         assert!(!watch.overdue(&pod(PodStatus::Running, false, false), at(170)));
         assert!(!watch.overdue(&proxy_only, at(171)), "and again");
         assert!(!watch.overdue(&pod(PodStatus::Running, true, true), at(500)));
+    }
+
+    /// RUNNING with the proxy and no runtime is a pod still pulling its
+    /// image: never given up on, on either cloud; nor is a SECURE pod
+    /// whose runtime shows no public 22 (SECURE machines have public IPs).
+    #[test]
+    fn a_pod_still_pulling_or_on_secure_cloud_is_never_overdue() {
+        let t0 = Instant::now();
+        let mut pulling = pod(PodStatus::Running, false, true);
+        pulling.no_public_ssh = false;
+        let mut watch = DirectSshWatch::new(Duration::from_secs(60));
+        for s in [0, 61, 600, 6000] {
+            assert!(!watch.overdue(&pulling, t0 + Duration::from_secs(s)));
+        }
+        let mut secure = pod(PodStatus::Running, false, true);
+        secure.spec.cloud_type = Some(CloudType::Secure);
+        let mut unknown_cloud = pod(PodStatus::Running, false, true);
+        unknown_cloud.spec.cloud_type = None;
+        for other in [secure, unknown_cloud] {
+            let mut watch = DirectSshWatch::new(Duration::from_secs(60));
+            for s in [0, 61, 600] {
+                assert!(!watch.overdue(&other, t0 + Duration::from_secs(s)));
+            }
+        }
     }
 }

@@ -248,20 +248,22 @@ pub(crate) async fn stop_verified(
 ) -> (StopOutcome, Option<Duration>) {
     let waiter = reporter.wait(&format!("Stopping pod {pod_id}"));
 
-    let asked = retry::retry(
-        request_retry,
-        || async {
-            match provider.stop(pod_id).await {
-                // Not in a state to stop: already stopping or stopped.
-                Err(ProviderError::Conflict(_)) => Ok(()),
-                other => other,
-            }
-        },
-        // A stop is harmless to repeat, so an unclassified failure
-        // (a runpodctl that printed no code) is tried again too.
-        |err| err.is_retryable() || matches!(err, ProviderError::Other(_)),
-        ProviderError::retry_after,
-    )
+    let asked = past_rate_limits(reporter, &format!("stopping pod {pod_id}"), || {
+        retry::retry(
+            request_retry,
+            || async {
+                match provider.stop(pod_id).await {
+                    // Not in a state to stop: already stopping or stopped.
+                    Err(ProviderError::Conflict(_)) => Ok(()),
+                    other => other,
+                }
+            },
+            // A stop is harmless to repeat, so an unclassified failure
+            // (a runpodctl that printed no code) is tried again too.
+            |err| err.is_retryable() || matches!(err, ProviderError::Other(_)),
+            ProviderError::retry_after,
+        )
+    })
     .await;
     let asked = match asked {
         Ok(()) => None,

@@ -27,7 +27,8 @@ use crate::cost::usd;
 use crate::interrupt::Interrupt;
 use crate::known;
 use crate::model::{
-    Candidate, LifecycleAction, ObservedPod, Outcome, PodStatus, PodUpdate, Stock, Storage,
+    Candidate, CloudType, LifecycleAction, ObservedPod, Outcome, PodStatus, PodUpdate, Stock,
+    Storage,
 };
 use crate::plan::{BusyHost, DeleteReason, Plan, StepKind};
 use crate::progress::Reporter;
@@ -178,6 +179,46 @@ pub struct Executor<'a> {
 const REQUEST_RETRY: Backoff = Backoff::exponential(Duration::from_secs(2))
     .retries(2)
     .max_total_wait(Duration::from_secs(60));
+
+/// How long a stop or a delete keeps waiting out RunPod's rate limit: a
+/// stop given up leaves a pod billing, so a 429 is waited for as its
+/// `Retry-After` says, as long as this.
+pub(crate) const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(15 * 60);
+
+/// `attempt` (a stop or a delete, with its own retries) again and again
+/// while the provider refuses it for the rate limit, waiting what it asks
+/// each time and saying so, within [`RATE_LIMIT_PATIENCE`]. `doing` is what
+/// the request does: "stopping pod x".
+pub(crate) async fn past_rate_limits<T, Fut>(
+    reporter: &Reporter,
+    doing: &str,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, ProviderError>
+where
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let began = Instant::now();
+    loop {
+        match attempt().await {
+            Err(err @ ProviderError::RateLimited { .. }) => {
+                let left = RATE_LIMIT_PATIENCE.saturating_sub(began.elapsed());
+                if left.is_zero() {
+                    return Err(err);
+                }
+                let wait = err
+                    .retry_after()
+                    .unwrap_or(Duration::from_secs(30))
+                    .clamp(Duration::from_secs(1), left);
+                reporter.line(format!(
+                    "RunPod's rate limit: waiting {} s before {doing}",
+                    wait.as_secs_f64().ceil() as u64
+                ));
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 impl<'a> Executor<'a> {
     pub fn new(

@@ -13,12 +13,14 @@ pub(crate) async fn delete_pod(
     pod_id: &str,
 ) -> Result<Duration, ProviderError> {
     let waiter = reporter.wait(&format!("Destroying pod {pod_id}"));
-    let deleted = retry::retry(
-        request_retry,
-        || provider.delete(pod_id),
-        ProviderError::is_retryable,
-        ProviderError::retry_after,
-    )
+    let deleted = past_rate_limits(reporter, &format!("deleting pod {pod_id}"), || {
+        retry::retry(
+            request_retry,
+            || provider.delete(pod_id),
+            ProviderError::is_retryable,
+            ProviderError::retry_after,
+        )
+    })
     .await;
     if let Err(err) = deleted {
         waiter.abandon();
@@ -554,19 +556,35 @@ impl Executor<'_> {
                 }
                 Ok(Some(pod)) => {
                     let detail = match pod.status {
+                        PodStatus::Running if direct_ssh::lacks_direct_ssh(&pod) => {
+                            "RUNNING, SSH only through RunPod's proxy (no public 22)".to_string()
+                        }
                         PodStatus::Running if pod.ssh_proxy => {
-                            "RUNNING, SSH only through RunPod's proxy so far".to_string()
+                            "RUNNING, SSH only through RunPod's proxy so far (the image may still be pulling)"
+                                .to_string()
                         }
                         PodStatus::Running => "RUNNING, no SSH endpoint yet".to_string(),
                         status => status.to_string(),
                     };
                     waiter.tick(&detail);
-                    seen = Some((pod.status, pod.ssh_proxy));
+                    seen = Some((pod.status, pod.ssh_proxy, pod.no_public_ssh));
                 }
                 Ok(None) => return Look::Done(Err(NotReady::Disappeared { pod_id: id() })),
-                Err(ProviderError::Transient(e))
-                | Err(ProviderError::RateLimited { message: e, .. }) => {
+                Err(ProviderError::Transient(e)) => {
                     waiter.tick(&format!("provider hiccup: {e}"));
+                }
+                // Asking again before the wait the provider named would
+                // only earn another refusal (a provider without rate-limit
+                // headers to pace by: the simulator, runpodctl).
+                Err(ProviderError::RateLimited {
+                    message: e,
+                    retry_after,
+                }) => {
+                    waiter.tick(&format!("provider hiccup: {e}"));
+                    if let Some(wait) = retry_after {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        tokio::time::sleep(wait.min(left)).await;
+                    }
                 }
                 Err(source) => {
                     return Look::Done(Err(NotReady::Unreadable {

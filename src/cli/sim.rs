@@ -86,6 +86,27 @@ pub enum SimCommand {
         /// Milliseconds a resumed pod takes to run.
         warm_ms: u64,
     },
+    /// Make each created pod read RUNNING with its image still pulling (no
+    /// way in yet) for this many reads, as RunPod reports a pod whose image
+    /// pulls (0: none).
+    Pull {
+        /// Reads of a new pod that see it still pulling.
+        reads: u32,
+    },
+    /// Limit provider calls as RunPod's rate limit does: past the quota a
+    /// call is refused (429) until its window resets; `--off` lifts it.
+    RateLimit {
+        /// Calls a minute.
+        #[arg(required_unless_present = "off")]
+        per_minute: Option<u32>,
+        /// Calls an hour (default: 50 minutes' worth, as RunPod's example
+        /// policy of 60 a minute and 3000 an hour).
+        #[arg(long)]
+        per_hour: Option<u32>,
+        /// No limit.
+        #[arg(long, conflicts_with_all = ["per_minute", "per_hour"])]
+        off: bool,
+    },
     /// Create a network volume in a datacenter.
     Volume {
         /// The volume's name (what `storage.volume_name` refers to).
@@ -138,6 +159,15 @@ impl SimCommand {
             SimCommand::FailStop { pod_id, count } => SimAction::FailStop { pod_id, count },
             SimCommand::Latency { ms } => SimAction::Latency { ms },
             SimCommand::Boot { cold_ms, warm_ms } => SimAction::Boot { cold_ms, warm_ms },
+            SimCommand::Pull { reads } => SimAction::Pull { reads },
+            SimCommand::RateLimit {
+                per_minute,
+                per_hour,
+                off,
+            } => SimAction::RateLimit {
+                per_minute: per_minute.filter(|_| !off),
+                per_hour,
+            },
             SimCommand::Volume {
                 name,
                 datacenter,

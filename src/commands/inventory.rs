@@ -477,6 +477,7 @@ pub async fn observe(
 /// storage (runpodctl's `pod list` has no mount) is read on its own, since
 /// a stopped pod is priced by it.
 async fn list_pods(provider: &SharedProvider) -> anyhow::Result<Vec<ObservedPod>> {
+    provider.check_key().await?;
     let mut pods = provider.list().await.with_context(|| {
         format!(
             "listing the account's pods (--provider {})",

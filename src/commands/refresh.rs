@@ -266,6 +266,14 @@ pub async fn prepare_all(
     flags: PlanFlags,
 ) -> Vec<(PathBuf, anyhow::Result<Prepared>)> {
     use futures::stream::{self, StreamExt};
+    // A key that may not act for the account (a pod's own key) is said
+    // once per config, and nothing is read with it.
+    if let Err(err) = provider.check_key().await {
+        return configs
+            .into_iter()
+            .map(|config| (config.path.clone(), Err(anyhow::Error::new(err.clone()))))
+            .collect();
+    }
     let mut keys: Vec<CatalogKey> = Vec::new();
     if mode == Mode::Apply {
         for config in &configs {

@@ -364,6 +364,15 @@ pub enum SimAction {
         cold_ms: u64,
         warm_ms: u64,
     },
+    /// Reads of a created pod that see its image still pulling.
+    Pull {
+        reads: u32,
+    },
+    /// Calls a minute and an hour; no minute quota: no limit.
+    RateLimit {
+        per_minute: Option<u32>,
+        per_hour: Option<u32>,
+    },
     Volume {
         name: String,
         datacenter: String,

@@ -221,6 +221,37 @@ fn execute(store: &Store, action: &SimAction) -> anyhow::Result<()> {
             })?;
             crate::say!("Pods now boot in {cold_ms} ms (create) and {warm_ms} ms (resume).");
         }
+        SimAction::Pull { reads } => {
+            with(store, |world, _| {
+                world.pull_reads = *reads;
+                Ok(())
+            })?;
+            crate::say!(
+                "Created pods now read RUNNING with their image still pulling for {reads} reads."
+            );
+        }
+        SimAction::RateLimit {
+            per_minute,
+            per_hour,
+        } => {
+            let quota = per_minute.map(|minute| {
+                let hour = per_hour
+                    .unwrap_or(minute.saturating_mul(crate::provider::sim::quota::HOUR_PER_MINUTE));
+                crate::provider::sim::quota::Quota::new(minute, hour)
+            });
+            let shown = match &quota {
+                Some(q) => format!(
+                    "Provider calls are now limited to {} a minute and {} an hour.",
+                    q.windows[0].limit, q.windows[1].limit
+                ),
+                None => "Provider calls are no longer limited.".to_string(),
+            };
+            with(store, |world, _| {
+                world.quota = quota;
+                Ok(())
+            })?;
+            crate::say!("{shown}");
+        }
         SimAction::Volume {
             name,
             datacenter,

@@ -101,7 +101,7 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
     let seen = inventory::observe(&mut providers, &subjects, &gathered).await?;
     let failed = inventory::report_other_keys(ctx, &seen) || failed;
     let stale = stale_pods(&seen.pods, &gathered.known, chrono::Utc::now());
-    let selection = select(
+    let mut selection = select(
         &stale,
         Scope {
             untracked: true,
@@ -109,6 +109,19 @@ pub async fn ls_stale(ctx: &Ctx, settings: &LsStaleSettings) -> anyhow::Result<E
             older_than_days: settings.older_than_days,
         },
     );
+    // A pod in a status rpd does not know may be stopped, or not: not
+    // listed as stale, but said.
+    let unknown = seen
+        .pods
+        .iter()
+        .filter(|p| p.status == PodStatus::Unknown)
+        .filter(|p| settings.all || gathered.known.ownership(p).is_rpds())
+        .count();
+    if unknown > 0 {
+        selection
+            .left_alone
+            .push((crate::plan::LeftAlone::UnknownStatus, unknown));
+    }
     if settings.json {
         print_json(&json!({
             "format_version": "1.0",

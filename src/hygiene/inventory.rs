@@ -311,6 +311,8 @@ mod tests {
             cost_per_hr: Some(0.0),
             access: None,
             ssh_proxy: false,
+            no_public_ssh: false,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: changed_at.map(String::from),

@@ -46,7 +46,9 @@ fn refresh_pod(
                     .or(Some(FieldValue::Absent)),
                 new: Some(FieldValue::text(observed.status.as_str())),
                 forces_replacement: false,
-                note: (observed.status.is_active() && !was_active)
+                note: (observed.status.is_active()
+                    && observed.status != crate::model::PodStatus::Unknown
+                    && !was_active)
                     .then_some(FieldNote::StartedOutsideRpd),
             },
         );
@@ -135,6 +137,8 @@ mod tests {
             cost_per_hr: None,
             access: None,
             ssh_proxy: false,
+            no_public_ssh: false,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: None,

@@ -1,13 +1,15 @@
 //! What a config's pods cost: RunPod's hourly bills summed (compute,
 //! storage while running, storage while paused), or, where no billing can
-//! be read, an estimate from the run manifests and rpd's record of the
-//! pauses, labelled as such.
+//! be read (a provider without it, or a key RunPod does not show bills to),
+//! an estimate from the run manifests and rpd's record of the pauses,
+//! labelled as such. Network volumes bill apart from any pod: each is
+//! summed once, whichever configs mount it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::runs::RunRecord;
-use crate::model::PodBill;
+use crate::model::{PodBill, VolumeBill};
 
 /// Where the figures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,6 +68,28 @@ pub struct ConfigSpend {
     pub pod_ids: Vec<String>,
     pub source: Source,
     pub spend: Spend,
+    /// Why RunPod's bills could not be read (a key without billing access:
+    /// 403), when the figures are estimated because of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_refused: Option<String>,
+}
+
+/// One network volume's storage over the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumeSpend {
+    pub volume_id: String,
+    /// The configs whose pods mount it.
+    pub configs: Vec<std::path::PathBuf>,
+    /// RunPod's bills summed; `None` when they could not be read.
+    pub total_usd: Option<f64>,
+    /// Why not (RunPod refused them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_refused: Option<String>,
+}
+
+/// Sums a volume's bills.
+pub fn from_volume_bills(bills: &[VolumeBill]) -> f64 {
+    bills.iter().map(|b| b.total_usd).sum()
 }
 
 /// A pause rpd knows of: since when, and what the volume bills meanwhile.

@@ -273,6 +273,8 @@ mod tests {
             cost_per_hr: Some(per_hr),
             access: None,
             ssh_proxy: false,
+            no_public_ssh: false,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: None,

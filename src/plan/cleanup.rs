@@ -72,8 +72,15 @@ pub fn plan(input: &CleanupInput) -> Plan {
     let mut not_rpds = 0;
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
+    let mut unknown_status = 0;
     for target in &input.targets {
         let pod = &target.pod;
+        // Neither deleted nor stopped on a guess (it may be running, or
+        // already going): left alone, and said.
+        if pod.status == PodStatus::Unknown {
+            unknown_status += 1;
+            continue;
+        }
         // A job no rpd collected goes with its pod (or ends with its stop).
         let touched = match target.action {
             CleanupAction::Delete => true,
@@ -193,6 +200,7 @@ pub fn plan(input: &CleanupInput) -> Plan {
     let notes = input
         .left_alone
         .iter()
+        .chain([(LeftAlone::UnknownStatus, unknown_status)].iter())
         .filter(|(_, count)| *count > 0)
         .map(|(why, count)| Note::CleanupLeftAlone {
             count: *count,
@@ -257,6 +265,8 @@ mod tests {
             cost_per_hr: Some(0.0),
             access: None,
             ssh_proxy: false,
+            no_public_ssh: false,
+            status_text: None,
             actions: None,
             created_at: None,
             changed_at: None,
@@ -326,6 +336,42 @@ mod tests {
             }]
         );
         assert!(plan.report.warnings.is_empty());
+    }
+
+    /// A pod whose status rpd does not know is neither deleted nor
+    /// stopped (a state file's cleanup deletes every pod it tracks): it is
+    /// left alone, and the plan says so.
+    #[test]
+    fn a_pod_in_a_status_rpd_does_not_know_is_left_alone_and_said() {
+        let mut unknown = stopped("u1", 20);
+        unknown.status = PodStatus::Unknown;
+        unknown.status_text = Some("HIBERNATING".into());
+        for action in [CleanupAction::Delete, CleanupAction::Stop] {
+            let input = CleanupInput {
+                targets: vec![Target {
+                    pod: unknown.clone(),
+                    owner: tracked(),
+                    action,
+                    stopped_since: None,
+                    uncollected_job: None,
+                }],
+                gone: vec![],
+                left_alone: vec![],
+                pointers: vec![],
+                now: at("2026-11-11T12:00:00Z"),
+                force: false,
+            };
+            let plan = plan(&input);
+            assert!(plan.steps().is_empty(), "{action:?}");
+            assert!(plan.report.state_only_changes.is_empty());
+            assert_eq!(
+                plan.report.notes,
+                [Note::CleanupLeftAlone {
+                    count: 1,
+                    why: LeftAlone::UnknownStatus
+                }]
+            );
+        }
     }
 
     #[test]

@@ -206,7 +206,9 @@ impl Planner<'_> {
 
     /// The pod's status changed outside rpd (stopped or started in the console).
     fn report_status_drift(&mut self, pod_id: &str, before: PodStatus, now: PodStatus) {
-        let note = (now.is_active() && !before.is_active()).then_some(FieldNote::StartedOutsideRpd);
+        // A status rpd does not know is no evidence of a start.
+        let note = (now.is_active() && now != PodStatus::Unknown && !before.is_active())
+            .then_some(FieldNote::StartedOutsideRpd);
         self.drift.push(Drift::Changed {
             pod_id: pod_id.to_string(),
             fields: vec![FieldChange {

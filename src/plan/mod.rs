@@ -88,6 +88,7 @@ pub fn check_input_validity(input: &PlanningInput) -> Result<(), InvalidInput> {
 fn do_plan(input: &PlanningInput) -> Plan {
     let mut planner = Planner::new(input);
     planner.check_api_key();
+    planner.check_pod_statuses();
     let pod = match input.options.mode {
         Mode::Apply => planner.plan_apply(),
         Mode::Destroy | Mode::Cleanup => planner.plan_destroy(),
@@ -141,6 +142,31 @@ impl<'a> Planner<'a> {
             |id| matches!(observed.pods.get(id), Some(Observation::Gone)),
             observed.pending_matches.is_empty(),
         ));
+    }
+
+    /// A pod this plan would act on whose status rpd does not know may be
+    /// running, billing, or on its way out: the plan refuses to change
+    /// anything around it rather than guess (apply: the current pod;
+    /// destroy: every pod it would delete).
+    fn check_pod_statuses(&mut self) {
+        let input = self.input;
+        let Some(state) = input.state() else {
+            return;
+        };
+        let ids: Vec<&str> = match input.options.mode {
+            Mode::Apply => state.pod.iter().map(|p| p.id.as_str()).collect(),
+            Mode::Destroy | Mode::Cleanup => state.pod_ids(),
+        };
+        for id in ids {
+            if let Some(Observation::Pod(pod)) = input.observed.pods.get(id)
+                && pod.status == crate::model::PodStatus::Unknown
+            {
+                self.errors.push(PlanError::UnknownPodStatus {
+                    pod_id: id.to_string(),
+                    status: pod.status_text.clone(),
+                });
+            }
+        }
     }
 
     /// What the refresh found beside the pods: an unreadable catalog, a

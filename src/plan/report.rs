@@ -254,6 +254,13 @@ pub enum PlanError {
         /// A delete (else a stop, which ends the job if it still runs).
         delete: bool,
     },
+    /// A pod the plan would act on reports a status rpd does not know
+    /// (`status`: the provider's word, if it sent one): rpd cannot tell
+    /// whether it runs or bills, so it changes nothing around it.
+    UnknownPodStatus {
+        pod_id: String,
+        status: Option<String>,
+    },
     /// A local input the job cannot run with (serialized as the problem
     /// itself, with its own `kind`).
     #[serde(untagged)]
@@ -353,6 +360,9 @@ pub enum LeftAlone {
     UnknownStopTime,
     /// Stopped for less than the threshold.
     StoppedRecently { older_than_days: u64 },
+    /// Its status is one rpd does not know: it may run or bill, so rpd
+    /// neither deletes nor stops it on a guess.
+    UnknownStatus,
 }
 
 /// State bookkeeping applying would do, with no provider call.

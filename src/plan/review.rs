@@ -154,6 +154,8 @@ pub fn diff_input(
                 created_at: None,
                 changed_at: None,
                 ssh_proxy: false,
+                no_public_ssh: false,
+                status_text: None,
             };
             let observed = Observations {
                 pods: BTreeMap::from([(OLD_POD.to_string(), Observation::Pod(Box::new(pod)))]),

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub use crate::model::{Catalog, GpuTypeLimit, NetworkVolume, Offer};
 use crate::model::{
     CloudType, InPlaceUpdates, InvalidCandidate, ObservedPod, PodBill, PodSelfStop, PodUpdate,
-    Storage, find_volume,
+    Storage, VolumeBill, find_volume,
 };
 use crate::retry::{Patience, PollSchedule};
 
@@ -194,6 +194,13 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Whether the API key may act for the account at all; an error says
+    /// why not (REST v2 run inside a RunPod pod, with the pod's own key),
+    /// before anything is sent with it. Checked once per provider.
+    async fn check_key(&self) -> ProviderResult<()> {
+        Ok(())
+    }
+
     /// Whether pods are reached over SSH with the config's key pair (not
     /// so on the simulator, whose pods are local processes).
     fn needs_ssh_key(&self) -> bool {
@@ -281,6 +288,17 @@ pub trait Provider: Send + Sync {
         _pod_id: &str,
         _since: chrono::DateTime<chrono::Utc>,
     ) -> ProviderResult<Option<Vec<PodBill>>> {
+        Ok(None)
+    }
+
+    /// What RunPod billed a network volume since `since`, by the hour
+    /// (storage a volume bills apart from any pod); `None` when this
+    /// provider has no billing to read.
+    async fn network_volume_billing(
+        &self,
+        _volume_id: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<VolumeBill>>> {
         Ok(None)
     }
 }

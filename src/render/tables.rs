@@ -246,9 +246,11 @@ pub fn runs(runs: &[RunRecord]) -> String {
     )
 }
 
-/// `rpd cost` as text.
+/// `rpd cost` as text: the configs' pods, then the network volumes they
+/// mount (each once), then the total of both.
 pub fn cost(
     rows: &[crate::hygiene::spend::ConfigSpend],
+    volumes: &[crate::hygiene::spend::VolumeSpend],
     since: chrono::DateTime<chrono::Utc>,
     base: &Path,
     p: &Palette,
@@ -289,6 +291,30 @@ pub fn cost(
     for row in rows {
         total.add(&row.spend);
     }
+    if !volumes.is_empty() {
+        let cells: Vec<Vec<String>> = volumes
+            .iter()
+            .map(|v| {
+                vec![
+                    v.volume_id.clone(),
+                    v.configs
+                        .iter()
+                        .map(|c| shown(c, base))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    v.total_usd
+                        .map_or_else(|| "not read".to_string(), |t| Usd(t).to_string()),
+                    words::source(Source::Billing).to_string(),
+                ]
+            })
+            .collect();
+        let _ = writeln!(out);
+        out.push_str(&table(
+            &["NETWORK VOLUME", "USED BY", "STORAGE", "SOURCE"],
+            &cells,
+        ));
+    }
+    let volumes_usd: f64 = volumes.iter().filter_map(|v| v.total_usd).sum();
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -296,11 +322,29 @@ pub fn cost(
         p.bold.apply_to(format!(
             "Total since {}: {}.",
             since.format("%Y-%m-%d"),
-            Usd(total.total_usd)
+            Usd(total.total_usd + volumes_usd)
         ))
     );
     if rows.iter().any(|r| r.source == Source::Estimate) {
         let _ = writeln!(out, "{}", words::estimate_note());
+    }
+    for row in rows {
+        if let Some(why) = &row.billing_refused {
+            let _ = writeln!(
+                out,
+                "{}",
+                words::billing_refused(&shown(&row.config, base), why)
+            );
+        }
+    }
+    for volume in volumes {
+        if let Some(why) = &volume.billing_refused {
+            let _ = writeln!(
+                out,
+                "{}",
+                words::billing_refused(&format!("network volume {}", volume.volume_id), why)
+            );
+        }
     }
     out
 }

@@ -340,6 +340,16 @@ fn write_pod_block(out: &mut String, plan: &Plan, p: &Palette) {
             write_fields(out, &fields, pod.unchanged, "      ", p);
             let _ = writeln!(out, "    }}");
         }
+        // Refused with a plan error: nothing is done to it.
+        PodAction::Reuse if pod.status == Some(crate::model::PodStatus::Unknown) => {
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold.apply_to(format!(
+                    "# pod {name:?} ({id}) is in a status rpd does not know; nothing is done to it"
+                ))
+            );
+        }
         PodAction::Reuse => {
             let status = pod.status.map(|s| s.as_str()).unwrap_or("RUNNING");
             let _ = writeln!(

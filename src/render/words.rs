@@ -327,6 +327,19 @@ pub fn note(note: &Note) -> String {
             Usd(*per_day),
             Usd(*per_month)
         ),
+        Note::CleanupLeftAlone {
+            count,
+            why: LeftAlone::UnknownStatus,
+        } => format!(
+            "{} in a status rpd does not know left alone: rpd cannot tell whether {} or {} (see `rpd status`, or the RunPod console)",
+            if *count == 1 {
+                "1 pod".to_string()
+            } else {
+                format!("{count} pods")
+            },
+            if *count == 1 { "it runs" } else { "they run" },
+            if *count == 1 { "bills" } else { "bill" },
+        ),
         Note::CleanupLeftAlone { count, why } => {
             let pods = if *count == 1 {
                 "1 stopped pod".to_string()
@@ -357,6 +370,7 @@ pub fn note(note: &Note) -> String {
                     "{pods} stopped less than {} ago left alone (--older-than)",
                     hygiene::days(*older_than_days)
                 ),
+                LeftAlone::UnknownStatus => unreachable!("worded above"),
             }
         }
     }

@@ -61,6 +61,9 @@ pub struct Recorded {
     pub status: u16,
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
+    /// The `RateLimit-Policy` and `RateLimit` headers of the answer, when
+    /// the account has a rate limit (`set_rate_limit`).
+    pub rate_limit: Option<(String, String)>,
 }
 
 /// Where running pods say their sshd is.
@@ -104,6 +107,11 @@ struct Control {
     owners: HashMap<String, String>,
     /// `PodBillingRecord`s that `GET /v2/billing/pods` answers from.
     bills: Vec<Value>,
+    /// `NetworkVolumeBillingRecord`s of `GET /v2/billing/network-volumes`.
+    volume_bills: Vec<Value>,
+    /// Pods answered with a status RunPod may add one day (or none):
+    /// `status` is then this, outside the spec's enum.
+    status_override: HashMap<String, Option<String>>,
 }
 
 struct Shared {
@@ -148,12 +156,14 @@ impl FakeRestV2 {
                 },
                 ssh_ready: true,
                 bills: Vec::new(),
+                volume_bills: Vec::new(),
                 env: HashMap::new(),
                 page_size: None,
                 account_keys: Vec::new(),
                 other_accounts: Vec::new(),
                 owners: HashMap::new(),
                 community_without_public_ip: false,
+                status_override: HashMap::new(),
             }),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -221,6 +231,45 @@ impl FakeRestV2 {
         self.with_world(|w, _| {
             w.fail_next_start.insert(pod_id.to_string());
         });
+    }
+
+    /// RunPod's rate limit for this account: `per_minute` requests a
+    /// minute and 50 times that an hour (the spec's example policy is 60
+    /// and 3000; limits differ between accounts). Every answer then carries
+    /// `RateLimit-Policy` and `RateLimit`; past the quota, 429 with
+    /// `Retry-After`.
+    pub fn set_rate_limit(&self, per_minute: u32) {
+        self.with_world(|w, _| {
+            w.quota = Some(rpd::provider::sim::quota::Quota::per_minute(per_minute))
+        });
+    }
+
+    /// 429s answered while the account has a rate limit (the quota's, and
+    /// any injected with `fail_next`).
+    pub fn rate_limited(&self) -> usize {
+        self.control(|c| {
+            c.requests
+                .iter()
+                .filter(|r| r.status == 429 && r.rate_limit.is_some())
+                .count()
+        })
+    }
+
+    /// The pod's `status` reads `status` (none: null), a value outside the
+    /// spec's enum, as a status RunPod adds one day would (answers with it
+    /// break the spec: a test using this skips `assert_all_valid`).
+    pub fn set_status_text(&self, pod_id: &str, status: Option<&str>) {
+        self.control(|c| {
+            c.status_override
+                .insert(pod_id.to_string(), status.map(String::from))
+        });
+    }
+
+    /// A created pod reads RUNNING with `ssh.proxy` only, no runtime and no
+    /// `ssh.direct`, for this many reads of it (`GET /v2/pods/{id}`): its
+    /// image still pulls (minutes for a 10 GB image on RunPod).
+    pub fn set_pull_reads(&self, reads: u32) {
+        self.with_world(|w, _| w.pull_reads = reads);
     }
 
     pub fn set_latency(&self, latency: Duration) {
@@ -311,6 +360,14 @@ impl FakeRestV2 {
     /// answers with those of the asked pod from the asked start.
     pub fn set_bills(&self, records: Vec<Value>) {
         self.control(|c| c.bills = records);
+    }
+
+    /// What RunPod billed network volumes (`NetworkVolumeBillingRecord`s,
+    /// as in `fixtures/rest_v2/billing_network_volumes.json`);
+    /// `GET /v2/billing/network-volumes` answers with those of the asked
+    /// volume from the asked start.
+    pub fn set_volume_bills(&self, records: Vec<Value>) {
+        self.control(|c| c.volume_bills = records);
     }
 
     pub fn set_ssh_ready(&self, ready: bool) {
@@ -448,6 +505,7 @@ enum Op {
     ListNetworkVolumes,
     GetSshKeys,
     ListPodBilling,
+    ListNetworkVolumeBilling,
 }
 
 impl Op {
@@ -465,6 +523,7 @@ impl Op {
             ("GET", ["v2", "network-volumes"]) => Op::ListNetworkVolumes,
             ("GET", ["v2", "account", "ssh-keys"]) => Op::GetSshKeys,
             ("GET", ["v2", "billing", "pods"]) => Op::ListPodBilling,
+            ("GET", ["v2", "billing", "network-volumes"]) => Op::ListNetworkVolumeBilling,
             _ => return None,
         })
     }
@@ -482,6 +541,7 @@ impl Op {
             Op::ListNetworkVolumes => "listNetworkVolumes",
             Op::GetSshKeys => "getSshKeys",
             Op::ListPodBilling => "listPodBilling",
+            Op::ListNetworkVolumeBilling => "listNetworkVolumeBilling",
         }
     }
 
@@ -499,6 +559,7 @@ impl Op {
             Op::ListNetworkVolumes => ("/v2/network-volumes", "get"),
             Op::GetSshKeys => ("/v2/account/ssh-keys", "get"),
             Op::ListPodBilling => ("/v2/billing/pods", "get"),
+            Op::ListNetworkVolumeBilling => ("/v2/billing/network-volumes", "get"),
         }
     }
 }
@@ -524,8 +585,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         status: 0,
         authorization: header_text(&parts.headers, header::AUTHORIZATION),
         user_agent: header_text(&parts.headers, header::USER_AGENT),
+        rate_limit: None,
     };
-    let (response, answer_schema) = answer(&shared, &parts, &bytes, &mut record).await;
+    let (mut response, answer_schema) = answer(&shared, &parts, &bytes, &mut record).await;
+    // Every answer to an authenticated request says the account's quota
+    // and what is left of it (openapi-v2.json: "not only on 429s").
+    if let Some((policy, state)) = &record.rate_limit {
+        let headers = response.headers_mut();
+        headers.insert("ratelimit-policy", policy.parse().expect("header"));
+        headers.insert("ratelimit", state.parse().expect("header"));
+    }
     record.status = response.status().as_u16();
     let mut control = shared.control.lock().unwrap();
     if let Some((op, body)) = answer_schema {
@@ -615,6 +684,25 @@ async fn answer(
         };
         return (problem(401, detail, None), None);
     }
+    // The account's rate limit: past it, 429 with the seconds until the
+    // exhausted window resets; the request does nothing.
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Some(verdict) = world(shared, |w, _| w.quota.as_mut().map(|q| q.spend(now))) {
+        record.rate_limit = Some((verdict.policy.clone(), verdict.state.clone()));
+        if !verdict.allowed {
+            let window = verdict.exceeded.unwrap_or_default();
+            let mut response = problem(
+                429,
+                &format!("rate limit exceeded for the {window} window"),
+                None,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                verdict.retry_after_secs.to_string().parse().unwrap(),
+            );
+            return (response, None);
+        }
+    }
     if let Some(injected) = take_injected(shared, op.id(), action.as_deref()) {
         let detail = match (&injected.detail, injected.status) {
             (Some(detail), _) => detail.as_str(),
@@ -668,6 +756,7 @@ async fn answer(
             Reply::Json(200, json!({ "keys": keys }))
         }
         Op::ListPodBilling => list_pod_billing(shared, &query),
+        Op::ListNetworkVolumeBilling => list_volume_billing(shared, &query),
     };
     match result {
         Reply::Json(status, value) => {
@@ -767,8 +856,10 @@ fn list_pods(shared: &Shared, caller: &str, cursor: Option<&String>) -> Reply {
     Reply::Json(200, body)
 }
 
+/// A read of the pod: one read of a pod whose image still pulls
+/// (`set_pull_reads`).
 fn get_pod(shared: &Shared, id: &str) -> Reply {
-    match world(shared, |w, _| w.pods.get(id).cloned()) {
+    match world(shared, |w, _| w.read_pod(id)) {
         Some(pod) => Reply::Json(200, render_pod(shared, &pod)),
         None => Reply::Problem(404, "resource not found".into()),
     }
@@ -1148,19 +1239,83 @@ fn list_pod_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
     Reply::Json(200, json!({ "records": records, "metadata": metadata }))
 }
 
+/// `listNetworkVolumeBilling`: the bills of `networkVolumeId` (all
+/// volumes without one) from `startTime`.
+fn list_volume_billing(shared: &Shared, query: &HashMap<String, String>) -> Reply {
+    let bucket = query.get("bucketSize").map_or("day", String::as_str);
+    if !["hour", "day", "week", "month", "year"].contains(&bucket) {
+        return Reply::Problem(400, format!("invalid bucketSize {bucket:?}"));
+    }
+    let start = match query
+        .get("startTime")
+        .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>())
+    {
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return Reply::Problem(400, "invalid startTime".into()),
+        None => None,
+    };
+    let volume_id = query.get("networkVolumeId");
+    let records: Vec<Value> = shared
+        .control
+        .lock()
+        .unwrap()
+        .volume_bills
+        .iter()
+        .filter(|r| volume_id.is_none_or(|id| r["networkVolumeId"] == id.as_str()))
+        .filter(|r| {
+            let at = r["startTime"]
+                .as_str()
+                .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+            match (start, at) {
+                (Some(start), Some(at)) => at >= start,
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect();
+    let sum = |key: &str| records.iter().filter_map(|r| r[key].as_f64()).sum::<f64>();
+    let volumes: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter_map(|r| r["networkVolumeId"].as_str())
+        .collect();
+    let metadata = json!({
+        "query": {
+            "startTime": query.get("startTime").cloned().unwrap_or_else(|| "2026-01-01T00:00:00Z".into()),
+            "endTime": query.get("endTime").cloned().unwrap_or_else(|| {
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+            "bucketSize": bucket,
+            "networkVolumeId": volume_id,
+        },
+        "recordCount": records.len(),
+        "uniqueNetworkVolumeCount": volumes.len(),
+        "totals": {
+            "totalAmount": sum("totalAmount"),
+            "standardAmount": sum("standardAmount"),
+            "highPerformanceAmount": sum("highPerformanceAmount"),
+        },
+    });
+    Reply::Json(200, json!({ "records": records, "metadata": metadata }))
+}
+
 /// A simulated pod in the REST v2 `Pod` shape.
 fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
     let observed = shared.store.observe(pod, None);
-    let (ssh, ssh_ready, env) = {
+    let (ssh, ssh_ready, env, public_ip, status_override) = {
         let c = shared.control.lock().unwrap();
         let public_ip = !(c.community_without_public_ip && pod.cloud_type == CloudType::Community);
         (
             c.ssh.clone(),
             c.ssh_ready && public_ip,
             c.env.get(&pod.id).cloned().unwrap_or_default(),
+            public_ip,
+            c.status_override.get(&pod.id).cloned(),
         )
     };
-    let running = pod.status == PodStatus::Running;
+    // RUNNING while the image still pulls: the proxy, no runtime, no
+    // direct SSH, for as long as the pull takes (as RunPod reports it).
+    let pulling = pod.pulling();
+    let running = pod.status == PodStatus::Running && !pulling;
     let direct = (running && ssh_ready && pod.ports.iter().any(|p| p == "22/tcp")).then(|| {
         json!({
             "host": ssh.host,
@@ -1198,6 +1353,16 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
         let mut ports = Vec::new();
         if direct.is_some() {
             ports.push(json!({"private": 22, "public": ssh.port, "type": "tcp", "ip": ssh.host}));
+        } else if !public_ip {
+            // No public IP: each port mapped on RunPod's proxy network
+            // only (carrier-grade NAT), 22 with no public port.
+            for port in &pod.ports {
+                let (number, kind) = port.split_once('/').unwrap_or((port, "tcp"));
+                let number: u32 = number.parse().unwrap_or(0);
+                ports.push(
+                    json!({"private": number, "public": null, "type": kind, "ip": "100.65.0.119"}),
+                );
+            }
         }
         json!({"uptime": uptime, "ports": ports})
     });
@@ -1210,7 +1375,11 @@ fn render_pod(shared: &Shared, pod: &SimPod) -> Value {
         "ports": pod.ports,
         "env": env,
         "registry": null,
-        "status": pod.status.as_str(),
+        "status": match status_override {
+            Some(text) => json!(text),
+            None if pulling => json!("RUNNING"),
+            None => json!(pod.status.as_str()),
+        },
         "actions": observed.actions.unwrap_or_default(),
         "mounts": mounts,
         "gpu": {"id": pod.gpu_id, "count": pod.gpu_count},

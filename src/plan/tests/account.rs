@@ -353,3 +353,63 @@ fn a_plan_that_may_create_on_community_says_such_pods_may_lack_direct_ssh() {
     running.desired.all_clouds = true;
     assert_eq!(running.plan().report.notes, [guard_note()]);
 }
+
+/// A pod the state tracks reads a status rpd does not know (RunPod added
+/// one): it may run and bill, or be on its way out. Apply and destroy
+/// refuse to change anything around it, naming the status, instead of
+/// planning on a guess; a retained pod in that status stops only a destroy
+/// (apply does not touch retained pods).
+#[test]
+fn a_tracked_pod_in_a_status_rpd_does_not_know_is_refused_not_planned_on() {
+    let mut unknown = observed("pod1", PodStatus::Unknown, spec("EU-RO-1", A40));
+    if let Observation::Pod(pod) = &mut unknown {
+        pod.status_text = Some("HIBERNATING".into());
+    }
+    for mode in [Mode::Apply, Mode::Destroy] {
+        let mut case = Case::new().recorded(PodStatus::Running, unknown.clone());
+        case.mode = mode;
+        let plan = case.plan();
+        assert_eq!(
+            plan.report.errors,
+            [PlanError::UnknownPodStatus {
+                pod_id: "pod1".into(),
+                status: Some("HIBERNATING".into()),
+            }],
+            "{mode:?}"
+        );
+    }
+    // A retained pod in an unknown status: only a destroy would touch it.
+    let mut case = Case::new().recorded(
+        PodStatus::Exited,
+        observed("pod1", PodStatus::Exited, spec("EU-RO-1", A40)),
+    );
+    let current = case.state.as_ref().unwrap().pod.clone().unwrap();
+    case.state
+        .as_mut()
+        .unwrap()
+        .retained
+        .push(crate::state::RetainedPod {
+            pod: crate::state::PodRecord {
+                id: "old".into(),
+                ..current
+            },
+            since: "2026-11-20T00:00:00Z".parse().unwrap(),
+            reason: "stopped after the job (on_failure: stop)".into(),
+        });
+    case.observed.pods.insert(
+        "old".into(),
+        observed("old", PodStatus::Unknown, spec("EU-RO-1", A40)),
+    );
+    assert!(
+        case.plan().report.errors.is_empty(),
+        "apply leaves it alone"
+    );
+    case.mode = Mode::Destroy;
+    assert_eq!(
+        case.plan().report.errors,
+        [PlanError::UnknownPodStatus {
+            pod_id: "old".into(),
+            status: None,
+        }]
+    );
+}

@@ -118,6 +118,8 @@ fn observed(id: &str, status: PodStatus, pod_spec: PodSpec) -> Observation {
         cost_per_hr: Some(if status.is_active() { 0.4 } else { 0.0 }),
         access: None,
         ssh_proxy: false,
+        no_public_ssh: false,
+        status_text: None,
         actions: None,
         created_at: None,
         changed_at: None,

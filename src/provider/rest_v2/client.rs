@@ -1,4 +1,5 @@
-//! One HTTP round trip to REST v2, with retries only where they are safe.
+//! One HTTP round trip to REST v2, with retries only where they are safe,
+//! paced to the account's rate limit.
 //!
 //! GET and DELETE are idempotent: retried on 5xx, 429 and network failures
 //! with a bounded, jittered exponential backoff (`crate::retry`) that
@@ -7,6 +8,13 @@
 //! not carried out). Any other failure of a create is never retried: its
 //! answer may be lost while the pod exists, and apply finds such a pod by
 //! name instead.
+//!
+//! Every request first asks the client's one [`Pacer`] (shared by all the
+//! configs one rpd applies), which reads `RateLimit-Policy` and `RateLimit`
+//! off every answer: requests are spread as the quota runs low, and a
+//! stop or a delete may use the tenth of it that reads and polls leave
+//! alone. A wait of a second or more before a change (ten before a read)
+//! is said on stderr.
 
 use std::time::Duration;
 
@@ -14,8 +22,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 
 use super::errors::{self, Call};
+use super::rate_limit;
 use super::settings::{RetryPolicy, Settings};
 use crate::provider::{ProviderError, ProviderResult};
+use crate::retry::pace::{Pacer, Urgency};
 use crate::retry::{self, Backoff};
 
 /// Which failures a call may be repeated on.
@@ -38,6 +48,19 @@ impl Retry {
     }
 }
 
+/// A stop, a delete or a terminate may use the quota reads leave alone:
+/// giving up on one leaves a pod billing.
+fn urgency(doing: &str) -> Urgency {
+    if ["stopping ", "deleting ", "terminating "]
+        .iter()
+        .any(|verb| doing.starts_with(verb))
+    {
+        Urgency::Urgent
+    } else {
+        Urgency::Routine
+    }
+}
+
 /// A successful answer.
 #[derive(Debug)]
 pub struct Answer {
@@ -50,6 +73,11 @@ pub struct Client {
     base: Url,
     api_key: String,
     retry: RetryPolicy,
+    pacer: Pacer,
+    /// Inside a RunPod pod with the key of `RUNPOD_API_KEY`: the pod's id,
+    /// and whether that key proved to be an account's (checked once,
+    /// before the first request).
+    inside_pod: Option<(String, tokio::sync::OnceCell<Result<(), ProviderError>>)>,
 }
 
 impl Client {
@@ -77,7 +105,50 @@ impl Client {
             base,
             api_key: settings.api_key.clone(),
             retry: settings.retry,
+            pacer: Pacer::new(),
+            inside_pod: settings
+                .inside_pod
+                .clone()
+                .map(|pod| (pod, tokio::sync::OnceCell::new())),
         })
+    }
+
+    /// The key's check, made once (see [`Client::check_key`]); nothing to
+    /// check outside a pod.
+    pub async fn checked_key(&self) -> Result<(), ProviderError> {
+        match &self.inside_pod {
+            Some((pod_id, checked)) => checked.get_or_init(|| self.check_key(pod_id)).await.clone(),
+            None => Ok(()),
+        }
+    }
+
+    /// Inside a RunPod pod, `RUNPOD_API_KEY` is the pod's own key unless
+    /// the user set it: one list of the account's pods tells (a pod's key
+    /// sees no account). Refused, nothing else is sent with it: a 403 on a
+    /// create would read as "no access to this GPU pool", a 401 as a wrong
+    /// key, and neither says what to do. Any other failure says nothing
+    /// about the key: the calls that follow report it.
+    async fn check_key(&self, pod_id: &str) -> Result<(), ProviderError> {
+        let url = self.url(&["v2", "pods"], &[]);
+        let what = "GET /v2/pods";
+        match self
+            .once::<()>(
+                &Method::GET,
+                &url,
+                None,
+                Call::Other,
+                what,
+                Urgency::Routine,
+                "checking the API key",
+            )
+            .await
+        {
+            Err(ProviderError::Auth(why)) => Err(ProviderError::Auth(format!(
+                "rpd runs inside RunPod pod {pod_id} (RUNPOD_POD_ID is set), and RunPod refused its RUNPOD_API_KEY for the account's pods ({}): there that is the pod's own key, which can do nothing beyond its pod, so rpd sends nothing with it\n  = help: set RUNPOD_API_KEY to your account's API key (RunPod console: Settings, API Keys), e.g. `RUNPOD_API_KEY=<your key> rpd ...`",
+                why.lines().next().unwrap_or_default()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// `base` + the path segments (each percent-encoded) + the query.
@@ -104,6 +175,7 @@ impl Client {
         body: Option<&B>,
         retry: Retry,
     ) -> ProviderResult<Answer> {
+        self.checked_key().await?;
         let url = self.url(segments, query);
         let what = format!("{method} /{}", segments.join("/"));
         let call = if method == Method::POST && segments == ["v2", "pods"] {
@@ -114,15 +186,17 @@ impl Client {
         let backoff = Backoff::exponential(self.retry.first_delay)
             .retries(self.retry.attempts.saturating_sub(1) as usize)
             .max_total_wait(self.retry.max_total_wait);
+        let doing = doing(&method, segments, body);
         retry::retry(
             &backoff,
-            || self.once(&method, &url, body, call, &what),
+            || self.once(&method, &url, body, call, &what, urgency(&doing), &doing),
             |err| retry.allows(err),
             ProviderError::retry_after,
         )
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn once<B: Serialize + ?Sized>(
         &self,
         method: &Method,
@@ -130,7 +204,28 @@ impl Client {
         body: Option<&B>,
         call: Call,
         what: &str,
+        urgency: Urgency,
+        doing: &str,
     ) -> ProviderResult<Answer> {
+        let reads = *method == Method::GET;
+        let permit = self
+            .pacer
+            .acquire(urgency, |wait, window| {
+                let worth_saying = if reads {
+                    Duration::from_secs(10)
+                } else {
+                    Duration::from_secs(1)
+                };
+                if let Some(window) = window
+                    && wait >= worth_saying
+                {
+                    crate::note!(
+                        "RunPod's rate limit: waiting {} s before {doing} (the {window} window's quota is nearly spent)",
+                        wait.as_secs_f64().ceil() as u64
+                    );
+                }
+            })
+            .await;
         let mut request = self
             .http
             .request(method.clone(), url.clone())
@@ -139,6 +234,7 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
+        // A failure to send drops the permit: nothing learned.
         let response = request
             .send()
             .await
@@ -151,6 +247,18 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        match rate_limit::read(
+            header("ratelimit-policy").as_deref(),
+            header("ratelimit").as_deref(),
+        ) {
+            // Neither header: this caller is not limited.
+            None => permit.answered(None),
+            Some((policies, lefts)) if !lefts.is_empty() => {
+                permit.answered(Some((policies, lefts)))
+            }
+            // Headers nobody can read: no news either way.
+            Some(_) => drop(permit),
+        }
         let retry_after = errors::server_wait(
             header(reqwest::header::RETRY_AFTER.as_str()).as_deref(),
             header("ratelimit").as_deref(),
@@ -173,6 +281,32 @@ impl Client {
                 &body,
             ))
         }
+    }
+}
+
+/// What a request does, in words for the terminal: "stopping pod x".
+fn doing<B: Serialize + ?Sized>(method: &Method, segments: &[&str], body: Option<&B>) -> String {
+    match (method.as_str(), segments) {
+        ("GET", ["v2", "pods", id, ..]) => format!("reading pod {id}"),
+        ("GET", ["v2", "pods"]) => "listing pods".into(),
+        ("POST", ["v2", "pods"]) => "creating a pod".into(),
+        ("PATCH", ["v2", "pods", id]) => format!("updating pod {id}"),
+        ("DELETE", ["v2", "pods", id]) => format!("deleting pod {id}"),
+        ("POST", ["v2", "pods", id, "action"]) => {
+            let action = body
+                .and_then(|b| serde_json::to_value(b).ok())
+                .and_then(|v| v.get("action")?.as_str().map(String::from))
+                .unwrap_or_else(|| "changing".into());
+            let verb = match action.as_str() {
+                "stop" => "stopping",
+                "start" => "starting",
+                "terminate" => "terminating",
+                "restart" => "restarting",
+                _ => "changing",
+            };
+            format!("{verb} pod {id}")
+        }
+        _ => format!("{method} /{}", segments.join("/")),
     }
 }
 
@@ -223,6 +357,44 @@ mod tests {
         client
             .send::<()>(Method::GET, &["v2", "pods"], &[], None, retry)
             .await
+    }
+
+    #[test]
+    fn stops_and_deletes_may_use_the_quota_kept_back() {
+        let body =
+            |action: &'static str| Some(crate::provider::rest_v2::wire::ActionBody { action });
+        let action = ["v2", "pods", "p1", "action"];
+        let cases = [
+            (
+                doing(&Method::POST, &action, body("stop").as_ref()),
+                Urgency::Urgent,
+            ),
+            (
+                doing(&Method::POST, &action, body("terminate").as_ref()),
+                Urgency::Urgent,
+            ),
+            (
+                doing::<()>(&Method::DELETE, &["v2", "pods", "p1"], None),
+                Urgency::Urgent,
+            ),
+            (
+                doing(&Method::POST, &action, body("start").as_ref()),
+                Urgency::Routine,
+            ),
+            (
+                doing::<()>(&Method::GET, &["v2", "pods", "p1"], None),
+                Urgency::Routine,
+            ),
+            (
+                doing::<()>(&Method::POST, &["v2", "pods"], None),
+                Urgency::Routine,
+            ),
+        ];
+        assert_eq!(cases[0].0, "stopping pod p1");
+        assert_eq!(cases[2].0, "deleting pod p1");
+        for (what, expected) in cases {
+            assert_eq!(urgency(&what), expected, "{what}");
+        }
     }
 
     #[tokio::test]

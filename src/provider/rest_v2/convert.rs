@@ -107,16 +107,19 @@ fn ports_with_ssh(ports: &[String]) -> Vec<String> {
     out
 }
 
-/// What rpd needs from a pod answer. Only `status` can fail here (the other
-/// required fields are checked by the parser); optional fields that are
-/// missing or odd read as unknown.
+/// What rpd needs from a pod answer. A status rpd does not know (or none)
+/// reads as `Unknown`, with RunPod's word kept: the pod is shown, never
+/// changed on a guess; optional fields that are missing or odd read as
+/// unknown. Nothing fails here today; the `Result` is kept for what may.
 pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
-    let status = PodStatus::parse(&pod.status).ok_or_else(|| {
-        format!(
-            "pod {}: field `status` has an unknown value {:?}",
-            pod.id, pod.status
-        )
-    })?;
+    let status = pod
+        .status
+        .as_deref()
+        .and_then(PodStatus::parse)
+        .unwrap_or(PodStatus::Unknown);
+    let status_text = (status == PodStatus::Unknown)
+        .then(|| pod.status.clone())
+        .flatten();
     let access = if status == PodStatus::Running {
         pod.ssh
             .as_ref()
@@ -159,6 +162,13 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
                 .as_ref()
                 .is_some_and(|p| !p.host.trim().is_empty())
         }),
+        status_text,
+        no_public_ssh: status == PodStatus::Running
+            && pod
+                .runtime
+                .as_ref()
+                .and_then(|r| r.ports.as_deref())
+                .is_some_and(|ports| !ports.is_empty() && !ports.iter().any(public_ssh)),
         actions: pod.actions,
         created_at: pod.created_at,
         // `startedAt` is the last status change only while the pod runs:
@@ -166,6 +176,29 @@ pub fn observed(pod: wire::Pod) -> Result<ObservedPod, String> {
         // does not say when the stop was.
         changed_at: pod.started_at.filter(|_| status.is_active()),
     })
+}
+
+/// A mapping of 22/tcp to a public port on an address rpd can reach. The
+/// spec flags no address as public (GraphQL's `isIpPublic` is gone):
+/// private, carrier-grade NAT (RunPod's proxy) and link-local addresses
+/// are not.
+fn public_ssh(port: &wire::RuntimePort) -> bool {
+    let tcp = port
+        .kind
+        .as_deref()
+        .is_none_or(|k| k.eq_ignore_ascii_case("tcp"));
+    let reachable = port
+        .ip
+        .as_deref()
+        .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| match ip {
+            std::net::IpAddr::V4(v4) => {
+                let cgnat = v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64;
+                !(v4.is_private() || v4.is_link_local() || v4.is_unspecified() || cgnat)
+            }
+            std::net::IpAddr::V6(v6) => !v6.is_unspecified(),
+        });
+    port.private == Some(22) && tcp && port.public.is_some_and(|p| p > 0) && reachable
 }
 
 /// REST v2 reports a network volume by id only; the planner keeps the name

@@ -13,6 +13,7 @@ pub mod convert;
 pub mod errors;
 #[cfg(test)]
 mod fixtures_tests;
+pub mod rate_limit;
 pub mod settings;
 pub mod wire;
 
@@ -23,7 +24,7 @@ use serde::de::DeserializeOwned;
 use self::client::{Answer, Client, Retry};
 pub use self::settings::{RetryPolicy, Settings, SettingsError};
 use super::{Catalog, CreatePodRequest, NetworkVolume, Provider, ProviderError, ProviderResult};
-use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, PodUpdate};
+use crate::model::{CloudType, ObservedPod, PodBill, PodSelfStop, PodUpdate, VolumeBill};
 use crate::retry::PollSchedule;
 
 /// More pages than any account has pods: a list that goes on is broken.
@@ -147,6 +148,10 @@ impl Provider for RestV2Provider {
 
     fn reports_ssh_proxy(&self) -> bool {
         true
+    }
+
+    async fn check_key(&self) -> ProviderResult<()> {
+        self.client.checked_key().await
     }
 
     async fn account_ssh_keys(&self) -> ProviderResult<Option<Vec<String>>> {
@@ -311,5 +316,25 @@ impl Provider for RestV2Provider {
         let list: billing::ListPodBilling =
             self.get_json(&["v2", "billing", "pods"], &pairs).await?;
         Ok(Some(list.records.into_iter().map(PodBill::from).collect()))
+    }
+
+    async fn network_volume_billing(
+        &self,
+        volume_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> ProviderResult<Option<Vec<VolumeBill>>> {
+        let query = billing::volume_query(volume_id, since);
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let list: billing::ListVolumeBilling = self
+            .get_json(&["v2", "billing", "network-volumes"], &pairs)
+            .await?;
+        Ok(Some(
+            list.records
+                .into_iter()
+                .map(VolumeBill::from)
+                // The asked volume's only, whatever else came back.
+                .filter(|bill| bill.volume_id == volume_id)
+                .collect(),
+        ))
     }
 }

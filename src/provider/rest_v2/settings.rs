@@ -18,6 +18,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.runpod.io";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub const ENV_API_KEY: &str = "RUNPOD_API_KEY";
+/// Set by RunPod in every pod, beside a `RUNPOD_API_KEY` that is the
+/// pod's own key (scoped to that pod).
+pub const ENV_POD_ID: &str = "RUNPOD_POD_ID";
 pub const ENV_API_URL: &str = "RPD_RUNPOD_API_URL";
 pub const ENV_POLL_INTERVAL_MS: &str = "RPD_POLL_INTERVAL_MS";
 
@@ -69,6 +72,10 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// The longest wait between two reads of a changing pod.
     pub longest_poll_wait: Duration,
+    /// The pod rpd runs inside (`RUNPOD_POD_ID`), when its key came from
+    /// `RUNPOD_API_KEY`: there RunPod sets that to the pod's own key, which
+    /// can do nothing beyond the pod, so the key is checked before use.
+    pub inside_pod: Option<String>,
 }
 
 impl Settings {
@@ -80,6 +87,7 @@ impl Settings {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             longest_poll_wait: crate::provider::LONGEST_CHANGING_POD_WAIT,
+            inside_pod: None,
         }
     }
 
@@ -88,6 +96,7 @@ impl Settings {
         let api_key = users_api_key()?;
         let base_url = env(ENV_API_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let mut settings = Settings::new(&base_url, &api_key);
+        settings.inside_pod = env(ENV_POD_ID).filter(|_| env(ENV_API_KEY).is_some());
         if let Some(ms) = env(ENV_POLL_INTERVAL_MS) {
             let parsed = ms.parse::<u64>().ok().filter(|ms| *ms > 0).ok_or_else(|| {
                 SettingsError::BadVariable {

@@ -93,8 +93,11 @@ pub struct ActionBody {
 pub struct Pod {
     pub id: String,
     pub name: String,
-    /// Kept as text so that an unknown status is reported with its value.
-    pub status: String,
+    /// Kept as text so that an unknown status is reported with its value;
+    /// a missing or null one is unknown too (one such pod must not make a
+    /// whole list unreadable).
+    #[serde(default, deserialize_with = "lenient")]
+    pub status: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub actions: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient")]
@@ -119,6 +122,30 @@ pub struct Pod {
     pub created_at: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub started_at: Option<String>,
+    /// Null until the container runs (a pod reads RUNNING while its image
+    /// still pulls, with no runtime).
+    #[serde(default, deserialize_with = "lenient")]
+    pub runtime: Option<PodRuntime>,
+}
+
+/// `runtime`: only its port mappings are read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PodRuntime {
+    #[serde(default, deserialize_with = "lenient")]
+    pub ports: Option<Vec<RuntimePort>>,
+}
+
+/// One of `runtime.ports` (`PodRuntimePort`): every field may be missing.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RuntimePort {
+    #[serde(default, deserialize_with = "lenient")]
+    pub private: Option<u32>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub public: Option<u32>,
+    #[serde(default, deserialize_with = "lenient", rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub ip: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

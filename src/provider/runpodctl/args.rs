@@ -2,7 +2,7 @@
 //! §1.4). Pure: the flags the installed runpodctl lacks come in as a probe.
 
 use super::version::FlagProbe;
-use crate::model::{PodUpdate, Storage};
+use crate::model::{CloudType, PodUpdate, Storage};
 use crate::provider::{CreatePodRequest, ProviderError};
 
 /// The port rpd reaches the pod on; always published.
@@ -103,6 +103,16 @@ pub fn create(
     }
     // The default is true, but a build without the flag may not start sshd.
     optional("ssh", None, "SSH (`--ssh`)");
+    // A COMMUNITY machine without a public IP gives its pod no direct SSH,
+    // which rsync needs: ask for one with (`supportPublicIp`). SECURE pods
+    // always have one (runpodctl says the flag has no effect there).
+    if request.cloud_type == CloudType::Community {
+        optional(
+            "public-ip",
+            None,
+            "a public IP for this COMMUNITY pod (`--public-ip`; without one it may get SSH through RunPod's proxy only, and is then replaced)",
+        );
+    }
     args.extend(["-o", "json"].map(String::from));
     Ok(CreateArgs { args, warnings })
 }
@@ -137,7 +147,6 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::model::CloudType;
 
     fn request() -> CreatePodRequest {
         CreatePodRequest {
@@ -184,6 +193,33 @@ mod tests {
         assert!(
             made.args.contains(&"NVIDIA GeForce RTX 4090".to_string()),
             "one argument"
+        );
+    }
+
+    /// runpodctl's `--public-ip` (a bool, "require public ip (community
+    /// cloud only)") keeps a COMMUNITY pod off machines whose pods get SSH
+    /// through RunPod's proxy only; SECURE pods always have a public IP.
+    #[test]
+    fn a_community_create_asks_for_a_public_ip_when_runpodctl_has_the_flag() {
+        let mut community = request();
+        community.cloud_type = CloudType::Community;
+        let mut with: Vec<&str> = V27.to_vec();
+        with.push("public-ip");
+        let made = create(&community, &probe(&with), "2.7.2").unwrap();
+        assert!(
+            made.args.join(" ").ends_with("--ssh --public-ip -o json"),
+            "{:?}",
+            made.args
+        );
+        assert!(made.warnings.is_empty());
+        let secure = create(&request(), &probe(&with), "2.7.2").unwrap();
+        assert!(!secure.args.contains(&"--public-ip".to_string()));
+        let without = create(&community, &probe(V27), "2.7.2").unwrap();
+        assert!(!without.args.contains(&"--public-ip".to_string()));
+        assert!(
+            without.warnings[0].contains("runpodctl 2.7.2 has no --public-ip"),
+            "{:?}",
+            without.warnings
         );
     }
 

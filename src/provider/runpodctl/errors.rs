@@ -450,6 +450,14 @@ mod tests {
             ("v2.8-bad-request", "Invalid", |e| {
                 matches!(e, ProviderError::Invalid(_))
             }),
+            // No status rpd classifies: `run` recognises these first
+            // (`rest_v1_gone`) and says which runpodctl to install.
+            ("v2.7-rest-v1-gone", "Other", |e| {
+                matches!(e, ProviderError::Other(_))
+            }),
+            ("v2.8-rest-v1-gone", "Other", |e| {
+                matches!(e, ProviderError::Other(_))
+            }),
         ];
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runpodctl/errors");
@@ -457,6 +465,11 @@ mod tests {
         assert_eq!(on_disk, cases.len(), "every fixture has a case");
         for (name, class, check) in cases {
             let stderr = std::fs::read_to_string(dir.join(format!("{name}.stderr"))).unwrap();
+            assert_eq!(
+                rest_v1_gone(&failed(&stderr)),
+                name.ends_with("rest-v1-gone"),
+                "{name}: the retired REST v1, and only it"
+            );
             let err = classify("pod x", &failed(&stderr));
             assert!(check(&err), "{name}: expected {class}, got {err:?}");
             let first = stderr.lines().find(|l| l.starts_with('{')).unwrap();

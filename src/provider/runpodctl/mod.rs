@@ -71,6 +71,9 @@ pub struct RunpodctlProvider {
     /// `pod --help`'s commands, or why they could not be read.
     pod_commands: tokio::sync::OnceCell<Result<BTreeSet<String>, String>>,
     warnings: Mutex<Vec<String>>,
+    /// The RunPod pod rpd runs inside (`RUNPOD_POD_ID`) when runpodctl's key
+    /// is `RUNPOD_API_KEY`: there, the pod's own key.
+    inside_pod: Option<String>,
 }
 
 fn duration_env(name: &'static str, default: Duration) -> Result<Duration, SetupError> {
@@ -96,6 +99,9 @@ impl RunpodctlProvider {
         let mut provider =
             RunpodctlProvider::open(program, duration_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)?)?;
         provider.poll = duration_env(POLL_ENV, DEFAULT_POLL)?;
+        let set = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        provider.inside_pod = set(super::rest_v2::settings::ENV_POD_ID)
+            .filter(|_| set(super::rest_v2::settings::ENV_API_KEY).is_some());
         Ok(provider)
     }
 
@@ -131,6 +137,7 @@ impl RunpodctlProvider {
             probe: tokio::sync::OnceCell::new(),
             pod_commands: tokio::sync::OnceCell::new(),
             warnings: Mutex::new(Vec::new()),
+            inside_pod: None,
         };
         if let Some(w) = warning {
             provider.warn(w);
@@ -167,7 +174,14 @@ impl RunpodctlProvider {
             Ok(out) if errors::rest_v1_gone(&out) => Err(ProviderError::Rejected(
                 version::rest_v1_gone(self.version, what),
             )),
-            Ok(out) => Err(errors::classify(what, &out)),
+            Ok(out) => Err(match (errors::classify(what, &out), &self.inside_pod) {
+                // Inside a pod, RUNPOD_API_KEY is the pod's own key unless
+                // set by hand: say so, or the refusal reads as a bad key.
+                (ProviderError::Auth(why), Some(pod)) => ProviderError::Auth(format!(
+                    "{why}\n  = help: rpd runs inside RunPod pod {pod} (RUNPOD_POD_ID is set), where RUNPOD_API_KEY is the pod's own key, which can do nothing beyond its pod: set RUNPOD_API_KEY to your account's API key"
+                )),
+                (err, _) => err,
+            }),
             Err(RunError::TimedOut(t)) => Err(ProviderError::Transient(format!(
                 "runpodctl {what} gave no answer within {} and was stopped (raise {TIMEOUT_ENV}, e.g. {TIMEOUT_ENV}=5m)",
                 humantime::format_duration(t)
@@ -256,6 +270,13 @@ impl Provider for RunpodctlProvider {
 
     fn api_key_fingerprint(&self) -> Option<String> {
         self.key_fingerprint.clone()
+    }
+
+    /// From v2.9 `pod get` says why a running pod has no SSH endpoint, so
+    /// a COMMUNITY pod on a machine without a public IP (RunPod's proxy
+    /// only) is told from one still pulling its image.
+    fn reports_ssh_proxy(&self) -> bool {
+        self.version >= version::NOT_READY_REASONS
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {

@@ -145,12 +145,9 @@ fn status(what: &str, obj: &Map<String, Value>) -> Result<PodStatus, ParseError>
         return Ok(s);
     }
     match desired {
-        Some(d) => PodStatus::parse(&d).ok_or_else(|| {
-            err(
-                what,
-                format!("unknown desiredStatus {d:?} (expected RUNNING, EXITED, TERMINATED, ...)"),
-            )
-        }),
+        // A status rpd does not know: shown as it is, never acted on (one
+        // such pod must not make a whole list unreadable).
+        Some(d) => Ok(PodStatus::parse(&d).unwrap_or(PodStatus::Unknown)),
         None => Err(err(what, "has neither `desiredStatus` nor `runtimeStatus`")),
     }
 }
@@ -198,6 +195,17 @@ fn ssh(obj: &Map<String, Value>) -> Option<SshEndpoint> {
     })
 }
 
+/// runpodctl's words (v2.9+, `internal/sshconnect/notready.go`) for a
+/// running container whose 22 is mapped on an address nobody outside can
+/// reach: a machine with no public IP.
+pub const NOT_PUBLICLY_ROUTABLE: &str = "not publicly routable";
+
+/// Why the `ssh` block has no endpoint (`pod not ready: ...`), lowercased.
+fn ssh_unavailable(obj: &Map<String, Value>) -> Option<String> {
+    let block = obj.get("ssh")?.as_object()?;
+    Some(block.get("error")?.as_str()?.to_ascii_lowercase())
+}
+
 /// Persistent storage, when the output says it unambiguously: a volume disk
 /// with its mount. A network volume's name is not in runpodctl's output, so
 /// such a pod's storage stays unknown rather than showing as a change.
@@ -240,6 +248,7 @@ pub fn pod(value: &Value) -> Result<ObservedPod, ParseError> {
         .then(|| ssh(obj))
         .flatten()
         .map(Access::Ssh);
+    let direct = access.is_some();
     Ok(ObservedPod {
         name: text(what, obj, "name")?.unwrap_or_default(),
         status,
@@ -255,8 +264,18 @@ pub fn pod(value: &Value) -> Result<ObservedPod, ParseError> {
         },
         cost_per_hr,
         access,
-        // runpodctl shows no proxy: only the direct endpoint, or none.
-        ssh_proxy: false,
+        // runpodctl prints no proxy endpoint, but a running pod without a
+        // direct one has RunPod's proxy (as REST v2's `ssh.proxy` says);
+        // from v2.9 the `ssh` block's error says why there is no direct
+        // one, and "not publicly routable" is a machine without a public
+        // IP, not a pod still starting.
+        ssh_proxy: status == PodStatus::Running && !direct,
+        no_public_ssh: status == PodStatus::Running
+            && !direct
+            && ssh_unavailable(obj).is_some_and(|why| why.contains(NOT_PUBLICLY_ROUTABLE)),
+        status_text: (status == PodStatus::Unknown)
+            .then(|| text(what, obj, "desiredStatus").ok().flatten())
+            .flatten(),
         actions: None,
         created_at: text(what, obj, "createdAt")?.map(|t| created_at(&t)),
         changed_at: None,

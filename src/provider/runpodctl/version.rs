@@ -72,6 +72,14 @@ pub const LIST_ALL: Version = Version {
     patch: 0,
 };
 
+/// The first version whose `pod get` says why a pod has no SSH endpoint
+/// (`pod not ready: <reason>`, runpod/runpodctl PR #315).
+pub const NOT_READY_REASONS: Version = Version {
+    major: 2,
+    minor: 9,
+    patch: 0,
+};
+
 /// The error for a build whose pod commands reached REST v1 after RunPod
 /// retired it: which runpodctl to install instead.
 pub fn rest_v1_gone(version: Version, what: &str) -> String {

@@ -6,6 +6,7 @@
 //! Every call is counted (a failed one also as `<verb>_failed`), and
 //! latency and faults can be injected (`rpd sim`).
 
+pub mod quota;
 pub mod store;
 
 use std::time::Duration;
@@ -38,19 +39,39 @@ impl SimProvider {
 
     /// Counts the call, waits the injected latency, then runs `f`; a call
     /// that fails is counted once more, as `<verb>_failed`, so that tests
-    /// can tell a retried failure from two requests.
+    /// can tell a retried failure from two requests. Past the account's
+    /// rate limit (`rpd sim rate-limit`) a call is refused as RunPod's 429
+    /// (counted as `<verb>_rate_limited`) and does nothing.
     async fn call<T>(
         &self,
         verb: &str,
         f: impl FnOnce(&mut World, &Store) -> ProviderResult<T>,
     ) -> ProviderResult<T> {
-        let latency = self
+        let (latency, limited) = self
             .store
             .with(|world, _| {
                 world.count(verb);
-                world.latency_ms
+                let now = chrono::Utc::now().timestamp_millis();
+                let limited = world
+                    .quota
+                    .as_mut()
+                    .map(|quota| quota.spend(now))
+                    .filter(|verdict| !verdict.allowed);
+                if limited.is_some() {
+                    world.count(&format!("{verb}_rate_limited"));
+                }
+                (world.latency_ms, limited)
             })
             .map_err(io_error)?;
+        if let Some(verdict) = limited {
+            return Err(ProviderError::RateLimited {
+                retry_after: Some(Duration::from_secs(verdict.retry_after_secs)),
+                message: format!(
+                    "rate limit exceeded for the {} window",
+                    verdict.exceeded.unwrap_or_default()
+                ),
+            });
+        }
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
@@ -120,9 +141,8 @@ impl Provider for SimProvider {
     async fn get(&self, id: &str) -> ProviderResult<Option<ObservedPod>> {
         self.call("get", |world, store| {
             Ok(world
-                .pods
-                .get(id)
-                .map(|pod| store.observe(pod, world.ssh_endpoint.as_ref())))
+                .read_pod(id)
+                .map(|pod| store.observe(&pod, world.ssh_endpoint.as_ref())))
         })
         .await
     }
@@ -311,6 +331,66 @@ mod tests {
             "{calls:?}"
         );
         assert_eq!(counted("create_failed"), None, "{calls:?}");
+    }
+
+    /// `rpd sim pull N`: a created pod reads RUNNING with no way in for N
+    /// reads, as RunPod reports a pod whose image still pulls.
+    #[tokio::test]
+    async fn a_pulling_pod_reads_running_without_a_way_in_for_the_set_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store
+            .with(|world, _| {
+                world.cold_boot_ms = 0;
+                world.pull_reads = 3;
+            })
+            .unwrap();
+        let sim = SimProvider::new(store.clone());
+        let id = sim.create(&request()).await.unwrap().id;
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let pod = sim.get(&id).await.unwrap().unwrap();
+            seen.push((pod.status, pod.access.is_some()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (PodStatus::Running, false),
+                (PodStatus::Running, false),
+                (PodStatus::Running, false),
+                (PodStatus::Running, true),
+                (PodStatus::Running, true),
+            ]
+        );
+    }
+
+    /// `rpd sim rate-limit N`: past the quota a call is refused as RunPod's
+    /// 429, with the seconds until the window resets, and does nothing.
+    #[tokio::test]
+    async fn calls_past_the_rate_limit_are_refused_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store
+            .with(|world, _| world.quota = Some(quota::Quota::per_minute(2)))
+            .unwrap();
+        let sim = SimProvider::new(store.clone());
+        sim.list().await.unwrap();
+        sim.list().await.unwrap();
+        let err = sim.create(&request()).await.unwrap_err();
+        let ProviderError::RateLimited {
+            retry_after,
+            message,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert!(retry_after.is_some_and(|w| w <= Duration::from_secs(60) && !w.is_zero()));
+        assert_eq!(message, "rate limit exceeded for the minute window");
+        let (pods, calls) = store
+            .with(|world, _| (world.pods.len(), world.calls.clone()))
+            .unwrap();
+        assert_eq!(pods, 0, "refused before anything was made");
+        assert_eq!(calls.get("create_rate_limited"), Some(&1));
     }
 
     #[tokio::test]

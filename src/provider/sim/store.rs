@@ -47,6 +47,19 @@ pub struct SimPod {
     pub ready_at_ms: Option<i64>,
     #[serde(default)]
     pub boot_ms: u64,
+    /// Reads of this pod left that see it RUNNING with its image still
+    /// pulling (no way in yet), as RunPod reports a new pod
+    /// (`World::pull_reads`).
+    #[serde(default)]
+    pub pull_reads_left: u32,
+}
+
+impl SimPod {
+    /// RUNNING while its image still pulls: RunPod says RUNNING, but the
+    /// container is not there and nothing answers on the pod.
+    pub fn pulling(&self) -> bool {
+        self.status == PodStatus::Running && self.pull_reads_left > 0
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +98,14 @@ pub struct World {
     /// of through local processes (for exercising the SSH transport).
     #[serde(default)]
     pub ssh_endpoint: Option<SshEndpoint>,
+    /// How many reads a created pod answers RUNNING with its image still
+    /// pulling (RunPod's status reads RUNNING for as long as a pull takes:
+    /// minutes for a large image); 0, none.
+    #[serde(default)]
+    pub pull_reads: u32,
+    /// The account's rate limit (`rpd sim rate-limit`); none, no limit.
+    #[serde(default)]
+    pub quota: Option<super::quota::Quota>,
 }
 
 fn cold() -> u64 {
@@ -109,6 +130,8 @@ impl Default for World {
             cold_boot_ms: DEFAULT_COLD_BOOT_MS,
             warm_boot_ms: DEFAULT_WARM_BOOT_MS,
             ssh_endpoint: None,
+            pull_reads: 0,
+            quota: None,
         }
     }
 }
@@ -259,7 +282,7 @@ impl Store {
             PodStatus::Provisioning | PodStatus::Starting => &["stop", "terminate"],
             PodStatus::Running => &["stop", "restart", "terminate"],
             PodStatus::Exited | PodStatus::Error => &["start", "terminate"],
-            PodStatus::Terminated => &[],
+            PodStatus::Terminated | PodStatus::Unknown => &[],
         };
         let mut dirs = self.pod_dirs(&pod.id);
         if let Storage::NetworkVolume {
@@ -288,11 +311,13 @@ impl Store {
             } else {
                 0.0
             }),
-            access: running.then(|| match ssh {
+            access: (running && !pod.pulling()).then(|| match ssh {
                 Some(endpoint) => Access::Ssh(endpoint.clone()),
                 None => Access::Local(dirs),
             }),
             ssh_proxy: false,
+            no_public_ssh: false,
+            status_text: None,
             actions: Some(actions.iter().map(|a| a.to_string()).collect()),
             created_at: Some(pod.created_at.clone()),
             changed_at: Some(pod.changed_at.clone()),
@@ -445,9 +470,21 @@ impl World {
             changed_at: now_text(),
             ready_at_ms: Some(now_ms() + self.cold_boot_ms as i64),
             boot_ms: self.cold_boot_ms,
+            pull_reads_left: self.pull_reads,
         };
         self.pods.insert(id, pod.clone());
         Ok(pod)
+    }
+
+    /// The pod as one read sees it; a read of a pod that runs while its
+    /// image pulls counts down the pull (the copy returned still pulls).
+    pub fn read_pod(&mut self, id: &str) -> Option<SimPod> {
+        let pod = self.pods.get_mut(id)?;
+        let seen = pod.clone();
+        if pod.pulling() {
+            pod.pull_reads_left -= 1;
+        }
+        Some(seen)
     }
 
     fn pod_mut(&mut self, id: &str) -> Result<&mut SimPod, ProviderError> {

@@ -55,6 +55,14 @@ pub fn plan_error(error: &PlanError) -> String {
             },
             config.display()
         ),
+        PlanError::UnknownPodStatus { pod_id, status } => format!(
+            "pod {pod_id} is in a status rpd does not know ({}): rpd cannot tell whether it runs or bills, so it creates, updates, stops and deletes nothing around it\n  = help: look at the pod in the RunPod console (or `rpd status`); once it reads a status rpd knows (RUNNING, EXITED, ...), plan again. An rpd newer than {} may know it",
+            match status {
+                Some(word) => format!("RunPod says {word:?}"),
+                None => "RunPod sent none".to_string(),
+            },
+            env!("CARGO_PKG_VERSION")
+        ),
         PlanError::LocalInput(problem) => local_problem(problem),
     }
 }

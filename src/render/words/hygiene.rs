@@ -241,6 +241,14 @@ pub fn estimate_note() -> &'static str {
     "Estimates: this provider keeps no bills (use --provider runpod for RunPod's); compute is the runs' estimated cost, storage only the pauses rpd knows of now."
 }
 
+/// Under a cost table whose bills RunPod refused to this key (403).
+pub fn billing_refused(what: &str, why: &str) -> String {
+    let why = why.lines().next().unwrap_or(why);
+    format!(
+        "Note: RunPod refused the bills of {what} ({why}): its figures are estimated, or not read for a network volume. An API key with read access to billing shows RunPod's own."
+    )
+}
+
 /// Whose a pod is, as a phrase.
 pub fn owner(owner: &Ownership) -> String {
     match owner {

@@ -152,6 +152,11 @@ fn create_flags(version: Version, extra: &[String]) -> Vec<Flag> {
         ]);
     }
     for name in extra {
+        // `-name`: a build without that flag.
+        if let Some(gone) = name.strip_prefix('-') {
+            flags.retain(|f| f.name != gone);
+            continue;
+        }
         let kind = if name == "spot" { Bool } else { Value };
         flags.push(flag(
             name,

@@ -12,11 +12,12 @@
 //! | `FAKE_RUNPODCTL_VERSION` | `2.8.0` by default; `2.7.2` gives the two-line error shape, `1.14.8` an old CLI |
 //! | `FAKE_RUNPODCTL_LOG` | where each invocation's argv is appended as a JSON line (default `<dir>/runpodctl.log`) |
 //! | `FAKE_RUNPODCTL_SSH_HOST`, `FAKE_RUNPODCTL_SSH_PORT` | the SSH endpoint of running pods (127.0.0.1:22) |
-//! | `FAKE_RUNPODCTL_EXTRA_CREATE_FLAGS` | comma-separated flags `pod create` also accepts (`spot,min-vcpu-count`) |
+//! | `FAKE_RUNPODCTL_EXTRA_CREATE_FLAGS` | comma-separated flags `pod create` also accepts (`spot,min-vcpu-count`); `-public-ip`: one it lacks |
 //! | `FAKE_RUNPODCTL_HELP_FAILS` | `pod create --help` fails |
 //! | `FAKE_RUNPODCTL_WITHOUT_UPDATE` | a build without `pod update` (its `pod --help` does not list it) |
 //! | `FAKE_RUNPODCTL_FAIL` | `pod get=500`: that command answers with this HTTP status, changing nothing |
 //! | `FAKE_RUNPODCTL_HANG_AFTER` | `pod create`: that command changes the world, then hangs |
+//! | `FAKE_RUNPODCTL_NO_PUBLIC_IP` | COMMUNITY machines have no public IP: a pod created without `--public-ip` runs with 22 not publicly routable |
 //! | `RUNPOD_API_KEY` | must be set, as for the real CLI |
 
 mod cli;
@@ -67,6 +68,7 @@ struct Config {
     fail: Option<(String, u16)>,
     hang_after: Option<String>,
     home: String,
+    no_public_ip: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -108,6 +110,7 @@ impl Config {
             without_update: env("FAKE_RUNPODCTL_WITHOUT_UPDATE").is_some(),
             fail,
             hang_after: env("FAKE_RUNPODCTL_HANG_AFTER"),
+            no_public_ip: env("FAKE_RUNPODCTL_NO_PUBLIC_IP").is_some(),
             home: env("HOME").unwrap_or_else(|| "/root".into()),
         })
     }
@@ -302,14 +305,24 @@ fn execute(
         "pod get" => {
             world.count("get");
             sleep_latency(world);
+            // One read of a pod whose image pulls counts the pull down.
             let pod = world
-                .pods
-                .get(id)
+                .read_pod(id)
                 .ok_or_else(|| rest_failure(&inv.path, ProviderError::NotFound(id.into())))?;
-            let mut out = shapes::rest_pod(v, pod, inv.set("include-machine"));
+            let public_ip = !(config.no_public_ip
+                && pod.cloud_type == CloudType::Community
+                && !public_ip_pods(store).contains(&pod.id));
+            let mut out = shapes::rest_pod(v, &pod, inv.set("include-machine"));
             out.insert(
                 "ssh".into(),
-                shapes::ssh_block(v, pod, &config.ssh_host, config.ssh_port, &config.home),
+                shapes::ssh_block(
+                    v,
+                    &pod,
+                    &config.ssh_host,
+                    config.ssh_port,
+                    &config.home,
+                    public_ip,
+                ),
             );
             Ok(shapes::print(Value::Object(out)))
         }
@@ -658,5 +671,26 @@ fn create(
             },
             usage: usage_after.clone(),
         })?;
+    // `--public-ip` (supportPublicIp): RunPod places the pod on a machine
+    // with a public IP.
+    if inv.set("public-ip") && cloud_type == CloudType::Community {
+        let path = store.dir().join("public-ip-pods");
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{}", pod.id);
+        }
+    }
     Ok(shapes::print(shapes::created(&pod, &env, &ports_text)))
+}
+
+/// The pods created with `--public-ip`.
+fn public_ip_pods(store: &Store) -> Vec<String> {
+    std::fs::read_to_string(store.dir().join("public-ip-pods"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }

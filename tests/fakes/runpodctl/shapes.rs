@@ -57,16 +57,20 @@ pub fn desired_status(status: PodStatus) -> &'static str {
     }
 }
 
-/// v2.9+'s `runtimeStatus` and its reason.
-fn runtime_status(status: PodStatus) -> (&'static str, Option<&'static str>) {
-    match status {
+/// v2.9+'s `runtimeStatus` and its reason: a pod whose image still pulls
+/// reports no container yet (`initializing`), as a booting one does.
+fn runtime_status(pod: &SimPod) -> (&'static str, Option<&'static str>) {
+    if pod.pulling() {
+        return ("initializing", Some("awaiting_container"));
+    }
+    match pod.status {
         PodStatus::Provisioning | PodStatus::Starting => {
             ("initializing", Some("awaiting_container"))
         }
         PodStatus::Running => ("running", None),
         PodStatus::Exited => ("stopped", Some("stopped_by_user")),
         PodStatus::Terminated => ("terminated", None),
-        PodStatus::Error => ("unknown", None),
+        PodStatus::Error | PodStatus::Unknown => ("unknown", None),
     }
 }
 
@@ -155,7 +159,7 @@ pub fn rest_pod(v: Version, pod: &SimPod, include_machine: bool) -> Map<String, 
         out.insert("uptimeSeconds".into(), json!(up));
     }
     if at(v, 2, 9) {
-        let (status, reason) = runtime_status(pod.status);
+        let (status, reason) = runtime_status(pod);
         out.insert("runtimeStatus".into(), json!(status));
         if let Some(r) = reason {
             out.insert("runtimeStatusReason".into(), json!(r));
@@ -177,16 +181,28 @@ pub fn rest_pod(v: Version, pod: &SimPod, include_machine: bool) -> Map<String, 
 }
 
 /// `pod get`'s `ssh` block: the endpoint of a running pod, else the
-/// not-ready form.
-pub fn ssh_block(v: Version, pod: &SimPod, host: &str, port: u16, home: &str) -> Value {
-    if pod.status != PodStatus::Running {
-        let error = if at(v, 2, 9) {
+/// not-ready form; a running container on a machine without a public IP
+/// has 22 mapped where nobody outside can reach it (runpodctl v2.9+ says
+/// so, `internal/sshconnect/notready.go`).
+pub fn ssh_block(
+    v: Version,
+    pod: &SimPod,
+    host: &str,
+    port: u16,
+    home: &str,
+    public_ip: bool,
+) -> Value {
+    let no_public_22 = pod.status == PodStatus::Running && !pod.pulling() && !public_ip;
+    if pod.status != PodStatus::Running || pod.pulling() || no_public_22 {
+        let error = if !at(v, 2, 9) {
+            "pod not ready".to_string()
+        } else if no_public_22 {
+            "pod not ready: port 22 is mapped but not publicly routable on this machine".into()
+        } else {
             format!(
                 "pod not ready: {}",
-                runtime_status(pod.status).1.unwrap_or("unknown")
+                runtime_status(pod).1.unwrap_or("unknown")
             )
-        } else {
-            "pod not ready".to_string()
         };
         return json!({
             "error": error,
@@ -237,7 +253,7 @@ pub fn list_item(v: Version, pod: &SimPod) -> Value {
     );
     out.insert("lastStatusChange".into(), json!(status_change(pod)));
     if at(v, 2, 9) {
-        let (status, reason) = runtime_status(pod.status);
+        let (status, reason) = runtime_status(pod);
         out.insert("runtimeStatus".into(), json!(status));
         if let Some(r) = reason {
             out.insert("runtimeStatusReason".into(), json!(r));

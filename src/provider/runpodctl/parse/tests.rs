@@ -88,6 +88,37 @@ fn runtime_status_is_preferred() {
     assert_eq!(pod.created_at.as_deref(), Some("2026-10-02T09:30:00+00:00"));
 }
 
+/// A pod still pulling its image is starting (v2.9+'s `runtimeStatus`),
+/// never a pod without direct SSH.
+#[test]
+fn a_pod_still_pulling_is_starting() {
+    let pod = pod(&fixture("pod-get-pulling.json")).unwrap();
+    assert_eq!(pod.status, PodStatus::Starting);
+    assert_eq!(pod.access, None);
+    assert!(!pod.no_public_ssh);
+}
+
+/// A running container whose 22 is "not publicly routable" is on a
+/// machine without a public IP: RunPod's proxy only.
+#[test]
+fn a_running_pod_whose_22_is_not_publicly_routable_has_the_proxy_only() {
+    let pod = pod(&fixture("pod-get-no-public-ip.json")).unwrap();
+    assert_eq!(pod.status, PodStatus::Running);
+    assert_eq!(pod.access, None);
+    assert!(pod.ssh_proxy && pod.no_public_ssh);
+    assert_eq!(pod.spec.cloud_type, Some(CloudType::Community));
+    // v2.7's bare "pod not ready" says nothing of the machine.
+    let older = pod_fixture_with_ssh_error("pod not ready");
+    assert!(older.ssh_proxy && !older.no_public_ssh);
+}
+
+fn pod_fixture_with_ssh_error(error: &str) -> crate::model::ObservedPod {
+    let mut value = fixture("pod-get-no-public-ip.json");
+    value["ssh"]["error"] = serde_json::json!(error);
+    value.as_object_mut().unwrap().remove("runtimeStatus");
+    pod(&value).unwrap()
+}
+
 #[test]
 fn list_items() {
     let pods = pods(&fixture("pod-list.json")).unwrap();
@@ -239,10 +270,6 @@ fn odd_output_is_a_clear_error() {
             "pod a1: has neither `desiredStatus` nor `runtimeStatus`",
         ),
         (
-            serde_json::json!({"id": "a1", "desiredStatus": "SLEEPING"}),
-            "unknown desiredStatus \"SLEEPING\"",
-        ),
-        (
             serde_json::json!({"id": "a1", "desiredStatus": "RUNNING", "gpuCount": "1"}),
             "`gpuCount` is a string, expected a number",
         ),
@@ -263,6 +290,11 @@ fn odd_output_is_a_clear_error() {
         let e = pod(&value).unwrap_err().to_string();
         assert!(e.contains(expected), "{value}: {e}");
     }
+    // A status rpd does not know is shown as it is, not an error: one such
+    // pod must not make `pod list` unreadable.
+    let sleeping = pod(&serde_json::json!({"id": "a1", "desiredStatus": "SLEEPING"})).unwrap();
+    assert_eq!(sleeping.status, PodStatus::Unknown);
+    assert_eq!(sleeping.status_text.as_deref(), Some("SLEEPING"));
     let e = datacenters(&serde_json::json!({"dataCenters": []})).unwrap_err();
     assert!(
         e.to_string()
