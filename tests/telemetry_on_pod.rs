@@ -439,13 +439,12 @@ fn attach_brings_the_whole_telemetry_of_a_detached_job_into_its_run_directory() 
         .rpd_env(&["apply", "-y", "--detach", HELLO], &[INTERVAL])
         .status(0);
     let launched = world.run_dirs();
+    assert_eq!(launched.len(), 1, "the launching run's directory");
     world.rpd_env(&["attach", HELLO], &[INTERVAL]).status(0);
-    // The attach's own run directory (both may bear the same second).
-    let run = world
-        .run_dirs()
-        .into_iter()
-        .find(|dir| !launched.contains(dir))
-        .expect("the attach's run directory");
+    // A collected run is one run: the attach goes on in the launching
+    // run's directory (issue 19, item 17).
+    assert_eq!(world.run_dirs(), launched, "one run, one directory");
+    let run = launched[0].clone();
     assert_a_line_per_interval(&samples(&run), 3);
     for name in [
         "pod_describe_start.json",

@@ -276,7 +276,7 @@ impl<'a> Executor<'a> {
         let mine = std::mem::take(&mut self.pod_timings);
         self.pod_timings = record.pod_timings;
         self.pod_timings.extend(mine);
-        self.resumed_now = record.pod_resumed;
+        self.launch_resumed = Some(record.pod_resumed);
         if let Some(runner) = self.runner.as_mut() {
             runner.carry_launch(
                 record.job_timings,

@@ -223,7 +223,7 @@ impl Executor<'_> {
             job: &job,
             outcome,
             lifecycle_action: action,
-            pod_resumed: self.resumed_now,
+            pod_resumed: self.launch_resumed.unwrap_or(self.resumed_now),
             state_at_job_end: self.pod_state_at_job_end,
             state_after_lifecycle: after,
             provider: self.provider.name(),

@@ -151,6 +151,10 @@ pub struct Executor<'a> {
     /// How the current pod came to be, for what to do when it never gets ready.
     created_now: bool,
     resumed_now: bool,
+    /// Whether the run's pod was resumed when its job was launched, for
+    /// the manifest: this run's own start, unless it collects a job an
+    /// earlier run launched (that run's, from its launch record).
+    launch_resumed: Option<bool>,
     runner: Option<JobRunner<'a>>,
     /// The pod's description at the job's start, being taken.
     describe_start: Option<tokio::task::JoinHandle<()>>,
@@ -251,6 +255,7 @@ impl<'a> Executor<'a> {
             pod: None,
             created_now: false,
             resumed_now: false,
+            launch_resumed: None,
             runner: None,
             describe_start: None,
             pod_state_at_job_end: None,
